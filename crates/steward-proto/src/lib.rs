@@ -1,0 +1,207 @@
+//! Every type that crosses the agent–server wire, and nothing else.
+//!
+//! Frames are JSON text messages over a WebSocket. Compatibility rules:
+//! - changes are additive: new fields carry `#[serde(default)]`, unknown
+//!   fields are ignored, unknown message types decode to `Unknown`;
+//! - the agent says which [`PROTOCOL_VERSION`] it speaks in [`Hello`]; the
+//!   server accepts every version from [`MIN_PROTOCOL_VERSION`] up.
+//!
+//! Everything an agent sends is hostile until [`AgentMessage::decode`] has
+//! checked its size and [`Validate`] its contents.
+
+mod inventory;
+mod validate;
+
+pub use inventory::*;
+pub use validate::{Limits, ProtoError, Validate};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The oldest agent protocol version a server of this build still accepts.
+pub const MIN_PROTOCOL_VERSION: u32 = 1;
+/// Largest frame either side accepts, in bytes.
+pub const MAX_FRAME_BYTES: usize = 4 * 1024 * 1024;
+
+/// Path of the WebSocket an enrolled agent keeps open (mutual TLS).
+pub const AGENT_WS_PATH: &str = "/agent/v1/connect";
+/// Path of the WebSocket an agent uses once to trade a token for a certificate.
+pub const ENROLL_WS_PATH: &str = "/agent/v1/enroll";
+/// Path serving the CA certificate (PEM) that the enrollment token pins.
+pub const CA_PATH: &str = "/ca.pem";
+
+/// A message from an agent to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentMessage {
+    Hello(Hello),
+    Heartbeat(Heartbeat),
+    Inventory(Box<Inventory>),
+    Metrics(MetricBatch),
+    /// A message type this build does not know (sent by a newer peer).
+    #[serde(other)]
+    Unknown,
+}
+
+/// A message from the server to an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Welcome(Welcome),
+    /// The metric batch with this sequence number is durably stored.
+    Ack {
+        seq: u64,
+    },
+    /// The previous message was refused; the connection stays usable unless
+    /// the server closes it.
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    Malformed,
+    TooLarge,
+    Invalid,
+    Unsupported,
+    Internal,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol_version: u32,
+    pub agent_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub protocol_version: u32,
+    pub device_id: String,
+    /// How often the agent must send a heartbeat.
+    pub heartbeat_interval_secs: u32,
+    /// Highest metric batch sequence number the server has stored for this
+    /// device; the agent never reuses a number at or below it.
+    pub stored_seq: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub ts_ms: i64,
+}
+
+/// One collection cycle's metric points, all taken at `ts_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricBatch {
+    /// Per-device sequence number, strictly increasing across agent restarts.
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub points: Vec<Point>,
+}
+
+/// A metric value named after the OpenTelemetry system semantic conventions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// Sent by the agent on the enrollment socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub protocol_version: u32,
+    /// The secret part of the enrollment token.
+    pub secret: String,
+    /// PEM certificate signing request; the private key never leaves the agent.
+    pub csr_pem: String,
+    /// Display name asked for (defaults to the hostname).
+    pub name: String,
+    pub hostname: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EnrollResponse {
+    Enrolled { device_id: String, cert_pem: String },
+    Refused { message: String },
+}
+
+impl AgentMessage {
+    /// Decodes one frame from an agent, refusing oversized or malformed input
+    /// and anything that fails validation.
+    pub fn decode(frame: &str, limits: &Limits) -> Result<Self, ProtoError> {
+        decode_json(frame).and_then(|message: Self| message.validate(limits).map(|()| message))
+    }
+}
+
+impl ServerMessage {
+    pub fn decode(frame: &str) -> Result<Self, ProtoError> {
+        decode_json(frame)
+    }
+}
+
+/// Size-checked JSON decoding shared by every frame type.
+pub fn decode_json<T: serde::de::DeserializeOwned>(frame: &str) -> Result<T, ProtoError> {
+    if frame.len() > MAX_FRAME_BYTES {
+        return Err(ProtoError::TooLarge {
+            size: frame.len(),
+            max: MAX_FRAME_BYTES,
+        });
+    }
+    serde_json::from_str(frame).map_err(|error| ProtoError::Malformed(error.to_string()))
+}
+
+/// Encodes any wire type; these types always serialise.
+pub fn encode<T: Serialize>(message: &T) -> String {
+    serde_json::to_string(message).unwrap_or_else(|_| String::from("{}"))
+}
+
+/// The enrollment token an admin hands out: where the server is, which CA it
+/// must present (SHA-256 of the CA certificate's DER), and the secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrollToken {
+    /// `https://host:port` of the server.
+    pub url: String,
+    pub ca_sha256: String,
+    pub secret: String,
+}
+
+const TOKEN_PREFIX: &str = "STW1.";
+
+impl EnrollToken {
+    pub fn encode(&self) -> String {
+        format!(
+            "{TOKEN_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(encode_json_bytes(self))
+        )
+    }
+
+    pub fn decode(text: &str) -> Result<Self, ProtoError> {
+        let body = text.trim().strip_prefix(TOKEN_PREFIX).ok_or_else(|| {
+            ProtoError::Malformed("enrollment token must start with STW1.".into())
+        })?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| ProtoError::Malformed("enrollment token is not valid base64url".into()))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|error| ProtoError::Malformed(format!("enrollment token: {error}")))
+    }
+}
+
+fn encode_json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,96 @@
+use super::*;
+
+/// Decodes `frame` as an agent message and compares the outcome's summary.
+fn check(frame: &str, expect: &str) {
+    let got = match AgentMessage::decode(frame, &Limits::default()) {
+        Ok(AgentMessage::Hello(_)) => "hello".to_string(),
+        Ok(AgentMessage::Heartbeat(_)) => "heartbeat".to_string(),
+        Ok(AgentMessage::Inventory(_)) => "inventory".to_string(),
+        Ok(AgentMessage::Metrics(batch)) => format!("metrics seq={}", batch.seq),
+        Ok(AgentMessage::Unknown) => "unknown".to_string(),
+        Err(ProtoError::TooLarge { .. }) => "too large".to_string(),
+        Err(ProtoError::Malformed(_)) => "malformed".to_string(),
+        Err(ProtoError::Invalid { field, .. }) => format!("invalid {field}"),
+    };
+    assert_eq!(got, expect, "frame: {frame:.200}");
+}
+
+#[test]
+fn decodes_and_validates_agent_frames() {
+    check(r#"{"type":"heartbeat","ts_ms":1}"#, "heartbeat");
+    check(
+        r#"{"type":"hello","protocol_version":1,"agent_version":"0.1.0"}"#,
+        "hello",
+    );
+    check(
+        r#"{"type":"metrics","seq":7,"ts_ms":1000,"points":[{"name":"system.cpu.utilization","value":0.5}]}"#,
+        "metrics seq=7",
+    );
+    check(
+        r#"{"type":"metrics","seq":0,"ts_ms":1000,"points":[]}"#,
+        "invalid seq",
+    );
+    check(
+        r#"{"type":"metrics","seq":1,"ts_ms":1000,"points":[{"name":"Bad Name","value":1}]}"#,
+        "invalid point.name",
+    );
+    check(
+        r#"{"type":"metrics","seq":1,"ts_ms":1000,"points":[{"name":"a","labels":{"k":"v\u0000"},"value":1}]}"#,
+        "invalid point.labels",
+    );
+    check(r#"{"type":"inventory","hostname":"web-1"}"#, "inventory");
+    check(
+        r#"{"type":"inventory","hostname":"<script>\n"}"#,
+        "invalid hostname",
+    );
+    // A newer agent's message type and extra fields are tolerated.
+    check(r#"{"type":"from_the_future","x":1}"#, "unknown");
+    check(
+        r#"{"type":"heartbeat","ts_ms":1,"extra":true}"#,
+        "heartbeat",
+    );
+    check(r#"{"type":"heartbeat""#, "malformed");
+    check("not json", "malformed");
+    check(r#"[1,2,3]"#, "malformed");
+    check(
+        &format!(
+            r#"{{"type":"hello","agent_version":"{}"}}"#,
+            "x".repeat(MAX_FRAME_BYTES)
+        ),
+        "too large",
+    );
+}
+
+#[test]
+fn rejects_too_many_points() {
+    let points = vec![r#"{"name":"a","value":1}"#; 2_001].join(",");
+    check(
+        &format!(r#"{{"type":"metrics","seq":1,"ts_ms":1,"points":[{points}]}}"#),
+        "invalid points",
+    );
+}
+
+#[test]
+fn enroll_token_round_trips_and_rejects_garbage() {
+    let token = EnrollToken {
+        url: "https://127.0.0.1:8443".into(),
+        ca_sha256: "ab".repeat(32),
+        secret: "s3cret".into(),
+    };
+    let text = token.encode();
+    assert!(text.starts_with("STW1."));
+    assert_eq!(EnrollToken::decode(&text).unwrap(), token);
+    assert!(EnrollToken::decode("STW1.!!!").is_err());
+    assert!(EnrollToken::decode("nope").is_err());
+    assert!(EnrollToken::decode("STW1.e30").is_err()); // "{}": fields missing
+}
+
+#[test]
+fn server_messages_round_trip() {
+    let message = ServerMessage::Ack { seq: 42 };
+    assert_eq!(ServerMessage::decode(&encode(&message)).unwrap(), message);
+    assert_eq!(
+        ServerMessage::decode(r#"{"type":"later"}"#).unwrap(),
+        ServerMessage::Unknown
+    );
+}

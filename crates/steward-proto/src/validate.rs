@@ -1,0 +1,177 @@
+//! Size and content checks for everything an agent sends.
+
+use crate::{AgentMessage, Inventory, MetricBatch, Point};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ProtoError {
+    #[error("frame of {size} bytes exceeds the {max}-byte limit")]
+    TooLarge { size: usize, max: usize },
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+/// Bounds applied to agent input. The defaults are generous for a real host
+/// and small enough that one agent cannot exhaust the server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_points_per_batch: usize,
+    pub max_labels_per_point: usize,
+    pub max_name_len: usize,
+    pub max_text_len: usize,
+    pub max_list_len: usize,
+    pub max_packages: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_points_per_batch: 2_000,
+            max_labels_per_point: 8,
+            max_name_len: 128,
+            max_text_len: 1_024,
+            max_list_len: 512,
+            max_packages: 20_000,
+        }
+    }
+}
+
+pub trait Validate {
+    fn validate(&self, limits: &Limits) -> Result<(), ProtoError>;
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> ProtoError {
+    ProtoError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn text(field: &'static str, value: &str, max: usize) -> Result<(), ProtoError> {
+    if value.len() > max {
+        return Err(invalid(field, format!("longer than {max} bytes")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(invalid(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+fn list<T>(field: &'static str, items: &[T], max: usize) -> Result<(), ProtoError> {
+    if items.len() > max {
+        return Err(invalid(field, format!("more than {max} entries")));
+    }
+    Ok(())
+}
+
+/// Metric and label names: `[a-z0-9_.]`, starting with a letter.
+pub fn is_metric_name(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && name.as_bytes()[0].is_ascii_lowercase()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+}
+
+impl Validate for AgentMessage {
+    fn validate(&self, limits: &Limits) -> Result<(), ProtoError> {
+        match self {
+            AgentMessage::Hello(hello) => text("agent_version", &hello.agent_version, 64),
+            AgentMessage::Heartbeat(_) | AgentMessage::Unknown => Ok(()),
+            AgentMessage::Inventory(inventory) => inventory.validate(limits),
+            AgentMessage::Metrics(batch) => batch.validate(limits),
+        }
+    }
+}
+
+impl Validate for MetricBatch {
+    fn validate(&self, limits: &Limits) -> Result<(), ProtoError> {
+        if self.seq == 0 {
+            return Err(invalid("seq", "must be at least 1"));
+        }
+        if self.ts_ms <= 0 {
+            return Err(invalid(
+                "ts_ms",
+                "must be a positive Unix time in milliseconds",
+            ));
+        }
+        list("points", &self.points, limits.max_points_per_batch)?;
+        self.points.iter().try_for_each(|p| p.validate(limits))
+    }
+}
+
+impl Validate for Point {
+    fn validate(&self, limits: &Limits) -> Result<(), ProtoError> {
+        if !is_metric_name(&self.name, limits.max_name_len) {
+            return Err(invalid(
+                "point.name",
+                format!("{:.64?} is not a metric name", self.name),
+            ));
+        }
+        if !self.value.is_finite() {
+            return Err(invalid("point.value", "must be finite"));
+        }
+        if self.labels.len() > limits.max_labels_per_point {
+            return Err(invalid("point.labels", "too many labels"));
+        }
+        for (key, value) in &self.labels {
+            if !is_metric_name(key, limits.max_name_len) {
+                return Err(invalid(
+                    "point.labels",
+                    format!("{key:.64?} is not a label name"),
+                ));
+            }
+            text("point.labels", value, limits.max_name_len * 2)?;
+        }
+        Ok(())
+    }
+}
+
+impl Validate for Inventory {
+    fn validate(&self, limits: &Limits) -> Result<(), ProtoError> {
+        let t = limits.max_text_len;
+        text("hostname", &self.hostname, 253)?;
+        for (field, value) in [
+            ("os_name", &self.os_name),
+            ("os_version", &self.os_version),
+            ("kernel_version", &self.kernel_version),
+            ("arch", &self.arch),
+            ("cpu_model", &self.cpu_model),
+            ("agent_version", &self.agent_version),
+        ] {
+            text(field, value, t)?;
+        }
+        list("filesystems", &self.filesystems, limits.max_list_len)?;
+        for fs in &self.filesystems {
+            text("filesystems.mountpoint", &fs.mountpoint, t)?;
+            text("filesystems.device", &fs.device, t)?;
+            text("filesystems.fs_type", &fs.fs_type, 64)?;
+        }
+        list("interfaces", &self.interfaces, limits.max_list_len)?;
+        for iface in &self.interfaces {
+            text("interfaces.name", &iface.name, 64)?;
+            text("interfaces.mac", &iface.mac, 64)?;
+            list("interfaces.addresses", &iface.addresses, 64)?;
+            iface
+                .addresses
+                .iter()
+                .try_for_each(|a| text("interfaces.addresses", a, 64))?;
+        }
+        list("users", &self.users, limits.max_list_len)?;
+        for user in &self.users {
+            text("users.name", &user.name, 64)?;
+            text("users.terminal", &user.terminal, 64)?;
+            text("users.host", &user.host, 253)?;
+            text("users.since", &user.since, 64)?;
+        }
+        list("packages", &self.packages, limits.max_packages)?;
+        for package in &self.packages {
+            text("packages.name", &package.name, 256)?;
+            text("packages.version", &package.version, 256)?;
+            text("packages.manager", &package.manager, 16)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,301 @@
+//! Pure time-series chunk codec. No I/O, no runtime: bytes in, bytes out.
+//!
+//! A chunk holds one series' samples `(ts_ms, value)` in time order:
+//!
+//! ```text
+//! u8 version=1 | u8 value mode | varint count | t0 | first Δt | [mode header] | bit stream
+//! ```
+//!
+//! Timestamps are stored as delta-of-delta, bit-packed in blocks of 8 (one bit for
+//! an all-zero block, else a 6-bit width and 8 values of that width): samples taken on a regular
+//! tick cost under one bit each.
+//!
+//! Values take one of two modes, picked per chunk:
+//! - **scaled integers**: when every value is an exact decimal with at most 9
+//!   fraction digits (utilisations rounded by the agent, byte counters), the
+//!   values become integers `v × 10^k`, stored as deltas or delta-of-deltas
+//!   (whichever is smaller) with the same block packing;
+//! - **XOR** (Gorilla): otherwise, each value's bits XORed with the previous,
+//!   leading/meaningful-bit counts and the meaningful bits.
+//!
+//! Both round-trip bit-exactly; [`decode`] never panics on any input.
+
+mod bits;
+
+use bits::{BitReader, BitWriter, get_varint, put_varint, unzigzag, zigzag};
+
+const VERSION: u8 = 1;
+const MODE_SCALED: u8 = 1;
+const MODE_XOR: u8 = 2;
+const TRANSFORM_DELTA: u8 = 1;
+const TRANSFORM_DOD: u8 = 2;
+const BLOCK: usize = 8;
+/// Refuse to decode chunks that claim more samples than this.
+pub const MAX_SAMPLES_PER_CHUNK: usize = 1 << 20;
+const MAX_EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CodecError {
+    #[error("chunk is truncated")]
+    Truncated,
+    #[error("chunk is corrupt: {0}")]
+    Corrupt(&'static str),
+    #[error("timestamps must not decrease")]
+    Unordered,
+    #[error("more than {MAX_SAMPLES_PER_CHUNK} samples")]
+    TooMany,
+}
+
+/// Encodes samples (timestamps in non-decreasing order) into a chunk.
+pub fn encode(samples: &[(i64, f64)]) -> Result<Vec<u8>, CodecError> {
+    if samples.len() > MAX_SAMPLES_PER_CHUNK {
+        return Err(CodecError::TooMany);
+    }
+    if samples.windows(2).any(|w| w[1].0 < w[0].0) {
+        return Err(CodecError::Unordered);
+    }
+    let scaled = scale_exactly(samples);
+    let mut out = vec![
+        VERSION,
+        if scaled.is_some() {
+            MODE_SCALED
+        } else {
+            MODE_XOR
+        },
+    ];
+    put_varint(&mut out, samples.len() as u64);
+    let Some(&(t0, _)) = samples.first() else {
+        return Ok(out);
+    };
+    put_varint(&mut out, zigzag(t0));
+    let ts: Vec<i64> = samples.iter().map(|s| s.0).collect();
+    let (ts_d1, ts_dods) = second_differences(&ts);
+    put_varint(&mut out, zigzag(ts_d1));
+    let value_stream = scaled.map(|(k, ints)| {
+        let (transform, d1, stream) = cheaper_transform(&ints);
+        out.extend([k, transform]);
+        put_varint(&mut out, zigzag(ints[0]));
+        put_varint(&mut out, zigzag(d1));
+        stream
+    });
+    let mut w = BitWriter::with_bytes(out);
+    pack_blocks(&mut w, &ts_dods);
+    match value_stream {
+        Some(stream) => pack_blocks(&mut w, &stream),
+        None => xor_encode(&mut w, samples),
+    }
+    Ok(w.finish())
+}
+
+/// Decodes a chunk made by [`encode`].
+pub fn decode(chunk: &[u8]) -> Result<Vec<(i64, f64)>, CodecError> {
+    let mut pos = 0;
+    let header = chunk.get(..2).ok_or(CodecError::Truncated)?;
+    if header[0] != VERSION {
+        return Err(CodecError::Corrupt("unknown version"));
+    }
+    let mode = header[1];
+    pos += 2;
+    let count = usize::try_from(get_varint(chunk, &mut pos)?).map_err(|_| CodecError::TooMany)?;
+    if count > MAX_SAMPLES_PER_CHUNK {
+        return Err(CodecError::TooMany);
+    }
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let t0 = unzigzag(get_varint(chunk, &mut pos)?);
+    let ts_d1 = unzigzag(get_varint(chunk, &mut pos)?);
+    let scaled = match mode {
+        MODE_SCALED => {
+            let k = *chunk.get(pos).ok_or(CodecError::Truncated)?;
+            let transform = *chunk.get(pos + 1).ok_or(CodecError::Truncated)?;
+            pos += 2;
+            if usize::from(k) >= POW10.len() {
+                return Err(CodecError::Corrupt("scale out of range"));
+            }
+            let v0 = unzigzag(get_varint(chunk, &mut pos)?);
+            let v_d1 = unzigzag(get_varint(chunk, &mut pos)?);
+            Some((k, transform, v0, v_d1))
+        }
+        MODE_XOR => None,
+        _ => return Err(CodecError::Corrupt("unknown value mode")),
+    };
+    let mut r = BitReader::new(&chunk[pos..]);
+    let rest = count.saturating_sub(2);
+    let ts = integrate_twice(t0, ts_d1, &unpack_blocks(&mut r, rest)?, count);
+    let values = match scaled {
+        Some((k, transform, v0, v_d1)) => {
+            let ints = match transform {
+                TRANSFORM_DELTA => integrate_once(v0, v_d1, &unpack_blocks(&mut r, rest)?, count),
+                TRANSFORM_DOD => integrate_twice(v0, v_d1, &unpack_blocks(&mut r, rest)?, count),
+                _ => return Err(CodecError::Corrupt("unknown value transform")),
+            };
+            let scale = POW10[usize::from(k)];
+            ints.into_iter().map(|i| i as f64 / scale).collect()
+        }
+        None => xor_decode(&mut r, count)?,
+    };
+    Ok(ts.into_iter().zip(values).collect())
+}
+
+const POW10: [f64; 10] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
+/// The smallest `k` for which every value is exactly `int / 10^k`.
+fn scale_exactly(samples: &[(i64, f64)]) -> Option<(u8, Vec<i64>)> {
+    if samples.is_empty() {
+        return None;
+    }
+    'scale: for (k, scale) in POW10.iter().enumerate() {
+        let mut ints = Vec::with_capacity(samples.len());
+        for &(_, v) in samples {
+            let r = (v * scale).round();
+            if !r.is_finite() || r.abs() > MAX_EXACT || (r / scale).to_bits() != v.to_bits() {
+                continue 'scale;
+            }
+            ints.push(r as i64);
+        }
+        return Some((k as u8, ints));
+    }
+    None
+}
+
+/// The first delta and the rest as deltas or delta-of-deltas, whichever
+/// packs smaller.
+fn cheaper_transform(ints: &[i64]) -> (u8, i64, Vec<i64>) {
+    let deltas = first_differences(ints);
+    let (d1, dods) = second_differences(ints);
+    let rest_deltas = deltas.get(1..).unwrap_or_default();
+    if packed_bits(&dods) < packed_bits(rest_deltas) {
+        (TRANSFORM_DOD, d1, dods)
+    } else {
+        (TRANSFORM_DELTA, d1, rest_deltas.to_vec())
+    }
+}
+
+fn first_differences(xs: &[i64]) -> Vec<i64> {
+    xs.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect()
+}
+
+/// The first delta (0 for fewer than two values) and the second
+/// differences after it.
+fn second_differences(xs: &[i64]) -> (i64, Vec<i64>) {
+    let deltas = first_differences(xs);
+    let d1 = deltas.first().copied().unwrap_or(0);
+    (d1, first_differences(&deltas))
+}
+
+/// Restores `count` values from the first value, first delta and deltas.
+fn integrate_once(x0: i64, d1: i64, rest: &[i64], count: usize) -> Vec<i64> {
+    let mut out = Vec::with_capacity(count);
+    out.push(x0);
+    let mut x = x0;
+    for d in std::iter::once(&d1).chain(rest).take(count - 1) {
+        x = x.wrapping_add(*d);
+        out.push(x);
+    }
+    out
+}
+
+/// Restores `count` values from the first value, first delta and
+/// delta-of-deltas.
+fn integrate_twice(x0: i64, d1: i64, dods: &[i64], count: usize) -> Vec<i64> {
+    let mut delta = d1;
+    let rest: Vec<i64> = dods
+        .iter()
+        .map(|dod| {
+            delta = delta.wrapping_add(*dod);
+            delta
+        })
+        .collect();
+    integrate_once(x0, d1, &rest, count)
+}
+
+fn width(v: u64) -> u8 {
+    (64 - v.leading_zeros()) as u8
+}
+
+fn packed_bits(xs: &[i64]) -> usize {
+    xs.chunks(BLOCK)
+        .map(|block| {
+            let w = block.iter().map(|x| width(zigzag(*x))).max().unwrap_or(0);
+            if w == 0 {
+                1
+            } else {
+                7 + usize::from(w) * block.len()
+            }
+        })
+        .sum()
+}
+
+fn pack_blocks(w: &mut BitWriter, xs: &[i64]) {
+    for block in xs.chunks(BLOCK) {
+        let bits = block.iter().map(|x| width(zigzag(*x))).max().unwrap_or(0);
+        if bits == 0 {
+            w.write_bit(false);
+            continue;
+        }
+        w.write_bit(true);
+        w.write(u64::from(bits - 1), 6);
+        for x in block {
+            w.write(zigzag(*x), bits);
+        }
+    }
+}
+
+fn unpack_blocks(r: &mut BitReader<'_>, count: usize) -> Result<Vec<i64>, CodecError> {
+    let mut out = Vec::with_capacity(count.min(MAX_SAMPLES_PER_CHUNK));
+    while out.len() < count {
+        let bits = if r.read_bit()? {
+            r.read(6)? as u8 + 1
+        } else {
+            0
+        };
+        for _ in 0..BLOCK.min(count - out.len()) {
+            out.push(unzigzag(r.read(bits)?));
+        }
+    }
+    Ok(out)
+}
+
+fn xor_encode(w: &mut BitWriter, samples: &[(i64, f64)]) {
+    let mut prev = samples[0].1.to_bits();
+    w.write(prev, 64);
+    for &(_, v) in &samples[1..] {
+        let bits = v.to_bits();
+        let xor = bits ^ prev;
+        prev = bits;
+        if xor == 0 {
+            w.write_bit(false);
+            continue;
+        }
+        let leading = xor.leading_zeros().min(63) as u8;
+        let trailing = xor.trailing_zeros() as u8;
+        let meaningful = 64 - leading - trailing;
+        w.write_bit(true);
+        w.write(u64::from(leading), 6);
+        w.write(u64::from(meaningful - 1), 6);
+        w.write(xor >> trailing, meaningful);
+    }
+}
+
+fn xor_decode(r: &mut BitReader<'_>, count: usize) -> Result<Vec<f64>, CodecError> {
+    let mut out = Vec::with_capacity(count.min(MAX_SAMPLES_PER_CHUNK));
+    let mut prev = r.read(64)?;
+    out.push(f64::from_bits(prev));
+    while out.len() < count {
+        if r.read_bit()? {
+            let leading = r.read(6)? as u8;
+            let meaningful = r.read(6)? as u8 + 1;
+            if u32::from(leading) + u32::from(meaningful) > 64 {
+                return Err(CodecError::Corrupt("xor window over 64 bits"));
+            }
+            let trailing = 64 - leading - meaningful;
+            prev ^= r.read(meaningful)? << trailing;
+        }
+        out.push(f64::from_bits(prev));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
