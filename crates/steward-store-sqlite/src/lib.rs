@@ -1,1 +1,237 @@
+//! SQLite implementation of [`steward_store::Store`]: one file in WAL mode,
+//! `synchronous=NORMAL` (a committed transaction survives a process crash,
+//! which is what "acked means stored" needs; a power cut may lose the last
+//! few commits), migrations embedded in the binary.
 
+mod devices;
+mod metrics;
+mod people;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+use steward_store::*;
+use uuid::Uuid;
+
+/// Migrations in order; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_foundation.sql")];
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// (device, name, labels) → series id, filled after commits only.
+    series_ids: Mutex<HashMap<(Uuid, String, String), i64>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        let store = Self {
+            pool,
+            series_ids: Mutex::default(),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations; returns the schema version.
+    pub async fn migrate(&self) -> Result<usize> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?
+            .get(0);
+        if current as usize > MIGRATIONS.len() {
+            return Err(StoreError::Refused(format!(
+                "database schema version {current} is newer than this build ({}); upgrade Steward",
+                MIGRATIONS.len()
+            )));
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            sqlx::raw_sql(*sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+                .bind(index as i64 + 1)
+                .bind(now_secs())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(MIGRATIONS.len())
+    }
+
+    /// A consistent copy of the database at `dest` (online, `VACUUM INTO`).
+    pub async fn backup_to(&self, dest: &Path) -> Result<()> {
+        let dest = dest
+            .to_str()
+            .ok_or_else(|| StoreError::Refused("backup path must be UTF-8".into()))?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(dest)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+pub(crate) fn backend(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_string())
+        }
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+pub(crate) fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The scope as one bindable value: NULL for everything, else a JSON array
+/// of organisation ids, used as
+/// `(?N IS NULL OR org_id IN (SELECT value FROM json_each(?N)))`.
+pub(crate) fn scope_param(scope: &Scope) -> Option<String> {
+    match scope {
+        Scope::All => None,
+        Scope::Orgs(orgs) => Some(
+            serde_json::to_string(&orgs.iter().map(Uuid::to_string).collect::<Vec<_>>())
+                .unwrap_or_else(|_| "[]".into()),
+        ),
+    }
+}
+
+pub(crate) fn uuid(text: &str) -> Result<Uuid> {
+    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(format!("bad id {text:?}: {e}")))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn default_org(&self) -> Result<Org> {
+        self.default_org_impl().await
+    }
+    async fn org_by_name(&self, scope: &Scope, name: &str) -> Result<Org> {
+        self.org_by_name_impl(scope, name).await
+    }
+    async fn user_count(&self) -> Result<u64> {
+        self.user_count_impl().await
+    }
+    async fn create_user(&self, user: &NewUser) -> Result<Uuid> {
+        self.create_user_impl(user).await
+    }
+    async fn user_by_name(&self, username: &str) -> Result<UserRecord> {
+        self.user_by_name_impl(username).await
+    }
+    async fn create_api_token(&self, token: &NewApiToken) -> Result<Uuid> {
+        self.create_api_token_impl(token).await
+    }
+    async fn principal_for_token(&self, token_hash: &str, now: i64) -> Result<Principal> {
+        self.principal_for_token_impl(token_hash, now).await
+    }
+    async fn create_session(&self, session: &NewSession) -> Result<()> {
+        self.create_session_impl(session).await
+    }
+    async fn principal_for_session(&self, session_hash: &str, now: i64) -> Result<Principal> {
+        self.principal_for_session_impl(session_hash, now).await
+    }
+    async fn delete_session(&self, session_hash: &str) -> Result<()> {
+        self.delete_session_impl(session_hash).await
+    }
+    async fn create_enroll_token(&self, token: &NewEnrollToken) -> Result<()> {
+        self.create_enroll_token_impl(token).await
+    }
+    async fn consume_enroll_token(&self, secret_hash: &str, now: i64) -> Result<EnrollTokenRecord> {
+        self.consume_enroll_token_impl(secret_hash, now).await
+    }
+    async fn list_enroll_tokens(&self, scope: &Scope) -> Result<Vec<EnrollTokenRecord>> {
+        self.list_enroll_tokens_impl(scope).await
+    }
+    async fn revoke_enroll_token(&self, scope: &Scope, id: Uuid) -> Result<()> {
+        self.revoke_enroll_token_impl(scope, id).await
+    }
+    async fn create_device(&self, device: &NewDevice) -> Result<()> {
+        self.create_device_impl(device).await
+    }
+    async fn device_by_fingerprint(&self, fingerprint: &str) -> Result<DeviceAuth> {
+        self.device_by_fingerprint_impl(fingerprint).await
+    }
+    async fn list_devices(&self, scope: &Scope) -> Result<Vec<DeviceSummary>> {
+        self.list_devices_impl(scope).await
+    }
+    async fn get_device(&self, scope: &Scope, id: Uuid) -> Result<DeviceDetail> {
+        self.get_device_impl(scope, id).await
+    }
+    async fn revoke_device(&self, scope: &Scope, id: Uuid) -> Result<()> {
+        self.revoke_device_impl(scope, id).await
+    }
+    async fn set_inventory(
+        &self,
+        device: Uuid,
+        inventory: &steward_proto::Inventory,
+        at: i64,
+    ) -> Result<()> {
+        self.set_inventory_impl(device, inventory, at).await
+    }
+    async fn set_status(&self, device: Uuid, to: Status, at: i64) -> Result<bool> {
+        self.set_status_impl(device, to, at).await
+    }
+    async fn set_last_seen(&self, seen: &[(Uuid, i64)]) -> Result<()> {
+        self.set_last_seen_impl(seen).await
+    }
+    async fn device_statuses(&self) -> Result<Vec<(Uuid, Status)>> {
+        self.device_statuses_impl().await
+    }
+    async fn status_history(&self, scope: &Scope, device: Uuid) -> Result<Vec<StatusChange>> {
+        self.status_history_impl(scope, device).await
+    }
+    async fn ingest(&self, batches: &[IngestBatch]) -> Result<Vec<IngestOutcome>> {
+        self.ingest_impl(batches).await
+    }
+    async fn stored_seq(&self, device: Uuid) -> Result<u64> {
+        self.stored_seq_impl(device).await
+    }
+    async fn query_metric(&self, scope: &Scope, query: &MetricQuery) -> Result<Vec<Series>> {
+        self.query_metric_impl(scope, query).await
+    }
+    async fn apply_retention(&self, before_ms: i64) -> Result<u64> {
+        self.apply_retention_impl(before_ms).await
+    }
+    async fn storage_stats(&self) -> Result<StorageStats> {
+        self.storage_stats_impl().await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,220 @@
+//! Devices: enrollment records, inventory, status and its history.
+
+use crate::{SqliteStore, backend, scope_param, uuid};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use steward_store::*;
+use uuid::Uuid;
+
+const SUMMARY_COLUMNS: &str = "id, org_id, site, name, hostname, os, tags, status, status_since, last_seen, revoked, cpu, mem, disk";
+
+fn summary(row: &SqliteRow) -> Result<DeviceSummary> {
+    let tags: String = row.get("tags");
+    Ok(DeviceSummary {
+        id: uuid(row.get("id"))?,
+        org_id: uuid(row.get("org_id"))?,
+        site: row.get("site"),
+        name: row.get("name"),
+        hostname: row.get("hostname"),
+        os: row.get("os"),
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        status: Status::parse(row.get("status")),
+        status_since: row.get("status_since"),
+        last_seen: row.get("last_seen"),
+        revoked: row.get("revoked"),
+        cpu_utilization: row.get("cpu"),
+        memory_utilization: row.get("mem"),
+        disk_utilization: row.get("disk"),
+    })
+}
+
+impl SqliteStore {
+    pub(crate) async fn create_device_impl(&self, device: &NewDevice) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO devices (id, org_id, site, name, hostname, tags, cert_fingerprint, enrolled_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(device.id.to_string())
+        .bind(device.org_id.to_string())
+        .bind(&device.site)
+        .bind(&device.name)
+        .bind(&device.hostname)
+        .bind(serde_json::to_string(&device.tags).unwrap_or_else(|_| "[]".into()))
+        .bind(&device.cert_fingerprint)
+        .bind(device.enrolled_at)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn device_by_fingerprint_impl(&self, fingerprint: &str) -> Result<DeviceAuth> {
+        let row = sqlx::query("SELECT id, org_id, revoked FROM devices WHERE cert_fingerprint = ?")
+            .bind(fingerprint)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(DeviceAuth {
+            id: uuid(row.get("id"))?,
+            org_id: uuid(row.get("org_id"))?,
+            revoked: row.get("revoked"),
+        })
+    }
+
+    pub(crate) async fn list_devices_impl(&self, scope: &Scope) -> Result<Vec<DeviceSummary>> {
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM devices
+             WHERE (?1 IS NULL OR org_id IN (SELECT value FROM json_each(?1))) ORDER BY name, id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(summary)
+            .collect()
+    }
+
+    pub(crate) async fn get_device_impl(&self, scope: &Scope, id: Uuid) -> Result<DeviceDetail> {
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS}, enrolled_at, inventory, inventory_at FROM devices
+             WHERE id = ?2 AND (?1 IS NULL OR org_id IN (SELECT value FROM json_each(?1)))"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(id.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        let inventory: Option<String> = row.get("inventory");
+        Ok(DeviceDetail {
+            summary: summary(&row)?,
+            enrolled_at: row.get("enrolled_at"),
+            inventory_at: row.get("inventory_at"),
+            inventory: inventory.and_then(|text| serde_json::from_str(&text).ok()),
+        })
+    }
+
+    pub(crate) async fn revoke_device_impl(&self, scope: &Scope, id: Uuid) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE devices SET revoked = 1
+             WHERE id = ?2 AND (?1 IS NULL OR org_id IN (SELECT value FROM json_each(?1)))",
+        )
+        .bind(scope_param(scope))
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn set_inventory_impl(
+        &self,
+        device: Uuid,
+        inventory: &steward_proto::Inventory,
+        at: i64,
+    ) -> Result<()> {
+        let os = format!("{} {}", inventory.os_name, inventory.os_version);
+        let json =
+            serde_json::to_string(inventory).map_err(|e| StoreError::Backend(e.to_string()))?;
+        sqlx::query(
+            "UPDATE devices SET inventory = ?, inventory_at = ?, hostname = ?, os = ? WHERE id = ?",
+        )
+        .bind(json)
+        .bind(at)
+        .bind(&inventory.hostname)
+        .bind(os.trim())
+        .bind(device.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn set_status_impl(&self, device: Uuid, to: Status, at: i64) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let row = sqlx::query("SELECT org_id, status FROM devices WHERE id = ?")
+            .bind(device.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let from = Status::parse(row.get("status"));
+        if from == to {
+            return Ok(false);
+        }
+        let org: String = row.get("org_id");
+        sqlx::query("UPDATE devices SET status = ?, status_since = ? WHERE id = ?")
+            .bind(to.as_str())
+            .bind(at)
+            .bind(device.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("INSERT INTO status_changes (org_id, device_id, from_status, to_status, at) VALUES (?, ?, ?, ?, ?)")
+            .bind(org)
+            .bind(device.to_string())
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn set_last_seen_impl(&self, seen: &[(Uuid, i64)]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for (device, at) in seen {
+            sqlx::query(
+                "UPDATE devices SET last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE id = ?",
+            )
+            .bind(at)
+            .bind(device.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn device_statuses_impl(&self) -> Result<Vec<(Uuid, Status)>> {
+        sqlx::query("SELECT id, status FROM devices WHERE revoked = 0")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| Ok((uuid(row.get("id"))?, Status::parse(row.get("status")))))
+            .collect()
+    }
+
+    pub(crate) async fn status_history_impl(
+        &self,
+        scope: &Scope,
+        device: Uuid,
+    ) -> Result<Vec<StatusChange>> {
+        sqlx::query(
+            "SELECT device_id, from_status, to_status, at FROM status_changes
+             WHERE device_id = ?2 AND (?1 IS NULL OR org_id IN (SELECT value FROM json_each(?1))) ORDER BY id",
+        )
+        .bind(scope_param(scope))
+        .bind(device.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|row| {
+            Ok(StatusChange {
+                device_id: uuid(row.get("device_id"))?,
+                from: Status::parse(row.get("from_status")),
+                to: Status::parse(row.get("to_status")),
+                at: row.get("at"),
+            })
+        })
+        .collect()
+    }
+}

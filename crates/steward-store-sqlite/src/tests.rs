@@ -1,0 +1,253 @@
+//! Store behaviour on SQLite. Written against `dyn Store` so the same checks
+//! can run against every back end.
+
+use super::*;
+use steward_proto::Point;
+
+async fn open() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("steward.db"))
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+async fn device(store: &dyn Store, org: Uuid, fingerprint: &str) -> Uuid {
+    let id = Uuid::now_v7();
+    store
+        .create_device(&NewDevice {
+            id,
+            org_id: org,
+            site: "hq".into(),
+            name: fingerprint.into(),
+            hostname: "host".into(),
+            tags: vec!["linux".into()],
+            cert_fingerprint: fingerprint.into(),
+            enrolled_at: 1,
+        })
+        .await
+        .unwrap();
+    id
+}
+
+fn batch(device: Uuid, org: Uuid, seq: u64, ts: i64, value: f64) -> IngestBatch {
+    IngestBatch {
+        device_id: device,
+        org_id: org,
+        seq,
+        ts_ms: ts,
+        points: vec![
+            Point {
+                name: "system.cpu.utilization".into(),
+                labels: Default::default(),
+                value,
+            },
+            Point {
+                name: "system.filesystem.utilization".into(),
+                labels: [("mountpoint".to_string(), "/".to_string())].into(),
+                value: 0.5,
+            },
+        ],
+    }
+}
+
+#[tokio::test]
+async fn ingest_is_idempotent_and_queryable() {
+    let (_dir, store) = open().await;
+    let org = store.default_org().await.unwrap().id;
+    let dev = device(&store, org, "fp1").await;
+    let mut outcomes = Vec::new();
+    for seq in 1..=300u64 {
+        outcomes.extend(
+            store
+                .ingest(&[batch(
+                    dev,
+                    org,
+                    seq,
+                    seq as i64 * 60_000,
+                    (seq % 7) as f64 / 10.0,
+                )])
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(outcomes.iter().all(|o| *o == IngestOutcome::Stored));
+    // Re-sent batches are acknowledged but not stored twice.
+    let again = store
+        .ingest(&[
+            batch(dev, org, 5, 5 * 60_000, 9.0),
+            batch(dev, org, 300, 1, 9.0),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        vec![IngestOutcome::Duplicate, IngestOutcome::Duplicate]
+    );
+    assert_eq!(store.stored_seq(dev).await.unwrap(), 300);
+    let query = MetricQuery {
+        device_id: dev,
+        name: "system.cpu.utilization".into(),
+        from_ms: 0,
+        to_ms: i64::MAX,
+    };
+    let series = store.query_metric(&Scope::All, &query).await.unwrap();
+    assert_eq!(series.len(), 1);
+    let ts: Vec<i64> = series[0].samples.iter().map(|s| s.0).collect();
+    assert_eq!(ts, (1..=300).map(|s| s * 60_000).collect::<Vec<_>>());
+    let stats = store.storage_stats().await.unwrap();
+    assert_eq!(stats.samples, 600);
+    assert!(
+        (stats.chunk_bytes as f64 / stats.samples as f64) < 2.0,
+        "{stats:?}"
+    );
+    let listed = store.list_devices(&Scope::All).await.unwrap();
+    assert_eq!(listed[0].disk_utilization, Some(0.5));
+}
+
+#[tokio::test]
+async fn scope_hides_other_tenants() {
+    let (_dir, store) = open().await;
+    let org = store.default_org().await.unwrap().id;
+    let dev = device(&store, org, "fp1").await;
+    let other = Scope::Orgs(vec![Uuid::now_v7()]);
+    assert!(store.list_devices(&other).await.unwrap().is_empty());
+    assert!(matches!(
+        store.get_device(&other, dev).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.revoke_device(&other, dev).await,
+        Err(StoreError::NotFound)
+    ));
+    let query = MetricQuery {
+        device_id: dev,
+        name: "system.cpu.utilization".into(),
+        from_ms: 0,
+        to_ms: i64::MAX,
+    };
+    store
+        .ingest(&[batch(dev, org, 1, 1000, 0.1)])
+        .await
+        .unwrap();
+    assert!(store.query_metric(&other, &query).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .query_metric(&Scope::Orgs(vec![org]), &query)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // A batch claiming another organisation is refused.
+    assert_eq!(
+        store
+            .ingest(&[batch(dev, Uuid::now_v7(), 2, 2000, 0.1)])
+            .await
+            .unwrap(),
+        vec![IngestOutcome::Refused]
+    );
+}
+
+#[tokio::test]
+async fn enroll_tokens_are_spent_and_expire() {
+    let (_dir, store) = open().await;
+    let org = store.default_org().await.unwrap().id;
+    let token = |secret: &str, uses, expires_at| NewEnrollToken {
+        id: Uuid::now_v7(),
+        org_id: org,
+        site: "hq".into(),
+        tags: vec![],
+        secret_hash: secret.into(),
+        created_at: 0,
+        expires_at,
+        uses_left: uses,
+        created_by: "admin".into(),
+    };
+    store
+        .create_enroll_token(&token("once", Some(1), 100))
+        .await
+        .unwrap();
+    store
+        .create_enroll_token(&token("old", None, 10))
+        .await
+        .unwrap();
+    assert!(store.consume_enroll_token("once", 50).await.is_ok());
+    assert!(matches!(
+        store.consume_enroll_token("once", 50).await,
+        Err(StoreError::Refused(_))
+    ));
+    assert!(matches!(
+        store.consume_enroll_token("old", 50).await,
+        Err(StoreError::Refused(_))
+    ));
+    assert!(matches!(
+        store.consume_enroll_token("never", 50).await,
+        Err(StoreError::Refused(_))
+    ));
+}
+
+#[tokio::test]
+async fn status_changes_are_recorded_once() {
+    let (_dir, store) = open().await;
+    let org = store.default_org().await.unwrap().id;
+    let dev = device(&store, org, "fp1").await;
+    assert!(store.set_status(dev, Status::Online, 10).await.unwrap());
+    assert!(!store.set_status(dev, Status::Online, 11).await.unwrap());
+    assert!(store.set_status(dev, Status::Offline, 20).await.unwrap());
+    let history = store.status_history(&Scope::All, dev).await.unwrap();
+    assert_eq!(
+        history.iter().map(|c| (c.to, c.at)).collect::<Vec<_>>(),
+        vec![(Status::Online, 10), (Status::Offline, 20)]
+    );
+}
+
+#[tokio::test]
+async fn tokens_resolve_to_scoped_principals() {
+    let (_dir, store) = open().await;
+    let org = store.default_org().await.unwrap().id;
+    let user = store
+        .create_user(&NewUser {
+            id: Uuid::now_v7(),
+            org_id: org,
+            username: "admin".into(),
+            password_hash: "x".into(),
+            role: Role::Admin,
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    store
+        .create_api_token(&NewApiToken {
+            id: Uuid::now_v7(),
+            user_id: user,
+            name: "t".into(),
+            token_hash: "h".into(),
+            created_at: 0,
+            expires_at: Some(100),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.principal_for_token("h", 50).await.unwrap().scope,
+        Scope::All
+    );
+    assert!(store.principal_for_token("h", 150).await.is_err());
+    assert!(store.principal_for_token("nope", 50).await.is_err());
+}
+
+#[tokio::test]
+async fn retention_drops_whole_old_chunks() {
+    let (_dir, store) = open().await;
+    let org = store.default_org().await.unwrap().id;
+    let dev = device(&store, org, "fp1").await;
+    for seq in 1..=240u64 {
+        store
+            .ingest(&[batch(dev, org, seq, seq as i64 * 1000, 0.1)])
+            .await
+            .unwrap();
+    }
+    // The first chunk of each series ends at 120 s.
+    assert_eq!(store.apply_retention(130_000).await.unwrap(), 240);
+    assert_eq!(store.storage_stats().await.unwrap().samples, 240);
+}

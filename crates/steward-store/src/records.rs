@@ -1,0 +1,236 @@
+//! The records the store keeps and returns.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+use crate::Scope;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Org {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Technician,
+    ReadOnly,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Technician => "technician",
+            Role::ReadOnly => "read_only",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "admin" => Some(Role::Admin),
+            "technician" => Some(Role::Technician),
+            "read_only" => Some(Role::ReadOnly),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+}
+
+/// Who is calling, and what they may see.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub username: String,
+    pub org_id: Uuid,
+    pub role: Role,
+    pub scope: Scope,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiToken {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub token_hash: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub session_hash: String,
+    pub user_id: Uuid,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEnrollToken {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub site: String,
+    pub tags: Vec<String>,
+    pub secret_hash: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub uses_left: Option<u32>,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrollTokenRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub site: String,
+    pub tags: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub uses_left: Option<u32>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub site: String,
+    pub name: String,
+    pub hostname: String,
+    pub tags: Vec<String>,
+    pub cert_fingerprint: String,
+    pub enrolled_at: i64,
+}
+
+/// What the gateway needs to accept a connection.
+#[derive(Debug, Clone)]
+pub struct DeviceAuth {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Online,
+    Offline,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Online => "online",
+            Status::Offline => "offline",
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        if text == "online" {
+            Status::Online
+        } else {
+            Status::Offline
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceSummary {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub site: String,
+    pub name: String,
+    pub hostname: String,
+    pub os: String,
+    pub tags: Vec<String>,
+    pub status: Status,
+    pub status_since: Option<i64>,
+    pub last_seen: Option<i64>,
+    pub revoked: bool,
+    pub cpu_utilization: Option<f64>,
+    pub memory_utilization: Option<f64>,
+    /// The fullest filesystem's utilisation.
+    pub disk_utilization: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceDetail {
+    #[serde(flatten)]
+    pub summary: DeviceSummary,
+    pub enrolled_at: i64,
+    pub inventory_at: Option<i64>,
+    pub inventory: Option<steward_proto::Inventory>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusChange {
+    pub device_id: Uuid,
+    pub from: Status,
+    pub to: Status,
+    pub at: i64,
+}
+
+/// One metric batch from an authenticated device.
+#[derive(Debug, Clone)]
+pub struct IngestBatch {
+    pub device_id: Uuid,
+    pub org_id: Uuid,
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub points: Vec<steward_proto::Point>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Stored,
+    /// Stored before (same or lower sequence number): acknowledged, not
+    /// stored again.
+    Duplicate,
+    /// The device is unknown or revoked.
+    Refused,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricQuery {
+    pub device_id: Uuid,
+    pub name: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Series {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// `(ts_ms, value)` in time order.
+    pub samples: Vec<(i64, f64)>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StorageStats {
+    pub series: u64,
+    pub chunks: u64,
+    pub samples: u64,
+    pub chunk_bytes: u64,
+}
