@@ -10,7 +10,7 @@
 //! checked its size and [`Validate`] its contents.
 
 mod inventory;
-mod validate;
+pub mod validate;
 
 pub use inventory::*;
 pub use validate::{Limits, ProtoError, Validate};

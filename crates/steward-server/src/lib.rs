@@ -1,1 +1,183 @@
+//! The Steward server as a library. `steward serve` is a thin shell over
+//! [`launch`]; tests use [`launch_with_listener`] with a listener they bound.
+//!
+//! Modules follow the data path: [`tls`] accepts connections and tells
+//! handlers which certificate the peer presented; [`gateway`] speaks the
+//! agent protocol; [`ingest`] group-commits metric batches before acking;
+//! [`status`] turns heartbeat deadlines into online/offline transitions;
+//! [`api`] is the versioned JSON API; [`auth`] resolves callers.
 
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod gateway;
+pub mod ingest;
+pub mod status;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use steward_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Server settings; the CLI maps its flags onto this.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Extra DNS names or IP addresses for the server certificate.
+    pub extra_names: Vec<String>,
+    /// How often agents send a heartbeat.
+    pub heartbeat_interval: Duration,
+    /// Missed heartbeats before a device is offline.
+    pub offline_after_missed: u32,
+    /// Raw metric retention.
+    pub retention: Duration,
+    /// Agent input limits.
+    pub limits: steward_proto::Limits,
+}
+
+impl Config {
+    pub fn new(data_dir: PathBuf, listen: SocketAddr) -> Self {
+        Self {
+            data_dir,
+            listen,
+            extra_names: Vec::new(),
+            heartbeat_interval: Duration::from_secs(30),
+            offline_after_missed: 3,
+            retention: Duration::from_secs(30 * 24 * 3600),
+            limits: steward_proto::Limits::default(),
+        }
+    }
+
+    /// How long a device may stay silent before it is offline.
+    pub fn offline_after(&self) -> Duration {
+        self.heartbeat_interval * self.offline_after_missed
+    }
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub authority: steward_pki::Authority,
+    /// `https://host:port` agents and the CLI use.
+    pub public_url: String,
+    pub ingest: ingest::IngestQueue,
+    pub status: status::StatusTracker,
+    pub connections: gateway::Connections,
+    pub metrics: Arc<ServerCounters>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Counters about the server itself (errors both log and count).
+#[derive(Default, Debug)]
+pub struct ServerCounters {
+    pub frames_rejected: std::sync::atomic::AtomicU64,
+    pub batches_stored: std::sync::atomic::AtomicU64,
+    pub batches_duplicate: std::sync::atomic::AtomicU64,
+    pub connections_refused: std::sync::atomic::AtomicU64,
+}
+
+/// A running server; dropping it does not stop it, [`Server::shutdown`] does.
+pub struct Server {
+    pub local_addr: SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops (it stops only on shutdown).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Binds `config.listen` and starts the server.
+pub async fn launch(config: Config) -> anyhow::Result<(Server, bootstrap::FirstRun)> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    launch_with_listener(config, listener).await
+}
+
+/// Starts the server on a listener the caller bound (tests bind port 0).
+pub async fn launch_with_listener(
+    mut config: Config,
+    listener: TcpListener,
+) -> anyhow::Result<(Server, bootstrap::FirstRun)> {
+    steward_pki::install_default_provider();
+    let local_addr = listener.local_addr()?;
+    config.listen = local_addr;
+    let boot = bootstrap::open(&config).await?;
+    let tls_config = Arc::new(boot.authority.server_config(&boot.server_cert)?);
+    let store = boot.store;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let counters = Arc::new(ServerCounters::default());
+    let ingest = ingest::IngestQueue::start(store.clone(), counters.clone());
+    let status =
+        status::StatusTracker::start(store.clone(), config.offline_after(), shutdown_rx.clone())
+            .await?;
+    let state = Arc::new(AppState {
+        public_url: bootstrap::public_url(&config),
+        config,
+        store,
+        authority: boot.authority,
+        ingest,
+        status,
+        connections: gateway::Connections::default(),
+        metrics: counters,
+        shutdown: shutdown_rx.clone(),
+    });
+    spawn_retention(state.clone(), shutdown_rx.clone());
+    let router = api::router(state.clone());
+    let task = tokio::spawn(tls::serve(listener, tls_config, router, shutdown_rx));
+    tracing::info!(addr = %local_addr, url = %state.public_url, "Steward server listening.");
+    Ok((
+        Server {
+            local_addr,
+            state,
+            shutdown,
+            task,
+        },
+        boot.first_run,
+    ))
+}
+
+fn spawn_retention(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let cutoff = now_ms() - state.config.retention.as_millis() as i64;
+            match state.store.apply_retention(cutoff).await {
+                Ok(0) => {}
+                Ok(dropped) => tracing::info!(dropped, "Retention dropped old samples."),
+                Err(error) => tracing::warn!(%error, "Retention failed."),
+            }
+        }
+    });
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub fn now_secs() -> i64 {
+    now_ms() / 1000
+}

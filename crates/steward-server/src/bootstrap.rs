@@ -1,0 +1,170 @@
+//! First start and every start: the data directory, the CA and server
+//! certificate, the store, and the first admin.
+
+use crate::{Config, auth};
+use anyhow::{Context, Result};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+use steward_pki::{Authority, CertifiedKey};
+use steward_store::{NewUser, Role, Store};
+use steward_store_sqlite::SqliteStore;
+
+pub const DB_FILE: &str = "steward.db";
+pub const CA_CERT: &str = "ca.pem";
+const CA_KEY: &str = "ca.key";
+const SERVER_CERT: &str = "server.pem";
+const SERVER_KEY: &str = "server.key";
+const SERVER_NAMES: &str = "server.names";
+
+pub struct Opened {
+    pub store: Arc<dyn Store>,
+    pub authority: Authority,
+    pub server_cert: CertifiedKey,
+    pub first_run: FirstRun,
+}
+
+/// What happened on this start that the operator must be told once.
+#[derive(Debug, Default)]
+pub struct FirstRun {
+    /// Set when this start created the admin user with a generated password.
+    pub generated_admin_password: Option<String>,
+    pub created_admin: bool,
+}
+
+/// Writes a file readable by its owner only.
+pub fn write_private(path: &Path, contents: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Opens the store in `data_dir` (creating the directory, owner-only).
+pub async fn open_store(data_dir: &Path) -> Result<SqliteStore> {
+    fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))?;
+    SqliteStore::open(&data_dir.join(DB_FILE))
+        .await
+        .with_context(|| format!("cannot open the database in {}", data_dir.display()))
+}
+
+pub async fn open(config: &Config) -> Result<Opened> {
+    let dir = &config.data_dir;
+    let store = open_store(dir).await?;
+    let authority = load_or_create_ca(dir)?;
+    let server_cert = load_or_issue_server_cert(dir, &authority, &server_names(config))?;
+    let mut first_run = FirstRun::default();
+    if store.user_count().await? == 0 {
+        let (password, generated) = match std::env::var("STEWARD_ADMIN_PASSWORD") {
+            Ok(p) if !p.is_empty() => (p, false),
+            _ => (auth::random_secret(18), true),
+        };
+        let org = store.default_org().await?;
+        store
+            .create_user(&NewUser {
+                id: uuid::Uuid::now_v7(),
+                org_id: org.id,
+                username: "admin".into(),
+                password_hash: auth::hash_password(&password)?,
+                role: Role::Admin,
+                created_at: crate::now_secs(),
+            })
+            .await?;
+        first_run.created_admin = true;
+        if generated {
+            first_run.generated_admin_password = Some(password);
+        }
+    }
+    Ok(Opened {
+        store: Arc::new(store),
+        authority,
+        server_cert,
+        first_run,
+    })
+}
+
+fn load_or_create_ca(dir: &Path) -> Result<Authority> {
+    let (cert, key) = (dir.join(CA_CERT), dir.join(CA_KEY));
+    if cert.exists() && key.exists() {
+        return Authority::load(&fs::read_to_string(&cert)?, &fs::read_to_string(&key)?)
+            .context("cannot load the CA from the data directory");
+    }
+    let authority = Authority::generate("Steward CA")?;
+    write_private(&key, &authority.key_pem())?;
+    write_private(&cert, &authority.cert_pem)?;
+    fs::set_permissions(&cert, fs::Permissions::from_mode(0o644))?;
+    tracing::info!(path = %cert.display(), "Created the Steward CA.");
+    Ok(authority)
+}
+
+/// Names the server certificate must carry: localhost, loopback, the host
+/// name, the listen address and any extra names. The certificate is
+/// re-issued when this list changes.
+fn server_names(config: &Config) -> Vec<String> {
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+    if let Ok(host) = fs::read_to_string("/proc/sys/kernel/hostname") {
+        names.push(host.trim().to_string());
+    }
+    if !config.listen.ip().is_unspecified() {
+        names.push(config.listen.ip().to_string());
+    }
+    names.extend(config.extra_names.iter().cloned());
+    names.retain(|n| !n.is_empty());
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn load_or_issue_server_cert(
+    dir: &Path,
+    authority: &Authority,
+    names: &[String],
+) -> Result<CertifiedKey> {
+    let (cert, key, names_file) = (
+        dir.join(SERVER_CERT),
+        dir.join(SERVER_KEY),
+        dir.join(SERVER_NAMES),
+    );
+    let wanted = names.join("\n");
+    if cert.exists()
+        && key.exists()
+        && fs::read_to_string(&names_file).ok().as_deref() == Some(&wanted)
+    {
+        return Ok(CertifiedKey {
+            cert_pem: fs::read_to_string(&cert)?,
+            key_pem: fs::read_to_string(&key)?,
+        });
+    }
+    let issued = authority.issue_server(names)?;
+    write_private(&key, &issued.key_pem)?;
+    write_private(&cert, &issued.cert_pem)?;
+    write_private(&names_file, &wanted)?;
+    Ok(issued)
+}
+
+/// The URL agents and the CLI should use.
+pub fn public_url(config: &Config) -> String {
+    let ip = config.listen.ip();
+    let host = if ip.is_unspecified() {
+        fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "localhost".into())
+    } else if ip.is_ipv6() {
+        format!("[{ip}]")
+    } else {
+        ip.to_string()
+    };
+    format!("https://{host}:{}", config.listen.port())
+}

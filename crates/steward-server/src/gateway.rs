@@ -1,0 +1,350 @@
+//! The agent gateway: the enrollment socket and the long-lived agent socket.
+//!
+//! The device of every frame is the device whose certificate the TLS layer
+//! verified ([`crate::tls::PeerCert`]); nothing in a payload can name
+//! another device. Bad frames get an `error` reply and are dropped; a peer
+//! that keeps sending them is disconnected; other agents never notice.
+
+use crate::api::ApiError;
+use crate::tls::{PeerCert, RemoteAddr};
+use crate::{AppState, auth};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Extension, State};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use steward_proto::{
+    AgentMessage, EnrollRequest, EnrollResponse, ErrorCode, MAX_FRAME_BYTES, ProtoError,
+    ServerMessage, Welcome,
+};
+use steward_store::{DeviceAuth, IngestBatch, IngestOutcome, NewDevice, StoreError};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// Bad frames tolerated on one connection before it is closed.
+const MAX_BAD_FRAMES: u32 = 20;
+/// Metric batches awaiting their commit per connection.
+const MAX_IN_FLIGHT: usize = 64;
+/// Agent certificates are valid this long; they are renewed before expiry.
+const AGENT_CERT_DAYS: i64 = 825;
+
+/// Live agent connections, so a revocation or a newer connection of the same
+/// device can close the old one.
+#[derive(Default)]
+pub struct Connections {
+    live: Mutex<HashMap<Uuid, (u64, oneshot::Sender<&'static str>)>>,
+    next_id: AtomicU64,
+}
+
+impl Connections {
+    fn register(&self, device: Uuid) -> (u64, oneshot::Receiver<&'static str>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        let old = self.lock().insert(device, (id, tx));
+        if let Some((_, old)) = old {
+            let _ = old.send("replaced by a newer connection of this device");
+        }
+        (id, rx)
+    }
+
+    fn unregister(&self, device: Uuid, id: u64) {
+        let mut live = self.lock();
+        if live.get(&device).is_some_and(|(current, _)| *current == id) {
+            live.remove(&device);
+        }
+    }
+
+    /// Closes the device's connection, if any.
+    pub fn kick(&self, device: Uuid, reason: &'static str) {
+        if let Some((_, tx)) = self.lock().remove(&device) {
+            let _ = tx.send(reason);
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Uuid, (u64, oneshot::Sender<&'static str>)>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn text(message: &ServerMessage) -> Message {
+    Message::Text(Utf8Bytes::from(steward_proto::encode(message)))
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason.to_string()),
+    }))
+}
+
+/// `GET /agent/v1/connect`: an enrolled agent's socket (client certificate
+/// required).
+pub async fn connect(
+    State(state): State<Arc<AppState>>,
+    Extension(peer): Extension<PeerCert>,
+    Extension(RemoteAddr(remote)): Extension<RemoteAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let refuse = |error: ApiError| {
+        state
+            .metrics
+            .connections_refused
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%remote, error = %error.message, "Agent connection refused.");
+        error.into_response()
+    };
+    let Some(fingerprint) = peer.0 else {
+        return refuse(ApiError::unauthorized("agent client certificate required"));
+    };
+    let device = match state.store.device_by_fingerprint(&fingerprint).await {
+        Ok(device) if !device.revoked => device,
+        Ok(_) => return refuse(ApiError::forbidden("device is revoked")),
+        Err(StoreError::NotFound) => {
+            return refuse(ApiError::forbidden("unknown device certificate"));
+        }
+        Err(error) => return refuse(error.into()),
+    };
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| agent_session(state, device, socket))
+}
+
+type Pending = std::pin::Pin<Box<dyn Future<Output = (u64, Result<IngestOutcome, String>)> + Send>>;
+
+async fn agent_session(state: Arc<AppState>, device: DeviceAuth, mut socket: WebSocket) {
+    let (conn_id, mut kicked) = state.connections.register(device.id);
+    let mut shutdown = state.shutdown.clone();
+    let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
+    let mut bad_frames = 0u32;
+    let mut greeted = false;
+    tracing::debug!(device = %device.id, "Agent connected.");
+    loop {
+        let can_read = pending.len() < MAX_IN_FLIGHT;
+        tokio::select! {
+            reason = &mut kicked => {
+                let _ = socket.send(close(1008, reason.unwrap_or("closed"))).await;
+                break;
+            }
+            _ = shutdown.changed() => {
+                let _ = socket.send(close(1012, "server restarting")).await;
+                break;
+            }
+            Some((seq, result)) = pending.next(), if !pending.is_empty() => {
+                let reply = match result {
+                    Ok(IngestOutcome::Stored | IngestOutcome::Duplicate) => ServerMessage::Ack { seq },
+                    Ok(IngestOutcome::Refused) => {
+                        let _ = socket.send(close(1008, "device refused")).await;
+                        break;
+                    }
+                    Err(message) => ServerMessage::Error { code: ErrorCode::Internal, message },
+                };
+                if socket.send(text(&reply)).await.is_err() {
+                    break;
+                }
+            }
+            frame = socket.recv(), if can_read => {
+                let frame = match frame {
+                    Some(Ok(frame)) => frame,
+                    Some(Err(error)) => {
+                        // Oversized frames end here: the frame cannot be skipped.
+                        state.metrics.frames_rejected.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(device = %device.id, %error, "Agent socket error.");
+                        let _ = socket.send(close(1009, &format!("{error}"))).await;
+                        break;
+                    }
+                    None => break,
+                };
+                let text = match frame {
+                    Message::Text(text) => text,
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                    Message::Binary(_) => {
+                        bad_frames += 1;
+                        reject(&state, &mut socket, &device, ProtoError::Malformed("binary frames are not supported".into())).await;
+                        if bad_frames > MAX_BAD_FRAMES { break; }
+                        continue;
+                    }
+                };
+                match AgentMessage::decode(&text, &state.config.limits) {
+                    Ok(message) => {
+                        state.status.touch(device.id).await;
+                        match handle(&state, &device, message, &mut greeted, &mut pending).await {
+                            Ok(Some(reply)) => {
+                                if socket.send(text_reply(&reply)).await.is_err() { break; }
+                            }
+                            Ok(None) => {}
+                            Err(error) => {
+                                bad_frames += 1;
+                                reject(&state, &mut socket, &device, error).await;
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        bad_frames += 1;
+                        reject(&state, &mut socket, &device, error).await;
+                    }
+                }
+                if bad_frames > MAX_BAD_FRAMES {
+                    let _ = socket.send(close(1008, "too many bad frames")).await;
+                    break;
+                }
+            }
+        }
+    }
+    state.connections.unregister(device.id, conn_id);
+    tracing::debug!(device = %device.id, "Agent disconnected.");
+}
+
+fn text_reply(message: &ServerMessage) -> Message {
+    text(message)
+}
+
+async fn reject(state: &AppState, socket: &mut WebSocket, device: &DeviceAuth, error: ProtoError) {
+    state
+        .metrics
+        .frames_rejected
+        .fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(device = %device.id, %error, "Rejected a frame from an agent.");
+    let code = match error {
+        ProtoError::TooLarge { .. } => ErrorCode::TooLarge,
+        ProtoError::Malformed(_) => ErrorCode::Malformed,
+        ProtoError::Invalid { .. } => ErrorCode::Invalid,
+    };
+    let _ = socket
+        .send(text(&ServerMessage::Error {
+            code,
+            message: error.to_string(),
+        }))
+        .await;
+}
+
+async fn handle(
+    state: &Arc<AppState>,
+    device: &DeviceAuth,
+    message: AgentMessage,
+    greeted: &mut bool,
+    pending: &mut FuturesOrdered<Pending>,
+) -> Result<Option<ServerMessage>, ProtoError> {
+    match message {
+        AgentMessage::Hello(hello) => {
+            if hello.protocol_version < steward_proto::MIN_PROTOCOL_VERSION {
+                return Err(ProtoError::Invalid {
+                    field: "protocol_version",
+                    reason: format!("{} is too old; upgrade the agent", hello.protocol_version),
+                });
+            }
+            *greeted = true;
+            let stored_seq = state.store.stored_seq(device.id).await.unwrap_or(0);
+            Ok(Some(ServerMessage::Welcome(Welcome {
+                protocol_version: steward_proto::PROTOCOL_VERSION,
+                device_id: device.id.to_string(),
+                heartbeat_interval_secs: state.config.heartbeat_interval.as_secs().max(1) as u32,
+                stored_seq,
+            })))
+        }
+        _ if !*greeted => Err(ProtoError::Invalid {
+            field: "type",
+            reason: "the first message must be hello".into(),
+        }),
+        AgentMessage::Heartbeat(_) | AgentMessage::Unknown => Ok(None),
+        AgentMessage::Inventory(inventory) => {
+            if let Err(error) = state
+                .store
+                .set_inventory(device.id, &inventory, crate::now_secs())
+                .await
+            {
+                tracing::error!(device = %device.id, %error, "Cannot store inventory.");
+            }
+            Ok(None)
+        }
+        AgentMessage::Metrics(batch) => {
+            let ingest = state.ingest.clone();
+            let seq = batch.seq;
+            let batch = IngestBatch {
+                device_id: device.id,
+                org_id: device.org_id,
+                seq: batch.seq,
+                ts_ms: batch.ts_ms,
+                points: batch.points,
+            };
+            pending.push_back(Box::pin(async move { (seq, ingest.submit(batch).await) }));
+            Ok(None)
+        }
+    }
+}
+
+/// `GET /agent/v1/enroll`: trades an enrollment token and a CSR for a device
+/// certificate. No client certificate needed.
+pub async fn enroll(
+    State(state): State<Arc<AppState>>,
+    Extension(RemoteAddr(remote)): Extension<RemoteAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.max_message_size(64 * 1024)
+        .on_upgrade(move |mut socket| async move {
+            let response = match tokio::time::timeout(Duration::from_secs(30), socket.recv()).await
+            {
+                Ok(Some(Ok(Message::Text(text)))) => enroll_device(&state, &text).await,
+                _ => Err("expected an enrollment request".to_string()),
+            };
+            let response = response.unwrap_or_else(|message| {
+                tracing::warn!(%remote, %message, "Enrollment refused.");
+                EnrollResponse::Refused { message }
+            });
+            let _ = socket
+                .send(Message::Text(Utf8Bytes::from(steward_proto::encode(
+                    &response,
+                ))))
+                .await;
+            let _ = socket.send(close(1000, "done")).await;
+        })
+}
+
+async fn enroll_device(state: &AppState, text: &str) -> Result<EnrollResponse, String> {
+    let request: EnrollRequest = steward_proto::decode_json(text).map_err(|e| e.to_string())?;
+    for (field, value) in [("name", &request.name), ("hostname", &request.hostname)] {
+        if value.is_empty() || value.len() > 253 || value.chars().any(char::is_control) {
+            return Err(format!("invalid {field}"));
+        }
+    }
+    let device_id = Uuid::now_v7();
+    let cert_pem = state
+        .authority
+        .sign_agent_csr(&request.csr_pem, &device_id.to_string(), AGENT_CERT_DAYS)
+        .map_err(|e| e.to_string())?;
+    let der = steward_pki::cert_der_from_pem(&cert_pem).map_err(|e| e.to_string())?;
+    let token = state
+        .store
+        .consume_enroll_token(&auth::hash_secret(&request.secret), crate::now_secs())
+        .await
+        .map_err(|e| e.to_string())?;
+    state
+        .store
+        .create_device(&NewDevice {
+            id: device_id,
+            org_id: token.org_id,
+            site: token.site,
+            name: request.name,
+            hostname: request.hostname,
+            tags: token.tags,
+            cert_fingerprint: steward_pki::fingerprint(&der),
+            enrolled_at: crate::now_secs(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(device = %device_id, "Device enrolled.");
+    Ok(EnrollResponse::Enrolled {
+        device_id: device_id.to_string(),
+        cert_pem,
+    })
+}
