@@ -175,7 +175,12 @@ impl Authority {
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
             .allow_unauthenticated()
             .build()?;
-        let chain = vec![cert_der_from_pem(&server.cert_pem)?];
+        // The CA travels in the chain so a new agent can find the CA its
+        // enrollment token pins (see `PinnedCaVerifier`).
+        let chain = vec![
+            cert_der_from_pem(&server.cert_pem)?,
+            cert_der_from_pem(&self.cert_pem)?,
+        ];
         let mut config = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()?
             .with_client_cert_verifier(verifier)
@@ -212,6 +217,106 @@ pub fn client_config(
         )?,
         None => builder.with_no_client_auth(),
     })
+}
+
+/// A client config for enrollment: trusts the server only if it presents, in
+/// its chain, a CA whose SHA-256 is `ca_sha256`, and its certificate verifies
+/// against that CA. The verifier keeps the CA it found.
+pub fn pinned_ca_client_config(
+    ca_sha256: &str,
+) -> Result<(rustls::ClientConfig, Arc<PinnedCaVerifier>), PkiError> {
+    let verifier = Arc::new(PinnedCaVerifier {
+        ca_sha256: ca_sha256.to_ascii_lowercase(),
+        found: std::sync::Mutex::new(None),
+        provider: provider(),
+    });
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier.clone())
+        .with_no_client_auth();
+    Ok((config, verifier))
+}
+
+#[derive(Debug)]
+pub struct PinnedCaVerifier {
+    ca_sha256: String,
+    found: std::sync::Mutex<Option<CertificateDer<'static>>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl PinnedCaVerifier {
+    /// The pinned CA as PEM, once a handshake verified against it.
+    pub fn ca_pem(&self) -> Option<String> {
+        let der = self.found.lock().ok()?.clone()?;
+        Some(pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec())))
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedCaVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let ca = intermediates
+            .iter()
+            .find(|c| fingerprint(c) == self.ca_sha256)
+            .ok_or_else(|| {
+                rustls::Error::General("the server did not present the CA this token pins".into())
+            })?;
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.clone().into_owned())?;
+        let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            self.provider.clone(),
+        )
+        .build()
+        .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let verified =
+            inner.verify_server_cert(end_entity, &[], server_name, ocsp_response, now)?;
+        if let Ok(mut found) = self.found.lock() {
+            *found = Some(ca.clone().into_owned());
+        }
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 fn name(common_name: &str) -> DistinguishedName {

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod bootstrap;
+pub mod enrollment;
 pub mod gateway;
 pub mod ingest;
 pub mod status;

@@ -78,7 +78,7 @@ impl SqliteStore {
 
     pub(crate) async fn get_device_impl(&self, scope: &Scope, id: Uuid) -> Result<DeviceDetail> {
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS}, enrolled_at, inventory, inventory_at FROM devices
+            "SELECT {SUMMARY_COLUMNS}, enrolled_at, stored_seq, inventory, inventory_at FROM devices
              WHERE id = ?2 AND (?1 IS NULL OR org_id IN (SELECT value FROM json_each(?1)))"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -91,6 +91,7 @@ impl SqliteStore {
         Ok(DeviceDetail {
             summary: summary(&row)?,
             enrolled_at: row.get("enrolled_at"),
+            stored_seq: row.get::<i64, _>("stored_seq").max(0) as u64,
             inventory_at: row.get("inventory_at"),
             inventory: inventory.and_then(|text| serde_json::from_str(&text).ok()),
         })

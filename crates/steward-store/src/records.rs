@@ -179,6 +179,8 @@ pub struct DeviceDetail {
     #[serde(flatten)]
     pub summary: DeviceSummary,
     pub enrolled_at: i64,
+    /// Highest metric batch sequence number stored.
+    pub stored_seq: u64,
     pub inventory_at: Option<i64>,
     pub inventory: Option<steward_proto::Inventory>,
 }

@@ -1,1 +1,433 @@
-fn main() {}
+//! `steward`: the server (`serve`, `quickstart`) and its admin CLI.
+
+mod client;
+mod output;
+mod quickstart;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use client::{Client, Remote};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "steward",
+    version,
+    about = "Steward remote monitoring and management"
+)]
+struct Cli {
+    /// Log filter, e.g. `info` or `steward_server=debug`.
+    #[arg(long, env = "STEWARD_LOG", default_value = "info", global = true)]
+    log: String,
+    #[command(flatten)]
+    remote: Remote,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct ServeArgs {
+    /// Where the database, CA and server certificate live.
+    #[arg(long, env = "STEWARD_DATA_DIR", default_value = "./steward-data")]
+    data_dir: PathBuf,
+    #[arg(long, env = "STEWARD_LISTEN", default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// Extra DNS names or IPs for the server certificate (how agents reach it).
+    #[arg(long = "san")]
+    names: Vec<String>,
+    /// How often agents send a heartbeat.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    heartbeat_interval: Duration,
+    /// Missed heartbeats before a device is marked offline.
+    #[arg(long, default_value_t = 3)]
+    offline_after_missed: u32,
+    /// How long raw metric samples are kept.
+    #[arg(long, default_value = "30days", value_parser = humantime::parse_duration)]
+    retention: Duration,
+}
+
+impl ServeArgs {
+    fn config(&self) -> steward_server::Config {
+        let mut config = steward_server::Config::new(self.data_dir.clone(), self.listen);
+        config.extra_names = self.names.clone();
+        config.heartbeat_interval = self.heartbeat_interval;
+        config.offline_after_missed = self.offline_after_missed.max(1);
+        config.retention = self.retention;
+        config
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Start the server and enrol this machine's own agent: the quickest way
+    /// to see Steward working.
+    Quickstart(ServeArgs),
+    /// List devices.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One device.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// A device's metric series, e.g. `steward metrics ID system.cpu.utilization --since 1h`.
+    Metrics {
+        device: String,
+        metric: String,
+        #[arg(long, default_value = "1h")]
+        since: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enrollment tokens for agents.
+    EnrollToken {
+        #[command(subcommand)]
+        command: EnrollTokenCommand,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Run the agent (same as the steward-agent binary).
+    #[command(hide = true)]
+    Agent {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DeviceCommand {
+    /// Full inventory of a device.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a device's identity; it is disconnected and refused from now on.
+    Revoke { id: String },
+    /// Online/offline transitions of a device.
+    History {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum EnrollTokenCommand {
+    /// Create a token; prints the token and the agent command that uses it.
+    Create {
+        /// Organisation name (default: your own).
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long, default_value = "default")]
+        site: String,
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        #[arg(long, default_value = "24h")]
+        expires: String,
+        /// How many agents may use it (default: unlimited until expiry).
+        #[arg(long)]
+        uses: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tokens.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Create an API token. With --data-dir it works on the server's data
+    /// directory directly (server stopped or running), for bootstrap.
+    Create {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The user the token acts as (with --data-dir).
+        #[arg(long, default_value = "admin")]
+        user: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Expiry such as 90d; none by default.
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Command::Agent { args } = cli.command {
+        let argv = std::iter::once("steward-agent".to_string()).chain(args);
+        let result = steward_agent::cli::Cli::try_parse_from(argv)
+            .map_err(anyhow::Error::from)
+            .and_then(steward_agent::cli::run);
+        if let Err(error) = result {
+            eprintln!("steward agent: {error:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    steward_pki::install_default_provider();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(error) = runtime.block_on(run(cli)) {
+        eprintln!("steward: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn print_json(value: &Value) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let remote = cli.remote;
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Quickstart(args) => quickstart::run(args.config()).await,
+        Command::Devices { json } => {
+            let devices = Client::new(&remote)?.get("/api/v1/devices").await?;
+            if json {
+                print_json(&devices)
+            } else {
+                Ok(println!("{}", output::devices_table(&devices)))
+            }
+        }
+        Command::Device { command } => {
+            let client = Client::new(&remote)?;
+            match command {
+                DeviceCommand::Show { id, json } => {
+                    let device = client.get(&format!("/api/v1/devices/{id}")).await?;
+                    if json {
+                        print_json(&device)
+                    } else {
+                        Ok(println!("{}", output::device_detail(&device)))
+                    }
+                }
+                DeviceCommand::Revoke { id } => print_json(
+                    &client
+                        .post(&format!("/api/v1/devices/{id}/revoke"), &json!({}))
+                        .await?,
+                ),
+                DeviceCommand::History { id, json } => {
+                    let history = client
+                        .get(&format!("/api/v1/devices/{id}/status-history"))
+                        .await?;
+                    if json {
+                        return print_json(&history);
+                    }
+                    for change in history.as_array().into_iter().flatten() {
+                        println!(
+                            "{}  {} -> {}",
+                            change["at"],
+                            change["from"].as_str().unwrap_or("?"),
+                            change["to"].as_str().unwrap_or("?")
+                        );
+                    }
+                    Ok(())
+                }
+            }
+        }
+        Command::Metrics {
+            device,
+            metric,
+            since,
+            json,
+        } => {
+            let series = Client::new(&remote)?
+                .get(&format!(
+                    "/api/v1/devices/{device}/metrics/{metric}?since={since}"
+                ))
+                .await?;
+            if json {
+                return print_json(&series);
+            }
+            for s in series.as_array().into_iter().flatten() {
+                println!("{} {}", s["name"].as_str().unwrap_or(""), s["labels"]);
+                for sample in s["samples"].as_array().into_iter().flatten() {
+                    println!("  {}  {}", sample[0], sample[1]);
+                }
+            }
+            Ok(())
+        }
+        Command::EnrollToken { command } => {
+            let client = Client::new(&remote)?;
+            match command {
+                EnrollTokenCommand::Create {
+                    org,
+                    site,
+                    tags,
+                    expires,
+                    uses,
+                    json,
+                } => {
+                    let body = json!({ "org": org, "site": site, "tags": tags, "expires_in": expires, "uses": uses });
+                    let created = client.post("/api/v1/enroll-tokens", &body).await?;
+                    if json {
+                        return print_json(&created);
+                    }
+                    println!("{}", created["token"].as_str().unwrap_or(""));
+                    eprintln!(
+                        "\nOn the endpoint, run:\n  {}",
+                        created["install_command"].as_str().unwrap_or("")
+                    );
+                    Ok(())
+                }
+                EnrollTokenCommand::List { json } => {
+                    let tokens = client.get("/api/v1/enroll-tokens").await?;
+                    if json {
+                        print_json(&tokens)
+                    } else {
+                        let mut rows = vec![
+                            ["ID", "SITE", "EXPIRES", "USES LEFT", "REVOKED"]
+                                .map(String::from)
+                                .to_vec(),
+                        ];
+                        for t in tokens.as_array().into_iter().flatten() {
+                            rows.push(vec![
+                                t["id"].as_str().unwrap_or("").into(),
+                                t["site"].as_str().unwrap_or("").into(),
+                                t["expires_at"].to_string(),
+                                t["uses_left"].to_string(),
+                                t["revoked"].to_string(),
+                            ]);
+                        }
+                        Ok(println!("{}", output::table(&rows)))
+                    }
+                }
+                EnrollTokenCommand::Revoke { id } => print_json(
+                    &client
+                        .post(&format!("/api/v1/enroll-tokens/{id}/revoke"), &json!({}))
+                        .await?,
+                ),
+            }
+        }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    data_dir,
+                    user,
+                    name,
+                    expires,
+                    json,
+                },
+        } => {
+            let created = match data_dir {
+                Some(dir) => offline_token(&dir, &user, &name, expires.as_deref()).await?,
+                None => {
+                    Client::new(&remote)?
+                        .post(
+                            "/api/v1/tokens",
+                            &json!({ "name": name, "expires_in": expires }),
+                        )
+                        .await?
+                }
+            };
+            if json {
+                print_json(&created)
+            } else {
+                Ok(println!("{}", created["token"].as_str().unwrap_or("")))
+            }
+        }
+        Command::Agent { .. } => unreachable!("handled before the runtime starts"),
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let (server, first_run) = steward_server::launch(args.config()).await?;
+    if let Some(password) = &first_run.generated_admin_password {
+        println!(
+            "Created user 'admin' with password: {password}\n(shown once; set STEWARD_ADMIN_PASSWORD before the first start to choose it)"
+        );
+    }
+    println!(
+        "Steward is listening on {} (CA: {})",
+        server.state.public_url,
+        args.data_dir.join("ca.pem").display()
+    );
+    tokio::select! {
+        _ = shutdown_signal() => {
+            tracing::info!("Shutting down.");
+            server.shutdown().await;
+        }
+    }
+    Ok(())
+}
+
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    }
+}
+
+/// Creates an API token directly in the data directory's database.
+pub async fn offline_token(
+    dir: &std::path::Path,
+    user: &str,
+    name: &str,
+    expires: Option<&str>,
+) -> Result<Value> {
+    use steward_store::Store;
+    if !dir.join(steward_server::bootstrap::DB_FILE).exists() {
+        bail!(
+            "{} holds no Steward database; start the server once with --data-dir {}",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let store = steward_server::bootstrap::open_store(dir).await?;
+    let user = store
+        .user_by_name(user)
+        .await
+        .with_context(|| format!("no user {user:?}"))?;
+    let now = steward_server::now_secs();
+    let expires_at = expires
+        .map(humantime::parse_duration)
+        .transpose()?
+        .map(|d| now + d.as_secs() as i64);
+    let token = steward_server::auth::new_api_token();
+    store
+        .create_api_token(&steward_store::NewApiToken {
+            id: uuid_v7(),
+            user_id: user.id,
+            name: name.to_string(),
+            token_hash: steward_server::auth::hash_secret(&token),
+            created_at: now,
+            expires_at,
+        })
+        .await?;
+    store.close().await;
+    Ok(json!({ "token": token, "expires_at": expires_at }))
+}
+
+fn uuid_v7() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}

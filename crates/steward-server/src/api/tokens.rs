@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use steward_store::{NewApiToken, NewEnrollToken, NewSession, Role, StoreError};
+use steward_store::{NewApiToken, NewSession, Role, StoreError};
 use uuid::Uuid;
 
 const SESSION_SECS: i64 = 12 * 3600;
@@ -167,29 +167,17 @@ pub async fn create_enroll(
         }
     }
     let lifetime = parse_duration(body.expires_in.as_deref().unwrap_or("24h"))?;
-    let now = crate::now_secs();
-    let secret = auth::random_secret(32);
-    let id = Uuid::now_v7();
-    let record = NewEnrollToken {
-        id,
-        org_id: org.id,
+    let (record, token) = crate::enrollment::issue_token(
+        &state,
+        org.id,
         site,
-        tags: body.tags,
-        secret_hash: auth::hash_secret(&secret),
-        created_at: now,
-        expires_at: now + lifetime.as_secs() as i64,
-        uses_left: body.uses,
-        created_by: who.username.clone(),
-    };
-    state.store.create_enroll_token(&record).await?;
-    let token = steward_proto::EnrollToken {
-        url: state.public_url.clone(),
-        ca_sha256: state.authority.fingerprint().map_err(|e| {
-            ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-        })?,
-        secret,
-    }
-    .encode();
+        body.tags,
+        lifetime,
+        body.uses,
+        &who.username,
+    )
+    .await?;
+    let id = record.id;
     Ok(Json(json!({
         "id": id,
         "token": token,
@@ -198,7 +186,7 @@ pub async fn create_enroll(
         "tags": record.tags,
         "expires_at": record.expires_at,
         "uses_left": record.uses_left,
-        "install_command": format!("steward-agent --state-dir /var/lib/steward-agent enroll {token}"),
+        "install_command": crate::enrollment::install_command(&token),
     })))
 }
 

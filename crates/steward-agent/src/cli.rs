@@ -1,0 +1,101 @@
+//! Command line of `steward-agent`.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "steward-agent", version, about = "Steward endpoint agent")]
+pub struct Cli {
+    /// Where the agent keeps its identity and spool.
+    #[arg(
+        long,
+        env = "STEWARD_AGENT_STATE_DIR",
+        default_value = "/var/lib/steward-agent"
+    )]
+    pub state_dir: PathBuf,
+    /// Run a separately named agent (its own identity under STATE_DIR/NAME);
+    /// lets one machine run several agents.
+    #[arg(long, env = "STEWARD_AGENT_NAME")]
+    pub name: Option<String>,
+    /// Log filter, e.g. `info` or `steward_agent=debug`.
+    #[arg(long, env = "STEWARD_LOG", default_value = "info")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Trade an enrollment token for this device's identity.
+    Enroll { token: String },
+    /// Keep collecting and reporting to the server (runs until stopped).
+    Run {
+        /// Metric collection interval.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        interval: Duration,
+        /// Most bytes of unsent metrics kept on disk while the server is
+        /// unreachable; the oldest are dropped beyond it.
+        #[arg(long, default_value_t = 64 * 1024 * 1024)]
+        spool_max_bytes: u64,
+    },
+    /// Print this agent's identity and spool state.
+    Status,
+}
+
+impl Cli {
+    pub fn state_path(&self) -> PathBuf {
+        match &self.name {
+            Some(name) => self.state_dir.join(name),
+            None => self.state_dir.clone(),
+        }
+    }
+}
+
+/// Parses the process arguments and runs the agent on a single-threaded
+/// runtime (small footprint).
+pub fn cli_main() -> Result<()> {
+    run(Cli::parse())
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    steward_pki::install_default_provider();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let dir = cli.state_path();
+    match cli.command {
+        Command::Enroll { token } => {
+            let name = cli.name.clone();
+            let device = runtime.block_on(crate::enroll::enroll(&dir, &token, name))?;
+            println!(
+                "Enrolled as device {device}. Start the agent with: steward-agent --state-dir {} run",
+                cli.state_dir.display()
+            );
+            Ok(())
+        }
+        Command::Run {
+            interval,
+            spool_max_bytes,
+        } => runtime.block_on(crate::connection::run(&dir, interval, spool_max_bytes)),
+        Command::Status => {
+            let state = crate::state::AgentState::load(&dir)?;
+            let spool = crate::spool::Spool::open(&dir.join("spool"), u64::MAX)?;
+            println!(
+                "device:  {}\nserver:  {}\nspooled: {} batches",
+                state.config.device_id,
+                state.config.url,
+                spool.len()
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! `steward-agent run`: the collector loop and the connection loop.
+//!
+//! The collector never waits for the network: it spools every cycle. The
+//! connection loop dials out, greets, and drains the spool oldest first
+//! with up to [`WINDOW`] batches awaiting their ack; on any failure it
+//! reconnects after an exponential backoff with full jitter, so a fleet
+//! does not stampede a restarted server.
+
+use crate::collectors::{self, Host, inventory};
+use crate::spool::Spool;
+use crate::state::AgentState;
+use crate::transport::{self, Socket};
+use anyhow::{Context, Result, anyhow, bail};
+use futures_util::{SinkExt, StreamExt};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use steward_proto::{AgentMessage, Heartbeat, Hello, Inventory, Limits, ServerMessage, Validate};
+use tokio::sync::Notify;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Batches sent but not yet acked, at most.
+const WINDOW: usize = 32;
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+const BACKOFF_CAP: Duration = Duration::from_secs(60);
+/// How often the inventory is re-collected (sent only when it changed).
+const INVENTORY_EVERY: Duration = Duration::from_secs(3600);
+
+type Shared<T> = Arc<Mutex<T>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub async fn run(dir: &Path, interval: Duration, spool_max_bytes: u64) -> Result<()> {
+    let state = AgentState::load(dir)?;
+    let config = Arc::new(steward_pki::client_config(
+        &state.ca_pem,
+        Some(&state.identity),
+    )?);
+    let spool = Arc::new(Mutex::new(Spool::open(
+        &dir.join("spool"),
+        spool_max_bytes,
+    )?));
+    let host = Arc::new(Mutex::new(
+        Host::new().context("cannot read host information")?,
+    ));
+    let spooled = Arc::new(Notify::new());
+    tracing::info!(device = %state.config.device_id, server = %state.config.url, "Steward agent starting.");
+    tokio::spawn(collect_loop(
+        host.clone(),
+        spool.clone(),
+        spooled.clone(),
+        interval,
+    ));
+
+    let mut attempt = 0u32;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        let session = session(
+            &state,
+            config.clone(),
+            &spool,
+            &spooled,
+            &host,
+            &mut attempt,
+        );
+        tokio::select! {
+            result = session => match result {
+                Ok(()) => tracing::info!("Connection closed by the server."),
+                Err(error) => tracing::warn!(error = %format!("{error:#}"), "Connection to the server failed."),
+            },
+            _ = &mut stop => {
+                tracing::info!("Stopping.");
+                return Ok(());
+            }
+        }
+        let delay = backoff(attempt);
+        attempt = attempt.saturating_add(1);
+        tracing::info!(
+            retry_in_ms = delay.as_millis() as u64,
+            "Reconnecting after a pause."
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = &mut stop => return Ok(()),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Full jitter: uniform in [0, min(cap, base·2^attempt)].
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(BACKOFF_CAP);
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    let fraction = u64::from_le_bytes(bytes) as f64 / u64::MAX as f64;
+    ceiling.mul_f64(fraction).max(Duration::from_millis(100))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+async fn collect_loop(
+    host: Shared<Host>,
+    spool: Shared<Spool>,
+    spooled: Arc<Notify>,
+    interval: Duration,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let limits = Limits::default();
+    let step = interval.as_millis() as i64;
+    let mut expected: Option<i64> = None;
+    loop {
+        tick.tick().await;
+        let ts_ms = next_timestamp(now_ms(), expected, step);
+        expected = Some(ts_ms + step);
+        let mut points = collectors::collect_metrics(&mut lock(&host));
+        points.truncate(limits.max_points_per_batch);
+        points.retain(|p| p.validate(&limits).is_ok());
+        match lock(&spool).append(ts_ms, points) {
+            Ok(seq) => tracing::debug!(seq, "Collected."),
+            Err(error) => tracing::error!(error = %format!("{error:#}"), "Cannot spool metrics."),
+        }
+        spooled.notify_one();
+    }
+}
+
+/// Timestamps on a regular grid (whole seconds, one interval apart) compress
+/// to almost nothing and never repeat; the grid is re-laid from the wall
+/// clock when it drifts by more than 2 s (suspend, clock steps).
+fn next_timestamp(wall_ms: i64, expected: Option<i64>, step_ms: i64) -> i64 {
+    match expected {
+        Some(ts) if (wall_ms - ts).abs() <= 2000 => ts,
+        _ => (wall_ms + 500) / 1000 * 1000,
+    }
+    .max(expected.map_or(i64::MIN, |e| e - step_ms + 1))
+}
+
+/// The inventory, with the fields that change every minute zeroed, to tell
+/// whether it changed.
+fn stable(inventory: &Inventory) -> Inventory {
+    let mut stable = inventory.clone();
+    stable.uptime_secs = 0;
+    stable
+        .filesystems
+        .iter_mut()
+        .for_each(|f| f.available_bytes = 0);
+    stable
+}
+
+async fn collect_inventory(host: &Shared<Host>) -> Result<Inventory> {
+    let host = host.clone();
+    tokio::task::spawn_blocking(move || inventory::collect(&mut lock(&host)))
+        .await
+        .map_err(|e| anyhow!("inventory collection failed: {e}"))
+}
+
+async fn send(socket: &mut Socket, message: &AgentMessage) -> Result<()> {
+    socket
+        .send(Message::text(steward_proto::encode(message)))
+        .await?;
+    Ok(())
+}
+
+async fn session(
+    state: &AgentState,
+    config: Arc<rustls::ClientConfig>,
+    spool: &Shared<Spool>,
+    spooled: &Notify,
+    host: &Shared<Host>,
+    attempt: &mut u32,
+) -> Result<()> {
+    let mut socket =
+        transport::open(&state.config.url, steward_proto::AGENT_WS_PATH, config).await?;
+    send(
+        &mut socket,
+        &AgentMessage::Hello(Hello {
+            protocol_version: steward_proto::PROTOCOL_VERSION,
+            agent_version: crate::AGENT_VERSION.into(),
+        }),
+    )
+    .await?;
+    let welcome = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match next_message(&mut socket).await? {
+                ServerMessage::Welcome(welcome) => return Ok(welcome),
+                ServerMessage::Error { message, .. } => bail!("server refused hello: {message}"),
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .map_err(|_| anyhow!("no welcome from the server"))??;
+    *attempt = 0;
+    tracing::info!(stored_seq = welcome.stored_seq, "Connected.");
+    {
+        let mut spool = lock(spool);
+        spool.raise_floor(welcome.stored_seq)?;
+        spool.ack(welcome.stored_seq)?;
+    }
+    let mut last_inventory = collect_inventory(host).await?;
+    send(
+        &mut socket,
+        &AgentMessage::Inventory(Box::new(last_inventory.clone())),
+    )
+    .await?;
+
+    let heartbeat_every = Duration::from_secs(u64::from(welcome.heartbeat_interval_secs.max(1)));
+    let mut heartbeat = tokio::time::interval_at(Instant::now() + heartbeat_every, heartbeat_every);
+    let mut inventory_tick =
+        tokio::time::interval_at(Instant::now() + INVENTORY_EVERY, INVENTORY_EVERY);
+    let mut sent_through = welcome.stored_seq;
+    loop {
+        // Fill the window with the oldest unsent batches.
+        loop {
+            let next = {
+                let spool = lock(spool);
+                if spool.in_flight(sent_through) >= WINDOW {
+                    None
+                } else {
+                    spool
+                        .next_after(sent_through)
+                        .map(|seq| (seq, spool.frame(seq)))
+                }
+            };
+            let Some((seq, frame)) = next else { break };
+            sent_through = seq;
+            match frame {
+                Ok(frame) => socket.send(Message::text(frame)).await?,
+                Err(error) => {
+                    tracing::error!(seq, error = %format!("{error:#}"), "Dropping an unreadable spooled batch.");
+                    lock(spool).ack_one(seq);
+                }
+            }
+        }
+        tokio::select! {
+            _ = heartbeat.tick() => send(&mut socket, &AgentMessage::Heartbeat(Heartbeat { ts_ms: now_ms() })).await?,
+            _ = spooled.notified() => {}
+            _ = inventory_tick.tick() => {
+                let inventory = collect_inventory(host).await?;
+                if stable(&inventory) != stable(&last_inventory) {
+                    send(&mut socket, &AgentMessage::Inventory(Box::new(inventory.clone()))).await?;
+                }
+                last_inventory = inventory;
+            }
+            message = next_message(&mut socket) => match message? {
+                ServerMessage::Ack { seq } => lock(spool).ack(seq)?,
+                ServerMessage::Error { code, message } => tracing::warn!(?code, %message, "The server rejected a message."),
+                _ => {}
+            },
+        }
+    }
+}
+
+/// The next server message; errors when the connection ends.
+async fn next_message(socket: &mut Socket) -> Result<ServerMessage> {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => match ServerMessage::decode(&text) {
+                Ok(message) => return Ok(message),
+                Err(error) => tracing::warn!(%error, "Ignoring a malformed server message."),
+            },
+            Some(Ok(Message::Close(frame))) => {
+                let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                bail!("the server closed the connection: {reason}");
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(error)) => return Err(error.into()),
+            None => bail!("the connection ended"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_stay_on_the_grid_and_increase() {
+        assert_eq!(next_timestamp(10_400, None, 1000), 10_000);
+        assert_eq!(next_timestamp(11_499, Some(11_000), 1000), 11_000);
+        // A 5 s stall re-lays the grid, still after the previous sample.
+        assert_eq!(next_timestamp(17_600, Some(12_000), 1000), 18_000);
+        // The clock stepped back: never repeat or go back past the last one.
+        assert_eq!(next_timestamp(1_000, Some(12_000), 1000), 11_001);
+    }
+
+    #[test]
+    fn backoff_is_jittered_and_capped() {
+        let delays: Vec<Duration> = (0..50).map(|_| backoff(10)).collect();
+        assert!(delays.iter().all(|d| *d <= BACKOFF_CAP));
+        assert!(delays.iter().any(|d| *d != delays[0]), "no jitter");
+    }
+}

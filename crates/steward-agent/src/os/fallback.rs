@@ -1,0 +1,15 @@
+//! Portable fallbacks for systems without their own module yet.
+
+use steward_proto::{LoggedInUser, Package};
+
+pub fn process_count() -> Option<u64> {
+    None
+}
+
+pub fn packages() -> Vec<Package> {
+    Vec::new()
+}
+
+pub fn logged_in_users() -> Vec<LoggedInUser> {
+    Vec::new()
+}

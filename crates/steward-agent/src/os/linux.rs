@@ -1,0 +1,156 @@
+//! Linux: process count from /proc, packages from dpkg or rpm, logged-in
+//! users from `who` (utmp).
+
+use std::process::Command;
+use steward_proto::{LoggedInUser, Package};
+
+/// Most packages reported; beyond it the list is cut (and the server's
+/// limit is the same).
+const MAX_PACKAGES: usize = 20_000;
+
+/// Number of processes: numeric entries in /proc (much cheaper than a full
+/// process table refresh).
+pub fn process_count() -> Option<u64> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    Some(
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| {
+                e.file_name()
+                    .as_encoded_bytes()
+                    .iter()
+                    .all(u8::is_ascii_digit)
+            })
+            .count() as u64,
+    )
+}
+
+fn run(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Installed packages from dpkg (Debian, Ubuntu) or rpm (RHEL, SUSE, Fedora).
+pub fn packages() -> Vec<Package> {
+    let (manager, text) = if let Some(text) = run(
+        "dpkg-query",
+        &["-W", "-f=${db:Status-Abbrev}\t${Package}\t${Version}\n"],
+    ) {
+        // Only installed packages ("ii"); removed-but-configured ones are not.
+        let installed: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("ii"))
+            .filter_map(|l| l.split_once('\t').map(|(_, rest)| rest.to_string()))
+            .collect();
+        ("dpkg", installed.join("\n"))
+    } else if let Some(text) = run("rpm", &["-qa", "--qf", "%{NAME}\t%{VERSION}-%{RELEASE}\n"]) {
+        ("rpm", text)
+    } else {
+        return Vec::new();
+    };
+    parse_packages(manager, &text)
+}
+
+fn parse_packages(manager: &str, text: &str) -> Vec<Package> {
+    let mut packages: Vec<Package> = text
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .map(|(name, version)| Package {
+            name: clean(name, 256),
+            version: clean(version, 256),
+            manager: manager.into(),
+        })
+        .filter(|p| !p.name.is_empty())
+        .take(MAX_PACKAGES)
+        .collect();
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    packages
+}
+
+/// Users logged in now, from `who` (name, terminal, since, optional host).
+pub fn logged_in_users() -> Vec<LoggedInUser> {
+    run("who", &[])
+        .map(|text| parse_who(&text))
+        .unwrap_or_default()
+}
+
+fn parse_who(text: &str) -> Vec<LoggedInUser> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let name = fields.next()?;
+            let terminal = fields.next()?;
+            let rest: Vec<&str> = fields.collect();
+            let host = rest
+                .last()
+                .filter(|r| r.starts_with('('))
+                .map(|h| h.trim_matches(|c| c == '(' || c == ')'))
+                .unwrap_or("");
+            let since = rest
+                .iter()
+                .take_while(|r| !r.starts_with('('))
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some(LoggedInUser {
+                name: clean(name, 64),
+                terminal: clean(terminal, 64),
+                host: clean(host, 253),
+                since: clean(&since, 64),
+            })
+        })
+        .take(512)
+        .collect()
+}
+
+/// Bounded, control-free text, as the server will accept it.
+fn clean(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().filter(|c| !c.is_control()).collect();
+    if out.len() > max {
+        let mut cut = max;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_who() {
+        let users = parse_who(
+            "alice    pts/0        2026-11-26 09:12 (10.0.0.5)\nbob      tty1         2026-11-26 08:00\n",
+        );
+        assert_eq!(users.len(), 2);
+        assert_eq!(
+            (
+                users[0].name.as_str(),
+                users[0].host.as_str(),
+                users[0].since.as_str()
+            ),
+            ("alice", "10.0.0.5", "2026-11-26 09:12")
+        );
+        assert_eq!(users[1].host, "");
+    }
+
+    #[test]
+    fn parses_package_lists() {
+        let packages = parse_packages("dpkg", "zlib1g\t1:1.2.13\nbash\t5.2-2\n\tbad\n");
+        assert_eq!(
+            packages.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            vec!["bash", "zlib1g"]
+        );
+    }
+
+    #[test]
+    fn process_count_sees_this_process() {
+        assert!(process_count().unwrap() >= 1);
+    }
+}

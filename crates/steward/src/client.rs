@@ -1,0 +1,80 @@
+//! The CLI's HTTP client: HTTPS to the server, trusting only the Steward CA.
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::Value;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Remote {
+    /// Server URL, e.g. https://127.0.0.1:8443.
+    #[arg(long, env = "STEWARD_URL", global = true)]
+    pub server: Option<String>,
+    /// API token (create one with `steward token create`).
+    #[arg(long, env = "STEWARD_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// The server's CA certificate (DATA_DIR/ca.pem).
+    #[arg(long, env = "STEWARD_CA", global = true)]
+    pub ca: Option<PathBuf>,
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    pub fn new(remote: &Remote) -> Result<Self> {
+        let base = remote
+            .server
+            .clone()
+            .ok_or_else(|| anyhow!("no server: pass --server or set STEWARD_URL"))?;
+        let token = remote
+            .token
+            .clone()
+            .ok_or_else(|| anyhow!("no API token: pass --token or set STEWARD_TOKEN"))?;
+        let ca = remote.ca.clone().ok_or_else(|| {
+            anyhow!("no CA certificate: pass --ca or set STEWARD_CA (the server's DATA_DIR/ca.pem)")
+        })?;
+        let ca_pem = std::fs::read_to_string(&ca)
+            .with_context(|| format!("cannot read {}", ca.display()))?;
+        let tls = steward_pki::client_config(&ca_pem, None)?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Value> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value> {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Steward server at {}", self.base))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let message = body
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("no details");
+            bail!("server answered {status}: {message}");
+        }
+        Ok(body)
+    }
+}

@@ -1,0 +1,172 @@
+//! Human-readable output for CLI commands (`--json` prints the raw API
+//! answer instead).
+
+use serde_json::Value;
+
+fn percent(value: &Value) -> String {
+    value
+        .as_f64()
+        .map(|v| format!("{:.1}%", v * 100.0))
+        .unwrap_or_else(|| "-".into())
+}
+
+pub fn ago(unix_secs: Option<i64>) -> String {
+    let Some(then) = unix_secs else {
+        return "never".into();
+    };
+    let secs = (steward_server::now_secs() - then).max(0);
+    match secs {
+        0..=59 => format!("{secs}s ago"),
+        60..=3599 => format!("{}m ago", secs / 60),
+        3600..=86_399 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86_400),
+    }
+}
+
+fn text(value: &Value, key: &str) -> String {
+    match value.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => "-".into(),
+        Some(other) => other.to_string(),
+    }
+}
+
+pub fn devices_table(devices: &Value) -> String {
+    let mut rows = vec![
+        [
+            "ID",
+            "NAME",
+            "HOSTNAME",
+            "OS",
+            "STATUS",
+            "LAST SEEN",
+            "CPU",
+            "MEM",
+            "DISK",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for d in devices.as_array().into_iter().flatten() {
+        let status = if d.get("revoked").and_then(Value::as_bool) == Some(true) {
+            "revoked".into()
+        } else {
+            text(d, "status")
+        };
+        rows.push(vec![
+            text(d, "id"),
+            text(d, "name"),
+            text(d, "hostname"),
+            text(d, "os"),
+            status,
+            ago(d.get("last_seen").and_then(Value::as_i64)),
+            percent(&d["cpu_utilization"]),
+            percent(&d["memory_utilization"]),
+            percent(&d["disk_utilization"]),
+        ]);
+    }
+    table(&rows)
+}
+
+pub fn table(rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .zip(&widths)
+                .map(|(cell, w)| format!("{cell:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn device_detail(d: &Value) -> String {
+    let inv = &d["inventory"];
+    let mut out = vec![
+        format!("Device      {}", text(d, "id")),
+        format!("Name        {}", text(d, "name")),
+        format!(
+            "Status      {} (last seen {})",
+            text(d, "status"),
+            ago(d["last_seen"].as_i64())
+        ),
+        format!("Site        {}   tags: {}", text(d, "site"), d["tags"]),
+        format!("Hostname    {}", text(inv, "hostname")),
+        format!(
+            "OS          {} {}  kernel {}  {}",
+            text(inv, "os_name"),
+            text(inv, "os_version"),
+            text(inv, "kernel_version"),
+            text(inv, "arch")
+        ),
+        format!(
+            "CPU         {} ({} cores)",
+            text(inv, "cpu_model"),
+            text(inv, "cpu_cores")
+        ),
+        format!(
+            "Memory      {} MiB, swap {} MiB",
+            inv["memory_total_bytes"].as_u64().unwrap_or(0) >> 20,
+            inv["swap_total_bytes"].as_u64().unwrap_or(0) >> 20
+        ),
+        format!(
+            "Booted      {} (up {} h)",
+            text(inv, "boot_time"),
+            inv["uptime_secs"].as_u64().unwrap_or(0) / 3600
+        ),
+        format!("Agent       {}", text(inv, "agent_version")),
+        "Filesystems".into(),
+    ];
+    for fs in inv["filesystems"].as_array().into_iter().flatten() {
+        let total = fs["total_bytes"].as_u64().unwrap_or(0);
+        let free = fs["available_bytes"].as_u64().unwrap_or(0);
+        out.push(format!(
+            "  {:<24} {:<8} {:>8} GiB, {:>5.1}% used",
+            text(fs, "mountpoint"),
+            text(fs, "fs_type"),
+            total >> 30,
+            if total > 0 {
+                100.0 * (total - free.min(total)) as f64 / total as f64
+            } else {
+                0.0
+            }
+        ));
+    }
+    out.push("Interfaces".into());
+    for iface in inv["interfaces"].as_array().into_iter().flatten() {
+        out.push(format!(
+            "  {:<16} {}  {}",
+            text(iface, "name"),
+            text(iface, "mac"),
+            iface["addresses"]
+                .as_array()
+                .map(|a| a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" "))
+                .unwrap_or_default()
+        ));
+    }
+    out.push("Logged in".into());
+    for user in inv["users"].as_array().into_iter().flatten() {
+        out.push(format!(
+            "  {} on {} since {} {}",
+            text(user, "name"),
+            text(user, "terminal"),
+            text(user, "since"),
+            text(user, "host")
+        ));
+    }
+    out.push(format!(
+        "Packages    {} installed (--json lists them)",
+        inv["packages"].as_array().map_or(0, Vec::len)
+    ));
+    out.join("\n")
+}
