@@ -39,6 +39,10 @@ pub enum Command {
         /// unreachable; the oldest are dropped beyond it.
         #[arg(long, default_value_t = 64 * 1024 * 1024)]
         spool_max_bytes: u64,
+        /// Longest pause between reconnection attempts (the pause doubles
+        /// from 1 s up to this, with random jitter).
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        reconnect_max: Duration,
     },
     /// Print this agent's identity and spool state.
     Status,
@@ -85,7 +89,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Run {
             interval,
             spool_max_bytes,
-        } => runtime.block_on(crate::connection::run(&dir, interval, spool_max_bytes)),
+            reconnect_max,
+        } => {
+            let options = crate::connection::RunOptions {
+                interval,
+                spool_max_bytes,
+                reconnect_max,
+            };
+            runtime.block_on(crate::connection::run(&dir, options))
+        }
         Command::Status => {
             let state = crate::state::AgentState::load(&dir)?;
             let spool = crate::spool::Spool::open(&dir.join("spool"), u64::MAX)?;

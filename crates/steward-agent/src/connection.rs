@@ -23,7 +23,6 @@ use tokio_tungstenite::tungstenite::Message;
 /// Batches sent but not yet acked, at most.
 const WINDOW: usize = 32;
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
-const BACKOFF_CAP: Duration = Duration::from_secs(60);
 /// How often the inventory is re-collected (sent only when it changed).
 const INVENTORY_EVERY: Duration = Duration::from_secs(3600);
 
@@ -33,7 +32,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub async fn run(dir: &Path, interval: Duration, spool_max_bytes: u64) -> Result<()> {
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub interval: Duration,
+    pub spool_max_bytes: u64,
+    /// Cap of the reconnection backoff.
+    pub reconnect_max: Duration,
+}
+
+pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
+    let RunOptions {
+        interval,
+        spool_max_bytes,
+        reconnect_max,
+    } = options;
     let state = AgentState::load(dir)?;
     let config = Arc::new(steward_pki::client_config(
         &state.ca_pem,
@@ -77,7 +89,7 @@ pub async fn run(dir: &Path, interval: Duration, spool_max_bytes: u64) -> Result
                 return Ok(());
             }
         }
-        let delay = backoff(attempt);
+        let delay = backoff(attempt, reconnect_max);
         attempt = attempt.saturating_add(1);
         tracing::info!(
             retry_in_ms = delay.as_millis() as u64,
@@ -102,10 +114,10 @@ async fn shutdown_signal() {
 }
 
 /// Full jitter: uniform in [0, min(cap, base·2^attempt)].
-fn backoff(attempt: u32) -> Duration {
+fn backoff(attempt: u32, cap: Duration) -> Duration {
     let ceiling = BACKOFF_BASE
         .saturating_mul(1u32 << attempt.min(16))
-        .min(BACKOFF_CAP);
+        .min(cap);
     let mut bytes = [0u8; 8];
     let _ = getrandom::fill(&mut bytes);
     let fraction = u64::from_le_bytes(bytes) as f64 / u64::MAX as f64;
@@ -307,8 +319,9 @@ mod tests {
 
     #[test]
     fn backoff_is_jittered_and_capped() {
-        let delays: Vec<Duration> = (0..50).map(|_| backoff(10)).collect();
-        assert!(delays.iter().all(|d| *d <= BACKOFF_CAP));
+        let cap = Duration::from_secs(60);
+        let delays: Vec<Duration> = (0..50).map(|_| backoff(10, cap)).collect();
+        assert!(delays.iter().all(|d| *d <= cap));
         assert!(delays.iter().any(|d| *d != delays[0]), "no jitter");
     }
 }

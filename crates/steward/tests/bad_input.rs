@@ -1,0 +1,183 @@
+//! Malformed, oversized and unauthenticated input: each gets a clear error,
+//! and a well-behaved agent on the same server carries on.
+
+mod common;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+fn stored_seq(server: &Server, id: &str) -> u64 {
+    server.device(id)["stored_seq"].as_u64().unwrap_or(0)
+}
+
+async fn next_text(socket: &mut steward_agent::transport::Socket) -> Result<String, String> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return Ok(text.to_string()),
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return Err(frame
+                    .map(|f| format!("{} {}", u16::from(f.code), f.reason))
+                    .unwrap_or_default());
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => return Err(format!("{other:?}")),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_and_others_carry_on() {
+    steward_pki::install_default_provider();
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let token = tokio::task::block_in_place(|| server.enroll_token(5));
+    let mut good = tokio::task::block_in_place(|| Agent::enroll(root.path(), "good", &token));
+    good.start("1s");
+    tokio::task::block_in_place(|| {
+        wait_for("the good agent to report", Duration::from_secs(30), || {
+            (stored_seq(&server, &good.device_id) > 0).then_some(())
+        })
+    });
+
+    // A rogue agent with a real identity.
+    let rogue_dir = root.path().join("rogue");
+    let rogue_id = steward_agent::enroll::enroll(&rogue_dir, &token, Some("rogue".into()))
+        .await
+        .unwrap();
+    let state = steward_agent::state::AgentState::load(&rogue_dir).unwrap();
+    let with_cert =
+        Arc::new(steward_pki::client_config(&state.ca_pem, Some(&state.identity)).unwrap());
+    let mut rogue = steward_agent::transport::open(
+        &server.url(),
+        steward_proto::AGENT_WS_PATH,
+        with_cert.clone(),
+    )
+    .await
+    .unwrap();
+
+    // Before hello, anything else is refused.
+    rogue
+        .send(Message::text(r#"{"type":"heartbeat","ts_ms":1}"#))
+        .await
+        .unwrap();
+    assert!(
+        next_text(&mut rogue)
+            .await
+            .unwrap()
+            .contains("first message must be hello")
+    );
+    rogue
+        .send(Message::text(
+            r#"{"type":"hello","protocol_version":1,"agent_version":"x"}"#,
+        ))
+        .await
+        .unwrap();
+    assert!(next_text(&mut rogue).await.unwrap().contains("welcome"));
+    for (frame, expect) in [
+        ("not json at all", "malformed"),
+        (
+            r#"{"type":"metrics","seq":1,"ts_ms":1,"points":[{"name":"<script>","value":1}]}"#,
+            "invalid",
+        ),
+        (
+            r#"{"type":"metrics","seq":1,"ts_ms":1,"points":[{"name":"a","value":1e999}]}"#,
+            "malformed",
+        ),
+        (r#"{"type":"inventory","hostname":"evil\u0007"}"#, "invalid"),
+    ] {
+        rogue.send(Message::text(frame)).await.unwrap();
+        let reply = next_text(&mut rogue).await.unwrap();
+        assert!(
+            reply.contains("\"error\"") && reply.contains(expect),
+            "{frame} -> {reply}"
+        );
+    }
+    rogue.send(Message::binary(vec![0u8; 16])).await.unwrap();
+    assert!(
+        next_text(&mut rogue)
+            .await
+            .unwrap()
+            .contains("binary frames")
+    );
+    // A payload cannot name another device: this batch lands on the rogue.
+    let spoof = format!(
+        r#"{{"type":"metrics","seq":1,"ts_ms":1000,"device_id":"{}","points":[{{"name":"system.cpu.utilization","value":0.5}}]}}"#,
+        good.device_id
+    );
+    rogue.send(Message::text(spoof)).await.unwrap();
+    assert!(next_text(&mut rogue).await.unwrap().contains("\"ack\""));
+    // Oversized: the connection is closed with 1009 (message too big).
+    let huge = format!(
+        r#"{{"type":"inventory","hostname":"{}"}}"#,
+        "x".repeat(steward_proto::MAX_FRAME_BYTES + 1)
+    );
+    let _ = rogue.send(Message::text(huge)).await;
+    let closed = next_text(&mut rogue).await.unwrap_err();
+    assert!(
+        closed.starts_with("1009") || closed.contains("Reset") || closed.contains("Io"),
+        "{closed}"
+    );
+
+    // No client certificate: refused before any frame.
+    let no_cert = Arc::new(steward_pki::client_config(&state.ca_pem, None).unwrap());
+    let refused =
+        steward_agent::transport::open(&server.url(), steward_proto::AGENT_WS_PATH, no_cert).await;
+    assert!(format!("{:#}", refused.err().unwrap()).contains("401"));
+
+    // A flood of garbage from one connection gets it disconnected.
+    let mut flood = steward_agent::transport::open(
+        &server.url(),
+        steward_proto::AGENT_WS_PATH,
+        with_cert.clone(),
+    )
+    .await
+    .unwrap();
+    for _ in 0..100 {
+        if flood.send(Message::text("garbage")).await.is_err() {
+            break;
+        }
+    }
+    let end = loop {
+        match next_text(&mut flood).await {
+            Ok(reply) => assert!(reply.contains("malformed"), "{reply}"),
+            Err(end) => break end,
+        }
+    };
+    assert!(end.contains("too many bad frames"), "{end}");
+
+    // Revoked: the device is refused from now on.
+    tokio::task::block_in_place(|| server.cli(&["device", "revoke", &rogue_id]));
+    let revoked =
+        steward_agent::transport::open(&server.url(), steward_proto::AGENT_WS_PATH, with_cert)
+            .await;
+    assert!(format!("{:#}", revoked.err().unwrap()).contains("403"));
+
+    // The API refuses unauthenticated callers.
+    let mut no_token = std::process::Command::new(STEWARD);
+    no_token
+        .args(["devices"])
+        .env("STEWARD_URL", server.url())
+        .env("STEWARD_TOKEN", "stw_nope")
+        .env("STEWARD_CA", server.ca());
+    let out = no_token.output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("401"));
+
+    // Meanwhile the good agent carried on, and the server is up.
+    let before = tokio::task::block_in_place(|| stored_seq(&server, &good.device_id));
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "the good agent to keep reporting",
+            Duration::from_secs(15),
+            || (stored_seq(&server, &good.device_id) >= before + 2).then_some(()),
+        )
+    });
+    assert_eq!(
+        tokio::task::block_in_place(|| server.status_of(&good.device_id)),
+        "online"
+    );
+    let rogue_seq = tokio::task::block_in_place(|| server.device(&rogue_id)["stored_seq"].as_u64());
+    assert_eq!(rogue_seq, Some(1));
+}

@@ -1,0 +1,266 @@
+//! Test kit: real `steward` and `steward-agent` processes on loopback.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const STEWARD: &str = env!("CARGO_BIN_EXE_steward");
+pub const AGENT: &str = env!("CARGO_BIN_EXE_steward-agent");
+
+/// Polls `check` until it returns Some or the deadline passes.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed (SIGKILL) when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    pub fn kill9(&mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+
+    /// SIGTERM, then wait for the exit.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.0.try_wait().unwrap().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill9();
+    }
+}
+
+pub struct Server {
+    pub dir: PathBuf,
+    pub port: u16,
+    pub proc: Option<Proc>,
+    pub token: String,
+}
+
+impl Server {
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// Starts `steward serve` (1 s heartbeats, offline after 3 missed).
+    pub fn start(dir: &Path, port: u16) -> Proc {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.with_extension("server.log"))
+            .unwrap();
+        let child = Command::new(STEWARD)
+            .args(["serve", "--data-dir"])
+            .arg(dir)
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--heartbeat-interval",
+                "1s",
+                "--offline-after-missed",
+                "3",
+            ])
+            .env("STEWARD_ADMIN_PASSWORD", "correct horse battery staple")
+            .env("STEWARD_LOG", "info,steward_server=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let proc = Proc(child);
+        wait_for("the server to listen", Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        proc
+    }
+
+    pub fn launch(root: &Path) -> Self {
+        let dir = root.join("server");
+        let port = free_port();
+        let proc = Self::start(&dir, port);
+        let out = run(Command::new(STEWARD)
+            .args(["token", "create", "--json", "--data-dir"])
+            .arg(&dir));
+        let token = serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        Self {
+            dir,
+            port,
+            proc: Some(proc),
+            token,
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.proc = Some(Self::start(&self.dir, self.port));
+    }
+
+    /// Runs the `steward` CLI against this server.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        run(Command::new(STEWARD)
+            .args(args)
+            .env("STEWARD_URL", self.url())
+            .env("STEWARD_TOKEN", &self.token)
+            .env("STEWARD_CA", self.ca()))
+    }
+
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = self.cli(&args);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    pub fn enroll_token(&self, uses: u32) -> String {
+        let created = self.cli_json(&["enroll-token", "create", "--uses", &uses.to_string()]);
+        created["token"].as_str().unwrap().to_string()
+    }
+
+    pub fn devices(&self) -> Vec<Value> {
+        self.cli_json(&["devices"])
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn device(&self, id: &str) -> Value {
+        self.cli_json(&["device", "show", id])
+    }
+
+    pub fn status_of(&self, id: &str) -> String {
+        self.devices()
+            .iter()
+            .find(|d| d["id"] == json!(id))
+            .map(|d| d["status"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// Runs a command to completion; panics with its output if it failed.
+pub fn run(command: &mut Command) -> Output {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub struct Agent {
+    pub state_dir: PathBuf,
+    pub name: String,
+    pub device_id: String,
+    pub proc: Option<Proc>,
+}
+
+impl Agent {
+    pub fn dir(&self) -> PathBuf {
+        self.state_dir.join(&self.name)
+    }
+
+    pub fn enroll(root: &Path, name: &str, token: &str) -> Self {
+        let state_dir = root.join("agents");
+        run(Command::new(AGENT)
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .args(["--name", name, "enroll", token]));
+        let config: Value = serde_json::from_str(
+            &std::fs::read_to_string(state_dir.join(name).join("agent.json")).unwrap(),
+        )
+        .unwrap();
+        Self {
+            state_dir,
+            name: name.into(),
+            device_id: config["device_id"].as_str().unwrap().into(),
+            proc: None,
+        }
+    }
+
+    pub fn start(&mut self, interval: &str) {
+        let log = std::fs::File::create(self.state_dir.join(format!("{}.log", self.name))).unwrap();
+        let child = Command::new(AGENT)
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .args([
+                "--name",
+                &self.name,
+                "--log",
+                "debug",
+                "run",
+                "--interval",
+                interval,
+                "--reconnect-max",
+                "3s",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.proc = Some(Proc(child));
+    }
+
+    /// Spooled (unacknowledged) batch sequence numbers and the highest
+    /// sequence number ever used, read from the spool directory.
+    pub fn spool(&self) -> (Vec<u64>, u64) {
+        let dir = self.dir().join("spool");
+        let mut seqs: Vec<u64> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| {
+                e.ok()?
+                    .file_name()
+                    .to_str()?
+                    .strip_suffix(".json")?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        seqs.sort_unstable();
+        let floor = std::fs::read_to_string(dir.join("seq"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        let last = seqs.last().copied().unwrap_or(0).max(floor);
+        (seqs, last)
+    }
+}
