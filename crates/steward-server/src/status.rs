@@ -46,9 +46,10 @@ impl StatusTracker {
             writes: Arc::default(),
         };
         let deadline = Instant::now() + window;
+        let statuses = tracker.store.device_statuses().await?;
         {
             let mut d = tracker.lock();
-            for (device, status) in tracker.store.device_statuses().await? {
+            for (device, status) in statuses {
                 if status == Status::Online {
                     d.by_device.insert(device, deadline);
                     d.queue.insert((deadline, device));
@@ -164,10 +165,10 @@ impl StatusTracker {
                 _ = shutdown.changed() => true,
             };
             let seen: Vec<(Uuid, i64)> = self.lock().seen.drain().collect();
-            if !seen.is_empty() {
-                if let Err(error) = self.store.set_last_seen(&seen).await {
-                    tracing::warn!(%error, "Cannot record last-seen times.");
-                }
+            if !seen.is_empty()
+                && let Err(error) = self.store.set_last_seen(&seen).await
+            {
+                tracing::warn!(%error, "Cannot record last-seen times.");
             }
             if stop {
                 return;

@@ -201,6 +201,11 @@ fn main() {
     }
 }
 
+fn print_text(text: impl std::fmt::Display) -> Result<()> {
+    println!("{text}");
+    Ok(())
+}
+
 fn print_json(value: &Value) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -216,7 +221,7 @@ async fn run(cli: Cli) -> Result<()> {
             if json {
                 print_json(&devices)
             } else {
-                Ok(println!("{}", output::devices_table(&devices)))
+                print_text(output::devices_table(&devices))
             }
         }
         Command::Device { command } => {
@@ -227,7 +232,7 @@ async fn run(cli: Cli) -> Result<()> {
                     if json {
                         print_json(&device)
                     } else {
-                        Ok(println!("{}", output::device_detail(&device)))
+                        print_text(output::device_detail(&device))
                     }
                 }
                 DeviceCommand::Revoke { id } => print_json(
@@ -318,7 +323,7 @@ async fn run(cli: Cli) -> Result<()> {
                                 t["revoked"].to_string(),
                             ]);
                         }
-                        Ok(println!("{}", output::table(&rows)))
+                        print_text(output::table(&rows))
                     }
                 }
                 EnrollTokenCommand::Revoke { id } => print_json(
@@ -352,7 +357,7 @@ async fn run(cli: Cli) -> Result<()> {
             if json {
                 print_json(&created)
             } else {
-                Ok(println!("{}", created["token"].as_str().unwrap_or("")))
+                print_text(created["token"].as_str().unwrap_or(""))
             }
         }
         Command::Agent { .. } => unreachable!("handled before the runtime starts"),
