@@ -64,12 +64,17 @@ pub fn cli_main() -> Result<()> {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // `Targets` rather than `EnvFilter`: no regex engine in the agent.
+    let filter: tracing_subscriber::filter::Targets = cli.log.parse().unwrap_or_else(|_| {
+        tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
+    });
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()),
-        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .finish()
+        .with(filter)
         .init();
     steward_pki::install_default_provider();
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod ingest;
 pub mod status;
 pub mod tls;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -103,12 +104,16 @@ impl Server {
     }
 }
 
-/// Binds `config.listen` and starts the server.
+/// Opens the data directory (first-run setup included), then binds
+/// `config.listen` and starts the server: once the port accepts
+/// connections, the admin user, CA and database exist.
 pub async fn launch(config: Config) -> anyhow::Result<(Server, bootstrap::FirstRun)> {
+    steward_pki::install_default_provider();
+    let boot = bootstrap::open(&config).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-    launch_with_listener(config, listener).await
+    start(config, listener, boot).await
 }
 
 /// Starts the server on a listener the caller bound (tests bind port 0).
@@ -117,9 +122,18 @@ pub async fn launch_with_listener(
     listener: TcpListener,
 ) -> anyhow::Result<(Server, bootstrap::FirstRun)> {
     steward_pki::install_default_provider();
+    config.listen = listener.local_addr()?;
+    let boot = bootstrap::open(&config).await?;
+    start(config, listener, boot).await
+}
+
+async fn start(
+    mut config: Config,
+    listener: TcpListener,
+    boot: bootstrap::Opened,
+) -> anyhow::Result<(Server, bootstrap::FirstRun)> {
     let local_addr = listener.local_addr()?;
     config.listen = local_addr;
-    let boot = bootstrap::open(&config).await?;
     let tls_config = Arc::new(boot.authority.server_config(&boot.server_cert)?);
     let store = boot.store;
     let (shutdown, shutdown_rx) = watch::channel(false);

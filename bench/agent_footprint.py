@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Agent footprint, side by side in one run: steward-agent, zabbix_agentd and
+prometheus-node-exporter (Debian packages) on the same machine.
+
+Measures per subject:
+  - idle PSS (sum over the subject's processes, /proc/PID/smaps_rollup),
+  - CPU time per collection cycle (/proc/PID/task/*/schedstat, nanoseconds),
+  - binary size.
+A "cycle" is one steward-agent collection (its --interval), one Zabbix poll
+of the equivalent items over the passive protocol, one node_exporter scrape.
+
+Usage: bench/agent_footprint.py [--cycles 12] [--interval 5] [--bin DIR] [--json FILE]
+Needs: release binaries (cargo build --release -p steward), and
+       apt-get install zabbix-agent prometheus-node-exporter.
+"""
+import argparse, json, os, shutil, signal, socket, struct, subprocess, sys, tempfile, time, urllib.request
+
+def free_port(low=None, high=None):
+    """A free loopback port, optionally within [low, high] (Zabbix accepts 1024-32767)."""
+    import random
+    for _ in range(1000):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", random.randint(low, high) if low else 0))
+            return s.getsockname()[1]
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise SystemExit("no free port")
+
+def tree(pid):
+    """pid and all its descendants."""
+    pids, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == parent and int(entry) not in pids:
+                    pids.add(int(entry)); frontier.append(int(entry))
+    return pids
+
+def cpu_ns(pids):
+    total = 0
+    for pid in pids:
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                total += int(open(f"/proc/{pid}/task/{task}/schedstat").read().split()[0])
+        except OSError:
+            pass
+    return total
+
+def pss_kb(pids):
+    total = 0
+    for pid in pids:
+        try:
+            for line in open(f"/proc/{pid}/smaps_rollup"):
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+def wait_port(port, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close(); return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+ZABBIX_ITEMS = ["system.cpu.util", "system.cpu.load[all,avg1]", "system.cpu.load[all,avg5]", "system.cpu.load[all,avg15]",
+                "vm.memory.utilization", "vm.memory.size[used]", "vfs.fs.size[/,pused]", "vfs.fs.size[/,used]",
+                "net.if.in[lo]", "net.if.out[lo]", "proc.num", "system.uptime"]
+
+def zabbix_get(port, key):
+    data = key.encode()
+    with socket.create_connection(("127.0.0.1", port), 5) as s:
+        s.sendall(b"ZBXD\x01" + struct.pack("<Q", len(data)) + data)
+        reply = b""
+        while chunk := s.recv(4096):
+            reply += chunk
+    return reply[13:].decode(errors="replace")
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cycles", type=int, default=12)
+    ap.add_argument("--interval", type=int, default=5, help="seconds between cycles")
+    ap.add_argument("--bin", default=os.environ.get("CARGO_TARGET_DIR", "/var/tmp/steward-target") + "/release")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    steward, agent = os.path.join(args.bin, "steward"), os.path.join(args.bin, "steward-agent")
+    for b in (steward, agent):
+        if not os.path.exists(b):
+            raise SystemExit(f"{b} missing: run cargo build --release -p steward")
+    zabbix, node = shutil.which("zabbix_agentd") or "/usr/sbin/zabbix_agentd", shutil.which("prometheus-node-exporter")
+    tmp = tempfile.mkdtemp(prefix="steward-footprint-")
+    procs, subjects = [], {}
+    try:
+        # Steward server + one enrolled agent.
+        port = free_port()
+        env = dict(os.environ, STEWARD_ADMIN_PASSWORD="bench-only-password", STEWARD_LOG="warn")
+        server = subprocess.Popen([steward, "serve", "--data-dir", f"{tmp}/server", "--listen", f"127.0.0.1:{port}"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/server.log", "w"))
+        procs.append(server); wait_port(port)
+        token = json.loads(subprocess.check_output([steward, "token", "create", "--json", "--data-dir", f"{tmp}/server"]))["token"]
+        cli_env = dict(env, STEWARD_URL=f"https://127.0.0.1:{port}", STEWARD_TOKEN=token, STEWARD_CA=f"{tmp}/server/ca.pem")
+        enroll = json.loads(subprocess.check_output([steward, "enroll-token", "create", "--json"], env=cli_env))["token"]
+        subprocess.check_call([agent, "--state-dir", f"{tmp}/agent", "enroll", enroll], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        a = subprocess.Popen([agent, "--state-dir", f"{tmp}/agent", "--log", "warn", "run", "--interval", f"{args.interval}s"],
+                             stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/agent.log", "w"))
+        procs.append(a); subjects["steward-agent"] = {"pid": a.pid, "binary": agent}
+        if os.path.exists(zabbix):
+            zport = free_port(20000, 32000)
+            conf = f"{tmp}/zabbix_agentd.conf"
+            open(conf, "w").write(f"PidFile={tmp}/zabbix.pid\nLogFile={tmp}/zabbix.log\nServer=127.0.0.1\nListenIP=127.0.0.1\nListenPort={zport}\nAllowRoot=1\n")
+            z = subprocess.Popen([zabbix, "-f", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(z); wait_port(zport); subjects["zabbix_agentd"] = {"pid": z.pid, "binary": zabbix, "port": zport}
+        if node:
+            nport = free_port()
+            n = subprocess.Popen([node, f"--web.listen-address=127.0.0.1:{nport}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(n); wait_port(nport); subjects["prometheus-node-exporter"] = {"pid": n.pid, "binary": node, "port": nport}
+
+        time.sleep(2 * args.interval)  # warm up: first cycles, connection, inventory
+        start = {k: cpu_ns(tree(s["pid"])) for k, s in subjects.items()}
+        for _ in range(args.cycles):
+            t0 = time.time()
+            if "zabbix_agentd" in subjects:
+                for item in ZABBIX_ITEMS:
+                    zabbix_get(subjects["zabbix_agentd"]["port"], item)
+            if "prometheus-node-exporter" in subjects:
+                urllib.request.urlopen(f"http://127.0.0.1:{subjects['prometheus-node-exporter']['port']}/metrics").read()
+            time.sleep(max(0, args.interval - (time.time() - t0)))
+        results = []
+        for name, s in subjects.items():
+            pids = tree(s["pid"])
+            results.append({
+                "subject": name,
+                "processes": len(pids),
+                "pss_kb": pss_kb(pids),
+                "cpu_ms_per_cycle": (cpu_ns(pids) - start[name]) / 1e6 / args.cycles,
+                "binary_bytes": os.path.getsize(s["binary"]),
+            })
+        cmd = " ".join(sys.argv)
+        print(f"Agent footprint, {args.cycles} cycles of {args.interval} s, one run (`{cmd}`)\n")
+        print("| subject | processes | idle PSS | CPU per cycle | binary |")
+        print("|---|---:|---:|---:|---:|")
+        for r in results:
+            print(f"| {r['subject']} | {r['processes']} | {r['pss_kb'] / 1024:.2f} MiB | {r['cpu_ms_per_cycle']:.2f} ms | {r['binary_bytes'] / 1e6:.1f} MB |")
+        print("\nCycle: steward-agent collects and sends one batch; zabbix_agentd answers "
+              f"{len(ZABBIX_ITEMS)} equivalent passive items; node_exporter serves one scrape. "
+              "CPU includes everything each process did in that time (heartbeats, zabbix's per-second collector).")
+        if args.json:
+            json.dump({"command": cmd, "cycles": args.cycles, "interval_s": args.interval, "results": results}, open(args.json, "w"), indent=2)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+if __name__ == "__main__":
+    main()
