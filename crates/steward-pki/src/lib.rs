@@ -190,6 +190,14 @@ impl Authority {
     }
 }
 
+/// Parses a CSR and verifies its self-signature, without signing anything:
+/// cheap enough to run before an enrollment token is spent.
+pub fn check_csr(csr_pem: &str) -> Result<(), PkiError> {
+    CertificateSigningRequestParams::from_pem(csr_pem)
+        .map(|_| ())
+        .map_err(|e| PkiError::Csr(e.to_string()))
+}
+
 /// A new agent key and a CSR for it.
 pub fn agent_csr(device_name: &str) -> Result<(String, String), PkiError> {
     let key = KeyPair::generate()?;

@@ -164,8 +164,8 @@ async fn agent_session(state: Arc<AppState>, device: DeviceAuth, mut socket: Web
                     }
                     None => break,
                 };
-                let text = match frame {
-                    Message::Text(text) => text,
+                let body = match frame {
+                    Message::Text(body) => body,
                     Message::Close(_) => break,
                     Message::Ping(_) | Message::Pong(_) => continue,
                     Message::Binary(_) => {
@@ -175,12 +175,12 @@ async fn agent_session(state: Arc<AppState>, device: DeviceAuth, mut socket: Web
                         continue;
                     }
                 };
-                match AgentMessage::decode(&text, &state.config.limits) {
+                match AgentMessage::decode(&body, &state.config.limits) {
                     Ok(message) => {
                         state.status.touch(device.id).await;
                         match handle(&state, &device, message, &mut greeted, &mut pending).await {
                             Ok(Some(reply)) => {
-                                if socket.send(text_reply(&reply)).await.is_err() { break; }
+                                if socket.send(text(&reply)).await.is_err() { break; }
                             }
                             Ok(None) => {}
                             Err(error) => {
@@ -203,10 +203,6 @@ async fn agent_session(state: Arc<AppState>, device: DeviceAuth, mut socket: Web
     }
     state.connections.unregister(device.id, conn_id);
     tracing::debug!(device = %device.id, "Agent disconnected.");
-}
-
-fn text_reply(message: &ServerMessage) -> Message {
-    text(message)
 }
 
 async fn reject(state: &AppState, socket: &mut WebSocket, device: &DeviceAuth, error: ProtoError) {
@@ -317,17 +313,19 @@ async fn enroll_device(state: &AppState, text: &str) -> Result<EnrollResponse, S
             return Err(format!("invalid {field}"));
         }
     }
+    // Check the CSR before spending a token use, sign only after.
+    steward_pki::check_csr(&request.csr_pem).map_err(|e| e.to_string())?;
+    let token = state
+        .store
+        .consume_enroll_token(&auth::hash_secret(&request.secret), crate::now_secs())
+        .await
+        .map_err(|e| e.to_string())?;
     let device_id = Uuid::now_v7();
     let cert_pem = state
         .authority
         .sign_agent_csr(&request.csr_pem, &device_id.to_string(), AGENT_CERT_DAYS)
         .map_err(|e| e.to_string())?;
     let der = steward_pki::cert_der_from_pem(&cert_pem).map_err(|e| e.to_string())?;
-    let token = state
-        .store
-        .consume_enroll_token(&auth::hash_secret(&request.secret), crate::now_secs())
-        .await
-        .map_err(|e| e.to_string())?;
     state
         .store
         .create_device(&NewDevice {

@@ -149,10 +149,16 @@ fn scale_exactly(samples: &[(i64, f64)]) -> Option<(u8, Vec<i64>)> {
         let mut ints = Vec::with_capacity(samples.len());
         for &(_, v) in samples {
             let r = (v * scale).round();
-            if !r.is_finite() || r.abs() > MAX_EXACT || (r / scale).to_bits() != v.to_bits() {
+            if !r.is_finite() || r.abs() > MAX_EXACT {
                 continue 'scale;
             }
-            ints.push(r as i64);
+            // Check with the integer itself: -0.0 survives the float check
+            // but becomes +0 as an integer.
+            let int = r as i64;
+            if (int as f64 / scale).to_bits() != v.to_bits() {
+                continue 'scale;
+            }
+            ints.push(int);
         }
         return Some((k as u8, ints));
     }

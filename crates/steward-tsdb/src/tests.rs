@@ -53,6 +53,9 @@ fn arbitrary_floats_fall_back_to_xor() {
     assert_eq!(chunk[1], MODE_XOR);
     check(&samples);
     check(&[(1, f64::NAN), (2, -0.0), (3, f64::INFINITY), (3, 1e300)]);
+    // Found by proptest: -0.0 among decimals must not come back as +0.0.
+    check(&[(1, 0.5), (2, -0.0)]);
+    check(&[(1, -0.0)]);
 }
 
 #[test]
