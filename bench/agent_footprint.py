@@ -9,8 +9,8 @@ Measures per subject:
 A "cycle" is one steward-agent collection (its --interval), one Zabbix poll
 of the equivalent items over the passive protocol, one node_exporter scrape.
 
-Usage: bench/agent_footprint.py [--cycles 12] [--interval 5] [--bin DIR] [--json FILE]
-Needs: release binaries (cargo build --release -p steward), and
+Usage: bench/agent_footprint.py [--cycles 12] [--interval 5] [--bin DIR] [--agent FILE] [--json FILE]
+Needs: cargo build --release -p steward && cargo build --profile agent --bin steward-agent, and
        apt-get install zabbix-agent prometheus-node-exporter.
 """
 import argparse, json, os, shutil, signal, socket, struct, subprocess, sys, tempfile, time, urllib.request
@@ -92,12 +92,15 @@ def main():
     ap.add_argument("--cycles", type=int, default=12)
     ap.add_argument("--interval", type=int, default=5, help="seconds between cycles")
     ap.add_argument("--bin", default=os.environ.get("CARGO_TARGET_DIR", "/var/tmp/steward-target") + "/release")
+    ap.add_argument("--agent", help="steward-agent binary (default: the size-optimised build, target/agent/)")
     ap.add_argument("--json")
     args = ap.parse_args()
-    steward, agent = os.path.join(args.bin, "steward"), os.path.join(args.bin, "steward-agent")
+    target = os.path.dirname(os.path.abspath(args.bin))
+    steward = os.path.join(args.bin, "steward")
+    agent = args.agent or os.path.join(target, "agent", "steward-agent")
     for b in (steward, agent):
         if not os.path.exists(b):
-            raise SystemExit(f"{b} missing: run cargo build --release -p steward")
+            raise SystemExit(f"{b} missing: run cargo build --release -p steward && cargo build --profile agent --bin steward-agent")
     zabbix, node = shutil.which("zabbix_agentd") or "/usr/sbin/zabbix_agentd", shutil.which("prometheus-node-exporter")
     tmp = tempfile.mkdtemp(prefix="steward-footprint-")
     procs, subjects = [], {}

@@ -117,8 +117,22 @@ fn server_names(config: &Config) -> Vec<String> {
     if let Ok(host) = fs::read_to_string("/proc/sys/kernel/hostname") {
         names.push(host.trim().to_string());
     }
-    if !config.listen.ip().is_unspecified() {
+    if config.listen.ip().is_unspecified() {
+        // Listening everywhere: every local address is a way in.
+        if let Ok(networks) = sysinfo::Networks::new_with_refreshed_list() {
+            names.extend(
+                networks
+                    .values()
+                    .flat_map(|n| n.ip_networks())
+                    .filter(|n| !matches!(n.addr, std::net::IpAddr::V6(v6) if v6.is_unicast_link_local()))
+                    .map(|n| n.addr.to_string()),
+            );
+        }
+    } else {
         names.push(config.listen.ip().to_string());
+    }
+    if let Some(host) = config.public_url.as_deref().and_then(url_host) {
+        names.push(host);
     }
     names.extend(config.extra_names.iter().cloned());
     names.retain(|n| !n.is_empty());
@@ -154,8 +168,21 @@ fn load_or_issue_server_cert(
     Ok(issued)
 }
 
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    (!host.is_empty()).then(|| host.to_string())
+}
+
 /// The URL agents and the CLI should use.
 pub fn public_url(config: &Config) -> String {
+    if let Some(url) = &config.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
     let ip = config.listen.ip();
     let host = if ip.is_unspecified() {
         fs::read_to_string("/proc/sys/kernel/hostname")
@@ -167,4 +194,24 @@ pub fn public_url(config: &Config) -> String {
         ip.to_string()
     };
     format!("https://{host}:{}", config.listen.port())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_the_host_of_a_public_url() {
+        assert_eq!(
+            super::url_host("https://rmm.example.com:8443/").as_deref(),
+            Some("rmm.example.com")
+        );
+        assert_eq!(
+            super::url_host("https://[2001:db8::1]:8443").as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(
+            super::url_host("https://10.0.0.5").as_deref(),
+            Some("10.0.0.5")
+        );
+        assert_eq!(super::url_host("nonsense"), None);
+    }
 }

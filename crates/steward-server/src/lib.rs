@@ -32,6 +32,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Extra DNS names or IP addresses for the server certificate.
     pub extra_names: Vec<String>,
+    /// The URL agents and the CLI use (`https://host:port`); derived from the
+    /// listen address and host name when absent.
+    pub public_url: Option<String>,
     /// How often agents send a heartbeat.
     pub heartbeat_interval: Duration,
     /// Missed heartbeats before a device is offline.
@@ -48,6 +51,7 @@ impl Config {
             data_dir,
             listen,
             extra_names: Vec::new(),
+            public_url: None,
             heartbeat_interval: Duration::from_secs(30),
             offline_after_missed: 3,
             retention: Duration::from_secs(30 * 24 * 3600),

@@ -38,6 +38,10 @@ struct ServeArgs {
     /// Extra DNS names or IPs for the server certificate (how agents reach it).
     #[arg(long = "san")]
     names: Vec<String>,
+    /// The URL agents use to reach this server, e.g. https://rmm.example.com:8443
+    /// (put into enrollment tokens and the server certificate).
+    #[arg(long, env = "STEWARD_PUBLIC_URL")]
+    public_url: Option<String>,
     /// How often agents send a heartbeat.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     heartbeat_interval: Duration,
@@ -53,6 +57,7 @@ impl ServeArgs {
     fn config(&self) -> steward_server::Config {
         let mut config = steward_server::Config::new(self.data_dir.clone(), self.listen);
         config.extra_names = self.names.clone();
+        config.public_url = self.public_url.clone();
         config.heartbeat_interval = self.heartbeat_interval;
         config.offline_after_missed = self.offline_after_missed.max(1);
         config.retention = self.retention;
