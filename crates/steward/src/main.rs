@@ -255,7 +255,7 @@ async fn run(cli: Cli) -> Result<()> {
                     for change in history.as_array().into_iter().flatten() {
                         println!(
                             "{}  {} -> {}",
-                            change["at"],
+                            output::when(change["at"].as_i64()),
                             change["from"].as_str().unwrap_or("?"),
                             change["to"].as_str().unwrap_or("?")
                         );
@@ -281,7 +281,11 @@ async fn run(cli: Cli) -> Result<()> {
             for s in series.as_array().into_iter().flatten() {
                 println!("{} {}", s["name"].as_str().unwrap_or(""), s["labels"]);
                 for sample in s["samples"].as_array().into_iter().flatten() {
-                    println!("  {}  {}", sample[0], sample[1]);
+                    println!(
+                        "  {}  {}",
+                        output::when(sample[0].as_i64().map(|ms| ms / 1000)),
+                        sample[1]
+                    );
                 }
             }
             Ok(())

@@ -10,6 +10,17 @@ fn percent(value: &Value) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// Unix seconds as an RFC 3339 UTC time.
+pub fn when(unix_secs: Option<i64>) -> String {
+    match unix_secs.and_then(|s| u64::try_from(s).ok()) {
+        Some(s) => humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(s),
+        )
+        .to_string(),
+        None => "-".into(),
+    }
+}
+
 pub fn ago(unix_secs: Option<i64>) -> String {
     let Some(then) = unix_secs else {
         return "never".into();
