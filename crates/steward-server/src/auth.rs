@@ -1,18 +1,17 @@
 //! Who is calling: API tokens (`Authorization: Bearer stw_...`) and browser
-//! sessions (cookie), both stored hashed. Passwords use Argon2id.
+//! sessions (cookie), both stored hashed; passwords use Argon2id; TOTP.
 
 use crate::AppState;
+use crate::api::ApiError;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use steward_store::{Principal, Role, StoreError};
-
-use crate::api::ApiError;
+use steward_store::{Principal, Scope, StoreError};
 
 pub const SESSION_COOKIE: &str = "steward_session";
 pub const TOKEN_PREFIX: &str = "stw_";
@@ -54,54 +53,86 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// The authenticated caller of an API request. Read-only principals are
-/// refused on every method but GET/HEAD.
-pub struct Caller(pub Principal);
+/// A TOTP (RFC 6238: SHA-1, 6 digits, 30 s, one step of skew) for a
+/// base32 secret.
+pub fn totp(secret_b32: &str) -> Result<totp_rs::Totp, ApiError> {
+    let secret = totp_rs::Secret::try_from_base32(secret_b32)
+        .map_err(|_| ApiError::bad_request("stored two-factor secret is invalid"))?;
+    totp_rs::Builder::new()
+        .with_secret(secret)
+        .build()
+        .map_err(|e| ApiError::bad_request(format!("two-factor secret: {e}")))
+}
+
+/// Whether `code` is the current TOTP code for the secret.
+pub fn totp_ok(secret_b32: &str, code: &str) -> Result<bool, ApiError> {
+    Ok(totp(secret_b32)?.check_current(code).is_some())
+}
+
+/// The authenticated caller of an API request, with its scope for the
+/// permission the route requires (set by the authorisation layer).
+#[derive(Clone)]
+pub struct Caller {
+    pub principal: Arc<Principal>,
+    pub scope: Scope,
+    /// Hash of the session cookie, when the call came from a browser.
+    pub session: Option<String>,
+    pub source: String,
+}
 
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, ApiError> {
-        let now = crate::now_secs();
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let principal = if let Some(token) = bearer {
-            state
-                .store
-                .principal_for_token(&hash_secret(token.trim()), now)
-                .await
-        } else if let Some(session) = session_cookie(parts) {
-            // Cookie-authenticated writes must come from our own pages.
-            if !matches!(parts.method, Method::GET | Method::HEAD) && !same_origin(parts) {
-                return Err(ApiError::forbidden("cross-site request refused"));
-            }
-            state
-                .store
-                .principal_for_session(&hash_secret(&session), now)
-                .await
-        } else {
-            return Err(ApiError::unauthorized("missing API token or session"));
-        };
-        let principal = principal.map_err(|error| match error {
-            StoreError::NotFound => ApiError::unauthorized("invalid or expired credentials"),
-            other => ApiError::from(other),
-        })?;
-        if principal.role == Role::ReadOnly && !matches!(parts.method, Method::GET | Method::HEAD) {
-            return Err(ApiError::forbidden("read-only role"));
-        }
-        Ok(Caller(principal))
+    async fn from_request_parts(parts: &mut Parts, _: &Arc<AppState>) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("this route needs a signed-in caller"))
     }
 }
 
-pub fn session_cookie(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+/// Resolves the principal of a request: a bearer token, or a session cookie
+/// (whose state-changing requests must come from our own origin).
+pub async fn authenticate(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<(Principal, Option<String>), ApiError> {
+    let now = crate::now_secs();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let (principal, session) = if let Some(token) = bearer {
+        (
+            state
+                .store
+                .principal_for_token(&hash_secret(token.trim()), now)
+                .await,
+            None,
+        )
+    } else if let Some(session) = session_cookie(headers) {
+        if !matches!(*method, Method::GET | Method::HEAD) && !same_origin(headers) {
+            return Err(ApiError::forbidden("cross-site request refused"));
+        }
+        let hash = hash_secret(&session);
+        (
+            state.store.principal_for_session(&hash, now).await,
+            Some(hash),
+        )
+    } else {
+        return Err(ApiError::unauthorized("missing API token or session"));
+    };
+    let principal = principal.map_err(|error| match error {
+        StoreError::NotFound => ApiError::unauthorized("invalid, expired or revoked credentials"),
+        other => ApiError::from(other),
+    })?;
+    Ok((principal, session))
+}
+
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -111,15 +142,12 @@ pub fn session_cookie(parts: &Parts) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn same_origin(parts: &Parts) -> bool {
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok());
-    let origin = parts
-        .headers
+/// The request's Origin names this server (scheme-less comparison with Host).
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
-        .and_then(|o| o.split_once("://").map(|(_, rest)| rest));
+        .and_then(|o| o.strip_prefix("https://"));
     matches!((host, origin), (Some(h), Some(o)) if h == o)
 }

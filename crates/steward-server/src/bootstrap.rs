@@ -9,7 +9,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use steward_pki::{Authority, CertifiedKey};
-use steward_store::{NewUser, Role, Store};
+use steward_store::{NewGrant, NewUser, Store};
 use steward_store_sqlite::SqliteStore;
 
 pub const DB_FILE: &str = "steward.db";
@@ -65,21 +65,36 @@ pub async fn open(config: &Config) -> Result<Opened> {
     let store = open_store(dir).await?;
     let authority = load_or_create_ca(dir)?;
     let server_cert = load_or_issue_server_cert(dir, &authority, &server_names(config))?;
+    for role in crate::authz::builtin_roles() {
+        store.upsert_builtin_role(&role).await?;
+    }
     let mut first_run = FirstRun::default();
+    // First run only: once any user exists this never runs again, whatever
+    // the environment says (no re-entrant setup).
     if store.user_count().await? == 0 {
         let (password, generated) = match std::env::var("STEWARD_ADMIN_PASSWORD") {
             Ok(p) if !p.is_empty() => (p, false),
             _ => (auth::random_secret(18), true),
         };
         let org = store.default_org().await?;
-        store
+        let admin = store
             .create_user(&NewUser {
                 id: uuid::Uuid::now_v7(),
                 org_id: org.id,
                 username: "admin".into(),
                 password_hash: auth::hash_password(&password)?,
-                role: Role::Admin,
                 created_at: crate::now_secs(),
+            })
+            .await?;
+        // The first admin owns every organisation.
+        store
+            .create_grant(&NewGrant {
+                id: uuid::Uuid::now_v7(),
+                user_id: admin,
+                org_id: None,
+                site: None,
+                role_id: "owner".into(),
+                deny: false,
             })
             .await?;
         first_run.created_admin = true;

@@ -331,16 +331,26 @@ async fn enroll_device(state: &AppState, text: &str) -> Result<EnrollResponse, S
         .create_device(&NewDevice {
             id: device_id,
             org_id: token.org_id,
-            site: token.site,
-            name: request.name,
-            hostname: request.hostname,
-            tags: token.tags,
+            site: token.site.clone(),
+            name: request.name.clone(),
+            hostname: request.hostname.clone(),
+            tags: token.tags.clone(),
             cert_fingerprint: steward_pki::fingerprint(&der),
             enrolled_at: crate::now_secs(),
         })
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(device = %device_id, "Device enrolled.");
+    crate::audit::write(
+        state,
+        Some(token.org_id),
+        &format!("enrollment-token:{}", token.id),
+        "agent",
+        "device.enrolled",
+        &device_id.to_string(),
+        serde_json::json!({"name": &request.name, "hostname": &request.hostname}),
+    )
+    .await;
     Ok(EnrollResponse::Enrolled {
         device_id: device_id.to_string(),
         cert_pem,

@@ -8,12 +8,15 @@
 //! [`api`] is the versioned JSON API; [`auth`] resolves callers.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
+pub mod authz;
 pub mod bootstrap;
 pub mod enrollment;
 pub mod gateway;
 pub mod ingest;
 pub mod status;
+pub mod throttle;
 pub mod tls;
 pub mod ui;
 
@@ -77,6 +80,7 @@ pub struct AppState {
     pub connections: gateway::Connections,
     pub metrics: Arc<ServerCounters>,
     pub shutdown: watch::Receiver<bool>,
+    pub throttle: throttle::Throttle,
 }
 
 /// Counters about the server itself (errors both log and count).
@@ -156,6 +160,7 @@ async fn start(
         connections: gateway::Connections::default(),
         metrics: counters,
         shutdown: shutdown_rx.clone(),
+        throttle: throttle::Throttle::default(),
     });
     spawn_retention(state.clone(), shutdown_rx.clone());
     let router = api::router(state.clone());

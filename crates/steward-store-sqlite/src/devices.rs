@@ -1,6 +1,6 @@
 //! Devices: enrollment records, inventory, status and its history.
 
-use crate::{SqliteStore, backend, scope_param, uuid};
+use crate::{SqliteStore, backend, in_scope, scope_param, uuid};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use steward_store::*;
@@ -63,8 +63,8 @@ impl SqliteStore {
 
     pub(crate) async fn list_devices_impl(&self, scope: &Scope) -> Result<Vec<DeviceSummary>> {
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM devices
-             WHERE (?1 IS NULL OR org_id IN (SELECT value FROM json_each(?1))) ORDER BY name, id"
+            "SELECT {SUMMARY_COLUMNS} FROM devices WHERE {} ORDER BY name, id",
+            in_scope(1, "org_id", Some("site"))
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(scope_param(scope))
@@ -78,8 +78,8 @@ impl SqliteStore {
 
     pub(crate) async fn get_device_impl(&self, scope: &Scope, id: Uuid) -> Result<DeviceDetail> {
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS}, enrolled_at, stored_seq, inventory, inventory_at FROM devices
-             WHERE id = ?2 AND (?1 IS NULL OR org_id IN (SELECT value FROM json_each(?1)))"
+            "SELECT {SUMMARY_COLUMNS}, enrolled_at, stored_seq, inventory, inventory_at FROM devices WHERE id = ?2 AND {}",
+            in_scope(1, "org_id", Some("site"))
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(scope_param(scope))
@@ -98,15 +98,16 @@ impl SqliteStore {
     }
 
     pub(crate) async fn revoke_device_impl(&self, scope: &Scope, id: Uuid) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE devices SET revoked = 1
-             WHERE id = ?2 AND (?1 IS NULL OR org_id IN (SELECT value FROM json_each(?1)))",
-        )
-        .bind(scope_param(scope))
-        .bind(id.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        let sql = format!(
+            "UPDATE devices SET revoked = 1 WHERE id = ?2 AND {}",
+            in_scope(1, "org_id", Some("site"))
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -198,24 +199,26 @@ impl SqliteStore {
         scope: &Scope,
         device: Uuid,
     ) -> Result<Vec<StatusChange>> {
-        sqlx::query(
-            "SELECT device_id, from_status, to_status, at FROM status_changes
-             WHERE device_id = ?2 AND (?1 IS NULL OR org_id IN (SELECT value FROM json_each(?1))) ORDER BY id",
-        )
-        .bind(scope_param(scope))
-        .bind(device.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?
-        .iter()
-        .map(|row| {
-            Ok(StatusChange {
-                device_id: uuid(row.get("device_id"))?,
-                from: Status::parse(row.get("from_status")),
-                to: Status::parse(row.get("to_status")),
-                at: row.get("at"),
+        let sql = format!(
+            "SELECT c.device_id, c.from_status, c.to_status, c.at FROM status_changes c JOIN devices d ON d.id = c.device_id
+             WHERE c.device_id = ?2 AND {} ORDER BY c.id",
+            in_scope(1, "d.org_id", Some("d.site"))
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(device.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| {
+                Ok(StatusChange {
+                    device_id: uuid(row.get("device_id"))?,
+                    from: Status::parse(row.get("from_status")),
+                    to: Status::parse(row.get("to_status")),
+                    at: row.get("at"),
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 }

@@ -3,6 +3,7 @@
 //! which is what "acked means stored" needs; a power cut may lose the last
 //! few commits), migrations embedded in the binary.
 
+pub mod audit;
 mod devices;
 mod metrics;
 mod people;
@@ -18,7 +19,10 @@ use steward_store::*;
 use uuid::Uuid;
 
 /// Migrations in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_foundation.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_foundation.sql"),
+    include_str!("../migrations/0002_access.sql"),
+];
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -120,17 +124,28 @@ pub(crate) fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-/// The scope as one bindable value: NULL for everything, else a JSON array
-/// of organisation ids, used as
-/// `(?N IS NULL OR org_id IN (SELECT value FROM json_each(?N)))`.
-pub(crate) fn scope_param(scope: &Scope) -> Option<String> {
-    match scope {
-        Scope::All => None,
-        Scope::Orgs(orgs) => Some(
-            serde_json::to_string(&orgs.iter().map(Uuid::to_string).collect::<Vec<_>>())
-                .unwrap_or_else(|_| "[]".into()),
+/// The scope as one bindable JSON value, `{"a": [places], "d": [places]}`,
+/// for [`in_scope`].
+pub(crate) fn scope_param(scope: &Scope) -> String {
+    serde_json::to_string(scope).unwrap_or_else(|_| r#"{"a":[],"d":[]}"#.into())
+}
+
+/// SQL condition: the row whose organisation is `org_col` (and site
+/// `site_col`, for tables that have one) lies in the scope bound as `?n`.
+/// Rows without a site are reached only by grants without a site.
+pub(crate) fn in_scope(n: u8, org_col: &str, site_col: Option<&str>) -> String {
+    let site = match site_col {
+        Some(col) => format!(
+            "(json_extract(j.value, '$.s') IS NULL OR json_extract(j.value, '$.s') = {col})"
         ),
-    }
+        None => "json_extract(j.value, '$.s') IS NULL".to_string(),
+    };
+    let place = format!(
+        "(json_extract(j.value, '$.o') IS NULL OR json_extract(j.value, '$.o') = {org_col}) AND {site}"
+    );
+    format!(
+        "(EXISTS (SELECT 1 FROM json_each(?{n}, '$.a') j WHERE {place}) AND NOT EXISTS (SELECT 1 FROM json_each(?{n}, '$.d') j WHERE {place}))"
+    )
 }
 
 pub(crate) fn uuid(text: &str) -> Result<Uuid> {
@@ -142,8 +157,17 @@ impl Store for SqliteStore {
     async fn default_org(&self) -> Result<Org> {
         self.default_org_impl().await
     }
+    async fn create_org(&self, name: &str) -> Result<Org> {
+        self.create_org_impl(name).await
+    }
     async fn org_by_name(&self, scope: &Scope, name: &str) -> Result<Org> {
         self.org_by_name_impl(scope, name).await
+    }
+    async fn list_orgs(&self, scope: &Scope) -> Result<Vec<Org>> {
+        self.list_orgs_impl(scope).await
+    }
+    async fn set_org_require_totp(&self, scope: &Scope, org: Uuid, require: bool) -> Result<()> {
+        self.set_org_require_totp_impl(scope, org, require).await
     }
     async fn user_count(&self) -> Result<u64> {
         self.user_count_impl().await
@@ -154,8 +178,44 @@ impl Store for SqliteStore {
     async fn user_by_name(&self, username: &str) -> Result<UserRecord> {
         self.user_by_name_impl(username).await
     }
+    async fn user_by_id(&self, id: Uuid) -> Result<UserRecord> {
+        self.user_by_id_impl(id).await
+    }
+    async fn list_users(&self, scope: &Scope) -> Result<Vec<UserSummary>> {
+        self.list_users_impl(scope).await
+    }
+    async fn set_totp(&self, user: Uuid, secret: Option<&str>, enabled: bool) -> Result<()> {
+        self.set_totp_impl(user, secret, enabled).await
+    }
+    async fn replace_recovery_codes(&self, user: Uuid, code_hashes: &[String]) -> Result<()> {
+        self.replace_recovery_codes_impl(user, code_hashes).await
+    }
+    async fn use_recovery_code(&self, user: Uuid, code_hash: &str, now: i64) -> Result<bool> {
+        self.use_recovery_code_impl(user, code_hash, now).await
+    }
+    async fn upsert_builtin_role(&self, role: &RoleRecord) -> Result<()> {
+        self.upsert_builtin_role_impl(role).await
+    }
+    async fn create_role(&self, role: &RoleRecord) -> Result<()> {
+        self.create_role_impl(role).await
+    }
+    async fn list_roles(&self, scope: &Scope) -> Result<Vec<RoleRecord>> {
+        self.list_roles_impl(scope).await
+    }
+    async fn role(&self, id: &str) -> Result<RoleRecord> {
+        self.role_impl(id).await
+    }
+    async fn create_grant(&self, grant: &NewGrant) -> Result<()> {
+        self.create_grant_impl(grant).await
+    }
     async fn create_api_token(&self, token: &NewApiToken) -> Result<Uuid> {
         self.create_api_token_impl(token).await
+    }
+    async fn list_api_tokens(&self, user: Uuid) -> Result<Vec<ApiTokenSummary>> {
+        self.list_api_tokens_impl(user).await
+    }
+    async fn revoke_api_token(&self, user: Option<Uuid>, id: Uuid) -> Result<()> {
+        self.revoke_api_token_impl(user, id).await
     }
     async fn principal_for_token(&self, token_hash: &str, now: i64) -> Result<Principal> {
         self.principal_for_token_impl(token_hash, now).await
@@ -166,8 +226,22 @@ impl Store for SqliteStore {
     async fn principal_for_session(&self, session_hash: &str, now: i64) -> Result<Principal> {
         self.principal_for_session_impl(session_hash, now).await
     }
+    async fn complete_session_mfa(&self, session_hash: &str) -> Result<()> {
+        self.complete_session_mfa_impl(session_hash).await
+    }
     async fn delete_session(&self, session_hash: &str) -> Result<()> {
         self.delete_session_impl(session_hash).await
+    }
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<AuditEntry> {
+        self.append_audit_impl(entry).await
+    }
+    async fn audit_entries(
+        &self,
+        scope: &Scope,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        self.audit_entries_impl(scope, after_id, limit).await
     }
     async fn create_enroll_token(&self, token: &NewEnrollToken) -> Result<()> {
         self.create_enroll_token_impl(token).await

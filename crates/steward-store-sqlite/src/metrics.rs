@@ -5,7 +5,7 @@
 //! [`CHUNK_SAMPLES`] samples, a few hundred bytes), inside the same
 //! transaction that advances the device's stored sequence number.
 
-use crate::{SqliteStore, backend, scope_param};
+use crate::{SqliteStore, backend, in_scope, scope_param};
 use sqlx::{Row, Sqlite, Transaction};
 use std::collections::BTreeMap;
 use steward_store::*;
@@ -132,21 +132,22 @@ impl SqliteStore {
         scope: &Scope,
         query: &MetricQuery,
     ) -> Result<Vec<Series>> {
-        let rows = sqlx::query(
-            "SELECT s.id, s.name, s.labels, c.data FROM series s
+        let sql = format!(
+            "SELECT s.id, s.name, s.labels, c.data FROM series s JOIN devices d ON d.id = s.device_id
              LEFT JOIN chunks c ON c.series_id = s.id AND c.end_ts >= ?3 AND c.start_ts <= ?4
-             WHERE s.device_id = ?2 AND s.name = ?5
-               AND (?1 IS NULL OR s.org_id IN (SELECT value FROM json_each(?1)))
+             WHERE s.device_id = ?2 AND s.name = ?5 AND {}
              ORDER BY s.id, c.start_ts",
-        )
-        .bind(scope_param(scope))
-        .bind(query.device_id.to_string())
-        .bind(query.from_ms)
-        .bind(query.to_ms)
-        .bind(&query.name)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
+            in_scope(1, "d.org_id", Some("d.site"))
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(query.device_id.to_string())
+            .bind(query.from_ms)
+            .bind(query.to_ms)
+            .bind(&query.name)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         let mut by_series: BTreeMap<i64, Series> = BTreeMap::new();
         for row in rows {
             let id: i64 = row.get("id");

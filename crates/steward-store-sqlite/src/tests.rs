@@ -91,7 +91,7 @@ async fn ingest_is_idempotent_and_queryable() {
         from_ms: 0,
         to_ms: i64::MAX,
     };
-    let series = store.query_metric(&Scope::All, &query).await.unwrap();
+    let series = store.query_metric(&Scope::all(), &query).await.unwrap();
     assert_eq!(series.len(), 1);
     let ts: Vec<i64> = series[0].samples.iter().map(|s| s.0).collect();
     assert_eq!(ts, (1..=300).map(|s| s * 60_000).collect::<Vec<_>>());
@@ -101,7 +101,7 @@ async fn ingest_is_idempotent_and_queryable() {
         (stats.chunk_bytes as f64 / stats.samples as f64) < 2.0,
         "{stats:?}"
     );
-    let listed = store.list_devices(&Scope::All).await.unwrap();
+    let listed = store.list_devices(&Scope::all()).await.unwrap();
     assert_eq!(listed[0].disk_utilization, Some(0.5));
 }
 
@@ -110,7 +110,7 @@ async fn scope_hides_other_tenants() {
     let (_dir, store) = open().await;
     let org = store.default_org().await.unwrap().id;
     let dev = device(&store, org, "fp1").await;
-    let other = Scope::Orgs(vec![Uuid::now_v7()]);
+    let other = Scope::org(Uuid::now_v7());
     assert!(store.list_devices(&other).await.unwrap().is_empty());
     assert!(matches!(
         store.get_device(&other, dev).await,
@@ -133,7 +133,7 @@ async fn scope_hides_other_tenants() {
     assert!(store.query_metric(&other, &query).await.unwrap().is_empty());
     assert_eq!(
         store
-            .query_metric(&Scope::Orgs(vec![org]), &query)
+            .query_metric(&Scope::org(org), &query)
             .await
             .unwrap()
             .len(),
@@ -195,7 +195,7 @@ async fn status_changes_are_recorded_once() {
     assert!(store.set_status(dev, Status::Online, 10).await.unwrap());
     assert!(!store.set_status(dev, Status::Online, 11).await.unwrap());
     assert!(store.set_status(dev, Status::Offline, 20).await.unwrap());
-    let history = store.status_history(&Scope::All, dev).await.unwrap();
+    let history = store.status_history(&Scope::all(), dev).await.unwrap();
     assert_eq!(
         history.iter().map(|c| (c.to, c.at)).collect::<Vec<_>>(),
         vec![(Status::Online, 10), (Status::Offline, 20)]
@@ -203,37 +203,169 @@ async fn status_changes_are_recorded_once() {
 }
 
 #[tokio::test]
-async fn tokens_resolve_to_scoped_principals() {
+async fn tokens_resolve_to_principals_with_grants() {
     let (_dir, store) = open().await;
     let org = store.default_org().await.unwrap().id;
+    store
+        .upsert_builtin_role(&RoleRecord {
+            id: "viewer".into(),
+            org_id: None,
+            name: "viewer".into(),
+            permissions: vec!["devices.view".into()],
+        })
+        .await
+        .unwrap();
     let user = store
         .create_user(&NewUser {
             id: Uuid::now_v7(),
             org_id: org,
             username: "admin".into(),
             password_hash: "x".into(),
-            role: Role::Admin,
             created_at: 0,
         })
         .await
         .unwrap();
     store
-        .create_api_token(&NewApiToken {
+        .create_grant(&NewGrant {
             id: Uuid::now_v7(),
             user_id: user,
-            name: "t".into(),
-            token_hash: "h".into(),
-            created_at: 0,
-            expires_at: Some(100),
+            org_id: Some(org),
+            site: None,
+            role_id: "viewer".into(),
+            deny: false,
         })
         .await
         .unwrap();
+    let token = NewApiToken {
+        id: Uuid::now_v7(),
+        user_id: user,
+        name: "t".into(),
+        token_hash: "h".into(),
+        created_at: 0,
+        expires_at: Some(100),
+        role_id: None,
+        scope_org: None,
+        scope_site: None,
+    };
+    store.create_api_token(&token).await.unwrap();
+    let principal = store.principal_for_token("h", 50).await.unwrap();
+    assert_eq!(principal.grants.len(), 1);
     assert_eq!(
-        store.principal_for_token("h", 50).await.unwrap().scope,
-        Scope::All
+        principal.grants[0].permissions,
+        vec!["devices.view".to_string()]
     );
     assert!(store.principal_for_token("h", 150).await.is_err());
     assert!(store.principal_for_token("nope", 50).await.is_err());
+    store.revoke_api_token(Some(user), token.id).await.unwrap();
+    assert!(store.principal_for_token("h", 50).await.is_err());
+}
+
+#[tokio::test]
+async fn site_scopes_and_denies_apply_in_sql() {
+    let (_dir, store) = open().await;
+    let org = store.default_org().await.unwrap().id;
+    let hq = device(&store, org, "fp1").await; // site "hq"
+    let scope = |allow_site: Option<&str>, deny_site: Option<&str>| Scope {
+        allow: vec![Place {
+            org: Some(org),
+            site: allow_site.map(String::from),
+        }],
+        deny: deny_site
+            .map(|s| Place {
+                org: Some(org),
+                site: Some(s.into()),
+            })
+            .into_iter()
+            .collect(),
+    };
+    assert_eq!(
+        store
+            .list_devices(&scope(Some("hq"), None))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .list_devices(&scope(Some("branch"), None))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        store
+            .list_devices(&scope(None, Some("hq")))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    assert!(
+        store
+            .get_device(&scope(None, Some("hq")), hq)
+            .await
+            .is_err()
+    );
+    assert!(store.get_device(&scope(None, None), hq).await.is_ok());
+}
+
+#[tokio::test]
+async fn audit_log_is_chained_and_append_only() {
+    let (dir, store) = open().await;
+    for i in 0..3 {
+        store
+            .append_audit(&NewAuditEntry {
+                org_id: None,
+                at: i,
+                actor: "admin".into(),
+                source: "127.0.0.1".into(),
+                action: "test".into(),
+                target: format!("t{i}"),
+                detail: "{}".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let entries = store.audit_entries(&Scope::all(), 0, 100).await.unwrap();
+    assert_eq!(verify_audit_chain(&entries, audit::GENESIS), Ok(3));
+    // The database refuses edits and deletions...
+    assert!(
+        sqlx::query("UPDATE audit_log SET target = 'x' WHERE id = 2")
+            .execute(&store.pool)
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query("DELETE FROM audit_log WHERE id = 2")
+            .execute(&store.pool)
+            .await
+            .is_err()
+    );
+    // ...and an edit made behind its back (triggers dropped) is detected.
+    store.close().await;
+    let raw = SqliteStore::open(&dir.path().join("steward.db"))
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET target = 'forged' WHERE id = 2;",
+    )
+    .execute(&raw.pool)
+    .await
+    .unwrap();
+    let entries = raw.audit_entries(&Scope::all(), 0, 100).await.unwrap();
+    assert_eq!(
+        verify_audit_chain(&entries, audit::GENESIS).unwrap_err().0,
+        2
+    );
+    // An org-scoped reader does not see server-wide entries.
+    assert!(
+        raw.audit_entries(&Scope::org(Uuid::now_v7()), 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

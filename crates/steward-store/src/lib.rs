@@ -32,39 +32,127 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Which organisations a caller may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// Every organisation (the server's own bookkeeping, the bootstrap admin).
-    All,
-    Orgs(Vec<Uuid>),
+/// One place in the tenancy tree: an organisation (or every one, `None`)
+/// and optionally one site in it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Place {
+    #[serde(rename = "o")]
+    pub org: Option<Uuid>,
+    #[serde(rename = "s")]
+    pub site: Option<String>,
+}
+
+impl Place {
+    pub fn covers(&self, org: Uuid, site: Option<&str>) -> bool {
+        self.org.is_none_or(|o| o == org) && (self.site.is_none() || self.site.as_deref() == site)
+    }
+}
+
+/// What a caller may see or touch for one permission: the places allowed,
+/// minus the places denied. Store queries apply it in SQL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Scope {
+    #[serde(rename = "a")]
+    pub allow: Vec<Place>,
+    #[serde(rename = "d")]
+    pub deny: Vec<Place>,
 }
 
 impl Scope {
-    pub fn allows(&self, org: Uuid) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Orgs(orgs) => orgs.contains(&org),
+    /// Everything (the server's own bookkeeping).
+    pub fn all() -> Self {
+        Self {
+            allow: vec![Place {
+                org: None,
+                site: None,
+            }],
+            deny: Vec::new(),
         }
+    }
+
+    pub fn org(org: Uuid) -> Self {
+        Self {
+            allow: vec![Place {
+                org: Some(org),
+                site: None,
+            }],
+            deny: Vec::new(),
+        }
+    }
+
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.allow.is_empty()
+    }
+
+    /// Whether a row of `org` (and `site`, for rows that have one) is in scope.
+    pub fn allows(&self, org: Uuid, site: Option<&str>) -> bool {
+        self.allow.iter().any(|p| p.covers(org, site))
+            && !self.deny.iter().any(|p| p.covers(org, site))
+    }
+
+    /// Whether whole-organisation rows of `org` are in scope (rows without a
+    /// site: a site-limited grant does not reach them).
+    pub fn allows_org(&self, org: Uuid) -> bool {
+        self.allow
+            .iter()
+            .any(|p| p.site.is_none() && p.org.is_none_or(|o| o == org))
+            && !self
+                .deny
+                .iter()
+                .any(|p| p.site.is_none() && p.org.is_none_or(|o| o == org))
     }
 }
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // --- organisations and people -------------------------------------
-    /// The organisation new things land in when none is named; created on
-    /// first use.
+    /// The root (service provider) organisation; created on first use.
     async fn default_org(&self) -> Result<Org>;
+    async fn create_org(&self, name: &str) -> Result<Org>;
     async fn org_by_name(&self, scope: &Scope, name: &str) -> Result<Org>;
+    async fn list_orgs(&self, scope: &Scope) -> Result<Vec<Org>>;
+    async fn set_org_require_totp(&self, scope: &Scope, org: Uuid, require: bool) -> Result<()>;
     async fn user_count(&self) -> Result<u64>;
     async fn create_user(&self, user: &NewUser) -> Result<Uuid>;
     async fn user_by_name(&self, username: &str) -> Result<UserRecord>;
+    async fn user_by_id(&self, id: Uuid) -> Result<UserRecord>;
+    async fn list_users(&self, scope: &Scope) -> Result<Vec<UserSummary>>;
+    async fn set_totp(&self, user: Uuid, secret: Option<&str>, enabled: bool) -> Result<()>;
+    async fn replace_recovery_codes(&self, user: Uuid, code_hashes: &[String]) -> Result<()>;
+    /// Spends a recovery code; false if unknown or used.
+    async fn use_recovery_code(&self, user: Uuid, code_hash: &str, now: i64) -> Result<bool>;
+    /// Creates or updates a built-in role (organisation-less).
+    async fn upsert_builtin_role(&self, role: &RoleRecord) -> Result<()>;
+    async fn create_role(&self, role: &RoleRecord) -> Result<()>;
+    async fn list_roles(&self, scope: &Scope) -> Result<Vec<RoleRecord>>;
+    async fn role(&self, id: &str) -> Result<RoleRecord>;
+    async fn create_grant(&self, grant: &NewGrant) -> Result<()>;
     async fn create_api_token(&self, token: &NewApiToken) -> Result<Uuid>;
+    async fn list_api_tokens(&self, user: Uuid) -> Result<Vec<ApiTokenSummary>>;
+    /// Revokes a token of `user` (or any token when `user` is None).
+    async fn revoke_api_token(&self, user: Option<Uuid>, id: Uuid) -> Result<()>;
     /// The principal behind a token hash, if the token is live at `now`.
     async fn principal_for_token(&self, token_hash: &str, now: i64) -> Result<Principal>;
     async fn create_session(&self, session: &NewSession) -> Result<()>;
     async fn principal_for_session(&self, session_hash: &str, now: i64) -> Result<Principal>;
+    async fn complete_session_mfa(&self, session_hash: &str) -> Result<()>;
     async fn delete_session(&self, session_hash: &str) -> Result<()>;
+
+    // --- audit ----------------------------------------------------------
+    /// Appends an entry, chained to the previous one; returns it.
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<AuditEntry>;
+    /// Entries after `after_id`, oldest first, at most `limit`, in scope
+    /// (entries without an organisation need an all-organisation scope).
+    async fn audit_entries(
+        &self,
+        scope: &Scope,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
 
     // --- enrollment -----------------------------------------------------
     async fn create_enroll_token(&self, token: &NewEnrollToken) -> Result<()>;
@@ -102,4 +190,48 @@ pub trait Store: Send + Sync + 'static {
     /// Drops whole chunks that end before `before_ms`; returns samples dropped.
     async fn apply_retention(&self, before_ms: i64) -> Result<u64>;
     async fn storage_stats(&self) -> Result<StorageStats>;
+}
+
+/// The chain hash of an audit entry: SHA-256 over the previous hash and the
+/// entry's fields in a fixed order (ids, times and text), hex.
+pub fn audit_hash(entry: &AuditEntry) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::json!([
+        entry.id,
+        entry.org_id.map(|o| o.to_string()),
+        entry.at,
+        entry.actor,
+        entry.source,
+        entry.action,
+        entry.target,
+        entry.detail,
+    ]);
+    let mut hasher = Sha256::new();
+    hasher.update(entry.prev_hash.as_bytes());
+    hasher.update(canonical.to_string().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// Checks a run of audit entries (oldest first, starting at id 1 with the
+/// genesis hash): every hash matches its content, every entry chains to the
+/// one before, and no id is missing. Returns the first broken id.
+pub fn verify_audit_chain(entries: &[AuditEntry], genesis: &str) -> Result<usize, (i64, String)> {
+    let mut prev = genesis.to_string();
+    for (index, entry) in entries.iter().enumerate() {
+        let expected_id = index as i64 + 1;
+        if entry.id != expected_id {
+            return Err((expected_id, format!("entry {expected_id} is missing")));
+        }
+        if entry.prev_hash != prev {
+            return Err((
+                entry.id,
+                format!("entry {} does not chain to its predecessor", entry.id),
+            ));
+        }
+        if audit_hash(entry) != entry.hash {
+            return Err((entry.id, format!("entry {} was altered", entry.id)));
+        }
+        prev = entry.hash.clone();
+    }
+    Ok(entries.len())
 }

@@ -4,39 +4,10 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-use crate::Scope;
-
 #[derive(Debug, Clone, Serialize)]
 pub struct Org {
     pub id: Uuid,
     pub name: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Technician,
-    ReadOnly,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Technician => "technician",
-            Role::ReadOnly => "read_only",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "admin" => Some(Role::Admin),
-            "technician" => Some(Role::Technician),
-            "read_only" => Some(Role::ReadOnly),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -45,7 +16,6 @@ pub struct NewUser {
     pub org_id: Uuid,
     pub username: String,
     pub password_hash: String,
-    pub role: Role,
     pub created_at: i64,
 }
 
@@ -55,17 +25,70 @@ pub struct UserRecord {
     pub org_id: Uuid,
     pub username: String,
     pub password_hash: String,
-    pub role: Role,
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    /// The user's organisation requires two-factor sign-in.
+    pub org_requires_totp: bool,
 }
 
-/// Who is calling, and what they may see.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub username: String,
+    pub totp_enabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleRecord {
+    pub id: String,
+    /// `None` for built-in roles.
+    pub org_id: Option<Uuid>,
+    pub name: String,
+    pub permissions: Vec<String>,
+}
+
+/// A role granted (or denied) to a user at a place.
+#[derive(Debug, Clone, Serialize)]
+pub struct Grant {
+    pub org_id: Option<Uuid>,
+    pub site: Option<String>,
+    pub role_id: String,
+    pub permissions: Vec<String>,
+    pub deny: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub org_id: Option<Uuid>,
+    pub site: Option<String>,
+    pub role_id: String,
+    pub deny: bool,
+}
+
+/// What an API token is limited to (its role at its place).
+#[derive(Debug, Clone)]
+pub struct TokenLimit {
+    pub token_id: Uuid,
+    pub permissions: Option<Vec<String>>,
+    pub org_id: Option<Uuid>,
+    pub site: Option<String>,
+}
+
+/// Who is calling: the user's grants, and the token's limit when the call
+/// came with an API token. The server turns these into permission checks
+/// and [`Scope`]s.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user_id: Uuid,
     pub username: String,
     pub org_id: Uuid,
-    pub role: Role,
-    pub scope: Scope,
+    pub grants: Vec<Grant>,
+    pub token: Option<TokenLimit>,
+    /// False for a session that still owes its second factor.
+    pub mfa_done: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +99,20 @@ pub struct NewApiToken {
     pub token_hash: String,
     pub created_at: i64,
     pub expires_at: Option<i64>,
+    pub role_id: Option<String>,
+    pub scope_org: Option<Uuid>,
+    pub scope_site: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiTokenSummary {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked: bool,
+    pub role_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +121,34 @@ pub struct NewSession {
     pub user_id: Uuid,
     pub created_at: i64,
     pub expires_at: i64,
+    pub mfa_done: bool,
+}
+
+/// One audit entry as written; the store chains it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewAuditEntry {
+    pub org_id: Option<Uuid>,
+    pub at: i64,
+    pub actor: String,
+    pub source: String,
+    pub action: String,
+    pub target: String,
+    /// JSON: before/after values or other details. Never secrets.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub org_id: Option<Uuid>,
+    pub at: i64,
+    pub actor: String,
+    pub source: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
 }
 
 #[derive(Debug, Clone)]

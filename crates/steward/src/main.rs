@@ -101,11 +101,93 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The audit trail: verify its hash chain, or export it as JSON lines.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Organisations (tenants).
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Users and their roles.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Run the agent (same as the steward-agent binary).
     #[command(hide = true)]
     Agent {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check that no audit entry was altered or removed. With --data-dir it
+    /// reads the database directly (the server may be running or stopped).
+    Verify {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Print the audit trail as JSON lines (for a SIEM).
+    Export {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Only entries after this id.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum OrgCommand {
+    Create {
+        name: String,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Require two-factor sign-in for an organisation's users.
+    RequireTotp {
+        id: String,
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        require: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create a user with a role in an organisation (password from
+    /// STEWARD_NEW_PASSWORD).
+    Create {
+        username: String,
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long, default_value = "read_only")]
+        role: String,
+        #[arg(long)]
+        site: Option<String>,
+        #[arg(long, env = "STEWARD_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Grant (or with --deny, explicitly deny) a role to a user.
+    Grant {
+        user_id: String,
+        role: String,
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        site: Option<String>,
+        #[arg(long)]
+        deny: bool,
     },
 }
 
@@ -369,6 +451,64 @@ async fn run(cli: Cli) -> Result<()> {
                 print_text(created["token"].as_str().unwrap_or(""))
             }
         }
+        Command::Audit { command } => audit(command, &remote).await,
+        Command::Org { command } => {
+            let client = Client::new(&remote)?;
+            match command {
+                OrgCommand::Create { name } => print_json(
+                    &client
+                        .post("/api/v1/orgs", &json!({ "name": name }))
+                        .await?,
+                ),
+                OrgCommand::List { json } => {
+                    let orgs = client.get("/api/v1/orgs").await?;
+                    if json {
+                        return print_json(&orgs);
+                    }
+                    for o in orgs.as_array().into_iter().flatten() {
+                        println!(
+                            "{}  {}",
+                            o["id"].as_str().unwrap_or(""),
+                            o["name"].as_str().unwrap_or("")
+                        );
+                    }
+                    Ok(())
+                }
+                OrgCommand::RequireTotp { id, require } => print_json(
+                    &client
+                        .post(
+                            &format!("/api/v1/orgs/{id}/require-totp"),
+                            &json!({ "require": require }),
+                        )
+                        .await?,
+                ),
+            }
+        }
+        Command::User { command } => {
+            let client = Client::new(&remote)?;
+            match command {
+                UserCommand::Create { username, org, role, site, password } => print_json(
+                    &client
+                        .post("/api/v1/users", &json!({ "username": username, "password": password, "org": org, "role": role, "site": site }))
+                        .await?,
+                ),
+                UserCommand::List { json } => {
+                    let users = client.get("/api/v1/users").await?;
+                    if json {
+                        return print_json(&users);
+                    }
+                    for u in users.as_array().into_iter().flatten() {
+                        println!("{}  {}  2fa={}", u["id"].as_str().unwrap_or(""), u["username"].as_str().unwrap_or(""), u["totp_enabled"]);
+                    }
+                    Ok(())
+                }
+                UserCommand::Grant { user_id, role, org, site, deny } => print_json(
+                    &client
+                        .post(&format!("/api/v1/users/{user_id}/grants"), &json!({ "role": role, "org": org, "site": site, "deny": deny }))
+                        .await?,
+                ),
+            }
+        }
         Command::Agent { .. } => unreachable!("handled before the runtime starts"),
     }
 }
@@ -399,6 +539,79 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    }
+}
+
+/// Reads the whole audit trail, from the database or through the API.
+async fn audit_entries(
+    data_dir: Option<&std::path::Path>,
+    remote: &Remote,
+    after: i64,
+) -> Result<Vec<steward_store::AuditEntry>> {
+    use steward_store::Store;
+    match data_dir {
+        Some(dir) => {
+            let store = steward_server::bootstrap::open_store(dir).await?;
+            let mut all = Vec::new();
+            let mut last = after;
+            loop {
+                let page = store
+                    .audit_entries(&steward_store::Scope::all(), last, 5000)
+                    .await?;
+                let Some(tail) = page.last() else { break };
+                last = tail.id;
+                all.extend(page);
+            }
+            store.close().await;
+            Ok(all)
+        }
+        None => {
+            let client = Client::new(remote)?;
+            let mut all: Vec<steward_store::AuditEntry> = Vec::new();
+            let mut last = after;
+            loop {
+                let page = client
+                    .get(&format!("/api/v1/audit?after={last}&limit=5000"))
+                    .await?;
+                let page: Vec<Value> = serde_json::from_value(page)?;
+                let Some(tail) = page.last() else { break };
+                last = tail["id"].as_i64().unwrap_or(i64::MAX);
+                for v in page {
+                    all.push(steward_store::AuditEntry {
+                        id: v["id"].as_i64().unwrap_or(0),
+                        org_id: v["org_id"].as_str().and_then(|s| s.parse().ok()),
+                        at: v["at"].as_i64().unwrap_or(0),
+                        actor: v["actor"].as_str().unwrap_or("").into(),
+                        source: v["source"].as_str().unwrap_or("").into(),
+                        action: v["action"].as_str().unwrap_or("").into(),
+                        target: v["target"].as_str().unwrap_or("").into(),
+                        detail: v["detail"].as_str().unwrap_or("").into(),
+                        prev_hash: v["prev_hash"].as_str().unwrap_or("").into(),
+                        hash: v["hash"].as_str().unwrap_or("").into(),
+                    });
+                }
+            }
+            Ok(all)
+        }
+    }
+}
+
+async fn audit(command: AuditCommand, remote: &Remote) -> Result<()> {
+    match command {
+        AuditCommand::Verify { data_dir } => {
+            let entries = audit_entries(data_dir.as_deref(), remote, 0).await?;
+            match steward_store::verify_audit_chain(&entries, steward_store_sqlite::audit::GENESIS)
+            {
+                Ok(n) => print_text(format!("audit trail intact: {n} entries")),
+                Err((_, why)) => bail!("audit trail broken: {why}"),
+            }
+        }
+        AuditCommand::Export { data_dir, after } => {
+            for entry in audit_entries(data_dir.as_deref(), remote, after).await? {
+                println!("{}", serde_json::to_string(&entry)?);
+            }
+            Ok(())
+        }
     }
 }
 
@@ -436,6 +649,9 @@ pub async fn offline_token(
             token_hash: steward_server::auth::hash_secret(&token),
             created_at: now,
             expires_at,
+            role_id: None,
+            scope_org: None,
+            scope_site: None,
         })
         .await?;
     store.close().await;

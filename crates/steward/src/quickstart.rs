@@ -62,7 +62,7 @@ pub async fn run(config: Config) -> Result<()> {
     // Wait (bounded) until this host is online with its first figures.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
     let devices = loop {
-        let devices = state.store.list_devices(&Scope::All).await?;
+        let devices = state.store.list_devices(&Scope::all()).await?;
         if devices
             .iter()
             .any(|d| d.status == Status::Online && d.cpu_utilization.is_some())

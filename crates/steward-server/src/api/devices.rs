@@ -1,6 +1,7 @@
-//! Device routes.
+//! Device routes. The caller's scope (for the route's permission) goes into
+//! every store call: a device outside it is "not found".
 
-use super::{ApiError, ApiResult, parse_duration};
+use super::{ApiError, ApiResult, id_param, parse_duration};
 use crate::AppState;
 use crate::auth::Caller;
 use axum::Json;
@@ -8,51 +9,49 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use std::sync::Arc;
 use steward_store::{DeviceDetail, DeviceSummary, MetricQuery, Series, StatusChange};
-use uuid::Uuid;
-
-fn device_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(text).map_err(|_| ApiError::bad_request(format!("{text:?} is not a device id")))
-}
 
 pub async fn list(
     State(state): State<Arc<AppState>>,
-    Caller(who): Caller,
+    caller: Caller,
 ) -> ApiResult<Vec<DeviceSummary>> {
-    Ok(Json(state.store.list_devices(&who.scope).await?))
+    Ok(Json(state.store.list_devices(&caller.scope).await?))
 }
 
 pub async fn show(
     State(state): State<Arc<AppState>>,
-    Caller(who): Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<DeviceDetail> {
     Ok(Json(
-        state.store.get_device(&who.scope, device_id(&id)?).await?,
+        state
+            .store
+            .get_device(&caller.scope, id_param(&id, "device")?)
+            .await?,
     ))
 }
 
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
-    Caller(who): Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<serde_json::Value> {
-    let id = device_id(&id)?;
-    state.store.revoke_device(&who.scope, id).await?;
+    let id = id_param(&id, "device")?;
+    state.store.revoke_device(&caller.scope, id).await?;
     state.connections.kick(id, "device revoked");
     state.status.drop_device(id).await;
-    tracing::info!(device = %id, by = %who.username, "Device revoked.");
+    tracing::info!(device = %id, by = %caller.principal.username, "Device revoked.");
     Ok(Json(serde_json::json!({ "revoked": id })))
 }
 
 pub async fn status_history(
     State(state): State<Arc<AppState>>,
-    Caller(who): Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Vec<StatusChange>> {
     Ok(Json(
         state
             .store
-            .status_history(&who.scope, device_id(&id)?)
+            .status_history(&caller.scope, id_param(&id, "device")?)
             .await?,
     ))
 }
@@ -68,11 +67,11 @@ pub struct RangeParams {
 
 pub async fn metrics(
     State(state): State<Arc<AppState>>,
-    Caller(who): Caller,
+    caller: Caller,
     Path((id, name)): Path<(String, String)>,
     Query(range): Query<RangeParams>,
 ) -> ApiResult<Vec<Series>> {
-    let id = device_id(&id)?;
+    let id = id_param(&id, "device")?;
     if !steward_proto::validate::is_metric_name(&name, 128) {
         return Err(ApiError::bad_request(format!(
             "{name:?} is not a metric name"
@@ -82,15 +81,19 @@ pub async fn metrics(
     let to = range.to.unwrap_or(now);
     let from = match (range.from, range.since) {
         (Some(from), _) => from,
-        (None, since) => to - parse_duration(since.as_deref().unwrap_or("1h"))?.as_millis() as i64,
+        (None, since) => to.saturating_sub(
+            parse_duration(since.as_deref().unwrap_or("1h"))?
+                .as_millis()
+                .min(i64::MAX as u128) as i64,
+        ),
     };
     // The device must be visible to the caller, else it is "not found".
-    state.store.get_device(&who.scope, id).await?;
+    state.store.get_device(&caller.scope, id).await?;
     let query = MetricQuery {
         device_id: id,
         name,
         from_ms: from,
         to_ms: to,
     };
-    Ok(Json(state.store.query_metric(&who.scope, &query).await?))
+    Ok(Json(state.store.query_metric(&caller.scope, &query).await?))
 }

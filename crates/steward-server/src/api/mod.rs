@@ -1,54 +1,330 @@
-//! The versioned JSON API (`/api/v1/...`) and the agent endpoints.
-//! Every route but login, health and the CA certificate needs a [`Caller`];
-//! every store call passes the caller's scope.
+//! The versioned JSON API (`/api/v1/...`), the agent endpoints and the
+//! console. Every route is registered with its [`Access`] decision in one
+//! table; the authorisation layer enforces it before any handler runs, and
+//! handlers pass the caller's scope to every store call. A route cannot be
+//! added without a decision, and the permission-matrix test checks the
+//! table route by route.
 
+mod access;
 mod devices;
+mod events;
+mod session;
 mod tokens;
 
-use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{self, Caller};
+use crate::authz::{self, Permission};
+use crate::{AppState, audit};
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::extract::{MatchedPath, Request, State};
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, on};
 use serde_json::json;
 use std::sync::Arc;
 use steward_store::StoreError;
 
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No credentials (sign-in, health, the CA, agent sockets that
+    /// authenticate by certificate or enrollment secret).
+    Public,
+    /// Any signed-in caller, also one that still owes its second factor
+    /// (to set it up or sign out).
+    MfaPending,
+    /// Any fully signed-in caller (acts on their own account only).
+    SignedIn,
+    /// Callers holding the permission somewhere; the handler gets the scope.
+    Perm(Permission),
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteEntry {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+struct Routes {
+    router: Router<Arc<AppState>>,
+    table: Vec<RouteEntry>,
+}
+
+impl Routes {
+    fn add<H, T>(mut self, method: Method, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, Arc<AppState>>,
+        T: 'static,
+    {
+        let filter = if method == Method::POST {
+            MethodFilter::POST
+        } else {
+            MethodFilter::GET
+        };
+        self.router = self.router.route(path, on(filter, handler));
+        self.table.push(RouteEntry {
+            method,
+            path,
+            access,
+        });
+        self
+    }
+}
+
+/// Every route with its access decision.
+pub fn route_table() -> Vec<RouteEntry> {
+    routes().table
+}
+
+fn routes() -> Routes {
+    use Access::*;
+    use Method as M;
+    use Permission as P;
+    Routes {
+        router: Router::new(),
+        table: Vec::new(),
+    }
+    .add(
+        M::GET,
+        steward_proto::AGENT_WS_PATH,
+        Public,
+        crate::gateway::connect,
+    )
+    .add(
+        M::GET,
+        steward_proto::ENROLL_WS_PATH,
+        Public,
+        crate::gateway::enroll,
+    )
+    .add(M::GET, steward_proto::CA_PATH, Public, ca_pem)
+    .add(M::GET, "/", Public, crate::ui::index)
+    .add(M::GET, "/ui/app.js", Public, crate::ui::app_js)
+    .add(M::GET, "/ui/style.css", Public, crate::ui::style_css)
+    .add(M::GET, "/api/v1/health", Public, health)
+    .add(M::POST, "/api/v1/login", Public, session::login)
+    .add(M::POST, "/api/v1/logout", MfaPending, session::logout)
+    .add(M::GET, "/api/v1/whoami", MfaPending, session::whoami)
+    .add(
+        M::POST,
+        "/api/v1/me/totp/setup",
+        MfaPending,
+        session::totp_setup,
+    )
+    .add(
+        M::POST,
+        "/api/v1/me/totp/enable",
+        MfaPending,
+        session::totp_enable,
+    )
+    .add(M::GET, "/api/v1/events", SignedIn, events::socket)
+    .add(M::GET, "/api/v1/tokens", SignedIn, tokens::list_api_tokens)
+    .add(
+        M::POST,
+        "/api/v1/tokens",
+        SignedIn,
+        tokens::create_api_token,
+    )
+    .add(
+        M::POST,
+        "/api/v1/tokens/{id}/revoke",
+        SignedIn,
+        tokens::revoke_api_token,
+    )
+    .add(
+        M::GET,
+        "/api/v1/devices",
+        Perm(P::DevicesView),
+        devices::list,
+    )
+    .add(
+        M::GET,
+        "/api/v1/devices/{id}",
+        Perm(P::DevicesView),
+        devices::show,
+    )
+    .add(
+        M::GET,
+        "/api/v1/devices/{id}/status-history",
+        Perm(P::DevicesView),
+        devices::status_history,
+    )
+    .add(
+        M::GET,
+        "/api/v1/devices/{id}/metrics/{name}",
+        Perm(P::DevicesView),
+        devices::metrics,
+    )
+    .add(
+        M::POST,
+        "/api/v1/devices/{id}/revoke",
+        Perm(P::DevicesManage),
+        devices::revoke,
+    )
+    .add(
+        M::GET,
+        "/api/v1/enroll-tokens",
+        Perm(P::EnrollManage),
+        tokens::list_enroll,
+    )
+    .add(
+        M::POST,
+        "/api/v1/enroll-tokens",
+        Perm(P::EnrollManage),
+        tokens::create_enroll,
+    )
+    .add(
+        M::POST,
+        "/api/v1/enroll-tokens/{id}/revoke",
+        Perm(P::EnrollManage),
+        tokens::revoke_enroll,
+    )
+    .add(
+        M::GET,
+        "/api/v1/orgs",
+        Perm(P::OrgsManage),
+        access::list_orgs,
+    )
+    .add(
+        M::POST,
+        "/api/v1/orgs",
+        Perm(P::OrgsManage),
+        access::create_org,
+    )
+    .add(
+        M::POST,
+        "/api/v1/orgs/{id}/require-totp",
+        Perm(P::UsersManage),
+        access::require_totp,
+    )
+    .add(
+        M::GET,
+        "/api/v1/users",
+        Perm(P::UsersManage),
+        access::list_users,
+    )
+    .add(
+        M::POST,
+        "/api/v1/users",
+        Perm(P::UsersManage),
+        access::create_user,
+    )
+    .add(
+        M::POST,
+        "/api/v1/users/{id}/grants",
+        Perm(P::UsersManage),
+        access::create_grant,
+    )
+    .add(
+        M::GET,
+        "/api/v1/roles",
+        Perm(P::RolesManage),
+        access::list_roles,
+    )
+    .add(
+        M::POST,
+        "/api/v1/roles",
+        Perm(P::RolesManage),
+        access::create_role,
+    )
+    .add(
+        M::GET,
+        "/api/v1/audit",
+        Perm(P::AuditView),
+        access::audit_log,
+    )
+    .add(
+        M::GET,
+        "/api/v1/server/stats",
+        Perm(P::AuditView),
+        server_stats,
+    )
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route(steward_proto::AGENT_WS_PATH, get(crate::gateway::connect))
-        .route(steward_proto::ENROLL_WS_PATH, get(crate::gateway::enroll))
-        .route(steward_proto::CA_PATH, get(ca_pem))
-        .route("/", get(crate::ui::index))
-        .route("/ui/app.js", get(crate::ui::app_js))
-        .route("/ui/style.css", get(crate::ui::style_css))
-        .route("/api/v1/health", get(health))
-        .route("/api/v1/login", post(tokens::login))
-        .route("/api/v1/logout", post(tokens::logout))
-        .route("/api/v1/whoami", get(whoami))
-        .route("/api/v1/devices", get(devices::list))
-        .route("/api/v1/devices/{id}", get(devices::show))
-        .route("/api/v1/devices/{id}/revoke", post(devices::revoke))
-        .route(
-            "/api/v1/devices/{id}/status-history",
-            get(devices::status_history),
-        )
-        .route("/api/v1/devices/{id}/metrics/{name}", get(devices::metrics))
-        .route(
-            "/api/v1/enroll-tokens",
-            get(tokens::list_enroll).post(tokens::create_enroll),
-        )
-        .route(
-            "/api/v1/enroll-tokens/{id}/revoke",
-            post(tokens::revoke_enroll),
-        )
-        .route("/api/v1/tokens", post(tokens::create_api_token))
-        .route("/api/v1/server/stats", get(server_stats))
+    let Routes { router, table } = routes();
+    let table = Arc::new(table);
+    let layer_state = state.clone();
+    router
+        .route_layer(axum::middleware::from_fn(
+            move |request: Request, next: Next| {
+                let (state, table) = (layer_state.clone(), table.clone());
+                async move { authorize(state, &table, request, next).await }
+            },
+        ))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// Enforces the route's [`Access`], hands the handler a [`Caller`], and
+/// audits every state-changing call (who, what, where from, outcome).
+async fn authorize(
+    state: Arc<AppState>,
+    table: &[RouteEntry],
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
+    let method = request.method().clone();
+    let Some(entry) = table.iter().find(|e| e.path == path && e.method == method) else {
+        // Registered outside the table: refuse rather than guess.
+        return ApiError::forbidden("route has no access decision").into_response();
+    };
+    let source = request
+        .extensions()
+        .get::<crate::tls::RemoteAddr>()
+        .map(|a| a.0.ip().to_string())
+        .unwrap_or_default();
+    if entry.access == Access::Public {
+        return next.run(request).await;
+    }
+    let (principal, session) = match auth::authenticate(&state, &method, request.headers()).await {
+        Ok(found) => found,
+        Err(error) => return error.into_response(),
+    };
+    if !principal.mfa_done && entry.access != Access::MfaPending {
+        return ApiError::forbidden(
+            "two-factor sign-in is required: set it up at /api/v1/me/totp/setup",
+        )
+        .into_response();
+    }
+    let scope = match entry.access {
+        Access::Perm(permission) => {
+            let scope = authz::scope_for(&principal, permission);
+            if scope.is_empty() {
+                return ApiError::forbidden(format!("missing permission {}", permission.as_str()))
+                    .into_response();
+            }
+            scope
+        }
+        _ => steward_store::Scope::none(),
+    };
+    let caller = Caller {
+        principal: Arc::new(principal),
+        scope,
+        session,
+        source,
+    };
+    request.extensions_mut().insert(caller.clone());
+    let changes = !matches!(method, Method::GET | Method::HEAD);
+    let (request, body) = if changes {
+        audit::capture_body(request).await
+    } else {
+        (request, None)
+    };
+    let uri = request.uri().path().to_string();
+    let response = next.run(request).await;
+    if changes {
+        let detail = json!({ "status": response.status().as_u16(), "request": body });
+        audit::record(&state, &caller, &format!("{method} {path}"), &uri, detail).await;
+    }
+    response
 }
 
 /// An API error: a status and a message, rendered as `{"error": "..."}`.
@@ -120,17 +396,9 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-async fn whoami(Caller(principal): Caller) -> Json<serde_json::Value> {
-    Json(json!({
-        "username": principal.username,
-        "org_id": principal.org_id,
-        "role": principal.role,
-    }))
-}
-
 async fn server_stats(
     State(state): State<Arc<AppState>>,
-    Caller(_): Caller,
+    _: Caller,
 ) -> ApiResult<serde_json::Value> {
     use std::sync::atomic::Ordering::Relaxed;
     let m = &state.metrics;
@@ -149,4 +417,12 @@ async fn server_stats(
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, ApiError> {
     humantime::parse_duration(text)
         .map_err(|e| ApiError::bad_request(format!("bad duration {text:?}: {e}")))
+}
+
+/// Request body size cap for the API.
+pub const MAX_BODY: usize = 1 << 20;
+
+pub fn id_param(text: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(text)
+        .map_err(|_| ApiError::bad_request(format!("{text:?} is not a {what} id")))
 }

@@ -1,0 +1,304 @@
+//! Tenancy and access: organisations, users, roles, grants, the audit log.
+//! Nobody hands out more than they hold: every role granted or created
+//! must consist of permissions the caller holds at that place.
+
+use super::{ApiError, ApiResult, id_param};
+use crate::AppState;
+use crate::auth::{self, Caller};
+use crate::authz::{self, Permission};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use steward_store::{
+    AuditEntry, NewGrant, NewUser, Org, RoleRecord, Scope, StoreError, UserSummary,
+};
+use uuid::Uuid;
+
+fn global(scope: &Scope) -> bool {
+    scope
+        .allow
+        .iter()
+        .any(|p| p.org.is_none() && p.site.is_none())
+        && scope.deny.is_empty()
+}
+
+fn valid_name(what: &str, value: &str) -> Result<(), ApiError> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{what} must be 1-64 letters, digits or . _ @ -"
+        )))
+    }
+}
+
+/// The caller must hold every permission of `role` at (org, site); `org`
+/// None means everywhere.
+fn check_not_exceeding(
+    caller: &Caller,
+    role: &RoleRecord,
+    org: Option<Uuid>,
+    site: Option<&str>,
+) -> Result<(), ApiError> {
+    for name in &role.permissions {
+        let permission = Permission::parse(name)
+            .ok_or_else(|| ApiError::bad_request(format!("unknown permission {name:?}")))?;
+        let ok = match org {
+            Some(org) => authz::holds_at(&caller.principal, permission, org, site),
+            None => global(&authz::scope_for(&caller.principal, permission)),
+        };
+        if !ok {
+            return Err(ApiError::forbidden(format!(
+                "you cannot grant {name} there"
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn org_named(
+    state: &AppState,
+    caller: &Caller,
+    name: Option<&str>,
+) -> Result<Uuid, ApiError> {
+    match name {
+        Some(name) => Ok(state
+            .store
+            .org_by_name(&caller.scope, name)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::not_found(format!("no organisation {name:?}")),
+                other => other.into(),
+            })?
+            .id),
+        None => Ok(caller.principal.org_id),
+    }
+}
+
+pub async fn list_orgs(State(state): State<Arc<AppState>>, caller: Caller) -> ApiResult<Vec<Org>> {
+    Ok(Json(state.store.list_orgs(&caller.scope).await?))
+}
+
+#[derive(Deserialize)]
+pub struct NewOrg {
+    name: String,
+}
+
+pub async fn create_org(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<NewOrg>,
+) -> ApiResult<Org> {
+    valid_name("organisation name", &body.name)?;
+    if !global(&caller.scope) {
+        return Err(ApiError::forbidden(
+            "creating organisations needs orgs.manage everywhere",
+        ));
+    }
+    Ok(Json(state.store.create_org(&body.name).await?))
+}
+
+#[derive(Deserialize)]
+pub struct RequireTotp {
+    require: bool,
+}
+
+pub async fn require_totp(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<RequireTotp>,
+) -> ApiResult<Value> {
+    let org = id_param(&id, "organisation")?;
+    if !caller.scope.allows_org(org) {
+        return Err(ApiError::not_found("not found"));
+    }
+    state
+        .store
+        .set_org_require_totp(&caller.scope, org, body.require)
+        .await?;
+    Ok(Json(json!({ "org_id": org, "require_totp": body.require })))
+}
+
+pub async fn list_users(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Vec<UserSummary>> {
+    Ok(Json(state.store.list_users(&caller.scope).await?))
+}
+
+#[derive(Deserialize)]
+pub struct NewUserBody {
+    username: String,
+    password: String,
+    /// Organisation name; the caller's own when absent.
+    org: Option<String>,
+    /// Role granted in that organisation (default read_only).
+    role: Option<String>,
+    /// Limit the grant to one site.
+    site: Option<String>,
+}
+
+pub async fn create_user(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<NewUserBody>,
+) -> ApiResult<Value> {
+    valid_name("username", &body.username)?;
+    if body.password.chars().count() < 12 {
+        return Err(ApiError::bad_request(
+            "passwords need at least 12 characters",
+        ));
+    }
+    let org = org_named(&state, &caller, body.org.as_deref()).await?;
+    if !caller.scope.allows(org, body.site.as_deref()) {
+        return Err(ApiError::forbidden("you cannot manage users there"));
+    }
+    let role = state
+        .store
+        .role(body.role.as_deref().unwrap_or("read_only"))
+        .await
+        .map_err(|_| ApiError::bad_request("no such role"))?;
+    check_not_exceeding(&caller, &role, Some(org), body.site.as_deref())?;
+    let password = body.password.clone();
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let id = state
+        .store
+        .create_user(&NewUser {
+            id: Uuid::now_v7(),
+            org_id: org,
+            username: body.username.clone(),
+            password_hash: hash,
+            created_at: crate::now_secs(),
+        })
+        .await?;
+    state
+        .store
+        .create_grant(&NewGrant {
+            id: Uuid::now_v7(),
+            user_id: id,
+            org_id: Some(org),
+            site: body.site.clone(),
+            role_id: role.id.clone(),
+            deny: false,
+        })
+        .await?;
+    Ok(Json(
+        json!({ "id": id, "username": body.username, "org_id": org, "role": role.id, "site": body.site }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct NewGrantBody {
+    role: String,
+    /// Organisation name; the caller's own when absent.
+    org: Option<String>,
+    site: Option<String>,
+    #[serde(default)]
+    deny: bool,
+}
+
+pub async fn create_grant(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<NewGrantBody>,
+) -> ApiResult<Value> {
+    let user = id_param(&id, "user")?;
+    // The target user must be one the caller manages.
+    let visible = state.store.list_users(&caller.scope).await?;
+    if !visible.iter().any(|u| u.id == user) {
+        return Err(ApiError::not_found("not found"));
+    }
+    let org = org_named(&state, &caller, body.org.as_deref()).await?;
+    if !caller.scope.allows(org, body.site.as_deref()) {
+        return Err(ApiError::forbidden("you cannot manage users there"));
+    }
+    let role = state
+        .store
+        .role(&body.role)
+        .await
+        .map_err(|_| ApiError::bad_request("no such role"))?;
+    check_not_exceeding(&caller, &role, Some(org), body.site.as_deref())?;
+    state
+        .store
+        .create_grant(&NewGrant {
+            id: Uuid::now_v7(),
+            user_id: user,
+            org_id: Some(org),
+            site: body.site.clone(),
+            role_id: role.id.clone(),
+            deny: body.deny,
+        })
+        .await?;
+    Ok(Json(
+        json!({ "user_id": user, "role": role.id, "org_id": org, "site": body.site, "deny": body.deny }),
+    ))
+}
+
+pub async fn list_roles(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Vec<RoleRecord>> {
+    Ok(Json(state.store.list_roles(&caller.scope).await?))
+}
+
+#[derive(Deserialize)]
+pub struct NewRole {
+    name: String,
+    permissions: Vec<String>,
+    /// Organisation name; the caller's own when absent.
+    org: Option<String>,
+}
+
+pub async fn create_role(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<NewRole>,
+) -> ApiResult<RoleRecord> {
+    valid_name("role name", &body.name)?;
+    let org = org_named(&state, &caller, body.org.as_deref()).await?;
+    if !caller.scope.allows_org(org) {
+        return Err(ApiError::forbidden("you cannot manage roles there"));
+    }
+    let role = RoleRecord {
+        id: Uuid::now_v7().to_string(),
+        org_id: Some(org),
+        name: body.name,
+        permissions: body.permissions,
+    };
+    check_not_exceeding(&caller, &role, Some(org), None)?;
+    state.store.create_role(&role).await?;
+    Ok(Json(role))
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    after: i64,
+    limit: Option<u32>,
+}
+
+pub async fn audit_log(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Vec<AuditEntry>> {
+    let limit = q.limit.unwrap_or(500).clamp(1, 5000);
+    Ok(Json(
+        state
+            .store
+            .audit_entries(&caller.scope, q.after, limit)
+            .await?,
+    ))
+}

@@ -1,0 +1,50 @@
+//! `GET /api/v1/events`: a WebSocket for the console that pushes the fleet
+//! summary every few seconds. Browsers send cookies with cross-site
+//! WebSocket upgrades, so the Origin must be this server; the caller's
+//! credentials are re-checked on every push, so a revoked token or ended
+//! session closes the socket at once.
+
+use super::ApiError;
+use crate::AppState;
+use crate::auth::{self, Caller};
+use crate::authz::{self, Permission};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocketUpgrade};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use std::time::Duration;
+
+const PUSH_EVERY: Duration = Duration::from_secs(2);
+
+pub async fn socket(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if headers.contains_key(axum::http::header::ORIGIN) && !auth::same_origin(&headers) {
+        return ApiError::forbidden("cross-origin WebSocket refused").into_response();
+    }
+    ws.on_upgrade(move |mut socket| async move {
+        let mut tick = tokio::time::interval(PUSH_EVERY);
+        loop {
+            tick.tick().await;
+            // Re-authenticate with the credentials the socket was opened with.
+            let still = auth::authenticate(&state, &Method::GET, &headers).await;
+            let Ok((principal, _)) = still else {
+                let _ = socket
+                    .send(Message::Close(Some(CloseFrame { code: 1008, reason: Utf8Bytes::from_static("credentials revoked or expired") })))
+                    .await;
+                return;
+            };
+            let scope = authz::scope_for(&principal, Permission::DevicesView);
+            let devices = state.store.list_devices(&scope).await.unwrap_or_default();
+            let online = devices.iter().filter(|d| d.status == steward_store::Status::Online && !d.revoked).count();
+            let summary = serde_json::json!({ "type": "fleet", "devices": devices.len(), "online": online, "user": caller.principal.username });
+            if socket.send(Message::Text(Utf8Bytes::from(summary.to_string()))).await.is_err() {
+                return;
+            }
+        }
+    })
+}
