@@ -48,12 +48,10 @@ pub async fn status_history(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Vec<StatusChange>> {
-    Ok(Json(
-        state
-            .store
-            .status_history(&caller.scope, id_param(&id, "device")?)
-            .await?,
-    ))
+    let id = id_param(&id, "device")?;
+    // A device out of scope is "not found", not an empty history.
+    state.store.get_device(&caller.scope, id).await?;
+    Ok(Json(state.store.status_history(&caller.scope, id).await?))
 }
 
 #[derive(Deserialize)]

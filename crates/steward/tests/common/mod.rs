@@ -1,6 +1,8 @@
 //! Test kit: real `steward` and `steward-agent` processes on loopback.
 #![allow(dead_code)]
 
+pub mod api;
+
 use serde_json::{Value, json};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

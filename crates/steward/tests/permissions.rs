@@ -1,0 +1,384 @@
+//! The permission matrix: every API route, for every role, for a role with
+//! an explicit deny, for a limited token and for another tenant's admin.
+//! A route added without a decision here fails this test.
+
+mod common;
+
+use common::api::Api;
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use steward_server::api::{Access, route_table};
+
+const PASSWORD: &str = "a-long-test-password";
+
+/// The decision each route must carry. Changing a route's access means
+/// changing this table, on purpose.
+fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
+    [
+        (("GET", "/agent/v1/connect"), "public"),
+        (("GET", "/agent/v1/enroll"), "public"),
+        (("GET", "/ca.pem"), "public"),
+        (("GET", "/"), "public"),
+        (("GET", "/ui/app.js"), "public"),
+        (("GET", "/ui/style.css"), "public"),
+        (("GET", "/api/v1/health"), "public"),
+        (("POST", "/api/v1/login"), "public"),
+        (("POST", "/api/v1/logout"), "mfa-pending"),
+        (("GET", "/api/v1/whoami"), "mfa-pending"),
+        (("POST", "/api/v1/me/totp/setup"), "mfa-pending"),
+        (("POST", "/api/v1/me/totp/enable"), "mfa-pending"),
+        (("GET", "/api/v1/events"), "signed-in"),
+        (("GET", "/api/v1/tokens"), "signed-in"),
+        (("POST", "/api/v1/tokens"), "signed-in"),
+        (("POST", "/api/v1/tokens/{id}/revoke"), "signed-in"),
+        (("GET", "/api/v1/devices"), "devices.view"),
+        (("GET", "/api/v1/devices/{id}"), "devices.view"),
+        (
+            ("GET", "/api/v1/devices/{id}/status-history"),
+            "devices.view",
+        ),
+        (
+            ("GET", "/api/v1/devices/{id}/metrics/{name}"),
+            "devices.view",
+        ),
+        (("POST", "/api/v1/devices/{id}/revoke"), "devices.manage"),
+        (("GET", "/api/v1/enroll-tokens"), "enroll.manage"),
+        (("POST", "/api/v1/enroll-tokens"), "enroll.manage"),
+        (
+            ("POST", "/api/v1/enroll-tokens/{id}/revoke"),
+            "enroll.manage",
+        ),
+        (("GET", "/api/v1/orgs"), "orgs.manage"),
+        (("POST", "/api/v1/orgs"), "orgs.manage"),
+        (("POST", "/api/v1/orgs/{id}/require-totp"), "users.manage"),
+        (("GET", "/api/v1/users"), "users.manage"),
+        (("POST", "/api/v1/users"), "users.manage"),
+        (("POST", "/api/v1/users/{id}/grants"), "users.manage"),
+        (("GET", "/api/v1/roles"), "roles.manage"),
+        (("POST", "/api/v1/roles"), "roles.manage"),
+        (("GET", "/api/v1/audit"), "audit.view"),
+        (("GET", "/api/v1/server/stats"), "audit.view"),
+    ]
+    .into_iter()
+    .collect()
+}
+
+fn access_name(access: Access) -> &'static str {
+    match access {
+        Access::Public => "public",
+        Access::MfaPending => "mfa-pending",
+        Access::SignedIn => "signed-in",
+        Access::Perm(p) => p.as_str(),
+    }
+}
+
+struct Who {
+    name: &'static str,
+    api: Api,
+    /// Permissions held in organisation "acme" at site "hq" (the device's).
+    perms: Vec<&'static str>,
+    /// Sees acme's objects (false for the other tenant's admin).
+    in_acme: bool,
+    /// Holds orgs.manage everywhere.
+    global: bool,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_has_a_decision_and_enforces_it() {
+    // 1. The table and this test agree, route for route.
+    let table = route_table();
+    let expected = expected_access();
+    for route in &table {
+        let key = (route.method.as_str(), route.path);
+        let Some(want) = expected.get(&key) else {
+            panic!(
+                "route {} {} has no decision in this test: add one",
+                route.method, route.path
+            );
+        };
+        assert_eq!(
+            access_name(route.access),
+            *want,
+            "{} {}",
+            route.method,
+            route.path
+        );
+    }
+    assert_eq!(
+        table.len(),
+        expected.len(),
+        "the test lists routes the server no longer has"
+    );
+
+    // 2. A server with two tenants and one user per role.
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let ca = std::fs::read_to_string(server.ca()).unwrap();
+    let base = Api::new(&server.url(), &ca);
+    let owner_all = base.with_token(&server.token);
+    for org in ["acme", "other"] {
+        let (status, body) = owner_all.post("/api/v1/orgs", json!({ "name": org })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let acme = owner_all
+        .get("/api/v1/orgs")
+        .await
+        .1
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "acme")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut users = HashMap::new();
+    for (name, org, role) in [
+        ("owner-a", "acme", "owner"),
+        ("admin-a", "acme", "admin"),
+        ("tech-a", "acme", "technician"),
+        ("ro-a", "acme", "read_only"),
+        ("denied-a", "acme", "technician"),
+        ("admin-b", "other", "admin"),
+    ] {
+        let (status, body) = owner_all
+            .post(
+                "/api/v1/users",
+                json!({ "username": name, "password": PASSWORD, "org": org, "role": role }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        users.insert(name, body["id"].as_str().unwrap().to_string());
+    }
+    // Explicit deny: denied-a loses the technician role at site "hq".
+    let (status, body) = owner_all
+        .post(
+            &format!("/api/v1/users/{}/grants", users["denied-a"]),
+            json!({ "role": "technician", "org": "acme", "site": "hq", "deny": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A device in acme/hq, enrolled by a real agent identity.
+    let (status, created) = owner_all
+        .post(
+            "/api/v1/enroll-tokens",
+            json!({ "org": "acme", "site": "hq", "uses": 1 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let device = steward_agent::enroll::enroll(
+        &root.path().join("agent"),
+        created["token"].as_str().unwrap(),
+        Some("d1".into()),
+    )
+    .await
+    .unwrap();
+
+    let perms = |role: &str| -> Vec<&'static str> {
+        let role = steward_server::authz::builtin_roles()
+            .into_iter()
+            .find(|r| r.id == role)
+            .unwrap();
+        steward_server::authz::Permission::ALL
+            .into_iter()
+            .map(|p| p.as_str())
+            .filter(|p| role.permissions.iter().any(|q| q == p))
+            .collect()
+    };
+    let admin_a_token = base.token_for("admin-a", PASSWORD).await;
+    let limited = {
+        let session = base.with_token(&admin_a_token);
+        let (status, t) = session
+            .post(
+                "/api/v1/tokens",
+                json!({ "name": "ro", "role": "read_only" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{t}");
+        base.with_token(t["token"].as_str().unwrap())
+    };
+    let all_perms: Vec<&'static str> = steward_server::authz::Permission::ALL
+        .into_iter()
+        .map(|p| p.as_str())
+        .collect();
+    let whos = vec![
+        Who {
+            name: "owner-everywhere",
+            api: owner_all.clone(),
+            perms: all_perms.clone(),
+            in_acme: true,
+            global: true,
+        },
+        Who {
+            name: "owner-a",
+            api: base.with_token(&base.token_for("owner-a", PASSWORD).await),
+            perms: perms("owner"),
+            in_acme: true,
+            global: false,
+        },
+        Who {
+            name: "admin-a",
+            api: base.with_token(&admin_a_token),
+            perms: perms("admin"),
+            in_acme: true,
+            global: false,
+        },
+        Who {
+            name: "tech-a",
+            api: base.with_token(&base.token_for("tech-a", PASSWORD).await),
+            perms: perms("technician"),
+            in_acme: true,
+            global: false,
+        },
+        Who {
+            name: "ro-a",
+            api: base.with_token(&base.token_for("ro-a", PASSWORD).await),
+            perms: perms("read_only"),
+            in_acme: true,
+            global: false,
+        },
+        Who {
+            name: "denied-a",
+            api: base.with_token(&base.token_for("denied-a", PASSWORD).await),
+            perms: vec![],
+            in_acme: false,
+            global: false,
+        },
+        Who {
+            name: "admin-a read-only token",
+            api: limited,
+            perms: perms("read_only"),
+            in_acme: true,
+            global: false,
+        },
+        Who {
+            name: "admin-b",
+            api: base.with_token(&base.token_for("admin-b", PASSWORD).await),
+            perms: vec![],
+            in_acme: false,
+            global: false,
+        },
+        Who {
+            name: "nobody",
+            api: base.clone(),
+            perms: vec![],
+            in_acme: false,
+            global: false,
+        },
+    ];
+    // What each holds anywhere (decides 403 at the door).
+    let holds_anywhere = |who: &Who, perm: &str| -> bool {
+        match who.name {
+            "nobody" => false,
+            "denied-a" => perms("technician").contains(&perm), // allowed at acme's other sites
+            "admin-b" => perms("admin").contains(&perm),
+            _ => who.perms.contains(&perm),
+        }
+    };
+
+    // 3. Every route, every caller. Destructive routes run last.
+    let mut ordered = table.clone();
+    ordered.sort_by_key(|r| r.path.contains("revoke"));
+    for route in &ordered {
+        if route.path.starts_with("/agent/") || route.path == "/api/v1/events" {
+            continue; // WebSocket upgrades: covered by the gateway and events tests
+        }
+        let path = route
+            .path
+            .replace("/devices/{id}", &format!("/devices/{device}"))
+            .replace("/users/{id}", &format!("/users/{}", users["ro-a"]))
+            .replace("/orgs/{id}", &format!("/orgs/{acme}"))
+            .replace("{id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{name}", "system.cpu.utilization");
+        for who in &whos {
+            let body = body_for(route.path, who.name);
+            let (status, answer) = who.api.call(route.method.clone(), &path, Some(body)).await;
+            let what = format!(
+                "{} {} as {}: {status} {answer}",
+                route.method, path, who.name
+            );
+            match route.access {
+                Access::Public => assert_ne!(status, StatusCode::FORBIDDEN, "{what}"),
+                Access::MfaPending | Access::SignedIn => {
+                    if who.name == "nobody" {
+                        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+                    } else {
+                        assert!(
+                            status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
+                            "{what}"
+                        );
+                    }
+                }
+                Access::Perm(permission) => {
+                    let perm = permission.as_str();
+                    if who.name == "nobody" {
+                        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+                    } else if !holds_anywhere(who, perm) {
+                        assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                    } else if route.path == "/api/v1/orgs"
+                        && route.method == Method::POST
+                        && !who.global
+                    {
+                        assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                    } else if who.name == "denied-a"
+                        && route.path == "/api/v1/enroll-tokens"
+                        && route.method == Method::POST
+                    {
+                        // Asks for site "hq", where the deny applies.
+                        assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                    } else if route.path.contains("{id}")
+                        && !(who.in_acme && who.perms.contains(&perm))
+                    {
+                        // Another tenant's object, or a denied site: not even its existence shows.
+                        assert!(
+                            status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+                            "{what}"
+                        );
+                    } else {
+                        assert!(
+                            status != StatusCode::FORBIDDEN
+                                && status != StatusCode::UNAUTHORIZED
+                                && status.as_u16() < 500,
+                            "{what}"
+                        );
+                    }
+                }
+            }
+            assert!(status.as_u16() < 500, "{what}");
+        }
+    }
+
+    // 4. Lists never leak another tenant's rows.
+    for who in whos.iter().filter(|w| !w.in_acme && w.name != "nobody") {
+        let (_, devices) = who.api.get("/api/v1/devices").await;
+        let leaked = devices
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|d| d["id"] == json!(device));
+        assert!(!leaked, "{} sees acme's device", who.name);
+    }
+}
+
+fn body_for(path: &str, who: &str) -> Value {
+    let unique = who.replace(' ', "-");
+    match path {
+        "/api/v1/login" => json!({ "username": "x", "password": "y" }),
+        "/api/v1/me/totp/enable" => json!({ "code": "000000" }),
+        "/api/v1/tokens" => json!({ "name": "matrix" }),
+        "/api/v1/enroll-tokens" => json!({ "site": "hq" }),
+        "/api/v1/orgs" => json!({ "name": format!("org-{unique}") }),
+        "/api/v1/orgs/{id}/require-totp" => json!({ "require": false }),
+        "/api/v1/users" => {
+            json!({ "username": format!("new-{unique}"), "password": PASSWORD, "role": "read_only" })
+        }
+        "/api/v1/users/{id}/grants" => json!({ "role": "read_only" }),
+        "/api/v1/roles" => {
+            json!({ "name": format!("role-{unique}"), "permissions": ["devices.view"] })
+        }
+        _ => json!({}),
+    }
+}
