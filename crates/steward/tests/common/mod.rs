@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub const STEWARD: &str = env!("CARGO_BIN_EXE_steward");
 pub const AGENT: &str = env!("CARGO_BIN_EXE_steward-agent");
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 /// Polls `check` until it returns Some or the deadline passes.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
@@ -83,6 +84,10 @@ impl Server {
 
     /// Starts `steward serve` (1 s heartbeats, offline after 3 missed).
     pub fn start(dir: &Path, port: u16) -> Proc {
+        Self::start_with_password(dir, port, ADMIN_PASSWORD)
+    }
+
+    pub fn start_with_password(dir: &Path, port: u16, password: &str) -> Proc {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -99,7 +104,7 @@ impl Server {
                 "--offline-after-missed",
                 "3",
             ])
-            .env("STEWARD_ADMIN_PASSWORD", "correct horse battery staple")
+            .env("STEWARD_ADMIN_PASSWORD", password)
             .env("STEWARD_LOG", "info,steward_server=debug")
             .stdout(Stdio::null())
             .stderr(log)
