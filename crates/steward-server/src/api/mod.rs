@@ -8,6 +8,7 @@
 mod access;
 mod devices;
 mod events;
+mod openapi;
 mod session;
 mod tokens;
 
@@ -104,6 +105,7 @@ fn routes() -> Routes {
     .add(M::GET, "/ui/app.js", Public, crate::ui::app_js)
     .add(M::GET, "/ui/style.css", Public, crate::ui::style_css)
     .add(M::GET, "/api/v1/health", Public, health)
+    .add(M::GET, "/api/v1/openapi.json", Public, openapi_json)
     .add(M::POST, "/api/v1/login", Public, session::login)
     .add(M::POST, "/api/v1/logout", MfaPending, session::logout)
     .add(M::GET, "/api/v1/whoami", MfaPending, session::whoami)
@@ -255,6 +257,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             },
         ))
         .fallback(not_found)
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
 }
 
@@ -390,6 +393,47 @@ async fn ca_pem(State(state): State<Arc<AppState>>) -> Response {
         state.authority.cert_pem.clone(),
     )
         .into_response()
+}
+
+async fn openapi_json() -> Json<serde_json::Value> {
+    Json(openapi::document(&route_table()))
+}
+
+/// Turns the framework's plain-text rejections (bad JSON, wrong content
+/// type, bad path or query) into the API's `{"error": ...}` shape.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let message = String::from_utf8_lossy(&text).trim().to_string();
+    let message = if message.is_empty() {
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_string()
+    } else {
+        message
+    };
+    let mut fixed = ApiError::new(parts.status, message).into_response();
+    for (name, value) in parts
+        .headers
+        .iter()
+        .filter(|(n, _)| *n != header::CONTENT_TYPE && *n != header::CONTENT_LENGTH)
+    {
+        fixed.headers_mut().insert(name, value.clone());
+    }
+    fixed
 }
 
 async fn health() -> Json<serde_json::Value> {

@@ -1,0 +1,123 @@
+//! The OpenAPI 3.1 description of the JSON API, generated from the route
+//! table (so it cannot drift from what is served) plus the request body
+//! shapes below. Served at `/api/v1/openapi.json`.
+
+use super::{Access, RouteEntry};
+use serde_json::{Map, Value, json};
+
+/// Request bodies by path (POST routes); unknown fields are ignored by the
+/// server, so these list what is read.
+fn request_body(path: &str) -> Value {
+    let s = |props: Value, required: &[&str]| json!({ "type": "object", "properties": props, "required": required });
+    let text = json!({ "type": "string" });
+    let name = json!({ "type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$" });
+    let password = json!({ "type": "string", "minLength": 12 });
+    let code = json!({ "type": "string", "pattern": "^[0-9]{6}$" });
+    match path {
+        "/api/v1/login" => s(
+            json!({ "username": text, "password": text, "code": text }),
+            &["username", "password"],
+        ),
+        "/api/v1/me/totp/enable" => s(json!({ "code": code }), &["code"]),
+        "/api/v1/tokens" => s(
+            json!({ "name": text, "expires_in": text, "role": text, "org": text, "site": text }),
+            &[],
+        ),
+        "/api/v1/enroll-tokens" => s(
+            json!({ "org": text, "site": text, "tags": { "type": "array", "items": text }, "expires_in": text, "uses": { "type": "integer", "minimum": 0 } }),
+            &[],
+        ),
+        "/api/v1/orgs" => s(json!({ "name": name }), &["name"]),
+        "/api/v1/orgs/{id}/require-totp" => {
+            s(json!({ "require": { "type": "boolean" } }), &["require"])
+        }
+        "/api/v1/users" => s(
+            json!({ "username": name, "password": password, "org": text, "role": text, "site": text }),
+            &["username", "password"],
+        ),
+        "/api/v1/users/{id}/grants" => s(
+            json!({ "role": text, "org": text, "site": text, "deny": { "type": "boolean" } }),
+            &["role"],
+        ),
+        "/api/v1/roles" => s(
+            json!({
+                "name": name,
+                "permissions": { "type": "array", "items": { "enum": crate::authz::Permission::ALL.map(|p| p.as_str()) } },
+                "org": text,
+            }),
+            &["name", "permissions"],
+        ),
+        _ => json!({ "type": "object" }),
+    }
+}
+
+fn query_parameters(path: &str) -> Vec<Value> {
+    let q = |name: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "schema": schema });
+    match path {
+        "/api/v1/devices/{id}/metrics/{name}" => vec![
+            q("since", json!({ "type": "string" })),
+            q("from", json!({ "type": "integer", "format": "int64" })),
+            q("to", json!({ "type": "integer", "format": "int64" })),
+        ],
+        "/api/v1/audit" => vec![
+            q("after", json!({ "type": "integer", "format": "int64" })),
+            q(
+                "limit",
+                json!({ "type": "integer", "minimum": 0, "maximum": 4294967295u32 }),
+            ),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+pub fn document(routes: &[RouteEntry]) -> Value {
+    let mut paths = Map::new();
+    for route in routes.iter().filter(|r| r.path.starts_with("/api/")) {
+        if route.path == "/api/v1/events" {
+            continue; // a WebSocket, not an HTTP operation
+        }
+        let mut parameters: Vec<Value> = route
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| {
+                let schema = match name {
+                    "id" => json!({ "type": "string", "format": "uuid" }),
+                    _ => json!({ "type": "string", "pattern": "^[a-z][a-z0-9_.]{0,127}$" }),
+                };
+                json!({ "name": name, "in": "path", "required": true, "schema": schema })
+            })
+            .collect();
+        parameters.extend(query_parameters(route.path));
+        let mut operation = json!({
+            "operationId": format!("{} {}", route.method, route.path),
+            "parameters": parameters,
+            "responses": {
+                "200": { "description": "Success", "content": { "application/json": { "schema": {} } } },
+                "4XX": { "description": "Refused", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+            },
+        });
+        if route.access == Access::Public {
+            operation["security"] = json!([]);
+        }
+        if route.method == axum::http::Method::POST {
+            operation["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": request_body(route.path) } } });
+        }
+        let entry = paths
+            .entry(route.path.to_string())
+            .or_insert_with(|| json!({}));
+        entry[route.method.as_str().to_ascii_lowercase()] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Steward API", "version": env!("CARGO_PKG_VERSION") },
+        "paths": paths,
+        "security": [{ "bearer": [] }],
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": { "type": "object", "properties": { "error": { "type": "string" } }, "required": ["error"] },
+            },
+        },
+    })
+}
