@@ -1,0 +1,40 @@
+// Signs in to the console and checks that agent-reported text containing
+// markup is shown as text: no element is created from it and no script runs.
+// Usage: node markup.mjs URL USERNAME PASSWORD EXPECTED_TEXT
+import { chromium } from "playwright-core";
+
+const [url, username, password, expected] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+let failure = null;
+try {
+  const page = await browser.newPage({ ignoreHTTPSErrors: true });
+  page.on("dialog", async (dialog) => { failure = `a dialog opened: ${dialog.message()}`; await dialog.dismiss(); });
+  await page.goto(url);
+  await page.fill("input[name=username]", username);
+  await page.fill("input[name=password]", password);
+  await page.click("#login button");
+  await page.waitForSelector("tr.device", { timeout: 15000 });
+  const cells = await page.$$eval("#devices td", (tds) => tds.map((td) => td.textContent));
+  if (!cells.includes(expected)) failure = `expected the literal text ${expected} among ${JSON.stringify(cells)}`;
+  const injected = await page.$$eval("#devices img, #devices script, #devices b", (els) => els.length);
+  if (injected > 0) failure = `${injected} element(s) were created from agent text`;
+  // The device page shows the same text, also as text.
+  await page.click("tr.device");
+  await page.waitForSelector("#device:not([hidden])");
+  const title = await page.textContent("#device-name");
+  if (title !== expected) failure = `device page shows ${title}`;
+  if ((await page.$$("#device img")).length > 0) failure = "markup rendered on the device page";
+  if (await page.evaluate(() => window.__pwned === true)) failure = "injected script ran";
+} catch (error) {
+  failure = String(error);
+} finally {
+  await browser.close();
+}
+if (failure) {
+  console.error(failure);
+  process.exit(1);
+}
+console.log("markup shown as text");
