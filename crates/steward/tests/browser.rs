@@ -40,10 +40,43 @@ async fn agent_text_with_markup_is_shown_as_text() {
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
     let token = tokio::task::block_in_place(|| server.enroll_token(1));
-    // A compromised agent names itself with markup.
-    steward_agent::enroll::enroll(&root.path().join("agent"), &token, Some(HOSTILE.into()))
+    // A compromised agent names itself with markup and reports a hostname
+    // with markup in its inventory.
+    let dir = root.path().join("agent");
+    let device = steward_agent::enroll::enroll(&dir, &token, Some(HOSTILE.into()))
         .await
         .unwrap();
+    let state = steward_agent::state::AgentState::load(&dir).unwrap();
+    let identity = std::sync::Arc::new(
+        steward_pki::client_config(&state.ca_pem, Some(&state.identity)).unwrap(),
+    );
+    let mut socket =
+        steward_agent::transport::open(&server.url(), steward_proto::AGENT_WS_PATH, identity)
+            .await
+            .unwrap();
+    let hello = steward_proto::AgentMessage::Hello(steward_proto::Hello {
+        protocol_version: 1,
+        agent_version: "x".into(),
+    });
+    let inventory = steward_proto::AgentMessage::Inventory(Box::new(steward_proto::Inventory {
+        hostname: HOSTILE.into(),
+        ..Default::default()
+    }));
+    for message in [hello, inventory] {
+        futures_util::SinkExt::send(
+            &mut socket,
+            tokio_tungstenite::tungstenite::Message::text(steward_proto::encode(&message)),
+        )
+        .await
+        .unwrap();
+    }
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "the hostile hostname to be stored",
+            std::time::Duration::from_secs(10),
+            || (server.device(&device)["hostname"] == HOSTILE).then_some(()),
+        )
+    });
     let out = tokio::task::block_in_place(|| {
         Command::new("node")
             .current_dir(browser_dir())
