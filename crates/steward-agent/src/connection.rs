@@ -47,10 +47,6 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         reconnect_max,
     } = options;
     let state = AgentState::load(dir)?;
-    let config = Arc::new(steward_pki::client_config(
-        &state.ca_pem,
-        Some(&state.identity),
-    )?);
     let spool = Arc::new(Mutex::new(Spool::open(
         &dir.join("spool"),
         spool_max_bytes,
@@ -71,17 +67,19 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
-        let session = session(
-            &state,
-            config.clone(),
-            &spool,
-            &spooled,
-            &host,
-            &mut attempt,
-        );
+        // Reloaded every time: the identity changes when it is rotated.
+        let state = AgentState::load(dir)?;
+        let config = Arc::new(steward_pki::client_config(
+            &state.ca_pem,
+            Some(&state.identity),
+        )?);
+        let session = session(dir, &state, config, &spool, &spooled, &host, &mut attempt);
         tokio::select! {
             result = session => match result {
-                Ok(()) => tracing::info!("Connection closed by the server."),
+                Ok(Rotated) => {
+                    tracing::info!("Credential rotated; reconnecting with the new certificate.");
+                    continue;
+                }
                 Err(error) => tracing::warn!(error = %format!("{error:#}"), "Connection to the server failed."),
             },
             _ = &mut stop => {
@@ -194,14 +192,22 @@ async fn send(socket: &mut Socket, message: &AgentMessage) -> Result<()> {
     Ok(())
 }
 
+/// A session ends without an error only when a new certificate was saved:
+/// reconnect with it now.
+struct Rotated;
+
+/// Renew the certificate when it has less than this left.
+const RENEW_BEFORE_SECS: i64 = 30 * 24 * 3600;
+
 async fn session(
+    dir: &Path,
     state: &AgentState,
     config: Arc<rustls::ClientConfig>,
     spool: &Shared<Spool>,
     spooled: &Notify,
     host: &Shared<Host>,
     attempt: &mut u32,
-) -> Result<()> {
+) -> Result<Rotated> {
     let mut socket =
         transport::open(&state.config.url, steward_proto::AGENT_WS_PATH, config).await?;
     send(
@@ -242,6 +248,12 @@ async fn session(
     let mut inventory_tick =
         tokio::time::interval_at(Instant::now() + INVENTORY_EVERY, INVENTORY_EVERY);
     let mut sent_through = welcome.stored_seq;
+    // A key waiting for its certificate during a rotation.
+    let mut pending_key: Option<String> = None;
+    let expires = steward_pki::not_after(&state.identity.cert_pem).unwrap_or(i64::MAX);
+    if expires.saturating_sub(now_ms() / 1000) < RENEW_BEFORE_SECS {
+        pending_key = Some(request_renewal(&mut socket, &state.config.name).await?);
+    }
     loop {
         // Fill the window with the oldest unsent batches.
         loop {
@@ -277,11 +289,29 @@ async fn session(
             }
             message = next_message(&mut socket) => match message? {
                 ServerMessage::Ack { seq } => lock(spool).ack(seq)?,
+                ServerMessage::RotateCredentials => {
+                    pending_key = Some(request_renewal(&mut socket, &state.config.name).await?);
+                }
+                ServerMessage::Renewed { cert_pem } => {
+                    let Some(key_pem) = pending_key.take() else { continue };
+                    crate::state::save_identity(dir, &steward_pki::CertifiedKey { cert_pem, key_pem })?;
+                    let _ = socket.close(None).await;
+                    return Ok(Rotated);
+                }
                 ServerMessage::Error { code, message } => tracing::warn!(?code, %message, "The server rejected a message."),
                 _ => {}
             },
         }
     }
+}
+
+/// Sends a CSR for a fresh key; returns the key (kept until the
+/// certificate arrives).
+async fn request_renewal(socket: &mut Socket, name: &str) -> Result<String> {
+    let (csr_pem, key_pem) = steward_pki::agent_csr(name)?;
+    send(socket, &AgentMessage::Renew { csr_pem }).await?;
+    tracing::info!("Requested a new certificate.");
+    Ok(key_pem)
 }
 
 /// The next server message; errors when the connection ends.

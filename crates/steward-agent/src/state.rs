@@ -45,8 +45,29 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Completes an identity swap interrupted by a crash: both `.next` files
+/// were fully written before the first rename, so finishing is safe.
+fn finish_rotation(dir: &Path) -> Result<()> {
+    for name in ["key", "cert"] {
+        let next = dir.join(format!("{name}.next.pem"));
+        if next.exists() {
+            fs::rename(&next, dir.join(format!("{name}.pem")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the identity with a rotated one (crash-safe, see
+/// `finish_rotation`).
+pub fn save_identity(dir: &Path, identity: &CertifiedKey) -> Result<()> {
+    write_private(&dir.join("key.next.pem"), identity.key_pem.as_bytes())?;
+    write_private(&dir.join("cert.next.pem"), identity.cert_pem.as_bytes())?;
+    finish_rotation(dir)
+}
+
 impl AgentState {
     pub fn load(dir: &Path) -> Result<Self> {
+        finish_rotation(dir)?;
         let read = |name: &str| {
             fs::read_to_string(dir.join(name)).with_context(|| {
                 format!("cannot read {} (has this agent been enrolled? run `steward-agent enroll TOKEN`)", dir.join(name).display())

@@ -198,6 +198,14 @@ pub fn check_csr(csr_pem: &str) -> Result<(), PkiError> {
         .map_err(|e| PkiError::Csr(e.to_string()))
 }
 
+/// A certificate's expiry (Unix seconds).
+pub fn not_after(cert_pem: &str) -> Result<i64, PkiError> {
+    let der = cert_der_from_pem(cert_pem)?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(&der).map_err(|e| PkiError::Pem(e.to_string()))?;
+    Ok(cert.validity().not_after.timestamp())
+}
+
 /// A new agent key and a CSR for it.
 pub fn agent_csr(device_name: &str) -> Result<(String, String), PkiError> {
     let key = KeyPair::generate()?;

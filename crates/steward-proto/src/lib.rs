@@ -41,6 +41,11 @@ pub enum AgentMessage {
     Heartbeat(Heartbeat),
     Inventory(Box<Inventory>),
     Metrics(MetricBatch),
+    /// Asks for a new certificate for this device (credential rotation);
+    /// the private key of the CSR never leaves the agent.
+    Renew {
+        csr_pem: String,
+    },
     /// A message type this build does not know (sent by a newer peer).
     #[serde(other)]
     Unknown,
@@ -54,6 +59,13 @@ pub enum ServerMessage {
     /// The metric batch with this sequence number is durably stored.
     Ack {
         seq: u64,
+    },
+    /// The server wants this device to rotate its credential now.
+    RotateCredentials,
+    /// The new certificate; the old one stops working once the agent has
+    /// connected with the new one.
+    Renewed {
+        cert_pem: String,
     },
     /// The previous message was refused; the connection stays usable unless
     /// the server closes it.

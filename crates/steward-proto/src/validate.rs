@@ -82,6 +82,12 @@ impl Validate for AgentMessage {
             AgentMessage::Heartbeat(_) | AgentMessage::Unknown => Ok(()),
             AgentMessage::Inventory(inventory) => inventory.validate(limits),
             AgentMessage::Metrics(batch) => batch.validate(limits),
+            AgentMessage::Renew { csr_pem } => {
+                if csr_pem.len() > 8 * 1024 {
+                    return Err(invalid("csr_pem", "longer than 8 KiB"));
+                }
+                Ok(())
+            }
         }
     }
 }

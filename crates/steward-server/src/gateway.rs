@@ -22,7 +22,7 @@ use steward_proto::{
     ServerMessage, Welcome,
 };
 use steward_store::{DeviceAuth, IngestBatch, IngestOutcome, NewDevice, StoreError};
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 /// Bad frames tolerated on one connection before it is closed.
@@ -32,21 +32,32 @@ const MAX_IN_FLIGHT: usize = 64;
 /// Agent certificates are valid this long; they are renewed before expiry.
 const AGENT_CERT_DAYS: i64 = 825;
 
-/// Live agent connections, so a revocation or a newer connection of the same
-/// device can close the old one.
+/// What the server can ask of a live agent connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Close(&'static str),
+    Rotate,
+}
+
+type Live = HashMap<Uuid, (u64, mpsc::Sender<Control>)>;
+
+/// Live agent connections, so a revocation, a rotation request or a newer
+/// connection of the same device reaches the right socket.
 #[derive(Default)]
 pub struct Connections {
-    live: Mutex<HashMap<Uuid, (u64, oneshot::Sender<&'static str>)>>,
+    live: Mutex<Live>,
     next_id: AtomicU64,
 }
 
 impl Connections {
-    fn register(&self, device: Uuid) -> (u64, oneshot::Receiver<&'static str>) {
+    fn register(&self, device: Uuid) -> (u64, mpsc::Receiver<Control>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = mpsc::channel(4);
         let old = self.lock().insert(device, (id, tx));
         if let Some((_, old)) = old {
-            let _ = old.send("replaced by a newer connection of this device");
+            let _ = old.try_send(Control::Close(
+                "replaced by a newer connection of this device",
+            ));
         }
         (id, rx)
     }
@@ -61,17 +72,22 @@ impl Connections {
     /// Closes the device's connection, if any.
     pub fn kick(&self, device: Uuid, reason: &'static str) {
         if let Some((_, tx)) = self.lock().remove(&device) {
-            let _ = tx.send(reason);
+            let _ = tx.try_send(Control::Close(reason));
         }
+    }
+
+    /// Asks a connected device to rotate its credential; false if offline.
+    pub fn rotate(&self, device: Uuid) -> bool {
+        self.lock()
+            .get(&device)
+            .is_some_and(|(_, tx)| tx.try_send(Control::Rotate).is_ok())
     }
 
     pub fn count(&self) -> usize {
         self.lock().len()
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<Uuid, (u64, oneshot::Sender<&'static str>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Live> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -122,7 +138,23 @@ pub async fn connect(
 type Pending = std::pin::Pin<Box<dyn Future<Output = (u64, Result<IngestOutcome, String>)> + Send>>;
 
 async fn agent_session(state: Arc<AppState>, device: DeviceAuth, mut socket: WebSocket) {
-    let (conn_id, mut kicked) = state.connections.register(device.id);
+    let (conn_id, mut control) = state.connections.register(device.id);
+    if device.rotated {
+        // First connection with a rotated certificate: retire the old one.
+        if let Err(error) = state.store.promote_fingerprint(device.id).await {
+            tracing::error!(device = %device.id, %error, "Cannot retire the old certificate.");
+        }
+        crate::audit::write(
+            &state,
+            Some(device.org_id),
+            &format!("device:{}", device.id),
+            "agent",
+            "device.credential.activated",
+            &device.id.to_string(),
+            serde_json::json!({}),
+        )
+        .await;
+    }
     let mut shutdown = state.shutdown.clone();
     let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
     let mut bad_frames = 0u32;
@@ -131,10 +163,16 @@ async fn agent_session(state: Arc<AppState>, device: DeviceAuth, mut socket: Web
     loop {
         let can_read = pending.len() < MAX_IN_FLIGHT;
         tokio::select! {
-            reason = &mut kicked => {
-                let _ = socket.send(close(1008, reason.unwrap_or("closed"))).await;
-                break;
-            }
+            command = control.recv() => match command {
+                Some(Control::Rotate) => {
+                    if socket.send(text(&ServerMessage::RotateCredentials)).await.is_err() { break; }
+                }
+                Some(Control::Close(reason)) => {
+                    let _ = socket.send(close(1008, reason)).await;
+                    break;
+                }
+                None => break,
+            },
             _ = shutdown.changed() => {
                 let _ = socket.send(close(1012, "server restarting")).await;
                 break;
@@ -262,6 +300,45 @@ async fn handle(
                 tracing::error!(device = %device.id, %error, "Cannot store inventory.");
             }
             Ok(None)
+        }
+        AgentMessage::Renew { csr_pem } => {
+            steward_pki::check_csr(&csr_pem).map_err(|e| ProtoError::Invalid {
+                field: "csr_pem",
+                reason: e.to_string(),
+            })?;
+            let signed = state
+                .authority
+                .sign_agent_csr(&csr_pem, &device.id.to_string(), AGENT_CERT_DAYS)
+                .and_then(|pem| {
+                    steward_pki::cert_der_from_pem(&pem)
+                        .map(|der| (pem, steward_pki::fingerprint(&der)))
+                });
+            let (cert_pem, fingerprint) = signed.map_err(|e| ProtoError::Invalid {
+                field: "csr_pem",
+                reason: e.to_string(),
+            })?;
+            if let Err(error) = state
+                .store
+                .set_next_fingerprint(device.id, &fingerprint)
+                .await
+            {
+                tracing::error!(device = %device.id, %error, "Cannot store a rotated certificate.");
+                return Ok(Some(ServerMessage::Error {
+                    code: ErrorCode::Internal,
+                    message: "cannot rotate now".into(),
+                }));
+            }
+            crate::audit::write(
+                state,
+                Some(device.org_id),
+                &format!("device:{}", device.id),
+                "agent",
+                "device.credential.issued",
+                &device.id.to_string(),
+                serde_json::json!({ "fingerprint": fingerprint }),
+            )
+            .await;
+            Ok(Some(ServerMessage::Renewed { cert_pem }))
         }
         AgentMessage::Metrics(batch) => {
             let ingest = state.ingest.clone();

@@ -49,16 +49,46 @@ impl SqliteStore {
     }
 
     pub(crate) async fn device_by_fingerprint_impl(&self, fingerprint: &str) -> Result<DeviceAuth> {
-        let row = sqlx::query("SELECT id, org_id, revoked FROM devices WHERE cert_fingerprint = ?")
-            .bind(fingerprint)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(backend)?;
+        let row = sqlx::query(
+            "SELECT id, org_id, revoked, next_fingerprint IS NOT NULL AND next_fingerprint = ?1 AS rotated FROM devices
+             WHERE cert_fingerprint = ?1 OR next_fingerprint = ?1",
+        )
+        .bind(fingerprint)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
         Ok(DeviceAuth {
             id: uuid(row.get("id"))?,
             org_id: uuid(row.get("org_id"))?,
             revoked: row.get("revoked"),
+            rotated: row.get("rotated"),
         })
+    }
+
+    pub(crate) async fn set_next_fingerprint_impl(
+        &self,
+        device: Uuid,
+        fingerprint: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE devices SET next_fingerprint = ? WHERE id = ?")
+            .bind(fingerprint)
+            .bind(device.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn promote_fingerprint_impl(&self, device: Uuid) -> Result<()> {
+        sqlx::query(
+            "UPDATE devices SET cert_fingerprint = next_fingerprint, next_fingerprint = NULL
+             WHERE id = ? AND next_fingerprint IS NOT NULL",
+        )
+        .bind(device.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
     }
 
     pub(crate) async fn list_devices_impl(&self, scope: &Scope) -> Result<Vec<DeviceSummary>> {

@@ -22,6 +22,7 @@ use uuid::Uuid;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_foundation.sql"),
     include_str!("../migrations/0002_access.sql"),
+    include_str!("../migrations/0003_rotation.sql"),
 ];
 
 pub struct SqliteStore {
@@ -260,6 +261,12 @@ impl Store for SqliteStore {
     }
     async fn device_by_fingerprint(&self, fingerprint: &str) -> Result<DeviceAuth> {
         self.device_by_fingerprint_impl(fingerprint).await
+    }
+    async fn set_next_fingerprint(&self, device: Uuid, fingerprint: &str) -> Result<()> {
+        self.set_next_fingerprint_impl(device, fingerprint).await
+    }
+    async fn promote_fingerprint(&self, device: Uuid) -> Result<()> {
+        self.promote_fingerprint_impl(device).await
     }
     async fn list_devices(&self, scope: &Scope) -> Result<Vec<DeviceSummary>> {
         self.list_devices_impl(scope).await

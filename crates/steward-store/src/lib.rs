@@ -164,7 +164,14 @@ pub trait Store: Send + Sync + 'static {
 
     // --- devices --------------------------------------------------------
     async fn create_device(&self, device: &NewDevice) -> Result<()>;
+    /// The device whose current or next certificate has this fingerprint.
     async fn device_by_fingerprint(&self, fingerprint: &str) -> Result<DeviceAuth>;
+    /// Records a rotated certificate; both work until the device connects
+    /// with the new one.
+    async fn set_next_fingerprint(&self, device: Uuid, fingerprint: &str) -> Result<()>;
+    /// The device connected with its next certificate: the old one stops
+    /// working.
+    async fn promote_fingerprint(&self, device: Uuid) -> Result<()>;
     async fn list_devices(&self, scope: &Scope) -> Result<Vec<DeviceSummary>>;
     async fn get_device(&self, scope: &Scope, id: Uuid) -> Result<DeviceDetail>;
     async fn revoke_device(&self, scope: &Scope, id: Uuid) -> Result<()>;

@@ -194,6 +194,8 @@ pub struct DeviceAuth {
     pub id: Uuid,
     pub org_id: Uuid,
     pub revoked: bool,
+    /// The fingerprint matched the rotated (next) certificate.
+    pub rotated: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -201,6 +201,9 @@ enum DeviceCommand {
     },
     /// Revoke a device's identity; it is disconnected and refused from now on.
     Revoke { id: String },
+    /// Ask a connected device to rotate its certificate now (the old one
+    /// stops working once it reconnects with the new one).
+    Rotate { id: String },
     /// Online/offline transitions of a device.
     History {
         id: String,
@@ -322,6 +325,11 @@ async fn run(cli: Cli) -> Result<()> {
                         print_text(output::device_detail(&device))
                     }
                 }
+                DeviceCommand::Rotate { id } => print_json(
+                    &client
+                        .post(&format!("/api/v1/devices/{id}/rotate"), &json!({}))
+                        .await?,
+                ),
                 DeviceCommand::Revoke { id } => print_json(
                     &client
                         .post(&format!("/api/v1/devices/{id}/revoke"), &json!({}))

@@ -43,6 +43,23 @@ pub async fn revoke(
     Ok(Json(serde_json::json!({ "revoked": id })))
 }
 
+/// Asks a connected device to rotate its certificate now.
+pub async fn rotate(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<serde_json::Value> {
+    let id = id_param(&id, "device")?;
+    state.store.get_device(&caller.scope, id).await?;
+    if !state.connections.rotate(id) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "the device is not connected; it rotates when asked while online",
+        ));
+    }
+    Ok(Json(serde_json::json!({ "rotation_requested": id })))
+}
+
 pub async fn status_history(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -166,6 +166,12 @@ fn routes() -> Routes {
         devices::revoke,
     )
     .add(
+        M::POST,
+        "/api/v1/devices/{id}/rotate",
+        Perm(P::DevicesManage),
+        devices::rotate,
+    )
+    .add(
         M::GET,
         "/api/v1/enroll-tokens",
         Perm(P::EnrollManage),
