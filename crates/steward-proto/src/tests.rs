@@ -8,6 +8,7 @@ fn check(frame: &str, expect: &str) {
         Ok(AgentMessage::Inventory(_)) => "inventory".to_string(),
         Ok(AgentMessage::Metrics(batch)) => format!("metrics seq={}", batch.seq),
         Ok(AgentMessage::Unknown) => "unknown".to_string(),
+        Ok(AgentMessage::Renew { .. }) => "renew".to_string(),
         Err(ProtoError::TooLarge { .. }) => "too large".to_string(),
         Err(ProtoError::Malformed(_)) => "malformed".to_string(),
         Err(ProtoError::Invalid { field, .. }) => format!("invalid {field}"),
@@ -51,6 +52,11 @@ fn decodes_and_validates_agent_frames() {
     );
     check(r#"{"type":"heartbeat""#, "malformed");
     check("not json", "malformed");
+    check(r#"{"type":"renew","csr_pem":"x"}"#, "renew");
+    check(
+        &format!(r#"{{"type":"renew","csr_pem":"{}"}}"#, "x".repeat(9000)),
+        "invalid csr_pem",
+    );
     check(r#"[1,2,3]"#, "malformed");
     check(
         &format!(
