@@ -94,6 +94,36 @@ async fn authentication_and_trust() {
     let (status, _, body) = base.login("victim", PASSWORD, None).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
 
+    // Session cookies: HttpOnly, Secure, SameSite=Strict, expiring, and a
+    // new one at every sign-in.
+    let raw = |cookie: &reqwest::Response| {
+        cookie
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let sign_in = || {
+        base.http
+            .post(format!("{}/api/v1/login", server.url()))
+            .json(&json!({ "username": "csrf", "password": PASSWORD }))
+            .send()
+    };
+    let (first, second) = (
+        raw(&sign_in().await.unwrap()),
+        raw(&sign_in().await.unwrap()),
+    );
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Max-Age="] {
+        assert!(first.contains(attribute), "{first}");
+    }
+    assert_ne!(
+        first.split(';').next(),
+        second.split(';').next(),
+        "session id reused across sign-ins"
+    );
+
     // TOTP: set up, then required at every sign-in; recovery codes work once.
     let (_, cookie, _) = base.login("mfa", PASSWORD, None).await;
     let session = Api {
@@ -326,6 +356,16 @@ async fn authentication_and_trust() {
     assert_eq!(
         base.login("admin", ADMIN_PASSWORD, None).await.0,
         StatusCode::OK
+    );
+
+    // Per-address throttling: many failures from one address, whatever the
+    // account names, lock that address out.
+    for i in 0..20 {
+        base.login(&format!("nobody-{i}"), "wrong", None).await;
+    }
+    assert_eq!(
+        base.login("admin", ADMIN_PASSWORD, None).await.0,
+        StatusCode::TOO_MANY_REQUESTS
     );
 
     // The audit trail recorded all of this and verifies...
