@@ -12,9 +12,11 @@
 //! - [`noise`]: maintenance windows, silences, grouping, dependencies;
 //! - [`plugin`]: the Nagios / Monitoring Plugins output convention.
 
+pub mod engine;
 pub mod flapping;
 pub mod forecast;
 pub mod lifecycle;
+pub mod monitor;
 pub mod noise;
 pub mod plugin;
 pub mod threshold;
@@ -22,9 +24,12 @@ pub mod threshold;
 use serde::{Deserialize, Serialize};
 
 /// How bad a condition is. Ordered: `Ok < Warning < Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    #[default]
     Ok,
     Warning,
     Critical,

@@ -1,0 +1,457 @@
+//! The evaluation engine: monitors plus per-series state, fed with samples,
+//! status changes and clock ticks; returns the alert changes to record and
+//! notify. Incremental: a sample touches only the monitors of its metric.
+
+use crate::flapping::{FlapRule, FlapState, FlapVerdict};
+use crate::forecast;
+use crate::lifecycle::AlertKey;
+use crate::monitor::{Monitor, MonitorSpec, labels_match, subject};
+use crate::noise::Target;
+use crate::threshold::ThresholdState;
+use crate::{Millis, Severity};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+/// A fall this far below the trend (as a fraction of capacity) restarts the
+/// forecast window.
+const LEVEL_SHIFT: f64 = 0.05;
+
+/// One alert-worthy change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub key: AlertKey,
+    pub org_id: String,
+    pub monitor_name: String,
+    /// `Ok` means the condition cleared.
+    pub severity: Severity,
+    pub at: Millis,
+    pub summary: String,
+    /// False while the condition is flapping (record, do not notify).
+    pub notify: bool,
+    /// This change started a flapping period (notify once, as "flapping").
+    pub flapping: bool,
+}
+
+#[derive(Debug, Default)]
+struct Series {
+    threshold: ThresholdState,
+    points: VecDeque<(Millis, f64)>,
+    severity: Severity,
+    flap: FlapState,
+}
+
+#[derive(Debug, Default)]
+pub struct Engine {
+    monitors: Vec<Monitor>,
+    series: HashMap<AlertKey, Series>,
+    flap_rule: FlapRule,
+}
+
+fn percent(v: f64) -> String {
+    format!("{:.1}%", v * 100.0)
+}
+
+fn duration(ms: Millis) -> String {
+    let minutes = ms / 60_000;
+    if minutes >= 48 * 60 {
+        format!("{} days", minutes / 1440)
+    } else if minutes >= 120 {
+        format!("{} h", minutes / 60)
+    } else {
+        format!("{minutes} min")
+    }
+}
+
+impl Engine {
+    pub fn new(flap_rule: FlapRule) -> Self {
+        Self {
+            monitors: Vec::new(),
+            series: HashMap::new(),
+            flap_rule,
+        }
+    }
+
+    /// Replaces the monitor set; state of removed monitors is dropped.
+    pub fn set_monitors(&mut self, monitors: Vec<Monitor>) {
+        self.series
+            .retain(|key, _| monitors.iter().any(|m| m.id == key.monitor));
+        self.monitors = monitors;
+    }
+
+    pub fn monitors(&self) -> &[Monitor] {
+        &self.monitors
+    }
+
+    /// The severity currently held for a key (Ok when unknown).
+    pub fn severity(&self, key: &AlertKey) -> Severity {
+        self.series.get(key).map_or(Severity::Ok, |s| s.severity)
+    }
+
+    fn record(
+        &mut self,
+        key: AlertKey,
+        monitor: &Monitor,
+        severity: Severity,
+        at: Millis,
+        summary: String,
+    ) -> Option<Change> {
+        let rule = self.flap_rule;
+        let series = self.series.entry(key.clone()).or_default();
+        if series.severity == severity {
+            return None;
+        }
+        series.severity = severity;
+        let verdict = series.flap.change(&rule, at);
+        Some(Change {
+            key,
+            org_id: monitor.org_id.clone(),
+            monitor_name: monitor.name.clone(),
+            severity,
+            at,
+            summary,
+            notify: verdict != FlapVerdict::Suppress,
+            flapping: verdict == FlapVerdict::StartedFlapping,
+        })
+    }
+
+    /// A metric sample of a device.
+    pub fn on_sample(
+        &mut self,
+        target: &Target,
+        org_id: &str,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+        at: Millis,
+        value: f64,
+    ) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let monitors: Vec<Monitor> = self
+            .monitors
+            .iter()
+            .filter(|m| m.org_id == org_id && m.applies(target))
+            .filter(|m| {
+                m.metric()
+                    .is_some_and(|(metric, wanted)| metric == name && labels_match(wanted, labels))
+            })
+            .cloned()
+            .collect();
+        for monitor in monitors {
+            let key = AlertKey {
+                monitor: monitor.id.clone(),
+                device: target.device.clone(),
+                subject: subject(labels),
+            };
+            let series = self.series.entry(key.clone()).or_default();
+            let (severity, summary) = match &monitor.spec {
+                MonitorSpec::Threshold { threshold, .. } => {
+                    series.threshold.observe(threshold, at, value);
+                    (
+                        series.threshold.severity(),
+                        format!("{name} {} = {}", key.subject, percent_or(value, name)),
+                    )
+                }
+                MonitorSpec::Forecast {
+                    capacity,
+                    horizon_ms,
+                    window_ms,
+                    min_points,
+                    ..
+                } => {
+                    series.points.push_back((at, value));
+                    while series
+                        .points
+                        .front()
+                        .is_some_and(|(t, _)| at - t > *window_ms)
+                    {
+                        series.points.pop_front();
+                    }
+                    let points: Vec<(Millis, f64)> = series.points.iter().copied().collect();
+                    let mut fit = forecast::fit(&points, *min_points);
+                    // A drop well below the trend is a cleanup (a level
+                    // shift), not an outlier: start the trend again from it.
+                    if fit.is_some_and(|f| value < f.at(at) - LEVEL_SHIFT * capacity.abs()) {
+                        series.points.clear();
+                        series.points.push_back((at, value));
+                        fit = None;
+                    }
+                    let ttf = fit.and_then(|f| forecast::time_to_reach(&f, *capacity, at));
+                    match ttf {
+                        Some(ms) if ms <= *horizon_ms => (
+                            Severity::Warning,
+                            format!(
+                                "{name} {} will reach {} in about {}",
+                                key.subject,
+                                percent_or(*capacity, name),
+                                duration(ms)
+                            ),
+                        ),
+                        _ => (
+                            Severity::Ok,
+                            format!("{name} {} is no longer forecast to fill", key.subject),
+                        ),
+                    }
+                }
+                MonitorSpec::Offline => continue,
+            };
+            changes.extend(self.record(key, &monitor, severity, at, summary));
+        }
+        changes
+    }
+
+    /// A device went offline (`online == false`) or came back.
+    pub fn on_status(
+        &mut self,
+        target: &Target,
+        org_id: &str,
+        online: bool,
+        at: Millis,
+    ) -> Vec<Change> {
+        let monitors: Vec<Monitor> = self
+            .monitors
+            .iter()
+            .filter(|m| {
+                m.org_id == org_id && matches!(m.spec, MonitorSpec::Offline) && m.applies(target)
+            })
+            .cloned()
+            .collect();
+        monitors
+            .into_iter()
+            .filter_map(|monitor| {
+                let key = AlertKey {
+                    monitor: monitor.id.clone(),
+                    device: target.device.clone(),
+                    subject: String::new(),
+                };
+                let (severity, summary) = if online {
+                    (Severity::Ok, "device is back online".to_string())
+                } else {
+                    (Severity::Critical, "device is offline".to_string())
+                };
+                self.record(key, &monitor, severity, at, summary)
+            })
+            .collect()
+    }
+
+    /// Fires threshold escalations whose duration passed without a new
+    /// sample, and ends settled flapping periods.
+    pub fn tick(&mut self, now: Millis) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let due: Vec<(AlertKey, Monitor)> = self
+            .series
+            .iter()
+            .filter_map(|(key, series)| {
+                let monitor = self.monitors.iter().find(|m| m.id == key.monitor)?;
+                match &monitor.spec {
+                    MonitorSpec::Threshold { threshold, .. } => series
+                        .threshold
+                        .deadline(threshold)
+                        .filter(|d| *d <= now)
+                        .map(|_| (key.clone(), monitor.clone())),
+                    _ => None,
+                }
+            })
+            .collect();
+        for (key, monitor) in due {
+            let MonitorSpec::Threshold { threshold, .. } = &monitor.spec else {
+                continue;
+            };
+            let Some(series) = self.series.get_mut(&key) else {
+                continue;
+            };
+            if let Some(severity) = series.threshold.tick(threshold, now) {
+                let summary = format!(
+                    "{} {} held past {}",
+                    monitor.name,
+                    key.subject,
+                    duration(threshold.for_ms)
+                );
+                changes.extend(self.record(key, &monitor, severity, now, summary));
+            }
+        }
+        let rule = self.flap_rule;
+        for (key, series) in &mut self.series {
+            if series.flap.tick(&rule, now)
+                && let Some(monitor) = self.monitors.iter().find(|m| m.id == key.monitor)
+            {
+                changes.push(Change {
+                    key: key.clone(),
+                    org_id: monitor.org_id.clone(),
+                    monitor_name: monitor.name.clone(),
+                    severity: series.severity,
+                    at: now,
+                    summary: "stopped flapping".into(),
+                    notify: true,
+                    flapping: false,
+                });
+            }
+        }
+        changes
+    }
+}
+
+/// Ratios (names ending in `.utilization`) as percentages, others as is.
+fn percent_or(value: f64, name: &str) -> String {
+    if name.ends_with(".utilization") {
+        percent(value)
+    } else {
+        format!("{value}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::threshold::{Direction, Level, Threshold};
+
+    fn target(device: &str) -> Target {
+        Target {
+            device: device.into(),
+            site: "hq".into(),
+            tags: vec![],
+        }
+    }
+
+    fn disk_monitors() -> Vec<Monitor> {
+        let labels = BTreeMap::new();
+        vec![
+            Monitor {
+                id: "full".into(),
+                org_id: "o".into(),
+                name: "disk full".into(),
+                spec: MonitorSpec::Threshold {
+                    metric: "system.filesystem.utilization".into(),
+                    labels: labels.clone(),
+                    threshold: Threshold {
+                        direction: Direction::Above,
+                        warning: None,
+                        critical: Some(Level {
+                            trigger: 0.9,
+                            clear: Some(0.85),
+                        }),
+                        for_ms: 0,
+                    },
+                },
+                applies_to: Default::default(),
+                exclude: Default::default(),
+            },
+            Monitor {
+                id: "forecast".into(),
+                org_id: "o".into(),
+                name: "disk filling".into(),
+                spec: MonitorSpec::Forecast {
+                    metric: "system.filesystem.utilization".into(),
+                    labels,
+                    capacity: 1.0,
+                    horizon_ms: 3_600_000,
+                    window_ms: 600_000,
+                    min_points: 5,
+                },
+                applies_to: Default::default(),
+                exclude: Default::default(),
+            },
+        ]
+    }
+
+    #[test]
+    fn a_filling_disk_is_forecast_before_it_crosses_the_line() {
+        let mut engine = Engine::new(FlapRule::default());
+        engine.set_monitors(disk_monitors());
+        let labels: BTreeMap<String, String> = [("mountpoint".to_string(), "/".to_string())].into();
+        let mut events = Vec::new();
+        // +5 % a minute from 50 %, then freed.
+        for minute in 0..10 {
+            let value = 0.5 + 0.05 * minute as f64;
+            for c in engine.on_sample(
+                &target("d"),
+                "o",
+                "system.filesystem.utilization",
+                &labels,
+                minute * 60_000,
+                value.min(0.99),
+            ) {
+                events.push((minute, c.key.monitor.clone(), c.severity));
+            }
+        }
+        for c in engine.on_sample(
+            &target("d"),
+            "o",
+            "system.filesystem.utilization",
+            &labels,
+            10 * 60_000,
+            0.2,
+        ) {
+            events.push((10, c.key.monitor.clone(), c.severity));
+        }
+        let first_forecast = events.iter().find(|e| e.1 == "forecast").unwrap().0;
+        let first_full = events.iter().find(|e| e.1 == "full").unwrap().0;
+        assert!(first_forecast < first_full, "{events:?}");
+        assert_eq!(
+            events.iter().filter(|e| e.2 == Severity::Ok).count(),
+            2,
+            "both resolve: {events:?}"
+        );
+        assert!(
+            events.iter().all(|e| e.1 != "full" || e.0 >= 9),
+            "threshold crossed at 90 %: {events:?}"
+        );
+    }
+
+    #[test]
+    fn offline_monitors_and_other_orgs() {
+        let mut engine = Engine::new(FlapRule::default());
+        let offline = Monitor {
+            id: "off".into(),
+            org_id: "o".into(),
+            name: "offline".into(),
+            spec: MonitorSpec::Offline,
+            applies_to: Default::default(),
+            exclude: Default::default(),
+        };
+        engine.set_monitors(vec![offline]);
+        assert_eq!(
+            engine.on_status(&target("d"), "o", false, 1)[0].severity,
+            Severity::Critical
+        );
+        assert!(
+            engine.on_status(&target("d"), "o", false, 2).is_empty(),
+            "deduplicated"
+        );
+        assert_eq!(
+            engine.on_status(&target("d"), "o", true, 3)[0].severity,
+            Severity::Ok
+        );
+        assert!(
+            engine
+                .on_status(&target("d"), "other-org", false, 4)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn flapping_metric_is_recorded_but_notified_once() {
+        let mut engine = Engine::new(FlapRule {
+            changes: 2,
+            window_ms: 600_000,
+            settle_ms: 600_000,
+        });
+        engine.set_monitors(disk_monitors().into_iter().take(1).collect());
+        let labels = BTreeMap::new();
+        let changes: Vec<Change> = (0..20)
+            .flat_map(|i| {
+                engine.on_sample(
+                    &target("d"),
+                    "o",
+                    "system.filesystem.utilization",
+                    &labels,
+                    i * 30_000,
+                    if i % 2 == 0 { 0.95 } else { 0.5 },
+                )
+            })
+            .collect();
+        assert_eq!(changes.len(), 20, "every change is recorded");
+        assert_eq!(
+            changes.iter().filter(|c| c.notify && !c.flapping).count(),
+            1
+        );
+        assert_eq!(changes.iter().filter(|c| c.flapping).count(), 1);
+    }
+}

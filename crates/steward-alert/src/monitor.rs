@@ -1,0 +1,106 @@
+//! Monitor definitions: what to watch, on which devices. Serialised as JSON
+//! in the store and as YAML/JSON files that teams keep in git.
+
+use crate::Millis;
+use crate::noise::{Matcher, Target};
+use crate::threshold::Threshold;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MonitorSpec {
+    /// A metric beyond a threshold for a duration.
+    Threshold {
+        metric: String,
+        /// Only series whose labels include these.
+        #[serde(default)]
+        labels: BTreeMap<String, String>,
+        threshold: Threshold,
+    },
+    /// A metric heading for `capacity` within `horizon_ms` (robust linear
+    /// fit over `window_ms`).
+    Forecast {
+        metric: String,
+        #[serde(default)]
+        labels: BTreeMap<String, String>,
+        #[serde(default = "one")]
+        capacity: f64,
+        horizon_ms: Millis,
+        window_ms: Millis,
+        #[serde(default = "five")]
+        min_points: usize,
+    },
+    /// The device stopped reporting (the server's online/offline state).
+    Offline,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn five() -> usize {
+    5
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Monitor {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub spec: MonitorSpec,
+    /// Devices it applies to; every device of the organisation when empty.
+    #[serde(default)]
+    pub applies_to: Matcher,
+    /// Devices excluded even when matched.
+    #[serde(default)]
+    pub exclude: Matcher,
+}
+
+impl Monitor {
+    pub fn applies(&self, target: &Target) -> bool {
+        let all = self.applies_to == Matcher::default();
+        (all || self.applies_to.matches(target)) && !self.exclude.matches(target)
+    }
+
+    /// The metric this monitor reads, if any.
+    pub fn metric(&self) -> Option<(&str, &BTreeMap<String, String>)> {
+        match &self.spec {
+            MonitorSpec::Threshold { metric, labels, .. }
+            | MonitorSpec::Forecast { metric, labels, .. } => Some((metric, labels)),
+            MonitorSpec::Offline => None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        match &self.spec {
+            MonitorSpec::Threshold { threshold, .. } => {
+                threshold.validate().map_err(|e| format!("{e:?}"))
+            }
+            MonitorSpec::Forecast {
+                capacity,
+                horizon_ms,
+                window_ms,
+                min_points,
+                ..
+            } => {
+                if !capacity.is_finite() || *horizon_ms <= 0 || *window_ms <= 0 || *min_points < 3 {
+                    return Err("forecast needs a finite capacity, positive horizon and window, and at least 3 points".into());
+                }
+                Ok(())
+            }
+            MonitorSpec::Offline => Ok(()),
+        }
+    }
+}
+
+/// The subject of a series: its label values, in key order ("/" for a
+/// mountpoint), so one monitor yields one alert per filesystem.
+pub fn subject(labels: &BTreeMap<String, String>) -> String {
+    labels.values().cloned().collect::<Vec<_>>().join(",")
+}
+
+/// The series' labels include every wanted label.
+pub fn labels_match(wanted: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    wanted.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
