@@ -43,6 +43,10 @@ pub enum Command {
         /// from 1 s up to this, with random jitter).
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         reconnect_max: Duration,
+        /// Also report this mountpoint (repeatable), even when it is a
+        /// pseudo filesystem such as tmpfs.
+        #[arg(long = "filesystem")]
+        filesystems: Vec<String>,
     },
     /// Print this agent's identity and spool state.
     Status,
@@ -95,11 +99,13 @@ pub fn run(cli: Cli) -> Result<()> {
             interval,
             spool_max_bytes,
             reconnect_max,
+            filesystems,
         } => {
             let options = crate::connection::RunOptions {
                 interval,
                 spool_max_bytes,
                 reconnect_max,
+                filesystems,
             };
             runtime.block_on(crate::connection::run(&dir, options))
         }

@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub spool_max_bytes: u64,
     /// Cap of the reconnection backoff.
     pub reconnect_max: Duration,
+    /// Mountpoints always reported.
+    pub filesystems: Vec<String>,
 }
 
 pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
@@ -45,15 +47,16 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         interval,
         spool_max_bytes,
         reconnect_max,
+        filesystems,
     } = options;
     let state = AgentState::load(dir)?;
     let spool = Arc::new(Mutex::new(Spool::open(
         &dir.join("spool"),
         spool_max_bytes,
     )?));
-    let host = Arc::new(Mutex::new(
-        Host::new().context("cannot read host information")?,
-    ));
+    let mut host = Host::new().context("cannot read host information")?;
+    host.extra_mounts = filesystems;
+    let host = Arc::new(Mutex::new(host));
     let spooled = Arc::new(Notify::new());
     tracing::info!(device = %state.config.device_id, server = %state.config.url, "Steward agent starting.");
     tokio::spawn(collect_loop(

@@ -3,6 +3,7 @@
 //! each sender. A batch is acked only after its transaction committed.
 
 use crate::ServerCounters;
+use crate::alerting::Alerting;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use steward_store::{IngestBatch, IngestOutcome, Store};
@@ -20,9 +21,13 @@ pub struct IngestQueue {
 }
 
 impl IngestQueue {
-    pub fn start(store: Arc<dyn Store>, counters: Arc<ServerCounters>) -> Self {
+    pub fn start(
+        store: Arc<dyn Store>,
+        counters: Arc<ServerCounters>,
+        alerting: Arc<Alerting>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(writer(store, counters, rx));
+        tokio::spawn(writer(store, counters, alerting, rx));
         Self { tx }
     }
 
@@ -40,6 +45,7 @@ impl IngestQueue {
 async fn writer(
     store: Arc<dyn Store>,
     counters: Arc<ServerCounters>,
+    alerting: Arc<Alerting>,
     mut rx: mpsc::Receiver<(IngestBatch, Reply)>,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
@@ -47,6 +53,14 @@ async fn writer(
         let (batches, replies): (Vec<_>, Vec<_>) = group.drain(..).unzip();
         match store.ingest(&batches).await {
             Ok(outcomes) => {
+                // Evaluate what was stored (after the commit, before the acks).
+                for (batch, outcome) in batches.iter().zip(&outcomes) {
+                    if *outcome == IngestOutcome::Stored {
+                        alerting
+                            .on_batch(batch.device_id, batch.ts_ms, &batch.points)
+                            .await;
+                    }
+                }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let counter = match outcome {
                         IngestOutcome::Stored => &counters.batches_stored,

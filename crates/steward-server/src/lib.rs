@@ -7,6 +7,7 @@
 //! [`status`] turns heartbeat deadlines into online/offline transitions;
 //! [`api`] is the versioned JSON API; [`auth`] resolves callers.
 
+pub mod alerting;
 pub mod api;
 pub mod audit;
 pub mod auth;
@@ -81,6 +82,7 @@ pub struct AppState {
     pub metrics: Arc<ServerCounters>,
     pub shutdown: watch::Receiver<bool>,
     pub throttle: throttle::Throttle,
+    pub alerting: Arc<alerting::Alerting>,
 }
 
 /// Counters about the server itself (errors both log and count).
@@ -146,10 +148,15 @@ async fn start(
     let store = boot.store;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let counters = Arc::new(ServerCounters::default());
-    let ingest = ingest::IngestQueue::start(store.clone(), counters.clone());
-    let status =
-        status::StatusTracker::start(store.clone(), config.offline_after(), shutdown_rx.clone())
-            .await?;
+    let alerting = alerting::Alerting::start(store.clone(), shutdown_rx.clone()).await?;
+    let ingest = ingest::IngestQueue::start(store.clone(), counters.clone(), alerting.clone());
+    let status = status::StatusTracker::start(
+        store.clone(),
+        config.offline_after(),
+        shutdown_rx.clone(),
+        alerting.clone(),
+    )
+    .await?;
     let state = Arc::new(AppState {
         public_url: bootstrap::public_url(&config),
         config,
@@ -161,6 +168,7 @@ async fn start(
         metrics: counters,
         shutdown: shutdown_rx.clone(),
         throttle: throttle::Throttle::default(),
+        alerting,
     });
     spawn_retention(state.clone(), shutdown_rx.clone());
     let router = api::router(state.clone());

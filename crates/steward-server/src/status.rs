@@ -28,6 +28,7 @@ pub struct StatusTracker {
     /// Serialises status writes so an offline write racing a reconnect can
     /// never land after the online one.
     writes: Arc<tokio::sync::Mutex<()>>,
+    alerting: Arc<crate::alerting::Alerting>,
 }
 
 impl StatusTracker {
@@ -37,6 +38,7 @@ impl StatusTracker {
         store: Arc<dyn Store>,
         window: Duration,
         shutdown: watch::Receiver<bool>,
+        alerting: Arc<crate::alerting::Alerting>,
     ) -> anyhow::Result<Self> {
         let tracker = Self {
             inner: Arc::default(),
@@ -44,6 +46,7 @@ impl StatusTracker {
             store,
             window,
             writes: Arc::default(),
+            alerting,
         };
         let deadline = Instant::now() + window;
         let statuses = tracker.store.device_statuses().await?;
@@ -83,12 +86,14 @@ impl StatusTracker {
         if !was_tracked {
             self.wake.notify_one();
             let _write = self.writes.lock().await;
-            if let Err(error) = self
+            match self
                 .store
                 .set_status(device, Status::Online, crate::now_secs())
                 .await
             {
-                tracing::warn!(%device, %error, "Cannot record online status.");
+                Ok(true) => self.alerting.on_status(device, true).await,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%device, %error, "Cannot record online status."),
             }
         }
     }
@@ -144,12 +149,14 @@ impl StatusTracker {
                     continue; // came back while we waited
                 }
                 tracing::info!(%device, "Device is offline: no heartbeat in time.");
-                if let Err(error) = self
+                match self
                     .store
                     .set_status(device, Status::Offline, crate::now_secs())
                     .await
                 {
-                    tracing::warn!(%device, %error, "Cannot record offline status.");
+                    Ok(true) => self.alerting.on_status(device, false).await,
+                    Ok(false) => {}
+                    Err(error) => tracing::warn!(%device, %error, "Cannot record offline status."),
                 }
             }
         }

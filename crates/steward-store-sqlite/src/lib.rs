@@ -3,6 +3,7 @@
 //! which is what "acked means stored" needs; a power cut may lose the last
 //! few commits), migrations embedded in the binary.
 
+mod alerts;
 pub mod audit;
 mod devices;
 mod metrics;
@@ -23,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_foundation.sql"),
     include_str!("../migrations/0002_access.sql"),
     include_str!("../migrations/0003_rotation.sql"),
+    include_str!("../migrations/0004_alerts.sql"),
 ];
 
 pub struct SqliteStore {
@@ -296,6 +298,45 @@ impl Store for SqliteStore {
     }
     async fn status_history(&self, scope: &Scope, device: Uuid) -> Result<Vec<StatusChange>> {
         self.status_history_impl(scope, device).await
+    }
+    async fn create_monitor(&self, monitor: &MonitorRecord) -> Result<()> {
+        self.create_monitor_impl(monitor).await
+    }
+    async fn list_monitors(&self, scope: &Scope) -> Result<Vec<MonitorRecord>> {
+        self.list_monitors_impl(scope).await
+    }
+    async fn delete_monitor(&self, scope: &Scope, id: Uuid) -> Result<()> {
+        self.delete_monitor_impl(scope, id).await
+    }
+    async fn record_alert_change(&self, change: &AlertChange) -> Result<Option<Uuid>> {
+        self.record_alert_change_impl(change).await
+    }
+    async fn list_alerts(&self, scope: &Scope, active_only: bool) -> Result<Vec<AlertRecord>> {
+        self.list_alerts_impl(scope, active_only).await
+    }
+    async fn alert_history(&self, scope: &Scope, id: Uuid) -> Result<Vec<AlertEventRecord>> {
+        self.alert_history_impl(scope, id).await
+    }
+    async fn acknowledge_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()> {
+        self.acknowledge_alert_impl(scope, id, by, at).await
+    }
+    async fn resolve_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()> {
+        self.resolve_alert_impl(scope, id, by, at).await
+    }
+    async fn create_channel(&self, channel: &ChannelRecord) -> Result<()> {
+        self.create_channel_impl(channel).await
+    }
+    async fn list_channels(&self, scope: &Scope) -> Result<Vec<ChannelRecord>> {
+        self.list_channels_impl(scope).await
+    }
+    async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<OutboxItem>> {
+        self.due_notifications_impl(now, limit).await
+    }
+    async fn notification_sent(&self, id: i64, at: i64) -> Result<()> {
+        self.notification_sent_impl(id, at).await
+    }
+    async fn notification_failed(&self, id: i64, error: &str, next_at: i64) -> Result<()> {
+        self.notification_failed_impl(id, error, next_at).await
     }
     async fn ingest(&self, batches: &[IngestBatch]) -> Result<Vec<IngestOutcome>> {
         self.ingest_impl(batches).await

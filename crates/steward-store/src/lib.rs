@@ -188,6 +188,27 @@ pub trait Store: Send + Sync + 'static {
     async fn device_statuses(&self) -> Result<Vec<(Uuid, Status)>>;
     async fn status_history(&self, scope: &Scope, device: Uuid) -> Result<Vec<StatusChange>>;
 
+    // --- monitors and alerts --------------------------------------------
+    async fn create_monitor(&self, monitor: &MonitorRecord) -> Result<()>;
+    async fn list_monitors(&self, scope: &Scope) -> Result<Vec<MonitorRecord>>;
+    async fn delete_monitor(&self, scope: &Scope, id: Uuid) -> Result<()>;
+    /// Records a change: opens, updates or resolves the one active alert of
+    /// (monitor, device, subject), appends to its history and, when
+    /// `notify`, queues a notification for every matching channel, all in
+    /// one transaction. Returns the alert id (None when nothing was active
+    /// to resolve).
+    async fn record_alert_change(&self, change: &AlertChange) -> Result<Option<Uuid>>;
+    async fn list_alerts(&self, scope: &Scope, active_only: bool) -> Result<Vec<AlertRecord>>;
+    async fn alert_history(&self, scope: &Scope, id: Uuid) -> Result<Vec<AlertEventRecord>>;
+    async fn acknowledge_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()>;
+    async fn resolve_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()>;
+    async fn create_channel(&self, channel: &ChannelRecord) -> Result<()>;
+    async fn list_channels(&self, scope: &Scope) -> Result<Vec<ChannelRecord>>;
+    /// Unsent notifications due at `now`, oldest first.
+    async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<OutboxItem>>;
+    async fn notification_sent(&self, id: i64, at: i64) -> Result<()>;
+    async fn notification_failed(&self, id: i64, error: &str, next_at: i64) -> Result<()>;
+
     // --- metrics --------------------------------------------------------
     /// Stores each batch unless its sequence number was stored before, all in
     /// one durable transaction; returns the outcome per batch, in order.

@@ -303,3 +303,73 @@ pub struct StorageStats {
     pub samples: u64,
     pub chunk_bytes: u64,
 }
+
+/// A stored monitor; `definition` is the JSON the alerting core reads.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonitorRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub definition: serde_json::Value,
+}
+
+/// A change computed by the evaluator, to record (and maybe notify).
+#[derive(Debug, Clone)]
+pub struct AlertChange {
+    pub org_id: Uuid,
+    pub monitor_id: String,
+    pub monitor_name: String,
+    pub device_id: Uuid,
+    pub subject: String,
+    /// "ok" resolves the active alert.
+    pub severity: String,
+    pub at: i64,
+    pub summary: String,
+    pub notify: bool,
+    pub flapping: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub monitor_id: String,
+    pub monitor_name: String,
+    pub device_id: Uuid,
+    pub subject: String,
+    pub state: String,
+    pub severity: String,
+    pub summary: String,
+    pub opened_at: i64,
+    pub updated_at: i64,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub flapping: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertEventRecord {
+    pub at: i64,
+    pub event: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub kind: String,
+    /// Secrets inside are never returned by the API.
+    #[serde(skip)]
+    pub config: serde_json::Value,
+    pub min_severity: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub channel: ChannelRecord,
+    pub payload: String,
+    pub attempts: u32,
+}

@@ -60,6 +60,18 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("POST", "/api/v1/users/{id}/grants"), "users.manage"),
         (("GET", "/api/v1/roles"), "roles.manage"),
         (("POST", "/api/v1/roles"), "roles.manage"),
+        (("GET", "/api/v1/monitors"), "monitors.manage"),
+        (("POST", "/api/v1/monitors"), "monitors.manage"),
+        (("POST", "/api/v1/monitors/{id}/delete"), "monitors.manage"),
+        (("GET", "/api/v1/channels"), "monitors.manage"),
+        (("POST", "/api/v1/channels"), "monitors.manage"),
+        (("GET", "/api/v1/alerts"), "devices.view"),
+        (("GET", "/api/v1/alerts/{id}/history"), "devices.view"),
+        (
+            ("POST", "/api/v1/alerts/{id}/acknowledge"),
+            "devices.manage",
+        ),
+        (("POST", "/api/v1/alerts/{id}/resolve"), "devices.manage"),
         (("GET", "/api/v1/audit"), "audit.view"),
         (("GET", "/api/v1/server/stats"), "audit.view"),
     ]

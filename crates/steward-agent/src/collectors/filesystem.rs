@@ -16,11 +16,15 @@ pub fn collect(host: &mut Host, out: &mut Vec<Point>) {
     for disk in host.disks.iter() {
         let fs = disk.file_system().to_string_lossy();
         let total = disk.total_space();
-        if total == 0 || IGNORED.contains(&fs.as_ref()) || !seen.insert(disk.name().to_os_string())
+        let mount = disk.mount_point().to_string_lossy();
+        let wanted = host.extra_mounts.iter().any(|m| *m == mount);
+        if total == 0
+            || (IGNORED.contains(&fs.as_ref()) && !wanted)
+            // The same device mounted twice (bind mounts) counts once.
+            || (!wanted && !seen.insert(disk.name().to_os_string()))
         {
             continue;
         }
-        let mount = disk.mount_point().to_string_lossy();
         let used = total.saturating_sub(disk.available_space());
         out.push(labelled(
             "system.filesystem.utilization",

@@ -20,6 +20,8 @@ pub struct Host {
     pub system: System,
     pub disks: Disks,
     pub networks: Networks,
+    /// Mountpoints always reported, whatever their filesystem type.
+    pub extra_mounts: Vec<String>,
 }
 
 impl Host {
@@ -34,6 +36,7 @@ impl Host {
             system,
             disks: Disks::new_with_refreshed_list()?,
             networks: Networks::new_with_refreshed_list()?,
+            extra_mounts: Vec::new(),
         })
     }
 }

@@ -6,6 +6,7 @@
 //! table route by route.
 
 mod access;
+mod alerts;
 mod devices;
 mod events;
 mod openapi;
@@ -236,6 +237,60 @@ fn routes() -> Routes {
         "/api/v1/roles",
         Perm(P::RolesManage),
         access::create_role,
+    )
+    .add(
+        M::GET,
+        "/api/v1/monitors",
+        Perm(P::MonitorsManage),
+        alerts::list_monitors,
+    )
+    .add(
+        M::POST,
+        "/api/v1/monitors",
+        Perm(P::MonitorsManage),
+        alerts::create_monitor,
+    )
+    .add(
+        M::POST,
+        "/api/v1/monitors/{id}/delete",
+        Perm(P::MonitorsManage),
+        alerts::delete_monitor,
+    )
+    .add(
+        M::GET,
+        "/api/v1/channels",
+        Perm(P::MonitorsManage),
+        alerts::list_channels,
+    )
+    .add(
+        M::POST,
+        "/api/v1/channels",
+        Perm(P::MonitorsManage),
+        alerts::create_channel,
+    )
+    .add(
+        M::GET,
+        "/api/v1/alerts",
+        Perm(P::DevicesView),
+        alerts::list_alerts,
+    )
+    .add(
+        M::GET,
+        "/api/v1/alerts/{id}/history",
+        Perm(P::DevicesView),
+        alerts::alert_history,
+    )
+    .add(
+        M::POST,
+        "/api/v1/alerts/{id}/acknowledge",
+        Perm(P::DevicesManage),
+        alerts::acknowledge,
+    )
+    .add(
+        M::POST,
+        "/api/v1/alerts/{id}/resolve",
+        Perm(P::DevicesManage),
+        alerts::resolve,
     )
     .add(
         M::GET,

@@ -1,0 +1,239 @@
+//! Monitors, alerts and notification channels.
+
+use super::{ApiError, ApiResult, id_param};
+use crate::AppState;
+use crate::auth::Caller;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use steward_alert::monitor::{Monitor, MonitorSpec};
+use steward_alert::noise::Matcher;
+use steward_store::{AlertEventRecord, AlertRecord, ChannelRecord, MonitorRecord, StoreError};
+use uuid::Uuid;
+
+async fn org_for(state: &AppState, caller: &Caller, name: Option<&str>) -> Result<Uuid, ApiError> {
+    let org = match name {
+        Some(name) => {
+            state
+                .store
+                .org_by_name(&caller.scope, name)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => {
+                        ApiError::not_found(format!("no organisation {name:?}"))
+                    }
+                    other => other.into(),
+                })?
+                .id
+        }
+        None => caller.principal.org_id,
+    };
+    if !caller.scope.allows_org(org) {
+        return Err(ApiError::forbidden("you cannot manage monitors there"));
+    }
+    Ok(org)
+}
+
+#[derive(Deserialize)]
+pub struct NewMonitor {
+    name: String,
+    org: Option<String>,
+    spec: MonitorSpec,
+    #[serde(default)]
+    applies_to: Matcher,
+    #[serde(default)]
+    exclude: Matcher,
+}
+
+pub async fn create_monitor(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<NewMonitor>,
+) -> ApiResult<Value> {
+    if body.name.is_empty() || body.name.len() > 128 || body.name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "a monitor needs a name of 1-128 characters",
+        ));
+    }
+    let org = org_for(&state, &caller, body.org.as_deref()).await?;
+    let id = Uuid::now_v7();
+    let monitor = Monitor {
+        id: id.to_string(),
+        org_id: org.to_string(),
+        name: body.name.clone(),
+        spec: body.spec,
+        applies_to: body.applies_to,
+        exclude: body.exclude,
+    };
+    monitor
+        .validate()
+        .map_err(|e| ApiError::bad_request(format!("invalid monitor: {e}")))?;
+    let definition =
+        serde_json::to_value(&monitor).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    state
+        .store
+        .create_monitor(&MonitorRecord {
+            id,
+            org_id: org,
+            name: body.name,
+            definition,
+        })
+        .await?;
+    state
+        .alerting
+        .reload()
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Json(json!({ "id": id, "monitor": monitor })))
+}
+
+pub async fn list_monitors(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Vec<MonitorRecord>> {
+    Ok(Json(state.store.list_monitors(&caller.scope).await?))
+}
+
+pub async fn delete_monitor(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Value> {
+    let id = id_param(&id, "monitor")?;
+    state.store.delete_monitor(&caller.scope, id).await?;
+    state
+        .alerting
+        .reload()
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Json(json!({ "deleted": id })))
+}
+
+#[derive(Deserialize)]
+pub struct AlertFilter {
+    /// Only open and acknowledged alerts (default true).
+    active: Option<bool>,
+}
+
+pub async fn list_alerts(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(filter): Query<AlertFilter>,
+) -> ApiResult<Vec<AlertRecord>> {
+    Ok(Json(
+        state
+            .store
+            .list_alerts(&caller.scope, filter.active.unwrap_or(true))
+            .await?,
+    ))
+}
+
+pub async fn alert_history(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Vec<AlertEventRecord>> {
+    Ok(Json(
+        state
+            .store
+            .alert_history(&caller.scope, id_param(&id, "alert")?)
+            .await?,
+    ))
+}
+
+pub async fn acknowledge(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Value> {
+    let id = id_param(&id, "alert")?;
+    state
+        .store
+        .acknowledge_alert(
+            &caller.scope,
+            id,
+            &caller.principal.username,
+            crate::now_ms(),
+        )
+        .await?;
+    Ok(Json(
+        json!({ "acknowledged": id, "by": caller.principal.username }),
+    ))
+}
+
+pub async fn resolve(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Value> {
+    let id = id_param(&id, "alert")?;
+    state
+        .store
+        .resolve_alert(
+            &caller.scope,
+            id,
+            &caller.principal.username,
+            crate::now_ms(),
+        )
+        .await?;
+    Ok(Json(
+        json!({ "resolved": id, "by": caller.principal.username }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct NewChannel {
+    name: String,
+    org: Option<String>,
+    /// `webhook`.
+    kind: String,
+    url: String,
+    /// HMAC key for the `X-Steward-Signature` header.
+    secret: String,
+    /// `warning` (default) or `critical`.
+    min_severity: Option<String>,
+}
+
+pub async fn create_channel(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<NewChannel>,
+) -> ApiResult<ChannelRecord> {
+    if body.kind != "webhook" {
+        return Err(ApiError::bad_request("supported channel kinds: webhook"));
+    }
+    if !(body.url.starts_with("https://") || body.url.starts_with("http://"))
+        || body.url.len() > 2048
+    {
+        return Err(ApiError::bad_request("the webhook URL must be http(s)://"));
+    }
+    if body.secret.len() < 16 {
+        return Err(ApiError::bad_request(
+            "the signing secret needs at least 16 characters",
+        ));
+    }
+    let min_severity = body.min_severity.unwrap_or_else(|| "warning".into());
+    if !matches!(min_severity.as_str(), "warning" | "critical") {
+        return Err(ApiError::bad_request("min_severity is warning or critical"));
+    }
+    let org = org_for(&state, &caller, body.org.as_deref()).await?;
+    let channel = ChannelRecord {
+        id: Uuid::now_v7(),
+        org_id: org,
+        name: body.name,
+        kind: body.kind,
+        config: json!({ "url": body.url, "secret": body.secret }),
+        min_severity,
+    };
+    state.store.create_channel(&channel).await?;
+    Ok(Json(channel))
+}
+
+pub async fn list_channels(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Vec<ChannelRecord>> {
+    Ok(Json(state.store.list_channels(&caller.scope).await?))
+}

@@ -1,0 +1,422 @@
+//! Monitors, alerts (one active per monitor/device/subject), their history,
+//! notification channels and the persistent outbox.
+
+use crate::{SqliteStore, backend, in_scope, scope_param, uuid};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use steward_store::*;
+use uuid::Uuid;
+
+fn rank(severity: &str) -> u8 {
+    match severity {
+        "critical" => 2,
+        "warning" => 1,
+        _ => 0,
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
+}
+
+fn alert(row: &SqliteRow) -> Result<AlertRecord> {
+    Ok(AlertRecord {
+        id: uuid(row.get("id"))?,
+        org_id: uuid(row.get("org_id"))?,
+        monitor_id: row.get("monitor_id"),
+        monitor_name: row.get("monitor_name"),
+        device_id: uuid(row.get("device_id"))?,
+        subject: row.get("subject"),
+        state: row.get("state"),
+        severity: row.get("severity"),
+        summary: row.get("summary"),
+        opened_at: row.get("opened_at"),
+        updated_at: row.get("updated_at"),
+        acknowledged_by: row.get("acknowledged_by"),
+        acknowledged_at: row.get("acknowledged_at"),
+        resolved_at: row.get("resolved_at"),
+        flapping: row.get("flapping"),
+    })
+}
+
+fn channel(row: &SqliteRow) -> Result<ChannelRecord> {
+    Ok(ChannelRecord {
+        id: uuid(row.get("id"))?,
+        org_id: uuid(row.get("org_id"))?,
+        name: row.get("name"),
+        kind: row.get("kind"),
+        config: json(row.get("config")),
+        min_severity: row.get("min_severity"),
+    })
+}
+
+impl SqliteStore {
+    pub(crate) async fn create_monitor_impl(&self, m: &MonitorRecord) -> Result<()> {
+        sqlx::query("INSERT INTO monitors (id, org_id, name, definition, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(m.id.to_string())
+            .bind(m.org_id.to_string())
+            .bind(&m.name)
+            .bind(m.definition.to_string())
+            .bind(crate::now_secs())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_monitors_impl(&self, scope: &Scope) -> Result<Vec<MonitorRecord>> {
+        let sql = format!(
+            "SELECT id, org_id, name, definition FROM monitors WHERE {} ORDER BY name",
+            in_scope(1, "org_id", None)
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| {
+                Ok(MonitorRecord {
+                    id: uuid(row.get("id"))?,
+                    org_id: uuid(row.get("org_id"))?,
+                    name: row.get("name"),
+                    definition: json(row.get("definition")),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn delete_monitor_impl(&self, scope: &Scope, id: Uuid) -> Result<()> {
+        let sql = format!(
+            "DELETE FROM monitors WHERE id = ?2 AND {}",
+            in_scope(1, "org_id", None)
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn record_alert_change_impl(&self, c: &AlertChange) -> Result<Option<Uuid>> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let active = sqlx::query("SELECT id, severity FROM alerts WHERE monitor_id = ? AND device_id = ? AND subject = ? AND state != 'resolved'")
+            .bind(&c.monitor_id)
+            .bind(c.device_id.to_string())
+            .bind(&c.subject)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let resolving = c.severity == "ok";
+        let (id, event) = match (active, resolving) {
+            (None, true) => return Ok(None),
+            (None, false) => {
+                let id = Uuid::now_v7();
+                sqlx::query(
+                    "INSERT INTO alerts (id, org_id, monitor_id, monitor_name, device_id, subject, state, severity, summary, opened_at, updated_at, flapping)
+                     VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
+                )
+                .bind(id.to_string())
+                .bind(c.org_id.to_string())
+                .bind(&c.monitor_id)
+                .bind(&c.monitor_name)
+                .bind(c.device_id.to_string())
+                .bind(&c.subject)
+                .bind(&c.severity)
+                .bind(&c.summary)
+                .bind(c.at)
+                .bind(c.at)
+                .bind(c.flapping)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                (
+                    id,
+                    serde_json::json!({ "event": "opened", "severity": c.severity, "summary": c.summary }),
+                )
+            }
+            (Some(row), _) => {
+                let id = uuid(row.get("id"))?;
+                let from: String = row.get("severity");
+                sqlx::query(
+                    "UPDATE alerts SET severity = CASE WHEN ?2 = 'ok' THEN severity ELSE ?2 END, summary = ?3, updated_at = ?4,
+                         state = CASE WHEN ?2 = 'ok' THEN 'resolved' ELSE state END,
+                         resolved_at = CASE WHEN ?2 = 'ok' THEN ?4 ELSE resolved_at END,
+                         flapping = flapping OR ?5
+                     WHERE id = ?1",
+                )
+                .bind(id.to_string())
+                .bind(&c.severity)
+                .bind(&c.summary)
+                .bind(c.at)
+                .bind(c.flapping)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                let event = if resolving {
+                    serde_json::json!({ "event": "resolved", "summary": c.summary })
+                } else {
+                    serde_json::json!({ "event": "severity_changed", "from": from, "to": c.severity, "summary": c.summary })
+                };
+                (id, event)
+            }
+        };
+        let mut event = event;
+        event["flapping"] = c.flapping.into();
+        event["notified"] = c.notify.into();
+        sqlx::query("INSERT INTO alert_events (alert_id, at, event) VALUES (?, ?, ?)")
+            .bind(id.to_string())
+            .bind(c.at)
+            .bind(event.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if c.notify {
+            let payload = serde_json::json!({
+                "alert_id": id,
+                "org_id": c.org_id,
+                "monitor": c.monitor_name,
+                "monitor_id": c.monitor_id,
+                "device_id": c.device_id,
+                "subject": c.subject,
+                "severity": c.severity,
+                "state": if resolving { "resolved" } else { "open" },
+                "flapping": c.flapping,
+                "summary": c.summary,
+                "at": c.at,
+            })
+            .to_string();
+            let channels = sqlx::query("SELECT id, min_severity FROM channels WHERE org_id = ?")
+                .bind(c.org_id.to_string())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+            for ch in channels {
+                let min: String = ch.get("min_severity");
+                if resolving || rank(&c.severity) >= rank(&min) {
+                    sqlx::query("INSERT INTO outbox (org_id, channel_id, alert_id, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)")
+                        .bind(c.org_id.to_string())
+                        .bind(ch.get::<String, _>("id"))
+                        .bind(id.to_string())
+                        .bind(&payload)
+                        .bind(c.at)
+                        .bind(c.at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                }
+            }
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(id))
+    }
+
+    pub(crate) async fn list_alerts_impl(
+        &self,
+        scope: &Scope,
+        active_only: bool,
+    ) -> Result<Vec<AlertRecord>> {
+        let sql = format!(
+            "SELECT a.* FROM alerts a JOIN devices d ON d.id = a.device_id WHERE (?2 = 0 OR a.state != 'resolved') AND {} ORDER BY a.opened_at DESC LIMIT 5000",
+            in_scope(1, "d.org_id", Some("d.site"))
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(active_only)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(alert)
+            .collect()
+    }
+
+    async fn visible_alert(&self, scope: &Scope, id: Uuid) -> Result<AlertRecord> {
+        let sql = format!(
+            "SELECT a.* FROM alerts a JOIN devices d ON d.id = a.device_id WHERE a.id = ?2 AND {}",
+            in_scope(1, "d.org_id", Some("d.site"))
+        );
+        alert(
+            &sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(scope_param(scope))
+                .bind(id.to_string())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?,
+        )
+    }
+
+    pub(crate) async fn alert_history_impl(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+    ) -> Result<Vec<AlertEventRecord>> {
+        self.visible_alert(scope, id).await?;
+        sqlx::query("SELECT at, event FROM alert_events WHERE alert_id = ? ORDER BY id")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| {
+                Ok(AlertEventRecord {
+                    at: row.get("at"),
+                    event: json(row.get("event")),
+                })
+            })
+            .collect()
+    }
+
+    async fn person_event(&self, id: Uuid, at: i64, event: serde_json::Value) -> Result<()> {
+        sqlx::query("INSERT INTO alert_events (alert_id, at, event) VALUES (?, ?, ?)")
+            .bind(id.to_string())
+            .bind(at)
+            .bind(event.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn acknowledge_alert_impl(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        by: &str,
+        at: i64,
+    ) -> Result<()> {
+        let current = self.visible_alert(scope, id).await?;
+        if current.state != "open" {
+            return Err(StoreError::Refused(format!(
+                "the alert is {}",
+                current.state
+            )));
+        }
+        sqlx::query("UPDATE alerts SET state = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?, updated_at = ? WHERE id = ? AND state = 'open'")
+            .bind(by)
+            .bind(at)
+            .bind(at)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        self.person_event(
+            id,
+            at,
+            serde_json::json!({ "event": "acknowledged", "by": by }),
+        )
+        .await
+    }
+
+    pub(crate) async fn resolve_alert_impl(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        by: &str,
+        at: i64,
+    ) -> Result<()> {
+        let current = self.visible_alert(scope, id).await?;
+        if current.state == "resolved" {
+            return Err(StoreError::Refused("the alert is already resolved".into()));
+        }
+        sqlx::query(
+            "UPDATE alerts SET state = 'resolved', resolved_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(at)
+        .bind(at)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        self.person_event(id, at, serde_json::json!({ "event": "resolved", "by": by }))
+            .await
+    }
+
+    pub(crate) async fn create_channel_impl(&self, c: &ChannelRecord) -> Result<()> {
+        sqlx::query("INSERT INTO channels (id, org_id, name, kind, config, min_severity) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(c.id.to_string())
+            .bind(c.org_id.to_string())
+            .bind(&c.name)
+            .bind(&c.kind)
+            .bind(c.config.to_string())
+            .bind(&c.min_severity)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_channels_impl(&self, scope: &Scope) -> Result<Vec<ChannelRecord>> {
+        let sql = format!(
+            "SELECT * FROM channels WHERE {} ORDER BY name",
+            in_scope(1, "org_id", None)
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(channel)
+            .collect()
+    }
+
+    pub(crate) async fn due_notifications_impl(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>> {
+        sqlx::query(
+            "SELECT o.id AS outbox_id, o.payload, o.attempts, c.* FROM outbox o JOIN channels c ON c.id = o.channel_id
+             WHERE o.sent_at IS NULL AND o.next_at <= ? ORDER BY o.id LIMIT ?",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|row| {
+            Ok(OutboxItem {
+                id: row.get("outbox_id"),
+                channel: channel(row)?,
+                payload: row.get("payload"),
+                attempts: row.get::<i64, _>("attempts").max(0) as u32,
+            })
+        })
+        .collect()
+    }
+
+    pub(crate) async fn notification_sent_impl(&self, id: i64, at: i64) -> Result<()> {
+        sqlx::query("UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn notification_failed_impl(
+        &self,
+        id: i64,
+        error: &str,
+        next_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ? WHERE id = ?",
+        )
+        .bind(error)
+        .bind(next_at)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+}
