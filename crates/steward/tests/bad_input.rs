@@ -109,6 +109,28 @@ async fn bad_input_is_refused_and_others_carry_on() {
     );
     rogue.send(Message::text(spoof)).await.unwrap();
     assert!(next_text(&mut rogue).await.unwrap().contains("\"ack\""));
+    // A clock running ahead of the server's: its newest sample still shows
+    // in "the last hour" (regression: it used to be cut at the server's now).
+    let ahead = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 60_000;
+    let batch = format!(
+        r#"{{"type":"metrics","seq":2,"ts_ms":{ahead},"points":[{{"name":"system.memory.utilization","value":0.25}}]}}"#
+    );
+    rogue.send(Message::text(batch)).await.unwrap();
+    assert!(next_text(&mut rogue).await.unwrap().contains("\"ack\""));
+    let series = tokio::task::block_in_place(|| {
+        server.cli_json(&[
+            "metrics",
+            &rogue_id,
+            "system.memory.utilization",
+            "--since",
+            "1h",
+        ])
+    });
+    assert_eq!(series[0]["samples"][0][0].as_i64(), Some(ahead), "{series}");
     // Oversized: the connection is closed with 1009 (message too big).
     let huge = format!(
         r#"{{"type":"inventory","hostname":"{}"}}"#,
@@ -179,5 +201,5 @@ async fn bad_input_is_refused_and_others_carry_on() {
         "online"
     );
     let rogue_seq = tokio::task::block_in_place(|| server.device(&rogue_id)["stored_seq"].as_u64());
-    assert_eq!(rogue_seq, Some(1));
+    assert_eq!(rogue_seq, Some(2));
 }

@@ -93,10 +93,13 @@ pub async fn metrics(
         )));
     }
     let now = crate::now_ms();
-    let to = range.to.unwrap_or(now);
+    // Open-ended unless asked: an agent's clock may run a little ahead of
+    // the server's, and its newest samples must not vanish from "the last
+    // hour".
+    let to = range.to.unwrap_or(i64::MAX);
     let from = match (range.from, range.since) {
         (Some(from), _) => from,
-        (None, since) => to.saturating_sub(
+        (None, since) => range.to.unwrap_or(now).saturating_sub(
             parse_duration(since.as_deref().unwrap_or("1h"))?
                 .as_millis()
                 .min(i64::MAX as u128) as i64,
