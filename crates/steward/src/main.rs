@@ -1,10 +1,11 @@
 //! `steward`: the server (`serve`, `quickstart`) and its admin CLI.
 
 mod client;
+mod local;
 mod output;
 mod quickstart;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use client::{Client, Remote};
 use serde_json::{Value, json};
@@ -101,6 +102,28 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Monitors: list, create from a JSON file, delete.
+    Monitors {
+        #[command(subcommand)]
+        command: Option<MonitorCommand>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Alerts: list (active by default), acknowledge, resolve, history.
+    Alerts {
+        #[command(subcommand)]
+        command: Option<AlertCommand>,
+        /// Include resolved alerts.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Notification channels.
+    Channel {
+        #[command(subcommand)]
+        command: ChannelCommand,
+    },
     /// The audit trail: verify its hash chain, or export it as JSON lines.
     Audit {
         #[command(subcommand)]
@@ -122,6 +145,38 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum MonitorCommand {
+    /// Create a monitor from a JSON file: {"name": ..., "spec": {"kind": "threshold" | "forecast" | "offline", ...}}.
+    Create {
+        file: PathBuf,
+    },
+    Delete {
+        id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AlertCommand {
+    Ack { id: String },
+    Resolve { id: String },
+    History { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum ChannelCommand {
+    /// A webhook: JSON POSTs signed with X-Steward-Signature: sha256=HMAC(secret, body).
+    Webhook {
+        name: String,
+        url: String,
+        #[arg(long, env = "STEWARD_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: String,
+        #[arg(long, default_value = "warning")]
+        min_severity: String,
+    },
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -443,7 +498,7 @@ async fn run(cli: Cli) -> Result<()> {
                 },
         } => {
             let created = match data_dir {
-                Some(dir) => offline_token(&dir, &user, &name, expires.as_deref()).await?,
+                Some(dir) => local::offline_token(&dir, &user, &name, expires.as_deref()).await?,
                 None => {
                     Client::new(&remote)?
                         .post(
@@ -459,7 +514,96 @@ async fn run(cli: Cli) -> Result<()> {
                 print_text(created["token"].as_str().unwrap_or(""))
             }
         }
-        Command::Audit { command } => audit(command, &remote).await,
+        Command::Audit { command } => local::audit(command, &remote).await,
+        Command::Monitors { command, json } => {
+            let client = Client::new(&remote)?;
+            match command {
+                None => {
+                    let monitors = client.get("/api/v1/monitors").await?;
+                    if json {
+                        return print_json(&monitors);
+                    }
+                    for m in monitors.as_array().into_iter().flatten() {
+                        println!(
+                            "{}  {:<24} {}",
+                            m["id"].as_str().unwrap_or(""),
+                            m["name"].as_str().unwrap_or(""),
+                            m["definition"]["spec"]["kind"].as_str().unwrap_or("")
+                        );
+                    }
+                    Ok(())
+                }
+                Some(MonitorCommand::Create { file }) => {
+                    let text = std::fs::read_to_string(&file)
+                        .with_context(|| format!("cannot read {}", file.display()))?;
+                    let body: Value = serde_json::from_str(&text)
+                        .with_context(|| format!("{} is not JSON", file.display()))?;
+                    print_json(&client.post("/api/v1/monitors", &body).await?)
+                }
+                Some(MonitorCommand::Delete { id }) => print_json(
+                    &client
+                        .post(&format!("/api/v1/monitors/{id}/delete"), &json!({}))
+                        .await?,
+                ),
+            }
+        }
+        Command::Alerts { command, all, json } => {
+            let client = Client::new(&remote)?;
+            match command {
+                None => {
+                    let alerts = client
+                        .get(&format!("/api/v1/alerts?active={}", !all))
+                        .await?;
+                    if json {
+                        return print_json(&alerts);
+                    }
+                    let mut rows = vec![
+                        [
+                            "ID", "STATE", "SEVERITY", "MONITOR", "DEVICE", "SUBJECT", "SUMMARY",
+                        ]
+                        .map(String::from)
+                        .to_vec(),
+                    ];
+                    for a in alerts.as_array().into_iter().flatten() {
+                        let field = |k: &str| a[k].as_str().unwrap_or("").to_string();
+                        rows.push(vec![
+                            field("id"),
+                            field("state"),
+                            field("severity"),
+                            field("monitor_name"),
+                            field("device_id"),
+                            field("subject"),
+                            field("summary"),
+                        ]);
+                    }
+                    print_text(output::table(&rows))
+                }
+                Some(AlertCommand::Ack { id }) => print_json(
+                    &client
+                        .post(&format!("/api/v1/alerts/{id}/acknowledge"), &json!({}))
+                        .await?,
+                ),
+                Some(AlertCommand::Resolve { id }) => print_json(
+                    &client
+                        .post(&format!("/api/v1/alerts/{id}/resolve"), &json!({}))
+                        .await?,
+                ),
+                Some(AlertCommand::History { id }) => {
+                    print_json(&client.get(&format!("/api/v1/alerts/{id}/history")).await?)
+                }
+            }
+        }
+        Command::Channel { command } => {
+            let client = Client::new(&remote)?;
+            match command {
+                ChannelCommand::Webhook { name, url, secret, min_severity } => print_json(
+                    &client
+                        .post("/api/v1/channels", &json!({ "name": name, "kind": "webhook", "url": url, "secret": secret, "min_severity": min_severity }))
+                        .await?,
+                ),
+                ChannelCommand::List => print_json(&client.get("/api/v1/channels").await?),
+            }
+        }
         Command::Org { command } => {
             let client = Client::new(&remote)?;
             match command {
@@ -548,124 +692,4 @@ pub async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
     }
-}
-
-/// Reads the whole audit trail, from the database or through the API.
-async fn audit_entries(
-    data_dir: Option<&std::path::Path>,
-    remote: &Remote,
-    after: i64,
-) -> Result<Vec<steward_store::AuditEntry>> {
-    use steward_store::Store;
-    match data_dir {
-        Some(dir) => {
-            let store = steward_server::bootstrap::open_store(dir).await?;
-            let mut all = Vec::new();
-            let mut last = after;
-            loop {
-                let page = store
-                    .audit_entries(&steward_store::Scope::all(), last, 5000)
-                    .await?;
-                let Some(tail) = page.last() else { break };
-                last = tail.id;
-                all.extend(page);
-            }
-            store.close().await;
-            Ok(all)
-        }
-        None => {
-            let client = Client::new(remote)?;
-            let mut all: Vec<steward_store::AuditEntry> = Vec::new();
-            let mut last = after;
-            loop {
-                let page = client
-                    .get(&format!("/api/v1/audit?after={last}&limit=5000"))
-                    .await?;
-                let page: Vec<Value> = serde_json::from_value(page)?;
-                let Some(tail) = page.last() else { break };
-                last = tail["id"].as_i64().unwrap_or(i64::MAX);
-                for v in page {
-                    all.push(steward_store::AuditEntry {
-                        id: v["id"].as_i64().unwrap_or(0),
-                        org_id: v["org_id"].as_str().and_then(|s| s.parse().ok()),
-                        at: v["at"].as_i64().unwrap_or(0),
-                        actor: v["actor"].as_str().unwrap_or("").into(),
-                        source: v["source"].as_str().unwrap_or("").into(),
-                        action: v["action"].as_str().unwrap_or("").into(),
-                        target: v["target"].as_str().unwrap_or("").into(),
-                        detail: v["detail"].as_str().unwrap_or("").into(),
-                        prev_hash: v["prev_hash"].as_str().unwrap_or("").into(),
-                        hash: v["hash"].as_str().unwrap_or("").into(),
-                    });
-                }
-            }
-            Ok(all)
-        }
-    }
-}
-
-async fn audit(command: AuditCommand, remote: &Remote) -> Result<()> {
-    match command {
-        AuditCommand::Verify { data_dir } => {
-            let entries = audit_entries(data_dir.as_deref(), remote, 0).await?;
-            match steward_store::verify_audit_chain(&entries, steward_store_sqlite::audit::GENESIS)
-            {
-                Ok(n) => print_text(format!("audit trail intact: {n} entries")),
-                Err((_, why)) => bail!("audit trail broken: {why}"),
-            }
-        }
-        AuditCommand::Export { data_dir, after } => {
-            for entry in audit_entries(data_dir.as_deref(), remote, after).await? {
-                println!("{}", serde_json::to_string(&entry)?);
-            }
-            Ok(())
-        }
-    }
-}
-
-/// Creates an API token directly in the data directory's database.
-pub async fn offline_token(
-    dir: &std::path::Path,
-    user: &str,
-    name: &str,
-    expires: Option<&str>,
-) -> Result<Value> {
-    use steward_store::Store;
-    if !dir.join(steward_server::bootstrap::DB_FILE).exists() {
-        bail!(
-            "{} holds no Steward database; start the server once with --data-dir {}",
-            dir.display(),
-            dir.display()
-        );
-    }
-    let store = steward_server::bootstrap::open_store(dir).await?;
-    let user = store
-        .user_by_name(user)
-        .await
-        .with_context(|| format!("no user {user:?}"))?;
-    let now = steward_server::now_secs();
-    let expires_at = expires
-        .map(humantime::parse_duration)
-        .transpose()?
-        .map(|d| now + d.as_secs() as i64);
-    let token = steward_server::auth::new_api_token();
-    store
-        .create_api_token(&steward_store::NewApiToken {
-            id: uuid_v7(),
-            user_id: user.id,
-            name: name.to_string(),
-            token_hash: steward_server::auth::hash_secret(&token),
-            created_at: now,
-            expires_at,
-            role_id: None,
-            scope_org: None,
-            scope_site: None,
-        })
-        .await?;
-    store.close().await;
-    Ok(json!({ "token": token, "expires_at": expires_at }))
-}
-
-fn uuid_v7() -> uuid::Uuid {
-    uuid::Uuid::now_v7()
 }

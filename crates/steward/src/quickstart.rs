@@ -49,7 +49,7 @@ pub async fn run(config: Config) -> Result<()> {
 
     let cli_env = data_dir.join("cli.env");
     if !cli_env.exists() {
-        let created = crate::offline_token(&data_dir, "admin", "quickstart", None).await?;
+        let created = crate::local::offline_token(&data_dir, "admin", "quickstart", None).await?;
         let token = created["token"].as_str().unwrap_or_default();
         let text = format!(
             "export STEWARD_URL={}\nexport STEWARD_TOKEN={token}\nexport STEWARD_CA={}\n",
