@@ -14,8 +14,9 @@ use steward_alert::Severity;
 use steward_alert::engine::{Change, Engine};
 use steward_alert::flapping::FlapRule;
 use steward_alert::monitor::Monitor;
-use steward_alert::noise::Target;
-use steward_store::{AlertChange, Scope, Store};
+use steward_alert::monitor::MonitorSpec;
+use steward_alert::noise::{Grouper, MaintenanceWindow, Silence, Suppression, Target};
+use steward_store::{AlertChange, NoiseKind, Scope, Store};
 use tokio::sync::{Notify, mpsc, watch};
 use uuid::Uuid;
 
@@ -28,8 +29,21 @@ struct DeviceMeta {
     target: Target,
 }
 
+#[derive(Default)]
+struct Noise {
+    windows: HashMap<Uuid, Vec<MaintenanceWindow>>,
+    silences: HashMap<Uuid, Vec<Silence>>,
+}
+
+/// A group waiting to go out: organisation, first alert, payload.
+type Pending = (Uuid, Uuid, serde_json::Value);
+
 pub struct Alerting {
     engine: Mutex<Engine>,
+    noise: Mutex<Noise>,
+    /// Offline notifications wait here to go out as one per site.
+    grouper: Mutex<Grouper>,
+    groups: Mutex<HashMap<String, Pending>>,
     devices: Mutex<HashMap<Uuid, DeviceMeta>>,
     changes: mpsc::UnboundedSender<(Uuid, Change)>,
     store: Arc<dyn Store>,
@@ -47,11 +61,15 @@ fn severity_name(s: Severity) -> &'static str {
 impl Alerting {
     pub async fn start(
         store: Arc<dyn Store>,
+        group_wait: Duration,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<Arc<Self>> {
         let (tx, rx) = mpsc::unbounded_channel();
         let alerting = Arc::new(Self {
             engine: Mutex::new(Engine::new(FlapRule::default())),
+            noise: Mutex::default(),
+            grouper: Mutex::new(Grouper::new(group_wait.as_millis() as i64)),
+            groups: Mutex::default(),
             devices: Mutex::default(),
             changes: tx,
             store: store.clone(),
@@ -84,7 +102,91 @@ impl Alerting {
             })
             .collect();
         self.engine().set_monitors(monitors);
+        let mut noise = Noise::default();
+        for rule in self
+            .store
+            .list_noise_rules(&Scope::all(), NoiseKind::Maintenance)
+            .await?
+        {
+            if let Ok(window) = serde_json::from_value::<MaintenanceWindow>(rule.definition) {
+                noise.windows.entry(rule.org_id).or_default().push(window);
+            }
+        }
+        for rule in self
+            .store
+            .list_noise_rules(&Scope::all(), NoiseKind::Silence)
+            .await?
+        {
+            if let Ok(silence) = serde_json::from_value::<Silence>(rule.definition) {
+                noise.silences.entry(rule.org_id).or_default().push(silence);
+            }
+        }
+        *self.noise.lock().unwrap_or_else(|p| p.into_inner()) = noise;
         Ok(())
+    }
+
+    /// Why a change of this device must not notify, if it must not.
+    fn suppression(&self, org: Uuid, target: &Target, monitor: &str, at: i64) -> Option<String> {
+        let noise = self.noise.lock().unwrap_or_else(|p| p.into_inner());
+        let windows = noise
+            .windows
+            .get(&org)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let silences = noise
+            .silences
+            .get(&org)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        steward_alert::noise::suppression(target, monitor, at, windows, silences).map(|s| match s {
+            Suppression::Maintenance { window } => format!("maintenance window {window:?}"),
+            Suppression::Silenced { reason, by } => format!("silenced by {by}: {reason}"),
+            Suppression::Dependency { upstream } => format!("upstream device {upstream} is down"),
+        })
+    }
+
+    /// Sends each group whose wait is over as one notification.
+    async fn flush_groups(&self) {
+        let due = self
+            .grouper
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .due(now_ms());
+        for (key, devices) in due {
+            let Some((org, alert, mut payload)) = self
+                .groups
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key)
+            else {
+                continue;
+            };
+            let severity = payload["severity"]
+                .as_str()
+                .unwrap_or("critical")
+                .to_string();
+            let what = if severity == "ok" {
+                "back online"
+            } else {
+                "offline"
+            };
+            payload["summary"] = format!(
+                "{} devices {what} at site {}",
+                devices.len(),
+                payload["site"].as_str().unwrap_or("")
+            )
+            .into();
+            payload["count"] = devices.len().into();
+            payload["devices"] = devices.into();
+            if let Err(error) = self
+                .store
+                .enqueue_notification(org, alert, &severity, &payload.to_string(), now_ms())
+                .await
+            {
+                tracing::error!(%error, "Cannot queue a grouped notification.");
+            }
+            self.outbox.notify_one();
+        }
     }
 
     async fn meta(&self, device: Uuid) -> Option<DeviceMeta> {
@@ -145,6 +247,7 @@ impl Alerting {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
+            self.flush_groups().await;
             let changes = self.engine().tick(now_ms());
             for change in changes {
                 if let Some(meta) = Uuid::parse_str(&change.key.device)
@@ -162,6 +265,26 @@ impl Alerting {
             let Ok(device) = Uuid::parse_str(&change.key.device) else {
                 continue;
             };
+            let target = self
+                .meta(device)
+                .await
+                .map(|m| m.target)
+                .unwrap_or_default();
+            let offline_kind = self
+                .engine()
+                .monitors()
+                .iter()
+                .any(|m| m.id == change.key.monitor && matches!(m.spec, MonitorSpec::Offline));
+            let mut suppressed = if change.notify {
+                self.suppression(org, &target, &change.key.monitor, change.at)
+            } else {
+                None
+            };
+            // Offline changes go out grouped per site and monitor.
+            let grouped = offline_kind && change.notify && suppressed.is_none();
+            if grouped {
+                suppressed = Some("grouped".into());
+            }
             let record = AlertChange {
                 org_id: org,
                 monitor_id: change.key.monitor.clone(),
@@ -173,8 +296,39 @@ impl Alerting {
                 summary: change.summary.clone(),
                 notify: change.notify,
                 flapping: change.flapping,
+                suppressed,
             };
             match self.store.record_alert_change(&record).await {
+                Ok(Some(alert)) if grouped => {
+                    let state = if change.severity == Severity::Ok {
+                        "resolved"
+                    } else {
+                        "open"
+                    };
+                    let key = format!("{org}|{}|{}|{state}", target.site, change.key.monitor);
+                    self.groups
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .entry(key.clone())
+                        .or_insert_with(|| {
+                            let payload = serde_json::json!({
+                                "group": true,
+                                "org_id": org,
+                                "monitor": change.monitor_name,
+                                "monitor_id": change.key.monitor,
+                                "site": target.site,
+                                "state": state,
+                                "severity": severity_name(change.severity),
+                                "at": change.at,
+                            });
+                            (org, alert, payload)
+                        });
+                    self.grouper.lock().unwrap_or_else(|p| p.into_inner()).add(
+                        &key,
+                        &change.key.device,
+                        now_ms(),
+                    );
+                }
                 Ok(_) => self.outbox.notify_one(),
                 Err(error) => {
                     tracing::error!(%error, monitor = %record.monitor_name, "Cannot record an alert change.")

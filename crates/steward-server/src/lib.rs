@@ -47,6 +47,8 @@ pub struct Config {
     pub retention: Duration,
     /// Agent input limits.
     pub limits: steward_proto::Limits,
+    /// How long offline notifications of one site wait to go out together.
+    pub alert_group_wait: Duration,
 }
 
 impl Config {
@@ -60,6 +62,7 @@ impl Config {
             offline_after_missed: 3,
             retention: Duration::from_secs(30 * 24 * 3600),
             limits: steward_proto::Limits::default(),
+            alert_group_wait: Duration::from_secs(30),
         }
     }
 
@@ -148,7 +151,9 @@ async fn start(
     let store = boot.store;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let counters = Arc::new(ServerCounters::default());
-    let alerting = alerting::Alerting::start(store.clone(), shutdown_rx.clone()).await?;
+    let alerting =
+        alerting::Alerting::start(store.clone(), config.alert_group_wait, shutdown_rx.clone())
+            .await?;
     let ingest = ingest::IngestQueue::start(store.clone(), counters.clone(), alerting.clone());
     let status = status::StatusTracker::start(
         store.clone(),

@@ -36,6 +36,7 @@ fn alert(row: &SqliteRow) -> Result<AlertRecord> {
         acknowledged_at: row.get("acknowledged_at"),
         resolved_at: row.get("resolved_at"),
         flapping: row.get("flapping"),
+        suppressed: row.get("suppressed"),
     })
 }
 
@@ -168,7 +169,16 @@ impl SqliteStore {
         };
         let mut event = event;
         event["flapping"] = c.flapping.into();
-        event["notified"] = c.notify.into();
+        event["notified"] = (c.notify && c.suppressed.is_none()).into();
+        if let Some(why) = &c.suppressed {
+            event["suppressed"] = why.clone().into();
+            sqlx::query("UPDATE alerts SET suppressed = ? WHERE id = ?")
+                .bind(why)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
         sqlx::query("INSERT INTO alert_events (alert_id, at, event) VALUES (?, ?, ?)")
             .bind(id.to_string())
             .bind(c.at)
@@ -176,7 +186,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        if c.notify {
+        if c.notify && c.suppressed.is_none() {
             let payload = serde_json::json!({
                 "alert_id": id,
                 "org_id": c.org_id,
@@ -418,5 +428,91 @@ impl SqliteStore {
         .await
         .map_err(backend)?;
         Ok(())
+    }
+}
+
+impl SqliteStore {
+    pub(crate) async fn create_noise_rule_impl(&self, rule: &NoiseRule) -> Result<()> {
+        let table = match rule.kind {
+            Some(NoiseKind::Silence) => "silences",
+            _ => "maintenance_windows",
+        };
+        let sql = format!(
+            "INSERT INTO {table} (id, org_id, definition, created_by, created_at) VALUES (?, ?, ?, ?, ?)"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(rule.id.to_string())
+            .bind(rule.org_id.to_string())
+            .bind(rule.definition.to_string())
+            .bind(&rule.created_by)
+            .bind(rule.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_noise_rules_impl(
+        &self,
+        scope: &Scope,
+        kind: NoiseKind,
+    ) -> Result<Vec<NoiseRule>> {
+        let table = match kind {
+            NoiseKind::Silence => "silences",
+            NoiseKind::Maintenance => "maintenance_windows",
+        };
+        let sql = format!(
+            "SELECT * FROM {table} WHERE {} ORDER BY created_at",
+            in_scope(1, "org_id", None)
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| {
+                Ok(NoiseRule {
+                    id: uuid(row.get("id"))?,
+                    org_id: uuid(row.get("org_id"))?,
+                    kind: Some(kind),
+                    definition: json(row.get("definition")),
+                    created_by: row.get("created_by"),
+                    created_at: row.get("created_at"),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn enqueue_notification_impl(
+        &self,
+        org: Uuid,
+        alert: Uuid,
+        severity: &str,
+        payload: &str,
+        at: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let channels = sqlx::query("SELECT id, min_severity FROM channels WHERE org_id = ?")
+            .bind(org.to_string())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        for ch in channels {
+            let min: String = ch.get("min_severity");
+            if severity == "ok" || rank(severity) >= rank(&min) {
+                sqlx::query("INSERT INTO outbox (org_id, channel_id, alert_id, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)")
+                    .bind(org.to_string())
+                    .bind(ch.get::<String, _>("id"))
+                    .bind(alert.to_string())
+                    .bind(payload)
+                    .bind(at)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
+        }
+        tx.commit().await.map_err(backend)
     }
 }

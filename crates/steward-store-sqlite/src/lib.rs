@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_access.sql"),
     include_str!("../migrations/0003_rotation.sql"),
     include_str!("../migrations/0004_alerts.sql"),
+    include_str!("../migrations/0005_noise.sql"),
 ];
 
 pub struct SqliteStore {
@@ -322,6 +323,23 @@ impl Store for SqliteStore {
     }
     async fn resolve_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()> {
         self.resolve_alert_impl(scope, id, by, at).await
+    }
+    async fn create_noise_rule(&self, rule: &NoiseRule) -> Result<()> {
+        self.create_noise_rule_impl(rule).await
+    }
+    async fn list_noise_rules(&self, scope: &Scope, kind: NoiseKind) -> Result<Vec<NoiseRule>> {
+        self.list_noise_rules_impl(scope, kind).await
+    }
+    async fn enqueue_notification(
+        &self,
+        org: Uuid,
+        alert: Uuid,
+        severity: &str,
+        payload: &str,
+        at: i64,
+    ) -> Result<()> {
+        self.enqueue_notification_impl(org, alert, severity, payload, at)
+            .await
     }
     async fn create_channel(&self, channel: &ChannelRecord) -> Result<()> {
         self.create_channel_impl(channel).await

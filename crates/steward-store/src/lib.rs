@@ -202,6 +202,19 @@ pub trait Store: Send + Sync + 'static {
     async fn alert_history(&self, scope: &Scope, id: Uuid) -> Result<Vec<AlertEventRecord>>;
     async fn acknowledge_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()>;
     async fn resolve_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()>;
+    async fn create_noise_rule(&self, rule: &NoiseRule) -> Result<()>;
+    /// Rules of one kind in scope (all of them with `Scope::all()`).
+    async fn list_noise_rules(&self, scope: &Scope, kind: NoiseKind) -> Result<Vec<NoiseRule>>;
+    /// Queues one notification (a grouped one, say) for every matching
+    /// channel of the organisation.
+    async fn enqueue_notification(
+        &self,
+        org: Uuid,
+        alert: Uuid,
+        severity: &str,
+        payload: &str,
+        at: i64,
+    ) -> Result<()>;
     async fn create_channel(&self, channel: &ChannelRecord) -> Result<()>;
     async fn list_channels(&self, scope: &Scope) -> Result<Vec<ChannelRecord>>;
     /// Unsent notifications due at `now`, oldest first.

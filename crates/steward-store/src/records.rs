@@ -313,6 +313,25 @@ pub struct MonitorRecord {
     pub definition: serde_json::Value,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoiseKind {
+    Maintenance,
+    Silence,
+}
+
+/// A maintenance window or a silence; `definition` is the JSON the alerting
+/// core reads.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoiseRule {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    #[serde(skip)]
+    pub kind: Option<NoiseKind>,
+    pub definition: serde_json::Value,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
 /// A change computed by the evaluator, to record (and maybe notify).
 #[derive(Debug, Clone)]
 pub struct AlertChange {
@@ -327,6 +346,9 @@ pub struct AlertChange {
     pub summary: String,
     pub notify: bool,
     pub flapping: bool,
+    /// Why no notification goes out (maintenance, silence, dependency,
+    /// grouped); recorded on the alert and in its history.
+    pub suppressed: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -346,6 +368,7 @@ pub struct AlertRecord {
     pub acknowledged_at: Option<i64>,
     pub resolved_at: Option<i64>,
     pub flapping: bool,
+    pub suppressed: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -49,6 +49,9 @@ struct ServeArgs {
     /// Missed heartbeats before a device is marked offline.
     #[arg(long, default_value_t = 3)]
     offline_after_missed: u32,
+    /// How long offline notifications of one site wait to go out as one.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    alert_group_wait: Duration,
     /// How long raw metric samples are kept.
     #[arg(long, default_value = "30days", value_parser = humantime::parse_duration)]
     retention: Duration,
@@ -62,6 +65,7 @@ impl ServeArgs {
         config.heartbeat_interval = self.heartbeat_interval;
         config.offline_after_missed = self.offline_after_missed.max(1);
         config.retention = self.retention;
+        config.alert_group_wait = self.alert_group_wait;
         config
     }
 }

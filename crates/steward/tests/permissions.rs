@@ -65,6 +65,10 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("POST", "/api/v1/monitors/{id}/delete"), "monitors.manage"),
         (("GET", "/api/v1/channels"), "monitors.manage"),
         (("POST", "/api/v1/channels"), "monitors.manage"),
+        (("GET", "/api/v1/maintenance"), "monitors.manage"),
+        (("POST", "/api/v1/maintenance"), "monitors.manage"),
+        (("GET", "/api/v1/silences"), "monitors.manage"),
+        (("POST", "/api/v1/silences"), "monitors.manage"),
         (("GET", "/api/v1/alerts"), "devices.view"),
         (("GET", "/api/v1/alerts/{id}/history"), "devices.view"),
         (
@@ -386,6 +390,18 @@ fn body_for(path: &str, who: &str) -> Value {
         "/api/v1/users/{id}/grants" => json!({ "role": "read_only" }),
         "/api/v1/roles" => {
             json!({ "name": format!("role-{unique}"), "permissions": ["devices.view"] })
+        }
+        "/api/v1/monitors" => {
+            json!({ "name": format!("offline-{unique}"), "spec": { "kind": "offline" } })
+        }
+        "/api/v1/channels" => {
+            json!({ "name": format!("hook-{unique}"), "kind": "webhook", "url": "http://127.0.0.1:9/", "secret": "0123456789abcdef" })
+        }
+        "/api/v1/maintenance" => {
+            json!({ "name": "night", "matcher": { "sites": ["hq"] }, "schedule": { "kind": "once", "start": 0, "end": 1 } })
+        }
+        "/api/v1/silences" => {
+            json!({ "matcher": { "sites": ["hq"] }, "duration": "1m", "reason": "matrix" })
         }
         _ => json!({}),
     }

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use steward_alert::monitor::{Monitor, MonitorSpec};
 use steward_alert::noise::Matcher;
-use steward_store::{AlertEventRecord, AlertRecord, ChannelRecord, MonitorRecord, StoreError};
+use steward_store::{
+    AlertEventRecord, AlertRecord, ChannelRecord, MonitorRecord, NoiseKind, NoiseRule, StoreError,
+};
 use uuid::Uuid;
 
 async fn org_for(state: &AppState, caller: &Caller, name: Option<&str>) -> Result<Uuid, ApiError> {
@@ -236,4 +238,129 @@ pub async fn list_channels(
     caller: Caller,
 ) -> ApiResult<Vec<ChannelRecord>> {
     Ok(Json(state.store.list_channels(&caller.scope).await?))
+}
+
+#[derive(Deserialize)]
+pub struct NewWindow {
+    org: Option<String>,
+    name: String,
+    matcher: Matcher,
+    schedule: steward_alert::noise::Schedule,
+}
+
+/// A maintenance window: alerts are still recorded, not notified.
+pub async fn create_maintenance(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<NewWindow>,
+) -> ApiResult<NoiseRule> {
+    if body.name.is_empty() || body.name.len() > 128 {
+        return Err(ApiError::bad_request(
+            "a maintenance window needs a name of 1-128 characters",
+        ));
+    }
+    let org = org_for(&state, &caller, body.org.as_deref()).await?;
+    let window = steward_alert::noise::MaintenanceWindow {
+        name: body.name,
+        matcher: body.matcher,
+        schedule: body.schedule,
+    };
+    save_rule(
+        &state,
+        &caller,
+        org,
+        NoiseKind::Maintenance,
+        serde_json::to_value(&window),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct NewSilence {
+    org: Option<String>,
+    matcher: Matcher,
+    /// Only this monitor (its id); every monitor when absent.
+    monitor: Option<String>,
+    /// How long, e.g. "2h".
+    duration: String,
+    reason: String,
+}
+
+pub async fn create_silence(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<NewSilence>,
+) -> ApiResult<NoiseRule> {
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::bad_request("a silence needs a reason"));
+    }
+    let org = org_for(&state, &caller, body.org.as_deref()).await?;
+    let until = crate::now_ms().saturating_add(
+        super::parse_duration(&body.duration)?
+            .as_millis()
+            .min(i64::MAX as u128) as i64,
+    );
+    let silence = steward_alert::noise::Silence {
+        matcher: body.matcher,
+        monitor: body.monitor,
+        until,
+        reason: body.reason,
+        by: caller.principal.username.clone(),
+    };
+    save_rule(
+        &state,
+        &caller,
+        org,
+        NoiseKind::Silence,
+        serde_json::to_value(&silence),
+    )
+    .await
+}
+
+async fn save_rule(
+    state: &AppState,
+    caller: &Caller,
+    org: Uuid,
+    kind: NoiseKind,
+    definition: serde_json::Result<Value>,
+) -> ApiResult<NoiseRule> {
+    let rule = NoiseRule {
+        id: Uuid::now_v7(),
+        org_id: org,
+        kind: Some(kind),
+        definition: definition.map_err(|e| ApiError::bad_request(e.to_string()))?,
+        created_by: caller.principal.username.clone(),
+        created_at: crate::now_secs(),
+    };
+    state.store.create_noise_rule(&rule).await?;
+    state
+        .alerting
+        .reload()
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Json(rule))
+}
+
+pub async fn list_maintenance(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Vec<NoiseRule>> {
+    Ok(Json(
+        state
+            .store
+            .list_noise_rules(&caller.scope, NoiseKind::Maintenance)
+            .await?,
+    ))
+}
+
+pub async fn list_silences(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Vec<NoiseRule>> {
+    Ok(Json(
+        state
+            .store
+            .list_noise_rules(&caller.scope, NoiseKind::Silence)
+            .await?,
+    ))
 }

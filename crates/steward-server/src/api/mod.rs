@@ -270,6 +270,30 @@ fn routes() -> Routes {
     )
     .add(
         M::GET,
+        "/api/v1/maintenance",
+        Perm(P::MonitorsManage),
+        alerts::list_maintenance,
+    )
+    .add(
+        M::POST,
+        "/api/v1/maintenance",
+        Perm(P::MonitorsManage),
+        alerts::create_maintenance,
+    )
+    .add(
+        M::GET,
+        "/api/v1/silences",
+        Perm(P::MonitorsManage),
+        alerts::list_silences,
+    )
+    .add(
+        M::POST,
+        "/api/v1/silences",
+        Perm(P::MonitorsManage),
+        alerts::create_silence,
+    )
+    .add(
+        M::GET,
         "/api/v1/alerts",
         Perm(P::DevicesView),
         alerts::list_alerts,
