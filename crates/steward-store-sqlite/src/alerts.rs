@@ -105,7 +105,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn record_alert_change_impl(&self, c: &AlertChange) -> Result<Option<Uuid>> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await.map_err(backend)?;
         let active = sqlx::query("SELECT id, severity FROM alerts WHERE monitor_id = ? AND device_id = ? AND subject = ? AND state != 'resolved'")
             .bind(&c.monitor_id)
             .bind(c.device_id.to_string())
@@ -492,7 +492,7 @@ impl SqliteStore {
         payload: &str,
         at: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await.map_err(backend)?;
         let channels = sqlx::query("SELECT id, min_severity FROM channels WHERE org_id = ?")
             .bind(org.to_string())
             .fetch_all(&mut *tx)

@@ -28,13 +28,9 @@ fn entry(row: &SqliteRow) -> Result<AuditEntry> {
 
 impl SqliteStore {
     pub(crate) async fn append_audit_impl(&self, new: &NewAuditEntry) -> Result<AuditEntry> {
-        // BEGIN IMMEDIATE semantics: the write lock is taken by the first
-        // statement, so two appenders cannot chain to the same predecessor.
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query("UPDATE orgs SET name = name WHERE 0")
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        // The write lock is taken at BEGIN, so two appenders cannot chain
+        // to the same predecessor.
+        let mut tx = self.write_tx().await.map_err(backend)?;
         let last = sqlx::query("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *tx)
             .await

@@ -168,7 +168,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn set_status_impl(&self, device: Uuid, to: Status, at: i64) -> Result<bool> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await.map_err(backend)?;
         let row = sqlx::query("SELECT org_id, status FROM devices WHERE id = ?")
             .bind(device.to_string())
             .fetch_one(&mut *tx)
@@ -200,7 +200,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn set_last_seen_impl(&self, seen: &[(Uuid, i64)]) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await.map_err(backend)?;
         for (device, at) in seen {
             sqlx::query(
                 "UPDATE devices SET last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE id = ?",

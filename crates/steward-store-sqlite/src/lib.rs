@@ -59,7 +59,7 @@ impl SqliteStore {
 
     /// Applies pending migrations; returns the schema version.
     pub async fn migrate(&self) -> Result<usize> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await.map_err(backend)?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
         )
@@ -104,6 +104,16 @@ impl SqliteStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    /// A write transaction that takes SQLite's write lock up front
+    /// (`BEGIN IMMEDIATE`): a deferred one that reads first fails with
+    /// "database is locked" when another writer commits in between, and the
+    /// busy timeout does not help it.
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 
     pub async fn close(&self) {

@@ -37,7 +37,7 @@ fn headline(points: &[steward_proto::Point]) -> (Option<f64>, Option<f64>, Optio
 
 impl SqliteStore {
     pub(crate) async fn ingest_impl(&self, batches: &[IngestBatch]) -> Result<Vec<IngestOutcome>> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await.map_err(backend)?;
         let mut outcomes = Vec::with_capacity(batches.len());
         let mut new_series = Vec::new();
         for batch in batches {

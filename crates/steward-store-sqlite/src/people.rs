@@ -228,7 +228,7 @@ impl SqliteStore {
         user: Uuid,
         code_hashes: &[String],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.write_tx().await.map_err(backend)?;
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?")
             .bind(user.to_string())
             .execute(&mut *tx)

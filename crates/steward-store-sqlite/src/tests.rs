@@ -383,3 +383,43 @@ async fn retention_drops_whole_old_chunks() {
     assert_eq!(store.apply_retention(130_000).await.unwrap(), 240);
     assert_eq!(store.storage_stats().await.unwrap().samples, 240);
 }
+
+/// Regression: read-then-write transactions used to fail with "database is
+/// locked" when another writer committed in between (deferred BEGIN).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_do_not_fail() {
+    let (_dir, store) = open().await;
+    let store = std::sync::Arc::new(store);
+    let org = store.default_org().await.unwrap().id;
+    let mut devices = Vec::new();
+    for i in 0..40 {
+        devices.push(device(store.as_ref(), org, &format!("fp{i}")).await);
+    }
+    let mut tasks = Vec::new();
+    for (i, dev) in devices.into_iter().enumerate() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for round in 0..10i64 {
+                let to = if round % 2 == 0 {
+                    Status::Online
+                } else {
+                    Status::Offline
+                };
+                store.set_status(dev, to, round).await?;
+                store
+                    .ingest(&[batch(
+                        dev,
+                        org,
+                        round as u64 + 1,
+                        round * 1000 + i as i64,
+                        0.1,
+                    )])
+                    .await?;
+            }
+            Ok::<_, StoreError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+}
