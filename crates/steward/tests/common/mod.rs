@@ -99,6 +99,8 @@ impl Server {
             .args([
                 "--listen",
                 &format!("127.0.0.1:{port}"),
+                "--alert-group-wait",
+                "3s",
                 "--heartbeat-interval",
                 "1s",
                 "--offline-after-missed",

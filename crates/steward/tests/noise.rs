@@ -1,0 +1,239 @@
+//! Noise control end to end, with simulated agents (real identities and
+//! sockets, driven by the test): a site outage of 50 devices is one
+//! notification, a maintenance window sends none but keeps the record, and
+//! a metric crossing the line 20 times notifies as flapping once.
+
+mod common;
+
+use axum::body::Bytes;
+use common::api::Api;
+use common::*;
+use futures_util::SinkExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use steward_agent::transport::Socket;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: Bytes| {
+            let sink = sink.clone();
+            async move {
+                sink.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+/// Enrols a simulated agent (real key and certificate) in `root/sim/NAME`.
+async fn enroll(root: &std::path::Path, token: &str, name: &str) -> (String, std::path::PathBuf) {
+    let dir = root.join("sim").join(name);
+    let id = steward_agent::enroll::enroll(&dir, token, Some(name.into()))
+        .await
+        .unwrap();
+    (id, dir)
+}
+
+/// Connects an enrolled simulated agent and says hello.
+async fn connect(server: &Server, dir: &std::path::Path) -> Socket {
+    let state = steward_agent::state::AgentState::load(dir).unwrap();
+    let identity =
+        Arc::new(steward_pki::client_config(&state.ca_pem, Some(&state.identity)).unwrap());
+    let mut socket =
+        steward_agent::transport::open(&server.url(), steward_proto::AGENT_WS_PATH, identity)
+            .await
+            .unwrap();
+    socket
+        .send(Message::text(
+            r#"{"type":"hello","protocol_version":1,"agent_version":"sim"}"#,
+        ))
+        .await
+        .unwrap();
+    socket
+}
+
+async fn simulated(
+    server: &Server,
+    root: &std::path::Path,
+    token: &str,
+    name: &str,
+) -> (String, Socket) {
+    let (id, dir) = enroll(root, token, name).await;
+    (id, connect(server, &dir).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outages_maintenance_and_flapping_stay_quiet() {
+    steward_pki::install_default_provider();
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    let (url, received) = receiver().await;
+    let ok = |(status, body): (StatusCode, Value)| {
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    };
+    ok(api
+        .post(
+            "/api/v1/channels",
+            json!({ "name": "ops", "kind": "webhook", "url": url, "secret": "0123456789abcdef" }),
+        )
+        .await);
+    ok(api.post("/api/v1/monitors", json!({ "name": "offline", "spec": { "kind": "offline" }, "applies_to": { "sites": ["hq", "lab"] } })).await);
+    ok(api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "hot", "spec": { "kind": "threshold", "metric": "system.cpu.utilization", "threshold": { "direction": "above", "critical": { "trigger": 0.9 } } } }),
+        )
+        .await);
+    ok(api
+        .post(
+            "/api/v1/maintenance",
+            json!({ "name": "lab upgrade", "matcher": { "sites": ["lab"] }, "schedule": { "kind": "once", "start": 0, "end": 4_000_000_000_000i64 } }),
+        )
+        .await);
+    let token = |site: &str, uses: u32| {
+        let api = api.clone();
+        let site = site.to_string();
+        async move {
+            ok(api
+                .post(
+                    "/api/v1/enroll-tokens",
+                    json!({ "site": site, "uses": uses }),
+                )
+                .await)["token"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let (hq, lab, flap) = (
+        token("hq", 50).await,
+        token("lab", 1).await,
+        token("flap", 1).await,
+    );
+
+    // Flapping: 20 crossings in 10 minutes of sample time.
+    let (_, mut flapper) = simulated(&server, root.path(), &flap, "flapper").await;
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 600_000;
+    for i in 0..20u64 {
+        let value = if i % 2 == 0 { 0.95 } else { 0.2 };
+        let batch = json!({ "type": "metrics", "seq": i + 1, "ts_ms": start + i as i64 * 30_000, "points": [{ "name": "system.cpu.utilization", "value": value }] });
+        flapper
+            .send(Message::text(batch.to_string()))
+            .await
+            .unwrap();
+    }
+
+    // A site outage: 50 devices of "hq" go silent within a moment, and one
+    // device of "lab", which is under maintenance.
+    // Enrol first (slow: keys and certificates), then connect all at once.
+    let mut dirs = Vec::new();
+    for i in 0..50 {
+        dirs.push(enroll(root.path(), &hq, &format!("hq-{i}")).await.1);
+    }
+    let (lab_device, lab_dir) = enroll(root.path(), &lab, "lab-1").await;
+    let mut sockets: Vec<Socket> = Vec::new();
+    for dir in &dirs {
+        // Keep the ones already connected alive while the rest connect.
+        for socket in &mut sockets {
+            socket
+                .send(Message::text(r#"{"type":"heartbeat","ts_ms":1}"#))
+                .await
+                .unwrap();
+        }
+        sockets.push(connect(&server, dir).await);
+    }
+    let mut lab_socket = connect(&server, &lab_dir).await;
+    // One last heartbeat from each, so they all fall silent together.
+    for socket in sockets.iter_mut().chain(std::iter::once(&mut lab_socket)) {
+        socket
+            .send(Message::text(r#"{"type":"heartbeat","ts_ms":1}"#))
+            .await
+            .unwrap();
+    }
+    drop(sockets);
+    drop(lab_socket);
+
+    let notes = tokio::task::block_in_place(|| {
+        wait_for(
+            "the grouped outage notification",
+            Duration::from_secs(30),
+            || {
+                let got = received.lock().unwrap().clone();
+                got.iter().any(|n| n["group"] == true).then_some(got)
+            },
+        )
+    });
+    tokio::time::sleep(Duration::from_secs(4)).await; // a second group would be due by now
+    let notes = {
+        let later = received.lock().unwrap().clone();
+        assert!(later.len() >= notes.len());
+        later
+    };
+    let offline: Vec<&Value> = notes.iter().filter(|n| n["monitor"] == "offline").collect();
+    assert_eq!(
+        offline.len(),
+        1,
+        "one notification for the whole outage: {offline:#?}"
+    );
+    assert_eq!(offline[0]["count"], 50);
+    assert_eq!(offline[0]["site"], "hq");
+
+    // The lab device's alert exists, suppressed by the window, never sent.
+    let (_, alerts) = api.get("/api/v1/alerts?active=false").await;
+    let lab_alert = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["device_id"] == json!(lab_device))
+        .expect("the lab alert is recorded");
+    assert!(
+        lab_alert["suppressed"]
+            .as_str()
+            .unwrap()
+            .contains("lab upgrade"),
+        "{lab_alert}"
+    );
+    assert!(!notes.iter().any(|n| n["device_id"] == json!(lab_device)));
+    let hq_alerts = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["monitor_name"] == "offline" && a["device_id"] != json!(lab_device))
+        .count();
+    assert_eq!(hq_alerts, 50, "every device keeps its own alert");
+
+    // Flapping: one flapping notification, not 20.
+    let hot: Vec<&Value> = notes.iter().filter(|n| n["monitor"] == "hot").collect();
+    assert_eq!(
+        hot.iter().filter(|n| n["flapping"] == true).count(),
+        1,
+        "{hot:#?}"
+    );
+    assert!(
+        hot.len() <= 6,
+        "{} notifications for 20 crossings",
+        hot.len()
+    );
+}
