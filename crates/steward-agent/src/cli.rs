@@ -47,6 +47,13 @@ pub enum Command {
         /// pseudo filesystem such as tmpfs.
         #[arg(long = "filesystem")]
         filesystems: Vec<String>,
+        /// A local check, `NAME=COMMAND` (repeatable), run every
+        /// --check-interval; Monitoring Plugins convention (exit 0 OK,
+        /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+        #[arg(long = "check", value_parser = crate::checks::parse)]
+        checks: Vec<crate::checks::Check>,
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        check_interval: Duration,
     },
     /// Print this agent's identity and spool state.
     Status,
@@ -100,12 +107,16 @@ pub fn run(cli: Cli) -> Result<()> {
             spool_max_bytes,
             reconnect_max,
             filesystems,
+            checks,
+            check_interval,
         } => {
             let options = crate::connection::RunOptions {
                 interval,
                 spool_max_bytes,
                 reconnect_max,
                 filesystems,
+                checks,
+                check_interval,
             };
             runtime.block_on(crate::connection::run(&dir, options))
         }

@@ -40,6 +40,9 @@ pub struct RunOptions {
     pub reconnect_max: Duration,
     /// Mountpoints always reported.
     pub filesystems: Vec<String>,
+    /// Local script checks and how often they run.
+    pub checks: Vec<crate::checks::Check>,
+    pub check_interval: Duration,
 }
 
 pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
@@ -48,6 +51,8 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         spool_max_bytes,
         reconnect_max,
         filesystems,
+        checks,
+        check_interval,
     } = options;
     let state = AgentState::load(dir)?;
     let spool = Arc::new(Mutex::new(Spool::open(
@@ -66,6 +71,16 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         interval,
     ));
 
+    let latest_checks: Shared<Option<steward_proto::CheckRuns>> = Arc::default();
+    let checks_ready = Arc::new(Notify::new());
+    if !checks.is_empty() {
+        tokio::spawn(checks_loop(
+            checks,
+            check_interval,
+            latest_checks.clone(),
+            checks_ready.clone(),
+        ));
+    }
     let mut attempt = 0u32;
     let stop = shutdown_signal();
     tokio::pin!(stop);
@@ -76,7 +91,16 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
             &state.ca_pem,
             Some(&state.identity),
         )?);
-        let session = session(dir, &state, config, &spool, &spooled, &host, &mut attempt);
+        let session = session(
+            dir,
+            &state,
+            config,
+            &spool,
+            &spooled,
+            &host,
+            &mut attempt,
+            (&latest_checks, &checks_ready),
+        );
         tokio::select! {
             result = session => match result {
                 Ok(Rotated) => {
@@ -130,6 +154,22 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+async fn checks_loop(
+    checks: Vec<crate::checks::Check>,
+    every: Duration,
+    latest: Shared<Option<steward_proto::CheckRuns>>,
+    ready: Arc<Notify>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let runs = crate::checks::run_all(&checks).await;
+        *lock(&latest) = Some(runs);
+        ready.notify_one();
+    }
 }
 
 async fn collect_loop(
@@ -210,6 +250,7 @@ async fn session(
     spooled: &Notify,
     host: &Shared<Host>,
     attempt: &mut u32,
+    (latest_checks, checks_ready): (&Shared<Option<steward_proto::CheckRuns>>, &Notify),
 ) -> Result<Rotated> {
     let mut socket =
         transport::open(&state.config.url, steward_proto::AGENT_WS_PATH, config).await?;
@@ -283,6 +324,12 @@ async fn session(
         tokio::select! {
             _ = heartbeat.tick() => send(&mut socket, &AgentMessage::Heartbeat(Heartbeat { ts_ms: now_ms() })).await?,
             _ = spooled.notified() => {}
+            _ = checks_ready.notified() => {
+                let runs = lock(latest_checks).clone();
+                if let Some(runs) = runs {
+                    send(&mut socket, &AgentMessage::Checks(runs)).await?;
+                }
+            }
             _ = inventory_tick.tick() => {
                 let inventory = collect_inventory(host).await?;
                 if stable(&inventory) != stable(&last_inventory) {

@@ -7,6 +7,7 @@
 //! server acks after a durable commit → the spool forgets acked batches.
 //! OS-specific code lives in [`os`], one module per OS.
 
+pub mod checks;
 pub mod cli;
 pub mod collectors;
 pub mod connection;

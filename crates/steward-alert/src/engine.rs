@@ -190,11 +190,50 @@ impl Engine {
                         ),
                     }
                 }
-                MonitorSpec::Offline => continue,
+                MonitorSpec::Offline | MonitorSpec::Check { .. } => continue,
             };
             changes.extend(self.record(key, &monitor, severity, at, summary));
         }
         changes
+    }
+
+    /// A local script check reported `state` with `message`.
+    pub fn on_check(
+        &mut self,
+        target: &Target,
+        org_id: &str,
+        check: &str,
+        state: crate::plugin::PluginState,
+        message: &str,
+        at: Millis,
+    ) -> Vec<Change> {
+        use crate::plugin::PluginState;
+        let severity = match state {
+            PluginState::Ok => Severity::Ok,
+            PluginState::Warning | PluginState::Unknown => Severity::Warning,
+            PluginState::Critical => Severity::Critical,
+        };
+        let monitors: Vec<Monitor> = self
+            .monitors
+            .iter()
+            .filter(|m| {
+                m.org_id == org_id
+                    && m.applies(target)
+                    && matches!(&m.spec, MonitorSpec::Check { check: c } if c == check)
+            })
+            .cloned()
+            .collect();
+        monitors
+            .into_iter()
+            .filter_map(|monitor| {
+                let key = AlertKey {
+                    monitor: monitor.id.clone(),
+                    device: target.device.clone(),
+                    subject: check.to_string(),
+                };
+                self.record(key, &monitor, severity, at, format!("{check}: {message}"))
+            })
+            .collect()
     }
 
     /// A device went offline (`online == false`) or came back.

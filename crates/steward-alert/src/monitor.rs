@@ -33,6 +33,9 @@ pub enum MonitorSpec {
     },
     /// The device stopped reporting (the server's online/offline state).
     Offline,
+    /// A local script check of the agent (Monitoring Plugins convention):
+    /// WARNING and UNKNOWN raise a warning, CRITICAL a critical alert.
+    Check { check: String },
 }
 
 fn one() -> f64 {
@@ -68,7 +71,7 @@ impl Monitor {
         match &self.spec {
             MonitorSpec::Threshold { metric, labels, .. }
             | MonitorSpec::Forecast { metric, labels, .. } => Some((metric, labels)),
-            MonitorSpec::Offline => None,
+            MonitorSpec::Offline | MonitorSpec::Check { .. } => None,
         }
     }
 
@@ -90,6 +93,13 @@ impl Monitor {
                 Ok(())
             }
             MonitorSpec::Offline => Ok(()),
+            MonitorSpec::Check { check } => {
+                if check.is_empty() {
+                    Err("a check monitor names the check".into())
+                } else {
+                    Ok(())
+                }
+            }
         }
     }
 }

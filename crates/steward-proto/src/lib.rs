@@ -41,6 +41,9 @@ pub enum AgentMessage {
     Heartbeat(Heartbeat),
     Inventory(Box<Inventory>),
     Metrics(MetricBatch),
+    /// Results of the agent's local script checks (Monitoring Plugins
+    /// convention); the server parses the output.
+    Checks(CheckRuns),
     /// Asks for a new certificate for this device (credential rotation);
     /// the private key of the CSR never leaves the agent.
     Renew {
@@ -127,6 +130,20 @@ pub struct Point {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     pub value: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRuns {
+    pub runs: Vec<CheckRun>,
+}
+
+/// One run of a local check: the plugin's exit code and standard output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRun {
+    pub name: String,
+    pub ts_ms: i64,
+    pub exit_code: i32,
+    pub output: String,
 }
 
 /// Sent by the agent on the enrollment socket.

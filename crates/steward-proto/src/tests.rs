@@ -9,6 +9,7 @@ fn check(frame: &str, expect: &str) {
         Ok(AgentMessage::Metrics(batch)) => format!("metrics seq={}", batch.seq),
         Ok(AgentMessage::Unknown) => "unknown".to_string(),
         Ok(AgentMessage::Renew { .. }) => "renew".to_string(),
+        Ok(AgentMessage::Checks(c)) => format!("checks {}", c.runs.len()),
         Err(ProtoError::TooLarge { .. }) => "too large".to_string(),
         Err(ProtoError::Malformed(_)) => "malformed".to_string(),
         Err(ProtoError::Invalid { field, .. }) => format!("invalid {field}"),
@@ -98,5 +99,24 @@ fn server_messages_round_trip() {
     assert_eq!(
         ServerMessage::decode(r#"{"type":"later"}"#).unwrap(),
         ServerMessage::Unknown
+    );
+}
+
+#[test]
+fn check_runs_are_bounded() {
+    check(
+        r#"{"type":"checks","runs":[{"name":"disk","ts_ms":1,"exit_code":0,"output":"DISK OK"}]}"#,
+        "checks 1",
+    );
+    check(
+        r#"{"type":"checks","runs":[{"name":"Bad Name","ts_ms":1,"exit_code":0,"output":""}]}"#,
+        "invalid checks.name",
+    );
+    check(
+        &format!(
+            r#"{{"type":"checks","runs":[{{"name":"a","ts_ms":1,"exit_code":0,"output":"{}"}}]}}"#,
+            "x".repeat(20_000)
+        ),
+        "invalid checks.output",
     );
 }

@@ -82,6 +82,21 @@ impl Validate for AgentMessage {
             AgentMessage::Heartbeat(_) | AgentMessage::Unknown => Ok(()),
             AgentMessage::Inventory(inventory) => inventory.validate(limits),
             AgentMessage::Metrics(batch) => batch.validate(limits),
+            AgentMessage::Checks(checks) => {
+                list("checks", &checks.runs, 64)?;
+                for run in &checks.runs {
+                    if !is_metric_name(&run.name, 64) {
+                        return Err(invalid(
+                            "checks.name",
+                            format!("{:.64?} is not a check name", run.name),
+                        ));
+                    }
+                    if run.output.len() > 16 * 1024 {
+                        return Err(invalid("checks.output", "longer than 16 KiB"));
+                    }
+                }
+                Ok(())
+            }
             AgentMessage::Renew { csr_pem } => {
                 if csr_pem.len() > 8 * 1024 {
                     return Err(invalid("csr_pem", "longer than 8 KiB"));

@@ -230,6 +230,28 @@ impl Alerting {
         self.emit(meta.org, changes);
     }
 
+    pub async fn on_check(
+        &self,
+        device: Uuid,
+        check: &str,
+        state: steward_alert::plugin::PluginState,
+        message: &str,
+        at: i64,
+    ) {
+        let Some(meta) = self.meta(device).await else {
+            return;
+        };
+        let changes = self.engine().on_check(
+            &meta.target,
+            &meta.org.to_string(),
+            check,
+            state,
+            message,
+            at,
+        );
+        self.emit(meta.org, changes);
+    }
+
     pub async fn on_status(&self, device: Uuid, online: bool) {
         let Some(meta) = self.meta(device).await else {
             return;

@@ -301,6 +301,41 @@ async fn handle(
             }
             Ok(None)
         }
+        AgentMessage::Checks(checks) => {
+            let mut records = Vec::with_capacity(checks.runs.len());
+            for run in &checks.runs {
+                let parsed = steward_alert::plugin::parse(run.exit_code, &run.output);
+                state
+                    .alerting
+                    .on_check(
+                        device.id,
+                        &run.name,
+                        parsed.state,
+                        &parsed.message,
+                        run.ts_ms,
+                    )
+                    .await;
+                records.push(steward_store::CheckResultRecord {
+                    name: run.name.clone(),
+                    state: serde_json::to_value(parsed.state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    message: parsed.message,
+                    long_output: parsed.long_output,
+                    perfdata: serde_json::to_value(&parsed.perfdata).unwrap_or_default(),
+                    at: run.ts_ms,
+                });
+            }
+            if let Err(error) = state
+                .store
+                .save_check_results(device.id, device.org_id, &records)
+                .await
+            {
+                tracing::error!(device = %device.id, %error, "Cannot store check results.");
+            }
+            Ok(None)
+        }
         AgentMessage::Renew { csr_pem } => {
             steward_pki::check_csr(&csr_pem).map_err(|e| ProtoError::Invalid {
                 field: "csr_pem",

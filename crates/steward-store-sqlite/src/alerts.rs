@@ -516,3 +516,62 @@ impl SqliteStore {
         tx.commit().await.map_err(backend)
     }
 }
+
+impl SqliteStore {
+    pub(crate) async fn save_check_results_impl(
+        &self,
+        device: Uuid,
+        org: Uuid,
+        results: &[CheckResultRecord],
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await.map_err(backend)?;
+        for r in results {
+            sqlx::query(
+                "INSERT INTO check_results (device_id, org_id, name, state, message, long_output, perfdata, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (device_id, name) DO UPDATE SET state = excluded.state, message = excluded.message,
+                     long_output = excluded.long_output, perfdata = excluded.perfdata, at = excluded.at",
+            )
+            .bind(device.to_string())
+            .bind(org.to_string())
+            .bind(&r.name)
+            .bind(&r.state)
+            .bind(&r.message)
+            .bind(&r.long_output)
+            .bind(r.perfdata.to_string())
+            .bind(r.at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn check_results_impl(
+        &self,
+        scope: &Scope,
+        device: Uuid,
+    ) -> Result<Vec<CheckResultRecord>> {
+        let sql = format!(
+            "SELECT c.* FROM check_results c JOIN devices d ON d.id = c.device_id WHERE c.device_id = ?2 AND {} ORDER BY c.name",
+            in_scope(1, "d.org_id", Some("d.site"))
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(device.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| {
+                Ok(CheckResultRecord {
+                    name: row.get("name"),
+                    state: row.get("state"),
+                    message: row.get("message"),
+                    long_output: row.get("long_output"),
+                    perfdata: json(row.get("perfdata")),
+                    at: row.get("at"),
+                })
+            })
+            .collect()
+    }
+}

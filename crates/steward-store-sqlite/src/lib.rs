@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_rotation.sql"),
     include_str!("../migrations/0004_alerts.sql"),
     include_str!("../migrations/0005_noise.sql"),
+    include_str!("../migrations/0006_checks.sql"),
 ];
 
 pub struct SqliteStore {
@@ -309,6 +310,17 @@ impl Store for SqliteStore {
     }
     async fn status_history(&self, scope: &Scope, device: Uuid) -> Result<Vec<StatusChange>> {
         self.status_history_impl(scope, device).await
+    }
+    async fn save_check_results(
+        &self,
+        device: Uuid,
+        org: Uuid,
+        results: &[CheckResultRecord],
+    ) -> Result<()> {
+        self.save_check_results_impl(device, org, results).await
+    }
+    async fn check_results(&self, scope: &Scope, device: Uuid) -> Result<Vec<CheckResultRecord>> {
+        self.check_results_impl(scope, device).await
     }
     async fn create_monitor(&self, monitor: &MonitorRecord) -> Result<()> {
         self.create_monitor_impl(monitor).await

@@ -188,6 +188,15 @@ pub trait Store: Send + Sync + 'static {
     async fn device_statuses(&self) -> Result<Vec<(Uuid, Status)>>;
     async fn status_history(&self, scope: &Scope, device: Uuid) -> Result<Vec<StatusChange>>;
 
+    // --- local script checks --------------------------------------------
+    async fn save_check_results(
+        &self,
+        device: Uuid,
+        org: Uuid,
+        results: &[CheckResultRecord],
+    ) -> Result<()>;
+    async fn check_results(&self, scope: &Scope, device: Uuid) -> Result<Vec<CheckResultRecord>>;
+
     // --- monitors and alerts --------------------------------------------
     async fn create_monitor(&self, monitor: &MonitorRecord) -> Result<()>;
     async fn list_monitors(&self, scope: &Scope) -> Result<Vec<MonitorRecord>>;

@@ -396,3 +396,15 @@ pub struct OutboxItem {
     pub payload: String,
     pub attempts: u32,
 }
+
+/// The latest result of a device's local script check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResultRecord {
+    pub name: String,
+    /// ok, warning, critical, unknown.
+    pub state: String,
+    pub message: String,
+    pub long_output: String,
+    pub perfdata: serde_json::Value,
+    pub at: i64,
+}

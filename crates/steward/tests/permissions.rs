@@ -40,6 +40,7 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
             ("GET", "/api/v1/devices/{id}/status-history"),
             "devices.view",
         ),
+        (("GET", "/api/v1/devices/{id}/checks"), "devices.view"),
         (
             ("GET", "/api/v1/devices/{id}/metrics/{name}"),
             "devices.view",

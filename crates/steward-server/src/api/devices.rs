@@ -43,6 +43,17 @@ pub async fn revoke(
     Ok(Json(serde_json::json!({ "revoked": id })))
 }
 
+/// The latest results of the device's local script checks.
+pub async fn checks(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Vec<steward_store::CheckResultRecord>> {
+    let id = id_param(&id, "device")?;
+    state.store.get_device(&caller.scope, id).await?;
+    Ok(Json(state.store.check_results(&caller.scope, id).await?))
+}
+
 /// Asks a connected device to rotate its certificate now.
 pub async fn rotate(
     State(state): State<Arc<AppState>>,

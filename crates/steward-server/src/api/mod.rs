@@ -150,6 +150,12 @@ fn routes() -> Routes {
     )
     .add(
         M::GET,
+        "/api/v1/devices/{id}/checks",
+        Perm(P::DevicesView),
+        devices::checks,
+    )
+    .add(
+        M::GET,
         "/api/v1/devices/{id}/status-history",
         Perm(P::DevicesView),
         devices::status_history,

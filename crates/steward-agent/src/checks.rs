@@ -1,0 +1,149 @@
+//! Local script checks: commands the endpoint's own administrator lists
+//! (`--check NAME=COMMAND`), run on the agent's schedule, following the
+//! Monitoring Plugins convention (exit code = state, first line = message,
+//! `|` perfdata). The server never sends commands here: it only receives
+//! results. Each run has a timeout, and its output is capped.
+
+use std::process::Stdio;
+use std::time::Duration;
+use steward_proto::{CheckRun, CheckRuns};
+use tokio::io::AsyncReadExt;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_OUTPUT: usize = 8 * 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub name: String,
+    pub command: String,
+}
+
+/// Parses `NAME=COMMAND`.
+pub fn parse(spec: &str) -> Result<Check, String> {
+    let (name, command) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("{spec:?}: expected NAME=COMMAND"))?;
+    let name = name.trim();
+    if !steward_proto::validate::is_metric_name(name, 64) || command.trim().is_empty() {
+        return Err(format!(
+            "{spec:?}: NAME must be lowercase letters, digits, _ or . and COMMAND not empty"
+        ));
+    }
+    Ok(Check {
+        name: name.to_string(),
+        command: command.trim().to_string(),
+    })
+}
+
+async fn run_one(check: &Check) -> CheckRun {
+    let ts_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let spawned = tokio::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&check.command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .process_group(0)
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(error) => {
+            return CheckRun {
+                name: check.name.clone(),
+                ts_ms,
+                exit_code: 3,
+                output: format!("UNKNOWN - cannot start: {error}"),
+            };
+        }
+    };
+    let mut stdout = child.stdout.take();
+    let result = tokio::time::timeout(TIMEOUT, async {
+        let mut buf = Vec::new();
+        if let Some(out) = stdout.as_mut() {
+            let _ = out.take(MAX_OUTPUT as u64).read_to_end(&mut buf).await;
+        }
+        (child.wait().await, buf)
+    })
+    .await;
+    let (exit_code, output) = match result {
+        Ok((Ok(status), buf)) => (
+            status.code().unwrap_or(3),
+            String::from_utf8_lossy(&buf).into_owned(),
+        ),
+        Ok((Err(error), _)) => (3, format!("UNKNOWN - {error}")),
+        Err(_) => {
+            // Kill the whole process group, not only the shell.
+            if let Some(pid) = child.id() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &format!("-{pid}")])
+                    .status();
+            }
+            (
+                3,
+                format!("UNKNOWN - timed out after {} s", TIMEOUT.as_secs()),
+            )
+        }
+    };
+    CheckRun {
+        name: check.name.clone(),
+        ts_ms,
+        exit_code,
+        output,
+    }
+}
+
+/// Runs every check once.
+pub async fn run_all(checks: &[Check]) -> CheckRuns {
+    let mut runs = Vec::with_capacity(checks.len());
+    for check in checks {
+        runs.push(run_one(check).await);
+    }
+    CheckRuns { runs }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_specs() {
+        assert_eq!(
+            parse("disk=check_disk -w 10%").unwrap(),
+            Check {
+                name: "disk".into(),
+                command: "check_disk -w 10%".into()
+            }
+        );
+        assert!(parse("no-equals").is_err());
+        assert!(parse("Bad=x").is_err());
+        assert!(parse("ok=").is_err());
+    }
+
+    #[tokio::test]
+    async fn runs_plugins_and_reports_exit_codes() {
+        let checks = vec![
+            Check {
+                name: "ok".into(),
+                command: "echo 'ALL OK | x=1'".into(),
+            },
+            Check {
+                name: "crit".into(),
+                command: "echo 'BAD'; exit 2".into(),
+            },
+            Check {
+                name: "missing".into(),
+                command: "/nonexistent/plugin".into(),
+            },
+        ];
+        let runs = run_all(&checks).await.runs;
+        assert_eq!(
+            runs.iter().map(|r| r.exit_code).collect::<Vec<_>>(),
+            vec![0, 2, 127]
+        );
+        assert_eq!(runs[0].output.trim(), "ALL OK | x=1");
+    }
+}

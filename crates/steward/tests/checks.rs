@@ -1,0 +1,110 @@
+//! Debian's Monitoring Plugins run unchanged as the agent's local checks:
+//! their state, message and perfdata show up, and a check monitor alerts on
+//! a CRITICAL result.
+
+mod common;
+
+use common::api::Api;
+use common::*;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::process::Command;
+use std::time::Duration;
+
+const PLUGINS: &str = "/usr/lib/nagios/plugins";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitoring_plugins_report_state_and_perfdata() {
+    if !std::path::Path::new(PLUGINS).join("check_disk").exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "monitoring-plugins-basic is not installed"
+        );
+        eprintln!("\n!!! SKIPPED checks test: apt-get install monitoring-plugins-basic\n");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    let (status, body) = api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "too many processes", "spec": { "kind": "check", "check": "procs" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = tokio::task::block_in_place(|| server.enroll_token(1));
+    let agent = tokio::task::block_in_place(|| Agent::enroll(root.path(), "checked", &token));
+    let _proc = Proc(
+        Command::new(AGENT)
+            .arg("--state-dir")
+            .arg(&agent.state_dir)
+            .args([
+                "--name",
+                "checked",
+                "run",
+                "--interval",
+                "5s",
+                "--check-interval",
+                "1s",
+            ])
+            .arg("--check")
+            .arg(format!("disk={PLUGINS}/check_disk -w 1% -c 1% -p /"))
+            .arg("--check")
+            // CRITICAL unless there are no processes at all.
+            .arg(format!("procs={PLUGINS}/check_procs -c 0:0"))
+            .stderr(std::fs::File::create(root.path().join("checked.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let results = tokio::task::block_in_place(|| {
+        wait_for("check results", Duration::from_secs(20), || {
+            let rt = tokio::runtime::Handle::current();
+            let (_, results) =
+                rt.block_on(api.get(&format!("/api/v1/devices/{}/checks", agent.device_id)));
+            (results.as_array().map_or(0, Vec::len) == 2).then_some(results)
+        })
+    });
+    let disk = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "disk")
+        .unwrap();
+    assert_eq!(disk["state"], "ok", "{disk}");
+    assert!(
+        disk["message"].as_str().unwrap().starts_with("DISK OK"),
+        "{disk}"
+    );
+    let perf = disk["perfdata"].as_array().unwrap();
+    assert!(
+        perf.iter()
+            .any(|p| p["label"] == "/" && p["value"].as_f64().unwrap() > 0.0),
+        "{disk}"
+    );
+    let procs = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "procs")
+        .unwrap();
+    assert_eq!(procs["state"], "critical", "{procs}");
+    // The check monitor raised a critical alert.
+    let alert = tokio::task::block_in_place(|| {
+        wait_for("the check alert", Duration::from_secs(10), || {
+            let rt = tokio::runtime::Handle::current();
+            let (_, alerts) = rt.block_on(api.get("/api/v1/alerts"));
+            alerts
+                .as_array()?
+                .iter()
+                .find(|a| a["monitor_name"] == "too many processes")
+                .cloned()
+        })
+    });
+    assert_eq!(alert["severity"], "critical");
+    assert_eq!(alert["subject"], "procs");
+}
