@@ -81,6 +81,13 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
             checks_ready.clone(),
         ));
     }
+    let local = Local {
+        spool,
+        spooled,
+        host,
+        latest_checks,
+        checks_ready,
+    };
     let mut attempt = 0u32;
     let stop = shutdown_signal();
     tokio::pin!(stop);
@@ -91,16 +98,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
             &state.ca_pem,
             Some(&state.identity),
         )?);
-        let session = session(
-            dir,
-            &state,
-            config,
-            &spool,
-            &spooled,
-            &host,
-            &mut attempt,
-            (&latest_checks, &checks_ready),
-        );
+        let session = session(dir, &state, config, &local, &mut attempt);
         tokio::select! {
             result = session => match result {
                 Ok(Rotated) => {
@@ -242,16 +240,29 @@ struct Rotated;
 /// Renew the certificate when it has less than this left.
 const RENEW_BEFORE_SECS: i64 = 30 * 24 * 3600;
 
+/// What a session shares with the collector and check loops.
+struct Local {
+    spool: Shared<Spool>,
+    spooled: Arc<Notify>,
+    host: Shared<Host>,
+    latest_checks: Shared<Option<steward_proto::CheckRuns>>,
+    checks_ready: Arc<Notify>,
+}
+
 async fn session(
     dir: &Path,
     state: &AgentState,
     config: Arc<rustls::ClientConfig>,
-    spool: &Shared<Spool>,
-    spooled: &Notify,
-    host: &Shared<Host>,
+    local: &Local,
     attempt: &mut u32,
-    (latest_checks, checks_ready): (&Shared<Option<steward_proto::CheckRuns>>, &Notify),
 ) -> Result<Rotated> {
+    let Local {
+        spool,
+        spooled,
+        host,
+        latest_checks,
+        checks_ready,
+    } = local;
     let mut socket =
         transport::open(&state.config.url, steward_proto::AGENT_WS_PATH, config).await?;
     send(
