@@ -5,8 +5,6 @@
 //! in the store, so nothing is lost across a restart.
 
 use crate::now_ms;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -360,31 +358,8 @@ impl Alerting {
     }
 }
 
-/// `sha256=<hex>` HMAC of the body with the channel's secret.
-pub fn signature(secret: &str, body: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(body.as_bytes());
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-fn http_client() -> reqwest::Client {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let tls = rustls::ClientConfig::builder_with_provider(steward_pki::provider())
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-    let builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
-    match tls {
-        Ok(tls) => builder.tls_backend_preconfigured(tls),
-        Err(_) => builder,
-    }
-    .build()
-    .unwrap_or_default()
-}
-
 async fn notifier(store: Arc<dyn Store>, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
-    let http = http_client();
+    let http = crate::notify::http_client();
     loop {
         tokio::select! {
             _ = wake.notified() => {}
@@ -399,31 +374,7 @@ async fn notifier(store: Arc<dyn Store>, wake: Arc<Notify>, mut shutdown: watch:
             }
         };
         for item in due {
-            let result = match item.channel.kind.as_str() {
-                "webhook" => {
-                    let url = item.channel.config["url"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string();
-                    let secret = item.channel.config["secret"].as_str().unwrap_or_default();
-                    http.post(&url)
-                        .header("content-type", "application/json")
-                        .header("x-steward-signature", signature(secret, &item.payload))
-                        .header("x-steward-delivery", item.id.to_string())
-                        .body(item.payload.clone())
-                        .send()
-                        .await
-                        .map_err(|e| e.to_string())
-                        .and_then(|r| {
-                            if r.status().is_success() {
-                                Ok(())
-                            } else {
-                                Err(format!("HTTP {}", r.status()))
-                            }
-                        })
-                }
-                other => Err(format!("unsupported channel kind {other}")),
-            };
+            let result = crate::notify::deliver(&http, &item.channel, &item.payload, item.id).await;
             let outcome = match result {
                 Ok(()) => store.notification_sent(item.id, now_ms()).await,
                 Err(error) => {
@@ -440,17 +391,5 @@ async fn notifier(store: Arc<dyn Store>, wake: Arc<Notify>, mut shutdown: watch:
                 tracing::error!(%error, "Cannot update the notification outbox.");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn signs_like_openssl() {
-        // echo -n '{"a":1}' | openssl dgst -sha256 -hmac secret
-        assert_eq!(
-            super::signature("secret", r#"{"a":1}"#),
-            "sha256=aa9e2e3575f5d7098b6caccd790888c36d5fdb63342a73bada2d6a51747a8494"
-        );
     }
 }

@@ -16,6 +16,7 @@ pub mod bootstrap;
 pub mod enrollment;
 pub mod gateway;
 pub mod ingest;
+pub mod notify;
 pub mod status;
 pub mod throttle;
 pub mod tls;

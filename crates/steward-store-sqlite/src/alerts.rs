@@ -114,6 +114,9 @@ impl SqliteStore {
             .await
             .map_err(backend)?;
         let resolving = c.severity == "ok";
+        // A resolution reaches the channels that heard of the alert: rank it
+        // by the severity it had.
+        let mut rank_as = c.severity.clone();
         let (id, event) = match (active, resolving) {
             (None, true) => return Ok(None),
             (None, false) => {
@@ -144,6 +147,9 @@ impl SqliteStore {
             (Some(row), _) => {
                 let id = uuid(row.get("id"))?;
                 let from: String = row.get("severity");
+                if resolving {
+                    rank_as = from.clone();
+                }
                 sqlx::query(
                     "UPDATE alerts SET severity = CASE WHEN ?2 = 'ok' THEN severity ELSE ?2 END, summary = ?3, updated_at = ?4,
                          state = CASE WHEN ?2 = 'ok' THEN 'resolved' ELSE state END,
@@ -208,7 +214,7 @@ impl SqliteStore {
                 .map_err(backend)?;
             for ch in channels {
                 let min: String = ch.get("min_severity");
-                if resolving || rank(&c.severity) >= rank(&min) {
+                if rank(&rank_as) >= rank(&min) {
                     sqlx::query("INSERT INTO outbox (org_id, channel_id, alert_id, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)")
                         .bind(c.org_id.to_string())
                         .bind(ch.get::<String, _>("id"))

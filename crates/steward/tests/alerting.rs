@@ -49,6 +49,57 @@ async fn receiver() -> (String, Received) {
     (url, received)
 }
 
+/// A minimal SMTP sink on loopback: accepts every message and keeps it.
+async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mails: Arc<Mutex<Vec<String>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let store = mails.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(body) = data.as_mut() {
+                        if line == "." {
+                            store.lock().unwrap().push(data.take().unwrap());
+                            let _ = write.write_all(b"250 queued\r\n").await;
+                        } else {
+                            body.push_str(&line);
+                            body.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250-sink\r\n250 8BITMIME\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go ahead\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    let _ = write.write_all(reply).await;
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
 struct Mount(std::path::PathBuf);
 
 impl Drop for Mount {
@@ -107,6 +158,14 @@ async fn a_filling_filesystem_is_forecast_then_alerted_then_resolved() {
         .post(
             "/api/v1/channels",
             json!({ "name": "ops", "kind": "webhook", "url": url, "secret": SECRET }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (smtp_port, mails) = smtp_sink().await;
+    let (status, body) = api
+        .post(
+            "/api/v1/channels",
+            json!({ "name": "mail", "kind": "email", "smtp_host": "127.0.0.1", "smtp_port": smtp_port, "tls": "none", "from": "steward@example.org", "to": ["ops@example.org"], "min_severity": "critical" }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -215,6 +274,31 @@ async fn a_filling_filesystem_is_forecast_then_alerted_then_resolved() {
     assert!(
         all.iter().all(|(_, signed)| *signed),
         "every notification is signed"
+    );
+
+    // The email channel (critical and up) got the threshold alert and its
+    // resolution; the forecast (a warning) stayed off email.
+    let mails = tokio::task::block_in_place(|| {
+        wait_for("two emails", Duration::from_secs(20), || {
+            let got = mails.lock().unwrap().clone();
+            (got.len() >= 2).then_some(got)
+        })
+    });
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains("Subject: [Steward] CRITICAL disk full")),
+        "{mails:#?}"
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains("Subject: [Steward] RESOLVED disk full")),
+        "{mails:#?}"
+    );
+    assert!(
+        !mails.iter().any(|m| m.contains("disk filling")),
+        "{mails:#?}"
     );
 
     // The alerts API shows both, resolved, with their history.

@@ -189,11 +189,22 @@ pub async fn resolve(
 pub struct NewChannel {
     name: String,
     org: Option<String>,
-    /// `webhook`.
+    /// `webhook` or `email`.
     kind: String,
-    url: String,
-    /// HMAC key for the `X-Steward-Signature` header.
-    secret: String,
+    /// Webhook: where to POST.
+    url: Option<String>,
+    /// Webhook: HMAC key for the `X-Steward-Signature` header.
+    secret: Option<String>,
+    /// Email: SMTP relay, port (587), `starttls` (default), `tls` or
+    /// `none` (local relays only), sender, recipients, credentials.
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    tls: Option<String>,
+    from: Option<String>,
+    #[serde(default)]
+    to: Vec<String>,
+    username: Option<String>,
+    password: Option<String>,
     /// `warning` (default) or `critical`.
     min_severity: Option<String>,
 }
@@ -203,19 +214,46 @@ pub async fn create_channel(
     caller: Caller,
     Json(body): Json<NewChannel>,
 ) -> ApiResult<ChannelRecord> {
-    if body.kind != "webhook" {
-        return Err(ApiError::bad_request("supported channel kinds: webhook"));
-    }
-    if !(body.url.starts_with("https://") || body.url.starts_with("http://"))
-        || body.url.len() > 2048
-    {
-        return Err(ApiError::bad_request("the webhook URL must be http(s)://"));
-    }
-    if body.secret.len() < 16 {
-        return Err(ApiError::bad_request(
-            "the signing secret needs at least 16 characters",
-        ));
-    }
+    let config = match body.kind.as_str() {
+        "webhook" => {
+            let url = body.url.unwrap_or_default();
+            let secret = body.secret.unwrap_or_default();
+            if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048 {
+                return Err(ApiError::bad_request("the webhook URL must be http(s)://"));
+            }
+            if secret.len() < 16 {
+                return Err(ApiError::bad_request(
+                    "the signing secret needs at least 16 characters",
+                ));
+            }
+            json!({ "url": url, "secret": secret })
+        }
+        "email" => {
+            let host = body.smtp_host.unwrap_or_default();
+            let tls = body.tls.unwrap_or_else(|| "starttls".into());
+            if host.is_empty()
+                || host.len() > 253
+                || !matches!(tls.as_str(), "starttls" | "tls" | "none")
+            {
+                return Err(ApiError::bad_request(
+                    "email needs smtp_host and tls of starttls, tls or none",
+                ));
+            }
+            let from = body.from.unwrap_or_default();
+            let valid = |a: &str| a.parse::<lettre::message::Mailbox>().is_ok();
+            if !valid(&from) || body.to.is_empty() || !body.to.iter().all(|t| valid(t)) {
+                return Err(ApiError::bad_request(
+                    "email needs a valid from address and at least one valid to address",
+                ));
+            }
+            json!({ "smtp_host": host, "smtp_port": body.smtp_port.unwrap_or(587), "tls": tls, "from": from, "to": body.to, "username": body.username, "password": body.password })
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "supported channel kinds: webhook, email",
+            ));
+        }
+    };
     let min_severity = body.min_severity.unwrap_or_else(|| "warning".into());
     if !matches!(min_severity.as_str(), "warning" | "critical") {
         return Err(ApiError::bad_request("min_severity is warning or critical"));
@@ -226,7 +264,7 @@ pub async fn create_channel(
         org_id: org,
         name: body.name,
         kind: body.kind,
-        config: json!({ "url": body.url, "secret": body.secret }),
+        config,
         min_severity,
     };
     state.store.create_channel(&channel).await?;

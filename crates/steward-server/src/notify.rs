@@ -1,0 +1,172 @@
+//! Delivering one notification to one channel: a webhook (JSON, signed
+//! with an HMAC header) or an email over SMTP (STARTTLS by default).
+
+use hmac::{Hmac, Mac};
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde_json::Value;
+use sha2::Sha256;
+use std::time::Duration;
+use steward_store::ChannelRecord;
+
+/// `sha256=<hex>` HMAC of the body with the channel's secret.
+pub fn signature(secret: &str, body: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+pub fn http_client() -> reqwest::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let tls = rustls::ClientConfig::builder_with_provider(steward_pki::provider())
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+    let builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
+    match tls {
+        Ok(tls) => builder.tls_backend_preconfigured(tls),
+        Err(_) => builder,
+    }
+    .build()
+    .unwrap_or_default()
+}
+
+/// Sends `payload` (the JSON notification) through `channel`.
+pub async fn deliver(
+    http: &reqwest::Client,
+    channel: &ChannelRecord,
+    payload: &str,
+    delivery: i64,
+) -> Result<(), String> {
+    match channel.kind.as_str() {
+        "webhook" => {
+            let url = channel.config["url"].as_str().unwrap_or_default();
+            let secret = channel.config["secret"].as_str().unwrap_or_default();
+            let response = http
+                .post(url)
+                .header("content-type", "application/json")
+                .header("x-steward-signature", signature(secret, payload))
+                .header("x-steward-delivery", delivery.to_string())
+                .body(payload.to_string())
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            if response.status().is_success() {
+                Ok(())
+            } else {
+                Err(format!("HTTP {}", response.status()))
+            }
+        }
+        "email" => email(&channel.config, payload).await,
+        other => Err(format!("unsupported channel kind {other}")),
+    }
+}
+
+/// The subject and plain-text body of a notification email.
+pub fn email_text(payload: &Value) -> (String, String) {
+    let field = |k: &str| payload[k].as_str().unwrap_or("").to_string();
+    let state = field("state");
+    let severity = field("severity");
+    let subject = format!(
+        "[Steward] {} {}: {}",
+        if state == "resolved" {
+            "RESOLVED".to_string()
+        } else {
+            severity.to_uppercase()
+        },
+        field("monitor"),
+        field("summary")
+    );
+    let mut body = format!(
+        "Monitor:  {}\nState:    {state}\nSeverity: {severity}\nDevice:   {}\nSubject:  {}\n\n{}\n",
+        field("monitor"),
+        field("device_id"),
+        field("subject"),
+        field("summary")
+    );
+    if let Some(devices) = payload["devices"].as_array() {
+        body.push_str("\nDevices:\n");
+        for d in devices {
+            body.push_str(&format!("  {}\n", d.as_str().unwrap_or("")));
+        }
+    }
+    (
+        subject
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect(),
+        body,
+    )
+}
+
+async fn email(config: &Value, payload: &str) -> Result<(), String> {
+    let text = |k: &str| config[k].as_str().unwrap_or_default().to_string();
+    let host = text("smtp_host");
+    let port = config["smtp_port"]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or(587);
+    let builder = match text("tls").as_str() {
+        "none" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host),
+        "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&host).map_err(|e| e.to_string())?,
+        _ => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host)
+            .map_err(|e| e.to_string())?,
+    }
+    .port(port)
+    .timeout(Some(Duration::from_secs(20)));
+    let builder = match (config["username"].as_str(), config["password"].as_str()) {
+        (Some(user), Some(password)) => {
+            builder.credentials(Credentials::new(user.into(), password.into()))
+        }
+        _ => builder,
+    };
+    let payload: Value = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+    let (subject, body) = email_text(&payload);
+    let mut message = Message::builder()
+        .from(text("from").parse().map_err(|e| format!("from: {e}"))?)
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN);
+    for to in config["to"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        message = message.to(to.parse().map_err(|e| format!("to {to}: {e}"))?);
+    }
+    let message = message.body(body).map_err(|e| e.to_string())?;
+    builder
+        .build()
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn signs_like_openssl() {
+        // echo -n '{"a":1}' | openssl dgst -sha256 -hmac secret
+        assert_eq!(
+            super::signature("secret", r#"{"a":1}"#),
+            "sha256=aa9e2e3575f5d7098b6caccd790888c36d5fdb63342a73bada2d6a51747a8494"
+        );
+    }
+
+    #[test]
+    fn email_subjects_say_what_happened() {
+        let (subject, body) = super::email_text(
+            &serde_json::json!({"monitor": "disk full", "state": "open", "severity": "critical", "summary": "/ = 95%\\r\\nBcc: x"}),
+        );
+        assert_eq!(subject, "[Steward] CRITICAL disk full: / = 95%\\r\\nBcc: x");
+        assert!(body.contains("State:    open"));
+        let (subject, _) = super::email_text(
+            &serde_json::json!({"monitor": "m", "state": "resolved", "summary": "s\nBcc: evil@x"}),
+        );
+        assert!(!subject.contains('\n'), "{subject}");
+    }
+}
