@@ -1,0 +1,274 @@
+//! Steward benchmarks. `alert-latency`: sample-to-notification latency of
+//! threshold alerts while simulated agents send a steady load of monitored
+//! series, measured end to end (agent socket → ingest → evaluation → outbox
+//! → webhook receiver) against an in-process server on loopback.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Parser)]
+#[command(name = "steward-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sample-to-notification latency at a given load of monitored series.
+    AlertLatency {
+        #[arg(long, default_value_t = 100)]
+        agents: usize,
+        #[arg(long, default_value_t = 100)]
+        series_per_agent: usize,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Crossings per second, spread over random series.
+        #[arg(long, default_value_t = 20)]
+        crossings_per_second: usize,
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    steward_pki::install_default_provider();
+    match Cli::parse().command {
+        Command::AlertLatency {
+            agents,
+            series_per_agent,
+            seconds,
+            crossings_per_second,
+            json,
+        } => {
+            alert_latency(
+                agents,
+                series_per_agent,
+                seconds,
+                crossings_per_second,
+                json,
+            )
+            .await
+        }
+    }
+}
+
+/// Key: (device index, series index) → when the crossing sample was sent.
+type Sent = Arc<Mutex<HashMap<(usize, usize), Instant>>>;
+
+async fn alert_latency(
+    agents: usize,
+    per_agent: usize,
+    seconds: u64,
+    crossings: usize,
+    json_out: Option<std::path::PathBuf>,
+) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let mut config = steward_server::Config::new(dir.path().join("server"), listener.local_addr()?);
+    config.alert_group_wait = Duration::from_secs(1);
+    let (server, _) = steward_server::launch_with_listener(config, listener).await?;
+    let url = server.state.public_url.clone();
+
+    // Webhook receiver: notes when each alert's notification arrives.
+    let received: Arc<Mutex<Vec<(String, String, Instant)>>> = Arc::default();
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let device = v["device_id"].as_str().unwrap_or("").to_string();
+                let subject = v["subject"].as_str().unwrap_or("").to_string();
+                if v["state"] == "open" {
+                    sink.lock().unwrap().push((device, subject, Instant::now()));
+                }
+                "ok"
+            }
+        }),
+    );
+    let hook = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let hook_url = format!("http://{}/hook", hook.local_addr()?);
+    tokio::spawn(async move { axum::serve(hook, app).await });
+
+    // Monitor, channel and enrollment through the API, as an admin would.
+    let token = steward_server::auth::new_api_token();
+    let admin = server.state.store.user_by_name("admin").await?;
+    server
+        .state
+        .store
+        .create_api_token(&steward_store_types::NewApiToken {
+            id: uuid_v7(),
+            user_id: admin.id,
+            name: "bench".into(),
+            token_hash: steward_server::auth::hash_secret(&token),
+            created_at: 0,
+            expires_at: None,
+            role_id: None,
+            scope_org: None,
+            scope_site: None,
+        })
+        .await?;
+    let tls = steward_pki::client_config(&server.state.authority.cert_pem, None)?;
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()?;
+    let post = |path: &str, body: serde_json::Value| {
+        let (http, url, token, path) = (http.clone(), url.clone(), token.clone(), path.to_string());
+        async move {
+            let r = http
+                .post(format!("{url}{path}"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await?;
+            let status = r.status();
+            let v: serde_json::Value = r.json().await?;
+            anyhow::ensure!(status.is_success(), "{path}: {status} {v}");
+            Ok::<_, anyhow::Error>(v)
+        }
+    };
+    post("/api/v1/channels", json!({ "name": "bench", "kind": "webhook", "url": hook_url, "secret": "bench-secret-0123456789" })).await?;
+    post(
+        "/api/v1/monitors",
+        json!({ "name": "bench", "spec": { "kind": "threshold", "metric": "bench.value", "threshold": { "direction": "above", "critical": { "trigger": 0.9, "clear": 0.5 } } } }),
+    )
+    .await?;
+    let enroll = post("/api/v1/enroll-tokens", json!({ "uses": agents })).await?["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    eprintln!("Enrolling {agents} simulated agents...");
+    let mut ids = Vec::new();
+    let mut sockets = Vec::new();
+    for i in 0..agents {
+        let state_dir = dir.path().join(format!("agent-{i}"));
+        let id = steward_agent::enroll::enroll(&state_dir, &enroll, Some(format!("sim-{i}")))
+            .await
+            .context("enroll")?;
+        let state = steward_agent::state::AgentState::load(&state_dir)?;
+        let identity = Arc::new(steward_pki::client_config(
+            &state.ca_pem,
+            Some(&state.identity),
+        )?);
+        let mut socket =
+            steward_agent::transport::open(&url, steward_proto::AGENT_WS_PATH, identity).await?;
+        socket
+            .send(Message::text(
+                r#"{"type":"hello","protocol_version":1,"agent_version":"bench"}"#,
+            ))
+            .await?;
+        ids.push(id);
+        sockets.push(socket);
+    }
+
+    let sent: Sent = Arc::default();
+    let start = Instant::now();
+    let series_per_second = agents * per_agent;
+    eprintln!(
+        "Sending {series_per_second} series/s for {seconds} s with {crossings} crossings/s..."
+    );
+    let mut tasks = Vec::new();
+    for (index, mut socket) in sockets.into_iter().enumerate() {
+        let sent = sent.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut seq = 0u64;
+            for second in 0..seconds {
+                tick.tick().await;
+                seq += 1;
+                let crossing = (second as usize * crossings + index) % agents < crossings;
+                let pick = (second as usize * 7919 + index * 104_729) % per_agent;
+                let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+                let points: Vec<serde_json::Value> = (0..per_agent)
+                    .map(|s| {
+                        let value = if crossing && s == pick { 0.95 } else { 0.1 };
+                        json!({ "name": "bench.value", "labels": { "series": s.to_string() }, "value": value })
+                    })
+                    .collect();
+                let frame = json!({ "type": "metrics", "seq": seq, "ts_ms": ts, "points": points }).to_string();
+                if crossing {
+                    sent.lock().unwrap().insert((index, pick), Instant::now());
+                }
+                if socket.send(Message::text(frame)).await.is_err() {
+                    break;
+                }
+                // Drain acks without blocking the schedule.
+                while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_millis(1), socket.next()).await {}
+            }
+            socket
+        }));
+    }
+    let mut keep = Vec::new();
+    for task in tasks {
+        keep.push(task.await?);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let elapsed = start.elapsed();
+
+    let index_of: HashMap<String, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), i))
+        .collect();
+    let sent = sent.lock().unwrap().clone();
+    let mut latencies: Vec<f64> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(device, subject, at)| {
+            let key = (*index_of.get(device)?, subject.parse::<usize>().ok()?);
+            sent.get(&key)
+                .map(|t| at.duration_since(*t).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let (p50, p99, max) = (
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(f64::NAN),
+    );
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    println!("| figure | value |\n|---|---:|");
+    println!("| monitored series per second | {series_per_second} |");
+    println!(
+        "| crossings sent / notified | {} / {} |",
+        sent.len(),
+        latencies.len()
+    );
+    println!("| sample-to-notification p50 | {p50:.1} ms |");
+    println!("| sample-to-notification p99 | {p99:.1} ms |");
+    println!("| max | {max:.1} ms |");
+    println!("| run | {:.0} s, `{command}` |", elapsed.as_secs_f64());
+    if let Some(path) = json_out {
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(
+                &json!({ "command": command, "series_per_second": series_per_second, "crossings": sent.len(), "notified": latencies.len(), "p50_ms": p50, "p99_ms": p99, "max_ms": max }),
+            )?,
+        )?;
+    }
+    drop(keep);
+    server.shutdown().await;
+    Ok(())
+}
+
+fn uuid_v7() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}
