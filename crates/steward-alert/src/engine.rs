@@ -33,6 +33,8 @@ pub struct Change {
 
 #[derive(Debug, Default)]
 struct Series {
+    /// Newest sample seen: older or equal ones (resends) are ignored.
+    last_at: Option<Millis>,
     threshold: ThresholdState,
     points: VecDeque<(Millis, f64)>,
     severity: Severity,
@@ -141,6 +143,10 @@ impl Engine {
                 subject: subject(labels),
             };
             let series = self.series.entry(key.clone()).or_default();
+            if series.last_at.is_some_and(|last| at <= last) {
+                continue;
+            }
+            series.last_at = Some(at);
             let (severity, summary) = match &monitor.spec {
                 MonitorSpec::Threshold { threshold, .. } => {
                     series.threshold.observe(threshold, at, value);
@@ -492,5 +498,54 @@ mod tests {
             1
         );
         assert_eq!(changes.iter().filter(|c| c.flapping).count(), 1);
+    }
+}
+
+#[cfg(test)]
+mod resend_tests {
+    use super::*;
+    use crate::threshold::{Direction, Level, Threshold};
+
+    #[test]
+    fn resent_and_older_samples_change_nothing() {
+        let mut engine = Engine::new(FlapRule::default());
+        engine.set_monitors(vec![Monitor {
+            id: "hot".into(),
+            org_id: "o".into(),
+            name: "hot".into(),
+            spec: MonitorSpec::Threshold {
+                metric: "cpu".into(),
+                labels: BTreeMap::new(),
+                threshold: Threshold {
+                    direction: Direction::Above,
+                    warning: None,
+                    critical: Some(Level {
+                        trigger: 0.9,
+                        clear: None,
+                    }),
+                    for_ms: 0,
+                },
+            },
+            applies_to: Default::default(),
+            exclude: Default::default(),
+        }]);
+        let t = Target {
+            device: "d".into(),
+            site: "s".into(),
+            tags: vec![],
+        };
+        let labels = BTreeMap::new();
+        assert_eq!(engine.on_sample(&t, "o", "cpu", &labels, 10, 0.95).len(), 1);
+        assert!(
+            engine.on_sample(&t, "o", "cpu", &labels, 9, 0.1).is_empty(),
+            "an older sample"
+        );
+        assert!(
+            engine
+                .on_sample(&t, "o", "cpu", &labels, 10, 0.1)
+                .is_empty(),
+            "a resend"
+        );
+        assert_eq!(engine.on_sample(&t, "o", "cpu", &labels, 11, 0.1).len(), 1);
     }
 }

@@ -376,6 +376,14 @@ async fn handle(
             Ok(Some(ServerMessage::Renewed { cert_pem }))
         }
         AgentMessage::Metrics(batch) => {
+            // Evaluated on receipt, not after the group commit: alert
+            // latency does not wait for storage. The engine ignores samples
+            // not newer than the last one of their series, so a batch resent
+            // after a lost ack changes nothing.
+            state
+                .alerting
+                .on_batch(device.id, batch.ts_ms, &batch.points)
+                .await;
             let ingest = state.ingest.clone();
             let seq = batch.seq;
             let batch = IngestBatch {

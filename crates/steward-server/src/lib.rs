@@ -155,7 +155,7 @@ async fn start(
     let alerting =
         alerting::Alerting::start(store.clone(), config.alert_group_wait, shutdown_rx.clone())
             .await?;
-    let ingest = ingest::IngestQueue::start(store.clone(), counters.clone(), alerting.clone());
+    let ingest = ingest::IngestQueue::start(store.clone(), counters.clone());
     let status = status::StatusTracker::start(
         store.clone(),
         config.offline_after(),
