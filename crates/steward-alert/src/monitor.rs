@@ -114,3 +114,92 @@ pub fn subject(labels: &BTreeMap<String, String>) -> String {
 pub fn labels_match(wanted: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
     wanted.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
+
+/// The monitors a new installation starts with, so it is useful at once:
+/// offline, disk almost full, disk filling up (full within 72 h), memory
+/// pressure and sustained CPU saturation.
+pub fn default_policy(org_id: &str, mut new_id: impl FnMut() -> String) -> Vec<Monitor> {
+    use crate::threshold::{Direction, Level, Threshold};
+    let minute = 60_000;
+    let above = |warning: (f64, f64), critical: Option<(f64, f64)>, for_ms| Threshold {
+        direction: Direction::Above,
+        warning: Some(Level {
+            trigger: warning.0,
+            clear: Some(warning.1),
+        }),
+        critical: critical.map(|c| Level {
+            trigger: c.0,
+            clear: Some(c.1),
+        }),
+        for_ms,
+    };
+    let metric = |name: &str, threshold| MonitorSpec::Threshold {
+        metric: name.into(),
+        labels: BTreeMap::new(),
+        threshold,
+    };
+    let specs = vec![
+        ("Device offline", MonitorSpec::Offline),
+        (
+            "Disk almost full",
+            metric(
+                "system.filesystem.utilization",
+                above((0.90, 0.85), Some((0.95, 0.92)), 5 * minute),
+            ),
+        ),
+        (
+            "Disk filling up",
+            MonitorSpec::Forecast {
+                metric: "system.filesystem.utilization".into(),
+                labels: BTreeMap::new(),
+                capacity: 1.0,
+                horizon_ms: 72 * 60 * minute,
+                window_ms: 24 * 60 * minute,
+                min_points: 10,
+            },
+        ),
+        (
+            "Memory pressure",
+            metric(
+                "system.memory.utilization",
+                above((0.95, 0.90), None, 10 * minute),
+            ),
+        ),
+        (
+            "CPU saturated",
+            metric(
+                "system.cpu.utilization",
+                above((0.95, 0.85), None, 15 * minute),
+            ),
+        ),
+    ];
+    specs
+        .into_iter()
+        .map(|(name, spec)| Monitor {
+            id: new_id(),
+            org_id: org_id.into(),
+            name: name.into(),
+            spec,
+            applies_to: Matcher::default(),
+            exclude: Matcher::default(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_policy_is_valid() {
+        let mut n = 0;
+        let policy = super::default_policy("o", || {
+            n += 1;
+            n.to_string()
+        });
+        assert_eq!(policy.len(), 5);
+        for monitor in &policy {
+            monitor
+                .validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", monitor.name));
+        }
+    }
+}

@@ -81,6 +81,7 @@ async fn alert_latency(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let mut config = steward_server::Config::new(dir.path().join("server"), listener.local_addr()?);
     config.alert_group_wait = Duration::from_secs(1);
+    config.default_policy = false;
     let (server, _) = steward_server::launch_with_listener(config, listener).await?;
     let url = server.state.public_url.clone();
 

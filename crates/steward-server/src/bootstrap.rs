@@ -98,6 +98,21 @@ pub async fn open(config: &Config) -> Result<Opened> {
             })
             .await?;
         first_run.created_admin = true;
+        if config.default_policy {
+            for monitor in steward_alert::monitor::default_policy(&org.id.to_string(), || {
+                uuid::Uuid::now_v7().to_string()
+            }) {
+                let definition = serde_json::to_value(&monitor)?;
+                store
+                    .create_monitor(&steward_store::MonitorRecord {
+                        id: monitor.id.parse()?,
+                        org_id: org.id,
+                        name: monitor.name.clone(),
+                        definition,
+                    })
+                    .await?;
+            }
+        }
         if generated {
             first_run.generated_admin_password = Some(password);
         }

@@ -50,6 +50,8 @@ pub struct Config {
     pub limits: steward_proto::Limits,
     /// How long offline notifications of one site wait to go out together.
     pub alert_group_wait: Duration,
+    /// Create the default monitors on first start.
+    pub default_policy: bool,
 }
 
 impl Config {
@@ -64,6 +66,7 @@ impl Config {
             retention: Duration::from_secs(30 * 24 * 3600),
             limits: steward_proto::Limits::default(),
             alert_group_wait: Duration::from_secs(30),
+            default_policy: true,
         }
     }
 

@@ -60,8 +60,31 @@ pub async fn deliver(
             }
         }
         "email" => email(&channel.config, payload).await,
+        // Incoming webhooks of Slack and Microsoft Teams take a `text`.
+        "slack" | "teams" => {
+            let url = channel.config["url"].as_str().unwrap_or_default();
+            let payload: Value = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+            let body = serde_json::json!({ "text": chat_text(&payload) });
+            let response = http
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            if response.status().is_success() {
+                Ok(())
+            } else {
+                Err(format!("HTTP {}", response.status()))
+            }
+        }
         other => Err(format!("unsupported channel kind {other}")),
     }
+}
+
+/// One line for chat: what happened, where.
+pub fn chat_text(payload: &Value) -> String {
+    let (subject, _) = email_text(payload);
+    subject.trim_start_matches("[Steward] ").to_string()
 }
 
 /// The subject and plain-text body of a notification email.
@@ -168,5 +191,16 @@ mod tests {
             &serde_json::json!({"monitor": "m", "state": "resolved", "summary": "s\nBcc: evil@x"}),
         );
         assert!(!subject.contains('\n'), "{subject}");
+    }
+}
+
+#[cfg(test)]
+mod chat_tests {
+    #[test]
+    fn chat_lines_name_state_monitor_and_summary() {
+        let text = super::chat_text(
+            &serde_json::json!({"monitor": "offline", "state": "open", "severity": "critical", "summary": "50 devices offline at site hq"}),
+        );
+        assert_eq!(text, "CRITICAL offline: 50 devices offline at site hq");
     }
 }

@@ -49,6 +49,10 @@ struct ServeArgs {
     /// Missed heartbeats before a device is marked offline.
     #[arg(long, default_value_t = 3)]
     offline_after_missed: u32,
+    /// On first start, do not create the default monitors (offline, disk
+    /// almost full, disk filling up, memory pressure, CPU saturated).
+    #[arg(long)]
+    no_default_policy: bool,
     /// How long offline notifications of one site wait to go out as one.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     alert_group_wait: Duration,
@@ -66,6 +70,7 @@ impl ServeArgs {
         config.offline_after_missed = self.offline_after_missed.max(1);
         config.retention = self.retention;
         config.alert_group_wait = self.alert_group_wait;
+        config.default_policy = !self.no_default_policy;
         config
     }
 }

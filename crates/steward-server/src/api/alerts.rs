@@ -248,9 +248,18 @@ pub async fn create_channel(
             }
             json!({ "smtp_host": host, "smtp_port": body.smtp_port.unwrap_or(587), "tls": tls, "from": from, "to": body.to, "username": body.username, "password": body.password })
         }
+        "slack" | "teams" => {
+            let url = body.url.unwrap_or_default();
+            if !url.starts_with("https://") || url.len() > 2048 {
+                return Err(ApiError::bad_request(
+                    "the incoming webhook URL must be https://",
+                ));
+            }
+            json!({ "url": url })
+        }
         _ => {
             return Err(ApiError::bad_request(
-                "supported channel kinds: webhook, email",
+                "supported channel kinds: webhook, email, slack, teams",
             ));
         }
     };

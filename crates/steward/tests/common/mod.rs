@@ -101,6 +101,7 @@ impl Server {
                 &format!("127.0.0.1:{port}"),
                 "--alert-group-wait",
                 "3s",
+                "--no-default-policy",
                 "--heartbeat-interval",
                 "1s",
                 "--offline-after-missed",
