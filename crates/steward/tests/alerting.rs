@@ -5,49 +5,15 @@
 
 mod common;
 
-use axum::body::Bytes;
-use axum::http::HeaderMap;
 use common::api::Api;
 use common::*;
-use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const SECRET: &str = "webhook-signing-secret";
-
-type Received = Arc<Mutex<Vec<(Value, bool)>>>;
-
-/// A webhook receiver on loopback that checks each signature.
-async fn receiver() -> (String, Received) {
-    let received: Received = Arc::default();
-    let sink = received.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let sink = sink.clone();
-            async move {
-                let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-                mac.update(&body);
-                let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-                let signed = headers
-                    .get("x-steward-signature")
-                    .and_then(|v| v.to_str().ok())
-                    == Some(expected.as_str());
-                sink.lock()
-                    .unwrap()
-                    .push((serde_json::from_slice(&body).unwrap_or(Value::Null), signed));
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, received)
-}
 
 /// A minimal SMTP sink on loopback: accepts every message and keeps it.
 async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
@@ -153,7 +119,7 @@ async fn a_filling_filesystem_is_forecast_then_alerted_then_resolved() {
         &std::fs::read_to_string(server.ca()).unwrap(),
     )
     .with_token(&server.token);
-    let (url, received) = receiver().await;
+    let (url, received) = common::hooks::receiver(SECRET).await;
     let (status, body) = api
         .post(
             "/api/v1/channels",

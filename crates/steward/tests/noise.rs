@@ -5,37 +5,15 @@
 
 mod common;
 
-use axum::body::Bytes;
 use common::api::Api;
 use common::*;
 use futures_util::SinkExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use steward_agent::transport::Socket;
 use tokio_tungstenite::tungstenite::Message;
-
-async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let sink = received.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: Bytes| {
-            let sink = sink.clone();
-            async move {
-                sink.lock()
-                    .unwrap()
-                    .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, received)
-}
 
 /// Enrols a simulated agent (real key and certificate) in `root/sim/NAME`.
 async fn enroll(root: &std::path::Path, token: &str, name: &str) -> (String, std::path::PathBuf) {
@@ -84,7 +62,7 @@ async fn outages_maintenance_and_flapping_stay_quiet() {
         &std::fs::read_to_string(server.ca()).unwrap(),
     )
     .with_token(&server.token);
-    let (url, received) = receiver().await;
+    let (url, received) = common::hooks::receiver("0123456789abcdef").await;
     let ok = |(status, body): (StatusCode, Value)| {
         assert_eq!(status, StatusCode::OK, "{body}");
         body
@@ -180,14 +158,24 @@ async fn outages_maintenance_and_flapping_stay_quiet() {
             "the grouped outage notification",
             Duration::from_secs(30),
             || {
-                let got = received.lock().unwrap().clone();
+                let got: Vec<Value> = received
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|(v, _)| v.clone())
+                    .collect();
                 got.iter().any(|n| n["group"] == true).then_some(got)
             },
         )
     });
     tokio::time::sleep(Duration::from_secs(4)).await; // a second group would be due by now
     let notes = {
-        let later = received.lock().unwrap().clone();
+        let later: Vec<Value> = received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(v, _)| v.clone())
+            .collect();
         assert!(later.len() >= notes.len());
         later
     };

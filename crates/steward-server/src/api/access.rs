@@ -2,7 +2,7 @@
 //! Nobody hands out more than they hold: every role granted or created
 //! must consist of permissions the caller holds at that place.
 
-use super::{ApiError, ApiResult, id_param};
+use super::{ApiError, ApiResult, id_param, org_named};
 use crate::AppState;
 use crate::auth::{self, Caller};
 use crate::authz::{self, Permission};
@@ -11,9 +11,7 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use steward_store::{
-    AuditEntry, NewGrant, NewUser, Org, RoleRecord, Scope, StoreError, UserSummary,
-};
+use steward_store::{AuditEntry, NewGrant, NewUser, Org, RoleRecord, Scope, UserSummary};
 use uuid::Uuid;
 
 fn global(scope: &Scope) -> bool {
@@ -61,25 +59,6 @@ fn check_not_exceeding(
         }
     }
     Ok(())
-}
-
-async fn org_named(
-    state: &AppState,
-    caller: &Caller,
-    name: Option<&str>,
-) -> Result<Uuid, ApiError> {
-    match name {
-        Some(name) => Ok(state
-            .store
-            .org_by_name(&caller.scope, name)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => ApiError::not_found(format!("no organisation {name:?}")),
-                other => other.into(),
-            })?
-            .id),
-        None => Ok(caller.principal.org_id),
-    }
 }
 
 pub async fn list_orgs(State(state): State<Arc<AppState>>, caller: Caller) -> ApiResult<Vec<Org>> {

@@ -11,27 +11,12 @@ use std::sync::Arc;
 use steward_alert::monitor::{Monitor, MonitorSpec};
 use steward_alert::noise::Matcher;
 use steward_store::{
-    AlertEventRecord, AlertRecord, ChannelRecord, MonitorRecord, NoiseKind, NoiseRule, StoreError,
+    AlertEventRecord, AlertRecord, ChannelRecord, MonitorRecord, NoiseKind, NoiseRule,
 };
 use uuid::Uuid;
 
 async fn org_for(state: &AppState, caller: &Caller, name: Option<&str>) -> Result<Uuid, ApiError> {
-    let org = match name {
-        Some(name) => {
-            state
-                .store
-                .org_by_name(&caller.scope, name)
-                .await
-                .map_err(|e| match e {
-                    StoreError::NotFound => {
-                        ApiError::not_found(format!("no organisation {name:?}"))
-                    }
-                    other => other.into(),
-                })?
-                .id
-        }
-        None => caller.principal.org_id,
-    };
+    let org = super::org_named(state, caller, name).await?;
     if !caller.scope.allows_org(org) {
         return Err(ApiError::forbidden("you cannot manage monitors there"));
     }

@@ -557,6 +557,27 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, ApiError> {
 /// Request body size cap for the API.
 pub const MAX_BODY: usize = 1 << 20;
 
+/// The organisation called `name` within the caller's scope, or the
+/// caller's own organisation when no name is given.
+pub async fn org_named(
+    state: &AppState,
+    caller: &Caller,
+    name: Option<&str>,
+) -> Result<uuid::Uuid, ApiError> {
+    match name {
+        Some(name) => Ok(state
+            .store
+            .org_by_name(&caller.scope, name)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::not_found(format!("no organisation {name:?}")),
+                other => other.into(),
+            })?
+            .id),
+        None => Ok(caller.principal.org_id),
+    }
+}
+
 pub fn id_param(text: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(text)
         .map_err(|_| ApiError::bad_request(format!("{text:?} is not a {what} id")))

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use steward_store::{ApiTokenSummary, EnrollTokenRecord, NewApiToken, StoreError};
+use steward_store::{ApiTokenSummary, EnrollTokenRecord, NewApiToken};
 use uuid::Uuid;
 
 #[derive(Deserialize)]
@@ -121,20 +121,7 @@ pub async fn create_enroll(
     caller: Caller,
     Json(body): Json<NewEnroll>,
 ) -> ApiResult<Value> {
-    let org = match &body.org {
-        Some(name) => state
-            .store
-            .org_by_name(&caller.scope, name)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => ApiError::not_found(format!("no organisation {name:?}")),
-                other => other.into(),
-            })?,
-        None => steward_store::Org {
-            id: caller.principal.org_id,
-            name: String::new(),
-        },
-    };
+    let org_id = super::org_named(&state, &caller, body.org.as_deref()).await?;
     let site = body.site.unwrap_or_else(|| "default".into());
     for value in std::iter::once(&site).chain(&body.tags) {
         if value.is_empty() || value.len() > 64 || value.chars().any(char::is_control) {
@@ -143,13 +130,13 @@ pub async fn create_enroll(
             )));
         }
     }
-    if !caller.scope.allows(org.id, Some(&site)) {
+    if !caller.scope.allows(org_id, Some(&site)) {
         return Err(ApiError::forbidden("you may not enrol devices there"));
     }
     let lifetime = parse_duration(body.expires_in.as_deref().unwrap_or("24h"))?;
     let (record, token) = crate::enrollment::issue_token(
         &state,
-        org.id,
+        org_id,
         site,
         body.tags,
         lifetime,
