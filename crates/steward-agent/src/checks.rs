@@ -35,6 +35,56 @@ pub fn parse(spec: &str) -> Result<Check, String> {
     })
 }
 
+fn safe_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{name:?}: expected letters, digits, - _ . or @"))
+    }
+}
+
+fn check_name(prefix: &str, name: &str) -> String {
+    let cleaned: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{prefix}.{cleaned}")
+}
+
+/// `--process NAME`: CRITICAL when no process has exactly this name.
+pub fn process(name: &str) -> Result<Check, String> {
+    safe_name(name)?;
+    Ok(Check {
+        name: check_name("process", name),
+        command: format!(
+            "if pgrep -x '{name}' >/dev/null; then echo 'PROCS OK: {name} is running'; else echo 'PROCS CRITICAL: {name} is not running'; exit 2; fi"
+        ),
+    })
+}
+
+/// `--service UNIT`: CRITICAL when the systemd unit is not active.
+pub fn service(unit: &str) -> Result<Check, String> {
+    safe_name(unit)?;
+    Ok(Check {
+        name: check_name("service", unit),
+        command: format!(
+            "state=$(systemctl is-active '{unit}' 2>/dev/null); if [ \"$state\" = active ]; then echo 'SERVICE OK: {unit} is active'; else echo \"SERVICE CRITICAL: {unit} is ${{state:-unknown}}\"; exit 2; fi"
+        ),
+    })
+}
+
 async fn run_one(check: &Check) -> CheckRun {
     let ts_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -108,6 +158,29 @@ pub async fn run_all(checks: &[Check]) -> CheckRuns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn process_and_service_names_are_safe() {
+        assert_eq!(process("sshd").unwrap().name, "process.sshd");
+        assert_eq!(
+            service("nginx.service").unwrap().name,
+            "service.nginx.service"
+        );
+        assert!(process("x'; rm -rf /").is_err());
+        assert!(service("").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_missing_process_is_critical() {
+        let runs = run_all(&[
+            process("no-such-process-xyz").unwrap(),
+            process("sh").unwrap(),
+        ])
+        .await
+        .runs;
+        assert_eq!(runs[0].exit_code, 2, "{:?}", runs[0]);
+        assert!(runs[0].output.contains("not running"));
+    }
 
     #[test]
     fn parses_specs() {

@@ -52,6 +52,14 @@ pub enum Command {
         /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
         #[arg(long = "check", value_parser = crate::checks::parse)]
         checks: Vec<crate::checks::Check>,
+        /// Watch a process by exact name (repeatable): check `process.NAME`,
+        /// CRITICAL when none runs.
+        #[arg(long = "process", value_parser = crate::checks::process)]
+        processes: Vec<crate::checks::Check>,
+        /// Watch a systemd unit (repeatable): check `service.UNIT`,
+        /// CRITICAL when it is not active.
+        #[arg(long = "service", value_parser = crate::checks::service)]
+        services: Vec<crate::checks::Check>,
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         check_interval: Duration,
     },
@@ -107,9 +115,13 @@ pub fn run(cli: Cli) -> Result<()> {
             spool_max_bytes,
             reconnect_max,
             filesystems,
-            checks,
+            mut checks,
+            processes,
+            services,
             check_interval,
         } => {
+            checks.extend(processes);
+            checks.extend(services);
             let options = crate::connection::RunOptions {
                 interval,
                 spool_max_bytes,

@@ -108,3 +108,87 @@ async fn monitoring_plugins_report_state_and_perfdata() {
     assert_eq!(alert["severity"], "critical");
     assert_eq!(alert["subject"], "procs");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_that_stops_raises_an_alert_and_recovers() {
+    let root = tempfile::tempdir().unwrap();
+    // A process with a name nothing else on the machine uses.
+    let canary = root.path().join("stw-canary");
+    std::fs::copy("/bin/sleep", &canary).unwrap();
+    let mut running = Proc(Command::new(&canary).arg("600").spawn().unwrap());
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    let (status, body) = api.post("/api/v1/monitors", json!({ "name": "canary down", "spec": { "kind": "check", "check": "process.stw_canary" } })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = tokio::task::block_in_place(|| server.enroll_token(1));
+    let agent = tokio::task::block_in_place(|| Agent::enroll(root.path(), "watcher", &token));
+    let _agent = Proc(
+        Command::new(AGENT)
+            .arg("--state-dir")
+            .arg(&agent.state_dir)
+            .args([
+                "--name",
+                "watcher",
+                "run",
+                "--interval",
+                "5s",
+                "--check-interval",
+                "1s",
+                "--process",
+                "stw-canary",
+            ])
+            .stderr(std::fs::File::create(root.path().join("watcher.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let state_of = |api: &Api| {
+        let rt = tokio::runtime::Handle::current();
+        let (_, results) =
+            rt.block_on(api.get(&format!("/api/v1/devices/{}/checks", agent.device_id)));
+        results
+            .as_array()
+            .and_then(|r| r.first().cloned())
+            .map(|r| r["state"].as_str().unwrap_or("").to_string())
+    };
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "the canary to be seen running",
+            Duration::from_secs(20),
+            || (state_of(&api).as_deref() == Some("ok")).then_some(()),
+        )
+    });
+    running.kill9();
+    let alert = tokio::task::block_in_place(|| {
+        wait_for("the process alert", Duration::from_secs(20), || {
+            let rt = tokio::runtime::Handle::current();
+            let (_, alerts) = rt.block_on(api.get("/api/v1/alerts"));
+            alerts
+                .as_array()?
+                .iter()
+                .find(|a| a["monitor_name"] == "canary down")
+                .cloned()
+        })
+    });
+    assert_eq!(alert["severity"], "critical");
+    assert!(
+        alert["summary"].as_str().unwrap().contains("not running"),
+        "{alert}"
+    );
+    // It comes back: the alert resolves.
+    let _again = Proc(Command::new(&canary).arg("600").spawn().unwrap());
+    tokio::task::block_in_place(|| {
+        wait_for("the alert to resolve", Duration::from_secs(20), || {
+            let rt = tokio::runtime::Handle::current();
+            let (_, alerts) = rt.block_on(api.get("/api/v1/alerts"));
+            (!alerts
+                .as_array()?
+                .iter()
+                .any(|a| a["monitor_name"] == "canary down"))
+            .then_some(())
+        })
+    });
+}
