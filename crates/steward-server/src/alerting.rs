@@ -31,6 +31,10 @@ struct DeviceMeta {
 struct Noise {
     windows: HashMap<Uuid, Vec<MaintenanceWindow>>,
     silences: HashMap<Uuid, Vec<Silence>>,
+    /// device → the device it depends on.
+    upstream_of: HashMap<String, String>,
+    /// Devices currently offline.
+    offline: std::collections::HashSet<String>,
 }
 
 /// A group waiting to go out: organisation, first alert, payload.
@@ -119,7 +123,14 @@ impl Alerting {
                 noise.silences.entry(rule.org_id).or_default().push(silence);
             }
         }
-        *self.noise.lock().unwrap_or_else(|p| p.into_inner()) = noise;
+        for (device, upstream) in self.store.upstreams().await? {
+            noise
+                .upstream_of
+                .insert(device.to_string(), upstream.to_string());
+        }
+        let mut current = self.noise.lock().unwrap_or_else(|p| p.into_inner());
+        noise.offline = std::mem::take(&mut current.offline);
+        *current = noise;
         Ok(())
     }
 
@@ -163,6 +174,21 @@ impl Alerting {
                 .as_str()
                 .unwrap_or("critical")
                 .to_string();
+            // Devices whose upstream is down too are its consequence: listed
+            // apart, not as news.
+            let (devices, consequences): (Vec<String>, Vec<String>) = if severity == "ok" {
+                (devices, Vec::new())
+            } else {
+                let noise = self.noise.lock().unwrap_or_else(|p| p.into_inner());
+                devices.into_iter().partition(|d| {
+                    steward_alert::noise::dependency(d, &noise.upstream_of, &noise.offline)
+                        .is_none()
+                })
+            };
+            if devices.is_empty() {
+                continue;
+            }
+            payload["suppressed_by_dependency"] = consequences.into();
             let what = if severity == "ok" {
                 "back online"
             } else {
@@ -251,6 +277,14 @@ impl Alerting {
     }
 
     pub async fn on_status(&self, device: Uuid, online: bool) {
+        {
+            let mut noise = self.noise.lock().unwrap_or_else(|p| p.into_inner());
+            if online {
+                noise.offline.remove(&device.to_string());
+            } else {
+                noise.offline.insert(device.to_string());
+            }
+        }
         let Some(meta) = self.meta(device).await else {
             return;
         };

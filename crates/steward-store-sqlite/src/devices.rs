@@ -252,3 +252,39 @@ impl SqliteStore {
             .collect()
     }
 }
+
+impl SqliteStore {
+    pub(crate) async fn set_upstream_impl(
+        &self,
+        scope: &Scope,
+        device: Uuid,
+        upstream: Option<Uuid>,
+    ) -> Result<()> {
+        let this = self.get_device_impl(scope, device).await?;
+        if let Some(up) = upstream {
+            let other = self.get_device_impl(scope, up).await?;
+            if up == device || other.summary.org_id != this.summary.org_id {
+                return Err(StoreError::Refused(
+                    "a device can depend on another device of its own organisation".into(),
+                ));
+            }
+        }
+        sqlx::query("UPDATE devices SET upstream_id = ? WHERE id = ?")
+            .bind(upstream.map(|u| u.to_string()))
+            .bind(device.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn upstreams_impl(&self) -> Result<Vec<(Uuid, Uuid)>> {
+        sqlx::query("SELECT id, upstream_id FROM devices WHERE upstream_id IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| Ok((uuid(row.get("id"))?, uuid(row.get("upstream_id"))?)))
+            .collect()
+    }
+}

@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_alerts.sql"),
     include_str!("../migrations/0005_noise.sql"),
     include_str!("../migrations/0006_checks.sql"),
+    include_str!("../migrations/0007_upstream.sql"),
 ];
 
 pub struct SqliteStore {
@@ -310,6 +311,17 @@ impl Store for SqliteStore {
     }
     async fn status_history(&self, scope: &Scope, device: Uuid) -> Result<Vec<StatusChange>> {
         self.status_history_impl(scope, device).await
+    }
+    async fn set_upstream(
+        &self,
+        scope: &Scope,
+        device: Uuid,
+        upstream: Option<Uuid>,
+    ) -> Result<()> {
+        self.set_upstream_impl(scope, device, upstream).await
+    }
+    async fn upstreams(&self) -> Result<Vec<(Uuid, Uuid)>> {
+        self.upstreams_impl().await
     }
     async fn save_check_results(
         &self,

@@ -188,6 +188,13 @@ pub trait Store: Send + Sync + 'static {
     async fn device_statuses(&self) -> Result<Vec<(Uuid, Status)>>;
     async fn status_history(&self, scope: &Scope, device: Uuid) -> Result<Vec<StatusChange>>;
 
+    /// Sets (or clears) the device this one depends on; both must be in
+    /// scope and in the same organisation.
+    async fn set_upstream(&self, scope: &Scope, device: Uuid, upstream: Option<Uuid>)
+    -> Result<()>;
+    /// Every (device, upstream) pair, for the alerting engine.
+    async fn upstreams(&self) -> Result<Vec<(Uuid, Uuid)>>;
+
     // --- local script checks --------------------------------------------
     async fn save_check_results(
         &self,

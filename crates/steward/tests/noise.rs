@@ -106,6 +106,11 @@ async fn outages_maintenance_and_flapping_stay_quiet() {
         token("lab", 1).await,
         token("flap", 1).await,
     );
+    // A branch office: a gateway and five devices behind it.
+    let branch = token("branch", 6).await;
+    ok(api
+        .post("/api/v1/monitors", json!({ "name": "branch offline", "spec": { "kind": "offline" }, "applies_to": { "sites": ["branch"] } }))
+        .await);
 
     // Flapping: 20 crossings in 10 minutes of sample time.
     let (_, mut flapper) = simulated(&server, root.path(), &flap, "flapper").await;
@@ -131,6 +136,18 @@ async fn outages_maintenance_and_flapping_stay_quiet() {
         dirs.push(enroll(root.path(), &hq, &format!("hq-{i}")).await.1);
     }
     let (lab_device, lab_dir) = enroll(root.path(), &lab, "lab-1").await;
+    let (gateway, gateway_dir) = enroll(root.path(), &branch, "branch-gw").await;
+    dirs.push(gateway_dir);
+    for i in 0..5 {
+        let (id, dir) = enroll(root.path(), &branch, &format!("branch-{i}")).await;
+        ok(api
+            .post(
+                &format!("/api/v1/devices/{id}/upstream"),
+                json!({ "upstream": gateway }),
+            )
+            .await);
+        dirs.push(dir);
+    }
     let mut sockets: Vec<Socket> = Vec::new();
     for dir in &dirs {
         // Keep the ones already connected alive while the rest connect.
@@ -211,6 +228,26 @@ async fn outages_maintenance_and_flapping_stay_quiet() {
         .filter(|a| a["monitor_name"] == "offline" && a["device_id"] != json!(lab_device))
         .count();
     assert_eq!(hq_alerts, 50, "every device keeps its own alert");
+
+    // The branch outage names the gateway; the five behind it are listed
+    // as its consequence, not as news.
+    let branch_notes: Vec<&Value> = notes
+        .iter()
+        .filter(|n| n["monitor"] == "branch offline")
+        .collect();
+    assert_eq!(branch_notes.len(), 1, "{branch_notes:#?}");
+    assert_eq!(
+        branch_notes[0]["devices"],
+        json!([gateway]),
+        "{}",
+        branch_notes[0]
+    );
+    assert_eq!(
+        branch_notes[0]["suppressed_by_dependency"]
+            .as_array()
+            .map(Vec::len),
+        Some(5)
+    );
 
     // Flapping: one flapping notification, not 20.
     let hot: Vec<&Value> = notes.iter().filter(|n| n["monitor"] == "hot").collect();

@@ -47,6 +47,7 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         ),
         (("POST", "/api/v1/devices/{id}/revoke"), "devices.manage"),
         (("POST", "/api/v1/devices/{id}/rotate"), "devices.manage"),
+        (("POST", "/api/v1/devices/{id}/upstream"), "devices.manage"),
         (("GET", "/api/v1/enroll-tokens"), "enroll.manage"),
         (("POST", "/api/v1/enroll-tokens"), "enroll.manage"),
         (

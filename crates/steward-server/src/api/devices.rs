@@ -43,6 +43,39 @@ pub async fn revoke(
     Ok(Json(serde_json::json!({ "revoked": id })))
 }
 
+#[derive(Deserialize)]
+pub struct Upstream {
+    /// The device this one depends on; null to clear.
+    upstream: Option<String>,
+}
+
+/// Sets the device this one depends on (its site gateway, say).
+pub async fn set_upstream(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Upstream>,
+) -> ApiResult<serde_json::Value> {
+    let id = id_param(&id, "device")?;
+    let upstream = body
+        .upstream
+        .as_deref()
+        .map(|u| id_param(u, "device"))
+        .transpose()?;
+    state
+        .store
+        .set_upstream(&caller.scope, id, upstream)
+        .await?;
+    state
+        .alerting
+        .reload()
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Json(
+        serde_json::json!({ "device": id, "upstream": upstream }),
+    ))
+}
+
 /// The latest results of the device's local script checks.
 pub async fn checks(
     State(state): State<Arc<AppState>>,

@@ -174,6 +174,12 @@ fn routes() -> Routes {
     )
     .add(
         M::POST,
+        "/api/v1/devices/{id}/upstream",
+        Perm(P::DevicesManage),
+        devices::set_upstream,
+    )
+    .add(
+        M::POST,
         "/api/v1/devices/{id}/rotate",
         Perm(P::DevicesManage),
         devices::rotate,
