@@ -207,13 +207,28 @@ impl SqliteStore {
                 "at": c.at,
             })
             .to_string();
-            let channels = sqlx::query("SELECT id, min_severity FROM channels WHERE org_id = ?")
-                .bind(c.org_id.to_string())
-                .fetch_all(&mut *tx)
+            let channels =
+                sqlx::query("SELECT id, min_severity, config FROM channels WHERE org_id = ?")
+                    .bind(c.org_id.to_string())
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            let device_tags: Vec<String> = sqlx::query("SELECT tags FROM devices WHERE id = ?")
+                .bind(c.device_id.to_string())
+                .fetch_optional(&mut *tx)
                 .await
-                .map_err(backend)?;
+                .map_err(backend)?
+                .and_then(|row| serde_json::from_str(&row.get::<String, _>("tags")).ok())
+                .unwrap_or_default();
             for ch in channels {
                 let min: String = ch.get("min_severity");
+                // A channel limited to tags hears only of devices with one.
+                let wanted: Vec<String> =
+                    serde_json::from_value(json(ch.get("config"))["tags"].clone())
+                        .unwrap_or_default();
+                if !wanted.is_empty() && !wanted.iter().any(|t| device_tags.contains(t)) {
+                    continue;
+                }
                 if rank(&rank_as) >= rank(&min) {
                     sqlx::query("INSERT INTO outbox (org_id, channel_id, alert_id, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)")
                         .bind(c.org_id.to_string())

@@ -423,3 +423,57 @@ async fn concurrent_writers_do_not_fail() {
         task.await.unwrap().unwrap();
     }
 }
+
+#[tokio::test]
+async fn channels_route_by_severity_and_tag() {
+    let (_dir, store) = open().await;
+    let org = store.default_org().await.unwrap().id;
+    let dev = device(&store, org, "fp1").await; // tagged "linux"
+    for (name, min, tags) in [
+        ("all", "warning", vec![]),
+        ("critical-only", "critical", vec![]),
+        ("linux", "warning", vec!["linux"]),
+        ("windows", "warning", vec!["windows"]),
+    ] {
+        store
+            .create_channel(&ChannelRecord {
+                id: Uuid::now_v7(),
+                org_id: org,
+                name: name.into(),
+                kind: "webhook".into(),
+                config: serde_json::json!({ "url": "http://127.0.0.1:9/", "secret": "x", "tags": tags }),
+                min_severity: min.into(),
+            })
+            .await
+            .unwrap();
+    }
+    let change = |severity: &str, at| AlertChange {
+        org_id: org,
+        monitor_id: "m".into(),
+        monitor_name: "m".into(),
+        device_id: dev,
+        subject: String::new(),
+        severity: severity.into(),
+        at,
+        summary: "s".into(),
+        notify: true,
+        flapping: false,
+        suppressed: None,
+    };
+    store
+        .record_alert_change(&change("warning", 1))
+        .await
+        .unwrap();
+    let mut names: Vec<String> = store
+        .due_notifications(10, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.channel.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["all", "linux"]);
+    // The resolution goes where the alert went (not to critical-only).
+    store.record_alert_change(&change("ok", 2)).await.unwrap();
+    assert_eq!(store.due_notifications(10, 100).await.unwrap().len(), 4);
+}

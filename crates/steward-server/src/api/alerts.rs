@@ -192,6 +192,10 @@ pub struct NewChannel {
     password: Option<String>,
     /// `warning` (default) or `critical`.
     min_severity: Option<String>,
+    /// Only alerts of devices with one of these tags (all devices when
+    /// empty). Grouped offline notifications go to every channel.
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 pub async fn create_channel(
@@ -248,6 +252,8 @@ pub async fn create_channel(
             ));
         }
     };
+    let mut config = config;
+    config["tags"] = json!(body.tags);
     let min_severity = body.min_severity.unwrap_or_else(|| "warning".into());
     if !matches!(min_severity.as_str(), "warning" | "critical") {
         return Err(ApiError::bad_request("min_severity is warning or critical"));
