@@ -60,6 +60,11 @@ pub enum Command {
         /// CRITICAL when it is not active.
         #[arg(long = "service", value_parser = crate::checks::service)]
         services: Vec<crate::checks::Check>,
+        /// Count new lines of a log file matching a pattern (repeatable):
+        /// `NAME=PATH=REGEX`, reported as log.match.count{rule=NAME} and
+        /// log.match.count_5m{rule=NAME}.
+        #[arg(long = "log-match", value_parser = crate::collectors::logs::parse)]
+        log_rules: Vec<crate::collectors::logs::LogRule>,
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         check_interval: Duration,
     },
@@ -118,6 +123,7 @@ pub fn run(cli: Cli) -> Result<()> {
             mut checks,
             processes,
             services,
+            log_rules,
             check_interval,
         } => {
             checks.extend(processes);
@@ -129,6 +135,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 filesystems,
                 checks,
                 check_interval,
+                log_rules,
             };
             runtime.block_on(crate::connection::run(&dir, options))
         }

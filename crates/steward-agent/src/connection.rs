@@ -43,6 +43,8 @@ pub struct RunOptions {
     /// Local script checks and how often they run.
     pub checks: Vec<crate::checks::Check>,
     pub check_interval: Duration,
+    /// Log files watched for a pattern.
+    pub log_rules: Vec<crate::collectors::logs::LogRule>,
 }
 
 pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
@@ -53,6 +55,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         filesystems,
         checks,
         check_interval,
+        log_rules,
     } = options;
     let state = AgentState::load(dir)?;
     let spool = Arc::new(Mutex::new(Spool::open(
@@ -61,6 +64,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
     )?));
     let mut host = Host::new().context("cannot read host information")?;
     host.extra_mounts = filesystems;
+    host.log_rules = log_rules;
     let host = Arc::new(Mutex::new(host));
     let spooled = Arc::new(Notify::new());
     tracing::info!(device = %state.config.device_id, server = %state.config.url, "Steward agent starting.");

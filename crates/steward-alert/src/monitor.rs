@@ -117,7 +117,7 @@ pub fn labels_match(wanted: &BTreeMap<String, String>, labels: &BTreeMap<String,
 
 /// The monitors a new installation starts with, so it is useful at once:
 /// offline, disk almost full, disk filling up (full within 72 h), memory
-/// pressure and sustained CPU saturation.
+/// pressure, sustained CPU saturation and bursts of failed logins.
 pub fn default_policy(org_id: &str, mut new_id: impl FnMut() -> String) -> Vec<Monitor> {
     use crate::threshold::{Direction, Level, Threshold};
     let minute = 60_000;
@@ -172,6 +172,24 @@ pub fn default_policy(org_id: &str, mut new_id: impl FnMut() -> String) -> Vec<M
                 above((0.95, 0.85), None, 15 * minute),
             ),
         ),
+        (
+            // Agents watching their auth log with
+            // --log-match 'ssh_failed=/var/log/auth.log=Failed password'.
+            "Failed login burst",
+            MonitorSpec::Threshold {
+                metric: "log.match.count_5m".into(),
+                labels: [("rule".to_string(), "ssh_failed".to_string())].into(),
+                threshold: Threshold {
+                    direction: Direction::Above,
+                    warning: Some(Level {
+                        trigger: 20.0,
+                        clear: Some(10.0),
+                    }),
+                    critical: None,
+                    for_ms: 0,
+                },
+            },
+        ),
     ];
     specs
         .into_iter()
@@ -195,7 +213,7 @@ mod tests {
             n += 1;
             n.to_string()
         });
-        assert_eq!(policy.len(), 5);
+        assert_eq!(policy.len(), 6);
         for monitor in &policy {
             monitor
                 .validate()

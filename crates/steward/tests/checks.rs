@@ -192,3 +192,76 @@ async fn a_process_that_stops_raises_an_alert_and_recovers() {
         })
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_failed_logins_in_a_log_raises_an_alert() {
+    let root = tempfile::tempdir().unwrap();
+    let log = root.path().join("auth.log");
+    std::fs::write(&log, "").unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    let spec = json!({ "kind": "threshold", "metric": "log.match.count_5m", "labels": { "rule": "ssh_failed" },
+        "threshold": { "direction": "above", "critical": { "trigger": 20 } } });
+    let (status, body) = api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "failed logins", "spec": spec }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = tokio::task::block_in_place(|| server.enroll_token(1));
+    let agent = tokio::task::block_in_place(|| Agent::enroll(root.path(), "sshd-host", &token));
+    let _agent = Proc(
+        Command::new(AGENT)
+            .arg("--state-dir")
+            .arg(&agent.state_dir)
+            .args(["--name", "sshd-host", "run", "--interval", "1s"])
+            .arg("--log-match")
+            .arg(format!(
+                "ssh_failed={}=Failed password for .* from",
+                log.display()
+            ))
+            .stderr(std::fs::File::create(root.path().join("sshd-host.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // Let the agent note where the file ends, then 25 failures and noise.
+    let seq = |s: &Server| {
+        s.device(&agent.device_id)["stored_seq"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    tokio::task::block_in_place(|| {
+        wait_for("first reports", Duration::from_secs(20), || {
+            (seq(&server) > 0).then_some(())
+        })
+    });
+    let mut lines = String::new();
+    for i in 0..25 {
+        lines.push_str(&format!(
+            "sshd[1]: Failed password for root from 203.0.113.{i} port 22 ssh2\n"
+        ));
+        lines.push_str("sshd[1]: Accepted publickey for alice\n");
+    }
+    std::fs::write(&log, lines).unwrap();
+    let alert = tokio::task::block_in_place(|| {
+        wait_for("the failed-login alert", Duration::from_secs(20), || {
+            let rt = tokio::runtime::Handle::current();
+            let (_, alerts) = rt.block_on(api.get("/api/v1/alerts"));
+            alerts
+                .as_array()?
+                .iter()
+                .find(|a| a["monitor_name"] == "failed logins")
+                .cloned()
+        })
+    });
+    assert_eq!(alert["severity"], "critical");
+    assert!(
+        alert["summary"].as_str().unwrap().contains("= 25"),
+        "{alert}"
+    );
+}

@@ -6,6 +6,7 @@
 mod cpu;
 mod filesystem;
 pub mod inventory;
+pub mod logs;
 mod memory;
 mod network;
 mod processes;
@@ -22,6 +23,8 @@ pub struct Host {
     pub networks: Networks,
     /// Mountpoints always reported, whatever their filesystem type.
     pub extra_mounts: Vec<String>,
+    /// Log files watched for a pattern.
+    pub log_rules: Vec<logs::LogRule>,
 }
 
 impl Host {
@@ -37,6 +40,7 @@ impl Host {
             disks: Disks::new_with_refreshed_list()?,
             networks: Networks::new_with_refreshed_list()?,
             extra_mounts: Vec::new(),
+            log_rules: Vec::new(),
         })
     }
 }
@@ -57,6 +61,10 @@ pub fn collect_metrics(host: &mut Host) -> Vec<Point> {
     let mut out = Vec::with_capacity(32);
     for (_, collect) in METRIC_COLLECTORS {
         collect(host, &mut out);
+    }
+    let now = std::time::Instant::now();
+    for rule in &mut host.log_rules {
+        rule.collect(now, &mut out);
     }
     out
 }
