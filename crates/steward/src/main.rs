@@ -158,8 +158,15 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum MonitorCommand {
-    /// Create a monitor from a JSON file: {"name": ..., "spec": {"kind": "threshold" | "forecast" | "offline", ...}}.
+    /// Create a monitor from a JSON file: {"name": ..., "spec": {"kind": "threshold" | "forecast" | "offline" | "check", ...}}.
     Create {
+        file: PathBuf,
+    },
+    /// Print every monitor as YAML (to keep them in git).
+    Export,
+    /// Create the monitors of a YAML file made by `export`; names that
+    /// already exist are skipped.
+    Import {
         file: PathBuf,
     },
     Delete {
@@ -548,6 +555,45 @@ async fn run(cli: Cli) -> Result<()> {
                     let body: Value = serde_json::from_str(&text)
                         .with_context(|| format!("{} is not JSON", file.display()))?;
                     print_json(&client.post("/api/v1/monitors", &body).await?)
+                }
+                Some(MonitorCommand::Export) => {
+                    let monitors = client.get("/api/v1/monitors").await?;
+                    let list: Vec<Value> = monitors
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|m| {
+                            let d = &m["definition"];
+                            json!({ "name": d["name"], "spec": d["spec"], "applies_to": d["applies_to"], "exclude": d["exclude"] })
+                        })
+                        .collect();
+                    print_text(serde_norway::to_string(&list)?)
+                }
+                Some(MonitorCommand::Import { file }) => {
+                    let text = std::fs::read_to_string(&file)
+                        .with_context(|| format!("cannot read {}", file.display()))?;
+                    let list: Vec<Value> = serde_norway::from_str(&text)
+                        .with_context(|| format!("{} is not a monitor list", file.display()))?;
+                    let existing = client.get("/api/v1/monitors").await?;
+                    let names: Vec<&str> = existing
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|m| m["name"].as_str())
+                        .collect();
+                    for monitor in &list {
+                        let name = monitor["name"].as_str().unwrap_or("");
+                        if names.contains(&name) {
+                            eprintln!("{name}: exists, skipped");
+                            continue;
+                        }
+                        client
+                            .post("/api/v1/monitors", monitor)
+                            .await
+                            .with_context(|| format!("importing {name}"))?;
+                        eprintln!("{name}: created");
+                    }
+                    Ok(())
                 }
                 Some(MonitorCommand::Delete { id }) => print_json(
                     &client
