@@ -352,6 +352,7 @@ mod tests {
             device: device.into(),
             site: "hq".into(),
             tags: vec![],
+            os: String::new(),
         }
     }
 
@@ -533,6 +534,7 @@ mod resend_tests {
             device: "d".into(),
             site: "s".into(),
             tags: vec![],
+            os: String::new(),
         };
         let labels = BTreeMap::new();
         assert_eq!(engine.on_sample(&t, "o", "cpu", &labels, 10, 0.95).len(), 1);

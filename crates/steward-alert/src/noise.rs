@@ -16,6 +16,8 @@ pub struct Target {
     pub device: String,
     pub site: String,
     pub tags: Vec<String>,
+    /// Operating system as reported ("Debian GNU/Linux 12").
+    pub os: String,
 }
 
 /// Which devices a rule covers: any listed device, site or tag.
@@ -27,13 +29,22 @@ pub struct Matcher {
     pub sites: Vec<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Operating systems, matched case-insensitively as a prefix of the
+    /// reported OS ("debian", "windows").
+    #[serde(default)]
+    pub os: Vec<String>,
 }
 
 impl Matcher {
     pub fn matches(&self, target: &Target) -> bool {
+        let os = target.os.to_lowercase();
         self.devices.contains(&target.device)
             || self.sites.contains(&target.site)
             || self.tags.iter().any(|t| target.tags.contains(t))
+            || self
+                .os
+                .iter()
+                .any(|o| !o.is_empty() && os.starts_with(&o.to_lowercase()))
     }
 }
 
@@ -208,7 +219,35 @@ mod tests {
             device: device.into(),
             site: site.into(),
             tags: vec!["linux".into()],
+            os: "Debian GNU/Linux 12".into(),
         }
+    }
+
+    #[test]
+    fn matchers_cover_devices_sites_tags_and_os() {
+        let t = target("d1", "hq");
+        assert!(
+            Matcher {
+                os: vec!["debian".into()],
+                ..Default::default()
+            }
+            .matches(&t)
+        );
+        assert!(
+            !Matcher {
+                os: vec!["windows".into()],
+                ..Default::default()
+            }
+            .matches(&t)
+        );
+        assert!(
+            Matcher {
+                devices: vec!["d1".into()],
+                ..Default::default()
+            }
+            .matches(&t)
+        );
+        assert!(!Matcher::default().matches(&t));
     }
 
     /// 2026-11-23 was a Monday; minutes since midnight UTC.

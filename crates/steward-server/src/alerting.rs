@@ -224,6 +224,7 @@ impl Alerting {
                 device: device.to_string(),
                 site: detail.summary.site.clone(),
                 tags: detail.summary.tags.clone(),
+                os: detail.summary.os.clone(),
             },
         };
         self.devices.lock().ok()?.insert(device, meta.clone());
@@ -252,6 +253,13 @@ impl Alerting {
                 .collect()
         };
         self.emit(meta.org, changes);
+    }
+
+    /// Forgets what is cached of a device (its inventory changed: OS, site).
+    pub fn forget(&self, device: Uuid) {
+        if let Ok(mut devices) = self.devices.lock() {
+            devices.remove(&device);
+        }
     }
 
     pub async fn on_check(

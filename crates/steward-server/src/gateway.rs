@@ -292,6 +292,7 @@ async fn handle(
         }),
         AgentMessage::Heartbeat(_) | AgentMessage::Unknown => Ok(None),
         AgentMessage::Inventory(inventory) => {
+            state.alerting.forget(device.id);
             if let Err(error) = state
                 .store
                 .set_inventory(device.id, &inventory, crate::now_secs())

@@ -48,6 +48,8 @@ fn channel(row: &SqliteRow) -> Result<ChannelRecord> {
         kind: row.get("kind"),
         config: json(row.get("config")),
         min_severity: row.get("min_severity"),
+        pending: row.try_get::<i64, _>("pending").unwrap_or(0).max(0) as u64,
+        last_error: row.try_get("last_error").unwrap_or(None),
     })
 }
 
@@ -384,8 +386,11 @@ impl SqliteStore {
 
     pub(crate) async fn list_channels_impl(&self, scope: &Scope) -> Result<Vec<ChannelRecord>> {
         let sql = format!(
-            "SELECT * FROM channels WHERE {} ORDER BY name",
-            in_scope(1, "org_id", None)
+            "SELECT c.*,
+                 (SELECT COUNT(*) FROM outbox o WHERE o.channel_id = c.id AND o.sent_at IS NULL) AS pending,
+                 (SELECT o.last_error FROM outbox o WHERE o.channel_id = c.id AND o.sent_at IS NULL AND o.last_error IS NOT NULL ORDER BY o.id DESC LIMIT 1) AS last_error
+             FROM channels c WHERE {} ORDER BY c.name",
+            in_scope(1, "c.org_id", None)
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(scope_param(scope))
@@ -593,6 +598,27 @@ impl SqliteStore {
                     at: row.get("at"),
                 })
             })
+            .collect()
+    }
+}
+
+impl SqliteStore {
+    pub(crate) async fn suppression_counts_impl(
+        &self,
+        scope: &Scope,
+    ) -> Result<Vec<(String, u64)>> {
+        let sql = format!(
+            "SELECT a.suppressed, COUNT(*) AS n FROM alerts a JOIN devices d ON d.id = a.device_id
+             WHERE a.suppressed IS NOT NULL AND {} GROUP BY a.suppressed ORDER BY n DESC",
+            in_scope(1, "d.org_id", Some("d.site"))
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| Ok((row.get("suppressed"), row.get::<i64, _>("n").max(0) as u64)))
             .collect()
     }
 }

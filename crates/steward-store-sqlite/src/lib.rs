@@ -381,6 +381,9 @@ impl Store for SqliteStore {
     async fn list_channels(&self, scope: &Scope) -> Result<Vec<ChannelRecord>> {
         self.list_channels_impl(scope).await
     }
+    async fn suppression_counts(&self, scope: &Scope) -> Result<Vec<(String, u64)>> {
+        self.suppression_counts_impl(scope).await
+    }
     async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<OutboxItem>> {
         self.due_notifications_impl(now, limit).await
     }

@@ -443,6 +443,8 @@ async fn channels_route_by_severity_and_tag() {
                 kind: "webhook".into(),
                 config: serde_json::json!({ "url": "http://127.0.0.1:9/", "secret": "x", "tags": tags }),
                 min_severity: min.into(),
+                pending: 0,
+                last_error: None,
             })
             .await
             .unwrap();
@@ -476,4 +478,19 @@ async fn channels_route_by_severity_and_tag() {
     // The resolution goes where the alert went (not to critical-only).
     store.record_alert_change(&change("ok", 2)).await.unwrap();
     assert_eq!(store.due_notifications(10, 100).await.unwrap().len(), 4);
+    // A failing delivery shows on its channel.
+    let first = store.due_notifications(10, 1).await.unwrap().remove(0);
+    store
+        .notification_failed(first.id, "HTTP 500", 1_000_000)
+        .await
+        .unwrap();
+    let channels = store.list_channels(&Scope::all()).await.unwrap();
+    let failing = channels
+        .iter()
+        .find(|c| c.name == first.channel.name)
+        .unwrap();
+    assert_eq!(
+        (failing.pending, failing.last_error.as_deref()),
+        (2, Some("HTTP 500"))
+    );
 }

@@ -233,6 +233,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     async fn create_channel(&self, channel: &ChannelRecord) -> Result<()>;
     async fn list_channels(&self, scope: &Scope) -> Result<Vec<ChannelRecord>>;
+    /// How many alerts were kept quiet, by reason.
+    async fn suppression_counts(&self, scope: &Scope) -> Result<Vec<(String, u64)>>;
     /// Unsent notifications due at `now`, oldest first.
     async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<OutboxItem>>;
     async fn notification_sent(&self, id: i64, at: i64) -> Result<()>;

@@ -387,6 +387,11 @@ pub struct ChannelRecord {
     #[serde(skip)]
     pub config: serde_json::Value,
     pub min_severity: String,
+    /// Notifications waiting (or retrying) for this channel.
+    pub pending: u64,
+    /// The latest delivery error of a waiting notification: a failing
+    /// channel shows here.
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -229,6 +229,20 @@ async fn outages_maintenance_and_flapping_stay_quiet() {
         .count();
     assert_eq!(hq_alerts, 50, "every device keeps its own alert");
 
+    // What was kept quiet, and why, is counted.
+    let (_, suppressed) = api.get("/api/v1/alerts/suppressed").await;
+    let count = |why: &str| {
+        suppressed
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["reason"].as_str().unwrap_or("").contains(why))
+            .map(|r| r["count"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(count("lab upgrade"), 1, "{suppressed}");
+    assert!(count("grouped") >= 50, "{suppressed}");
+
     // The branch outage names the gateway; the five behind it are listed
     // as its consequence, not as news.
     let branch_notes: Vec<&Value> = notes

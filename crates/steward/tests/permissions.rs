@@ -72,6 +72,7 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/silences"), "monitors.manage"),
         (("POST", "/api/v1/silences"), "monitors.manage"),
         (("GET", "/api/v1/alerts"), "devices.view"),
+        (("GET", "/api/v1/alerts/suppressed"), "devices.view"),
         (("GET", "/api/v1/alerts/{id}/history"), "devices.view"),
         (
             ("POST", "/api/v1/alerts/{id}/acknowledge"),

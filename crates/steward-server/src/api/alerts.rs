@@ -266,9 +266,23 @@ pub async fn create_channel(
         kind: body.kind,
         config,
         min_severity,
+        pending: 0,
+        last_error: None,
     };
     state.store.create_channel(&channel).await?;
     Ok(Json(channel))
+}
+
+/// How many alerts were kept quiet, and why (maintenance, silence,
+/// dependency, grouping).
+pub async fn suppressed(State(state): State<Arc<AppState>>, caller: Caller) -> ApiResult<Value> {
+    let counts = state.store.suppression_counts(&caller.scope).await?;
+    Ok(Json(json!(
+        counts
+            .into_iter()
+            .map(|(reason, count)| json!({ "reason": reason, "count": count }))
+            .collect::<Vec<_>>()
+    )))
 }
 
 pub async fn list_channels(

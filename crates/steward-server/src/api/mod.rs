@@ -306,6 +306,12 @@ fn routes() -> Routes {
     )
     .add(
         M::GET,
+        "/api/v1/alerts/suppressed",
+        Perm(P::DevicesView),
+        alerts::suppressed,
+    )
+    .add(
+        M::GET,
         "/api/v1/alerts",
         Perm(P::DevicesView),
         alerts::list_alerts,
