@@ -309,7 +309,9 @@ async fn session(
     let mut sent_through = welcome.stored_seq;
     // A key waiting for its certificate during a rotation.
     let mut pending_key: Option<String> = None;
-    let expires = steward_pki::not_after(&state.identity.cert_pem).unwrap_or(i64::MAX);
+    // The server tells when our certificate expires (no certificate parsing
+    // in the agent).
+    let expires = welcome.cert_not_after.unwrap_or(i64::MAX);
     if expires.saturating_sub(now_ms() / 1000) < RENEW_BEFORE_SECS {
         pending_key = Some(request_renewal(&mut socket, &state.config.name).await?);
     }

@@ -200,9 +200,13 @@ pub fn check_csr(csr_pem: &str) -> Result<(), PkiError> {
 
 /// A certificate's expiry (Unix seconds).
 pub fn not_after(cert_pem: &str) -> Result<i64, PkiError> {
-    let der = cert_der_from_pem(cert_pem)?;
+    not_after_der(&cert_der_from_pem(cert_pem)?)
+}
+
+/// A DER certificate's expiry (Unix seconds).
+pub fn not_after_der(der: &[u8]) -> Result<i64, PkiError> {
     let (_, cert) =
-        x509_parser::parse_x509_certificate(&der).map_err(|e| PkiError::Pem(e.to_string()))?;
+        x509_parser::parse_x509_certificate(der).map_err(|e| PkiError::Pem(e.to_string()))?;
     Ok(cert.validity().not_after.timestamp())
 }
 

@@ -107,6 +107,10 @@ pub struct Welcome {
     /// Highest metric batch sequence number the server has stored for this
     /// device; the agent never reuses a number at or below it.
     pub stored_seq: u64,
+    /// When this connection's certificate expires (Unix seconds); the agent
+    /// renews it well before.
+    #[serde(default)]
+    pub cert_not_after: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -119,7 +119,8 @@ pub async fn connect(
         tracing::warn!(%remote, error = %error.message, "Agent connection refused.");
         error.into_response()
     };
-    let Some(fingerprint) = peer.0 else {
+    let not_after = peer.not_after;
+    let Some(fingerprint) = peer.fingerprint else {
         return refuse(ApiError::unauthorized("agent client certificate required"));
     };
     let device = match state.store.device_by_fingerprint(&fingerprint).await {
@@ -132,12 +133,17 @@ pub async fn connect(
     };
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| agent_session(state, device, socket))
+        .on_upgrade(move |socket| agent_session(state, device, not_after, socket))
 }
 
 type Pending = std::pin::Pin<Box<dyn Future<Output = (u64, Result<IngestOutcome, String>)> + Send>>;
 
-async fn agent_session(state: Arc<AppState>, device: DeviceAuth, mut socket: WebSocket) {
+async fn agent_session(
+    state: Arc<AppState>,
+    device: DeviceAuth,
+    not_after: Option<i64>,
+    mut socket: WebSocket,
+) {
     let (conn_id, mut control) = state.connections.register(device.id);
     if device.rotated {
         // First connection with a rotated certificate: retire the old one.
@@ -216,7 +222,7 @@ async fn agent_session(state: Arc<AppState>, device: DeviceAuth, mut socket: Web
                 match AgentMessage::decode(&body, &state.config.limits) {
                     Ok(message) => {
                         state.status.touch(device.id).await;
-                        match handle(&state, &device, message, &mut greeted, &mut pending).await {
+                        match handle(&state, &device, not_after, message, &mut greeted, &mut pending).await {
                             Ok(Some(reply)) => {
                                 if socket.send(text(&reply)).await.is_err() { break; }
                             }
@@ -265,6 +271,7 @@ async fn reject(state: &AppState, socket: &mut WebSocket, device: &DeviceAuth, e
 async fn handle(
     state: &Arc<AppState>,
     device: &DeviceAuth,
+    not_after: Option<i64>,
     message: AgentMessage,
     greeted: &mut bool,
     pending: &mut FuturesOrdered<Pending>,
@@ -284,6 +291,7 @@ async fn handle(
                 device_id: device.id.to_string(),
                 heartbeat_interval_secs: state.config.heartbeat_interval.as_secs().max(1) as u32,
                 stored_seq,
+                cert_not_after: not_after,
             })))
         }
         _ if !*greeted => Err(ProtoError::Invalid {

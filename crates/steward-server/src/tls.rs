@@ -15,7 +15,12 @@ use tower::ServiceExt;
 
 /// SHA-256 fingerprint of the verified client certificate (agents only).
 #[derive(Debug, Clone)]
-pub struct PeerCert(pub Option<String>);
+pub struct PeerCert {
+    pub fingerprint: Option<String>,
+    /// The certificate's expiry (Unix seconds), told to the agent so it can
+    /// renew in time without parsing certificates itself.
+    pub not_after: Option<i64>,
+}
 
 /// The TCP peer address.
 #[derive(Debug, Clone, Copy)]
@@ -56,13 +61,15 @@ pub async fn serve(
                 }
                 Err(_) => return,
             };
-            let fingerprint = tls
+            let cert = tls
                 .get_ref()
                 .1
                 .peer_certificates()
-                .and_then(|certs| certs.first())
-                .map(|cert| steward_pki::fingerprint(cert));
-            let peer = PeerCert(fingerprint);
+                .and_then(|certs| certs.first());
+            let peer = PeerCert {
+                fingerprint: cert.map(|c| steward_pki::fingerprint(c)),
+                not_after: cert.and_then(|c| steward_pki::not_after_der(c).ok()),
+            };
             let service =
                 router.map_request(move |request: hyper::Request<hyper::body::Incoming>| {
                     let mut request = request.map(axum::body::Body::new);
