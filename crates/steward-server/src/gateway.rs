@@ -145,6 +145,20 @@ async fn agent_session(
     mut socket: WebSocket,
 ) {
     let (conn_id, mut control) = state.connections.register(device.id);
+    // A revocation between the check before the upgrade and this
+    // registration would have found no connection to close: check again now
+    // that any later one will.
+    let revoked = state
+        .store
+        .get_device(&steward_store::Scope::all(), device.id)
+        .await
+        .map(|d| d.summary.revoked)
+        .unwrap_or(true);
+    if revoked {
+        let _ = socket.send(close(1008, "device revoked")).await;
+        state.connections.unregister(device.id, conn_id);
+        return;
+    }
     if device.rotated {
         // First connection with a rotated certificate: retire the old one.
         if let Err(error) = state.store.promote_fingerprint(device.id).await {
