@@ -114,7 +114,10 @@ async fn a_process_that_stops_raises_an_alert_and_recovers() {
     let root = tempfile::tempdir().unwrap();
     // A process with a name nothing else on the machine uses.
     let canary = root.path().join("stw-canary");
-    std::fs::copy("/bin/sleep", &canary).unwrap();
+    // A symlink, not a copy: executing a file just written can fail with
+    // ETXTBSY while another test thread forks. The process name comes from
+    // the link's name.
+    std::os::unix::fs::symlink("/bin/sleep", &canary).unwrap();
     let mut running = Proc(Command::new(&canary).arg("600").spawn().unwrap());
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
     let api = Api::new(
