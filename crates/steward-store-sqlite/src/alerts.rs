@@ -15,6 +15,50 @@ fn rank(severity: &str) -> u8 {
     }
 }
 
+/// Queues `payload` for every channel of `org` that wants it: at or above
+/// its minimum severity (`rank_as`; "ok" reaches every channel), and, for a
+/// channel limited to tags, only about a device with one of them.
+async fn queue(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    org: Uuid,
+    alert: Uuid,
+    rank_as: &str,
+    device_tags: Option<&[String]>,
+    payload: &str,
+    at: i64,
+) -> Result<()> {
+    let channels = sqlx::query("SELECT id, min_severity, config FROM channels WHERE org_id = ?")
+        .bind(org.to_string())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(backend)?;
+    for ch in channels {
+        let min: String = ch.get("min_severity");
+        if rank_as != "ok" && rank(rank_as) < rank(&min) {
+            continue;
+        }
+        let wanted: Vec<String> =
+            serde_json::from_value(json(ch.get("config"))["tags"].clone()).unwrap_or_default();
+        if let Some(tags) = device_tags
+            && !wanted.is_empty()
+            && !wanted.iter().any(|t| tags.contains(t))
+        {
+            continue;
+        }
+        sqlx::query("INSERT INTO outbox (org_id, channel_id, alert_id, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(org.to_string())
+            .bind(ch.get::<String, _>("id"))
+            .bind(alert.to_string())
+            .bind(payload)
+            .bind(at)
+            .bind(at)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
 }
@@ -209,12 +253,6 @@ impl SqliteStore {
                 "at": c.at,
             })
             .to_string();
-            let channels =
-                sqlx::query("SELECT id, min_severity, config FROM channels WHERE org_id = ?")
-                    .bind(c.org_id.to_string())
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(backend)?;
             let device_tags: Vec<String> = sqlx::query("SELECT tags FROM devices WHERE id = ?")
                 .bind(c.device_id.to_string())
                 .fetch_optional(&mut *tx)
@@ -222,28 +260,16 @@ impl SqliteStore {
                 .map_err(backend)?
                 .and_then(|row| serde_json::from_str(&row.get::<String, _>("tags")).ok())
                 .unwrap_or_default();
-            for ch in channels {
-                let min: String = ch.get("min_severity");
-                // A channel limited to tags hears only of devices with one.
-                let wanted: Vec<String> =
-                    serde_json::from_value(json(ch.get("config"))["tags"].clone())
-                        .unwrap_or_default();
-                if !wanted.is_empty() && !wanted.iter().any(|t| device_tags.contains(t)) {
-                    continue;
-                }
-                if rank(&rank_as) >= rank(&min) {
-                    sqlx::query("INSERT INTO outbox (org_id, channel_id, alert_id, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)")
-                        .bind(c.org_id.to_string())
-                        .bind(ch.get::<String, _>("id"))
-                        .bind(id.to_string())
-                        .bind(&payload)
-                        .bind(c.at)
-                        .bind(c.at)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                }
-            }
+            queue(
+                &mut tx,
+                c.org_id,
+                id,
+                &rank_as,
+                Some(&device_tags),
+                &payload,
+                c.at,
+            )
+            .await?;
         }
         tx.commit().await.map_err(backend)?;
         Ok(Some(id))
@@ -519,26 +545,8 @@ impl SqliteStore {
         at: i64,
     ) -> Result<()> {
         let mut tx = self.write_tx().await.map_err(backend)?;
-        let channels = sqlx::query("SELECT id, min_severity FROM channels WHERE org_id = ?")
-            .bind(org.to_string())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(backend)?;
-        for ch in channels {
-            let min: String = ch.get("min_severity");
-            if severity == "ok" || rank(severity) >= rank(&min) {
-                sqlx::query("INSERT INTO outbox (org_id, channel_id, alert_id, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)")
-                    .bind(org.to_string())
-                    .bind(ch.get::<String, _>("id"))
-                    .bind(alert.to_string())
-                    .bind(payload)
-                    .bind(at)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-            }
-        }
+        // A grouped notification is about many devices: tag limits do not apply.
+        queue(&mut tx, org, alert, severity, None, payload, at).await?;
         tx.commit().await.map_err(backend)
     }
 }
