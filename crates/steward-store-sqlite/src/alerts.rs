@@ -116,11 +116,8 @@ impl SqliteStore {
             "SELECT id, org_id, name, definition FROM monitors WHERE {} ORDER BY name",
             in_scope(1, "org_id", None)
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?
+        self.scoped(sql, scope)
+            .await?
             .iter()
             .map(|row| {
                 Ok(MonitorRecord {
@@ -418,14 +415,7 @@ impl SqliteStore {
              FROM channels c WHERE {} ORDER BY c.name",
             in_scope(1, "c.org_id", None)
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(channel)
-            .collect()
+        self.scoped(sql, scope).await?.iter().map(channel).collect()
     }
 
     pub(crate) async fn due_notifications_impl(
@@ -517,11 +507,8 @@ impl SqliteStore {
             "SELECT * FROM {table} WHERE {} ORDER BY created_at",
             in_scope(1, "org_id", None)
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?
+        self.scoped(sql, scope)
+            .await?
             .iter()
             .map(|row| {
                 Ok(NoiseRule {
@@ -620,11 +607,8 @@ impl SqliteStore {
              WHERE a.suppressed IS NOT NULL AND {} GROUP BY a.suppressed ORDER BY n DESC",
             in_scope(1, "d.org_id", Some("d.site"))
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?
+        self.scoped(sql, scope)
+            .await?
             .iter()
             .map(|row| Ok((row.get("suppressed"), row.get::<i64, _>("n").max(0) as u64)))
             .collect()

@@ -96,14 +96,7 @@ impl SqliteStore {
             "SELECT {SUMMARY_COLUMNS} FROM devices WHERE {} ORDER BY name, id",
             in_scope(1, "org_id", Some("site"))
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(summary)
-            .collect()
+        self.scoped(sql, scope).await?.iter().map(summary).collect()
     }
 
     pub(crate) async fn get_device_impl(&self, scope: &Scope, id: Uuid) -> Result<DeviceDetail> {

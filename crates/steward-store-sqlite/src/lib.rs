@@ -118,6 +118,20 @@ impl SqliteStore {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 
+    /// The rows of `sql`, whose only parameter `?1` is the caller's scope
+    /// (see [`in_scope`]).
+    pub(crate) async fn scoped(
+        &self,
+        sql: String,
+        scope: &Scope,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

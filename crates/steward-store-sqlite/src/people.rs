@@ -108,14 +108,7 @@ impl SqliteStore {
             "SELECT id, name FROM orgs WHERE {} ORDER BY name",
             in_scope(1, "id", None)
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(org)
-            .collect()
+        self.scoped(sql, scope).await?.iter().map(org).collect()
     }
 
     pub(crate) async fn set_org_require_totp_impl(
@@ -190,11 +183,8 @@ impl SqliteStore {
             "SELECT id, org_id, username, totp_enabled FROM users WHERE {} ORDER BY username",
             in_scope(1, "org_id", None)
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?
+        self.scoped(sql, scope)
+            .await?
             .iter()
             .map(|row| {
                 Ok(UserSummary {
@@ -292,14 +282,7 @@ impl SqliteStore {
             "SELECT id, org_id, name, permissions FROM roles WHERE org_id IS NULL OR {} ORDER BY org_id IS NOT NULL, name",
             in_scope(1, "org_id", None)
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(role)
-            .collect()
+        self.scoped(sql, scope).await?.iter().map(role).collect()
     }
 
     pub(crate) async fn role_impl(&self, id: &str) -> Result<RoleRecord> {
@@ -556,11 +539,8 @@ impl SqliteStore {
              WHERE {} ORDER BY created_at",
             in_scope(1, "org_id", Some("site"))
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?
+        self.scoped(sql, scope)
+            .await?
             .iter()
             .map(enroll_token)
             .collect()
