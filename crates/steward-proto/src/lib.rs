@@ -10,9 +10,11 @@
 //! checked its size and [`Validate`] its contents.
 
 mod inventory;
+pub mod jobs;
 pub mod validate;
 
 pub use inventory::*;
+pub use jobs::*;
 pub use validate::{Limits, ProtoError, Validate};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -49,6 +51,29 @@ pub enum AgentMessage {
     Renew {
         csr_pem: String,
     },
+    /// A verified order started to run.
+    RunStarted {
+        run_id: String,
+        started_at: i64,
+    },
+    /// Live output of a running order (bounded chunks; may be dropped when
+    /// the connection is down, the final result carries the output).
+    RunOutput {
+        run_id: String,
+        stream: OutputStream,
+        data: String,
+    },
+    /// The final report of a run; resent until the server acks it.
+    RunResult(RunResult),
+    /// Bytes from a remote shell's terminal (base64).
+    ShellOutput {
+        session: String,
+        data_b64: String,
+    },
+    ShellClosed {
+        session: String,
+        reason: String,
+    },
     /// A message type this build does not know (sent by a newer peer).
     #[serde(other)]
     Unknown,
@@ -69,6 +94,25 @@ pub enum ServerMessage {
     /// connected with the new one.
     Renewed {
         cert_pem: String,
+    },
+    /// Something to do, signed (see [`SignedOrder`]).
+    Order(SignedOrder),
+    /// The result of this run is durably stored: the agent may forget it.
+    RunAck {
+        run_id: String,
+    },
+    /// Keystrokes for a remote shell (base64).
+    ShellInput {
+        session: String,
+        data_b64: String,
+    },
+    ShellResize {
+        session: String,
+        cols: u16,
+        rows: u16,
+    },
+    ShellClose {
+        session: String,
     },
     /// The previous message was refused; the connection stays usable unless
     /// the server closes it.
@@ -96,6 +140,9 @@ pub enum ErrorCode {
 pub struct Hello {
     pub protocol_version: u32,
     pub agent_version: String,
+    /// Capabilities this device's local configuration switched off.
+    #[serde(default)]
+    pub refuses: Vec<Capability>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +158,10 @@ pub struct Welcome {
     /// renews it well before.
     #[serde(default)]
     pub cert_not_after: Option<i64>,
+    /// The job-signing public keys (base64) the server signs orders with;
+    /// an agent that pinned none at enrollment pins these once.
+    #[serde(default)]
+    pub job_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,7 +217,13 @@ pub struct EnrollRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EnrollResponse {
-    Enrolled { device_id: String, cert_pem: String },
+    Enrolled {
+        device_id: String,
+        cert_pem: String,
+        /// Public keys (base64) whose signatures on orders the agent trusts.
+        #[serde(default)]
+        job_keys: Vec<String>,
+    },
     Refused { message: String },
 }
 

@@ -78,7 +78,10 @@ pub fn is_metric_name(name: &str, max: usize) -> bool {
 impl Validate for AgentMessage {
     fn validate(&self, limits: &Limits) -> Result<(), ProtoError> {
         match self {
-            AgentMessage::Hello(hello) => text("agent_version", &hello.agent_version, 64),
+            AgentMessage::Hello(hello) => {
+                list("refuses", &hello.refuses, 8)?;
+                text("agent_version", &hello.agent_version, 64)
+            }
             AgentMessage::Heartbeat(_) | AgentMessage::Unknown => Ok(()),
             AgentMessage::Inventory(inventory) => inventory.validate(limits),
             AgentMessage::Metrics(batch) => batch.validate(limits),
@@ -96,6 +99,34 @@ impl Validate for AgentMessage {
                     }
                 }
                 Ok(())
+            }
+            AgentMessage::RunStarted { run_id, .. } => run_id_ok(run_id),
+            AgentMessage::RunOutput { run_id, data, .. } => {
+                run_id_ok(run_id)?;
+                if data.len() > crate::MAX_CHUNK_BYTES {
+                    return Err(invalid("data", "output chunk longer than 16 KiB"));
+                }
+                Ok(())
+            }
+            AgentMessage::RunResult(result) => {
+                run_id_ok(&result.run_id)?;
+                // File contents come back base64-encoded in stdout.
+                let max = (crate::MAX_FILE_BYTES * 4 / 3 + 4).max(crate::MAX_OUTPUT_BYTES);
+                if result.stdout.len() > max || result.stderr.len() > crate::MAX_OUTPUT_BYTES {
+                    return Err(invalid("stdout", "output longer than the limit"));
+                }
+                text("message", &result.message, limits.max_text_len)
+            }
+            AgentMessage::ShellOutput { session, data_b64 } => {
+                run_id_ok(session)?;
+                if data_b64.len() > 2 * crate::MAX_CHUNK_BYTES {
+                    return Err(invalid("data_b64", "terminal chunk too long"));
+                }
+                Ok(())
+            }
+            AgentMessage::ShellClosed { session, reason } => {
+                run_id_ok(session)?;
+                text("reason", reason, limits.max_text_len)
             }
             AgentMessage::Renew { csr_pem } => {
                 if csr_pem.len() > 8 * 1024 {
@@ -194,5 +225,14 @@ impl Validate for Inventory {
             text("packages.manager", &package.manager, 16)?;
         }
         Ok(())
+    }
+}
+
+/// Run and session ids are UUIDs in text form.
+fn run_id_ok(id: &str) -> Result<(), ProtoError> {
+    if id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+        Ok(())
+    } else {
+        Err(invalid("run_id", format!("{id:.40?} is not an id")))
     }
 }
