@@ -378,6 +378,7 @@ mod tests {
                 },
                 applies_to: Default::default(),
                 exclude: Default::default(),
+                remediation: None,
             },
             Monitor {
                 id: "forecast".into(),
@@ -393,6 +394,7 @@ mod tests {
                 },
                 applies_to: Default::default(),
                 exclude: Default::default(),
+                remediation: None,
             },
         ]
     }
@@ -451,6 +453,7 @@ mod tests {
             spec: MonitorSpec::Offline,
             applies_to: Default::default(),
             exclude: Default::default(),
+            remediation: None,
         };
         engine.set_monitors(vec![offline]);
         assert_eq!(
@@ -529,6 +532,7 @@ mod resend_tests {
             },
             applies_to: Default::default(),
             exclude: Default::default(),
+            remediation: None,
         }]);
         let t = Target {
             device: "d".into(),

@@ -58,6 +58,33 @@ pub struct Monitor {
     /// Devices excluded even when matched.
     #[serde(default)]
     pub exclude: Matcher,
+    /// A fix tried on the device before anyone is paged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<Remediation>,
+}
+
+/// Self-healing: when an alert of the monitor opens, run `script` on the
+/// affected device; page a human only when that fails or the condition has
+/// not cleared `verify_ms` after the script succeeded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Remediation {
+    pub script: String,
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Attempts per device and monitor in any hour; beyond it, page at once
+    /// (a broken fix cannot loop).
+    #[serde(default = "three")]
+    pub max_per_hour: u32,
+    #[serde(default = "two_minutes")]
+    pub verify_ms: Millis,
+}
+
+fn three() -> u32 {
+    3
+}
+
+fn two_minutes() -> Millis {
+    120_000
 }
 
 impl Monitor {
@@ -200,6 +227,7 @@ pub fn default_policy(org_id: &str, mut new_id: impl FnMut() -> String) -> Vec<M
             spec,
             applies_to: Matcher::default(),
             exclude: Matcher::default(),
+            remediation: None,
         })
         .collect()
 }

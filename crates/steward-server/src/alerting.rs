@@ -50,6 +50,22 @@ pub struct Alerting {
     changes: mpsc::UnboundedSender<(Uuid, Change)>,
     store: Arc<dyn Store>,
     outbox: Arc<Notify>,
+    remediations: mpsc::UnboundedSender<crate::jobs::RemediationRequest>,
+    /// Alerts whose remediation is under way (or escalated), by key.
+    remediating: Mutex<HashMap<AlertKey, Remediating>>,
+    /// Remediation attempts per (monitor, device), for the hourly cap.
+    attempts: Mutex<HashMap<(String, Uuid), Vec<i64>>>,
+}
+
+/// (monitor, device, subject).
+pub type AlertKey = (String, Uuid, String);
+
+struct Remediating {
+    escalated: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn severity_name(s: Severity) -> &'static str {
@@ -65,8 +81,12 @@ impl Alerting {
         store: Arc<dyn Store>,
         group_wait: Duration,
         shutdown: watch::Receiver<bool>,
-    ) -> anyhow::Result<Arc<Self>> {
+    ) -> anyhow::Result<(
+        Arc<Self>,
+        mpsc::UnboundedReceiver<crate::jobs::RemediationRequest>,
+    )> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (remediations, remediation_rx) = mpsc::unbounded_channel();
         let alerting = Arc::new(Self {
             engine: Mutex::new(Engine::new(FlapRule::default())),
             noise: Mutex::default(),
@@ -76,12 +96,86 @@ impl Alerting {
             changes: tx,
             store: store.clone(),
             outbox: Arc::new(Notify::new()),
+            remediations,
+            remediating: Mutex::default(),
+            attempts: Mutex::default(),
         });
         alerting.reload().await?;
         tokio::spawn(alerting.clone().writer(rx));
         tokio::spawn(alerting.clone().ticker(shutdown.clone()));
         tokio::spawn(notifier(store, alerting.outbox.clone(), shutdown));
-        Ok(alerting)
+        Ok((alerting, remediation_rx))
+    }
+
+    /// Whether the alert of `key` is still waiting on its remediation (not
+    /// resolved, not escalated).
+    pub fn remediation_pending(&self, key: &AlertKey) -> bool {
+        lock(&self.remediating)
+            .get(key)
+            .is_some_and(|r| !r.escalated)
+    }
+
+    /// The remediation did not help: later changes of the alert notify as
+    /// usual. False when the alert resolved meanwhile (nothing to escalate).
+    pub fn escalate(&self, key: &AlertKey) -> bool {
+        match lock(&self.remediating).get_mut(key) {
+            Some(r) if !r.escalated => {
+                r.escalated = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn wake_outbox(&self) {
+        self.outbox.notify_one();
+    }
+
+    /// Decides, for a change about to be recorded, whether a remediation
+    /// starts (returned) and why it stays quiet.
+    fn remediation_for(
+        &self,
+        change: &Change,
+        device: Uuid,
+        suppressed: &mut Option<String>,
+    ) -> Option<steward_alert::monitor::Remediation> {
+        let key: AlertKey = (change.key.monitor.clone(), device, change.key.subject.clone());
+        let mut remediating = lock(&self.remediating);
+        if change.severity == Severity::Ok {
+            if let Some(r) = remediating.remove(&key)
+                && !r.escalated
+            {
+                *suppressed = Some("remediated".into());
+            }
+            return None;
+        }
+        if let Some(r) = remediating.get(&key) {
+            if !r.escalated {
+                *suppressed = Some("remediating".into());
+            }
+            return None;
+        }
+        if !change.notify || suppressed.is_some() {
+            return None;
+        }
+        let remediation = self
+            .engine()
+            .monitors()
+            .iter()
+            .find(|m| m.id == change.key.monitor)
+            .and_then(|m| m.remediation.clone())?;
+        let now = now_ms();
+        let mut attempts = lock(&self.attempts);
+        let recent = attempts.entry((key.0.clone(), device)).or_default();
+        recent.retain(|at| now - at < 3_600_000);
+        if recent.len() >= remediation.max_per_hour as usize {
+            tracing::warn!(monitor = %change.monitor_name, %device, "Remediation rate limit reached; paging instead.");
+            return None;
+        }
+        recent.push(now);
+        remediating.insert(key, Remediating { escalated: false });
+        *suppressed = Some("remediating".into());
+        Some(remediation)
     }
 
     fn engine(&self) -> std::sync::MutexGuard<'_, Engine> {
@@ -342,6 +436,11 @@ impl Alerting {
             } else {
                 None
             };
+            let mut remediation = if offline_kind {
+                None
+            } else {
+                self.remediation_for(&change, device, &mut suppressed)
+            };
             // Offline changes go out grouped per site and monitor.
             let grouped = offline_kind && change.notify && suppressed.is_none();
             if grouped {
@@ -390,6 +489,18 @@ impl Alerting {
                         &change.key.device,
                         now_ms(),
                     );
+                }
+                Ok(Some(alert)) if remediation.is_some() => {
+                    let Some(remediation) = remediation.take() else { continue };
+                    let _ = self.remediations.send(crate::jobs::RemediationRequest {
+                        alert,
+                        org,
+                        key: (change.key.monitor.clone(), device, change.key.subject.clone()),
+                        monitor_name: change.monitor_name.clone(),
+                        severity: severity_name(change.severity).into(),
+                        summary: change.summary.clone(),
+                        remediation,
+                    });
                 }
                 Ok(_) => self.outbox.notify_one(),
                 Err(error) => {

@@ -18,12 +18,14 @@ const CA_KEY: &str = "ca.key";
 const SERVER_CERT: &str = "server.pem";
 const SERVER_KEY: &str = "server.key";
 const SERVER_NAMES: &str = "server.names";
+const JOB_SIGNING_KEY: &str = "job-signing.key";
 
 pub struct Opened {
     pub store: Arc<dyn Store>,
     pub authority: Authority,
     pub server_cert: CertifiedKey,
     pub first_run: FirstRun,
+    pub signer: Arc<dyn steward_sign::OrderSigner>,
 }
 
 /// What happened on this start that the operator must be told once.
@@ -117,12 +119,41 @@ pub async fn open(config: &Config) -> Result<Opened> {
             first_run.generated_admin_password = Some(password);
         }
     }
+    let signer = load_or_create_signing_key(
+        &config
+            .job_signing_key
+            .clone()
+            .unwrap_or_else(|| dir.join(JOB_SIGNING_KEY)),
+    )?;
     Ok(Opened {
         store: Arc::new(store),
         authority,
         server_cert,
         first_run,
+        signer,
     })
+}
+
+/// The Ed25519 key that signs job orders (PKCS#8, base64, owner-only). It
+/// lives in a file, not in the database: a copy of the database alone
+/// cannot command the fleet. See docs/job-signing.md.
+fn load_or_create_signing_key(path: &Path) -> Result<Arc<dyn steward_sign::OrderSigner>> {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD;
+    if path.exists() {
+        let text = fs::read_to_string(path)
+            .with_context(|| format!("cannot read the job-signing key {}", path.display()))?;
+        let bytes = engine
+            .decode(text.trim())
+            .with_context(|| format!("{} is not base64", path.display()))?;
+        let key = steward_sign::LocalKey::from_pkcs8(&bytes)
+            .with_context(|| format!("{} is not a job-signing key", path.display()))?;
+        return Ok(Arc::new(key));
+    }
+    let key = steward_sign::LocalKey::generate()?;
+    write_private(path, &engine.encode(key.pkcs8()))?;
+    tracing::info!(path = %path.display(), "Created the job-signing key.");
+    Ok(Arc::new(key))
 }
 
 fn load_or_create_ca(dir: &Path) -> Result<Authority> {

@@ -29,14 +29,18 @@ use uuid::Uuid;
 const MAX_BAD_FRAMES: u32 = 20;
 /// Metric batches awaiting their commit per connection.
 const MAX_IN_FLIGHT: usize = 64;
+/// Messages queued for one connection at most.
+const CONTROL_QUEUE: usize = 1024;
 /// Agent certificates are valid this long; they are renewed before expiry.
 const AGENT_CERT_DAYS: i64 = 825;
 
 /// What the server can ask of a live agent connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Control {
     Close(&'static str),
     Rotate,
+    /// A server message for the agent (orders, acks, shell input).
+    Send(Utf8Bytes),
 }
 
 type Live = HashMap<Uuid, (u64, mpsc::Sender<Control>)>;
@@ -52,7 +56,7 @@ pub struct Connections {
 impl Connections {
     fn register(&self, device: Uuid) -> (u64, mpsc::Receiver<Control>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(4);
+        let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
         let old = self.lock().insert(device, (id, tx));
         if let Some((_, old)) = old {
             let _ = old.try_send(Control::Close(
@@ -81,6 +85,19 @@ impl Connections {
         self.lock()
             .get(&device)
             .is_some_and(|(_, tx)| tx.try_send(Control::Rotate).is_ok())
+    }
+
+    /// Queues a message for the device's connection; false when it is not
+    /// connected or its queue is full (the caller retries later).
+    pub fn send(&self, device: Uuid, message: &ServerMessage) -> bool {
+        self.lock().get(&device).is_some_and(|(_, tx)| {
+            tx.try_send(Control::Send(Utf8Bytes::from(steward_proto::encode(message))))
+                .is_ok()
+        })
+    }
+
+    pub fn is_connected(&self, device: Uuid) -> bool {
+        self.lock().contains_key(&device)
     }
 
     pub fn count(&self) -> usize {
@@ -186,6 +203,9 @@ async fn agent_session(
             command = control.recv() => match command {
                 Some(Control::Rotate) => {
                     if socket.send(text(&ServerMessage::RotateCredentials)).await.is_err() { break; }
+                }
+                Some(Control::Send(message)) => {
+                    if socket.send(Message::Text(message)).await.is_err() { break; }
                 }
                 Some(Control::Close(reason)) => {
                     let _ = socket.send(close(1008, reason)).await;
@@ -299,13 +319,24 @@ async fn handle(
                 });
             }
             *greeted = true;
+            let refuses: Vec<String> = hello.refuses.iter().map(|c| c.as_str().to_string()).collect();
+            if let Err(error) = state.store.set_device_refuses(device.id, &refuses).await {
+                tracing::error!(device = %device.id, %error, "Cannot store the device's refused capabilities.");
+            }
             let stored_seq = state.store.stored_seq(device.id).await.unwrap_or(0);
+            // Runs waiting for this device go out right after the welcome.
+            let (state2, id) = (state.clone(), device.id);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                crate::jobs::on_connect(state2, id).await;
+            });
             Ok(Some(ServerMessage::Welcome(Welcome {
                 protocol_version: steward_proto::PROTOCOL_VERSION,
                 device_id: device.id.to_string(),
                 heartbeat_interval_secs: state.config.heartbeat_interval.as_secs().max(1) as u32,
                 stored_seq,
                 cert_not_after: not_after,
+                job_keys: state.jobs.public_keys(),
             })))
         }
         _ if !*greeted => Err(ProtoError::Invalid {
@@ -313,6 +344,30 @@ async fn handle(
             reason: "the first message must be hello".into(),
         }),
         AgentMessage::Heartbeat(_) | AgentMessage::Unknown => Ok(None),
+        AgentMessage::RunStarted { run_id, started_at } => {
+            crate::jobs::on_started(state, device.id, &run_id, started_at);
+            Ok(None)
+        }
+        AgentMessage::RunOutput {
+            run_id,
+            stream,
+            data,
+        } => {
+            crate::jobs::on_output(state, device.id, &run_id, stream, data);
+            Ok(None)
+        }
+        AgentMessage::RunResult(result) => {
+            crate::jobs::on_result(state, device.id, result);
+            Ok(None)
+        }
+        AgentMessage::ShellOutput { session, data_b64 } => {
+            state.jobs.shells.output(device.id, &session, &data_b64);
+            Ok(None)
+        }
+        AgentMessage::ShellClosed { session, reason } => {
+            state.jobs.shells.closed(device.id, &session, reason);
+            Ok(None)
+        }
         AgentMessage::Inventory(inventory) => {
             state.alerting.forget(device.id);
             if let Err(error) = state
@@ -497,5 +552,6 @@ async fn enroll_device(state: &AppState, text: &str) -> Result<EnrollResponse, S
     Ok(EnrollResponse::Enrolled {
         device_id: device_id.to_string(),
         cert_pem,
+        job_keys: state.jobs.public_keys(),
     })
 }

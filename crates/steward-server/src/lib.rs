@@ -16,6 +16,7 @@ pub mod bootstrap;
 pub mod enrollment;
 pub mod gateway;
 pub mod ingest;
+pub mod jobs;
 pub mod notify;
 pub mod status;
 pub mod throttle;
@@ -52,6 +53,11 @@ pub struct Config {
     pub alert_group_wait: Duration,
     /// Create the default monitors on first start.
     pub default_policy: bool,
+    /// Where the job-signing key lives (default: DATA_DIR/job-signing.key).
+    pub job_signing_key: Option<PathBuf>,
+    /// Jobs reaching more devices than this wait for a second person's
+    /// approval; 0: never.
+    pub approval_threshold: u32,
 }
 
 impl Config {
@@ -67,6 +73,8 @@ impl Config {
             limits: steward_proto::Limits::default(),
             alert_group_wait: Duration::from_secs(30),
             default_policy: true,
+            job_signing_key: None,
+            approval_threshold: 0,
         }
     }
 
@@ -90,6 +98,7 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     pub throttle: throttle::Throttle,
     pub alerting: Arc<alerting::Alerting>,
+    pub jobs: jobs::Jobs,
 }
 
 /// Counters about the server itself (errors both log and count).
@@ -155,7 +164,7 @@ async fn start(
     let store = boot.store;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let counters = Arc::new(ServerCounters::default());
-    let alerting =
+    let (alerting, remediations) =
         alerting::Alerting::start(store.clone(), config.alert_group_wait, shutdown_rx.clone())
             .await?;
     let ingest = ingest::IngestQueue::start(store.clone(), counters.clone());
@@ -178,8 +187,10 @@ async fn start(
         shutdown: shutdown_rx.clone(),
         throttle: throttle::Throttle::default(),
         alerting,
+        jobs: jobs::Jobs::new(boot.signer),
     });
     spawn_retention(state.clone(), shutdown_rx.clone());
+    jobs::start(state.clone(), remediations, shutdown_rx.clone());
     let router = api::router(state.clone());
     let task = tokio::spawn(tls::serve(listener, tls_config, router, shutdown_rx));
     tracing::info!(addr = %local_addr, url = %state.public_url, "Steward server listening.");

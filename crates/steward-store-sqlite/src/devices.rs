@@ -6,7 +6,7 @@ use sqlx::sqlite::SqliteRow;
 use steward_store::*;
 use uuid::Uuid;
 
-const SUMMARY_COLUMNS: &str = "id, org_id, site, name, hostname, os, tags, status, status_since, last_seen, revoked, cpu, mem, disk";
+const SUMMARY_COLUMNS: &str = "id, org_id, site, name, hostname, os, tags, status, status_since, last_seen, revoked, cpu, mem, disk, refuses";
 
 fn summary(row: &SqliteRow) -> Result<DeviceSummary> {
     let tags: String = row.get("tags");
@@ -25,6 +25,7 @@ fn summary(row: &SqliteRow) -> Result<DeviceSummary> {
         cpu_utilization: row.get("cpu"),
         memory_utilization: row.get("mem"),
         disk_utilization: row.get("disk"),
+        refuses: serde_json::from_str(&row.get::<String, _>("refuses")).unwrap_or_default(),
     })
 }
 

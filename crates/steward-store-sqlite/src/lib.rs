@@ -6,6 +6,7 @@
 mod alerts;
 pub mod audit;
 mod devices;
+mod jobs;
 mod metrics;
 mod people;
 
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_noise.sql"),
     include_str!("../migrations/0006_checks.sql"),
     include_str!("../migrations/0007_upstream.sql"),
+    include_str!("../migrations/0008_jobs.sql"),
 ];
 
 pub struct SqliteStore {

@@ -9,8 +9,10 @@
 //! - the device of ingested data is the authenticated device the gateway
 //!   passes in, never a field of the payload.
 
+mod jobs;
 mod records;
 
+pub use jobs::*;
 pub use records::*;
 
 use async_trait::async_trait;
@@ -108,7 +110,7 @@ impl Scope {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: JobStore + Send + Sync + 'static {
     // --- organisations and people -------------------------------------
     /// The root (service provider) organisation; created on first use.
     async fn default_org(&self) -> Result<Org>;

@@ -239,6 +239,9 @@ pub struct DeviceSummary {
     pub memory_utilization: Option<f64>,
     /// The fullest filesystem's utilisation.
     pub disk_utilization: Option<f64>,
+    /// Capabilities (scripts, shell, files, actions) the device's local
+    /// configuration refuses.
+    pub refuses: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -32,6 +32,8 @@ pub struct NewMonitor {
     applies_to: Matcher,
     #[serde(default)]
     exclude: Matcher,
+    #[serde(default)]
+    remediation: Option<steward_alert::monitor::Remediation>,
 }
 
 pub async fn create_monitor(
@@ -53,6 +55,7 @@ pub async fn create_monitor(
         spec: body.spec,
         applies_to: body.applies_to,
         exclude: body.exclude,
+        remediation: body.remediation,
     };
     monitor
         .validate()

@@ -9,8 +9,10 @@ mod access;
 mod alerts;
 mod devices;
 mod events;
+mod jobs;
 mod openapi;
 mod session;
+mod shell;
 mod tokens;
 
 use crate::auth::{self, Caller};
@@ -334,6 +336,84 @@ fn routes() -> Routes {
         Perm(P::DevicesManage),
         alerts::resolve,
     )
+    .add(
+        M::GET,
+        "/api/v1/devices/{id}/shell",
+        Perm(P::ShellOpen),
+        shell::open,
+    )
+    .add(
+        M::POST,
+        "/api/v1/devices/{id}/files/get",
+        Perm(P::ShellOpen),
+        shell::file_get,
+    )
+    .add(
+        M::POST,
+        "/api/v1/devices/{id}/files/put",
+        Perm(P::ShellOpen),
+        shell::file_put,
+    )
+    .add(M::GET, "/api/v1/scripts", Perm(P::ScriptsRun), jobs::list_scripts)
+    .add(M::POST, "/api/v1/scripts", Perm(P::ScriptsRun), jobs::save_script)
+    .add(
+        M::GET,
+        "/api/v1/scripts/{id}",
+        Perm(P::ScriptsRun),
+        jobs::show_script,
+    )
+    .add(
+        M::GET,
+        "/api/v1/scripts/{id}/versions",
+        Perm(P::ScriptsRun),
+        jobs::script_versions,
+    )
+    .add(
+        M::POST,
+        "/api/v1/scripts/{id}/delete",
+        Perm(P::ScriptsRun),
+        jobs::delete_script,
+    )
+    .add(M::GET, "/api/v1/jobs", Perm(P::ScriptsRun), jobs::list_jobs)
+    .add(M::POST, "/api/v1/jobs", Perm(P::ScriptsRun), jobs::create_job)
+    .add(M::GET, "/api/v1/jobs/{id}", Perm(P::ScriptsRun), jobs::show_job)
+    .add(
+        M::GET,
+        "/api/v1/jobs/{id}/events",
+        Perm(P::ScriptsRun),
+        jobs::job_events,
+    )
+    .add(
+        M::POST,
+        "/api/v1/jobs/{id}/approve",
+        Perm(P::ScriptsRun),
+        jobs::approve_job,
+    )
+    .add(
+        M::POST,
+        "/api/v1/jobs/{id}/cancel",
+        Perm(P::ScriptsRun),
+        jobs::cancel_job,
+    )
+    .add(
+        M::GET,
+        "/api/v1/schedules",
+        Perm(P::ScriptsRun),
+        jobs::list_schedules,
+    )
+    .add(
+        M::POST,
+        "/api/v1/schedules",
+        Perm(P::ScriptsRun),
+        jobs::create_schedule,
+    )
+    .add(
+        M::POST,
+        "/api/v1/schedules/{id}/delete",
+        Perm(P::ScriptsRun),
+        jobs::delete_schedule,
+    )
+    .add(M::GET, "/api/v1/job-keys", Perm(P::ScriptsRun), jobs::job_keys)
     .add(
         M::GET,
         "/api/v1/audit",

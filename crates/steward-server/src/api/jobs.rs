@@ -1,0 +1,374 @@
+//! Scripts, jobs and schedules. Running and editing scripts both need
+//! `scripts.run`; what a job reaches is limited to the caller's scope.
+
+use super::{ApiError, ApiResult, id_param, org_named};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::jobs::{self, JobRequest};
+use axum::Json;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocketUpgrade};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use steward_jobs::script::ScriptDef;
+use steward_store::{JobRecord, ScheduleRecord, ScriptRecord, ScriptVersion};
+use uuid::Uuid;
+
+#[derive(Deserialize)]
+pub struct SaveScript {
+    #[serde(default)]
+    org: Option<String>,
+    /// A script file (header comments carry the settings)...
+    #[serde(default)]
+    file: Option<String>,
+    /// ...named after this when its header does not name it.
+    #[serde(default)]
+    name: Option<String>,
+    /// ...or the definition as JSON.
+    #[serde(default)]
+    script: Option<ScriptDef>,
+}
+
+pub async fn save_script(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<SaveScript>,
+) -> ApiResult<ScriptRecord> {
+    let org = org_named(&state, &caller, body.org.as_deref()).await?;
+    if !caller.scope.allows_org(org) {
+        return Err(ApiError::forbidden(
+            "you cannot change the scripts of that organisation",
+        ));
+    }
+    let script = match (body.file, body.script) {
+        (Some(file), None) => {
+            ScriptDef::from_file(&file, body.name.as_deref().unwrap_or("script"))
+                .map_err(|e| ApiError::bad_request(format!("invalid script file: {}", e.0)))?
+        }
+        (None, Some(script)) => {
+            script
+                .validate()
+                .map_err(|e| ApiError::bad_request(format!("invalid script: {}", e.0)))?;
+            script
+        }
+        _ => return Err(ApiError::bad_request("give either file or script")),
+    };
+    let definition = serde_json::to_value(&script).unwrap_or_default();
+    Ok(Json(
+        state
+            .store
+            .save_script(
+                org,
+                &script.name,
+                &definition,
+                &caller.principal.username,
+                crate::now_ms(),
+            )
+            .await?,
+    ))
+}
+
+pub async fn list_scripts(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Vec<ScriptRecord>> {
+    Ok(Json(state.store.list_scripts(&caller.scope).await?))
+}
+
+/// One script by id or name, with its file form.
+pub async fn show_script(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Value> {
+    let record = state.store.get_script(&caller.scope, &id).await?;
+    let file = serde_json::from_value::<ScriptDef>(record.definition.clone())
+        .map(|s| s.to_file())
+        .unwrap_or_default();
+    let mut value = serde_json::to_value(&record).unwrap_or_default();
+    value["file"] = file.into();
+    Ok(Json(value))
+}
+
+pub async fn script_versions(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Vec<ScriptVersion>> {
+    let record = state.store.get_script(&caller.scope, &id).await?;
+    Ok(Json(
+        state.store.script_versions(&caller.scope, record.id).await?,
+    ))
+}
+
+pub async fn delete_script(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Value> {
+    let record = state.store.get_script(&caller.scope, &id).await?;
+    state.store.delete_script(&caller.scope, record.id).await?;
+    Ok(Json(json!({ "deleted": record.id })))
+}
+
+pub async fn create_job(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(request): Json<JobRequest>,
+) -> ApiResult<jobs::Created> {
+    let org = org_named(&state, &caller, request.org.as_deref()).await?;
+    Ok(Json(
+        jobs::create_job(
+            &state,
+            org,
+            &caller.scope,
+            &request,
+            &caller.principal.username,
+            None,
+        )
+        .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    limit: Option<u32>,
+}
+
+pub async fn list_jobs(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Vec<JobRecord>> {
+    Ok(Json(
+        state
+            .store
+            .list_jobs(&caller.scope, params.limit.unwrap_or(200))
+            .await?,
+    ))
+}
+
+/// A job with every run in the caller's scope; runs still going carry
+/// their output so far.
+pub async fn show_job(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Value> {
+    let id = id_param(&id, "job")?;
+    let job = state.store.get_job(&caller.scope, id).await?;
+    let mut runs = state.store.job_runs(&caller.scope, id).await?;
+    for run in runs.iter_mut().filter(|r| r.status == "running") {
+        if let Some((stdout, stderr)) = state.jobs.live_output(run.run_id) {
+            run.stdout = stdout;
+            run.stderr = stderr;
+        }
+    }
+    let mut value = serde_json::to_value(&job).unwrap_or_default();
+    value["runs"] = serde_json::to_value(runs).unwrap_or_default();
+    value["progress"] = steward_jobs::progress::job_state(&counts(&job)).into();
+    Ok(Json(value))
+}
+
+fn counts(job: &JobRecord) -> steward_jobs::progress::Counts {
+    let mut counts = steward_jobs::progress::Counts::default();
+    for (status, n) in &job.counts {
+        if let Some(s) = steward_proto::RunStatus::parse(status) {
+            counts.0.insert(s.as_str(), *n);
+        }
+    }
+    counts
+}
+
+/// A second person approves a job that reaches many devices.
+pub async fn approve_job(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Value> {
+    let id = id_param(&id, "job")?;
+    let job = state.store.get_job(&caller.scope, id).await?;
+    if job.state != "pending_approval" {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            format!("the job is {}, not waiting for approval", job.state),
+        ));
+    }
+    if job.created_by == caller.principal.username {
+        return Err(ApiError::forbidden(
+            "a job must be approved by someone other than its author",
+        ));
+    }
+    state
+        .store
+        .set_job_state(
+            &caller.scope,
+            id,
+            "active",
+            Some(&caller.principal.username),
+        )
+        .await?;
+    let policy = serde_json::from_value(job.policy).unwrap_or_default();
+    jobs::start_job(&state, id, policy).await;
+    Ok(Json(json!({ "approved": id })))
+}
+
+pub async fn cancel_job(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Value> {
+    let id = id_param(&id, "job")?;
+    state.store.get_job(&caller.scope, id).await?;
+    state
+        .store
+        .set_job_state(&caller.scope, id, "cancelled", None)
+        .await?;
+    let message = format!("cancelled by {}", caller.principal.username);
+    let cancelled = state
+        .store
+        .cancel_queued(id, &message, crate::now_ms())
+        .await?;
+    Ok(Json(json!({ "cancelled": id, "runs_cancelled": cancelled })))
+}
+
+/// `GET /api/v1/jobs/{id}/events`: the job's live output and status
+/// changes, as JSON text messages.
+pub async fn job_events(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let id = match id_param(&id, "job") {
+        Ok(id) => id,
+        Err(error) => return error.into_response(),
+    };
+    if let Err(error) = state.store.get_job(&caller.scope, id).await {
+        return ApiError::from(error).into_response();
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(_) => return ApiError::bad_request("this is a WebSocket").into_response(),
+    };
+    let visible: std::collections::HashSet<Uuid> = state
+        .store
+        .job_runs(&caller.scope, id)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| r.device_id)
+        .collect();
+    let mut events = state.jobs.events.subscribe();
+    ws.on_upgrade(move |mut socket| async move {
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event) => {
+                        let (job, device) = match &event {
+                            jobs::JobEvent::Output { job_id, device_id, .. }
+                            | jobs::JobEvent::Status { job_id, device_id, .. } => (*job_id, *device_id),
+                        };
+                        if job != id || !visible.contains(&device) {
+                            continue;
+                        }
+                        let text = serde_json::to_string(&event).unwrap_or_default();
+                        if socket.send(Message::Text(Utf8Bytes::from(text))).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return,
+                },
+                incoming = socket.recv() => match incoming {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    _ => {}
+                },
+            }
+        }
+    })
+}
+
+#[derive(Deserialize)]
+pub struct NewSchedule {
+    name: String,
+    #[serde(default)]
+    org: Option<String>,
+    timing: steward_jobs::schedule::Timing,
+    job: JobRequest,
+}
+
+pub async fn create_schedule(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<NewSchedule>,
+) -> ApiResult<ScheduleRecord> {
+    if body.name.is_empty() || body.name.len() > 128 || body.name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "a schedule needs a name of 1-128 characters",
+        ));
+    }
+    let org = org_named(&state, &caller, body.org.as_deref()).await?;
+    if !caller.scope.allows_org(org) {
+        return Err(ApiError::forbidden(
+            "you cannot schedule jobs for that organisation",
+        ));
+    }
+    body.timing
+        .validate()
+        .map_err(|e| ApiError::bad_request(format!("invalid schedule: {}", e.0)))?;
+    let mut selector = steward_jobs::target::Selector::default();
+    for target in &body.job.targets {
+        selector
+            .add(target)
+            .map_err(|e| ApiError::bad_request(e.0))?;
+    }
+    if selector.is_empty() {
+        return Err(ApiError::bad_request("the scheduled job has no targets"));
+    }
+    let next_run_at = body
+        .timing
+        .next_after(crate::now_ms())
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    let record = ScheduleRecord {
+        id: Uuid::now_v7(),
+        org_id: org,
+        name: body.name,
+        timing: serde_json::to_value(&body.timing).unwrap_or_default(),
+        job: serde_json::to_value(&body.job).unwrap_or_default(),
+        enabled: true,
+        next_run_at,
+        last_run_at: None,
+        created_by: caller.principal.username.clone(),
+    };
+    state.store.create_schedule(&record).await?;
+    Ok(Json(record))
+}
+
+pub async fn list_schedules(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Vec<ScheduleRecord>> {
+    Ok(Json(state.store.list_schedules(&caller.scope).await?))
+}
+
+pub async fn delete_schedule(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Value> {
+    let id = id_param(&id, "schedule")?;
+    state.store.delete_schedule(&caller.scope, id).await?;
+    Ok(Json(json!({ "deleted": id })))
+}
+
+/// The public keys agents verify orders with.
+pub async fn job_keys(State(state): State<Arc<AppState>>, _: Caller) -> ApiResult<Value> {
+    Ok(Json(json!({
+        "keys": state.jobs.public_keys(),
+        "key_id": state.jobs.signer.key_id(),
+    })))
+}

@@ -1,0 +1,574 @@
+//! Scripts, jobs and their runs, schedules (see `steward_store::JobStore`).
+
+use crate::{SqliteStore, backend, in_scope, scope_param, uuid};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use std::collections::BTreeMap;
+use steward_store::*;
+use uuid::Uuid;
+
+/// SQL condition: organisation-wide rows (scripts, schedules) of `org_col`
+/// are readable by any grant in that organisation, a site-limited one too
+/// (a site technician runs the organisation's scripts on their site).
+fn in_org(n: u8, org_col: &str) -> String {
+    format!(
+        "(EXISTS (SELECT 1 FROM json_each(?{n}, '$.a') j WHERE json_extract(j.value, '$.o') IS NULL OR json_extract(j.value, '$.o') = {org_col})
+          AND NOT EXISTS (SELECT 1 FROM json_each(?{n}, '$.d') j WHERE json_extract(j.value, '$.s') IS NULL AND (json_extract(j.value, '$.o') IS NULL OR json_extract(j.value, '$.o') = {org_col})))"
+    )
+}
+
+fn json(row: &SqliteRow, column: &str) -> serde_json::Value {
+    serde_json::from_str(&row.get::<String, _>(column)).unwrap_or_default()
+}
+
+fn script(row: &SqliteRow) -> Result<ScriptRecord> {
+    Ok(ScriptRecord {
+        id: uuid(row.get("id"))?,
+        org_id: uuid(row.get("org_id"))?,
+        name: row.get("name"),
+        version: row.get("version"),
+        definition: json(row, "definition"),
+        updated_at: row.get("updated_at"),
+        updated_by: row.get("updated_by"),
+    })
+}
+
+fn job(row: &SqliteRow) -> Result<JobRecord> {
+    let counts: BTreeMap<String, u64> = row
+        .get::<Option<String>, _>("counts")
+        .and_then(|c| serde_json::from_str(&c).ok())
+        .unwrap_or_default();
+    Ok(JobRecord {
+        id: uuid(row.get("id"))?,
+        org_id: uuid(row.get("org_id"))?,
+        name: row.get("name"),
+        action: json(row, "action"),
+        selector: json(row, "selector"),
+        policy: json(row, "policy"),
+        created_at: row.get("created_at"),
+        created_by: row.get("created_by"),
+        expires_at: row.get("expires_at"),
+        state: row.get("state"),
+        approved_by: row.get("approved_by"),
+        origin: row.get("origin"),
+        counts,
+    })
+}
+
+fn schedule(row: &SqliteRow) -> Result<ScheduleRecord> {
+    Ok(ScheduleRecord {
+        id: uuid(row.get("id"))?,
+        org_id: uuid(row.get("org_id"))?,
+        name: row.get("name"),
+        timing: json(row, "timing"),
+        job: json(row, "job"),
+        enabled: row.get("enabled"),
+        next_run_at: row.get("next_run_at"),
+        last_run_at: row.get("last_run_at"),
+        created_by: row.get("created_by"),
+    })
+}
+
+const JOB_COLUMNS: &str = "j.*, (SELECT json_group_object(status, n) FROM (SELECT status, COUNT(*) AS n FROM job_runs WHERE job_id = j.id GROUP BY status)) AS counts";
+
+/// A job is visible to a scope that covers its organisation, or any device
+/// it runs on.
+fn job_visible() -> String {
+    format!(
+        "({} OR EXISTS (SELECT 1 FROM job_runs r JOIN devices d ON d.id = r.device_id WHERE r.job_id = j.id AND {}))",
+        in_scope(1, "j.org_id", None),
+        in_scope(1, "d.org_id", Some("d.site"))
+    )
+}
+
+fn is_final(status: &str) -> bool {
+    steward_proto::RunStatus::parse(status).is_some_and(|s| s.is_final())
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn save_script(
+        &self,
+        org: Uuid,
+        name: &str,
+        definition: &serde_json::Value,
+        by: &str,
+        at: i64,
+    ) -> Result<ScriptRecord> {
+        let mut tx = self.write_tx().await.map_err(backend)?;
+        let existing = sqlx::query("SELECT id, version FROM scripts WHERE org_id = ? AND name = ?")
+            .bind(org.to_string())
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let text = definition.to_string();
+        let (id, version) = match existing {
+            Some(row) => {
+                let id: String = row.get("id");
+                let version = row.get::<i64, _>("version") + 1;
+                sqlx::query("UPDATE scripts SET version = ?, definition = ?, updated_at = ?, updated_by = ? WHERE id = ?")
+                    .bind(version)
+                    .bind(&text)
+                    .bind(at)
+                    .bind(by)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                (id, version)
+            }
+            None => {
+                let id = Uuid::now_v7().to_string();
+                sqlx::query("INSERT INTO scripts (id, org_id, name, version, definition, updated_at, updated_by) VALUES (?, ?, ?, 1, ?, ?, ?)")
+                    .bind(&id)
+                    .bind(org.to_string())
+                    .bind(name)
+                    .bind(&text)
+                    .bind(at)
+                    .bind(by)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                (id, 1)
+            }
+        };
+        sqlx::query("INSERT INTO script_versions (script_id, version, definition, created_at, created_by) VALUES (?, ?, ?, ?, ?)")
+            .bind(&id)
+            .bind(version)
+            .bind(&text)
+            .bind(at)
+            .bind(by)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ScriptRecord {
+            id: uuid(&id)?,
+            org_id: org,
+            name: name.into(),
+            version,
+            definition: definition.clone(),
+            updated_at: at,
+            updated_by: by.into(),
+        })
+    }
+
+    async fn list_scripts(&self, scope: &Scope) -> Result<Vec<ScriptRecord>> {
+        let sql = format!(
+            "SELECT * FROM scripts s WHERE {} ORDER BY name",
+            in_org(1, "s.org_id")
+        );
+        self.scoped(sql, scope).await?.iter().map(script).collect()
+    }
+
+    async fn get_script(&self, scope: &Scope, id_or_name: &str) -> Result<ScriptRecord> {
+        let sql = format!(
+            "SELECT * FROM scripts s WHERE (s.id = ?2 OR s.name = ?2) AND {} LIMIT 2",
+            in_org(1, "s.org_id")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(id_or_name)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        match rows.as_slice() {
+            [] => Err(StoreError::NotFound),
+            [one] => script(one),
+            _ => Err(StoreError::Conflict(format!(
+                "several organisations have a script called {id_or_name:?}: use its id"
+            ))),
+        }
+    }
+
+    async fn script_versions(&self, scope: &Scope, id: Uuid) -> Result<Vec<ScriptVersion>> {
+        let sql = format!(
+            "SELECT v.* FROM script_versions v JOIN scripts s ON s.id = v.script_id WHERE s.id = ?2 AND {} ORDER BY v.version DESC",
+            in_org(1, "s.org_id")
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| {
+                Ok(ScriptVersion {
+                    version: row.get("version"),
+                    definition: json(row, "definition"),
+                    created_at: row.get("created_at"),
+                    created_by: row.get("created_by"),
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_script(&self, scope: &Scope, id: Uuid) -> Result<()> {
+        let sql = format!(
+            "DELETE FROM scripts WHERE id = ?2 AND {}",
+            in_scope(1, "org_id", None)
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn create_job(&self, job: &NewJob) -> Result<()> {
+        let mut tx = self.write_tx().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO jobs (id, org_id, name, action, selector, policy, created_at, created_by, expires_at, state, origin)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(job.id.to_string())
+        .bind(job.org_id.to_string())
+        .bind(&job.name)
+        .bind(job.action.to_string())
+        .bind(job.selector.to_string())
+        .bind(job.policy.to_string())
+        .bind(job.created_at)
+        .bind(&job.created_by)
+        .bind(job.expires_at)
+        .bind(&job.state)
+        .bind(&job.origin)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        for (run, device, status, message) in &job.runs {
+            sqlx::query(
+                "INSERT INTO job_runs (run_id, job_id, device_id, org_id, status, message, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(run.to_string())
+            .bind(job.id.to_string())
+            .bind(device.to_string())
+            .bind(job.org_id.to_string())
+            .bind(status)
+            .bind(message)
+            .bind(is_final(status).then_some(job.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn list_jobs(&self, scope: &Scope, limit: u32) -> Result<Vec<JobRecord>> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j WHERE {} ORDER BY j.created_at DESC, j.id DESC LIMIT {}",
+            job_visible(),
+            limit.min(10_000)
+        );
+        self.scoped(sql, scope).await?.iter().map(job).collect()
+    }
+
+    async fn get_job(&self, scope: &Scope, id: Uuid) -> Result<JobRecord> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j WHERE j.id = ?2 AND {}",
+            job_visible()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        job(&row)
+    }
+
+    async fn job_runs(&self, scope: &Scope, job: Uuid) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT r.*, d.name AS device_name FROM job_runs r JOIN devices d ON d.id = r.device_id
+             WHERE r.job_id = ?2 AND {} ORDER BY d.name, r.run_id",
+            in_scope(1, "d.org_id", Some("d.site"))
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(job.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| {
+                Ok(RunRecord {
+                    run_id: uuid(row.get("run_id"))?,
+                    job_id: uuid(row.get("job_id"))?,
+                    device_id: uuid(row.get("device_id"))?,
+                    device_name: row.get("device_name"),
+                    status: row.get("status"),
+                    exit_code: row.get("exit_code"),
+                    stdout: row.get("stdout"),
+                    stderr: row.get("stderr"),
+                    truncated: row.get("truncated"),
+                    message: row.get("message"),
+                    sent_at: row.get("sent_at"),
+                    started_at: row.get("started_at"),
+                    finished_at: row.get("finished_at"),
+                    duration_ms: row.get("duration_ms"),
+                })
+            })
+            .collect()
+    }
+
+    async fn set_job_state(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        state: &str,
+        approved_by: Option<&str>,
+    ) -> Result<()> {
+        let sql = format!(
+            "UPDATE jobs SET state = ?3, approved_by = COALESCE(?4, approved_by) WHERE id = ?2 AND {}",
+            in_scope(1, "org_id", None)
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(id.to_string())
+            .bind(state)
+            .bind(approved_by)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn runs_to_send(
+        &self,
+        device: Option<Uuid>,
+        job: Option<Uuid>,
+        now: i64,
+    ) -> Result<Vec<PendingRun>> {
+        sqlx::query(
+            "SELECT r.run_id, r.job_id, r.device_id, r.status, j.created_at, j.expires_at, j.action, j.policy
+             FROM job_runs r JOIN jobs j ON j.id = r.job_id
+             WHERE r.status IN ('queued', 'sent') AND j.state = 'active' AND j.expires_at > ?3
+               AND (?1 IS NULL OR r.device_id = ?1) AND (?2 IS NULL OR r.job_id = ?2)
+             ORDER BY j.created_at, r.run_id",
+        )
+        .bind(device.map(|d| d.to_string()))
+        .bind(job.map(|j| j.to_string()))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|row| {
+            Ok(PendingRun {
+                run_id: uuid(row.get("run_id"))?,
+                job_id: uuid(row.get("job_id"))?,
+                device_id: uuid(row.get("device_id"))?,
+                status: row.get("status"),
+                created_at: row.get("created_at"),
+                expires_at: row.get("expires_at"),
+                action: json(row, "action"),
+                policy: json(row, "policy"),
+            })
+        })
+        .collect()
+    }
+
+    async fn mark_sent(&self, runs: &[Uuid], at: i64) -> Result<()> {
+        let mut tx = self.write_tx().await.map_err(backend)?;
+        for run in runs {
+            sqlx::query("UPDATE job_runs SET status = 'sent', sent_at = ? WHERE run_id = ? AND status = 'queued'")
+                .bind(at)
+                .bind(run.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn apply_run_reports(&self, reports: &[RunReport]) -> Result<Vec<ReportOutcome>> {
+        let mut tx = self.write_tx().await.map_err(backend)?;
+        let mut outcomes = Vec::with_capacity(reports.len());
+        for report in reports {
+            let current: Option<String> =
+                sqlx::query("SELECT status FROM job_runs WHERE run_id = ? AND device_id = ?")
+                    .bind(report.run_id.to_string())
+                    .bind(report.device_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .map(|row| row.get("status"));
+            let Some(current) = current else {
+                outcomes.push(ReportOutcome::Unknown);
+                continue;
+            };
+            // The agent's word beats the server's guess that it expired.
+            if is_final(&current) && current != "expired" {
+                outcomes.push(ReportOutcome::AlreadyFinal);
+                continue;
+            }
+            if report.status == "running" {
+                sqlx::query("UPDATE job_runs SET status = 'running', started_at = ? WHERE run_id = ? AND status IN ('queued', 'sent', 'expired')")
+                    .bind(report.started_at)
+                    .bind(report.run_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            } else {
+                sqlx::query(
+                    "UPDATE job_runs SET status = ?, exit_code = ?, stdout = ?, stderr = ?, truncated = ?, message = ?,
+                         started_at = COALESCE(?, started_at), duration_ms = ?, finished_at = ? WHERE run_id = ?",
+                )
+                .bind(&report.status)
+                .bind(report.exit_code)
+                .bind(&report.stdout)
+                .bind(&report.stderr)
+                .bind(report.truncated)
+                .bind(&report.message)
+                .bind(report.started_at)
+                .bind(report.duration_ms)
+                .bind(report.at)
+                .bind(report.run_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            }
+            outcomes.push(ReportOutcome::Applied);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(outcomes)
+    }
+
+    async fn expire_runs(&self, now: i64) -> Result<Vec<Uuid>> {
+        let mut tx = self.write_tx().await.map_err(backend)?;
+        let jobs: Vec<String> = sqlx::query(
+            "SELECT DISTINCT r.job_id FROM job_runs r JOIN jobs j ON j.id = r.job_id WHERE r.status = 'queued' AND j.expires_at <= ?",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|row| row.get("job_id"))
+        .collect();
+        for job in &jobs {
+            sqlx::query("UPDATE job_runs SET status = 'expired', finished_at = ?, message = 'the device did not connect before the job expired' WHERE job_id = ? AND status = 'queued'")
+                .bind(now)
+                .bind(job)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        jobs.iter().map(|j| uuid(j)).collect()
+    }
+
+    async fn cancel_queued(&self, job: Uuid, message: &str, at: i64) -> Result<u64> {
+        let done = sqlx::query("UPDATE job_runs SET status = 'cancelled', message = ?, finished_at = ? WHERE job_id = ? AND status = 'queued'")
+            .bind(message)
+            .bind(at)
+            .bind(job.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn set_device_refuses(&self, device: Uuid, refuses: &[String]) -> Result<()> {
+        sqlx::query("UPDATE devices SET refuses = ? WHERE id = ?")
+            .bind(serde_json::to_string(refuses).unwrap_or_else(|_| "[]".into()))
+            .bind(device.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn create_schedule(&self, s: &ScheduleRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO schedules (id, org_id, name, timing, job, enabled, next_run_at, last_run_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(s.id.to_string())
+        .bind(s.org_id.to_string())
+        .bind(&s.name)
+        .bind(s.timing.to_string())
+        .bind(s.job.to_string())
+        .bind(s.enabled)
+        .bind(s.next_run_at)
+        .bind(s.last_run_at)
+        .bind(&s.created_by)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn list_schedules(&self, scope: &Scope) -> Result<Vec<ScheduleRecord>> {
+        let sql = format!(
+            "SELECT * FROM schedules s WHERE {} ORDER BY name",
+            in_org(1, "s.org_id")
+        );
+        self.scoped(sql, scope).await?.iter().map(schedule).collect()
+    }
+
+    async fn delete_schedule(&self, scope: &Scope, id: Uuid) -> Result<()> {
+        let sql = format!(
+            "DELETE FROM schedules WHERE id = ?2 AND {}",
+            in_scope(1, "org_id", None)
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn due_schedules(&self, now: i64) -> Result<Vec<ScheduleRecord>> {
+        sqlx::query("SELECT * FROM schedules WHERE enabled = 1 AND next_run_at <= ? ORDER BY next_run_at")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(schedule)
+            .collect()
+    }
+
+    async fn schedule_fired(&self, id: Uuid, ran_at: Option<i64>, next_run_at: i64) -> Result<()> {
+        sqlx::query("UPDATE schedules SET last_run_at = COALESCE(?, last_run_at), next_run_at = ? WHERE id = ?")
+            .bind(ran_at)
+            .bind(next_run_at)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn append_alert_event(
+        &self,
+        alert: Uuid,
+        at: i64,
+        event: &serde_json::Value,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO alert_events (alert_id, at, event) VALUES (?, ?, ?)")
+            .bind(alert.to_string())
+            .bind(at)
+            .bind(event.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
