@@ -67,9 +67,19 @@ pub enum Command {
         log_rules: Vec<crate::collectors::logs::LogRule>,
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         check_interval: Duration,
+        /// Refuse these capabilities whatever the server sends, e.g.
+        /// `--refuse shell,scripts` on a sensitive machine (scripts, shell,
+        /// files, actions).
+        #[arg(long, value_delimiter = ',', value_parser = parse_capability)]
+        refuse: Vec<steward_proto::Capability>,
     },
     /// Print this agent's identity and spool state.
     Status,
+}
+
+fn parse_capability(text: &str) -> Result<steward_proto::Capability, String> {
+    steward_proto::Capability::parse(text)
+        .ok_or_else(|| format!("{text:?}: capabilities are scripts, shell, files and actions"))
 }
 
 impl Cli {
@@ -125,6 +135,7 @@ pub fn run(cli: Cli) -> Result<()> {
             services,
             log_rules,
             check_interval,
+            refuse,
         } => {
             checks.extend(processes);
             checks.extend(services);
@@ -136,6 +147,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 checks,
                 check_interval,
                 log_rules,
+                refuses: refuse,
             };
             runtime.block_on(crate::connection::run(&dir, options))
         }

@@ -45,6 +45,8 @@ pub struct RunOptions {
     pub check_interval: Duration,
     /// Log files watched for a pattern.
     pub log_rules: Vec<crate::collectors::logs::LogRule>,
+    /// Capabilities this device refuses whatever the server signs.
+    pub refuses: Vec<steward_proto::Capability>,
 }
 
 pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
@@ -56,6 +58,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         checks,
         check_interval,
         log_rules,
+        refuses,
     } = options;
     let state = AgentState::load(dir)?;
     let spool = Arc::new(Mutex::new(Spool::open(
@@ -85,12 +88,21 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
             checks_ready.clone(),
         ));
     }
+    let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
+    let runner = Arc::new(crate::jobs::Runner::open(
+        dir,
+        &state.config.device_id,
+        refuses,
+        out_tx,
+    )?);
     let local = Local {
         spool,
         spooled,
         host,
         latest_checks,
         checks_ready,
+        runner,
+        outgoing: tokio::sync::Mutex::new(out_rx),
     };
     let mut attempt = 0u32;
     let stop = shutdown_signal();
@@ -251,6 +263,9 @@ struct Local {
     host: Shared<Host>,
     latest_checks: Shared<Option<steward_proto::CheckRuns>>,
     checks_ready: Arc<Notify>,
+    runner: Arc<crate::jobs::Runner>,
+    /// Messages from running jobs and shells for the server.
+    outgoing: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<AgentMessage>>,
 }
 
 async fn session(
@@ -266,7 +281,10 @@ async fn session(
         host,
         latest_checks,
         checks_ready,
+        runner,
+        outgoing,
     } = local;
+    let mut outgoing = outgoing.lock().await;
     let mut socket =
         transport::open(&state.config.url, steward_proto::AGENT_WS_PATH, config).await?;
     send(
@@ -274,6 +292,7 @@ async fn session(
         &AgentMessage::Hello(Hello {
             protocol_version: steward_proto::PROTOCOL_VERSION,
             agent_version: crate::AGENT_VERSION.into(),
+            refuses: runner.refuses().to_vec(),
         }),
     )
     .await?;
@@ -294,6 +313,13 @@ async fn session(
         let mut spool = lock(spool);
         spool.raise_floor(welcome.stored_seq)?;
         spool.ack(welcome.stored_seq)?;
+    }
+    runner.pin_keys_once(dir, &welcome.job_keys);
+    // What jobs said while we were away is stale, except their results,
+    // which the journal keeps until acked: resend those.
+    while outgoing.try_recv().is_ok() {}
+    for result in runner.unacked() {
+        send(&mut socket, &AgentMessage::RunResult(result)).await?;
     }
     let mut last_inventory = collect_inventory(host).await?;
     send(
@@ -341,6 +367,12 @@ async fn session(
         tokio::select! {
             _ = heartbeat.tick() => send(&mut socket, &AgentMessage::Heartbeat(Heartbeat { ts_ms: now_ms() })).await?,
             _ = spooled.notified() => {}
+            Some(message) = outgoing.recv() => send(&mut socket, &message).await?,
+            _ = runner.inventory_now.notified() => {
+                let inventory = collect_inventory(host).await?;
+                send(&mut socket, &AgentMessage::Inventory(Box::new(inventory.clone()))).await?;
+                last_inventory = inventory;
+            }
             _ = checks_ready.notified() => {
                 let runs = lock(latest_checks).clone();
                 if let Some(runs) = runs {
@@ -366,6 +398,20 @@ async fn session(
                     return Ok(Rotated);
                 }
                 ServerMessage::Error { code, message } => tracing::warn!(?code, %message, "The server rejected a message."),
+                ServerMessage::Order(signed) => runner.on_order(signed),
+                ServerMessage::RunAck { run_id } => runner.acked(&run_id),
+                ServerMessage::ShellInput { session, data_b64 } => {
+                    use base64::Engine;
+                    if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data_b64) {
+                        runner.shell_input(&session, crate::jobs::shell::Input::Data(bytes));
+                    }
+                }
+                ServerMessage::ShellResize { session, cols, rows } => {
+                    runner.shell_input(&session, crate::jobs::shell::Input::Resize(cols, rows));
+                }
+                ServerMessage::ShellClose { session } => {
+                    runner.shell_input(&session, crate::jobs::shell::Input::Close);
+                }
                 _ => {}
             },
         }

@@ -46,11 +46,12 @@ pub async fn enroll(dir: &Path, token_text: &str, name: Option<String>) -> Resul
             Some(Err(error)) => return Err(error.into()),
         }
     };
-    let (device_id, cert_pem) = match steward_proto::decode_json::<EnrollResponse>(&reply)? {
+    let (device_id, cert_pem, job_keys) = match steward_proto::decode_json::<EnrollResponse>(&reply)? {
         EnrollResponse::Enrolled {
             device_id,
             cert_pem,
-        } => (device_id, cert_pem),
+            job_keys,
+        } => (device_id, cert_pem, job_keys),
         EnrollResponse::Refused { message } => bail!("enrollment refused: {message}"),
     };
     let ca_pem = verifier
@@ -66,6 +67,8 @@ pub async fn enroll(dir: &Path, token_text: &str, name: Option<String>) -> Resul
         identity: steward_pki::CertifiedKey { cert_pem, key_pem },
     }
     .save(dir)?;
+    // Orders are obeyed only when signed by these keys.
+    crate::jobs::save_keys(dir, &job_keys)?;
     let _ = socket.close(None).await;
     Ok(device_id)
 }

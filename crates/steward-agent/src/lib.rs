@@ -12,6 +12,7 @@ pub mod cli;
 pub mod collectors;
 pub mod connection;
 pub mod enroll;
+pub mod jobs;
 pub mod os;
 pub mod spool;
 pub mod state;

@@ -57,6 +57,7 @@ async fn agent_text_with_markup_is_shown_as_text() {
     let hello = steward_proto::AgentMessage::Hello(steward_proto::Hello {
         protocol_version: 1,
         agent_version: "x".into(),
+        refuses: Vec::new(),
     });
     let inventory = steward_proto::AgentMessage::Inventory(Box::new(steward_proto::Inventory {
         hostname: HOSTILE.into(),
