@@ -46,14 +46,15 @@ pub async fn enroll(dir: &Path, token_text: &str, name: Option<String>) -> Resul
             Some(Err(error)) => return Err(error.into()),
         }
     };
-    let (device_id, cert_pem, job_keys) = match steward_proto::decode_json::<EnrollResponse>(&reply)? {
-        EnrollResponse::Enrolled {
-            device_id,
-            cert_pem,
-            job_keys,
-        } => (device_id, cert_pem, job_keys),
-        EnrollResponse::Refused { message } => bail!("enrollment refused: {message}"),
-    };
+    let (device_id, cert_pem, job_keys) =
+        match steward_proto::decode_json::<EnrollResponse>(&reply)? {
+            EnrollResponse::Enrolled {
+                device_id,
+                cert_pem,
+                job_keys,
+            } => (device_id, cert_pem, job_keys),
+            EnrollResponse::Refused { message } => bail!("enrollment refused: {message}"),
+        };
     let ca_pem = verifier
         .ca_pem()
         .ok_or_else(|| anyhow!("the server's CA was not captured"))?;

@@ -35,6 +35,17 @@ pub fn host_port(url: &str) -> Result<(String, u16)> {
 }
 
 pub async fn open(url: &str, path: &str, config: Arc<rustls::ClientConfig>) -> Result<Socket> {
+    open_with_headers(url, path, config, &[]).await
+}
+
+/// [`open`] with extra request headers (the CLI's bearer token).
+pub async fn open_with_headers(
+    url: &str,
+    path: &str,
+    config: Arc<rustls::ClientConfig>,
+    headers: &[(&'static str, String)],
+) -> Result<Socket> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let (host, port) = host_port(url)?;
     let name =
         ServerName::try_from(host.clone()).with_context(|| format!("bad server name {host:?}"))?;
@@ -55,13 +66,14 @@ pub async fn open(url: &str, path: &str, config: Arc<rustls::ClientConfig>) -> R
         let mut ws_config = WebSocketConfig::default();
         ws_config.max_message_size = Some(steward_proto::MAX_FRAME_BYTES);
         ws_config.max_frame_size = Some(steward_proto::MAX_FRAME_BYTES);
-        let (socket, _) = tokio_tungstenite::client_async_with_config(
-            format!("wss://{authority}{path}"),
-            tls,
-            Some(ws_config),
-        )
-        .await
-        .context("WebSocket handshake failed")?;
+        let mut request = format!("wss://{authority}{path}").into_client_request()?;
+        for (name, value) in headers {
+            request.headers_mut().insert(*name, value.parse()?);
+        }
+        let (socket, _) =
+            tokio_tungstenite::client_async_with_config(request, tls, Some(ws_config))
+                .await
+                .context("WebSocket handshake failed")?;
         Ok(socket)
     };
     tokio::time::timeout(CONNECT_TIMEOUT, connect)

@@ -223,7 +223,10 @@ impl ScriptDef {
                 continue;
             };
             let (key, value) = setting.split_once('=').ok_or_else(|| {
-                JobError(format!("line {}: expected `# steward: key = value`", number + 1))
+                JobError(format!(
+                    "line {}: expected `# steward: key = value`",
+                    number + 1
+                ))
             })?;
             let value = value.trim();
             match key.trim() {
@@ -255,7 +258,11 @@ impl ScriptDef {
 }
 
 fn parse_secs(value: &str, line: usize) -> Result<u32, JobError> {
-    let (digits, unit) = value.split_at(value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len()));
+    let (digits, unit) = value.split_at(
+        value
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(value.len()),
+    );
     let n: u32 = digits
         .parse()
         .map_err(|_| JobError(format!("line {line}: bad timeout {value:?}")))?;
@@ -334,7 +341,10 @@ mod tests {
         assert_eq!(script.timeout_secs, 120);
         assert_eq!(script.params.len(), 2);
         assert_eq!(script.to_file(), FILE);
-        assert_eq!(ScriptDef::from_file(&script.to_file(), "x").unwrap(), script);
+        assert_eq!(
+            ScriptDef::from_file(&script.to_file(), "x").unwrap(),
+            script
+        );
     }
 
     #[test]

@@ -180,7 +180,10 @@ pub enum RunStatus {
 
 impl RunStatus {
     pub fn is_final(self) -> bool {
-        !matches!(self, RunStatus::Queued | RunStatus::Sent | RunStatus::Running)
+        !matches!(
+            self,
+            RunStatus::Queued | RunStatus::Sent | RunStatus::Running
+        )
     }
 
     pub fn as_str(self) -> &'static str {

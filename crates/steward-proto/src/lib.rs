@@ -224,7 +224,9 @@ pub enum EnrollResponse {
         #[serde(default)]
         job_keys: Vec<String>,
     },
-    Refused { message: String },
+    Refused {
+        message: String,
+    },
 }
 
 impl AgentMessage {

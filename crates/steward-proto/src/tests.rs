@@ -10,6 +10,11 @@ fn check(frame: &str, expect: &str) {
         Ok(AgentMessage::Unknown) => "unknown".to_string(),
         Ok(AgentMessage::Renew { .. }) => "renew".to_string(),
         Ok(AgentMessage::Checks(c)) => format!("checks {}", c.runs.len()),
+        Ok(AgentMessage::RunStarted { .. }) => "run started".to_string(),
+        Ok(AgentMessage::RunOutput { .. }) => "run output".to_string(),
+        Ok(AgentMessage::RunResult(r)) => format!("run result {}", r.status.as_str()),
+        Ok(AgentMessage::ShellOutput { .. }) => "shell output".to_string(),
+        Ok(AgentMessage::ShellClosed { .. }) => "shell closed".to_string(),
         Err(ProtoError::TooLarge { .. }) => "too large".to_string(),
         Err(ProtoError::Malformed(_)) => "malformed".to_string(),
         Err(ProtoError::Invalid { field, .. }) => format!("invalid {field}"),
@@ -118,5 +123,44 @@ fn check_runs_are_bounded() {
             "x".repeat(20_000)
         ),
         "invalid checks.output",
+    );
+}
+
+#[test]
+fn decodes_and_bounds_job_frames() {
+    let run = "0190aaaa-0000-7000-8000-000000000001";
+    check(
+        &format!(
+            r#"{{"type":"run_result","run_id":"{run}","status":"succeeded","exit_code":0,"stdout":"hi"}}"#
+        ),
+        "run result succeeded",
+    );
+    check(
+        &format!(r#"{{"type":"run_started","run_id":"{run}","started_at":1}}"#),
+        "run started",
+    );
+    // Run ids are ids, not paths or SQL.
+    check(
+        r#"{"type":"run_result","run_id":"../../etc","status":"failed"}"#,
+        "invalid run_id",
+    );
+    // An agent cannot invent a status.
+    check(
+        &format!(r#"{{"type":"run_result","run_id":"{run}","status":"hacked"}}"#),
+        "malformed",
+    );
+    let big = "x".repeat(MAX_CHUNK_BYTES + 1);
+    check(
+        &format!(r#"{{"type":"run_output","run_id":"{run}","stream":"stdout","data":"{big}"}}"#),
+        "invalid data",
+    );
+    let huge = "x".repeat(MAX_OUTPUT_BYTES + 1);
+    check(
+        &format!(r#"{{"type":"run_result","run_id":"{run}","status":"failed","stderr":"{huge}"}}"#),
+        "invalid stdout",
+    );
+    check(
+        &format!(r#"{{"type":"shell_output","session":"{run}","data_b64":"aGk="}}"#),
+        "shell output",
     );
 }

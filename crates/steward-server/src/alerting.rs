@@ -139,7 +139,11 @@ impl Alerting {
         device: Uuid,
         suppressed: &mut Option<String>,
     ) -> Option<steward_alert::monitor::Remediation> {
-        let key: AlertKey = (change.key.monitor.clone(), device, change.key.subject.clone());
+        let key: AlertKey = (
+            change.key.monitor.clone(),
+            device,
+            change.key.subject.clone(),
+        );
         let mut remediating = lock(&self.remediating);
         if change.severity == Severity::Ok {
             if let Some(r) = remediating.remove(&key)
@@ -491,11 +495,17 @@ impl Alerting {
                     );
                 }
                 Ok(Some(alert)) if remediation.is_some() => {
-                    let Some(remediation) = remediation.take() else { continue };
+                    let Some(remediation) = remediation.take() else {
+                        continue;
+                    };
                     let _ = self.remediations.send(crate::jobs::RemediationRequest {
                         alert,
                         org,
-                        key: (change.key.monitor.clone(), device, change.key.subject.clone()),
+                        key: (
+                            change.key.monitor.clone(),
+                            device,
+                            change.key.subject.clone(),
+                        ),
                         monitor_name: change.monitor_name.clone(),
                         severity: severity_name(change.severity).into(),
                         summary: change.summary.clone(),

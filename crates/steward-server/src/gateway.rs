@@ -91,8 +91,10 @@ impl Connections {
     /// connected or its queue is full (the caller retries later).
     pub fn send(&self, device: Uuid, message: &ServerMessage) -> bool {
         self.lock().get(&device).is_some_and(|(_, tx)| {
-            tx.try_send(Control::Send(Utf8Bytes::from(steward_proto::encode(message))))
-                .is_ok()
+            tx.try_send(Control::Send(Utf8Bytes::from(steward_proto::encode(
+                message,
+            ))))
+            .is_ok()
         })
     }
 
@@ -319,7 +321,11 @@ async fn handle(
                 });
             }
             *greeted = true;
-            let refuses: Vec<String> = hello.refuses.iter().map(|c| c.as_str().to_string()).collect();
+            let refuses: Vec<String> = hello
+                .refuses
+                .iter()
+                .map(|c| c.as_str().to_string())
+                .collect();
             if let Err(error) = state.store.set_device_refuses(device.id, &refuses).await {
                 tracing::error!(device = %device.id, %error, "Cannot store the device's refused capabilities.");
             }

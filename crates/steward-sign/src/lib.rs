@@ -166,8 +166,8 @@ impl Verifier {
         UnparsedPublicKey::new(&ED25519, &key.1)
             .verify(signed.payload.as_bytes(), &signature)
             .map_err(|_| Refusal::BadSignature)?;
-        let order: Order = serde_json::from_str(&signed.payload)
-            .map_err(|e| Refusal::Malformed(e.to_string()))?;
+        let order: Order =
+            serde_json::from_str(&signed.payload).map_err(|e| Refusal::Malformed(e.to_string()))?;
         if order.device_id != device_id {
             return Err(Refusal::Misaddressed(order.device_id));
         }

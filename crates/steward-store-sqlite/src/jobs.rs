@@ -514,7 +514,11 @@ impl JobStore for SqliteStore {
             "SELECT * FROM schedules s WHERE {} ORDER BY name",
             in_org(1, "s.org_id")
         );
-        self.scoped(sql, scope).await?.iter().map(schedule).collect()
+        self.scoped(sql, scope)
+            .await?
+            .iter()
+            .map(schedule)
+            .collect()
     }
 
     async fn delete_schedule(&self, scope: &Scope, id: Uuid) -> Result<()> {
@@ -535,14 +539,16 @@ impl JobStore for SqliteStore {
     }
 
     async fn due_schedules(&self, now: i64) -> Result<Vec<ScheduleRecord>> {
-        sqlx::query("SELECT * FROM schedules WHERE enabled = 1 AND next_run_at <= ? ORDER BY next_run_at")
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(schedule)
-            .collect()
+        sqlx::query(
+            "SELECT * FROM schedules WHERE enabled = 1 AND next_run_at <= ? ORDER BY next_run_at",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(schedule)
+        .collect()
     }
 
     async fn schedule_fired(&self, id: Uuid, ran_at: Option<i64>, next_run_at: i64) -> Result<()> {

@@ -19,6 +19,7 @@ pub struct Remote {
 
 pub struct Client {
     http: reqwest::Client,
+    tls: std::sync::Arc<rustls::ClientConfig>,
     base: String,
     token: String,
 }
@@ -40,11 +41,12 @@ impl Client {
             .with_context(|| format!("cannot read {}", ca.display()))?;
         let tls = steward_pki::client_config(&ca_pem, None)?;
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
+            .tls_backend_preconfigured(tls.clone())
             .timeout(std::time::Duration::from_secs(30))
             .build()?;
         Ok(Self {
             http,
+            tls: std::sync::Arc::new(tls),
             base: base.trim_end_matches('/').to_string(),
             token,
         })
@@ -58,6 +60,18 @@ impl Client {
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body))
             .await
+    }
+
+    /// A WebSocket to an API path, authenticated with the token.
+    pub async fn websocket(&self, path: &str) -> Result<steward_agent::transport::Socket> {
+        steward_agent::transport::open_with_headers(
+            &self.base,
+            path,
+            self.tls.clone(),
+            &[("authorization", format!("Bearer {}", self.token))],
+        )
+        .await
+        .map_err(|e| anyhow!("cannot open {path}: {e:#}"))
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value> {

@@ -1,5 +1,6 @@
 //! `steward`: the server (`serve`, `quickstart`) and its admin CLI.
 
+mod automation;
 mod client;
 mod local;
 mod output;
@@ -148,6 +149,8 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    #[command(flatten)]
+    Automation(automation::Command),
     /// Run the agent (same as the steward-agent binary).
     #[command(hide = true)]
     Agent {
@@ -716,6 +719,7 @@ async fn run(cli: Cli) -> Result<()> {
                 ),
             }
         }
+        Command::Automation(command) => automation::run(command, &remote).await,
         Command::Agent { .. } => unreachable!("handled before the runtime starts"),
     }
 }

@@ -81,10 +81,20 @@ pub async fn run(
     };
     let pid = child.id();
     let stdout = child.stdout.take().map(|s| {
-        tokio::spawn(pump(s, run_id.to_string(), OutputStream::Stdout, out.clone()))
+        tokio::spawn(pump(
+            s,
+            run_id.to_string(),
+            OutputStream::Stdout,
+            out.clone(),
+        ))
     });
     let stderr = child.stderr.take().map(|s| {
-        tokio::spawn(pump(s, run_id.to_string(), OutputStream::Stderr, out.clone()))
+        tokio::spawn(pump(
+            s,
+            run_id.to_string(),
+            OutputStream::Stderr,
+            out.clone(),
+        ))
     });
     let waited = tokio::time::timeout(timeout, child.wait()).await;
     let (status, exit_code, message) = match waited {

@@ -71,7 +71,9 @@ impl Journal {
                 Some(entry) => {
                     journal.entries.insert(run, entry);
                 }
-                None => tracing::warn!(path = %path.display(), "Unreadable job journal entry; its run id stays refused."),
+                None => {
+                    tracing::warn!(path = %path.display(), "Unreadable job journal entry; its run id stays refused.")
+                }
             }
         }
         let interrupted: Vec<String> = journal
@@ -217,7 +219,10 @@ mod tests {
         journal.ack(RUN).unwrap();
         let journal = Journal::open(dir.path()).unwrap();
         assert!(journal.unacked().is_empty());
-        assert!(journal.contains(RUN), "the id must stay refused until expiry");
+        assert!(
+            journal.contains(RUN),
+            "the id must stay refused until expiry"
+        );
     }
 
     #[test]

@@ -83,9 +83,11 @@ impl Runner {
         out: mpsc::UnboundedSender<AgentMessage>,
     ) -> Result<Self> {
         let keys = load_keys(state_dir);
-        let verifier = Verifier::new(&keys).context("the pinned job-signing keys are unreadable")?;
-        let dir = state_dir.join("jobs");
-        let mut journal = Journal::open(&dir)?;
+        let verifier =
+            Verifier::new(&keys).context("the pinned job-signing keys are unreadable")?;
+        let mut journal = Journal::open(&state_dir.join("jobs"))?;
+        // Absolute: scripts run with the jobs directory as working directory.
+        let dir = std::fs::canonicalize(state_dir.join("jobs"))?;
         journal.collect_garbage(now_ms());
         Ok(Self {
             dir,
@@ -117,7 +119,9 @@ impl Runner {
                     tracing::error!(error = %format!("{error:#}"), "Cannot save the job-signing keys.");
                     return;
                 }
-                tracing::warn!("No job-signing key was pinned: pinned the one the server presented.");
+                tracing::warn!(
+                    "No job-signing key was pinned: pinned the one the server presented."
+                );
                 *verifier = new;
             }
             Err(error) => tracing::warn!(%error, "The server offered unusable job-signing keys."),
@@ -262,7 +266,11 @@ impl Runner {
             } => {
                 let path = self.dir.join(format!("{run_id}.script"));
                 if let Err(error) = crate::state::write_private(&path, body.as_bytes()) {
-                    return result(run_id, RunStatus::Failed, format!("cannot write the script: {error:#}"));
+                    return result(
+                        run_id,
+                        RunStatus::Failed,
+                        format!("cannot write the script: {error:#}"),
+                    );
                 }
                 let mut command = tokio::process::Command::new(interpreter.program());
                 command
@@ -271,18 +279,28 @@ impl Runner {
                     .env("STEWARD_RUN_ID", run_id)
                     .env("STEWARD_JOB_ID", &order.job_id);
                 for (name, value) in params {
-                    command.env(format!("STEWARD_PARAM_{}", name.to_ascii_uppercase()), value);
+                    command.env(
+                        format!("STEWARD_PARAM_{}", name.to_ascii_uppercase()),
+                        value,
+                    );
                 }
                 if let Some(user) = run_as {
                     match exec::lookup_user(user) {
                         Some((uid, gid)) => {
                             command.uid(uid).gid(gid).current_dir("/");
                             // The script file is the agent's (0600): let the user read it.
-                            let _ = std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644));
+                            let _ = std::fs::set_permissions(
+                                &path,
+                                std::os::unix::fs::PermissionsExt::from_mode(0o644),
+                            );
                         }
                         None => {
                             let _ = std::fs::remove_file(&path);
-                            return result(run_id, RunStatus::Failed, format!("no local user {user:?}"));
+                            return result(
+                                run_id,
+                                RunStatus::Failed,
+                                format!("no local user {user:?}"),
+                            );
                         }
                     }
                 }
@@ -299,7 +317,8 @@ impl Runner {
             Action::Reboot => {
                 let mut command = tokio::process::Command::new("shutdown");
                 command.args(["-r", "+1", "Reboot requested by Steward"]);
-                let mut outcome = exec::run(command, Duration::from_secs(30), run_id, &self.out).await;
+                let mut outcome =
+                    exec::run(command, Duration::from_secs(30), run_id, &self.out).await;
                 if outcome.status == RunStatus::Succeeded {
                     outcome.message = "reboot scheduled in one minute".into();
                 }
@@ -307,7 +326,11 @@ impl Runner {
             }
             Action::CollectInventory => {
                 self.inventory_now.notify_one();
-                result(run_id, RunStatus::Succeeded, "inventory collection requested")
+                result(
+                    run_id,
+                    RunStatus::Succeeded,
+                    "inventory collection requested",
+                )
             }
             Action::Ping => result(run_id, RunStatus::Succeeded, "pong"),
             Action::FileGet { path, max_bytes } => file_get(run_id, path, *max_bytes).await,
@@ -325,20 +348,48 @@ async fn file_get(run_id: &str, path: &str, max_bytes: u64) -> RunResult {
     let limit = max_bytes.min(MAX_FILE_BYTES as u64);
     let size = match tokio::fs::metadata(path).await {
         Ok(meta) if meta.is_file() => meta.len(),
-        Ok(_) => return result(run_id, RunStatus::Failed, format!("{path} is not a regular file")),
-        Err(error) => return result(run_id, RunStatus::Failed, format!("cannot read {path}: {error}")),
+        Ok(_) => {
+            return result(
+                run_id,
+                RunStatus::Failed,
+                format!("{path} is not a regular file"),
+            );
+        }
+        Err(error) => {
+            return result(
+                run_id,
+                RunStatus::Failed,
+                format!("cannot read {path}: {error}"),
+            );
+        }
     };
     if size > limit {
-        return result(run_id, RunStatus::Failed, format!("{path} is {size} bytes; the limit is {limit}"));
+        return result(
+            run_id,
+            RunStatus::Failed,
+            format!("{path} is {size} bytes; the limit is {limit}"),
+        );
     }
     match tokio::fs::read(path).await {
         Ok(bytes) if bytes.len() as u64 <= limit => {
-            let mut done = result(run_id, RunStatus::Succeeded, format!("sha256:{}", steward_sign::sha256_hex(&bytes)));
+            let mut done = result(
+                run_id,
+                RunStatus::Succeeded,
+                format!("sha256:{}", steward_sign::sha256_hex(&bytes)),
+            );
             done.stdout = B64.encode(&bytes);
             done
         }
-        Ok(_) => result(run_id, RunStatus::Failed, format!("{path} grew beyond the limit while read")),
-        Err(error) => result(run_id, RunStatus::Failed, format!("cannot read {path}: {error}")),
+        Ok(_) => result(
+            run_id,
+            RunStatus::Failed,
+            format!("{path} grew beyond the limit while read"),
+        ),
+        Err(error) => result(
+            run_id,
+            RunStatus::Failed,
+            format!("cannot read {path}: {error}"),
+        ),
     }
 }
 
@@ -347,7 +398,11 @@ async fn file_put(run_id: &str, path: &str, content_b64: &str, sha256: &str) -> 
         return result(run_id, RunStatus::Failed, "the content is not base64");
     };
     if steward_sign::sha256_hex(&bytes) != sha256 {
-        return result(run_id, RunStatus::Failed, "checksum mismatch: nothing written");
+        return result(
+            run_id,
+            RunStatus::Failed,
+            "checksum mismatch: nothing written",
+        );
     }
     let tmp = format!("{path}.steward-upload");
     let written = async {
@@ -357,10 +412,18 @@ async fn file_put(run_id: &str, path: &str, content_b64: &str, sha256: &str) -> 
     }
     .await;
     match written {
-        Ok(()) => result(run_id, RunStatus::Succeeded, format!("wrote {} bytes, sha256:{sha256}", bytes.len())),
+        Ok(()) => result(
+            run_id,
+            RunStatus::Succeeded,
+            format!("wrote {} bytes, sha256:{sha256}", bytes.len()),
+        ),
         Err(error) => {
             let _ = tokio::fs::remove_file(&tmp).await;
-            result(run_id, RunStatus::Failed, format!("cannot write {path}: {error}"))
+            result(
+                run_id,
+                RunStatus::Failed,
+                format!("cannot write {path}: {error}"),
+            )
         }
     }
 }

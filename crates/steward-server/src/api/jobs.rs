@@ -6,8 +6,8 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::jobs::{self, JobRequest};
 use axum::Json;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocketUpgrade};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -44,10 +44,8 @@ pub async fn save_script(
         ));
     }
     let script = match (body.file, body.script) {
-        (Some(file), None) => {
-            ScriptDef::from_file(&file, body.name.as_deref().unwrap_or("script"))
-                .map_err(|e| ApiError::bad_request(format!("invalid script file: {}", e.0)))?
-        }
+        (Some(file), None) => ScriptDef::from_file(&file, body.name.as_deref().unwrap_or("script"))
+            .map_err(|e| ApiError::bad_request(format!("invalid script file: {}", e.0)))?,
         (None, Some(script)) => {
             script
                 .validate()
@@ -100,7 +98,10 @@ pub async fn script_versions(
 ) -> ApiResult<Vec<ScriptVersion>> {
     let record = state.store.get_script(&caller.scope, &id).await?;
     Ok(Json(
-        state.store.script_versions(&caller.scope, record.id).await?,
+        state
+            .store
+            .script_versions(&caller.scope, record.id)
+            .await?,
     ))
 }
 
@@ -232,7 +233,9 @@ pub async fn cancel_job(
         .store
         .cancel_queued(id, &message, crate::now_ms())
         .await?;
-    Ok(Json(json!({ "cancelled": id, "runs_cancelled": cancelled })))
+    Ok(Json(
+        json!({ "cancelled": id, "runs_cancelled": cancelled }),
+    ))
 }
 
 /// `GET /api/v1/jobs/{id}/events`: the job's live output and status

@@ -354,8 +354,18 @@ fn routes() -> Routes {
         Perm(P::ShellOpen),
         shell::file_put,
     )
-    .add(M::GET, "/api/v1/scripts", Perm(P::ScriptsRun), jobs::list_scripts)
-    .add(M::POST, "/api/v1/scripts", Perm(P::ScriptsRun), jobs::save_script)
+    .add(
+        M::GET,
+        "/api/v1/scripts",
+        Perm(P::ScriptsRun),
+        jobs::list_scripts,
+    )
+    .add(
+        M::POST,
+        "/api/v1/scripts",
+        Perm(P::ScriptsRun),
+        jobs::save_script,
+    )
     .add(
         M::GET,
         "/api/v1/scripts/{id}",
@@ -375,8 +385,18 @@ fn routes() -> Routes {
         jobs::delete_script,
     )
     .add(M::GET, "/api/v1/jobs", Perm(P::ScriptsRun), jobs::list_jobs)
-    .add(M::POST, "/api/v1/jobs", Perm(P::ScriptsRun), jobs::create_job)
-    .add(M::GET, "/api/v1/jobs/{id}", Perm(P::ScriptsRun), jobs::show_job)
+    .add(
+        M::POST,
+        "/api/v1/jobs",
+        Perm(P::ScriptsRun),
+        jobs::create_job,
+    )
+    .add(
+        M::GET,
+        "/api/v1/jobs/{id}",
+        Perm(P::ScriptsRun),
+        jobs::show_job,
+    )
     .add(
         M::GET,
         "/api/v1/jobs/{id}/events",
@@ -413,7 +433,12 @@ fn routes() -> Routes {
         Perm(P::ScriptsRun),
         jobs::delete_schedule,
     )
-    .add(M::GET, "/api/v1/job-keys", Perm(P::ScriptsRun), jobs::job_keys)
+    .add(
+        M::GET,
+        "/api/v1/job-keys",
+        Perm(P::ScriptsRun),
+        jobs::job_keys,
+    )
     .add(
         M::GET,
         "/api/v1/audit",

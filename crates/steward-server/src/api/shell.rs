@@ -124,11 +124,16 @@ async fn session(
             crate::audit::record(&state, &caller, action, &target, detail).await;
         }
     };
-    audit("shell.opened", json!({ "session": session, "device": device.summary.name })).await;
+    audit(
+        "shell.opened",
+        json!({ "session": session, "device": device.summary.name }),
+    )
+    .await;
     tracing::info!(device = %device_id, user = %caller.principal.username, %session, "Remote shell opened.");
-    let sent = state
-        .connections
-        .send(device_id, &ServerMessage::Order(state.jobs.signer.sign(&order)));
+    let sent = state.connections.send(
+        device_id,
+        &ServerMessage::Order(state.jobs.signer.sign(&order)),
+    );
     let started = std::time::Instant::now();
     let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
     let mut reason = if sent {
@@ -244,9 +249,11 @@ async fn file_job(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let runs = state.store.job_runs(&caller.scope, created.id).await?;
-        if let Some(run) = runs.into_iter().next().filter(|r| {
-            steward_proto::RunStatus::parse(&r.status).is_some_and(|s| s.is_final())
-        }) {
+        if let Some(run) = runs
+            .into_iter()
+            .next()
+            .filter(|r| steward_proto::RunStatus::parse(&r.status).is_some_and(|s| s.is_final()))
+        {
             return Ok(Json(json!({
                 "job_id": created.id,
                 "status": run.status,

@@ -156,12 +156,16 @@ async fn action_for(
 ) -> Result<(String, Action), ApiError> {
     match (&request.script, &request.action) {
         (Some(name), None) => {
-            let record = state.store.get_script(scope, name).await.map_err(|e| match e {
-                steward_store::StoreError::NotFound => {
-                    ApiError::not_found(format!("no script {name:?}"))
-                }
-                other => other.into(),
-            })?;
+            let record = state
+                .store
+                .get_script(scope, name)
+                .await
+                .map_err(|e| match e {
+                    steward_store::StoreError::NotFound => {
+                        ApiError::not_found(format!("no script {name:?}"))
+                    }
+                    other => other.into(),
+                })?;
             let script: ScriptDef = serde_json::from_value(record.definition)
                 .map_err(|e| ApiError::bad_request(format!("stored script is unreadable: {e}")))?;
             let params = script
@@ -372,7 +376,9 @@ pub async fn dispatch(state: &Arc<AppState>, runs: Vec<PendingRun>) {
                         counts.failures()
                     );
                     match state.store.cancel_queued(job, &message, now).await {
-                        Ok(n) if n > 0 => tracing::warn!(%job, cancelled = n, "Job stopped after too many failures."),
+                        Ok(n) if n > 0 => {
+                            tracing::warn!(%job, cancelled = n, "Job stopped after too many failures.")
+                        }
                         Ok(_) => {}
                         Err(error) => tracing::error!(%job, %error, "Cannot cancel queued runs."),
                     }
@@ -652,7 +658,9 @@ async fn fire_schedules(state: &Arc<AppState>, now: i64) {
                             tracing::warn!(schedule = %schedule.name, error = %error.message, "Scheduled job not created.");
                         }
                     }
-                    Err(error) => tracing::error!(schedule = %schedule.id, %error, "Scheduled job request does not parse."),
+                    Err(error) => {
+                        tracing::error!(schedule = %schedule.id, %error, "Scheduled job request does not parse.")
+                    }
                 }
                 (Some(now), next)
             }

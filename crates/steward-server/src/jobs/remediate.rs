@@ -36,7 +36,11 @@ pub async fn run(state: Arc<AppState>, mut rx: mpsc::UnboundedReceiver<Remediati
 }
 
 async fn event(state: &AppState, alert: Uuid, event: serde_json::Value) {
-    if let Err(error) = state.store.append_alert_event(alert, now_ms(), &event).await {
+    if let Err(error) = state
+        .store
+        .append_alert_event(alert, now_ms(), &event)
+        .await
+    {
         tracing::error!(%alert, %error, "Cannot record a remediation event.");
     }
 }
@@ -75,21 +79,36 @@ async fn attempt(state: Arc<AppState>, request: RemediationRequest) {
     )
     .await;
     let deadline = tokio::time::Instant::now() + RUN_DEADLINE;
-    let run = loop {
-        tokio::time::sleep(POLL).await;
-        let runs = state.store.job_runs(&Scope::all(), job).await.unwrap_or_default();
-        if let Some(run) = runs.into_iter().next().filter(|r| {
-            steward_proto::RunStatus::parse(&r.status).is_some_and(|s| s.is_final())
-        }) {
-            break Some(run);
-        }
-        if tokio::time::Instant::now() > deadline {
-            break None;
-        }
-    };
+    let run =
+        loop {
+            tokio::time::sleep(POLL).await;
+            let runs = state
+                .store
+                .job_runs(&Scope::all(), job)
+                .await
+                .unwrap_or_default();
+            if let Some(run) = runs.into_iter().next().filter(|r| {
+                steward_proto::RunStatus::parse(&r.status).is_some_and(|s| s.is_final())
+            }) {
+                break Some(run);
+            }
+            if tokio::time::Instant::now() > deadline {
+                break None;
+            }
+        };
     let Some(run) = run else {
-        event(&state, request.alert, json!({ "event": "remediation_finished", "job_id": job, "status": "no result" })).await;
-        return escalate(&state, &request, "the remediation script did not report back").await;
+        event(
+            &state,
+            request.alert,
+            json!({ "event": "remediation_finished", "job_id": job, "status": "no result" }),
+        )
+        .await;
+        return escalate(
+            &state,
+            &request,
+            "the remediation script did not report back",
+        )
+        .await;
     };
     let cut = |text: &str| text.chars().take(1024).collect::<String>();
     event(
@@ -113,7 +132,12 @@ async fn attempt(state: Arc<AppState>, request: RemediationRequest) {
     let until = tokio::time::Instant::now() + verify;
     while tokio::time::Instant::now() < until {
         if !state.alerting.remediation_pending(&request.key) {
-            event(&state, request.alert, json!({ "event": "remediation_worked", "job_id": job })).await;
+            event(
+                &state,
+                request.alert,
+                json!({ "event": "remediation_worked", "job_id": job }),
+            )
+            .await;
             tracing::info!(alert = %request.alert, "Remediation fixed the condition; nobody paged.");
             return;
         }
@@ -131,7 +155,12 @@ async fn escalate(state: &AppState, request: &RemediationRequest, reason: &str) 
         return;
     }
     tracing::warn!(alert = %request.alert, %reason, "Remediation did not help; paging.");
-    event(state, request.alert, json!({ "event": "escalated", "reason": reason })).await;
+    event(
+        state,
+        request.alert,
+        json!({ "event": "escalated", "reason": reason }),
+    )
+    .await;
     let payload = json!({
         "alert_id": request.alert,
         "org_id": request.org,
@@ -147,7 +176,13 @@ async fn escalate(state: &AppState, request: &RemediationRequest, reason: &str) 
     });
     if let Err(error) = state
         .store
-        .enqueue_notification(request.org, request.alert, &request.severity, &payload.to_string(), now_ms())
+        .enqueue_notification(
+            request.org,
+            request.alert,
+            &request.severity,
+            &payload.to_string(),
+            now_ms(),
+        )
         .await
     {
         tracing::error!(alert = %request.alert, %error, "Cannot queue the escalation.");
