@@ -18,7 +18,7 @@ pub enum Command {
     Scripts {
         #[command(subcommand)]
         command: Option<ScriptCommand>,
-        #[arg(long)]
+        #[arg(long, global = true)]
         json: bool,
     },
     /// Run a script (or a built-in action) on devices.
@@ -27,14 +27,14 @@ pub enum Command {
     Jobs {
         #[command(subcommand)]
         command: Option<JobCommand>,
-        #[arg(long)]
+        #[arg(long, global = true)]
         json: bool,
     },
     /// Scheduled jobs (cron with a time zone, or every N minutes).
     Schedules {
         #[command(subcommand)]
         command: Option<ScheduleCommand>,
-        #[arg(long)]
+        #[arg(long, global = true)]
         json: bool,
     },
     /// An interactive terminal on a device (over its agent's connection).
