@@ -444,11 +444,7 @@ async fn run_job(client: &Client, args: RunArgs) -> Result<()> {
         let queued = runs.iter().filter(|r| status(r) == "queued").count();
         if progress {
             let width = 30;
-            let filled = if total == 0 {
-                width
-            } else {
-                finished * width / total
-            };
+            let filled = (finished * width).checked_div(total).unwrap_or(width);
             eprint!(
                 "\r[{}{}] {finished}/{total} done, {failed} failed ",
                 "#".repeat(filled),

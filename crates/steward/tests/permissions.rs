@@ -79,6 +79,24 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
             "devices.manage",
         ),
         (("POST", "/api/v1/alerts/{id}/resolve"), "devices.manage"),
+        (("GET", "/api/v1/devices/{id}/shell"), "shell.open"),
+        (("POST", "/api/v1/devices/{id}/files/get"), "shell.open"),
+        (("POST", "/api/v1/devices/{id}/files/put"), "shell.open"),
+        (("GET", "/api/v1/scripts"), "scripts.run"),
+        (("POST", "/api/v1/scripts"), "scripts.run"),
+        (("GET", "/api/v1/scripts/{id}"), "scripts.run"),
+        (("GET", "/api/v1/scripts/{id}/versions"), "scripts.run"),
+        (("POST", "/api/v1/scripts/{id}/delete"), "scripts.run"),
+        (("GET", "/api/v1/jobs"), "scripts.run"),
+        (("POST", "/api/v1/jobs"), "scripts.run"),
+        (("GET", "/api/v1/jobs/{id}"), "scripts.run"),
+        (("GET", "/api/v1/jobs/{id}/events"), "scripts.run"),
+        (("POST", "/api/v1/jobs/{id}/approve"), "scripts.run"),
+        (("POST", "/api/v1/jobs/{id}/cancel"), "scripts.run"),
+        (("GET", "/api/v1/schedules"), "scripts.run"),
+        (("POST", "/api/v1/schedules"), "scripts.run"),
+        (("POST", "/api/v1/schedules/{id}/delete"), "scripts.run"),
+        (("GET", "/api/v1/job-keys"), "scripts.run"),
         (("GET", "/api/v1/audit"), "audit.view"),
         (("GET", "/api/v1/server/stats"), "audit.view"),
     ]
@@ -406,6 +424,10 @@ fn body_for(path: &str, who: &str) -> Value {
         "/api/v1/silences" => {
             json!({ "matcher": { "sites": ["hq"] }, "duration": "1m", "reason": "matrix" })
         }
+        "/api/v1/scripts" => {
+            json!({ "name": format!("s-{unique}"), "file": "#!/bin/sh\necho hi\n" })
+        }
+        "/api/v1/jobs" => json!({ "action": { "kind": "ping" }, "targets": ["all"] }),
         _ => json!({}),
     }
 }

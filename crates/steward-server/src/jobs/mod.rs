@@ -599,7 +599,7 @@ async fn sweeper(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
             tracing::error!(%error, "Cannot expire runs.");
         }
         fire_schedules(&state, now).await;
-        if round % 15 == 0
+        if round.is_multiple_of(15)
             && let Ok(runs) = state.store.runs_to_send(None, None, now).await
         {
             let queued = runs.into_iter().filter(|r| r.status == "queued").collect();
