@@ -3,6 +3,8 @@
 //! series, measured end to end (agent socket → ingest → evaluation → outbox
 //! → webhook receiver) against an in-process server on loopback.
 
+mod fanout;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use futures_util::{SinkExt, StreamExt};
@@ -35,6 +37,22 @@ enum Command {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// A trivial job to N simulated agents: time until all have it and
+    /// until all results are stored.
+    Fanout {
+        #[arg(long, default_value_t = 10_000)]
+        agents: usize,
+        /// Keeps the server and the simulated identities between runs.
+        #[arg(long, default_value = "/var/tmp/steward-bench")]
+        work_dir: std::path::PathBuf,
+        /// The steward binary (default: next to this one).
+        #[arg(long)]
+        steward: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 8)]
+        source_ips: u8,
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -62,6 +80,26 @@ async fn main() -> Result<()> {
                 crossings_per_second,
                 json,
             )
+            .await
+        }
+        Command::Fanout {
+            agents,
+            work_dir,
+            steward,
+            source_ips,
+            json,
+        } => {
+            let steward = match steward {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("steward"),
+            };
+            fanout::run(fanout::Options {
+                agents,
+                work_dir,
+                steward,
+                source_ips,
+                json,
+            })
             .await
         }
     }

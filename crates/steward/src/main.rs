@@ -60,6 +60,14 @@ struct ServeArgs {
     /// How long raw metric samples are kept.
     #[arg(long, default_value = "30days", value_parser = humantime::parse_duration)]
     retention: Duration,
+    /// The Ed25519 key that signs every job (default DATA_DIR/job-signing.key);
+    /// keep it on another volume than the database if you can.
+    #[arg(long, env = "STEWARD_JOB_SIGNING_KEY")]
+    job_signing_key: Option<PathBuf>,
+    /// Jobs reaching more devices than this wait for a second person's
+    /// approval (0: never).
+    #[arg(long, default_value_t = 0)]
+    approval_threshold: u32,
 }
 
 impl ServeArgs {
@@ -72,6 +80,8 @@ impl ServeArgs {
         config.retention = self.retention;
         config.alert_group_wait = self.alert_group_wait;
         config.default_policy = !self.no_default_policy;
+        config.job_signing_key = self.job_signing_key.clone();
+        config.approval_threshold = self.approval_threshold;
         config
     }
 }

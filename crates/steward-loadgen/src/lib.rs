@@ -1,0 +1,310 @@
+//! A fleet of simulated agents in one process, speaking the real protocol:
+//! each enrolls with the real enrollment code (identities are cached in a
+//! directory, so later runs skip it), dials the server over mutual TLS from
+//! one of several loopback source addresses (127.0.0.2, .3, ...: 100,000
+//! connections do not run out of ports), says hello, sends heartbeats and
+//! small metric batches, and answers signed orders after verifying them.
+
+use anyhow::{Context, Result, anyhow};
+use futures_util::{SinkExt, StreamExt};
+use rustls_pki_types::ServerName;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+use steward_agent::state::AgentState;
+use steward_proto::{
+    AgentMessage, Heartbeat, Hello, MetricBatch, Point, RunResult, RunStatus, ServerMessage,
+};
+use tokio::net::TcpSocket;
+use tokio_tungstenite::tungstenite::Message;
+
+/// One simulated agent's identity.
+pub struct Identity {
+    pub device_id: String,
+    pub config: Arc<rustls::ClientConfig>,
+}
+
+/// Counters for the whole fleet.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub connected: AtomicU64,
+    pub connect_failures: AtomicU64,
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    pub batches_acked: AtomicU64,
+    pub orders: AtomicU64,
+    pub orders_refused: AtomicU64,
+    pub results_acked: AtomicU64,
+    /// Unix ms of the first and last order received.
+    pub first_order_ms: AtomicI64,
+    pub last_order_ms: AtomicI64,
+}
+
+impl Stats {
+    pub fn new() -> Arc<Self> {
+        let stats = Self::default();
+        stats.first_order_ms.store(i64::MAX, Relaxed);
+        Arc::new(stats)
+    }
+
+    pub fn reset_orders(&self) {
+        self.orders.store(0, Relaxed);
+        self.results_acked.store(0, Relaxed);
+        self.first_order_ms.store(i64::MAX, Relaxed);
+        self.last_order_ms.store(0, Relaxed);
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Enrolls `count` agents with `token` (identities under `dir`, reused
+/// when present), `parallel` at a time.
+pub async fn enroll(
+    dir: &Path,
+    token: &str,
+    count: usize,
+    parallel: usize,
+) -> Result<Vec<Identity>> {
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let mut tasks = Vec::with_capacity(count);
+    for i in 0..count {
+        let state_dir: PathBuf = dir.join(format!("sim-{i:06}"));
+        let token = token.to_string();
+        let permit = semaphore.clone().acquire_owned().await?;
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            if !state_dir.join("agent.json").exists() {
+                steward_agent::enroll::enroll(&state_dir, &token, Some(format!("sim-{i:06}")))
+                    .await
+                    .with_context(|| format!("enrolling sim-{i:06}"))?;
+            }
+            let state = AgentState::load(&state_dir)?;
+            let config = steward_pki::client_config(&state.ca_pem, Some(&state.identity))?;
+            Ok::<_, anyhow::Error>(Identity {
+                device_id: state.config.device_id,
+                config: Arc::new(config),
+            })
+        }));
+    }
+    let mut identities = Vec::with_capacity(count);
+    for task in tasks {
+        identities.push(task.await??);
+    }
+    Ok(identities)
+}
+
+#[derive(Clone, Debug)]
+pub struct Behaviour {
+    pub server: SocketAddr,
+    pub heartbeat: Duration,
+    pub metrics_every: Duration,
+    /// Points per metric batch.
+    pub points: usize,
+    /// Source addresses 127.0.0.2 .. 127.0.0.(1+source_ips).
+    pub source_ips: u8,
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
+async fn dial(identity: &Identity, behaviour: &Behaviour, index: usize) -> Result<Socket> {
+    let source = Ipv4Addr::new(
+        127,
+        0,
+        0,
+        2 + (index % behaviour.source_ips.max(1) as usize) as u8,
+    );
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
+    let tcp = socket.connect(behaviour.server).await?;
+    tcp.set_nodelay(true)?;
+    let name = ServerName::try_from(behaviour.server.ip().to_string())?;
+    let tls = tokio_rustls::TlsConnector::from(identity.config.clone())
+        .connect(name, tcp)
+        .await?;
+    let (socket, _) = tokio_tungstenite::client_async(
+        format!("wss://{}{}", behaviour.server, steward_proto::AGENT_WS_PATH),
+        tls,
+    )
+    .await?;
+    Ok(socket)
+}
+
+async fn send(socket: &mut Socket, stats: &Stats, message: &AgentMessage) -> Result<()> {
+    socket
+        .send(Message::text(steward_proto::encode(message)))
+        .await?;
+    stats.sent.fetch_add(1, Relaxed);
+    Ok(())
+}
+
+/// Runs one simulated agent until the connection fails (then reconnects
+/// after a pause) or `stop` fires.
+pub async fn run_agent(
+    identity: Identity,
+    behaviour: Behaviour,
+    index: usize,
+    stats: Arc<Stats>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let result = tokio::select! {
+            result = session(&identity, &behaviour, index, &stats) => result,
+            _ = stop.changed() => return,
+        };
+        if let Err(error) = result {
+            tracing::debug!(index, error = %format!("{error:#}"), "Simulated agent disconnected.");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500 + (index % 1000) as u64)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn session(
+    identity: &Identity,
+    behaviour: &Behaviour,
+    index: usize,
+    stats: &Stats,
+) -> Result<()> {
+    let mut socket = match dial(identity, behaviour, index).await {
+        Ok(socket) => socket,
+        Err(error) => {
+            stats.connect_failures.fetch_add(1, Relaxed);
+            return Err(error);
+        }
+    };
+    send(
+        &mut socket,
+        stats,
+        &AgentMessage::Hello(Hello {
+            protocol_version: steward_proto::PROTOCOL_VERSION,
+            agent_version: "loadgen".into(),
+            refuses: Vec::new(),
+        }),
+    )
+    .await?;
+    let welcome = loop {
+        match next(&mut socket, stats).await? {
+            ServerMessage::Welcome(welcome) => break welcome,
+            ServerMessage::Error { message, .. } => return Err(anyhow!("refused: {message}")),
+            _ => {}
+        }
+    };
+    let verifier = steward_sign::Verifier::new(&welcome.job_keys)?;
+    stats.connected.fetch_add(1, Relaxed);
+    let result = connected(
+        &mut socket,
+        identity,
+        behaviour,
+        index,
+        stats,
+        welcome.stored_seq,
+        &verifier,
+    )
+    .await;
+    stats.connected.fetch_sub(1, Relaxed);
+    result
+}
+
+async fn next(socket: &mut Socket, stats: &Stats) -> Result<ServerMessage> {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => {
+                stats.received.fetch_add(1, Relaxed);
+                return Ok(ServerMessage::decode(&text)?);
+            }
+            Some(Ok(Message::Close(_))) | None => return Err(anyhow!("closed")),
+            Some(Ok(_)) => continue,
+            Some(Err(error)) => return Err(error.into()),
+        }
+    }
+}
+
+async fn connected(
+    socket: &mut Socket,
+    identity: &Identity,
+    behaviour: &Behaviour,
+    index: usize,
+    stats: &Stats,
+    stored_seq: u64,
+    verifier: &steward_sign::Verifier,
+) -> Result<()> {
+    // Spread the fleet's ticks over the interval.
+    let phase = |every: Duration| every.mul_f64((index % 997) as f64 / 997.0);
+    let start = tokio::time::Instant::now();
+    let mut heartbeat =
+        tokio::time::interval_at(start + phase(behaviour.heartbeat), behaviour.heartbeat);
+    let mut metrics = tokio::time::interval_at(
+        start + phase(behaviour.metrics_every),
+        behaviour.metrics_every,
+    );
+    let mut seq = stored_seq;
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        tokio::select! {
+            _ = heartbeat.tick() => send(socket, stats, &AgentMessage::Heartbeat(Heartbeat { ts_ms: now_ms() })).await?,
+            _ = metrics.tick(), if behaviour.points > 0 => {
+                seq += 1;
+                let points = (0..behaviour.points)
+                    .map(|i| Point {
+                        name: format!("loadgen.metric_{i}"),
+                        labels: Default::default(),
+                        value: ((seq as usize * 7 + i) % 100) as f64 / 100.0,
+                    })
+                    .collect();
+                send(socket, stats, &AgentMessage::Metrics(MetricBatch { seq, ts_ms: now_ms() / 1000 * 1000, points })).await?;
+            }
+            message = next(socket, stats) => match message? {
+                ServerMessage::Ack { .. } => { stats.batches_acked.fetch_add(1, Relaxed); }
+                ServerMessage::RunAck { .. } => { stats.results_acked.fetch_add(1, Relaxed); }
+                ServerMessage::Order(signed) => {
+                    let now = now_ms();
+                    stats.orders.fetch_add(1, Relaxed);
+                    stats.first_order_ms.fetch_min(now, Relaxed);
+                    stats.last_order_ms.fetch_max(now, Relaxed);
+                    match verifier.verify(&signed, &identity.device_id, now, |run| seen.contains(run)) {
+                        Ok(order) => {
+                            seen.insert(order.run_id.clone());
+                            send(socket, stats, &AgentMessage::RunStarted { run_id: order.run_id.clone(), started_at: now }).await?;
+                            send(socket, stats, &AgentMessage::RunResult(RunResult {
+                                run_id: order.run_id,
+                                status: RunStatus::Succeeded,
+                                exit_code: Some(0),
+                                stdout: "pong".into(),
+                                stderr: String::new(),
+                                truncated: false,
+                                started_at: Some(now),
+                                duration_ms: Some(0),
+                                message: String::new(),
+                            })).await?;
+                        }
+                        Err(_) => { stats.orders_refused.fetch_add(1, Relaxed); }
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+}
+
+/// This process's open-file limit (each simulated agent holds one socket;
+/// raise it with `ulimit -n` before large runs).
+pub fn open_file_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+        })
+        .unwrap_or(1024)
+}
