@@ -243,20 +243,25 @@ impl JobStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        for (run, device, status, message) in &job.runs {
-            sqlx::query(
-                "INSERT INTO job_runs (run_id, job_id, device_id, org_id, status, message, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(run.to_string())
-            .bind(job.id.to_string())
-            .bind(device.to_string())
-            .bind(job.org_id.to_string())
-            .bind(status)
-            .bind(message)
-            .bind(is_final(status).then_some(job.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        // Many rows per statement: a job for 10,000 devices is 20
+        // statements, not 10,000.
+        for chunk in job.runs.chunks(500) {
+            let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
+                "INSERT INTO job_runs (run_id, job_id, device_id, org_id, status, message, finished_at) VALUES {rows}"
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (run, device, status, message) in chunk {
+                query = query
+                    .bind(run.to_string())
+                    .bind(job.id.to_string())
+                    .bind(device.to_string())
+                    .bind(job.org_id.to_string())
+                    .bind(status)
+                    .bind(message)
+                    .bind(is_final(status).then_some(job.created_at));
+            }
+            query.execute(&mut *tx).await.map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
     }
@@ -381,10 +386,11 @@ impl JobStore for SqliteStore {
 
     async fn mark_sent(&self, runs: &[Uuid], at: i64) -> Result<()> {
         let mut tx = self.write_tx().await.map_err(backend)?;
-        for run in runs {
-            sqlx::query("UPDATE job_runs SET status = 'sent', sent_at = ? WHERE run_id = ? AND status = 'queued'")
+        for chunk in runs.chunks(5000) {
+            let ids: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
+            sqlx::query("UPDATE job_runs SET status = 'sent', sent_at = ?1 WHERE status = 'queued' AND run_id IN (SELECT value FROM json_each(?2))")
                 .bind(at)
-                .bind(run.to_string())
+                .bind(serde_json::to_string(&ids).unwrap_or_default())
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;

@@ -190,11 +190,25 @@ async fn restarts_neither_repeat_nor_lose_a_run() {
         json!({ "script": "mark", "targets": ["all"], "params": { "dir": dir, "sleep": "3" } }),
     )
     .await;
-    poll("both runs to start", Duration::from_secs(15), async || {
-        let runs = statuses(&api, &job).await;
-        (runs["killed"]["status"] == "running" && runs["survivor"]["status"] == "running")
-            .then_some(())
-    })
+    // Output shows while the runs are still going (the script greets, then
+    // sleeps).
+    poll(
+        "both runs to start and greet",
+        Duration::from_secs(15),
+        async || {
+            let runs = statuses(&api, &job).await;
+            ["killed", "survivor"]
+                .iter()
+                .all(|n| {
+                    runs[*n]["status"] == "running"
+                        && runs[*n]["stdout"]
+                            .as_str()
+                            .unwrap_or("")
+                            .starts_with("hello from")
+                })
+                .then_some(())
+        },
+    )
     .await;
     // The agent dies mid-run; the server dies while the other agent's run
     // goes on (its result must wait for the server) and before the offline

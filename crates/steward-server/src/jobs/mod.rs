@@ -331,7 +331,10 @@ pub async fn create_with_action(
     state.store.create_job(&job).await?;
     tracing::info!(job = %job.id, name = %job.name, targets = job.runs.len(), by, "Job created.");
     if job_state == "active" {
-        start_job(state, job.id, policy).await;
+        // Sending does not hold up the caller (a job for 10,000 devices
+        // signs 10,000 orders).
+        let (state, id) = (state.clone(), job.id);
+        tokio::spawn(async move { start_job(&state, id, policy).await });
     }
     Ok(Created {
         id: job.id,
@@ -531,6 +534,14 @@ async fn report_writer(state: Arc<AppState>, mut rx: mpsc::UnboundedReceiver<Run
                 Err(_) => break,
             }
         }
+        // A run that started and finished within one batch needs only its
+        // final report.
+        let finished: HashSet<Uuid> = batch
+            .iter()
+            .filter(|r| r.status != "running")
+            .map(|r| r.run_id)
+            .collect();
+        batch.retain(|r| r.status != "running" || !finished.contains(&r.run_id));
         let outcomes = match state.store.apply_run_reports(&batch).await {
             Ok(outcomes) => outcomes,
             Err(error) => {
