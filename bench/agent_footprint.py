@@ -54,6 +54,33 @@ def cpu_ns(pids):
             pass
     return total
 
+def peak_rss_kb(pids):
+    """Sum of each process's high-water resident set (VmHWM)."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in open(f"/proc/{pid}/status"):
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+def tcp_bytes_sent(pid, port):
+    """Bytes the process has sent on its TCP connection to 127.0.0.1:port
+    (kernel counter, TLS and WebSocket framing included), via `ss -tinp`."""
+    try:
+        out = subprocess.check_output(["ss", "-tinpH", "dst", f"127.0.0.1:{port}"], text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    total, mine = 0, False
+    for line in out.splitlines():
+        if "users:" in line:
+            mine = f"pid={pid}," in line
+        elif mine and "bytes_sent:" in line:
+            total += int(line.split("bytes_sent:")[1].split()[0])
+    return total
+
 def pss_kb(pids):
     total = 0
     for pid in pids:
@@ -131,14 +158,19 @@ def main():
 
         time.sleep(2 * args.interval)  # warm up: first cycles, connection, inventory
         start = {k: cpu_ns(tree(s["pid"])) for k, s in subjects.items()}
+        sent = {k: 0 for k in subjects}
+        agent_sent_start = tcp_bytes_sent(a.pid, port)
         for _ in range(args.cycles):
             t0 = time.time()
             if "zabbix_agentd" in subjects:
                 for item in ZABBIX_ITEMS:
-                    zabbix_get(subjects["zabbix_agentd"]["port"], item)
+                    sent["zabbix_agentd"] += 13 + len(zabbix_get(subjects["zabbix_agentd"]["port"], item).encode())
             if "prometheus-node-exporter" in subjects:
-                urllib.request.urlopen(f"http://127.0.0.1:{subjects['prometheus-node-exporter']['port']}/metrics").read()
+                sent["prometheus-node-exporter"] += len(urllib.request.urlopen(f"http://127.0.0.1:{subjects['prometheus-node-exporter']['port']}/metrics").read())
             time.sleep(max(0, args.interval - (time.time() - t0)))
+        agent_sent_end = tcp_bytes_sent(a.pid, port)
+        if agent_sent_start is not None and agent_sent_end is not None:
+            sent["steward-agent"] = agent_sent_end - agent_sent_start
         results = []
         for name, s in subjects.items():
             pids = tree(s["pid"])
@@ -147,14 +179,16 @@ def main():
                 "processes": len(pids),
                 "pss_kb": pss_kb(pids),
                 "cpu_ms_per_cycle": (cpu_ns(pids) - start[name]) / 1e6 / args.cycles,
+                "peak_rss_kb": peak_rss_kb(pids),
+                "bytes_per_cycle": sent[name] / args.cycles,
                 "binary_bytes": os.path.getsize(s["binary"]),
             })
         cmd = " ".join(sys.argv)
         print(f"Agent footprint, {args.cycles} cycles of {args.interval} s, one run (`{cmd}`)\n")
-        print("| subject | processes | idle PSS | CPU per cycle | binary |")
-        print("|---|---:|---:|---:|---:|")
+        print("| subject | processes | idle PSS | peak RSS | CPU per cycle | bytes sent per cycle | binary |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for r in results:
-            print(f"| {r['subject']} | {r['processes']} | {r['pss_kb'] / 1024:.2f} MiB | {r['cpu_ms_per_cycle']:.2f} ms | {r['binary_bytes'] / 1e6:.1f} MB |")
+            print(f"| {r['subject']} | {r['processes']} | {r['pss_kb'] / 1024:.2f} MiB | {r['peak_rss_kb'] / 1024:.2f} MiB | {r['cpu_ms_per_cycle']:.2f} ms | {r['bytes_per_cycle']:.0f} B | {r['binary_bytes'] / 1e6:.1f} MB |")
         print("\nCycle: steward-agent collects and sends one batch; zabbix_agentd answers "
               f"{len(ZABBIX_ITEMS)} equivalent passive items; node_exporter serves one scrape. "
               "CPU includes everything each process did in that time (heartbeats, zabbix's per-second collector).")

@@ -66,6 +66,9 @@ pub async fn open_with_headers(
         let mut ws_config = WebSocketConfig::default();
         ws_config.max_message_size = Some(steward_proto::MAX_FRAME_BYTES);
         ws_config.max_frame_size = Some(steward_proto::MAX_FRAME_BYTES);
+        // The default 128 KiB buffers are most of an idle agent's heap.
+        ws_config.read_buffer_size = 8 * 1024;
+        ws_config.write_buffer_size = 0;
         let mut request = format!("wss://{authority}{path}").into_client_request()?;
         for (name, value) in headers {
             request.headers_mut().insert(*name, value.parse()?);

@@ -3,7 +3,11 @@
 //! series, measured end to end (agent socket → ingest → evaluation → outbox
 //! → webhook receiver) against an in-process server on loopback.
 
+mod capacity;
 mod fanout;
+mod server;
+mod storage;
+mod suite;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -36,6 +40,22 @@ enum Command {
         crossings_per_second: usize,
         #[arg(long)]
         json: Option<std::path::PathBuf>,
+    },
+    /// Every benchmark, side by side with peers where they exist; writes
+    /// benchmarks.json and BENCHMARKS.md into --out.
+    All {
+        /// A short run (under 5 minutes) for CI.
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value = "target/bench")]
+        out: std::path::PathBuf,
+        /// Fail when a figure regressed beyond its margin against this
+        /// baseline (ratios, not absolute times).
+        #[arg(long)]
+        check: Option<std::path::PathBuf>,
+        /// Write this run's normalised figures as the new baseline.
+        #[arg(long)]
+        write_baseline: Option<std::path::PathBuf>,
     },
     /// A trivial job to N simulated agents: time until all have it and
     /// until all results are stored.
@@ -72,14 +92,27 @@ async fn main() -> Result<()> {
             seconds,
             crossings_per_second,
             json,
+        } => alert_latency(
+            agents,
+            series_per_agent,
+            seconds,
+            crossings_per_second,
+            json,
+        )
+        .await
+        .map(drop),
+        Command::All {
+            quick,
+            out,
+            check,
+            write_baseline,
         } => {
-            alert_latency(
-                agents,
-                series_per_agent,
-                seconds,
-                crossings_per_second,
-                json,
-            )
+            suite::run(suite::Options {
+                quick,
+                out,
+                check,
+                write_baseline,
+            })
             .await
         }
         Command::Fanout {
@@ -101,6 +134,7 @@ async fn main() -> Result<()> {
                 json,
             })
             .await
+            .map(drop)
         }
     }
 }
@@ -108,13 +142,13 @@ async fn main() -> Result<()> {
 /// Key: (device index, series index) → when the crossing sample was sent.
 type Sent = Arc<Mutex<HashMap<(usize, usize), Instant>>>;
 
-async fn alert_latency(
+pub(crate) async fn alert_latency(
     agents: usize,
     per_agent: usize,
     seconds: u64,
     crossings: usize,
     json_out: Option<std::path::PathBuf>,
-) -> Result<()> {
+) -> Result<serde_json::Value> {
     let dir = tempfile::tempdir()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let mut config = steward_server::Config::new(dir.path().join("server"), listener.local_addr()?);
@@ -295,17 +329,13 @@ async fn alert_latency(
     println!("| sample-to-notification p99 | {p99:.1} ms |");
     println!("| max | {max:.1} ms |");
     println!("| run | {:.0} s, `{command}` |", elapsed.as_secs_f64());
+    let result = json!({ "command": command, "series_per_second": series_per_second, "crossings": sent.len(), "notified": latencies.len(), "p50_ms": p50, "p99_ms": p99, "max_ms": max });
     if let Some(path) = json_out {
-        std::fs::write(
-            path,
-            serde_json::to_string_pretty(
-                &json!({ "command": command, "series_per_second": series_per_second, "crossings": sent.len(), "notified": latencies.len(), "p50_ms": p50, "p99_ms": p99, "max_ms": max }),
-            )?,
-        )?;
+        std::fs::write(path, serde_json::to_string_pretty(&result)?)?;
     }
     drop(keep);
     server.shutdown().await;
-    Ok(())
+    Ok(result)
 }
 
 fn uuid_v7() -> uuid::Uuid {

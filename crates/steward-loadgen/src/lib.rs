@@ -40,6 +40,9 @@ pub struct Stats {
     /// Unix ms of the first and last order received.
     pub first_order_ms: AtomicI64,
     pub last_order_ms: AtomicI64,
+    pub samples_acked: AtomicU64,
+    /// Round trips metric batch → durable ack, in microseconds.
+    pub ack_rtt_us: std::sync::Mutex<Vec<u32>>,
 }
 
 impl Stats {
@@ -47,6 +50,29 @@ impl Stats {
         let stats = Self::default();
         stats.first_order_ms.store(i64::MAX, Relaxed);
         Arc::new(stats)
+    }
+
+    /// Percentile `p` (0..1) of the ack round trips so far, in ms.
+    pub fn ack_rtt_ms(&self, p: f64) -> f64 {
+        let mut rtts = self
+            .ack_rtt_us
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if rtts.is_empty() {
+            return f64::NAN;
+        }
+        rtts.sort_unstable();
+        rtts[((rtts.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0
+    }
+
+    pub fn reset_rtt(&self) {
+        self.ack_rtt_us
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.samples_acked.store(0, Relaxed);
+        self.batches_acked.store(0, Relaxed);
     }
 
     pub fn reset_orders(&self) {
@@ -129,9 +155,14 @@ async fn dial(identity: &Identity, behaviour: &Behaviour, index: usize) -> Resul
     let tls = tokio_rustls::TlsConnector::from(identity.config.clone())
         .connect(name, tcp)
         .await?;
-    let (socket, _) = tokio_tungstenite::client_async(
+    // Small buffers: one process holds tens of thousands of these.
+    let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+    config.read_buffer_size = 4096;
+    config.write_buffer_size = 0;
+    let (socket, _) = tokio_tungstenite::client_async_with_config(
         format!("wss://{}{}", behaviour.server, steward_proto::AGENT_WS_PATH),
         tls,
+        Some(config),
     )
     .await?;
     Ok(socket)
@@ -249,6 +280,7 @@ async fn connected(
     );
     let mut seq = stored_seq;
     let mut seen = std::collections::HashSet::new();
+    let mut in_flight: std::collections::VecDeque<(u64, tokio::time::Instant)> = Default::default();
     loop {
         tokio::select! {
             _ = heartbeat.tick() => send(socket, stats, &AgentMessage::Heartbeat(Heartbeat { ts_ms: now_ms() })).await?,
@@ -261,10 +293,24 @@ async fn connected(
                         value: ((seq as usize * 7 + i) % 100) as f64 / 100.0,
                     })
                     .collect();
-                send(socket, stats, &AgentMessage::Metrics(MetricBatch { seq, ts_ms: now_ms() / 1000 * 1000, points })).await?;
+                in_flight.push_back((seq, tokio::time::Instant::now()));
+                send(socket, stats, &AgentMessage::Metrics(MetricBatch { seq, ts_ms: now_ms(), points })).await?;
             }
             message = next(socket, stats) => match message? {
-                ServerMessage::Ack { .. } => { stats.batches_acked.fetch_add(1, Relaxed); }
+                ServerMessage::Ack { seq: acked } => {
+                    stats.batches_acked.fetch_add(1, Relaxed);
+                    stats.samples_acked.fetch_add(behaviour.points as u64, Relaxed);
+                    while let Some((sent_seq, at)) = in_flight.front().copied() {
+                        if sent_seq > acked {
+                            break;
+                        }
+                        in_flight.pop_front();
+                        if sent_seq == acked {
+                            let us = at.elapsed().as_micros().min(u32::MAX as u128) as u32;
+                            stats.ack_rtt_us.lock().unwrap_or_else(|e| e.into_inner()).push(us);
+                        }
+                    }
+                }
                 ServerMessage::RunAck { .. } => { stats.results_acked.fetch_add(1, Relaxed); }
                 ServerMessage::Order(signed) => {
                     let now = now_ms();

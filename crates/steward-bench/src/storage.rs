@@ -1,0 +1,126 @@
+//! Metric storage, in process on the SQLite store: bytes per stored sample
+//! for seven days of a typical agent's series at 60 s, and the time to read
+//! seven days of one series.
+
+use anyhow::Result;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Instant;
+use steward_proto::Point;
+use steward_store_types::{IngestBatch, MetricQuery, NewDevice, Scope, Store};
+use uuid::Uuid;
+
+const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
+const STEP_MS: i64 = 60_000;
+
+/// A small deterministic generator (no dependency for a benchmark).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % 10_000) as f64 / 10_000.0
+    }
+}
+
+pub async fn run() -> Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let store = steward_store_sqlite::SqliteStore::open(&dir.path().join("bench.db")).await?;
+    let org = store.default_org().await?.id;
+    let device = Uuid::now_v7();
+    store
+        .create_device(&NewDevice {
+            id: device,
+            org_id: org,
+            site: "bench".into(),
+            name: "bench".into(),
+            hostname: "bench".into(),
+            tags: Vec::new(),
+            cert_fingerprint: "bench".into(),
+            enrolled_at: 0,
+        })
+        .await?;
+    // What an agent reports each minute: CPU (noisy), memory (drifting),
+    // a filesystem (nearly flat), network counters (growing), load.
+    let mut rng = Rng(0x5eed);
+    let (mut memory, mut disk, mut rx) = (0.4f64, 0.6f64, 1e9f64);
+    let start = 1_800_000_000_000i64 / STEP_MS * STEP_MS;
+    let mut batches = Vec::new();
+    let mut samples = 0u64;
+    for (i, ts) in (start..start + WEEK_MS)
+        .step_by(STEP_MS as usize)
+        .enumerate()
+    {
+        memory = (memory + (rng.next() - 0.5) * 0.01).clamp(0.05, 0.95);
+        disk = (disk + rng.next() * 0.00001).min(0.99);
+        rx += 50_000.0 + rng.next() * 20_000.0;
+        let round = |v: f64| (v * 10_000.0).round() / 10_000.0;
+        let mount = BTreeMap::from([("mountpoint".to_string(), "/".to_string())]);
+        let points = vec![
+            Point {
+                name: "system.cpu.utilization".into(),
+                labels: BTreeMap::new(),
+                value: round(rng.next() * 0.3 + 0.05),
+            },
+            Point {
+                name: "system.memory.utilization".into(),
+                labels: BTreeMap::new(),
+                value: round(memory),
+            },
+            Point {
+                name: "system.filesystem.utilization".into(),
+                labels: mount,
+                value: round(disk),
+            },
+            Point {
+                name: "system.network.io.receive".into(),
+                labels: BTreeMap::new(),
+                value: rx.round(),
+            },
+            Point {
+                name: "system.cpu.load_average.1m".into(),
+                labels: BTreeMap::new(),
+                value: (rng.next() * 200.0).round() / 100.0,
+            },
+        ];
+        samples += points.len() as u64;
+        batches.push(IngestBatch {
+            device_id: device,
+            org_id: org,
+            seq: i as u64 + 1,
+            ts_ms: ts,
+            points,
+        });
+        if batches.len() == 500 {
+            store.ingest(&batches).await?;
+            batches.clear();
+        }
+    }
+    store.ingest(&batches).await?;
+    let stats = store.storage_stats().await?;
+    let query = MetricQuery {
+        device_id: device,
+        name: "system.cpu.utilization".into(),
+        from_ms: start,
+        to_ms: start + WEEK_MS,
+    };
+    let mut times = Vec::new();
+    let mut read = 0;
+    for _ in 0..21 {
+        let t = Instant::now();
+        let series = store.query_metric(&Scope::all(), &query).await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        read = series.iter().map(|s| s.samples.len()).sum::<usize>();
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(json!({
+        "samples": samples,
+        "stored_samples": stats.samples,
+        "chunk_bytes": stats.chunk_bytes,
+        "bytes_per_sample": stats.chunk_bytes as f64 / stats.samples.max(1) as f64,
+        "read_7d_points": read,
+        "read_7d_ms_median": times[times.len() / 2],
+    }))
+}

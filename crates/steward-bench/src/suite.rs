@@ -1,0 +1,445 @@
+//! `steward-bench all [--quick]`: every benchmark in one run, beside peers
+//! where they exist, written as `benchmarks.json` and `BENCHMARKS.md`, and
+//! optionally checked against a committed baseline.
+//!
+//! Machines differ, so the baseline holds *normalised* figures: times are
+//! divided by a CPU calibration measured in the same run (SHA-256 over
+//! 256 MiB), rates multiplied by it; memory, bytes and ratios to a peer are
+//! kept as they are. A figure fails the check only beyond a generous margin.
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub struct Options {
+    pub quick: bool,
+    pub out: PathBuf,
+    pub check: Option<PathBuf>,
+    pub write_baseline: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Lower is better and scales with CPU speed.
+    Time,
+    /// Higher is better and scales with CPU speed.
+    Rate,
+    /// Lower is better; machine-independent (memory, bytes, peer ratios).
+    Size,
+}
+
+struct Figure {
+    key: &'static str,
+    label: String,
+    value: f64,
+    unit: &'static str,
+    kind: Kind,
+    /// The target, for the table.
+    target: String,
+    command: String,
+}
+
+/// Milliseconds to hash 256 MiB with SHA-256 (this machine's speed).
+fn calibrate() -> f64 {
+    use sha2::{Digest, Sha256};
+    let block = vec![0x5au8; 1 << 20];
+    let start = Instant::now();
+    let mut hasher = Sha256::new();
+    for _ in 0..256 {
+        hasher.update(&block);
+    }
+    std::hint::black_box(hasher.finalize());
+    start.elapsed().as_secs_f64() * 1000.0
+}
+
+fn cargo_build(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo).args(args).status()?;
+    if !status.success() {
+        bail!("cargo {} failed", args.join(" "));
+    }
+    Ok(())
+}
+
+pub async fn run(options: Options) -> Result<()> {
+    let quick = options.quick;
+    let mode = if quick { "--quick" } else { "" };
+    std::fs::create_dir_all(&options.out)?;
+    // The binaries under test: the server, and the agent as shipped.
+    cargo_build(&["build", "--release", "-q", "-p", "steward"])?;
+    cargo_build(&[
+        "build",
+        "--profile",
+        "agent",
+        "-q",
+        "--bin",
+        "steward-agent",
+    ])?;
+    let release = std::env::current_exe()?
+        .parent()
+        .context("no binary directory")?
+        .to_path_buf();
+    let steward = release.join("steward");
+    let work = PathBuf::from("/var/tmp/steward-bench");
+    let calibration_ms = calibrate();
+    eprintln!("calibration: SHA-256 of 256 MiB in {calibration_ms:.0} ms");
+    let mut figures: Vec<Figure> = Vec::new();
+    let mut raw = serde_json::Map::new();
+    let suite_cmd = format!("cargo run --release -p steward-bench -- all {mode}");
+
+    // 1. Agent footprint beside zabbix_agentd and node_exporter.
+    let cycles = if quick { "6" } else { "12" };
+    let footprint_json = options.out.join("footprint.json");
+    let footprint_cmd = format!("python3 bench/agent_footprint.py --cycles {cycles} --interval 5");
+    let status = Command::new("python3")
+        .args([
+            "bench/agent_footprint.py",
+            "--cycles",
+            cycles,
+            "--interval",
+            "5",
+            "--bin",
+        ])
+        .arg(&release)
+        .arg("--json")
+        .arg(&footprint_json)
+        .status();
+    match status {
+        Ok(s) if s.success() => {
+            let footprint: Value =
+                serde_json::from_str(&std::fs::read_to_string(&footprint_json)?)?;
+            let find = |name: &str| {
+                footprint["results"]
+                    .as_array()
+                    .and_then(|r| r.iter().find(|x| x["subject"] == name).cloned())
+            };
+            if let Some(agent) = find("steward-agent") {
+                let mib = |k: &str| agent[k].as_f64().unwrap_or(f64::NAN) / 1024.0;
+                figures.push(Figure {
+                    key: "agent_pss_mib",
+                    label: "agent idle PSS".into(),
+                    value: mib("pss_kb"),
+                    unit: "MiB",
+                    kind: Kind::Size,
+                    target: "≤ 3.81 MiB (4 MB)".into(),
+                    command: footprint_cmd.clone(),
+                });
+                figures.push(Figure {
+                    key: "agent_peak_rss_mib",
+                    label: "agent peak RSS".into(),
+                    value: mib("peak_rss_kb"),
+                    unit: "MiB",
+                    kind: Kind::Size,
+                    target: String::new(),
+                    command: footprint_cmd.clone(),
+                });
+                figures.push(Figure {
+                    key: "agent_cpu_ms_per_cycle",
+                    label: "agent CPU per collection cycle".into(),
+                    value: agent["cpu_ms_per_cycle"].as_f64().unwrap_or(f64::NAN),
+                    unit: "ms",
+                    kind: Kind::Time,
+                    target: "≤ 5 ms".into(),
+                    command: footprint_cmd.clone(),
+                });
+                figures.push(Figure {
+                    key: "agent_bytes_per_cycle",
+                    label: "agent bytes sent per cycle (TLS included)".into(),
+                    value: agent["bytes_per_cycle"].as_f64().unwrap_or(f64::NAN),
+                    unit: "B",
+                    kind: Kind::Size,
+                    target: String::new(),
+                    command: footprint_cmd.clone(),
+                });
+                figures.push(Figure {
+                    key: "agent_binary_mb",
+                    label: "agent binary size".into(),
+                    value: agent["binary_bytes"].as_f64().unwrap_or(f64::NAN) / 1e6,
+                    unit: "MB",
+                    kind: Kind::Size,
+                    target: String::new(),
+                    command: footprint_cmd.clone(),
+                });
+                for (peer, key) in [
+                    ("zabbix_agentd", "agent_pss_vs_zabbix"),
+                    ("prometheus-node-exporter", "agent_pss_vs_node_exporter"),
+                ] {
+                    if let Some(p) = find(peer) {
+                        let ratio = agent["pss_kb"].as_f64().unwrap_or(f64::NAN)
+                            / p["pss_kb"].as_f64().unwrap_or(f64::NAN);
+                        figures.push(Figure {
+                            key,
+                            label: format!("agent PSS ÷ {peer} PSS"),
+                            value: ratio,
+                            unit: "×",
+                            kind: Kind::Size,
+                            target: String::new(),
+                            command: footprint_cmd.clone(),
+                        });
+                    }
+                }
+            }
+            raw.insert("footprint".into(), footprint);
+        }
+        other => eprintln!("!!! agent footprint skipped: {other:?}"),
+    }
+
+    // 2. Server capacity at 60 s metrics and 30 s heartbeats.
+    let sizes: &[usize] = if quick {
+        &[1000]
+    } else {
+        &[1000, 10_000, 19_000]
+    };
+    let window = Duration::from_secs(if quick { 65 } else { 125 });
+    for &agents in sizes {
+        let load = crate::capacity::Load {
+            agents,
+            heartbeat: Duration::from_secs(30),
+            metrics_every: Duration::from_secs(60),
+            points: 20,
+            window,
+            source_ips: 8,
+        };
+        let cmd = format!(
+            "{suite_cmd} (capacity: {agents} agents, 60 s metrics of 20 points, 30 s heartbeats, {} s window)",
+            window.as_secs()
+        );
+        let result = crate::capacity::measure(&steward, &work, "capacity", &load).await?;
+        let k = |suffix: &'static str| -> &'static str {
+            match (agents, suffix) {
+                (1000, "p99") => "capacity_1k_ack_p99_ms",
+                (1000, "rss") => "capacity_1k_rss_mib",
+                (1000, "cpu") => "capacity_1k_cpu_cores",
+                (10_000, "p99") => "capacity_10k_ack_p99_ms",
+                (10_000, "rss") => "capacity_10k_rss_mib",
+                (10_000, "cpu") => "capacity_10k_cpu_cores",
+                (_, "p99") => "capacity_max_ack_p99_ms",
+                (_, "rss") => "capacity_max_rss_mib",
+                _ => "capacity_max_cpu_cores",
+            }
+        };
+        figures.push(Figure {
+            key: k("p99"),
+            label: format!("{agents} agents: batch → durable ack p99"),
+            value: result["ack_rtt_p99_ms"].as_f64().unwrap_or(f64::NAN),
+            unit: "ms",
+            kind: Kind::Time,
+            target: "≤ 1000 ms".into(),
+            command: cmd.clone(),
+        });
+        figures.push(Figure {
+            key: k("rss"),
+            label: format!("{agents} agents: server RSS"),
+            value: result["server_rss_mib"].as_f64().unwrap_or(f64::NAN),
+            unit: "MiB",
+            kind: Kind::Size,
+            target: "≤ 2048 MiB at 50,000".into(),
+            command: cmd.clone(),
+        });
+        figures.push(Figure {
+            key: k("cpu"),
+            label: format!("{agents} agents: server CPU"),
+            value: result["server_cpu_cores"].as_f64().unwrap_or(f64::NAN),
+            unit: "cores",
+            kind: Kind::Time,
+            target: String::new(),
+            command: cmd.clone(),
+        });
+        raw.insert(format!("capacity_{agents}"), result);
+    }
+
+    // 3. Ingest throughput: agents send as fast as they are acked.
+    let (agents, seconds) = if quick { (100, 15) } else { (500, 30) };
+    let load = crate::capacity::Load {
+        agents,
+        heartbeat: Duration::from_secs(30),
+        metrics_every: Duration::from_millis(50),
+        points: 100,
+        window: Duration::from_secs(seconds),
+        source_ips: 4,
+    };
+    let result = crate::capacity::measure(&steward, &work, "ingest", &load).await?;
+    figures.push(Figure {
+        key: "ingest_samples_per_s",
+        label: "ingest throughput (durably acked)".into(),
+        value: result["samples_per_s"].as_f64().unwrap_or(f64::NAN),
+        unit: "samples/s",
+        kind: Kind::Rate,
+        target: String::new(),
+        command: format!(
+            "{suite_cmd} (ingest: {agents} agents, 100-point batches every 50 ms, {seconds} s)"
+        ),
+    });
+    raw.insert("ingest".into(), result);
+
+    // 4. Job fan-out.
+    let agents = if quick { 1000 } else { 10_000 };
+    let result = crate::fanout::run(crate::fanout::Options {
+        agents,
+        work_dir: work.clone(),
+        steward: steward.clone(),
+        source_ips: 8,
+        json: None,
+    })
+    .await?;
+    let cmd = format!("cargo run --release -p steward-bench -- fanout --agents {agents}");
+    let (delivered, stored) = if agents >= 10_000 {
+        ("≤ 2000 ms", "≤ 5000 ms")
+    } else {
+        ("", "")
+    };
+    figures.push(Figure {
+        key: if quick {
+            "fanout_1k_delivered_ms"
+        } else {
+            "fanout_10k_delivered_ms"
+        },
+        label: format!("fan-out to {agents}: all delivered"),
+        value: result["all_delivered_ms"].as_f64().unwrap_or(f64::NAN),
+        unit: "ms",
+        kind: Kind::Time,
+        target: delivered.into(),
+        command: cmd.clone(),
+    });
+    figures.push(Figure {
+        key: if quick {
+            "fanout_1k_stored_ms"
+        } else {
+            "fanout_10k_stored_ms"
+        },
+        label: format!("fan-out to {agents}: all results stored"),
+        value: result["all_results_stored_ms"].as_f64().unwrap_or(f64::NAN),
+        unit: "ms",
+        kind: Kind::Time,
+        target: stored.into(),
+        command: cmd,
+    });
+    raw.insert("fanout".into(), result);
+
+    // 5. Sample-to-notification latency.
+    let (agents, seconds) = if quick { (50, 15) } else { (100, 30) };
+    let result = crate::alert_latency(agents, 100, seconds, 20, None).await?;
+    let cmd = format!(
+        "cargo run --release -p steward-bench -- alert-latency --agents {agents} --seconds {seconds}"
+    );
+    figures.push(Figure {
+        key: "alert_p99_ms",
+        label: format!("sample → notification p99 ({} series/s)", agents * 100),
+        value: result["p99_ms"].as_f64().unwrap_or(f64::NAN),
+        unit: "ms",
+        kind: Kind::Time,
+        target: String::new(),
+        command: cmd,
+    });
+    raw.insert("alert_latency".into(), result);
+
+    // 6. Storage.
+    let result = crate::storage::run().await?;
+    let cmd = format!("{suite_cmd} (storage: 7 days × 5 series at 60 s, SQLite)");
+    figures.push(Figure {
+        key: "bytes_per_sample",
+        label: "stored bytes per metric sample".into(),
+        value: result["bytes_per_sample"].as_f64().unwrap_or(f64::NAN),
+        unit: "B",
+        kind: Kind::Size,
+        target: "≤ 2 B".into(),
+        command: cmd.clone(),
+    });
+    figures.push(Figure {
+        key: "read_7d_ms",
+        label: "read 7 days of one series (10,080 samples)".into(),
+        value: result["read_7d_ms_median"].as_f64().unwrap_or(f64::NAN),
+        unit: "ms",
+        kind: Kind::Time,
+        target: String::new(),
+        command: cmd,
+    });
+    raw.insert("storage".into(), result);
+
+    // Report.
+    let normalised = |f: &Figure| match f.kind {
+        Kind::Time => f.value / calibration_ms,
+        Kind::Rate => f.value * calibration_ms,
+        Kind::Size => f.value,
+    };
+    let mut md = format!(
+        "# Steward benchmarks\n\nMode: `{}`; machine: {} cores; CPU calibration (SHA-256 of 256 MiB): {calibration_ms:.0} ms.\n\n| figure | value | target | command |\n|---|---:|---|---|\n",
+        if quick { "quick" } else { "full" },
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    for f in &figures {
+        md.push_str(&format!(
+            "| {} | {:.2} {} | {} | `{}` |\n",
+            f.label, f.value, f.unit, f.target, f.command
+        ));
+    }
+    let report = json!({
+        "mode": if quick { "quick" } else { "full" },
+        "calibration_ms": calibration_ms,
+        "figures": figures.iter().map(|f| json!({ "key": f.key, "label": f.label, "value": f.value, "unit": f.unit, "target": f.target, "command": f.command, "normalised": normalised(f) })).collect::<Vec<_>>(),
+        "raw": raw,
+    });
+    std::fs::write(
+        options.out.join("benchmarks.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    std::fs::write(options.out.join("BENCHMARKS.md"), &md)?;
+    println!("{md}");
+    if let Some(path) = &options.write_baseline {
+        let baseline: serde_json::Map<String, Value> = figures
+            .iter()
+            .filter(|f| f.value.is_finite())
+            .map(|f| (f.key.to_string(), json!(normalised(f))))
+            .collect();
+        std::fs::write(path, serde_json::to_string_pretty(&baseline)? + "\n")?;
+        eprintln!("baseline written to {}", path.display());
+    }
+    if let Some(path) = &options.check {
+        check(path, &figures, &normalised)?;
+    }
+    Ok(())
+}
+
+/// Times may be 3× worse than the baseline (shared CI machines are noisy)
+/// and must also pass an absolute floor, sizes 1.5×; rates a third.
+fn check(path: &Path, figures: &[Figure], normalised: &dyn Fn(&Figure) -> f64) -> Result<()> {
+    let baseline: serde_json::Map<String, Value> = serde_json::from_str(
+        &std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+    )?;
+    let mut failures = Vec::new();
+    for f in figures {
+        let (Some(base), now) = (baseline.get(f.key).and_then(Value::as_f64), normalised(f)) else {
+            continue;
+        };
+        // Tiny figures are mostly noise: a time regresses only when it is
+        // also large in absolute terms.
+        let floor = match f.unit {
+            "ms" => 25.0,
+            "cores" => 0.1,
+            _ => 0.0,
+        };
+        let bad = match f.kind {
+            Kind::Time => now > base * 3.0 && f.value > floor,
+            Kind::Size => now > base * 1.5,
+            Kind::Rate => now < base / 3.0,
+        };
+        let verdict = if bad { "REGRESSED" } else { "ok" };
+        eprintln!(
+            "{verdict:>9}  {:<45} now {now:.4}  baseline {base:.4}",
+            f.key
+        );
+        if bad {
+            failures.push(f.key);
+        }
+    }
+    if !failures.is_empty() {
+        bail!(
+            "benchmarks regressed beyond their margin: {}",
+            failures.join(", ")
+        );
+    }
+    Ok(())
+}
