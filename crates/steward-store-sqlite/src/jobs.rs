@@ -452,6 +452,18 @@ impl JobStore for SqliteStore {
     }
 
     async fn expire_runs(&self, now: i64) -> Result<Vec<Uuid>> {
+        // Called every second: look first without the write lock, which the
+        // ingest path needs far more often.
+        let any: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM job_runs r JOIN jobs j ON j.id = r.job_id WHERE r.status = 'queued' AND j.expires_at <= ? LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.write_tx().await.map_err(backend)?;
         let jobs: Vec<String> = sqlx::query(
             "SELECT DISTINCT r.job_id FROM job_runs r JOIN jobs j ON j.id = r.job_id WHERE r.status = 'queued' AND j.expires_at <= ?",
@@ -487,8 +499,19 @@ impl JobStore for SqliteStore {
     }
 
     async fn set_device_refuses(&self, device: Uuid, refuses: &[String]) -> Result<()> {
+        let text = serde_json::to_string(refuses).unwrap_or_else(|_| "[]".into());
+        // Every connection says it: write (and take the write lock) only
+        // when it changed.
+        let stored: Option<String> = sqlx::query_scalar("SELECT refuses FROM devices WHERE id = ?")
+            .bind(device.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        if stored.as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
         sqlx::query("UPDATE devices SET refuses = ? WHERE id = ?")
-            .bind(serde_json::to_string(refuses).unwrap_or_else(|_| "[]".into()))
+            .bind(text)
             .bind(device.to_string())
             .execute(&self.pool)
             .await
