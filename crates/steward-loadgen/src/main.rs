@@ -82,13 +82,16 @@ async fn main() -> Result<()> {
         tokio::time::sleep(Duration::from_secs(5)).await;
         let sent = stats.sent.load(Relaxed);
         println!(
-            "connected {:>6}  sent/s {:>8.0}  acked batches {:>8}  orders {:>6}  connect failures {}",
+            "connected {:>6}  sent/s {:>8.0}  acked in 5 s {:>8}  ack p50 {:>7.1} ms  p99 {:>7.1} ms  orders {:>6}  connect failures {}",
             stats.connected.load(Relaxed),
             (sent - last_sent) as f64 / 5.0,
             stats.batches_acked.load(Relaxed),
+            stats.ack_rtt_ms(0.5),
+            stats.ack_rtt_ms(0.99),
             stats.orders.load(Relaxed),
             stats.connect_failures.load(Relaxed),
         );
+        stats.reset_rtt();
         last_sent = sent;
     }
     let _ = stop_tx.send(true);
