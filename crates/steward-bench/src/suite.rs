@@ -325,6 +325,15 @@ pub async fn run(options: Options) -> Result<()> {
         "cargo run --release -p steward-bench -- alert-latency --agents {agents} --seconds {seconds}"
     );
     figures.push(Figure {
+        key: "alert_p50_ms",
+        label: format!("sample → notification p50 ({} series/s)", agents * 100),
+        value: result["p50_ms"].as_f64().unwrap_or(f64::NAN),
+        unit: "ms",
+        kind: Kind::Time,
+        target: String::new(),
+        command: cmd.clone(),
+    });
+    figures.push(Figure {
         key: "alert_p99_ms",
         label: format!("sample → notification p99 ({} series/s)", agents * 100),
         value: result["p99_ms"].as_f64().unwrap_or(f64::NAN),
@@ -402,6 +411,8 @@ pub async fn run(options: Options) -> Result<()> {
     Ok(())
 }
 
+const NOT_CHECKED: &[&str] = &["alert_p99_ms"];
+
 /// Times may be 3× worse than the baseline (shared CI machines are noisy)
 /// and must also pass an absolute floor, sizes 1.5×; rates a third.
 fn check(path: &Path, figures: &[Figure], normalised: &dyn Fn(&Figure) -> f64) -> Result<()> {
@@ -411,6 +422,12 @@ fn check(path: &Path, figures: &[Figure], normalised: &dyn Fn(&Figure) -> f64) -
     )?;
     let mut failures = Vec::new();
     for f in figures {
+        // Tails of queueing latencies on a shared 2-core machine swing by
+        // several times between identical runs: reported, not checked (the
+        // median is).
+        if NOT_CHECKED.contains(&f.key) {
+            continue;
+        }
         let (Some(base), now) = (baseline.get(f.key).and_then(Value::as_f64), normalised(f)) else {
             continue;
         };

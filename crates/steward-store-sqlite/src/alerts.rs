@@ -135,16 +135,7 @@ impl SqliteStore {
             "DELETE FROM monitors WHERE id = ?2 AND {}",
             in_scope(1, "org_id", None)
         );
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.scoped_change(sql, scope, id).await
     }
 
     pub(crate) async fn record_alert_change_impl(&self, c: &AlertChange) -> Result<Option<Uuid>> {

@@ -168,12 +168,7 @@ impl JobStore for SqliteStore {
             "SELECT * FROM scripts s WHERE (s.id = ?2 OR s.name = ?2) AND {} LIMIT 2",
             in_org(1, "s.org_id")
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .bind(id_or_name)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
+        let rows = self.scoped_by(sql, scope, id_or_name).await?;
         match rows.as_slice() {
             [] => Err(StoreError::NotFound),
             [one] => script(one),
@@ -188,12 +183,8 @@ impl JobStore for SqliteStore {
             "SELECT v.* FROM script_versions v JOIN scripts s ON s.id = v.script_id WHERE s.id = ?2 AND {} ORDER BY v.version DESC",
             in_org(1, "s.org_id")
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?
+        self.scoped_by(sql, scope, &id.to_string())
+            .await?
             .iter()
             .map(|row| {
                 Ok(ScriptVersion {
@@ -211,16 +202,7 @@ impl JobStore for SqliteStore {
             "DELETE FROM scripts WHERE id = ?2 AND {}",
             in_scope(1, "org_id", None)
         );
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.scoped_change(sql, scope, id).await
     }
 
     async fn create_job(&self, job: &NewJob) -> Result<()> {
@@ -280,14 +262,8 @@ impl JobStore for SqliteStore {
             "SELECT {JOB_COLUMNS} FROM jobs j WHERE j.id = ?2 AND {}",
             job_visible()
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
-        job(&row)
+        let rows = self.scoped_by(sql, scope, &id.to_string()).await?;
+        job(rows.first().ok_or(StoreError::NotFound)?)
     }
 
     async fn job_runs(&self, scope: &Scope, job: Uuid) -> Result<Vec<RunRecord>> {
@@ -296,12 +272,8 @@ impl JobStore for SqliteStore {
              WHERE r.job_id = ?2 AND {} ORDER BY d.name, r.run_id",
             in_scope(1, "d.org_id", Some("d.site"))
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .bind(job.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?
+        self.scoped_by(sql, scope, &job.to_string())
+            .await?
             .iter()
             .map(|row| {
                 Ok(RunRecord {
@@ -555,16 +527,7 @@ impl JobStore for SqliteStore {
             "DELETE FROM schedules WHERE id = ?2 AND {}",
             in_scope(1, "org_id", None)
         );
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.scoped_change(sql, scope, id).await
     }
 
     async fn due_schedules(&self, now: i64) -> Result<Vec<ScheduleRecord>> {

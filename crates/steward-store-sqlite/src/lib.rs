@@ -134,6 +134,38 @@ impl SqliteStore {
             .map_err(backend)
     }
 
+    /// The rows of `sql`, whose parameters are the caller's scope (`?1`)
+    /// and one key (`?2`).
+    pub(crate) async fn scoped_by(
+        &self,
+        sql: String,
+        scope: &Scope,
+        key: &str,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    /// Runs a change whose parameters are the caller's scope (`?1`) and one
+    /// id (`?2`); "not found" when it touched no row (absent or out of
+    /// scope, indistinguishably).
+    pub(crate) async fn scoped_change(&self, sql: String, scope: &Scope, id: Uuid) -> Result<()> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
