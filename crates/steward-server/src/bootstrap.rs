@@ -26,6 +26,8 @@ pub struct Opened {
     pub server_cert: CertifiedKey,
     pub first_run: FirstRun,
     pub signer: Arc<dyn steward_sign::OrderSigner>,
+    /// Held while the server runs.
+    pub lock: fs::File,
 }
 
 /// What happened on this start that the operator must be told once.
@@ -62,8 +64,32 @@ pub async fn open_store(data_dir: &Path) -> Result<SqliteStore> {
         .with_context(|| format!("cannot open the database in {}", data_dir.display()))
 }
 
+/// Takes the data directory's lock (one server per data directory; a
+/// restore refuses to run under a live server). Released when the file is
+/// closed, also when the process dies.
+pub fn lock_data_dir(dir: &Path) -> Result<fs::File> {
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join("steward.lock"))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+        |_| {
+            anyhow::anyhow!(
+                "{} is in use by a running Steward server; stop it first",
+                dir.display()
+            )
+        },
+    )?;
+    Ok(file)
+}
+
 pub async fn open(config: &Config) -> Result<Opened> {
     let dir = &config.data_dir;
+    let lock = lock_data_dir(dir)?;
     let store = open_store(dir).await?;
     let authority = load_or_create_ca(dir)?;
     let server_cert = load_or_issue_server_cert(dir, &authority, &server_names(config))?;
@@ -131,6 +157,7 @@ pub async fn open(config: &Config) -> Result<Opened> {
         server_cert,
         first_run,
         signer,
+        lock,
     })
 }
 

@@ -116,6 +116,7 @@ pub struct Server {
     pub state: Arc<AppState>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    _lock: std::fs::File,
 }
 
 impl Server {
@@ -200,6 +201,7 @@ async fn start(
             state,
             shutdown,
             task,
+            _lock: boot.lock,
         },
         boot.first_run,
     ))

@@ -3,6 +3,7 @@
 mod automation;
 mod client;
 mod local;
+mod ops;
 mod output;
 mod quickstart;
 
@@ -161,6 +162,8 @@ enum Command {
     },
     #[command(flatten)]
     Automation(automation::Command),
+    #[command(flatten)]
+    Ops(ops::Command),
     /// Run the agent (same as the steward-agent binary).
     #[command(hide = true)]
     Agent {
@@ -730,6 +733,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Automation(command) => automation::run(command, &remote).await,
+        Command::Ops(command) => ops::run(command).await,
         Command::Agent { .. } => unreachable!("handled before the runtime starts"),
     }
 }

@@ -24,6 +24,8 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/ui/app.js"), "public"),
         (("GET", "/ui/style.css"), "public"),
         (("GET", "/api/v1/health"), "public"),
+        (("GET", "/api/v1/ready"), "public"),
+        (("GET", "/metrics"), "audit.view"),
         (("GET", "/api/v1/openapi.json"), "public"),
         (("POST", "/api/v1/login"), "public"),
         (("POST", "/api/v1/logout"), "mfa-pending"),

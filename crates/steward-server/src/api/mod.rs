@@ -11,6 +11,7 @@ mod devices;
 mod events;
 mod jobs;
 mod openapi;
+mod ops;
 mod session;
 mod shell;
 mod tokens;
@@ -108,6 +109,8 @@ fn routes() -> Routes {
     .add(M::GET, "/ui/app.js", Public, crate::ui::app_js)
     .add(M::GET, "/ui/style.css", Public, crate::ui::style_css)
     .add(M::GET, "/api/v1/health", Public, health)
+    .add(M::GET, "/api/v1/ready", Public, ops::ready)
+    .add(M::GET, "/metrics", Perm(P::AuditView), ops::metrics)
     .add(M::GET, "/api/v1/openapi.json", Public, openapi_json)
     .add(M::POST, "/api/v1/login", Public, session::login)
     .add(M::POST, "/api/v1/logout", MfaPending, session::logout)

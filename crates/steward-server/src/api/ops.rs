@@ -1,0 +1,83 @@
+//! For load balancers and monitoring of the server itself: readiness and
+//! Prometheus-format metrics.
+
+use crate::AppState;
+use crate::auth::Caller;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// `GET /api/v1/ready`: 200 once the server can serve (its store answers),
+/// 503 otherwise. `/api/v1/health` only says the process is up.
+pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.user_count().await {
+        Ok(_) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "ready": true })),
+        )
+            .into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "ready": false, "error": error.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /metrics`: the server's own figures in the Prometheus text format
+/// (scrape with an API token holding `audit.view`).
+pub async fn metrics(State(state): State<Arc<AppState>>, _: Caller) -> Response {
+    let m = &state.metrics;
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    metric(
+        "steward_connected_agents",
+        "gauge",
+        "Agent connections held by this server.",
+        state.connections.count() as f64,
+    );
+    metric(
+        "steward_shell_sessions",
+        "gauge",
+        "Remote shell sessions open.",
+        state.jobs.shells.count() as f64,
+    );
+    metric(
+        "steward_batches_stored_total",
+        "counter",
+        "Metric batches durably stored.",
+        m.batches_stored.load(Relaxed) as f64,
+    );
+    metric(
+        "steward_batches_duplicate_total",
+        "counter",
+        "Metric batches received again and ignored.",
+        m.batches_duplicate.load(Relaxed) as f64,
+    );
+    metric(
+        "steward_frames_rejected_total",
+        "counter",
+        "Agent frames refused as malformed, invalid or too large.",
+        m.frames_rejected.load(Relaxed) as f64,
+    );
+    metric(
+        "steward_connections_refused_total",
+        "counter",
+        "Agent connections refused (no, unknown or revoked certificate).",
+        m.connections_refused.load(Relaxed) as f64,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP steward_build_info Build of this server.\n# TYPE steward_build_info gauge\nsteward_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
