@@ -67,7 +67,7 @@ struct ServeArgs {
     job_signing_key: Option<PathBuf>,
     /// Jobs reaching more devices than this wait for a second person's
     /// approval (0: never).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, env = "STEWARD_APPROVAL_THRESHOLD", default_value_t = 0)]
     approval_threshold: u32,
 }
 

@@ -392,3 +392,85 @@ async fn refused_capabilities_and_the_remote_shell() {
         "steward file transfer\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_for_many_devices_waits_for_a_second_person() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| {
+        Server::launch_with_env(root.path(), &[("STEWARD_APPROVAL_THRESHOLD", "1")])
+    });
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    std::fs::write(root.path().join("mark.sh"), SCRIPT).unwrap();
+    server.cli(&[
+        "scripts",
+        "import",
+        root.path().join("mark.sh").to_str().unwrap(),
+    ]);
+    let token = tokio::task::block_in_place(|| server.enroll_token(2));
+    let mut agents: Vec<Agent> = ["p1", "p2"]
+        .iter()
+        .map(|name| tokio::task::block_in_place(|| Agent::enroll(root.path(), name, &token)))
+        .collect();
+    for agent in agents.iter_mut() {
+        agent.start("5s");
+    }
+    wait_online(&server, &agents.iter().collect::<Vec<_>>()).await;
+    let dir = root.path().display().to_string();
+
+    // Two devices is more than the threshold of one: the job waits.
+    let (status, created) = api
+        .post(
+            "/api/v1/jobs",
+            json!({ "script": "mark", "targets": ["all"], "params": { "dir": dir } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(created["state"], "pending_approval", "{created}");
+    let job = created["id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(run_ids(root.path()).is_empty(), "ran before approval");
+    // Its author cannot approve it...
+    let (status, body) = api
+        .post(&format!("/api/v1/jobs/{job}/approve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // ...another admin can, and then it runs on both.
+    let (status, body) = api
+        .post(
+            "/api/v1/users",
+            json!({ "username": "second", "password": "a-long-second-password", "role": "admin" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let anonymous = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    );
+    let second = api.with_token(
+        &anonymous
+            .token_for("second", "a-long-second-password")
+            .await,
+    );
+    let (status, body) = second
+        .post(&format!("/api/v1/jobs/{job}/approve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    poll(
+        "both runs after approval",
+        Duration::from_secs(20),
+        async || {
+            let runs = statuses(&api, &job).await;
+            runs.values()
+                .all(|r| r["status"] == "succeeded")
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(run_ids(root.path()).len(), 2);
+    let (_, job_record) = api.get(&format!("/api/v1/jobs/{job}")).await;
+    assert_eq!(job_record["approved_by"], "second", "{job_record}");
+}

@@ -89,6 +89,11 @@ impl Server {
     }
 
     pub fn start_with_password(dir: &Path, port: u16, password: &str) -> Proc {
+        Self::start_with_env(dir, port, password, &[])
+    }
+
+    /// Starts `steward serve` with extra environment (its `STEWARD_*` flags).
+    pub fn start_with_env(dir: &Path, port: u16, password: &str, env: &[(&str, &str)]) -> Proc {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -110,6 +115,7 @@ impl Server {
             ])
             .env("STEWARD_ADMIN_PASSWORD", password)
             .env("STEWARD_LOG", "info,steward_server=debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -122,9 +128,13 @@ impl Server {
     }
 
     pub fn launch(root: &Path) -> Self {
+        Self::launch_with_env(root, &[])
+    }
+
+    pub fn launch_with_env(root: &Path, env: &[(&str, &str)]) -> Self {
         let dir = root.join("server");
         let port = free_port();
-        let proc = Self::start(&dir, port);
+        let proc = Self::start_with_env(&dir, port, ADMIN_PASSWORD, env);
         let out = run(Command::new(STEWARD)
             .args(["token", "create", "--json", "--data-dir"])
             .arg(&dir));
