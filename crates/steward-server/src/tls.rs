@@ -79,7 +79,12 @@ pub async fn serve(
                 });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
+                // Bounds both a slow request head and the idle wait between
+                // keep-alive requests (hyper uses one timer for both). At
+                // 30 s, clients that reuse a connection just as it closes
+                // saw "EOF in violation of protocol" (seen in CI's
+                // schemathesis run); 75 s is nginx's keep-alive default.
+                .header_read_timeout(Duration::from_secs(75))
                 .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
                 .with_upgrades();
             tokio::pin!(connection);
