@@ -551,15 +551,6 @@ impl SqliteStore {
             "UPDATE enroll_tokens SET revoked = 1 WHERE id = ?2 AND {}",
             in_scope(1, "org_id", Some("site"))
         );
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(scope_param(scope))
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.scoped_change(sql, scope, id).await
     }
 }

@@ -170,18 +170,8 @@ pub async fn show_job(
     }
     let mut value = serde_json::to_value(&job).unwrap_or_default();
     value["runs"] = serde_json::to_value(runs).unwrap_or_default();
-    value["progress"] = steward_jobs::progress::job_state(&counts(&job)).into();
+    value["progress"] = steward_jobs::progress::job_state(&jobs::counts_of(&job.counts)).into();
     Ok(Json(value))
-}
-
-fn counts(job: &JobRecord) -> steward_jobs::progress::Counts {
-    let mut counts = steward_jobs::progress::Counts::default();
-    for (status, n) in &job.counts {
-        if let Some(s) = steward_proto::RunStatus::parse(status) {
-            counts.0.insert(s.as_str(), *n);
-        }
-    }
-    counts
 }
 
 /// A second person approves a job that reaches many devices.

@@ -246,28 +246,17 @@ async fn file_job(
         None,
     )
     .await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let runs = state.store.job_runs(&caller.scope, created.id).await?;
-        if let Some(run) = runs
-            .into_iter()
-            .next()
-            .filter(|r| steward_proto::RunStatus::parse(&r.status).is_some_and(|s| s.is_final()))
-        {
-            return Ok(Json(json!({
-                "job_id": created.id,
-                "status": run.status,
-                "content_b64": run.stdout,
-                "message": run.message,
-            })));
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Err(ApiError::new(
-                axum::http::StatusCode::GATEWAY_TIMEOUT,
-                format!("no answer from the device within 60 s (job {})", created.id),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    match jobs::wait_for_result(state, &caller.scope, created.id, Duration::from_secs(60)).await? {
+        Some(run) => Ok(Json(json!({
+            "job_id": created.id,
+            "status": run.status,
+            "content_b64": run.stdout,
+            "message": run.message,
+        }))),
+        None => Err(ApiError::new(
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            format!("no answer from the device within 60 s (job {})", created.id),
+        )),
     }
 }
 

@@ -428,7 +428,8 @@ pub async fn dispatch(state: &Arc<AppState>, runs: Vec<PendingRun>) {
     }
 }
 
-fn counts_of(map: &BTreeMap<String, u64>) -> Counts {
+/// Runs per status, from a stored job's counts.
+pub fn counts_of(map: &BTreeMap<String, u64>) -> Counts {
     let mut counts = Counts::default();
     for (status, n) in map {
         if let Some(status) = RunStatus::parse(status) {
@@ -436,6 +437,32 @@ fn counts_of(map: &BTreeMap<String, u64>) -> Counts {
         }
     }
     counts
+}
+
+/// Waits (polling) for the first run of `job` in `scope` to reach a final
+/// status; None when `timeout` passes first. For one-device jobs: file
+/// transfers, remediations.
+pub async fn wait_for_result(
+    state: &AppState,
+    scope: &Scope,
+    job: Uuid,
+    timeout: Duration,
+) -> Result<Option<steward_store::RunRecord>, steward_store::StoreError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let runs = state.store.job_runs(scope, job).await?;
+        if let Some(run) = runs
+            .into_iter()
+            .next()
+            .filter(|r| RunStatus::parse(&r.status).is_some_and(|s| s.is_final()))
+        {
+            return Ok(Some(run));
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A device (re)connected: send what waits for it (queued runs, and sent

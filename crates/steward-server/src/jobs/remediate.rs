@@ -78,24 +78,12 @@ async fn attempt(state: Arc<AppState>, request: RemediationRequest) {
         json!({ "event": "remediation_started", "job_id": job, "script": request.remediation.script }),
     )
     .await;
-    let deadline = tokio::time::Instant::now() + RUN_DEADLINE;
-    let run =
-        loop {
-            tokio::time::sleep(POLL).await;
-            let runs = state
-                .store
-                .job_runs(&Scope::all(), job)
-                .await
-                .unwrap_or_default();
-            if let Some(run) = runs.into_iter().next().filter(|r| {
-                steward_proto::RunStatus::parse(&r.status).is_some_and(|s| s.is_final())
-            }) {
-                break Some(run);
-            }
-            if tokio::time::Instant::now() > deadline {
-                break None;
-            }
-        };
+    let run = super::wait_for_result(&state, &Scope::all(), job, RUN_DEADLINE)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::error!(%job, %error, "Cannot read the remediation's result.");
+            None
+        });
     let Some(run) = run else {
         event(
             &state,
