@@ -191,6 +191,7 @@ async fn start(
         jobs: jobs::Jobs::new(boot.signer),
     });
     spawn_retention(state.clone(), shutdown_rx.clone());
+    api::spawn_fleet_recorder(state.clone(), shutdown_rx.clone());
     jobs::start(state.clone(), remediations, shutdown_rx.clone());
     let router = api::router(state.clone());
     let task = tokio::spawn(tls::serve(listener, tls_config, router, shutdown_rx));

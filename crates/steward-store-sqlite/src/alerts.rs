@@ -70,6 +70,7 @@ fn alert(row: &SqliteRow) -> Result<AlertRecord> {
         monitor_id: row.get("monitor_id"),
         monitor_name: row.get("monitor_name"),
         device_id: uuid(row.get("device_id"))?,
+        device_name: row.try_get("device_name").unwrap_or_default(),
         subject: row.get("subject"),
         state: row.get("state"),
         severity: row.get("severity"),
@@ -269,7 +270,7 @@ impl SqliteStore {
         active_only: bool,
     ) -> Result<Vec<AlertRecord>> {
         let sql = format!(
-            "SELECT a.* FROM alerts a JOIN devices d ON d.id = a.device_id WHERE (?2 = 0 OR a.state != 'resolved') AND {} ORDER BY a.opened_at DESC LIMIT 5000",
+            "SELECT a.*, d.name AS device_name FROM alerts a JOIN devices d ON d.id = a.device_id WHERE (?2 = 0 OR a.state != 'resolved') AND {} ORDER BY a.opened_at DESC LIMIT 5000",
             in_scope(1, "d.org_id", Some("d.site"))
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -285,7 +286,7 @@ impl SqliteStore {
 
     async fn visible_alert(&self, scope: &Scope, id: Uuid) -> Result<AlertRecord> {
         let sql = format!(
-            "SELECT a.* FROM alerts a JOIN devices d ON d.id = a.device_id WHERE a.id = ?2 AND {}",
+            "SELECT a.*, d.name AS device_name FROM alerts a JOIN devices d ON d.id = a.device_id WHERE a.id = ?2 AND {}",
             in_scope(1, "d.org_id", Some("d.site"))
         );
         alert(
@@ -304,19 +305,46 @@ impl SqliteStore {
         id: Uuid,
     ) -> Result<Vec<AlertEventRecord>> {
         self.visible_alert(scope, id).await?;
-        sqlx::query("SELECT at, event FROM alert_events WHERE alert_id = ? ORDER BY id")
-            .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(|row| {
-                Ok(AlertEventRecord {
+        let mut events =
+            sqlx::query("SELECT at, event FROM alert_events WHERE alert_id = ? ORDER BY id")
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?
+                .iter()
+                .map(|row| AlertEventRecord {
                     at: row.get("at"),
                     event: json(row.get("event")),
                 })
-            })
-            .collect()
+                .collect::<Vec<_>>();
+        // Each notification queued for the alert, as it stands: sent,
+        // retrying (with the channel's error) or waiting.
+        let notifications = sqlx::query(
+            "SELECT o.created_at, o.sent_at, o.attempts, o.last_error, o.payload, c.name, c.kind
+             FROM outbox o JOIN channels c ON c.id = o.channel_id WHERE o.alert_id = ? ORDER BY o.id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        for row in &notifications {
+            let sent_at: Option<i64> = row.get("sent_at");
+            let payload = json(row.get("payload"));
+            events.push(AlertEventRecord {
+                at: sent_at.unwrap_or(row.get("created_at")),
+                event: serde_json::json!({
+                    "event": "notification",
+                    "channel": row.get::<String, _>("name"),
+                    "kind": row.get::<String, _>("kind"),
+                    "state": payload["state"],
+                    "status": if sent_at.is_some() { "sent" } else if row.get::<i64, _>("attempts") > 0 { "retrying" } else { "queued" },
+                    "attempts": row.get::<i64, _>("attempts"),
+                    "error": row.get::<Option<String>, _>("last_error"),
+                }),
+            });
+        }
+        events.sort_by_key(|e| e.at);
+        Ok(events)
     }
 
     async fn person_event(&self, id: Uuid, at: i64, event: serde_json::Value) -> Result<()> {

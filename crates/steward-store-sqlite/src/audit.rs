@@ -81,19 +81,41 @@ impl SqliteStore {
     ) -> Result<Vec<AuditEntry>> {
         // Entries without an organisation (server-wide) need an
         // every-organisation grant.
+        self.audit_page(scope, "id > ?2", "id", after_id, limit)
+            .await
+    }
+
+    pub(crate) async fn audit_recent_impl(
+        &self,
+        scope: &Scope,
+        before_id: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        self.audit_page(scope, "id < ?2", "id DESC", before_id, limit)
+            .await
+    }
+
+    async fn audit_page(
+        &self,
+        scope: &Scope,
+        bound: &str,
+        order: &str,
+        cursor: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
         let global = scope
             .allow
             .iter()
             .any(|p| p.org.is_none() && p.site.is_none())
             && scope.deny.is_empty();
         let sql = format!(
-            "SELECT * FROM audit_log WHERE id > ?2 AND ((org_id IS NULL AND ?4) OR (org_id IS NOT NULL AND {}))
-             ORDER BY id LIMIT ?3",
+            "SELECT * FROM audit_log WHERE {bound} AND ((org_id IS NULL AND ?4) OR (org_id IS NOT NULL AND {}))
+             ORDER BY {order} LIMIT ?3",
             in_scope(1, "org_id", None)
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(scope_param(scope))
-            .bind(after_id)
+            .bind(cursor)
             .bind(i64::from(limit))
             .bind(global)
             .fetch_all(&self.pool)

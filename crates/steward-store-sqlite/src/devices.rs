@@ -6,9 +6,9 @@ use sqlx::sqlite::SqliteRow;
 use steward_store::*;
 use uuid::Uuid;
 
-const SUMMARY_COLUMNS: &str = "id, org_id, site, name, hostname, os, tags, status, status_since, last_seen, revoked, cpu, mem, disk, refuses";
+pub(crate) const SUMMARY_COLUMNS: &str = "id, org_id, site, name, hostname, os, tags, status, status_since, last_seen, revoked, cpu, mem, disk, refuses";
 
-fn summary(row: &SqliteRow) -> Result<DeviceSummary> {
+pub(crate) fn summary(row: &SqliteRow) -> Result<DeviceSummary> {
     let tags: String = row.get("tags");
     Ok(DeviceSummary {
         id: uuid(row.get("id"))?,

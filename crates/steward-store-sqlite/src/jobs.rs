@@ -18,6 +18,26 @@ fn in_org(n: u8, org_col: &str) -> String {
     )
 }
 
+/// A `job_runs` row joined with its device's name (`device_name`).
+pub(crate) fn run_record(row: &SqliteRow) -> Result<RunRecord> {
+    Ok(RunRecord {
+        run_id: uuid(row.get("run_id"))?,
+        job_id: uuid(row.get("job_id"))?,
+        device_id: uuid(row.get("device_id"))?,
+        device_name: row.get("device_name"),
+        status: row.get("status"),
+        exit_code: row.get("exit_code"),
+        stdout: row.get("stdout"),
+        stderr: row.get("stderr"),
+        truncated: row.get("truncated"),
+        message: row.get("message"),
+        sent_at: row.get("sent_at"),
+        started_at: row.get("started_at"),
+        finished_at: row.get("finished_at"),
+        duration_ms: row.get("duration_ms"),
+    })
+}
+
 fn json(row: &SqliteRow, column: &str) -> serde_json::Value {
     serde_json::from_str(&row.get::<String, _>(column)).unwrap_or_default()
 }
@@ -275,24 +295,7 @@ impl JobStore for SqliteStore {
         self.scoped_by(sql, scope, &job.to_string())
             .await?
             .iter()
-            .map(|row| {
-                Ok(RunRecord {
-                    run_id: uuid(row.get("run_id"))?,
-                    job_id: uuid(row.get("job_id"))?,
-                    device_id: uuid(row.get("device_id"))?,
-                    device_name: row.get("device_name"),
-                    status: row.get("status"),
-                    exit_code: row.get("exit_code"),
-                    stdout: row.get("stdout"),
-                    stderr: row.get("stderr"),
-                    truncated: row.get("truncated"),
-                    message: row.get("message"),
-                    sent_at: row.get("sent_at"),
-                    started_at: row.get("started_at"),
-                    finished_at: row.get("finished_at"),
-                    duration_ms: row.get("duration_ms"),
-                })
-            })
+            .map(run_record)
             .collect()
     }
 

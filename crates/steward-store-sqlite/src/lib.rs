@@ -6,6 +6,7 @@
 mod alerts;
 pub mod audit;
 mod devices;
+mod fleet;
 mod jobs;
 mod metrics;
 mod people;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_checks.sql"),
     include_str!("../migrations/0007_upstream.sql"),
     include_str!("../migrations/0008_jobs.sql"),
+    include_str!("../migrations/0009_fleet.sql"),
 ];
 
 pub struct SqliteStore {
@@ -307,6 +309,14 @@ impl Store for SqliteStore {
     ) -> Result<Vec<AuditEntry>> {
         self.audit_entries_impl(scope, after_id, limit).await
     }
+    async fn audit_recent(
+        &self,
+        scope: &Scope,
+        before_id: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        self.audit_recent_impl(scope, before_id, limit).await
+    }
     async fn create_enroll_token(&self, token: &NewEnrollToken) -> Result<()> {
         self.create_enroll_token_impl(token).await
     }
@@ -460,3 +470,5 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fleet;

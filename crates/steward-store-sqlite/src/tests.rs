@@ -330,6 +330,14 @@ async fn audit_log_is_chained_and_append_only() {
     }
     let entries = store.audit_entries(&Scope::all(), 0, 100).await.unwrap();
     assert_eq!(verify_audit_chain(&entries, audit::GENESIS), Ok(3));
+    // Newest first, before a cursor (the console's pages).
+    let recent = store
+        .audit_recent(&Scope::all(), i64::MAX, 2)
+        .await
+        .unwrap();
+    assert_eq!(recent.iter().map(|e| e.id).collect::<Vec<_>>(), [3, 2]);
+    let older = store.audit_recent(&Scope::all(), 2, 10).await.unwrap();
+    assert_eq!(older.iter().map(|e| e.id).collect::<Vec<_>>(), [1]);
     // The database refuses edits and deletions...
     assert!(
         sqlx::query("UPDATE audit_log SET target = 'x' WHERE id = 2")

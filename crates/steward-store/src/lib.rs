@@ -9,9 +9,11 @@
 //! - the device of ingested data is the authenticated device the gateway
 //!   passes in, never a field of the payload.
 
+mod fleet;
 mod jobs;
 mod records;
 
+pub use fleet::*;
 pub use jobs::*;
 pub use records::*;
 
@@ -110,7 +112,7 @@ impl Scope {
 }
 
 #[async_trait]
-pub trait Store: JobStore + Send + Sync + 'static {
+pub trait Store: JobStore + FleetStore + Send + Sync + 'static {
     // --- organisations and people -------------------------------------
     /// The root (service provider) organisation; created on first use.
     async fn default_org(&self) -> Result<Org>;
@@ -153,6 +155,13 @@ pub trait Store: JobStore + Send + Sync + 'static {
         &self,
         scope: &Scope,
         after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
+    /// Entries before `before_id`, newest first, at most `limit`, in scope.
+    async fn audit_recent(
+        &self,
+        scope: &Scope,
+        before_id: i64,
         limit: u32,
     ) -> Result<Vec<AuditEntry>>;
 

@@ -198,7 +198,7 @@ pub struct DeviceAuth {
     pub rotated: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Online,
@@ -361,6 +361,7 @@ pub struct AlertRecord {
     pub monitor_id: String,
     pub monitor_name: String,
     pub device_id: Uuid,
+    pub device_name: String,
     pub subject: String,
     pub state: String,
     pub severity: String,

@@ -21,6 +21,9 @@
 //! Both round-trip bit-exactly; [`decode`] never panics on any input.
 
 mod bits;
+mod downsample;
+
+pub use downsample::downsample;
 
 use bits::{BitReader, BitWriter, get_varint, put_varint, unzigzag, zigzag};
 

@@ -265,6 +265,8 @@ pub async fn create_role(
 pub struct AuditQuery {
     #[serde(default)]
     after: i64,
+    /// Newest first, older than this entry id (the console's pages).
+    before: Option<i64>,
     limit: Option<u32>,
 }
 
@@ -274,10 +276,18 @@ pub async fn audit_log(
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Vec<AuditEntry>> {
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
-    Ok(Json(
-        state
-            .store
-            .audit_entries(&caller.scope, q.after, limit)
-            .await?,
-    ))
+    Ok(Json(match q.before {
+        Some(before) => {
+            state
+                .store
+                .audit_recent(&caller.scope, before, limit)
+                .await?
+        }
+        None => {
+            state
+                .store
+                .audit_entries(&caller.scope, q.after, limit)
+                .await?
+        }
+    }))
 }

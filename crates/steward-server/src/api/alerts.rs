@@ -105,6 +105,10 @@ pub async fn delete_monitor(
 pub struct AlertFilter {
     /// Only open and acknowledged alerts (default true).
     active: Option<bool>,
+    /// Only alerts in this state (open, acknowledged, resolved).
+    state: Option<String>,
+    /// Only the alerts of this device.
+    device: Option<Uuid>,
 }
 
 pub async fn list_alerts(
@@ -112,12 +116,15 @@ pub async fn list_alerts(
     caller: Caller,
     Query(filter): Query<AlertFilter>,
 ) -> ApiResult<Vec<AlertRecord>> {
-    Ok(Json(
-        state
-            .store
-            .list_alerts(&caller.scope, filter.active.unwrap_or(true))
-            .await?,
-    ))
+    let active = filter.active.unwrap_or(filter.state.is_none());
+    let mut alerts = state.store.list_alerts(&caller.scope, active).await?;
+    if let Some(wanted) = &filter.state {
+        alerts.retain(|a| &a.state == wanted);
+    }
+    if let Some(device) = filter.device {
+        alerts.retain(|a| a.device_id == device);
+    }
+    Ok(Json(alerts))
 }
 
 pub async fn alert_history(

@@ -122,6 +122,8 @@ pub struct RangeParams {
     /// Or explicit bounds in Unix milliseconds.
     from: Option<i64>,
     to: Option<i64>,
+    /// At most this many points per series (bucket means), for charts.
+    points: Option<u32>,
 }
 
 pub async fn metrics(
@@ -157,5 +159,13 @@ pub async fn metrics(
         from_ms: from,
         to_ms: to,
     };
-    Ok(Json(state.store.query_metric(&caller.scope, &query).await?))
+    let mut series = state.store.query_metric(&caller.scope, &query).await?;
+    if let Some(points) = range.points.filter(|p| *p > 0) {
+        let end = if to == i64::MAX { now } else { to };
+        for s in &mut series {
+            s.samples =
+                steward_tsdb::downsample(&s.samples, from, end, points.min(10_000) as usize);
+        }
+    }
+    Ok(Json(series))
 }

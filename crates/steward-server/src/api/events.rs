@@ -34,15 +34,30 @@ pub async fn socket(
             let still = auth::authenticate(&state, &Method::GET, &headers).await;
             let Ok((principal, _)) = still else {
                 let _ = socket
-                    .send(Message::Close(Some(CloseFrame { code: 1008, reason: Utf8Bytes::from_static("credentials revoked or expired") })))
+                    .send(Message::Close(Some(CloseFrame {
+                        code: 1008,
+                        reason: Utf8Bytes::from_static("credentials revoked or expired"),
+                    })))
                     .await;
                 return;
             };
             let scope = authz::scope_for(&principal, Permission::DevicesView);
-            let devices = state.store.list_devices(&scope).await.unwrap_or_default();
-            let online = devices.iter().filter(|d| d.status == steward_store::Status::Online && !d.revoked).count();
-            let summary = serde_json::json!({ "type": "fleet", "devices": devices.len(), "online": online, "user": caller.principal.username });
-            if socket.send(Message::Text(Utf8Bytes::from(summary.to_string()))).await.is_err() {
+            // Counts only (cheap at any fleet size); pages refetch what they
+            // show when a figure they depend on changes.
+            let counts = state.store.fleet_counts(&scope).await.unwrap_or_default();
+            let summary = serde_json::json!({
+                "type": "fleet",
+                "devices": counts.devices,
+                "online": counts.online,
+                "alerts_critical": counts.alerts_critical,
+                "alerts_warning": counts.alerts_warning,
+                "user": caller.principal.username,
+            });
+            if socket
+                .send(Message::Text(Utf8Bytes::from(summary.to_string())))
+                .await
+                .is_err()
+            {
                 return;
             }
         }

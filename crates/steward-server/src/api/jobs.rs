@@ -234,8 +234,13 @@ pub async fn job_events(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    // Browsers send cookies with cross-site WebSocket upgrades.
+    if headers.contains_key(axum::http::header::ORIGIN) && !crate::auth::same_origin(&headers) {
+        return ApiError::forbidden("cross-origin WebSocket refused").into_response();
+    }
     let id = match id_param(&id, "job") {
         Ok(id) => id,
         Err(error) => return error.into_response(),

@@ -9,6 +9,8 @@ mod access;
 mod alerts;
 mod devices;
 mod events;
+mod fleet;
+pub use fleet::spawn_recorder as spawn_fleet_recorder;
 mod jobs;
 mod openapi;
 mod ops;
@@ -106,8 +108,7 @@ fn routes() -> Routes {
     )
     .add(M::GET, steward_proto::CA_PATH, Public, ca_pem)
     .add(M::GET, "/", Public, crate::ui::index)
-    .add(M::GET, "/ui/app.js", Public, crate::ui::app_js)
-    .add(M::GET, "/ui/style.css", Public, crate::ui::style_css)
+    .add(M::GET, "/ui/{*path}", Public, crate::ui::asset)
     .add(M::GET, "/api/v1/health", Public, health)
     .add(M::GET, "/api/v1/ready", Public, ops::ready)
     .add(M::GET, "/metrics", Perm(P::AuditView), ops::metrics)
@@ -149,9 +150,33 @@ fn routes() -> Routes {
     )
     .add(
         M::GET,
+        "/api/v1/fleet/devices",
+        Perm(P::DevicesView),
+        fleet::devices,
+    )
+    .add(
+        M::GET,
+        "/api/v1/fleet/summary",
+        Perm(P::DevicesView),
+        fleet::summary,
+    )
+    .add(
+        M::POST,
+        "/api/v1/devices/tags",
+        Perm(P::DevicesManage),
+        fleet::change_tags,
+    )
+    .add(
+        M::GET,
         "/api/v1/devices/{id}",
         Perm(P::DevicesView),
         devices::show,
+    )
+    .add(
+        M::GET,
+        "/api/v1/devices/{id}/runs",
+        Perm(P::DevicesView),
+        fleet::device_runs,
     )
     .add(
         M::GET,
@@ -284,6 +309,12 @@ fn routes() -> Routes {
         "/api/v1/channels",
         Perm(P::MonitorsManage),
         alerts::create_channel,
+    )
+    .add(
+        M::POST,
+        "/api/v1/channels/{id}/test",
+        Perm(P::MonitorsManage),
+        fleet::test_channel,
     )
     .add(
         M::GET,

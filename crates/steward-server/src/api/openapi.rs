@@ -27,6 +27,13 @@ fn request_body(path: &str) -> Value {
             json!({ "org": text, "site": text, "tags": { "type": "array", "items": text }, "expires_in": text, "uses": { "type": "integer", "minimum": 0 } }),
             &[],
         ),
+        "/api/v1/devices/tags" => {
+            let tags = json!({ "type": "array", "items": text });
+            s(
+                json!({ "devices": { "type": "array", "items": { "type": "string", "format": "uuid" } }, "add": tags, "remove": tags }),
+                &["devices"],
+            )
+        }
         "/api/v1/orgs" => s(json!({ "name": name }), &["name"]),
         "/api/v1/orgs/{id}/require-totp" => {
             s(json!({ "require": { "type": "boolean" } }), &["require"])
@@ -58,9 +65,55 @@ fn query_parameters(path: &str) -> Vec<Value> {
             q("since", json!({ "type": "string" })),
             q("from", json!({ "type": "integer", "format": "int64" })),
             q("to", json!({ "type": "integer", "format": "int64" })),
+            q(
+                "points",
+                json!({ "type": "integer", "minimum": 0, "maximum": 4294967295u32 }),
+            ),
         ],
+        "/api/v1/fleet/devices" => {
+            let text = json!({ "type": "string" });
+            let flag = json!({ "type": "boolean" });
+            vec![
+                q("q", text.clone()),
+                q("status", json!({ "enum": ["online", "offline"] })),
+                q("os", text.clone()),
+                q("org", json!({ "type": "string", "format": "uuid" })),
+                q("site", text.clone()),
+                q("tag", text),
+                q("alerts", json!({ "enum": ["any", "critical", "none"] })),
+                q("failing_checks", flag.clone()),
+                q("forecast", flag.clone()),
+                q("include_revoked", flag.clone()),
+                q(
+                    "sort",
+                    json!({ "enum": ["name", "hostname", "os", "site", "status", "last_seen", "cpu", "memory", "disk", "alerts"] }),
+                ),
+                q("desc", flag),
+                q(
+                    "limit",
+                    json!({ "type": "integer", "minimum": 0, "maximum": 4294967295u32 }),
+                ),
+                q(
+                    "offset",
+                    json!({ "type": "integer", "minimum": 0, "maximum": 4294967295u32 }),
+                ),
+            ]
+        }
+        "/api/v1/alerts" => vec![
+            q("active", json!({ "type": "boolean" })),
+            q(
+                "state",
+                json!({ "enum": ["open", "acknowledged", "resolved"] }),
+            ),
+            q("device", json!({ "type": "string", "format": "uuid" })),
+        ],
+        "/api/v1/devices/{id}/runs" => vec![q(
+            "limit",
+            json!({ "type": "integer", "minimum": 0, "maximum": 4294967295u32 }),
+        )],
         "/api/v1/audit" => vec![
             q("after", json!({ "type": "integer", "format": "int64" })),
+            q("before", json!({ "type": "integer", "format": "int64" })),
             q(
                 "limit",
                 json!({ "type": "integer", "minimum": 0, "maximum": 4294967295u32 }),

@@ -1,96 +1,215 @@
-// Steward console (minimal): sign-in, fleet list, device page.
-// Everything an agent reports is set with textContent, never as HTML.
-"use strict";
-const $ = (id) => document.getElementById(id);
-const pct = (v) => (typeof v === "number" ? (v * 100).toFixed(1) + "%" : "–");
-function ago(secs) {
-  if (!secs) return "never";
-  const d = Math.max(0, Math.round(Date.now() / 1000 - secs));
-  return d < 60 ? d + "s ago" : d < 3600 ? Math.floor(d / 60) + "m ago" : d < 86400 ? Math.floor(d / 3600) + "h ago" : Math.floor(d / 86400) + "d ago";
-}
-async function api(path, options = {}) {
-  const response = await fetch("/api/v1" + path, { credentials: "same-origin", headers: { "content-type": "application/json" }, ...options });
-  const body = await response.json().catch(() => ({}));
-  if (response.status === 401) { show("login"); throw new Error(body.error || "signed out"); }
-  if (!response.ok) throw new Error(body.error || response.statusText);
-  return body;
-}
-function show(id) {
-  for (const s of ["login", "fleet", "device"]) $(s).hidden = s !== id;
-  $("signout").hidden = id === "login";
-}
-function cell(row, text, cls) {
-  const td = row.insertCell();
-  td.textContent = text;
-  if (cls) td.className = cls;
-}
-async function renderFleet() {
-  const devices = await api("/devices");
-  const online = devices.filter((d) => d.status === "online" && !d.revoked).length;
-  $("summary").textContent = `${devices.length} devices · ${online} online · ${devices.length - online} offline`;
-  const body = $("devices");
-  body.replaceChildren();
-  for (const d of devices) {
-    const row = body.insertRow();
-    row.className = "device";
-    row.onclick = () => { location.hash = "#device/" + d.id; };
-    const status = d.revoked ? "revoked" : d.status;
-    cell(row, d.name); cell(row, d.hostname); cell(row, d.os || "–"); cell(row, status, status);
-    cell(row, ago(d.last_seen)); cell(row, pct(d.cpu_utilization)); cell(row, pct(d.memory_utilization)); cell(row, pct(d.disk_utilization));
-  }
-  show("fleet");
-}
-async function renderDevice(id) {
-  const d = await api("/devices/" + encodeURIComponent(id));
-  const inv = d.inventory || {};
-  $("device-name").textContent = d.name;
-  const facts = $("device-facts");
-  facts.replaceChildren();
-  const fact = (k, v) => { const dt = document.createElement("dt"); dt.textContent = k; const dd = document.createElement("dd"); dd.textContent = v; facts.append(dt, dd); };
-  fact("Status", `${d.status} (last seen ${ago(d.last_seen)})`);
-  fact("Hostname", inv.hostname || d.hostname);
-  fact("OS", `${inv.os_name || ""} ${inv.os_version || ""} · kernel ${inv.kernel_version || "?"} · ${inv.arch || ""}`);
-  fact("CPU", `${inv.cpu_model || "?"} (${inv.cpu_cores || "?"} cores) · ${pct(d.cpu_utilization)} used`);
-  fact("Memory", `${Math.round((inv.memory_total_bytes || 0) / 2 ** 20)} MiB · ${pct(d.memory_utilization)} used`);
-  fact("Packages", String((inv.packages || []).length));
-  fact("Logged in", (inv.users || []).map((u) => u.name).join(", ") || "nobody");
-  fact("Addresses", (inv.interfaces || []).flatMap((i) => i.addresses).join("  "));
-  const fs = $("filesystems");
-  fs.replaceChildren();
-  for (const f of inv.filesystems || []) {
-    const row = fs.insertRow();
-    cell(row, f.mountpoint); cell(row, f.fs_type); cell(row, (f.total_bytes / 2 ** 30).toFixed(1) + " GiB");
-    cell(row, f.total_bytes ? pct((f.total_bytes - f.available_bytes) / f.total_bytes) : "–");
-  }
-  const series = await api(`/devices/${encodeURIComponent(id)}/metrics/system.cpu.utilization?since=1h`);
-  const samples = (series[0] && series[0].samples) || [];
-  const chart = $("cpu-chart");
-  chart.replaceChildren();
-  if (samples.length > 1) {
-    const t0 = samples[0][0], span = Math.max(1, samples[samples.length - 1][0] - t0);
-    const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-    line.setAttribute("points", samples.map(([t, v]) => `${((t - t0) / span) * 600},${120 - v * 118}`).join(" "));
-    chart.append(line);
-  }
-  show("device");
-}
-async function route() {
-  try {
-    const m = location.hash.match(/^#device\/([0-9a-f-]+)$/);
-    if (m) await renderDevice(m[1]); else await renderFleet();
-  } catch (e) { console.warn(e); }
-}
-$("login").onsubmit = async (event) => {
-  event.preventDefault();
-  const form = new FormData(event.target);
-  $("login-error").textContent = "";
-  try {
-    const me = await api("/login", { method: "POST", body: JSON.stringify({ username: form.get("username"), password: form.get("password") }) });
-    $("who").textContent = me.username;
-    await route();
-  } catch (e) { $("login-error").textContent = e.message; }
+// The console's shell: sign-in (password, then a two-factor code when the
+// account has one), session expiry, navigation by URL hash, live updates
+// from /api/v1/events, light and dark themes.
+import { api, h, $, onUnauthorized, parseHash, errorBox, wsUrl, form, toast } from "./lib.js";
+import * as dashboard from "./pages/dashboard.js";
+import * as devices from "./pages/devices.js";
+import * as device from "./pages/device.js";
+import * as alerts from "./pages/alerts.js";
+import * as automation from "./pages/automation.js";
+import * as admin from "./pages/admin.js";
+
+const routes = {
+  "": dashboard.render,
+  devices: devices.render,
+  device: device.render,
+  alerts: alerts.render,
+  monitors: admin.monitors,
+  scripts: automation.scripts,
+  jobs: automation.jobs,
+  job: automation.job,
+  schedules: automation.schedules,
+  channels: admin.channels,
+  enrollment: admin.enrollment,
+  users: admin.users,
+  audit: admin.audit,
 };
-$("signout").onclick = async () => { await api("/logout", { method: "POST" }).catch(() => {}); $("who").textContent = ""; show("login"); };
-window.addEventListener("hashchange", route);
-api("/whoami").then((me) => { $("who").textContent = me.username; route(); }).catch(() => show("login"));
-setInterval(() => { if ($("login").hidden) route(); }, 5000);
+
+const ctx = {
+  me: null,
+  fleet: null,
+  fleetListeners: new Set(),
+  // Pages subscribe to the fleet figures pushed every few seconds.
+  onFleet(fn) { this.fleetListeners.add(fn); return () => this.fleetListeners.delete(fn); },
+};
+
+let cleanup = null;
+let renderId = 0;
+
+async function render() {
+  if (!ctx.me) return;
+  const { parts, params } = parseHash();
+  const page = parts[0] || "";
+  const fn = routes[page];
+  if (cleanup) { try { cleanup(); } catch { /* page already gone */ } cleanup = null; }
+  ctx.fleetListeners.clear();
+  for (const a of document.querySelectorAll("#nav a[data-page]")) {
+    const current = a.dataset.page === (page || "dashboard") || (page === "device" && a.dataset.page === "devices") || (page === "job" && a.dataset.page === "jobs");
+    if (current) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  const main = $("#main");
+  const id = ++renderId;
+  const container = h("div", { class: "page" });
+  main.replaceChildren(container);
+  if (!fn) { container.append(h("h1", {}, "Not found"), h("p", {}, "There is no such page. ", h("a", { href: "#/" }, "Back to the dashboard"))); return; }
+  try {
+    const result = await fn(container, parts.slice(1), params, ctx);
+    if (id !== renderId) { if (typeof result === "function") result(); return; }
+    cleanup = typeof result === "function" ? result : null;
+  } catch (error) {
+    if (id === renderId && error.status !== 401) container.append(errorBox(error));
+  }
+}
+
+// --- signing in -----------------------------------------------------------
+
+function showSignin(note) {
+  ctx.me = null;
+  closeEvents();
+  $("#shell").hidden = true;
+  $("#signin").hidden = false;
+  $("#login-note").textContent = note || "";
+  $("#login").elements.password.value = "";
+  $("#code-field").hidden = true;
+  $("#login").elements.code.value = "";
+  (document.activeElement === document.body || !document.activeElement) && $("#login").elements.username.focus();
+}
+
+async function showConsole(me) {
+  ctx.me = me;
+  $("#signin").hidden = true;
+  $("#shell").hidden = false;
+  $("#who").textContent = me.username;
+  openEvents();
+  if (!me.mfa_done) { totpSetup(); return; }
+  await render();
+}
+
+$("#login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = event.target;
+  const err = $("#login-error");
+  err.hidden = true;
+  if (!f.checkValidity()) { err.textContent = "Enter your username and password."; err.hidden = false; return; }
+  const body = { username: f.username.value.trim(), password: f.password.value };
+  if (!$("#code-field").hidden) body.code = f.code.value.trim();
+  f.querySelector("button").disabled = true;
+  try {
+    await api("/login", { method: "POST", body });
+    await showConsole(await api("/whoami"));
+  } catch (error) {
+    if (error.body && error.body.mfa_required) {
+      $("#code-field").hidden = false;
+      f.code.focus();
+      if (body.code) { err.textContent = error.message; err.hidden = false; }
+    } else {
+      err.textContent = error.message;
+      err.hidden = false;
+    }
+  } finally {
+    f.querySelector("button").disabled = false;
+  }
+});
+
+onUnauthorized(() => {
+  if (ctx.me) showSignin("Your session has ended. Sign in again to carry on where you were.");
+});
+
+$("#signout").addEventListener("click", async () => {
+  try { await api("/logout", { method: "POST", body: {} }); } catch { /* signed out anyway */ }
+  showSignin("Signed out.");
+});
+
+// Organisations that require two factors let a new account in only to set
+// one up.
+async function totpSetup() {
+  const main = $("#main");
+  const setup = await api("/me/totp/setup", { method: "POST", body: {} }).catch((e) => ({ error: e }));
+  if (setup.error) { main.replaceChildren(errorBox(setup.error)); return; }
+  main.replaceChildren(h("div", { class: "page narrow" },
+    h("h1", {}, "Set up two-factor sign-in"),
+    h("p", {}, "Your organisation requires a second factor. Add this key to an authenticator app, then enter the code it shows."),
+    h("p", {}, h("code", { class: "secret" }, setup.secret)),
+    h("p", { class: "muted small" }, setup.otpauth_url),
+    form([{ name: "code", label: "Code", required: true, pattern: "[0-9]{6}", autocomplete: "one-time-code" }], async ({ code }) => {
+      const done = await api("/me/totp/enable", { method: "POST", body: { code } });
+      main.replaceChildren(h("div", { class: "page narrow" }, h("h1", {}, "Two-factor sign-in is on"),
+        h("p", {}, "Keep these one-time recovery codes somewhere safe:"),
+        h("pre", { class: "codes" }, done.recovery_codes.join("\n")),
+        h("button", { class: "primary", onclick: async () => showConsole(await api("/whoami")) }, "Continue")));
+    }, { submitLabel: "Turn on" })));
+}
+
+// --- live updates ----------------------------------------------------------
+
+let socket = null;
+let retry = 1000;
+function openEvents() {
+  closeEvents();
+  const ws = new WebSocket(wsUrl("/events"));
+  socket = ws;
+  ws.onopen = () => { retry = 1000; $("#live").className = "on"; $("#live").title = "Live updates: connected"; };
+  ws.onmessage = (message) => {
+    let data;
+    try { data = JSON.parse(message.data); } catch { return; }
+    if (data.type !== "fleet") return;
+    const before = ctx.fleet;
+    ctx.fleet = data;
+    const open = data.alerts_critical + data.alerts_warning;
+    const badge = $("#alert-badge");
+    badge.hidden = open === 0;
+    badge.textContent = String(open);
+    badge.className = "badge" + (data.alerts_critical ? " critical" : "");
+    const changed = !before || ["devices", "online", "alerts_critical", "alerts_warning"].some((k) => before[k] !== data[k]);
+    if (changed) for (const fn of ctx.fleetListeners) fn(data, before);
+  };
+  ws.onclose = (event) => {
+    if (socket !== ws) return;
+    $("#live").className = "off";
+    $("#live").title = "Live updates: reconnecting";
+    if (event.code === 1008) { api("/whoami").catch(() => {}); return; }
+    setTimeout(() => { if (ctx.me && socket === ws) openEvents(); }, retry);
+    retry = Math.min(retry * 2, 30000);
+  };
+}
+function closeEvents() {
+  if (socket) { const s = socket; socket = null; s.close(); }
+}
+
+// --- theme -----------------------------------------------------------------
+
+const themes = ["auto", "light", "dark"];
+function applyTheme(theme) {
+  if (theme === "auto") document.documentElement.removeAttribute("data-theme");
+  else document.documentElement.dataset.theme = theme;
+  $("#theme").textContent = "Theme: " + theme;
+}
+let theme = localStorage.getItem("steward-theme") || "auto";
+applyTheme(theme);
+$("#theme").addEventListener("click", () => {
+  theme = themes[(themes.indexOf(theme) + 1) % themes.length];
+  localStorage.setItem("steward-theme", theme);
+  applyTheme(theme);
+});
+
+// --- search and keys -------------------------------------------------------
+
+$("#quick-search").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const q = event.target.q.value.trim();
+  location.hash = "#/devices" + (q ? "?q=" + encodeURIComponent(q) : "");
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key === "/" && !event.target.closest("input, textarea, select, .xterm")) {
+    event.preventDefault();
+    $("#quick-search").q.focus();
+  }
+});
+
+window.addEventListener("hashchange", render);
+window.addEventListener("unhandledrejection", (event) => {
+  if (event.reason && event.reason.status !== 401 && event.reason.name !== "AbortError") toast(event.reason.message || String(event.reason), "error");
+});
+
+// Start: a live session goes straight in.
+api("/whoami").then(showConsole, () => showSignin(""));

@@ -1,0 +1,156 @@
+// Alerts: open, acknowledged and resolved lists; acknowledge and resolve;
+// silences (with a reason and an expiry) and maintenance windows; per alert
+// its history: notifications sent, suppression reasons, remediation.
+import { api, h, table, pill, timeTag, when, toast, modal, form, link } from "../lib.js";
+
+const TABS = [["open", "Open"], ["acknowledged", "Acknowledged"], ["resolved", "Resolved"], ["silences", "Silences"], ["maintenance", "Maintenance windows"]];
+
+export async function render(root, _parts, params, ctx) {
+  const tab = TABS.some(([t]) => t === params.get("state")) ? params.get("state") : "open";
+  const severity = params.get("severity") || "";
+  root.append(h("div", { class: "head" }, h("h1", {}, "Alerts"),
+    h("button", { class: "small", onclick: () => silenceDialog(draw) }, "Silence…"),
+    h("button", { class: "small", onclick: () => maintenanceDialog(draw) }, "Maintenance window…")));
+  root.append(h("div", { class: "tabs", role: "tablist" }, TABS.map(([t, label]) => h("button", {
+    role: "tab", "aria-selected": String(t === tab), dataset: { tab: t },
+    onclick: () => (location.hash = "#/alerts?state=" + t),
+  }, label))));
+  const box = h("div", { id: "alerts" });
+  const detail = h("div", { id: "alert-detail" });
+  root.append(box, detail);
+
+  async function draw() {
+    if (tab === "silences") return drawRules("/silences", silenceColumns);
+    if (tab === "maintenance") return drawRules("/maintenance", windowColumns);
+    let alerts = await api("/alerts?state=" + tab);
+    if (severity) alerts = alerts.filter((a) => a.severity === severity);
+    const act = async (a, what) => {
+      try {
+        await api(`/alerts/${a.id}/${what}`, { method: "POST", body: {} });
+        toast(`${what === "acknowledge" ? "Acknowledged" : "Resolved"}: ${a.monitor_name} on ${a.device_name}`);
+        draw();
+      } catch (e) { toast(e.message, "error"); }
+    };
+    box.replaceChildren(
+      severity ? h("p", {}, `Only ${severity} alerts. `, link("#/alerts?state=" + tab, "Show all")) : null,
+      table([
+        { title: "Severity", render: (a) => pill(a.severity) },
+        { title: "Device", render: (a) => link("#/device/" + a.device_id, a.device_name) },
+        { title: "Monitor", render: (a) => a.monitor_name },
+        { title: "Subject", render: (a) => a.subject },
+        { title: "Summary", class: "wrap", render: (a) => a.summary },
+        { title: "Opened", render: (a) => timeTag(a.opened_at) },
+        { title: "Notes", render: (a) => [a.flapping ? pill("flapping", "warning") : null, a.suppressed ? h("span", { class: "muted", title: "Not notified" }, "suppressed: " + a.suppressed) : null, a.acknowledged_by ? h("span", { class: "muted" }, "ack by " + a.acknowledged_by) : null] },
+        { title: "", render: (a) => h("div", { class: "actions" },
+          a.state === "open" ? h("button", { class: "small", dataset: { action: "acknowledge" }, onclick: () => act(a, "acknowledge") }, "Acknowledge") : null,
+          a.state !== "resolved" ? h("button", { class: "small", dataset: { action: "resolve" }, onclick: () => act(a, "resolve") }, "Resolve") : null) },
+      ], alerts, {
+        empty: tab === "open" ? "No open alerts. All quiet." : "None.",
+        rowClass: (a) => "alert " + (a.id === params.get("alert") ? "selected" : ""),
+        onRow: (a) => showHistory(a),
+      }));
+    const chosen = alerts.find((a) => a.id === params.get("alert"));
+    if (chosen) showHistory(chosen);
+  }
+
+  async function showHistory(a) {
+    const events = await api(`/alerts/${a.id}/history`);
+    detail.replaceChildren(h("section", { class: "card" },
+      h("h2", {}, `History: ${a.monitor_name} on ${a.device_name} (${a.subject})`),
+      h("ul", { class: "events" }, events.map((e) => h("li", {}, h("div", { class: "at" }, when(e.at)), describe(e.event))))));
+  }
+
+  async function drawRules(path, columns) {
+    const rules = await api(path);
+    box.replaceChildren(table(columns, rules, { empty: "None." }));
+  }
+
+  await draw();
+  ctx.onFleet(() => { if (!["silences", "maintenance"].includes(tab)) draw(); });
+}
+
+// One history event in words.
+function describe(e) {
+  const extra = [];
+  if (e.suppressed) extra.push(h("span", { class: "muted" }, ` · not notified: ${e.suppressed}`));
+  if (e.notified) extra.push(h("span", { class: "muted" }, " · notification queued"));
+  switch (e.event) {
+    case "opened": return h("span", {}, pill(e.severity), " opened: ", e.summary, extra);
+    case "resolved": return h("span", {}, pill("resolved"), e.by ? ` by ${e.by}` : ": " + (e.summary || ""), extra);
+    case "severity_changed": return h("span", {}, `severity ${e.from} → ${e.to}: ${e.summary || ""}`, extra);
+    case "acknowledged": return h("span", {}, pill("acknowledged"), ` by ${e.by}`);
+    case "notification": return h("span", {}, "notification ", pill(e.status, e.status === "sent" ? "delivered" : e.status === "retrying" ? "failed" : "queued"),
+      ` via ${e.channel} (${e.kind}) for “${e.state}”`, e.attempts ? ` after ${e.attempts} attempt${e.attempts === 1 ? "" : "s"}` : "", e.error ? h("span", { class: "muted" }, ` · ${e.error}`) : null);
+    default: {
+      if (String(e.event).startsWith("remediation") || e.event === "escalated")
+        return h("span", {}, pill(e.event.replace(/_/g, " "), e.event.includes("escalated") ? "failed" : "running"), " ", [e.script, e.status, e.reason, e.stderr].filter(Boolean).join(" · "));
+      return h("code", {}, JSON.stringify(e));
+    }
+  }
+}
+
+const matcherText = (m) => [...(m.devices || []).map((d) => "device " + d), ...(m.sites || []).map((s) => "site " + s), ...(m.tags || []).map((t) => "tag " + t), ...(m.os || []).map((o) => "os " + o)].join(", ") || "everything";
+
+const silenceColumns = [
+  { title: "Matches", render: (r) => matcherText(r.definition.matcher || {}) },
+  { title: "Monitor", render: (r) => r.definition.monitor || "all" },
+  { title: "Reason", class: "wrap", render: (r) => r.definition.reason },
+  { title: "Until", render: (r) => pill(r.definition.until > Date.now() ? "active" : "expired", r.definition.until > Date.now() ? "warning" : "expired") },
+  { title: "Ends", render: (r) => when(r.definition.until) },
+  { title: "By", render: (r) => r.created_by },
+];
+
+const windowColumns = [
+  { title: "Name", render: (r) => r.definition.name },
+  { title: "Matches", render: (r) => matcherText(r.definition.matcher || {}) },
+  { title: "When", render: (r) => {
+    const s = r.definition.schedule || {};
+    if (s.kind === "once") return `${when(s.start)} – ${when(s.end)}`;
+    const days = (s.days || []).map((d) => ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][d]).join(" ");
+    const hh = String(Math.floor(s.start_minute / 60)).padStart(2, "0"), mm = String(s.start_minute % 60).padStart(2, "0");
+    return `weekly ${days} at ${hh}:${mm} for ${s.duration_minutes} min`;
+  } },
+  { title: "By", render: (r) => r.created_by },
+];
+
+// "a, b" → ["a", "b"]
+const list = (text) => (text || "").split(",").map((s) => s.trim()).filter(Boolean);
+const matcherFields = [
+  { name: "devices", label: "Devices (ids, comma-separated)" },
+  { name: "sites", label: "Sites" },
+  { name: "tags", label: "Tags" },
+  { name: "os", label: "Operating systems", help: "Prefixes, e.g. debian, windows. Leave every matcher field empty to match all devices." },
+];
+const matcherOf = (v) => ({ devices: list(v.devices), sites: list(v.sites), tags: list(v.tags), os: list(v.os) });
+
+function silenceDialog(done) {
+  return modal("Silence alerts", (close) => form([
+    ...matcherFields,
+    { name: "monitor", label: "Only this monitor (id)", help: "Empty: every monitor" },
+    { name: "duration", label: "For", required: true, value: "2h", pattern: "[0-9]+[smhd]", help: "e.g. 30m, 2h, 1d" },
+    { name: "reason", label: "Reason", required: true, placeholder: "Replacing the disk, ticket #4711" },
+  ], async (v) => {
+    await api("/silences", { method: "POST", body: { matcher: matcherOf(v), monitor: v.monitor || null, duration: v.duration, reason: v.reason } });
+    toast("Silenced for " + v.duration);
+    close();
+    done();
+  }, { submitLabel: "Silence" }));
+}
+
+function maintenanceDialog(done) {
+  const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  const now = new Date();
+  return modal("Maintenance window", (close) => form([
+    { name: "name", label: "Name", required: true, placeholder: "Patch night" },
+    ...matcherFields,
+    { name: "start", label: "Starts", type: "datetime-local", required: true, value: local(now) },
+    { name: "end", label: "Ends", type: "datetime-local", required: true, value: local(new Date(now.getTime() + 2 * 3600000)) },
+  ], async (v) => {
+    const start = new Date(v.start).getTime(), end = new Date(v.end).getTime();
+    if (!(end > start)) throw new Error("The window must end after it starts.");
+    await api("/maintenance", { method: "POST", body: { name: v.name, matcher: matcherOf(v), schedule: { kind: "once", start, end } } });
+    toast("Maintenance window saved");
+    close();
+    done();
+  }));
+}

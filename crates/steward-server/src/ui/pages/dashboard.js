@@ -1,0 +1,64 @@
+// The fleet at a glance: today's figures, each with its 30-day trend and a
+// link to the list behind it; the newest open alerts and jobs.
+import { api, h, sparkline, table, pill, timeTag, link, every } from "../lib.js";
+
+const STATS = [
+  { key: "devices", name: "Devices", href: "#/devices" },
+  { key: "online", name: "Online", href: "#/devices?status=online", tone: "good" },
+  { key: "offline", name: "Offline", href: "#/devices?status=offline", tone: "bad" },
+  { key: "alerts_critical", name: "Critical alerts", href: "#/alerts?severity=critical", tone: "bad" },
+  { key: "alerts_warning", name: "Warning alerts", href: "#/alerts?severity=warning", tone: "warn" },
+  { key: "forecast_full", name: "Forecast to fill", href: "#/devices?forecast=true", tone: "warn", help: "Devices with a forecast alert: a disk or other resource projected to run out." },
+  { key: "failing_checks", name: "Failing checks", href: "#/devices?failing_checks=true", tone: "warn", help: "Devices whose local script checks report warning or critical." },
+];
+
+export async function render(root, _parts, _params, ctx) {
+  root.append(h("h1", {}, "Dashboard"));
+  const cards = h("div", { class: "cards", id: "stats" });
+  const lower = h("div", { class: "columns" });
+  root.append(cards, lower);
+
+  async function refresh() {
+    const [summary, open, jobs] = await Promise.all([
+      api("/fleet/summary"),
+      api("/alerts?state=open"),
+      api("/jobs?limit=8").catch(() => []),
+    ]);
+    cards.replaceChildren(...STATS.map((s) => stat(s, summary)), missingUpdates());
+    lower.replaceChildren(
+      h("section", {}, h("h2", {}, "Open alerts"), table([
+        { title: "Severity", render: (a) => pill(a.severity) },
+        { title: "Device", render: (a) => link("#/device/" + a.device_id, a.device_name || a.device_id) },
+        { title: "Alert", class: "wrap", render: (a) => a.summary || a.monitor_name },
+        { title: "Opened", render: (a) => timeTag(a.opened_at) },
+      ], open.slice(0, 10), { empty: "No open alerts.", onRow: () => (location.hash = "#/alerts") })),
+      h("section", {}, h("h2", {}, "Recent jobs"), table([
+        { title: "Job", render: (j) => link("#/job/" + j.id, j.name) },
+        { title: "State", render: (j) => pill(j.state) },
+        { title: "Runs", render: (j) => Object.entries(j.counts || {}).map(([k, v]) => `${v} ${k}`).join(", ") || "–" },
+        { title: "Started", render: (j) => timeTag(j.created_at) },
+      ], jobs, { empty: "No jobs yet.", onRow: (j) => (location.hash = "#/job/" + j.id) })),
+    );
+  }
+  await refresh();
+  ctx.onFleet(() => refresh());
+  return every(30000, refresh);
+}
+
+function stat(s, summary) {
+  const value = summary.counts[s.key] ?? 0;
+  const history = summary.history.map((d) => d[s.key] ?? 0);
+  const tone = value > 0 && s.tone ? s.tone : "";
+  return h("a", { class: "stat " + tone, href: s.href, title: s.help || `Show the ${s.name.toLowerCase()}`, dataset: { stat: s.key } },
+    h("div", { class: "figure" }, String(value)),
+    h("div", { class: "name" }, s.name),
+    sparkline(history.length > 1 ? history : [value, value], { title: `${s.name}, last 30 days` }),
+    h("div", { class: "muted small" }, history.length > 1 ? `last ${history.length} days` : "trend builds up daily"));
+}
+
+function missingUpdates() {
+  return h("div", { class: "stat", title: "The agent does not report pending updates yet." },
+    h("div", { class: "figure muted" }, "–"),
+    h("div", { class: "name" }, "Missing updates"),
+    h("div", { class: "muted small" }, "not collected by agents yet"));
+}
