@@ -16,18 +16,20 @@ try {
   await page.fill("input[name=username]", username);
   await page.fill("input[name=password]", password);
   await page.click("#login button");
-  await page.waitForSelector("tr.device", { timeout: 15000 });
-  const cells = await page.$$eval("#devices td", (tds) => tds.map((td) => td.textContent));
+  await page.waitForSelector("#stats a.stat", { timeout: 15000 });
+  await page.goto(url + "#/devices");
+  await page.waitForSelector("#device-list tr.device", { timeout: 15000 });
+  const cells = await page.$$eval("#device-list td", (tds) => tds.map((td) => td.textContent));
   // Both the device name and the reported hostname carry the markup.
   if (cells.filter((c) => c === expected).length < 2) failure = `expected the literal text ${expected} twice among ${JSON.stringify(cells)}`;
-  const injected = await page.$$eval("#devices img, #devices script, #devices b", (els) => els.length);
+  const injected = await page.$$eval("#main img, #main script, #main b", (els) => els.length);
   if (injected > 0) failure = `${injected} element(s) were created from agent text`;
   // The device page shows the same text, also as text.
-  await page.click("tr.device");
-  await page.waitForSelector("#device:not([hidden])");
+  await page.click("#device-list a.device-name");
+  await page.waitForSelector("#device-name");
   const title = await page.textContent("#device-name");
   if (title !== expected) failure = `device page shows ${title}`;
-  if ((await page.$$("#device img")).length > 0) failure = "markup rendered on the device page";
+  if ((await page.$$("#main img, #main b")).length > 0) failure = "markup rendered on the device page";
   if (await page.evaluate(() => window.__pwned === true)) failure = "injected script ran";
 } catch (error) {
   failure = String(error);

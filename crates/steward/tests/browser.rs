@@ -1,7 +1,10 @@
-//! In a real browser (Debian's chromium via playwright-core), text an agent
-//! reports is shown as text: a hostile device name with markup creates no
-//! element and runs no script. Skips loudly when chromium or the npm
-//! packages are missing, unless CI=true.
+//! The console in a real browser (Debian's chromium via playwright-core):
+//! the whole technician's path over real server and agent processes
+//! (e2e/browser/console.mjs, which leaves screenshots in
+//! e2e/browser/screenshots/), and text an agent reports shown as text: a
+//! hostile device name with markup creates no element and runs no script.
+//! Skips loudly when chromium or the npm packages are missing, unless
+//! CI=true.
 
 mod common;
 
@@ -26,14 +29,119 @@ fn ready() -> Result<(), String> {
     Ok(())
 }
 
+/// False (after saying so loudly) when the browser test cannot run here;
+/// in CI that is a failure.
+fn browser_available() -> bool {
+    match ready() {
+        Ok(()) => true,
+        Err(why) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "browser test cannot run in CI: {why}"
+            );
+            eprintln!("\n!!! SKIPPED browser test: {why}\n");
+            false
+        }
+    }
+}
+
+/// Runs `node SCRIPT ARGS...` in e2e/browser; panics with its output when
+/// it fails.
+fn node(script: &str, args: &[&str]) -> String {
+    let out = Command::new("node")
+        .current_dir(browser_dir())
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{script} failed:\n{text}");
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_technician_works_through_the_console() {
+    if !browser_available() {
+        return;
+    }
+    steward_pki::install_default_provider();
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    // An alert on every device as soon as it reports (uptime above 1 s).
+    let monitor = serde_json::json!({
+        "name": "e2e uptime",
+        "spec": {
+            "kind": "threshold",
+            "metric": "system.uptime",
+            "threshold": { "direction": "above", "critical": { "trigger": 1.0 } }
+        }
+    });
+    let api = common::api::Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    let (status, body) = api.post("/api/v1/monitors", monitor).await;
+    assert!(status.is_success(), "{body}");
+    tokio::task::block_in_place(|| drive_the_console(root.path(), &server));
+}
+
+fn drive_the_console(root: &std::path::Path, server: &Server) {
+    let token = server.enroll_token(2);
+    let mut agents: Vec<Agent> = ["e2e-alpha", "e2e-beta"]
+        .iter()
+        .map(|name| Agent::enroll(root, name, &token))
+        .collect();
+    for agent in &mut agents {
+        agent.start("1s");
+    }
+    wait_for(
+        "both agents online",
+        std::time::Duration::from_secs(20),
+        || {
+            agents
+                .iter()
+                .all(|a| server.status_of(&a.device_id) == "online")
+                .then_some(())
+        },
+    );
+    let shots = browser_dir().join("screenshots");
+    let out = node(
+        "console.mjs",
+        &[
+            &format!("{}/", server.url()),
+            "admin",
+            ADMIN_PASSWORD,
+            shots.to_str().unwrap(),
+        ],
+    );
+    eprintln!("{out}");
+    // What the browser did is in the server's records.
+    let alerts = server.cli_json(&["alerts", "--all"]);
+    assert!(
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["acknowledged_by"] == "admin"),
+        "no alert acknowledged by admin: {alerts}"
+    );
+    let audit = String::from_utf8_lossy(&server.cli(&["audit", "export"]).stdout).to_string();
+    for action in ["shell.opened", "POST /api/v1/enroll-tokens", "POST /api/v1/jobs", "login"] {
+        assert!(audit.contains(action), "no {action} in the audit log");
+    }
+    for name in ["dashboard", "device", "alerts", "job", "terminal"] {
+        assert!(shots.join(format!("{name}.png")).exists(), "no {name}.png");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_text_with_markup_is_shown_as_text() {
-    if let Err(why) = ready() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "browser test cannot run in CI: {why}"
-        );
-        eprintln!("\n!!! SKIPPED browser test: {why}\n");
+    if !browser_available() {
         return;
     }
     steward_pki::install_default_provider();
@@ -78,23 +186,15 @@ async fn agent_text_with_markup_is_shown_as_text() {
             || (server.device(&device)["hostname"] == HOSTILE).then_some(()),
         )
     });
-    let out = tokio::task::block_in_place(|| {
-        Command::new("node")
-            .current_dir(browser_dir())
-            .args([
-                "markup.mjs",
+    tokio::task::block_in_place(|| {
+        node(
+            "markup.mjs",
+            &[
                 &format!("{}/", server.url()),
                 "admin",
                 ADMIN_PASSWORD,
                 HOSTILE,
-            ])
-            .output()
-            .unwrap()
+            ],
+        )
     });
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }

@@ -31,7 +31,7 @@ export async function render(root, _parts, params, ctx) {
         draw();
       } catch (e) { toast(e.message, "error"); }
     };
-    box.replaceChildren(
+    box.replaceChildren(h("div", {},
       severity ? h("p", {}, `Only ${severity} alerts. `, link("#/alerts?state=" + tab, "Show all")) : null,
       table([
         { title: "Severity", render: (a) => pill(a.severity) },
@@ -48,7 +48,7 @@ export async function render(root, _parts, params, ctx) {
         empty: tab === "open" ? "No open alerts. All quiet." : "None.",
         rowClass: (a) => "alert " + (a.id === params.get("alert") ? "selected" : ""),
         onRow: (a) => showHistory(a),
-      }));
+      })));
     const chosen = alerts.find((a) => a.id === params.get("alert"));
     if (chosen) showHistory(chosen);
   }
@@ -56,7 +56,7 @@ export async function render(root, _parts, params, ctx) {
   async function showHistory(a) {
     const events = await api(`/alerts/${a.id}/history`);
     detail.replaceChildren(h("section", { class: "card" },
-      h("h2", {}, `History: ${a.monitor_name} on ${a.device_name} (${a.subject})`),
+      h("h2", {}, `History: ${a.monitor_name} on ${a.device_name}${a.subject ? ` (${a.subject})` : ""}`),
       h("ul", { class: "events" }, events.map((e) => h("li", {}, h("div", { class: "at" }, when(e.at)), describe(e.event))))));
   }
 

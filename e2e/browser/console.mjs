@@ -1,0 +1,137 @@
+// The console end to end, in Debian's chromium: sign in, see the agents
+// online, open a device and its charts, acknowledge an alert, write a script
+// and run it on two devices watching the output arrive, type in the remote
+// terminal, create an enrollment token. Screenshots go to OUT_DIR.
+// Usage: node console.mjs URL USERNAME PASSWORD OUT_DIR
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const [url, username, password, outDir] = process.argv.slice(2);
+mkdirSync(outDir, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+const errors = [];
+const step = (name) => console.log(`-- ${name}`);
+const shot = (page, name) => page.screenshot({ path: `${outDir}/${name}.png` });
+let failure = null;
+try {
+  const page = await browser.newPage({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 860 } });
+  page.setDefaultTimeout(20000);
+  page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+  page.on("dialog", (d) => d.accept());
+
+  step("sign in");
+  await page.goto(url);
+  await page.fill("#login input[name=username]", username);
+  await page.fill("#login input[name=password]", "wrong password!");
+  await page.click("#login button");
+  await page.waitForSelector("#login-error:not([hidden])");
+  await page.fill("#login input[name=password]", password);
+  await page.click("#login button");
+  await page.waitForSelector("#stats a.stat[data-stat=online]");
+
+  step("dashboard shows both agents online and the alerts");
+  await page.waitForFunction(() => document.querySelector("#stats a.stat[data-stat=online] .figure")?.textContent === "2");
+  await page.waitForFunction(() => Number(document.querySelector("#stats a.stat[data-stat=alerts_critical] .figure")?.textContent) >= 2);
+  await shot(page, "dashboard");
+
+  step("devices list");
+  await page.click("#stats a.stat[data-stat=online]");
+  await page.waitForFunction(() => document.querySelectorAll("#device-list tr.device").length === 2);
+  const statuses = await page.$$eval("#device-list tr.device .pill", (els) => els.map((e) => e.textContent).filter((t) => t === "online"));
+  if (statuses.length !== 2) throw new Error(`expected 2 online devices, saw ${statuses}`);
+  await page.fill("#main input[name=q]", "e2e-beta");
+  await page.waitForFunction(() => document.querySelectorAll("#device-list tr.device").length === 1);
+  await page.fill("#main input[name=q]", "");
+  await page.waitForFunction(() => document.querySelectorAll("#device-list tr.device").length === 2);
+  await shot(page, "devices");
+
+  step("device page with charts");
+  await page.click("#device-list a.device-name >> nth=0");
+  await page.waitForSelector("#device-name");
+  const deviceUrl = page.url().split("?")[0];
+  await page.goto(deviceUrl + "?tab=health&range=1h");
+  await page.waitForSelector("#charts[data-ready=true]");
+  const canvases = await page.$$eval("#charts canvas", (els) => els.length);
+  if (canvases < 3) throw new Error(`expected CPU, memory, filesystem and network charts, saw ${canvases} canvases`);
+  await shot(page, "device");
+
+  step("acknowledge an alert");
+  await page.goto(url + "#/alerts");
+  await page.waitForSelector("#alerts tr.alert");
+  const openBefore = await page.$$eval("#alerts tr.alert", (els) => els.length);
+  await page.click("#alerts tr.alert >> nth=0 >> button[data-action=acknowledge]");
+  await page.waitForSelector(".toast >> text=Acknowledged");
+  await page.waitForFunction((n) => document.querySelectorAll("#alerts tr.alert").length === n - 1, openBefore);
+  await page.click(".tabs button[data-tab=acknowledged]");
+  await page.waitForSelector("#alerts tr.alert");
+  await page.click("#alerts tr.alert >> nth=0 >> td >> nth=2");
+  await page.waitForSelector("#alert-detail .events li >> text=acknowledged");
+  await shot(page, "alerts");
+
+  step("write a script and run it on two devices");
+  await page.goto(url + "#/scripts");
+  await page.click("button >> text=New script");
+  await page.fill("dialog input[name=name]", "e2e-hello");
+  await page.fill("dialog textarea[name=body]", "echo start\nsleep 3\necho steward-e2e-$((6*7))\n");
+  await page.click("dialog button[type=submit]");
+  await page.waitForSelector("td >> text=e2e-hello");
+  await page.goto(url + "#/devices");
+  await page.waitForFunction(() => document.querySelectorAll("#device-list tr.device").length === 2);
+  await page.check("#device-list th input[type=checkbox]");
+  await page.click(".bulk button >> text=Run script…");
+  await page.selectOption("dialog select[name=script]", "e2e-hello");
+  await page.click("dialog button[type=submit]");
+  await page.waitForSelector("#runs .run");
+  // The output arrives while the runs are still running...
+  await page.waitForFunction(() => [...document.querySelectorAll("#runs .run[data-status=running] pre.stdout")].some((p) => p.textContent.includes("start")));
+  await shot(page, "job-running");
+  // ...and both finish with their whole output.
+  await page.waitForFunction(() => {
+    const runs = [...document.querySelectorAll("#runs .run")];
+    return runs.length === 2 && runs.every((r) => r.dataset.status === "succeeded" && r.querySelector("pre.stdout")?.textContent.includes("steward-e2e-42"));
+  }, null, { timeout: 30000 });
+  await shot(page, "job");
+
+  step("remote terminal");
+  await page.goto(deviceUrl + "?tab=terminal");
+  await page.waitForSelector("#terminal-state >> text=Connected");
+  await page.click("#terminal");
+  await page.keyboard.type("echo steward-$((6*7))");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.getElementById("terminal").terminalText().split("\n").some((l) => l.trim() === "steward-42"));
+  await shot(page, "terminal");
+
+  step("enrollment token and install command");
+  await page.goto(url + "#/enrollment");
+  await page.fill("input[name=site]", "branch-7");
+  await page.click("button >> text=Create token");
+  await page.waitForSelector("#install-command");
+  const command = await page.textContent("#install-command");
+  if (!/steward-agent .*enroll STW1\./.test(command)) throw new Error(`unexpected install command: ${command}`);
+  await page.waitForSelector("td >> text=branch-7");
+
+  step("dark mode");
+  await page.goto(url + "#/");
+  await page.waitForSelector("#stats a.stat");
+  await page.click("#theme");
+  await page.click("#theme");
+  if ((await page.getAttribute("html", "data-theme")) !== "dark") throw new Error("the theme button did not switch to dark");
+  await shot(page, "dashboard-dark");
+
+  step("sign out");
+  await page.click("#signout");
+  await page.waitForSelector("#signin:not([hidden])");
+} catch (error) {
+  failure = String(error.stack || error);
+} finally {
+  await browser.close();
+}
+if (errors.length) failure = (failure ? failure + "\n" : "") + errors.join("\n");
+if (failure) {
+  console.error(failure);
+  process.exit(1);
+}
+console.log(`console checks passed; screenshots in ${outDir}`);
