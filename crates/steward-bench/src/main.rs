@@ -4,6 +4,7 @@
 //! → webhook receiver) against an in-process server on loopback.
 
 mod capacity;
+mod console;
 mod fanout;
 mod server;
 mod storage;
@@ -56,6 +57,15 @@ enum Command {
         /// Write this run's normalised figures as the new baseline.
         #[arg(long)]
         write_baseline: Option<std::path::PathBuf>,
+    },
+    /// The console at fleet scale: server time and browser render time of
+    /// the devices page and of a device page charting 7 days.
+    Console {
+        #[arg(long, default_value_t = 10_000)]
+        devices: usize,
+        /// The steward binary (default: next to this one).
+        #[arg(long)]
+        steward: Option<std::path::PathBuf>,
     },
     /// A trivial job to N simulated agents: time until all have it and
     /// until all results are stored.
@@ -114,6 +124,15 @@ async fn main() -> Result<()> {
                 write_baseline,
             })
             .await
+        }
+        Command::Console { devices, steward } => {
+            let steward = match steward {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("steward"),
+            };
+            let result = console::run(&steward, devices).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
         }
         Command::Fanout {
             agents,

@@ -42,57 +42,12 @@ pub async fn run() -> Result<Value> {
             enrolled_at: 0,
         })
         .await?;
-    // What an agent reports each minute: CPU (noisy), memory (drifting),
-    // a filesystem (nearly flat), network counters (growing), load.
-    let mut rng = Rng(0x5eed);
-    let (mut memory, mut disk, mut rx) = (0.4f64, 0.6f64, 1e9f64);
     let start = 1_800_000_000_000i64 / STEP_MS * STEP_MS;
-    let mut batches = Vec::new();
     let mut samples = 0u64;
-    for (i, ts) in (start..start + WEEK_MS)
-        .step_by(STEP_MS as usize)
-        .enumerate()
-    {
-        memory = (memory + (rng.next() - 0.5) * 0.01).clamp(0.05, 0.95);
-        disk = (disk + rng.next() * 0.00001).min(0.99);
-        rx += 50_000.0 + rng.next() * 20_000.0;
-        let round = |v: f64| (v * 10_000.0).round() / 10_000.0;
-        let mount = BTreeMap::from([("mountpoint".to_string(), "/".to_string())]);
-        let points = vec![
-            Point {
-                name: "system.cpu.utilization".into(),
-                labels: BTreeMap::new(),
-                value: round(rng.next() * 0.3 + 0.05),
-            },
-            Point {
-                name: "system.memory.utilization".into(),
-                labels: BTreeMap::new(),
-                value: round(memory),
-            },
-            Point {
-                name: "system.filesystem.utilization".into(),
-                labels: mount,
-                value: round(disk),
-            },
-            Point {
-                name: "system.network.io.receive".into(),
-                labels: BTreeMap::new(),
-                value: rx.round(),
-            },
-            Point {
-                name: "system.cpu.load_average.1m".into(),
-                labels: BTreeMap::new(),
-                value: (rng.next() * 200.0).round() / 100.0,
-            },
-        ];
-        samples += points.len() as u64;
-        batches.push(IngestBatch {
-            device_id: device,
-            org_id: org,
-            seq: i as u64 + 1,
-            ts_ms: ts,
-            points,
-        });
+    let mut batches = Vec::new();
+    for batch in week(device, org, start) {
+        samples += batch.points.len() as u64;
+        batches.push(batch);
         if batches.len() == 500 {
             store.ingest(&batches).await?;
             batches.clear();
@@ -123,4 +78,61 @@ pub async fn run() -> Result<Value> {
         "read_7d_points": read,
         "read_7d_ms_median": times[times.len() / 2],
     }))
+}
+
+/// Seven days at 60 s from `start` of what an agent reports each minute:
+/// CPU (noisy), memory (drifting), a filesystem (nearly flat), a network
+/// counter (growing), load.
+pub fn week(device: Uuid, org: Uuid, start: i64) -> impl Iterator<Item = IngestBatch> {
+    let mut rng = Rng(0x5eed);
+    let (mut memory, mut disk, mut rx) = (0.4f64, 0.6f64, 1e9f64);
+    (start..start + WEEK_MS)
+        .step_by(STEP_MS as usize)
+        .enumerate()
+        .map(move |(i, ts)| {
+            memory = (memory + (rng.next() - 0.5) * 0.01).clamp(0.05, 0.95);
+            disk = (disk + rng.next() * 0.00001).min(0.99);
+            rx += 50_000.0 + rng.next() * 20_000.0;
+            let round = |v: f64| (v * 10_000.0).round() / 10_000.0;
+            let labels = |pairs: &[(&str, &str)]| {
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<BTreeMap<_, _>>()
+            };
+            let point = |name: &str, labels: BTreeMap<String, String>, value: f64| Point {
+                name: name.into(),
+                labels,
+                value,
+            };
+            IngestBatch {
+                device_id: device,
+                org_id: org,
+                seq: i as u64 + 1,
+                ts_ms: ts,
+                points: vec![
+                    point(
+                        "system.cpu.utilization",
+                        BTreeMap::new(),
+                        round(rng.next() * 0.3 + 0.05),
+                    ),
+                    point("system.memory.utilization", BTreeMap::new(), round(memory)),
+                    point(
+                        "system.filesystem.utilization",
+                        labels(&[("mountpoint", "/")]),
+                        round(disk),
+                    ),
+                    point(
+                        "system.network.io",
+                        labels(&[("device", "eth0"), ("direction", "receive")]),
+                        rx.round(),
+                    ),
+                    point(
+                        "system.cpu.load_average.1m",
+                        BTreeMap::new(),
+                        (rng.next() * 200.0).round() / 100.0,
+                    ),
+                ],
+            }
+        })
 }

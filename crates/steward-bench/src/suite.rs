@@ -367,6 +367,48 @@ pub async fn run(options: Options) -> Result<()> {
     });
     raw.insert("storage".into(), result);
 
+    // 7. The console at fleet scale.
+    let devices = 10_000;
+    let result = crate::console::run(&steward, devices).await?;
+    let cmd = format!("cargo run --release -p steward-bench -- console --devices {devices}");
+    for (key, label, value, target) in [
+        (
+            "console_devices_server_ms",
+            format!("devices page, {devices} devices: server time (page of 50)"),
+            &result["devices_page_server_ms"]["default"]["median_ms"],
+            "< 300 ms",
+        ),
+        (
+            "console_device_server_ms",
+            "device page, 7 days of metrics: server time".to_string(),
+            &result["device_page_7d_server_ms"]["median_ms"],
+            "< 300 ms",
+        ),
+        (
+            "console_devices_ready_ms",
+            format!("devices page, {devices} devices: list shown in chromium"),
+            &result["browser"]["devices_page"]["ready_ms"],
+            "< 1 s",
+        ),
+        (
+            "console_device_ready_ms",
+            "device page, 7 days: charts shown in chromium".to_string(),
+            &result["browser"]["device_page_7d"]["ready_ms"],
+            "< 1 s",
+        ),
+    ] {
+        figures.push(Figure {
+            key,
+            label,
+            value: value.as_f64().unwrap_or(f64::NAN),
+            unit: "ms",
+            kind: Kind::Time,
+            target: target.into(),
+            command: cmd.clone(),
+        });
+    }
+    raw.insert("console".into(), result);
+
     // Report.
     let normalised = |f: &Figure| match f.kind {
         Kind::Time => f.value / calibration_ms,

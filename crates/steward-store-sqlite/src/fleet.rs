@@ -140,6 +140,20 @@ fn qualified_columns() -> String {
         .join(", ")
 }
 
+/// The figures of a row with one column per [`FleetCounts`] field.
+fn counts(row: &sqlx::sqlite::SqliteRow) -> FleetCounts {
+    let n = |c: &str| row.get::<i64, _>(c).max(0) as u64;
+    FleetCounts {
+        devices: n("devices"),
+        online: n("online"),
+        offline: n("offline"),
+        alerts_critical: n("alerts_critical"),
+        alerts_warning: n("alerts_warning"),
+        forecast_full: n("forecast_full"),
+        failing_checks: n("failing_checks"),
+    }
+}
+
 impl SqliteStore {
     async fn fleet_counts_where(&self, places: &str, scope: &Scope) -> Result<FleetCounts> {
         let sql = format!(
@@ -159,16 +173,7 @@ impl SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(backend)?;
-        let n = |c: &str| row.get::<i64, _>(c).max(0) as u64;
-        Ok(FleetCounts {
-            devices: n("devices"),
-            online: n("online"),
-            offline: n("offline"),
-            alerts_critical: n("alerts_critical"),
-            alerts_warning: n("alerts_warning"),
-            forecast_full: n("forecast_full"),
-            failing_checks: n("failing_checks"),
-        })
+        Ok(counts(&row))
     }
 }
 
@@ -326,20 +331,9 @@ impl FleetStore for SqliteStore {
             .map_err(backend)?;
         Ok(rows
             .iter()
-            .map(|row| {
-                let n = |c: &str| row.get::<i64, _>(c).max(0) as u64;
-                FleetDay {
-                    day: row.get("day"),
-                    counts: FleetCounts {
-                        devices: n("devices"),
-                        online: n("online"),
-                        offline: n("offline"),
-                        alerts_critical: n("alerts_critical"),
-                        alerts_warning: n("alerts_warning"),
-                        forecast_full: n("forecast_full"),
-                        failing_checks: n("failing_checks"),
-                    },
-                }
+            .map(|row| FleetDay {
+                day: row.get("day"),
+                counts: counts(row),
             })
             .collect())
     }

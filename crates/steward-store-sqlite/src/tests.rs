@@ -4,7 +4,7 @@
 use super::*;
 use steward_proto::Point;
 
-async fn open() -> (tempfile::TempDir, SqliteStore) {
+pub(crate) async fn open() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("steward.db"))
         .await

@@ -1,15 +1,8 @@
 //! The console's fleet queries: filters, sorting, paging, scope, tags,
 //! headline figures and their daily history.
 
+use super::tests::open;
 use super::*;
-
-async fn open() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("steward.db"))
-        .await
-        .unwrap();
-    (dir, store)
-}
 
 async fn device(store: &dyn Store, org: Uuid, site: &str, name: &str, tags: &[&str]) -> Uuid {
     let id = Uuid::now_v7();

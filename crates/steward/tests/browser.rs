@@ -131,7 +131,12 @@ fn drive_the_console(root: &std::path::Path, server: &Server) {
         "no alert acknowledged by admin: {alerts}"
     );
     let audit = String::from_utf8_lossy(&server.cli(&["audit", "export"]).stdout).to_string();
-    for action in ["shell.opened", "POST /api/v1/enroll-tokens", "POST /api/v1/jobs", "login"] {
+    for action in [
+        "shell.opened",
+        "POST /api/v1/enroll-tokens",
+        "POST /api/v1/jobs",
+        "login",
+    ] {
         assert!(audit.contains(action), "no {action} in the audit log");
     }
     for name in ["dashboard", "device", "alerts", "job", "terminal"] {

@@ -128,6 +128,8 @@ pub async fn device_runs(
     Query(limit): Query<Limit>,
 ) -> ApiResult<Vec<RunRecord>> {
     let id = id_param(&id, "device")?;
+    // A device out of scope is "not found", not an empty history.
+    state.store.get_device(&caller.scope, id).await?;
     Ok(Json(
         state
             .store
