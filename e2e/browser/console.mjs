@@ -35,6 +35,7 @@ try {
   step("dashboard shows both agents online and the alerts");
   await page.waitForFunction(() => document.querySelector("#stats a.stat[data-stat=online] .figure")?.textContent === "2");
   await page.waitForFunction(() => Number(document.querySelector("#stats a.stat[data-stat=alerts_critical] .figure")?.textContent) >= 2);
+  await page.waitForSelector("#stats a.stat[data-stat=missing_updates]");
   await shot(page, "dashboard");
 
   step("devices list");
@@ -57,6 +58,9 @@ try {
   const canvases = await page.$$eval("#charts canvas", (els) => els.length);
   if (canvases < 3) throw new Error(`expected CPU, memory, filesystem and network charts, saw ${canvases} canvases`);
   await shot(page, "device");
+  await page.click(".tabs button[data-tab=software]");
+  await page.waitForSelector("#device h2 >> text=Pending updates");
+  await page.waitForSelector("#device h2 >> text=Installed packages");
 
   step("acknowledge an alert");
   await page.goto(url + "#/alerts");

@@ -21,6 +21,10 @@ pub struct Inventory {
     pub interfaces: Vec<Interface>,
     pub users: Vec<LoggedInUser>,
     pub packages: Vec<Package>,
+    /// Updates the package manager would install now, from its cached
+    /// package lists; `None` when the agent cannot tell (no known package
+    /// manager, or it failed).
+    pub updates: Option<Vec<PendingUpdate>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -48,6 +52,17 @@ pub struct LoggedInUser {
     pub terminal: String,
     pub host: String,
     pub since: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PendingUpdate {
+    pub name: String,
+    /// Installed version (empty for a package the update adds).
+    pub current: String,
+    pub available: String,
+    /// From a security repository or advisory.
+    pub security: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -224,6 +224,14 @@ impl Validate for Inventory {
             text("packages.version", &package.version, 256)?;
             text("packages.manager", &package.manager, 16)?;
         }
+        if let Some(updates) = &self.updates {
+            list("updates", updates, limits.max_packages)?;
+            for update in updates {
+                text("updates.name", &update.name, 256)?;
+                text("updates.current", &update.current, 256)?;
+                text("updates.available", &update.available, 256)?;
+            }
+        }
         Ok(())
     }
 }

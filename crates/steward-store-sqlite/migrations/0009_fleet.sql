@@ -12,6 +12,8 @@ CREATE TABLE fleet_days (
     alerts_warning INTEGER NOT NULL,
     forecast_full INTEGER NOT NULL,
     failing_checks INTEGER NOT NULL,
+    missing_updates INTEGER NOT NULL,
+    security_updates INTEGER NOT NULL,
     PRIMARY KEY (org_id, site, day)
 );
 CREATE INDEX alerts_device_unresolved ON alerts(device_id, severity) WHERE state != 'resolved';

@@ -61,6 +61,8 @@ const UNRESOLVED: &str =
     "(SELECT COUNT(*) FROM alerts a WHERE a.device_id = d.id AND a.state != 'resolved')";
 const FORECASTING: &str = "EXISTS (SELECT 1 FROM alerts a JOIN monitors m ON m.id = a.monitor_id
      WHERE a.device_id = d.id AND a.state != 'resolved' AND json_extract(m.definition, '$.spec.kind') = 'forecast')";
+const UPDATES: &str = "COALESCE(json_array_length(d.inventory, '$.updates'), 0) > 0";
+const SECURITY_UPDATES: &str = "EXISTS (SELECT 1 FROM json_each(d.inventory, '$.updates') u WHERE json_extract(u.value, '$.security'))";
 const FAILING: &str = "EXISTS (SELECT 1 FROM check_results c WHERE c.device_id = d.id AND c.state IN ('warning', 'critical'))";
 
 fn filter_for(query: &DeviceQuery) -> Filter {
@@ -110,6 +112,9 @@ fn filter_for(query: &DeviceQuery) -> Filter {
     if query.forecast {
         f.and(FORECASTING.into());
     }
+    if query.missing_updates {
+        f.and(UPDATES.into());
+    }
     f
 }
 
@@ -151,6 +156,8 @@ fn counts(row: &sqlx::sqlite::SqliteRow) -> FleetCounts {
         alerts_warning: n("alerts_warning"),
         forecast_full: n("forecast_full"),
         failing_checks: n("failing_checks"),
+        missing_updates: n("missing_updates"),
+        security_updates: n("security_updates"),
     }
 }
 
@@ -162,6 +169,8 @@ impl SqliteStore {
                     COALESCE(SUM(d.status != 'online'), 0) AS offline,
                     COALESCE(SUM({FORECASTING}), 0) AS forecast_full,
                     COALESCE(SUM({FAILING}), 0) AS failing_checks,
+                    COALESCE(SUM({UPDATES}), 0) AS missing_updates,
+                    COALESCE(SUM({SECURITY_UPDATES}), 0) AS security_updates,
                     (SELECT COUNT(*) FROM alerts a JOIN devices d ON d.id = a.device_id
                       WHERE a.state != 'resolved' AND a.severity = 'critical' AND d.revoked = 0 AND {places}) AS alerts_critical,
                     (SELECT COUNT(*) FROM alerts a JOIN devices d ON d.id = a.device_id
@@ -295,8 +304,8 @@ impl FleetStore for SqliteStore {
         let mut tx = self.write_tx().await.map_err(backend)?;
         for (org, site, c) in days {
             sqlx::query(
-                "INSERT OR REPLACE INTO fleet_days (org_id, site, day, devices, online, offline, alerts_critical, alerts_warning, forecast_full, failing_checks)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO fleet_days (org_id, site, day, devices, online, offline, alerts_critical, alerts_warning, forecast_full, failing_checks, missing_updates, security_updates)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(org)
             .bind(site)
@@ -308,6 +317,8 @@ impl FleetStore for SqliteStore {
             .bind(c.alerts_warning as i64)
             .bind(c.forecast_full as i64)
             .bind(c.failing_checks as i64)
+            .bind(c.missing_updates as i64)
+            .bind(c.security_updates as i64)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
@@ -319,7 +330,8 @@ impl FleetStore for SqliteStore {
         let sql = format!(
             "SELECT day, SUM(devices) AS devices, SUM(online) AS online, SUM(offline) AS offline,
                     SUM(alerts_critical) AS alerts_critical, SUM(alerts_warning) AS alerts_warning,
-                    SUM(forecast_full) AS forecast_full, SUM(failing_checks) AS failing_checks
+                    SUM(forecast_full) AS forecast_full, SUM(failing_checks) AS failing_checks,
+                    SUM(missing_updates) AS missing_updates, SUM(security_updates) AS security_updates
              FROM fleet_days f WHERE f.day >= ?2 AND {} GROUP BY day ORDER BY day",
             in_scope(1, "f.org_id", Some("f.site"))
         );

@@ -134,6 +134,48 @@ async fn device_pages_filter_sort_and_count() {
     })
     .await;
     assert_eq!(quiet.total, 30);
+    // Pending updates from the inventory: one device has a security one.
+    let inventory = |updates: Option<Vec<(&str, bool)>>| steward_proto::Inventory {
+        updates: updates.map(|list| {
+            list.into_iter()
+                .map(|(name, security)| steward_proto::PendingUpdate {
+                    name: name.into(),
+                    available: "2".into(),
+                    security,
+                    ..Default::default()
+                })
+                .collect()
+        }),
+        ..Default::default()
+    };
+    store
+        .set_inventory(
+            ids[3],
+            &inventory(Some(vec![("openssl", true), ("tzdata", false)])),
+            5,
+        )
+        .await
+        .unwrap();
+    store
+        .set_inventory(ids[4], &inventory(Some(vec![("tzdata", false)])), 5)
+        .await
+        .unwrap();
+    store
+        .set_inventory(ids[6], &inventory(Some(Vec::new())), 5)
+        .await
+        .unwrap();
+    store
+        .set_inventory(ids[8], &inventory(None), 5)
+        .await
+        .unwrap();
+    let updates = page(DeviceQuery {
+        missing_updates: true,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(names(&updates), ["host-03", "host-04"]);
+    let counts = store.fleet_counts(&Scope::all()).await.unwrap();
+    assert_eq!((counts.missing_updates, counts.security_updates), (2, 1));
     let desc = page(DeviceQuery {
         sort: DeviceSort::Name,
         desc: true,

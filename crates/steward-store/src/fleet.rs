@@ -56,6 +56,8 @@ pub struct DeviceQuery {
     pub failing_checks: bool,
     /// Devices with an open forecast alert (a disk filling up, say).
     pub forecast: bool,
+    /// Devices whose package manager reports pending updates.
+    pub missing_updates: bool,
     pub include_revoked: bool,
     pub sort: DeviceSort,
     pub desc: bool,
@@ -91,6 +93,10 @@ pub struct FleetCounts {
     pub forecast_full: u64,
     /// Devices failing a local check.
     pub failing_checks: u64,
+    /// Devices with pending updates, and those with security updates among
+    /// them.
+    pub missing_updates: u64,
+    pub security_updates: u64,
 }
 
 /// The figures of one day (UTC), as last recorded that day.

@@ -57,5 +57,6 @@ pub fn collect(host: &mut Host) -> Inventory {
         interfaces,
         users: crate::os::logged_in_users(),
         packages: crate::os::packages(),
+        updates: crate::os::pending_updates(),
     }
 }

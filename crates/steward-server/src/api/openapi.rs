@@ -83,6 +83,7 @@ fn query_parameters(path: &str) -> Vec<Value> {
                 q("alerts", json!({ "enum": ["any", "critical", "none"] })),
                 q("failing_checks", flag.clone()),
                 q("forecast", flag.clone()),
+                q("missing_updates", flag.clone()),
                 q("include_revoked", flag.clone()),
                 q(
                     "sort",

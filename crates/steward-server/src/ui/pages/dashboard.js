@@ -10,6 +10,7 @@ const STATS = [
   { key: "alerts_warning", name: "Warning alerts", href: "#/alerts?severity=warning", tone: "warn" },
   { key: "forecast_full", name: "Forecast to fill", href: "#/devices?forecast=true", tone: "warn", help: "Devices with a forecast alert: a disk or other resource projected to run out." },
   { key: "failing_checks", name: "Failing checks", href: "#/devices?failing_checks=true", tone: "warn", help: "Devices whose local script checks report warning or critical." },
+  { key: "missing_updates", name: "Missing updates", href: "#/devices?missing_updates=true", tone: "warn", help: "Devices whose package manager has updates to install.", note: (c) => `${c.security_updates} with security updates` },
 ];
 
 export async function render(root, _parts, _params, ctx) {
@@ -24,7 +25,7 @@ export async function render(root, _parts, _params, ctx) {
       api("/alerts?state=open"),
       api("/jobs?limit=8").catch(() => []),
     ]);
-    cards.replaceChildren(...STATS.map((s) => stat(s, summary)), missingUpdates());
+    cards.replaceChildren(...STATS.map((s) => stat(s, summary)));
     lower.replaceChildren(
       h("section", {}, h("h2", {}, "Open alerts"), table([
         { title: "Severity", render: (a) => pill(a.severity) },
@@ -53,12 +54,5 @@ function stat(s, summary) {
     h("div", { class: "figure" }, String(value)),
     h("div", { class: "name" }, s.name),
     sparkline(history.length > 1 ? history : [value, value], { title: `${s.name}, last 30 days` }),
-    h("div", { class: "muted small" }, history.length > 1 ? `last ${history.length} days` : "trend builds up daily"));
-}
-
-function missingUpdates() {
-  return h("div", { class: "stat", title: "The agent does not report pending updates yet." },
-    h("div", { class: "figure muted" }, "–"),
-    h("div", { class: "name" }, "Missing updates"),
-    h("div", { class: "muted small" }, "not collected by agents yet"));
+    h("div", { class: "muted small" }, (s.note ? s.note(summary.counts) + " · " : "") + (history.length > 1 ? `last ${history.length} days` : "trend builds up daily")));
 }

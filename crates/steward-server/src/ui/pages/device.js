@@ -71,6 +71,7 @@ function overview(body, d, inv) {
       ["Agent", inv.agent_version || "–"],
       ["Logged in", users],
       ["Packages", String((inv.packages || []).length)],
+      ["Pending updates", inv.updates == null ? "unknown" : `${inv.updates.length} (${inv.updates.filter((u) => u.security).length} security)`],
       ["Inventory taken", d.inventory_at ? when(d.inventory_at) : "not yet"],
     ])),
     h("section", { class: "card" }, h("h2", {}, "Enrollment"), facts([
@@ -158,6 +159,16 @@ async function jobsTab(body, d) {
 
 function software(body, inv) {
   const packages = inv.packages || [];
+  const updates = inv.updates;
+  body.append(h("h2", {}, "Pending updates"),
+    updates == null ? h("p", { class: "muted" }, "The agent cannot tell (no supported package manager answered).")
+      : table([
+        { title: "Package", render: (u) => u.name },
+        { title: "Installed", render: (u) => u.current || "(new)" },
+        { title: "Available", render: (u) => u.available },
+        { title: "", render: (u) => (u.security ? pill("security", "critical") : "") },
+      ], [...updates].sort((a, b) => b.security - a.security || a.name.localeCompare(b.name)), { empty: "Up to date." }),
+    h("h2", {}, "Installed packages"));
   const list = h("div");
   const filter = h("input", { type: "search", placeholder: `Filter ${packages.length} packages…`, "aria-label": "Filter packages" });
   const draw = () => {

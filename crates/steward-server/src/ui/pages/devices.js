@@ -4,7 +4,7 @@
 import { api, h, table, pill, meter, timeTag, debounce, toast, modal, form } from "../lib.js";
 import { runDialog } from "./automation.js";
 
-const FILTERS = ["q", "status", "os", "org", "site", "tag", "alerts", "failing_checks", "forecast", "sort", "desc", "offset", "limit"];
+const FILTERS = ["q", "status", "os", "org", "site", "tag", "alerts", "failing_checks", "forecast", "missing_updates", "sort", "desc", "offset", "limit"];
 
 export async function render(root, _parts, params, ctx) {
   const query = Object.fromEntries(FILTERS.filter((k) => params.get(k)).map((k) => [k, params.get(k)]));
@@ -36,6 +36,7 @@ export async function render(root, _parts, params, ctx) {
   const checks = h("label", { class: "check" }, h("input", { type: "checkbox", checked: query.failing_checks === "true", onchange: (e) => setQuery({ failing_checks: e.target.checked ? "true" : "" }) }), "Failing checks");
   const forecast = h("label", { class: "check" }, h("input", { type: "checkbox", checked: query.forecast === "true", onchange: (e) => setQuery({ forecast: e.target.checked ? "true" : "" }) }), "Forecast to fill");
 
+  const updates = h("label", { class: "check" }, h("input", { type: "checkbox", checked: query.missing_updates === "true", onchange: (e) => setQuery({ missing_updates: e.target.checked ? "true" : "" }) }), "Missing updates");
   const count = h("span", { class: "muted", id: "device-count" });
   const bulk = h("div", { class: "toolbar bulk", hidden: true });
   const listBox = h("div", { id: "device-list" });
@@ -48,7 +49,7 @@ export async function render(root, _parts, params, ctx) {
       orgs.length > 1 ? select("org", "Organisation", orgs.map((o) => [o.id, o.name])) : null,
       textFilter("site", "Site"), textFilter("tag", "Tag"),
       select("alerts", "Alerts", [["any", "With alerts"], ["critical", "With critical alerts"], ["none", "Without alerts"]]),
-      checks, forecast),
+      checks, forecast, updates),
     bulk, listBox, pager);
 
   let page = { total: 0, items: [] };
