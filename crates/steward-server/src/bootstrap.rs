@@ -54,14 +54,47 @@ pub fn write_private(path: &Path, contents: &str) -> Result<()> {
     Ok(())
 }
 
-/// Opens the store in `data_dir` (creating the directory, owner-only).
-pub async fn open_store(data_dir: &Path) -> Result<SqliteStore> {
+/// Opens the SQLite store in `data_dir` (creating the directory,
+/// owner-only).
+pub async fn open_sqlite(data_dir: &Path) -> Result<SqliteStore> {
     fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))?;
     SqliteStore::open(&data_dir.join(DB_FILE))
         .await
         .with_context(|| format!("cannot open the database in {}", data_dir.display()))
+}
+
+/// Opens (and migrates) the store: PostgreSQL when `database` is a
+/// `postgres://` URL, else SQLite in `data_dir`.
+pub async fn open_store(data_dir: &Path, database: Option<&str>) -> Result<Arc<dyn Store>> {
+    match database.filter(|d| !d.is_empty()) {
+        None => Ok(Arc::new(open_sqlite(data_dir).await?)),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store = steward_store_postgres::PgStore::connect(url)
+                .await
+                .with_context(|| {
+                    format!("cannot open the PostgreSQL database {}", redact_url(url))
+                })?;
+            Ok(Arc::new(store))
+        }
+        Some(other) => anyhow::bail!(
+            "--database {}: only postgres:// URLs are supported (leave it out for SQLite in the data directory)",
+            redact_url(other)
+        ),
+    }
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// Takes the data directory's lock (one server per data directory; a
@@ -90,7 +123,7 @@ pub fn lock_data_dir(dir: &Path) -> Result<fs::File> {
 pub async fn open(config: &Config) -> Result<Opened> {
     let dir = &config.data_dir;
     let lock = lock_data_dir(dir)?;
-    let store = open_store(dir).await?;
+    let store = open_store(dir, config.database.as_deref()).await?;
     let authority = load_or_create_ca(dir)?;
     let server_cert = load_or_issue_server_cert(dir, &authority, &server_names(config))?;
     for role in crate::authz::builtin_roles() {
@@ -152,7 +185,7 @@ pub async fn open(config: &Config) -> Result<Opened> {
             .unwrap_or_else(|| dir.join(JOB_SIGNING_KEY)),
     )?;
     Ok(Opened {
-        store: Arc::new(store),
+        store,
         authority,
         server_cert,
         first_run,

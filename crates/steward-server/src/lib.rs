@@ -58,6 +58,9 @@ pub struct Config {
     /// Jobs reaching more devices than this wait for a second person's
     /// approval; 0: never.
     pub approval_threshold: u32,
+    /// A `postgres://` URL for the shared database of several replicas;
+    /// SQLite in the data directory when absent.
+    pub database: Option<String>,
 }
 
 impl Config {
@@ -75,6 +78,7 @@ impl Config {
             default_policy: true,
             job_signing_key: None,
             approval_threshold: 0,
+            database: None,
         }
     }
 

@@ -220,6 +220,12 @@ pub(crate) fn uuid(text: &str) -> Result<Uuid> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<usize> {
+        SqliteStore::migrate(self).await
+    }
+    async fn close(&self) {
+        SqliteStore::close(self).await
+    }
     async fn default_org(&self) -> Result<Org> {
         self.default_org_impl().await
     }
@@ -470,5 +476,3 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_fleet;

@@ -113,6 +113,12 @@ impl Scope {
 
 #[async_trait]
 pub trait Store: JobStore + FleetStore + Send + Sync + 'static {
+    // --- the database itself --------------------------------------------
+    /// Applies pending schema migrations; returns the schema version.
+    async fn migrate(&self) -> Result<usize>;
+    /// Closes the connections (after the last use).
+    async fn close(&self) {}
+
     // --- organisations and people -------------------------------------
     /// The root (service provider) organisation; created on first use.
     async fn default_org(&self) -> Result<Org>;

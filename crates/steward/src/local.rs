@@ -12,10 +12,9 @@ async fn audit_entries(
     remote: &Remote,
     after: i64,
 ) -> Result<Vec<steward_store::AuditEntry>> {
-    use steward_store::Store;
     match data_dir {
         Some(dir) => {
-            let store = steward_server::bootstrap::open_store(dir).await?;
+            let store = steward_server::bootstrap::open_store(dir, database().as_deref()).await?;
             let mut all = Vec::new();
             let mut last = after;
             loop {
@@ -86,15 +85,14 @@ pub async fn offline_token(
     name: &str,
     expires: Option<&str>,
 ) -> Result<Value> {
-    use steward_store::Store;
-    if !dir.join(steward_server::bootstrap::DB_FILE).exists() {
+    if database().is_none() && !dir.join(steward_server::bootstrap::DB_FILE).exists() {
         bail!(
             "{} holds no Steward database; start the server once with --data-dir {}",
             dir.display(),
             dir.display()
         );
     }
-    let store = steward_server::bootstrap::open_store(dir).await?;
+    let store = steward_server::bootstrap::open_store(dir, database().as_deref()).await?;
     let user = store
         .user_by_name(user)
         .await
@@ -120,6 +118,14 @@ pub async fn offline_token(
         .await?;
     store.close().await;
     Ok(json!({ "token": token, "expires_at": expires_at }))
+}
+
+/// The shared database of a scaled-out installation (`STEWARD_DATABASE`),
+/// for the commands that read the store directly.
+fn database() -> Option<String> {
+    std::env::var("STEWARD_DATABASE")
+        .ok()
+        .filter(|d| !d.is_empty())
 }
 
 fn uuid_v7() -> uuid::Uuid {

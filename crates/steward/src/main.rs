@@ -69,6 +69,10 @@ struct ServeArgs {
     /// approval (0: never).
     #[arg(long, env = "STEWARD_APPROVAL_THRESHOLD", default_value_t = 0)]
     approval_threshold: u32,
+    /// A shared PostgreSQL database for several replicas, e.g.
+    /// postgres://steward@db/steward (default: SQLite in the data directory).
+    #[arg(long, env = "STEWARD_DATABASE")]
+    database: Option<String>,
 }
 
 impl ServeArgs {
@@ -83,6 +87,7 @@ impl ServeArgs {
         config.default_policy = !self.no_default_policy;
         config.job_signing_key = self.job_signing_key.clone();
         config.approval_threshold = self.approval_threshold;
+        config.database = self.database.clone();
         config
     }
 }

@@ -1,9 +1,10 @@
-//! `steward backup | restore`: the embedded store's data, consistently.
+//! `steward backup | restore | migrate`: the embedded store's data,
+//! consistently, and schema upgrades of either store.
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
-use steward_server::bootstrap::{DB_FILE, lock_data_dir, open_store};
+use steward_server::bootstrap::{DB_FILE, lock_data_dir, open_sqlite, open_store, redact_url};
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -22,12 +23,25 @@ pub enum Command {
         data_dir: PathBuf,
         file: PathBuf,
     },
+    /// Bring the database schema up to this version of Steward and say which
+    /// version it is at. SQLite: the server must be stopped. PostgreSQL:
+    /// replicas starting together also migrate safely (one at a time, under
+    /// a lock); run this before a rolling upgrade to do it once, up front.
+    Migrate {
+        #[arg(long, env = "STEWARD_DATA_DIR", default_value = "./steward-data")]
+        data_dir: PathBuf,
+        /// The shared PostgreSQL database (default: SQLite in the data
+        /// directory).
+        #[arg(long, env = "STEWARD_DATABASE")]
+        database: Option<String>,
+    },
 }
 
 pub async fn run(command: Command) -> Result<()> {
     match command {
         Command::Backup { data_dir, file } => backup(&data_dir, &file).await,
         Command::Restore { data_dir, file } => restore(&data_dir, &file).await,
+        Command::Migrate { data_dir, database } => migrate(&data_dir, database.as_deref()).await,
     }
 }
 
@@ -38,7 +52,7 @@ async fn backup(data_dir: &Path, file: &Path) -> Result<()> {
     if file.exists() {
         bail!("{} exists; choose a new file", file.display());
     }
-    let store = open_store(data_dir).await?;
+    let store = open_sqlite(data_dir).await?;
     store
         .backup_to(file)
         .await
@@ -90,5 +104,23 @@ async fn restore(data_dir: &Path, file: &Path) -> Result<()> {
         db.display(),
         file.display()
     );
+    Ok(())
+}
+
+async fn migrate(data_dir: &Path, database: Option<&str>) -> Result<()> {
+    let database = database.filter(|d| !d.is_empty());
+    // SQLite: never under a running server.
+    let _lock = match database {
+        None => Some(lock_data_dir(data_dir)?),
+        Some(_) => None,
+    };
+    let store = open_store(data_dir, database).await?;
+    let version = store.migrate().await?;
+    store.close().await;
+    let place = match database {
+        Some(url) => redact_url(url),
+        None => data_dir.join(DB_FILE).display().to_string(),
+    };
+    println!("{place}: schema at version {version}, current for this build.");
     Ok(())
 }

@@ -13,7 +13,7 @@ use std::process::Command;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_metrics_backup_and_restore() {
     let root = tempfile::tempdir().unwrap();
-    let mut server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let mut server = tokio::task::block_in_place(|| Server::launch_sqlite(root.path()));
     let ca = std::fs::read_to_string(server.ca()).unwrap();
     let api = Api::new(&server.url(), &ca).with_token(&server.token);
 

@@ -60,12 +60,7 @@ async fn rotation_retires_the_old_certificate() {
     assert!(format!("{:#}", refused.err().unwrap()).contains("403"));
     // Both steps are in the audit trail.
     let audit = tokio::task::block_in_place(|| {
-        let out = std::process::Command::new(STEWARD)
-            .args(["audit", "export", "--data-dir"])
-            .arg(&server.dir)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).to_string()
+        String::from_utf8_lossy(&server.cli(&["audit", "export"]).stdout).to_string()
     });
     assert!(
         audit.contains("device.credential.issued") && audit.contains("device.credential.activated"),

@@ -66,7 +66,7 @@ async fn closed(ws: &mut Ws, within: Duration) -> String {
 async fn authentication_and_trust() {
     steward_pki::install_default_provider();
     let root = tempfile::tempdir().unwrap();
-    let mut server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let mut server = tokio::task::block_in_place(|| Server::launch_sqlite(root.path()));
     let ca = std::fs::read_to_string(server.ca()).unwrap();
     let base = Api::new(&server.url(), &ca);
     let owner = base.with_token(&server.token);

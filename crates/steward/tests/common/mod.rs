@@ -72,6 +72,33 @@ pub struct Server {
     pub port: u16,
     pub proc: Option<Proc>,
     pub token: String,
+    /// The PostgreSQL database of this server when the suite runs with
+    /// STEWARD_TEST_BACKEND=postgres (dropped with the server).
+    pub database: Option<steward_store_postgres::testdb::TestDb>,
+}
+
+/// With STEWARD_TEST_BACKEND=postgres, servers launched by the kit keep
+/// their state in a fresh PostgreSQL database (STEWARD_TEST_POSTGRES) instead
+/// of SQLite; the URL is kept beside the data directory so restarts find it.
+fn test_database(dir: &Path) -> Option<steward_store_postgres::testdb::TestDb> {
+    if std::env::var("STEWARD_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return None;
+    }
+    let db = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(steward_store_postgres::testdb::create())
+        .expect("STEWARD_TEST_BACKEND=postgres needs STEWARD_TEST_POSTGRES");
+    std::fs::write(dir.with_extension("database"), &db.url).unwrap();
+    Some(db)
+}
+
+/// `STEWARD_DATABASE` for the server of `dir`, when it has one.
+fn database_env(dir: &Path) -> Vec<(&'static str, String)> {
+    std::fs::read_to_string(dir.with_extension("database"))
+        .map(|url| vec![("STEWARD_DATABASE", url)])
+        .unwrap_or_default()
 }
 
 impl Server {
@@ -115,6 +142,7 @@ impl Server {
             ])
             .env("STEWARD_ADMIN_PASSWORD", password)
             .env("STEWARD_LOG", "info,steward_server=debug")
+            .envs(database_env(dir))
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
@@ -131,13 +159,29 @@ impl Server {
         Self::launch_with_env(root, &[])
     }
 
+    /// A server on SQLite whatever STEWARD_TEST_BACKEND says, for tests of
+    /// what only the embedded store has (its file, backups, triggers).
+    pub fn launch_sqlite(root: &Path) -> Self {
+        Self::launch_on(root, &[], false)
+    }
+
     pub fn launch_with_env(root: &Path, env: &[(&str, &str)]) -> Self {
+        Self::launch_on(root, env, true)
+    }
+
+    fn launch_on(root: &Path, env: &[(&str, &str)], may_use_postgres: bool) -> Self {
         let dir = root.join("server");
+        let database = if may_use_postgres {
+            test_database(&dir)
+        } else {
+            None
+        };
         let port = free_port();
         let proc = Self::start_with_env(&dir, port, ADMIN_PASSWORD, env);
         let out = run(Command::new(STEWARD)
             .args(["token", "create", "--json", "--data-dir"])
-            .arg(&dir));
+            .arg(&dir)
+            .envs(database_env(&dir)));
         let token = serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"]
             .as_str()
             .unwrap()
@@ -147,6 +191,7 @@ impl Server {
             port,
             proc: Some(proc),
             token,
+            database,
         }
     }
 

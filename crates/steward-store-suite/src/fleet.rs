@@ -1,10 +1,17 @@
 //! The console's fleet queries: filters, sorting, paging, scope, tags,
 //! headline figures and their daily history.
 
-use super::tests::open;
-use super::*;
+use std::sync::Arc;
+use steward_store::*;
+use uuid::Uuid;
 
-async fn device(store: &dyn Store, org: Uuid, site: &str, name: &str, tags: &[&str]) -> Uuid {
+async fn placed_device(
+    store: &dyn Store,
+    org: Uuid,
+    site: &str,
+    name: &str,
+    tags: &[&str],
+) -> Uuid {
     let id = Uuid::now_v7();
     store
         .create_device(&NewDevice {
@@ -45,9 +52,7 @@ async fn alert(store: &dyn Store, org: Uuid, device: Uuid, severity: &str) {
         .unwrap();
 }
 
-#[tokio::test]
-async fn device_pages_filter_sort_and_count() {
-    let (_dir, store) = open().await;
+pub async fn device_pages_filter_sort_and_count(store: Arc<dyn Store>) {
     let org = store.default_org().await.unwrap().id;
     let other = store.create_org("other").await.unwrap().id;
     let mut ids = Vec::new();
@@ -58,12 +63,12 @@ async fn device_pages_filter_sort_and_count() {
         } else {
             &["linux"]
         };
-        ids.push(device(&store, org, site, &format!("host-{i:02}"), tags).await);
+        ids.push(placed_device(store.as_ref(), org, site, &format!("host-{i:02}"), tags).await);
     }
-    device(&store, other, "hq", "foreign", &["web"]).await;
+    placed_device(store.as_ref(), other, "hq", "foreign", &["web"]).await;
     store.set_status(ids[5], Status::Online, 100).await.unwrap();
     store.set_status(ids[7], Status::Online, 100).await.unwrap();
-    alert(&store, org, ids[9], "critical").await;
+    alert(store.as_ref(), org, ids[9], "critical").await;
 
     let all = Scope::all();
     let page = |q: DeviceQuery| {
@@ -215,14 +220,12 @@ async fn device_pages_filter_sort_and_count() {
     assert_eq!((counts.devices, counts.alerts_critical), (1, 0));
 }
 
-#[tokio::test]
-async fn tags_change_in_bulk_within_scope_only() {
-    let (_dir, store) = open().await;
+pub async fn tags_change_in_bulk_within_scope_only(store: Arc<dyn Store>) {
     let org = store.default_org().await.unwrap().id;
     let other = store.create_org("other").await.unwrap().id;
-    let a = device(&store, org, "hq", "a", &["linux"]).await;
-    let b = device(&store, org, "hq", "b", &[]).await;
-    let foreign = device(&store, other, "hq", "c", &["linux"]).await;
+    let a = placed_device(store.as_ref(), org, "hq", "a", &["linux"]).await;
+    let b = placed_device(store.as_ref(), org, "hq", "b", &[]).await;
+    let foreign = placed_device(store.as_ref(), other, "hq", "c", &["linux"]).await;
     let changed = store
         .change_tags(
             &Scope::org(org),
@@ -255,17 +258,15 @@ async fn tags_change_in_bulk_within_scope_only() {
     assert_eq!(again, 0);
 }
 
-#[tokio::test]
-async fn fleet_days_are_recorded_per_place_and_summed_in_scope() {
-    let (_dir, store) = open().await;
+pub async fn fleet_days_are_recorded_per_place_and_summed_in_scope(store: Arc<dyn Store>) {
     let org = store.default_org().await.unwrap().id;
     let other = store.create_org("other").await.unwrap().id;
-    let a = device(&store, org, "hq", "a", &[]).await;
-    device(&store, org, "branch", "b", &[]).await;
-    device(&store, other, "hq", "c", &[]).await;
+    let a = placed_device(store.as_ref(), org, "hq", "a", &[]).await;
+    placed_device(store.as_ref(), org, "branch", "b", &[]).await;
+    placed_device(store.as_ref(), other, "hq", "c", &[]).await;
     store.record_fleet_day(100).await.unwrap();
     store.set_status(a, Status::Online, 5).await.unwrap();
-    alert(&store, org, a, "warning").await;
+    alert(store.as_ref(), org, a, "warning").await;
     store.record_fleet_day(101).await.unwrap();
     // A later recording of the same day replaces the earlier one.
     store.record_fleet_day(101).await.unwrap();

@@ -1,0 +1,635 @@
+//! Monitors, alerts (one active per monitor/device/subject), their history,
+//! notification channels and the persistent outbox.
+
+use crate::{PgStore, backend, in_scope, scope_param, uuid};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use steward_store::*;
+use uuid::Uuid;
+
+fn rank(severity: &str) -> u8 {
+    match severity {
+        "critical" => 2,
+        "warning" => 1,
+        _ => 0,
+    }
+}
+
+/// Queues `payload` for every channel of `org` that wants it: at or above
+/// its minimum severity (`rank_as`; "ok" reaches every channel), and, for a
+/// channel limited to tags, only about a device with one of them.
+async fn queue(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    org: Uuid,
+    alert: Uuid,
+    rank_as: &str,
+    device_tags: Option<&[String]>,
+    payload: &str,
+    at: i64,
+) -> Result<()> {
+    let channels = sqlx::query("SELECT id, min_severity, config FROM channels WHERE org_id = $1")
+        .bind(org.to_string())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(backend)?;
+    for ch in channels {
+        let min: String = ch.get("min_severity");
+        if rank_as != "ok" && rank(rank_as) < rank(&min) {
+            continue;
+        }
+        let wanted: Vec<String> =
+            serde_json::from_value(json(ch.get("config"))["tags"].clone()).unwrap_or_default();
+        if let Some(tags) = device_tags
+            && !wanted.is_empty()
+            && !wanted.iter().any(|t| tags.contains(t))
+        {
+            continue;
+        }
+        sqlx::query("INSERT INTO outbox (org_id, channel_id, alert_id, payload, created_at, next_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(org.to_string())
+            .bind(ch.get::<String, _>("id"))
+            .bind(alert.to_string())
+            .bind(payload)
+            .bind(at)
+            .bind(at)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
+}
+
+fn alert(row: &PgRow) -> Result<AlertRecord> {
+    Ok(AlertRecord {
+        id: uuid(row.get("id"))?,
+        org_id: uuid(row.get("org_id"))?,
+        monitor_id: row.get("monitor_id"),
+        monitor_name: row.get("monitor_name"),
+        device_id: uuid(row.get("device_id"))?,
+        device_name: row.try_get("device_name").unwrap_or_default(),
+        subject: row.get("subject"),
+        state: row.get("state"),
+        severity: row.get("severity"),
+        summary: row.get("summary"),
+        opened_at: row.get("opened_at"),
+        updated_at: row.get("updated_at"),
+        acknowledged_by: row.get("acknowledged_by"),
+        acknowledged_at: row.get("acknowledged_at"),
+        resolved_at: row.get("resolved_at"),
+        flapping: row.get("flapping"),
+        suppressed: row.get("suppressed"),
+    })
+}
+
+fn channel(row: &PgRow) -> Result<ChannelRecord> {
+    Ok(ChannelRecord {
+        id: uuid(row.get("id"))?,
+        org_id: uuid(row.get("org_id"))?,
+        name: row.get("name"),
+        kind: row.get("kind"),
+        config: json(row.get("config")),
+        min_severity: row.get("min_severity"),
+        pending: row.try_get::<i64, _>("pending").unwrap_or(0).max(0) as u64,
+        last_error: row.try_get("last_error").unwrap_or(None),
+    })
+}
+
+impl PgStore {
+    pub(crate) async fn create_monitor_impl(&self, m: &MonitorRecord) -> Result<()> {
+        sqlx::query("INSERT INTO monitors (id, org_id, name, definition, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(m.id.to_string())
+            .bind(m.org_id.to_string())
+            .bind(&m.name)
+            .bind(m.definition.to_string())
+            .bind(crate::now_secs())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_monitors_impl(&self, scope: &Scope) -> Result<Vec<MonitorRecord>> {
+        let sql = format!(
+            "SELECT id, org_id, name, definition FROM monitors WHERE {} ORDER BY name",
+            in_scope(1, "org_id", None)
+        );
+        self.scoped(sql, scope)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(MonitorRecord {
+                    id: uuid(row.get("id"))?,
+                    org_id: uuid(row.get("org_id"))?,
+                    name: row.get("name"),
+                    definition: json(row.get("definition")),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn delete_monitor_impl(&self, scope: &Scope, id: Uuid) -> Result<()> {
+        let sql = format!(
+            "DELETE FROM monitors WHERE id = $2 AND {}",
+            in_scope(1, "org_id", None)
+        );
+        self.scoped_change(sql, scope, id).await
+    }
+
+    pub(crate) async fn record_alert_change_impl(&self, c: &AlertChange) -> Result<Option<Uuid>> {
+        let mut tx = self.write_tx().await.map_err(backend)?;
+        let active = sqlx::query("SELECT id, severity FROM alerts WHERE monitor_id = $1 AND device_id = $2 AND subject = $3 AND state != 'resolved'")
+            .bind(&c.monitor_id)
+            .bind(c.device_id.to_string())
+            .bind(&c.subject)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let resolving = c.severity == "ok";
+        // A resolution reaches the channels that heard of the alert: rank it
+        // by the severity it had.
+        let mut rank_as = c.severity.clone();
+        let (id, event) = match (active, resolving) {
+            (None, true) => return Ok(None),
+            (None, false) => {
+                let id = Uuid::now_v7();
+                sqlx::query(
+                    "INSERT INTO alerts (id, org_id, monitor_id, monitor_name, device_id, subject, state, severity, summary, opened_at, updated_at, flapping)
+                     VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $10, $11)",
+                )
+                .bind(id.to_string())
+                .bind(c.org_id.to_string())
+                .bind(&c.monitor_id)
+                .bind(&c.monitor_name)
+                .bind(c.device_id.to_string())
+                .bind(&c.subject)
+                .bind(&c.severity)
+                .bind(&c.summary)
+                .bind(c.at)
+                .bind(c.at)
+                .bind(c.flapping)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                (
+                    id,
+                    serde_json::json!({ "event": "opened", "severity": c.severity, "summary": c.summary }),
+                )
+            }
+            (Some(row), _) => {
+                let id = uuid(row.get("id"))?;
+                let from: String = row.get("severity");
+                if resolving {
+                    rank_as = from.clone();
+                }
+                sqlx::query(
+                    "UPDATE alerts SET severity = CASE WHEN $2 = 'ok' THEN severity ELSE $2 END, summary = $3, updated_at = $4,
+                         state = CASE WHEN $2 = 'ok' THEN 'resolved' ELSE state END,
+                         resolved_at = CASE WHEN $2 = 'ok' THEN $4 ELSE resolved_at END,
+                         flapping = flapping OR $5
+                     WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .bind(&c.severity)
+                .bind(&c.summary)
+                .bind(c.at)
+                .bind(c.flapping)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                let event = if resolving {
+                    serde_json::json!({ "event": "resolved", "summary": c.summary })
+                } else {
+                    serde_json::json!({ "event": "severity_changed", "from": from, "to": c.severity, "summary": c.summary })
+                };
+                (id, event)
+            }
+        };
+        let mut event = event;
+        event["flapping"] = c.flapping.into();
+        event["notified"] = (c.notify && c.suppressed.is_none()).into();
+        if let Some(why) = &c.suppressed {
+            event["suppressed"] = why.clone().into();
+            sqlx::query("UPDATE alerts SET suppressed = $1 WHERE id = $2")
+                .bind(why)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        sqlx::query("INSERT INTO alert_events (alert_id, at, event) VALUES ($1, $2, $3)")
+            .bind(id.to_string())
+            .bind(c.at)
+            .bind(event.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if c.notify && c.suppressed.is_none() {
+            let payload = serde_json::json!({
+                "alert_id": id,
+                "org_id": c.org_id,
+                "monitor": c.monitor_name,
+                "monitor_id": c.monitor_id,
+                "device_id": c.device_id,
+                "subject": c.subject,
+                "severity": c.severity,
+                "state": if resolving { "resolved" } else { "open" },
+                "flapping": c.flapping,
+                "summary": c.summary,
+                "at": c.at,
+            })
+            .to_string();
+            let device_tags: Vec<String> = sqlx::query("SELECT tags FROM devices WHERE id = $1")
+                .bind(c.device_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?
+                .and_then(|row| serde_json::from_str(&row.get::<String, _>("tags")).ok())
+                .unwrap_or_default();
+            queue(
+                &mut tx,
+                c.org_id,
+                id,
+                &rank_as,
+                Some(&device_tags),
+                &payload,
+                c.at,
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(id))
+    }
+
+    pub(crate) async fn list_alerts_impl(
+        &self,
+        scope: &Scope,
+        active_only: bool,
+    ) -> Result<Vec<AlertRecord>> {
+        let sql = format!(
+            "SELECT a.*, d.name AS device_name FROM alerts a JOIN devices d ON d.id = a.device_id WHERE ($2 = false OR a.state != 'resolved') AND {} ORDER BY a.opened_at DESC LIMIT 5000",
+            in_scope(1, "d.org_id", Some("d.site"))
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(active_only)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(alert)
+            .collect()
+    }
+
+    async fn visible_alert(&self, scope: &Scope, id: Uuid) -> Result<AlertRecord> {
+        let sql = format!(
+            "SELECT a.*, d.name AS device_name FROM alerts a JOIN devices d ON d.id = a.device_id WHERE a.id = $2 AND {}",
+            in_scope(1, "d.org_id", Some("d.site"))
+        );
+        alert(
+            &sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(scope_param(scope))
+                .bind(id.to_string())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?,
+        )
+    }
+
+    pub(crate) async fn alert_history_impl(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+    ) -> Result<Vec<AlertEventRecord>> {
+        self.visible_alert(scope, id).await?;
+        let mut events =
+            sqlx::query("SELECT at, event FROM alert_events WHERE alert_id = $1 ORDER BY id")
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?
+                .iter()
+                .map(|row| AlertEventRecord {
+                    at: row.get("at"),
+                    event: json(row.get("event")),
+                })
+                .collect::<Vec<_>>();
+        // Each notification queued for the alert, as it stands: sent,
+        // retrying (with the channel's error) or waiting.
+        let notifications = sqlx::query(
+            "SELECT o.created_at, o.sent_at, o.attempts, o.last_error, o.payload, c.name, c.kind
+             FROM outbox o JOIN channels c ON c.id = o.channel_id WHERE o.alert_id = $1 ORDER BY o.id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        for row in &notifications {
+            let sent_at: Option<i64> = row.get("sent_at");
+            let payload = json(row.get("payload"));
+            events.push(AlertEventRecord {
+                at: sent_at.unwrap_or(row.get("created_at")),
+                event: serde_json::json!({
+                    "event": "notification",
+                    "channel": row.get::<String, _>("name"),
+                    "kind": row.get::<String, _>("kind"),
+                    "state": payload["state"],
+                    "status": if sent_at.is_some() { "sent" } else if row.get::<i64, _>("attempts") > 0 { "retrying" } else { "queued" },
+                    "attempts": row.get::<i64, _>("attempts"),
+                    "error": row.get::<Option<String>, _>("last_error"),
+                }),
+            });
+        }
+        events.sort_by_key(|e| e.at);
+        Ok(events)
+    }
+
+    async fn person_event(&self, id: Uuid, at: i64, event: serde_json::Value) -> Result<()> {
+        sqlx::query("INSERT INTO alert_events (alert_id, at, event) VALUES ($1, $2, $3)")
+            .bind(id.to_string())
+            .bind(at)
+            .bind(event.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn acknowledge_alert_impl(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        by: &str,
+        at: i64,
+    ) -> Result<()> {
+        let current = self.visible_alert(scope, id).await?;
+        if current.state != "open" {
+            return Err(StoreError::Refused(format!(
+                "the alert is {}",
+                current.state
+            )));
+        }
+        sqlx::query("UPDATE alerts SET state = 'acknowledged', acknowledged_by = $1, acknowledged_at = $2, updated_at = $3 WHERE id = $4 AND state = 'open'")
+            .bind(by)
+            .bind(at)
+            .bind(at)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        self.person_event(
+            id,
+            at,
+            serde_json::json!({ "event": "acknowledged", "by": by }),
+        )
+        .await
+    }
+
+    pub(crate) async fn resolve_alert_impl(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        by: &str,
+        at: i64,
+    ) -> Result<()> {
+        let current = self.visible_alert(scope, id).await?;
+        if current.state == "resolved" {
+            return Err(StoreError::Refused("the alert is already resolved".into()));
+        }
+        sqlx::query(
+            "UPDATE alerts SET state = 'resolved', resolved_at = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(at)
+        .bind(at)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        self.person_event(id, at, serde_json::json!({ "event": "resolved", "by": by }))
+            .await
+    }
+
+    pub(crate) async fn create_channel_impl(&self, c: &ChannelRecord) -> Result<()> {
+        sqlx::query("INSERT INTO channels (id, org_id, name, kind, config, min_severity) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(c.id.to_string())
+            .bind(c.org_id.to_string())
+            .bind(&c.name)
+            .bind(&c.kind)
+            .bind(c.config.to_string())
+            .bind(&c.min_severity)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_channels_impl(&self, scope: &Scope) -> Result<Vec<ChannelRecord>> {
+        let sql = format!(
+            "SELECT c.*,
+                 (SELECT COUNT(*) FROM outbox o WHERE o.channel_id = c.id AND o.sent_at IS NULL) AS pending,
+                 (SELECT o.last_error FROM outbox o WHERE o.channel_id = c.id AND o.sent_at IS NULL AND o.last_error IS NOT NULL ORDER BY o.id DESC LIMIT 1) AS last_error
+             FROM channels c WHERE {} ORDER BY c.name",
+            in_scope(1, "c.org_id", None)
+        );
+        self.scoped(sql, scope).await?.iter().map(channel).collect()
+    }
+
+    pub(crate) async fn due_notifications_impl(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>> {
+        sqlx::query(
+            "SELECT o.id AS outbox_id, o.payload, o.attempts, c.* FROM outbox o JOIN channels c ON c.id = o.channel_id
+             WHERE o.sent_at IS NULL AND o.next_at <= $1 ORDER BY o.id LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|row| {
+            Ok(OutboxItem {
+                id: row.get("outbox_id"),
+                channel: channel(row)?,
+                payload: row.get("payload"),
+                attempts: row.get::<i64, _>("attempts").max(0) as u32,
+            })
+        })
+        .collect()
+    }
+
+    pub(crate) async fn notification_sent_impl(&self, id: i64, at: i64) -> Result<()> {
+        sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn notification_failed_impl(
+        &self,
+        id: i64,
+        error: &str,
+        next_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_at = $2 WHERE id = $3",
+        )
+        .bind(error)
+        .bind(next_at)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+}
+
+impl PgStore {
+    pub(crate) async fn create_noise_rule_impl(&self, rule: &NoiseRule) -> Result<()> {
+        let table = match rule.kind {
+            Some(NoiseKind::Silence) => "silences",
+            _ => "maintenance_windows",
+        };
+        let sql = format!(
+            "INSERT INTO {table} (id, org_id, definition, created_by, created_at) VALUES ($1, $2, $3, $4, $5)"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(rule.id.to_string())
+            .bind(rule.org_id.to_string())
+            .bind(rule.definition.to_string())
+            .bind(&rule.created_by)
+            .bind(rule.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_noise_rules_impl(
+        &self,
+        scope: &Scope,
+        kind: NoiseKind,
+    ) -> Result<Vec<NoiseRule>> {
+        let table = match kind {
+            NoiseKind::Silence => "silences",
+            NoiseKind::Maintenance => "maintenance_windows",
+        };
+        let sql = format!(
+            "SELECT * FROM {table} WHERE {} ORDER BY created_at",
+            in_scope(1, "org_id", None)
+        );
+        self.scoped(sql, scope)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(NoiseRule {
+                    id: uuid(row.get("id"))?,
+                    org_id: uuid(row.get("org_id"))?,
+                    kind: Some(kind),
+                    definition: json(row.get("definition")),
+                    created_by: row.get("created_by"),
+                    created_at: row.get("created_at"),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn enqueue_notification_impl(
+        &self,
+        org: Uuid,
+        alert: Uuid,
+        severity: &str,
+        payload: &str,
+        at: i64,
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await.map_err(backend)?;
+        // A grouped notification is about many devices: tag limits do not apply.
+        queue(&mut tx, org, alert, severity, None, payload, at).await?;
+        tx.commit().await.map_err(backend)
+    }
+}
+
+impl PgStore {
+    pub(crate) async fn save_check_results_impl(
+        &self,
+        device: Uuid,
+        org: Uuid,
+        results: &[CheckResultRecord],
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await.map_err(backend)?;
+        for r in results {
+            sqlx::query(
+                "INSERT INTO check_results (device_id, org_id, name, state, message, long_output, perfdata, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (device_id, name) DO UPDATE SET state = excluded.state, message = excluded.message,
+                     long_output = excluded.long_output, perfdata = excluded.perfdata, at = excluded.at",
+            )
+            .bind(device.to_string())
+            .bind(org.to_string())
+            .bind(&r.name)
+            .bind(&r.state)
+            .bind(&r.message)
+            .bind(&r.long_output)
+            .bind(r.perfdata.to_string())
+            .bind(r.at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn check_results_impl(
+        &self,
+        scope: &Scope,
+        device: Uuid,
+    ) -> Result<Vec<CheckResultRecord>> {
+        let sql = format!(
+            "SELECT c.* FROM check_results c JOIN devices d ON d.id = c.device_id WHERE c.device_id = $2 AND {} ORDER BY c.name",
+            in_scope(1, "d.org_id", Some("d.site"))
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(device.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| {
+                Ok(CheckResultRecord {
+                    name: row.get("name"),
+                    state: row.get("state"),
+                    message: row.get("message"),
+                    long_output: row.get("long_output"),
+                    perfdata: json(row.get("perfdata")),
+                    at: row.get("at"),
+                })
+            })
+            .collect()
+    }
+}
+
+impl PgStore {
+    pub(crate) async fn suppression_counts_impl(
+        &self,
+        scope: &Scope,
+    ) -> Result<Vec<(String, u64)>> {
+        let sql = format!(
+            "SELECT a.suppressed, COUNT(*) AS n FROM alerts a JOIN devices d ON d.id = a.device_id
+             WHERE a.suppressed IS NOT NULL AND {} GROUP BY a.suppressed ORDER BY n DESC",
+            in_scope(1, "d.org_id", Some("d.site"))
+        );
+        self.scoped(sql, scope)
+            .await?
+            .iter()
+            .map(|row| Ok((row.get("suppressed"), row.get::<i64, _>("n").max(0) as u64)))
+            .collect()
+    }
+}

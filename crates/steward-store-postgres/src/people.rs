@@ -1,0 +1,556 @@
+//! Organisations, users, roles and grants, API tokens, sessions,
+//! two-factor secrets and enrollment tokens.
+
+use crate::{PgStore, backend, in_scope, now_secs, scope_param, uuid};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use steward_store::*;
+use uuid::Uuid;
+
+const DEFAULT_ORG: &str = "default";
+
+fn opt_uuid(text: Option<String>) -> Result<Option<Uuid>> {
+    text.as_deref().map(uuid).transpose()
+}
+
+fn perms(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn org(row: &PgRow) -> Result<Org> {
+    Ok(Org {
+        id: uuid(row.get("id"))?,
+        name: row.get("name"),
+    })
+}
+
+fn user(row: &PgRow) -> Result<UserRecord> {
+    Ok(UserRecord {
+        id: uuid(row.get("id"))?,
+        org_id: uuid(row.get("org_id"))?,
+        username: row.get("username"),
+        password_hash: row.get("password_hash"),
+        totp_secret: row.get("totp_secret"),
+        totp_enabled: row.get("totp_enabled"),
+        org_requires_totp: row.get("require_totp"),
+    })
+}
+
+fn role(row: &PgRow) -> Result<RoleRecord> {
+    Ok(RoleRecord {
+        id: row.get("id"),
+        org_id: opt_uuid(row.get("org_id"))?,
+        name: row.get("name"),
+        permissions: perms(row.get("permissions")),
+    })
+}
+
+fn enroll_token(row: &PgRow) -> Result<EnrollTokenRecord> {
+    let tags: String = row.get("tags");
+    let uses: Option<i64> = row.get("uses_left");
+    Ok(EnrollTokenRecord {
+        id: uuid(row.get("id"))?,
+        org_id: uuid(row.get("org_id"))?,
+        site: row.get("site"),
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        created_at: row.get("created_at"),
+        expires_at: row.get("expires_at"),
+        uses_left: uses.map(|u| u.max(0) as u32),
+        revoked: row.get("revoked"),
+    })
+}
+
+const USER_COLUMNS: &str = "u.id, u.org_id, u.username, u.password_hash, u.totp_secret, u.totp_enabled, o.require_totp FROM users u JOIN orgs o ON o.id = u.org_id";
+
+impl PgStore {
+    pub(crate) async fn default_org_impl(&self) -> Result<Org> {
+        sqlx::query("INSERT INTO orgs (id, name, is_root, created_at) VALUES ($1, $2, true, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(Uuid::now_v7().to_string())
+            .bind(DEFAULT_ORG)
+            .bind(now_secs())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        self.org_by_name_impl(&Scope::all(), DEFAULT_ORG).await
+    }
+
+    pub(crate) async fn create_org_impl(&self, name: &str) -> Result<Org> {
+        let id = Uuid::now_v7();
+        sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(id.to_string())
+            .bind(name)
+            .bind(now_secs())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(Org {
+            id,
+            name: name.to_string(),
+        })
+    }
+
+    pub(crate) async fn org_by_name_impl(&self, scope: &Scope, name: &str) -> Result<Org> {
+        let sql = format!(
+            "SELECT id, name FROM orgs WHERE name = $2 AND {}",
+            in_scope(1, "id", None)
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        org(&row)
+    }
+
+    pub(crate) async fn list_orgs_impl(&self, scope: &Scope) -> Result<Vec<Org>> {
+        let sql = format!(
+            "SELECT id, name FROM orgs WHERE {} ORDER BY name",
+            in_scope(1, "id", None)
+        );
+        self.scoped(sql, scope).await?.iter().map(org).collect()
+    }
+
+    pub(crate) async fn set_org_require_totp_impl(
+        &self,
+        scope: &Scope,
+        org: Uuid,
+        require: bool,
+    ) -> Result<()> {
+        let sql = format!(
+            "UPDATE orgs SET require_totp = $3 WHERE id = $2 AND {}",
+            in_scope(1, "id", None)
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope_param(scope))
+            .bind(org.to_string())
+            .bind(require)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn user_count_impl(&self) -> Result<u64> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?
+            .get(0);
+        Ok(n as u64)
+    }
+
+    pub(crate) async fn create_user_impl(&self, user: &NewUser) -> Result<Uuid> {
+        sqlx::query("INSERT INTO users (id, org_id, username, password_hash, role, created_at) VALUES ($1, $2, $3, $4, '', $5)")
+            .bind(user.id.to_string())
+            .bind(user.org_id.to_string())
+            .bind(&user.username)
+            .bind(&user.password_hash)
+            .bind(user.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(user.id)
+    }
+
+    pub(crate) async fn user_by_name_impl(&self, username: &str) -> Result<UserRecord> {
+        let sql = format!("SELECT {USER_COLUMNS} WHERE u.username = $1");
+        user(
+            &sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(username)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?,
+        )
+    }
+
+    pub(crate) async fn user_by_id_impl(&self, id: Uuid) -> Result<UserRecord> {
+        let sql = format!("SELECT {USER_COLUMNS} WHERE u.id = $1");
+        user(
+            &sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id.to_string())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?,
+        )
+    }
+
+    pub(crate) async fn list_users_impl(&self, scope: &Scope) -> Result<Vec<UserSummary>> {
+        let sql = format!(
+            "SELECT id, org_id, username, totp_enabled FROM users WHERE {} ORDER BY username",
+            in_scope(1, "org_id", None)
+        );
+        self.scoped(sql, scope)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(UserSummary {
+                    id: uuid(row.get("id"))?,
+                    org_id: uuid(row.get("org_id"))?,
+                    username: row.get("username"),
+                    totp_enabled: row.get("totp_enabled"),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn set_totp_impl(
+        &self,
+        user: Uuid,
+        secret: Option<&str>,
+        enabled: bool,
+    ) -> Result<()> {
+        sqlx::query("UPDATE users SET totp_secret = $1, totp_enabled = $2 WHERE id = $3")
+            .bind(secret)
+            .bind(enabled)
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn replace_recovery_codes_impl(
+        &self,
+        user: Uuid,
+        code_hashes: &[String],
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await.map_err(backend)?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        for hash in code_hashes {
+            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                .bind(user.to_string())
+                .bind(hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn use_recovery_code_impl(
+        &self,
+        user: Uuid,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL")
+            .bind(now)
+            .bind(user.to_string())
+            .bind(code_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(crate) async fn upsert_builtin_role_impl(&self, role: &RoleRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO roles (id, org_id, name, permissions) VALUES ($1, NULL, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET name = $2, permissions = $3",
+        )
+        .bind(&role.id)
+        .bind(&role.name)
+        .bind(serde_json::to_string(&role.permissions).unwrap_or_else(|_| "[]".into()))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn create_role_impl(&self, role: &RoleRecord) -> Result<()> {
+        sqlx::query("INSERT INTO roles (id, org_id, name, permissions) VALUES ($1, $2, $3, $4)")
+            .bind(&role.id)
+            .bind(role.org_id.map(|o| o.to_string()))
+            .bind(&role.name)
+            .bind(serde_json::to_string(&role.permissions).unwrap_or_else(|_| "[]".into()))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_roles_impl(&self, scope: &Scope) -> Result<Vec<RoleRecord>> {
+        let sql = format!(
+            "SELECT id, org_id, name, permissions FROM roles WHERE org_id IS NULL OR {} ORDER BY org_id IS NOT NULL, name",
+            in_scope(1, "org_id", None)
+        );
+        self.scoped(sql, scope).await?.iter().map(role).collect()
+    }
+
+    pub(crate) async fn role_impl(&self, id: &str) -> Result<RoleRecord> {
+        role(
+            &sqlx::query("SELECT id, org_id, name, permissions FROM roles WHERE id = $1")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?,
+        )
+    }
+
+    pub(crate) async fn create_grant_impl(&self, grant: &NewGrant) -> Result<()> {
+        sqlx::query("INSERT INTO grants (id, user_id, org_id, site, role_id, effect) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(grant.id.to_string())
+            .bind(grant.user_id.to_string())
+            .bind(grant.org_id.map(|o| o.to_string()))
+            .bind(&grant.site)
+            .bind(&grant.role_id)
+            .bind(if grant.deny { "deny" } else { "allow" })
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn create_api_token_impl(&self, token: &NewApiToken) -> Result<Uuid> {
+        let done = sqlx::query(
+            "INSERT INTO api_tokens (id, org_id, user_id, name, token_hash, created_at, expires_at, role_id, scope_org, scope_site)
+             SELECT $1, org_id, id, $2, $3, $4, $5, $7, $8, $9 FROM users WHERE id = $6",
+        )
+        .bind(token.id.to_string())
+        .bind(&token.name)
+        .bind(&token.token_hash)
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .bind(token.user_id.to_string())
+        .bind(&token.role_id)
+        .bind(token.scope_org.map(|o| o.to_string()))
+        .bind(&token.scope_site)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 1 {
+            Ok(token.id)
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    pub(crate) async fn list_api_tokens_impl(&self, user: Uuid) -> Result<Vec<ApiTokenSummary>> {
+        sqlx::query("SELECT id, user_id, name, created_at, expires_at, revoked, role_id FROM api_tokens WHERE user_id = $1 ORDER BY created_at")
+            .bind(user.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| {
+                Ok(ApiTokenSummary {
+                    id: uuid(row.get("id"))?,
+                    user_id: uuid(row.get("user_id"))?,
+                    name: row.get("name"),
+                    created_at: row.get("created_at"),
+                    expires_at: row.get("expires_at"),
+                    revoked: row.get("revoked"),
+                    role_id: row.get("role_id"),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn revoke_api_token_impl(&self, user: Option<Uuid>, id: Uuid) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked = true WHERE id = $1 AND ($2 IS NULL OR user_id = $2)",
+        )
+        .bind(id.to_string())
+        .bind(user.map(|u| u.to_string()))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn grants_of(&self, user: Uuid) -> Result<Vec<Grant>> {
+        sqlx::query(
+            "SELECT g.org_id, g.site, g.role_id, g.effect, r.permissions FROM grants g JOIN roles r ON r.id = g.role_id WHERE g.user_id = $1",
+        )
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|row| {
+            Ok(Grant {
+                org_id: opt_uuid(row.get("org_id"))?,
+                site: row.get("site"),
+                role_id: row.get("role_id"),
+                permissions: perms(row.get("permissions")),
+                deny: row.get::<String, _>("effect") == "deny",
+            })
+        })
+        .collect()
+    }
+
+    async fn principal(
+        &self,
+        row: &PgRow,
+        token: Option<TokenLimit>,
+        mfa_done: bool,
+    ) -> Result<Principal> {
+        let user_id = uuid(row.get("user_id"))?;
+        Ok(Principal {
+            user_id,
+            username: row.get("username"),
+            org_id: uuid(row.get("org_id"))?,
+            grants: self.grants_of(user_id).await?,
+            token,
+            mfa_done,
+        })
+    }
+
+    pub(crate) async fn principal_for_token_impl(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Principal> {
+        let row = sqlx::query(
+            "SELECT u.id AS user_id, u.username, u.org_id, t.id AS token_id, t.scope_org, t.scope_site, r.permissions AS token_permissions
+             FROM api_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN roles r ON r.id = t.role_id
+             WHERE t.token_hash = $1 AND NOT t.revoked AND (t.expires_at IS NULL OR t.expires_at > $2)",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        let limit = TokenLimit {
+            token_id: uuid(row.get("token_id"))?,
+            permissions: row
+                .get::<Option<String>, _>("token_permissions")
+                .map(|p| perms(&p)),
+            org_id: opt_uuid(row.get("scope_org"))?,
+            site: row.get("scope_site"),
+        };
+        self.principal(&row, Some(limit), true).await
+    }
+
+    pub(crate) async fn create_session_impl(&self, session: &NewSession) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (session_hash, org_id, user_id, created_at, expires_at, mfa_done)
+             SELECT $1, org_id, id, $2, $3, $5 FROM users WHERE id = $4",
+        )
+        .bind(&session.session_hash)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .bind(session.user_id.to_string())
+        .bind(session.mfa_done)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn principal_for_session_impl(
+        &self,
+        session_hash: &str,
+        now: i64,
+    ) -> Result<Principal> {
+        let row = sqlx::query(
+            "SELECT u.id AS user_id, u.username, u.org_id, s.mfa_done FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.session_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(session_hash)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        let mfa_done: bool = row.get("mfa_done");
+        self.principal(&row, None, mfa_done).await
+    }
+
+    pub(crate) async fn complete_session_mfa_impl(&self, session_hash: &str) -> Result<()> {
+        sqlx::query("UPDATE sessions SET mfa_done = true WHERE session_hash = $1")
+            .bind(session_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_session_impl(&self, session_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE session_hash = $1")
+            .bind(session_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn create_enroll_token_impl(&self, token: &NewEnrollToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO enroll_tokens (id, org_id, site, tags, secret_hash, created_at, expires_at, uses_left, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(token.id.to_string())
+        .bind(token.org_id.to_string())
+        .bind(&token.site)
+        .bind(serde_json::to_string(&token.tags).unwrap_or_else(|_| "[]".into()))
+        .bind(&token.secret_hash)
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .bind(token.uses_left.map(i64::from))
+        .bind(&token.created_by)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn consume_enroll_token_impl(
+        &self,
+        secret_hash: &str,
+        now: i64,
+    ) -> Result<EnrollTokenRecord> {
+        // One statement: check and spend atomically, so two agents racing for
+        // the last use cannot both win.
+        let row = sqlx::query(
+            "UPDATE enroll_tokens SET uses_left = uses_left - 1
+             WHERE secret_hash = $1 AND NOT revoked AND expires_at > $2 AND (uses_left IS NULL OR uses_left > 0)
+             RETURNING id, org_id, site, tags, created_at, expires_at, uses_left, revoked",
+        )
+        .bind(secret_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        match row {
+            Some(row) => enroll_token(&row),
+            None => Err(StoreError::Refused(
+                "enrollment token is unknown, expired, revoked or used up".into(),
+            )),
+        }
+    }
+
+    pub(crate) async fn list_enroll_tokens_impl(
+        &self,
+        scope: &Scope,
+    ) -> Result<Vec<EnrollTokenRecord>> {
+        let sql = format!(
+            "SELECT id, org_id, site, tags, created_at, expires_at, uses_left, revoked FROM enroll_tokens
+             WHERE {} ORDER BY created_at",
+            in_scope(1, "org_id", Some("site"))
+        );
+        self.scoped(sql, scope)
+            .await?
+            .iter()
+            .map(enroll_token)
+            .collect()
+    }
+
+    pub(crate) async fn revoke_enroll_token_impl(&self, scope: &Scope, id: Uuid) -> Result<()> {
+        let sql = format!(
+            "UPDATE enroll_tokens SET revoked = true WHERE id = $2 AND {}",
+            in_scope(1, "org_id", Some("site"))
+        );
+        self.scoped_change(sql, scope, id).await
+    }
+}

@@ -1,0 +1,491 @@
+//! The store conformance suite: the same behaviour checks against every
+//! back end. Each check takes a fresh, empty store; `store_suite!` turns
+//! them into tests for a back end (see the SQLite and PostgreSQL crates'
+//! `tests/suite.rs`).
+
+mod fleet;
+
+pub use fleet::*;
+
+use std::sync::Arc;
+use steward_proto::Point;
+use steward_store::*;
+use uuid::Uuid;
+
+/// The genesis value of the audit chain's `prev_hash`.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Generates one `#[tokio::test]` per check. `$open` is an async fn
+/// returning `Option<(guard, Arc<dyn Store>)>`: `None` skips (the back end
+/// is not available here); the guard cleans up when dropped.
+#[macro_export]
+macro_rules! store_suite {
+    ($open:path) => {
+        $crate::store_suite!(@tests $open;
+            ingest_is_idempotent_and_queryable,
+            scope_hides_other_tenants,
+            enroll_tokens_are_spent_and_expire,
+            status_changes_are_recorded_once,
+            tokens_resolve_to_principals_with_grants,
+            site_scopes_and_denies_apply_in_sql,
+            audit_log_is_chained,
+            retention_drops_whole_old_chunks,
+            concurrent_writers_do_not_fail,
+            channels_route_by_severity_and_tag,
+            device_pages_filter_sort_and_count,
+            tags_change_in_bulk_within_scope_only,
+            fleet_days_are_recorded_per_place_and_summed_in_scope,
+        );
+    };
+    (@tests $open:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let Some((_guard, store)) = $open().await else { return };
+                $crate::$name(store).await;
+            }
+        )*
+    };
+}
+
+pub async fn device(store: &dyn Store, org: Uuid, fingerprint: &str) -> Uuid {
+    let id = Uuid::now_v7();
+    store
+        .create_device(&NewDevice {
+            id,
+            org_id: org,
+            site: "hq".into(),
+            name: fingerprint.into(),
+            hostname: "host".into(),
+            tags: vec!["linux".into()],
+            cert_fingerprint: fingerprint.into(),
+            enrolled_at: 1,
+        })
+        .await
+        .unwrap();
+    id
+}
+
+pub fn batch(device: Uuid, org: Uuid, seq: u64, ts: i64, value: f64) -> IngestBatch {
+    IngestBatch {
+        device_id: device,
+        org_id: org,
+        seq,
+        ts_ms: ts,
+        points: vec![
+            Point {
+                name: "system.cpu.utilization".into(),
+                labels: Default::default(),
+                value,
+            },
+            Point {
+                name: "system.filesystem.utilization".into(),
+                labels: [("mountpoint".to_string(), "/".to_string())].into(),
+                value: 0.5,
+            },
+        ],
+    }
+}
+
+pub async fn ingest_is_idempotent_and_queryable(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let dev = device(store.as_ref(), org, "fp1").await;
+    let mut outcomes = Vec::new();
+    for seq in 1..=300u64 {
+        outcomes.extend(
+            store
+                .ingest(&[batch(
+                    dev,
+                    org,
+                    seq,
+                    seq as i64 * 60_000,
+                    (seq % 7) as f64 / 10.0,
+                )])
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(outcomes.iter().all(|o| *o == IngestOutcome::Stored));
+    // Re-sent batches are acknowledged but not stored twice.
+    let again = store
+        .ingest(&[
+            batch(dev, org, 5, 5 * 60_000, 9.0),
+            batch(dev, org, 300, 1, 9.0),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        vec![IngestOutcome::Duplicate, IngestOutcome::Duplicate]
+    );
+    assert_eq!(store.stored_seq(dev).await.unwrap(), 300);
+    let query = MetricQuery {
+        device_id: dev,
+        name: "system.cpu.utilization".into(),
+        from_ms: 0,
+        to_ms: i64::MAX,
+    };
+    let series = store.query_metric(&Scope::all(), &query).await.unwrap();
+    assert_eq!(series.len(), 1);
+    let ts: Vec<i64> = series[0].samples.iter().map(|s| s.0).collect();
+    assert_eq!(ts, (1..=300).map(|s| s * 60_000).collect::<Vec<_>>());
+    let stats = store.storage_stats().await.unwrap();
+    assert_eq!(stats.samples, 600);
+    assert!(
+        (stats.chunk_bytes as f64 / stats.samples as f64) < 2.0,
+        "{stats:?}"
+    );
+    let listed = store.list_devices(&Scope::all()).await.unwrap();
+    assert_eq!(listed[0].disk_utilization, Some(0.5));
+}
+
+pub async fn scope_hides_other_tenants(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let dev = device(store.as_ref(), org, "fp1").await;
+    let other = Scope::org(Uuid::now_v7());
+    assert!(store.list_devices(&other).await.unwrap().is_empty());
+    assert!(matches!(
+        store.get_device(&other, dev).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.revoke_device(&other, dev).await,
+        Err(StoreError::NotFound)
+    ));
+    let query = MetricQuery {
+        device_id: dev,
+        name: "system.cpu.utilization".into(),
+        from_ms: 0,
+        to_ms: i64::MAX,
+    };
+    store
+        .ingest(&[batch(dev, org, 1, 1000, 0.1)])
+        .await
+        .unwrap();
+    assert!(store.query_metric(&other, &query).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .query_metric(&Scope::org(org), &query)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // A batch claiming another organisation is refused.
+    assert_eq!(
+        store
+            .ingest(&[batch(dev, Uuid::now_v7(), 2, 2000, 0.1)])
+            .await
+            .unwrap(),
+        vec![IngestOutcome::Refused]
+    );
+}
+
+pub async fn enroll_tokens_are_spent_and_expire(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let token = |secret: &str, uses, expires_at| NewEnrollToken {
+        id: Uuid::now_v7(),
+        org_id: org,
+        site: "hq".into(),
+        tags: vec![],
+        secret_hash: secret.into(),
+        created_at: 0,
+        expires_at,
+        uses_left: uses,
+        created_by: "admin".into(),
+    };
+    store
+        .create_enroll_token(&token("once", Some(1), 100))
+        .await
+        .unwrap();
+    store
+        .create_enroll_token(&token("old", None, 10))
+        .await
+        .unwrap();
+    assert!(store.consume_enroll_token("once", 50).await.is_ok());
+    assert!(matches!(
+        store.consume_enroll_token("once", 50).await,
+        Err(StoreError::Refused(_))
+    ));
+    assert!(matches!(
+        store.consume_enroll_token("old", 50).await,
+        Err(StoreError::Refused(_))
+    ));
+    assert!(matches!(
+        store.consume_enroll_token("never", 50).await,
+        Err(StoreError::Refused(_))
+    ));
+}
+
+pub async fn status_changes_are_recorded_once(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let dev = device(store.as_ref(), org, "fp1").await;
+    assert!(store.set_status(dev, Status::Online, 10).await.unwrap());
+    assert!(!store.set_status(dev, Status::Online, 11).await.unwrap());
+    assert!(store.set_status(dev, Status::Offline, 20).await.unwrap());
+    let history = store.status_history(&Scope::all(), dev).await.unwrap();
+    assert_eq!(
+        history.iter().map(|c| (c.to, c.at)).collect::<Vec<_>>(),
+        vec![(Status::Online, 10), (Status::Offline, 20)]
+    );
+}
+
+pub async fn tokens_resolve_to_principals_with_grants(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    store
+        .upsert_builtin_role(&RoleRecord {
+            id: "viewer".into(),
+            org_id: None,
+            name: "viewer".into(),
+            permissions: vec!["devices.view".into()],
+        })
+        .await
+        .unwrap();
+    let user = store
+        .create_user(&NewUser {
+            id: Uuid::now_v7(),
+            org_id: org,
+            username: "admin".into(),
+            password_hash: "x".into(),
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    store
+        .create_grant(&NewGrant {
+            id: Uuid::now_v7(),
+            user_id: user,
+            org_id: Some(org),
+            site: None,
+            role_id: "viewer".into(),
+            deny: false,
+        })
+        .await
+        .unwrap();
+    let token = NewApiToken {
+        id: Uuid::now_v7(),
+        user_id: user,
+        name: "t".into(),
+        token_hash: "h".into(),
+        created_at: 0,
+        expires_at: Some(100),
+        role_id: None,
+        scope_org: None,
+        scope_site: None,
+    };
+    store.create_api_token(&token).await.unwrap();
+    let principal = store.principal_for_token("h", 50).await.unwrap();
+    assert_eq!(principal.grants.len(), 1);
+    assert_eq!(
+        principal.grants[0].permissions,
+        vec!["devices.view".to_string()]
+    );
+    assert!(store.principal_for_token("h", 150).await.is_err());
+    assert!(store.principal_for_token("nope", 50).await.is_err());
+    store.revoke_api_token(Some(user), token.id).await.unwrap();
+    assert!(store.principal_for_token("h", 50).await.is_err());
+}
+
+pub async fn site_scopes_and_denies_apply_in_sql(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let hq = device(store.as_ref(), org, "fp1").await; // site "hq"
+    let scope = |allow_site: Option<&str>, deny_site: Option<&str>| Scope {
+        allow: vec![Place {
+            org: Some(org),
+            site: allow_site.map(String::from),
+        }],
+        deny: deny_site
+            .map(|s| Place {
+                org: Some(org),
+                site: Some(s.into()),
+            })
+            .into_iter()
+            .collect(),
+    };
+    assert_eq!(
+        store
+            .list_devices(&scope(Some("hq"), None))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .list_devices(&scope(Some("branch"), None))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        store
+            .list_devices(&scope(None, Some("hq")))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    assert!(
+        store
+            .get_device(&scope(None, Some("hq")), hq)
+            .await
+            .is_err()
+    );
+    assert!(store.get_device(&scope(None, None), hq).await.is_ok());
+}
+
+pub async fn audit_log_is_chained(store: Arc<dyn Store>) {
+    for i in 0..3 {
+        store
+            .append_audit(&NewAuditEntry {
+                org_id: None,
+                at: i,
+                actor: "admin".into(),
+                source: "127.0.0.1".into(),
+                action: "test".into(),
+                target: format!("t{i}"),
+                detail: "{}".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let entries = store.audit_entries(&Scope::all(), 0, 100).await.unwrap();
+    assert_eq!(verify_audit_chain(&entries, GENESIS), Ok(3));
+    // Newest first, before a cursor (the console's pages).
+    let recent = store
+        .audit_recent(&Scope::all(), i64::MAX, 2)
+        .await
+        .unwrap();
+    assert_eq!(recent.iter().map(|e| e.id).collect::<Vec<_>>(), [3, 2]);
+    let older = store.audit_recent(&Scope::all(), 2, 10).await.unwrap();
+    assert_eq!(older.iter().map(|e| e.id).collect::<Vec<_>>(), [1]);
+    // An org-scoped reader does not see server-wide entries.
+    assert!(
+        store
+            .audit_entries(&Scope::org(Uuid::now_v7()), 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn retention_drops_whole_old_chunks(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let dev = device(store.as_ref(), org, "fp1").await;
+    for seq in 1..=240u64 {
+        store
+            .ingest(&[batch(dev, org, seq, seq as i64 * 1000, 0.1)])
+            .await
+            .unwrap();
+    }
+    // The first chunk of each series ends at 120 s.
+    assert_eq!(store.apply_retention(130_000).await.unwrap(), 240);
+    assert_eq!(store.storage_stats().await.unwrap().samples, 240);
+}
+
+/// Regression: read-then-write transactions used to fail with "database is
+/// locked" when another writer committed in between (deferred BEGIN).
+pub async fn concurrent_writers_do_not_fail(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let mut devices = Vec::new();
+    for i in 0..40 {
+        devices.push(device(store.as_ref(), org, &format!("fp{i}")).await);
+    }
+    let mut tasks = Vec::new();
+    for (i, dev) in devices.into_iter().enumerate() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for round in 0..10i64 {
+                let to = if round % 2 == 0 {
+                    Status::Online
+                } else {
+                    Status::Offline
+                };
+                store.set_status(dev, to, round).await?;
+                store
+                    .ingest(&[batch(
+                        dev,
+                        org,
+                        round as u64 + 1,
+                        round * 1000 + i as i64,
+                        0.1,
+                    )])
+                    .await?;
+            }
+            Ok::<_, StoreError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+}
+
+pub async fn channels_route_by_severity_and_tag(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let dev = device(store.as_ref(), org, "fp1").await; // tagged "linux"
+    for (name, min, tags) in [
+        ("all", "warning", vec![]),
+        ("critical-only", "critical", vec![]),
+        ("linux", "warning", vec!["linux"]),
+        ("windows", "warning", vec!["windows"]),
+    ] {
+        store
+            .create_channel(&ChannelRecord {
+                id: Uuid::now_v7(),
+                org_id: org,
+                name: name.into(),
+                kind: "webhook".into(),
+                config: serde_json::json!({ "url": "http://127.0.0.1:9/", "secret": "x", "tags": tags }),
+                min_severity: min.into(),
+                pending: 0,
+                last_error: None,
+            })
+            .await
+            .unwrap();
+    }
+    let change = |severity: &str, at| AlertChange {
+        org_id: org,
+        monitor_id: "m".into(),
+        monitor_name: "m".into(),
+        device_id: dev,
+        subject: String::new(),
+        severity: severity.into(),
+        at,
+        summary: "s".into(),
+        notify: true,
+        flapping: false,
+        suppressed: None,
+    };
+    store
+        .record_alert_change(&change("warning", 1))
+        .await
+        .unwrap();
+    let mut names: Vec<String> = store
+        .due_notifications(10, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.channel.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["all", "linux"]);
+    // The resolution goes where the alert went (not to critical-only).
+    store.record_alert_change(&change("ok", 2)).await.unwrap();
+    assert_eq!(store.due_notifications(10, 100).await.unwrap().len(), 4);
+    // A failing delivery shows on its channel.
+    let first = store.due_notifications(10, 1).await.unwrap().remove(0);
+    store
+        .notification_failed(first.id, "HTTP 500", 1_000_000)
+        .await
+        .unwrap();
+    let channels = store.list_channels(&Scope::all()).await.unwrap();
+    let failing = channels
+        .iter()
+        .find(|c| c.name == first.channel.name)
+        .unwrap();
+    assert_eq!(
+        (failing.pending, failing.last_error.as_deref()),
+        (2, Some("HTTP 500"))
+    );
+}
