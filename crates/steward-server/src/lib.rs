@@ -45,8 +45,8 @@ pub struct Config {
     pub heartbeat_interval: Duration,
     /// Missed heartbeats before a device is offline.
     pub offline_after_missed: u32,
-    /// Raw metric retention.
-    pub retention: Duration,
+    /// How long metrics are kept raw, as 5-minute means and as hourly means.
+    pub retention: steward_store::Retention,
     /// Agent input limits.
     pub limits: steward_proto::Limits,
     /// How long offline notifications of one site wait to go out together.
@@ -72,7 +72,7 @@ impl Config {
             public_url: None,
             heartbeat_interval: Duration::from_secs(30),
             offline_after_missed: 3,
-            retention: Duration::from_secs(30 * 24 * 3600),
+            retention: steward_store::Retention::default(),
             limits: steward_proto::Limits::default(),
             alert_group_wait: Duration::from_secs(30),
             default_policy: true,
@@ -220,10 +220,17 @@ fn spawn_retention(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
-            let cutoff = now_ms() - state.config.retention.as_millis() as i64;
-            match state.store.apply_retention(cutoff).await {
-                Ok(0) => {}
-                Ok(dropped) => tracing::info!(dropped, "Retention dropped old samples."),
+            match state
+                .store
+                .apply_retention(now_ms(), &state.config.retention)
+                .await
+            {
+                Ok(done) if done.rolled_up + done.dropped > 0 => tracing::info!(
+                    rolled_up = done.rolled_up,
+                    dropped = done.dropped,
+                    "Retention folded aged samples into coarser means."
+                ),
+                Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "Retention failed."),
             }
         }

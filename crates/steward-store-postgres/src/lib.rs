@@ -24,7 +24,10 @@ use steward_store::*;
 use uuid::Uuid;
 
 /// Migrations in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_schema.sql"),
+    include_str!("../migrations/0002_rollups.sql"),
+];
 
 /// Advisory lock keys (arbitrary, fixed).
 const MIGRATION_LOCK: i64 = 0x5354_5744_0001;
@@ -452,8 +455,8 @@ impl Store for PgStore {
     async fn query_metric(&self, scope: &Scope, query: &MetricQuery) -> Result<Vec<Series>> {
         self.query_metric_impl(scope, query).await
     }
-    async fn apply_retention(&self, before_ms: i64) -> Result<u64> {
-        self.apply_retention_impl(before_ms).await
+    async fn apply_retention(&self, now_ms: i64, policy: &Retention) -> Result<RetentionOutcome> {
+        self.apply_retention_impl(now_ms, policy).await
     }
     async fn storage_stats(&self) -> Result<StorageStats> {
         self.storage_stats_impl().await

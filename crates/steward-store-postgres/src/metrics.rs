@@ -98,7 +98,7 @@ impl PgStore {
                     id
                 }
             };
-            append_sample(tx, series, batch.ts_ms, point.value).await?;
+            append_sample(tx, series, RAW, batch.ts_ms, point.value).await?;
         }
         let (cpu, mem, disk) = headline(&batch.points);
         sqlx::query(
@@ -176,16 +176,64 @@ impl PgStore {
         Ok(out)
     }
 
-    pub(crate) async fn apply_retention_impl(&self, before_ms: i64) -> Result<u64> {
-        let dropped: i64 = sqlx::query("DELETE FROM chunks WHERE end_ts < $1 RETURNING count")
-            .bind(before_ms)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(|row| row.get::<i64, _>(0))
-            .sum();
-        Ok(dropped.max(0) as u64)
+    /// Folds aged chunks into coarser means (raw → 5 min → hourly) and
+    /// drops hourly means past their retention. Each chunk is folded and
+    /// deleted in one transaction, a batch of chunks at a time, so the
+    /// ingest path is never held up for long.
+    pub(crate) async fn apply_retention_impl(
+        &self,
+        now_ms: i64,
+        policy: &Retention,
+    ) -> Result<RetentionOutcome> {
+        let mut outcome = RetentionOutcome::default();
+        for (from, to, keep) in [
+            (RAW, FIVE_MINUTES, policy.raw_ms),
+            (FIVE_MINUTES, HOURLY, policy.five_minute_ms),
+        ] {
+            let cutoff = now_ms.saturating_sub(keep);
+            loop {
+                let mut tx = self.write_tx().await.map_err(backend)?;
+                let aged = sqlx::query(
+                    "SELECT id, series_id, count, data FROM chunks WHERE resolution = $1 AND end_ts < $2
+                     ORDER BY series_id, start_ts, id LIMIT 200",
+                )
+                .bind(from)
+                .bind(cutoff)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+                if aged.is_empty() {
+                    break;
+                }
+                for chunk in &aged {
+                    let samples =
+                        steward_tsdb::decode(&chunk.get::<Vec<u8>, _>("data")).map_err(corrupt)?;
+                    let series: i64 = chunk.get("series_id");
+                    for (ts, mean) in steward_tsdb::bucket_means(&samples, to) {
+                        append_sample(&mut tx, series, to, ts, mean).await?;
+                    }
+                    sqlx::query("DELETE FROM chunks WHERE id = $1")
+                        .bind(chunk.get::<i64, _>("id"))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    outcome.rolled_up += chunk.get::<i64, _>("count").max(0) as u64;
+                }
+                tx.commit().await.map_err(backend)?;
+            }
+        }
+        let dropped: i64 =
+            sqlx::query("DELETE FROM chunks WHERE resolution = $1 AND end_ts < $2 RETURNING count")
+                .bind(HOURLY)
+                .bind(now_ms.saturating_sub(policy.hourly_ms))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?
+                .iter()
+                .map(|row| row.get::<i64, _>(0))
+                .sum();
+        outcome.dropped = dropped.max(0) as u64;
+        Ok(outcome)
     }
 
     pub(crate) async fn storage_stats_impl(&self) -> Result<StorageStats> {
@@ -237,13 +285,15 @@ async fn series_id(
 async fn append_sample(
     tx: &mut Transaction<'_, Postgres>,
     series: i64,
+    resolution: i64,
     ts: i64,
     value: f64,
 ) -> Result<()> {
     let open = sqlx::query(
-        "SELECT id, end_ts, count, data FROM chunks WHERE series_id = $1 ORDER BY start_ts DESC, id DESC LIMIT 1",
+        "SELECT id, end_ts, count, data FROM chunks WHERE series_id = $1 AND resolution = $2 ORDER BY start_ts DESC, id DESC LIMIT 1",
     )
     .bind(series)
+    .bind(resolution)
     .fetch_optional(&mut **tx)
     .await
     .map_err(backend)?;
@@ -268,9 +318,10 @@ async fn append_sample(
     }
     let data = steward_tsdb::encode(&[(ts, value)]).map_err(corrupt)?;
     sqlx::query(
-        "INSERT INTO chunks (series_id, start_ts, end_ts, count, data) VALUES ($1, $2, $3, 1, $4)",
+        "INSERT INTO chunks (series_id, resolution, start_ts, end_ts, count, data) VALUES ($1, $2, $3, $4, 1, $5)",
     )
     .bind(series)
+    .bind(resolution)
     .bind(ts)
     .bind(ts)
     .bind(data)

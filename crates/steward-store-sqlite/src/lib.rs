@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_upstream.sql"),
     include_str!("../migrations/0008_jobs.sql"),
     include_str!("../migrations/0009_fleet.sql"),
+    include_str!("../migrations/0010_rollups.sql"),
 ];
 
 pub struct SqliteStore {
@@ -466,8 +467,8 @@ impl Store for SqliteStore {
     async fn query_metric(&self, scope: &Scope, query: &MetricQuery) -> Result<Vec<Series>> {
         self.query_metric_impl(scope, query).await
     }
-    async fn apply_retention(&self, before_ms: i64) -> Result<u64> {
-        self.apply_retention_impl(before_ms).await
+    async fn apply_retention(&self, now_ms: i64, policy: &Retention) -> Result<RetentionOutcome> {
+        self.apply_retention_impl(now_ms, policy).await
     }
     async fn storage_stats(&self) -> Result<StorageStats> {
         self.storage_stats_impl().await

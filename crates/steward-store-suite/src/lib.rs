@@ -29,7 +29,7 @@ macro_rules! store_suite {
             tokens_resolve_to_principals_with_grants,
             site_scopes_and_denies_apply_in_sql,
             audit_log_is_chained,
-            retention_drops_whole_old_chunks,
+            retention_rolls_up_then_drops,
             concurrent_writers_do_not_fail,
             channels_route_by_severity_and_tag,
             device_pages_filter_sort_and_count,
@@ -370,18 +370,78 @@ pub async fn audit_log_is_chained(store: Arc<dyn Store>) {
     );
 }
 
-pub async fn retention_drops_whole_old_chunks(store: Arc<dyn Store>) {
+pub async fn retention_rolls_up_then_drops(store: Arc<dyn Store>) {
+    const MIN: i64 = 60_000;
+    const HOUR: i64 = 60 * MIN;
     let org = store.default_org().await.unwrap().id;
     let dev = device(store.as_ref(), org, "fp1").await;
-    for seq in 1..=240u64 {
-        store
-            .ingest(&[batch(dev, org, seq, seq as i64 * 1000, 0.1)])
-            .await
-            .unwrap();
+    // One day of one-minute samples (CPU = minute % 10, a filesystem at
+    // 0.5): twelve raw chunks of two hours per series.
+    let start = 1_700_000_000_000 / HOUR * HOUR;
+    let batches: Vec<IngestBatch> = (0..1440)
+        .map(|i| batch(dev, org, i as u64 + 1, start + i * MIN, (i % 10) as f64))
+        .collect();
+    for chunk in batches.chunks(500) {
+        store.ingest(chunk).await.unwrap();
     }
-    // The first chunk of each series ends at 120 s.
-    assert_eq!(store.apply_retention(130_000).await.unwrap(), 240);
-    assert_eq!(store.storage_stats().await.unwrap().samples, 240);
+    let end = start + 1440 * MIN;
+    let policy = Retention {
+        raw_ms: 6 * HOUR,
+        five_minute_ms: 12 * HOUR,
+        hourly_ms: 20 * HOUR,
+    };
+    let outcome = store.apply_retention(end, &policy).await.unwrap();
+    // Per series: 9 raw chunks (1,080 samples) ended before end - 6 h and
+    // became 216 five-minute means; the first full chunk of those (120)
+    // ended before end - 12 h and became 10 hourly means.
+    assert_eq!(
+        outcome,
+        RetentionOutcome {
+            rolled_up: 2 * (1080 + 120),
+            dropped: 0
+        }
+    );
+    let cpu = |from: i64, to: i64| {
+        let store = store.clone();
+        async move {
+            let query = MetricQuery {
+                device_id: dev,
+                name: "system.cpu.utilization".into(),
+                from_ms: from,
+                to_ms: to,
+            };
+            store
+                .query_metric(&Scope::all(), &query)
+                .await
+                .unwrap()
+                .pop()
+                .map(|s| s.samples)
+                .unwrap_or_default()
+        }
+    };
+    let day = cpu(start, end).await;
+    assert_eq!(day.len(), 10 + 96 + 360);
+    assert!(day.windows(2).all(|w| w[0].0 < w[1].0), "in time order");
+    assert!(
+        day[..10].iter().all(|(_, v)| *v == 4.5),
+        "hourly means: {:?}",
+        &day[..10]
+    );
+    assert!(
+        day[10..106].iter().all(|(_, v)| *v == 2.0 || *v == 7.0),
+        "5-minute means"
+    );
+    assert_eq!(day[106], (start + 1080 * MIN, 0.0), "raw samples untouched");
+    assert_eq!(store.storage_stats().await.unwrap().samples, 2 * 466);
+    // A month later everything has become hourly means, and those have aged
+    // out too.
+    let later = store
+        .apply_retention(end + 30 * 24 * HOUR, &policy)
+        .await
+        .unwrap();
+    assert!(later.dropped > 0 && later.rolled_up > 0, "{later:?}");
+    assert!(cpu(start, end).await.is_empty());
+    assert_eq!(store.storage_stats().await.unwrap().samples, 0);
 }
 
 /// Regression: read-then-write transactions used to fail with "database is

@@ -264,7 +264,7 @@ pub trait Store: JobStore + FleetStore + Send + Sync + 'static {
     async fn stored_seq(&self, device: Uuid) -> Result<u64>;
     async fn query_metric(&self, scope: &Scope, query: &MetricQuery) -> Result<Vec<Series>>;
     /// Drops whole chunks that end before `before_ms`; returns samples dropped.
-    async fn apply_retention(&self, before_ms: i64) -> Result<u64>;
+    async fn apply_retention(&self, now_ms: i64, policy: &Retention) -> Result<RetentionOutcome>;
     async fn storage_stats(&self) -> Result<StorageStats>;
 }
 

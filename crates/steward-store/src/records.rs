@@ -417,3 +417,38 @@ pub struct CheckResultRecord {
     pub perfdata: serde_json::Value,
     pub at: i64,
 }
+
+/// How long metrics are kept at each resolution. Raw samples older than
+/// `raw_ms` become 5-minute means; those older than `five_minute_ms` become
+/// hourly means; hourly means older than `hourly_ms` are dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub raw_ms: i64,
+    pub five_minute_ms: i64,
+    pub hourly_ms: i64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        const DAY: i64 = 24 * 3600 * 1000;
+        Self {
+            raw_ms: 7 * DAY,
+            five_minute_ms: 90 * DAY,
+            hourly_ms: 730 * DAY,
+        }
+    }
+}
+
+/// Resolutions of stored metric chunks, in milliseconds (0: raw).
+pub const RAW: i64 = 0;
+pub const FIVE_MINUTES: i64 = 300_000;
+pub const HOURLY: i64 = 3_600_000;
+
+/// What one retention pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionOutcome {
+    /// Samples folded into coarser means.
+    pub rolled_up: u64,
+    /// Hourly means dropped for good.
+    pub dropped: u64,
+}

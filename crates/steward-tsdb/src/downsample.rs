@@ -38,9 +38,48 @@ pub fn downsample(
     out
 }
 
+/// Rollup points: the samples (time-ordered) grouped by aligned buckets of
+/// `bucket_ms`, each the mean of its values at the mean of its times (a
+/// bucket split across two calls yields two points, both inside it).
+pub fn bucket_means(samples: &[(i64, f64)], bucket_ms: i64) -> Vec<(i64, f64)> {
+    let bucket_ms = bucket_ms.max(1);
+    let mut out = Vec::new();
+    let mut current: Option<i64> = None;
+    let (mut n, mut t_sum, mut v_sum) = (0i128, 0i128, 0f64);
+    for &(ts, value) in samples {
+        let bucket = ts.div_euclid(bucket_ms);
+        if current != Some(bucket) {
+            if n > 0 {
+                out.push(((t_sum / n) as i64, v_sum / n as f64));
+            }
+            current = Some(bucket);
+            (n, t_sum, v_sum) = (0, 0, 0.0);
+        }
+        n += 1;
+        t_sum += ts as i128;
+        v_sum += value;
+    }
+    if n > 0 {
+        out.push(((t_sum / n) as i64, v_sum / n as f64));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::downsample;
+    use super::{bucket_means, downsample};
+
+    #[test]
+    fn bucket_means_group_by_aligned_buckets() {
+        let minutes: Vec<(i64, f64)> = (0..10).map(|i| (i * 60_000, i as f64)).collect();
+        assert_eq!(
+            bucket_means(&minutes, 300_000),
+            [(120_000, 2.0), (420_000, 7.0)]
+        );
+        assert_eq!(bucket_means(&[], 300_000), []);
+        // A lone sample is its own mean.
+        assert_eq!(bucket_means(&[(301_000, 4.5)], 300_000), [(301_000, 4.5)]);
+    }
 
     fn check(samples: &[(i64, f64)], from: i64, to: i64, max: usize, expected: &[(i64, f64)]) {
         assert_eq!(downsample(samples, from, to, max), expected);

@@ -23,7 +23,7 @@
 mod bits;
 mod downsample;
 
-pub use downsample::downsample;
+pub use downsample::{bucket_means, downsample};
 
 use bits::{BitReader, BitWriter, get_varint, put_varint, unzigzag, zigzag};
 

@@ -58,9 +58,15 @@ struct ServeArgs {
     /// How long offline notifications of one site wait to go out as one.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     alert_group_wait: Duration,
-    /// How long raw metric samples are kept.
-    #[arg(long, default_value = "30days", value_parser = humantime::parse_duration)]
+    /// How long raw metric samples are kept; older ones become 5-minute means.
+    #[arg(long, default_value = "7days", value_parser = humantime::parse_duration)]
     retention: Duration,
+    /// How long 5-minute means are kept; older ones become hourly means.
+    #[arg(long, default_value = "90days", value_parser = humantime::parse_duration)]
+    retention_5m: Duration,
+    /// How long hourly means are kept.
+    #[arg(long, default_value = "730days", value_parser = humantime::parse_duration)]
+    retention_1h: Duration,
     /// The Ed25519 key that signs every job (default DATA_DIR/job-signing.key);
     /// keep it on another volume than the database if you can.
     #[arg(long, env = "STEWARD_JOB_SIGNING_KEY")]
@@ -82,7 +88,12 @@ impl ServeArgs {
         config.public_url = self.public_url.clone();
         config.heartbeat_interval = self.heartbeat_interval;
         config.offline_after_missed = self.offline_after_missed.max(1);
-        config.retention = self.retention;
+        let ms = |d: Duration| d.as_millis().min(i64::MAX as u128) as i64;
+        config.retention = steward_store::Retention {
+            raw_ms: ms(self.retention),
+            five_minute_ms: ms(self.retention_5m).max(ms(self.retention)),
+            hourly_ms: ms(self.retention_1h).max(ms(self.retention_5m)),
+        };
         config.alert_group_wait = self.alert_group_wait;
         config.default_policy = !self.no_default_policy;
         config.job_signing_key = self.job_signing_key.clone();

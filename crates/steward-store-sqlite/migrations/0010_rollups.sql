@@ -1,0 +1,6 @@
+-- Metric chunks at three resolutions: raw samples (0), 5-minute means
+-- (300000) and hourly means (3600000), in ms. Retention folds raw chunks
+-- into 5-minute ones and those into hourly ones as they age.
+ALTER TABLE chunks ADD COLUMN resolution INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX chunks_resolution ON chunks(series_id, resolution, start_ts);
+CREATE INDEX chunks_resolution_end ON chunks(resolution, end_ts);
