@@ -23,6 +23,11 @@ pub struct IngestQueue {
 }
 
 impl IngestQueue {
+    /// Batches waiting for the store writer.
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     pub fn start(store: Arc<dyn Store>, counters: Arc<ServerCounters>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         tokio::spawn(writer(store, counters, rx));

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod bootstrap;
+pub mod bus;
 pub mod enrollment;
 pub mod gateway;
 pub mod ingest;
@@ -61,6 +62,8 @@ pub struct Config {
     /// A `postgres://` URL for the shared database of several replicas;
     /// SQLite in the data directory when absent.
     pub database: Option<String>,
+    /// A `nats://` URL connecting the replicas; in-process when absent.
+    pub bus: Option<String>,
 }
 
 impl Config {
@@ -79,6 +82,7 @@ impl Config {
             job_signing_key: None,
             approval_threshold: 0,
             database: None,
+            bus: None,
         }
     }
 
@@ -103,6 +107,8 @@ pub struct AppState {
     pub throttle: throttle::Throttle,
     pub alerting: Arc<alerting::Alerting>,
     pub jobs: jobs::Jobs,
+    /// What this replica tells the others, and hears from them.
+    pub bus: Arc<dyn bus::Bus>,
 }
 
 /// Counters about the server itself (errors both log and count).
@@ -112,6 +118,9 @@ pub struct ServerCounters {
     pub batches_stored: std::sync::atomic::AtomicU64,
     pub batches_duplicate: std::sync::atomic::AtomicU64,
     pub connections_refused: std::sync::atomic::AtomicU64,
+    pub bus_published: std::sync::atomic::AtomicU64,
+    pub bus_received: std::sync::atomic::AtomicU64,
+    pub bus_failed: std::sync::atomic::AtomicU64,
 }
 
 /// A running server; dropping it does not stop it, [`Server::shutdown`] does.
@@ -180,6 +189,7 @@ async fn start(
         alerting.clone(),
     )
     .await?;
+    let bus = bus::open(config.bus.as_deref()).await?;
     let state = Arc::new(AppState {
         public_url: bootstrap::public_url(&config),
         config,
@@ -193,7 +203,9 @@ async fn start(
         throttle: throttle::Throttle::default(),
         alerting,
         jobs: jobs::Jobs::new(boot.signer),
+        bus,
     });
+    bus::spawn_listener(state.clone(), shutdown_rx.clone());
     spawn_retention(state.clone(), shutdown_rx.clone());
     api::spawn_fleet_recorder(state.clone(), shutdown_rx.clone());
     jobs::start(state.clone(), remediations, shutdown_rx.clone());

@@ -79,6 +79,10 @@ struct ServeArgs {
     /// postgres://steward@db/steward (default: SQLite in the data directory).
     #[arg(long, env = "STEWARD_DATABASE")]
     database: Option<String>,
+    /// NATS connecting several replicas, e.g. nats://nats:4222 (default:
+    /// none, a single server).
+    #[arg(long, env = "STEWARD_BUS")]
+    bus: Option<String>,
 }
 
 impl ServeArgs {
@@ -99,6 +103,7 @@ impl ServeArgs {
         config.job_signing_key = self.job_signing_key.clone();
         config.approval_threshold = self.approval_threshold;
         config.database = self.database.clone();
+        config.bus = self.bus.clone();
         config
     }
 }

@@ -38,6 +38,13 @@ pub async fn revoke(
     let id = id_param(&id, "device")?;
     state.store.revoke_device(&caller.scope, id).await?;
     state.connections.kick(id, "device revoked");
+    crate::bus::tell(
+        &state,
+        crate::bus::BusEvent::Kick {
+            device: id,
+            reason: "device revoked".into(),
+        },
+    );
     state.status.drop_device(id).await;
     tracing::info!(device = %id, by = %caller.principal.username, "Device revoked.");
     Ok(Json(serde_json::json!({ "revoked": id })))
@@ -95,7 +102,14 @@ pub async fn rotate(
 ) -> ApiResult<serde_json::Value> {
     let id = id_param(&id, "device")?;
     state.store.get_device(&caller.scope, id).await?;
-    if !state.connections.rotate(id) {
+    if !state.connections.rotate(id) && state.bus.kind() != "local" {
+        // Another replica may hold the device.
+        crate::bus::tell(&state, crate::bus::BusEvent::Rotate { device: id });
+        return Ok(Json(
+            serde_json::json!({ "rotation_requested": id, "via": "bus" }),
+        ));
+    }
+    if !state.connections.is_connected(id) {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
             "the device is not connected; it rotates when asked while online",

@@ -74,6 +74,30 @@ pub async fn metrics(State(state): State<Arc<AppState>>, _: Caller) -> Response 
         "Agent connections refused (no, unknown or revoked certificate).",
         m.connections_refused.load(Relaxed) as f64,
     );
+    metric(
+        "steward_ingest_queue_depth",
+        "gauge",
+        "Metric batches waiting for the store writer.",
+        state.ingest.depth() as f64,
+    );
+    metric(
+        "steward_bus_published_total",
+        "counter",
+        "Events this replica told the others (jobs, revocations, job progress).",
+        m.bus_published.load(Relaxed) as f64,
+    );
+    metric(
+        "steward_bus_received_total",
+        "counter",
+        "Events this replica heard from the others.",
+        m.bus_received.load(Relaxed) as f64,
+    );
+    metric(
+        "steward_bus_failed_total",
+        "counter",
+        "Events that could not be published.",
+        m.bus_failed.load(Relaxed) as f64,
+    );
     let _ = writeln!(
         out,
         "# HELP steward_build_info Build of this server.\n# TYPE steward_build_info gauge\nsteward_build_info{{version=\"{}\"}} 1",

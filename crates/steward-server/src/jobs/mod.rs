@@ -61,7 +61,7 @@ pub struct JobRequest {
 }
 
 /// Live progress for watchers (API streams, remediation).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobEvent {
     Output {
@@ -344,7 +344,8 @@ pub async fn create_with_action(
     })
 }
 
-/// Sends what an active job may send now.
+/// Sends what an active job may send now, and tells the other replicas to
+/// send to the devices they hold.
 pub async fn start_job(state: &Arc<AppState>, job: Uuid, policy: Policy) {
     if policy != Policy::default() {
         lock(&state.jobs.paced).insert(job);
@@ -353,6 +354,13 @@ pub async fn start_job(state: &Arc<AppState>, job: Uuid, policy: Policy) {
         Ok(runs) => dispatch(state, runs).await,
         Err(error) => tracing::error!(%job, %error, "Cannot read the runs of a job."),
     }
+    crate::bus::tell(state, crate::bus::BusEvent::JobReady { job });
+}
+
+/// Live progress to this replica's watchers and the other replicas'.
+fn emit(state: &AppState, event: JobEvent) {
+    let _ = state.jobs.events.send(event.clone());
+    crate::bus::tell(state, crate::bus::BusEvent::Job(event));
 }
 
 /// Signs and sends runs to their devices when connected, respecting each
@@ -518,13 +526,16 @@ pub fn on_output(state: &AppState, device: Uuid, run_id: &str, stream: OutputStr
             text.push_str(&data);
         }
     }
-    let _ = state.jobs.events.send(JobEvent::Output {
-        job_id: job,
-        run_id: run,
-        device_id: device,
-        stream,
-        data,
-    });
+    emit(
+        state,
+        JobEvent::Output {
+            job_id: job,
+            run_id: run,
+            device_id: device,
+            stream,
+            data,
+        },
+    );
 }
 
 /// An agent's final report: stored by the writer, acked after the commit.
@@ -597,12 +608,15 @@ async fn report_writer(state: Arc<AppState>, mut rx: mpsc::UnboundedReceiver<Run
                 lock(&state.jobs.runs).get(&report.run_id).copied()
             };
             if let Some((job, device)) = job {
-                let _ = state.jobs.events.send(JobEvent::Status {
-                    job_id: job,
-                    run_id: report.run_id,
-                    device_id: device,
-                    status: report.status.clone(),
-                });
+                emit(
+                    &state,
+                    JobEvent::Status {
+                        job_id: job,
+                        run_id: report.run_id,
+                        device_id: device,
+                        status: report.status.clone(),
+                    },
+                );
             }
         }
         // Paced jobs may send more now (or stop).

@@ -72,6 +72,15 @@ impl Api {
         self.call(Method::GET, path, None).await
     }
 
+    /// A GET whose answer is text (the Prometheus metrics).
+    pub async fn get_text(&self, path: &str) -> String {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().text().await.unwrap()
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(body)).await
     }

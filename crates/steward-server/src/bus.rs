@@ -1,0 +1,234 @@
+//! What replicas tell each other. An agent is connected to one replica;
+//! a job, a revocation or a key rotation may be decided on another. The
+//! deciding replica publishes a [`BusEvent`]; every replica receives it and
+//! acts for the devices it holds. Without `--bus` the in-process bus has no
+//! one else to tell. With `--bus nats://...` events go through NATS core
+//! publish/subscribe (at most once: each event is also covered by a
+//! periodic sweep, so a lost one only delays, e.g. queued runs are swept
+//! every 15 s).
+
+use crate::jobs::JobEvent;
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+/// Events between replicas.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BusEvent {
+    /// A job has runs to send now (created or approved).
+    JobReady { job: Uuid },
+    /// Disconnect the device (revoked).
+    Kick { device: Uuid, reason: String },
+    /// Ask the device to rotate its key now.
+    Rotate { device: Uuid },
+    /// Live job progress, for watchers on other replicas.
+    Job(JobEvent),
+}
+
+/// An event with the replica that published it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Envelope {
+    origin: Uuid,
+    event: BusEvent,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("cannot reach the bus at {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("cannot publish on the bus: {0}")]
+    Publish(String),
+}
+
+#[async_trait]
+pub trait Bus: Send + Sync {
+    /// Tells every other replica.
+    async fn publish(&self, event: BusEvent) -> Result<(), BusError>;
+    /// Events published by other replicas.
+    fn subscribe(&self) -> broadcast::Receiver<BusEvent>;
+    /// `local` or `nats`, for logs and metrics.
+    fn kind(&self) -> &'static str;
+}
+
+/// One server: nobody else to tell.
+pub struct LocalBus {
+    events: broadcast::Sender<BusEvent>,
+}
+
+impl Default for LocalBus {
+    fn default() -> Self {
+        Self {
+            events: broadcast::channel(16).0,
+        }
+    }
+}
+
+#[async_trait]
+impl Bus for LocalBus {
+    async fn publish(&self, _event: BusEvent) -> Result<(), BusError> {
+        Ok(())
+    }
+    fn subscribe(&self) -> broadcast::Receiver<BusEvent> {
+        self.events.subscribe()
+    }
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+}
+
+/// Replicas connected through NATS, on subject `<prefix>.events`.
+pub struct NatsBus {
+    client: async_nats::Client,
+    subject: String,
+    origin: Uuid,
+    events: broadcast::Sender<BusEvent>,
+}
+
+impl NatsBus {
+    /// Connects and starts receiving. `prefix` separates installations
+    /// sharing one NATS (default `steward`).
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, BusError> {
+        let client = async_nats::connect(url)
+            .await
+            .map_err(|e| BusError::Connect {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
+        let subject = format!("{prefix}.events");
+        let mut subscriber =
+            client
+                .subscribe(subject.clone())
+                .await
+                .map_err(|e| BusError::Connect {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                })?;
+        let origin = Uuid::now_v7();
+        let (events, _) = broadcast::channel(4096);
+        let sender = events.clone();
+        tokio::spawn(async move {
+            while let Some(message) = subscriber.next().await {
+                match serde_json::from_slice::<Envelope>(&message.payload) {
+                    Ok(envelope) if envelope.origin != origin => {
+                        let _ = sender.send(envelope.event);
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "Ignored a bus message that does not parse.")
+                    }
+                }
+            }
+            tracing::warn!("The bus subscription ended.");
+        });
+        tracing::info!(url, %origin, "Connected to the bus.");
+        Ok(Self {
+            client,
+            subject,
+            origin,
+            events,
+        })
+    }
+}
+
+#[async_trait]
+impl Bus for NatsBus {
+    async fn publish(&self, event: BusEvent) -> Result<(), BusError> {
+        let payload = serde_json::to_vec(&Envelope {
+            origin: self.origin,
+            event,
+        })
+        .map_err(|e| BusError::Publish(e.to_string()))?;
+        self.client
+            .publish(self.subject.clone(), payload.into())
+            .await
+            .map_err(|e| BusError::Publish(e.to_string()))
+    }
+    fn subscribe(&self) -> broadcast::Receiver<BusEvent> {
+        self.events.subscribe()
+    }
+    fn kind(&self) -> &'static str {
+        "nats"
+    }
+}
+
+/// The bus for `--bus URL`, or the in-process one.
+pub async fn open(url: Option<&str>) -> Result<std::sync::Arc<dyn Bus>, BusError> {
+    match url.filter(|u| !u.is_empty()) {
+        None => Ok(std::sync::Arc::new(LocalBus::default())),
+        Some(url) => Ok(std::sync::Arc::new(NatsBus::connect(url, "steward").await?)),
+    }
+}
+
+/// Publishes without holding up the caller; a failure is logged (the
+/// periodic sweeps cover what a lost event would have done sooner).
+pub fn tell(state: &crate::AppState, event: BusEvent) {
+    if state.bus.kind() == "local" {
+        return;
+    }
+    let (bus, counters) = (state.bus.clone(), state.metrics.clone());
+    tokio::spawn(async move {
+        use std::sync::atomic::Ordering::Relaxed;
+        match bus.publish(event).await {
+            Ok(()) => counters.bus_published.fetch_add(1, Relaxed),
+            Err(error) => {
+                tracing::warn!(%error, "Could not tell the other replicas.");
+                counters.bus_failed.fetch_add(1, Relaxed)
+            }
+        };
+    });
+}
+
+/// Acts on what other replicas publish, for the devices this one holds.
+pub fn spawn_listener(
+    state: std::sync::Arc<crate::AppState>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut events = state.bus.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                _ = shutdown.changed() => return,
+            };
+            if event.is_ok() {
+                state
+                    .metrics
+                    .bus_received
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            match event {
+                Ok(BusEvent::JobReady { job }) => {
+                    match state
+                        .store
+                        .runs_to_send(None, Some(job), crate::now_ms())
+                        .await
+                    {
+                        Ok(runs) => crate::jobs::dispatch(&state, runs).await,
+                        Err(error) => {
+                            tracing::error!(%job, %error, "Cannot read the runs of a job.")
+                        }
+                    }
+                }
+                Ok(BusEvent::Kick { device, .. }) => {
+                    state.connections.kick(device, "device revoked");
+                }
+                Ok(BusEvent::Rotate { device }) => {
+                    state.connections.rotate(device);
+                }
+                Ok(BusEvent::Job(event)) => {
+                    let _ = state.jobs.events.send(event);
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        missed = n,
+                        "Bus events were dropped (this replica fell behind)."
+                    );
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}
