@@ -1,7 +1,15 @@
 //! Online/offline from heartbeat deadlines. Each heartbeat (or any frame)
 //! pushes the device's deadline forward; one task sleeps until the earliest
-//! deadline and marks those devices offline. No periodic scan of all
-//! devices. Every transition is stored with its time (downtime reports).
+//! deadline and marks those devices offline. Every transition is stored
+//! with its time (downtime reports).
+//!
+//! Several replicas: a device's frames reach the replica holding its
+//! connection, which writes its last-seen time every `flush_every`. Going
+//! offline is conditional on that shared time being stale, so a replica
+//! whose device moved to another one does not mark it offline, and of
+//! several replicas noticing a silence exactly one makes the transition
+//! (and raises the alert). A slow sweep finds devices nobody holds any more
+//! (their replica died and they did not come back).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -17,6 +25,8 @@ struct Deadlines {
     queue: BTreeSet<(Instant, Uuid)>,
     /// Devices seen since the last flush, with the time (Unix seconds).
     seen: HashMap<Uuid, i64>,
+    /// When this replica last heard from each device it tracks.
+    last_touch: HashMap<Uuid, i64>,
 }
 
 #[derive(Clone)]
@@ -60,8 +70,21 @@ impl StatusTracker {
             }
         }
         tokio::spawn(tracker.clone().expire_loop(shutdown.clone()));
-        tokio::spawn(tracker.clone().flush_loop(shutdown));
+        tokio::spawn(tracker.clone().flush_loop(shutdown.clone()));
+        tokio::spawn(tracker.clone().orphan_sweep(shutdown));
         Ok(tracker)
+    }
+
+    /// How often last-seen times are written: well inside the window, so
+    /// another replica never sees a live device as stale.
+    fn flush_every(&self) -> Duration {
+        (self.window / 3).clamp(Duration::from_millis(200), Duration::from_secs(5))
+    }
+
+    /// Devices last seen before this (Unix seconds) are silent for good.
+    fn stale_before(&self) -> i64 {
+        let margin = (self.window + self.flush_every()).as_secs_f64().ceil() as i64 + 1;
+        crate::now_secs() - margin
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Deadlines> {
@@ -73,9 +96,11 @@ impl StatusTracker {
     /// Records life from a device; marks it online if it was not.
     pub async fn touch(&self, device: Uuid) {
         let deadline = Instant::now() + self.window;
+        let now = crate::now_secs();
         let was_tracked = {
             let mut d = self.lock();
-            d.seen.insert(device, crate::now_secs());
+            d.seen.insert(device, now);
+            d.last_touch.insert(device, now);
             let previous = d.by_device.insert(device, deadline);
             if let Some(previous) = previous {
                 d.queue.remove(&(previous, device));
@@ -86,11 +111,12 @@ impl StatusTracker {
         if !was_tracked {
             self.wake.notify_one();
             let _write = self.writes.lock().await;
-            match self
-                .store
-                .set_status(device, Status::Online, crate::now_secs())
-                .await
-            {
+            // Written at once (not at the next flush): a replica this device
+            // just left must see that it is alive here.
+            if let Err(error) = self.store.set_last_seen(&[(device, now)]).await {
+                tracing::warn!(%device, %error, "Cannot record the last-seen time.");
+            }
+            match self.store.set_status(device, Status::Online, now).await {
                 Ok(true) => self.alerting.on_status(device, true).await,
                 Ok(false) => {}
                 Err(error) => tracing::warn!(%device, %error, "Cannot record online status."),
@@ -102,6 +128,7 @@ impl StatusTracker {
     pub async fn drop_device(&self, device: Uuid) {
         let removed = {
             let mut d = self.lock();
+            d.last_touch.remove(&device);
             d.by_device
                 .remove(&device)
                 .map(|at| d.queue.remove(&(at, device)))
@@ -148,24 +175,60 @@ impl StatusTracker {
                 if self.lock().by_device.contains_key(&device) {
                     continue; // came back while we waited
                 }
-                tracing::info!(%device, "Device is offline: no heartbeat in time.");
-                match self
-                    .store
-                    .set_status(device, Status::Offline, crate::now_secs())
-                    .await
-                {
-                    Ok(true) => self.alerting.on_status(device, false).await,
-                    Ok(false) => {}
-                    Err(error) => tracing::warn!(%device, %error, "Cannot record offline status."),
-                }
+                // Offline unless another replica heard from it after we did.
+                let last = self.lock().last_touch.remove(&device);
+                let seen_before = last.map_or_else(|| self.stale_before(), |t| t + 1);
+                self.offline_if_stale(device, seen_before).await;
             }
         }
     }
 
-    /// Writes last-seen times in one transaction every few seconds instead
-    /// of one write per heartbeat.
+    /// Offline, unless it was seen lately (here or by another replica).
+    async fn offline_if_stale(&self, device: Uuid, stale_before: i64) {
+        match self
+            .store
+            .mark_offline_if_stale(device, crate::now_secs(), stale_before)
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(%device, "Device is offline: no heartbeat in time.");
+                self.alerting.on_status(device, false).await
+            }
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%device, %error, "Cannot record offline status."),
+        }
+    }
+
+    /// Every half window: devices stored as online that nobody has seen
+    /// (their replica went away and they did not reconnect) go offline.
+    async fn orphan_sweep(self, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval((self.window / 2).max(Duration::from_secs(1)));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let stale = match self.store.stale_online(self.stale_before()).await {
+                Ok(stale) => stale,
+                Err(error) => {
+                    tracing::warn!(%error, "Cannot look for silent devices.");
+                    continue;
+                }
+            };
+            for device in stale {
+                if self.lock().by_device.contains_key(&device) {
+                    continue; // ours, and alive or on its own deadline
+                }
+                let _write = self.writes.lock().await;
+                self.offline_if_stale(device, self.stale_before()).await;
+            }
+        }
+    }
+
+    /// Writes last-seen times in one transaction every `flush_every`
+    /// instead of one write per heartbeat.
     async fn flush_loop(self, mut shutdown: watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        let mut tick = tokio::time::interval(self.flush_every());
         loop {
             let stop = tokio::select! {
                 _ = tick.tick() => false,

@@ -563,15 +563,24 @@ impl JobStore for PgStore {
         .collect()
     }
 
-    async fn schedule_fired(&self, id: Uuid, ran_at: Option<i64>, next_run_at: i64) -> Result<()> {
-        sqlx::query("UPDATE schedules SET last_run_at = COALESCE($1, last_run_at), next_run_at = $2 WHERE id = $3")
-            .bind(ran_at)
-            .bind(next_run_at)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(())
+    async fn claim_schedule(
+        &self,
+        id: Uuid,
+        due_at: i64,
+        ran_at: Option<i64>,
+        next_run_at: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE schedules SET last_run_at = COALESCE($1, last_run_at), next_run_at = $2 WHERE id = $3 AND next_run_at = $4",
+        )
+        .bind(ran_at)
+        .bind(next_run_at)
+        .bind(id.to_string())
+        .bind(due_at)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn append_alert_event(

@@ -356,6 +356,13 @@ impl Store for PgStore {
     async fn set_status(&self, device: Uuid, to: Status, at: i64) -> Result<bool> {
         self.set_status_impl(device, to, at).await
     }
+    async fn mark_offline_if_stale(&self, device: Uuid, at: i64, seen_before: i64) -> Result<bool> {
+        self.mark_offline_if_stale_impl(device, at, seen_before)
+            .await
+    }
+    async fn stale_online(&self, seen_before: i64) -> Result<Vec<Uuid>> {
+        self.stale_online_impl(seen_before).await
+    }
     async fn set_last_seen(&self, seen: &[(Uuid, i64)]) -> Result<()> {
         self.set_last_seen_impl(seen).await
     }

@@ -153,14 +153,54 @@ impl SqliteStore {
     }
 
     pub(crate) async fn set_status_impl(&self, device: Uuid, to: Status, at: i64) -> Result<bool> {
+        self.set_status_where(device, to, at, None).await
+    }
+
+    pub(crate) async fn mark_offline_if_stale_impl(
+        &self,
+        device: Uuid,
+        at: i64,
+        seen_before: i64,
+    ) -> Result<bool> {
+        self.set_status_where(device, Status::Offline, at, Some(seen_before))
+            .await
+    }
+
+    pub(crate) async fn stale_online_impl(&self, seen_before: i64) -> Result<Vec<Uuid>> {
+        sqlx::query(
+            "SELECT id FROM devices WHERE status = 'online' AND revoked = 0 AND COALESCE(last_seen, 0) < ?",
+        )
+        .bind(seen_before)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|row| uuid(row.get("id")))
+        .collect()
+    }
+
+    /// Records a status change (and its history row) when the status
+    /// differs, and, with `seen_before`, only when the device was last seen
+    /// before it.
+    async fn set_status_where(
+        &self,
+        device: Uuid,
+        to: Status,
+        at: i64,
+        seen_before: Option<i64>,
+    ) -> Result<bool> {
         let mut tx = self.write_tx().await.map_err(backend)?;
-        let row = sqlx::query("SELECT org_id, status FROM devices WHERE id = ?")
+        let row = sqlx::query("SELECT org_id, status, last_seen FROM devices WHERE id = ?")
             .bind(device.to_string())
             .fetch_one(&mut *tx)
             .await
             .map_err(backend)?;
         let from = Status::parse(row.get("status"));
         if from == to {
+            return Ok(false);
+        }
+        let last_seen: Option<i64> = row.get("last_seen");
+        if seen_before.is_some_and(|before| last_seen.unwrap_or(0) >= before) {
             return Ok(false);
         }
         let org: String = row.get("org_id");

@@ -192,7 +192,16 @@ pub trait JobStore: Send + Sync {
     async fn list_schedules(&self, scope: &Scope) -> Result<Vec<ScheduleRecord>>;
     async fn delete_schedule(&self, scope: &Scope, id: Uuid) -> Result<()>;
     async fn due_schedules(&self, now: i64) -> Result<Vec<ScheduleRecord>>;
-    async fn schedule_fired(&self, id: Uuid, ran_at: Option<i64>, next_run_at: i64) -> Result<()>;
+    /// Claims a due run of a schedule: moves `next_run_at` from `due_at`
+    /// (as read) to `next_run_at`. False when another replica claimed it
+    /// first; only the claimer creates the job.
+    async fn claim_schedule(
+        &self,
+        id: Uuid,
+        due_at: i64,
+        ran_at: Option<i64>,
+        next_run_at: i64,
+    ) -> Result<bool>;
 
     /// Appends an event (remediation tried, escalated...) to an alert's
     /// history.

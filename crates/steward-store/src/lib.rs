@@ -200,6 +200,13 @@ pub trait Store: JobStore + FleetStore + Send + Sync + 'static {
     ) -> Result<()>;
     /// Records a status change if `to` differs from the stored status.
     async fn set_status(&self, device: Uuid, to: Status, at: i64) -> Result<bool>;
+    /// Online → offline, only when the device was last seen before
+    /// `seen_before` (by whichever replica holds it): of several replicas
+    /// noticing the silence, one makes the transition. True when this call
+    /// made it.
+    async fn mark_offline_if_stale(&self, device: Uuid, at: i64, seen_before: i64) -> Result<bool>;
+    /// Devices stored as online but last seen before `seen_before`.
+    async fn stale_online(&self, seen_before: i64) -> Result<Vec<Uuid>>;
     async fn set_last_seen(&self, seen: &[(Uuid, i64)]) -> Result<()>;
     /// Every device with its stored status, for the status tracker at start.
     async fn device_statuses(&self) -> Result<Vec<(Uuid, Status)>>;

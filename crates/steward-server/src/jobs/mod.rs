@@ -691,34 +691,44 @@ async fn fire_schedules(state: &Arc<AppState>, now: i64) {
                 tracing::warn!(schedule = %schedule.name, "Skipping runs missed while the server was down.");
                 (None, next)
             }
-            Decision::Run { next } => {
-                let request: Result<JobRequest, _> = serde_json::from_value(schedule.job.clone());
-                match request {
-                    Ok(request) => {
-                        let origin = Some(format!("schedule:{}", schedule.id));
-                        let by = format!("schedule:{}", schedule.name);
-                        if let Err(error) = create_job(
-                            state,
-                            schedule.org_id,
-                            &Scope::org(schedule.org_id),
-                            &request,
-                            &by,
-                            origin,
-                        )
-                        .await
-                        {
-                            tracing::warn!(schedule = %schedule.name, error = %error.message, "Scheduled job not created.");
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(schedule = %schedule.id, %error, "Scheduled job request does not parse.")
-                    }
-                }
-                (Some(now), next)
-            }
+            Decision::Run { next } => (Some(now), next),
         };
-        if let Err(error) = state.store.schedule_fired(schedule.id, ran, next).await {
-            tracing::error!(schedule = %schedule.id, %error, "Cannot update a schedule.");
+        // Claim the run first: of several replicas, one creates the job.
+        match state
+            .store
+            .claim_schedule(schedule.id, schedule.next_run_at, ran, next)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(error) => {
+                tracing::error!(schedule = %schedule.id, %error, "Cannot update a schedule.");
+                continue;
+            }
+        }
+        if ran.is_none() {
+            continue;
+        }
+        match serde_json::from_value::<JobRequest>(schedule.job.clone()) {
+            Ok(request) => {
+                let origin = Some(format!("schedule:{}", schedule.id));
+                let by = format!("schedule:{}", schedule.name);
+                if let Err(error) = create_job(
+                    state,
+                    schedule.org_id,
+                    &Scope::org(schedule.org_id),
+                    &request,
+                    &by,
+                    origin,
+                )
+                .await
+                {
+                    tracing::warn!(schedule = %schedule.name, error = %error.message, "Scheduled job not created.");
+                }
+            }
+            Err(error) => {
+                tracing::error!(schedule = %schedule.id, %error, "Scheduled job request does not parse.")
+            }
         }
     }
 }
