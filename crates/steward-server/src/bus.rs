@@ -26,6 +26,8 @@ pub enum BusEvent {
     Rotate { device: Uuid },
     /// Live job progress, for watchers on other replicas.
     Job(JobEvent),
+    /// Monitors, noise rules, tags or dependencies changed: reload them.
+    Reload,
 }
 
 /// An event with the replica that published it.
@@ -220,6 +222,11 @@ pub fn spawn_listener(
                 }
                 Ok(BusEvent::Job(event)) => {
                     let _ = state.jobs.events.send(event);
+                }
+                Ok(BusEvent::Reload) => {
+                    if let Err(error) = state.alerting.reload().await {
+                        tracing::error!(%error, "Cannot reload monitors after another replica changed them.");
+                    }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!(

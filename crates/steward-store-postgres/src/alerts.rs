@@ -141,7 +141,7 @@ impl PgStore {
 
     pub(crate) async fn record_alert_change_impl(&self, c: &AlertChange) -> Result<Option<Uuid>> {
         let mut tx = self.write_tx().await.map_err(backend)?;
-        let active = sqlx::query("SELECT id, severity FROM alerts WHERE monitor_id = $1 AND device_id = $2 AND subject = $3 AND state != 'resolved'")
+        let active = sqlx::query("SELECT id, severity FROM alerts WHERE monitor_id = $1 AND device_id = $2 AND subject = $3 AND state != 'resolved' FOR UPDATE")
             .bind(&c.monitor_id)
             .bind(c.device_id.to_string())
             .bind(&c.subject)
@@ -182,6 +182,12 @@ impl PgStore {
             (Some(row), _) => {
                 let id = uuid(row.get("id"))?;
                 let from: String = row.get("severity");
+                // The same condition reported again (another replica's
+                // evaluator, after a device moved): nothing new to record
+                // or to page about.
+                if !resolving && from == c.severity {
+                    return Ok(Some(id));
+                }
                 if resolving {
                     rank_as = from.clone();
                 }

@@ -182,6 +182,12 @@ impl SqliteStore {
             (Some(row), _) => {
                 let id = uuid(row.get("id"))?;
                 let from: String = row.get("severity");
+                // The same condition reported again (another replica's
+                // evaluator, after a device moved): nothing new to record
+                // or to page about.
+                if !resolving && from == c.severity {
+                    return Ok(Some(id));
+                }
                 if resolving {
                     rank_as = from.clone();
                 }

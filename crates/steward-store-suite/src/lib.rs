@@ -32,6 +32,7 @@ macro_rules! store_suite {
             retention_rolls_up_then_drops,
             concurrent_writers_do_not_fail,
             channels_route_by_severity_and_tag,
+            a_repeated_condition_is_one_alert,
             device_pages_filter_sort_and_count,
             tags_change_in_bulk_within_scope_only,
             fleet_days_are_recorded_per_place_and_summed_in_scope,
@@ -547,5 +548,53 @@ pub async fn channels_route_by_severity_and_tag(store: Arc<dyn Store>) {
     assert_eq!(
         (failing.pending, failing.last_error.as_deref()),
         (2, Some("HTTP 500"))
+    );
+}
+
+/// The same open condition reported twice (a second replica's evaluator
+/// after the device moved) records nothing new and pages nobody again.
+pub async fn a_repeated_condition_is_one_alert(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let dev = device(store.as_ref(), org, "fp1").await;
+    let change = |severity: &str, at: i64| AlertChange {
+        org_id: org,
+        monitor_id: "m1".into(),
+        monitor_name: "disk".into(),
+        device_id: dev,
+        subject: "/".into(),
+        severity: severity.into(),
+        at,
+        summary: "full".into(),
+        notify: true,
+        flapping: false,
+        suppressed: None,
+    };
+    let first = store
+        .record_alert_change(&change("critical", 1))
+        .await
+        .unwrap();
+    let again = store
+        .record_alert_change(&change("critical", 2))
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    let history = store
+        .alert_history(&Scope::all(), first.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    // A real change is still recorded.
+    store
+        .record_alert_change(&change("warning", 3))
+        .await
+        .unwrap();
+    let history = store
+        .alert_history(&Scope::all(), first.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(
+        store.list_alerts(&Scope::all(), true).await.unwrap().len(),
+        1
     );
 }

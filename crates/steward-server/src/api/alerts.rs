@@ -76,6 +76,8 @@ pub async fn create_monitor(
         .reload()
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // The other replicas' evaluators too.
+    crate::bus::tell(&state, crate::bus::BusEvent::Reload);
     Ok(Json(json!({ "id": id, "monitor": monitor })))
 }
 
@@ -98,6 +100,8 @@ pub async fn delete_monitor(
         .reload()
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // The other replicas' evaluators too.
+    crate::bus::tell(&state, crate::bus::BusEvent::Reload);
     Ok(Json(json!({ "deleted": id })))
 }
 
@@ -400,6 +404,8 @@ async fn save_rule(
         .reload()
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // The other replicas' evaluators too.
+    crate::bus::tell(state, crate::bus::BusEvent::Reload);
     Ok(Json(rule))
 }
 

@@ -78,6 +78,8 @@ pub async fn set_upstream(
         .reload()
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // The other replicas' evaluators too.
+    crate::bus::tell(&state, crate::bus::BusEvent::Reload);
     Ok(Json(
         serde_json::json!({ "device": id, "upstream": upstream }),
     ))

@@ -112,6 +112,8 @@ pub async fn change_tags(
         .reload()
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // The other replicas' evaluators too.
+    crate::bus::tell(&state, crate::bus::BusEvent::Reload);
     Ok(Json(json!({ "changed": changed })))
 }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod balancer;
 pub mod hooks;
 
 use serde_json::{Value, json};
