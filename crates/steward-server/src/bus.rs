@@ -28,6 +28,41 @@ pub enum BusEvent {
     Job(JobEvent),
     /// Monitors, noise rules, tags or dependencies changed: reload them.
     Reload,
+    /// Send this to the device, if you hold it (a remote shell opened on
+    /// another replica: its order, keystrokes, resizes, close).
+    ToDevice {
+        device: Uuid,
+        message: steward_proto::ServerMessage,
+    },
+    /// Terminal output of a device held here, for a session opened on
+    /// another replica (the device is the one this replica authenticated).
+    ShellOutput {
+        device: Uuid,
+        session: String,
+        data_b64: String,
+    },
+    ShellClosed {
+        device: Uuid,
+        session: String,
+        reason: String,
+    },
+}
+
+/// Sends a message to a device held here, or asks the replica holding it;
+/// false when no replica can (single server, device not connected).
+pub fn send_to_device(
+    state: &crate::AppState,
+    device: Uuid,
+    message: steward_proto::ServerMessage,
+) -> bool {
+    if state.connections.send(device, &message) {
+        return true;
+    }
+    if state.bus.kind() == "local" {
+        return false;
+    }
+    tell(state, BusEvent::ToDevice { device, message });
+    true
 }
 
 /// An event with the replica that published it.
@@ -53,6 +88,8 @@ pub trait Bus: Send + Sync {
     fn subscribe(&self) -> broadcast::Receiver<BusEvent>;
     /// `local` or `nats`, for logs and metrics.
     fn kind(&self) -> &'static str;
+    /// Publishes later without waiting, in the order of the calls.
+    fn enqueue(&self, event: BusEvent);
 }
 
 /// One server: nobody else to tell.
@@ -79,6 +116,7 @@ impl Bus for LocalBus {
     fn kind(&self) -> &'static str {
         "local"
     }
+    fn enqueue(&self, _event: BusEvent) {}
 }
 
 /// Replicas connected through NATS, on subject `<prefix>.events`.
@@ -87,12 +125,18 @@ pub struct NatsBus {
     subject: String,
     origin: Uuid,
     events: broadcast::Sender<BusEvent>,
+    /// Events to publish, in order (a shell's order before its keystrokes).
+    outbox: tokio::sync::mpsc::UnboundedSender<BusEvent>,
 }
 
 impl NatsBus {
     /// Connects and starts receiving. `prefix` separates installations
     /// sharing one NATS (default `steward`).
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, BusError> {
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        counters: std::sync::Arc<crate::ServerCounters>,
+    ) -> Result<Self, BusError> {
         let client = async_nats::connect(url)
             .await
             .map_err(|e| BusError::Connect {
@@ -126,12 +170,35 @@ impl NatsBus {
             tracing::warn!("The bus subscription ended.");
         });
         tracing::info!(url, %origin, "Connected to the bus.");
-        Ok(Self {
+        let (outbox, mut queue) = tokio::sync::mpsc::unbounded_channel::<BusEvent>();
+        let bus = Self {
             client,
             subject,
             origin,
             events,
-        })
+            outbox,
+        };
+        let (client, subject) = (bus.client.clone(), bus.subject.clone());
+        tokio::spawn(async move {
+            use std::sync::atomic::Ordering::Relaxed;
+            while let Some(event) = queue.recv().await {
+                let published = match serde_json::to_vec(&Envelope { origin, event }) {
+                    Ok(payload) => client
+                        .publish(subject.clone(), payload.into())
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match published {
+                    Ok(()) => counters.bus_published.fetch_add(1, Relaxed),
+                    Err(error) => {
+                        tracing::warn!(%error, "Could not tell the other replicas.");
+                        counters.bus_failed.fetch_add(1, Relaxed)
+                    }
+                };
+            }
+        });
+        Ok(bus)
     }
 }
 
@@ -154,33 +221,29 @@ impl Bus for NatsBus {
     fn kind(&self) -> &'static str {
         "nats"
     }
+    fn enqueue(&self, event: BusEvent) {
+        let _ = self.outbox.send(event);
+    }
 }
 
 /// The bus for `--bus URL`, or the in-process one.
-pub async fn open(url: Option<&str>) -> Result<std::sync::Arc<dyn Bus>, BusError> {
+pub async fn open(
+    url: Option<&str>,
+    counters: std::sync::Arc<crate::ServerCounters>,
+) -> Result<std::sync::Arc<dyn Bus>, BusError> {
     match url.filter(|u| !u.is_empty()) {
         None => Ok(std::sync::Arc::new(LocalBus::default())),
-        Some(url) => Ok(std::sync::Arc::new(NatsBus::connect(url, "steward").await?)),
+        Some(url) => Ok(std::sync::Arc::new(
+            NatsBus::connect(url, "steward", counters).await?,
+        )),
     }
 }
 
-/// Publishes without holding up the caller; a failure is logged (the
-/// periodic sweeps cover what a lost event would have done sooner).
+/// Publishes without holding up the caller, in order; a failure is logged
+/// and counted (the periodic sweeps cover what a lost event would have done
+/// sooner).
 pub fn tell(state: &crate::AppState, event: BusEvent) {
-    if state.bus.kind() == "local" {
-        return;
-    }
-    let (bus, counters) = (state.bus.clone(), state.metrics.clone());
-    tokio::spawn(async move {
-        use std::sync::atomic::Ordering::Relaxed;
-        match bus.publish(event).await {
-            Ok(()) => counters.bus_published.fetch_add(1, Relaxed),
-            Err(error) => {
-                tracing::warn!(%error, "Could not tell the other replicas.");
-                counters.bus_failed.fetch_add(1, Relaxed)
-            }
-        };
-    });
+    state.bus.enqueue(event);
 }
 
 /// Acts on what other replicas publish, for the devices this one holds.
@@ -222,6 +285,23 @@ pub fn spawn_listener(
                 }
                 Ok(BusEvent::Job(event)) => {
                     let _ = state.jobs.events.send(event);
+                }
+                Ok(BusEvent::ToDevice { device, message }) => {
+                    state.connections.send(device, &message);
+                }
+                Ok(BusEvent::ShellOutput {
+                    device,
+                    session,
+                    data_b64,
+                }) => {
+                    state.jobs.shells.output(device, &session, &data_b64);
+                }
+                Ok(BusEvent::ShellClosed {
+                    device,
+                    session,
+                    reason,
+                }) => {
+                    state.jobs.shells.closed(device, &session, reason);
                 }
                 Ok(BusEvent::Reload) => {
                     if let Err(error) = state.alerting.reload().await {

@@ -371,12 +371,37 @@ async fn handle(
             crate::jobs::on_result(state, device.id, result);
             Ok(None)
         }
+        // A session opened on another replica gets its output over the bus.
         AgentMessage::ShellOutput { session, data_b64 } => {
-            state.jobs.shells.output(device.id, &session, &data_b64);
+            if state.jobs.shells.is_local(&session) {
+                state.jobs.shells.output(device.id, &session, &data_b64);
+            } else {
+                let device = device.id;
+                crate::bus::tell(
+                    state,
+                    crate::bus::BusEvent::ShellOutput {
+                        device,
+                        session,
+                        data_b64,
+                    },
+                );
+            }
             Ok(None)
         }
         AgentMessage::ShellClosed { session, reason } => {
-            state.jobs.shells.closed(device.id, &session, reason);
+            if state.jobs.shells.is_local(&session) {
+                state.jobs.shells.closed(device.id, &session, reason);
+            } else {
+                let device = device.id;
+                crate::bus::tell(
+                    state,
+                    crate::bus::BusEvent::ShellClosed {
+                        device,
+                        session,
+                        reason,
+                    },
+                );
+            }
             Ok(None)
         }
         AgentMessage::Inventory(inventory) => {

@@ -189,7 +189,7 @@ async fn start(
         alerting.clone(),
     )
     .await?;
-    let bus = bus::open(config.bus.as_deref()).await?;
+    let bus = bus::open(config.bus.as_deref(), counters.clone()).await?;
     let state = Arc::new(AppState {
         public_url: bootstrap::public_url(&config),
         config,

@@ -323,29 +323,7 @@ async fn refused_capabilities_and_the_remote_shell() {
 
     // `steward shell` runs a command in the device's PTY and shows its output.
     let out = tokio::task::block_in_place(|| {
-        let mut child = std::process::Command::new(STEWARD)
-            .args(["shell", &open.device_id])
-            .env("STEWARD_URL", server.url())
-            .env("STEWARD_TOKEN", &server.token)
-            .env("STEWARD_CA", server.ca())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"echo steward-$((6*7)); exit\n")
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "steward shell did not end");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        child.wait_with_output().unwrap()
+        shell_session(&server.url(), &server.token, &server.ca(), &open.device_id)
     });
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

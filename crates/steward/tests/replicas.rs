@@ -1,6 +1,7 @@
 //! Two server replicas on one PostgreSQL database and one NATS: an agent on
 //! each; a job created on one replica reaches the agent held by the other at
-//! once (the bus, not the 15 s sweep), and a revocation decided on one
+//! once (the bus, not the 15 s sweep), a terminal opened through one replica
+//! works on a device held by the other, and a revocation decided on one
 //! replica disconnects the device held by the other. Needs
 //! STEWARD_TEST_POSTGRES and STEWARD_TEST_NATS (skips loudly without them,
 //! fails without them when CI=true).
@@ -161,6 +162,22 @@ async fn replicas_share_jobs_and_revocations_over_the_bus() {
     // Replica B sees the same job and results (one database).
     let (_, seen_on_b) = api_b.get(&format!("/api/v1/jobs/{job}")).await;
     assert_eq!(seen_on_b["counts"]["succeeded"], 2, "{seen_on_b}");
+
+    // A terminal opened through A on the device held by B.
+    let out = tokio::task::block_in_place(|| {
+        shell_session(
+            &format!("https://127.0.0.1:{port_a}"),
+            &token,
+            &dir_a.join("ca.pem"),
+            &agents[1].device_id,
+        )
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("steward-42"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Revoked on A, disconnected by B.
     let (status, body) = api_a

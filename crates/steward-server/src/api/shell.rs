@@ -26,6 +26,19 @@ use uuid::Uuid;
 const IDLE_TIMEOUT_SECS: u32 = 15 * 60;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+/// Held by this replica, or (several replicas) online on another one.
+async fn reachable(state: &AppState, device: Uuid) -> bool {
+    if state.connections.is_connected(device) {
+        return true;
+    }
+    state.bus.kind() != "local"
+        && state
+            .store
+            .get_device(&steward_store::Scope::all(), device)
+            .await
+            .is_ok_and(|d| d.summary.status == steward_store::Status::Online)
+}
+
 /// The device, in scope, online, and not refusing `capability`.
 async fn usable_device(
     state: &AppState,
@@ -40,7 +53,7 @@ async fn usable_device(
             "the device's local configuration refuses {capability}"
         )));
     }
-    if !state.connections.is_connected(id) {
+    if !reachable(state, id).await {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
             "the device is not connected",
@@ -130,9 +143,10 @@ async fn session(
     )
     .await;
     tracing::info!(device = %device_id, user = %caller.principal.username, %session, "Remote shell opened.");
-    let sent = state.connections.send(
+    let sent = crate::bus::send_to_device(
+        &state,
         device_id,
-        &ServerMessage::Order(state.jobs.signer.sign(&order)),
+        ServerMessage::Order(state.jobs.signer.sign(&order)),
     );
     let started = std::time::Instant::now();
     let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
@@ -167,29 +181,32 @@ async fn session(
                         },
                         Err(_) => continue,
                     };
-                    if !state.connections.send(device_id, &message) {
+                    if !crate::bus::send_to_device(&state, device_id, message) {
                         reason = "the device disconnected".into();
                     }
                 }
                 Some(Ok(Message::Binary(bytes))) => {
                     bytes_in += bytes.len() as u64;
                     let message = ServerMessage::ShellInput { session: session.clone(), data_b64: B64.encode(&bytes) };
-                    if !state.connections.send(device_id, &message) {
+                    if !crate::bus::send_to_device(&state, device_id, message) {
                         reason = "the device disconnected".into();
                     }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => reason = "closed by the viewer".into(),
                 Some(Ok(_)) => {}
             },
-            _ = tokio::time::sleep(Duration::from_secs(5)), if !state.connections.is_connected(device_id) => {
-                reason = "the device disconnected".into();
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {
+                if !reachable(&state, device_id).await {
+                    reason = "the device disconnected".into();
+                }
             }
         }
     }
     state.jobs.shells.close(&session);
-    state.connections.send(
+    crate::bus::send_to_device(
+        &state,
         device_id,
-        &ServerMessage::ShellClose {
+        ServerMessage::ShellClose {
             session: session.clone(),
         },
     );

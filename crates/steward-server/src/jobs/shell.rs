@@ -39,6 +39,11 @@ impl Shells {
         self.lock().len()
     }
 
+    /// Whether the session was opened on this replica.
+    pub fn is_local(&self, session: &str) -> bool {
+        self.lock().contains_key(session)
+    }
+
     /// Output from `device` for `session`; ignored unless that device owns
     /// the session (a device cannot write into another's terminal).
     pub fn output(&self, device: Uuid, session: &str, data_b64: &str) {

@@ -331,3 +331,31 @@ impl Agent {
         (seqs, last)
     }
 }
+
+/// Runs `echo steward-$((6*7)); exit` through `steward shell DEVICE`
+/// against the server at `url`; returns the CLI's output when it ends.
+pub fn shell_session(url: &str, token: &str, ca: &Path, device: &str) -> Output {
+    let mut child = Command::new(STEWARD)
+        .args(["shell", device])
+        .env("STEWARD_URL", url)
+        .env("STEWARD_TOKEN", token)
+        .env("STEWARD_CA", ca)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"echo steward-$((6*7)); exit\n")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "steward shell did not end");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
