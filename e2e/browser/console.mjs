@@ -79,7 +79,7 @@ try {
   await page.goto(url + "#/scripts");
   await page.click("button >> text=New script");
   await page.fill("dialog input[name=name]", "e2e-hello");
-  await page.fill("dialog textarea[name=body]", "echo start\nsleep 3\necho steward-e2e-$((6*7))\n");
+  await page.fill("dialog textarea[name=body]", "echo start\nsleep 6\necho steward-e2e-$((6*7))\n");
   await page.click("dialog button[type=submit]");
   await page.waitForSelector("td >> text=e2e-hello");
   await page.goto(url + "#/devices");

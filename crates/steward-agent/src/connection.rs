@@ -327,6 +327,16 @@ async fn session(
         &AgentMessage::Inventory(Box::new(last_inventory.clone())),
     )
     .await?;
+    // Pending updates are listed in the background (the package manager
+    // takes seconds); the inventory goes again when they change it.
+    let updates_checked = std::sync::Arc::new(tokio::sync::Notify::new());
+    let check_updates = |done: std::sync::Arc<tokio::sync::Notify>| {
+        tokio::task::spawn_blocking(move || {
+            inventory::check_updates();
+            done.notify_one();
+        });
+    };
+    check_updates(updates_checked.clone());
 
     let heartbeat_every = Duration::from_secs(u64::from(welcome.heartbeat_interval_secs.max(1)));
     let mut heartbeat = tokio::time::interval_at(Instant::now() + heartbeat_every, heartbeat_every);
@@ -379,7 +389,8 @@ async fn session(
                     send(&mut socket, &AgentMessage::Checks(runs)).await?;
                 }
             }
-            _ = inventory_tick.tick() => {
+            _ = inventory_tick.tick() => check_updates(updates_checked.clone()),
+            _ = updates_checked.notified() => {
                 let inventory = collect_inventory(host).await?;
                 if stable(&inventory) != stable(&last_inventory) {
                     send(&mut socket, &AgentMessage::Inventory(Box::new(inventory.clone()))).await?;

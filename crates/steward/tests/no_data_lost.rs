@@ -64,7 +64,7 @@ fn agents_survive_a_killed_server_without_loss_or_duplicates() {
         .iter()
         .map(|c| c["to"].as_str().unwrap())
         .collect();
-    assert_eq!(transitions, vec!["online", "offline"]);
+    assert_eq!(transitions, vec!["online", "offline"], "{history}");
 
     // SIGKILL the server for 20 s while the agents keep collecting.
     server.proc.as_mut().unwrap().kill9();

@@ -1,8 +1,23 @@
 //! The inventory report: what this device is and what it has installed.
-//! Sent on every connect and when it changes (checked hourly).
+//! Sent on every connect and when it changes (checked hourly). Pending
+//! updates take the package manager seconds to list, so they are checked
+//! apart (see [`check_updates`]) and the inventory carries the latest
+//! answer.
 
 use super::Host;
-use steward_proto::{Filesystem, Interface, Inventory};
+use std::sync::Mutex;
+use steward_proto::{Filesystem, Interface, Inventory, PendingUpdate};
+
+/// The package manager's latest answer (None: not asked yet, or it cannot
+/// tell).
+static UPDATES: Mutex<Option<Vec<PendingUpdate>>> = Mutex::new(None);
+
+/// Asks the package manager for pending updates (blocking: seconds) and
+/// keeps the answer for the next inventories.
+pub fn check_updates() {
+    let updates = crate::os::pending_updates();
+    *UPDATES.lock().unwrap_or_else(|p| p.into_inner()) = updates;
+}
 
 pub fn collect(host: &mut Host) -> Inventory {
     use sysinfo::System;
@@ -57,6 +72,6 @@ pub fn collect(host: &mut Host) -> Inventory {
         interfaces,
         users: crate::os::logged_in_users(),
         packages: crate::os::packages(),
-        updates: crate::os::pending_updates(),
+        updates: UPDATES.lock().unwrap_or_else(|p| p.into_inner()).clone(),
     }
 }
