@@ -6,6 +6,7 @@
 mod capacity;
 mod console;
 mod fanout;
+mod replicas;
 mod server;
 mod storage;
 mod suite;
@@ -67,6 +68,29 @@ enum Command {
         #[arg(long)]
         steward: Option<std::path::PathBuf>,
     },
+    /// Ingest and agents held with one replica and with three, on one
+    /// PostgreSQL and one NATS.
+    Replicas {
+        #[arg(long, default_value_t = 300)]
+        agents: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(
+            long,
+            env = "STEWARD_TEST_POSTGRES",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        postgres: String,
+        #[arg(
+            long,
+            env = "STEWARD_TEST_NATS",
+            default_value = "nats://127.0.0.1:4222"
+        )]
+        nats: String,
+        /// The steward binary (default: next to this one).
+        #[arg(long)]
+        steward: Option<std::path::PathBuf>,
+    },
     /// A trivial job to N simulated agents: time until all have it and
     /// until all results are stored.
     Fanout {
@@ -124,6 +148,27 @@ async fn main() -> Result<()> {
                 write_baseline,
             })
             .await
+        }
+        Command::Replicas {
+            agents,
+            seconds,
+            postgres,
+            nats,
+            steward,
+        } => {
+            let steward = match steward {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("steward"),
+            };
+            let options = replicas::Options {
+                agents,
+                seconds,
+                postgres,
+                nats,
+            };
+            let result = replicas::run(&steward, &options).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
         }
         Command::Console { devices, steward } => {
             let steward = match steward {

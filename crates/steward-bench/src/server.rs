@@ -24,6 +24,11 @@ impl Drop for BenchServer {
 impl BenchServer {
     /// Starts the server with its data in `root/server` (kept between runs).
     pub async fn start(steward: &Path, root: &Path) -> Result<Self> {
+        Self::start_with_env(steward, root, &[]).await
+    }
+
+    /// The same with extra environment (a replica's database and bus).
+    pub async fn start_with_env(steward: &Path, root: &Path, env: &[(&str, &str)]) -> Result<Self> {
         let data = root.join("server");
         std::fs::create_dir_all(root)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -40,6 +45,7 @@ impl BenchServer {
             ])
             .env("STEWARD_ADMIN_PASSWORD", "bench-admin-password")
             .env("STEWARD_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -57,6 +63,11 @@ impl BenchServer {
         let out = Command::new(steward)
             .args(["token", "create", "--json", "--data-dir"])
             .arg(&data)
+            .envs(
+                env.iter()
+                    .copied()
+                    .filter(|(k, _)| *k == "STEWARD_DATABASE"),
+            )
             .output()?;
         let token: Value = serde_json::from_slice(&out.stdout).context("token create")?;
         let token = token["token"].as_str().context("no token")?.to_string();

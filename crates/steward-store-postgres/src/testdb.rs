@@ -58,7 +58,12 @@ pub fn admin_url() -> Option<String> {
 
 /// A new empty database (name `steward_test_<random>`).
 pub async fn create() -> Option<TestDb> {
-    let admin_url = admin_url()?;
+    Some(create_on(&admin_url()?).await)
+}
+
+/// A new empty database on the server of `admin_url`.
+pub async fn create_on(admin_url: &str) -> TestDb {
+    let admin_url = admin_url.to_string();
     let name = format!("steward_test_{}", uuid::Uuid::now_v7().simple());
     let mut admin = PgConnection::connect(&admin_url)
         .await
@@ -73,11 +78,11 @@ pub async fn create() -> Option<TestDb> {
         }
         _ => format!("{admin_url}/{name}"),
     };
-    Some(TestDb {
+    TestDb {
         admin_url,
         name,
         url,
-    })
+    }
 }
 
 /// A migrated store on a new database.
