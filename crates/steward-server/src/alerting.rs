@@ -55,6 +55,8 @@ pub struct Alerting {
     remediating: Mutex<HashMap<AlertKey, Remediating>>,
     /// Remediation attempts per (monitor, device), for the hourly cap.
     attempts: Mutex<HashMap<(String, Uuid), Vec<i64>>>,
+    /// How far behind the samples' own time the latest evaluation ran (ms).
+    pub evaluation_lag_ms: std::sync::atomic::AtomicI64,
 }
 
 /// (monitor, device, subject).
@@ -99,6 +101,7 @@ impl Alerting {
             remediations,
             remediating: Mutex::default(),
             attempts: Mutex::default(),
+            evaluation_lag_ms: std::sync::atomic::AtomicI64::new(0),
         });
         alerting.reload().await?;
         tokio::spawn(alerting.clone().writer(rx));
@@ -351,6 +354,10 @@ impl Alerting {
                 .collect()
         };
         self.emit(meta.org, changes);
+        self.evaluation_lag_ms.store(
+            (crate::now_ms() - ts_ms).max(0),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Forgets what is cached of a device (its inventory changed: OS, site).

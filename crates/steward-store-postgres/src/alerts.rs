@@ -141,7 +141,7 @@ impl PgStore {
 
     pub(crate) async fn record_alert_change_impl(&self, c: &AlertChange) -> Result<Option<Uuid>> {
         let mut tx = self.write_tx().await.map_err(backend)?;
-        let active = sqlx::query("SELECT id, severity FROM alerts WHERE monitor_id = $1 AND device_id = $2 AND subject = $3 AND state != 'resolved' FOR UPDATE")
+        let active = sqlx::query("SELECT id, severity FROM alerts WHERE monitor_id = $1 AND device_id = $2 AND subject = $3 AND state != 'resolved' FOR NO KEY UPDATE")
             .bind(&c.monitor_id)
             .bind(c.device_id.to_string())
             .bind(&c.subject)

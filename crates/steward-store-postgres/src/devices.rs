@@ -190,12 +190,13 @@ impl PgStore {
         seen_before: Option<i64>,
     ) -> Result<bool> {
         let mut tx = self.write_tx().await.map_err(backend)?;
-        let row =
-            sqlx::query("SELECT org_id, status, last_seen FROM devices WHERE id = $1 FOR UPDATE")
-                .bind(device.to_string())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(backend)?;
+        let row = sqlx::query(
+            "SELECT org_id, status, last_seen FROM devices WHERE id = $1 FOR NO KEY UPDATE",
+        )
+        .bind(device.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
         let from = Status::parse(row.get("status"));
         if from == to {
             return Ok(false);

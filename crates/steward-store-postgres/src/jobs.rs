@@ -227,63 +227,8 @@ impl JobStore for PgStore {
     }
 
     async fn create_job(&self, job: &NewJob) -> Result<()> {
-        let mut tx = self.write_tx().await.map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO jobs (id, org_id, name, action, selector, policy, created_at, created_by, expires_at, state, origin)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(job.id.to_string())
-        .bind(job.org_id.to_string())
-        .bind(&job.name)
-        .bind(job.action.to_string())
-        .bind(job.selector.to_string())
-        .bind(job.policy.to_string())
-        .bind(job.created_at)
-        .bind(&job.created_by)
-        .bind(job.expires_at)
-        .bind(&job.state)
-        .bind(&job.origin)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        // Many rows per statement: a job for 10,000 devices is 20
-        // statements, not 10,000.
-        for chunk in job.runs.chunks(500) {
-            let rows = (0..chunk.len())
-                .map(|r| {
-                    let p = |c: usize| format!("${}", r * 7 + c);
-                    format!(
-                        "({}, {}, {}, {}, {}, {}, {})",
-                        p(1),
-                        p(2),
-                        p(3),
-                        p(4),
-                        p(5),
-                        p(6),
-                        p(7)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "INSERT INTO job_runs (run_id, job_id, device_id, org_id, status, message, finished_at) VALUES {rows}"
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (run, device, status, message) in chunk {
-                query = query
-                    .bind(run.to_string())
-                    .bind(job.id.to_string())
-                    .bind(device.to_string())
-                    .bind(job.org_id.to_string())
-                    .bind(status)
-                    .bind(message)
-                    .bind(is_final(status).then_some(job.created_at));
-            }
-            query.execute(&mut *tx).await.map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)
+        crate::retrying(|| self.create_job_once(job)).await
     }
-
     async fn list_jobs(&self, scope: &Scope, limit: u32) -> Result<Vec<JobRecord>> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs j WHERE {} ORDER BY j.created_at DESC, j.id DESC LIMIT {}",
@@ -597,5 +542,65 @@ impl JobStore for PgStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+}
+
+impl PgStore {
+    async fn create_job_once(&self, job: &NewJob) -> Result<()> {
+        let mut tx = self.write_tx().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO jobs (id, org_id, name, action, selector, policy, created_at, created_by, expires_at, state, origin)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(job.id.to_string())
+        .bind(job.org_id.to_string())
+        .bind(&job.name)
+        .bind(job.action.to_string())
+        .bind(job.selector.to_string())
+        .bind(job.policy.to_string())
+        .bind(job.created_at)
+        .bind(&job.created_by)
+        .bind(job.expires_at)
+        .bind(&job.state)
+        .bind(&job.origin)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        // Many rows per statement: a job for 10,000 devices is 20
+        // statements, not 10,000.
+        for chunk in job.runs.chunks(500) {
+            let rows = (0..chunk.len())
+                .map(|r| {
+                    let p = |c: usize| format!("${}", r * 7 + c);
+                    format!(
+                        "({}, {}, {}, {}, {}, {}, {})",
+                        p(1),
+                        p(2),
+                        p(3),
+                        p(4),
+                        p(5),
+                        p(6),
+                        p(7)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO job_runs (run_id, job_id, device_id, org_id, status, message, finished_at) VALUES {rows}"
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (run, device, status, message) in chunk {
+                query = query
+                    .bind(run.to_string())
+                    .bind(job.id.to_string())
+                    .bind(device.to_string())
+                    .bind(job.org_id.to_string())
+                    .bind(status)
+                    .bind(message)
+                    .bind(is_final(status).then_some(job.created_at));
+            }
+            query.execute(&mut *tx).await.map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
     }
 }

@@ -103,7 +103,8 @@ impl PgStore {
 
     /// A write transaction. PostgreSQL takes row locks as it goes; the
     /// places that read and then write take theirs explicitly
-    /// (`FOR UPDATE`, an advisory lock for the audit chain).
+    /// (`FOR NO KEY UPDATE`, which foreign-key checks do not wait for; an
+    /// advisory lock for the audit chain).
     pub(crate) async fn write_tx(
         &self,
     ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
@@ -173,6 +174,35 @@ pub(crate) fn backend(error: sqlx::Error) -> StoreError {
             StoreError::Conflict(db.message().to_string())
         }
         other => StoreError::Backend(other.to_string()),
+    }
+}
+
+/// Runs `op` again (twice at most) when PostgreSQL aborted it to break a
+/// deadlock or a serialization conflict with a concurrent transaction
+/// (another replica's, say): the transaction rolled back, so a retry is
+/// safe.
+pub(crate) async fn retrying<T, F, Fut>(mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 0u64;
+    loop {
+        match op().await {
+            Err(StoreError::Backend(message))
+                if attempt < 2
+                    && (message.contains("deadlock detected")
+                        || message.contains("could not serialize")) =>
+            {
+                attempt += 1;
+                tracing::info!(
+                    attempt,
+                    "Retrying a transaction PostgreSQL aborted: {message}"
+                );
+                tokio::time::sleep(Duration::from_millis(10 * attempt)).await;
+            }
+            other => return other,
+        }
     }
 }
 
@@ -454,7 +484,7 @@ impl Store for PgStore {
         self.notification_failed_impl(id, error, next_at).await
     }
     async fn ingest(&self, batches: &[IngestBatch]) -> Result<Vec<IngestOutcome>> {
-        self.ingest_impl(batches).await
+        retrying(|| self.ingest_impl(batches)).await
     }
     async fn stored_seq(&self, device: Uuid) -> Result<u64> {
         self.stored_seq_impl(device).await

@@ -59,7 +59,7 @@ impl PgStore {
     ) -> Result<IngestOutcome> {
         let device = batch.device_id.to_string();
         let row = sqlx::query(
-            "SELECT stored_seq, revoked FROM devices WHERE id = $1 AND org_id = $2 FOR UPDATE",
+            "SELECT stored_seq, revoked FROM devices WHERE id = $1 AND org_id = $2 FOR NO KEY UPDATE",
         )
         .bind(&device)
         .bind(batch.org_id.to_string())

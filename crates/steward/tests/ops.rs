@@ -27,6 +27,14 @@ async fn ready_metrics_backup_and_restore() {
         "{text}"
     );
     assert!(text.contains("steward_connected_agents 0"), "{text}");
+    for figure in [
+        "steward_ingest_queue_depth 0",
+        "steward_evaluation_lag_seconds 0",
+        "steward_bus_published_total 0",
+        "steward_bus_received_total 0",
+    ] {
+        assert!(text.contains(figure), "no {figure} in {text}");
+    }
     let (status, _) = Api::new(&server.url(), &ca).get("/metrics").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 

@@ -81,6 +81,12 @@ pub async fn metrics(State(state): State<Arc<AppState>>, _: Caller) -> Response 
         state.ingest.depth() as f64,
     );
     metric(
+        "steward_evaluation_lag_seconds",
+        "gauge",
+        "How far behind its samples' own time the latest alert evaluation ran (agent clock skew included).",
+        state.alerting.evaluation_lag_ms.load(Relaxed) as f64 / 1000.0,
+    );
+    metric(
         "steward_bus_published_total",
         "counter",
         "Events this replica told the others (jobs, revocations, job progress).",
