@@ -203,7 +203,11 @@ pub async fn run(command: Command, remote: &Remote) -> Result<()> {
                         s(job, "id"),
                         s(job, "name"),
                         s(job, "created_by"),
-                        s(job, "state"),
+                        if job["progress"].is_string() && job["state"] == "active" {
+                            s(job, "progress")
+                        } else {
+                            s(job, "state")
+                        },
                         job["counts"].to_string(),
                     ]);
                 }

@@ -105,6 +105,20 @@ async fn a_script_reaches_every_agent_and_offline_ones_on_return() {
         .then_some(runs)
     })
     .await;
+    // The job list says how far each job is (one device is still away).
+    let (_, listed) = api.get("/api/v1/jobs").await;
+    let listed = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == job.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (listed["state"].as_str(), listed["progress"].as_str()),
+        (Some("active"), Some("running")),
+        "{listed}"
+    );
     for name in ["a1", "a2", "a3"] {
         let run = &runs[name];
         assert_eq!(run["exit_code"], 0, "{run}");

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use steward_jobs::script::ScriptDef;
-use steward_store::{JobRecord, ScheduleRecord, ScriptRecord, ScriptVersion};
+use steward_store::{ScheduleRecord, ScriptRecord, ScriptVersion};
 use uuid::Uuid;
 
 #[derive(Deserialize)]
@@ -139,16 +139,26 @@ pub struct ListParams {
     limit: Option<u32>,
 }
 
+/// The newest jobs, each with `progress` (running, completed, stopped...)
+/// worked out from its runs, as on the job itself.
 pub async fn list_jobs(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Query(params): Query<ListParams>,
-) -> ApiResult<Vec<JobRecord>> {
+) -> ApiResult<Vec<Value>> {
+    let jobs = state
+        .store
+        .list_jobs(&caller.scope, params.limit.unwrap_or(200))
+        .await?;
     Ok(Json(
-        state
-            .store
-            .list_jobs(&caller.scope, params.limit.unwrap_or(200))
-            .await?,
+        jobs.iter()
+            .map(|job| {
+                let mut value = serde_json::to_value(job).unwrap_or_default();
+                value["progress"] =
+                    steward_jobs::progress::job_state(&jobs::counts_of(&job.counts)).into();
+                value
+            })
+            .collect(),
     ))
 }
 

@@ -112,7 +112,7 @@ export async function jobs(root) {
     const all = await api("/jobs?limit=200");
     list.replaceChildren(table([
       { title: "Job", render: (j) => link("#/job/" + j.id, j.name) },
-      { title: "State", render: (j) => pill(j.state) },
+      { title: "State", render: (j) => pill(j.state === "active" ? j.progress || j.state : j.state) },
       { title: "Runs", render: (j) => counts(j.counts) },
       { title: "By", render: (j) => j.created_by },
       { title: "Created", render: (j) => timeTag(j.created_at) },
@@ -135,7 +135,7 @@ export async function job(root, parts, _params, ctx) {
     data = await api("/jobs/" + id);
     for (const run of data.runs) if (run.status !== "running") live.delete(run.run_id);
     head.replaceChildren(
-      h("div", { class: "head" }, h("h1", {}, data.name), pill(data.progress || data.state), counts(data.counts),
+      h("div", { class: "head" }, h("h1", {}, data.name), pill(data.state === "active" ? data.progress : data.state), counts(data.counts),
         data.state === "pending_approval" ? h("button", { class: "primary small", onclick: () => act("approve") }, "Approve") : null,
         ["running", "pending_approval", "queued"].includes(data.progress || data.state) ? h("button", { class: "danger small", onclick: () => act("cancel") }, "Cancel") : null),
       h("p", { class: "muted" }, `Created ${when(data.created_at)} by ${data.created_by}` + (data.approved_by ? `, approved by ${data.approved_by}` : "") + ` · offline devices may run it until ${when(data.expires_at)}`));

@@ -35,7 +35,7 @@ export async function render(root, _parts, _params, ctx) {
       ], open.slice(0, 10), { empty: "No open alerts.", onRow: () => (location.hash = "#/alerts") })),
       h("section", {}, h("h2", {}, "Recent jobs"), table([
         { title: "Job", render: (j) => link("#/job/" + j.id, j.name) },
-        { title: "State", render: (j) => pill(j.state) },
+        { title: "State", render: (j) => pill(j.state === "active" ? j.progress || j.state : j.state) },
         { title: "Runs", render: (j) => Object.entries(j.counts || {}).map(([k, v]) => `${v} ${k}`).join(", ") || "–" },
         { title: "Started", render: (j) => timeTag(j.created_at) },
       ], jobs, { empty: "No jobs yet.", onRow: (j) => (location.hash = "#/job/" + j.id) })),
