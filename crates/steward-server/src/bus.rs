@@ -8,7 +8,6 @@
 //! every 15 s).
 
 use crate::jobs::JobEvent;
-use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -58,7 +57,7 @@ pub fn send_to_device(
     if state.connections.send(device, &message) {
         return true;
     }
-    if state.bus.kind() == "local" {
+    if !state.bus.is_shared() {
         return false;
     }
     tell(state, BusEvent::ToDevice { device, message });
@@ -76,19 +75,15 @@ struct Envelope {
 pub enum BusError {
     #[error("cannot reach the bus at {url}: {reason}")]
     Connect { url: String, reason: String },
-    #[error("cannot publish on the bus: {0}")]
-    Publish(String),
 }
 
-#[async_trait]
 pub trait Bus: Send + Sync {
-    /// Tells every other replica.
-    async fn publish(&self, event: BusEvent) -> Result<(), BusError>;
     /// Events published by other replicas.
     fn subscribe(&self) -> broadcast::Receiver<BusEvent>;
-    /// `local` or `nats`, for logs and metrics.
-    fn kind(&self) -> &'static str;
-    /// Publishes later without waiting, in the order of the calls.
+    /// Whether other replicas share the installation (false: one server).
+    fn is_shared(&self) -> bool;
+    /// Tells every other replica, later and without waiting, in the order
+    /// of the calls.
     fn enqueue(&self, event: BusEvent);
 }
 
@@ -105,16 +100,12 @@ impl Default for LocalBus {
     }
 }
 
-#[async_trait]
 impl Bus for LocalBus {
-    async fn publish(&self, _event: BusEvent) -> Result<(), BusError> {
-        Ok(())
-    }
     fn subscribe(&self) -> broadcast::Receiver<BusEvent> {
         self.events.subscribe()
     }
-    fn kind(&self) -> &'static str {
-        "local"
+    fn is_shared(&self) -> bool {
+        false
     }
     fn enqueue(&self, _event: BusEvent) {}
 }
@@ -123,7 +114,6 @@ impl Bus for LocalBus {
 pub struct NatsBus {
     client: async_nats::Client,
     subject: String,
-    origin: Uuid,
     events: broadcast::Sender<BusEvent>,
     /// Events to publish, in order (a shell's order before its keystrokes).
     outbox: tokio::sync::mpsc::UnboundedSender<BusEvent>,
@@ -174,7 +164,6 @@ impl NatsBus {
         let bus = Self {
             client,
             subject,
-            origin,
             events,
             outbox,
         };
@@ -202,24 +191,12 @@ impl NatsBus {
     }
 }
 
-#[async_trait]
 impl Bus for NatsBus {
-    async fn publish(&self, event: BusEvent) -> Result<(), BusError> {
-        let payload = serde_json::to_vec(&Envelope {
-            origin: self.origin,
-            event,
-        })
-        .map_err(|e| BusError::Publish(e.to_string()))?;
-        self.client
-            .publish(self.subject.clone(), payload.into())
-            .await
-            .map_err(|e| BusError::Publish(e.to_string()))
-    }
     fn subscribe(&self) -> broadcast::Receiver<BusEvent> {
         self.events.subscribe()
     }
-    fn kind(&self) -> &'static str {
-        "nats"
+    fn is_shared(&self) -> bool {
+        true
     }
     fn enqueue(&self, event: BusEvent) {
         let _ = self.outbox.send(event);

@@ -8,7 +8,7 @@ use sqlx::postgres::PgRow;
 use steward_store::*;
 
 /// The genesis value of `prev_hash`.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub use steward_store::AUDIT_GENESIS as GENESIS;
 
 fn entry(row: &PgRow) -> Result<AuditEntry> {
     let org: Option<String> = row.get("org_id");

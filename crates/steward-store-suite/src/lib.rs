@@ -12,9 +12,6 @@ use steward_proto::Point;
 use steward_store::*;
 use uuid::Uuid;
 
-/// The genesis value of the audit chain's `prev_hash`.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
 /// Generates one `#[tokio::test]` per check. `$open` is an async fn
 /// returning `Option<(guard, Arc<dyn Store>)>`: `None` skips (the back end
 /// is not available here); the guard cleans up when dropped.
@@ -352,7 +349,7 @@ pub async fn audit_log_is_chained(store: Arc<dyn Store>) {
             .unwrap();
     }
     let entries = store.audit_entries(&Scope::all(), 0, 100).await.unwrap();
-    assert_eq!(verify_audit_chain(&entries, GENESIS), Ok(3));
+    assert_eq!(verify_audit_chain(&entries, AUDIT_GENESIS), Ok(3));
     // Newest first, before a cursor (the console's pages).
     let recent = store
         .audit_recent(&Scope::all(), i64::MAX, 2)

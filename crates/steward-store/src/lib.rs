@@ -277,6 +277,9 @@ pub trait Store: JobStore + FleetStore + Send + Sync + 'static {
 
 /// The chain hash of an audit entry: SHA-256 over the previous hash and the
 /// entry's fields in a fixed order (ids, times and text), hex.
+/// The `prev_hash` of the first audit entry.
+pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
 pub fn audit_hash(entry: &AuditEntry) -> String {
     use sha2::{Digest, Sha256};
     let canonical = serde_json::json!([

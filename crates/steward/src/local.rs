@@ -63,8 +63,7 @@ pub async fn audit(command: AuditCommand, remote: &Remote) -> Result<()> {
     match command {
         AuditCommand::Verify { data_dir } => {
             let entries = audit_entries(data_dir.as_deref(), remote, 0).await?;
-            match steward_store::verify_audit_chain(&entries, steward_store_sqlite::audit::GENESIS)
-            {
+            match steward_store::verify_audit_chain(&entries, steward_store::AUDIT_GENESIS) {
                 Ok(n) => print_text(format!("audit trail intact: {n} entries")),
                 Err((_, why)) => bail!("audit trail broken: {why}"),
             }

@@ -104,7 +104,7 @@ pub async fn rotate(
 ) -> ApiResult<serde_json::Value> {
     let id = id_param(&id, "device")?;
     state.store.get_device(&caller.scope, id).await?;
-    if !state.connections.rotate(id) && state.bus.kind() != "local" {
+    if !state.connections.rotate(id) && state.bus.is_shared() {
         // Another replica may hold the device.
         crate::bus::tell(&state, crate::bus::BusEvent::Rotate { device: id });
         return Ok(Json(

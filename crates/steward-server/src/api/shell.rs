@@ -31,7 +31,7 @@ async fn reachable(state: &AppState, device: Uuid) -> bool {
     if state.connections.is_connected(device) {
         return true;
     }
-    state.bus.kind() != "local"
+    state.bus.is_shared()
         && state
             .store
             .get_device(&steward_store::Scope::all(), device)
