@@ -75,6 +75,23 @@ try {
   await page.waitForSelector("#alert-detail .events li >> text=acknowledged");
   await shot(page, "alerts");
 
+  step("a monitor from its form, and the server's error in the form");
+  await page.goto(url + "#/monitors");
+  await page.click("button >> text=New monitor");
+  await page.fill("dialog input[name=name]", "e2e cpu");
+  await page.fill("dialog input[name=metric]", "system.cpu.utilization");
+  for (const name of ["warning", "warning_clear", "critical_clear"]) await page.fill(`dialog input[name=${name}]`, "");
+  await page.fill("dialog input[name=critical]", "99.5");
+  await page.fill("dialog input[name=for_minutes]", "10");
+  await page.click("dialog button[type=submit]");
+  await page.waitForSelector("td:has-text('system.cpu.utilization: critical ≥ 99.5 % for 10 min')");
+  await page.click("button >> text=New monitor");
+  await page.fill("dialog input[name=name]", "e2e inverted");
+  await page.fill("dialog input[name=warning]", "99");
+  await page.click("dialog button[type=submit]");
+  await page.waitForSelector("dialog .form-error:has-text('milder than the critical level')");
+  await page.keyboard.press("Escape");
+
   step("write a script and run it on two devices");
   await page.goto(url + "#/scripts");
   await page.click("button >> text=New script");

@@ -11,6 +11,9 @@ use crate::threshold::ThresholdState;
 use crate::{Millis, Severity};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+mod takeover;
+pub use takeover::{HeldAlert, PastSample, ReplayPlan};
+
 /// A fall this far below the trend (as a fraction of capacity) restarts the
 /// forecast window.
 const LEVEL_SHIFT: f64 = 0.05;
@@ -39,6 +42,9 @@ struct Series {
     points: VecDeque<(Millis, f64)>,
     severity: Severity,
     flap: FlapState,
+    /// Taken over with an open alert: a forecast keeps it until it has
+    /// points enough for a trend of its own (see `takeover`).
+    held: bool,
 }
 
 #[derive(Debug, Default)]
@@ -172,6 +178,12 @@ impl Engine {
                     }
                     let points: Vec<(Millis, f64)> = series.points.iter().copied().collect();
                     let mut fit = forecast::fit(&points, *min_points);
+                    if fit.is_none() && series.held {
+                        // Too few points yet for a trend of its own: the
+                        // alert taken over stands.
+                        continue;
+                    }
+                    series.held = false;
                     // A drop well below the trend is a cleanup (a level
                     // shift), not an outlier: start the trend again from it.
                     if fit.is_some_and(|f| value < f.at(at) - LEVEL_SHIFT * capacity.abs()) {

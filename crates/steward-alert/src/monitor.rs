@@ -105,7 +105,7 @@ impl Monitor {
     pub fn validate(&self) -> Result<(), String> {
         match &self.spec {
             MonitorSpec::Threshold { threshold, .. } => {
-                threshold.validate().map_err(|e| format!("{e:?}"))
+                threshold.validate().map_err(|e| e.to_string())
             }
             MonitorSpec::Forecast {
                 capacity,

@@ -36,12 +36,17 @@ pub struct Threshold {
     pub for_ms: Millis,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum ThresholdError {
+    #[error("a threshold needs a warning or a critical level")]
     NoLevel,
     /// The clear level is on the wrong side of the trigger.
+    #[error(
+        "a clear level must be on the safe side of its trigger (below it when alerting above, above it when alerting below)"
+    )]
     BadHysteresis,
     /// Warning is not milder than critical.
+    #[error("the warning level must be milder than the critical level")]
     Inverted,
 }
 
@@ -109,6 +114,23 @@ const LEVELS: [Severity; 2] = [Severity::Warning, Severity::Critical];
 impl ThresholdState {
     pub fn severity(&self) -> Severity {
         self.current.unwrap_or(Severity::Ok)
+    }
+
+    /// The state of a series that has held `severity` since `since` (an
+    /// alert another evaluator opened): the value is taken to still call
+    /// for it until a sample says otherwise.
+    pub fn held(severity: Severity, since: Millis) -> Self {
+        let mut state = Self {
+            current: Some(severity),
+            raw: Some(severity),
+            ..Self::default()
+        };
+        for (slot, level) in state.since.iter_mut().zip(LEVELS) {
+            if level <= severity {
+                *slot = Some(since);
+            }
+        }
+        state
     }
 
     /// Feeds one sample; returns the new severity when it changed.

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use steward_alert::Severity;
-use steward_alert::engine::{Change, Engine};
+use steward_alert::engine::{Change, Engine, HeldAlert, PastSample};
 use steward_alert::flapping::FlapRule;
 use steward_alert::monitor::Monitor;
 use steward_alert::monitor::MonitorSpec;
@@ -68,6 +68,14 @@ struct Remediating {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn severity_from_name(name: &str) -> Option<Severity> {
+    match name {
+        "warning" => Some(Severity::Warning),
+        "critical" => Some(Severity::Critical),
+        _ => None,
+    }
 }
 
 fn severity_name(s: Severity) -> &'static str {
@@ -358,6 +366,70 @@ impl Alerting {
             (crate::now_ms() - ts_ms).max(0),
             std::sync::atomic::Ordering::Relaxed,
         );
+    }
+
+    /// This replica evaluates `device` from now on (its agent connected
+    /// here, after a restart, a move or a replica's death): the engine's
+    /// state of it is rebuilt from the store, its open alerts and its last
+    /// stretch of samples, and whatever differs from the stored alerts is
+    /// recorded (see `steward_alert::engine::takeover`). On a store error
+    /// the device is evaluated from what this engine holds.
+    pub async fn take_over(&self, device: Uuid) {
+        self.forget(device);
+        let Some(meta) = self.meta(device).await else {
+            return;
+        };
+        let held: Vec<HeldAlert> = match self.store.device_open_alerts(device).await {
+            Ok(alerts) => alerts
+                .into_iter()
+                .filter_map(|a| {
+                    Some(HeldAlert {
+                        key: steward_alert::lifecycle::AlertKey {
+                            monitor: a.monitor_id,
+                            device: device.to_string(),
+                            subject: a.subject,
+                        },
+                        severity: severity_from_name(&a.severity)?,
+                        since: a.opened_at,
+                    })
+                })
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%device, %error, "Cannot read the device's open alerts to take it over.");
+                return;
+            }
+        };
+        let org = meta.org.to_string();
+        let plan = self.engine().replay_plan(&meta.target, &org);
+        let to_ms = now_ms();
+        let mut history = Vec::new();
+        for name in plan.metrics {
+            let query = steward_store::MetricQuery {
+                device_id: device,
+                name,
+                from_ms: to_ms - plan.lookback_ms,
+                to_ms,
+            };
+            match self.store.query_metric(&Scope::all(), &query).await {
+                Ok(series) => history.extend(series.into_iter().flat_map(|s| {
+                    let (name, labels) = (s.name, s.labels);
+                    s.samples.into_iter().map(move |(at, value)| PastSample {
+                        name: name.clone(),
+                        labels: labels.clone(),
+                        at,
+                        value,
+                    })
+                })),
+                Err(error) => {
+                    tracing::warn!(%device, metric = %query.name, %error, "Cannot replay the device's samples to take it over.");
+                }
+            }
+        }
+        let changes = self.engine().take_over(&meta.target, &org, &held, history);
+        if !changes.is_empty() {
+            tracing::info!(%device, changes = changes.len(), "Took the device over; its alerts were behind its samples.");
+        }
+        self.emit(meta.org, changes);
     }
 
     /// Forgets what is cached of a device (its inventory changed: OS, site).

@@ -183,6 +183,9 @@ async fn agent_session(
         state.connections.unregister(device.id, conn_id);
         return;
     }
+    // This replica evaluates the device from now on: rebuild what the
+    // engine holds of it from the store before its first frame counts.
+    state.alerting.take_over(device.id).await;
     if device.rotated {
         // First connection with a rotated certificate: retire the old one.
         if let Err(error) = state.store.promote_fingerprint(device.id).await {

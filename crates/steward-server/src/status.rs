@@ -19,6 +19,9 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+/// The longest pause between two sweeps for devices nobody holds.
+const ORPHAN_SWEEP_MAX: Duration = Duration::from_secs(10);
+
 #[derive(Default)]
 struct Deadlines {
     by_device: HashMap<Uuid, Instant>,
@@ -199,10 +202,14 @@ impl StatusTracker {
         }
     }
 
-    /// Every half window: devices stored as online that nobody has seen
-    /// (their replica went away and they did not reconnect) go offline.
+    /// Every half window, and at least every `ORPHAN_SWEEP_MAX`: devices
+    /// stored as online that nobody has seen (their replica went away and
+    /// they did not reconnect) go offline. A dead replica's devices are
+    /// thus taken over within `flush_every` + 1 s + `ORPHAN_SWEEP_MAX` of
+    /// when a single server would have noticed their silence.
     async fn orphan_sweep(self, mut shutdown: watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval((self.window / 2).max(Duration::from_secs(1)));
+        let every = (self.window / 2).clamp(Duration::from_secs(1), ORPHAN_SWEEP_MAX);
+        let mut tick = tokio::time::interval(every);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}

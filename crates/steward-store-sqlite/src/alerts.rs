@@ -290,6 +290,19 @@ impl SqliteStore {
             .collect()
     }
 
+    pub(crate) async fn device_open_alerts_impl(&self, device: Uuid) -> Result<Vec<AlertRecord>> {
+        sqlx::query(
+            "SELECT a.*, d.name AS device_name FROM alerts a JOIN devices d ON d.id = a.device_id WHERE a.device_id = ?1 AND a.state != 'resolved' ORDER BY a.opened_at",
+        )
+        .bind(device.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(alert)
+        .collect()
+    }
+
     async fn visible_alert(&self, scope: &Scope, id: Uuid) -> Result<AlertRecord> {
         let sql = format!(
             "SELECT a.*, d.name AS device_name FROM alerts a JOIN devices d ON d.id = a.device_id WHERE a.id = ?2 AND {}",

@@ -421,6 +421,9 @@ impl Store for SqliteStore {
     async fn list_alerts(&self, scope: &Scope, active_only: bool) -> Result<Vec<AlertRecord>> {
         self.list_alerts_impl(scope, active_only).await
     }
+    async fn device_open_alerts(&self, device: Uuid) -> Result<Vec<AlertRecord>> {
+        self.device_open_alerts_impl(device).await
+    }
     async fn alert_history(&self, scope: &Scope, id: Uuid) -> Result<Vec<AlertEventRecord>> {
         self.alert_history_impl(scope, id).await
     }

@@ -594,4 +594,24 @@ pub async fn a_repeated_condition_is_one_alert(store: Arc<dyn Store>) {
         store.list_alerts(&Scope::all(), true).await.unwrap().len(),
         1
     );
+    // What an evaluator taking the device over starts from: its open
+    // alerts, not another device's, not resolved ones.
+    let other = device(store.as_ref(), org, "fp2").await;
+    store
+        .record_alert_change(&AlertChange {
+            device_id: other,
+            ..change("critical", 4)
+        })
+        .await
+        .unwrap();
+    let open = store.device_open_alerts(dev).await.unwrap();
+    assert_eq!(
+        open.iter()
+            .map(|a| (a.device_id, a.severity.as_str(), a.opened_at))
+            .collect::<Vec<_>>(),
+        [(dev, "warning", 1)]
+    );
+    store.record_alert_change(&change("ok", 5)).await.unwrap();
+    assert!(store.device_open_alerts(dev).await.unwrap().is_empty());
+    assert_eq!(store.device_open_alerts(other).await.unwrap().len(), 1);
 }

@@ -239,6 +239,9 @@ pub trait Store: JobStore + FleetStore + Send + Sync + 'static {
     /// to resolve).
     async fn record_alert_change(&self, change: &AlertChange) -> Result<Option<Uuid>>;
     async fn list_alerts(&self, scope: &Scope, active_only: bool) -> Result<Vec<AlertRecord>>;
+    /// Every alert not resolved of one device, whatever its number (an
+    /// evaluator taking the device over starts from these).
+    async fn device_open_alerts(&self, device: Uuid) -> Result<Vec<AlertRecord>>;
     async fn alert_history(&self, scope: &Scope, id: Uuid) -> Result<Vec<AlertEventRecord>>;
     async fn acknowledge_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()>;
     async fn resolve_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()>;

@@ -1,10 +1,12 @@
-//! The console in a real browser (Debian's chromium via playwright-core):
+//! The console in real browsers: Debian's chromium (playwright-core) walks
 //! the whole technician's path over real server and agent processes
-//! (e2e/browser/console.mjs, which leaves screenshots in
-//! e2e/browser/screenshots/), and text an agent reports shown as text: a
+//! (e2e/browser/console.mjs); Debian's firefox-esr (puppeteer-core over
+//! WebDriver BiDi) walks it again in the other engine
+//! (e2e/browser/firefox.mjs). Both leave screenshots in
+//! e2e/browser/screenshots/. Text an agent reports is shown as text: a
 //! hostile device name with markup creates no element and runs no script.
-//! Skips loudly when chromium or the npm packages are missing, unless
-//! CI=true.
+//! Each skips loudly when its browser or the npm packages are missing,
+//! unless CI=true.
 
 mod common;
 
@@ -18,29 +20,52 @@ fn browser_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../e2e/browser")
 }
 
-fn ready() -> Result<(), String> {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !std::path::Path::new(&chromium).exists() {
-        return Err(format!("{chromium} is missing (apt-get install chromium)"));
-    }
-    if !browser_dir().join("node_modules/playwright-core").exists() {
-        return Err("e2e/browser/node_modules is missing (npm ci --prefix e2e/browser)".into());
-    }
-    Ok(())
+/// A browser engine and the npm package that drives it.
+#[derive(Clone, Copy)]
+enum Engine {
+    Chromium,
+    Firefox,
 }
 
-/// False (after saying so loudly) when the browser test cannot run here;
-/// in CI that is a failure.
-fn browser_available() -> bool {
-    match ready() {
-        Ok(()) => true,
-        Err(why) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "browser test cannot run in CI: {why}"
-            );
-            eprintln!("\n!!! SKIPPED browser test: {why}\n");
-            false
+impl Engine {
+    fn ready(self) -> Result<(), String> {
+        let (variable, default, package, install) = match self {
+            Engine::Chromium => (
+                "CHROMIUM",
+                "/usr/bin/chromium",
+                "playwright-core",
+                "chromium",
+            ),
+            Engine::Firefox => (
+                "FIREFOX",
+                "/usr/bin/firefox-esr",
+                "puppeteer-core",
+                "firefox-esr",
+            ),
+        };
+        let binary = std::env::var(variable).unwrap_or_else(|_| default.into());
+        if !std::path::Path::new(&binary).exists() {
+            return Err(format!("{binary} is missing (apt-get install {install})"));
+        }
+        if !browser_dir().join("node_modules").join(package).exists() {
+            return Err("e2e/browser/node_modules is missing (npm ci --prefix e2e/browser)".into());
+        }
+        Ok(())
+    }
+
+    /// False (after saying so loudly) when the browser test cannot run
+    /// here; in CI that is a failure.
+    fn available(self) -> bool {
+        match self.ready() {
+            Ok(()) => true,
+            Err(why) => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "browser test cannot run in CI: {why}"
+                );
+                eprintln!("\n!!! SKIPPED browser test: {why}\n");
+                false
+            }
         }
     }
 }
@@ -65,7 +90,7 @@ fn node(script: &str, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_technician_works_through_the_console() {
-    if !browser_available() {
+    if !Engine::Chromium.available() {
         return;
     }
     steward_pki::install_default_provider();
@@ -146,7 +171,7 @@ fn drive_the_console(root: &std::path::Path, server: &Server) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_text_with_markup_is_shown_as_text() {
-    if !browser_available() {
+    if !Engine::Chromium.available() {
         return;
     }
     steward_pki::install_default_provider();
@@ -201,5 +226,89 @@ async fn agent_text_with_markup_is_shown_as_text() {
                 HOSTILE,
             ],
         )
+    });
+}
+
+/// The same path in Firefox: two agents, an alert each, a script run on
+/// both from the bulk bar, the terminal. The server's records then show
+/// what the browser did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_works_in_firefox() {
+    if !Engine::Firefox.available() {
+        return;
+    }
+    steward_pki::install_default_provider();
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = common::api::Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    let monitor = serde_json::json!({
+        "name": "ff uptime",
+        "spec": {
+            "kind": "threshold",
+            "metric": "system.uptime",
+            "threshold": { "direction": "above", "critical": { "trigger": 1.0 } }
+        }
+    });
+    let (status, body) = api.post("/api/v1/monitors", monitor).await;
+    assert!(status.is_success(), "{body}");
+    let script =
+        "#!/bin/sh\n# steward: name = ff-hello\necho start\nsleep 6\necho steward-ff-$((6*7))\n";
+    let (status, body) = api
+        .post("/api/v1/scripts", serde_json::json!({ "file": script }))
+        .await;
+    assert!(status.is_success(), "{body}");
+    tokio::task::block_in_place(|| {
+        let token = server.enroll_token(2);
+        let mut agents: Vec<Agent> = ["ff-alpha", "ff-beta"]
+            .iter()
+            .map(|name| Agent::enroll(root.path(), name, &token))
+            .collect();
+        for agent in &mut agents {
+            agent.start("1s");
+        }
+        wait_for(
+            "both agents online",
+            std::time::Duration::from_secs(20),
+            || {
+                agents
+                    .iter()
+                    .all(|a| server.status_of(&a.device_id) == "online")
+                    .then_some(())
+            },
+        );
+        let shots = browser_dir().join("screenshots");
+        let out = node(
+            "firefox.mjs",
+            &[
+                &format!("{}/", server.url()),
+                "admin",
+                ADMIN_PASSWORD,
+                shots.to_str().unwrap(),
+                "2",
+            ],
+        );
+        eprintln!("{out}");
+        let jobs = server.cli_json(&["jobs"]);
+        assert!(
+            jobs.as_array().unwrap().iter().any(|j| {
+                j["name"].as_str().unwrap_or("").contains("ff-hello")
+                    && j["counts"]["succeeded"] == 2
+            }),
+            "no ff-hello job that succeeded on both devices: {jobs}"
+        );
+        let audit = String::from_utf8_lossy(&server.cli(&["audit", "export"]).stdout).to_string();
+        for action in ["shell.opened", "POST /api/v1/jobs", "login"] {
+            assert!(audit.contains(action), "no {action} in the audit log");
+        }
+        for name in ["dashboard", "device", "alerts", "job", "terminal"] {
+            assert!(
+                shots.join(format!("firefox-{name}.png")).exists(),
+                "no firefox-{name}.png"
+            );
+        }
     });
 }

@@ -3,7 +3,10 @@
 //! killed mid-run. Its agents reconnect to the others, every run's result is
 //! stored once (each run executed once), every alert exists once (opened
 //! once, not re-raised by the replica that took the device over), and no
-//! metric batch is lost. Needs STEWARD_TEST_POSTGRES and STEWARD_TEST_NATS.
+//! metric batch is lost. A seventh agent that can reach only the killed
+//! replica never comes back: a survivor finds it silent and marks it
+//! offline (one offline alert) within 30 s. Needs STEWARD_TEST_POSTGRES and
+//! STEWARD_TEST_NATS.
 
 mod common;
 
@@ -113,6 +116,13 @@ async fn a_replica_dies_mid_job_and_nothing_is_lost_or_doubled() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "offline", "spec": { "kind": "offline" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let script = format!(
         "#!/bin/sh\n# steward: name = slow\n# steward: timeout = 60s\necho \"$STEWARD_RUN_ID\" >> {}\nsleep 4\necho done\n",
         root.path().join("runs.log").display()
@@ -121,7 +131,7 @@ async fn a_replica_dies_mid_job_and_nothing_is_lost_or_doubled() {
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let (status, created) = api
-        .post("/api/v1/enroll-tokens", json!({ "uses": AGENTS }))
+        .post("/api/v1/enroll-tokens", json!({ "uses": AGENTS + 1 }))
         .await;
     assert_eq!(status, StatusCode::OK, "{created}");
     let secret = created["token"].as_str().unwrap().to_string();
@@ -173,15 +183,55 @@ async fn a_replica_dies_mid_job_and_nothing_is_lost_or_doubled() {
     )
     .await;
     let victim = 1;
-    let lost = connected(&apis[victim]).await;
-    assert!(lost > 0);
+    // One more device, held by the victim and unable to reach any other
+    // replica (its configuration names the victim, not the balancer): it
+    // will not come back, so the survivors must find it silent.
+    let held_before = connected(&apis[victim]).await;
+    let mut pinned = tokio::task::block_in_place(|| Agent::enroll(root.path(), "pinned", &secret));
+    let config = pinned.dir().join("agent.json");
+    let mut pinned_config: Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    pinned_config["url"] = format!("https://127.0.0.1:{}", ports[victim]).into();
+    std::fs::write(&config, pinned_config.to_string()).unwrap();
+    tokio::task::block_in_place(|| pinned.start("1s"));
+    poll(
+        "the pinned agent on the victim",
+        Duration::from_secs(30),
+        async || {
+            let (_, alerts) = api.get("/api/v1/alerts").await;
+            (connected(&apis[victim]).await == held_before + 1
+                && alerts.as_array()?.len() == AGENTS + 1)
+                .then_some(())
+        },
+    )
+    .await;
     replicas[victim].kill9();
+    let killed_at = Instant::now();
     let survivors: Vec<&Api> = apis
         .iter()
         .enumerate()
         .filter(|(i, _)| *i != victim)
         .map(|(_, a)| a)
         .collect();
+
+    // The device that cannot come back is taken over: found silent and
+    // marked offline, its offline alert raised, by one of the survivors,
+    // within the 30 s the design allows.
+    poll(
+        "the pinned device marked offline by a survivor",
+        Duration::from_secs(30),
+        async || {
+            let (_, device) = api
+                .get(&format!("/api/v1/devices/{}", pinned.device_id))
+                .await;
+            (device["status"] == "offline").then_some(())
+        },
+    )
+    .await;
+    eprintln!(
+        "pinned device offline {:?} after its replica died",
+        killed_at.elapsed()
+    );
 
     // Every agent back, every run stored once.
     poll(
@@ -243,15 +293,23 @@ async fn a_replica_dies_mid_job_and_nothing_is_lost_or_doubled() {
     }
 
     // Every alert once: one per device, opened once, never raised again by
-    // the replica that took the device over.
+    // the replica that took the device over; one offline alert, for the
+    // device that did not come back.
     let (_, alerts) = api.get("/api/v1/alerts").await;
     let alerts = alerts.as_array().unwrap();
-    assert_eq!(alerts.len(), AGENTS, "{alerts:?}");
+    assert_eq!(alerts.len(), AGENTS + 2, "{alerts:?}");
     let devices: HashSet<&str> = alerts
         .iter()
+        .filter(|a| a["monitor_name"] == "up")
         .map(|a| a["device_id"].as_str().unwrap())
         .collect();
-    assert_eq!(devices.len(), AGENTS);
+    assert_eq!(devices.len(), AGENTS + 1);
+    let offline: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["monitor_name"] == "offline")
+        .collect();
+    assert_eq!(offline.len(), 1, "{offline:?}");
+    assert_eq!(offline[0]["device_id"], pinned.device_id.as_str());
     for alert in alerts {
         let (_, history) = api
             .get(&format!(

@@ -210,12 +210,6 @@ async fn session(
             session: session.clone(),
         },
     );
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code: 1000,
-            reason: Utf8Bytes::from(reason.chars().take(120).collect::<String>()),
-        })))
-        .await;
     audit(
         "shell.closed",
         json!({
@@ -228,6 +222,14 @@ async fn session(
     )
     .await;
     tracing::info!(device = %device_id, %session, %reason, "Remote shell closed.");
+    // The viewer hears the session ended only once the audit trail holds it,
+    // so whoever reads the log after "session ended" finds the close there.
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code: 1000,
+            reason: Utf8Bytes::from(reason.chars().take(120).collect::<String>()),
+        })))
+        .await;
 }
 
 #[derive(Deserialize)]

@@ -6,13 +6,6 @@ const list = (text) => (text || "").split(",").map((s) => s.trim()).filter(Boole
 
 // --- monitors --------------------------------------------------------------
 
-const TEMPLATES = {
-  threshold: { kind: "threshold", metric: "system.filesystem.utilization", labels: {}, threshold: { direction: "above", warning: { trigger: 0.85, clear: 0.8 }, critical: { trigger: 0.95, clear: 0.9 }, for_ms: 300000 } },
-  forecast: { kind: "forecast", metric: "system.filesystem.utilization", capacity: 1.0, horizon_ms: 7 * 86400000, window_ms: 86400000 },
-  offline: { kind: "offline" },
-  check: { kind: "check", check: "check_disk" },
-};
-
 export async function monitors(root) {
   root.append(h("div", { class: "head" }, h("h1", {}, "Monitors"), h("button", { class: "primary", onclick: () => create() }, "New monitor")));
   const box = h("div");
@@ -28,34 +21,111 @@ export async function monitors(root) {
       { title: "", render: (m) => h("button", { class: "small danger", onclick: async () => { if (confirm(`Delete the monitor ${m.name}?`)) { await api(`/monitors/${m.id}/delete`, { method: "POST", body: {} }); toast("Deleted " + m.name); draw(); } } }, "Delete") },
     ], all, { empty: "No monitors." }));
   };
-  const create = () => modal("New monitor", (close) => {
-    const f = form([
-      { name: "name", label: "Name", required: true },
-      { name: "template", label: "Kind", type: "select", value: "threshold", options: [["threshold", "Threshold: a metric beyond a level for a while"], ["forecast", "Forecast: a metric heading for its capacity"], ["offline", "Offline: the device stopped reporting"], ["check", "Check: a local script check"]] },
-      { name: "spec", label: "Definition (JSON)", type: "textarea", rows: 10, required: true, value: JSON.stringify(TEMPLATES.threshold, null, 2) },
-      { name: "tags", label: "Only devices with these tags", help: "Comma-separated; empty: every device" },
-      { name: "remediation", label: "Self-healing script (optional)", help: "A script of the library, run on the device before anyone is paged" },
-    ], async (v) => {
-      let spec;
-      try { spec = JSON.parse(v.spec); } catch (e) { throw new Error("Definition: not valid JSON (" + e.message + ")"); }
-      const body = { name: v.name, spec, applies_to: { tags: list(v.tags) } };
-      if (v.remediation) body.remediation = { script: v.remediation };
-      await api("/monitors", { method: "POST", body });
-      toast("Saved " + v.name);
-      close();
-      draw();
-    });
-    f.elements.template.addEventListener("change", () => { f.elements.spec.value = JSON.stringify(TEMPLATES[f.elements.template.value], null, 2); });
-    return f;
-  }, { wide: true });
+  const create = () => modal("New monitor", (close) => monitorForm(async (body) => {
+    await api("/monitors", { method: "POST", body });
+    toast("Saved " + body.name);
+    close();
+    draw();
+  }), { wide: true });
   await draw();
 }
 
+// The metrics agents report, offered as suggestions (any name is allowed).
+const METRICS = ["system.cpu.utilization", "system.memory.utilization", "system.filesystem.utilization", "system.paging.utilization",
+  "system.cpu.load_average.5m", "system.cpu.load_average.15m", "system.processes.count", "system.uptime", "system.network.io"];
+// Which fields each kind uses; "json" is the raw definition.
+const KIND_FIELDS = {
+  threshold: ["metric", "labels", "direction", "warning", "warning_clear", "critical", "critical_clear", "for_minutes"],
+  forecast: ["metric", "labels", "capacity", "horizon_days", "window_hours"],
+  offline: [],
+  check: ["check"],
+  json: ["spec"],
+};
+
+// The monitor form: a kind, then the fields of that kind (levels in % for
+// the `.utilization` ratios); "Advanced" takes the definition as JSON.
+// `submit(body)` saves it; its errors show in the form.
+function monitorForm(submit) {
+  const f = form([
+    { name: "name", label: "Name", required: true, placeholder: "Disk almost full" },
+    { name: "kind", label: "Kind", type: "select", value: "threshold", options: [["threshold", "Threshold: a metric beyond a level for a while"], ["forecast", "Forecast: a metric heading for its capacity"], ["offline", "Offline: the device stopped reporting"], ["check", "Check: a local script check fails"], ["json", "Advanced: the definition as JSON"]] },
+    { name: "metric", label: "Metric", value: "system.filesystem.utilization", help: "Ratios (…utilization) take their levels in %" },
+    { name: "labels", label: "Only these series", placeholder: "mountpoint=/", help: "Comma-separated name=value; empty: every series of the metric" },
+    { name: "direction", label: "Alert when the value is", type: "select", value: "above", options: [["above", "above the level"], ["below", "below the level"]] },
+    { name: "warning", label: "Warning level", type: "number", value: 85, help: "Empty: no warning" },
+    { name: "warning_clear", label: "Warning clears at", type: "number", value: 80, help: "Empty: at the level itself" },
+    { name: "critical", label: "Critical level", type: "number", value: 95, help: "Empty: no critical" },
+    { name: "critical_clear", label: "Critical clears at", type: "number", value: 90 },
+    { name: "for_minutes", label: "For at least (minutes)", type: "number", value: 5, min: 0 },
+    { name: "capacity", label: "Capacity", type: "number", value: 100, help: "The level it must not reach (in % for ratios)" },
+    { name: "horizon_days", label: "Warn this many days ahead", type: "number", value: 7, min: 0 },
+    { name: "window_hours", label: "Trend over the last (hours)", type: "number", value: 24, min: 1 },
+    { name: "check", label: "Check name", placeholder: "disk", help: "As given to the agent's --check NAME=COMMAND" },
+    { name: "spec", label: "Definition (JSON)", type: "textarea", rows: 10, value: JSON.stringify({ kind: "offline" }, null, 2) },
+    { name: "tags", label: "Only devices with these tags", help: "Comma-separated; empty: every device" },
+    { name: "remediation", label: "Self-healing script (optional)", help: "A script of the library, run on the device before anyone is paged" },
+  ], (v) => submit(monitorBody(v)));
+  for (const input of f.querySelectorAll("input[type=number]")) input.step = "any";
+  f.elements.metric.setAttribute("list", "metric-names");
+  f.append(h("datalist", { id: "metric-names" }, METRICS.map((m) => h("option", { value: m }))));
+  const show = () => {
+    const wanted = KIND_FIELDS[f.elements.kind.value];
+    for (const name of new Set(Object.values(KIND_FIELDS).flat())) f.elements[name].closest("label").hidden = !wanted.includes(name);
+  };
+  f.elements.kind.addEventListener("change", show);
+  show();
+  return f;
+}
+
+// The API body from the form's values; throws with the field's name when
+// a value is missing or wrong.
+function monitorBody(v) {
+  const ratio = v.metric.endsWith(".utilization") ? 0.01 : 1;
+  const scaled = (x) => Math.round(x * ratio * 1e9) / 1e9;
+  const level = (trigger, clear) => (trigger === undefined ? null : { trigger: scaled(trigger), clear: clear === undefined ? null : scaled(clear) });
+  const labels = {};
+  for (const pair of list(v.labels)) {
+    const [name, ...rest] = pair.split("=");
+    if (!name || !rest.length) throw new Error(`Only these series: "${pair}" is not name=value`);
+    labels[name.trim()] = rest.join("=").trim();
+  }
+  const needMetric = () => { if (!v.metric) throw new Error("Metric: required"); };
+  let spec;
+  switch (v.kind) {
+    case "threshold":
+      needMetric();
+      if (v.warning === undefined && v.critical === undefined) throw new Error("Set a warning or a critical level");
+      spec = { kind: "threshold", metric: v.metric, labels, threshold: { direction: v.direction, warning: level(v.warning, v.warning_clear), critical: level(v.critical, v.critical_clear), for_ms: Math.round((v.for_minutes || 0) * 60000) } };
+      break;
+    case "forecast":
+      needMetric();
+      if (v.capacity === undefined) throw new Error("Capacity: required");
+      spec = { kind: "forecast", metric: v.metric, labels, capacity: scaled(v.capacity), horizon_ms: Math.round((v.horizon_days ?? 7) * 86400000), window_ms: Math.round((v.window_hours ?? 24) * 3600000) };
+      break;
+    case "check":
+      if (!v.check) throw new Error("Check name: required");
+      spec = { kind: "check", check: v.check };
+      break;
+    case "json":
+      try { spec = JSON.parse(v.spec); } catch (e) { throw new Error("Definition: not valid JSON (" + e.message + ")"); }
+      break;
+    default:
+      spec = { kind: "offline" };
+  }
+  const body = { name: v.name, spec, applies_to: { tags: list(v.tags) } };
+  if (v.remediation) body.remediation = { script: v.remediation };
+  return body;
+}
+
 function describeSpec(s) {
-  const levels = (t) => [t?.warning ? `warning ≥ ${t.warning.trigger}` : null, t?.critical ? `critical ≥ ${t.critical.trigger}` : null].filter(Boolean).join(", ");
+  const value = (x) => (s.metric?.endsWith(".utilization") ? `${Math.round(x * 1000) / 10} %` : String(x));
+  const sign = s.threshold?.direction === "below" ? "≤" : "≥";
+  const levels = (t) => [t?.warning ? `warning ${sign} ${value(t.warning.trigger)}` : null, t?.critical ? `critical ${sign} ${value(t.critical.trigger)}` : null].filter(Boolean).join(", ");
+  const series = Object.entries(s.labels || {}).map(([k, v]) => `${k}=${v}`).join(", ");
+  const metric = series ? `${s.metric} {${series}}` : s.metric;
   switch (s.kind) {
-    case "threshold": return `${s.metric} ${s.threshold?.direction || ""} (${levels(s.threshold)}) for ${Math.round((s.threshold?.for_ms || 0) / 1000)} s`;
-    case "forecast": return `${s.metric} reaching ${s.capacity} within ${Math.round(s.horizon_ms / 3600000)} h`;
+    case "threshold": return `${metric}: ${levels(s.threshold)} for ${Math.round((s.threshold?.for_ms || 0) / 60000)} min`;
+    case "forecast": return `${metric} reaching ${value(s.capacity)} within ${Math.round(s.horizon_ms / 86400000 * 10) / 10} days`;
     case "offline": return "device offline";
     case "check": return `check ${s.check}`;
     default: return JSON.stringify(s);
