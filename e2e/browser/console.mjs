@@ -5,6 +5,7 @@
 // Usage: node console.mjs URL USERNAME PASSWORD OUT_DIR
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
+import { walk } from "./run.mjs";
 
 const [url, username, password, outDir] = process.argv.slice(2);
 mkdirSync(outDir, { recursive: true });
@@ -12,11 +13,8 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
-const errors = [];
-const step = (name) => console.log(`-- ${name}`);
 const shot = (page, name) => page.screenshot({ path: `${outDir}/${name}.png` });
-let failure = null;
-try {
+await walk(browser, "console", outDir, async (step, errors) => {
   const page = await browser.newPage({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 860 } });
   page.setDefaultTimeout(20000);
   page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
@@ -145,14 +143,4 @@ try {
   step("sign out");
   await page.click("#signout");
   await page.waitForSelector("#signin:not([hidden])");
-} catch (error) {
-  failure = String(error.stack || error);
-} finally {
-  await browser.close();
-}
-if (errors.length) failure = (failure ? failure + "\n" : "") + errors.join("\n");
-if (failure) {
-  console.error(failure);
-  process.exit(1);
-}
-console.log(`console checks passed; screenshots in ${outDir}`);
+});

@@ -7,6 +7,7 @@
 // Usage: node firefox.mjs URL USERNAME PASSWORD OUT_DIR DEVICE_COUNT
 import puppeteer from "puppeteer-core";
 import { mkdirSync } from "node:fs";
+import { walk } from "./run.mjs";
 
 const [url, username, password, outDir, deviceCount] = process.argv.slice(2);
 const devices = Number(deviceCount);
@@ -19,12 +20,9 @@ const browser = await puppeteer.launch({
   // A profile of its own, no updates, no telemetry: nothing but the test.
   extraPrefsFirefox: { "app.update.enabled": false, "datareporting.policy.dataSubmissionEnabled": false },
 });
-const errors = [];
-const step = (name) => console.log(`-- ${name}`);
 const shot = (page, name) => page.screenshot({ path: `${outDir}/firefox-${name}.png` });
 const count = (page, selector) => page.$$eval(selector, (els) => els.length);
-let failure = null;
-try {
+await walk(browser, "firefox", outDir, async (step, errors) => {
   const page = await browser.newPage();
   await page.setViewport({ width: 1366, height: 860 });
   page.setDefaultTimeout(20000);
@@ -122,14 +120,4 @@ try {
   step("sign out");
   await page.click("#signout");
   await page.waitForSelector("#signin:not([hidden])");
-} catch (error) {
-  failure = String(error.stack || error);
-} finally {
-  await browser.close();
-}
-if (errors.length) failure = (failure ? failure + "\n" : "") + errors.join("\n");
-if (failure) {
-  console.error(failure);
-  process.exit(1);
-}
-console.log(`firefox checks passed; screenshots in ${outDir}`);
+});

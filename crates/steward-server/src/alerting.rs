@@ -57,6 +57,8 @@ pub struct Alerting {
     attempts: Mutex<HashMap<(String, Uuid), Vec<i64>>>,
     /// How far behind the samples' own time the latest evaluation ran (ms).
     pub evaluation_lag_ms: std::sync::atomic::AtomicI64,
+    /// Devices taken over (their state rebuilt from the store).
+    pub takeovers: std::sync::atomic::AtomicU64,
 }
 
 /// (monitor, device, subject).
@@ -110,6 +112,7 @@ impl Alerting {
             remediating: Mutex::default(),
             attempts: Mutex::default(),
             evaluation_lag_ms: std::sync::atomic::AtomicI64::new(0),
+            takeovers: std::sync::atomic::AtomicU64::new(0),
         });
         alerting.reload().await?;
         tokio::spawn(alerting.clone().writer(rx));
@@ -426,6 +429,8 @@ impl Alerting {
             }
         }
         let changes = self.engine().take_over(&meta.target, &org, &held, history);
+        self.takeovers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if !changes.is_empty() {
             tracing::info!(%device, changes = changes.len(), "Took the device over; its alerts were behind its samples.");
         }

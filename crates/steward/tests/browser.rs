@@ -88,85 +88,111 @@ fn node(script: &str, args: &[&str]) -> String {
     text
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_technician_works_through_the_console() {
-    if !Engine::Chromium.available() {
-        return;
-    }
+/// A server with an alert on every device as soon as it reports (uptime
+/// above 1 s), `script` in its library, and two real agents online.
+struct Fleet {
+    _root: tempfile::TempDir,
+    server: Server,
+    _agents: Vec<Agent>,
+}
+
+async fn fleet_of_two(names: [&str; 2], script: &str) -> Fleet {
     steward_pki::install_default_provider();
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    // An alert on every device as soon as it reports (uptime above 1 s).
+    let api = common::api::Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
     let monitor = serde_json::json!({
-        "name": "e2e uptime",
+        "name": "uptime",
         "spec": {
             "kind": "threshold",
             "metric": "system.uptime",
             "threshold": { "direction": "above", "critical": { "trigger": 1.0 } }
         }
     });
-    let api = common::api::Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
     let (status, body) = api.post("/api/v1/monitors", monitor).await;
     assert!(status.is_success(), "{body}");
-    tokio::task::block_in_place(|| drive_the_console(root.path(), &server));
+    if !script.is_empty() {
+        let (status, body) = api
+            .post("/api/v1/scripts", serde_json::json!({ "file": script }))
+            .await;
+        assert!(status.is_success(), "{body}");
+    }
+    let agents = tokio::task::block_in_place(|| {
+        let token = server.enroll_token(2);
+        let mut agents: Vec<Agent> = names
+            .iter()
+            .map(|name| Agent::enroll(root.path(), name, &token))
+            .collect();
+        for agent in &mut agents {
+            agent.start("1s");
+        }
+        wait_for(
+            "both agents online",
+            std::time::Duration::from_secs(20),
+            || {
+                agents
+                    .iter()
+                    .all(|a| server.status_of(&a.device_id) == "online")
+                    .then_some(())
+            },
+        );
+        agents
+    });
+    Fleet {
+        _root: root,
+        server,
+        _agents: agents,
+    }
 }
 
-fn drive_the_console(root: &std::path::Path, server: &Server) {
-    let token = server.enroll_token(2);
-    let mut agents: Vec<Agent> = ["e2e-alpha", "e2e-beta"]
-        .iter()
-        .map(|name| Agent::enroll(root, name, &token))
-        .collect();
-    for agent in &mut agents {
-        agent.start("1s");
-    }
-    wait_for(
-        "both agents online",
-        std::time::Duration::from_secs(20),
-        || {
-            agents
-                .iter()
-                .all(|a| server.status_of(&a.device_id) == "online")
-                .then_some(())
-        },
-    );
-    let shots = browser_dir().join("screenshots");
-    let out = node(
-        "console.mjs",
-        &[
-            &format!("{}/", server.url()),
-            "admin",
-            ADMIN_PASSWORD,
-            shots.to_str().unwrap(),
-        ],
-    );
-    eprintln!("{out}");
-    // What the browser did is in the server's records.
-    let alerts = server.cli_json(&["alerts", "--all"]);
-    assert!(
-        alerts
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["acknowledged_by"] == "admin"),
-        "no alert acknowledged by admin: {alerts}"
-    );
+/// Runs a browser script against the fleet's server; then checks the
+/// server's audit log holds `actions` and the screenshots `shots` exist.
+fn drive(fleet: &Fleet, script: &str, extra: &[&str], actions: &[&str], shots: &[String]) {
+    let server = &fleet.server;
+    let dir = browser_dir().join("screenshots");
+    let url = format!("{}/", server.url());
+    let mut args = vec![url.as_str(), "admin", ADMIN_PASSWORD, dir.to_str().unwrap()];
+    args.extend(extra);
+    eprintln!("{}", node(script, &args));
     let audit = String::from_utf8_lossy(&server.cli(&["audit", "export"]).stdout).to_string();
-    for action in [
-        "shell.opened",
-        "POST /api/v1/enroll-tokens",
-        "POST /api/v1/jobs",
-        "login",
-    ] {
+    for action in actions {
         assert!(audit.contains(action), "no {action} in the audit log");
     }
-    for name in ["dashboard", "device", "alerts", "job", "terminal"] {
-        assert!(shots.join(format!("{name}.png")).exists(), "no {name}.png");
+    for shot in shots {
+        assert!(dir.join(format!("{shot}.png")).exists(), "no {shot}.png");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_technician_works_through_the_console() {
+    if !Engine::Chromium.available() {
+        return;
+    }
+    let fleet = fleet_of_two(["e2e-alpha", "e2e-beta"], "").await;
+    tokio::task::block_in_place(|| {
+        let shots = ["dashboard", "device", "alerts", "job", "terminal"].map(String::from);
+        let actions = [
+            "shell.opened",
+            "POST /api/v1/enroll-tokens",
+            "POST /api/v1/jobs",
+            "login",
+        ];
+        drive(&fleet, "console.mjs", &[], &actions, &shots);
+        // What the browser did is in the server's records.
+        let alerts = fleet.server.cli_json(&["alerts", "--all"]);
+        assert!(
+            alerts
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["acknowledged_by"] == "admin"),
+            "no alert acknowledged by admin: {alerts}"
+        );
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,62 +263,15 @@ async fn the_console_works_in_firefox() {
     if !Engine::Firefox.available() {
         return;
     }
-    steward_pki::install_default_provider();
-    let root = tempfile::tempdir().unwrap();
-    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = common::api::Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
-    let monitor = serde_json::json!({
-        "name": "ff uptime",
-        "spec": {
-            "kind": "threshold",
-            "metric": "system.uptime",
-            "threshold": { "direction": "above", "critical": { "trigger": 1.0 } }
-        }
-    });
-    let (status, body) = api.post("/api/v1/monitors", monitor).await;
-    assert!(status.is_success(), "{body}");
     let script =
         "#!/bin/sh\n# steward: name = ff-hello\necho start\nsleep 6\necho steward-ff-$((6*7))\n";
-    let (status, body) = api
-        .post("/api/v1/scripts", serde_json::json!({ "file": script }))
-        .await;
-    assert!(status.is_success(), "{body}");
+    let fleet = fleet_of_two(["ff-alpha", "ff-beta"], script).await;
     tokio::task::block_in_place(|| {
-        let token = server.enroll_token(2);
-        let mut agents: Vec<Agent> = ["ff-alpha", "ff-beta"]
-            .iter()
-            .map(|name| Agent::enroll(root.path(), name, &token))
-            .collect();
-        for agent in &mut agents {
-            agent.start("1s");
-        }
-        wait_for(
-            "both agents online",
-            std::time::Duration::from_secs(20),
-            || {
-                agents
-                    .iter()
-                    .all(|a| server.status_of(&a.device_id) == "online")
-                    .then_some(())
-            },
-        );
-        let shots = browser_dir().join("screenshots");
-        let out = node(
-            "firefox.mjs",
-            &[
-                &format!("{}/", server.url()),
-                "admin",
-                ADMIN_PASSWORD,
-                shots.to_str().unwrap(),
-                "2",
-            ],
-        );
-        eprintln!("{out}");
-        let jobs = server.cli_json(&["jobs"]);
+        let shots =
+            ["dashboard", "device", "alerts", "job", "terminal"].map(|s| format!("firefox-{s}"));
+        let actions = ["shell.opened", "POST /api/v1/jobs", "login"];
+        drive(&fleet, "firefox.mjs", &["2"], &actions, &shots);
+        let jobs = fleet.server.cli_json(&["jobs"]);
         assert!(
             jobs.as_array().unwrap().iter().any(|j| {
                 j["name"].as_str().unwrap_or("").contains("ff-hello")
@@ -300,15 +279,5 @@ async fn the_console_works_in_firefox() {
             }),
             "no ff-hello job that succeeded on both devices: {jobs}"
         );
-        let audit = String::from_utf8_lossy(&server.cli(&["audit", "export"]).stdout).to_string();
-        for action in ["shell.opened", "POST /api/v1/jobs", "login"] {
-            assert!(audit.contains(action), "no {action} in the audit log");
-        }
-        for name in ["dashboard", "device", "alerts", "job", "terminal"] {
-            assert!(
-                shots.join(format!("firefox-{name}.png")).exists(),
-                "no firefox-{name}.png"
-            );
-        }
     });
 }

@@ -311,20 +311,8 @@ async fn a_replica_dies_mid_job_and_nothing_is_lost_or_doubled() {
     assert_eq!(offline.len(), 1, "{offline:?}");
     assert_eq!(offline[0]["device_id"], pinned.device_id.as_str());
     for alert in alerts {
-        let (_, history) = api
-            .get(&format!(
-                "/api/v1/alerts/{}/history",
-                alert["id"].as_str().unwrap()
-            ))
-            .await;
-        let events: Vec<&str> = history
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|e| e["event"]["event"].as_str())
-            .filter(|e| *e != "notification")
-            .collect();
-        assert_eq!(events, ["opened"], "alert history: {history}");
+        let events = api.alert_events(alert["id"].as_str().unwrap()).await;
+        assert_eq!(events, ["opened"], "alert history of {alert}");
     }
     drop(replicas);
 }

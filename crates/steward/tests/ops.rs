@@ -32,6 +32,8 @@ async fn ready_metrics_backup_and_restore() {
         "steward_evaluation_lag_seconds 0",
         "steward_bus_published_total 0",
         "steward_bus_received_total 0",
+        "steward_devices_taken_over_total 0",
+        "steward_notifications_pending 0",
     ] {
         assert!(text.contains(figure), "no {figure} in {text}");
     }

@@ -31,6 +31,15 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
 /// (scrape with an API token holding `audit.view`).
 pub async fn metrics(State(state): State<Arc<AppState>>, _: Caller) -> Response {
     let m = &state.metrics;
+    // Shared by every replica (the outbox is in the store); NaN when the
+    // store cannot say.
+    let pending = state
+        .store
+        .list_channels(&steward_store::Scope::all())
+        .await
+        .map_or(f64::NAN, |channels| {
+            channels.iter().map(|c| c.pending).sum::<u64>() as f64
+        });
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
         let _ = writeln!(
@@ -85,6 +94,18 @@ pub async fn metrics(State(state): State<Arc<AppState>>, _: Caller) -> Response 
         "gauge",
         "How far behind its samples' own time the latest alert evaluation ran (agent clock skew included).",
         state.alerting.evaluation_lag_ms.load(Relaxed) as f64 / 1000.0,
+    );
+    metric(
+        "steward_devices_taken_over_total",
+        "counter",
+        "Agent connections whose alert state this replica rebuilt from the store (restarts, moves, a dead replica's devices).",
+        state.alerting.takeovers.load(Relaxed) as f64,
+    );
+    metric(
+        "steward_notifications_pending",
+        "gauge",
+        "Notifications queued and not yet delivered, every channel (the outbox).",
+        pending,
     );
     metric(
         "steward_bus_published_total",

@@ -81,6 +81,23 @@ impl Api {
         request.send().await.unwrap().text().await.unwrap()
     }
 
+    /// The events of an alert's history (opened, acknowledged, resolved…),
+    /// notifications left out.
+    pub async fn alert_events(&self, id: &str) -> Vec<String> {
+        let (_, history) = self.get(&format!("/api/v1/alerts/{id}/history")).await;
+        history
+            .as_array()
+            .map(|events| {
+                events
+                    .iter()
+                    .filter_map(|e| e["event"]["event"].as_str())
+                    .filter(|e| *e != "notification")
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(body)).await
     }

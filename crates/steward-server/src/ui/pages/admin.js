@@ -62,7 +62,9 @@ function monitorForm(submit) {
     { name: "window_hours", label: "Trend over the last (hours)", type: "number", value: 24, min: 1 },
     { name: "check", label: "Check name", placeholder: "disk", help: "As given to the agent's --check NAME=COMMAND" },
     { name: "spec", label: "Definition (JSON)", type: "textarea", rows: 10, value: JSON.stringify({ kind: "offline" }, null, 2) },
-    { name: "tags", label: "Only devices with these tags", help: "Comma-separated; empty: every device" },
+    { name: "tags", label: "Only devices with these tags", help: "Comma-separated; empty: any tag" },
+    { name: "sites", label: "Only these sites", help: "Comma-separated; empty: every site" },
+    { name: "os", label: "Only these operating systems", placeholder: "debian, ubuntu", help: "Comma-separated prefixes; empty: any OS" },
     { name: "remediation", label: "Self-healing script (optional)", help: "A script of the library, run on the device before anyone is paged" },
   ], (v) => submit(monitorBody(v)));
   for (const input of f.querySelectorAll("input[type=number]")) input.step = "any";
@@ -112,7 +114,7 @@ function monitorBody(v) {
     default:
       spec = { kind: "offline" };
   }
-  const body = { name: v.name, spec, applies_to: { tags: list(v.tags) } };
+  const body = { name: v.name, spec, applies_to: { tags: list(v.tags), sites: list(v.sites), os: list(v.os) } };
   if (v.remediation) body.remediation = { script: v.remediation };
   return body;
 }
