@@ -67,12 +67,32 @@ await walk(browser, "firefox", outDir, async (step, errors) => {
   await shot(page, "device");
   const deviceUrl = href.split("?")[0];
 
-  step("alerts");
+  step("acknowledge an alert");
   await page.goto(url + "#/alerts");
   await page.waitForSelector("#alerts tr.alert");
+  const open = await count(page, "#alerts tr.alert");
+  await page.click("#alerts tr.alert button[data-action=acknowledge]");
+  await page.waitForFunction((n) => document.querySelectorAll("#alerts tr.alert").length === n - 1, {}, open);
+  await page.click(".tabs button[data-tab=acknowledged]");
+  await page.waitForSelector("#alerts tr.alert");
   await page.click("#alerts tr.alert td:nth-child(3)");
-  await page.waitForSelector("#alert-detail .events li");
+  await page.waitForFunction(() => [...document.querySelectorAll("#alert-detail .events li")].some((li) => li.textContent.includes("acknowledged")));
   await shot(page, "alerts");
+
+  step("a monitor from its form");
+  await page.goto(url + "#/monitors");
+  await page.waitForSelector("#main .head button.primary");
+  await page.click("#main .head button.primary");
+  await page.waitForSelector("dialog input[name=name]");
+  const set = (name, value) => page.$eval(`dialog [name=${name}]`, (e, v) => { e.value = v; e.dispatchEvent(new Event("change", { bubbles: true })); }, value);
+  await page.type("dialog input[name=name]", "ff memory");
+  await set("metric", "system.memory.utilization");
+  await set("warning", "");
+  await set("warning_clear", "");
+  await set("critical", "97");
+  await set("critical_clear", "");
+  await page.click("dialog button[type=submit]");
+  await page.waitForFunction(() => [...document.querySelectorAll("#main td")].some((td) => td.textContent === "system.memory.utilization: critical ≥ 97 % for 5 min"));
 
   step("run a script on every device and watch the output");
   await page.goto(url + "#/devices");

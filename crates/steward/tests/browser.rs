@@ -255,9 +255,9 @@ async fn agent_text_with_markup_is_shown_as_text() {
     });
 }
 
-/// The same path in Firefox: two agents, an alert each, a script run on
-/// both from the bulk bar, the terminal. The server's records then show
-/// what the browser did.
+/// The same path in Firefox: two agents, an alert each (one acknowledged),
+/// a monitor made in its form, a script run on both from the bulk bar, the
+/// terminal. The server's records then show what the browser did.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_works_in_firefox() {
     if !Engine::Firefox.available() {
@@ -271,6 +271,27 @@ async fn the_console_works_in_firefox() {
             ["dashboard", "device", "alerts", "job", "terminal"].map(|s| format!("firefox-{s}"));
         let actions = ["shell.opened", "POST /api/v1/jobs", "login"];
         drive(&fleet, "firefox.mjs", &["2"], &actions, &shots);
+        let alerts = fleet.server.cli_json(&["alerts", "--all"]);
+        assert!(
+            alerts
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["acknowledged_by"] == "admin"),
+            "no alert acknowledged by admin in Firefox: {alerts}"
+        );
+        // The monitor made in the form, as the server holds it.
+        let monitors = fleet.server.cli_json(&["monitors"]);
+        let made = monitors
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == "ff memory")
+            .unwrap_or_else(|| panic!("no ff memory monitor: {monitors}"));
+        assert_eq!(
+            made["definition"]["spec"]["threshold"]["critical"]["trigger"], 0.97,
+            "{made}"
+        );
         let jobs = fleet.server.cli_json(&["jobs"]);
         assert!(
             jobs.as_array().unwrap().iter().any(|j| {
