@@ -139,23 +139,22 @@ impl PgStore {
         self.scoped_change(sql, scope, id).await
     }
 
+    /// Records one change in one transaction; what it means (open, update,
+    /// nothing; the event; the ranking) is `AlertChange::step`.
     pub(crate) async fn record_alert_change_impl(&self, c: &AlertChange) -> Result<Option<Uuid>> {
         let mut tx = self.write_tx().await.map_err(backend)?;
-        let active = sqlx::query("SELECT id, severity FROM alerts WHERE monitor_id = $1 AND device_id = $2 AND subject = $3 AND state != 'resolved' FOR NO KEY UPDATE")
+        let open = sqlx::query("SELECT id, severity FROM alerts WHERE monitor_id = $1 AND device_id = $2 AND subject = $3 AND state != 'resolved' FOR NO KEY UPDATE")
             .bind(&c.monitor_id)
             .bind(c.device_id.to_string())
             .bind(&c.subject)
             .fetch_optional(&mut *tx)
             .await
-            .map_err(backend)?;
-        let resolving = c.severity == "ok";
-        // A resolution reaches the channels that heard of the alert: rank it
-        // by the severity it had.
-        let mut rank_as = c.severity.clone();
-        let (id, event) = match (active, resolving) {
-            (None, true) => return Ok(None),
-            (None, false) => {
-                let id = Uuid::now_v7();
+            .map_err(backend)?
+            .map(|row| Ok::<_, StoreError>((uuid(row.get("id"))?, row.get::<String, _>("severity"))))
+            .transpose()?;
+        let (id, event, rank_as) = match c.step(open) {
+            AlertStep::Nothing(id) => return Ok(id),
+            AlertStep::Open { id, event } => {
                 sqlx::query(
                     "INSERT INTO alerts (id, org_id, monitor_id, monitor_name, device_id, subject, state, severity, summary, opened_at, updated_at, flapping)
                      VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $10, $11)",
@@ -174,23 +173,9 @@ impl PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
-                (
-                    id,
-                    serde_json::json!({ "event": "opened", "severity": c.severity, "summary": c.summary }),
-                )
+                (id, event, c.severity.clone())
             }
-            (Some(row), _) => {
-                let id = uuid(row.get("id"))?;
-                let from: String = row.get("severity");
-                // The same condition reported again (another replica's
-                // evaluator, after a device moved): nothing new to record
-                // or to page about.
-                if !resolving && from == c.severity {
-                    return Ok(Some(id));
-                }
-                if resolving {
-                    rank_as = from.clone();
-                }
+            AlertStep::Update { id, event, rank_as } => {
                 sqlx::query(
                     "UPDATE alerts SET severity = CASE WHEN $2 = 'ok' THEN severity ELSE $2 END, summary = $3, updated_at = $4,
                          state = CASE WHEN $2 = 'ok' THEN 'resolved' ELSE state END,
@@ -206,19 +191,10 @@ impl PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
-                let event = if resolving {
-                    serde_json::json!({ "event": "resolved", "summary": c.summary })
-                } else {
-                    serde_json::json!({ "event": "severity_changed", "from": from, "to": c.severity, "summary": c.summary })
-                };
-                (id, event)
+                (id, event, rank_as)
             }
         };
-        let mut event = event;
-        event["flapping"] = c.flapping.into();
-        event["notified"] = (c.notify && c.suppressed.is_none()).into();
         if let Some(why) = &c.suppressed {
-            event["suppressed"] = why.clone().into();
             sqlx::query("UPDATE alerts SET suppressed = $1 WHERE id = $2")
                 .bind(why)
                 .bind(id.to_string())
@@ -233,21 +209,7 @@ impl PgStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        if c.notify && c.suppressed.is_none() {
-            let payload = serde_json::json!({
-                "alert_id": id,
-                "org_id": c.org_id,
-                "monitor": c.monitor_name,
-                "monitor_id": c.monitor_id,
-                "device_id": c.device_id,
-                "subject": c.subject,
-                "severity": c.severity,
-                "state": if resolving { "resolved" } else { "open" },
-                "flapping": c.flapping,
-                "summary": c.summary,
-                "at": c.at,
-            })
-            .to_string();
+        if c.notifies() {
             let device_tags: Vec<String> = sqlx::query("SELECT tags FROM devices WHERE id = $1")
                 .bind(c.device_id.to_string())
                 .fetch_optional(&mut *tx)
@@ -261,7 +223,7 @@ impl PgStore {
                 id,
                 &rank_as,
                 Some(&device_tags),
-                &payload,
+                &c.payload(id),
                 c.at,
             )
             .await?;

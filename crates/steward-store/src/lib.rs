@@ -9,10 +9,12 @@
 //! - the device of ingested data is the authenticated device the gateway
 //!   passes in, never a field of the payload.
 
+mod alerts;
 mod fleet;
 mod jobs;
 mod records;
 
+pub use alerts::*;
 pub use fleet::*;
 pub use jobs::*;
 pub use records::*;
