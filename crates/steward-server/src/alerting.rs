@@ -330,17 +330,25 @@ impl Alerting {
             return Some(meta);
         }
         let detail = self.store.get_device(&Scope::all(), device).await.ok()?;
+        Some(self.cache_meta(&detail.summary))
+    }
+
+    /// Caches what evaluation needs of a device (organisation, site, tags,
+    /// OS) from its stored summary.
+    fn cache_meta(&self, summary: &steward_store::DeviceSummary) -> DeviceMeta {
         let meta = DeviceMeta {
-            org: detail.summary.org_id,
+            org: summary.org_id,
             target: Target {
-                device: device.to_string(),
-                site: detail.summary.site.clone(),
-                tags: detail.summary.tags.clone(),
-                os: detail.summary.os.clone(),
+                device: summary.id.to_string(),
+                site: summary.site.clone(),
+                tags: summary.tags.clone(),
+                os: summary.os.clone(),
             },
         };
-        self.devices.lock().ok()?.insert(device, meta.clone());
-        Some(meta)
+        if let Ok(mut devices) = self.devices.lock() {
+            devices.insert(summary.id, meta.clone());
+        }
+        meta
     }
 
     fn emit(&self, org: Uuid, changes: Vec<Change>) {
@@ -376,12 +384,11 @@ impl Alerting {
     /// state of it is rebuilt from the store, its open alerts and its last
     /// stretch of samples, and whatever differs from the stored alerts is
     /// recorded (see `steward_alert::engine::takeover`). On a store error
-    /// the device is evaluated from what this engine holds.
-    pub async fn take_over(&self, device: Uuid) {
-        self.forget(device);
-        let Some(meta) = self.meta(device).await else {
-            return;
-        };
+    /// the device is evaluated from what this engine holds. `summary` is
+    /// the device as just read from the store (it refreshes the cache).
+    pub async fn take_over(&self, summary: &steward_store::DeviceSummary) {
+        let device = summary.id;
+        let meta = self.cache_meta(summary);
         let held: Vec<HeldAlert> = match self.store.device_open_alerts(device).await {
             Ok(alerts) => alerts
                 .into_iter()

@@ -172,20 +172,20 @@ async fn agent_session(
     // A revocation between the check before the upgrade and this
     // registration would have found no connection to close: check again now
     // that any later one will.
-    let revoked = state
+    let stored = state
         .store
         .get_device(&steward_store::Scope::all(), device.id)
         .await
-        .map(|d| d.summary.revoked)
-        .unwrap_or(true);
-    if revoked {
+        .ok()
+        .filter(|d| !d.summary.revoked);
+    let Some(stored) = stored else {
         let _ = socket.send(close(1008, "device revoked")).await;
         state.connections.unregister(device.id, conn_id);
         return;
-    }
+    };
     // This replica evaluates the device from now on: rebuild what the
     // engine holds of it from the store before its first frame counts.
-    state.alerting.take_over(device.id).await;
+    state.alerting.take_over(&stored.summary).await;
     if device.rotated {
         // First connection with a rotated certificate: retire the old one.
         if let Err(error) = state.store.promote_fingerprint(device.id).await {
