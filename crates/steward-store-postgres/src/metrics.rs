@@ -1,121 +1,160 @@
 //! Metric ingest, queries and retention over compressed chunks.
 //!
-//! Each series' newest chunk stays open: a new sample is appended by
+//! Each series' newest chunk stays open: new samples are appended by
 //! decoding it, pushing and re-encoding (a chunk is at most
 //! [`CHUNK_SAMPLES`] samples, a few hundred bytes), inside the same
-//! transaction that advances the device's stored sequence number.
+//! transaction that advances the device's stored sequence number. What a
+//! group of batches changes is planned in `steward_store::ingest`; here it
+//! is read and written set-wise (a handful of round trips per group,
+//! however many batches and points it holds), with device rows locked in id
+//! order so replicas writing for overlapping devices cannot deadlock.
 
 use crate::{PgStore, backend, in_scope, scope_param};
 use sqlx::{Postgres, Row, Transaction};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use steward_store::*;
 use uuid::Uuid;
-
-/// Samples per chunk before a new one is started (2 h at 60 s).
-pub const CHUNK_SAMPLES: i64 = 120;
 
 fn corrupt(error: steward_tsdb::CodecError) -> StoreError {
     StoreError::Corrupt(error.to_string())
 }
 
-/// The headline figures shown in device lists, taken from a batch.
-fn headline(points: &[steward_proto::Point]) -> (Option<f64>, Option<f64>, Option<f64>) {
-    let find = |name: &str| points.iter().find(|p| p.name == name).map(|p| p.value);
-    let disk = points
-        .iter()
-        .filter(|p| p.name == "system.filesystem.utilization")
-        .map(|p| p.value)
-        .fold(None, |max: Option<f64>, v| {
-            Some(max.map_or(v, |m| m.max(v)))
-        });
-    (
-        find("system.cpu.utilization"),
-        find("system.memory.utilization"),
-        disk,
-    )
-}
-
 impl PgStore {
     pub(crate) async fn ingest_impl(&self, batches: &[IngestBatch]) -> Result<Vec<IngestOutcome>> {
         let mut tx = self.write_tx().await.map_err(backend)?;
-        let mut outcomes = Vec::with_capacity(batches.len());
-        let mut new_series = Vec::new();
-        for batch in batches {
-            let outcome = self.ingest_one(&mut tx, batch, &mut new_series).await?;
-            outcomes.push(outcome);
+        let mut ids: Vec<String> = batches.iter().map(|b| b.device_id.to_string()).collect();
+        ids.sort();
+        ids.dedup();
+        let rows = sqlx::query(
+            "SELECT id, org_id, stored_seq, revoked FROM devices WHERE id = ANY($1)
+             ORDER BY id FOR NO KEY UPDATE",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let devices: HashMap<Uuid, DeviceSeq> = rows
+            .iter()
+            .filter_map(|row| {
+                let id = Uuid::parse_str(row.get("id")).ok()?;
+                let org = Uuid::parse_str(row.get("org_id")).ok()?;
+                Some((
+                    id,
+                    DeviceSeq {
+                        org,
+                        stored_seq: row.get("stored_seq"),
+                        revoked: row.get("revoked"),
+                    },
+                ))
+            })
+            .collect();
+        let plan = plan_ingest(batches, &devices);
+        if !plan.devices.is_empty() {
+            let d = &plan.devices;
+            sqlx::query(
+                "UPDATE devices d SET stored_seq = u.seq,
+                     last_seen = GREATEST(COALESCE(d.last_seen, 0), $6),
+                     cpu = COALESCE(u.cpu, d.cpu), mem = COALESCE(u.mem, d.mem),
+                     disk = COALESCE(u.disk, d.disk)
+                 FROM UNNEST($1::text[], $2::bigint[], $3::float8[], $4::float8[], $5::float8[])
+                     AS u(id, seq, cpu, mem, disk)
+                 WHERE d.id = u.id",
+            )
+            .bind(d.iter().map(|u| u.device.to_string()).collect::<Vec<_>>())
+            .bind(d.iter().map(|u| u.stored_seq).collect::<Vec<_>>())
+            .bind(d.iter().map(|u| u.cpu).collect::<Vec<_>>())
+            .bind(d.iter().map(|u| u.mem).collect::<Vec<_>>())
+            .bind(d.iter().map(|u| u.disk).collect::<Vec<_>>())
+            .bind(crate::now_secs())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         }
+        let (ids, new_series) = self.series_ids_for(&mut tx, plan.samples.keys()).await?;
+        let appends: Vec<(i64, Vec<(i64, f64)>)> = plan
+            .samples
+            .into_values()
+            .zip(ids)
+            .map(|(samples, id)| (id, samples))
+            .collect();
+        append_many(&mut tx, RAW, &appends).await?;
         tx.commit().await.map_err(backend)?;
         if let Ok(mut cache) = self.series_ids.lock() {
             cache.extend(new_series);
         }
-        Ok(outcomes)
+        Ok(plan.outcomes)
     }
 
-    async fn ingest_one(
+    /// The id of each series in `keys` (in order), creating those that do
+    /// not exist yet; also returns the ones not cached before, to cache
+    /// once the transaction commits.
+    async fn series_ids_for(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        batch: &IngestBatch,
-        new_series: &mut Vec<((Uuid, String, String), i64)>,
-    ) -> Result<IngestOutcome> {
-        let device = batch.device_id.to_string();
-        let row = sqlx::query(
-            "SELECT stored_seq, revoked FROM devices WHERE id = $1 AND org_id = $2 FOR NO KEY UPDATE",
-        )
-        .bind(&device)
-        .bind(batch.org_id.to_string())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(backend)?;
-        let Some(row) = row else {
-            return Ok(IngestOutcome::Refused);
+        keys: impl Iterator<Item = &SeriesKey>,
+    ) -> Result<(Vec<i64>, Vec<((Uuid, String, String), i64)>)> {
+        let keys: Vec<(Uuid, String, String, Uuid)> = keys
+            .map(|k| (k.device, k.name.clone(), k.labels.clone(), k.org))
+            .collect();
+        let mut ids: Vec<Option<i64>> = match self.series_ids.lock() {
+            Ok(cache) => keys
+                .iter()
+                .map(|(d, n, l, _)| cache.get(&(*d, n.clone(), l.clone())).copied())
+                .collect(),
+            Err(_) => vec![None; keys.len()],
         };
-        let stored: i64 = row.get("stored_seq");
-        if row.get::<bool, _>("revoked") {
-            return Ok(IngestOutcome::Refused);
+        let missing: Vec<usize> = (0..keys.len()).filter(|&i| ids[i].is_none()).collect();
+        if missing.is_empty() {
+            return Ok((ids.into_iter().flatten().collect(), Vec::new()));
         }
-        let seq = i64::try_from(batch.seq).unwrap_or(i64::MAX);
-        if seq <= stored {
-            return Ok(IngestOutcome::Duplicate);
-        }
-        for point in &batch.points {
-            let labels = serde_json::to_string(&point.labels).unwrap_or_else(|_| "{}".into());
-            let key = (batch.device_id, point.name.clone(), labels);
-            let cached = self
-                .series_ids
-                .lock()
-                .ok()
-                .and_then(|c| c.get(&key).copied());
-            let series = match cached.or_else(|| {
-                new_series
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, id)| *id)
-            }) {
-                Some(id) => id,
-                None => {
-                    let id = series_id(tx, batch, &key.1, &key.2).await?;
-                    new_series.push((key, id));
-                    id
-                }
-            };
-            append_sample(tx, series, RAW, batch.ts_ms, point.value).await?;
-        }
-        let (cpu, mem, disk) = headline(&batch.points);
+        let column = |f: fn(&(Uuid, String, String, Uuid)) -> String| {
+            missing.iter().map(|&i| f(&keys[i])).collect::<Vec<_>>()
+        };
+        let (devices, names, labels, orgs) = (
+            column(|k| k.0.to_string()),
+            column(|k| k.1.clone()),
+            column(|k| k.2.clone()),
+            column(|k| k.3.to_string()),
+        );
         sqlx::query(
-            "UPDATE devices SET stored_seq = $1, last_seen = GREATEST(COALESCE(last_seen, 0), $2),
-                 cpu = COALESCE($3, cpu), mem = COALESCE($4, mem), disk = COALESCE($5, disk)
-             WHERE id = $6",
+            "INSERT INTO series (org_id, device_id, name, labels)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])
+             ON CONFLICT DO NOTHING",
         )
-        .bind(seq)
-        .bind(crate::now_secs())
-        .bind(cpu)
-        .bind(mem)
-        .bind(disk)
-        .bind(&device)
+        .bind(&orgs)
+        .bind(&devices)
+        .bind(&names)
+        .bind(&labels)
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
-        Ok(IngestOutcome::Stored)
+        let rows = sqlx::query(
+            "SELECT s.id, k.i FROM UNNEST($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+                 AS k(device_id, name, labels, i)
+             JOIN series s ON s.device_id = k.device_id AND s.name = k.name AND s.labels = k.labels",
+        )
+        .bind(&devices)
+        .bind(&names)
+        .bind(&labels)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(backend)?;
+        let mut fresh = Vec::with_capacity(rows.len());
+        for row in rows {
+            let position = usize::try_from(row.get::<i64, _>("i") - 1).ok();
+            let Some(&index) = position.and_then(|p| missing.get(p)) else {
+                continue;
+            };
+            let id: i64 = row.get("id");
+            ids[index] = Some(id);
+            let (device, name, labels, _) = &keys[index];
+            fresh.push(((*device, name.clone(), labels.clone()), id));
+        }
+        let ids = ids
+            .into_iter()
+            .map(|id| id.ok_or_else(|| StoreError::Backend("a series was not created".into())))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((ids, fresh))
     }
 
     pub(crate) async fn stored_seq_impl(&self, device: Uuid) -> Result<u64> {
@@ -205,20 +244,25 @@ impl PgStore {
                 if aged.is_empty() {
                     break;
                 }
+                let mut means: BTreeMap<i64, Vec<(i64, f64)>> = BTreeMap::new();
+                let mut folded = Vec::with_capacity(aged.len());
                 for chunk in &aged {
                     let samples =
                         steward_tsdb::decode(&chunk.get::<Vec<u8>, _>("data")).map_err(corrupt)?;
-                    let series: i64 = chunk.get("series_id");
-                    for (ts, mean) in steward_tsdb::bucket_means(&samples, to) {
-                        append_sample(&mut tx, series, to, ts, mean).await?;
-                    }
-                    sqlx::query("DELETE FROM chunks WHERE id = $1")
-                        .bind(chunk.get::<i64, _>("id"))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
+                    means
+                        .entry(chunk.get("series_id"))
+                        .or_default()
+                        .extend(steward_tsdb::bucket_means(&samples, to));
+                    folded.push(chunk.get::<i64, _>("id"));
                     outcome.rolled_up += chunk.get::<i64, _>("count").max(0) as u64;
                 }
+                let means: Vec<(i64, Vec<(i64, f64)>)> = means.into_iter().collect();
+                append_many(&mut tx, to, &means).await?;
+                sqlx::query("DELETE FROM chunks WHERE id = ANY($1)")
+                    .bind(&folded)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
                 tx.commit().await.map_err(backend)?;
             }
         }
@@ -253,80 +297,84 @@ impl PgStore {
     }
 }
 
-async fn series_id(
+/// Appends each series' samples (in order) at one resolution: one read of
+/// the open chunks, one update and one insert for the whole group.
+async fn append_many(
     tx: &mut Transaction<'_, Postgres>,
-    batch: &IngestBatch,
-    name: &str,
-    labels: &str,
-) -> Result<i64> {
-    let device = batch.device_id.to_string();
-    sqlx::query("INSERT INTO series (org_id, device_id, name, labels) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-        .bind(batch.org_id.to_string())
-        .bind(&device)
-        .bind(name)
-        .bind(labels)
+    resolution: i64,
+    appends: &[(i64, Vec<(i64, f64)>)],
+) -> Result<()> {
+    if appends.is_empty() {
+        return Ok(());
+    }
+    let series: Vec<i64> = appends.iter().map(|(id, _)| *id).collect();
+    let rows = sqlx::query(
+        "SELECT DISTINCT ON (series_id) id, series_id, start_ts, end_ts, count, data FROM chunks
+         WHERE series_id = ANY($1) AND resolution = $2
+         ORDER BY series_id, start_ts DESC, id DESC",
+    )
+    .bind(&series)
+    .bind(resolution)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let mut open: HashMap<i64, OpenChunk> = rows
+        .into_iter()
+        .map(|row| {
+            (
+                row.get("series_id"),
+                OpenChunk {
+                    id: row.get("id"),
+                    start_ts: row.get("start_ts"),
+                    end_ts: row.get("end_ts"),
+                    count: row.get("count"),
+                    data: row.get("data"),
+                },
+            )
+        })
+        .collect();
+    let (mut grown, mut new) = (Vec::new(), Vec::new());
+    for (id, samples) in appends {
+        for write in plan_appends(open.remove(id), samples).map_err(corrupt)? {
+            match write.id {
+                Some(chunk) => grown.push((chunk, write)),
+                None => new.push((*id, write)),
+            }
+        }
+    }
+    if !grown.is_empty() {
+        sqlx::query(
+            "UPDATE chunks c SET end_ts = u.end_ts, count = u.count, data = u.data
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bytea[]) AS u(id, end_ts, count, data)
+             WHERE c.id = u.id",
+        )
+        .bind(grown.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+        .bind(grown.iter().map(|(_, w)| w.end_ts).collect::<Vec<_>>())
+        .bind(grown.iter().map(|(_, w)| w.count).collect::<Vec<_>>())
+        .bind(grown.into_iter().map(|(_, w)| w.data).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
-    let id: i64 =
-        sqlx::query("SELECT id FROM series WHERE device_id = $1 AND name = $2 AND labels = $3")
-            .bind(&device)
-            .bind(name)
-            .bind(labels)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(backend)?
-            .get(0);
-    Ok(id)
-}
-
-/// Appends to the series' open chunk, or starts a new one when it is full or
-/// the sample is older than its end.
-async fn append_sample(
-    tx: &mut Transaction<'_, Postgres>,
-    series: i64,
-    resolution: i64,
-    ts: i64,
-    value: f64,
-) -> Result<()> {
-    let open = sqlx::query(
-        "SELECT id, end_ts, count, data FROM chunks WHERE series_id = $1 AND resolution = $2 ORDER BY start_ts DESC, id DESC LIMIT 1",
-    )
-    .bind(series)
-    .bind(resolution)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(backend)?;
-    if let Some(row) = open {
-        let count: i64 = row.get("count");
-        let end: i64 = row.get("end_ts");
-        if count < CHUNK_SAMPLES && ts >= end {
-            let mut samples =
-                steward_tsdb::decode(&row.get::<Vec<u8>, _>("data")).map_err(corrupt)?;
-            samples.push((ts, value));
-            let data = steward_tsdb::encode(&samples).map_err(corrupt)?;
-            sqlx::query("UPDATE chunks SET end_ts = $1, count = $2, data = $3 WHERE id = $4")
-                .bind(ts)
-                .bind(samples.len() as i64)
-                .bind(data)
-                .bind(row.get::<i64, _>("id"))
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?;
-            return Ok(());
-        }
     }
-    let data = steward_tsdb::encode(&[(ts, value)]).map_err(corrupt)?;
-    sqlx::query(
-        "INSERT INTO chunks (series_id, resolution, start_ts, end_ts, count, data) VALUES ($1, $2, $3, $4, 1, $5)",
-    )
-    .bind(series)
-    .bind(resolution)
-    .bind(ts)
-    .bind(ts)
-    .bind(data)
-    .execute(&mut **tx)
-    .await
-    .map_err(backend)?;
+    if !new.is_empty() {
+        // Rows are numbered in order, so a series' later chunk gets the
+        // higher id (the open chunk on a start tie).
+        sqlx::query(
+            "INSERT INTO chunks (series_id, resolution, start_ts, end_ts, count, data)
+             SELECT u.series_id, $6, u.start_ts, u.end_ts, u.count, u.data
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[])
+                 WITH ORDINALITY AS u(series_id, start_ts, end_ts, count, data, i)
+             ORDER BY u.i",
+        )
+        .bind(new.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+        .bind(new.iter().map(|(_, w)| w.start_ts).collect::<Vec<_>>())
+        .bind(new.iter().map(|(_, w)| w.end_ts).collect::<Vec<_>>())
+        .bind(new.iter().map(|(_, w)| w.count).collect::<Vec<_>>())
+        .bind(new.into_iter().map(|(_, w)| w.data).collect::<Vec<_>>())
+        .bind(resolution)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    }
     Ok(())
 }

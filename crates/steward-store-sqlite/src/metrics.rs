@@ -1,120 +1,91 @@
 //! Metric ingest, queries and retention over compressed chunks.
 //!
-//! Each series' newest chunk stays open: a new sample is appended by
+//! Each series' newest chunk stays open: new samples are appended by
 //! decoding it, pushing and re-encoding (a chunk is at most
 //! [`CHUNK_SAMPLES`] samples, a few hundred bytes), inside the same
-//! transaction that advances the device's stored sequence number.
+//! transaction that advances the device's stored sequence number. What a
+//! group of batches changes is planned in `steward_store::ingest`; SQLite
+//! runs in-process, so it is read and written a row at a time.
 
 use crate::{SqliteStore, backend, in_scope, scope_param};
 use sqlx::{Row, Sqlite, Transaction};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use steward_store::*;
 use uuid::Uuid;
-
-/// Samples per chunk before a new one is started (2 h at 60 s).
-pub const CHUNK_SAMPLES: i64 = 120;
 
 fn corrupt(error: steward_tsdb::CodecError) -> StoreError {
     StoreError::Corrupt(error.to_string())
 }
 
-/// The headline figures shown in device lists, taken from a batch.
-fn headline(points: &[steward_proto::Point]) -> (Option<f64>, Option<f64>, Option<f64>) {
-    let find = |name: &str| points.iter().find(|p| p.name == name).map(|p| p.value);
-    let disk = points
-        .iter()
-        .filter(|p| p.name == "system.filesystem.utilization")
-        .map(|p| p.value)
-        .fold(None, |max: Option<f64>, v| {
-            Some(max.map_or(v, |m| m.max(v)))
-        });
-    (
-        find("system.cpu.utilization"),
-        find("system.memory.utilization"),
-        disk,
-    )
-}
-
 impl SqliteStore {
     pub(crate) async fn ingest_impl(&self, batches: &[IngestBatch]) -> Result<Vec<IngestOutcome>> {
         let mut tx = self.write_tx().await.map_err(backend)?;
-        let mut outcomes = Vec::with_capacity(batches.len());
+        let ids: Vec<String> = batches.iter().map(|b| b.device_id.to_string()).collect();
+        let rows = sqlx::query(
+            "SELECT id, org_id, stored_seq, revoked FROM devices
+             WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let devices: HashMap<Uuid, DeviceSeq> = rows
+            .iter()
+            .filter_map(|row| {
+                let id = Uuid::parse_str(row.get("id")).ok()?;
+                let org = Uuid::parse_str(row.get("org_id")).ok()?;
+                Some((
+                    id,
+                    DeviceSeq {
+                        org,
+                        stored_seq: row.get("stored_seq"),
+                        revoked: row.get("revoked"),
+                    },
+                ))
+            })
+            .collect();
+        let plan = plan_ingest(batches, &devices);
+        for update in &plan.devices {
+            sqlx::query(
+                "UPDATE devices SET stored_seq = ?, last_seen = MAX(COALESCE(last_seen, 0), ?),
+                     cpu = COALESCE(?, cpu), mem = COALESCE(?, mem), disk = COALESCE(?, disk)
+                 WHERE id = ?",
+            )
+            .bind(update.stored_seq)
+            .bind(crate::now_secs())
+            .bind(update.cpu)
+            .bind(update.mem)
+            .bind(update.disk)
+            .bind(update.device.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         let mut new_series = Vec::new();
-        for batch in batches {
-            let outcome = self.ingest_one(&mut tx, batch, &mut new_series).await?;
-            outcomes.push(outcome);
-        }
-        tx.commit().await.map_err(backend)?;
-        if let Ok(mut cache) = self.series_ids.lock() {
-            cache.extend(new_series);
-        }
-        Ok(outcomes)
-    }
-
-    async fn ingest_one(
-        &self,
-        tx: &mut Transaction<'_, Sqlite>,
-        batch: &IngestBatch,
-        new_series: &mut Vec<((Uuid, String, String), i64)>,
-    ) -> Result<IngestOutcome> {
-        let device = batch.device_id.to_string();
-        let row =
-            sqlx::query("SELECT stored_seq, revoked FROM devices WHERE id = ? AND org_id = ?")
-                .bind(&device)
-                .bind(batch.org_id.to_string())
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(backend)?;
-        let Some(row) = row else {
-            return Ok(IngestOutcome::Refused);
-        };
-        let stored: i64 = row.get("stored_seq");
-        if row.get::<bool, _>("revoked") {
-            return Ok(IngestOutcome::Refused);
-        }
-        let seq = i64::try_from(batch.seq).unwrap_or(i64::MAX);
-        if seq <= stored {
-            return Ok(IngestOutcome::Duplicate);
-        }
-        for point in &batch.points {
-            let labels = serde_json::to_string(&point.labels).unwrap_or_else(|_| "{}".into());
-            let key = (batch.device_id, point.name.clone(), labels);
+        let mut appends = Vec::with_capacity(plan.samples.len());
+        for (key, samples) in plan.samples {
+            let cache_key = (key.device, key.name.clone(), key.labels.clone());
             let cached = self
                 .series_ids
                 .lock()
                 .ok()
-                .and_then(|c| c.get(&key).copied());
-            let series = match cached.or_else(|| {
-                new_series
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, id)| *id)
-            }) {
+                .and_then(|c| c.get(&cache_key).copied());
+            let id = match cached {
                 Some(id) => id,
                 None => {
-                    let id = series_id(tx, batch, &key.1, &key.2).await?;
-                    new_series.push((key, id));
+                    let id = series_id(&mut tx, &key).await?;
+                    new_series.push((cache_key, id));
                     id
                 }
             };
-            append_sample(tx, series, RAW, batch.ts_ms, point.value).await?;
+            appends.push((id, samples));
         }
-        let (cpu, mem, disk) = headline(&batch.points);
-        sqlx::query(
-            "UPDATE devices SET stored_seq = ?, last_seen = MAX(COALESCE(last_seen, 0), ?),
-                 cpu = COALESCE(?, cpu), mem = COALESCE(?, mem), disk = COALESCE(?, disk)
-             WHERE id = ?",
-        )
-        .bind(seq)
-        .bind(crate::now_secs())
-        .bind(cpu)
-        .bind(mem)
-        .bind(disk)
-        .bind(&device)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-        Ok(IngestOutcome::Stored)
+        append_many(&mut tx, RAW, &appends).await?;
+        tx.commit().await.map_err(backend)?;
+        if let Ok(mut cache) = self.series_ids.lock() {
+            cache.extend(new_series);
+        }
+        Ok(plan.outcomes)
     }
 
     pub(crate) async fn stored_seq_impl(&self, device: Uuid) -> Result<u64> {
@@ -207,10 +178,8 @@ impl SqliteStore {
                 for chunk in &aged {
                     let samples =
                         steward_tsdb::decode(&chunk.get::<Vec<u8>, _>("data")).map_err(corrupt)?;
-                    let series: i64 = chunk.get("series_id");
-                    for (ts, mean) in steward_tsdb::bucket_means(&samples, to) {
-                        append_sample(&mut tx, series, to, ts, mean).await?;
-                    }
+                    let means = steward_tsdb::bucket_means(&samples, to);
+                    append_many(&mut tx, to, &[(chunk.get("series_id"), means)]).await?;
                     sqlx::query("DELETE FROM chunks WHERE id = ?")
                         .bind(chunk.get::<i64, _>("id"))
                         .execute(&mut *tx)
@@ -252,26 +221,21 @@ impl SqliteStore {
     }
 }
 
-async fn series_id(
-    tx: &mut Transaction<'_, Sqlite>,
-    batch: &IngestBatch,
-    name: &str,
-    labels: &str,
-) -> Result<i64> {
-    let device = batch.device_id.to_string();
+async fn series_id(tx: &mut Transaction<'_, Sqlite>, key: &SeriesKey) -> Result<i64> {
+    let device = key.device.to_string();
     sqlx::query("INSERT INTO series (org_id, device_id, name, labels) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
-        .bind(batch.org_id.to_string())
+        .bind(key.org.to_string())
         .bind(&device)
-        .bind(name)
-        .bind(labels)
+        .bind(&key.name)
+        .bind(&key.labels)
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
     let id: i64 =
         sqlx::query("SELECT id FROM series WHERE device_id = ? AND name = ? AND labels = ?")
             .bind(&device)
-            .bind(name)
-            .bind(labels)
+            .bind(&key.name)
+            .bind(&key.labels)
             .fetch_one(&mut **tx)
             .await
             .map_err(backend)?
@@ -279,53 +243,51 @@ async fn series_id(
     Ok(id)
 }
 
-/// Appends to the series' open chunk, or starts a new one when it is full or
-/// the sample is older than its end.
-async fn append_sample(
+/// Appends each series' samples (in order) at one resolution.
+async fn append_many(
     tx: &mut Transaction<'_, Sqlite>,
-    series: i64,
     resolution: i64,
-    ts: i64,
-    value: f64,
+    appends: &[(i64, Vec<(i64, f64)>)],
 ) -> Result<()> {
-    let open = sqlx::query(
-        "SELECT id, end_ts, count, data FROM chunks WHERE series_id = ? AND resolution = ? ORDER BY start_ts DESC, id DESC LIMIT 1",
-    )
-    .bind(series)
-    .bind(resolution)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(backend)?;
-    if let Some(row) = open {
-        let count: i64 = row.get("count");
-        let end: i64 = row.get("end_ts");
-        if count < CHUNK_SAMPLES && ts >= end {
-            let mut samples =
-                steward_tsdb::decode(&row.get::<Vec<u8>, _>("data")).map_err(corrupt)?;
-            samples.push((ts, value));
-            let data = steward_tsdb::encode(&samples).map_err(corrupt)?;
-            sqlx::query("UPDATE chunks SET end_ts = ?, count = ?, data = ? WHERE id = ?")
-                .bind(ts)
-                .bind(samples.len() as i64)
-                .bind(data)
-                .bind(row.get::<i64, _>("id"))
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?;
-            return Ok(());
+    for (series, samples) in appends {
+        let open = sqlx::query(
+            "SELECT id, start_ts, end_ts, count, data FROM chunks WHERE series_id = ? AND resolution = ?
+             ORDER BY start_ts DESC, id DESC LIMIT 1",
+        )
+        .bind(series)
+        .bind(resolution)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)?
+        .map(|row| OpenChunk {
+            id: row.get("id"),
+            start_ts: row.get("start_ts"),
+            end_ts: row.get("end_ts"),
+            count: row.get("count"),
+            data: row.get("data"),
+        });
+        for write in plan_appends(open, samples).map_err(corrupt)? {
+            let query = match write.id {
+                Some(id) => {
+                    sqlx::query("UPDATE chunks SET end_ts = ?, count = ?, data = ? WHERE id = ?")
+                        .bind(write.end_ts)
+                        .bind(write.count)
+                        .bind(write.data)
+                        .bind(id)
+                }
+                None => sqlx::query(
+                    "INSERT INTO chunks (series_id, resolution, start_ts, end_ts, count, data)
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(series)
+                .bind(resolution)
+                .bind(write.start_ts)
+                .bind(write.end_ts)
+                .bind(write.count)
+                .bind(write.data),
+            };
+            query.execute(&mut **tx).await.map_err(backend)?;
         }
     }
-    let data = steward_tsdb::encode(&[(ts, value)]).map_err(corrupt)?;
-    sqlx::query(
-        "INSERT INTO chunks (series_id, resolution, start_ts, end_ts, count, data) VALUES (?, ?, ?, ?, 1, ?)",
-    )
-    .bind(series)
-    .bind(resolution)
-    .bind(ts)
-    .bind(ts)
-    .bind(data)
-    .execute(&mut **tx)
-    .await
-    .map_err(backend)?;
     Ok(())
 }

@@ -4,8 +4,10 @@
 //! `tests/suite.rs`).
 
 mod fleet;
+mod ingest;
 
 pub use fleet::*;
+pub use ingest::*;
 
 use std::sync::Arc;
 use steward_proto::Point;
@@ -20,6 +22,7 @@ macro_rules! store_suite {
     ($open:path) => {
         $crate::store_suite!(@tests $open;
             ingest_is_idempotent_and_queryable,
+            a_group_of_batches_is_stored_as_one,
             scope_hides_other_tenants,
             enroll_tokens_are_spent_and_expire,
             status_changes_are_recorded_once,

@@ -11,11 +11,13 @@
 
 mod alerts;
 mod fleet;
+mod ingest;
 mod jobs;
 mod records;
 
 pub use alerts::*;
 pub use fleet::*;
+pub use ingest::*;
 pub use jobs::*;
 pub use records::*;
 
