@@ -233,7 +233,8 @@ impl PgStore {
             loop {
                 let mut tx = self.write_tx().await.map_err(backend)?;
                 let aged = sqlx::query(
-                    "SELECT id, series_id, count, data FROM chunks WHERE resolution = $1 AND end_ts < $2
+                    "SELECT id, series_id, count, data FROM chunks
+                     WHERE resolution = $1 AND start_ts < $2 AND end_ts < $2
                      ORDER BY series_id, start_ts, id LIMIT 200",
                 )
                 .bind(from)
@@ -267,7 +268,7 @@ impl PgStore {
             }
         }
         let dropped: i64 =
-            sqlx::query("DELETE FROM chunks WHERE resolution = $1 AND end_ts < $2 RETURNING count")
+            sqlx::query("DELETE FROM chunks WHERE resolution = $1 AND start_ts < $2 AND end_ts < $2 RETURNING count")
                 .bind(HOURLY)
                 .bind(now_ms.saturating_sub(policy.hourly_ms))
                 .fetch_all(&self.pool)

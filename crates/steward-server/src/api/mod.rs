@@ -7,6 +7,7 @@
 
 mod access;
 mod alerts;
+mod body;
 mod devices;
 mod events;
 mod fleet;
@@ -500,6 +501,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .fallback(not_found)
         .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::from_fn(body::read_first))
         .with_state(state)
 }
 
@@ -517,7 +519,26 @@ async fn authorize(
         .map(|m| m.as_str().to_string())
         .unwrap_or_default();
     let method = request.method().clone();
-    let Some(entry) = table.iter().find(|e| e.path == path && e.method == method) else {
+    // HEAD is routed with GET.
+    let served =
+        |e: &&RouteEntry| e.method == method || (method == Method::HEAD && e.method == Method::GET);
+    let Some(entry) = table.iter().filter(|e| e.path == path).find(served) else {
+        let allowed: Vec<&str> = table
+            .iter()
+            .filter(|e| e.path == path)
+            .map(|e| e.method.as_str())
+            .collect();
+        if !allowed.is_empty() {
+            let mut response = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{method} is not allowed here; use {}", allowed.join(" or ")),
+            )
+            .into_response();
+            if let Ok(value) = header::HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            return response;
+        }
         // Registered outside the table: refuse rather than guess.
         return ApiError::forbidden("route has no access decision").into_response();
     };
