@@ -140,6 +140,15 @@ await walk(browser, "console", outDir, async (step, errors) => {
   if ((await page.getAttribute("html", "data-theme")) !== "dark") throw new Error("the theme button did not switch to dark");
   await shot(page, "dashboard-dark");
 
+  step("two-factor setup shows a QR code");
+  await page.click("#mfa");
+  await page.waitForSelector("img.qr");
+  const qrWidth = await page.$eval("img.qr", (img) => img.complete ? img.naturalWidth : 0);
+  if (!(qrWidth >= 200)) throw new Error(`the QR code did not load (natural width ${qrWidth})`);
+  await shot(page, "two-factor");
+  await page.click("#mfa-cancel");
+  await page.waitForSelector("#stats a.stat");
+
   step("sign out");
   await page.click("#signout");
   await page.waitForSelector("#signin:not([hidden])");

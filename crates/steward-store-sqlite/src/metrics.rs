@@ -32,16 +32,8 @@ impl SqliteStore {
         let devices: HashMap<Uuid, DeviceSeq> = rows
             .iter()
             .filter_map(|row| {
-                let id = Uuid::parse_str(row.get("id")).ok()?;
-                let org = Uuid::parse_str(row.get("org_id")).ok()?;
-                Some((
-                    id,
-                    DeviceSeq {
-                        org,
-                        stored_seq: row.get("stored_seq"),
-                        revoked: row.get("revoked"),
-                    },
-                ))
+                let (id, org) = (row.get("id"), row.get("org_id"));
+                DeviceSeq::from_row(id, org, row.get("stored_seq"), row.get("revoked"))
             })
             .collect();
         let plan = plan_ingest(batches, &devices);

@@ -33,6 +33,19 @@ pub struct DeviceSeq {
     pub revoked: bool,
 }
 
+impl DeviceSeq {
+    /// A device row as the stores keep it (ids as text), keyed by device;
+    /// `None` when an id does not parse (such a device is unknown).
+    pub fn from_row(id: &str, org: &str, stored_seq: i64, revoked: bool) -> Option<(Uuid, Self)> {
+        let row = DeviceSeq {
+            org: Uuid::parse_str(org).ok()?,
+            stored_seq,
+            revoked,
+        };
+        Some((Uuid::parse_str(id).ok()?, row))
+    }
+}
+
 /// What one device row becomes: its new stored sequence number and the
 /// newest headline figures (`None`: keep what is stored).
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,8 @@
 //! An API answer given without reading the request body (an unknown path,
-//! a refused permission) keeps the connection usable: the body is read
-//! first, so a client still sending is not cut off mid-request ("EOF
-//! occurred in violation of protocol", seen in CI's schemathesis run).
+//! a refused permission, a wrong method) keeps the connection usable: what
+//! the handler leaves of the body is read before the answer goes, so a
+//! client still sending is not cut off mid-request ("EOF occurred in
+//! violation of protocol", seen in CI's schemathesis run).
 
 mod common;
 

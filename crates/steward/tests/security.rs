@@ -131,8 +131,11 @@ async fn authentication_and_trust() {
         origin: Some(server.url()),
         ..base.clone()
     };
+    assert_eq!(session.get("/api/v1/whoami").await.1["totp_enabled"], false);
     let (status, setup) = session.post("/api/v1/me/totp/setup", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{setup}");
+    let qr = setup["qr"].as_str().unwrap_or_default();
+    assert!(qr.starts_with("data:image/svg+xml;base64,"), "{setup}");
     let secret = totp_rs::Secret::try_from_base32(setup["secret"].as_str().unwrap()).unwrap();
     let totp = totp_rs::Builder::new().with_secret(secret).build().unwrap();
     let (status, enabled) = session
@@ -143,6 +146,7 @@ async fn authentication_and_trust() {
         .await;
     assert_eq!(status, StatusCode::OK, "{enabled}");
     let recovery = enabled["recovery_codes"][0].as_str().unwrap().to_string();
+    assert_eq!(session.get("/api/v1/whoami").await.1["totp_enabled"], true);
     let (status, _, body) = base.login("mfa", PASSWORD, None).await;
     assert_eq!(
         (status, body["mfa_required"].as_bool()),

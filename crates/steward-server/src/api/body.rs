@@ -1,28 +1,32 @@
-//! Request bodies are read before routing.
+//! What a handler leaves of a request body is read before the answer goes.
 //!
 //! hyper cannot keep a connection open past a request whose body was left
 //! unread, so an answer given without reading it (an unknown path, a
-//! missing permission, a bad id) used to close the connection under a
-//! client still sending: the client saw "EOF occurred in violation of
-//! protocol" instead of the answer (schemathesis, CI). Every body the API
-//! takes is JSON under [`MAX_BODY`], so reading it first costs nothing a
-//! handler would not spend anyway.
+//! missing permission, a wrong method) closed the connection under a client
+//! still sending: the client saw "EOF occurred in violation of protocol"
+//! instead of the answer (schemathesis, CI). Here the handler reads the
+//! body through a shared handle; whatever it leaves is read and dropped
+//! (at most [`MAX_BODY`], a frame at a time, within [`DRAIN_TIME`]) before
+//! the response is returned. Nothing is buffered, so an unauthenticated
+//! client cannot make the server hold its body in memory.
 
 use super::{ApiError, MAX_BODY};
-use axum::body::Body;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use hyper::body::Frame;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-pub async fn read_first(request: Request, next: Next) -> Response {
-    // Bodiless by convention (and WebSocket upgrades are GETs).
-    if matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
-        return next.run(request).await;
-    }
+/// Longest wait for the rest of a body nobody reads.
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+pub async fn drain_unread(request: Request, next: Next) -> Response {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -32,19 +36,42 @@ pub async fn read_first(request: Request, next: Next) -> Response {
         return too_large();
     }
     let (parts, body) = request.into_parts();
-    match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(bytes) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-        Err(error) => {
-            let inner = error.into_inner();
-            if inner.is::<http_body_util::LengthLimitError>() {
-                too_large()
-            } else {
-                ApiError::bad_request(format!("could not read the request body: {inner}"))
-                    .into_response()
+    let shared = Arc::new(Mutex::new(Some(body)));
+    let handle = Body::new(Shared(shared.clone()));
+    let response = next.run(Request::from_parts(parts, handle)).await;
+    let rest = shared.lock().ok().and_then(|mut body| body.take());
+    if let Some(mut rest) = rest.filter(|b| !b.is_end_stream()) {
+        let mut read = 0usize;
+        let _ = tokio::time::timeout(DRAIN_TIME, async {
+            while read <= MAX_BODY {
+                match rest.frame().await {
+                    Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+                    _ => break,
+                }
             }
+        })
+        .await;
+    }
+    response
+}
+
+/// The request body, read by the handler through the middleware's handle.
+struct Shared(Arc<Mutex<Option<Body>>>);
+
+impl HttpBody for Shared {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let Ok(mut guard) = self.0.lock() else {
+            return Poll::Ready(None);
+        };
+        match guard.as_mut() {
+            Some(body) => Pin::new(body).poll_frame(cx),
+            None => Poll::Ready(None),
         }
     }
 }

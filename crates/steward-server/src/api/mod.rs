@@ -501,7 +501,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .fallback(not_found)
         .layer(axum::middleware::map_response(json_errors))
-        .layer(axum::middleware::from_fn(body::read_first))
+        .layer(axum::middleware::from_fn(body::drain_unread))
         .with_state(state)
 }
 

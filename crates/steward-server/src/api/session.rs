@@ -182,13 +182,20 @@ pub async fn logout(State(state): State<Arc<AppState>>, caller: Caller) -> Respo
         .into_response()
 }
 
-pub async fn whoami(caller: Caller) -> Json<Value> {
+pub async fn whoami(State(state): State<Arc<AppState>>, caller: Caller) -> Json<Value> {
     let p = &caller.principal;
+    let totp_enabled = state
+        .store
+        .user_by_id(p.user_id)
+        .await
+        .ok()
+        .map(|u| u.totp_enabled);
     Json(json!({
         "username": p.username,
         "org_id": p.org_id,
         "grants": p.grants,
         "mfa_done": p.mfa_done,
+        "totp_enabled": totp_enabled,
     }))
 }
 
@@ -207,11 +214,31 @@ pub async fn totp_setup(State(state): State<Arc<AppState>>, caller: Caller) -> A
         ));
     }
     state.store.set_totp(user, Some(&secret), false).await?;
-    let url = format!(
-        "otpauth://totp/Steward:{}?secret={secret}&issuer=Steward",
-        caller.principal.username
-    );
-    Ok(Json(json!({ "secret": secret, "otpauth_url": url })))
+    let url = otpauth_url(&caller.principal.username, &secret);
+    Ok(Json(
+        json!({ "secret": secret, "otpauth_url": url, "qr": qr_data_url(&url) }),
+    ))
+}
+
+/// The `otpauth://` URL an authenticator app reads (from the QR code, or
+/// pasted); the account name is percent-encoded.
+fn otpauth_url(username: &str, secret: &str) -> String {
+    let label = percent_encoding::utf8_percent_encode(username, percent_encoding::NON_ALPHANUMERIC);
+    format!("otpauth://totp/Steward:{label}?secret={secret}&issuer=Steward")
+}
+
+/// `text` as a QR code: an SVG data URL the console shows as an image.
+fn qr_data_url(text: &str) -> Option<String> {
+    use base64::Engine;
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .build();
+    Some(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    ))
 }
 
 #[derive(Deserialize)]
@@ -249,4 +276,26 @@ pub async fn totp_enable(
         state.store.complete_session_mfa(session).await?;
     }
     Ok(Json(json!({ "enabled": true, "recovery_codes": codes })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_authenticator_url_encodes_the_account_and_becomes_a_qr_code() {
+        let url = otpauth_url("ana maría/ops", "JBSWY3DP");
+        assert_eq!(
+            url,
+            "otpauth://totp/Steward:ana%20mar%C3%ADa%2Fops?secret=JBSWY3DP&issuer=Steward"
+        );
+        let qr = qr_data_url(&url).unwrap();
+        let svg = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            qr.strip_prefix("data:image/svg+xml;base64,").unwrap(),
+        )
+        .unwrap();
+        let svg = String::from_utf8(svg).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("<path"), "{svg}");
+    }
 }

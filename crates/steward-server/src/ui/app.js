@@ -80,6 +80,7 @@ async function showConsole(me) {
   $("#signin").hidden = true;
   $("#shell").hidden = false;
   $("#who").textContent = me.username;
+  $("#mfa").hidden = me.totp_enabled !== false;
   openEvents();
   if (!me.mfa_done) { totpSetup(); return; }
   await render();
@@ -115,21 +116,26 @@ onUnauthorized(() => {
   if (ctx.me) showSignin("Your session has ended. Sign in again to carry on where you were.");
 });
 
+$("#mfa").addEventListener("click", () => totpSetup());
+
 $("#signout").addEventListener("click", async () => {
   try { await api("/logout", { method: "POST", body: {} }); } catch { /* signed out anyway */ }
   showSignin("Signed out.");
 });
 
 // Organisations that require two factors let a new account in only to set
-// one up.
+// one up; anyone else can turn it on from the top bar.
 async function totpSetup() {
   const main = $("#main");
   const setup = await api("/me/totp/setup", { method: "POST", body: {} }).catch((e) => ({ error: e }));
   if (setup.error) { main.replaceChildren(errorBox(setup.error)); return; }
   main.replaceChildren(h("div", { class: "page narrow" },
     h("h1", {}, "Set up two-factor sign-in"),
-    h("p", {}, "Your organisation requires a second factor. Add this key to an authenticator app, then enter the code it shows."),
-    h("p", {}, h("code", { class: "secret" }, setup.secret)),
+    h("p", {}, ctx.me.mfa_done
+      ? "A second factor keeps this account safe even if its password leaks. Scan the code with an authenticator app, then enter the code it shows."
+      : "Your organisation requires a second factor. Scan the code with an authenticator app, then enter the code it shows."),
+    setup.qr ? h("img", { class: "qr", src: setup.qr, alt: "QR code of the key for an authenticator app", width: 200, height: 200 }) : null,
+    h("p", {}, "Or type the key: ", h("code", { class: "secret" }, setup.secret)),
     h("p", { class: "muted small" }, setup.otpauth_url),
     form([{ name: "code", label: "Code", required: true, pattern: "[0-9]{6}", autocomplete: "one-time-code" }], async ({ code }) => {
       const done = await api("/me/totp/enable", { method: "POST", body: { code } });
@@ -137,7 +143,8 @@ async function totpSetup() {
         h("p", {}, "Keep these one-time recovery codes somewhere safe:"),
         h("pre", { class: "codes" }, done.recovery_codes.join("\n")),
         h("button", { class: "primary", onclick: async () => showConsole(await api("/whoami")) }, "Continue")));
-    }, { submitLabel: "Turn on" })));
+    }, { submitLabel: "Turn on" }),
+    ctx.me.mfa_done ? h("button", { id: "mfa-cancel", class: "small", type: "button", onclick: () => render() }, "Not now") : null));
 }
 
 // --- live updates ----------------------------------------------------------
