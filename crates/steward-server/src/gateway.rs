@@ -501,7 +501,6 @@ async fn handle(
                 .alerting
                 .on_batch(device.id, batch.ts_ms, &batch.points)
                 .await;
-            let ingest = state.ingest.clone();
             let seq = batch.seq;
             let batch = IngestBatch {
                 device_id: device.id,
@@ -510,7 +509,15 @@ async fn handle(
                 ts_ms: batch.ts_ms,
                 points: batch.points,
             };
-            pending.push_back(Box::pin(async move { (seq, ingest.submit(batch).await) }));
+            // Queued here, in frame order; only the wait for the commit is
+            // left to `pending` (see `IngestQueue::enqueue`).
+            let stored = state.ingest.enqueue(batch).await;
+            pending.push_back(Box::pin(async move {
+                match stored {
+                    Ok(stored) => (seq, stored.await),
+                    Err(error) => (seq, Err(error)),
+                }
+            }));
             Ok(None)
         }
     }

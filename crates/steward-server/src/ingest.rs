@@ -1,8 +1,12 @@
-//! Group commit: metric batches from all connections go through one writer
+//! Group commit: metric batches from all connections go through a writer
 //! task that stores whatever has queued up in one transaction, then answers
-//! each sender. A batch is acked only after its transaction committed.
+//! each sender. A batch is acked only after its transaction committed. One
+//! writer on SQLite (one write lock); several on PostgreSQL, each device's
+//! batches always on the same one.
 
 use crate::ServerCounters;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use steward_store::{IngestBatch, IngestOutcome, Store};
@@ -19,31 +23,59 @@ type Reply = oneshot::Sender<Result<IngestOutcome, String>>;
 
 #[derive(Clone)]
 pub struct IngestQueue {
-    tx: mpsc::Sender<(IngestBatch, Reply)>,
+    /// One queue per writer task; a device's batches always take the same
+    /// one, so they are stored in the order they came.
+    writers: Arc<[mpsc::Sender<(IngestBatch, Reply)>]>,
 }
 
 impl IngestQueue {
-    /// Batches waiting for the store writer.
+    /// Batches waiting for the store writers.
     pub fn depth(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
+        self.writers
+            .iter()
+            .map(|tx| tx.max_capacity() - tx.capacity())
+            .sum()
     }
 
+    /// Starts as many writers as the store usefully runs at once
+    /// ([`Store::ingest_writers`]).
     pub fn start(store: Arc<dyn Store>, counters: Arc<ServerCounters>) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(writer(store, counters, rx));
-        Self { tx }
+        let count = store.ingest_writers().clamp(1, 16);
+        let writers = (0..count)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(QUEUE_DEPTH / count);
+                tokio::spawn(writer(store.clone(), counters.clone(), rx));
+                tx
+            })
+            .collect();
+        Self { writers }
     }
 
-    /// Stores a batch; resolves once it is durable (or known duplicate).
-    pub async fn submit(&self, batch: IngestBatch) -> Result<IngestOutcome, String> {
-        let (reply, wait) = oneshot::channel();
-        self.tx
-            .send((batch, reply))
+    /// Queues a batch at once, in the order of calls, waiting only for room
+    /// in its writer's queue; the returned future resolves once the batch
+    /// is durable (or known duplicate).
+    ///
+    /// Callers queue a device's batches one after the other and await the
+    /// results later (the gateway keeps up to 32 in flight). Queuing inside
+    /// those result futures instead would leave the order to whichever is
+    /// polled first, and a later batch stored first makes the earlier ones
+    /// "duplicates": acknowledged, never stored (`tests/ingest_order.rs`).
+    pub async fn enqueue(&self, batch: IngestBatch) -> Result<Stored, String> {
+        let index = (batch.device_id.as_u128() % self.writers.len() as u128) as usize;
+        let permit = self.writers[index]
+            .reserve()
             .await
             .map_err(|_| "ingest stopped".to_string())?;
-        wait.await.map_err(|_| "ingest stopped".to_string())?
+        let (reply, wait) = oneshot::channel();
+        permit.send((batch, reply));
+        Ok(Box::pin(async move {
+            wait.await.map_err(|_| "ingest stopped".to_string())?
+        }))
     }
 }
+
+/// A queued batch's outcome, once its transaction committed.
+pub type Stored = Pin<Box<dyn Future<Output = Result<IngestOutcome, String>> + Send>>;
 
 async fn writer(
     store: Arc<dyn Store>,

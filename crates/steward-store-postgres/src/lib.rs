@@ -237,6 +237,12 @@ pub(crate) fn uuid(text: &str) -> Result<Uuid> {
     Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(format!("bad id {text:?}: {e}")))
 }
 
+/// Ingest transactions a replica runs at once: one writer connection keeps
+/// one PostgreSQL backend busy (steward-bench replicas: 0.5–0.7 cores with
+/// the machine half idle); four of the pool's 16 connections let a replica
+/// use the database's parallelism, the rest stay for the API and sweeps.
+const INGEST_WRITERS: usize = 4;
+
 #[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> Result<usize> {
@@ -488,6 +494,9 @@ impl Store for PgStore {
     }
     async fn ingest(&self, batches: &[IngestBatch]) -> Result<Vec<IngestOutcome>> {
         retrying(|| self.ingest_impl(batches)).await
+    }
+    fn ingest_writers(&self) -> usize {
+        INGEST_WRITERS
     }
     async fn stored_seq(&self, device: Uuid) -> Result<u64> {
         self.stored_seq_impl(device).await

@@ -275,6 +275,12 @@ pub trait Store: JobStore + FleetStore + Send + Sync + 'static {
     /// Stores each batch unless its sequence number was stored before, all in
     /// one durable transaction; returns the outcome per batch, in order.
     async fn ingest(&self, batches: &[IngestBatch]) -> Result<Vec<IngestOutcome>>;
+    /// How many `ingest` transactions are worth running at once: one where
+    /// writers share one lock (SQLite), more where the database writes in
+    /// parallel. Callers keep each device's batches on one writer.
+    fn ingest_writers(&self) -> usize {
+        1
+    }
     async fn stored_seq(&self, device: Uuid) -> Result<u64>;
     async fn query_metric(&self, scope: &Scope, query: &MetricQuery) -> Result<Vec<Series>>;
     /// Drops whole chunks that end before `before_ms`; returns samples dropped.
