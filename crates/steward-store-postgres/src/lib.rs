@@ -36,7 +36,7 @@ pub(crate) const AUDIT_LOCK: i64 = 0x5354_5744_0002;
 pub struct PgStore {
     pool: PgPool,
     /// (device, name, labels) → series id, filled after commits only.
-    series_ids: Mutex<HashMap<(Uuid, String, String), i64>>,
+    series_ids: Mutex<HashMap<steward_store::SeriesKey, i64>>,
 }
 
 impl PgStore {

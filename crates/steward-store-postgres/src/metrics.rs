@@ -62,7 +62,8 @@ impl PgStore {
             .await
             .map_err(backend)?;
         }
-        let (ids, new_series) = self.series_ids_for(&mut tx, plan.samples.keys()).await?;
+        let keys: Vec<&SeriesKey> = plan.samples.keys().collect();
+        let (ids, new_series) = self.series_ids_for(&mut tx, &keys).await?;
         let appends: Vec<(i64, Vec<(i64, f64)>)> = plan
             .samples
             .into_values()
@@ -83,30 +84,23 @@ impl PgStore {
     async fn series_ids_for(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        keys: impl Iterator<Item = &SeriesKey>,
-    ) -> Result<(Vec<i64>, Vec<((Uuid, String, String), i64)>)> {
-        let keys: Vec<(Uuid, String, String, Uuid)> = keys
-            .map(|k| (k.device, k.name.clone(), k.labels.clone(), k.org))
-            .collect();
+        keys: &[&SeriesKey],
+    ) -> Result<(Vec<i64>, Vec<(SeriesKey, i64)>)> {
         let mut ids: Vec<Option<i64>> = match self.series_ids.lock() {
-            Ok(cache) => keys
-                .iter()
-                .map(|(d, n, l, _)| cache.get(&(*d, n.clone(), l.clone())).copied())
-                .collect(),
+            Ok(cache) => keys.iter().map(|k| cache.get(*k).copied()).collect(),
             Err(_) => vec![None; keys.len()],
         };
         let missing: Vec<usize> = (0..keys.len()).filter(|&i| ids[i].is_none()).collect();
         if missing.is_empty() {
             return Ok((ids.into_iter().flatten().collect(), Vec::new()));
         }
-        let column = |f: fn(&(Uuid, String, String, Uuid)) -> String| {
-            missing.iter().map(|&i| f(&keys[i])).collect::<Vec<_>>()
-        };
+        let column =
+            |f: fn(&SeriesKey) -> String| missing.iter().map(|&i| f(keys[i])).collect::<Vec<_>>();
         let (devices, names, labels, orgs) = (
-            column(|k| k.0.to_string()),
-            column(|k| k.1.clone()),
-            column(|k| k.2.clone()),
-            column(|k| k.3.to_string()),
+            column(|k| k.device.to_string()),
+            column(|k| k.name.clone()),
+            column(|k| k.labels.clone()),
+            column(|k| k.org.to_string()),
         );
         sqlx::query(
             "INSERT INTO series (org_id, device_id, name, labels)
@@ -139,8 +133,7 @@ impl PgStore {
             };
             let id: i64 = row.get("id");
             ids[index] = Some(id);
-            let (device, name, labels, _) = &keys[index];
-            fresh.push(((*device, name.clone(), labels.clone()), id));
+            fresh.push((keys[index].clone(), id));
         }
         let ids = ids
             .into_iter()

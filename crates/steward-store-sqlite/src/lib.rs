@@ -38,7 +38,7 @@ const MIGRATIONS: &[&str] = &[
 pub struct SqliteStore {
     pool: SqlitePool,
     /// (device, name, labels) → series id, filled after commits only.
-    series_ids: Mutex<HashMap<(Uuid, String, String), i64>>,
+    series_ids: Mutex<HashMap<steward_store::SeriesKey, i64>>,
 }
 
 impl SqliteStore {

@@ -56,17 +56,16 @@ impl SqliteStore {
         let mut new_series = Vec::new();
         let mut appends = Vec::with_capacity(plan.samples.len());
         for (key, samples) in plan.samples {
-            let cache_key = (key.device, key.name.clone(), key.labels.clone());
             let cached = self
                 .series_ids
                 .lock()
                 .ok()
-                .and_then(|c| c.get(&cache_key).copied());
+                .and_then(|c| c.get(&key).copied());
             let id = match cached {
                 Some(id) => id,
                 None => {
                     let id = series_id(&mut tx, &key).await?;
-                    new_series.push((cache_key, id));
+                    new_series.push((key, id));
                     id
                 }
             };
