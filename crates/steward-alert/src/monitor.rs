@@ -77,6 +77,10 @@ pub struct Remediation {
     pub max_per_hour: u32,
     #[serde(default = "two_minutes")]
     pub verify_ms: Millis,
+    /// Who set it up (username): it runs with their authority, looked up
+    /// at each attempt. Set by the server, never taken from a request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 fn three() -> u32 {

@@ -74,6 +74,64 @@ fn decodes_and_validates_agent_frames() {
 }
 
 #[test]
+fn implausible_agent_values_are_refused() {
+    // Values far out of range, ratios outside [0, 1], a sequence number
+    // the store cannot hold (all seen from a hostile agent in review).
+    for (frame, expect) in [
+        (
+            r#"{"type":"metrics","seq":1,"ts_ms":1,"points":[{"name":"a","value":1e308}]}"#,
+            "invalid point.value",
+        ),
+        (
+            r#"{"type":"metrics","seq":1,"ts_ms":1,"points":[{"name":"a","value":-1e308}]}"#,
+            "invalid point.value",
+        ),
+        (
+            r#"{"type":"metrics","seq":1,"ts_ms":1,"points":[{"name":"a","value":1e18}]}"#,
+            "metrics seq=1",
+        ),
+        (
+            r#"{"type":"metrics","seq":1,"ts_ms":1,"points":[{"name":"system.cpu.utilization","value":-5}]}"#,
+            "invalid point.value",
+        ),
+        (
+            r#"{"type":"metrics","seq":1,"ts_ms":1,"points":[{"name":"system.filesystem.utilization","value":1.0001}]}"#,
+            "invalid point.value",
+        ),
+        (
+            r#"{"type":"metrics","seq":1,"ts_ms":1,"points":[{"name":"system.filesystem.utilization","value":1}]}"#,
+            "metrics seq=1",
+        ),
+        (
+            r#"{"type":"metrics","seq":18446744073709551615,"ts_ms":1,"points":[]}"#,
+            "invalid seq",
+        ),
+        (
+            r#"{"type":"metrics","seq":9223372036854775807,"ts_ms":1,"points":[]}"#,
+            "metrics seq=9223372036854775807",
+        ),
+    ] {
+        check(frame, expect);
+    }
+}
+
+#[test]
+fn batch_times_must_be_near_the_servers_clock() {
+    let now = 1_800_000_000_000;
+    let at = |ts_ms| MetricBatch {
+        seq: 1,
+        ts_ms,
+        points: vec![],
+    };
+    assert!(at(now).check_clock(now).is_ok());
+    assert!(at(now + validate::MAX_AHEAD_MS).check_clock(now).is_ok());
+    let ahead = at(i64::MAX).check_clock(now).unwrap_err().to_string();
+    assert!(ahead.contains("ahead of the server's clock"), "{ahead}");
+    assert!(at(now - validate::MAX_AGE_MS - 1).check_clock(now).is_err());
+    assert!(at(now - 86_400_000).check_clock(now).is_ok());
+}
+
+#[test]
 fn rejects_too_many_points() {
     let points = vec![r#"{"name":"a","value":1}"#; 2_001].join(",");
     check(
@@ -163,4 +221,47 @@ fn decodes_and_bounds_job_frames() {
         &format!(r#"{{"type":"shell_output","session":"{run}","data_b64":"aGk="}}"#),
         "shell output",
     );
+}
+
+#[test]
+fn errors_quote_at_most_a_prefix_of_agent_input() {
+    // Found by fuzz/agent_frame: `{:.64?}` does not cut a str, so a long
+    // bad name came back (and into the log) whole.
+    let long = "Ä".repeat(100_000);
+    for (frame, field) in [
+        (
+            format!(
+                r#"{{"type":"checks","runs":[{{"name":"{long}","ts_ms":1,"exit_code":0,"output":""}}]}}"#
+            ),
+            "checks.name",
+        ),
+        (
+            format!(
+                r#"{{"type":"metrics","seq":1,"ts_ms":1,"points":[{{"name":"{long}","value":1}}]}}"#
+            ),
+            "point.name",
+        ),
+        (
+            format!(
+                r#"{{"type":"metrics","seq":1,"ts_ms":1,"points":[{{"name":"a","labels":{{"{long}":"v"}},"value":1}}]}}"#
+            ),
+            "point.labels",
+        ),
+        (
+            format!(r#"{{"type":"run_started","run_id":"{long}","started_at":1}}"#),
+            "run_id",
+        ),
+    ] {
+        match AgentMessage::decode(&frame, &Limits::default()) {
+            Err(ProtoError::Invalid { field: got, reason }) => {
+                assert_eq!(got, field);
+                assert!(reason.len() < 200, "{field}: {} bytes", reason.len());
+                assert!(
+                    reason.starts_with(&format!("\"{}", "Ä".repeat(40))),
+                    "{reason}"
+                );
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+    }
 }

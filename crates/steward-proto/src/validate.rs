@@ -48,6 +48,15 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> ProtoError {
     }
 }
 
+/// At most `max` characters of `value`, for quoting agent input in an error
+/// (the server logs it and sends it back; `{:.64?}` would not cut a `str`).
+fn clip(value: &str, max: usize) -> &str {
+    value
+        .char_indices()
+        .nth(max)
+        .map_or(value, |(end, _)| &value[..end])
+}
+
 fn text(field: &'static str, value: &str, max: usize) -> Result<(), ProtoError> {
     if value.len() > max {
         return Err(invalid(field, format!("longer than {max} bytes")));
@@ -91,7 +100,7 @@ impl Validate for AgentMessage {
                     if !is_metric_name(&run.name, 64) {
                         return Err(invalid(
                             "checks.name",
-                            format!("{:.64?} is not a check name", run.name),
+                            format!("{:?} is not a check name", clip(&run.name, 64)),
                         ));
                     }
                     if run.output.len() > 16 * 1024 {
@@ -138,10 +147,53 @@ impl Validate for AgentMessage {
     }
 }
 
+/// The largest magnitude a metric value may have: far above any real
+/// counter or gauge (bytes over years of uptime), far below where sums and
+/// means lose meaning.
+pub const MAX_ABS_VALUE: f64 = 1e18;
+/// How far ahead of the server's clock a batch may be stamped (skew).
+pub const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
+/// How old a batch may be (an agent's spool holds days, not years).
+pub const MAX_AGE_MS: i64 = 400 * 24 * 3600 * 1000;
+
+/// Metrics named `*.utilization` are ratios (OpenTelemetry semantic
+/// conventions): their values lie in [0, 1].
+pub fn is_ratio(name: &str) -> bool {
+    name.ends_with(".utilization")
+}
+
+impl MetricBatch {
+    /// The batch's time is near the server's (`now_ms`): a timestamp far
+    /// ahead would stop every later sample of its series from counting.
+    pub fn check_clock(&self, now_ms: i64) -> Result<(), ProtoError> {
+        if self.ts_ms > now_ms.saturating_add(MAX_AHEAD_MS) {
+            return Err(invalid(
+                "ts_ms",
+                format!(
+                    "{} s ahead of the server's clock (at most {} s): check the agent's clock",
+                    (self.ts_ms - now_ms) / 1000,
+                    MAX_AHEAD_MS / 1000
+                ),
+            ));
+        }
+        if self.ts_ms < now_ms.saturating_sub(MAX_AGE_MS) {
+            return Err(invalid(
+                "ts_ms",
+                format!("older than {} days", MAX_AGE_MS / 86_400_000),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Validate for MetricBatch {
     fn validate(&self, limits: &Limits) -> Result<(), ProtoError> {
         if self.seq == 0 {
             return Err(invalid("seq", "must be at least 1"));
+        }
+        // Stored as a signed 64-bit number.
+        if self.seq > i64::MAX as u64 {
+            return Err(invalid("seq", "larger than 2^63 - 1"));
         }
         if self.ts_ms <= 0 {
             return Err(invalid(
@@ -159,11 +211,20 @@ impl Validate for Point {
         if !is_metric_name(&self.name, limits.max_name_len) {
             return Err(invalid(
                 "point.name",
-                format!("{:.64?} is not a metric name", self.name),
+                format!("{:?} is not a metric name", clip(&self.name, 64)),
             ));
         }
-        if !self.value.is_finite() {
-            return Err(invalid("point.value", "must be finite"));
+        if !self.value.is_finite() || self.value.abs() > MAX_ABS_VALUE {
+            return Err(invalid(
+                "point.value",
+                format!("must be finite and at most {MAX_ABS_VALUE:e} in magnitude"),
+            ));
+        }
+        if is_ratio(&self.name) && !(0.0..=1.0).contains(&self.value) {
+            return Err(invalid(
+                "point.value",
+                format!("{} is a ratio: its value must lie in [0, 1]", self.name),
+            ));
         }
         if self.labels.len() > limits.max_labels_per_point {
             return Err(invalid("point.labels", "too many labels"));
@@ -172,7 +233,7 @@ impl Validate for Point {
             if !is_metric_name(key, limits.max_name_len) {
                 return Err(invalid(
                     "point.labels",
-                    format!("{key:.64?} is not a label name"),
+                    format!("{:?} is not a label name", clip(key, 64)),
                 ));
             }
             text("point.labels", value, limits.max_name_len * 2)?;
@@ -241,6 +302,9 @@ fn run_id_ok(id: &str) -> Result<(), ProtoError> {
     if id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
         Ok(())
     } else {
-        Err(invalid("run_id", format!("{id:.40?} is not an id")))
+        Err(invalid(
+            "run_id",
+            format!("{:?} is not an id", clip(id, 40)),
+        ))
     }
 }

@@ -57,7 +57,7 @@ pub async fn capture_body(request: Request) -> (Request, Option<Value>) {
 pub async fn record(state: &AppState, caller: &Caller, action: &str, target: &str, detail: Value) {
     write(
         state,
-        Some(caller.principal.org_id),
+        Some(caller.audit_org()),
         &caller.principal.username,
         &caller.source,
         action,

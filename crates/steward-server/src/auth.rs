@@ -78,6 +78,25 @@ pub struct Caller {
     /// Hash of the session cookie, when the call came from a browser.
     pub session: Option<String>,
     pub source: String,
+    /// The organisation the call acted in, when a handler named one: its
+    /// audit entry is filed there (else under the caller's own).
+    pub acted_in: Arc<std::sync::Mutex<Option<uuid::Uuid>>>,
+}
+
+impl Caller {
+    /// Files this call's audit entry under `org` (the organisation whose
+    /// object it read or changed).
+    pub fn acting_in(&self, org: uuid::Uuid) {
+        *self.acted_in.lock().unwrap_or_else(|p| p.into_inner()) = Some(org);
+    }
+
+    /// Where this call's audit entry belongs.
+    pub fn audit_org(&self) -> uuid::Uuid {
+        self.acted_in
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or(self.principal.org_id)
+    }
 }
 
 impl FromRequestParts<Arc<AppState>> for Caller {

@@ -224,6 +224,8 @@ mod tests {
             permissions: Some(vec!["devices.view".into()]),
             org_id: Some(a),
             site: None,
+            role_id: Some("read_only".into()),
+            expires_at: None,
         };
         let limited = who(owner.grants.clone(), Some(token));
         check(&limited, Permission::DevicesView, a, Some("hq"), true);

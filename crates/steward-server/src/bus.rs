@@ -27,6 +27,9 @@ pub enum BusEvent {
     Job(JobEvent),
     /// Monitors, noise rules, tags or dependencies changed: reload them.
     Reload,
+    /// A token was revoked, a session ended or a grant changed: open
+    /// sockets re-check their credentials.
+    CredentialsChanged,
     /// Send this to the device, if you hold it (a remote shell opened on
     /// another replica: its order, keystrokes, resizes, close).
     ToDevice {
@@ -280,6 +283,7 @@ pub fn spawn_listener(
                 }) => {
                     state.jobs.shells.closed(device, &session, reason);
                 }
+                Ok(BusEvent::CredentialsChanged) => state.revocations.bump(),
                 Ok(BusEvent::Reload) => {
                     if let Err(error) = state.alerting.reload().await {
                         tracing::error!(%error, "Cannot reload monitors after another replica changed them.");

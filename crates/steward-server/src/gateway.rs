@@ -493,6 +493,7 @@ async fn handle(
             Ok(Some(ServerMessage::Renewed { cert_pem }))
         }
         AgentMessage::Metrics(batch) => {
+            batch.check_clock(crate::now_ms())?;
             // Evaluated on receipt, not after the group commit: alert
             // latency does not wait for storage. The engine ignores samples
             // not newer than the last one of their series, so a batch resent

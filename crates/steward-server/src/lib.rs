@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod ingest;
 pub mod jobs;
 pub mod notify;
+pub mod revocation;
 pub mod status;
 pub mod throttle;
 pub mod tls;
@@ -109,6 +110,8 @@ pub struct AppState {
     pub jobs: jobs::Jobs,
     /// What this replica tells the others, and hears from them.
     pub bus: Arc<dyn bus::Bus>,
+    /// Open sockets re-check their credentials when this changes.
+    pub revocations: revocation::Revocations,
 }
 
 /// Counters about the server itself (errors both log and count).
@@ -204,6 +207,7 @@ async fn start(
         alerting,
         jobs: jobs::Jobs::new(boot.signer),
         bus,
+        revocations: revocation::Revocations::default(),
     });
     bus::spawn_listener(state.clone(), shutdown_rx.clone());
     spawn_retention(state.clone(), shutdown_rx.clone());

@@ -413,7 +413,7 @@ impl PgStore {
         now: i64,
     ) -> Result<Principal> {
         let row = sqlx::query(
-            "SELECT u.id AS user_id, u.username, u.org_id, t.id AS token_id, t.scope_org, t.scope_site, r.permissions AS token_permissions
+            "SELECT u.id AS user_id, u.username, u.org_id, t.id AS token_id, t.scope_org, t.scope_site, t.expires_at AS token_expires_at, t.role_id AS token_role, r.permissions AS token_permissions
              FROM api_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN roles r ON r.id = t.role_id
              WHERE t.token_hash = $1 AND NOT t.revoked AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
@@ -429,8 +429,19 @@ impl PgStore {
                 .map(|p| perms(&p)),
             org_id: opt_uuid(row.get("scope_org"))?,
             site: row.get("scope_site"),
+            role_id: row.get("token_role"),
+            expires_at: row.get("token_expires_at"),
         };
         self.principal(&row, Some(limit), true).await
+    }
+
+    pub(crate) async fn principal_for_user_impl(&self, user: Uuid) -> Result<Principal> {
+        let row = sqlx::query("SELECT id AS user_id, username, org_id FROM users WHERE id = $1")
+            .bind(user.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        self.principal(&row, None, true).await
     }
 
     pub(crate) async fn create_session_impl(&self, session: &NewSession) -> Result<()> {

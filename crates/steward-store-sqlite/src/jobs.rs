@@ -90,7 +90,14 @@ fn schedule(row: &SqliteRow) -> Result<ScheduleRecord> {
     })
 }
 
-const JOB_COLUMNS: &str = "j.*, (SELECT json_group_object(status, n) FROM (SELECT status, COUNT(*) AS n FROM job_runs WHERE job_id = j.id GROUP BY status)) AS counts";
+/// A job's columns with its runs counted per status: only the runs on
+/// devices of the scope bound first, so counts reveal no device outside it.
+fn job_columns() -> String {
+    format!(
+        "j.*, (SELECT json_group_object(status, n) FROM (SELECT r.status AS status, COUNT(*) AS n FROM job_runs r JOIN devices d ON d.id = r.device_id WHERE r.job_id = j.id AND {} GROUP BY r.status)) AS counts",
+        in_scope(1, "d.org_id", Some("d.site"))
+    )
+}
 
 /// A job is visible to a scope that covers its organisation, or any device
 /// it runs on.
@@ -270,7 +277,8 @@ impl JobStore for SqliteStore {
 
     async fn list_jobs(&self, scope: &Scope, limit: u32) -> Result<Vec<JobRecord>> {
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j WHERE {} ORDER BY j.created_at DESC, j.id DESC LIMIT {}",
+            "SELECT {} FROM jobs j WHERE {} ORDER BY j.created_at DESC, j.id DESC LIMIT {}",
+            job_columns(),
             job_visible(),
             limit.min(10_000)
         );
@@ -279,7 +287,8 @@ impl JobStore for SqliteStore {
 
     async fn get_job(&self, scope: &Scope, id: Uuid) -> Result<JobRecord> {
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j WHERE j.id = ?2 AND {}",
+            "SELECT {} FROM jobs j WHERE j.id = ?2 AND {}",
+            job_columns(),
             job_visible()
         );
         let rows = self.scoped_by(sql, scope, &id.to_string()).await?;

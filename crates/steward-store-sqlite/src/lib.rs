@@ -293,6 +293,9 @@ impl Store for SqliteStore {
     async fn principal_for_token(&self, token_hash: &str, now: i64) -> Result<Principal> {
         self.principal_for_token_impl(token_hash, now).await
     }
+    async fn principal_for_user(&self, user: Uuid) -> Result<Principal> {
+        self.principal_for_user_impl(user).await
+    }
     async fn create_session(&self, session: &NewSession) -> Result<()> {
         self.create_session_impl(session).await
     }

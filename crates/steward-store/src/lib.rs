@@ -151,6 +151,9 @@ pub trait Store: JobStore + FleetStore + Send + Sync + 'static {
     async fn revoke_api_token(&self, user: Option<Uuid>, id: Uuid) -> Result<()>;
     /// The principal behind a token hash, if the token is live at `now`.
     async fn principal_for_token(&self, token_hash: &str, now: i64) -> Result<Principal>;
+    /// A user's authority as it is now (grants, no token limit): what a
+    /// schedule or remediation they set up runs with, looked up at run time.
+    async fn principal_for_user(&self, user: Uuid) -> Result<Principal>;
     async fn create_session(&self, session: &NewSession) -> Result<()>;
     async fn principal_for_session(&self, session_hash: &str, now: i64) -> Result<Principal>;
     async fn complete_session_mfa(&self, session_hash: &str) -> Result<()>;

@@ -75,6 +75,18 @@ pub struct TokenLimit {
     pub permissions: Option<Vec<String>>,
     pub org_id: Option<Uuid>,
     pub site: Option<String>,
+    /// The role it is limited to, by id.
+    pub role_id: Option<String>,
+    /// When it stops working (seconds), if ever.
+    pub expires_at: Option<i64>,
+}
+
+impl TokenLimit {
+    /// Limited to a role or a place (not merely to a lifetime): such a
+    /// token manages only itself, not its user's other tokens.
+    pub fn is_restricted(&self) -> bool {
+        self.permissions.is_some() || self.org_id.is_some()
+    }
 }
 
 /// Who is calling: the user's grants, and the token's limit when the call

@@ -639,7 +639,6 @@ impl Drop for RawMode {
 
 async fn shell(client: &Client, device: &str) -> Result<()> {
     use futures_util::{SinkExt, StreamExt};
-    use tokio::io::AsyncReadExt;
     use tokio_tungstenite::tungstenite::Message;
     let (cols, rows) = rustix::termios::tcgetwinsize(std::io::stdout())
         .map(|w| (w.ws_col.max(20), w.ws_row.max(5)))
@@ -650,16 +649,28 @@ async fn shell(client: &Client, device: &str) -> Result<()> {
         ))
         .await?;
     let raw = RawMode::enter();
-    let mut stdin = tokio::io::stdin();
+    // Keystrokes come from a thread of their own: a blocking read of
+    // tokio's stdin would keep the process alive after the server ended
+    // the session, until the next key.
+    let (keys_tx, mut keys) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = vec![0u8; 4096];
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 || keys_tx.blocking_send(buf[..n].to_vec()).is_err() {
+                return;
+            }
+        }
+    });
     let mut stdout = std::io::stdout();
-    let mut buf = vec![0u8; 4096];
     let mut stdin_open = true;
     let reason = loop {
         tokio::select! {
-            read = stdin.read(&mut buf), if stdin_open => match read {
-                Ok(0) | Err(_) => stdin_open = false,
-                Ok(n) => {
-                    let data = String::from_utf8_lossy(&buf[..n]).into_owned();
+            read = keys.recv(), if stdin_open => match read {
+                None => stdin_open = false,
+                Some(bytes) => {
+                    let data = String::from_utf8_lossy(&bytes).into_owned();
                     socket.send(Message::text(json!({ "type": "input", "data": data }).to_string())).await?;
                 }
             },

@@ -87,6 +87,23 @@ async fn bad_input_is_refused_and_others_carry_on() {
             "malformed",
         ),
         (r#"{"type":"inventory","hostname":"evil\u0007"}"#, "invalid"),
+        // Implausible figures from a hostile agent (security review).
+        (
+            r#"{"type":"metrics","seq":1,"ts_ms":9223372036854775807,"points":[]}"#,
+            "ahead of the server's clock",
+        ),
+        (
+            r#"{"type":"metrics","seq":18446744073709551615,"ts_ms":1,"points":[]}"#,
+            "invalid seq",
+        ),
+        (
+            r#"{"type":"metrics","seq":1,"ts_ms":1,"points":[{"name":"a","value":-1e308}]}"#,
+            "invalid point.value",
+        ),
+        (
+            r#"{"type":"metrics","seq":1,"ts_ms":1,"points":[{"name":"system.cpu.utilization","value":-5}]}"#,
+            "is a ratio",
+        ),
     ] {
         rogue.send(Message::text(frame)).await.unwrap();
         let reply = next_text(&mut rogue).await.unwrap();
@@ -103,8 +120,12 @@ async fn bad_input_is_refused_and_others_carry_on() {
             .contains("binary frames")
     );
     // A payload cannot name another device: this batch lands on the rogue.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let spoof = format!(
-        r#"{{"type":"metrics","seq":1,"ts_ms":1000,"device_id":"{}","points":[{{"name":"system.cpu.utilization","value":0.5}}]}}"#,
+        r#"{{"type":"metrics","seq":1,"ts_ms":{now},"device_id":"{}","points":[{{"name":"system.cpu.utilization","value":0.5}}]}}"#,
         good.device_id
     );
     rogue.send(Message::text(spoof)).await.unwrap();

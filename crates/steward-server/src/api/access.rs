@@ -103,6 +103,7 @@ pub async fn require_totp(
         .store
         .set_org_require_totp(&caller.scope, org, body.require)
         .await?;
+    crate::revocation::credentials_changed(&state);
     Ok(Json(json!({ "org_id": org, "require_totp": body.require })))
 }
 
@@ -160,7 +161,16 @@ pub async fn create_user(
             password_hash: hash,
             created_at: crate::now_secs(),
         })
-        .await?;
+        .await
+        .map_err(|error| match error {
+            // Usernames are unique across the installation; say so in
+            // words, not with the database's message.
+            steward_store::StoreError::Conflict(_) => ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                format!("the username {:?} is taken; choose another", body.username),
+            ),
+            other => other.into(),
+        })?;
     state
         .store
         .create_grant(&NewGrant {
@@ -220,6 +230,8 @@ pub async fn create_grant(
             deny: body.deny,
         })
         .await?;
+    // A deny takes effect on open terminals and streams at once.
+    crate::revocation::credentials_changed(&state);
     Ok(Json(
         json!({ "user_id": user, "role": role.id, "org_id": org, "site": body.site, "deny": body.deny }),
     ))

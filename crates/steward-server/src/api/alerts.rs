@@ -47,6 +47,17 @@ pub async fn create_monitor(
         ));
     }
     let org = org_for(&state, &caller, body.org.as_deref()).await?;
+    for site in &body.applies_to.sites {
+        if !caller.scope.allows(org, Some(site)) {
+            return Err(ApiError::forbidden(format!(
+                "you cannot manage monitors at site {site:?}"
+            )));
+        }
+    }
+    let mut remediation = body.remediation;
+    if let Some(fix) = &mut remediation {
+        remediation_allowed(&state, &caller, org, &body.applies_to, fix).await?;
+    }
     let id = Uuid::now_v7();
     let monitor = Monitor {
         id: id.to_string(),
@@ -55,7 +66,7 @@ pub async fn create_monitor(
         spec: body.spec,
         applies_to: body.applies_to,
         exclude: body.exclude,
-        remediation: body.remediation,
+        remediation,
     };
     monitor
         .validate()
@@ -79,6 +90,47 @@ pub async fn create_monitor(
     // The other replicas' evaluators too.
     crate::bus::tell(&state, crate::bus::BusEvent::Reload);
     Ok(Json(json!({ "id": id, "monitor": monitor })))
+}
+
+/// A remediation runs a script on every device the monitor reaches, later
+/// and unattended: whoever sets it up must hold `scripts.run` there (every
+/// site it names, or the whole organisation with no site denied) and see
+/// the script. It then runs as them, re-checked at each attempt.
+async fn remediation_allowed(
+    state: &AppState,
+    caller: &Caller,
+    org: Uuid,
+    applies_to: &Matcher,
+    fix: &mut steward_alert::monitor::Remediation,
+) -> Result<(), ApiError> {
+    let scripts = crate::authz::scope_for(&caller.principal, crate::authz::Permission::ScriptsRun);
+    let reaches = if applies_to.sites.is_empty() {
+        crate::jobs::authority::covers_org(&scripts, org)
+    } else {
+        applies_to
+            .sites
+            .iter()
+            .all(|site| scripts.allows(org, Some(site)))
+    };
+    if !reaches {
+        return Err(ApiError::forbidden(
+            "a remediation runs a script on every device the monitor applies to: you need scripts.run on all of them (limit the monitor to your sites with applies_to.sites)",
+        ));
+    }
+    let script = state
+        .store
+        .get_script(&scripts, &fix.script)
+        .await
+        .map_err(|_| ApiError::bad_request(format!("no script {:?}", fix.script)))?;
+    if script.org_id != org {
+        return Err(ApiError::bad_request(format!(
+            "the script {:?} belongs to another organisation",
+            fix.script
+        )));
+    }
+    // Whatever the request said: the remediation runs as its author.
+    fix.owner = Some(caller.principal.username.clone());
+    Ok(())
 }
 
 pub async fn list_monitors(

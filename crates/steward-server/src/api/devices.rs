@@ -36,6 +36,7 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> ApiResult<serde_json::Value> {
     let id = id_param(&id, "device")?;
+    super::device_in_scope(&state, &caller, id).await?;
     state.store.revoke_device(&caller.scope, id).await?;
     state.connections.kick(id, "device revoked");
     crate::bus::tell(
@@ -69,6 +70,7 @@ pub async fn set_upstream(
         .as_deref()
         .map(|u| id_param(u, "device"))
         .transpose()?;
+    super::device_in_scope(&state, &caller, id).await?;
     state
         .store
         .set_upstream(&caller.scope, id, upstream)
@@ -92,7 +94,7 @@ pub async fn checks(
     Path(id): Path<String>,
 ) -> ApiResult<Vec<steward_store::CheckResultRecord>> {
     let id = id_param(&id, "device")?;
-    state.store.get_device(&caller.scope, id).await?;
+    super::device_in_scope(&state, &caller, id).await?;
     Ok(Json(state.store.check_results(&caller.scope, id).await?))
 }
 
@@ -103,7 +105,7 @@ pub async fn rotate(
     Path(id): Path<String>,
 ) -> ApiResult<serde_json::Value> {
     let id = id_param(&id, "device")?;
-    state.store.get_device(&caller.scope, id).await?;
+    super::device_in_scope(&state, &caller, id).await?;
     if !state.connections.rotate(id) && state.bus.is_shared() {
         // Another replica may hold the device.
         crate::bus::tell(&state, crate::bus::BusEvent::Rotate { device: id });
@@ -127,7 +129,7 @@ pub async fn status_history(
 ) -> ApiResult<Vec<StatusChange>> {
     let id = id_param(&id, "device")?;
     // A device out of scope is "not found", not an empty history.
-    state.store.get_device(&caller.scope, id).await?;
+    super::device_in_scope(&state, &caller, id).await?;
     Ok(Json(state.store.status_history(&caller.scope, id).await?))
 }
 
@@ -168,7 +170,7 @@ pub async fn metrics(
         ),
     };
     // The device must be visible to the caller, else it is "not found".
-    state.store.get_device(&caller.scope, id).await?;
+    super::device_in_scope(&state, &caller, id).await?;
     let query = MetricQuery {
         device_id: id,
         name,

@@ -28,8 +28,13 @@ pub async fn socket(
     }
     ws.on_upgrade(move |mut socket| async move {
         let mut tick = tokio::time::interval(PUSH_EVERY);
+        let mut revoked = state.revocations.subscribe();
         loop {
-            tick.tick().await;
+            // Push on the tick; re-check at once when credentials change.
+            tokio::select! {
+                _ = tick.tick() => {}
+                changed = revoked.changed() => if changed.is_err() { return },
+            }
             // Re-authenticate with the credentials the socket was opened with.
             let still = auth::authenticate(&state, &Method::GET, &headers).await;
             let Ok((principal, _)) = still else {

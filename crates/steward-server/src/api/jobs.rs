@@ -111,6 +111,7 @@ pub async fn delete_script(
     Path(id): Path<String>,
 ) -> ApiResult<Value> {
     let record = state.store.get_script(&caller.scope, &id).await?;
+    caller.acting_in(record.org_id);
     state.store.delete_script(&caller.scope, record.id).await?;
     Ok(Json(json!({ "deleted": record.id })))
 }
@@ -198,9 +199,23 @@ pub async fn approve_job(
             format!("the job is {}, not waiting for approval", job.state),
         ));
     }
+    caller.acting_in(job.org_id);
     if job.created_by == caller.principal.username {
         return Err(ApiError::forbidden(
             "a job must be approved by someone other than its author",
+        ));
+    }
+    // The approver answers for every device the job reaches: all of them
+    // must be in their scope (the scoped counts cover only those).
+    let everything = state
+        .store
+        .get_job(&steward_store::Scope::all(), id)
+        .await?;
+    let total: u64 = everything.counts.values().sum();
+    let visible: u64 = job.counts.values().sum();
+    if visible < total {
+        return Err(ApiError::forbidden(
+            "this job reaches devices outside your scope; someone who may run scripts on all of them must approve it",
         ));
     }
     state
@@ -223,7 +238,8 @@ pub async fn cancel_job(
     Path(id): Path<String>,
 ) -> ApiResult<Value> {
     let id = id_param(&id, "job")?;
-    state.store.get_job(&caller.scope, id).await?;
+    let job = state.store.get_job(&caller.scope, id).await?;
+    caller.acting_in(job.org_id);
     state
         .store
         .set_job_state(&caller.scope, id, "cancelled", None)
@@ -271,9 +287,19 @@ pub async fn job_events(
         .map(|r| r.device_id)
         .collect();
     let mut events = state.jobs.events.subscribe();
+    let mut revoked = state.revocations.subscribe();
+    let needs = crate::revocation::Needs::Anywhere(crate::authz::Permission::ScriptsRun);
     ws.on_upgrade(move |mut socket| async move {
         loop {
             tokio::select! {
+                changed = revoked.changed() => {
+                    if changed.is_err()
+                        || crate::revocation::still_allowed(&state, &headers, &needs).await.is_err()
+                    {
+                        let _ = socket.send(Message::Close(None)).await;
+                        return;
+                    }
+                }
                 event = events.recv() => match event {
                     Ok(event) => {
                         let (job, device) = match &event {

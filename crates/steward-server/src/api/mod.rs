@@ -576,6 +576,7 @@ async fn authorize(
         scope,
         session,
         source,
+        acted_in: Arc::default(),
     };
     request.extensions_mut().insert(caller.clone());
     let changes = !matches!(method, Method::GET | Method::HEAD);
@@ -703,10 +704,30 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
+/// Figures about the whole installation (every tenant's devices and
+/// traffic) are for callers whose permission holds everywhere, not for one
+/// organisation's admin.
+pub fn require_installation_wide(caller: &Caller) -> Result<(), ApiError> {
+    let everywhere = caller
+        .scope
+        .allow
+        .iter()
+        .any(|p| p.org.is_none() && p.site.is_none())
+        && caller.scope.deny.is_empty();
+    if everywhere {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "installation-wide figures need audit.view in every organisation",
+        ))
+    }
+}
+
 async fn server_stats(
     State(state): State<Arc<AppState>>,
-    _: Caller,
+    caller: Caller,
 ) -> ApiResult<serde_json::Value> {
+    require_installation_wide(&caller)?;
     use std::sync::atomic::Ordering::Relaxed;
     let m = &state.metrics;
     let storage = state.store.storage_stats().await?;
@@ -736,18 +757,36 @@ pub async fn org_named(
     caller: &Caller,
     name: Option<&str>,
 ) -> Result<uuid::Uuid, ApiError> {
-    match name {
-        Some(name) => Ok(state
-            .store
-            .org_by_name(&caller.scope, name)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => ApiError::not_found(format!("no organisation {name:?}")),
-                other => other.into(),
-            })?
-            .id),
-        None => Ok(caller.principal.org_id),
-    }
+    let org = match name {
+        Some(name) => {
+            state
+                .store
+                .org_by_name(&caller.scope, name)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => {
+                        ApiError::not_found(format!("no organisation {name:?}"))
+                    }
+                    other => other.into(),
+                })?
+                .id
+        }
+        None => caller.principal.org_id,
+    };
+    caller.acting_in(org);
+    Ok(org)
+}
+
+/// A device in the caller's scope; the call's audit entry is filed under
+/// the device's organisation.
+pub async fn device_in_scope(
+    state: &AppState,
+    caller: &Caller,
+    id: uuid::Uuid,
+) -> Result<steward_store::DeviceDetail, ApiError> {
+    let device = state.store.get_device(&caller.scope, id).await?;
+    caller.acting_in(device.summary.org_id);
+    Ok(device)
 }
 
 pub fn id_param(text: &str, what: &str) -> Result<uuid::Uuid, ApiError> {

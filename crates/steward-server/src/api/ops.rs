@@ -29,7 +29,10 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
 
 /// `GET /metrics`: the server's own figures in the Prometheus text format
 /// (scrape with an API token holding `audit.view`).
-pub async fn metrics(State(state): State<Arc<AppState>>, _: Caller) -> Response {
+pub async fn metrics(State(state): State<Arc<AppState>>, caller: Caller) -> Response {
+    if let Err(refused) = super::require_installation_wide(&caller) {
+        return refused.into_response();
+    }
     let m = &state.metrics;
     // Shared by every replica (the outbox is in the store); NaN when the
     // store cannot say.

@@ -173,6 +173,7 @@ pub async fn login(
 pub async fn logout(State(state): State<Arc<AppState>>, caller: Caller) -> Response {
     if let Some(session) = &caller.session {
         let _ = state.store.delete_session(session).await;
+        crate::revocation::credentials_changed(&state);
     }
     let cookie = format!("{SESSION_COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0");
     (

@@ -5,8 +5,10 @@
 use super::{ApiError, ApiResult, id_param};
 use crate::AppState;
 use crate::auth::{self, Caller};
+use crate::authz::Permission;
 use crate::jobs::shell::ShellEvent;
 use crate::jobs::{self, JobRequest};
+use crate::revocation::{Needs, RECHECK_EVERY, still_allowed};
 use axum::Json;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -47,7 +49,7 @@ async fn usable_device(
     capability: &str,
 ) -> Result<DeviceDetail, ApiError> {
     let id = id_param(id, "device")?;
-    let device = state.store.get_device(&caller.scope, id).await?;
+    let device = super::device_in_scope(state, caller, id).await?;
     if device.summary.refuses.iter().any(|c| c == capability) {
         return Err(ApiError::forbidden(format!(
             "the device's local configuration refuses {capability}"
@@ -102,12 +104,13 @@ pub async fn open(
         size.cols.unwrap_or(80).clamp(10, 500),
         size.rows.unwrap_or(24).clamp(5, 200),
     );
-    ws.on_upgrade(move |socket| session(state, caller, device, cols, rows, socket))
+    ws.on_upgrade(move |socket| session(state, caller, headers, device, cols, rows, socket))
 }
 
 async fn session(
     state: Arc<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     device: DeviceDetail,
     cols: u16,
     rows: u16,
@@ -150,6 +153,16 @@ async fn session(
     );
     let started = std::time::Instant::now();
     let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
+    // The terminal lives only as long as its caller may open it: a revoked
+    // token, an ended session or a withdrawn grant closes it at once.
+    let needs = Needs::At(
+        Permission::ShellOpen,
+        device.summary.org_id,
+        device.summary.site.clone(),
+    );
+    let mut revoked = state.revocations.subscribe();
+    let mut recheck = tokio::time::interval(RECHECK_EVERY);
+    recheck.tick().await;
     let mut reason = if sent {
         String::new()
     } else {
@@ -195,8 +208,17 @@ async fn session(
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => reason = "closed by the viewer".into(),
                 Some(Ok(_)) => {}
             },
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {
-                if !reachable(&state, device_id).await {
+            changed = revoked.changed() => {
+                if changed.is_err() {
+                    reason = "the server is stopping".into();
+                } else if let Err(why) = still_allowed(&state, &headers, &needs).await {
+                    reason = why;
+                }
+            }
+            _ = recheck.tick() => {
+                if let Err(why) = still_allowed(&state, &headers, &needs).await {
+                    reason = why;
+                } else if !reachable(&state, device_id).await {
                     reason = "the device disconnected".into();
                 }
             }

@@ -24,6 +24,70 @@ pub struct NewToken {
     site: Option<String>,
 }
 
+/// What a new token may be, given the token that asks for it: no stronger
+/// (its role's permissions within the caller's), no wider (the caller's
+/// organisation and site) and no longer-lived. Omitted fields inherit the
+/// caller's limits. A session (or an unrestricted token) acts as its user.
+struct Limits {
+    role: Option<String>,
+    org: Option<Uuid>,
+    site: Option<String>,
+    expires_at: Option<i64>,
+}
+
+fn within_caller(
+    limit: Option<&steward_store::TokenLimit>,
+    role: Option<(&str, &[String])>,
+    wanted: Limits,
+) -> Result<Limits, ApiError> {
+    let Some(limit) = limit else {
+        return Ok(wanted);
+    };
+    let mut out = wanted;
+    match (&limit.permissions, role) {
+        (Some(mine), Some((name, theirs))) => {
+            if let Some(extra) = theirs.iter().find(|p| !mine.contains(p)) {
+                return Err(ApiError::forbidden(format!(
+                    "this token may not create a token with role {name:?}: it holds {extra}, which this token does not"
+                )));
+            }
+        }
+        (Some(_), None) => out.role = limit.role_id.clone(),
+        (None, _) => {}
+    }
+    if let Some(org) = limit.org_id {
+        match out.org {
+            Some(wanted) if wanted != org => {
+                return Err(ApiError::forbidden(
+                    "this token may only create tokens for its own organisation",
+                ));
+            }
+            _ => out.org = Some(org),
+        }
+    }
+    if let Some(site) = &limit.site {
+        match &out.site {
+            Some(wanted) if wanted != site => {
+                return Err(ApiError::forbidden(format!(
+                    "this token may only create tokens for its own site {site:?}"
+                )));
+            }
+            _ => out.site = Some(site.clone()),
+        }
+    }
+    if let Some(ends) = limit.expires_at {
+        match out.expires_at {
+            Some(wanted) if wanted > ends => {
+                return Err(ApiError::forbidden(
+                    "this token may not create a token that outlives it",
+                ));
+            }
+            _ => out.expires_at = Some(out.expires_at.unwrap_or(ends).min(ends)),
+        }
+    }
+    Ok(out)
+}
+
 pub async fn create_api_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -35,26 +99,53 @@ pub async fn create_api_token(
         .as_deref()
         .map(parse_duration)
         .transpose()?
-        .map(|d| now + d.as_secs() as i64);
-    if let Some(role) = &body.role {
-        state
-            .store
-            .role(role)
-            .await
-            .map_err(|_| ApiError::bad_request(format!("no role {role:?}")))?;
-    }
+        .map(|d| now.saturating_add(d.as_secs().min(i64::MAX as u64) as i64));
+    let role = match &body.role {
+        Some(role) => Some(
+            state
+                .store
+                .role(role)
+                .await
+                .map_err(|_| ApiError::bad_request(format!("no role {role:?}")))?,
+        ),
+        None => None,
+    };
+    let principal = &caller.principal;
     let scope_org = match &body.org {
+        // Only an organisation the user holds a grant in: another tenant's
+        // name answers as an unknown one does.
         Some(name) => Some(
             state
                 .store
                 .org_by_name(&steward_store::Scope::all(), name)
                 .await
-                .map_err(|_| ApiError::bad_request(format!("no organisation {name:?}")))?
+                .ok()
+                .filter(|org| {
+                    principal
+                        .grants
+                        .iter()
+                        .any(|g| !g.deny && g.org_id.is_none_or(|o| o == org.id))
+                })
+                .ok_or_else(|| ApiError::bad_request(format!("no organisation {name:?}")))?
                 .id,
         ),
         None => None,
     };
-    if body.site.is_some() && scope_org.is_none() {
+    if body.site.is_some() && scope_org.is_none() && principal.token.is_none() {
+        return Err(ApiError::bad_request("a site limit needs an organisation"));
+    }
+    let limits = within_caller(
+        principal.token.as_ref(),
+        role.as_ref()
+            .map(|r| (r.id.as_str(), r.permissions.as_slice())),
+        Limits {
+            role: body.role,
+            org: scope_org,
+            site: body.site,
+            expires_at,
+        },
+    )?;
+    if limits.site.is_some() && limits.org.is_none() {
         return Err(ApiError::bad_request("a site limit needs an organisation"));
     }
     let token = auth::new_api_token();
@@ -62,31 +153,44 @@ pub async fn create_api_token(
         .store
         .create_api_token(&NewApiToken {
             id: Uuid::now_v7(),
-            user_id: caller.principal.user_id,
+            user_id: principal.user_id,
             name: body.name.unwrap_or_else(|| "api".into()),
             token_hash: auth::hash_secret(&token),
             created_at: now,
-            expires_at,
-            role_id: body.role,
-            scope_org,
-            scope_site: body.site,
+            expires_at: limits.expires_at,
+            role_id: limits.role,
+            scope_org: limits.org,
+            scope_site: limits.site,
         })
         .await?;
     Ok(Json(
-        json!({ "id": id, "token": token, "expires_at": expires_at }),
+        json!({ "id": id, "token": token, "expires_at": limits.expires_at }),
     ))
 }
 
+/// The caller's tokens; a token limited to a role or place sees only itself.
 pub async fn list_api_tokens(
     State(state): State<Arc<AppState>>,
     caller: Caller,
 ) -> ApiResult<Vec<ApiTokenSummary>> {
-    Ok(Json(
-        state
-            .store
-            .list_api_tokens(caller.principal.user_id)
-            .await?,
-    ))
+    let mut tokens = state
+        .store
+        .list_api_tokens(caller.principal.user_id)
+        .await?;
+    if let Some(own) = restricted_token(&caller) {
+        tokens.retain(|t| t.id == own);
+    }
+    Ok(Json(tokens))
+}
+
+/// The id of the calling token when it is restricted (it manages itself only).
+fn restricted_token(caller: &Caller) -> Option<Uuid> {
+    caller
+        .principal
+        .token
+        .as_ref()
+        .filter(|t| t.is_restricted())
+        .map(|t| t.token_id)
 }
 
 pub async fn revoke_api_token(
@@ -95,11 +199,17 @@ pub async fn revoke_api_token(
     Path(id): Path<String>,
 ) -> ApiResult<Value> {
     let id = id_param(&id, "token")?;
+    if restricted_token(&caller).is_some_and(|own| own != id) {
+        // As if it did not exist: a restricted token cannot probe its
+        // user's other tokens.
+        return Err(ApiError::not_found("not found"));
+    }
     state
         .store
         .revoke_api_token(Some(caller.principal.user_id), id)
         .await?;
-    // Live sockets opened with it notice at their next check (events.rs).
+    // Sockets and shells opened with it close now.
+    crate::revocation::credentials_changed(&state);
     Ok(Json(json!({ "revoked": id })))
 }
 

@@ -8,6 +8,7 @@
 //! reports a final result until the server acks it after a durable commit.
 //! A final status is recorded once: a repeated report changes nothing.
 
+pub mod authority;
 mod remediate;
 pub mod shell;
 
@@ -148,12 +149,12 @@ pub fn start(
 }
 
 /// Builds the action a request asks for, with the script's parameters
-/// checked and defaults filled in.
+/// checked and defaults filled in; for a script, also who last edited it.
 async fn action_for(
     state: &AppState,
     scope: &Scope,
     request: &JobRequest,
-) -> Result<(String, Action), ApiError> {
+) -> Result<(String, Action, Option<String>), ApiError> {
     match (&request.script, &request.action) {
         (Some(name), None) => {
             let record = state
@@ -172,6 +173,7 @@ async fn action_for(
                 .resolve_params(&request.params)
                 .map_err(|e| ApiError::bad_request(e.0))?;
             let sha256 = steward_sign::sha256_hex(script.body.as_bytes());
+            let editor = Some(record.updated_by.clone());
             Ok((
                 format!("{} v{}", script.name, record.version),
                 Action::Script {
@@ -183,6 +185,7 @@ async fn action_for(
                     timeout_secs: script.timeout_secs,
                     run_as: script.run_as,
                 },
+                editor,
             ))
         }
         (None, Some(action)) => {
@@ -212,7 +215,7 @@ async fn action_for(
                 .ok()
                 .and_then(|v| v["kind"].as_str().map(String::from))
                 .unwrap_or_default();
-            Ok((name, action))
+            Ok((name, action, None))
         }
         _ => Err(ApiError::bad_request(
             "give either a script or an action (not both)",
@@ -230,7 +233,10 @@ pub struct Created {
 }
 
 /// Creates a job for `org` on the devices of `scope` the request selects,
-/// stores it with its runs, then sends what can be sent.
+/// stores it with its runs, then sends what can be sent. A run nobody
+/// started by hand (`origin`: a schedule, a remediation) of a script is
+/// also bounded by the script's last editor: devices where they may not
+/// run scripts get a refused run saying so.
 pub async fn create_job(
     state: &Arc<AppState>,
     org: Uuid,
@@ -239,8 +245,26 @@ pub async fn create_job(
     by: &str,
     origin: Option<String>,
 ) -> Result<Created, ApiError> {
-    let (default_name, action) = action_for(state, scope, request).await?;
-    create_with_action(state, org, scope, request, default_name, action, by, origin).await
+    let (default_name, action, editor) = action_for(state, scope, request).await?;
+    let editor_bound = match editor {
+        Some(editor) if origin.is_some() && editor != by => {
+            let bound = authority::author_scope(state, &editor).await;
+            Some((bound, editor))
+        }
+        _ => None,
+    };
+    create_runs(
+        state,
+        org,
+        scope,
+        request,
+        default_name,
+        action,
+        by,
+        origin,
+        editor_bound,
+    )
+    .await
 }
 
 /// Creates a job running `action` (file transfers and remediations come
@@ -255,6 +279,32 @@ pub async fn create_with_action(
     action: Action,
     by: &str,
     origin: Option<String>,
+) -> Result<Created, ApiError> {
+    create_runs(
+        state,
+        org,
+        scope,
+        request,
+        default_name,
+        action,
+        by,
+        origin,
+        None,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn create_runs(
+    state: &Arc<AppState>,
+    org: Uuid,
+    scope: &Scope,
+    request: &JobRequest,
+    default_name: String,
+    action: Action,
+    by: &str,
+    origin: Option<String>,
+    editor_bound: Option<(Scope, String)>,
 ) -> Result<Created, ApiError> {
     let mut selector = Selector::default();
     for target in &request.targets {
@@ -288,7 +338,18 @@ pub async fn create_with_action(
             })
         })
         .map(|d| {
-            if d.refuses.contains(&capability) {
+            if let Some((bound, editor)) = &editor_bound
+                && !bound.allows(d.org_id, Some(&d.site))
+            {
+                (
+                    Uuid::now_v7(),
+                    d.id,
+                    "refused".to_string(),
+                    format!(
+                        "the script was last changed by {editor}, who may not run scripts on this device; someone who may must save it again"
+                    ),
+                )
+            } else if d.refuses.contains(&capability) {
                 (
                     Uuid::now_v7(),
                     d.id,
@@ -304,7 +365,9 @@ pub async fn create_with_action(
         return Err(ApiError::bad_request("no device matches the targets"));
     }
     let threshold = state.config.approval_threshold;
-    let job_state = if threshold > 0 && runs.len() > threshold as usize && origin.is_none() {
+    // Whoever or whatever asks (a person, a schedule, a remediation): a job
+    // reaching more devices than the threshold waits for a second person.
+    let job_state = if threshold > 0 && runs.len() > threshold as usize {
         "pending_approval"
     } else {
         "active"
@@ -709,26 +772,78 @@ async fn fire_schedules(state: &Arc<AppState>, now: i64) {
         if ran.is_none() {
             continue;
         }
-        match serde_json::from_value::<JobRequest>(schedule.job.clone()) {
-            Ok(request) => {
-                let origin = Some(format!("schedule:{}", schedule.id));
-                let by = format!("schedule:{}", schedule.name);
-                if let Err(error) = create_job(
-                    state,
-                    schedule.org_id,
-                    &Scope::org(schedule.org_id),
-                    &request,
-                    &by,
-                    origin,
-                )
-                .await
-                {
-                    tracing::warn!(schedule = %schedule.name, error = %error.message, "Scheduled job not created.");
-                }
-            }
+        let request = match serde_json::from_value::<JobRequest>(schedule.job.clone()) {
+            Ok(request) => request,
             Err(error) => {
-                tracing::error!(schedule = %schedule.id, %error, "Scheduled job request does not parse.")
+                tracing::error!(schedule = %schedule.id, %error, "Scheduled job request does not parse.");
+                continue;
             }
+        };
+        run_schedule(state, &schedule, &request).await;
+    }
+}
+
+/// Creates a schedule's job with the authority its owner has now, and
+/// audits it under the owner's name.
+async fn run_schedule(
+    state: &Arc<AppState>,
+    schedule: &steward_store::ScheduleRecord,
+    request: &JobRequest,
+) {
+    let target = format!("schedule:{}", schedule.id);
+    let audit = |action: &'static str, detail: serde_json::Value| {
+        crate::audit::write(
+            state,
+            Some(schedule.org_id),
+            &schedule.created_by,
+            "schedule",
+            action,
+            &target,
+            detail,
+        )
+    };
+    let owner = match authority::owner(state, &schedule.created_by).await {
+        Ok(owner) => owner,
+        Err(reason) => {
+            tracing::warn!(schedule = %schedule.name, %reason, "Scheduled job not created.");
+            audit(
+                "schedule.refused",
+                serde_json::json!({ "schedule": schedule.name, "reason": reason }),
+            )
+            .await;
+            return;
+        }
+    };
+    let created = create_job(
+        state,
+        schedule.org_id,
+        &owner.scripts,
+        request,
+        &owner.principal.username,
+        Some(target.clone()),
+    )
+    .await;
+    match created {
+        Ok(created) => {
+            audit(
+                "schedule.run",
+                serde_json::json!({
+                    "schedule": schedule.name,
+                    "job_id": created.id,
+                    "targets": created.targets,
+                    "state": created.state,
+                    "on_behalf_of": owner.principal.username,
+                }),
+            )
+            .await;
+        }
+        Err(error) => {
+            tracing::warn!(schedule = %schedule.name, error = %error.message, "Scheduled job not created.");
+            audit(
+                "schedule.refused",
+                serde_json::json!({ "schedule": schedule.name, "reason": error.message }),
+            )
+            .await;
         }
     }
 }

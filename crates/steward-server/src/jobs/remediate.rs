@@ -47,6 +47,30 @@ async fn event(state: &AppState, alert: Uuid, event: serde_json::Value) {
 
 async fn attempt(state: Arc<AppState>, request: RemediationRequest) {
     let device = request.key.1;
+    // The script runs as whoever set the remediation up, as they are now.
+    let owner = match &request.remediation.owner {
+        Some(name) => super::authority::owner(&state, name).await,
+        None => Err("the remediation has no owner on record (set up before owners were kept): save the monitor again".into()),
+    };
+    let owner = match owner {
+        Ok(owner) => owner,
+        Err(reason) => {
+            let reason = format!("the remediation could not start: {reason}");
+            return escalate(&state, &request, &reason).await;
+        }
+    };
+    if state
+        .store
+        .get_device(&owner.scripts, device)
+        .await
+        .is_err()
+    {
+        let reason = format!(
+            "the remediation could not start: {} may no longer run scripts on this device",
+            owner.principal.username
+        );
+        return escalate(&state, &request, &reason).await;
+    }
     let job_request = JobRequest {
         name: Some(format!("remediation: {}", request.remediation.script)),
         script: Some(request.remediation.script.clone()),
@@ -58,14 +82,32 @@ async fn attempt(state: Arc<AppState>, request: RemediationRequest) {
     let created = create_job(
         &state,
         request.org,
-        &Scope::org(request.org),
+        &owner.scripts,
         &job_request,
-        "remediation",
+        &owner.principal.username,
         Some(format!("alert:{}", request.alert)),
     )
     .await;
     let job = match created {
-        Ok(created) => created.id,
+        Ok(created) => {
+            crate::audit::write(
+                &state,
+                Some(request.org),
+                &owner.principal.username,
+                "remediation",
+                "remediation.run",
+                &format!("alert:{}", request.alert),
+                json!({
+                    "monitor": request.monitor_name,
+                    "script": request.remediation.script,
+                    "device": device,
+                    "job_id": created.id,
+                    "on_behalf_of": owner.principal.username,
+                }),
+            )
+            .await;
+            created.id
+        }
         Err(error) => {
             let reason = format!("the remediation could not start: {}", error.message);
             return escalate(&state, &request, &reason).await;
