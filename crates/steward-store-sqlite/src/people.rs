@@ -92,7 +92,7 @@ impl SqliteStore {
     pub(crate) async fn org_by_name_impl(&self, scope: &Scope, name: &str) -> Result<Org> {
         let sql = format!(
             "SELECT id, name FROM orgs WHERE name = ?2 AND {}",
-            in_scope(1, "id", None)
+            in_scope(1, "orgs.id", None)
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(scope_param(scope))
@@ -106,7 +106,7 @@ impl SqliteStore {
     pub(crate) async fn list_orgs_impl(&self, scope: &Scope) -> Result<Vec<Org>> {
         let sql = format!(
             "SELECT id, name FROM orgs WHERE {} ORDER BY name",
-            in_scope(1, "id", None)
+            in_scope(1, "orgs.id", None)
         );
         self.scoped(sql, scope).await?.iter().map(org).collect()
     }
@@ -119,7 +119,7 @@ impl SqliteStore {
     ) -> Result<()> {
         let sql = format!(
             "UPDATE orgs SET require_totp = ?3 WHERE id = ?2 AND {}",
-            in_scope(1, "id", None)
+            in_scope(1, "orgs.id", None)
         );
         let done = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(scope_param(scope))

@@ -5,9 +5,11 @@
 
 mod fleet;
 mod ingest;
+mod jobs;
 
 pub use fleet::*;
 pub use ingest::*;
+pub use jobs::*;
 
 use std::sync::Arc;
 use steward_proto::Point;
@@ -24,6 +26,8 @@ macro_rules! store_suite {
             ingest_is_idempotent_and_queryable,
             a_group_of_batches_is_stored_as_one,
             scope_hides_other_tenants,
+            organisations_are_found_within_scope,
+            job_counts_cover_only_runs_in_scope,
             enroll_tokens_are_spent_and_expire,
             status_changes_are_recorded_once,
             tokens_resolve_to_principals_with_grants,
@@ -281,10 +285,82 @@ pub async fn tokens_resolve_to_principals_with_grants(store: Arc<dyn Store>) {
         principal.grants[0].permissions,
         vec!["devices.view".to_string()]
     );
+    // What the token is limited to comes back with it.
+    let limit = principal.token.clone().unwrap();
+    assert_eq!(limit.expires_at, Some(100));
+    assert_eq!(limit.role_id, None);
+    assert!(!limit.is_restricted());
+    store
+        .create_api_token(&NewApiToken {
+            id: Uuid::now_v7(),
+            token_hash: "limited".into(),
+            role_id: Some("viewer".into()),
+            scope_org: Some(org),
+            scope_site: Some("hq".into()),
+            expires_at: None,
+            ..token.clone()
+        })
+        .await
+        .unwrap();
+    let limited = store.principal_for_token("limited", 50).await.unwrap();
+    let limit = limited.token.unwrap();
+    assert_eq!(limit.role_id.as_deref(), Some("viewer"));
+    assert_eq!(limit.site.as_deref(), Some("hq"));
+    assert_eq!(limit.expires_at, None);
+    assert!(limit.is_restricted());
+    // A user's authority without any token: what their schedules run with.
+    let now = store.principal_for_user(user).await.unwrap();
+    assert!(now.token.is_none() && now.mfa_done);
+    assert_eq!(now.username, "admin");
+    assert_eq!(now.grants.len(), 1);
+    assert!(matches!(
+        store.principal_for_user(Uuid::now_v7()).await,
+        Err(StoreError::NotFound)
+    ));
     assert!(store.principal_for_token("h", 150).await.is_err());
     assert!(store.principal_for_token("nope", 50).await.is_err());
     store.revoke_api_token(Some(user), token.id).await.unwrap();
     assert!(store.principal_for_token("h", 50).await.is_err());
+}
+
+/// An organisation-limited scope finds its own organisation by name, and
+/// not another's (SQLite once compared the id with json_each's own `id`).
+pub async fn organisations_are_found_within_scope(store: Arc<dyn Store>) {
+    let root = store.default_org().await.unwrap();
+    let acme = store.create_org("acme").await.unwrap();
+    let in_acme = Scope::org(acme.id);
+    assert_eq!(
+        store.org_by_name(&in_acme, "acme").await.unwrap().id,
+        acme.id
+    );
+    assert!(matches!(
+        store.org_by_name(&in_acme, &root.name).await,
+        Err(StoreError::NotFound)
+    ));
+    let names: Vec<String> = store
+        .list_orgs(&in_acme)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(names, vec!["acme".to_string()]);
+    // A deny of one site does not hide the organisation itself.
+    let denied = Scope {
+        allow: in_acme.allow.clone(),
+        deny: vec![Place {
+            org: Some(acme.id),
+            site: Some("vault".into()),
+        }],
+    };
+    assert_eq!(
+        store.org_by_name(&denied, "acme").await.unwrap().id,
+        acme.id
+    );
+    store
+        .set_org_require_totp(&in_acme, acme.id, true)
+        .await
+        .unwrap();
 }
 
 pub async fn site_scopes_and_denies_apply_in_sql(store: Arc<dyn Store>) {

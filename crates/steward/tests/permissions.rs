@@ -364,6 +364,8 @@ async fn every_route_has_a_decision_and_enforces_it() {
                     } else if !holds_anywhere(who, perm)
                         // Creating organisations needs orgs.manage everywhere.
                         || (route.path == "/api/v1/orgs" && route.method == Method::POST && !who.global)
+                        // Installation-wide figures need audit.view everywhere.
+                        || (matches!(route.path, "/metrics" | "/api/v1/server/stats") && !who.global)
                         // denied-a asks for site "hq", where its deny applies.
                         || (who.name == "denied-a" && route.path == "/api/v1/enroll-tokens" && route.method == Method::POST)
                     {
@@ -400,6 +402,115 @@ async fn every_route_has_a_decision_and_enforces_it() {
             .any(|d| d["id"] == json!(device));
         assert!(!leaked, "{} sees acme's device", who.name);
     }
+
+    // 5. Authority that acts later or elsewhere, across the denied site
+    // (denied-a is a technician of acme, denied at hq where d1 is).
+    let denied = whos.iter().find(|w| w.name == "denied-a").unwrap();
+    let limited_api = &whos
+        .iter()
+        .find(|w| w.name == "admin-a read-only token")
+        .unwrap()
+        .api;
+    // A limited token's token is no stronger than itself.
+    let (status, child) = limited_api
+        .post("/api/v1/tokens", json!({ "name": "child" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{child}");
+    let child = base.with_token(child["token"].as_str().unwrap());
+    let (status, body) = child
+        .post(
+            "/api/v1/users",
+            json!({ "username": "minted", "password": PASSWORD, "role": "read_only" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "child token: {body}");
+    let (status, body) = limited_api
+        .post("/api/v1/tokens", json!({ "role": "admin" }))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "stronger token: {body}");
+    // A schedule for "all" by denied-a never reaches hq.
+    let (status, schedule) = denied
+        .api
+        .post(
+            "/api/v1/schedules",
+            json!({ "name": "matrix", "org": "acme", "timing": { "cron": "* * * * * *" }, "job": { "action": { "kind": "ping" }, "targets": ["all"] } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{schedule}");
+    let origin = format!("schedule:{}", schedule["id"].as_str().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the schedule never fired"
+        );
+        let (_, audit) = owner_all.get("/api/v1/audit?limit=5000").await;
+        let fired = audit.as_array().into_iter().flatten().find(|e| {
+            e["target"] == json!(origin)
+                && e["action"].as_str().unwrap_or("").starts_with("schedule.")
+        });
+        if let Some(entry) = fired {
+            // No device of acme but d1 (at hq): nothing to run, refused.
+            assert_eq!(entry["action"], "schedule.refused", "{entry}");
+            assert_eq!(entry["actor"], "denied-a", "{entry}");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // A remediation for the whole organisation (hq included) is refused.
+    let (status, script) = owner_all
+        .post(
+            "/api/v1/scripts",
+            json!({ "org": "acme", "file": "#!/bin/sh\n# steward: name = fix\necho fix\n" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{script}");
+    let (status, body) = denied
+        .api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "fixer", "org": "acme", "spec": { "kind": "offline" }, "remediation": { "script": "fix" } }),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "remediation across a deny: {body}"
+    );
+    // An approver denied on a target cannot approve its job (d1 was
+    // revoked above: a second device at hq).
+    let (status, created) = owner_all
+        .post(
+            "/api/v1/enroll-tokens",
+            json!({ "org": "acme", "site": "hq", "uses": 1 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    steward_agent::enroll::enroll(
+        &root.path().join("agent-2"),
+        created["token"].as_str().unwrap(),
+        Some("d2".into()),
+    )
+    .await
+    .unwrap();
+    let (status, job) = owner_all
+        .post(
+            "/api/v1/jobs",
+            json!({ "org": "acme", "action": { "kind": "ping" }, "targets": ["all"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    let (status, body) = denied
+        .api
+        .post(
+            &format!("/api/v1/jobs/{}/approve", job["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert!(
+        status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+        "approval across a deny: {status} {body}"
+    );
 }
 
 fn body_for(path: &str, who: &str) -> Value {

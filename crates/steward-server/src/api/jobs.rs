@@ -193,12 +193,6 @@ pub async fn approve_job(
 ) -> ApiResult<Value> {
     let id = id_param(&id, "job")?;
     let job = state.store.get_job(&caller.scope, id).await?;
-    if job.state != "pending_approval" {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            format!("the job is {}, not waiting for approval", job.state),
-        ));
-    }
     caller.acting_in(job.org_id);
     if job.created_by == caller.principal.username {
         return Err(ApiError::forbidden(
@@ -216,6 +210,12 @@ pub async fn approve_job(
     if visible < total {
         return Err(ApiError::forbidden(
             "this job reaches devices outside your scope; someone who may run scripts on all of them must approve it",
+        ));
+    }
+    if job.state != "pending_approval" {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            format!("the job is {}, not waiting for approval", job.state),
         ));
     }
     state
