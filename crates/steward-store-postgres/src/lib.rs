@@ -37,6 +37,8 @@ pub struct PgStore {
     pool: PgPool,
     /// (device, name, labels) → series id, filled after commits only.
     series_ids: Mutex<HashMap<steward_store::SeriesKey, i64>>,
+    /// Points dropped for the per-device series cap.
+    points_refused: std::sync::atomic::AtomicU64,
 }
 
 impl PgStore {
@@ -54,6 +56,7 @@ impl PgStore {
         let store = Self {
             pool,
             series_ids: Mutex::default(),
+            points_refused: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -500,6 +503,10 @@ impl Store for PgStore {
     }
     fn ingest_writers(&self) -> usize {
         INGEST_WRITERS
+    }
+    fn points_refused(&self) -> u64 {
+        self.points_refused
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
     async fn stored_seq(&self, device: Uuid) -> Result<u64> {
         self.stored_seq_impl(device).await

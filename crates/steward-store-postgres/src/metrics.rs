@@ -64,12 +64,28 @@ impl PgStore {
         }
         let keys: Vec<&SeriesKey> = plan.samples.keys().collect();
         let (ids, new_series) = self.series_ids_for(&mut tx, &keys).await?;
+        let mut refused = 0u64;
         let appends: Vec<(i64, Vec<(i64, f64)>)> = plan
             .samples
             .into_values()
             .zip(ids)
-            .map(|(samples, id)| (id, samples))
+            .filter_map(|(samples, id)| match id {
+                Some(id) => Some((id, samples)),
+                None => {
+                    refused += samples.len() as u64;
+                    None
+                }
+            })
             .collect();
+        if refused > 0 {
+            self.points_refused
+                .fetch_add(refused, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(
+                points = refused,
+                cap = MAX_SERIES_PER_DEVICE,
+                "Dropped points of new series beyond the per-device cap."
+            );
+        }
         append_many(&mut tx, RAW, &appends).await?;
         tx.commit().await.map_err(backend)?;
         if let Ok(mut cache) = self.series_ids.lock() {
@@ -79,20 +95,21 @@ impl PgStore {
     }
 
     /// The id of each series in `keys` (in order), creating those that do
-    /// not exist yet; also returns the ones not cached before, to cache
-    /// once the transaction commits.
+    /// not exist yet while their device has fewer than
+    /// [`MAX_SERIES_PER_DEVICE`] (None for the rest); also returns the ones
+    /// not cached before, to cache once the transaction commits.
     async fn series_ids_for(
         &self,
         tx: &mut Transaction<'_, Postgres>,
         keys: &[&SeriesKey],
-    ) -> Result<(Vec<i64>, Vec<(SeriesKey, i64)>)> {
+    ) -> Result<(Vec<Option<i64>>, Vec<(SeriesKey, i64)>)> {
         let mut ids: Vec<Option<i64>> = match self.series_ids.lock() {
             Ok(cache) => keys.iter().map(|k| cache.get(*k).copied()).collect(),
             Err(_) => vec![None; keys.len()],
         };
         let missing: Vec<usize> = (0..keys.len()).filter(|&i| ids[i].is_none()).collect();
         if missing.is_empty() {
-            return Ok((ids.into_iter().flatten().collect(), Vec::new()));
+            return Ok((ids, Vec::new()));
         }
         let column =
             |f: fn(&SeriesKey) -> String| missing.iter().map(|&i| f(keys[i])).collect::<Vec<_>>();
@@ -102,15 +119,25 @@ impl PgStore {
             column(|k| k.labels.clone()),
             column(|k| k.org.to_string()),
         );
+        // New series are numbered per device and created while the device
+        // stays within the cap (its existing series count first).
         sqlx::query(
             "INSERT INTO series (org_id, device_id, name, labels)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])
+             SELECT k.org_id, k.device_id, k.name, k.labels FROM (
+                 SELECT k.*, row_number() OVER (PARTITION BY k.device_id ORDER BY k.i) AS n
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+                     AS k(org_id, device_id, name, labels, i)
+                 WHERE NOT EXISTS (SELECT 1 FROM series s
+                     WHERE s.device_id = k.device_id AND s.name = k.name AND s.labels = k.labels)
+             ) k
+             WHERE k.n + (SELECT COUNT(*) FROM series s WHERE s.device_id = k.device_id) <= $5
              ON CONFLICT DO NOTHING",
         )
         .bind(&orgs)
         .bind(&devices)
         .bind(&names)
         .bind(&labels)
+        .bind(MAX_SERIES_PER_DEVICE)
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
@@ -135,10 +162,6 @@ impl PgStore {
             ids[index] = Some(id);
             fresh.push((keys[index].clone(), id));
         }
-        let ids = ids
-            .into_iter()
-            .map(|id| id.ok_or_else(|| StoreError::Backend("a series was not created".into())))
-            .collect::<Result<Vec<_>>>()?;
         Ok((ids, fresh))
     }
 

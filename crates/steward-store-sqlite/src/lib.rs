@@ -39,6 +39,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// (device, name, labels) → series id, filled after commits only.
     series_ids: Mutex<HashMap<steward_store::SeriesKey, i64>>,
+    /// Points dropped for the per-device series cap.
+    points_refused: std::sync::atomic::AtomicU64,
 }
 
 impl SqliteStore {
@@ -59,6 +61,7 @@ impl SqliteStore {
         let store = Self {
             pool,
             series_ids: Mutex::default(),
+            points_refused: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -473,6 +476,10 @@ impl Store for SqliteStore {
     }
     async fn ingest(&self, batches: &[IngestBatch]) -> Result<Vec<IngestOutcome>> {
         self.ingest_impl(batches).await
+    }
+    fn points_refused(&self) -> u64 {
+        self.points_refused
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
     async fn stored_seq(&self, device: Uuid) -> Result<u64> {
         self.stored_seq_impl(device).await

@@ -55,6 +55,7 @@ impl SqliteStore {
         }
         let mut new_series = Vec::new();
         let mut appends = Vec::with_capacity(plan.samples.len());
+        let mut refused = 0u64;
         for (key, samples) in plan.samples {
             let cached = self
                 .series_ids
@@ -63,13 +64,27 @@ impl SqliteStore {
                 .and_then(|c| c.get(&key).copied());
             let id = match cached {
                 Some(id) => id,
-                None => {
-                    let id = series_id(&mut tx, &key).await?;
-                    new_series.push((key, id));
-                    id
-                }
+                None => match series_id(&mut tx, &key).await? {
+                    Some(id) => {
+                        new_series.push((key, id));
+                        id
+                    }
+                    None => {
+                        refused += samples.len() as u64;
+                        continue;
+                    }
+                },
             };
             appends.push((id, samples));
+        }
+        if refused > 0 {
+            self.points_refused
+                .fetch_add(refused, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(
+                points = refused,
+                cap = MAX_SERIES_PER_DEVICE,
+                "Dropped points of new series beyond the per-device cap."
+            );
         }
         append_many(&mut tx, RAW, &appends).await?;
         tx.commit().await.map_err(backend)?;
@@ -212,26 +227,30 @@ impl SqliteStore {
     }
 }
 
-async fn series_id(tx: &mut Transaction<'_, Sqlite>, key: &SeriesKey) -> Result<i64> {
+/// The id of a series, created when its device has fewer than
+/// [`MAX_SERIES_PER_DEVICE`]; None when it does not exist and may not.
+async fn series_id(tx: &mut Transaction<'_, Sqlite>, key: &SeriesKey) -> Result<Option<i64>> {
     let device = key.device.to_string();
-    sqlx::query("INSERT INTO series (org_id, device_id, name, labels) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
-        .bind(key.org.to_string())
+    sqlx::query(
+        "INSERT INTO series (org_id, device_id, name, labels) SELECT ?1, ?2, ?3, ?4
+         WHERE (SELECT COUNT(*) FROM series WHERE device_id = ?2) < ?5 ON CONFLICT DO NOTHING",
+    )
+    .bind(key.org.to_string())
+    .bind(&device)
+    .bind(&key.name)
+    .bind(&key.labels)
+    .bind(MAX_SERIES_PER_DEVICE)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let row = sqlx::query("SELECT id FROM series WHERE device_id = ? AND name = ? AND labels = ?")
         .bind(&device)
         .bind(&key.name)
         .bind(&key.labels)
-        .execute(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await
         .map_err(backend)?;
-    let id: i64 =
-        sqlx::query("SELECT id FROM series WHERE device_id = ? AND name = ? AND labels = ?")
-            .bind(&device)
-            .bind(&key.name)
-            .bind(&key.labels)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(backend)?
-            .get(0);
-    Ok(id)
+    Ok(row.map(|row| row.get(0)))
 }
 
 /// Appends each series' samples (in order) at one resolution.

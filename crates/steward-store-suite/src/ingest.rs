@@ -62,3 +62,63 @@ pub async fn a_group_of_batches_is_stored_as_one(store: Arc<dyn Store>) {
     let a_row = listed.iter().find(|d| d.id == a).unwrap();
     assert_eq!(a_row.cpu_utilization, Some(0.5));
 }
+
+/// A device gets at most [`MAX_SERIES_PER_DEVICE`] series: points of new
+/// series beyond it are counted and dropped; its existing series and other
+/// devices go on as before (a hostile agent sent 6,000 new series in three
+/// batches).
+pub async fn series_per_device_are_capped(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let greedy = device(store.as_ref(), org, "fp-greedy").await;
+    let modest = device(store.as_ref(), org, "fp-modest").await;
+    let cap = MAX_SERIES_PER_DEVICE as usize;
+    let many = |seq: u64, from: usize, count: usize| IngestBatch {
+        device_id: greedy,
+        org_id: org,
+        seq,
+        ts_ms: seq as i64 * MINUTE,
+        points: (from..from + count)
+            .map(|i| steward_proto::Point {
+                name: "invented.series".into(),
+                labels: [("n".to_string(), i.to_string())].into(),
+                value: 1.0,
+            })
+            .collect(),
+    };
+    let before = store.points_refused();
+    let stored = vec![IngestOutcome::Stored];
+    assert_eq!(store.ingest(&[many(1, 0, cap - 10)]).await.unwrap(), stored);
+    // 60 new series, room for 10: the batch is stored, 50 points dropped.
+    assert_eq!(store.ingest(&[many(2, cap, 60)]).await.unwrap(), stored);
+    assert_eq!(store.points_refused() - before, 50);
+    // Five existing series are stored, five new ones are not.
+    let mut mixed = many(3, 0, 5);
+    mixed.points.extend(many(3, 10 * cap, 5).points);
+    store.ingest(&[mixed]).await.unwrap();
+    assert_eq!(store.points_refused() - before, 55);
+    assert_eq!(store.stored_seq(greedy).await.unwrap(), 3);
+    let stats = store.storage_stats().await.unwrap();
+    assert_eq!(stats.series, cap as u64, "{stats:?}");
+    // Another device is not affected.
+    store
+        .ingest(&[batch(modest, org, 1, MINUTE, 0.5)])
+        .await
+        .unwrap();
+    assert_eq!(store.storage_stats().await.unwrap().series, cap as u64 + 2);
+    let series = store
+        .query_metric(
+            &Scope::all(),
+            &MetricQuery {
+                device_id: greedy,
+                name: "invented.series".into(),
+                from_ms: 0,
+                to_ms: i64::MAX,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(series.len(), cap);
+    let samples: usize = series.iter().map(|s| s.samples.len()).sum();
+    // cap - 10 of batch 1, 10 of batch 2, the 5 existing of batch 3.
+    assert_eq!(samples, cap + 5);
+}

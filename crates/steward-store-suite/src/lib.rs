@@ -25,6 +25,7 @@ macro_rules! store_suite {
         $crate::store_suite!(@tests $open;
             ingest_is_idempotent_and_queryable,
             a_group_of_batches_is_stored_as_one,
+            series_per_device_are_capped,
             scope_hides_other_tenants,
             organisations_are_found_within_scope,
             job_counts_cover_only_runs_in_scope,

@@ -15,6 +15,13 @@ use uuid::Uuid;
 /// Samples per chunk before a new one is started (2 h at 60 s).
 pub const CHUNK_SAMPLES: i64 = 120;
 
+/// Series one device may have. A real host has a few hundred (each
+/// filesystem, interface and check figure); an agent that invents series
+/// by the thousand (a compromised one, a label with a counter in it) gets
+/// no more, and its points for new series beyond this are counted and
+/// dropped, not stored.
+pub const MAX_SERIES_PER_DEVICE: i64 = 2_000;
+
 /// One series: the device it belongs to, its organisation, metric name and
 /// labels (as the JSON text stored with the series).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -284,6 +284,11 @@ pub trait Store: JobStore + FleetStore + Send + Sync + 'static {
     fn ingest_writers(&self) -> usize {
         1
     }
+    /// Points this process dropped because their device has
+    /// [`MAX_SERIES_PER_DEVICE`] series already.
+    fn points_refused(&self) -> u64 {
+        0
+    }
     async fn stored_seq(&self, device: Uuid) -> Result<u64>;
     async fn query_metric(&self, scope: &Scope, query: &MetricQuery) -> Result<Vec<Series>>;
     /// Drops whole chunks that end before `before_ms`; returns samples dropped.

@@ -69,6 +69,12 @@ pub async fn metrics(State(state): State<Arc<AppState>>, caller: Caller) -> Resp
         m.batches_stored.load(Relaxed) as f64,
     );
     metric(
+        "steward_points_refused_total",
+        "counter",
+        "Metric points dropped: their device already has the most series allowed.",
+        state.store.points_refused() as f64,
+    );
+    metric(
         "steward_batches_duplicate_total",
         "counter",
         "Metric batches received again and ignored.",
