@@ -61,6 +61,11 @@ pub fn totp_step(secret_b32: &str, code: &str) -> Result<Option<u64>, ApiError> 
     Ok(totp(secret_b32)?.check_current(code))
 }
 
+/// What a token of a user who owes a second factor gets: the organisation
+/// started requiring two factors after the token was made, and a token
+/// alone is one factor. It works again once its user has turned TOTP on.
+pub const TOKEN_NEEDS_TOTP: &str = "two-factor sign-in is now required for your organisation: sign in to the console and set it up; this token works again once it is on";
+
 /// The authenticated caller of an API request, with its scope for the
 /// permission the route requires (set by the authorisation layer).
 #[derive(Clone)]
@@ -120,6 +125,11 @@ pub async fn authenticate(
         StoreError::NotFound => ApiError::unauthorized("invalid, expired or revoked credentials"),
         other => ApiError::from(other),
     })?;
+    // A token cannot be used to set up the second factor (that would make
+    // the token alone enough again): it is refused outright.
+    if principal.token.is_some() && !principal.mfa_done {
+        return Err(ApiError::forbidden(TOKEN_NEEDS_TOTP));
+    }
     Ok((principal, session))
 }
 
