@@ -4,7 +4,7 @@
 use crate::AppState;
 use crate::api::ApiError;
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
@@ -43,16 +43,6 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
 }
 
-pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
 /// A TOTP (RFC 6238: SHA-1, 6 digits, 30 s, one step of skew) for a
 /// base32 secret.
 pub fn totp(secret_b32: &str) -> Result<totp_rs::Totp, ApiError> {
@@ -64,10 +54,17 @@ pub fn totp(secret_b32: &str) -> Result<totp_rs::Totp, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("two-factor secret: {e}")))
 }
 
-/// Whether `code` is the current TOTP code for the secret.
-pub fn totp_ok(secret_b32: &str, code: &str) -> Result<bool, ApiError> {
-    Ok(totp(secret_b32)?.check_current(code).is_some())
+/// The time step whose code `code` is (the current one or one either
+/// side), if it is one; the caller accepts each step once
+/// (`Store::claim_totp_step`).
+pub fn totp_step(secret_b32: &str, code: &str) -> Result<Option<u64>, ApiError> {
+    Ok(totp(secret_b32)?.check_current(code))
 }
+
+/// What a token of a user who owes a second factor gets: the organisation
+/// started requiring two factors after the token was made, and a token
+/// alone is one factor. It works again once its user has turned TOTP on.
+pub const TOKEN_NEEDS_TOTP: &str = "two-factor sign-in is now required for your organisation: sign in to the console and set it up; this token works again once it is on";
 
 /// The authenticated caller of an API request, with its scope for the
 /// permission the route requires (set by the authorisation layer).
@@ -147,6 +144,11 @@ pub async fn authenticate(
         StoreError::NotFound => ApiError::unauthorized("invalid, expired or revoked credentials"),
         other => ApiError::from(other),
     })?;
+    // A token cannot be used to set up the second factor (that would make
+    // the token alone enough again): it is refused outright.
+    if principal.token.is_some() && !principal.mfa_done {
+        return Err(ApiError::forbidden(TOKEN_NEEDS_TOTP));
+    }
     Ok((principal, session))
 }
 

@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod ingest;
 pub mod jobs;
 pub mod notify;
+pub mod password;
 pub mod revocation;
 pub mod status;
 pub mod throttle;
@@ -106,6 +107,8 @@ pub struct AppState {
     pub metrics: Arc<ServerCounters>,
     pub shutdown: watch::Receiver<bool>,
     pub throttle: throttle::Throttle,
+    /// Bounds the memory and concurrency of password checks.
+    pub passwords: password::Passwords,
     pub alerting: Arc<alerting::Alerting>,
     pub jobs: jobs::Jobs,
     /// What this replica tells the others, and hears from them.
@@ -204,6 +207,7 @@ async fn start(
         metrics: counters,
         shutdown: shutdown_rx.clone(),
         throttle: throttle::Throttle::default(),
+        passwords: password::Passwords::default(),
         alerting,
         jobs: jobs::Jobs::new(boot.signer),
         bus,

@@ -27,6 +27,8 @@ use uuid::Uuid;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_schema.sql"),
     include_str!("../migrations/0002_rollups.sql"),
+    include_str!("../migrations/0003_hot_chunks.sql"),
+    include_str!("../migrations/0004_signin.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed).
@@ -292,6 +294,9 @@ impl Store for PgStore {
     }
     async fn use_recovery_code(&self, user: Uuid, code_hash: &str, now: i64) -> Result<bool> {
         self.use_recovery_code_impl(user, code_hash, now).await
+    }
+    async fn claim_totp_step(&self, user: Uuid, step: i64) -> Result<bool> {
+        self.claim_totp_step_impl(user, step).await
     }
     async fn upsert_builtin_role(&self, role: &RoleRecord) -> Result<()> {
         self.upsert_builtin_role_impl(role).await

@@ -251,6 +251,19 @@ impl PgStore {
         Ok(done.rows_affected() == 1)
     }
 
+    pub(crate) async fn claim_totp_step_impl(&self, user: Uuid, step: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $2
+             WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+        )
+        .bind(user.to_string())
+        .bind(step)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub(crate) async fn upsert_builtin_role_impl(&self, role: &RoleRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO roles (id, org_id, name, permissions) VALUES ($1, NULL, $2, $3)
@@ -413,8 +426,9 @@ impl PgStore {
         now: i64,
     ) -> Result<Principal> {
         let row = sqlx::query(
-            "SELECT u.id AS user_id, u.username, u.org_id, t.id AS token_id, t.scope_org, t.scope_site, t.expires_at AS token_expires_at, t.role_id AS token_role, r.permissions AS token_permissions
-             FROM api_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN roles r ON r.id = t.role_id
+            "SELECT u.id AS user_id, u.username, u.org_id, t.id AS token_id, t.scope_org, t.scope_site, t.expires_at AS token_expires_at, t.role_id AS token_role, r.permissions AS token_permissions,
+             (u.totp_enabled OR NOT o.require_totp) AS mfa_done
+             FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = u.org_id LEFT JOIN roles r ON r.id = t.role_id
              WHERE t.token_hash = $1 AND NOT t.revoked AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
         .bind(token_hash)
@@ -432,7 +446,8 @@ impl PgStore {
             role_id: row.get("token_role"),
             expires_at: row.get("token_expires_at"),
         };
-        self.principal(&row, Some(limit), true).await
+        let mfa_done: bool = row.get("mfa_done");
+        self.principal(&row, Some(limit), mfa_done).await
     }
 
     pub(crate) async fn principal_for_user_impl(&self, user: Uuid) -> Result<Principal> {
@@ -466,7 +481,9 @@ impl PgStore {
         now: i64,
     ) -> Result<Principal> {
         let row = sqlx::query(
-            "SELECT u.id AS user_id, u.username, u.org_id, s.mfa_done FROM sessions s JOIN users u ON u.id = s.user_id
+            "SELECT u.id AS user_id, u.username, u.org_id,
+                    (NOT o.require_totp OR (s.mfa_done AND u.totp_enabled)) AS mfa_done
+             FROM sessions s JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = u.org_id
              WHERE s.session_hash = $1 AND s.expires_at > $2",
         )
         .bind(session_hash)

@@ -58,7 +58,7 @@ async fn concurrent_starts_migrate_once() {
         .collect();
     for start in starts {
         let store = start.await.unwrap().unwrap();
-        assert_eq!(store.migrate().await.unwrap(), 2);
+        assert_eq!(store.migrate().await.unwrap(), 4);
         store.close().await;
     }
 }

@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_jobs.sql"),
     include_str!("../migrations/0009_fleet.sql"),
     include_str!("../migrations/0010_rollups.sql"),
+    include_str!("../migrations/0011_signin.sql"),
 ];
 
 pub struct SqliteStore {
@@ -268,6 +269,9 @@ impl Store for SqliteStore {
     }
     async fn use_recovery_code(&self, user: Uuid, code_hash: &str, now: i64) -> Result<bool> {
         self.use_recovery_code_impl(user, code_hash, now).await
+    }
+    async fn claim_totp_step(&self, user: Uuid, step: i64) -> Result<bool> {
+        self.claim_totp_step_impl(user, step).await
     }
     async fn upsert_builtin_role(&self, role: &RoleRecord) -> Result<()> {
         self.upsert_builtin_role_impl(role).await

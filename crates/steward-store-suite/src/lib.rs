@@ -6,10 +6,12 @@
 mod fleet;
 mod ingest;
 mod jobs;
+mod signin;
 
 pub use fleet::*;
 pub use ingest::*;
 pub use jobs::*;
+pub use signin::*;
 
 use std::sync::Arc;
 use steward_proto::Point;
@@ -41,6 +43,9 @@ macro_rules! store_suite {
             device_pages_filter_sort_and_count,
             tags_change_in_bulk_within_scope_only,
             fleet_days_are_recorded_per_place_and_summed_in_scope,
+            migrations_are_idempotent,
+            totp_steps_are_accepted_once,
+            required_totp_reaches_existing_sessions_and_tokens,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {

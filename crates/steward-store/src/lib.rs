@@ -139,6 +139,11 @@ pub trait Store: JobStore + FleetStore + Send + Sync + 'static {
     async fn replace_recovery_codes(&self, user: Uuid, code_hashes: &[String]) -> Result<()>;
     /// Spends a recovery code; false if unknown or used.
     async fn use_recovery_code(&self, user: Uuid, code_hash: &str, now: i64) -> Result<bool>;
+    /// Accepts TOTP time step `step` for `user` if it is later than the
+    /// last one accepted (and records it); false for that step or an
+    /// earlier one: a code is good once. Conditional, so of replicas
+    /// seeing the same code at once only one accepts it.
+    async fn claim_totp_step(&self, user: Uuid, step: i64) -> Result<bool>;
     /// Creates or updates a built-in role (organisation-less).
     async fn upsert_builtin_role(&self, role: &RoleRecord) -> Result<()>;
     async fn create_role(&self, role: &RoleRecord) -> Result<()>;
@@ -150,11 +155,18 @@ pub trait Store: JobStore + FleetStore + Send + Sync + 'static {
     /// Revokes a token of `user` (or any token when `user` is None).
     async fn revoke_api_token(&self, user: Option<Uuid>, id: Uuid) -> Result<()>;
     /// The principal behind a token hash, if the token is live at `now`.
+    /// Its `mfa_done` is false while the user's organisation requires two
+    /// factors and the user has not turned TOTP on (the server refuses
+    /// such a token).
     async fn principal_for_token(&self, token_hash: &str, now: i64) -> Result<Principal>;
     /// A user's authority as it is now (grants, no token limit): what a
     /// schedule or remediation they set up runs with, looked up at run time.
     async fn principal_for_user(&self, user: Uuid) -> Result<Principal>;
     async fn create_session(&self, session: &NewSession) -> Result<()>;
+    /// The principal behind a session; `mfa_done` is false for a session
+    /// that owes its second factor: its user's organisation requires two
+    /// factors and the session presented none (decided at every call, so
+    /// a requirement applies at once to sessions on every replica).
     async fn principal_for_session(&self, session_hash: &str, now: i64) -> Result<Principal>;
     async fn complete_session_mfa(&self, session_hash: &str) -> Result<()>;
     async fn delete_session(&self, session_hash: &str) -> Result<()>;

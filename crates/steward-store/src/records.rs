@@ -133,6 +133,9 @@ pub struct NewSession {
     pub user_id: Uuid,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The sign-in presented a second factor (TOTP or a recovery code), or
+    /// the session has set one up since. A session without it is full
+    /// only while its user's organisation does not require two factors.
     pub mfa_done: bool,
 }
 

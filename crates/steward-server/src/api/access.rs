@@ -89,6 +89,11 @@ pub struct RequireTotp {
     require: bool,
 }
 
+/// Requires (or stops requiring) two factors of an organisation's users.
+/// It applies at once to what they already hold, on every replica (checked
+/// at each authentication, `auth::authenticate`): a session that presented
+/// no second factor may only set up TOTP or sign out, and the API tokens of
+/// a user without TOTP are refused until they turn it on.
 pub async fn require_totp(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -36,12 +36,15 @@ pub async fn socket(
                 changed = revoked.changed() => if changed.is_err() { return },
             }
             // Re-authenticate with the credentials the socket was opened with.
+            // A session that now owes its second factor ends here too.
             let still = auth::authenticate(&state, &Method::GET, &headers).await;
-            let Ok((principal, _)) = still else {
+            let Some((principal, _)) = still.ok().filter(|(p, _)| p.mfa_done) else {
                 let _ = socket
                     .send(Message::Close(Some(CloseFrame {
                         code: 1008,
-                        reason: Utf8Bytes::from_static("credentials revoked or expired"),
+                        reason: Utf8Bytes::from_static(
+                            "credentials revoked or expired, or two-factor sign-in now required",
+                        ),
                     })))
                     .await;
                 return;

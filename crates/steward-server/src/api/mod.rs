@@ -554,11 +554,18 @@ async fn authorize(
         Ok(found) => found,
         Err(error) => return error.into_response(),
     };
+    // A session without its second factor (signed in before the
+    // organisation required one, or since, without TOTP) may only set it
+    // up or sign out; `mfa_setup_required` sends the console there.
     if !principal.mfa_done && entry.access != Access::MfaPending {
-        return ApiError::forbidden(
-            "two-factor sign-in is required: set it up at /api/v1/me/totp/setup",
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({
+                "error": "two-factor sign-in is required: set it up at /api/v1/me/totp/setup",
+                "mfa_setup_required": true,
+            })),
         )
-        .into_response();
+            .into_response();
     }
     let scope = match entry.access {
         Access::Perm(permission) => {

@@ -154,6 +154,10 @@ pub fn document(routes: &[RouteEntry]) -> Value {
         if route.access == Access::Public {
             operation["security"] = json!([]);
         }
+        if route.path == "/api/v1/login" {
+            // Too many password checks queued (crate::password): Retry-After.
+            operation["responses"]["503"] = json!({ "description": "Busy; retry", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+        }
         if route.method == axum::http::Method::POST {
             operation["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": request_body(route.path) } } });
         }

@@ -4,7 +4,6 @@
 use super::{ApiError, ApiResult};
 use crate::AppState;
 use crate::auth::{self, Caller, SESSION_COOKIE};
-use crate::throttle::{ACCOUNT_FREE_FAILURES, ADDRESS_FREE_FAILURES};
 use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::{StatusCode, header};
@@ -13,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
-use steward_store::{NewSession, StoreError};
+use steward_store::{NewSession, StoreError, UserRecord};
 
 const SESSION_SECS: i64 = 12 * 3600;
 const RECOVERY_CODES: usize = 10;
@@ -26,42 +25,103 @@ pub struct Login {
     code: Option<String>,
 }
 
-/// An Argon2id hash of a random string, used to spend the same time on
-/// unknown users as on known ones.
+/// An Argon2id hash of a random string (the default parameters), checked
+/// for unknown users so that they cost the same time as known ones.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3Rld2FyZHN0ZXdhcmQ$Q0vQ0x2Jr3YxG4q1X1yq5a9W8H3lQ2bq8eZ0vYc2G8E";
 
-fn too_many(wait: std::time::Duration) -> Response {
-    let mut response = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        format!(
-            "too many failed sign-ins; try again in {} s",
-            wait.as_secs().max(1)
-        ),
+/// The one answer to every failed sign-in (unknown user, wrong password,
+/// missing, wrong or replayed code), so that it tells nothing about which
+/// part was wrong: with two factors on, a right password without a code is
+/// indistinguishable from a wrong one. `mfa_required` is in every refusal
+/// and only tells a client to offer the code field.
+pub const SIGN_IN_REFUSED: &str =
+    "wrong username or password, or a missing or wrong two-factor code";
+
+fn refused() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": SIGN_IN_REFUSED, "mfa_required": true })),
     )
-    .into_response();
-    if let Ok(value) = wait.as_secs().max(1).to_string().parse() {
+        .into_response()
+}
+
+/// Whole seconds, rounded up (a client that waits that long is let in).
+fn seconds(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+fn retry_after(status: StatusCode, message: String, wait: std::time::Duration) -> Response {
+    let mut response = ApiError::new(status, message).into_response();
+    if let Ok(value) = seconds(wait).to_string().parse() {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
     response
 }
 
+fn too_many(wait: std::time::Duration) -> Response {
+    retry_after(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("too many failed sign-ins; try again in {} s", seconds(wait)),
+        wait,
+    )
+}
+
+fn busy() -> Response {
+    retry_after(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server is busy checking other sign-ins; try again in a second".into(),
+        std::time::Duration::from_secs(1),
+    )
+}
+
+/// Why the second factor is not satisfied, if it is not. A TOTP code is
+/// accepted once: its time step must be later than the last accepted one
+/// (kept in the store, so also across replicas).
+async fn second_factor(
+    state: &AppState,
+    user: &UserRecord,
+    code: Option<&str>,
+) -> Result<Option<&'static str>, ApiError> {
+    if !user.totp_enabled {
+        return Ok(None);
+    }
+    let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Ok(Some("two-factor code missing"));
+    };
+    let secret = user.totp_secret.clone().unwrap_or_default();
+    match auth::totp_step(&secret, code) {
+        Ok(Some(step)) => {
+            let fresh = state.store.claim_totp_step(user.id, step as i64).await?;
+            return Ok((!fresh).then_some("two-factor code already used"));
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(username = %user.username, error = %error.message, "Stored two-factor secret is unusable.");
+        }
+    }
+    let recovery = state
+        .store
+        .use_recovery_code(user.id, &auth::hash_secret(code), crate::now_secs())
+        .await?;
+    Ok((!recovery).then_some("wrong two-factor code"))
+}
+
+/// Signs in. The attempt is reserved with the throttle before the password
+/// is checked (so parallel guesses cannot all be checked), and the check
+/// waits for one of a few slots (bounded memory; 503 when the server is too
+/// busy, which counts as no attempt).
 pub async fn login(
     State(state): State<Arc<AppState>>,
     Extension(crate::tls::RemoteAddr(remote)): Extension<crate::tls::RemoteAddr>,
     Json(login): Json<Login>,
 ) -> Result<Response, ApiError> {
-    let now = Instant::now();
-    let (user_key, ip_key) = (
-        format!("user:{}", login.username),
-        format!("ip:{}", remote.ip()),
-    );
-    if let Some(wait) = state
+    let attempt = match state
         .throttle
-        .wait(&user_key, now)
-        .or_else(|| state.throttle.wait(&ip_key, now))
+        .begin(remote.ip(), &login.username, Instant::now())
     {
-        return Ok(too_many(wait));
-    }
+        Ok(attempt) => attempt,
+        Err(wait) => return Ok(too_many(wait)),
+    };
     let user = match state.store.user_by_name(&login.username).await {
         Ok(user) => Some(user),
         Err(StoreError::NotFound) => None,
@@ -71,22 +131,24 @@ pub async fn login(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.to_string());
-    let password = login.password.clone();
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
-    let source = remote.ip().to_string();
-    let fail = |reason: &'static str| {
-        state.throttle.fail(&user_key, ACCOUNT_FREE_FAILURES, now);
-        state.throttle.fail(&ip_key, ADDRESS_FREE_FAILURES, now);
-        reason
+    let Ok(password_ok) = state.passwords.verify(login.password.clone(), hash).await else {
+        return Ok(busy());
     };
-    let (Some(user), true) = (user, ok) else {
-        let reason = fail("wrong username or password");
-        tracing::warn!(username = %login.username, %source, "Sign-in failed.");
+    let source = remote.ip().to_string();
+    let (user, failure) = match user {
+        Some(user) if password_ok => {
+            let failure = second_factor(&state, &user, login.code.as_deref()).await?;
+            (Some(user), failure)
+        }
+        _ => (None, Some("wrong username or password")),
+    };
+    let (Some(user), None) = (user.as_ref(), failure) else {
+        attempt.failed(Instant::now());
+        let reason = failure.unwrap_or_default();
+        tracing::warn!(username = %login.username, %source, reason, "Sign-in failed.");
         crate::audit::write(
             &state,
-            None,
+            user.as_ref().map(|u| u.org_id),
             &login.username,
             &source,
             "login.failed",
@@ -94,48 +156,14 @@ pub async fn login(
             json!({"reason": reason}),
         )
         .await;
-        return Err(ApiError::unauthorized(reason));
+        return Ok(refused());
     };
-    // Second factor.
-    let mut mfa_done = true;
-    if user.totp_enabled {
-        let Some(code) = login
-            .code
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-        else {
-            return Ok((
-                StatusCode::UNAUTHORIZED,
-                Json(json!({"error": "two-factor code required", "mfa_required": true})),
-            )
-                .into_response());
-        };
-        let secret = user.totp_secret.clone().unwrap_or_default();
-        let valid = auth::totp_ok(&secret, code)?
-            || state
-                .store
-                .use_recovery_code(user.id, &auth::hash_secret(code), crate::now_secs())
-                .await?;
-        if !valid {
-            let reason = fail("wrong two-factor code");
-            crate::audit::write(
-                &state,
-                Some(user.org_id),
-                &user.username,
-                &source,
-                "login.failed",
-                "session",
-                json!({"reason": reason}),
-            )
-            .await;
-            return Err(ApiError::unauthorized(reason));
-        }
-    } else if user.org_requires_totp {
-        // Signed in, but only to set up the second factor.
-        mfa_done = false;
-    }
-    state.throttle.succeed(&user_key);
+    attempt.succeeded();
+    // The session remembers whether it presented a second factor; without
+    // one, in an organisation that requires it (now or later), it may only
+    // set one up (`Store::principal_for_session`).
+    let second_factor = user.totp_enabled;
+    let setup_required = user.org_requires_totp && !second_factor;
     // A fresh session id at every sign-in (no fixation).
     let secret = auth::random_secret(32);
     let now_secs = crate::now_secs();
@@ -146,7 +174,7 @@ pub async fn login(
             user_id: user.id,
             created_at: now_secs,
             expires_at: now_secs + SESSION_SECS,
-            mfa_done,
+            mfa_done: second_factor,
         })
         .await?;
     tracing::info!(username = %user.username, %source, "Signed in.");
@@ -157,7 +185,7 @@ pub async fn login(
         &source,
         "login",
         "session",
-        json!({"mfa_done": mfa_done}),
+        json!({"mfa_done": !setup_required, "second_factor": second_factor}),
     )
     .await;
     let cookie = format!(
@@ -165,7 +193,7 @@ pub async fn login(
     );
     Ok((
         [(header::SET_COOKIE, cookie)],
-        Json(json!({ "username": user.username, "mfa_setup_required": !mfa_done })),
+        Json(json!({ "username": user.username, "mfa_setup_required": setup_required })),
     )
         .into_response())
 }
@@ -264,8 +292,14 @@ pub async fn totp_enable(
             "two-factor sign-in is already enabled",
         ));
     }
-    if !auth::totp_ok(&secret, body.code.trim())? {
+    let Some(step) = auth::totp_step(&secret, body.code.trim())? else {
         return Err(ApiError::bad_request("wrong two-factor code"));
+    };
+    // The code that turned TOTP on cannot sign in a second time.
+    if !state.store.claim_totp_step(user.id, step as i64).await? {
+        return Err(ApiError::bad_request(
+            "that code was already used; enter the next one",
+        ));
     }
     let codes: Vec<String> = (0..RECOVERY_CODES)
         .map(|_| auth::random_secret(10))
@@ -282,6 +316,26 @@ pub async fn totp_enable(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_one_does() {
+        // An unparsable dummy would answer unknown users at once: a way to
+        // tell which usernames exist.
+        let parsed = argon2::PasswordHash::new(DUMMY_HASH).unwrap();
+        let params = argon2::Params::try_from(&parsed).unwrap();
+        let real = auth::hash_password("x").unwrap();
+        let real = argon2::Params::try_from(&argon2::PasswordHash::new(&real).unwrap()).unwrap();
+        assert_eq!(
+            (params.m_cost(), params.t_cost(), params.p_cost()),
+            (real.m_cost(), real.t_cost(), real.p_cost())
+        );
+        assert_eq!(parsed.hash.map(|h| h.len()), Some(32));
+        assert!(!crate::password::verify_with(
+            &mut Vec::new(),
+            "x",
+            DUMMY_HASH
+        ));
+    }
 
     #[test]
     fn the_authenticator_url_encodes_the_account_and_becomes_a_qr_code() {

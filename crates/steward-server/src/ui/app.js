@@ -1,7 +1,8 @@
-// The console's shell: sign-in (password, then a two-factor code when the
-// account has one), session expiry, navigation by URL hash, live updates
+// The console's shell: sign-in (password, and a two-factor code field
+// offered after any refusal: the server answers every failed sign-in alike,
+// so that it never tells a right password from a wrong one), session expiry, navigation by URL hash, live updates
 // from /api/v1/events, light and dark themes.
-import { api, h, $, onUnauthorized, parseHash, errorBox, wsUrl, form, toast } from "./lib.js";
+import { api, h, $, onUnauthorized, onMfaSetupRequired, parseHash, errorBox, wsUrl, form, toast } from "./lib.js";
 import * as dashboard from "./pages/dashboard.js";
 import * as devices from "./pages/devices.js";
 import * as device from "./pages/device.js";
@@ -81,8 +82,8 @@ async function showConsole(me) {
   $("#shell").hidden = false;
   $("#who").textContent = me.username;
   $("#mfa").hidden = me.totp_enabled !== false;
+  if (!me.mfa_done) { closeEvents(); totpSetup(); return; }
   openEvents();
-  if (!me.mfa_done) { totpSetup(); return; }
   await render();
 }
 
@@ -99,14 +100,16 @@ $("#login").addEventListener("submit", async (event) => {
     await api("/login", { method: "POST", body });
     await showConsole(await api("/whoami"));
   } catch (error) {
-    if (error.body && error.body.mfa_required) {
+    // Every refusal carries mfa_required, whatever was wrong: offer the
+    // code field (optional for accounts without two factors).
+    if (error.body && error.body.mfa_required && $("#code-field").hidden) {
       $("#code-field").hidden = false;
+      err.textContent = "Wrong username or password; or, if this account uses two-factor sign-in, enter its code too.";
       f.code.focus();
-      if (body.code) { err.textContent = error.message; err.hidden = false; }
     } else {
       err.textContent = error.message;
-      err.hidden = false;
     }
+    err.hidden = false;
   } finally {
     f.querySelector("button").disabled = false;
   }
@@ -114,6 +117,12 @@ $("#login").addEventListener("submit", async (event) => {
 
 onUnauthorized(() => {
   if (ctx.me) showSignin("Your session has ended. Sign in again to carry on where you were.");
+});
+
+onMfaSetupRequired(async () => {
+  if (!ctx.me || !ctx.me.mfa_done) return;
+  const me = await api("/whoami").catch(() => null);
+  if (me && !me.mfa_done) showConsole(me);
 });
 
 $("#mfa").addEventListener("click", () => totpSetup());
@@ -174,7 +183,11 @@ function openEvents() {
     if (socket !== ws) return;
     $("#live").className = "off";
     $("#live").title = "Live updates: reconnecting";
-    if (event.code === 1008) { api("/whoami").catch(() => {}); return; }
+    if (event.code === 1008) {
+      // Revoked, expired, or now owing a second factor.
+      api("/whoami").then((me) => { if (!me.mfa_done) showConsole(me); }).catch(() => {});
+      return;
+    }
     setTimeout(() => { if (ctx.me && socket === ws) openEvents(); }, retry);
     retry = Math.min(retry * 2, 30000);
   };

@@ -9,8 +9,11 @@ export class ApiError extends Error {
   }
 }
 
-const listeners = { unauthorized: [] };
+const listeners = { unauthorized: [], mfaSetup: [] };
 export function onUnauthorized(fn) { listeners.unauthorized.push(fn); }
+// A signed-in session that now owes a second factor (its organisation has
+// started requiring one): every call but setting it up answers 403 so.
+export function onMfaSetupRequired(fn) { listeners.mfaSetup.push(fn); }
 
 // Calls the JSON API; throws ApiError with the server's own message.
 export async function api(path, { method = "GET", body, signal } = {}) {
@@ -29,6 +32,9 @@ export async function api(path, { method = "GET", body, signal } = {}) {
   const data = await response.json().catch(() => ({}));
   if (response.status === 401 && !data.mfa_required) {
     for (const fn of listeners.unauthorized) fn(data.error);
+  }
+  if (response.status === 403 && data.mfa_setup_required) {
+    for (const fn of listeners.mfaSetup) fn(data.error);
   }
   if (!response.ok) throw new ApiError(response.status, data.error || `${response.status} ${response.statusText}`, data);
   return data;
