@@ -5,9 +5,11 @@
 
 mod fleet;
 mod ingest;
+mod jobs;
 
 pub use fleet::*;
 pub use ingest::*;
+pub use jobs::*;
 
 use std::sync::Arc;
 use steward_proto::Point;
@@ -36,6 +38,7 @@ macro_rules! store_suite {
             device_pages_filter_sort_and_count,
             tags_change_in_bulk_within_scope_only,
             fleet_days_are_recorded_per_place_and_summed_in_scope,
+            a_transfer_forgets_its_file_content,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
