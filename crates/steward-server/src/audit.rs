@@ -35,11 +35,11 @@ pub fn redact(value: &mut Value) {
     }
 }
 
-/// Reads the request body (up to the API limit) for the audit record and
-/// puts it back for the handler.
-pub async fn capture_body(request: Request) -> (Request, Option<Value>) {
+/// Reads the request body (up to `limit`, the route's cap) for the audit
+/// record and puts it back for the handler.
+pub async fn capture_body(request: Request, limit: usize) -> (Request, Option<Value>) {
     let (parts, body) = request.into_parts();
-    match axum::body::to_bytes(body, crate::api::MAX_BODY).await {
+    match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => {
             let mut value: Option<Value> = serde_json::from_slice(&bytes).ok();
             if let Some(v) = value.as_mut() {

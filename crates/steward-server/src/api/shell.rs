@@ -317,10 +317,7 @@ pub async fn file_put(
         .decode(content.trim())
         .map_err(|_| ApiError::bad_request("content_b64 is not base64"))?;
     if bytes.len() > steward_proto::MAX_FILE_BYTES {
-        return Err(ApiError::bad_request(format!(
-            "files are limited to {} bytes",
-            steward_proto::MAX_FILE_BYTES
-        )));
+        return Err(too_large(bytes.len()));
     }
     let action = Action::FilePut {
         path: path.clone(),
@@ -328,4 +325,16 @@ pub async fn file_put(
         content_b64: B64.encode(&bytes),
     };
     file_job(&state, &caller, &device, format!("upload {path}"), action).await
+}
+
+/// The refusal of a file over the limit.
+fn too_large(bytes: usize) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the file is {:.1} MiB ({bytes} bytes); the limit is {}",
+            bytes as f64 / (1 << 20) as f64,
+            super::file_limit_text()
+        ),
+    )
 }
