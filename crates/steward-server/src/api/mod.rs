@@ -18,6 +18,7 @@ mod ops;
 mod session;
 mod shell;
 mod tokens;
+mod transfer;
 
 use crate::auth::{self, Caller};
 use crate::authz::{self, Permission};
