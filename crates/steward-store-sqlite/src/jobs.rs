@@ -482,6 +482,28 @@ impl JobStore for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn forget_file_content(
+        &self,
+        job: Uuid,
+        action: &serde_json::Value,
+        stdout: &str,
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await.map_err(backend)?;
+        sqlx::query("UPDATE jobs SET action = ?1 WHERE id = ?2")
+            .bind(action.to_string())
+            .bind(job.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("UPDATE job_runs SET stdout = ?1 WHERE job_id = ?2")
+            .bind(stdout)
+            .bind(job.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
     async fn set_device_refuses(&self, device: Uuid, refuses: &[String]) -> Result<()> {
         let text = serde_json::to_string(refuses).unwrap_or_else(|_| "[]".into());
         // Every connection says it: write (and take the write lock) only

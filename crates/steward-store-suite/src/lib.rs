@@ -46,6 +46,7 @@ macro_rules! store_suite {
             migrations_are_idempotent,
             totp_steps_are_accepted_once,
             required_totp_reaches_existing_sessions_and_tokens,
+            a_transfer_forgets_its_file_content,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {

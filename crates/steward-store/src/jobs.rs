@@ -185,6 +185,16 @@ pub trait JobStore: Send + Sync {
     async fn expire_runs(&self, now: i64) -> Result<Vec<Uuid>>;
     /// Queued runs of the job become `cancelled` with `message`.
     async fn cancel_queued(&self, job: Uuid, message: &str, at: i64) -> Result<u64>;
+    /// What a file transfer keeps of the file once its caller has it: the
+    /// job's action becomes `action` (an upload without its content) and
+    /// its runs' standard output `stdout` (a note instead of a download's
+    /// content).
+    async fn forget_file_content(
+        &self,
+        job: Uuid,
+        action: &serde_json::Value,
+        stdout: &str,
+    ) -> Result<()>;
     /// The capabilities a device's local configuration refuses.
     async fn set_device_refuses(&self, device: Uuid, refuses: &[String]) -> Result<()>;
 

@@ -588,6 +588,18 @@ async fn file(client: &Client, command: FileCommand) -> Result<()> {
             local,
             path,
         } => {
+            let limit = steward_proto::MAX_FILE_BYTES;
+            let size = std::fs::metadata(&local)
+                .with_context(|| format!("cannot read {}", local.display()))?
+                .len();
+            if size > limit as u64 {
+                bail!(
+                    "{} is {:.1} MiB; the limit is {} MiB",
+                    local.display(),
+                    size as f64 / (1 << 20) as f64,
+                    limit >> 20
+                );
+            }
             let bytes = std::fs::read(&local)
                 .with_context(|| format!("cannot read {}", local.display()))?;
             let answer = client

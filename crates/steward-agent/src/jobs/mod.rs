@@ -5,18 +5,16 @@
 //! capabilities (scripts, shell, files, actions).
 
 pub mod exec;
+mod files;
 pub mod journal;
 pub mod shell;
 
 use anyhow::{Context, Result};
-use base64::Engine;
 use journal::Journal;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use steward_proto::{
-    Action, AgentMessage, Capability, MAX_FILE_BYTES, Order, RunResult, RunStatus, SignedOrder,
-};
+use steward_proto::{Action, AgentMessage, Capability, Order, RunResult, RunStatus, SignedOrder};
 use steward_sign::{Refusal, Verifier};
 use tokio::sync::{Notify, mpsc};
 
@@ -333,97 +331,13 @@ impl Runner {
                 )
             }
             Action::Ping => result(run_id, RunStatus::Succeeded, "pong"),
-            Action::FileGet { path, max_bytes } => file_get(run_id, path, *max_bytes).await,
+            Action::FileGet { path, max_bytes } => files::file_get(run_id, path, *max_bytes).await,
             Action::FilePut {
                 path,
                 content_b64,
                 sha256,
-            } => file_put(run_id, path, content_b64, sha256).await,
+            } => files::file_put(run_id, path, content_b64, sha256).await,
             Action::Shell { .. } => result(run_id, RunStatus::Failed, "not a job"),
-        }
-    }
-}
-
-async fn file_get(run_id: &str, path: &str, max_bytes: u64) -> RunResult {
-    let limit = max_bytes.min(MAX_FILE_BYTES as u64);
-    let size = match tokio::fs::metadata(path).await {
-        Ok(meta) if meta.is_file() => meta.len(),
-        Ok(_) => {
-            return result(
-                run_id,
-                RunStatus::Failed,
-                format!("{path} is not a regular file"),
-            );
-        }
-        Err(error) => {
-            return result(
-                run_id,
-                RunStatus::Failed,
-                format!("cannot read {path}: {error}"),
-            );
-        }
-    };
-    if size > limit {
-        return result(
-            run_id,
-            RunStatus::Failed,
-            format!("{path} is {size} bytes; the limit is {limit}"),
-        );
-    }
-    match tokio::fs::read(path).await {
-        Ok(bytes) if bytes.len() as u64 <= limit => {
-            let mut done = result(
-                run_id,
-                RunStatus::Succeeded,
-                format!("sha256:{}", steward_sign::sha256_hex(&bytes)),
-            );
-            done.stdout = B64.encode(&bytes);
-            done
-        }
-        Ok(_) => result(
-            run_id,
-            RunStatus::Failed,
-            format!("{path} grew beyond the limit while read"),
-        ),
-        Err(error) => result(
-            run_id,
-            RunStatus::Failed,
-            format!("cannot read {path}: {error}"),
-        ),
-    }
-}
-
-async fn file_put(run_id: &str, path: &str, content_b64: &str, sha256: &str) -> RunResult {
-    let Ok(bytes) = B64.decode(content_b64) else {
-        return result(run_id, RunStatus::Failed, "the content is not base64");
-    };
-    if steward_sign::sha256_hex(&bytes) != sha256 {
-        return result(
-            run_id,
-            RunStatus::Failed,
-            "checksum mismatch: nothing written",
-        );
-    }
-    let tmp = format!("{path}.steward-upload");
-    let written = async {
-        tokio::fs::write(&tmp, &bytes).await?;
-        tokio::fs::File::open(&tmp).await?.sync_all().await?;
-        tokio::fs::rename(&tmp, path).await
-    }
-    .await;
-    match written {
-        Ok(()) => result(
-            run_id,
-            RunStatus::Succeeded,
-            format!("wrote {} bytes, sha256:{sha256}", bytes.len()),
-        ),
-        Err(error) => {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            result(
-                run_id,
-                RunStatus::Failed,
-                format!("cannot write {path}: {error}"),
-            )
         }
     }
 }

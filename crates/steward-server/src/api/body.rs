@@ -6,11 +6,11 @@
 //! still sending: the client saw "EOF occurred in violation of protocol"
 //! instead of the answer (schemathesis, CI). Here the handler reads the
 //! body through a shared handle; whatever it leaves is read and dropped
-//! (at most [`MAX_BODY`], a frame at a time, within [`DRAIN_TIME`]) before
-//! the response is returned. Nothing is buffered, so an unauthenticated
+//! (at most the route's cap, [`max_body`], a frame at a time, within
+//! [`DRAIN_TIME`]) before the response is returned. Nothing is buffered, so an unauthenticated
 //! client cannot make the server hold its body in memory.
 
-use super::{ApiError, MAX_BODY};
+use super::{ApiError, MAX_UPLOAD_BODY, file_limit_text, max_body};
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
@@ -32,8 +32,9 @@ pub async fn drain_unread(request: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return too_large();
+    let limit = max_body(request.uri().path());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large(limit);
     }
     let (parts, body) = request.into_parts();
     let shared = Arc::new(Mutex::new(Some(body)));
@@ -43,7 +44,7 @@ pub async fn drain_unread(request: Request, next: Next) -> Response {
     if let Some(mut rest) = rest.filter(|b| !b.is_end_stream()) {
         let mut read = 0usize;
         let _ = tokio::time::timeout(DRAIN_TIME, async {
-            while read <= MAX_BODY {
+            while read <= limit {
                 match rest.frame().await {
                     Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
                     _ => break,
@@ -76,13 +77,18 @@ impl HttpBody for Shared {
     }
 }
 
-fn too_large() -> Response {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
+fn too_large(limit: usize) -> Response {
+    let message = if limit == MAX_UPLOAD_BODY {
+        format!(
+            "the upload is too large: the limit is {} per file ({} KiB as base64 in JSON)",
+            file_limit_text(),
+            limit / 1024
+        )
+    } else {
         format!(
             "the request body is larger than the API takes ({} KiB)",
-            MAX_BODY / 1024
-        ),
-    )
-    .into_response()
+            limit / 1024
+        )
+    };
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, message).into_response()
 }

@@ -122,7 +122,8 @@ pub struct Limit {
     limit: Option<u32>,
 }
 
-/// `GET /api/v1/devices/{id}/runs`: the device's job history.
+/// `GET /api/v1/devices/{id}/runs`: the device's job history (file
+/// transfers' output only for callers who may transfer files there).
 pub async fn device_runs(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -132,12 +133,12 @@ pub async fn device_runs(
     let id = id_param(&id, "device")?;
     // A device out of scope is "not found", not an empty history.
     state.store.get_device(&caller.scope, id).await?;
-    Ok(Json(
-        state
-            .store
-            .device_runs(&caller.scope, id, limit.limit.unwrap_or(50))
-            .await?,
-    ))
+    let mut runs = state
+        .store
+        .device_runs(&caller.scope, id, limit.limit.unwrap_or(50))
+        .await?;
+    super::transfer::hide_device_runs(&state, &caller, id, &mut runs).await;
+    Ok(Json(runs))
 }
 
 /// `POST /api/v1/channels/{id}/test`: sends a test message through the

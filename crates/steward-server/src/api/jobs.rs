@@ -1,7 +1,7 @@
 //! Scripts, jobs and schedules. Running and editing scripts both need
 //! `scripts.run`; what a job reaches is limited to the caller's scope.
 
-use super::{ApiError, ApiResult, id_param, org_named};
+use super::{ApiError, ApiResult, id_param, org_named, transfer};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::jobs::{self, JobRequest};
@@ -155,6 +155,7 @@ pub async fn list_jobs(
         jobs.iter()
             .map(|job| {
                 let mut value = serde_json::to_value(job).unwrap_or_default();
+                value["action"] = transfer::without_content(&job.action);
                 value["progress"] =
                     steward_jobs::progress::job_state(&jobs::counts_of(&job.counts)).into();
                 value
@@ -164,7 +165,8 @@ pub async fn list_jobs(
 }
 
 /// A job with every run in the caller's scope; runs still going carry
-/// their output so far.
+/// their output so far. A file transfer's output shows only to callers
+/// who may transfer files on its device.
 pub async fn show_job(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -179,7 +181,9 @@ pub async fn show_job(
             run.stderr = stderr;
         }
     }
+    transfer::hide_job_runs(&state, &caller, &job.action, &mut runs).await;
     let mut value = serde_json::to_value(&job).unwrap_or_default();
+    value["action"] = transfer::without_content(&job.action);
     value["runs"] = serde_json::to_value(runs).unwrap_or_default();
     value["progress"] = steward_jobs::progress::job_state(&jobs::counts_of(&job.counts)).into();
     Ok(Json(value))
@@ -271,9 +275,10 @@ pub async fn job_events(
         Ok(id) => id,
         Err(error) => return error.into_response(),
     };
-    if let Err(error) = state.store.get_job(&caller.scope, id).await {
-        return ApiError::from(error).into_response();
-    }
+    let job = match state.store.get_job(&caller.scope, id).await {
+        Ok(job) => job,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
     let ws = match ws {
         Ok(ws) => ws,
         Err(_) => return ApiError::bad_request("this is a WebSocket").into_response(),
@@ -286,6 +291,12 @@ pub async fn job_events(
         .iter()
         .map(|r| r.device_id)
         .collect();
+    // A file transfer's output only where the caller may transfer files.
+    let output_visible = if transfer::is_transfer(&job.action) {
+        transfer::transfer_devices(&state, &caller, visible.iter().copied()).await
+    } else {
+        visible.clone()
+    };
     let mut events = state.jobs.events.subscribe();
     let mut revoked = state.revocations.subscribe();
     let needs = crate::revocation::Needs::Anywhere(crate::authz::Permission::ScriptsRun);
@@ -302,11 +313,11 @@ pub async fn job_events(
                 }
                 event = events.recv() => match event {
                     Ok(event) => {
-                        let (job, device) = match &event {
-                            jobs::JobEvent::Output { job_id, device_id, .. }
-                            | jobs::JobEvent::Status { job_id, device_id, .. } => (*job_id, *device_id),
+                        let (job, device, shown) = match &event {
+                            jobs::JobEvent::Output { job_id, device_id, .. } => (*job_id, *device_id, &output_visible),
+                            jobs::JobEvent::Status { job_id, device_id, .. } => (*job_id, *device_id, &visible),
                         };
-                        if job != id || !visible.contains(&device) {
+                        if job != id || !shown.contains(&device) {
                             continue;
                         }
                         let text = serde_json::to_string(&event).unwrap_or_default();

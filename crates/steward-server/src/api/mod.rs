@@ -18,13 +18,14 @@ mod ops;
 mod session;
 mod shell;
 mod tokens;
+mod transfer;
 
 use crate::auth::{self, Caller};
 use crate::authz::{self, Permission};
 use crate::{AppState, audit};
 use axum::Json;
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
@@ -72,7 +73,8 @@ impl Routes {
         } else {
             MethodFilter::GET
         };
-        self.router = self.router.route(path, on(filter, handler));
+        let limit = DefaultBodyLimit::max(max_body(path));
+        self.router = self.router.route(path, on(filter, handler).layer(limit));
         self.table.push(RouteEntry {
             method,
             path,
@@ -383,12 +385,7 @@ fn routes() -> Routes {
         Perm(P::ShellOpen),
         shell::file_get,
     )
-    .add(
-        M::POST,
-        "/api/v1/devices/{id}/files/put",
-        Perm(P::ShellOpen),
-        shell::file_put,
-    )
+    .add(M::POST, UPLOAD_ROUTE, Perm(P::ShellOpen), shell::file_put)
     .add(
         M::GET,
         "/api/v1/scripts",
@@ -588,7 +585,7 @@ async fn authorize(
     request.extensions_mut().insert(caller.clone());
     let changes = !matches!(method, Method::GET | Method::HEAD);
     let (request, body) = if changes {
-        audit::capture_body(request).await
+        audit::capture_body(request, max_body(&path)).await
     } else {
         (request, None)
     };
@@ -754,8 +751,30 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("bad duration {text:?}: {e}")))
 }
 
-/// Request body size cap for the API.
+/// Request body size cap for the API...
 pub const MAX_BODY: usize = 1 << 20;
+/// ...but for uploads: a file of the documented limit
+/// ([`steward_proto::MAX_FILE_BYTES`], 2 MiB) base64-encoded, with room for
+/// its path and the JSON around it.
+pub const MAX_UPLOAD_BODY: usize = steward_proto::MAX_FILE_BYTES.div_ceil(3) * 4 + 64 * 1024;
+/// The one route that takes a body over [`MAX_BODY`].
+const UPLOAD_ROUTE: &str = "/api/v1/devices/{id}/files/put";
+
+/// The body cap of a route (`/api/v1/devices/{id}/files/put`) or of a
+/// request path (`/api/v1/devices/0190.../files/put`).
+pub fn max_body(path: &str) -> usize {
+    let upload = path == UPLOAD_ROUTE
+        || matches!(
+            path.split('/').collect::<Vec<_>>()[..],
+            ["", "api", "v1", "devices", id, "files", "put"] if !id.is_empty()
+        );
+    if upload { MAX_UPLOAD_BODY } else { MAX_BODY }
+}
+
+/// The file size limit as people read it ("2 MiB").
+pub fn file_limit_text() -> String {
+    format!("{} MiB", steward_proto::MAX_FILE_BYTES >> 20)
+}
 
 /// The organisation called `name` within the caller's scope, or the
 /// caller's own organisation when no name is given.

@@ -1,8 +1,9 @@
 //! The remote terminal and file transfer of one device. Both need
 //! `shell.open` on the device; every session is recorded in the audit
-//! trail (opened, closed, bytes each way).
+//! trail (opened, closed, bytes each way). What a transfer's job keeps of
+//! the file, and who sees it: [`super::transfer`].
 
-use super::{ApiError, ApiResult, id_param};
+use super::{ApiError, ApiResult, id_param, transfer};
 use crate::AppState;
 use crate::auth::{self, Caller};
 use crate::authz::Permission;
@@ -263,7 +264,8 @@ pub struct FileRequest {
     content_b64: Option<String>,
 }
 
-/// Runs a one-device file job and waits (up to 60 s) for its result.
+/// Runs a one-device file job and waits (up to 60 s) for its result. The
+/// job then forgets the file's content (see [`super::transfer`]).
 async fn file_job(
     state: &Arc<AppState>,
     caller: &Caller,
@@ -276,6 +278,7 @@ async fn file_job(
         expires_in: Some("2m".into()),
         ..JobRequest::default()
     };
+    let stored = serde_json::to_value(&action).unwrap_or_default();
     let created = jobs::create_with_action(
         state,
         device.summary.org_id,
@@ -287,17 +290,23 @@ async fn file_job(
         None,
     )
     .await?;
-    match jobs::wait_for_result(state, &caller.scope, created.id, Duration::from_secs(60)).await? {
-        Some(run) => Ok(Json(json!({
-            "job_id": created.id,
-            "status": run.status,
-            "content_b64": run.stdout,
-            "message": run.message,
-        }))),
-        None => Err(ApiError::new(
-            axum::http::StatusCode::GATEWAY_TIMEOUT,
-            format!("no answer from the device within 60 s (job {})", created.id),
-        )),
+    match jobs::wait_for_result(state, &caller.scope, created.id, Duration::from_secs(60)).await {
+        Ok(Some(run)) => {
+            let note = transfer::download_note(&run.stdout);
+            transfer::forget(state, created.id, &stored, &note).await;
+            Ok(Json(transfer::answer(created.id, &run)))
+        }
+        Ok(None) => {
+            transfer::forget_later(state.clone(), created.id, stored);
+            Err(ApiError::new(
+                axum::http::StatusCode::GATEWAY_TIMEOUT,
+                format!("no answer from the device within 60 s (job {})", created.id),
+            ))
+        }
+        Err(error) => {
+            transfer::forget_later(state.clone(), created.id, stored);
+            Err(error.into())
+        }
     }
 }
 
@@ -339,10 +348,7 @@ pub async fn file_put(
         .decode(content.trim())
         .map_err(|_| ApiError::bad_request("content_b64 is not base64"))?;
     if bytes.len() > steward_proto::MAX_FILE_BYTES {
-        return Err(ApiError::bad_request(format!(
-            "files are limited to {} bytes",
-            steward_proto::MAX_FILE_BYTES
-        )));
+        return Err(too_large(bytes.len()));
     }
     let action = Action::FilePut {
         path: path.clone(),
@@ -350,4 +356,16 @@ pub async fn file_put(
         content_b64: B64.encode(&bytes),
     };
     file_job(&state, &caller, &device, format!("upload {path}"), action).await
+}
+
+/// The refusal of a file over the limit.
+fn too_large(bytes: usize) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the file is {:.1} MiB ({bytes} bytes); the limit is {}",
+            bytes as f64 / (1 << 20) as f64,
+            super::file_limit_text()
+        ),
+    )
 }
