@@ -83,7 +83,17 @@ struct ServeArgs {
     /// none, a single server).
     #[arg(long, env = "STEWARD_BUS")]
     bus: Option<String>,
+    /// Networks notifications (webhooks, chat, SMTP relays) may reach
+    /// although they are loopback, private or reserved, e.g.
+    /// 10.0.0.0/8,fd00::/8 (default: none, public addresses only).
+    #[arg(long, env = "STEWARD_ALLOW_PRIVATE_TARGETS", value_name = "CIDR[,CIDR]",
+          value_parser = |s: &str| steward_server::egress::parse_networks(s).map(Networks))]
+    allow_private_targets: Option<Networks>,
 }
+
+/// Networks given as `CIDR[,CIDR]`.
+#[derive(Debug, Clone)]
+struct Networks(Vec<steward_server::egress::IpNet>);
 
 impl ServeArgs {
     fn config(&self) -> steward_server::Config {
@@ -104,6 +114,11 @@ impl ServeArgs {
         config.approval_threshold = self.approval_threshold;
         config.database = self.database.clone();
         config.bus = self.bus.clone();
+        config.allow_private_targets = self
+            .allow_private_targets
+            .clone()
+            .map(|n| n.0)
+            .unwrap_or_default();
         config
     }
 }
