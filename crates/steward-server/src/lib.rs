@@ -68,6 +68,8 @@ pub struct Config {
     /// Networks notifications may reach although they are loopback,
     /// private or reserved (see [`egress`]); none by default.
     pub allow_private_targets: Vec<ipnet::IpNet>,
+    /// API requests per second and burst per caller; None: no limit.
+    pub api_rate: Option<api::RateLimit>,
 }
 
 impl Config {
@@ -88,6 +90,7 @@ impl Config {
             database: None,
             bus: None,
             allow_private_targets: Vec::new(),
+            api_rate: Some(api::RateLimit::default()),
         }
     }
 

@@ -89,6 +89,13 @@ struct ServeArgs {
     #[arg(long, env = "STEWARD_ALLOW_PRIVATE_TARGETS", value_name = "CIDR[,CIDR]",
           value_parser = |s: &str| steward_server::egress::parse_networks(s).map(Networks))]
     allow_private_targets: Option<Networks>,
+    /// API requests per second per caller (per credential, per address for
+    /// unauthenticated callers); 0 turns the limit off.
+    #[arg(long, env = "STEWARD_API_RATE_LIMIT", default_value_t = 50)]
+    api_rate_limit: u32,
+    /// API requests a caller may send at once above that rate.
+    #[arg(long, env = "STEWARD_API_BURST", default_value_t = 200)]
+    api_burst: u32,
 }
 
 /// Networks given as `CIDR[,CIDR]`.
@@ -119,6 +126,12 @@ impl ServeArgs {
             .clone()
             .map(|n| n.0)
             .unwrap_or_default();
+        config.api_rate = std::num::NonZeroU32::new(self.api_rate_limit).map(|per_second| {
+            steward_server::api::RateLimit {
+                per_second,
+                burst: std::num::NonZeroU32::new(self.api_burst).unwrap_or(per_second),
+            }
+        });
         config
     }
 }
