@@ -146,12 +146,21 @@ pub fn parse_network(text: &str) -> Result<IpNet, EgressError> {
         .map_err(|_| EgressError::BadNetwork(text.to_string()))
 }
 
-/// A comma-separated list of networks; empty for none.
-pub fn parse_networks(text: &str) -> Result<Vec<IpNet>, EgressError> {
-    text.split(',')
-        .filter(|part| !part.trim().is_empty())
-        .map(parse_network)
-        .collect()
+/// Networks written `CIDR[,CIDR]` (empty for none), as the serve flag
+/// takes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Networks(pub Vec<IpNet>);
+
+impl std::str::FromStr for Networks {
+    type Err = EgressError;
+
+    fn from_str(text: &str) -> Result<Self, EgressError> {
+        text.split(',')
+            .filter(|part| !part.trim().is_empty())
+            .map(parse_network)
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
 }
 
 /// The address policy of one installation.
@@ -421,15 +430,15 @@ mod tests {
             "192.168.1.5/32".parse::<IpNet>().unwrap()
         );
         assert!(parse_network("::1").is_ok());
-        assert_eq!(parse_networks("").unwrap(), vec![]);
+        assert_eq!("".parse::<Networks>().unwrap(), Networks(vec![]));
         assert_eq!(
-            parse_networks("127.0.0.0/8, fd00::/8").unwrap(),
+            " 127.0.0.0/8, fd00::/8".parse::<Networks>().unwrap().0,
             vec![
                 "127.0.0.0/8".parse::<IpNet>().unwrap(),
                 "fd00::/8".parse().unwrap()
             ]
         );
-        assert!(parse_networks("10.0.0.0/8,nope").is_err());
+        assert!("10.0.0.0/8,nope".parse::<Networks>().is_err());
         assert!(parse_network("example.com").is_err());
         assert!(parse_network("10.0.0.0/33").is_err());
     }

@@ -30,6 +30,17 @@ pub struct RateLimit {
     pub burst: NonZeroU32,
 }
 
+impl RateLimit {
+    /// `per_second` (0: no limit) with bursts of `burst` (at least that).
+    pub fn new(per_second: u32, burst: u32) -> Option<Self> {
+        let per_second = NonZeroU32::new(per_second)?;
+        Some(Self {
+            per_second,
+            burst: NonZeroU32::new(burst).unwrap_or(per_second).max(per_second),
+        })
+    }
+}
+
 impl Default for RateLimit {
     fn default() -> Self {
         Self {
