@@ -218,6 +218,8 @@ pub(crate) async fn alert_latency(
     let mut config = steward_server::Config::new(dir.path().join("server"), listener.local_addr()?);
     config.alert_group_wait = Duration::from_secs(1);
     config.default_policy = false;
+    // The webhook receiver below is on loopback.
+    config.allow_private_targets = vec!["127.0.0.0/8".parse()?];
     let (server, _) = steward_server::launch_with_listener(config, listener).await?;
     let url = server.state.public_url.clone();
 

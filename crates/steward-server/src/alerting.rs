@@ -92,6 +92,7 @@ impl Alerting {
     pub async fn start(
         store: Arc<dyn Store>,
         group_wait: Duration,
+        outbound: crate::notify::Outbound,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<(
         Arc<Self>,
@@ -117,7 +118,7 @@ impl Alerting {
         alerting.reload().await?;
         tokio::spawn(alerting.clone().writer(rx));
         tokio::spawn(alerting.clone().ticker(shutdown.clone()));
-        tokio::spawn(notifier(store, alerting.outbox.clone(), shutdown));
+        tokio::spawn(notifier(store, outbound, alerting.outbox.clone(), shutdown));
         Ok((alerting, remediation_rx))
     }
 
@@ -612,8 +613,12 @@ impl Alerting {
     }
 }
 
-async fn notifier(store: Arc<dyn Store>, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
-    let http = crate::notify::http_client();
+async fn notifier(
+    store: Arc<dyn Store>,
+    outbound: crate::notify::Outbound,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = wake.notified() => {}
@@ -628,7 +633,9 @@ async fn notifier(store: Arc<dyn Store>, wake: Arc<Notify>, mut shutdown: watch:
             }
         };
         for item in due {
-            let result = crate::notify::deliver(&http, &item.channel, &item.payload, item.id).await;
+            let result = outbound
+                .deliver(&item.channel, &item.payload, item.id)
+                .await;
             let outcome = match result {
                 Ok(()) => store.notification_sent(item.id, now_ms()).await,
                 Err(error) => {

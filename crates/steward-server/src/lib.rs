@@ -14,6 +14,7 @@ pub mod auth;
 pub mod authz;
 pub mod bootstrap;
 pub mod bus;
+pub mod egress;
 pub mod enrollment;
 pub mod gateway;
 pub mod ingest;
@@ -66,6 +67,11 @@ pub struct Config {
     pub database: Option<String>,
     /// A `nats://` URL connecting the replicas; in-process when absent.
     pub bus: Option<String>,
+    /// Networks notifications may reach although they are loopback,
+    /// private or reserved (see [`egress`]); none by default.
+    pub allow_private_targets: Vec<ipnet::IpNet>,
+    /// API requests per second and burst per caller; None: no limit.
+    pub api_rate: Option<api::RateLimit>,
 }
 
 impl Config {
@@ -85,6 +91,8 @@ impl Config {
             approval_threshold: 0,
             database: None,
             bus: None,
+            allow_private_targets: Vec::new(),
+            api_rate: Some(api::RateLimit::default()),
         }
     }
 
@@ -115,6 +123,8 @@ pub struct AppState {
     pub bus: Arc<dyn bus::Bus>,
     /// Open sockets re-check their credentials when this changes.
     pub revocations: revocation::Revocations,
+    /// How notifications go out (the address policy included).
+    pub outbound: notify::Outbound,
 }
 
 /// Counters about the server itself (errors both log and count).
@@ -184,9 +194,16 @@ async fn start(
     let store = boot.store;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let counters = Arc::new(ServerCounters::default());
-    let (alerting, remediations) =
-        alerting::Alerting::start(store.clone(), config.alert_group_wait, shutdown_rx.clone())
-            .await?;
+    let outbound = notify::Outbound::new(egress::EgressPolicy::new(
+        config.allow_private_targets.clone(),
+    ));
+    let (alerting, remediations) = alerting::Alerting::start(
+        store.clone(),
+        config.alert_group_wait,
+        outbound.clone(),
+        shutdown_rx.clone(),
+    )
+    .await?;
     let ingest = ingest::IngestQueue::start(store.clone(), counters.clone());
     let status = status::StatusTracker::start(
         store.clone(),
@@ -212,6 +229,7 @@ async fn start(
         jobs: jobs::Jobs::new(boot.signer),
         bus,
         revocations: revocation::Revocations::default(),
+        outbound,
     });
     bus::spawn_listener(state.clone(), shutdown_rx.clone());
     spawn_retention(state.clone(), shutdown_rx.clone());

@@ -1,12 +1,16 @@
 //! Delivering one notification to one channel: a webhook (JSON, signed
-//! with an HMAC header) or an email over SMTP (STARTTLS by default).
+//! with an HMAC header) or an email over SMTP (STARTTLS by default), to
+//! targets the installation's [`EgressPolicy`] allows.
 
+use crate::egress::{EgressError, EgressPolicy, Resolver};
 use hmac::{Hmac, Mac};
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::Value;
 use sha2::Sha256;
+use std::sync::Arc;
 use std::time::Duration;
 use steward_store::ChannelRecord;
 
@@ -18,67 +22,110 @@ pub fn signature(secret: &str, body: &str) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-pub fn http_client() -> reqwest::Client {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let tls = rustls::ClientConfig::builder_with_provider(steward_pki::provider())
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-    let builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
-    match tls {
-        Ok(tls) => builder.tls_backend_preconfigured(tls),
-        Err(_) => builder,
-    }
-    .build()
-    .unwrap_or_default()
+/// Where notifications go out from: an HTTP client that resolves names
+/// through the installation's [`EgressPolicy`] (so it connects only to
+/// checked addresses), follows no redirect and uses no proxy (the policy
+/// could not hold through one), and the same policy for SMTP relays.
+#[derive(Clone)]
+pub struct Outbound {
+    http: reqwest::Client,
+    policy: Arc<EgressPolicy>,
 }
 
-/// Sends `payload` (the JSON notification) through `channel`.
-pub async fn deliver(
-    http: &reqwest::Client,
-    channel: &ChannelRecord,
-    payload: &str,
-    delivery: i64,
-) -> Result<(), String> {
-    match channel.kind.as_str() {
-        "webhook" => {
-            let url = channel.config["url"].as_str().unwrap_or_default();
-            let secret = channel.config["secret"].as_str().unwrap_or_default();
-            let response = http
-                .post(url)
-                .header("content-type", "application/json")
-                .header("x-steward-signature", signature(secret, payload))
-                .header("x-steward-delivery", delivery.to_string())
-                .body(payload.to_string())
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            if response.status().is_success() {
-                Ok(())
-            } else {
-                Err(format!("HTTP {}", response.status()))
-            }
+impl Outbound {
+    pub fn new(policy: EgressPolicy) -> Self {
+        let policy = Arc::new(policy);
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let tls = rustls::ClientConfig::builder_with_provider(steward_pki::provider())
+            .with_safe_default_protocol_versions()
+            .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+        let builder = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(Resolver(policy.clone())));
+        let http = match tls {
+            Ok(tls) => builder.tls_backend_preconfigured(tls),
+            Err(_) => builder,
         }
-        "email" => email(&channel.config, payload).await,
-        // Incoming webhooks of Slack and Microsoft Teams take a `text`.
-        "slack" | "teams" => {
-            let url = channel.config["url"].as_str().unwrap_or_default();
-            let payload: Value = serde_json::from_str(payload).map_err(|e| e.to_string())?;
-            let body = serde_json::json!({ "text": chat_text(&payload) });
-            let response = http
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            if response.status().is_success() {
-                Ok(())
-            } else {
-                Err(format!("HTTP {}", response.status()))
-            }
-        }
-        other => Err(format!("unsupported channel kind {other}")),
+        .build()
+        .unwrap_or_default();
+        Self { http, policy }
     }
+
+    pub fn policy(&self) -> &EgressPolicy {
+        &self.policy
+    }
+
+    /// Sends `payload` (the JSON notification) through `channel`.
+    pub async fn deliver(
+        &self,
+        channel: &ChannelRecord,
+        payload: &str,
+        delivery: i64,
+    ) -> Result<(), String> {
+        let url = channel.config["url"].as_str().unwrap_or_default();
+        match channel.kind.as_str() {
+            "webhook" => {
+                let secret = channel.config["secret"].as_str().unwrap_or_default();
+                let request = self
+                    .http
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .header("x-steward-signature", signature(secret, payload))
+                    .header("x-steward-delivery", delivery.to_string())
+                    .body(payload.to_string());
+                self.post(url, request).await
+            }
+            "email" => email(&self.policy, &channel.config, payload).await,
+            // Incoming webhooks of Slack and Microsoft Teams take a `text`.
+            "slack" | "teams" => {
+                let payload: Value = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+                let body = serde_json::json!({ "text": chat_text(&payload) });
+                self.post(url, self.http.post(url).json(&body)).await
+            }
+            other => Err(format!("unsupported channel kind {other}")),
+        }
+    }
+
+    async fn post(&self, url: &str, request: reqwest::RequestBuilder) -> Result<(), String> {
+        // Literal addresses never reach the resolver.
+        self.policy.check_url(url).map_err(|e| e.to_string())?;
+        let response = request.send().await.map_err(|e| describe(&e))?;
+        let status = response.status();
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|l| format!(" to {l}"))
+                .unwrap_or_default();
+            return Err(format!(
+                "refused to follow a redirect (HTTP {status}{to}); give the channel the final URL"
+            ));
+        }
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("HTTP {status}"))
+        }
+    }
+}
+
+/// A failed request in one line: the policy's refusal alone when that was
+/// the cause, else the error and its causes.
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(refused) = e.downcast_ref::<EgressError>() {
+            return refused.to_string();
+        }
+        parts.push(e.to_string());
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// One line for chat: what happened, where.
@@ -125,21 +172,32 @@ pub fn email_text(payload: &Value) -> (String, String) {
     )
 }
 
-async fn email(config: &Value, payload: &str) -> Result<(), String> {
+async fn email(policy: &EgressPolicy, config: &Value, payload: &str) -> Result<(), String> {
     let text = |k: &str| config[k].as_str().unwrap_or_default().to_string();
     let host = text("smtp_host");
     let port = config["smtp_port"]
         .as_u64()
         .and_then(|p| u16::try_from(p).ok())
         .unwrap_or(587);
-    let builder = match text("tls").as_str() {
-        "none" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host),
-        "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&host).map_err(|e| e.to_string())?,
-        _ => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host)
-            .map_err(|e| e.to_string())?,
-    }
-    .port(port)
-    .timeout(Some(Duration::from_secs(20)));
+    // Connect to a checked address; TLS still verifies the relay's name.
+    let address = policy
+        .resolve(&host, port)
+        .await
+        .map_err(|e| e.to_string())?[0]
+        .ip();
+    policy
+        .check_smtp_port(Some(address), port)
+        .map_err(|e| e.to_string())?;
+    let tls = |host: &str| TlsParameters::new(host.to_string()).map_err(|e| e.to_string());
+    let tls = match text("tls").as_str() {
+        "none" => Tls::None,
+        "tls" => Tls::Wrapper(tls(&host)?),
+        _ => Tls::Required(tls(&host)?),
+    };
+    let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(address.to_string())
+        .tls(tls)
+        .port(port)
+        .timeout(Some(Duration::from_secs(20)));
     let builder = match (config["username"].as_str(), config["password"].as_str()) {
         (Some(user), Some(password)) => {
             builder.credentials(Credentials::new(user.into(), password.into()))

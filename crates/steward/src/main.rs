@@ -83,6 +83,16 @@ struct ServeArgs {
     /// none, a single server).
     #[arg(long, env = "STEWARD_BUS")]
     bus: Option<String>,
+    /// Loopback, private or reserved networks notifications may reach,
+    /// e.g. 10.0.0.0/8,fd00::/8 (default: none, public addresses only).
+    #[arg(long, env = "STEWARD_ALLOW_PRIVATE_TARGETS", value_name = "CIDRS")]
+    allow_private_targets: Option<steward_server::egress::Networks>,
+    /// API requests per second per caller (per credential, or address); 0: no limit.
+    #[arg(long, env = "STEWARD_API_RATE_LIMIT", default_value_t = 50)]
+    api_rate_limit: u32,
+    /// API requests a caller may send at once above that rate.
+    #[arg(long, env = "STEWARD_API_BURST", default_value_t = 200)]
+    api_burst: u32,
 }
 
 impl ServeArgs {
@@ -104,6 +114,8 @@ impl ServeArgs {
         config.approval_threshold = self.approval_threshold;
         config.database = self.database.clone();
         config.bus = self.bus.clone();
+        config.allow_private_targets = self.allow_private_targets.clone().unwrap_or_default().0;
+        config.api_rate = steward_server::api::RateLimit::new(self.api_rate_limit, self.api_burst);
         config
     }
 }

@@ -276,6 +276,7 @@ pub async fn create_channel(
             if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048 {
                 return Err(ApiError::bad_request("the webhook URL must be http(s)://"));
             }
+            refuse_target(state.outbound.policy().check_url(&url))?;
             if secret.len() < 16 {
                 return Err(ApiError::bad_request(
                     "the signing secret needs at least 16 characters",
@@ -294,6 +295,10 @@ pub async fn create_channel(
                     "email needs smtp_host and tls of starttls, tls or none",
                 ));
             }
+            let port = body.smtp_port.unwrap_or(587);
+            let policy = state.outbound.policy();
+            refuse_target(policy.check_host(&host))?;
+            refuse_target(policy.check_smtp_port(crate::egress::literal(&host), port))?;
             let from = body.from.unwrap_or_default();
             let valid = |a: &str| a.parse::<lettre::message::Mailbox>().is_ok();
             if !valid(&from) || body.to.is_empty() || !body.to.iter().all(|t| valid(t)) {
@@ -301,7 +306,7 @@ pub async fn create_channel(
                     "email needs a valid from address and at least one valid to address",
                 ));
             }
-            json!({ "smtp_host": host, "smtp_port": body.smtp_port.unwrap_or(587), "tls": tls, "from": from, "to": body.to, "username": body.username, "password": body.password })
+            json!({ "smtp_host": host, "smtp_port": port, "tls": tls, "from": from, "to": body.to, "username": body.username, "password": body.password })
         }
         "slack" | "teams" => {
             let url = body.url.unwrap_or_default();
@@ -310,6 +315,7 @@ pub async fn create_channel(
                     "the incoming webhook URL must be https://",
                 ));
             }
+            refuse_target(state.outbound.policy().check_url(&url))?;
             json!({ "url": url })
         }
         _ => {
@@ -337,6 +343,12 @@ pub async fn create_channel(
     };
     state.store.create_channel(&channel).await?;
     Ok(Json(channel))
+}
+
+/// A target the address policy refuses, as a 400 naming the reason. Only
+/// what the text says is known here; names are checked when resolved.
+fn refuse_target(checked: Result<(), crate::egress::EgressError>) -> Result<(), ApiError> {
+    checked.map_err(|e| ApiError::bad_request(format!("cannot notify there: {e}")))
 }
 
 /// How many alerts were kept quiet, and why (maintenance, silence,

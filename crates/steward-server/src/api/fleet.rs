@@ -167,7 +167,7 @@ pub async fn test_channel(
         "at": crate::now_ms(),
     })
     .to_string();
-    let result = crate::notify::deliver(&crate::notify::http_client(), &channel, &payload, 0).await;
+    let result = state.outbound.deliver(&channel, &payload, 0).await;
     crate::audit::record(
         &state,
         &caller,

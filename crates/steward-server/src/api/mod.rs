@@ -13,6 +13,8 @@ mod events;
 mod fleet;
 pub use fleet::spawn_recorder as spawn_fleet_recorder;
 mod jobs;
+mod limits;
+pub use limits::RateLimit;
 mod openapi;
 mod ops;
 mod session;
@@ -489,7 +491,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     let Routes { router, table } = routes();
     let table = Arc::new(table);
     let layer_state = state.clone();
+    let limiter = state
+        .config
+        .api_rate
+        .map(|l| Arc::new(limits::Limiter::new(l)));
     router
+        .route_layer(axum::middleware::from_fn(limits::note_caller))
         .route_layer(axum::middleware::from_fn(
             move |request: Request, next: Next| {
                 let (state, table) = (layer_state.clone(), table.clone());
@@ -497,8 +504,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             },
         ))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            limits::rate_limit(limiter.clone(), request, next)
+        }))
         .layer(axum::middleware::map_response(json_errors))
         .layer(axum::middleware::from_fn(body::drain_unread))
+        .layer(axum::middleware::from_fn(limits::security_headers))
         .with_state(state)
 }
 

@@ -121,7 +121,17 @@ impl Server {
     }
 
     /// Starts `steward serve` with extra environment (its `STEWARD_*` flags).
+    /// Notifications may reach loopback (the tests' receivers) unless `env`
+    /// sets STEWARD_ALLOW_PRIVATE_TARGETS itself ("" for none).
     pub fn start_with_env(dir: &Path, port: u16, password: &str, env: &[(&str, &str)]) -> Proc {
+        let allowance: &[&str] = if env
+            .iter()
+            .any(|(k, _)| *k == "STEWARD_ALLOW_PRIVATE_TARGETS")
+        {
+            &[]
+        } else {
+            &["--allow-private-targets", "127.0.0.0/8"]
+        };
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -141,6 +151,7 @@ impl Server {
                 "--offline-after-missed",
                 "3",
             ])
+            .args(allowance)
             .env("STEWARD_ADMIN_PASSWORD", password)
             .env("STEWARD_LOG", "info,steward_server=debug")
             .envs(database_env(dir))
