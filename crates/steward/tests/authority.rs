@@ -475,13 +475,21 @@ async fn nothing_leaks_across_tenants_and_audit_lands_where_the_change_was() {
             json!({ "name": "globex offline", "org": "globex", "spec": { "kind": "offline" } }),
         )
         .await);
+    // A failed sign-in of globex's user is globex's to see.
+    let (status, _, _) = w.anon.login("admin-b", "not the password", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     let audit = ok(admin_b.get("/api/v1/audit?limit=5000").await);
+    let entries = audit.as_array().unwrap();
     assert!(
-        audit
-            .as_array()
-            .unwrap()
+        entries
             .iter()
             .any(|e| e["actor"] == "admin" && e["action"] == "POST /api/v1/monitors"),
+        "{audit}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["actor"] == "admin-b" && e["action"] == "login.failed"),
         "{audit}"
     );
     let _ = &w.root;

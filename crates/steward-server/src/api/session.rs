@@ -135,6 +135,8 @@ pub async fn login(
         return Ok(busy());
     };
     let source = remote.ip().to_string();
+    // A failure against a real account is its organisation's to audit.
+    let account_org = user.as_ref().map(|u| u.org_id);
     let (user, failure) = match user {
         Some(user) if password_ok => {
             let failure = second_factor(&state, &user, login.code.as_deref()).await?;
@@ -148,7 +150,7 @@ pub async fn login(
         tracing::warn!(username = %login.username, %source, reason, "Sign-in failed.");
         crate::audit::write(
             &state,
-            user.as_ref().map(|u| u.org_id),
+            account_org,
             &login.username,
             &source,
             "login.failed",
