@@ -51,7 +51,8 @@ const ADVICE: &str = "Steward sends notifications only to public addresses \
 pub enum EgressError {
     #[error("{address} is {reason}; {ADVICE}")]
     Refused { address: IpAddr, reason: Refusal },
-    #[error("{host} resolves to {address}, {reason}; {ADVICE}")]
+    // The address itself is not told: a refusal must not map internal DNS.
+    #[error("{host} resolves to {reason}; {ADVICE}")]
     NameRefused {
         host: String,
         address: IpAddr,

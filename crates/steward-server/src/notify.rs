@@ -122,10 +122,47 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
         if let Some(refused) = e.downcast_ref::<EgressError>() {
             return refused.to_string();
         }
-        parts.push(e.to_string());
+        parts.push(without_url(&e.to_string()));
         next = e.source();
     }
     parts.join(": ")
+}
+
+/// An HTTP client error's text without the URL it names ("... for url
+/// (https://hooks.slack.com/services/SECRET)"): a webhook URL is a secret,
+/// and delivery errors are shown and stored.
+fn without_url(text: &str) -> String {
+    match text.find(" for url (") {
+        Some(start) => {
+            let rest = &text[start + " for url (".len()..];
+            let end = rest.find(')').map_or(rest.len(), |i| i + 1);
+            format!("{}{}", &text[..start], &rest[end..])
+        }
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod describe_tests {
+    #[test]
+    fn delivery_errors_do_not_carry_the_webhook_url() {
+        assert_eq!(
+            super::without_url(
+                "error sending request for url (https://hooks.slack.com/services/T0/B0/SECRET)"
+            ),
+            "error sending request"
+        );
+        assert_eq!(
+            super::without_url(
+                "HTTP status server error (500 Internal Server Error) for url (https://x/y?token=1) now"
+            ),
+            "HTTP status server error (500 Internal Server Error) now"
+        );
+        assert_eq!(
+            super::without_url("connection refused"),
+            "connection refused"
+        );
+    }
 }
 
 /// One line for chat: what happened, where.

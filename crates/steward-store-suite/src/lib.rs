@@ -296,7 +296,10 @@ pub async fn tokens_resolve_to_principals_with_grants(store: Arc<dyn Store>) {
     let limit = principal.token.clone().unwrap();
     assert_eq!(limit.expires_at, Some(100));
     assert_eq!(limit.role_id, None);
-    assert!(!limit.is_restricted());
+    assert!(
+        limit.is_restricted(),
+        "a token with an expiry manages only itself"
+    );
     store
         .create_api_token(&NewApiToken {
             id: Uuid::now_v7(),

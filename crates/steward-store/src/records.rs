@@ -82,10 +82,11 @@ pub struct TokenLimit {
 }
 
 impl TokenLimit {
-    /// Limited to a role or a place (not merely to a lifetime): such a
-    /// token manages only itself, not its user's other tokens.
+    /// Limited to a role, a place or a lifetime: such a token manages only
+    /// itself, not its user's other tokens (a short-lived token cannot
+    /// revoke or list the long-lived ones).
     pub fn is_restricted(&self) -> bool {
-        self.permissions.is_some() || self.org_id.is_some()
+        self.permissions.is_some() || self.org_id.is_some() || self.expires_at.is_some()
     }
 }
 

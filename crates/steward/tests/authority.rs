@@ -196,6 +196,27 @@ async fn a_restricted_token_mints_nothing_stronger_and_manages_only_itself() {
             "{answer}"
         );
     }
+    // Nothing that runs later can be left behind by a token that is
+    // limited or expires: it would outlive the token with the user's
+    // whole authority.
+    let expiring = w.anon.with_token(&ok_token(ok(w
+        .admin
+        .post(
+            "/api/v1/tokens",
+            json!({ "name": "1h", "expires_in": "1h" }),
+        )
+        .await)));
+    let (status, body) = expiring
+        .post(
+            "/api/v1/schedules",
+            every_second(json!({ "action": { "kind": "ping" }, "targets": ["all"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("signed in"),
+        "{body}"
+    );
     // It sees and revokes only itself, not its user's other tokens.
     let (_, listed) = limited.get("/api/v1/tokens").await;
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");

@@ -111,6 +111,17 @@ fn replace(path: &Path, bytes: &[u8]) -> Result<(), String> {
         (Some(dir), Some(name)) => (dir, name),
         _ => return Err("not a file path".into()),
     };
+    // A directory reached through a symbolic link (a user's link from their
+    // home into /etc/cron.d, say) is refused like a link at the file itself.
+    let real = std::fs::canonicalize(dir)
+        .map_err(|e| format!("cannot resolve its directory {}: {e}", dir.display()))?;
+    if real != dir {
+        return Err(format!(
+            "its directory {} goes through a symbolic link (to {}); not written through it: upload to the real path instead",
+            dir.display(),
+            real.display()
+        ));
+    }
     let (owner, mode) = match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => {
             let to = std::fs::read_link(path)
@@ -223,6 +234,24 @@ mod tests {
         assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
         assert_eq!(mode(&target), 0o750);
         assert_eq!(std::fs::read(&target).unwrap(), b"#!/bin/sh\necho hi\n");
+    }
+
+    #[tokio::test]
+    async fn an_upload_does_not_write_through_a_symlinked_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let protected = dir.path().join("cron.d");
+        std::fs::create_dir(&protected).unwrap();
+        let link = dir.path().join("app");
+        std::os::unix::fs::symlink(&protected, &link).unwrap();
+
+        let done = put(&link.join("job"), b"* * * * * root evil\n").await;
+
+        assert_eq!(done.status, RunStatus::Failed, "{}", done.message);
+        assert!(done.message.contains("symbolic link"), "{}", done.message);
+        assert_eq!(std::fs::read_dir(&protected).unwrap().count(), 0);
+        // The real path still works.
+        let done = put(&protected.join("job"), b"fine\n").await;
+        assert_eq!(done.status, RunStatus::Succeeded, "{}", done.message);
     }
 
     #[tokio::test]

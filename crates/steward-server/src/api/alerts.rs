@@ -47,12 +47,12 @@ pub async fn create_monitor(
         ));
     }
     let org = org_for(&state, &caller, body.org.as_deref()).await?;
-    for site in &body.applies_to.sites {
-        if !caller.scope.allows(org, Some(site)) {
-            return Err(ApiError::forbidden(format!(
-                "you cannot manage monitors at site {site:?}"
-            )));
-        }
+    // Its alerts (names, figures) go to the organisation's channels: it
+    // may reach only devices its author may manage monitors for.
+    if !crate::jobs::authority::matcher_within(&caller.scope, org, &body.applies_to) {
+        return Err(ApiError::forbidden(
+            "this monitor would reach devices at sites you may not manage: limit it to your sites (applies_to.sites only)",
+        ));
     }
     let mut remediation = body.remediation;
     if let Some(fix) = &mut remediation {
@@ -103,23 +103,20 @@ async fn remediation_allowed(
     applies_to: &Matcher,
     fix: &mut steward_alert::monitor::Remediation,
 ) -> Result<(), ApiError> {
+    crate::jobs::authority::may_leave_standing_work(&caller.principal)
+        .map_err(ApiError::forbidden)?;
     let scripts = crate::authz::scope_for(&caller.principal, crate::authz::Permission::ScriptsRun);
-    let reaches = if applies_to.sites.is_empty() {
-        crate::jobs::authority::covers_org(&scripts, org)
-    } else {
-        applies_to
-            .sites
-            .iter()
-            .all(|site| scripts.allows(org, Some(site)))
-    };
-    if !reaches {
+    if !crate::jobs::authority::matcher_within(&scripts, org, applies_to) {
         return Err(ApiError::forbidden(
             "a remediation runs a script on every device the monitor applies to: you need scripts.run on all of them (limit the monitor to your sites with applies_to.sites)",
         ));
     }
     let script = state
         .store
-        .get_script(&scripts, &fix.script)
+        .get_script(
+            &crate::jobs::authority::within_org(&scripts, org),
+            &fix.script,
+        )
         .await
         .map_err(|_| ApiError::bad_request(format!("no script {:?}", fix.script)))?;
     if script.org_id != org {

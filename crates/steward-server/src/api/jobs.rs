@@ -283,34 +283,18 @@ pub async fn job_events(
         Ok(ws) => ws,
         Err(_) => return ApiError::bad_request("this is a WebSocket").into_response(),
     };
-    let visible: std::collections::HashSet<Uuid> = state
-        .store
-        .job_runs(&caller.scope, id)
-        .await
-        .unwrap_or_default()
-        .iter()
-        .map(|r| r.device_id)
-        .collect();
-    // A file transfer's output only where the caller may transfer files.
-    let output_visible = if transfer::is_transfer(&job.action) {
-        transfer::transfer_devices(&state, &caller, visible.iter().copied()).await
-    } else {
-        visible.clone()
-    };
+    let (mut visible, mut output_visible) = stream_views(&state, &caller, &job).await;
     let mut events = state.jobs.events.subscribe();
     let mut revoked = state.revocations.subscribe();
     let needs = crate::revocation::Needs::Anywhere(crate::authz::Permission::ScriptsRun);
     ws.on_upgrade(move |mut socket| async move {
+        let mut recheck = tokio::time::interval(crate::revocation::RECHECK_EVERY);
         loop {
-            tokio::select! {
-                changed = revoked.changed() => {
-                    if changed.is_err()
-                        || crate::revocation::still_allowed(&state, &headers, &needs).await.is_err()
-                    {
-                        let _ = socket.send(Message::Close(None)).await;
-                        return;
-                    }
-                }
+            // Credentials changed somewhere, or time passed: the stream
+            // shows only what its caller may see now, or closes.
+            let check = tokio::select! {
+                changed = revoked.changed() => changed.is_ok(),
+                _ = recheck.tick() => true,
                 event = events.recv() => match event {
                     Ok(event) => {
                         let (job, device, shown) = match &event {
@@ -324,17 +308,62 @@ pub async fn job_events(
                         if socket.send(Message::Text(Utf8Bytes::from(text))).await.is_err() {
                             return;
                         }
+                        continue;
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => return,
                 },
                 incoming = socket.recv() => match incoming {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                    _ => {}
+                    _ => continue,
                 },
+            };
+            let now = match crate::revocation::still_allowed(&state, &headers, &needs).await {
+                Ok(principal) if check => principal,
+                _ => {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+            };
+            let fresh = Caller {
+                scope: crate::authz::scope_for(&now, crate::authz::Permission::ScriptsRun),
+                principal: Arc::new(now),
+                ..caller.clone()
+            };
+            (visible, output_visible) = stream_views(&state, &fresh, &job).await;
+            if visible.is_empty() {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
             }
         }
     })
+}
+
+/// What a job's stream may show its caller: the devices of its runs in
+/// their scope, and the devices whose output they may see (a file
+/// transfer's only where they may transfer files).
+async fn stream_views(
+    state: &AppState,
+    caller: &Caller,
+    job: &steward_store::JobRecord,
+) -> (
+    std::collections::HashSet<Uuid>,
+    std::collections::HashSet<Uuid>,
+) {
+    let visible: std::collections::HashSet<Uuid> = state
+        .store
+        .job_runs(&caller.scope, job.id)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| r.device_id)
+        .collect();
+    let output_visible = if transfer::is_transfer(&job.action) {
+        transfer::transfer_devices(state, caller, visible.iter().copied()).await
+    } else {
+        visible.clone()
+    };
+    (visible, output_visible)
 }
 
 #[derive(Deserialize)]
@@ -356,6 +385,8 @@ pub async fn create_schedule(
             "a schedule needs a name of 1-128 characters",
         ));
     }
+    crate::jobs::authority::may_leave_standing_work(&caller.principal)
+        .map_err(ApiError::forbidden)?;
     let org = org_named(&state, &caller, body.org.as_deref()).await?;
     if !caller.scope.allows_org(org) {
         return Err(ApiError::forbidden(

@@ -117,6 +117,7 @@ async fn session(
     rows: u16,
     mut socket: WebSocket,
 ) {
+    let mut revoked = state.revocations.subscribe();
     let device_id = device.summary.id;
     let session = Uuid::now_v7().to_string();
     let mut events = state.jobs.shells.open(device_id, &session);
@@ -161,9 +162,9 @@ async fn session(
         device.summary.org_id,
         device.summary.site.clone(),
     );
-    let mut revoked = state.revocations.subscribe();
+    // The first tick is at once: a revocation between the route's check
+    // and this subscription is caught here.
     let mut recheck = tokio::time::interval(RECHECK_EVERY);
-    recheck.tick().await;
     let mut reason = if sent {
         String::new()
     } else {

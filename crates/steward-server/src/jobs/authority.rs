@@ -47,6 +47,60 @@ pub async fn author_scope(state: &AppState, username: &str) -> Scope {
     }
 }
 
+/// Whether a device matcher (a monitor's `applies_to`) stays within
+/// `scope` in `org`: it names only sites, each in scope, or the scope
+/// covers the whole organisation. Tags, devices and operating systems
+/// match at any site (the parts are alternatives), so they need the whole
+/// organisation.
+pub fn matcher_within(
+    scope: &Scope,
+    org: uuid::Uuid,
+    matcher: &steward_alert::noise::Matcher,
+) -> bool {
+    let sites_only = matcher.devices.is_empty()
+        && matcher.tags.is_empty()
+        && matcher.os.is_empty()
+        && !matcher.sites.is_empty();
+    (sites_only
+        && matcher
+            .sites
+            .iter()
+            .all(|site| scope.allows(org, Some(site))))
+        || covers_org(scope, org)
+}
+
+/// Refuses a credential that may not set up work that runs later as its
+/// user: a token limited to a role, a place or a lifetime would leave
+/// behind something running with the user's whole authority after it is
+/// revoked or expires.
+pub fn may_leave_standing_work(principal: &Principal) -> Result<(), String> {
+    match &principal.token {
+        Some(token) if token.is_restricted() => Err(
+            "schedules and remediations run later with your whole authority: set them up signed in, or with a token that has no role, place or expiry limit".into(),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// `scope` narrowed to one organisation (a schedule or remediation of
+/// `org` reaches nothing elsewhere, whatever else its owner may reach).
+pub fn within_org(scope: &Scope, org: uuid::Uuid) -> Scope {
+    let narrow = |places: &[steward_store::Place]| {
+        places
+            .iter()
+            .filter(|p| p.org.is_none_or(|o| o == org))
+            .map(|p| steward_store::Place {
+                org: Some(org),
+                site: p.site.clone(),
+            })
+            .collect()
+    };
+    Scope {
+        allow: narrow(&scope.allow),
+        deny: narrow(&scope.deny),
+    }
+}
+
 /// Whether a scope reaches every device of `org` (no site of it denied):
 /// what a monitor applying to a whole organisation needs to remediate.
 pub fn covers_org(scope: &Scope, org: uuid::Uuid) -> bool {
@@ -58,6 +112,48 @@ mod tests {
     use super::*;
     use steward_store::Place;
     use uuid::Uuid;
+
+    #[test]
+    fn matchers_beyond_sites_need_the_whole_organisation() {
+        use steward_alert::noise::Matcher;
+        let a = Uuid::now_v7();
+        let denied = Scope {
+            allow: vec![Place {
+                org: Some(a),
+                site: None,
+            }],
+            deny: vec![Place {
+                org: Some(a),
+                site: Some("vault".into()),
+            }],
+        };
+        let m = |sites: &[&str], tags: &[&str]| Matcher {
+            sites: sites.iter().map(|s| s.to_string()).collect(),
+            tags: tags.iter().map(|s| s.to_string()).collect(),
+            ..Matcher::default()
+        };
+        assert!(matcher_within(&denied, a, &m(&["hq"], &[])));
+        assert!(!matcher_within(&denied, a, &m(&["vault"], &[])));
+        assert!(!matcher_within(&denied, a, &m(&[], &[])));
+        assert!(!matcher_within(&denied, a, &m(&["hq"], &["prod"])));
+        let whole = Scope::org(a);
+        assert!(matcher_within(&whole, a, &m(&["hq"], &["prod"])));
+        // Narrowed to one organisation, a global scope keeps its deny there.
+        let global = Scope {
+            allow: vec![Place {
+                org: None,
+                site: None,
+            }],
+            deny: vec![Place {
+                org: Some(a),
+                site: Some("vault".into()),
+            }],
+        };
+        let narrowed = within_org(&global, a);
+        assert!(narrowed.allows(a, Some("hq")));
+        assert!(!narrowed.allows(a, Some("vault")));
+        assert!(!narrowed.allows(Uuid::now_v7(), Some("hq")));
+    }
 
     #[test]
     fn a_denied_site_means_the_organisation_is_not_covered() {

@@ -817,7 +817,7 @@ async fn run_schedule(
     let created = create_job(
         state,
         schedule.org_id,
-        &owner.scripts,
+        &authority::within_org(&owner.scripts, schedule.org_id),
         request,
         &owner.principal.username,
         Some(target.clone()),

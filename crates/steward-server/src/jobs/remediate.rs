@@ -53,7 +53,11 @@ async fn attempt(state: Arc<AppState>, request: RemediationRequest) {
         None => Err("the remediation has no owner on record (set up before owners were kept): save the monitor again".into()),
     };
     let owner = match owner {
-        Ok(owner) => owner,
+        Ok(mut owner) => {
+            // Only this organisation's script and devices.
+            owner.scripts = super::authority::within_org(&owner.scripts, request.org);
+            owner
+        }
         Err(reason) => {
             let reason = format!("the remediation could not start: {reason}");
             return escalate(&state, &request, &reason).await;
