@@ -513,6 +513,54 @@ async fn every_route_has_a_decision_and_enforces_it() {
         status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
         "approval across a deny: {status} {body}"
     );
+    // denied-a edits the script an owner's schedule runs: the scheduled
+    // run on d2 (at hq, denied to denied-a) is refused, not run.
+    let (status, body) = denied
+        .api
+        .post(
+            "/api/v1/scripts",
+            json!({ "org": "acme", "file": "#!/bin/sh\n# steward: name = fix\necho injected\n" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "script edit: {body}");
+    let (status, schedule) = owner_all
+        .post(
+            "/api/v1/schedules",
+            json!({ "name": "fixer", "org": "acme", "timing": { "cron": "* * * * * *" }, "job": { "script": "fix", "targets": ["all"] } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{schedule}");
+    let origin = format!("schedule:{}", schedule["id"].as_str().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let job = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the schedule never fired"
+        );
+        let (_, jobs) = owner_all.get("/api/v1/jobs?limit=50").await;
+        if let Some(job) = jobs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|j| j["origin"] == json!(origin))
+        {
+            break job["id"].as_str().unwrap().to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let (_, record) = owner_all.get(&format!("/api/v1/jobs/{job}")).await;
+    let runs = record["runs"].as_array().unwrap();
+    assert!(!runs.is_empty(), "{record}");
+    for run in runs {
+        assert_eq!(run["status"], "refused", "{record}");
+        assert!(
+            run["message"]
+                .as_str()
+                .unwrap()
+                .contains("last changed by denied-a"),
+            "{record}"
+        );
+    }
 }
 
 fn body_for(path: &str, who: &str) -> Value {
