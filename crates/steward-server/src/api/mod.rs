@@ -16,6 +16,8 @@ mod jobs;
 mod limits;
 pub use limits::RateLimit;
 mod openapi;
+mod place;
+pub use place::{device_in_scope, org_named, require_installation_wide};
 mod ops;
 mod session;
 mod shell;
@@ -719,25 +721,6 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-/// Figures about the whole installation (every tenant's devices and
-/// traffic) are for callers whose permission holds everywhere, not for one
-/// organisation's admin.
-pub fn require_installation_wide(caller: &Caller) -> Result<(), ApiError> {
-    let everywhere = caller
-        .scope
-        .allow
-        .iter()
-        .any(|p| p.org.is_none() && p.site.is_none())
-        && caller.scope.deny.is_empty();
-    if everywhere {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "installation-wide figures need audit.view in every organisation",
-        ))
-    }
-}
-
 async fn server_stats(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -785,45 +768,6 @@ pub fn max_body(path: &str) -> usize {
 /// The file size limit as people read it ("2 MiB").
 pub fn file_limit_text() -> String {
     format!("{} MiB", steward_proto::MAX_FILE_BYTES >> 20)
-}
-
-/// The organisation called `name` within the caller's scope, or the
-/// caller's own organisation when no name is given.
-pub async fn org_named(
-    state: &AppState,
-    caller: &Caller,
-    name: Option<&str>,
-) -> Result<uuid::Uuid, ApiError> {
-    let org = match name {
-        Some(name) => {
-            state
-                .store
-                .org_by_name(&caller.scope, name)
-                .await
-                .map_err(|e| match e {
-                    StoreError::NotFound => {
-                        ApiError::not_found(format!("no organisation {name:?}"))
-                    }
-                    other => other.into(),
-                })?
-                .id
-        }
-        None => caller.principal.org_id,
-    };
-    caller.acting_in(org);
-    Ok(org)
-}
-
-/// A device in the caller's scope; the call's audit entry is filed under
-/// the device's organisation.
-pub async fn device_in_scope(
-    state: &AppState,
-    caller: &Caller,
-    id: uuid::Uuid,
-) -> Result<steward_store::DeviceDetail, ApiError> {
-    let device = state.store.get_device(&caller.scope, id).await?;
-    caller.acting_in(device.summary.org_id);
-    Ok(device)
 }
 
 pub fn id_param(text: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
