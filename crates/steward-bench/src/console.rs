@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 use steward_proto::Point;
-use steward_store_types::{AlertChange, IngestBatch, NewDevice, Status, Store};
+use steward_store_types::{
+    AlertChange, AlertStore, DeviceStore, IngestBatch, MetricStore, NewDevice, PeopleStore, Status,
+};
 use uuid::Uuid;
 
 const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -19,7 +21,7 @@ const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Fills the store at `db` with the fleet; returns the id of the device with
 /// a week of metrics.
 async fn seed(db: &Path, devices: usize) -> Result<Uuid> {
-    let store = steward_store_sqlite::SqliteStore::open(db).await?;
+    let store = steward_store_sql::SqlStore::open_sqlite(db).await?;
     let org = store.default_org().await?.id;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?

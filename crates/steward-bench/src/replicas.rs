@@ -53,7 +53,7 @@ async fn held(servers: &[BenchServer]) -> Result<u64> {
 
 /// Runs the load against `n` replicas.
 async fn measure(steward: &Path, n: usize, options: &Options) -> Result<Value> {
-    let db = steward_store_postgres::testdb::create_on(&options.postgres).await;
+    let db = steward_store_sql::testdb::create_on(&options.postgres).await;
     let root = tempfile::tempdir()?;
     let servers = replicas(steward, root.path(), n, &db.url, &options.nats).await?;
     let identities = servers[0].fleet(root.path(), options.agents).await?;

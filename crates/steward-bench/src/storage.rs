@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use steward_proto::Point;
-use steward_store_types::{IngestBatch, MetricQuery, NewDevice, Scope, Store};
+use steward_store_types::{
+    DeviceStore, IngestBatch, MetricQuery, MetricStore, NewDevice, PeopleStore, Scope,
+};
 use uuid::Uuid;
 
 const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -27,7 +29,7 @@ impl Rng {
 
 pub async fn run() -> Result<Value> {
     let dir = tempfile::tempdir()?;
-    let store = steward_store_sqlite::SqliteStore::open(&dir.path().join("bench.db")).await?;
+    let store = steward_store_sql::SqlStore::open_sqlite(&dir.path().join("bench.db")).await?;
     let org = store.default_org().await?.id;
     let device = Uuid::now_v7();
     store

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use steward_pki::{Authority, CertifiedKey};
 use steward_store::{NewGrant, NewUser, Store};
-use steward_store_sqlite::SqliteStore;
+use steward_store_sql::SqlStore;
 
 pub const DB_FILE: &str = "steward.db";
 pub const CA_CERT: &str = "ca.pem";
@@ -56,11 +56,11 @@ pub fn write_private(path: &Path, contents: &str) -> Result<()> {
 
 /// Opens the SQLite store in `data_dir` (creating the directory,
 /// owner-only).
-pub async fn open_sqlite(data_dir: &Path) -> Result<SqliteStore> {
+pub async fn open_sqlite(data_dir: &Path) -> Result<SqlStore> {
     fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))?;
-    SqliteStore::open(&data_dir.join(DB_FILE))
+    SqlStore::open_sqlite(&data_dir.join(DB_FILE))
         .await
         .with_context(|| format!("cannot open the database in {}", data_dir.display()))
 }
@@ -71,7 +71,7 @@ pub async fn open_store(data_dir: &Path, database: Option<&str>) -> Result<Arc<d
     match database.filter(|d| !d.is_empty()) {
         None => Ok(Arc::new(open_sqlite(data_dir).await?)),
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let store = steward_store_postgres::PgStore::connect(url)
+            let store = steward_store_sql::SqlStore::connect_postgres(url)
                 .await
                 .with_context(|| {
                     format!("cannot open the PostgreSQL database {}", redact_url(url))

@@ -5,6 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
 use steward_server::bootstrap::{DB_FILE, lock_data_dir, open_sqlite, open_store, redact_url};
+use steward_store::Store;
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -73,7 +74,7 @@ async fn restore(data_dir: &Path, file: &Path) -> Result<()> {
     // Check the backup by opening (and migrating) a copy, never the file.
     let staged = data_dir.join("steward.db.restoring");
     std::fs::copy(file, &staged).with_context(|| format!("cannot read {}", file.display()))?;
-    let checked = steward_store_sqlite::SqliteStore::open(&staged).await;
+    let checked = steward_store_sql::SqlStore::open_sqlite(&staged).await;
     match checked {
         Ok(store) => store.close().await,
         Err(error) => {
@@ -88,7 +89,7 @@ async fn restore(data_dir: &Path, file: &Path) -> Result<()> {
     if db.exists() {
         // Fold its write-ahead log in first (closing the last connection
         // checkpoints it), so the kept copy is complete in one file.
-        steward_store_sqlite::SqliteStore::open(&db)
+        steward_store_sql::SqlStore::open_sqlite(&db)
             .await?
             .close()
             .await;

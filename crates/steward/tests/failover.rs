@@ -55,7 +55,7 @@ async fn connected(api: &Api) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_dies_mid_job_and_nothing_is_lost_or_doubled() {
     let Some(nats) = services() else { return };
-    let Some(db) = steward_store_postgres::testdb::create().await else {
+    let Some(db) = steward_store_sql::testdb::create().await else {
         return;
     };
     steward_pki::install_default_provider();

@@ -20,7 +20,7 @@ const BATCHES: u64 = 150;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn several_writers_keep_each_devices_order() {
-    let Some((_db, store)) = steward_store_postgres::testdb::store().await else {
+    let Some((_db, store)) = steward_store_sql::testdb::store().await else {
         return;
     };
     let store: Arc<dyn Store> = Arc::new(store);

@@ -64,7 +64,7 @@ async fn bus_received(api: &Api) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_jobs_and_revocations_over_the_bus() {
     let Some(nats) = nats_url() else { return };
-    let Some(db) = steward_store_postgres::testdb::create().await else {
+    let Some(db) = steward_store_sql::testdb::create().await else {
         return;
     };
     steward_pki::install_default_provider();

@@ -75,13 +75,13 @@ pub struct Server {
     pub token: String,
     /// The PostgreSQL database of this server when the suite runs with
     /// STEWARD_TEST_BACKEND=postgres (dropped with the server).
-    pub database: Option<steward_store_postgres::testdb::TestDb>,
+    pub database: Option<steward_store_sql::testdb::TestDb>,
 }
 
 /// With STEWARD_TEST_BACKEND=postgres, servers launched by the kit keep
 /// their state in a fresh PostgreSQL database (STEWARD_TEST_POSTGRES) instead
 /// of SQLite; the URL is kept beside the data directory so restarts find it.
-fn test_database(dir: &Path) -> Option<steward_store_postgres::testdb::TestDb> {
+fn test_database(dir: &Path) -> Option<steward_store_sql::testdb::TestDb> {
     if std::env::var("STEWARD_TEST_BACKEND").as_deref() != Ok("postgres") {
         return None;
     }
@@ -89,7 +89,7 @@ fn test_database(dir: &Path) -> Option<steward_store_postgres::testdb::TestDb> {
         .enable_all()
         .build()
         .unwrap()
-        .block_on(steward_store_postgres::testdb::create())
+        .block_on(steward_store_sql::testdb::create())
         .expect("STEWARD_TEST_BACKEND=postgres needs STEWARD_TEST_POSTGRES");
     std::fs::write(dir.with_extension("database"), &db.url).unwrap();
     Some(db)

@@ -1,0 +1,140 @@
+//! What SQLite and PostgreSQL spell differently, in one table. Everything
+//! else (placeholders `$N`, `TRUE`/`FALSE`, `ON CONFLICT … excluded`,
+//! `RETURNING`, `COUNT(*) FILTER (…)`, `CAST(… AS BIGINT)`) both take as
+//! written. JSON lives in TEXT columns on both; PostgreSQL casts it to
+//! `jsonb` where SQL looks inside.
+
+use crate::db::Kind;
+
+/// SQL condition: the row whose organisation is `org_col` (and site
+/// `site_col`, for tables that have one) lies in the scope bound as `$n`
+/// (`{"a": [places], "d": [places]}`, a place `{"o": org?, "s": site?}`).
+/// Rows without a site are reached only by grants without a site.
+pub fn in_scope(kind: Kind, n: u8, org_col: &str, site_col: Option<&str>) -> String {
+    let (o, s) = place_fields(kind);
+    let site = match site_col {
+        Some(col) => format!("({s} IS NULL OR {s} = {col})"),
+        None => format!("{s} IS NULL"),
+    };
+    let place = format!("({o} IS NULL OR {o} = {org_col}) AND {site}");
+    let (allow, deny) = (places(kind, n, "a"), places(kind, n, "d"));
+    format!(
+        "(EXISTS (SELECT 1 FROM {allow} WHERE {place}) AND NOT EXISTS (SELECT 1 FROM {deny} WHERE {place}))"
+    )
+}
+
+/// SQL condition for rows that belong to an organisation as a whole (a
+/// job, say): allowed by a place of any site in that organisation, denied
+/// only by a whole-organisation deny.
+pub fn org_in_scope(kind: Kind, n: u8, org_col: &str) -> String {
+    let (o, s) = place_fields(kind);
+    let (allow, deny) = (places(kind, n, "a"), places(kind, n, "d"));
+    format!(
+        "(EXISTS (SELECT 1 FROM {allow} WHERE {o} IS NULL OR {o} = {org_col})
+          AND NOT EXISTS (SELECT 1 FROM {deny} WHERE {s} IS NULL AND ({o} IS NULL OR {o} = {org_col})))"
+    )
+}
+
+/// A row source `sp` of the places in list `key` of the JSON bound as `$n`.
+fn places(kind: Kind, n: u8, key: &str) -> String {
+    match kind {
+        Kind::Sqlite => format!("json_each(${n}, '$.{key}') sp"),
+        Kind::Postgres => format!("jsonb_array_elements(${n}::jsonb->'{key}') sp"),
+    }
+}
+
+/// The organisation and site of a place row `sp`, as text.
+fn place_fields(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::Sqlite => (
+            "json_extract(sp.value, '$.o')",
+            "json_extract(sp.value, '$.s')",
+        ),
+        Kind::Postgres => ("(sp->>'o')", "(sp->>'s')"),
+    }
+}
+
+/// The text at `path` (keys) inside the JSON text `expr`.
+pub fn json_text(kind: Kind, expr: &str, path: &[&str]) -> String {
+    match kind {
+        Kind::Sqlite => format!("json_extract({expr}, '$.{}')", path.join(".")),
+        Kind::Postgres => format!("(({expr})::jsonb #>> '{{{}}}')", path.join(",")),
+    }
+}
+
+/// A row source `alias(value)` of the elements of the JSON array at
+/// `key` of the JSON text `expr` (the whole of `expr` when `key` is None);
+/// nothing when that is not an array. `alias.value` is the element as
+/// JSON.
+pub fn json_elements(kind: Kind, expr: &str, key: Option<&str>, alias: &str) -> String {
+    match (kind, key) {
+        (Kind::Sqlite, key) => {
+            let path = key.map(|k| format!("$.{k}")).unwrap_or_else(|| "$".into());
+            format!(
+                "json_each(CASE WHEN json_type({expr}, '{path}') = 'array' THEN json_extract({expr}, '{path}') ELSE '[]' END) {alias}"
+            )
+        }
+        (Kind::Postgres, key) => {
+            let value = match key {
+                Some(key) => format!("({expr})::jsonb->'{key}'"),
+                None => format!("({expr})::jsonb"),
+            };
+            format!(
+                "jsonb_array_elements(CASE WHEN jsonb_typeof({value}) = 'array' THEN {value} ELSE '[]'::jsonb END) {alias}(value)"
+            )
+        }
+    }
+}
+
+/// An element of [`json_elements`] as text (strings unquoted).
+pub fn element_text(kind: Kind, alias: &str) -> String {
+    match kind {
+        Kind::Sqlite => format!("{alias}.value"),
+        Kind::Postgres => format!("({alias}.value #>> '{{}}')"),
+    }
+}
+
+/// Whether field `key` of an element of [`json_elements`] is JSON `true`.
+pub fn element_flag(kind: Kind, alias: &str, key: &str) -> String {
+    match kind {
+        Kind::Sqlite => format!("(json_extract({alias}.value, '$.{key}') = 1)"),
+        Kind::Postgres => format!("(({alias}.value->'{key}') = 'true'::jsonb)"),
+    }
+}
+
+/// A JSON object text `{key: value, …}` aggregated over a group.
+pub fn json_object_agg(kind: Kind, key: &str, value: &str) -> String {
+    match kind {
+        Kind::Sqlite => format!("json_group_object({key}, {value})"),
+        Kind::Postgres => format!("json_object_agg({key}, {value})::TEXT"),
+    }
+}
+
+/// `expr LIKE pattern`, ignoring case (both databases fold ASCII only in
+/// `lower`; SQLite's `LIKE` folds ASCII, PostgreSQL's `ILIKE` follows the
+/// database's locale).
+pub fn ilike(kind: Kind, expr: &str, pattern: &str) -> String {
+    match kind {
+        Kind::Sqlite => format!("{expr} LIKE {pattern} ESCAPE '\\'"),
+        Kind::Postgres => format!("{expr} ILIKE {pattern} ESCAPE '\\'"),
+    }
+}
+
+/// Text sorted without regard to case.
+pub fn nocase(kind: Kind, expr: &str) -> String {
+    match kind {
+        Kind::Sqlite => format!("{expr} COLLATE NOCASE"),
+        Kind::Postgres => format!("lower({expr})"),
+    }
+}
+
+/// The suffix that locks the rows a `SELECT` in a write transaction reads
+/// until it ends: PostgreSQL's `FOR NO KEY UPDATE` (which foreign-key
+/// checks do not wait for); nothing on SQLite, whose write transaction
+/// holds the one write lock from its start.
+pub fn for_update(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sqlite => "",
+        Kind::Postgres => " FOR NO KEY UPDATE",
+    }
+}

@@ -1,0 +1,47 @@
+//! Monitors, alerts, noise rules, channels and the notification outbox.
+
+use crate::*;
+use async_trait::async_trait;
+use uuid::Uuid;
+
+/// The alerting engine's state.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    async fn create_monitor(&self, monitor: &MonitorRecord) -> Result<()>;
+    async fn list_monitors(&self, scope: &Scope) -> Result<Vec<MonitorRecord>>;
+    async fn delete_monitor(&self, scope: &Scope, id: Uuid) -> Result<()>;
+    /// Records a change: opens, updates or resolves the one active alert of
+    /// (monitor, device, subject), appends to its history and, when
+    /// `notify`, queues a notification for every matching channel, all in
+    /// one transaction. Returns the alert id (None when nothing was active
+    /// to resolve).
+    async fn record_alert_change(&self, change: &AlertChange) -> Result<Option<Uuid>>;
+    async fn list_alerts(&self, scope: &Scope, active_only: bool) -> Result<Vec<AlertRecord>>;
+    /// Every alert not resolved of one device, whatever its number (an
+    /// evaluator taking the device over starts from these).
+    async fn device_open_alerts(&self, device: Uuid) -> Result<Vec<AlertRecord>>;
+    async fn alert_history(&self, scope: &Scope, id: Uuid) -> Result<Vec<AlertEventRecord>>;
+    async fn acknowledge_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()>;
+    async fn resolve_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()>;
+    async fn create_noise_rule(&self, rule: &NoiseRule) -> Result<()>;
+    /// Rules of one kind in scope (all of them with `Scope::all()`).
+    async fn list_noise_rules(&self, scope: &Scope, kind: NoiseKind) -> Result<Vec<NoiseRule>>;
+    /// Queues one notification (a grouped one, say) for every matching
+    /// channel of the organisation.
+    async fn enqueue_notification(
+        &self,
+        org: Uuid,
+        alert: Uuid,
+        severity: &str,
+        payload: &str,
+        at: i64,
+    ) -> Result<()>;
+    async fn create_channel(&self, channel: &ChannelRecord) -> Result<()>;
+    async fn list_channels(&self, scope: &Scope) -> Result<Vec<ChannelRecord>>;
+    /// How many alerts were kept quiet, by reason.
+    async fn suppression_counts(&self, scope: &Scope) -> Result<Vec<(String, u64)>>;
+    /// Unsent notifications due at `now`, oldest first.
+    async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<OutboxItem>>;
+    async fn notification_sent(&self, id: i64, at: i64) -> Result<()>;
+    async fn notification_failed(&self, id: i64, error: &str, next_at: i64) -> Result<()>;
+}

@@ -1,0 +1,65 @@
+//! Organisations, people and access: users, roles, grants, API tokens,
+//! sessions, second factors and enrollment tokens.
+
+use crate::*;
+use async_trait::async_trait;
+use uuid::Uuid;
+
+/// What the store keeps of organisations, people and their access.
+#[async_trait]
+pub trait PeopleStore: Send + Sync {
+    /// The root (service provider) organisation; created on first use.
+    async fn default_org(&self) -> Result<Org>;
+    async fn create_org(&self, name: &str) -> Result<Org>;
+    async fn org_by_name(&self, scope: &Scope, name: &str) -> Result<Org>;
+    async fn list_orgs(&self, scope: &Scope) -> Result<Vec<Org>>;
+    async fn set_org_require_totp(&self, scope: &Scope, org: Uuid, require: bool) -> Result<()>;
+    async fn user_count(&self) -> Result<u64>;
+    async fn create_user(&self, user: &NewUser) -> Result<Uuid>;
+    async fn user_by_name(&self, username: &str) -> Result<UserRecord>;
+    async fn user_by_id(&self, id: Uuid) -> Result<UserRecord>;
+    async fn list_users(&self, scope: &Scope) -> Result<Vec<UserSummary>>;
+    async fn set_totp(&self, user: Uuid, secret: Option<&str>, enabled: bool) -> Result<()>;
+    async fn replace_recovery_codes(&self, user: Uuid, code_hashes: &[String]) -> Result<()>;
+    /// Spends a recovery code; false if unknown or used.
+    async fn use_recovery_code(&self, user: Uuid, code_hash: &str, now: i64) -> Result<bool>;
+    /// Accepts TOTP time step `step` for `user` if it is later than the
+    /// last one accepted (and records it); false for that step or an
+    /// earlier one: a code is good once. Conditional, so of replicas
+    /// seeing the same code at once only one accepts it.
+    async fn claim_totp_step(&self, user: Uuid, step: i64) -> Result<bool>;
+    /// Creates or updates a built-in role (organisation-less).
+    async fn upsert_builtin_role(&self, role: &RoleRecord) -> Result<()>;
+    async fn create_role(&self, role: &RoleRecord) -> Result<()>;
+    async fn list_roles(&self, scope: &Scope) -> Result<Vec<RoleRecord>>;
+    async fn role(&self, id: &str) -> Result<RoleRecord>;
+    async fn create_grant(&self, grant: &NewGrant) -> Result<()>;
+    async fn create_api_token(&self, token: &NewApiToken) -> Result<Uuid>;
+    async fn list_api_tokens(&self, user: Uuid) -> Result<Vec<ApiTokenSummary>>;
+    /// Revokes a token of `user` (or any token when `user` is None).
+    async fn revoke_api_token(&self, user: Option<Uuid>, id: Uuid) -> Result<()>;
+    /// The principal behind a token hash, if the token is live at `now`.
+    /// Its `mfa_done` is false while the user's organisation requires two
+    /// factors and the user has not turned TOTP on (the server refuses
+    /// such a token).
+    async fn principal_for_token(&self, token_hash: &str, now: i64) -> Result<Principal>;
+    /// A user's authority as it is now (grants, no token limit): what a
+    /// schedule or remediation they set up runs with, looked up at run time.
+    async fn principal_for_user(&self, user: Uuid) -> Result<Principal>;
+    async fn create_session(&self, session: &NewSession) -> Result<()>;
+    /// The principal behind a session; `mfa_done` is false for a session
+    /// that owes its second factor: its user's organisation requires two
+    /// factors and the session presented none (decided at every call, so
+    /// a requirement applies at once to sessions on every replica).
+    async fn principal_for_session(&self, session_hash: &str, now: i64) -> Result<Principal>;
+    async fn complete_session_mfa(&self, session_hash: &str) -> Result<()>;
+    async fn delete_session(&self, session_hash: &str) -> Result<()>;
+
+    // --- enrollment -----------------------------------------------------
+    async fn create_enroll_token(&self, token: &NewEnrollToken) -> Result<()>;
+    /// Spends one use of a live token; refuses expired, revoked and used-up
+    /// tokens.
+    async fn consume_enroll_token(&self, secret_hash: &str, now: i64) -> Result<EnrollTokenRecord>;
+    async fn list_enroll_tokens(&self, scope: &Scope) -> Result<Vec<EnrollTokenRecord>>;
+    async fn revoke_enroll_token(&self, scope: &Scope, id: Uuid) -> Result<()>;
+}
