@@ -12,6 +12,7 @@ mod jobs;
 mod methods;
 mod metrics;
 mod people;
+mod schedules;
 mod signin;
 mod traps;
 
@@ -24,6 +25,7 @@ pub use jobs::*;
 pub use methods::METHODS;
 pub use metrics::*;
 pub use people::*;
+pub use schedules::*;
 pub use signin::*;
 pub use traps::*;
 
@@ -96,6 +98,7 @@ macro_rules! store_suite {
             queued_runs_expire_or_are_cancelled,
             device_runs_are_newest_first_in_scope,
             refused_capabilities_show_on_the_device,
+            // schedules.rs
             schedules_are_due_claimed_once_and_scoped,
             // fleet.rs
             forecast_alerts_are_counted_and_filtered,
