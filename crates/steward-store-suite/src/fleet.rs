@@ -285,3 +285,98 @@ pub async fn fleet_days_are_recorded_per_place_and_summed_in_scope(store: Arc<dy
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].counts.devices, 3);
 }
+
+/// An open alert of a forecast monitor counts as a disk filling up; one of
+/// another kind of monitor, or a resolved one, does not.
+pub async fn forecast_alerts_are_counted_and_filtered(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let filling = placed_device(store.as_ref(), org, "hq", "filling", &[]).await;
+    let hot = placed_device(store.as_ref(), org, "hq", "hot", &[]).await;
+    let fixed = placed_device(store.as_ref(), org, "branch", "fixed", &[]).await;
+    let monitor = |kind: &str| MonitorRecord {
+        id: Uuid::now_v7(),
+        org_id: org,
+        name: kind.into(),
+        definition: serde_json::json!({ "spec": { "kind": kind, "metric": "system.filesystem.utilization" } }),
+    };
+    let (forecast, threshold) = (monitor("forecast"), monitor("threshold"));
+    store.create_monitor(&forecast).await.unwrap();
+    store.create_monitor(&threshold).await.unwrap();
+    let change = |monitor: &MonitorRecord, device: Uuid, severity: &str, at: i64| AlertChange {
+        org_id: org,
+        monitor_id: monitor.id.to_string(),
+        monitor_name: monitor.name.clone(),
+        device_id: device,
+        subject: "/".into(),
+        severity: severity.into(),
+        at,
+        summary: "full in 3 days".into(),
+        notify: false,
+        flapping: false,
+        suppressed: None,
+    };
+    for c in [
+        change(&forecast, filling, "warning", 1),
+        change(&threshold, hot, "critical", 1),
+        change(&forecast, fixed, "warning", 1),
+        change(&forecast, fixed, "ok", 2),
+    ] {
+        store.record_alert_change(&c).await.unwrap();
+    }
+    let counts = store.fleet_counts(&Scope::all()).await.unwrap();
+    assert_eq!(
+        (
+            counts.devices,
+            counts.forecast_full,
+            counts.alerts_critical,
+            counts.alerts_warning
+        ),
+        (3, 1, 1, 1)
+    );
+    let page = store
+        .device_page(
+            &Scope::all(),
+            &DeviceQuery {
+                forecast: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(&page), ["filling"]);
+    let any = store
+        .device_page(
+            &Scope::all(),
+            &DeviceQuery {
+                alerts: Some(AlertFilter::Any),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(&any), ["filling", "hot"]);
+    assert_eq!(
+        any.items.iter().map(|d| d.open_alerts).collect::<Vec<_>>(),
+        [1, 1]
+    );
+    // Recorded for the day, per place.
+    store.record_fleet_day(20_000).await.unwrap();
+    let days = store.fleet_history(&Scope::all(), 20_000).await.unwrap();
+    assert_eq!(days.len(), 1);
+    assert_eq!(
+        (days[0].counts.forecast_full, days[0].counts.devices),
+        (1, 3)
+    );
+    let branch = Scope {
+        allow: vec![Place {
+            org: Some(org),
+            site: Some("branch".into()),
+        }],
+        deny: Vec::new(),
+    };
+    let days = store.fleet_history(&branch, 0).await.unwrap();
+    assert_eq!(
+        (days[0].counts.devices, days[0].counts.forecast_full),
+        (1, 0)
+    );
+}

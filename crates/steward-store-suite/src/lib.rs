@@ -3,15 +3,31 @@
 //! them into tests for a back end (see the SQLite and PostgreSQL crates'
 //! `tests/suite.rs`).
 
+mod alerts;
+mod audit;
+mod devices;
 mod fleet;
 mod ingest;
 mod jobs;
+mod methods;
+mod metrics;
+mod people;
+mod schedules;
 mod signin;
+mod traps;
 
+pub use alerts::*;
+pub use audit::*;
+pub use devices::*;
 pub use fleet::*;
 pub use ingest::*;
 pub use jobs::*;
+pub use methods::METHODS;
+pub use metrics::*;
+pub use people::*;
+pub use schedules::*;
 pub use signin::*;
+pub use traps::*;
 
 use std::sync::Arc;
 use steward_proto::Point;
@@ -47,6 +63,53 @@ macro_rules! store_suite {
             totp_steps_are_accepted_once,
             required_totp_reaches_existing_sessions_and_tokens,
             a_transfer_forgets_its_file_content,
+            // people.rs
+            users_are_found_by_name_and_id_and_listed_in_scope,
+            recovery_codes_are_spent_once_and_replaced_whole,
+            roles_are_listed_in_scope_and_found_by_id,
+            api_tokens_are_listed_and_revoked_per_user,
+            sessions_expire_and_end_when_deleted,
+            enroll_tokens_are_listed_and_revoked_in_scope,
+            // devices.rs
+            certificates_rotate_by_fingerprint,
+            devices_are_got_listed_and_revoked_in_scope,
+            stale_devices_go_offline_once,
+            inventory_is_stored_and_shown,
+            upstreams_stay_within_one_organisation,
+            check_results_are_kept_per_name_in_scope,
+            // alerts.rs
+            monitors_are_listed_and_deleted_in_scope,
+            people_acknowledge_then_resolve_alerts,
+            events_are_appended_to_an_alerts_history,
+            noise_rules_are_kept_per_kind_in_scope,
+            suppressed_alerts_are_counted_by_reason,
+            outbox_items_are_sent_or_retried,
+            // audit.rs
+            audit_pages_follow_cursors_and_scope,
+            concurrent_audit_appends_make_one_chain,
+            // metrics.rs
+            metric_queries_select_by_range_name_and_labels,
+            writers_and_refusals_are_reported,
+            an_empty_store_has_nothing_to_retain,
+            a_closed_store_refuses_calls,
+            // jobs.rs
+            scripts_keep_their_versions_within_scope,
+            runs_are_sent_reported_and_final_once,
+            queued_runs_expire_or_are_cancelled,
+            device_runs_are_newest_first_in_scope,
+            refused_capabilities_show_on_the_device,
+            // schedules.rs
+            schedules_are_due_claimed_once_and_scoped,
+            // fleet.rs
+            forecast_alerts_are_counted_and_filtered,
+            // traps.rs: where SQLite and PostgreSQL part ways
+            plain_lists_sort_names_alike,
+            device_pages_sort_names_case_insensitively,
+            device_search_folds_case_beyond_ascii,
+            security_flags_are_json_booleans,
+            sequence_numbers_keep_their_width,
+            wide_integers_survive_a_round_trip,
+            metric_timestamps_keep_every_digit,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
