@@ -110,21 +110,49 @@ pub fn json_object_agg(kind: Kind, key: &str, value: &str) -> String {
     }
 }
 
-/// `expr LIKE pattern`, ignoring case (both databases fold ASCII only in
-/// `lower`; SQLite's `LIKE` folds ASCII, PostgreSQL's `ILIKE` follows the
-/// database's locale).
-pub fn ilike(kind: Kind, expr: &str, pattern: &str) -> String {
+/// `expr` contains the text bound at `placeholder` (made by
+/// [`contains_pattern`]), ignoring case beyond ASCII on both: PostgreSQL's
+/// `ILIKE`; on SQLite, whose `LIKE` and `lower` fold ASCII only, a
+/// case-insensitive regular expression (sqlx's `REGEXP`, the `regex`
+/// crate's Unicode case folding).
+pub fn contains(kind: Kind, expr: &str, placeholder: &str) -> String {
     match kind {
-        Kind::Sqlite => format!("{expr} LIKE {pattern} ESCAPE '\\'"),
-        Kind::Postgres => format!("{expr} ILIKE {pattern} ESCAPE '\\'"),
+        Kind::Sqlite => format!("{expr} REGEXP {placeholder}"),
+        Kind::Postgres => format!("{expr} ILIKE {placeholder} ESCAPE '\\'"),
     }
 }
 
-/// Text sorted without regard to case.
+/// The bound value for [`contains`]: `text` matched literally.
+pub fn contains_pattern(kind: Kind, text: &str) -> String {
+    match kind {
+        Kind::Sqlite => format!("(?i){}", regex::escape(text)),
+        Kind::Postgres => {
+            let escaped = text
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        }
+    }
+}
+
+/// The collation SQLite sorts [`nocase`] text with: Unicode lowercase,
+/// then code point (registered on every connection by `sqlite.rs`).
+pub const SQLITE_NOCASE: &str = "steward_nocase";
+
+/// Compares as [`SQLITE_NOCASE`] does.
+pub fn nocase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase))
+}
+
+/// Text sorted without regard to case, alike on both: lowercase (Unicode),
+/// then code point, whatever the database's locale.
 pub fn nocase(kind: Kind, expr: &str) -> String {
     match kind {
-        Kind::Sqlite => format!("{expr} COLLATE NOCASE"),
-        Kind::Postgres => format!("lower({expr})"),
+        Kind::Sqlite => format!("{expr} COLLATE {SQLITE_NOCASE}"),
+        Kind::Postgres => format!("lower({expr}) COLLATE \"C\""),
     }
 }
 

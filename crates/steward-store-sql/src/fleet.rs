@@ -46,15 +46,6 @@ impl Filter {
     }
 }
 
-/// `%text%` for LIKE, with LIKE's own characters escaped (by `\`).
-fn contains(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 const UNRESOLVED: &str =
     "(SELECT COUNT(*) FROM alerts a WHERE a.device_id = d.id AND a.state != 'resolved')";
 const FAILING: &str = "EXISTS (SELECT 1 FROM check_results c WHERE c.device_id = d.id AND c.state IN ('warning', 'critical'))";
@@ -91,9 +82,9 @@ fn filter_for(kind: Kind, query: &DeviceQuery) -> Filter {
         f.and("NOT d.revoked".into());
     }
     if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let p = f.arg(contains(q));
+        let p = f.arg(dialect::contains_pattern(kind, q));
         let any = ["d.name", "d.hostname", "d.os", "d.tags", "d.id"]
-            .map(|column| dialect::ilike(kind, column, &p))
+            .map(|column| dialect::contains(kind, column, &p))
             .join(" OR ");
         f.and(format!("({any})"));
     }
@@ -102,8 +93,8 @@ fn filter_for(kind: Kind, query: &DeviceQuery) -> Filter {
         f.and(format!("d.status = {p}"));
     }
     if let Some(os) = query.os.as_deref().filter(|s| !s.is_empty()) {
-        let p = f.arg(contains(os));
-        f.and(dialect::ilike(kind, "d.os", &p));
+        let p = f.arg(dialect::contains_pattern(kind, os));
+        f.and(dialect::contains(kind, "d.os", &p));
     }
     if let Some(org) = query.org {
         let p = f.arg(org.to_string());

@@ -4,6 +4,7 @@
 //! few commits), foreign keys on.
 
 use crate::db::Db;
+use crate::dialect;
 use crate::{SqlStore, backend};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
@@ -20,7 +21,9 @@ impl SqlStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            .with_regexp()
+            .collation(dialect::SQLITE_NOCASE, dialect::nocase_cmp);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
