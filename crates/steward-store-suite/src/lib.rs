@@ -3,11 +3,13 @@
 //! them into tests for a back end (see the SQLite and PostgreSQL crates'
 //! `tests/suite.rs`).
 
+pub mod fixture;
 mod fleet;
 mod ingest;
 mod jobs;
 mod signin;
 
+pub use fixture::a_populated_store_reads_back;
 pub use fleet::*;
 pub use ingest::*;
 pub use jobs::*;
@@ -47,6 +49,7 @@ macro_rules! store_suite {
             totp_steps_are_accepted_once,
             required_totp_reaches_existing_sessions_and_tokens,
             a_transfer_forgets_its_file_content,
+            a_populated_store_reads_back,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
