@@ -6,6 +6,7 @@
 mod alerts;
 mod audit;
 mod devices;
+pub mod fixture;
 mod fleet;
 mod ingest;
 mod jobs;
@@ -19,6 +20,7 @@ mod traps;
 pub use alerts::*;
 pub use audit::*;
 pub use devices::*;
+pub use fixture::a_populated_store_reads_back;
 pub use fleet::*;
 pub use ingest::*;
 pub use jobs::*;
@@ -110,6 +112,7 @@ macro_rules! store_suite {
             sequence_numbers_keep_their_width,
             wide_integers_survive_a_round_trip,
             metric_timestamps_keep_every_digit,
+            a_populated_store_reads_back,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
