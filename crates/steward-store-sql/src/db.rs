@@ -196,39 +196,27 @@ impl Done {
     }
 }
 
-fn sqlite_query(
-    sql: String,
-    args: Vec<Arg>,
-) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments> {
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for arg in args {
-        query = match arg {
-            Arg::Text(v) => query.bind(v),
-            Arg::Int(v) => query.bind(v),
-            Arg::Real(v) => query.bind(v),
-            Arg::Bool(v) => query.bind(v),
-            Arg::Bytes(v) => query.bind(v),
-        };
-    }
-    query
+/// The native query of one driver with `args` bound in order.
+macro_rules! native_query {
+    ($name:ident, $db:ty, $arguments:ty) => {
+        fn $name(sql: String, args: Vec<Arg>) -> sqlx::query::Query<'static, $db, $arguments> {
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for arg in args {
+                query = match arg {
+                    Arg::Text(v) => query.bind(v),
+                    Arg::Int(v) => query.bind(v),
+                    Arg::Real(v) => query.bind(v),
+                    Arg::Bool(v) => query.bind(v),
+                    Arg::Bytes(v) => query.bind(v),
+                };
+            }
+            query
+        }
+    };
 }
 
-fn pg_query(
-    sql: String,
-    args: Vec<Arg>,
-) -> sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments> {
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for arg in args {
-        query = match arg {
-            Arg::Text(v) => query.bind(v),
-            Arg::Int(v) => query.bind(v),
-            Arg::Real(v) => query.bind(v),
-            Arg::Bool(v) => query.bind(v),
-            Arg::Bytes(v) => query.bind(v),
-        };
-    }
-    query
-}
+native_query!(sqlite_query, Sqlite, sqlx::sqlite::SqliteArguments);
+native_query!(pg_query, Postgres, sqlx::postgres::PgArguments);
 
 /// Runs `$query.$method(executor)` on whichever database `$on` is, and
 /// turns the native result into ours with `$wrap`.

@@ -8,9 +8,9 @@
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use std::path::PathBuf;
+use steward_store::Store;
 use steward_store_sql::db::q;
 use steward_store_sql::{SqlStore, migrate, testdb};
-use steward_store::Store;
 use steward_store_suite::fixture;
 
 fn fixture_path() -> PathBuf {
@@ -42,7 +42,9 @@ async fn a_v0_1_database_migrates_forward_and_reads_back() {
         .await
         .expect("the dump restores");
     conn.close().await.unwrap();
-    let store = SqlStore::connect_postgres(&db.url).await.expect("opens and migrates");
+    let store = SqlStore::connect_postgres(&db.url)
+        .await
+        .expect("opens and migrates");
     // 0.1 numbered PostgreSQL's migrations 1-4; they are 1-12 now.
     let versions: Vec<i64> = q("SELECT version FROM schema_migrations ORDER BY version")
         .fetch_all(store.db())
@@ -51,7 +53,10 @@ async fn a_v0_1_database_migrates_forward_and_reads_back() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, (1..=migrate::POSTGRES.len() as i64).collect::<Vec<_>>());
+    assert_eq!(
+        versions,
+        (1..=migrate::POSTGRES.len() as i64).collect::<Vec<_>>()
+    );
     fixture::verify(&store).await;
     store.close().await;
 }

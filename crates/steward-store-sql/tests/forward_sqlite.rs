@@ -19,7 +19,9 @@ async fn a_v0_1_database_migrates_forward_and_reads_back() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("steward.db");
     std::fs::copy(fixture_path(), &copy).expect("the v0.1 fixture (fixtures/v0.1/steward.db)");
-    let store = SqlStore::open_sqlite(&copy).await.expect("opens and migrates");
+    let store = SqlStore::open_sqlite(&copy)
+        .await
+        .expect("opens and migrates");
     fixture::verify(&store).await;
     store.close().await;
 }

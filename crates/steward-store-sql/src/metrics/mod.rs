@@ -12,10 +12,10 @@
 mod postgres;
 mod sqlite;
 
-use crate::db::{Db, Tx, q};
+use crate::db::{Db, Row, Tx, q};
 use crate::{SqlStore, backend, scope_param};
 use async_trait::async_trait;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use steward_store::*;
 use uuid::Uuid;
 
@@ -46,6 +46,16 @@ impl SqlStore {
             cache.extend(new_series);
         }
     }
+}
+
+/// The devices of an ingest group as `SELECT id, org_id, stored_seq,
+/// revoked` read them (rows of other ids are skipped).
+fn device_seqs(rows: impl Iterator<Item = Row>) -> HashMap<Uuid, DeviceSeq> {
+    rows.filter_map(|row| {
+        let (id, org) = (row.get("id"), row.get("org_id"));
+        DeviceSeq::from_row(id, org, row.get("stored_seq"), row.get("revoked"))
+    })
+    .collect()
 }
 
 /// Appends each series' samples (in order) at one resolution, in the plan

@@ -9,7 +9,6 @@ use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Row, Transaction};
 use std::collections::HashMap;
 use steward_store::*;
-use uuid::Uuid;
 
 impl SqlStore {
     pub(super) async fn ingest_postgres(
@@ -29,13 +28,7 @@ impl SqlStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
-        let devices: HashMap<Uuid, DeviceSeq> = rows
-            .iter()
-            .filter_map(|row| {
-                let (id, org) = (row.get("id"), row.get("org_id"));
-                DeviceSeq::from_row(id, org, row.get("stored_seq"), row.get("revoked"))
-            })
-            .collect();
+        let devices = super::device_seqs(rows.into_iter().map(crate::db::Row::Postgres));
         let plan = plan_ingest(batches, &devices);
         if !plan.devices.is_empty() {
             let d = &plan.devices;

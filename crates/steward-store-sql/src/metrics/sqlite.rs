@@ -6,9 +6,7 @@ use super::corrupt;
 use crate::{SqlStore, backend};
 use sqlx::sqlite::SqlitePool;
 use sqlx::{Row, Sqlite, Transaction};
-use std::collections::HashMap;
 use steward_store::*;
-use uuid::Uuid;
 
 impl SqlStore {
     pub(super) async fn ingest_sqlite(
@@ -26,13 +24,7 @@ impl SqlStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
-        let devices: HashMap<Uuid, DeviceSeq> = rows
-            .iter()
-            .filter_map(|row| {
-                let (id, org) = (row.get("id"), row.get("org_id"));
-                DeviceSeq::from_row(id, org, row.get("stored_seq"), row.get("revoked"))
-            })
-            .collect();
+        let devices = super::device_seqs(rows.into_iter().map(crate::db::Row::Sqlite));
         let plan = plan_ingest(batches, &devices);
         for update in &plan.devices {
             sqlx::query(
