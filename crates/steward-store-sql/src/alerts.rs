@@ -111,8 +111,9 @@ impl AlertStore for SqlStore {
 
     async fn list_monitors(&self, scope: &Scope) -> Result<Vec<MonitorRecord>> {
         let sql = format!(
-            "SELECT id, org_id, name, definition FROM monitors WHERE {} ORDER BY name",
-            self.in_scope(1, "org_id", None)
+            "SELECT id, org_id, name, definition FROM monitors WHERE {} ORDER BY {}",
+            self.in_scope(1, "org_id", None),
+            self.nocase("name")
         );
         self.scoped(sql, scope)
             .await?
@@ -360,8 +361,9 @@ impl AlertStore for SqlStore {
             "SELECT c.*,
                  (SELECT COUNT(*) FROM outbox o WHERE o.channel_id = c.id AND o.sent_at IS NULL) AS pending,
                  (SELECT o.last_error FROM outbox o WHERE o.channel_id = c.id AND o.sent_at IS NULL AND o.last_error IS NOT NULL ORDER BY o.id DESC LIMIT 1) AS last_error
-             FROM channels c WHERE {} ORDER BY c.name",
-            self.in_scope(1, "c.org_id", None)
+             FROM channels c WHERE {} ORDER BY {}",
+            self.in_scope(1, "c.org_id", None),
+            self.nocase("c.name")
         );
         self.scoped(sql, scope).await?.iter().map(channel).collect()
     }

@@ -91,8 +91,9 @@ impl DeviceStore for SqlStore {
 
     async fn list_devices(&self, scope: &Scope) -> Result<Vec<DeviceSummary>> {
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM devices WHERE {} ORDER BY name, id",
-            self.in_scope(1, "org_id", Some("site"))
+            "SELECT {SUMMARY_COLUMNS} FROM devices WHERE {} ORDER BY {}, id",
+            self.in_scope(1, "org_id", Some("site")),
+            self.nocase("name")
         );
         self.scoped(sql, scope).await?.iter().map(summary).collect()
     }
@@ -284,8 +285,9 @@ impl DeviceStore for SqlStore {
 
     async fn check_results(&self, scope: &Scope, device: Uuid) -> Result<Vec<CheckResultRecord>> {
         let sql = format!(
-            "SELECT c.* FROM check_results c JOIN devices d ON d.id = c.device_id WHERE c.device_id = $2 AND {} ORDER BY c.name",
-            self.in_scope(1, "d.org_id", Some("d.site"))
+            "SELECT c.* FROM check_results c JOIN devices d ON d.id = c.device_id WHERE c.device_id = $2 AND {} ORDER BY {}",
+            self.in_scope(1, "d.org_id", Some("d.site")),
+            self.nocase("c.name")
         );
         q(sql)
             .bind(scope_param(scope))

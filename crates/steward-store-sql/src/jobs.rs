@@ -175,8 +175,9 @@ impl JobStore for SqlStore {
 
     async fn list_scripts(&self, scope: &Scope) -> Result<Vec<ScriptRecord>> {
         let sql = format!(
-            "SELECT * FROM scripts s WHERE {} ORDER BY name",
-            self.in_org(1, "s.org_id")
+            "SELECT * FROM scripts s WHERE {} ORDER BY {}",
+            self.in_org(1, "s.org_id"),
+            self.nocase("s.name")
         );
         self.scoped(sql, scope).await?.iter().map(script).collect()
     }
@@ -249,8 +250,9 @@ impl JobStore for SqlStore {
     async fn job_runs(&self, scope: &Scope, job: Uuid) -> Result<Vec<RunRecord>> {
         let sql = format!(
             "SELECT r.*, d.name AS device_name FROM job_runs r JOIN devices d ON d.id = r.device_id
-             WHERE r.job_id = $2 AND {} ORDER BY d.name, r.run_id",
-            self.in_scope(1, "d.org_id", Some("d.site"))
+             WHERE r.job_id = $2 AND {} ORDER BY {}, r.run_id",
+            self.in_scope(1, "d.org_id", Some("d.site")),
+            self.nocase("d.name")
         );
         self.scoped_by(sql, scope, &job.to_string())
             .await?
@@ -502,8 +504,9 @@ impl JobStore for SqlStore {
 
     async fn list_schedules(&self, scope: &Scope) -> Result<Vec<ScheduleRecord>> {
         let sql = format!(
-            "SELECT * FROM schedules s WHERE {} ORDER BY name",
-            self.in_org(1, "s.org_id")
+            "SELECT * FROM schedules s WHERE {} ORDER BY {}",
+            self.in_org(1, "s.org_id"),
+            self.nocase("s.name")
         );
         self.scoped(sql, scope)
             .await?

@@ -87,6 +87,11 @@ impl SqlStore {
         dialect::org_in_scope(self.kind(), n, org_col)
     }
 
+    /// Text sorted without regard to case (Unicode, alike on both).
+    pub(crate) fn nocase(&self, expr: &str) -> String {
+        dialect::nocase(self.kind(), expr)
+    }
+
     /// The rows of `sql`, whose only parameter `$1` is the caller's scope.
     pub(crate) async fn scoped(&self, sql: String, scope: &Scope) -> Result<Vec<db::Row>> {
         db::q(sql)

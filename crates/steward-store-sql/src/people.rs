@@ -106,8 +106,9 @@ impl PeopleStore for SqlStore {
 
     async fn list_orgs(&self, scope: &Scope) -> Result<Vec<Org>> {
         let sql = format!(
-            "SELECT id, name FROM orgs WHERE {} ORDER BY name",
-            self.in_scope(1, "orgs.id", None)
+            "SELECT id, name FROM orgs WHERE {} ORDER BY {}",
+            self.in_scope(1, "orgs.id", None),
+            self.nocase("orgs.name")
         );
         self.scoped(sql, scope).await?.iter().map(org).collect()
     }
@@ -176,8 +177,9 @@ impl PeopleStore for SqlStore {
 
     async fn list_users(&self, scope: &Scope) -> Result<Vec<UserSummary>> {
         let sql = format!(
-            "SELECT id, org_id, username, totp_enabled FROM users WHERE {} ORDER BY username",
-            self.in_scope(1, "org_id", None)
+            "SELECT id, org_id, username, totp_enabled FROM users WHERE {} ORDER BY {}",
+            self.in_scope(1, "org_id", None),
+            self.nocase("username")
         );
         self.scoped(sql, scope)
             .await?
@@ -272,8 +274,9 @@ impl PeopleStore for SqlStore {
 
     async fn list_roles(&self, scope: &Scope) -> Result<Vec<RoleRecord>> {
         let sql = format!(
-            "SELECT id, org_id, name, permissions FROM roles WHERE org_id IS NULL OR {} ORDER BY org_id IS NOT NULL, name",
-            self.in_scope(1, "org_id", None)
+            "SELECT id, org_id, name, permissions FROM roles WHERE org_id IS NULL OR {} ORDER BY org_id IS NOT NULL, {}",
+            self.in_scope(1, "org_id", None),
+            self.nocase("name")
         );
         self.scoped(sql, scope).await?.iter().map(role).collect()
     }

@@ -21,18 +21,10 @@ fn case_insensitive(names: &[&str]) -> Vec<String> {
     sorted
 }
 
-/// By code point (Rust's `str` order; byte order of UTF-8).
-fn code_point(names: &[&str]) -> Vec<String> {
-    let mut sorted: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    sorted.sort();
-    sorted
-}
-
-/// `list_orgs` and `list_devices` (`ORDER BY name`) sort by code point on
-/// both back ends today, capitals first ("Beta" before "alpha"), "Ä" and
-/// "Ö" after "z". This pins that they agree; it is not what a person
-/// expects, and a PostgreSQL database with a linguistic collation
-/// (en_US.UTF-8 rather than C.UTF-8) would sort otherwise.
+/// Lists of named objects (organisations, devices, users) sort by name as
+/// a person expects, alike on both databases and whatever PostgreSQL's
+/// locale: case-insensitive beyond ASCII ("alpha", "Beta", … "zeta",
+/// "Ängelholm", "ärla", "Örebro").
 pub async fn plain_lists_sort_names_alike(store: Arc<dyn Store>) {
     for name in NAMES {
         store.create_org(name).await.unwrap();
@@ -43,8 +35,9 @@ pub async fn plain_lists_sort_names_alike(store: Arc<dyn Store>) {
         .unwrap()
         .into_iter()
         .map(|o| o.name)
+        .filter(|n| n != "default")
         .collect();
-    assert_eq!(orgs, code_point(&NAMES));
+    assert_eq!(orgs, case_insensitive(&NAMES));
     let org = store.default_org().await.unwrap().id;
     for name in NAMES {
         device_at(&*store, org, "hq", name).await;
@@ -56,15 +49,32 @@ pub async fn plain_lists_sort_names_alike(store: Arc<dyn Store>) {
         .into_iter()
         .map(|d| d.name)
         .collect();
-    assert_eq!(devices, code_point(&NAMES));
+    assert_eq!(devices, case_insensitive(&NAMES));
+    for name in NAMES {
+        store
+            .create_user(&NewUser {
+                id: Uuid::now_v7(),
+                org_id: org,
+                username: name.into(),
+                password_hash: "x".into(),
+                created_at: 1,
+            })
+            .await
+            .unwrap();
+    }
+    let users: Vec<String> = store
+        .list_users(&Scope::all())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(users, case_insensitive(&NAMES));
 }
 
 /// The console's device list sorts by name case-insensitively, non-ASCII
-/// letters included: "ärla" before "Örebro", both after "zeta".
-// DISAGREES: SQLite sorts `d.name COLLATE NOCASE`, which folds ASCII only:
-// alpha, Beta, zeta, Ängelholm, Örebro, ärla ("Ö" U+00D6 before "ä"
-// U+00E4). PostgreSQL sorts `lower(d.name)` and gives alpha, Beta, zeta,
-// Ängelholm, ärla, Örebro (the case-insensitive order asserted here).
+/// letters included: "ärla" before "Örebro", both after "zeta". (SQLite's
+/// own `COLLATE NOCASE` folds ASCII only and put "Örebro" before "ärla".)
 pub async fn device_pages_sort_names_case_insensitively(store: Arc<dyn Store>) {
     let org = store.default_org().await.unwrap().id;
     for name in NAMES {
@@ -98,11 +108,9 @@ pub async fn device_pages_sort_names_case_insensitively(store: Arc<dyn Store>) {
 }
 
 /// The device search `q` is case-insensitive beyond ASCII: "ÄNGEL" finds
-/// "ängelholm" and "ängel" finds "Ängelholm".
-// DISAGREES: SQLite's LIKE folds ASCII letters only: "MALMÖ" and "ÄNGEL"
-// find nothing, "ängel" finds "ängelholm-1" but not "Ängelholm-2".
-// PostgreSQL's ILIKE finds them all (asserted here). ASCII letters fold on
-// both ("MALM" finds "Malmö").
+/// "ängelholm" and "ängel" finds "Ängelholm" (SQLite's own LIKE folds
+/// ASCII only), and the text is matched literally: no character of it is a
+/// wildcard or a pattern on either database.
 pub async fn device_search_folds_case_beyond_ascii(store: Arc<dyn Store>) {
     let org = store.default_org().await.unwrap().id;
     device_at(&*store, org, "hq", "ängelholm-1").await;
@@ -137,6 +145,15 @@ pub async fn device_search_folds_case_beyond_ascii(store: Arc<dyn Store>) {
     assert_eq!(found("MALMÖ").await, ["Malmö"]);
     assert_eq!(found("ÄNGEL").await, ["Ängelholm-2", "ängelholm-1"]);
     assert_eq!(found("ängel").await, ["Ängelholm-2", "ängelholm-1"]);
+    // Literally: LIKE's wildcards and regular-expression syntax.
+    device_at(&*store, org, "hq", "sale_50%").await;
+    device_at(&*store, org, "hq", "salex50x").await;
+    device_at(&*store, org, "hq", "web(1).example").await;
+    assert_eq!(found("_50%").await, ["sale_50%"]);
+    assert_eq!(found("e_5").await, ["sale_50%"]);
+    assert_eq!(found("(1).").await, ["web(1).example"]);
+    assert_eq!(found("b(1)\\").await, Vec::<String>::new());
+    assert_eq!(found(".*").await, Vec::<String>::new());
 }
 
 /// Pending updates are JSON booleans inside the stored inventory: `true`
