@@ -1,4 +1,4 @@
--- On PostgreSQL, 0001_schema.sql created what SQLite's 0009_fleet.sql adds (the
+-- On PostgreSQL, 0001_foundation.sql created what SQLite's 0009_fleet.sql adds (the
 -- PostgreSQL store began at SQLite's version 9, in one step). Kept so both
 -- databases count the same versions.
 SELECT 1;
