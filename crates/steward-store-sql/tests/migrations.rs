@@ -176,6 +176,7 @@ async fn postgres_chunk_appends_are_hot_updates() {
         return;
     };
     let (updates, hot) = chunk_updates(&store, 100).await;
+    eprintln!("with 0012: {hot} of {updates} chunk updates HOT");
     assert!(updates >= 99, "only {updates} chunk updates seen");
     assert!(
         hot * 10 >= updates * 9,
@@ -192,6 +193,7 @@ async fn postgres_chunk_appends_are_hot_updates() {
         .unwrap();
     let before = SqlStore::on(db);
     let (updates, hot) = chunk_updates(&before, 100).await;
+    eprintln!("without 0012: {hot} of {updates} chunk updates HOT");
     assert!(updates >= 99, "only {updates} chunk updates seen");
     assert!(
         hot * 10 < updates,
