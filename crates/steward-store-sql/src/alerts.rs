@@ -111,7 +111,7 @@ impl AlertStore for SqlStore {
 
     async fn list_monitors(&self, scope: &Scope) -> Result<Vec<MonitorRecord>> {
         let sql = format!(
-            "SELECT id, org_id, name, definition FROM monitors WHERE {} ORDER BY {}",
+            "SELECT id, org_id, name, definition FROM monitors WHERE {} ORDER BY {}, name, id",
             self.in_scope(1, "org_id", None),
             self.nocase("name")
         );
@@ -361,7 +361,7 @@ impl AlertStore for SqlStore {
             "SELECT c.*,
                  (SELECT COUNT(*) FROM outbox o WHERE o.channel_id = c.id AND o.sent_at IS NULL) AS pending,
                  (SELECT o.last_error FROM outbox o WHERE o.channel_id = c.id AND o.sent_at IS NULL AND o.last_error IS NOT NULL ORDER BY o.id DESC LIMIT 1) AS last_error
-             FROM channels c WHERE {} ORDER BY {}",
+             FROM channels c WHERE {} ORDER BY {}, c.name, c.id",
             self.in_scope(1, "c.org_id", None),
             self.nocase("c.name")
         );

@@ -51,7 +51,7 @@ impl Db {
     /// "database is locked" when another writer commits in between, and the
     /// busy timeout does not help it). PostgreSQL takes row locks as it
     /// goes; the places that read and then write take theirs explicitly
-    /// ([`crate::dialect::Dialect::for_update`], [`Tx::lock`]).
+    /// ([`crate::dialect::for_update`], [`Tx::lock`]).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),

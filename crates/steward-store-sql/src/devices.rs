@@ -285,7 +285,7 @@ impl DeviceStore for SqlStore {
 
     async fn check_results(&self, scope: &Scope, device: Uuid) -> Result<Vec<CheckResultRecord>> {
         let sql = format!(
-            "SELECT c.* FROM check_results c JOIN devices d ON d.id = c.device_id WHERE c.device_id = $2 AND {} ORDER BY {}",
+            "SELECT c.* FROM check_results c JOIN devices d ON d.id = c.device_id WHERE c.device_id = $2 AND {} ORDER BY {}, c.name",
             self.in_scope(1, "d.org_id", Some("d.site")),
             self.nocase("c.name")
         );

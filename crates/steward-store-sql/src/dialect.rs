@@ -148,7 +148,10 @@ pub fn nocase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// Text sorted without regard to case, alike on both: lowercase (Unicode),
-/// then code point, whatever the database's locale.
+/// then code point. (PostgreSQL's `lower` folds by the database's
+/// LC_CTYPE: beyond ASCII under C.UTF-8 or any UTF-8 locale, ASCII only in
+/// a database created with LC_CTYPE=C; so does its `ILIKE` in
+/// [`contains`].)
 pub fn nocase(kind: Kind, expr: &str) -> String {
     match kind {
         Kind::Sqlite => format!("{expr} COLLATE {SQLITE_NOCASE}"),

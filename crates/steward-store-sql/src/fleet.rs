@@ -144,7 +144,12 @@ fn order_by(kind: Kind, sort: DeviceSort, desc: bool) -> String {
         DeviceSort::Cpu => "d.cpu".into(),
         DeviceSort::Memory => "d.mem".into(),
         DeviceSort::Disk => "d.disk".into(),
-        DeviceSort::Alerts => UNRESOLVED.into(),
+        // The count is never missing: the page's own column, by its name
+        // (computed once per row).
+        DeviceSort::Alerts => {
+            let direction = if desc { "DESC" } else { "ASC" };
+            return format!("open_alerts {direction}, {}, d.id", text("d.name"));
+        }
     };
     let direction = if desc { "DESC" } else { "ASC" };
     // Missing figures last either way; then a stable order.

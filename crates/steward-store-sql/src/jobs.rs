@@ -175,7 +175,7 @@ impl JobStore for SqlStore {
 
     async fn list_scripts(&self, scope: &Scope) -> Result<Vec<ScriptRecord>> {
         let sql = format!(
-            "SELECT * FROM scripts s WHERE {} ORDER BY {}",
+            "SELECT * FROM scripts s WHERE {} ORDER BY {}, s.name, s.id",
             self.in_org(1, "s.org_id"),
             self.nocase("s.name")
         );
@@ -504,7 +504,7 @@ impl JobStore for SqlStore {
 
     async fn list_schedules(&self, scope: &Scope) -> Result<Vec<ScheduleRecord>> {
         let sql = format!(
-            "SELECT * FROM schedules s WHERE {} ORDER BY {}",
+            "SELECT * FROM schedules s WHERE {} ORDER BY {}, s.name, s.id",
             self.in_org(1, "s.org_id"),
             self.nocase("s.name")
         );

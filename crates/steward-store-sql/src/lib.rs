@@ -49,10 +49,12 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
-    /// A store on an open pool, as it is (not migrated): for tools and
-    /// tests that migrate it themselves.
-    pub fn on(db: Db) -> Self {
-        Self::new(db)
+    /// A store on an open PostgreSQL pool, as it is (not migrated): for
+    /// tools and tests that migrate it themselves. (A SQLite store opens
+    /// with [`SqlStore::open_sqlite`] only: its connections need Steward's
+    /// collation and `REGEXP`.)
+    pub fn on_postgres(pool: sqlx::PgPool) -> Self {
+        Self::new(Db::Postgres(pool))
     }
 
     fn new(db: Db) -> Self {

@@ -115,19 +115,29 @@ async fn execute_script(tx: &mut Tx, sql: &'static str) -> std::result::Result<(
     }
 }
 
+/// Version 0 in PostgreSQL's `schema_migrations` says its versions are
+/// numbered as SQLite's (written at the first migration of this numbering;
+/// Steward 0.1 wrote none).
+const NUMBERED_ALIKE: i64 = 0;
+
 /// Steward 0.1 numbered PostgreSQL's migrations on their own: 1 (the
 /// schema of SQLite's 1–9), 2 (rollups), 3 (hot chunks), 4 (sign-in).
-/// Those are versions 1–9, 10, 12 and 11 now. A 0.1 database (its highest
-/// version 4 or less: today's numbering writes 1–12 in one transaction, so
-/// it never stops there) has its records renumbered before migrating on.
+/// Those are versions 1–9, 10, 12 and 11 now. A database with versions
+/// and without the [`NUMBERED_ALIKE`] mark is a 0.1 one: its records are
+/// renumbered before migrating on. Then the mark is written.
 async fn renumber_postgres_0_1(tx: &mut Tx) -> Result<()> {
     let rows = q("SELECT version, applied_at FROM schema_migrations ORDER BY version")
         .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
     let old: Vec<(i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    if old.is_empty() || old.iter().any(|(v, _)| *v > 4) {
+    if old.iter().any(|(v, _)| *v == NUMBERED_ALIKE) {
         return Ok(());
+    }
+    if let Some((v, _)) = old.iter().find(|(v, _)| *v > 4) {
+        return Err(StoreError::Refused(format!(
+            "this PostgreSQL database records schema version {v} in a numbering no release wrote; restore it from a backup of a release"
+        )));
     }
     let mut new: Vec<(i64, i64)> = Vec::new();
     for (version, at) in old {
@@ -139,9 +149,8 @@ async fn renumber_postgres_0_1(tx: &mut Tx) -> Result<()> {
             _ => {}
         }
     }
-    // Versions are applied in order now: a 0.1 database that had not
-    // applied its 3 (hot chunks, which 0.1 before its last fix never did)
-    // but had its 4 keeps 11 and gets 12 applied next.
+    // 0.1 applied its versions in order, so what it had maps onto a run
+    // from 1 (its 1–4 all: 1–12; its 1–2: 1–10).
     new.sort_unstable();
     let mut applied: Vec<(i64, i64)> = Vec::new();
     for (v, at) in new {
@@ -161,9 +170,17 @@ async fn renumber_postgres_0_1(tx: &mut Tx) -> Result<()> {
             .await
             .map_err(backend)?;
     }
-    tracing::info!(
-        versions = applied.len(),
-        "Renumbered the migrations of a Steward 0.1 PostgreSQL database"
-    );
+    if !applied.is_empty() {
+        tracing::info!(
+            versions = applied.len(),
+            "Renumbered the migrations of a Steward 0.1 PostgreSQL database"
+        );
+    }
+    q("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+        .bind(NUMBERED_ALIKE)
+        .bind(now_secs())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
     Ok(())
 }

@@ -108,7 +108,7 @@ impl PeopleStore for SqlStore {
         let sql = format!(
             "SELECT id, name FROM orgs WHERE {} ORDER BY {}",
             self.in_scope(1, "orgs.id", None),
-            self.nocase("orgs.name")
+            format!("{}, orgs.name", self.nocase("orgs.name"))
         );
         self.scoped(sql, scope).await?.iter().map(org).collect()
     }
@@ -179,7 +179,7 @@ impl PeopleStore for SqlStore {
         let sql = format!(
             "SELECT id, org_id, username, totp_enabled FROM users WHERE {} ORDER BY {}",
             self.in_scope(1, "org_id", None),
-            self.nocase("username")
+            format!("{}, username", self.nocase("username"))
         );
         self.scoped(sql, scope)
             .await?
@@ -274,7 +274,7 @@ impl PeopleStore for SqlStore {
 
     async fn list_roles(&self, scope: &Scope) -> Result<Vec<RoleRecord>> {
         let sql = format!(
-            "SELECT id, org_id, name, permissions FROM roles WHERE org_id IS NULL OR {} ORDER BY org_id IS NOT NULL, {}",
+            "SELECT id, org_id, name, permissions FROM roles WHERE org_id IS NULL OR {} ORDER BY org_id IS NOT NULL, {}, name, id",
             self.in_scope(1, "org_id", None),
             self.nocase("name")
         );

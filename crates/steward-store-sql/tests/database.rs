@@ -93,7 +93,7 @@ async fn concurrent_starts_migrate_once() {
     for start in starts {
         let store = start.await.unwrap().unwrap();
         assert_eq!(store.migrate().await.unwrap(), migrate::POSTGRES.len());
-        let versions = q("SELECT COUNT(*) FROM schema_migrations")
+        let versions = q("SELECT COUNT(*) FROM schema_migrations WHERE version > 0")
             .fetch_one(store.db())
             .await
             .unwrap()

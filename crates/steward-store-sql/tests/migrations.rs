@@ -80,7 +80,7 @@ fn the_list_check_catches_a_file_left_out() {
 }
 
 async fn versions(db: &Db) -> Vec<i64> {
-    q("SELECT version FROM schema_migrations ORDER BY version")
+    q("SELECT version FROM schema_migrations WHERE version > 0 ORDER BY version")
         .fetch_all(db)
         .await
         .unwrap()
@@ -187,11 +187,10 @@ async fn postgres_chunk_appends_are_hot_updates() {
         return;
     };
     let pool = sqlx::postgres::PgPool::connect(&without.url).await.unwrap();
-    let db = Db::Postgres(pool);
-    migrate::run_upto(&db, migrate::POSTGRES.len() - 1)
+    let before = SqlStore::on_postgres(pool);
+    migrate::run_upto(before.db(), migrate::POSTGRES.len() - 1)
         .await
         .unwrap();
-    let before = SqlStore::on(db);
     let (updates, hot) = chunk_updates(&before, 100).await;
     eprintln!("without 0012: {hot} of {updates} chunk updates HOT");
     assert!(updates >= 99, "only {updates} chunk updates seen");
@@ -199,4 +198,47 @@ async fn postgres_chunk_appends_are_hot_updates() {
         hot * 10 < updates,
         "{hot} of {updates} chunk updates were HOT without 0012"
     );
+}
+
+/// A PostgreSQL database of 0.1 before its last fix (versions 1 and 2 in
+/// 0.1's own numbering: the schema and rollups, never the hot chunks)
+/// migrates on to today's numbering and gets 0011 and 0012 applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_0_1_postgres_database_is_renumbered_and_migrated() {
+    let Some(db) = testdb::create().await else {
+        return;
+    };
+    let pool = sqlx::postgres::PgPool::connect(&db.url).await.unwrap();
+    let store = SqlStore::on_postgres(pool);
+    // Today's 1–10 are what 0.1's 1–2 created; then its records, as 0.1
+    // wrote them.
+    migrate::run_upto(store.db(), 10).await.unwrap();
+    q("DELETE FROM schema_migrations")
+        .execute(store.db())
+        .await
+        .unwrap();
+    for version in [1i64, 2] {
+        q("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 1)")
+            .bind(version)
+            .execute(store.db())
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.migrate().await.unwrap(), migrate::POSTGRES.len());
+    let all: Vec<i64> = (1..=migrate::POSTGRES.len() as i64).collect();
+    assert_eq!(versions(store.db()).await, all);
+    // 0011 and 0012 ran: the sign-in column and the chunk fill factor.
+    q("SELECT totp_last_step FROM users")
+        .fetch_all(store.db())
+        .await
+        .unwrap();
+    let fill = q("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'chunks'")
+        .fetch_one(store.db())
+        .await
+        .unwrap()
+        .get::<Option<String>, _>(0);
+    assert_eq!(fill.as_deref(), Some("fillfactor=70"));
+    // A second start changes nothing.
+    assert_eq!(store.migrate().await.unwrap(), migrate::POSTGRES.len());
+    assert_eq!(versions(store.db()).await, all);
 }

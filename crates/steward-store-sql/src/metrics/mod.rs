@@ -76,7 +76,9 @@ impl MetricStore for SqlStore {
     async fn ingest(&self, batches: &[IngestBatch]) -> Result<Vec<IngestOutcome>> {
         match &self.db {
             Db::Sqlite(pool) => self.ingest_sqlite(pool, batches).await,
-            Db::Postgres(pool) => self.ingest_postgres(pool, batches).await,
+            // Another replica's transaction may deadlock with this one; the
+            // loser rolled back whole, so it is safe to run again.
+            Db::Postgres(pool) => crate::retrying(|| self.ingest_postgres(pool, batches)).await,
         }
     }
 
@@ -184,12 +186,13 @@ impl MetricStore for SqlStore {
                 }
                 let means: Vec<(i64, Vec<(i64, f64)>)> = means.into_iter().collect();
                 append_many(&mut tx, to, &means).await?;
-                // Ids are the database's own integers: listed inline.
-                let folded: Vec<String> = folded.iter().map(i64::to_string).collect();
+                let kind = self.kind();
                 q(format!(
-                    "DELETE FROM chunks WHERE id IN ({})",
-                    folded.join(", ")
+                    "DELETE FROM chunks WHERE id IN (SELECT CAST({} AS BIGINT) FROM {})",
+                    crate::dialect::element_text(kind, "e"),
+                    crate::dialect::json_elements(kind, "$1", None, "e")
                 ))
+                .bind(serde_json::to_string(&folded).unwrap_or_else(|_| "[]".into()))
                 .execute(&mut tx)
                 .await
                 .map_err(backend)?;
