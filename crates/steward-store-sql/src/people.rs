@@ -106,9 +106,9 @@ impl PeopleStore for SqlStore {
 
     async fn list_orgs(&self, scope: &Scope) -> Result<Vec<Org>> {
         let sql = format!(
-            "SELECT id, name FROM orgs WHERE {} ORDER BY {}",
+            "SELECT id, name FROM orgs WHERE {} ORDER BY {}, orgs.name",
             self.in_scope(1, "orgs.id", None),
-            format!("{}, orgs.name", self.nocase("orgs.name"))
+            self.nocase("orgs.name")
         );
         self.scoped(sql, scope).await?.iter().map(org).collect()
     }
@@ -177,9 +177,9 @@ impl PeopleStore for SqlStore {
 
     async fn list_users(&self, scope: &Scope) -> Result<Vec<UserSummary>> {
         let sql = format!(
-            "SELECT id, org_id, username, totp_enabled FROM users WHERE {} ORDER BY {}",
+            "SELECT id, org_id, username, totp_enabled FROM users WHERE {} ORDER BY {}, username",
             self.in_scope(1, "org_id", None),
-            format!("{}, username", self.nocase("username"))
+            self.nocase("username")
         );
         self.scoped(sql, scope)
             .await?
