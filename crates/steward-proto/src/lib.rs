@@ -251,7 +251,24 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(frame: &str) -> Result<T, Pro
             max: MAX_FRAME_BYTES,
         });
     }
-    serde_json::from_str(frame).map_err(|error| ProtoError::Malformed(error.to_string()))
+    serde_json::from_str(frame).map_err(|error| ProtoError::Malformed(bounded(error.to_string())))
+}
+
+/// The longest decoder message a refusal carries: serde quotes what it did
+/// not expect (an unknown variant's whole name, say), which comes from the
+/// sender, so the message is cut at a character boundary.
+pub const MAX_MALFORMED_BYTES: usize = 400;
+
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_MALFORMED_BYTES {
+        let mut end = MAX_MALFORMED_BYTES;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
 }
 
 /// Encodes any wire type; these types always serialise.

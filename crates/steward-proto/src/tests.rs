@@ -265,3 +265,24 @@ fn errors_quote_at_most_a_prefix_of_agent_input() {
         }
     }
 }
+
+/// Found by the agent-frame fuzzer: an unknown message type of 270 DEL
+/// characters made a 1,710-byte refusal for a 280-byte frame (serde quotes
+/// the name it did not expect). Refusals stay bounded whatever is quoted.
+#[test]
+fn a_refusal_quoting_the_sender_stays_bounded() {
+    let frame = format!("\"run_result{}\"+-", "\u{7f}".repeat(262));
+    let error = AgentMessage::decode(&frame, &Limits::default()).unwrap_err();
+    assert!(matches!(error, ProtoError::Malformed(_)));
+    let message = error.to_string();
+    assert!(
+        message.len() <= "malformed message: ".len() + MAX_MALFORMED_BYTES + '…'.len_utf8(),
+        "{} bytes: {message}",
+        message.len()
+    );
+    let long = format!("\"run_result{}\"+-", "é".repeat(5000));
+    let message = AgentMessage::decode(&long, &Limits::default())
+        .unwrap_err()
+        .to_string();
+    assert!(message.len() < 512, "{} bytes", message.len());
+}
