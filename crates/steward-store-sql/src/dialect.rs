@@ -140,11 +140,70 @@ pub fn contains_pattern(kind: Kind, text: &str) -> String {
 /// then code point (registered on every connection by `sqlite.rs`).
 pub const SQLITE_NOCASE: &str = "steward_nocase";
 
-/// Compares as [`SQLITE_NOCASE`] does.
+/// Compares as [`SQLITE_NOCASE`] does: Unicode lowercase, then code
+/// point. SQLite calls it for every comparison of a sort, so ASCII (most
+/// names) is compared byte by byte; the first non-ASCII byte hands the
+/// rest to the full comparison.
 pub fn nocase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    a.chars()
-        .flat_map(char::to_lowercase)
-        .cmp(b.chars().flat_map(char::to_lowercase))
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    for (i, (&p, &q)) in x.iter().zip(y).enumerate() {
+        if !p.is_ascii() || !q.is_ascii() {
+            // Every byte before `i` is ASCII: `i` is a character boundary
+            // of both.
+            return a[i..]
+                .chars()
+                .flat_map(char::to_lowercase)
+                .cmp(b[i..].chars().flat_map(char::to_lowercase));
+        }
+        let (p, q) = (p.to_ascii_lowercase(), q.to_ascii_lowercase());
+        if p != q {
+            return p.cmp(&q);
+        }
+    }
+    x.len().cmp(&y.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nocase_cmp;
+
+    /// The fast path orders as the full comparison does.
+    #[test]
+    fn nocase_compares_as_unicode_lowercase_then_code_point() {
+        let names = [
+            "",
+            "a",
+            "A",
+            "ab",
+            "aB",
+            "Ab",
+            "b",
+            "B",
+            "zeta",
+            "Zeta",
+            "Ängelholm",
+            "ängel",
+            "ärla",
+            "Örebro",
+            "web-01",
+            "Web-02",
+            "web_1",
+            "İstanbul",
+            "ß",
+            "SS",
+            "ss",
+        ];
+        let full = |a: &str, b: &str| {
+            a.chars()
+                .flat_map(char::to_lowercase)
+                .cmp(b.chars().flat_map(char::to_lowercase))
+        };
+        for a in names {
+            for b in names {
+                assert_eq!(nocase_cmp(a, b), full(a, b), "{a:?} vs {b:?}");
+            }
+        }
+    }
 }
 
 /// Text sorted without regard to case, alike on both: lowercase (Unicode),

@@ -134,8 +134,10 @@ fn filter_for(kind: Kind, query: &DeviceQuery) -> Filter {
 
 fn order_by(kind: Kind, sort: DeviceSort, desc: bool) -> String {
     let text = |column| dialect::nocase(kind, column);
+    let direction = if desc { "DESC" } else { "ASC" };
     let column = match sort {
-        DeviceSort::Name => text("d.name"),
+        // Names are never missing, and the name is its own tie-break.
+        DeviceSort::Name => return format!("{} {direction}, d.name, d.id", text("d.name")),
         DeviceSort::Hostname => text("d.hostname"),
         DeviceSort::Os => text("d.os"),
         DeviceSort::Site => text("d.site"),
@@ -147,11 +149,9 @@ fn order_by(kind: Kind, sort: DeviceSort, desc: bool) -> String {
         // The count is never missing: the page's own column, by its name
         // (computed once per row).
         DeviceSort::Alerts => {
-            let direction = if desc { "DESC" } else { "ASC" };
             return format!("open_alerts {direction}, {}, d.id", text("d.name"));
         }
     };
-    let direction = if desc { "DESC" } else { "ASC" };
     // Missing figures last either way; then a stable order.
     format!(
         "{column} IS NULL, {column} {direction}, {}, d.id",
