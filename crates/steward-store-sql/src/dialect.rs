@@ -163,6 +163,29 @@ pub fn nocase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     x.len().cmp(&y.len())
 }
 
+/// The suffix that locks the rows a `SELECT` in a write transaction reads
+/// until it ends: PostgreSQL's `FOR NO KEY UPDATE` (which foreign-key
+/// checks do not wait for); nothing on SQLite, whose write transaction
+/// holds the one write lock from its start.
+pub fn for_update(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sqlite => "",
+        Kind::Postgres => " FOR NO KEY UPDATE",
+    }
+}
+
+/// Text sorted without regard to case, alike on both: lowercase (Unicode),
+/// then code point. (PostgreSQL's `lower` folds by the database's
+/// LC_CTYPE: beyond ASCII under C.UTF-8 or any UTF-8 locale, ASCII only in
+/// a database created with LC_CTYPE=C; so does its `ILIKE` in
+/// [`contains`].)
+pub fn nocase(kind: Kind, expr: &str) -> String {
+    match kind {
+        Kind::Sqlite => format!("{expr} COLLATE {SQLITE_NOCASE}"),
+        Kind::Postgres => format!("lower({expr}) COLLATE \"C\""),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::nocase_cmp;
@@ -203,28 +226,5 @@ mod tests {
                 assert_eq!(nocase_cmp(a, b), full(a, b), "{a:?} vs {b:?}");
             }
         }
-    }
-}
-
-/// Text sorted without regard to case, alike on both: lowercase (Unicode),
-/// then code point. (PostgreSQL's `lower` folds by the database's
-/// LC_CTYPE: beyond ASCII under C.UTF-8 or any UTF-8 locale, ASCII only in
-/// a database created with LC_CTYPE=C; so does its `ILIKE` in
-/// [`contains`].)
-pub fn nocase(kind: Kind, expr: &str) -> String {
-    match kind {
-        Kind::Sqlite => format!("{expr} COLLATE {SQLITE_NOCASE}"),
-        Kind::Postgres => format!("lower({expr}) COLLATE \"C\""),
-    }
-}
-
-/// The suffix that locks the rows a `SELECT` in a write transaction reads
-/// until it ends: PostgreSQL's `FOR NO KEY UPDATE` (which foreign-key
-/// checks do not wait for); nothing on SQLite, whose write transaction
-/// holds the one write lock from its start.
-pub fn for_update(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Sqlite => "",
-        Kind::Postgres => " FOR NO KEY UPDATE",
     }
 }
