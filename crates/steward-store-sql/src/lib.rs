@@ -32,7 +32,7 @@ use async_trait::async_trait;
 use db::{Db, Kind};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 use steward_store::*;
 use uuid::Uuid;
@@ -205,8 +205,4 @@ pub(crate) fn json(text: &str) -> serde_json::Value {
 
 pub(crate) fn uuid(text: &str) -> Result<Uuid> {
     Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(format!("bad id {text:?}: {e}")))
-}
-
-pub(crate) fn points_refused_add(store: &SqlStore, n: u64) {
-    store.points_refused.fetch_add(n, Ordering::Relaxed);
 }

@@ -35,7 +35,8 @@ impl SqlStore {
     /// cap and caches the series it created.
     fn ingested(&self, refused: u64, new_series: Vec<(SeriesKey, i64)>) {
         if refused > 0 {
-            crate::points_refused_add(self, refused);
+            self.points_refused
+                .fetch_add(refused, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(
                 points = refused,
                 cap = MAX_SERIES_PER_DEVICE,
