@@ -208,6 +208,7 @@ impl Alerting {
             .list_monitors(&Scope::all())
             .await?
             .into_iter()
+            .filter(|m| m.enabled)
             .filter_map(|m| match serde_json::from_value::<Monitor>(m.definition) {
                 Ok(monitor) => Some(monitor),
                 Err(error) => {

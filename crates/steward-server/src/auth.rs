@@ -78,6 +78,9 @@ pub struct Caller {
     /// The organisation the call acted in, when a handler named one: its
     /// audit entry is filed there (else under the caller's own).
     pub acted_in: Arc<std::sync::Mutex<Option<uuid::Uuid>>>,
+    /// What the call changed, as `{"before": …, "after": …}`, when a
+    /// handler said: its audit entry carries it.
+    pub change: Arc<std::sync::Mutex<Option<serde_json::Value>>>,
 }
 
 impl Caller {
@@ -85,6 +88,21 @@ impl Caller {
     /// object it read or changed).
     pub fn acting_in(&self, org: uuid::Uuid) {
         *self.acted_in.lock().unwrap_or_else(|p| p.into_inner()) = Some(org);
+    }
+
+    /// Records an object as it was and as it is now (null when created or
+    /// deleted) for this call's audit entry.
+    pub fn changed(&self, before: serde_json::Value, after: serde_json::Value) {
+        *self.change.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(serde_json::json!({ "before": before, "after": after }));
+    }
+
+    /// What [`Caller::changed`] recorded.
+    pub fn change(&self) -> Option<serde_json::Value> {
+        self.change
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Where this call's audit entry belongs.

@@ -170,6 +170,8 @@ pub async fn open(config: &Config) -> Result<Opened> {
                         org_id: org.id,
                         name: monitor.name.clone(),
                         definition,
+                        enabled: true,
+                        version: 1,
                     })
                     .await?;
             }

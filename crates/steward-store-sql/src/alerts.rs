@@ -1,5 +1,5 @@
-//! Monitors, alerts (one active per monitor/device/subject), their history,
-//! notification channels and the persistent outbox.
+//! Alerts (one active per monitor/device/subject), their history and the
+//! persistent outbox (monitors and channels: `monitors.rs`).
 
 use crate::db::{Row, q};
 use crate::{SqlStore, backend, json, scope_param, uuid};
@@ -27,7 +27,7 @@ async fn queue(
     payload: &str,
     at: i64,
 ) -> Result<()> {
-    let channels = q("SELECT id, min_severity, config FROM channels WHERE org_id = $1")
+    let channels = q("SELECT id, min_severity, config FROM channels WHERE org_id = $1 AND enabled")
         .bind(org.to_string())
         .fetch_all(&mut *tx)
         .await
@@ -81,62 +81,8 @@ fn alert(row: &Row) -> Result<AlertRecord> {
     })
 }
 
-fn channel(row: &Row) -> Result<ChannelRecord> {
-    Ok(ChannelRecord {
-        id: uuid(row.get("id"))?,
-        org_id: uuid(row.get("org_id"))?,
-        name: row.get("name"),
-        kind: row.get("kind"),
-        config: json(row.get("config")),
-        min_severity: row.get("min_severity"),
-        pending: row.try_get::<i64, _>("pending").unwrap_or(0).max(0) as u64,
-        last_error: row.try_get("last_error").unwrap_or(None),
-    })
-}
-
 #[async_trait]
 impl AlertStore for SqlStore {
-    async fn create_monitor(&self, m: &MonitorRecord) -> Result<()> {
-        q("INSERT INTO monitors (id, org_id, name, definition, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(m.id.to_string())
-            .bind(m.org_id.to_string())
-            .bind(&m.name)
-            .bind(m.definition.to_string())
-            .bind(crate::now_secs())
-            .execute(&self.db)
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-
-    async fn list_monitors(&self, scope: &Scope) -> Result<Vec<MonitorRecord>> {
-        let sql = format!(
-            "SELECT id, org_id, name, definition FROM monitors WHERE {} ORDER BY {}, name, id",
-            self.in_scope(1, "org_id", None),
-            self.nocase("name")
-        );
-        self.scoped(sql, scope)
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(MonitorRecord {
-                    id: uuid(row.get("id"))?,
-                    org_id: uuid(row.get("org_id"))?,
-                    name: row.get("name"),
-                    definition: json(row.get("definition")),
-                })
-            })
-            .collect()
-    }
-
-    async fn delete_monitor(&self, scope: &Scope, id: Uuid) -> Result<()> {
-        let sql = format!(
-            "DELETE FROM monitors WHERE id = $2 AND {}",
-            self.in_scope(1, "org_id", None)
-        );
-        self.scoped_change(sql, scope, id).await
-    }
-
     /// Records one change in one transaction; what it means (open, update,
     /// nothing; the event; the ranking) is `AlertChange::step`.
     async fn record_alert_change(&self, c: &AlertChange) -> Result<Option<Uuid>> {
@@ -342,36 +288,10 @@ impl AlertStore for SqlStore {
             .await
     }
 
-    async fn create_channel(&self, c: &ChannelRecord) -> Result<()> {
-        q("INSERT INTO channels (id, org_id, name, kind, config, min_severity) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(c.id.to_string())
-            .bind(c.org_id.to_string())
-            .bind(&c.name)
-            .bind(&c.kind)
-            .bind(c.config.to_string())
-            .bind(&c.min_severity)
-            .execute(&self.db)
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-
-    async fn list_channels(&self, scope: &Scope) -> Result<Vec<ChannelRecord>> {
-        let sql = format!(
-            "SELECT c.*,
-                 (SELECT COUNT(*) FROM outbox o WHERE o.channel_id = c.id AND o.sent_at IS NULL) AS pending,
-                 (SELECT o.last_error FROM outbox o WHERE o.channel_id = c.id AND o.sent_at IS NULL AND o.last_error IS NOT NULL ORDER BY o.id DESC LIMIT 1) AS last_error
-             FROM channels c WHERE {} ORDER BY {}, c.name, c.id",
-            self.in_scope(1, "c.org_id", None),
-            self.nocase("c.name")
-        );
-        self.scoped(sql, scope).await?.iter().map(channel).collect()
-    }
-
     async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<OutboxItem>> {
         q(
             "SELECT o.id AS outbox_id, o.payload, o.attempts, c.* FROM outbox o JOIN channels c ON c.id = o.channel_id
-             WHERE o.sent_at IS NULL AND o.next_at <= $1 ORDER BY o.id LIMIT $2",
+             WHERE c.enabled AND o.sent_at IS NULL AND o.next_at <= $1 ORDER BY o.id LIMIT $2",
         )
         .bind(now)
         .bind(i64::from(limit))
@@ -382,7 +302,7 @@ impl AlertStore for SqlStore {
         .map(|row| {
             Ok(OutboxItem {
                 id: row.get("outbox_id"),
-                channel: channel(row)?,
+                channel: crate::monitors::channel(row)?,
                 payload: row.get("payload"),
                 attempts: row.get::<i64, _>("attempts").max(0) as u32,
             })
@@ -409,51 +329,6 @@ impl AlertStore for SqlStore {
             .await
             .map_err(backend)?;
         Ok(())
-    }
-
-    async fn create_noise_rule(&self, rule: &NoiseRule) -> Result<()> {
-        let table = match rule.kind {
-            Some(NoiseKind::Silence) => "silences",
-            _ => "maintenance_windows",
-        };
-        let sql = format!(
-            "INSERT INTO {table} (id, org_id, definition, created_by, created_at) VALUES ($1, $2, $3, $4, $5)"
-        );
-        q(sql)
-            .bind(rule.id.to_string())
-            .bind(rule.org_id.to_string())
-            .bind(rule.definition.to_string())
-            .bind(&rule.created_by)
-            .bind(rule.created_at)
-            .execute(&self.db)
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-
-    async fn list_noise_rules(&self, scope: &Scope, kind: NoiseKind) -> Result<Vec<NoiseRule>> {
-        let table = match kind {
-            NoiseKind::Silence => "silences",
-            NoiseKind::Maintenance => "maintenance_windows",
-        };
-        let sql = format!(
-            "SELECT * FROM {table} WHERE {} ORDER BY created_at",
-            self.in_scope(1, "org_id", None)
-        );
-        self.scoped(sql, scope)
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(NoiseRule {
-                    id: uuid(row.get("id"))?,
-                    org_id: uuid(row.get("org_id"))?,
-                    kind: Some(kind),
-                    definition: json(row.get("definition")),
-                    created_by: row.get("created_by"),
-                    created_at: row.get("created_at"),
-                })
-            })
-            .collect()
     }
 
     async fn enqueue_notification(

@@ -118,6 +118,12 @@ pub enum Arg {
     Bytes(Option<Vec<u8>>),
 }
 
+impl Bind for Arg {
+    fn arg(self) -> Arg {
+        self
+    }
+}
+
 /// What [`Q::bind`] takes.
 pub trait Bind {
     fn arg(self) -> Arg;

@@ -1,6 +1,6 @@
 //! Scripts, jobs and their runs, schedules (see `steward_store::JobStore`).
 
-use crate::db::{Kind, Row, q};
+use crate::db::{Bind, Kind, Row, q};
 use crate::dialect;
 use crate::{SqlStore, backend, scope_param, uuid};
 use async_trait::async_trait;
@@ -77,6 +77,7 @@ fn schedule(row: &Row) -> Result<ScheduleRecord> {
         next_run_at: row.get("next_run_at"),
         last_run_at: row.get("last_run_at"),
         created_by: row.get("created_by"),
+        version: row.get("version"),
     })
 }
 
@@ -513,6 +514,40 @@ impl JobStore for SqlStore {
             .iter()
             .map(schedule)
             .collect()
+    }
+
+    async fn get_schedule(&self, scope: &Scope, id: Uuid) -> Result<ScheduleRecord> {
+        let sql = format!(
+            "SELECT * FROM schedules s WHERE s.id = $2 AND {}",
+            self.in_org(1, "s.org_id")
+        );
+        let rows = self.scoped_by(sql, scope, &id.to_string()).await?;
+        rows.first()
+            .map(schedule)
+            .unwrap_or(Err(StoreError::NotFound))
+    }
+
+    async fn update_schedule(
+        &self,
+        scope: &Scope,
+        s: &ScheduleRecord,
+        expected: Option<i64>,
+    ) -> Result<i64> {
+        self.versioned_edit(
+            "schedules",
+            "name = $4, timing = $5, job = $6, enabled = $7, next_run_at = $8, created_by = $9",
+            &self.in_scope(1, "org_id", None),
+            (scope, s.id, expected),
+            vec![
+                s.name.as_str().arg(),
+                s.timing.to_string().arg(),
+                s.job.to_string().arg(),
+                s.enabled.arg(),
+                s.next_run_at.arg(),
+                s.created_by.as_str().arg(),
+            ],
+        )
+        .await
     }
 
     async fn delete_schedule(&self, scope: &Scope, id: Uuid) -> Result<()> {

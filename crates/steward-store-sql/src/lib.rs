@@ -23,6 +23,7 @@ mod fleet;
 mod jobs;
 mod metrics;
 pub mod migrate;
+mod monitors;
 mod people;
 mod postgres;
 mod sqlite;
@@ -133,6 +134,47 @@ impl SqlStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    /// Runs an edit of one versioned row of `table`: `set` is the `SET`
+    /// list (its parameters from `$4`, bound in `values`), `condition` the
+    /// scope test on `$1`; `$2` is the id and `$3` the version the caller
+    /// read (any when None). Returns the new version; [`StoreError::Stale`]
+    /// when the row moved on, "not found" when it is absent or out of
+    /// scope (indistinguishably).
+    pub(crate) async fn versioned_edit(
+        &self,
+        table: &str,
+        set: &str,
+        condition: &str,
+        (scope, id, expected): (&Scope, Uuid, Option<i64>),
+        values: Vec<db::Arg>,
+    ) -> Result<i64> {
+        let mut edit = db::q(format!(
+            "UPDATE {table} SET {set}, version = version + 1
+             WHERE id = $2 AND {condition} AND ($3 IS NULL OR version = $3) RETURNING version"
+        ))
+        .bind(scope_param(scope))
+        .bind(id.to_string())
+        .bind(expected);
+        for value in values {
+            edit = edit.bind(value);
+        }
+        if let Some(row) = edit.fetch_optional(&self.db).await.map_err(backend)? {
+            return Ok(row.get("version"));
+        }
+        let current = db::q(format!(
+            "SELECT version FROM {table} WHERE id = $2 AND {condition}"
+        ))
+        .bind(scope_param(scope))
+        .bind(id.to_string())
+        .fetch_optional(&self.db)
+        .await
+        .map_err(backend)?;
+        match current {
+            Some(row) => Err(StoreError::Stale(row.get("version"))),
+            None => Err(StoreError::NotFound),
+        }
     }
 }
 

@@ -48,6 +48,7 @@ migrations!(
     "0010_rollups.sql",
     "0011_signin.sql",
     "0012_hot_chunks.sql",
+    "0013_lifecycle.sql",
 );
 
 /// The migrations of one database.

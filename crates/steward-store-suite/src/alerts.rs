@@ -30,6 +30,8 @@ async fn channel(store: &dyn Store, org: Uuid, name: &str, min: &str, tags: &[&s
     let id = Uuid::now_v7();
     store
         .create_channel(&ChannelRecord {
+            enabled: true,
+            version: 1,
             id,
             org_id: org,
             name: name.into(),
@@ -48,6 +50,8 @@ pub async fn monitors_are_listed_and_deleted_in_scope(store: Arc<dyn Store>) {
     let org = store.default_org().await.unwrap().id;
     let other = store.create_org("other").await.unwrap().id;
     let monitor = |org_id: Uuid, name: &str| MonitorRecord {
+        enabled: true,
+        version: 1,
         id: Uuid::now_v7(),
         org_id,
         name: name.into(),
@@ -270,6 +274,7 @@ pub async fn noise_rules_are_kept_per_kind_in_scope(store: Arc<dyn Store>) {
     let org = store.default_org().await.unwrap().id;
     let other = store.create_org("other").await.unwrap().id;
     let rule = |org_id: Uuid, kind: NoiseKind, created_at: i64| NoiseRule {
+        version: 1,
         id: Uuid::now_v7(),
         org_id,
         kind: Some(kind),

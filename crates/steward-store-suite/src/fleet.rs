@@ -294,6 +294,8 @@ pub async fn forecast_alerts_are_counted_and_filtered(store: Arc<dyn Store>) {
     let hot = placed_device(store.as_ref(), org, "hq", "hot", &[]).await;
     let fixed = placed_device(store.as_ref(), org, "branch", "fixed", &[]).await;
     let monitor = |kind: &str| MonitorRecord {
+        enabled: true,
+        version: 1,
         id: Uuid::now_v7(),
         org_id: org,
         name: kind.into(),

@@ -10,6 +10,7 @@ pub mod fixture;
 mod fleet;
 mod ingest;
 mod jobs;
+mod lifecycle;
 mod methods;
 mod metrics;
 mod people;
@@ -24,6 +25,7 @@ pub use fixture::a_populated_store_reads_back;
 pub use fleet::*;
 pub use ingest::*;
 pub use jobs::*;
+pub use lifecycle::*;
 pub use methods::METHODS;
 pub use metrics::*;
 pub use people::*;
@@ -86,6 +88,11 @@ macro_rules! store_suite {
             noise_rules_are_kept_per_kind_in_scope,
             suppressed_alerts_are_counted_by_reason,
             outbox_items_are_sent_or_retried,
+            // lifecycle.rs
+            monitors_are_edited_under_a_version,
+            channels_are_edited_disabled_and_deleted,
+            noise_rules_are_edited_and_deleted_per_kind,
+            schedules_are_edited_under_a_version,
             // audit.rs
             audit_pages_follow_cursors_and_scope,
             concurrent_audit_appends_make_one_chain,
@@ -644,7 +651,7 @@ pub async fn channels_route_by_severity_and_tag(store: Arc<dyn Store>) {
         ("windows", "warning", vec!["windows"]),
     ] {
         store
-            .create_channel(&ChannelRecord {
+            .create_channel(&ChannelRecord { enabled: true, version: 1,
                 id: Uuid::now_v7(),
                 org_id: org,
                 name: name.into(),

@@ -10,6 +10,7 @@ pub async fn schedules_are_due_claimed_once_and_scoped(store: Arc<dyn Store>) {
     let org = store.default_org().await.unwrap().id;
     let other = store.create_org("other").await.unwrap().id;
     let schedule = |org_id: Uuid, name: &str, enabled: bool, next_run_at: i64| ScheduleRecord {
+        version: 1,
         id: Uuid::now_v7(),
         org_id,
         name: name.into(),

@@ -474,6 +474,8 @@ pub async fn wide_integers_survive_a_round_trip(store: Arc<dyn Store>) {
     // A retry put off to the end of time is never due before it.
     store
         .create_channel(&ChannelRecord {
+            enabled: true,
+            version: 1,
             id: Uuid::now_v7(),
             org_id: org,
             name: "chat".into(),

@@ -1,4 +1,5 @@
-//! Monitors, alerts, noise rules, channels and the notification outbox.
+//! Alerts, their history and the notification outbox (what raises them
+//! and where they go: [`crate::MonitorStore`]).
 
 use crate::*;
 use async_trait::async_trait;
@@ -7,9 +8,6 @@ use uuid::Uuid;
 /// The alerting engine's state.
 #[async_trait]
 pub trait AlertStore: Send + Sync {
-    async fn create_monitor(&self, monitor: &MonitorRecord) -> Result<()>;
-    async fn list_monitors(&self, scope: &Scope) -> Result<Vec<MonitorRecord>>;
-    async fn delete_monitor(&self, scope: &Scope, id: Uuid) -> Result<()>;
     /// Records a change: opens, updates or resolves the one active alert of
     /// (monitor, device, subject), appends to its history and, when
     /// `notify`, queues a notification for every matching channel, all in
@@ -23,9 +21,6 @@ pub trait AlertStore: Send + Sync {
     async fn alert_history(&self, scope: &Scope, id: Uuid) -> Result<Vec<AlertEventRecord>>;
     async fn acknowledge_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()>;
     async fn resolve_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()>;
-    async fn create_noise_rule(&self, rule: &NoiseRule) -> Result<()>;
-    /// Rules of one kind in scope (all of them with `Scope::all()`).
-    async fn list_noise_rules(&self, scope: &Scope, kind: NoiseKind) -> Result<Vec<NoiseRule>>;
     /// Queues one notification (a grouped one, say) for every matching
     /// channel of the organisation.
     async fn enqueue_notification(
@@ -36,8 +31,6 @@ pub trait AlertStore: Send + Sync {
         payload: &str,
         at: i64,
     ) -> Result<()>;
-    async fn create_channel(&self, channel: &ChannelRecord) -> Result<()>;
-    async fn list_channels(&self, scope: &Scope) -> Result<Vec<ChannelRecord>>;
     /// How many alerts were kept quiet, by reason.
     async fn suppression_counts(&self, scope: &Scope) -> Result<Vec<(String, u64)>>;
     /// Unsent notifications due at `now`, oldest first.

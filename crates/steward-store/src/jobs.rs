@@ -137,6 +137,8 @@ pub struct ScheduleRecord {
     pub next_run_at: i64,
     pub last_run_at: Option<i64>,
     pub created_by: String,
+    /// Bumped by every change (1 when created).
+    pub version: i64,
 }
 
 #[async_trait]
@@ -200,6 +202,16 @@ pub trait JobStore: Send + Sync {
 
     async fn create_schedule(&self, schedule: &ScheduleRecord) -> Result<()>;
     async fn list_schedules(&self, scope: &Scope) -> Result<Vec<ScheduleRecord>>;
+    async fn get_schedule(&self, scope: &Scope, id: Uuid) -> Result<ScheduleRecord>;
+    /// Replaces the schedule's name, timing, job, enabled flag, next run
+    /// and author (who changed it last is who it runs as; the record's id
+    /// and scope find it); returns the new version.
+    async fn update_schedule(
+        &self,
+        scope: &Scope,
+        schedule: &ScheduleRecord,
+        expected: Option<i64>,
+    ) -> Result<i64>;
     async fn delete_schedule(&self, scope: &Scope, id: Uuid) -> Result<()>;
     async fn due_schedules(&self, now: i64) -> Result<Vec<ScheduleRecord>>;
     /// Claims a due run of a schedule: moves `next_run_at` from `due_at`

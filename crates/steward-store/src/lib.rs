@@ -1,6 +1,6 @@
 //! The `Store` traits: everything the server keeps, one trait per product
 //! concept ([`PeopleStore`], [`AuditStore`], [`DeviceStore`], [`AlertStore`],
-//! [`MetricStore`], [`JobStore`], [`FleetStore`]) and [`Store`], all of
+//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`]) and [`Store`], all of
 //! them; one implementation (`steward-store-sql`) runs them on SQLite
 //! (embedded default) and PostgreSQL (scale-out), and one conformance suite
 //! checks every method on both.
@@ -20,6 +20,7 @@ mod fleet;
 mod ingest;
 mod jobs;
 mod metrics;
+mod monitors;
 mod people;
 mod records;
 
@@ -31,6 +32,7 @@ pub use fleet::*;
 pub use ingest::*;
 pub use jobs::*;
 pub use metrics::*;
+pub use monitors::*;
 pub use people::*;
 pub use records::*;
 
@@ -49,6 +51,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Backend(String),
+    /// An edit named a version that is no longer the stored one: someone
+    /// changed the object since it was read (the current version).
+    #[error("changed since it was read (now version {0})")]
+    Stale(i64),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -134,6 +140,7 @@ pub trait Store:
     + AuditStore
     + DeviceStore
     + AlertStore
+    + MonitorStore
     + MetricStore
     + JobStore
     + FleetStore

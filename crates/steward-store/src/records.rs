@@ -330,6 +330,10 @@ pub struct MonitorRecord {
     pub org_id: Uuid,
     pub name: String,
     pub definition: serde_json::Value,
+    /// A disabled monitor is kept but not evaluated.
+    pub enabled: bool,
+    /// Bumped by every change (1 when created).
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,6 +353,8 @@ pub struct NoiseRule {
     pub definition: serde_json::Value,
     pub created_by: String,
     pub created_at: i64,
+    /// Bumped by every change (1 when created).
+    pub version: i64,
 }
 
 /// A change computed by the evaluator, to record (and maybe notify).
@@ -407,6 +413,10 @@ pub struct ChannelRecord {
     #[serde(skip)]
     pub config: serde_json::Value,
     pub min_severity: String,
+    /// A disabled channel is kept but sent nothing.
+    pub enabled: bool,
+    /// Bumped by every change (1 when created).
+    pub version: i64,
     /// Notifications waiting (or retrying) for this channel.
     pub pending: u64,
     /// The latest delivery error of a waiting notification: a failing

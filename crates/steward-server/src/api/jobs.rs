@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use steward_jobs::script::ScriptDef;
-use steward_store::{ScheduleRecord, ScriptRecord, ScriptVersion};
+use steward_store::{ScriptRecord, ScriptVersion};
 use uuid::Uuid;
 
 #[derive(Deserialize)]
@@ -364,81 +364,6 @@ async fn stream_views(
         visible.clone()
     };
     (visible, output_visible)
-}
-
-#[derive(Deserialize)]
-pub struct NewSchedule {
-    name: String,
-    #[serde(default)]
-    org: Option<String>,
-    timing: steward_jobs::schedule::Timing,
-    job: JobRequest,
-}
-
-pub async fn create_schedule(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Json(body): Json<NewSchedule>,
-) -> ApiResult<ScheduleRecord> {
-    if body.name.is_empty() || body.name.len() > 128 || body.name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "a schedule needs a name of 1-128 characters",
-        ));
-    }
-    crate::jobs::authority::may_leave_standing_work(&caller.principal)
-        .map_err(ApiError::forbidden)?;
-    let org = org_named(&state, &caller, body.org.as_deref()).await?;
-    if !caller.scope.allows_org(org) {
-        return Err(ApiError::forbidden(
-            "you cannot schedule jobs for that organisation",
-        ));
-    }
-    body.timing
-        .validate()
-        .map_err(|e| ApiError::bad_request(format!("invalid schedule: {}", e.0)))?;
-    let mut selector = steward_jobs::target::Selector::default();
-    for target in &body.job.targets {
-        selector
-            .add(target)
-            .map_err(|e| ApiError::bad_request(e.0))?;
-    }
-    if selector.is_empty() {
-        return Err(ApiError::bad_request("the scheduled job has no targets"));
-    }
-    let next_run_at = body
-        .timing
-        .next_after(crate::now_ms())
-        .map_err(|e| ApiError::bad_request(e.0))?;
-    let record = ScheduleRecord {
-        id: Uuid::now_v7(),
-        org_id: org,
-        name: body.name,
-        timing: serde_json::to_value(&body.timing).unwrap_or_default(),
-        job: serde_json::to_value(&body.job).unwrap_or_default(),
-        enabled: true,
-        next_run_at,
-        last_run_at: None,
-        created_by: caller.principal.username.clone(),
-    };
-    state.store.create_schedule(&record).await?;
-    Ok(Json(record))
-}
-
-pub async fn list_schedules(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-) -> ApiResult<Vec<ScheduleRecord>> {
-    Ok(Json(state.store.list_schedules(&caller.scope).await?))
-}
-
-pub async fn delete_schedule(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Value> {
-    let id = id_param(&id, "schedule")?;
-    state.store.delete_schedule(&caller.scope, id).await?;
-    Ok(Json(json!({ "deleted": id })))
 }
 
 /// The public keys agents verify orders with.

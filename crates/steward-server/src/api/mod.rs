@@ -8,16 +8,22 @@
 mod access;
 mod alerts;
 mod body;
+mod channels;
 mod devices;
 mod events;
 mod fleet;
 pub use fleet::spawn_recorder as spawn_fleet_recorder;
 mod jobs;
+mod lifecycle;
 mod limits;
 pub use limits::RateLimit;
+mod noise;
 mod openapi;
 mod place;
+mod routes;
+mod schedules;
 pub use place::{device_in_scope, org_named, require_installation_wide};
+mod monitors;
 mod ops;
 mod session;
 mod shell;
@@ -72,10 +78,11 @@ impl Routes {
         H: Handler<T, Arc<AppState>>,
         T: 'static,
     {
-        let filter = if method == Method::POST {
-            MethodFilter::POST
-        } else {
-            MethodFilter::GET
+        let filter = match method {
+            Method::POST => MethodFilter::POST,
+            Method::PATCH => MethodFilter::PATCH,
+            Method::DELETE => MethodFilter::DELETE,
+            _ => MethodFilter::GET,
         };
         let limit = DefaultBodyLimit::max(max_body(path));
         self.router = self.router.route(path, on(filter, handler).layer(limit));
@@ -86,411 +93,35 @@ impl Routes {
         });
         self
     }
+
+    /// `GET`, `PATCH` and `DELETE` of one object at `path` (`…/{id}`).
+    fn resource<G, Tg, P, Tp, D, Td>(
+        self,
+        path: &'static str,
+        access: Access,
+        (get, patch, delete): (G, P, D),
+    ) -> Self
+    where
+        G: Handler<Tg, Arc<AppState>>,
+        P: Handler<Tp, Arc<AppState>>,
+        D: Handler<Td, Arc<AppState>>,
+        Tg: 'static,
+        Tp: 'static,
+        Td: 'static,
+    {
+        self.add(Method::GET, path, access, get)
+            .add(Method::PATCH, path, access, patch)
+            .add(Method::DELETE, path, access, delete)
+    }
 }
 
 /// Every route with its access decision.
 pub fn route_table() -> Vec<RouteEntry> {
-    routes().table
-}
-
-fn routes() -> Routes {
-    use Access::*;
-    use Method as M;
-    use Permission as P;
-    Routes {
-        router: Router::new(),
-        table: Vec::new(),
-    }
-    .add(
-        M::GET,
-        steward_proto::AGENT_WS_PATH,
-        Public,
-        crate::gateway::connect,
-    )
-    .add(
-        M::GET,
-        steward_proto::ENROLL_WS_PATH,
-        Public,
-        crate::gateway::enroll,
-    )
-    .add(M::GET, steward_proto::CA_PATH, Public, ca_pem)
-    .add(M::GET, "/", Public, crate::ui::index)
-    .add(M::GET, "/ui/{*path}", Public, crate::ui::asset)
-    .add(M::GET, "/api/v1/health", Public, health)
-    .add(M::GET, "/api/v1/ready", Public, ops::ready)
-    .add(M::GET, "/metrics", Perm(P::AuditView), ops::metrics)
-    .add(M::GET, "/api/v1/openapi.json", Public, openapi_json)
-    .add(M::POST, "/api/v1/login", Public, session::login)
-    .add(M::POST, "/api/v1/logout", MfaPending, session::logout)
-    .add(M::GET, "/api/v1/whoami", MfaPending, session::whoami)
-    .add(
-        M::POST,
-        "/api/v1/me/totp/setup",
-        MfaPending,
-        session::totp_setup,
-    )
-    .add(
-        M::POST,
-        "/api/v1/me/totp/enable",
-        MfaPending,
-        session::totp_enable,
-    )
-    .add(M::GET, "/api/v1/events", SignedIn, events::socket)
-    .add(M::GET, "/api/v1/tokens", SignedIn, tokens::list_api_tokens)
-    .add(
-        M::POST,
-        "/api/v1/tokens",
-        SignedIn,
-        tokens::create_api_token,
-    )
-    .add(
-        M::POST,
-        "/api/v1/tokens/{id}/revoke",
-        SignedIn,
-        tokens::revoke_api_token,
-    )
-    .add(
-        M::GET,
-        "/api/v1/devices",
-        Perm(P::DevicesView),
-        devices::list,
-    )
-    .add(
-        M::GET,
-        "/api/v1/fleet/devices",
-        Perm(P::DevicesView),
-        fleet::devices,
-    )
-    .add(
-        M::GET,
-        "/api/v1/fleet/summary",
-        Perm(P::DevicesView),
-        fleet::summary,
-    )
-    .add(
-        M::POST,
-        "/api/v1/devices/tags",
-        Perm(P::DevicesManage),
-        fleet::change_tags,
-    )
-    .add(
-        M::GET,
-        "/api/v1/devices/{id}",
-        Perm(P::DevicesView),
-        devices::show,
-    )
-    .add(
-        M::GET,
-        "/api/v1/devices/{id}/runs",
-        Perm(P::DevicesView),
-        fleet::device_runs,
-    )
-    .add(
-        M::GET,
-        "/api/v1/devices/{id}/checks",
-        Perm(P::DevicesView),
-        devices::checks,
-    )
-    .add(
-        M::GET,
-        "/api/v1/devices/{id}/status-history",
-        Perm(P::DevicesView),
-        devices::status_history,
-    )
-    .add(
-        M::GET,
-        "/api/v1/devices/{id}/metrics/{name}",
-        Perm(P::DevicesView),
-        devices::metrics,
-    )
-    .add(
-        M::POST,
-        "/api/v1/devices/{id}/revoke",
-        Perm(P::DevicesManage),
-        devices::revoke,
-    )
-    .add(
-        M::POST,
-        "/api/v1/devices/{id}/upstream",
-        Perm(P::DevicesManage),
-        devices::set_upstream,
-    )
-    .add(
-        M::POST,
-        "/api/v1/devices/{id}/rotate",
-        Perm(P::DevicesManage),
-        devices::rotate,
-    )
-    .add(
-        M::GET,
-        "/api/v1/enroll-tokens",
-        Perm(P::EnrollManage),
-        tokens::list_enroll,
-    )
-    .add(
-        M::POST,
-        "/api/v1/enroll-tokens",
-        Perm(P::EnrollManage),
-        tokens::create_enroll,
-    )
-    .add(
-        M::POST,
-        "/api/v1/enroll-tokens/{id}/revoke",
-        Perm(P::EnrollManage),
-        tokens::revoke_enroll,
-    )
-    .add(
-        M::GET,
-        "/api/v1/orgs",
-        Perm(P::OrgsManage),
-        access::list_orgs,
-    )
-    .add(
-        M::POST,
-        "/api/v1/orgs",
-        Perm(P::OrgsManage),
-        access::create_org,
-    )
-    .add(
-        M::POST,
-        "/api/v1/orgs/{id}/require-totp",
-        Perm(P::UsersManage),
-        access::require_totp,
-    )
-    .add(
-        M::GET,
-        "/api/v1/users",
-        Perm(P::UsersManage),
-        access::list_users,
-    )
-    .add(
-        M::POST,
-        "/api/v1/users",
-        Perm(P::UsersManage),
-        access::create_user,
-    )
-    .add(
-        M::POST,
-        "/api/v1/users/{id}/grants",
-        Perm(P::UsersManage),
-        access::create_grant,
-    )
-    .add(
-        M::GET,
-        "/api/v1/roles",
-        Perm(P::RolesManage),
-        access::list_roles,
-    )
-    .add(
-        M::POST,
-        "/api/v1/roles",
-        Perm(P::RolesManage),
-        access::create_role,
-    )
-    .add(
-        M::GET,
-        "/api/v1/monitors",
-        Perm(P::MonitorsManage),
-        alerts::list_monitors,
-    )
-    .add(
-        M::POST,
-        "/api/v1/monitors",
-        Perm(P::MonitorsManage),
-        alerts::create_monitor,
-    )
-    .add(
-        M::POST,
-        "/api/v1/monitors/{id}/delete",
-        Perm(P::MonitorsManage),
-        alerts::delete_monitor,
-    )
-    .add(
-        M::GET,
-        "/api/v1/channels",
-        Perm(P::MonitorsManage),
-        alerts::list_channels,
-    )
-    .add(
-        M::POST,
-        "/api/v1/channels",
-        Perm(P::MonitorsManage),
-        alerts::create_channel,
-    )
-    .add(
-        M::POST,
-        "/api/v1/channels/{id}/test",
-        Perm(P::MonitorsManage),
-        fleet::test_channel,
-    )
-    .add(
-        M::GET,
-        "/api/v1/maintenance",
-        Perm(P::MonitorsManage),
-        alerts::list_maintenance,
-    )
-    .add(
-        M::POST,
-        "/api/v1/maintenance",
-        Perm(P::MonitorsManage),
-        alerts::create_maintenance,
-    )
-    .add(
-        M::GET,
-        "/api/v1/silences",
-        Perm(P::MonitorsManage),
-        alerts::list_silences,
-    )
-    .add(
-        M::POST,
-        "/api/v1/silences",
-        Perm(P::MonitorsManage),
-        alerts::create_silence,
-    )
-    .add(
-        M::GET,
-        "/api/v1/alerts/suppressed",
-        Perm(P::DevicesView),
-        alerts::suppressed,
-    )
-    .add(
-        M::GET,
-        "/api/v1/alerts",
-        Perm(P::DevicesView),
-        alerts::list_alerts,
-    )
-    .add(
-        M::GET,
-        "/api/v1/alerts/{id}/history",
-        Perm(P::DevicesView),
-        alerts::alert_history,
-    )
-    .add(
-        M::POST,
-        "/api/v1/alerts/{id}/acknowledge",
-        Perm(P::DevicesManage),
-        alerts::acknowledge,
-    )
-    .add(
-        M::POST,
-        "/api/v1/alerts/{id}/resolve",
-        Perm(P::DevicesManage),
-        alerts::resolve,
-    )
-    .add(
-        M::GET,
-        "/api/v1/devices/{id}/shell",
-        Perm(P::ShellOpen),
-        shell::open,
-    )
-    .add(
-        M::POST,
-        "/api/v1/devices/{id}/files/get",
-        Perm(P::ShellOpen),
-        shell::file_get,
-    )
-    .add(M::POST, UPLOAD_ROUTE, Perm(P::ShellOpen), shell::file_put)
-    .add(
-        M::GET,
-        "/api/v1/scripts",
-        Perm(P::ScriptsRun),
-        jobs::list_scripts,
-    )
-    .add(
-        M::POST,
-        "/api/v1/scripts",
-        Perm(P::ScriptsRun),
-        jobs::save_script,
-    )
-    .add(
-        M::GET,
-        "/api/v1/scripts/{id}",
-        Perm(P::ScriptsRun),
-        jobs::show_script,
-    )
-    .add(
-        M::GET,
-        "/api/v1/scripts/{id}/versions",
-        Perm(P::ScriptsRun),
-        jobs::script_versions,
-    )
-    .add(
-        M::POST,
-        "/api/v1/scripts/{id}/delete",
-        Perm(P::ScriptsRun),
-        jobs::delete_script,
-    )
-    .add(M::GET, "/api/v1/jobs", Perm(P::ScriptsRun), jobs::list_jobs)
-    .add(
-        M::POST,
-        "/api/v1/jobs",
-        Perm(P::ScriptsRun),
-        jobs::create_job,
-    )
-    .add(
-        M::GET,
-        "/api/v1/jobs/{id}",
-        Perm(P::ScriptsRun),
-        jobs::show_job,
-    )
-    .add(
-        M::GET,
-        "/api/v1/jobs/{id}/events",
-        Perm(P::ScriptsRun),
-        jobs::job_events,
-    )
-    .add(
-        M::POST,
-        "/api/v1/jobs/{id}/approve",
-        Perm(P::ScriptsRun),
-        jobs::approve_job,
-    )
-    .add(
-        M::POST,
-        "/api/v1/jobs/{id}/cancel",
-        Perm(P::ScriptsRun),
-        jobs::cancel_job,
-    )
-    .add(
-        M::GET,
-        "/api/v1/schedules",
-        Perm(P::ScriptsRun),
-        jobs::list_schedules,
-    )
-    .add(
-        M::POST,
-        "/api/v1/schedules",
-        Perm(P::ScriptsRun),
-        jobs::create_schedule,
-    )
-    .add(
-        M::POST,
-        "/api/v1/schedules/{id}/delete",
-        Perm(P::ScriptsRun),
-        jobs::delete_schedule,
-    )
-    .add(
-        M::GET,
-        "/api/v1/job-keys",
-        Perm(P::ScriptsRun),
-        jobs::job_keys,
-    )
-    .add(
-        M::GET,
-        "/api/v1/audit",
-        Perm(P::AuditView),
-        access::audit_log,
-    )
-    .add(
-        M::GET,
-        "/api/v1/server/stats",
-        Perm(P::AuditView),
-        server_stats,
-    )
+    routes::routes().table
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    let Routes { router, table } = routes();
+    let Routes { router, table } = routes::routes();
     let table = Arc::new(table);
     let layer_state = state.clone();
     let limiter = state
@@ -594,6 +225,7 @@ async fn authorize(
         session,
         source,
         acted_in: Arc::default(),
+        change: Arc::default(),
     };
     request.extensions_mut().insert(caller.clone());
     let changes = !matches!(method, Method::GET | Method::HEAD);
@@ -605,7 +237,11 @@ async fn authorize(
     let uri = request.uri().path().to_string();
     let response = next.run(request).await;
     if changes {
-        let detail = json!({ "status": response.status().as_u16(), "request": body });
+        let mut detail = json!({ "status": response.status().as_u16(), "request": body });
+        if let Some(change) = caller.change() {
+            detail["before"] = change["before"].clone();
+            detail["after"] = change["after"].clone();
+        }
         audit::record(&state, &caller, &format!("{method} {path}"), &uri, detail).await;
     }
     response
@@ -644,6 +280,12 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => Self::not_found("not found"),
             StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
+            StoreError::Stale(now) => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                format!(
+                    "someone changed this since you read it (it is at version {now} now): read it again and repeat your change"
+                ),
+            ),
             StoreError::Refused(m) => Self::bad_request(m),
             other => {
                 tracing::error!(error = %other, "Store error while serving a request.");

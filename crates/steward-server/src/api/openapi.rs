@@ -124,6 +124,13 @@ fn query_parameters(path: &str) -> Vec<Value> {
     }
 }
 
+/// Whether `path` is an object with `PATCH` (and `DELETE`).
+fn editable(routes: &[RouteEntry], path: &str) -> bool {
+    routes
+        .iter()
+        .any(|r| r.path == path && r.method == axum::http::Method::PATCH)
+}
+
 pub fn document(routes: &[RouteEntry]) -> Value {
     let mut paths = Map::new();
     for route in routes.iter().filter(|r| r.path.starts_with("/api/")) {
@@ -160,6 +167,24 @@ pub fn document(routes: &[RouteEntry]) -> Value {
         }
         if route.method == axum::http::Method::POST {
             operation["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": request_body(route.path) } } });
+        }
+        if route.method == axum::http::Method::PATCH {
+            // The fields to change, in the shape POST creates from.
+            operation["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object" } } } });
+            operation["parameters"]
+                .as_array_mut()
+                .expect("parameters are a list")
+                .push(json!({ "name": "If-Match", "in": "header", "required": false, "description": "The ETag a read answered: the change applies only to that version.", "schema": { "type": "string" } }));
+            operation["responses"]["412"] = json!({ "description": "Changed since it was read", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+        }
+        if route.method == axum::http::Method::GET && editable(routes, route.path) {
+            operation["responses"]["200"]["headers"] = json!({ "ETag": { "description": "The object's version, for If-Match", "schema": { "type": "string" } } });
+        }
+        if let Some(object) = route.path.strip_suffix("/delete")
+            && editable(routes, object)
+        {
+            operation["deprecated"] = json!(true);
+            operation["description"] = json!(format!("Deprecated alias of DELETE {object}."));
         }
         let entry = paths
             .entry(route.path.to_string())

@@ -56,7 +56,7 @@ impl Api {
         if let Some(origin) = &self.origin {
             request = request.header("origin", origin);
         }
-        if method == Method::POST {
+        if method == Method::POST || method == Method::PATCH {
             request = request.json(&body.unwrap_or(json!({})));
         }
         let response = request.send().await.unwrap();
@@ -66,6 +66,53 @@ impl Api {
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
+    }
+
+    /// A `PATCH` with `If-Match: "version"` when given; the answer's
+    /// status, ETag (its version) and body.
+    pub async fn patch(
+        &self,
+        path: &str,
+        version: Option<i64>,
+        body: Value,
+    ) -> (StatusCode, Option<i64>, Value) {
+        let mut request = self.http.patch(format!("{}{path}", self.base)).json(&body);
+        if let Some(version) = version {
+            request = request.header("if-match", format!("\"{version}\""));
+        }
+        self.tagged(request).await
+    }
+
+    /// A `GET` of one object: status, ETag (its version) and body.
+    pub async fn get_tagged(&self, path: &str) -> (StatusCode, Option<i64>, Value) {
+        self.tagged(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    async fn tagged(
+        &self,
+        mut request: reqwest::RequestBuilder,
+    ) -> (StatusCode, Option<i64>, Value) {
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let etag = response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim_matches('"').parse().ok());
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            etag,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, None).await
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

@@ -1,0 +1,288 @@
+//! Monitors: created, read, edited in place (a new threshold applies from
+//! the next sample), disabled, deleted. Disabling or deleting one resolves
+//! the alerts it holds open, so none stays open with nothing to clear it.
+
+use super::lifecycle::{expected_version, overlay, read_as, tagged};
+use super::{ApiError, ApiResult, id_param};
+use crate::AppState;
+use crate::auth::Caller;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use steward_alert::monitor::{Monitor, MonitorSpec};
+use steward_alert::noise::Matcher;
+use steward_store::{MonitorRecord, Scope};
+use uuid::Uuid;
+
+/// The organisation named (the caller's own when None), where the caller
+/// must manage monitors.
+pub(super) async fn org_for(
+    state: &AppState,
+    caller: &Caller,
+    name: Option<&str>,
+) -> Result<Uuid, ApiError> {
+    let org = super::org_named(state, caller, name).await?;
+    if !caller.scope.allows_org(org) {
+        return Err(ApiError::forbidden("you cannot manage monitors there"));
+    }
+    Ok(org)
+}
+
+/// A monitor as it is created, edited (`PATCH` fields) and exported.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMonitor {
+    name: String,
+    org: Option<String>,
+    spec: MonitorSpec,
+    #[serde(default)]
+    applies_to: Matcher,
+    #[serde(default)]
+    exclude: Matcher,
+    #[serde(default)]
+    remediation: Option<steward_alert::monitor::Remediation>,
+    /// False keeps it without evaluating it (default true).
+    #[serde(default = "yes")]
+    enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A stored monitor in the shape [`NewMonitor`] reads (the server-written
+/// remediation owner left out).
+pub fn view(record: &MonitorRecord) -> Value {
+    let mut fields = json!({
+        "name": record.name,
+        "spec": record.definition["spec"],
+        "applies_to": record.definition.get("applies_to").cloned().unwrap_or(json!({})),
+        "exclude": record.definition.get("exclude").cloned().unwrap_or(json!({})),
+        "enabled": record.enabled,
+    });
+    if let Some(fix) = record
+        .definition
+        .get("remediation")
+        .filter(|f| !f.is_null())
+    {
+        let mut fix = fix.clone();
+        if let Some(map) = fix.as_object_mut() {
+            map.remove("owner");
+        }
+        fields["remediation"] = fix;
+    }
+    fields
+}
+
+/// Checks a monitor's fields as its author may set them and builds the
+/// record to store (version as given).
+async fn build(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    org: Uuid,
+    body: NewMonitor,
+) -> Result<MonitorRecord, ApiError> {
+    if body.name.is_empty() || body.name.len() > 128 || body.name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "a monitor needs a name of 1-128 characters",
+        ));
+    }
+    // Its alerts (names, figures) go to the organisation's channels: it
+    // may reach only devices its author may manage monitors for.
+    if !crate::jobs::authority::matcher_within(&caller.scope, org, &body.applies_to) {
+        return Err(ApiError::forbidden(
+            "this monitor would reach devices at sites you may not manage: limit it to your sites (applies_to.sites only)",
+        ));
+    }
+    let mut remediation = body.remediation;
+    if let Some(fix) = &mut remediation {
+        remediation_allowed(state, caller, org, &body.applies_to, fix).await?;
+    }
+    let monitor = Monitor {
+        id: id.to_string(),
+        org_id: org.to_string(),
+        name: body.name.clone(),
+        spec: body.spec,
+        applies_to: body.applies_to,
+        exclude: body.exclude,
+        remediation,
+    };
+    monitor
+        .validate()
+        .map_err(|e| ApiError::bad_request(format!("invalid monitor: {e}")))?;
+    let definition =
+        serde_json::to_value(&monitor).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(MonitorRecord {
+        id,
+        org_id: org,
+        name: body.name,
+        definition,
+        enabled: body.enabled,
+        version: 1,
+    })
+}
+
+/// Every evaluator (this replica's and the others') picks up the change.
+async fn reload(state: &AppState) -> Result<(), ApiError> {
+    state
+        .alerting
+        .reload()
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    crate::bus::tell(state, crate::bus::BusEvent::Reload);
+    Ok(())
+}
+
+/// Resolves what a monitor holds open (it was disabled or deleted).
+async fn resolve_held(state: &AppState, caller: &Caller, monitor: Uuid) -> Result<(), ApiError> {
+    let id = monitor.to_string();
+    for alert in state.store.list_alerts(&Scope::all(), true).await? {
+        if alert.monitor_id == id {
+            state
+                .store
+                .resolve_alert(
+                    &Scope::all(),
+                    alert.id,
+                    &caller.principal.username,
+                    crate::now_ms(),
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn create_monitor(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<NewMonitor>,
+) -> ApiResult<Value> {
+    let org = org_for(&state, &caller, body.org.as_deref()).await?;
+    let record = build(&state, &caller, Uuid::now_v7(), org, body).await?;
+    state
+        .store
+        .create_monitor(&record)
+        .await
+        .map_err(|e| named_conflict(e, &record.name))?;
+    reload(&state).await?;
+    caller.changed(Value::Null, view(&record));
+    Ok(Json(
+        json!({ "id": record.id, "monitor": record.definition, "enabled": record.enabled, "version": record.version }),
+    ))
+}
+
+fn named_conflict(error: steward_store::StoreError, name: &str) -> ApiError {
+    match error {
+        steward_store::StoreError::Conflict(_) => ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            format!("a monitor named {name:?} already exists in this organisation"),
+        ),
+        other => other.into(),
+    }
+}
+
+/// A remediation runs a script on every device the monitor reaches, later
+/// and unattended: whoever sets it up must hold `scripts.run` there (every
+/// site it names, or the whole organisation with no site denied) and see
+/// the script. It then runs as them, re-checked at each attempt.
+async fn remediation_allowed(
+    state: &AppState,
+    caller: &Caller,
+    org: Uuid,
+    applies_to: &Matcher,
+    fix: &mut steward_alert::monitor::Remediation,
+) -> Result<(), ApiError> {
+    crate::jobs::authority::may_leave_standing_work(&caller.principal)
+        .map_err(ApiError::forbidden)?;
+    let scripts = crate::authz::scope_for(&caller.principal, crate::authz::Permission::ScriptsRun);
+    if !crate::jobs::authority::matcher_within(&scripts, org, applies_to) {
+        return Err(ApiError::forbidden(
+            "a remediation runs a script on every device the monitor applies to: you need scripts.run on all of them (limit the monitor to your sites with applies_to.sites)",
+        ));
+    }
+    let script = state
+        .store
+        .get_script(
+            &crate::jobs::authority::within_org(&scripts, org),
+            &fix.script,
+        )
+        .await
+        .map_err(|_| ApiError::bad_request(format!("no script {:?}", fix.script)))?;
+    if script.org_id != org {
+        return Err(ApiError::bad_request(format!(
+            "the script {:?} belongs to another organisation",
+            fix.script
+        )));
+    }
+    // Whatever the request said: the remediation runs as its author.
+    fix.owner = Some(caller.principal.username.clone());
+    Ok(())
+}
+
+pub async fn list_monitors(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Vec<MonitorRecord>> {
+    Ok(Json(state.store.list_monitors(&caller.scope).await?))
+}
+
+pub async fn get_monitor(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = id_param(&id, "monitor")?;
+    let record = state.store.get_monitor(&caller.scope, id).await?;
+    Ok(tagged(record.version, record))
+}
+
+pub async fn patch_monitor(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(patch): Json<Value>,
+) -> Result<Response, ApiError> {
+    let id = id_param(&id, "monitor")?;
+    let expected = expected_version(&headers)?;
+    let current = state.store.get_monitor(&caller.scope, id).await?;
+    let body: NewMonitor = read_as(overlay(view(&current), patch)?, "monitor")?;
+    if let Some(org) = body.org.as_deref()
+        && org_for(&state, &caller, Some(org)).await? != current.org_id
+    {
+        return Err(ApiError::bad_request(
+            "a monitor cannot move to another organisation: create it there and delete this one",
+        ));
+    }
+    let mut record = build(&state, &caller, id, current.org_id, body).await?;
+    record.version = state
+        .store
+        .update_monitor(&caller.scope, &record, expected)
+        .await
+        .map_err(|e| named_conflict(e, &record.name))?;
+    if current.enabled && !record.enabled {
+        resolve_held(&state, &caller, id).await?;
+    }
+    reload(&state).await?;
+    caller.changed(view(&current), view(&record));
+    Ok(tagged(record.version, record))
+}
+
+pub async fn delete_monitor(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Value> {
+    let id = id_param(&id, "monitor")?;
+    let current = state.store.get_monitor(&caller.scope, id).await?;
+    state.store.delete_monitor(&caller.scope, id).await?;
+    resolve_held(&state, &caller, id).await?;
+    reload(&state).await?;
+    caller.changed(view(&current), Value::Null);
+    Ok(Json(json!({ "deleted": id })))
+}

@@ -1,0 +1,316 @@
+//! Noise rules: maintenance windows (alerts recorded, not notified) and
+//! silences (the same, for a while, with a reason). Created, read, edited
+//! in place (a silence extended, a window moved), deleted (a silence
+//! lifted early).
+
+use super::lifecycle::{expected_version, overlay, read_as, tagged};
+use super::monitors::org_for;
+use super::{ApiError, ApiResult, id_param};
+use crate::AppState;
+use crate::auth::Caller;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use steward_alert::noise::{MaintenanceWindow, Matcher, Schedule, Silence};
+use steward_store::{NoiseKind, NoiseRule};
+use uuid::Uuid;
+
+/// A maintenance window as it is created and edited.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWindow {
+    org: Option<String>,
+    name: String,
+    matcher: Matcher,
+    schedule: Schedule,
+}
+
+/// A silence as it is created and edited: for `duration` from now, or
+/// until `until` (milliseconds since the epoch).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSilence {
+    org: Option<String>,
+    matcher: Matcher,
+    /// Only this monitor (its id); every monitor when absent.
+    monitor: Option<String>,
+    /// How long, e.g. "2h".
+    duration: Option<String>,
+    until: Option<i64>,
+    reason: String,
+}
+
+fn window(body: NewWindow) -> Result<MaintenanceWindow, ApiError> {
+    if body.name.is_empty() || body.name.len() > 128 {
+        return Err(ApiError::bad_request(
+            "a maintenance window needs a name of 1-128 characters",
+        ));
+    }
+    Ok(MaintenanceWindow {
+        name: body.name,
+        matcher: body.matcher,
+        schedule: body.schedule,
+    })
+}
+
+fn silence(caller: &Caller, body: NewSilence) -> Result<Silence, ApiError> {
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::bad_request("a silence needs a reason"));
+    }
+    let until = match (&body.duration, body.until) {
+        (Some(duration), _) => crate::now_ms().saturating_add(
+            super::parse_duration(duration)?
+                .as_millis()
+                .min(i64::MAX as u128) as i64,
+        ),
+        (None, Some(until)) => until,
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "a silence needs a duration (\"2h\") or an end (until)",
+            ));
+        }
+    };
+    Ok(Silence {
+        matcher: body.matcher,
+        monitor: body.monitor,
+        until,
+        reason: body.reason,
+        by: caller.principal.username.clone(),
+    })
+}
+
+/// A stored rule in the shape its `New…` reads (who made a silence left
+/// out: the server writes it).
+pub fn view(rule: &NoiseRule) -> Value {
+    let mut fields = rule.definition.clone();
+    if let Some(map) = fields.as_object_mut() {
+        map.remove("by");
+        map.retain(|_, v| !v.is_null());
+    }
+    fields
+}
+
+fn kind_named(kind: NoiseKind) -> &'static str {
+    match kind {
+        NoiseKind::Maintenance => "maintenance window",
+        NoiseKind::Silence => "silence",
+    }
+}
+
+/// The rule's definition from a body of its kind (for `org`, the
+/// organisation it names, if any).
+fn definition(
+    caller: &Caller,
+    kind: NoiseKind,
+    body: Value,
+) -> Result<(Value, Option<String>), ApiError> {
+    let what = kind_named(kind);
+    let (value, org) = match kind {
+        NoiseKind::Maintenance => {
+            let body: NewWindow = read_as(body, what)?;
+            let org = body.org.clone();
+            (serde_json::to_value(window(body)?), org)
+        }
+        NoiseKind::Silence => {
+            let body: NewSilence = read_as(body, what)?;
+            let org = body.org.clone();
+            (serde_json::to_value(silence(caller, body)?), org)
+        }
+    };
+    Ok((
+        value.map_err(|e| ApiError::bad_request(e.to_string()))?,
+        org,
+    ))
+}
+
+async fn create(
+    state: &AppState,
+    caller: &Caller,
+    kind: NoiseKind,
+    body: Value,
+) -> ApiResult<NoiseRule> {
+    let (definition, org) = definition(caller, kind, body)?;
+    let org = org_for(state, caller, org.as_deref()).await?;
+    let rule = NoiseRule {
+        id: Uuid::now_v7(),
+        org_id: org,
+        kind: Some(kind),
+        definition,
+        created_by: caller.principal.username.clone(),
+        created_at: crate::now_secs(),
+        version: 1,
+    };
+    state.store.create_noise_rule(&rule).await?;
+    reload(state).await?;
+    caller.changed(Value::Null, view(&rule));
+    Ok(Json(rule))
+}
+
+async fn reload(state: &AppState) -> Result<(), ApiError> {
+    state
+        .alerting
+        .reload()
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // The other replicas' evaluators too.
+    crate::bus::tell(state, crate::bus::BusEvent::Reload);
+    Ok(())
+}
+
+async fn get(
+    state: &AppState,
+    caller: &Caller,
+    kind: NoiseKind,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let id = id_param(id, kind_named(kind))?;
+    let rule = state.store.get_noise_rule(&caller.scope, kind, id).await?;
+    Ok(tagged(rule.version, rule))
+}
+
+async fn patch(
+    state: &AppState,
+    caller: &Caller,
+    kind: NoiseKind,
+    (id, headers, patch): (&str, &HeaderMap, Value),
+) -> Result<Response, ApiError> {
+    let id = id_param(id, kind_named(kind))?;
+    let expected = expected_version(headers)?;
+    let current = state.store.get_noise_rule(&caller.scope, kind, id).await?;
+    let (definition, org) = definition(caller, kind, overlay(view(&current), patch)?)?;
+    if let Some(org) = org.as_deref()
+        && org_for(state, caller, Some(org)).await? != current.org_id
+    {
+        return Err(ApiError::bad_request(format!(
+            "a {} cannot move to another organisation",
+            kind_named(kind)
+        )));
+    }
+    let version = state
+        .store
+        .update_noise_rule(&caller.scope, kind, id, &definition, expected)
+        .await?;
+    reload(state).await?;
+    let rule = NoiseRule {
+        definition,
+        version,
+        ..current.clone()
+    };
+    caller.changed(view(&current), view(&rule));
+    Ok(tagged(version, rule))
+}
+
+async fn delete(state: &AppState, caller: &Caller, kind: NoiseKind, id: &str) -> ApiResult<Value> {
+    let id = id_param(id, kind_named(kind))?;
+    let current = state.store.get_noise_rule(&caller.scope, kind, id).await?;
+    state
+        .store
+        .delete_noise_rule(&caller.scope, kind, id)
+        .await?;
+    reload(state).await?;
+    caller.changed(view(&current), Value::Null);
+    Ok(Json(json!({ "deleted": id })))
+}
+
+/// A maintenance window: alerts are still recorded, not notified.
+pub async fn create_maintenance(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> ApiResult<NoiseRule> {
+    create(&state, &caller, NoiseKind::Maintenance, body).await
+}
+
+pub async fn create_silence(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> ApiResult<NoiseRule> {
+    create(&state, &caller, NoiseKind::Silence, body).await
+}
+
+pub async fn list_maintenance(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Vec<NoiseRule>> {
+    Ok(Json(
+        state
+            .store
+            .list_noise_rules(&caller.scope, NoiseKind::Maintenance)
+            .await?,
+    ))
+}
+
+pub async fn list_silences(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Vec<NoiseRule>> {
+    Ok(Json(
+        state
+            .store
+            .list_noise_rules(&caller.scope, NoiseKind::Silence)
+            .await?,
+    ))
+}
+
+pub async fn get_maintenance(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    get(&state, &caller, NoiseKind::Maintenance, &id).await
+}
+
+pub async fn get_silence(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    get(&state, &caller, NoiseKind::Silence, &id).await
+}
+
+pub async fn patch_maintenance(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    patch(
+        &state,
+        &caller,
+        NoiseKind::Maintenance,
+        (&id, &headers, body),
+    )
+    .await
+}
+
+pub async fn patch_silence(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    patch(&state, &caller, NoiseKind::Silence, (&id, &headers, body)).await
+}
+
+pub async fn delete_maintenance(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Value> {
+    delete(&state, &caller, NoiseKind::Maintenance, &id).await
+}
+
+pub async fn delete_silence(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Value> {
+    delete(&state, &caller, NoiseKind::Silence, &id).await
+}

@@ -1,0 +1,373 @@
+//! Objects edited in place: read one, change it under the version read (a
+//! stale version loses), disable, delete; always within the caller's scope.
+
+use crate::device;
+use std::sync::Arc;
+use steward_store::*;
+use uuid::Uuid;
+
+fn not_found<T: std::fmt::Debug>(result: Result<T>) -> bool {
+    matches!(result, Err(StoreError::NotFound))
+}
+
+pub async fn monitors_are_edited_under_a_version(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let other = store.create_org("other").await.unwrap().id;
+    let monitor = |name: &str| MonitorRecord {
+        id: Uuid::now_v7(),
+        org_id: org,
+        name: name.into(),
+        definition: serde_json::json!({ "threshold": 0.9 }),
+        enabled: true,
+        version: 1,
+    };
+    let (disk, cpu) = (monitor("disk"), monitor("cpu"));
+    for m in [&disk, &cpu] {
+        store.create_monitor(m).await.unwrap();
+    }
+    let read = store.get_monitor(&Scope::org(org), disk.id).await.unwrap();
+    assert_eq!(
+        (read.name.as_str(), read.enabled, read.version),
+        ("disk", true, 1)
+    );
+    assert_eq!(read.definition, disk.definition);
+    assert!(not_found(
+        store.get_monitor(&Scope::org(other), disk.id).await
+    ));
+
+    let edited = MonitorRecord {
+        name: "root disk".into(),
+        definition: serde_json::json!({ "threshold": 0.8 }),
+        enabled: false,
+        ..read.clone()
+    };
+    assert_eq!(
+        store
+            .update_monitor(&Scope::org(org), &edited, Some(1))
+            .await
+            .unwrap(),
+        2
+    );
+    let now = store.get_monitor(&Scope::all(), disk.id).await.unwrap();
+    assert_eq!(
+        (now.name.as_str(), now.enabled, now.version),
+        ("root disk", false, 2)
+    );
+    assert_eq!(now.definition, edited.definition);
+    assert!(
+        !store.list_monitors(&Scope::org(org)).await.unwrap()[1].enabled,
+        "listed with its flag"
+    );
+    // A second writer who read version 1 loses, and changes nothing.
+    let late = MonitorRecord {
+        name: "late".into(),
+        ..read
+    };
+    assert!(matches!(
+        store.update_monitor(&Scope::org(org), &late, Some(1)).await,
+        Err(StoreError::Stale(2))
+    ));
+    assert!(not_found(
+        store.update_monitor(&Scope::org(other), &late, None).await
+    ));
+    assert_eq!(
+        store
+            .get_monitor(&Scope::all(), disk.id)
+            .await
+            .unwrap()
+            .name,
+        "root disk"
+    );
+    // No version named: the edit applies to whatever is stored.
+    assert_eq!(
+        store
+            .update_monitor(&Scope::all(), &late, None)
+            .await
+            .unwrap(),
+        3
+    );
+    let taken = MonitorRecord {
+        name: "cpu".into(),
+        ..late
+    };
+    assert!(
+        matches!(
+            store.update_monitor(&Scope::all(), &taken, None).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a rename keeps one name per organisation"
+    );
+}
+
+pub async fn channels_are_edited_disabled_and_deleted(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let other = store.create_org("other").await.unwrap().id;
+    let dev = device(&*store, org, "web-1").await;
+    let created = ChannelRecord {
+        id: Uuid::now_v7(),
+        org_id: org,
+        name: "ops".into(),
+        kind: "webhook".into(),
+        config: serde_json::json!({ "url": "http://127.0.0.1:9/" }),
+        min_severity: "warning".into(),
+        enabled: true,
+        version: 1,
+        pending: 0,
+        last_error: None,
+    };
+    store.create_channel(&created).await.unwrap();
+    let alert = |subject: &str, at: i64| AlertChange {
+        org_id: org,
+        monitor_id: "m1".into(),
+        monitor_name: "disk".into(),
+        device_id: dev,
+        subject: subject.into(),
+        severity: "critical".into(),
+        at,
+        summary: format!("{subject} full"),
+        notify: true,
+        flapping: false,
+        suppressed: None,
+    };
+    store.record_alert_change(&alert("/", 10)).await.unwrap();
+    let read = store
+        .get_channel(&Scope::org(org), created.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (read.name.as_str(), read.enabled, read.version, read.pending),
+        ("ops", true, 1, 1)
+    );
+    assert!(not_found(
+        store.get_channel(&Scope::org(other), created.id).await
+    ));
+
+    let disabled = ChannelRecord {
+        name: "ops-pager".into(),
+        min_severity: "critical".into(),
+        config: serde_json::json!({ "url": "http://127.0.0.1:9/pager" }),
+        enabled: false,
+        ..read.clone()
+    };
+    assert_eq!(
+        store
+            .update_channel(&Scope::org(org), &disabled, Some(1))
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(matches!(
+        store.update_channel(&Scope::org(org), &read, Some(1)).await,
+        Err(StoreError::Stale(2))
+    ));
+    let now = store.get_channel(&Scope::all(), created.id).await.unwrap();
+    assert_eq!(
+        (
+            now.name.as_str(),
+            now.min_severity.as_str(),
+            now.enabled,
+            now.config["url"].as_str()
+        ),
+        (
+            "ops-pager",
+            "critical",
+            false,
+            Some("http://127.0.0.1:9/pager")
+        )
+    );
+    // A disabled channel is sent nothing: neither what waits nor what
+    // comes.
+    assert!(store.due_notifications(1_000, 10).await.unwrap().is_empty());
+    store.record_alert_change(&alert("/var", 20)).await.unwrap();
+    assert_eq!(
+        store
+            .get_channel(&Scope::all(), created.id)
+            .await
+            .unwrap()
+            .pending,
+        1
+    );
+    let enabled = ChannelRecord {
+        enabled: true,
+        ..now
+    };
+    store
+        .update_channel(&Scope::all(), &enabled, Some(2))
+        .await
+        .unwrap();
+    assert_eq!(store.due_notifications(1_000, 10).await.unwrap().len(), 1);
+
+    assert!(not_found(
+        store.delete_channel(&Scope::org(other), created.id).await
+    ));
+    assert_eq!(
+        store
+            .delete_channel(&Scope::org(org), created.id)
+            .await
+            .unwrap(),
+        1,
+        "the waiting notification is dropped with it"
+    );
+    assert!(not_found(
+        store.get_channel(&Scope::all(), created.id).await
+    ));
+    assert!(not_found(
+        store.delete_channel(&Scope::all(), created.id).await
+    ));
+    assert!(store.due_notifications(1_000, 10).await.unwrap().is_empty());
+}
+
+pub async fn noise_rules_are_edited_and_deleted_per_kind(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let other = store.create_org("other").await.unwrap().id;
+    let silence = NoiseRule {
+        id: Uuid::now_v7(),
+        org_id: org,
+        kind: Some(NoiseKind::Silence),
+        definition: serde_json::json!({ "until": 100 }),
+        created_by: "ana".into(),
+        created_at: 1,
+        version: 1,
+    };
+    store.create_noise_rule(&silence).await.unwrap();
+    let read = store
+        .get_noise_rule(&Scope::org(org), NoiseKind::Silence, silence.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (read.definition.clone(), read.version, read.kind),
+        (silence.definition.clone(), 1, Some(NoiseKind::Silence))
+    );
+    assert!(not_found(
+        store
+            .get_noise_rule(&Scope::org(org), NoiseKind::Maintenance, silence.id)
+            .await
+    ));
+    assert!(not_found(
+        store
+            .get_noise_rule(&Scope::org(other), NoiseKind::Silence, silence.id)
+            .await
+    ));
+    let longer = serde_json::json!({ "until": 200 });
+    assert_eq!(
+        store
+            .update_noise_rule(
+                &Scope::org(org),
+                NoiseKind::Silence,
+                silence.id,
+                &longer,
+                Some(1)
+            )
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(matches!(
+        store
+            .update_noise_rule(
+                &Scope::org(org),
+                NoiseKind::Silence,
+                silence.id,
+                &longer,
+                Some(1)
+            )
+            .await,
+        Err(StoreError::Stale(2))
+    ));
+    assert!(not_found(
+        store
+            .update_noise_rule(
+                &Scope::all(),
+                NoiseKind::Maintenance,
+                silence.id,
+                &longer,
+                None
+            )
+            .await
+    ));
+    assert_eq!(
+        store
+            .list_noise_rules(&Scope::org(org), NoiseKind::Silence)
+            .await
+            .unwrap()[0]
+            .definition,
+        longer
+    );
+    assert!(not_found(
+        store
+            .delete_noise_rule(&Scope::org(other), NoiseKind::Silence, silence.id)
+            .await
+    ));
+    store
+        .delete_noise_rule(&Scope::org(org), NoiseKind::Silence, silence.id)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .list_noise_rules(&Scope::all(), NoiseKind::Silence)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn schedules_are_edited_under_a_version(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let other = store.create_org("other").await.unwrap().id;
+    let nightly = ScheduleRecord {
+        id: Uuid::now_v7(),
+        org_id: org,
+        name: "nightly".into(),
+        timing: serde_json::json!({ "every_secs": 3600 }),
+        job: serde_json::json!({ "name": "nightly" }),
+        enabled: true,
+        next_run_at: 1_000,
+        last_run_at: None,
+        created_by: "ana".into(),
+        version: 1,
+    };
+    store.create_schedule(&nightly).await.unwrap();
+    let read = store
+        .get_schedule(&Scope::org(org), nightly.id)
+        .await
+        .unwrap();
+    assert_eq!((read.name.as_str(), read.version), ("nightly", 1));
+    assert!(not_found(
+        store.get_schedule(&Scope::org(other), nightly.id).await
+    ));
+    let paused = ScheduleRecord {
+        name: "weekly".into(),
+        timing: serde_json::json!({ "every_secs": 604800 }),
+        enabled: false,
+        next_run_at: 5_000,
+        created_by: "bo".into(),
+        ..read.clone()
+    };
+    assert_eq!(
+        store
+            .update_schedule(&Scope::org(org), &paused, Some(1))
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(matches!(
+        store
+            .update_schedule(&Scope::org(org), &read, Some(1))
+            .await,
+        Err(StoreError::Stale(2))
+    ));
+    assert!(not_found(
+        store.update_schedule(&Scope::org(other), &read, None).await
+    ));
+    let now = store.get_schedule(&Scope::all(), nightly.id).await.unwrap();
+    assert_eq!(
+        (now.name.as_str(), now.enabled, now.next_run_at, now.version),
+        ("weekly", false, 5_000, 2)
+    );
+    assert_eq!(now.timing, paused.timing);
+    assert_eq!(now.created_by, "bo", "it runs as who changed it last");
+    assert!(
+        store.due_schedules(10_000).await.unwrap().is_empty(),
+        "disabled"
+    );
+}

@@ -1,0 +1,359 @@
+//! The whole life of the objects alerting and automation are configured
+//! with, through the API's conventions: created, read with an ETag, edited
+//! in place with If-Match (a lost update is refused with 412), disabled,
+//! deleted; the change takes effect on a real agent and is audited with
+//! before and after.
+
+mod common;
+
+use common::api::Api;
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn memory_above(trigger: f64) -> Value {
+    json!({
+        "kind": "threshold",
+        "metric": "system.memory.utilization",
+        "threshold": { "direction": "above", "critical": { "trigger": trigger, "clear": trigger / 2.0 }, "for_ms": 0 },
+    })
+}
+
+async fn alerts_of(api: &Api, monitor: &str, query: &str) -> Vec<Value> {
+    let (_, alerts) = api.get(&format!("/api/v1/alerts?{query}")).await;
+    alerts
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| a["monitor_id"] == monitor)
+        .collect()
+}
+
+/// How many samples of the series the metric path answers.
+async fn samples(api: &Api, path: &str) -> usize {
+    let (_, series) = api.get(path).await;
+    series
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["samples"].as_array().map_or(0, Vec::len))
+        .sum()
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_is_edited_disabled_and_deleted_on_a_real_agent() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    let mut agent = Agent::enroll(root.path(), "a1", &server.enroll_token(1));
+    agent.start("1s");
+
+    // A threshold no machine reaches: nothing fires.
+    let (status, created) = api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "memory", "spec": memory_above(0.9999) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(created["version"], 1, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/monitors/{id}");
+    let (status, etag, read) = api.get_tagged(&path).await;
+    assert_eq!((status, etag), (StatusCode::OK, Some(1)), "{read}");
+    assert_eq!(
+        (read["name"].as_str(), read["enabled"].as_bool()),
+        (Some("memory"), Some(true))
+    );
+    let metric = format!(
+        "/api/v1/devices/{}/metrics/system.memory.utilization?since=5m",
+        agent.device_id
+    );
+    wait_until("memory samples arrive", || async {
+        samples(&api, &metric).await >= 2
+    })
+    .await;
+    assert!(alerts_of(&api, &id, "active=true").await.is_empty());
+
+    // Edited down to a level every machine is above: it fires, at once.
+    let (status, etag, edited) = api
+        .patch(&path, Some(1), json!({ "spec": memory_above(0.0001) }))
+        .await;
+    assert_eq!((status, etag), (StatusCode::OK, Some(2)), "{edited}");
+    assert_eq!(
+        edited["definition"]["spec"]["threshold"]["critical"]["trigger"],
+        0.0001
+    );
+    // A second editor who read version 1 loses, and is told why.
+    let (status, _, lost) = api.patch(&path, Some(1), json!({ "name": "lost" })).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{lost}");
+    assert!(
+        lost["error"].as_str().unwrap().contains("version 2"),
+        "{lost}"
+    );
+    wait_until("the edited monitor fires", || async {
+        !alerts_of(&api, &id, "active=true").await.is_empty()
+    })
+    .await;
+
+    // A misspelled field is refused by name, and nothing changes.
+    let (status, _, refused) = api.patch(&path, None, json!({ "for": "1m" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `for`"),
+        "{refused}"
+    );
+    let (_, etag, _) = api.get_tagged(&path).await;
+    assert_eq!(etag, Some(2));
+
+    // Disabled: what it held open is resolved, and it stays quiet.
+    let (status, etag, disabled) = api.patch(&path, Some(2), json!({ "enabled": false })).await;
+    assert_eq!((status, etag), (StatusCode::OK, Some(3)), "{disabled}");
+    assert!(alerts_of(&api, &id, "active=true").await.is_empty());
+    let resolved = alerts_of(&api, &id, "state=resolved").await;
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    let samples_now = samples(&api, &metric).await;
+    wait_until("two more samples", || async {
+        samples(&api, &metric).await >= samples_now + 2
+    })
+    .await;
+    assert!(
+        alerts_of(&api, &id, "active=true").await.is_empty(),
+        "a disabled monitor raised an alert"
+    );
+
+    // Deleted; then gone. The deprecated alias still deletes.
+    let (status, answer) = api.delete(&path).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(api.get_tagged(&path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(api.delete(&path).await.0, StatusCode::NOT_FOUND);
+    let (_, other) = api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "other", "spec": memory_above(0.9999) }),
+        )
+        .await;
+    let (status, _) = api
+        .post(
+            &format!("/api/v1/monitors/{}/delete", other["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Every change is in the audit log with the object before and after.
+    let (_, audit) = api.get("/api/v1/audit?limit=500").await;
+    let edits: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "PATCH /api/v1/monitors/{id}")
+        .collect();
+    let detail = |e: &Value| -> Value {
+        serde_json::from_str(e["detail"].as_str().unwrap_or("null")).unwrap_or(e["detail"].clone())
+    };
+    let threshold_edit = edits
+        .iter()
+        .map(|e| detail(e))
+        .find(|d| {
+            d["status"] == 200 && d["after"]["spec"]["threshold"]["critical"]["trigger"] == 0.0001
+        })
+        .unwrap_or_else(|| panic!("no audited threshold edit: {edits:?}"));
+    assert_eq!(
+        threshold_edit["before"]["spec"]["threshold"]["critical"]["trigger"],
+        0.9999
+    );
+    let deleted = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(detail)
+        .find(|d| d["before"]["name"] == "memory" && d["after"].is_null())
+        .expect("the deletion is audited with what was deleted");
+    assert_eq!(deleted["status"], 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_windows_silences_and_schedules_are_edited_and_deleted() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    let ok = |(status, body): (StatusCode, Value)| {
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    };
+
+    // A channel: its secret is kept through edits and never answered.
+    let channel = ok(api
+        .post(
+            "/api/v1/channels",
+            json!({ "name": "ops", "kind": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "0123456789abcdef" }),
+        )
+        .await);
+    let path = format!("/api/v1/channels/{}", channel["id"].as_str().unwrap());
+    let (status, etag, edited) = api
+        .patch(
+            &path,
+            Some(1),
+            json!({ "min_severity": "critical", "name": "ops-pager" }),
+        )
+        .await;
+    assert_eq!((status, etag), (StatusCode::OK, Some(2)), "{edited}");
+    assert_eq!(
+        (edited["name"].as_str(), edited["min_severity"].as_str()),
+        (Some("ops-pager"), Some("critical"))
+    );
+    assert!(!edited.to_string().contains("0123456789abcdef"), "{edited}");
+    let (status, _, refused) = api.patch(&path, None, json!({ "url": "ftp://x" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(
+        api.patch(&path, Some(1), json!({ "enabled": false }))
+            .await
+            .0,
+        StatusCode::PRECONDITION_FAILED
+    );
+    let (status, _, disabled) = api.patch(&path, Some(2), json!({ "enabled": false })).await;
+    assert_eq!(
+        (status, disabled["enabled"].as_bool()),
+        (StatusCode::OK, Some(false)),
+        "{disabled}"
+    );
+    let second = ok(api
+        .post(
+            "/api/v1/channels",
+            json!({ "name": "second", "kind": "webhook", "url": "http://127.0.0.1:9/b", "secret": "0123456789abcdef" }),
+        )
+        .await);
+    let (status, _, taken) = api
+        .patch(
+            &format!("/api/v1/channels/{}", second["id"].as_str().unwrap()),
+            None,
+            json!({ "name": "ops-pager" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{taken}");
+    assert!(
+        taken["error"]
+            .as_str()
+            .unwrap()
+            .contains("a channel named \"ops-pager\" already exists"),
+        "{taken}"
+    );
+    ok(api.delete(&path).await);
+    assert_eq!(api.get_tagged(&path).await.0, StatusCode::NOT_FOUND);
+
+    // A maintenance window, moved.
+    let window = ok(api
+        .post(
+            "/api/v1/maintenance",
+            json!({ "name": "patch night", "matcher": { "sites": ["hq"] }, "schedule": { "kind": "once", "start": 0, "end": 1 } }),
+        )
+        .await);
+    let path = format!("/api/v1/maintenance/{}", window["id"].as_str().unwrap());
+    let (status, etag, moved) = api
+        .patch(
+            &path,
+            Some(1),
+            json!({ "schedule": { "kind": "once", "start": 10, "end": 20 } }),
+        )
+        .await;
+    assert_eq!((status, etag), (StatusCode::OK, Some(2)), "{moved}");
+    assert_eq!(
+        (
+            moved["definition"]["name"].as_str(),
+            moved["definition"]["schedule"]["end"].as_i64()
+        ),
+        (Some("patch night"), Some(20))
+    );
+    assert_eq!(
+        api.patch(&path, Some(1), json!({ "name": "x" })).await.0,
+        StatusCode::PRECONDITION_FAILED
+    );
+    ok(api.delete(&path).await);
+    assert_eq!(api.get_tagged(&path).await.0, StatusCode::NOT_FOUND);
+
+    // A silence, extended then lifted early.
+    let silence = ok(api
+        .post(
+            "/api/v1/silences",
+            json!({ "matcher": { "sites": ["hq"] }, "duration": "1h", "reason": "migration" }),
+        )
+        .await);
+    let path = format!("/api/v1/silences/{}", silence["id"].as_str().unwrap());
+    let until = silence["definition"]["until"].as_i64().unwrap();
+    let (status, _, longer) = api.patch(&path, None, json!({ "duration": "3h" })).await;
+    assert_eq!(status, StatusCode::OK, "{longer}");
+    assert!(
+        longer["definition"]["until"].as_i64().unwrap() > until + 3_600_000,
+        "{longer}"
+    );
+    assert_eq!(longer["definition"]["reason"], "migration");
+    ok(api.delete(&path).await);
+    assert!(
+        ok(api.get("/api/v1/silences").await)
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // A schedule, paused and resumed.
+    let schedule = ok(api
+        .post(
+            "/api/v1/schedules",
+            json!({ "name": "nightly", "timing": { "cron": "0 3 * * *" }, "job": { "action": { "kind": "ping" }, "targets": ["all"] } }),
+        )
+        .await);
+    let path = format!("/api/v1/schedules/{}", schedule["id"].as_str().unwrap());
+    let (status, etag, paused) = api.patch(&path, Some(1), json!({ "enabled": false })).await;
+    assert_eq!(
+        (status, etag, paused["enabled"].as_bool()),
+        (StatusCode::OK, Some(2), Some(false)),
+        "{paused}"
+    );
+    let (status, _, weekly) = api
+        .patch(
+            &path,
+            Some(2),
+            json!({ "timing": { "every_minutes": 10080 }, "enabled": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{weekly}");
+    assert_eq!(
+        (
+            weekly["timing"]["every_minutes"].as_i64(),
+            weekly["enabled"].as_bool()
+        ),
+        (Some(10080), Some(true))
+    );
+    let (status, _, bad) = api
+        .patch(&path, None, json!({ "timing": { "every_minutes": 0 } }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    ok(api.delete(&path).await);
+    assert_eq!(api.get_tagged(&path).await.0, StatusCode::NOT_FOUND);
+}
