@@ -83,6 +83,21 @@ await walk(browser, "console", outDir, async (step, errors) => {
   await page.fill("dialog input[name=for_minutes]", "10");
   await page.click("dialog button[type=submit]");
   await page.waitForSelector("td:has-text('system.cpu.utilization: critical ≥ 99.5 % for 10 min')");
+
+  step("edit, disable, enable and delete the monitor");
+  const row = "#main tr:has(td:text-is('e2e cpu'))";
+  await page.click(`${row} button[data-action=edit]`);
+  await page.waitForFunction(() => document.querySelector("dialog input[name=critical]")?.value === "99.5");
+  await page.fill("dialog input[name=critical]", "98");
+  await page.click("dialog button[type=submit]");
+  await page.waitForSelector("td:has-text('system.cpu.utilization: critical ≥ 98 % for 10 min')");
+  await page.click(`${row} button[data-action=disable]`);
+  await page.waitForSelector(`${row}.disabled button[data-action=enable]`);
+  await page.click(`${row} button[data-action=enable]`);
+  await page.waitForSelector(`${row}:not(.disabled) button[data-action=disable]`);
+  await page.click(`${row} button[data-action=delete]`);
+  await page.waitForSelector(".toast >> text=Deleted the monitor e2e cpu");
+  await page.waitForFunction(() => ![...document.querySelectorAll("td")].some((td) => td.textContent === "e2e cpu"));
   await page.click("button >> text=New monitor");
   await page.fill("dialog input[name=name]", "e2e inverted");
   await page.fill("dialog input[name=warning]", "99");

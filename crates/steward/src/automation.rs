@@ -281,11 +281,9 @@ pub async fn run(command: Command, remote: &Remote) -> Result<()> {
                 });
                 print_json(&client.post("/api/v1/schedules", &body).await?)
             }
-            ScheduleCommand::Delete { id } => print_json(
-                &client
-                    .post(&format!("/api/v1/schedules/{id}/delete"), &json!({}))
-                    .await?,
-            ),
+            ScheduleCommand::Delete { id } => {
+                print_json(&client.delete(&format!("/api/v1/schedules/{id}")).await?)
+            }
         },
         Command::Shell { device } => shell(&client, &device).await,
         Command::File { command } => file(&client, command).await,

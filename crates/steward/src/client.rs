@@ -62,6 +62,20 @@ impl Client {
             .await
     }
 
+    /// A partial update; with `version`, only of that version (`If-Match`).
+    pub async fn patch(&self, path: &str, body: &Value, version: Option<i64>) -> Result<Value> {
+        let mut request = self.http.patch(format!("{}{path}", self.base)).json(body);
+        if let Some(version) = version {
+            request = request.header("if-match", format!("\"{version}\""));
+        }
+        self.send(request).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<Value> {
+        self.send(self.http.delete(format!("{}{path}", self.base)))
+            .await
+    }
+
     /// A WebSocket to an API path, authenticated with the token.
     pub async fn websocket(&self, path: &str) -> Result<steward_agent::transport::Socket> {
         steward_agent::transport::open_with_headers(

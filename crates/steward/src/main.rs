@@ -2,12 +2,15 @@
 
 mod automation;
 mod client;
+mod config;
 mod local;
+mod monitors;
 mod ops;
 mod output;
+mod plan;
 mod quickstart;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use client::{Client, Remote};
 use serde_json::{Value, json};
@@ -159,7 +162,7 @@ enum Command {
     /// Monitors: list, create from a JSON file, delete.
     Monitors {
         #[command(subcommand)]
-        command: Option<MonitorCommand>,
+        command: Option<monitors::MonitorCommand>,
         #[arg(long)]
         json: bool,
     },
@@ -197,29 +200,13 @@ enum Command {
     Automation(automation::Command),
     #[command(flatten)]
     Ops(ops::Command),
+    #[command(flatten)]
+    Config(config::Command),
     /// Run the agent (same as the steward-agent binary).
     #[command(hide = true)]
     Agent {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum MonitorCommand {
-    /// Create a monitor from a JSON file: {"name": ..., "spec": {"kind": "threshold" | "forecast" | "offline" | "check", ...}}.
-    Create {
-        file: PathBuf,
-    },
-    /// Print every monitor as YAML (to keep them in git).
-    Export,
-    /// Create the monitors of a YAML file made by `export`; names that
-    /// already exist are skipped.
-    Import {
-        file: PathBuf,
-    },
-    Delete {
-        id: String,
     },
 }
 
@@ -411,12 +398,12 @@ fn main() {
     }
 }
 
-fn print_text(text: impl std::fmt::Display) -> Result<()> {
+pub(crate) fn print_text(text: impl std::fmt::Display) -> Result<()> {
     println!("{text}");
     Ok(())
 }
 
-fn print_json(value: &Value) -> Result<()> {
+pub(crate) fn print_json(value: &Value) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
@@ -580,77 +567,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Audit { command } => local::audit(command, &remote).await,
-        Command::Monitors { command, json } => {
-            let client = Client::new(&remote)?;
-            match command {
-                None => {
-                    let monitors = client.get("/api/v1/monitors").await?;
-                    if json {
-                        return print_json(&monitors);
-                    }
-                    for m in monitors.as_array().into_iter().flatten() {
-                        println!(
-                            "{}  {:<24} {}",
-                            m["id"].as_str().unwrap_or(""),
-                            m["name"].as_str().unwrap_or(""),
-                            m["definition"]["spec"]["kind"].as_str().unwrap_or("")
-                        );
-                    }
-                    Ok(())
-                }
-                Some(MonitorCommand::Create { file }) => {
-                    let text = std::fs::read_to_string(&file)
-                        .with_context(|| format!("cannot read {}", file.display()))?;
-                    let body: Value = serde_json::from_str(&text)
-                        .with_context(|| format!("{} is not JSON", file.display()))?;
-                    print_json(&client.post("/api/v1/monitors", &body).await?)
-                }
-                Some(MonitorCommand::Export) => {
-                    let monitors = client.get("/api/v1/monitors").await?;
-                    let list: Vec<Value> = monitors
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|m| {
-                            let d = &m["definition"];
-                            json!({ "name": d["name"], "spec": d["spec"], "applies_to": d["applies_to"], "exclude": d["exclude"] })
-                        })
-                        .collect();
-                    print_text(serde_norway::to_string(&list)?)
-                }
-                Some(MonitorCommand::Import { file }) => {
-                    let text = std::fs::read_to_string(&file)
-                        .with_context(|| format!("cannot read {}", file.display()))?;
-                    let list: Vec<Value> = serde_norway::from_str(&text)
-                        .with_context(|| format!("{} is not a monitor list", file.display()))?;
-                    let existing = client.get("/api/v1/monitors").await?;
-                    let names: Vec<&str> = existing
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|m| m["name"].as_str())
-                        .collect();
-                    for monitor in &list {
-                        let name = monitor["name"].as_str().unwrap_or("");
-                        if names.contains(&name) {
-                            eprintln!("{name}: exists, skipped");
-                            continue;
-                        }
-                        client
-                            .post("/api/v1/monitors", monitor)
-                            .await
-                            .with_context(|| format!("importing {name}"))?;
-                        eprintln!("{name}: created");
-                    }
-                    Ok(())
-                }
-                Some(MonitorCommand::Delete { id }) => print_json(
-                    &client
-                        .post(&format!("/api/v1/monitors/{id}/delete"), &json!({}))
-                        .await?,
-                ),
-            }
-        }
+        Command::Monitors { command, json } => monitors::run(command, json, &remote).await,
         Command::Alerts { command, all, json } => {
             let client = Client::new(&remote)?;
             match command {
@@ -767,6 +684,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Automation(command) => automation::run(command, &remote).await,
         Command::Ops(command) => ops::run(command).await,
+        Command::Config(command) => config::run(command, &remote).await,
         Command::Agent { .. } => unreachable!("handled before the runtime starts"),
     }
 }

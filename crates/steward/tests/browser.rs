@@ -179,6 +179,8 @@ async fn a_technician_works_through_the_console() {
             "shell.opened",
             "POST /api/v1/enroll-tokens",
             "POST /api/v1/jobs",
+            "PATCH /api/v1/monitors/{id}",
+            "DELETE /api/v1/monitors/{id}",
             "login",
         ];
         drive(&fleet, "console.mjs", &[], &actions, &shots);

@@ -201,7 +201,7 @@ pub async fn get_channel(
 ) -> Result<Response, ApiError> {
     let id = id_param(&id, "channel")?;
     let record = state.store.get_channel(&caller.scope, id).await?;
-    Ok(tagged(record.version, record))
+    Ok(tagged(record.version, answer(&record)))
 }
 
 pub async fn patch_channel(
@@ -230,7 +230,7 @@ pub async fn patch_channel(
         .map_err(|e| named_conflict(e, &record.name))?;
     caller.changed(view(&current), view(&record));
     let record = state.store.get_channel(&caller.scope, id).await?;
-    Ok(tagged(record.version, record))
+    Ok(tagged(record.version, answer(&record)))
 }
 
 pub async fn delete_channel(
@@ -253,9 +253,15 @@ fn refuse_target(checked: Result<(), crate::egress::EgressError>) -> Result<(), 
     checked.map_err(|e| ApiError::bad_request(format!("cannot notify there: {e}")))
 }
 
+/// The record as answered: with its editable `fields` (no secrets).
+fn answer(record: &ChannelRecord) -> Value {
+    super::lifecycle::with_fields(record, view(record))
+}
+
 pub async fn list_channels(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> ApiResult<Vec<ChannelRecord>> {
-    Ok(Json(state.store.list_channels(&caller.scope).await?))
+) -> ApiResult<Vec<Value>> {
+    let records = state.store.list_channels(&caller.scope).await?;
+    Ok(Json(records.iter().map(answer).collect()))
 }

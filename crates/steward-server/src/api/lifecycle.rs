@@ -47,6 +47,16 @@ pub fn tagged<T: Serialize>(version: i64, body: T) -> Response {
     response
 }
 
+/// `record` as JSON with `fields`: its editable fields in the shape `POST`
+/// creates from and `PATCH` takes.
+pub fn with_fields<T: Serialize>(record: &T, fields: Value) -> Value {
+    let mut value = serde_json::to_value(record).unwrap_or_default();
+    if value.is_object() {
+        value["fields"] = fields;
+    }
+    value
+}
+
 /// The stored object's fields (`current`, an object) with the patch's laid
 /// over them: a field given replaces, `null` removes.
 pub fn overlay(current: Value, patch: Value) -> Result<Value, ApiError> {

@@ -224,11 +224,18 @@ async fn remediation_allowed(
     Ok(())
 }
 
+/// The record as answered: with its editable `fields` (what `PATCH` and
+/// `steward apply` take, what `steward export` writes).
+fn answer(record: &MonitorRecord) -> Value {
+    super::lifecycle::with_fields(record, view(record))
+}
+
 pub async fn list_monitors(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> ApiResult<Vec<MonitorRecord>> {
-    Ok(Json(state.store.list_monitors(&caller.scope).await?))
+) -> ApiResult<Vec<Value>> {
+    let records = state.store.list_monitors(&caller.scope).await?;
+    Ok(Json(records.iter().map(answer).collect()))
 }
 
 pub async fn get_monitor(
@@ -238,7 +245,7 @@ pub async fn get_monitor(
 ) -> Result<Response, ApiError> {
     let id = id_param(&id, "monitor")?;
     let record = state.store.get_monitor(&caller.scope, id).await?;
-    Ok(tagged(record.version, record))
+    Ok(tagged(record.version, answer(&record)))
 }
 
 pub async fn patch_monitor(
@@ -270,7 +277,7 @@ pub async fn patch_monitor(
     }
     reload(&state).await?;
     caller.changed(view(&current), view(&record));
-    Ok(tagged(record.version, record))
+    Ok(tagged(record.version, answer(&record)))
 }
 
 pub async fn delete_monitor(

@@ -94,6 +94,11 @@ pub fn view(rule: &NoiseRule) -> Value {
     fields
 }
 
+/// The rule as answered: with its editable `fields`.
+fn answer(rule: &NoiseRule) -> Value {
+    super::lifecycle::with_fields(rule, view(rule))
+}
+
 fn kind_named(kind: NoiseKind) -> &'static str {
     match kind {
         NoiseKind::Maintenance => "maintenance window",
@@ -169,7 +174,7 @@ async fn get(
 ) -> Result<Response, ApiError> {
     let id = id_param(id, kind_named(kind))?;
     let rule = state.store.get_noise_rule(&caller.scope, kind, id).await?;
-    Ok(tagged(rule.version, rule))
+    Ok(tagged(rule.version, answer(&rule)))
 }
 
 async fn patch(
@@ -201,7 +206,7 @@ async fn patch(
         ..current.clone()
     };
     caller.changed(view(&current), view(&rule));
-    Ok(tagged(version, rule))
+    Ok(tagged(version, answer(&rule)))
 }
 
 async fn delete(state: &AppState, caller: &Caller, kind: NoiseKind, id: &str) -> ApiResult<Value> {
@@ -236,25 +241,23 @@ pub async fn create_silence(
 pub async fn list_maintenance(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> ApiResult<Vec<NoiseRule>> {
-    Ok(Json(
-        state
-            .store
-            .list_noise_rules(&caller.scope, NoiseKind::Maintenance)
-            .await?,
-    ))
+) -> ApiResult<Vec<Value>> {
+    let rules = state
+        .store
+        .list_noise_rules(&caller.scope, NoiseKind::Maintenance)
+        .await?;
+    Ok(Json(rules.iter().map(answer).collect()))
 }
 
 pub async fn list_silences(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> ApiResult<Vec<NoiseRule>> {
-    Ok(Json(
-        state
-            .store
-            .list_noise_rules(&caller.scope, NoiseKind::Silence)
-            .await?,
-    ))
+) -> ApiResult<Vec<Value>> {
+    let rules = state
+        .store
+        .list_noise_rules(&caller.scope, NoiseKind::Silence)
+        .await?;
+    Ok(Json(rules.iter().map(answer).collect()))
 }
 
 pub async fn get_maintenance(

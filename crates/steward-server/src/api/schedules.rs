@@ -121,11 +121,17 @@ pub async fn create_schedule(
     Ok(Json(record))
 }
 
+/// The record as answered: with its editable `fields`.
+fn answer(record: &ScheduleRecord) -> Value {
+    super::lifecycle::with_fields(record, view(record))
+}
+
 pub async fn list_schedules(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> ApiResult<Vec<ScheduleRecord>> {
-    Ok(Json(state.store.list_schedules(&caller.scope).await?))
+) -> ApiResult<Vec<Value>> {
+    let records = state.store.list_schedules(&caller.scope).await?;
+    Ok(Json(records.iter().map(answer).collect()))
 }
 
 pub async fn get_schedule(
@@ -135,7 +141,7 @@ pub async fn get_schedule(
 ) -> Result<Response, ApiError> {
     let id = id_param(&id, "schedule")?;
     let record = state.store.get_schedule(&caller.scope, id).await?;
-    Ok(tagged(record.version, record))
+    Ok(tagged(record.version, answer(&record)))
 }
 
 pub async fn patch_schedule(
@@ -164,7 +170,7 @@ pub async fn patch_schedule(
         .await
         .map_err(|e| named_conflict(e, &record.name))?;
     caller.changed(view(&current), view(&record));
-    Ok(tagged(record.version, record))
+    Ok(tagged(record.version, answer(&record)))
 }
 
 pub async fn delete_schedule(

@@ -16,8 +16,11 @@ export function onUnauthorized(fn) { listeners.unauthorized.push(fn); }
 export function onMfaSetupRequired(fn) { listeners.mfaSetup.push(fn); }
 
 // Calls the JSON API; throws ApiError with the server's own message.
-export async function api(path, { method = "GET", body, signal } = {}) {
+// `version`: the version the caller read (If-Match); a newer one on the
+// server refuses the change with 412 and says so.
+export async function api(path, { method = "GET", body, signal, version } = {}) {
   const init = { method, credentials: "same-origin", signal, headers: {} };
+  if (version !== undefined) init.headers["if-match"] = `"${version}"`;
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -301,4 +304,27 @@ export function wsUrl(path) {
 
 export function confirmAction(message) {
   return window.confirm(message);
+}
+
+// Edit, Disable/Enable (when `offNote` is given) and Delete for one
+// object at `path`, each confirmed where it takes something away; the
+// server's sentence shows when it refuses.
+export function lifecycleButtons(o, { edit, path, what, done, offNote, deleteNote = "" }) {
+  const act = async (question, call, said) => {
+    if (question && !confirm(question)) return;
+    try {
+      await call();
+      toast(said);
+    } catch (e) {
+      toast(e.message, "error");
+    }
+    done();
+  };
+  const off = o.enabled === false;
+  return h("div", { class: "row-actions" },
+    edit ? h("button", { class: "small", dataset: { action: "edit" }, onclick: edit }, "Edit") : null,
+    offNote === undefined ? null : h("button", { class: "small", dataset: { action: off ? "enable" : "disable" },
+      onclick: () => act(off ? null : `Disable ${what}? ${offNote}`, () => api(path, { method: "PATCH", body: { enabled: off }, version: o.version }), `${off ? "Enabled" : "Disabled"} ${what}`) }, off ? "Enable" : "Disable"),
+    h("button", { class: "small danger", dataset: { action: "delete" },
+      onclick: () => act(`Delete ${what}? ${deleteNote}`.trim(), () => api(path, { method: "DELETE" }), `Deleted ${what}`) }, "Delete"));
 }

@@ -1,6 +1,6 @@
 // Monitors, notification channels (with "send test"), enrollment tokens
 // (with the install command), users and API tokens, the audit log.
-import { api, h, table, pill, timeTag, when, toast, modal, form, copyButton } from "../lib.js";
+import { api, h, table, pill, timeTag, when, toast, modal, form, copyButton, lifecycleButtons } from "../lib.js";
 
 const list = (text) => (text || "").split(",").map((s) => s.trim()).filter(Boolean);
 
@@ -18,8 +18,9 @@ export async function monitors(root) {
       { title: "Watches", class: "wrap", render: (m) => describeSpec(m.definition.spec || {}) },
       { title: "Applies to", render: (m) => matcher(m.definition.applies_to) },
       { title: "Self-healing", render: (m) => (m.definition.remediation ? `runs ${m.definition.remediation.script}` : "–") },
-      { title: "", render: (m) => h("button", { class: "small danger", onclick: async () => { if (confirm(`Delete the monitor ${m.name}?`)) { await api(`/monitors/${m.id}/delete`, { method: "POST", body: {} }); toast("Deleted " + m.name); draw(); } } }, "Delete") },
-    ], all, { empty: "No monitors." }));
+      { title: "", render: (m) => lifecycleButtons(m, { edit: () => edit(m), path: `/monitors/${m.id}`, what: `the monitor ${m.name}`, done: draw,
+        offNote: "Its open alerts are resolved and it raises none until enabled.", deleteNote: "Its open alerts are resolved; their history stays." }) },
+    ], all, { empty: "No monitors.", rowClass: (m) => (m.enabled === false ? "disabled" : null) }));
   };
   const create = () => modal("New monitor", (close) => monitorForm(async (body) => {
     await api("/monitors", { method: "POST", body });
@@ -27,6 +28,18 @@ export async function monitors(root) {
     close();
     draw();
   }), { wide: true });
+  // The form filled from the monitor; what the form has no field for
+  // (devices named one by one, a remediation's settings) is kept.
+  const edit = (m) => modal(`Edit ${m.name}`, (close) => monitorForm(async (body) => {
+    const kept = m.fields || {};
+    if (kept.applies_to?.devices?.length) body.applies_to.devices = kept.applies_to.devices;
+    if (body.remediation && kept.remediation?.script === body.remediation.script) body.remediation = kept.remediation;
+    if (!body.remediation) body.remediation = null;
+    await api(`/monitors/${m.id}`, { method: "PATCH", body, version: m.version });
+    toast("Saved " + body.name);
+    close();
+    draw();
+  }, m), { wide: true });
   await draw();
 }
 
@@ -45,7 +58,7 @@ const KIND_FIELDS = {
 // The monitor form: a kind, then the fields of that kind (levels in % for
 // the `.utilization` ratios); "Advanced" takes the definition as JSON.
 // `submit(body)` saves it; its errors show in the form.
-function monitorForm(submit) {
+function monitorForm(submit, existing) {
   const f = form([
     { name: "name", label: "Name", required: true, placeholder: "Disk almost full" },
     { name: "kind", label: "Kind", type: "select", value: "threshold", options: [["threshold", "Threshold: a metric beyond a level for a while"], ["forecast", "Forecast: a metric heading for its capacity"], ["offline", "Offline: the device stopped reporting"], ["check", "Check: a local script check fails"], ["json", "Advanced: the definition as JSON"]] },
@@ -75,8 +88,38 @@ function monitorForm(submit) {
     for (const name of new Set(Object.values(KIND_FIELDS).flat())) f.elements[name].closest("label").hidden = !wanted.includes(name);
   };
   f.elements.kind.addEventListener("change", show);
+  if (existing) fill(f, existing);
   show();
   return f;
+}
+
+// The form's fields from a stored monitor (levels of ratios back in %).
+function fill(f, m) {
+  const s = m.definition.spec || {};
+  const ratio = s.metric?.endsWith(".utilization") ? 100 : 1;
+  const set = (name, value) => { f.elements[name].value = value ?? ""; };
+  const level = (x) => (x === undefined || x === null ? "" : Math.round(x * ratio * 1e9) / 1e9);
+  const t = s.threshold || {};
+  set("name", m.name);
+  set("kind", ["threshold", "forecast", "offline", "check"].includes(s.kind) ? s.kind : "json");
+  set("metric", s.metric);
+  set("labels", Object.entries(s.labels || {}).map(([k, v]) => `${k}=${v}`).join(", "));
+  set("direction", t.direction || "above");
+  set("warning", level(t.warning?.trigger));
+  set("warning_clear", level(t.warning?.clear));
+  set("critical", level(t.critical?.trigger));
+  set("critical_clear", level(t.critical?.clear));
+  set("for_minutes", (t.for_ms || 0) / 60000);
+  set("capacity", level(s.capacity));
+  set("horizon_days", (s.horizon_ms || 604800000) / 86400000);
+  set("window_hours", (s.window_ms || 86400000) / 3600000);
+  set("check", s.check);
+  set("spec", JSON.stringify(s, null, 2));
+  const a = m.definition.applies_to || {};
+  set("tags", (a.tags || []).join(", "));
+  set("sites", (a.sites || []).join(", "));
+  set("os", (a.os || []).join(", "));
+  set("remediation", m.definition.remediation?.script);
 }
 
 // The API body from the form's values; throws with the field's name when
@@ -155,7 +198,9 @@ export async function channels(root) {
       { title: "Waiting", class: "num", render: (c) => String(c.pending) },
       { title: "Last error", class: "wrap", render: (c) => (c.last_error ? h("span", { class: "pill failed" }, c.last_error) : "–") },
       { title: "", render: (c) => h("button", { class: "small", dataset: { test: c.name }, onclick: (e) => test(c, e.target) }, "Send test") },
-    ], all, { empty: "No channels: alerts are recorded but nobody is told." }));
+      { title: "", render: (c) => lifecycleButtons(c, { edit: () => edit(c), path: `/channels/${c.id}`, what: `the channel ${c.name}`, done: draw,
+        offNote: "Nothing is sent through it until it is enabled; notifications wait.", deleteNote: c.pending ? `Its ${c.pending} waiting notifications are dropped.` : "" }) },
+    ], all, { empty: "No channels: alerts are recorded but nobody is told.", rowClass: (c) => (c.enabled === false ? "disabled" : null) }));
   };
   const test = async (c, button) => {
     button.disabled = true;
@@ -168,42 +213,56 @@ export async function channels(root) {
     button.disabled = false;
     button.textContent = "Send test";
   };
-  const create = () => modal("New notification channel", (close) => {
-    const f = form([
-      { name: "name", label: "Name", required: true },
-      { name: "kind", label: "Kind", type: "select", value: "webhook", options: [["webhook", "Webhook (signed JSON)"], ["slack", "Slack incoming webhook"], ["teams", "Microsoft Teams incoming webhook"], ["email", "Email (SMTP)"]] },
-      { name: "url", label: "URL", type: "url", placeholder: "https://…" },
-      { name: "secret", label: "Signing secret (webhook)", type: "password" },
-      { name: "smtp_host", label: "SMTP host (email)" },
-      { name: "smtp_port", label: "SMTP port", type: "number", min: 1, max: 65535 },
-      { name: "from", label: "From (email)" },
-      { name: "to", label: "To (email, comma-separated)" },
-      { name: "username", label: "SMTP username" },
-      { name: "password", label: "SMTP password", type: "password" },
-      { name: "min_severity", label: "From severity", type: "select", value: "warning", options: [["warning", "warning"], ["critical", "critical"]] },
-      { name: "tags", label: "Only devices with these tags", help: "Comma-separated; empty: every device" },
-    ], async (v) => {
-      const body = { name: v.name, kind: v.kind, min_severity: v.min_severity, tags: list(v.tags) };
-      if (v.kind === "email") Object.assign(body, { smtp_host: v.smtp_host, smtp_port: v.smtp_port, from: v.from, to: list(v.to), username: v.username || undefined, password: v.password || undefined });
-      else Object.assign(body, { url: v.url, secret: v.secret || undefined });
-      await api("/channels", { method: "POST", body });
-      toast("Saved " + v.name);
-      close();
-      draw();
-    });
-    const kind = f.elements.kind;
-    const sync = () => {
-      const email = kind.value === "email";
-      for (const name of ["smtp_host", "smtp_port", "from", "to", "username", "password"]) f.elements[name].closest("label").hidden = !email;
-      f.elements.url.closest("label").hidden = email;
-      f.elements.url.required = !email;
-      f.elements.secret.closest("label").hidden = kind.value !== "webhook";
-    };
-    kind.addEventListener("change", sync);
-    sync();
-    return f;
-  }, { wide: true });
+  const create = () => modal("New notification channel", (close) => channelForm(async (body) => {
+    await api("/channels", { method: "POST", body });
+    toast("Saved " + body.name);
+    close();
+    draw();
+  }), { wide: true });
+  // Secrets are never shown: left empty, the stored ones stay.
+  const edit = (c) => modal(`Edit ${c.name}`, (close) => channelForm(async (body) => {
+    await api(`/channels/${c.id}`, { method: "PATCH", body, version: c.version });
+    toast("Saved " + body.name);
+    close();
+    draw();
+  }, c), { wide: true });
   await draw();
+}
+
+// The channel form (filled from `existing` when editing); `submit(body)`.
+function channelForm(submit, existing) {
+  const c = existing?.fields || {};
+  const keep = existing ? "Leave empty to keep the current one" : undefined;
+  const f = form([
+    { name: "name", label: "Name", required: true, value: c.name },
+    { name: "kind", label: "Kind", type: "select", value: c.kind || "webhook", options: [["webhook", "Webhook (signed JSON)"], ["slack", "Slack incoming webhook"], ["teams", "Microsoft Teams incoming webhook"], ["email", "Email (SMTP)"]] },
+    { name: "url", label: "URL", type: "url", placeholder: "https://…", value: c.url },
+    { name: "secret", label: "Signing secret (webhook)", type: "password", help: keep },
+    { name: "smtp_host", label: "SMTP host (email)", value: c.smtp_host },
+    { name: "smtp_port", label: "SMTP port", type: "number", min: 1, max: 65535, value: c.smtp_port },
+    { name: "from", label: "From (email)", value: c.from },
+    { name: "to", label: "To (email, comma-separated)", value: (c.to || []).join(", ") },
+    { name: "username", label: "SMTP username", value: c.username },
+    { name: "password", label: "SMTP password", type: "password", help: keep },
+    { name: "min_severity", label: "From severity", type: "select", value: c.min_severity || "warning", options: [["warning", "warning"], ["critical", "critical"]] },
+    { name: "tags", label: "Only devices with these tags", help: "Comma-separated; empty: every device", value: (c.tags || []).join(", ") },
+  ], async (v) => {
+    const body = { name: v.name, kind: v.kind, min_severity: v.min_severity, tags: list(v.tags) };
+    if (v.kind === "email") Object.assign(body, { smtp_host: v.smtp_host, smtp_port: v.smtp_port, from: v.from, to: list(v.to), username: v.username || undefined, password: v.password || undefined });
+    else Object.assign(body, { url: v.url, secret: v.secret || undefined });
+    await submit(body);
+  });
+  const kind = f.elements.kind;
+  const sync = () => {
+    const email = kind.value === "email";
+    for (const name of ["smtp_host", "smtp_port", "from", "to", "username", "password"]) f.elements[name].closest("label").hidden = !email;
+    f.elements.url.closest("label").hidden = email;
+    f.elements.url.required = !email;
+    f.elements.secret.closest("label").hidden = kind.value !== "webhook";
+  };
+  kind.addEventListener("change", sync);
+  sync();
+  return f;
 }
 
 // --- enrollment ------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Alerts: open, acknowledged and resolved lists; acknowledge and resolve;
 // silences (with a reason and an expiry) and maintenance windows; per alert
 // its history: notifications sent, suppression reasons, remediation.
-import { api, h, table, pill, timeTag, when, toast, modal, form, link } from "../lib.js";
+import { api, h, table, pill, timeTag, when, toast, modal, form, link, lifecycleButtons } from "../lib.js";
 
 const TABS = [["open", "Open"], ["acknowledged", "Acknowledged"], ["resolved", "Resolved"], ["silences", "Silences"], ["maintenance", "Maintenance windows"]];
 
@@ -60,9 +60,13 @@ export async function render(root, _parts, params, ctx) {
       h("ul", { class: "events" }, events.map((e) => h("li", {}, h("div", { class: "at" }, when(e.at)), describe(e.event))))));
   }
 
+  // Silences and windows, each deletable (a silence lifted early).
   async function drawRules(path, columns) {
     const rules = await api(path);
-    box.replaceChildren(table(columns, rules, { empty: "None." }));
+    const what = path === "/silences" ? "this silence" : "this maintenance window";
+    const actions = { title: "", render: (r) => lifecycleButtons(r, { path: `${path}/${r.id}`, what, done: draw,
+      deleteNote: path === "/silences" ? "Its alerts notify again at once." : "" }) };
+    box.replaceChildren(table([...columns, actions], rules, { empty: "None." }));
   }
 
   await draw();

@@ -1,6 +1,6 @@
 // Scripts, jobs (with live per-target progress and streamed output) and
 // schedules; the "run a script" dialog every page uses.
-import { api, h, table, pill, timeTag, when, toast, modal, form, link, duration, every, wsUrl } from "../lib.js";
+import { api, h, table, pill, timeTag, when, toast, modal, form, link, duration, every, wsUrl, lifecycleButtons } from "../lib.js";
 
 // --- running things ----------------------------------------------------------
 
@@ -193,8 +193,9 @@ export async function schedules(root) {
       { title: "On", render: (s) => (s.job.targets || []).join(", ") },
       { title: "Next", render: (s) => when(s.next_run_at) },
       { title: "Last", render: (s) => (s.last_run_at ? timeTag(s.last_run_at) : "never") },
-      { title: "", render: (s) => h("button", { class: "small danger", onclick: async () => { if (confirm(`Delete the schedule ${s.name}?`)) { await api(`/schedules/${s.id}/delete`, { method: "POST", body: {} }); draw(); } } }, "Delete") },
-    ], all, { empty: "No schedules yet." }));
+      { title: "", render: (s) => lifecycleButtons(s, { path: `/schedules/${s.id}`, what: `the schedule ${s.name}`, done: draw,
+        offNote: "It does not run until it is enabled again." }) },
+    ], all, { empty: "No schedules yet.", rowClass: (s) => (s.enabled === false ? "disabled" : null) }));
   };
   const create = async () => {
     const scriptList = await api("/scripts");

@@ -1,0 +1,186 @@
+//! Configuration as code against a live server: `steward apply --dry-run`
+//! changes nothing, `apply` converges, a second `apply` finds nothing to
+//! do, `export` round-trips without a change, `apply --prune` deletes what
+//! the files dropped, and one object is edited, disabled and deleted by
+//! name from the command line.
+
+mod common;
+
+use common::api::Api;
+use common::*;
+use serde_json::Value;
+
+fn stdout(out: std::process::Output) -> String {
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const MONITORS: &str = r#"
+monitors:
+  - name: disk
+    spec:
+      kind: threshold
+      metric: system.filesystem.utilization
+      threshold:
+        direction: above
+        critical: { trigger: 0.9, clear: 0.8 }
+        for_ms: 60000
+  - name: offline
+    spec: { kind: offline }
+    applies_to: { sites: [hq] }
+maintenance:
+  - name: patch night
+    matcher: { sites: [hq] }
+    schedule: { kind: once, start: 0, end: 1 }
+"#;
+
+const CHANNELS: &str = r#"
+channels:
+  - name: ops
+    kind: webhook
+    url: http://127.0.0.1:9/hook
+    secret: 0123456789abcdef
+    min_severity: critical
+schedules:
+  - name: nightly ping
+    timing: { cron: "0 3 * * *", timezone: Europe/Paris }
+    job: { action: { kind: ping }, targets: [all] }
+"#;
+
+async fn names(api: &Api, path: &str) -> Vec<String> {
+    let (_, list) = api.get(path).await;
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| o["fields"]["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_of_yaml_is_planned_applied_exported_and_pruned() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    let dir = root.path().join("config");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("monitors.yaml"), MONITORS).unwrap();
+    std::fs::write(dir.join("channels.yml"), CHANNELS).unwrap();
+    std::fs::write(dir.join("README.md"), "not configuration").unwrap();
+    let config = dir.to_str().unwrap();
+    let cli = |args: &[&str]| stdout(tokio::task::block_in_place(|| server.cli(args)));
+
+    // The plan, and nothing changed.
+    let plan = cli(&["apply", "-f", config, "--dry-run"]);
+    for line in [
+        "+ channel \"ops\" (create)",
+        "+ monitor \"disk\" (create)",
+        "+ monitor \"offline\" (create)",
+        "+ maintenance window \"patch night\" (create)",
+        "+ schedule \"nightly ping\" (create)",
+        "Plan: 5 to create, 0 to change, 0 to delete, 0 unchanged.",
+    ] {
+        assert!(plan.contains(line), "{line:?} not in:\n{plan}");
+    }
+    assert!(names(&api, "/api/v1/monitors").await.is_empty());
+    let planned: Value =
+        serde_json::from_str(&cli(&["apply", "-f", config, "--dry-run", "--json"])).unwrap();
+    assert_eq!(planned["steps"].as_array().unwrap().len(), 5, "{planned}");
+
+    // Applied; then applying again finds nothing to do.
+    let applied = cli(&["apply", "-f", config]);
+    assert!(applied.contains("Applied: 5 changes."), "{applied}");
+    assert_eq!(names(&api, "/api/v1/monitors").await, ["disk", "offline"]);
+    assert_eq!(names(&api, "/api/v1/channels").await, ["ops"]);
+    assert_eq!(names(&api, "/api/v1/maintenance").await, ["patch night"]);
+    assert_eq!(names(&api, "/api/v1/schedules").await, ["nightly ping"]);
+    let again = cli(&["apply", "-f", config]);
+    assert!(
+        again.contains("Plan: 0 to create, 0 to change, 0 to delete, 5 unchanged."),
+        "{again}"
+    );
+
+    // Exported, the same configuration: applying the export changes nothing.
+    let exported = cli(&["export"]);
+    assert!(
+        exported.contains("name: disk") && exported.contains("trigger: 0.9"),
+        "{exported}"
+    );
+    assert!(
+        !exported.contains("0123456789abcdef"),
+        "a secret was exported:\n{exported}"
+    );
+    let copy = root.path().join("exported.yaml");
+    std::fs::write(&copy, &exported).unwrap();
+    let round = cli(&[
+        "apply",
+        "-f",
+        copy.to_str().unwrap(),
+        "--dry-run",
+        "--prune",
+    ]);
+    assert!(
+        round.contains("Plan: 0 to create, 0 to change, 0 to delete, 5 unchanged."),
+        "{round}"
+    );
+
+    // A threshold changed and a monitor dropped from the files: --prune
+    // deletes it, and only it.
+    std::fs::write(
+        dir.join("monitors.yaml"),
+        MONITORS
+            .replace("trigger: 0.9, clear: 0.8", "trigger: 0.95, clear: 0.85")
+            .replace(
+                "  - name: offline\n    spec: { kind: offline }\n    applies_to: { sites: [hq] }\n",
+                "",
+            ),
+    )
+    .unwrap();
+    let kept = cli(&["apply", "-f", config, "--dry-run"]);
+    assert!(kept.contains("~ monitor \"disk\": spec changes"), "{kept}");
+    assert!(
+        !kept.contains("(delete)"),
+        "without --prune nothing is deleted:\n{kept}"
+    );
+    let pruned = cli(&["apply", "-f", config, "--prune"]);
+    assert!(
+        pruned.contains("- monitor \"offline\" (delete)"),
+        "{pruned}"
+    );
+    assert_eq!(names(&api, "/api/v1/monitors").await, ["disk"]);
+    let (_, monitors) = api.get("/api/v1/monitors").await;
+    assert_eq!(
+        monitors[0]["fields"]["spec"]["threshold"]["critical"]["trigger"],
+        0.95
+    );
+
+    // One object by name: edited, disabled, deleted.
+    let edited = cli(&["edit", "schedule", "nightly ping", "--set", "name=nightly"]);
+    assert!(
+        edited.contains("Schedule \"nightly ping\" changed."),
+        "{edited}"
+    );
+    cli(&["disable", "monitor", "disk"]);
+    let (_, monitors) = api.get("/api/v1/monitors").await;
+    assert_eq!(monitors[0]["enabled"], false);
+    let gone = server.cli_json(&["delete", "channel", "ops"]);
+    assert!(gone["deleted"].is_string(), "{gone}");
+    assert!(names(&api, "/api/v1/channels").await.is_empty());
+    let missing = tokio::task::block_in_place(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
+            .args(["delete", "monitor", "nope"])
+            .env("STEWARD_URL", server.url())
+            .env("STEWARD_TOKEN", &server.token)
+            .env("STEWARD_CA", server.ca())
+            .output()
+            .unwrap()
+    });
+    assert!(!missing.status.success());
+    let error = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        error.contains("no monitor named \"nope\" here (there are: disk)"),
+        "{error}"
+    );
+}
