@@ -168,6 +168,7 @@ mod tests {
     fn grant(org: Option<Uuid>, site: Option<&str>, role: &str, deny: bool) -> Grant {
         let role = builtin_roles().into_iter().find(|r| r.id == role).unwrap();
         Grant {
+            id: Uuid::now_v7(),
             org_id: org,
             site: site.map(String::from),
             role_id: role.id,

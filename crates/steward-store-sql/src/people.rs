@@ -33,6 +33,7 @@ fn user(row: &Row) -> Result<UserRecord> {
         totp_secret: row.get("totp_secret"),
         totp_enabled: row.get("totp_enabled"),
         org_requires_totp: row.get("require_totp"),
+        disabled: row.get("disabled"),
     })
 }
 
@@ -60,7 +61,7 @@ fn enroll_token(row: &Row) -> Result<EnrollTokenRecord> {
     })
 }
 
-const USER_COLUMNS: &str = "u.id, u.org_id, u.username, u.password_hash, u.totp_secret, u.totp_enabled, o.require_totp FROM users u JOIN orgs o ON o.id = u.org_id";
+const USER_COLUMNS: &str = "u.id, u.org_id, u.username, u.password_hash, u.totp_secret, u.totp_enabled, u.disabled, o.require_totp FROM users u JOIN orgs o ON o.id = u.org_id";
 
 #[async_trait]
 impl PeopleStore for SqlStore {
@@ -177,7 +178,7 @@ impl PeopleStore for SqlStore {
 
     async fn list_users(&self, scope: &Scope) -> Result<Vec<UserSummary>> {
         let sql = format!(
-            "SELECT id, org_id, username, totp_enabled FROM users WHERE {} ORDER BY {}, username",
+            "SELECT id, org_id, username, totp_enabled, disabled FROM users WHERE {} ORDER BY {}, username",
             self.in_scope(1, "org_id", None),
             self.nocase("username")
         );
@@ -190,9 +191,89 @@ impl PeopleStore for SqlStore {
                     org_id: uuid(row.get("org_id"))?,
                     username: row.get("username"),
                     totp_enabled: row.get("totp_enabled"),
+                    disabled: row.get("disabled"),
                 })
             })
             .collect()
+    }
+
+    async fn set_user_disabled(&self, scope: &Scope, user: Uuid, disabled: bool) -> Result<()> {
+        let mut tx = self.db.begin().await.map_err(backend)?;
+        let sql = format!(
+            "UPDATE users SET disabled = $3 WHERE id = $2 AND {}",
+            self.in_scope(1, "org_id", None)
+        );
+        let done = q(sql)
+            .bind(scope_param(scope))
+            .bind(user.to_string())
+            .bind(disabled)
+            .execute(&mut tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if disabled {
+            q("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user.to_string())
+                .execute(&mut tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn delete_user(&self, scope: &Scope, user: Uuid) -> Result<()> {
+        let mut tx = self.db.begin().await.map_err(backend)?;
+        let sql = format!(
+            "SELECT id FROM users WHERE id = $2 AND {}",
+            self.in_scope(1, "org_id", None)
+        );
+        let found = q(sql)
+            .bind(scope_param(scope))
+            .bind(user.to_string())
+            .fetch_optional(&mut tx)
+            .await
+            .map_err(backend)?;
+        if found.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        for table in ["recovery_codes", "sessions", "api_tokens", "grants"] {
+            q(format!("DELETE FROM {table} WHERE user_id = $1"))
+                .bind(user.to_string())
+                .execute(&mut tx)
+                .await
+                .map_err(backend)?;
+        }
+        q("DELETE FROM users WHERE id = $1")
+            .bind(user.to_string())
+            .execute(&mut tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn user_grants(&self, user: Uuid) -> Result<Vec<Grant>> {
+        self.grants_of(user).await
+    }
+
+    async fn delete_grant(&self, scope: &Scope, user: Uuid, grant: Uuid) -> Result<()> {
+        let sql = format!(
+            "DELETE FROM grants WHERE id = $2 AND user_id = $3
+             AND user_id IN (SELECT id FROM users WHERE {})",
+            self.in_scope(1, "org_id", None)
+        );
+        let done = q(sql)
+            .bind(scope_param(scope))
+            .bind(grant.to_string())
+            .bind(user.to_string())
+            .execute(&self.db)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     async fn set_totp(&self, user: Uuid, secret: Option<&str>, enabled: bool) -> Result<()> {
@@ -370,7 +451,7 @@ impl PeopleStore for SqlStore {
             "SELECT u.id AS user_id, u.username, u.org_id, t.id AS token_id, t.scope_org, t.scope_site, t.expires_at AS token_expires_at, t.role_id AS token_role, r.permissions AS token_permissions,
              (u.totp_enabled OR NOT o.require_totp) AS mfa_done
              FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = u.org_id LEFT JOIN roles r ON r.id = t.role_id
-             WHERE t.token_hash = $1 AND NOT t.revoked AND (t.expires_at IS NULL OR t.expires_at > $2)",
+             WHERE t.token_hash = $1 AND NOT t.revoked AND NOT u.disabled AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
         .bind(token_hash)
         .bind(now)
@@ -392,11 +473,12 @@ impl PeopleStore for SqlStore {
     }
 
     async fn principal_for_user(&self, user: Uuid) -> Result<Principal> {
-        let row = q("SELECT id AS user_id, username, org_id FROM users WHERE id = $1")
-            .bind(user.to_string())
-            .fetch_one(&self.db)
-            .await
-            .map_err(backend)?;
+        let row =
+            q("SELECT id AS user_id, username, org_id FROM users WHERE id = $1 AND NOT disabled")
+                .bind(user.to_string())
+                .fetch_one(&self.db)
+                .await
+                .map_err(backend)?;
         self.principal(&row, None, true).await
     }
 
@@ -420,7 +502,7 @@ impl PeopleStore for SqlStore {
         let row = q("SELECT u.id AS user_id, u.username, u.org_id,
                     (NOT o.require_totp OR (s.mfa_done AND u.totp_enabled)) AS mfa_done
              FROM sessions s JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = u.org_id
-             WHERE s.session_hash = $1 AND s.expires_at > $2")
+             WHERE s.session_hash = $1 AND s.expires_at > $2 AND NOT u.disabled")
         .bind(session_hash)
         .bind(now)
         .fetch_one(&self.db)
@@ -514,7 +596,7 @@ impl PeopleStore for SqlStore {
 impl SqlStore {
     async fn grants_of(&self, user: Uuid) -> Result<Vec<Grant>> {
         q(
-            "SELECT g.org_id, g.site, g.role_id, g.effect, r.permissions FROM grants g JOIN roles r ON r.id = g.role_id WHERE g.user_id = $1",
+            "SELECT g.id, g.org_id, g.site, g.role_id, g.effect, r.permissions FROM grants g JOIN roles r ON r.id = g.role_id WHERE g.user_id = $1 ORDER BY g.id",
         )
         .bind(user.to_string())
         .fetch_all(&self.db)
@@ -523,6 +605,7 @@ impl SqlStore {
         .iter()
         .map(|row| {
             Ok(Grant {
+                id: uuid(row.get("id"))?,
                 org_id: opt_uuid(row.get("org_id"))?,
                 site: row.get("site"),
                 role_id: row.get("role_id"),

@@ -93,6 +93,7 @@ macro_rules! store_suite {
             channels_are_edited_disabled_and_deleted,
             noise_rules_are_edited_and_deleted_per_kind,
             schedules_are_edited_under_a_version,
+            users_are_disabled_deleted_and_lose_grants,
             // audit.rs
             audit_pages_follow_cursors_and_scope,
             concurrent_audit_appends_make_one_chain,

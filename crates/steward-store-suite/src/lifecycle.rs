@@ -371,3 +371,124 @@ pub async fn schedules_are_edited_under_a_version(store: Arc<dyn Store>) {
         "disabled"
     );
 }
+
+pub async fn users_are_disabled_deleted_and_lose_grants(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let other = store.create_org("other").await.unwrap().id;
+    let ana = crate::people::new_user(&*store, org, "ana").await;
+    let grant = |id: Uuid, role: &str| NewGrant {
+        id,
+        user_id: ana,
+        org_id: Some(org),
+        site: None,
+        role_id: role.into(),
+        deny: false,
+    };
+    let (admin, viewer) = (Uuid::now_v7(), Uuid::now_v7());
+    for role in ["admin", "read_only"] {
+        store
+            .upsert_builtin_role(&RoleRecord {
+                id: role.into(),
+                org_id: None,
+                name: role.into(),
+                permissions: vec!["devices.view".into()],
+            })
+            .await
+            .unwrap();
+    }
+    store.create_grant(&grant(admin, "admin")).await.unwrap();
+    store
+        .create_grant(&grant(viewer, "read_only"))
+        .await
+        .unwrap();
+    store
+        .create_api_token(&NewApiToken {
+            id: Uuid::now_v7(),
+            user_id: ana,
+            name: "ci".into(),
+            token_hash: "ana-token".into(),
+            created_at: 1,
+            expires_at: None,
+            role_id: None,
+            scope_org: None,
+            scope_site: None,
+        })
+        .await
+        .unwrap();
+    let session = NewSession {
+        session_hash: "ana-session".into(),
+        user_id: ana,
+        created_at: 1,
+        expires_at: 1_000,
+        mfa_done: true,
+    };
+    store.create_session(&session).await.unwrap();
+
+    // Grants carry their ids; one is removed, in scope only.
+    let grants = store.user_grants(ana).await.unwrap();
+    assert_eq!(
+        grants
+            .iter()
+            .map(|g| (g.id, g.role_id.as_str()))
+            .collect::<Vec<_>>(),
+        [(admin, "admin"), (viewer, "read_only")]
+    );
+    assert!(not_found(
+        store.delete_grant(&Scope::org(other), ana, admin).await
+    ));
+    assert!(not_found(
+        store
+            .delete_grant(&Scope::all(), Uuid::now_v7(), admin)
+            .await
+    ));
+    store
+        .delete_grant(&Scope::org(org), ana, admin)
+        .await
+        .unwrap();
+    let left = store.principal_for_token("ana-token", 10).await.unwrap();
+    assert_eq!(
+        left.grants.iter().map(|g| g.id).collect::<Vec<_>>(),
+        [viewer]
+    );
+
+    // Disabled: no credential of hers resolves, her sessions end.
+    assert!(not_found(
+        store.set_user_disabled(&Scope::org(other), ana, true).await
+    ));
+    store
+        .set_user_disabled(&Scope::org(org), ana, true)
+        .await
+        .unwrap();
+    assert!(store.user_by_id(ana).await.unwrap().disabled);
+    assert!(store.list_users(&Scope::org(org)).await.unwrap()[0].disabled);
+    assert!(store.principal_for_token("ana-token", 10).await.is_err());
+    assert!(store.principal_for_user(ana).await.is_err());
+    assert!(
+        store
+            .principal_for_session("ana-session", 10)
+            .await
+            .is_err()
+    );
+    // Enabled again: the token works; the ended session stays ended.
+    store
+        .set_user_disabled(&Scope::org(org), ana, false)
+        .await
+        .unwrap();
+    assert!(store.principal_for_token("ana-token", 10).await.is_ok());
+    assert!(
+        store
+            .principal_for_session("ana-session", 10)
+            .await
+            .is_err()
+    );
+
+    // Deleted with what was hers.
+    store.create_session(&session).await.unwrap();
+    assert!(not_found(store.delete_user(&Scope::org(other), ana).await));
+    store.delete_user(&Scope::org(org), ana).await.unwrap();
+    assert!(not_found(store.user_by_id(ana).await));
+    assert!(store.principal_for_token("ana-token", 10).await.is_err());
+    assert!(store.user_grants(ana).await.unwrap().is_empty());
+    assert!(not_found(store.delete_user(&Scope::all(), ana).await));
+    assert_eq!(store.user_count().await.unwrap(), 0);
+}

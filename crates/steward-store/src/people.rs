@@ -19,6 +19,17 @@ pub trait PeopleStore: Send + Sync {
     async fn user_by_name(&self, username: &str) -> Result<UserRecord>;
     async fn user_by_id(&self, id: Uuid) -> Result<UserRecord>;
     async fn list_users(&self, scope: &Scope) -> Result<Vec<UserSummary>>;
+    /// Disables (or enables again) a user in scope: a disabled user signs
+    /// in no more and no credential of theirs resolves; disabling also
+    /// ends their sessions.
+    async fn set_user_disabled(&self, scope: &Scope, user: Uuid, disabled: bool) -> Result<()>;
+    /// Deletes a user in scope with their grants, tokens, sessions and
+    /// recovery codes (what they did stays in the audit trail by name).
+    async fn delete_user(&self, scope: &Scope, user: Uuid) -> Result<()>;
+    /// The user's grants, with their ids.
+    async fn user_grants(&self, user: Uuid) -> Result<Vec<Grant>>;
+    /// Removes one grant of a user in scope.
+    async fn delete_grant(&self, scope: &Scope, user: Uuid, grant: Uuid) -> Result<()>;
     async fn set_totp(&self, user: Uuid, secret: Option<&str>, enabled: bool) -> Result<()>;
     async fn replace_recovery_codes(&self, user: Uuid, code_hashes: &[String]) -> Result<()>;
     /// Spends a recovery code; false if unknown or used.

@@ -29,6 +29,8 @@ pub struct UserRecord {
     pub totp_enabled: bool,
     /// The user's organisation requires two-factor sign-in.
     pub org_requires_totp: bool,
+    /// Kept, but signs in no more.
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +39,7 @@ pub struct UserSummary {
     pub org_id: Uuid,
     pub username: String,
     pub totp_enabled: bool,
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,6 +54,7 @@ pub struct RoleRecord {
 /// A role granted (or denied) to a user at a place.
 #[derive(Debug, Clone, Serialize)]
 pub struct Grant {
+    pub id: Uuid,
     pub org_id: Option<Uuid>,
     pub site: Option<String>,
     pub role_id: String,

@@ -646,4 +646,139 @@ async fn revoking_a_token_or_a_grant_closes_its_terminal_at_once() {
         tokio::task::block_in_place(|| shell.ended_within(Duration::from_secs(3))),
         "the terminal outlived the user's grant"
     );
+
+    // 3. The deny is revoked: access is back at once; then the allowing
+    // grant is revoked: the terminal closes and the API refuses.
+    let grants = ok(admin.get(&format!("/api/v1/users/{user_id}")).await)["grants"].clone();
+    let grant_id = |deny: bool| {
+        grants
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["deny"] == deny)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    ok(admin
+        .delete(&format!(
+            "/api/v1/users/{user_id}/grants/{}",
+            grant_id(true)
+        ))
+        .await);
+    let tech_token = anon.token_for("tech", PASSWORD).await;
+    let tech = anon.with_token(&tech_token);
+    assert_eq!(tech.get("/api/v1/devices").await.0, StatusCode::OK);
+    let mut shell = Shell::open(&server, &tech_token, &agent.device_id);
+    shell.type_line("echo granted-$((20+22))");
+    shell.wait_for_output("granted-42");
+    ok(admin
+        .delete(&format!(
+            "/api/v1/users/{user_id}/grants/{}",
+            grant_id(false)
+        ))
+        .await);
+    assert!(
+        tokio::task::block_in_place(|| shell.ended_within(Duration::from_secs(3))),
+        "the terminal outlived the revoked grant"
+    );
+    assert_eq!(tech.get("/api/v1/devices").await.0, StatusCode::FORBIDDEN);
+
+    // 4. Disabled: terminal, token and sign-in all stop at once.
+    ok(admin
+        .post(
+            &format!("/api/v1/users/{user_id}/grants"),
+            json!({ "role": "technician" }),
+        )
+        .await);
+    let tech_token = anon.token_for("tech", PASSWORD).await;
+    let tech = anon.with_token(&tech_token);
+    let mut shell = Shell::open(&server, &tech_token, &agent.device_id);
+    shell.type_line("echo enabled-$((20+22))");
+    shell.wait_for_output("enabled-42");
+    let (status, _, answer) = admin
+        .patch(
+            &format!("/api/v1/users/{user_id}"),
+            None,
+            json!({ "disabled": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        tokio::task::block_in_place(|| shell.ended_within(Duration::from_secs(3))),
+        "the terminal outlived the disabled account"
+    );
+    assert_eq!(
+        tech.get("/api/v1/devices").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _) = anon
+        .post(
+            "/api/v1/login",
+            json!({ "username": "tech", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, users) = admin.get("/api/v1/users").await;
+    assert!(
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["username"] == "tech" && u["disabled"] == true)
+    );
+    // Nobody disables or deletes themselves.
+    let (_, me) = admin.get("/api/v1/whoami").await;
+    let (status, _, refused) = admin
+        .patch(
+            &format!("/api/v1/users/{}", me["user_id"].as_str().unwrap_or("")),
+            None,
+            json!({ "disabled": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+
+    // 5. Enabled again it works; deleted while a schedule runs as it, it
+    // is refused with the schedule named; once that is gone, deleted.
+    let (status, _, _) = admin
+        .patch(
+            &format!("/api/v1/users/{user_id}"),
+            None,
+            json!({ "disabled": false }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let tech_token = anon.token_for("tech", PASSWORD).await;
+    let tech = anon.with_token(&tech_token);
+    let schedule = ok(tech
+        .post(
+            "/api/v1/schedules",
+            json!({ "name": "tech nightly", "timing": { "cron": "0 3 * * *" }, "job": { "action": { "kind": "ping" }, "targets": ["all"] } }),
+        )
+        .await);
+    let (status, refused) = admin.delete(&format!("/api/v1/users/{user_id}")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("schedule \"tech nightly\""),
+        "{refused}"
+    );
+    ok(admin
+        .delete(&format!(
+            "/api/v1/schedules/{}",
+            schedule["id"].as_str().unwrap()
+        ))
+        .await);
+    ok(admin.delete(&format!("/api/v1/users/{user_id}")).await);
+    assert_eq!(
+        tech.get("/api/v1/devices").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        admin.get(&format!("/api/v1/users/{user_id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
 }

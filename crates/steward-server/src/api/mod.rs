@@ -29,6 +29,7 @@ mod session;
 mod shell;
 mod tokens;
 mod transfer;
+mod users;
 
 use crate::auth::{self, Caller};
 use crate::authz::{self, Permission};

@@ -42,6 +42,7 @@ fn request_body(path: &str) -> Value {
             json!({ "username": name, "password": password, "org": text, "role": text, "site": text }),
             &["username", "password"],
         ),
+        "/api/v1/users/{id}" => s(json!({ "disabled": { "type": "boolean" } }), &[]),
         "/api/v1/users/{id}/grants" => s(
             json!({ "role": text, "org": text, "site": text, "deny": { "type": "boolean" } }),
             &["role"],
@@ -143,7 +144,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
             .map(|name| {
                 let schema = match name {
-                    "id" => json!({ "type": "string", "format": "uuid" }),
+                    "id" | "grant" => json!({ "type": "string", "format": "uuid" }),
                     _ => json!({ "type": "string", "pattern": "^[a-z][a-z0-9_.]{0,127}$" }),
                 };
                 json!({ "name": name, "in": "path", "required": true, "schema": schema })
@@ -170,7 +171,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
         }
         if route.method == axum::http::Method::PATCH {
             // The fields to change, in the shape POST creates from.
-            operation["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object" } } } });
+            operation["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": request_body(route.path) } } });
             operation["parameters"]
                 .as_array_mut()
                 .expect("parameters are a list")

@@ -187,6 +187,17 @@ pub(super) fn routes() -> Routes {
         Perm(P::UsersManage),
         access::create_grant,
     )
+    .resource(
+        "/api/v1/users/{id}",
+        Perm(P::UsersManage),
+        (users::get_user, users::patch_user, users::delete_user),
+    )
+    .add(
+        M::DELETE,
+        "/api/v1/users/{id}/grants/{grant}",
+        Perm(P::UsersManage),
+        users::delete_grant,
+    )
     .add(
         M::GET,
         "/api/v1/roles",

@@ -138,6 +138,8 @@ pub async fn login(
     // A failure against a real account is its organisation's to audit.
     let account_org = user.as_ref().map(|u| u.org_id);
     let (user, failure) = match user {
+        // A disabled account is told so only with its right password.
+        Some(user) if password_ok && user.disabled => (None, Some("this account is disabled")),
         Some(user) if password_ok => {
             let failure = second_factor(&state, &user, login.code.as_deref()).await?;
             (Some(user), failure)
@@ -222,6 +224,7 @@ pub async fn whoami(State(state): State<Arc<AppState>>, caller: Caller) -> Json<
         .ok()
         .map(|u| u.totp_enabled);
     Json(json!({
+        "user_id": p.user_id,
         "username": p.username,
         "org_id": p.org_id,
         "grants": p.grants,

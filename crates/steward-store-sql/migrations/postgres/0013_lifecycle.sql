@@ -1,6 +1,6 @@
 -- Objects edited in place carry a version that every change bumps: an edit
 -- names the version it read and loses to a newer one (HTTP If-Match).
--- Monitors and channels can be disabled without being deleted.
+-- Monitors, channels and users can be disabled without being deleted.
 ALTER TABLE monitors ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE monitors ADD COLUMN enabled BOOLEAN NOT NULL DEFAULT true;
 ALTER TABLE channels ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
@@ -8,3 +8,4 @@ ALTER TABLE channels ADD COLUMN enabled BOOLEAN NOT NULL DEFAULT true;
 ALTER TABLE maintenance_windows ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE silences ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE schedules ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT false;
