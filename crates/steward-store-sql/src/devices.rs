@@ -91,7 +91,7 @@ impl DeviceStore for SqlStore {
 
     async fn list_devices(&self, scope: &Scope) -> Result<Vec<DeviceSummary>> {
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM devices WHERE {} ORDER BY {}, id",
+            "SELECT {SUMMARY_COLUMNS} FROM devices WHERE retired_at IS NULL AND {} ORDER BY {}, id",
             self.in_scope(1, "org_id", Some("site")),
             self.nocase("name")
         );
@@ -125,6 +125,24 @@ impl DeviceStore for SqlStore {
             self.in_scope(1, "org_id", Some("site"))
         );
         self.scoped_change(sql, scope, id).await
+    }
+
+    async fn retire_device(&self, scope: &Scope, id: Uuid, at: i64) -> Result<()> {
+        let sql = format!(
+            "UPDATE devices SET revoked = true, retired_at = COALESCE(retired_at, $3) WHERE id = $2 AND {}",
+            self.in_scope(1, "org_id", Some("site"))
+        );
+        let done = q(sql)
+            .bind(scope_param(scope))
+            .bind(id.to_string())
+            .bind(at)
+            .execute(&self.db)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     async fn set_inventory(

@@ -78,6 +78,8 @@ fn security_updates(kind: Kind) -> String {
 
 fn filter_for(kind: Kind, query: &DeviceQuery) -> Filter {
     let mut f = Filter::new(kind);
+    // Retired devices are gone from every page; revoked ones on request.
+    f.and("d.retired_at IS NULL".into());
     if !query.include_revoked {
         f.and("NOT d.revoked".into());
     }

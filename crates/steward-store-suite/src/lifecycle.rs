@@ -492,3 +492,76 @@ pub async fn users_are_disabled_deleted_and_lose_grants(store: Arc<dyn Store>) {
     assert!(not_found(store.delete_user(&Scope::all(), ana).await));
     assert_eq!(store.user_count().await.unwrap(), 0);
 }
+
+pub async fn retired_devices_leave_the_lists_and_keep_their_history(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let other = store.create_org("other").await.unwrap().id;
+    let (old, kept) = (
+        device(&*store, org, "fp-old").await,
+        device(&*store, org, "fp-kept").await,
+    );
+    store
+        .ingest(&[crate::batch(old, org, 1, 1_000, 0.4)])
+        .await
+        .unwrap();
+    assert!(not_found(
+        store.retire_device(&Scope::org(other), old, 50).await
+    ));
+    store
+        .retire_device(&Scope::org(org), old, 50)
+        .await
+        .unwrap();
+    store
+        .retire_device(&Scope::org(org), old, 60)
+        .await
+        .unwrap();
+    assert!(not_found(
+        store.retire_device(&Scope::all(), Uuid::now_v7(), 50).await
+    ));
+    // Out of the lists and the fleet pages, revoked pages included.
+    let listed: Vec<Uuid> = store
+        .list_devices(&Scope::org(org))
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(listed, [kept]);
+    let page = store
+        .device_page(
+            &Scope::all(),
+            &DeviceQuery {
+                include_revoked: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items.iter().map(|d| d.summary.id).collect::<Vec<_>>(),
+        [kept]
+    );
+    // Its identity is refused; what it reported stays readable.
+    let detail = store.get_device(&Scope::all(), old).await.unwrap();
+    assert!(detail.summary.revoked);
+    assert_eq!(
+        store
+            .ingest(&[crate::batch(old, org, 2, 2_000, 0.5)])
+            .await
+            .unwrap(),
+        [IngestOutcome::Refused]
+    );
+    let series = store
+        .query_metric(
+            &Scope::all(),
+            &MetricQuery {
+                device_id: old,
+                name: crate::batch(old, org, 1, 1_000, 0.4).points[0].name.clone(),
+                from_ms: 0,
+                to_ms: 10_000,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(series.iter().map(|s| s.samples.len()).sum::<usize>(), 1);
+}

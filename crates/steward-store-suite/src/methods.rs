@@ -86,6 +86,7 @@ pub const METHODS: &[&str] = &[
     "list_devices",
     "get_device",
     "revoke_device",
+    "retire_device",
     "set_inventory",
     "set_status",
     "mark_offline_if_stale",

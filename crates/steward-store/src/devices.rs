@@ -19,6 +19,9 @@ pub trait DeviceStore: Send + Sync {
     async fn list_devices(&self, scope: &Scope) -> Result<Vec<DeviceSummary>>;
     async fn get_device(&self, scope: &Scope, id: Uuid) -> Result<DeviceDetail>;
     async fn revoke_device(&self, scope: &Scope, id: Uuid) -> Result<()>;
+    /// Retires a device in scope: revoked, out of the lists (`list_devices`,
+    /// fleet pages), its history kept; the first retirement's time stays.
+    async fn retire_device(&self, scope: &Scope, id: Uuid, at: i64) -> Result<()>;
     async fn set_inventory(
         &self,
         device: Uuid,

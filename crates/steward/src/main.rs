@@ -308,6 +308,9 @@ enum DeviceCommand {
     },
     /// Revoke a device's identity; it is disconnected and refused from now on.
     Revoke { id: String },
+    /// Retire a decommissioned device: revoked, gone from the lists, its
+    /// history kept for reports.
+    Retire { id: String },
     /// Ask a connected device to rotate its certificate now (the old one
     /// stops working once it reconnects with the new one).
     Rotate { id: String },
@@ -437,6 +440,9 @@ async fn run(cli: Cli) -> Result<()> {
                         .post(&format!("/api/v1/devices/{id}/rotate"), &json!({}))
                         .await?,
                 ),
+                DeviceCommand::Retire { id } => {
+                    print_json(&client.delete(&format!("/api/v1/devices/{id}")).await?)
+                }
                 DeviceCommand::Revoke { id } => print_json(
                     &client
                         .post(&format!("/api/v1/devices/{id}/revoke"), &json!({}))

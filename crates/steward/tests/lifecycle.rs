@@ -357,3 +357,62 @@ async fn channels_windows_silences_and_schedules_are_edited_and_deleted() {
     ok(api.delete(&path).await);
     assert_eq!(api.get_tagged(&path).await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_device_leaves_the_lists_and_keeps_its_history() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    let mut agent = Agent::enroll(root.path(), "old-box", &server.enroll_token(1));
+    agent.start("1s");
+    let (_, created) = api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "memory", "spec": memory_above(0.0001) }),
+        )
+        .await;
+    let monitor = created["id"].as_str().unwrap().to_string();
+    wait_until("an alert opens for the device", || async {
+        !alerts_of(&api, &monitor, "active=true").await.is_empty()
+    })
+    .await;
+    let metric = format!(
+        "/api/v1/devices/{}/metrics/system.memory.utilization?since=5m",
+        agent.device_id
+    );
+    let stored = samples(&api, &metric).await;
+    assert!(stored > 0);
+
+    let (status, answer) = api
+        .delete(&format!("/api/v1/devices/{}", agent.device_id))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    // Gone from the lists; its alert resolved; its identity refused.
+    let listed = tokio::task::block_in_place(|| server.devices());
+    assert!(
+        listed.iter().all(|d| d["id"] != agent.device_id.as_str()),
+        "{listed:?}"
+    );
+    let (_, page) = api.get("/api/v1/fleet/devices?include_revoked=true").await;
+    assert_eq!(page["total"], 0, "{page}");
+    assert!(alerts_of(&api, &monitor, "active=true").await.is_empty());
+    assert_eq!(alerts_of(&api, &monitor, "state=resolved").await.len(), 1);
+    wait_until("the agent is disconnected", || async {
+        api.get("/api/v1/server/stats").await.1["connected_agents"] == 0
+    })
+    .await;
+    // What it reported stays for reports.
+    assert!(samples(&api, &metric).await >= stored);
+    let (status, detail) = api
+        .get(&format!("/api/v1/devices/{}", agent.device_id))
+        .await;
+    assert_eq!(
+        (status, detail["revoked"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{detail}"
+    );
+}

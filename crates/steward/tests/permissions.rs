@@ -51,6 +51,7 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
             "devices.view",
         ),
         (("POST", "/api/v1/devices/{id}/revoke"), "devices.manage"),
+        (("DELETE", "/api/v1/devices/{id}"), "devices.manage"),
         (("POST", "/api/v1/devices/{id}/rotate"), "devices.manage"),
         (("POST", "/api/v1/devices/{id}/upstream"), "devices.manage"),
         (("GET", "/api/v1/enroll-tokens"), "enroll.manage"),
@@ -348,7 +349,10 @@ async fn every_route_has_a_decision_and_enforces_it() {
 
     // 3. Every route, every caller. Destructive routes run last.
     let mut ordered = table.clone();
-    ordered.sort_by_key(|r| r.path.contains("revoke"));
+    ordered.sort_by_key(|r| {
+        r.path.contains("revoke")
+            || (r.method == Method::DELETE && r.path == "/api/v1/devices/{id}")
+    });
     for route in &ordered {
         if route.path.starts_with("/agent/") || route.path == "/api/v1/events" {
             continue; // WebSocket upgrades: covered by the gateway and events tests

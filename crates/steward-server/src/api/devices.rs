@@ -51,6 +51,49 @@ pub async fn revoke(
     Ok(Json(serde_json::json!({ "revoked": id })))
 }
 
+/// Retires a decommissioned device: revoked and disconnected like
+/// [`revoke`], gone from the lists, its open alerts resolved; its metrics,
+/// alerts and runs stay for reports.
+pub async fn retire(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<serde_json::Value> {
+    let id = id_param(&id, "device")?;
+    super::device_in_scope(&state, &caller, id).await?;
+    let before = state.store.get_device(&caller.scope, id).await?;
+    state
+        .store
+        .retire_device(&caller.scope, id, crate::now_secs())
+        .await?;
+    state.connections.kick(id, "device retired");
+    crate::bus::tell(
+        &state,
+        crate::bus::BusEvent::Kick {
+            device: id,
+            reason: "device retired".into(),
+        },
+    );
+    state.status.drop_device(id).await;
+    for alert in state.store.device_open_alerts(id).await? {
+        state
+            .store
+            .resolve_alert(
+                &caller.scope,
+                alert.id,
+                &caller.principal.username,
+                crate::now_ms(),
+            )
+            .await?;
+    }
+    caller.changed(
+        serde_json::json!({ "name": before.summary.name, "hostname": before.summary.hostname, "site": before.summary.site }),
+        serde_json::Value::Null,
+    );
+    tracing::info!(device = %id, by = %caller.principal.username, "Device retired.");
+    Ok(Json(serde_json::json!({ "retired": id })))
+}
+
 #[derive(Deserialize)]
 pub struct Upstream {
     /// The device this one depends on; null to clear.

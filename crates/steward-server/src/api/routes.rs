@@ -122,6 +122,12 @@ pub(super) fn routes() -> Routes {
         devices::revoke,
     )
     .add(
+        M::DELETE,
+        "/api/v1/devices/{id}",
+        Perm(P::DevicesManage),
+        devices::retire,
+    )
+    .add(
         M::POST,
         "/api/v1/devices/{id}/upstream",
         Perm(P::DevicesManage),

@@ -9,3 +9,6 @@ ALTER TABLE maintenance_windows ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE silences ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE schedules ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT false;
+-- A retired device keeps its history for reports but leaves the lists and
+-- refuses its identity.
+ALTER TABLE devices ADD COLUMN retired_at BIGINT;

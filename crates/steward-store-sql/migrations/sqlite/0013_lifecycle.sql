@@ -9,3 +9,6 @@ ALTER TABLE maintenance_windows ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE silences ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE schedules ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+-- A retired device keeps its history for reports but leaves the lists and
+-- refuses its identity.
+ALTER TABLE devices ADD COLUMN retired_at INTEGER;
