@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Instant;
 use steward_proto::Point;
 use steward_store_types::{
-    AlertChange, AlertStore, DeviceStore, IngestBatch, MetricStore, NewDevice, PeopleStore, Status,
+    AlertChange, AlertStore, DeviceStore, IngestBatch, MetricStore, NewDevice, Status, TenancyStore,
 };
 use uuid::Uuid;
 

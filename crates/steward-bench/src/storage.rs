@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 use steward_proto::Point;
 use steward_store_types::{
-    DeviceStore, IngestBatch, MetricQuery, MetricStore, NewDevice, PeopleStore, Scope,
+    DeviceStore, IngestBatch, MetricQuery, MetricStore, NewDevice, Scope, TenancyStore,
 };
 use uuid::Uuid;
 

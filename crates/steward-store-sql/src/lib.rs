@@ -27,6 +27,7 @@ mod monitors;
 mod people;
 mod postgres;
 mod sqlite;
+mod tenancy;
 pub mod testdb;
 
 use async_trait::async_trait;

@@ -1,13 +1,11 @@
-//! Organisations, users, roles and grants, API tokens, sessions,
-//! two-factor secrets and enrollment tokens.
+//! Users, roles and grants, API tokens, sessions,
+//! two-factor secrets and enrollment tokens (organisations: `tenancy.rs`).
 
 use crate::db::{Row, q};
-use crate::{SqlStore, backend, now_secs, scope_param, uuid};
+use crate::{SqlStore, backend, scope_param, uuid};
 use async_trait::async_trait;
 use steward_store::*;
 use uuid::Uuid;
-
-const DEFAULT_ORG: &str = "default";
 
 fn opt_uuid(text: Option<String>) -> Result<Option<Uuid>> {
     text.as_deref().map(uuid).transpose()
@@ -15,13 +13,6 @@ fn opt_uuid(text: Option<String>) -> Result<Option<Uuid>> {
 
 fn perms(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
-}
-
-fn org(row: &Row) -> Result<Org> {
-    Ok(Org {
-        id: uuid(row.get("id"))?,
-        name: row.get("name"),
-    })
 }
 
 fn user(row: &Row) -> Result<UserRecord> {
@@ -65,73 +56,6 @@ const USER_COLUMNS: &str = "u.id, u.org_id, u.username, u.password_hash, u.totp_
 
 #[async_trait]
 impl PeopleStore for SqlStore {
-    async fn default_org(&self) -> Result<Org> {
-        q("INSERT INTO orgs (id, name, is_root, created_at) VALUES ($1, $2, true, $3) ON CONFLICT (name) DO NOTHING")
-            .bind(Uuid::now_v7().to_string())
-            .bind(DEFAULT_ORG)
-            .bind(now_secs())
-            .execute(&self.db)
-            .await
-            .map_err(backend)?;
-        self.org_by_name(&Scope::all(), DEFAULT_ORG).await
-    }
-
-    async fn create_org(&self, name: &str) -> Result<Org> {
-        let id = Uuid::now_v7();
-        q("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)")
-            .bind(id.to_string())
-            .bind(name)
-            .bind(now_secs())
-            .execute(&self.db)
-            .await
-            .map_err(backend)?;
-        Ok(Org {
-            id,
-            name: name.to_string(),
-        })
-    }
-
-    async fn org_by_name(&self, scope: &Scope, name: &str) -> Result<Org> {
-        let sql = format!(
-            "SELECT id, name FROM orgs WHERE name = $2 AND {}",
-            self.in_scope(1, "orgs.id", None)
-        );
-        let row = q(sql)
-            .bind(scope_param(scope))
-            .bind(name)
-            .fetch_one(&self.db)
-            .await
-            .map_err(backend)?;
-        org(&row)
-    }
-
-    async fn list_orgs(&self, scope: &Scope) -> Result<Vec<Org>> {
-        let sql = format!(
-            "SELECT id, name FROM orgs WHERE {} ORDER BY {}, orgs.name",
-            self.in_scope(1, "orgs.id", None),
-            self.nocase("orgs.name")
-        );
-        self.scoped(sql, scope).await?.iter().map(org).collect()
-    }
-
-    async fn set_org_require_totp(&self, scope: &Scope, org: Uuid, require: bool) -> Result<()> {
-        let sql = format!(
-            "UPDATE orgs SET require_totp = $3 WHERE id = $2 AND {}",
-            self.in_scope(1, "orgs.id", None)
-        );
-        let done = q(sql)
-            .bind(scope_param(scope))
-            .bind(org.to_string())
-            .bind(require)
-            .execute(&self.db)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
-    }
-
     async fn user_count(&self) -> Result<u64> {
         let n: i64 = q("SELECT COUNT(*) FROM users")
             .fetch_one(&self.db)
@@ -521,6 +445,51 @@ impl PeopleStore for SqlStore {
         Ok(())
     }
 
+    async fn update_role(&self, scope: &Scope, role: &RoleRecord) -> Result<()> {
+        let sql = format!(
+            "UPDATE roles SET name = $3, permissions = $4 WHERE id = $2 AND org_id IS NOT NULL AND {}",
+            self.in_scope(1, "org_id", None)
+        );
+        let done = q(sql)
+            .bind(scope_param(scope))
+            .bind(&role.id)
+            .bind(&role.name)
+            .bind(serde_json::to_string(&role.permissions).unwrap_or_else(|_| "[]".into()))
+            .execute(&self.db)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn role_usage(&self, id: &str) -> Result<u64> {
+        let row = q("SELECT (SELECT COUNT(*) FROM grants WHERE role_id = $1) + (SELECT COUNT(*) FROM api_tokens WHERE role_id = $1) AS n")
+            .bind(id)
+            .fetch_one(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(row.get::<i64, _>("n").max(0) as u64)
+    }
+
+    async fn delete_role(&self, scope: &Scope, id: &str) -> Result<()> {
+        let sql = format!(
+            "DELETE FROM roles WHERE id = $2 AND org_id IS NOT NULL AND {}",
+            self.in_scope(1, "org_id", None)
+        );
+        let done = q(sql)
+            .bind(scope_param(scope))
+            .bind(id)
+            .execute(&self.db)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     async fn delete_session(&self, session_hash: &str) -> Result<()> {
         q("DELETE FROM sessions WHERE session_hash = $1")
             .bind(session_hash)
@@ -587,6 +556,14 @@ impl PeopleStore for SqlStore {
     async fn revoke_enroll_token(&self, scope: &Scope, id: Uuid) -> Result<()> {
         let sql = format!(
             "UPDATE enroll_tokens SET revoked = true WHERE id = $2 AND {}",
+            self.in_scope(1, "org_id", Some("site"))
+        );
+        self.scoped_change(sql, scope, id).await
+    }
+
+    async fn delete_enroll_token(&self, scope: &Scope, id: Uuid) -> Result<()> {
+        let sql = format!(
+            "DELETE FROM enroll_tokens WHERE id = $2 AND {}",
             self.in_scope(1, "org_id", Some("site"))
         );
         self.scoped_change(sql, scope, id).await

@@ -95,6 +95,7 @@ macro_rules! store_suite {
             schedules_are_edited_under_a_version,
             users_are_disabled_deleted_and_lose_grants,
             retired_devices_leave_the_lists_and_keep_their_history,
+            organisations_are_renamed_and_deleted_only_when_empty,
             // audit.rs
             audit_pages_follow_cursors_and_scope,
             concurrent_audit_appends_make_one_chain,

@@ -565,3 +565,150 @@ pub async fn retired_devices_leave_the_lists_and_keep_their_history(store: Arc<d
         .unwrap();
     assert_eq!(series.iter().map(|s| s.samples.len()).sum::<usize>(), 1);
 }
+
+pub async fn organisations_are_renamed_and_deleted_only_when_empty(store: Arc<dyn Store>) {
+    let root = store.default_org().await.unwrap().id;
+    let acme = store.create_org("acme").await.unwrap().id;
+    store.create_org("globex").await.unwrap();
+    assert!(not_found(
+        store.rename_org(&Scope::org(root), acme, "acme corp").await
+    ));
+    store
+        .rename_org(&Scope::org(acme), acme, "Acme Corp")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .org_by_name(&Scope::all(), "Acme Corp")
+            .await
+            .unwrap()
+            .id,
+        acme
+    );
+    assert!(matches!(
+        store.rename_org(&Scope::all(), acme, "globex").await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // What it holds keeps it: named and counted.
+    let dev = device(&*store, acme, "fp-acme").await;
+    let token = NewEnrollToken {
+        id: Uuid::now_v7(),
+        org_id: acme,
+        site: "hq".into(),
+        tags: vec![],
+        secret_hash: "enroll-acme".into(),
+        created_at: 1,
+        expires_at: 1_000,
+        uses_left: Some(1),
+        created_by: "admin".into(),
+    };
+    store.create_enroll_token(&token).await.unwrap();
+    let role = RoleRecord {
+        id: "acme-helpdesk".into(),
+        org_id: Some(acme),
+        name: "helpdesk".into(),
+        permissions: vec!["devices.view".into()],
+    };
+    store.create_role(&role).await.unwrap();
+    assert_eq!(
+        store.org_contents(acme).await.unwrap(),
+        [
+            ("devices".to_string(), 1),
+            ("roles".to_string(), 1),
+            ("enrollment tokens".to_string(), 1)
+        ]
+    );
+    match store.delete_org(&Scope::all(), acme).await {
+        Err(StoreError::Refused(why)) => assert!(
+            why.contains("1 device,") && why.contains("1 enrollment token:"),
+            "{why}"
+        ),
+        other => panic!("deleted a non-empty organisation: {other:?}"),
+    }
+
+    // Emptied (the device retired still counts: its history is there).
+    store.retire_device(&Scope::all(), dev, 5).await.unwrap();
+    assert_eq!(
+        store.org_contents(acme).await.unwrap()[0],
+        ("retired devices (with their history)".to_string(), 1)
+    );
+    assert!(not_found(
+        store.delete_enroll_token(&Scope::org(root), token.id).await
+    ));
+    store
+        .delete_enroll_token(&Scope::org(acme), token.id)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .list_enroll_tokens(&Scope::all())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A role: edited in scope, deleted once unused.
+    let edited = RoleRecord {
+        name: "service desk".into(),
+        permissions: vec!["devices.view".into(), "devices.manage".into()],
+        ..role.clone()
+    };
+    assert!(not_found(
+        store.update_role(&Scope::org(root), &edited).await
+    ));
+    store.update_role(&Scope::org(acme), &edited).await.unwrap();
+    let read = store.role("acme-helpdesk").await.unwrap();
+    assert_eq!(
+        (read.name.as_str(), read.permissions.len()),
+        ("service desk", 2)
+    );
+    let user = crate::people::new_user(&*store, acme, "wile").await;
+    store
+        .create_grant(&NewGrant {
+            id: Uuid::now_v7(),
+            user_id: user,
+            org_id: Some(acme),
+            site: None,
+            role_id: role.id.clone(),
+            deny: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.role_usage(&role.id).await.unwrap(), 1);
+    store.delete_user(&Scope::all(), user).await.unwrap();
+    assert_eq!(store.role_usage(&role.id).await.unwrap(), 0);
+    store
+        .delete_role(&Scope::org(acme), &role.id)
+        .await
+        .unwrap();
+    assert!(store.role(&role.id).await.is_err());
+    assert!(not_found(store.delete_role(&Scope::all(), &role.id).await));
+
+    // Only history left: still refused. Without it, deleted.
+    assert!(matches!(
+        store.delete_org(&Scope::all(), acme).await,
+        Err(StoreError::Refused(_))
+    ));
+    let empty = store.create_org("initech").await.unwrap().id;
+    assert!(not_found(store.delete_org(&Scope::org(acme), empty).await));
+    store.delete_org(&Scope::org(empty), empty).await.unwrap();
+    assert!(store.org_by_name(&Scope::all(), "initech").await.is_err());
+    assert!(
+        store
+            .list_orgs(&Scope::all())
+            .await
+            .unwrap()
+            .iter()
+            .all(|o| o.id != empty),
+        "a deleted organisation leaves the list"
+    );
+    store
+        .create_org("initech")
+        .await
+        .expect("its name is free again");
+    assert!(
+        not_found(store.delete_org(&Scope::all(), root).await),
+        "the root organisation stays"
+    );
+}

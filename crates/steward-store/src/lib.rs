@@ -1,5 +1,5 @@
 //! The `Store` traits: everything the server keeps, one trait per product
-//! concept ([`PeopleStore`], [`AuditStore`], [`DeviceStore`], [`AlertStore`],
+//! concept ([`TenancyStore`], [`PeopleStore`], [`AuditStore`], [`DeviceStore`], [`AlertStore`],
 //! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`]) and [`Store`], all of
 //! them; one implementation (`steward-store-sql`) runs them on SQLite
 //! (embedded default) and PostgreSQL (scale-out), and one conformance suite
@@ -23,6 +23,7 @@ mod metrics;
 mod monitors;
 mod people;
 mod records;
+mod tenancy;
 
 pub use alerting::*;
 pub use alerts::*;
@@ -35,6 +36,7 @@ pub use metrics::*;
 pub use monitors::*;
 pub use people::*;
 pub use records::*;
+pub use tenancy::*;
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -136,7 +138,8 @@ impl Scope {
 
 #[async_trait]
 pub trait Store:
-    PeopleStore
+    TenancyStore
+    + PeopleStore
     + AuditStore
     + DeviceStore
     + AlertStore

@@ -1,19 +1,13 @@
-//! Organisations, people and access: users, roles, grants, API tokens,
-//! sessions, second factors and enrollment tokens.
+//! People and access: users, roles, grants, API tokens, sessions, second
+//! factors and enrollment tokens (organisations: `tenancy.rs`).
 
 use crate::*;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-/// What the store keeps of organisations, people and their access.
+/// What the store keeps of people and their access.
 #[async_trait]
 pub trait PeopleStore: Send + Sync {
-    /// The root (service provider) organisation; created on first use.
-    async fn default_org(&self) -> Result<Org>;
-    async fn create_org(&self, name: &str) -> Result<Org>;
-    async fn org_by_name(&self, scope: &Scope, name: &str) -> Result<Org>;
-    async fn list_orgs(&self, scope: &Scope) -> Result<Vec<Org>>;
-    async fn set_org_require_totp(&self, scope: &Scope, org: Uuid, require: bool) -> Result<()>;
     async fn user_count(&self) -> Result<u64>;
     async fn create_user(&self, user: &NewUser) -> Result<Uuid>;
     async fn user_by_name(&self, username: &str) -> Result<UserRecord>;
@@ -44,6 +38,13 @@ pub trait PeopleStore: Send + Sync {
     async fn create_role(&self, role: &RoleRecord) -> Result<()>;
     async fn list_roles(&self, scope: &Scope) -> Result<Vec<RoleRecord>>;
     async fn role(&self, id: &str) -> Result<RoleRecord>;
+    /// Renames an organisation's own role and replaces its permissions
+    /// (built-in roles are not changed here).
+    async fn update_role(&self, scope: &Scope, role: &RoleRecord) -> Result<()>;
+    /// How many grants and API tokens use the role.
+    async fn role_usage(&self, id: &str) -> Result<u64>;
+    /// Deletes an organisation's own role in scope.
+    async fn delete_role(&self, scope: &Scope, id: &str) -> Result<()>;
     async fn create_grant(&self, grant: &NewGrant) -> Result<()>;
     async fn create_api_token(&self, token: &NewApiToken) -> Result<Uuid>;
     async fn list_api_tokens(&self, user: Uuid) -> Result<Vec<ApiTokenSummary>>;
@@ -73,4 +74,6 @@ pub trait PeopleStore: Send + Sync {
     async fn consume_enroll_token(&self, secret_hash: &str, now: i64) -> Result<EnrollTokenRecord>;
     async fn list_enroll_tokens(&self, scope: &Scope) -> Result<Vec<EnrollTokenRecord>>;
     async fn revoke_enroll_token(&self, scope: &Scope, id: Uuid) -> Result<()>;
+    /// Removes an enrollment token's record (devices it enrolled stay).
+    async fn delete_enroll_token(&self, scope: &Scope, id: Uuid) -> Result<()>;
 }

@@ -416,3 +416,116 @@ async fn a_retired_device_leaves_the_lists_and_keeps_its_history() {
         "{detail}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_in_use_is_not_deleted_and_the_refusal_names_it() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    let ok = |(status, body): (StatusCode, Value)| {
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    };
+    let refused = |(status, body): (StatusCode, Value)| {
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        body["error"].as_str().unwrap().to_string()
+    };
+
+    // An organisation: renamed; deleted only once empty.
+    let org = ok(api
+        .post("/api/v1/orgs", json!({ "name": "client-b" }))
+        .await);
+    let org_path = format!("/api/v1/orgs/{}", org["id"].as_str().unwrap());
+    let (status, _, renamed) = api
+        .patch(&org_path, None, json!({ "name": "Client-B" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    let token = ok(api
+        .post(
+            "/api/v1/enroll-tokens",
+            json!({ "org": "Client-B", "site": "hq" }),
+        )
+        .await);
+    let why = refused(api.delete(&org_path).await);
+    assert!(
+        why.contains("Client-B cannot be deleted: the organisation still holds 1 enrollment token"),
+        "{why}"
+    );
+    ok(api
+        .delete(&format!(
+            "/api/v1/enroll-tokens/{}",
+            token["id"].as_str().unwrap()
+        ))
+        .await);
+    ok(api.delete(&org_path).await);
+    assert_eq!(api.delete(&org_path).await.0, StatusCode::NOT_FOUND);
+
+    // A role held by a grant.
+    let role = ok(api
+        .post(
+            "/api/v1/roles",
+            json!({ "name": "helpdesk", "permissions": ["devices.view"] }),
+        )
+        .await);
+    let role_path = format!("/api/v1/roles/{}", role["id"].as_str().unwrap());
+    let user = ok(api
+        .post(
+            "/api/v1/users",
+            json!({ "username": "desk", "password": "a-long-test-password", "role": role["id"] }),
+        )
+        .await);
+    let why = refused(api.delete(&role_path).await);
+    assert!(
+        why.contains("the role helpdesk is held by 1 grant or API token"),
+        "{why}"
+    );
+    let (status, _, edited) = api
+        .patch(
+            &role_path,
+            None,
+            json!({ "permissions": ["devices.view", "devices.manage"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(edited["permissions"].as_array().unwrap().len(), 2);
+    let (status, _, builtin) = api
+        .patch("/api/v1/roles/admin", None, json!({ "name": "x" }))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{builtin}");
+    ok(api
+        .delete(&format!("/api/v1/users/{}", user["id"].as_str().unwrap()))
+        .await);
+    ok(api.delete(&role_path).await);
+
+    // A script a schedule runs.
+    let script = ok(api
+        .post(
+            "/api/v1/scripts",
+            json!({ "file": "#!/bin/sh\n# steward: name = cleanup\necho done\n" }),
+        )
+        .await);
+    let script_path = format!("/api/v1/scripts/{}", script["id"].as_str().unwrap());
+    let schedule = ok(api
+        .post(
+            "/api/v1/schedules",
+            json!({ "name": "nightly cleanup", "timing": { "cron": "0 3 * * *" }, "job": { "script": "cleanup", "targets": ["all"] } }),
+        )
+        .await);
+    let why = refused(api.delete(&script_path).await);
+    assert!(
+        why.contains("the script cleanup is run by schedule \"nightly cleanup\""),
+        "{why}"
+    );
+    ok(api
+        .delete(&format!(
+            "/api/v1/schedules/{}",
+            schedule["id"].as_str().unwrap()
+        ))
+        .await);
+    ok(api.delete(&script_path).await);
+    assert_eq!(api.get_tagged(&script_path).await.0, StatusCode::NOT_FOUND);
+}

@@ -22,7 +22,7 @@ fn global(scope: &Scope) -> bool {
         && scope.deny.is_empty()
 }
 
-fn valid_name(what: &str, value: &str) -> Result<(), ApiError> {
+pub(super) fn valid_name(what: &str, value: &str) -> Result<(), ApiError> {
     let ok = !value.is_empty()
         && value.len() <= 64
         && value
@@ -39,7 +39,7 @@ fn valid_name(what: &str, value: &str) -> Result<(), ApiError> {
 
 /// The caller must hold every permission of `role` at (org, site); `org`
 /// None means everywhere.
-fn check_not_exceeding(
+pub(super) fn check_not_exceeding(
     caller: &Caller,
     role: &RoleRecord,
     org: Option<Uuid>,

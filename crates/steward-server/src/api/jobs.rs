@@ -112,6 +112,37 @@ pub async fn delete_script(
 ) -> ApiResult<Value> {
     let record = state.store.get_script(&caller.scope, &id).await?;
     caller.acting_in(record.org_id);
+    // What runs it later keeps it: named, not broken.
+    let by = |name: &Value| name == record.name.as_str() || name == record.id.to_string().as_str();
+    let mut users = Vec::new();
+    for s in state
+        .store
+        .list_schedules(&steward_store::Scope::all())
+        .await?
+    {
+        if by(&s.job["script"]) {
+            users.push(format!("schedule {:?}", s.name));
+        }
+    }
+    for m in state
+        .store
+        .list_monitors(&steward_store::Scope::all())
+        .await?
+    {
+        if by(&m.definition["remediation"]["script"]) {
+            users.push(format!("the self-healing of monitor {:?}", m.name));
+        }
+    }
+    if !users.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            format!(
+                "the script {} is run by {}: change or delete those first",
+                record.name,
+                users.join(", ")
+            ),
+        ));
+    }
     state.store.delete_script(&caller.scope, record.id).await?;
     Ok(Json(json!({ "deleted": record.id })))
 }

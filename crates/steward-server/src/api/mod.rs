@@ -27,6 +27,7 @@ mod monitors;
 mod ops;
 mod session;
 mod shell;
+mod tenancy;
 mod tokens;
 mod transfer;
 mod users;

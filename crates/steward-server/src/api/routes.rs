@@ -158,6 +158,12 @@ pub(super) fn routes() -> Routes {
         tokens::revoke_enroll,
     )
     .add(
+        M::DELETE,
+        "/api/v1/enroll-tokens/{id}",
+        Perm(P::EnrollManage),
+        tokens::delete_enroll,
+    )
+    .add(
         M::GET,
         "/api/v1/orgs",
         Perm(P::OrgsManage),
@@ -174,6 +180,18 @@ pub(super) fn routes() -> Routes {
         "/api/v1/orgs/{id}/require-totp",
         Perm(P::UsersManage),
         access::require_totp,
+    )
+    .add(
+        M::PATCH,
+        "/api/v1/orgs/{id}",
+        Perm(P::OrgsManage),
+        tenancy::patch_org,
+    )
+    .add(
+        M::DELETE,
+        "/api/v1/orgs/{id}",
+        Perm(P::OrgsManage),
+        tenancy::delete_org,
     )
     .add(
         M::GET,
@@ -215,6 +233,18 @@ pub(super) fn routes() -> Routes {
         "/api/v1/roles",
         Perm(P::RolesManage),
         access::create_role,
+    )
+    .add(
+        M::PATCH,
+        "/api/v1/roles/{id}",
+        Perm(P::RolesManage),
+        tenancy::patch_role,
+    )
+    .add(
+        M::DELETE,
+        "/api/v1/roles/{id}",
+        Perm(P::RolesManage),
+        tenancy::delete_role,
     )
     .add(
         M::GET,
@@ -382,6 +412,12 @@ pub(super) fn routes() -> Routes {
     .add(
         M::POST,
         "/api/v1/scripts/{id}/delete",
+        Perm(P::ScriptsRun),
+        jobs::delete_script,
+    )
+    .add(
+        M::DELETE,
+        "/api/v1/scripts/{id}",
         Perm(P::ScriptsRun),
         jobs::delete_script,
     )

@@ -282,3 +282,15 @@ pub async fn revoke_enroll(
     state.store.revoke_enroll_token(&caller.scope, id).await?;
     Ok(Json(json!({ "revoked": id })))
 }
+
+/// Removes an enrollment token's record (the devices it enrolled stay).
+pub async fn delete_enroll(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Value> {
+    let id = id_param(&id, "enrollment token")?;
+    state.store.delete_enroll_token(&caller.scope, id).await?;
+    caller.changed(json!({ "id": id }), Value::Null);
+    Ok(Json(json!({ "deleted": id })))
+}

@@ -12,3 +12,6 @@ ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
 -- A retired device keeps its history for reports but leaves the lists and
 -- refuses its identity.
 ALTER TABLE devices ADD COLUMN retired_at INTEGER;
+-- A deleted organisation stays for its audit trail (append-only), out of
+-- every list, its name freed.
+ALTER TABLE orgs ADD COLUMN deleted_at INTEGER;

@@ -1,0 +1,199 @@
+//! Organisations: the tenancy tree's top. An organisation is deleted only
+//! once it holds nothing; it then leaves every list, and its row stays for
+//! the audit trail that names it.
+
+use crate::db::{Row, q};
+use crate::{SqlStore, backend, now_secs, scope_param, uuid};
+
+/// The root organisation's name.
+const DEFAULT_ORG: &str = "default";
+use async_trait::async_trait;
+use steward_store::*;
+use uuid::Uuid;
+
+pub(crate) fn org(row: &Row) -> Result<Org> {
+    Ok(Org {
+        id: uuid(row.get("id"))?,
+        name: row.get("name"),
+    })
+}
+
+/// What keeps an organisation from being deleted: each table, as people
+/// name what it holds (one, many).
+const CONTENTS: [(&str, &str, &str); 13] = [
+    ("device", "devices", "devices WHERE retired_at IS NULL"),
+    (
+        "retired device (with its history)",
+        "retired devices (with their history)",
+        "devices WHERE retired_at IS NOT NULL",
+    ),
+    ("user", "users", "users"),
+    ("role", "roles", "roles"),
+    ("monitor", "monitors", "monitors"),
+    ("alert", "alerts", "alerts"),
+    ("channel", "channels", "channels"),
+    (
+        "maintenance window",
+        "maintenance windows",
+        "maintenance_windows",
+    ),
+    ("silence", "silences", "silences"),
+    ("script", "scripts", "scripts"),
+    ("job", "jobs", "jobs"),
+    ("schedule", "schedules", "schedules"),
+    ("enrollment token", "enrollment tokens", "enroll_tokens"),
+];
+
+/// "1 device", "2 devices".
+fn counted(kind: &str, n: u64) -> String {
+    let (one, _, _) = CONTENTS
+        .iter()
+        .find(|(_, many, _)| *many == kind)
+        .copied()
+        .unwrap_or((kind, kind, ""));
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {kind}")
+    }
+}
+
+#[async_trait]
+impl TenancyStore for SqlStore {
+    async fn default_org(&self) -> Result<Org> {
+        q("INSERT INTO orgs (id, name, is_root, created_at) VALUES ($1, $2, true, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(Uuid::now_v7().to_string())
+            .bind(DEFAULT_ORG)
+            .bind(now_secs())
+            .execute(&self.db)
+            .await
+            .map_err(backend)?;
+        self.org_by_name(&Scope::all(), DEFAULT_ORG).await
+    }
+
+    async fn create_org(&self, name: &str) -> Result<Org> {
+        let id = Uuid::now_v7();
+        q("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(id.to_string())
+            .bind(name)
+            .bind(now_secs())
+            .execute(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(Org {
+            id,
+            name: name.to_string(),
+        })
+    }
+
+    async fn org_by_name(&self, scope: &Scope, name: &str) -> Result<Org> {
+        let sql = format!(
+            "SELECT id, name FROM orgs WHERE name = $2 AND deleted_at IS NULL AND {}",
+            self.in_scope(1, "orgs.id", None)
+        );
+        let row = q(sql)
+            .bind(scope_param(scope))
+            .bind(name)
+            .fetch_one(&self.db)
+            .await
+            .map_err(backend)?;
+        org(&row)
+    }
+
+    async fn list_orgs(&self, scope: &Scope) -> Result<Vec<Org>> {
+        let sql = format!(
+            "SELECT id, name FROM orgs WHERE deleted_at IS NULL AND {} ORDER BY {}, orgs.name",
+            self.in_scope(1, "orgs.id", None),
+            self.nocase("orgs.name")
+        );
+        self.scoped(sql, scope).await?.iter().map(org).collect()
+    }
+
+    async fn set_org_require_totp(&self, scope: &Scope, org: Uuid, require: bool) -> Result<()> {
+        let sql = format!(
+            "UPDATE orgs SET require_totp = $3 WHERE id = $2 AND {}",
+            self.in_scope(1, "orgs.id", None)
+        );
+        let done = q(sql)
+            .bind(scope_param(scope))
+            .bind(org.to_string())
+            .bind(require)
+            .execute(&self.db)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn rename_org(&self, scope: &Scope, org: Uuid, name: &str) -> Result<()> {
+        let sql = format!(
+            "UPDATE orgs SET name = $3 WHERE id = $2 AND {}",
+            self.in_scope(1, "orgs.id", None)
+        );
+        let done = q(sql)
+            .bind(scope_param(scope))
+            .bind(org.to_string())
+            .bind(name)
+            .execute(&self.db)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn org_contents(&self, org: Uuid) -> Result<Vec<(String, u64)>> {
+        let mut held = Vec::new();
+        for (_, what, source) in CONTENTS {
+            let joiner = if source.contains(" WHERE ") {
+                "AND"
+            } else {
+                "WHERE"
+            };
+            let row = q(format!(
+                "SELECT COUNT(*) AS n FROM {source} {joiner} org_id = $1"
+            ))
+            .bind(org.to_string())
+            .fetch_one(&self.db)
+            .await
+            .map_err(backend)?;
+            let n = row.get::<i64, _>("n").max(0) as u64;
+            if n > 0 {
+                held.push((what.to_string(), n));
+            }
+        }
+        Ok(held)
+    }
+
+    async fn delete_org(&self, scope: &Scope, org: Uuid) -> Result<()> {
+        let held = self.org_contents(org).await?;
+        if !held.is_empty() {
+            let list: Vec<String> = held.iter().map(|(what, n)| counted(what, *n)).collect();
+            return Err(StoreError::Refused(format!(
+                "the organisation still holds {}: delete or move them first",
+                list.join(", ")
+            )));
+        }
+        // The audit trail is append-only and names the organisation: the
+        // row stays, marked, out of every list, its name freed for reuse.
+        let sql = format!(
+            "UPDATE orgs SET deleted_at = $3, name = name || ' (deleted ' || id || ')'
+             WHERE id = $2 AND NOT is_root AND deleted_at IS NULL AND {}",
+            self.in_scope(1, "orgs.id", None)
+        );
+        let done = q(sql)
+            .bind(scope_param(scope))
+            .bind(org.to_string())
+            .bind(now_secs())
+            .execute(&self.db)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
