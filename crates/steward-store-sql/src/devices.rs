@@ -132,17 +132,13 @@ impl DeviceStore for SqlStore {
             "UPDATE devices SET revoked = true, retired_at = COALESCE(retired_at, $3) WHERE id = $2 AND {}",
             self.in_scope(1, "org_id", Some("site"))
         );
-        let done = q(sql)
-            .bind(scope_param(scope))
-            .bind(id.to_string())
-            .bind(at)
-            .execute(&self.db)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.one_changed(
+            q(sql)
+                .bind(scope_param(scope))
+                .bind(id.to_string())
+                .bind(at),
+        )
+        .await
     }
 
     async fn set_inventory(

@@ -273,18 +273,14 @@ impl JobStore for SqlStore {
             "UPDATE jobs SET state = $3, approved_by = COALESCE($4, approved_by) WHERE id = $2 AND {}",
             self.in_scope(1, "org_id", None)
         );
-        let done = q(sql)
-            .bind(scope_param(scope))
-            .bind(id.to_string())
-            .bind(state)
-            .bind(approved_by)
-            .execute(&self.db)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.one_changed(
+            q(sql)
+                .bind(scope_param(scope))
+                .bind(id.to_string())
+                .bind(state)
+                .bind(approved_by),
+        )
+        .await
     }
 
     async fn runs_to_send(

@@ -125,12 +125,14 @@ impl SqlStore {
     /// id (`$2`); "not found" when it touched no row (absent or out of
     /// scope, indistinguishably).
     pub(crate) async fn scoped_change(&self, sql: String, scope: &Scope, id: Uuid) -> Result<()> {
-        let done = db::q(sql)
-            .bind(scope_param(scope))
-            .bind(id.to_string())
-            .execute(&self.db)
+        self.one_changed(db::q(sql).bind(scope_param(scope)).bind(id.to_string()))
             .await
-            .map_err(backend)?;
+    }
+
+    /// Runs a change that must touch a row: "not found" when it touched
+    /// none (absent or out of scope, indistinguishably).
+    pub(crate) async fn one_changed(&self, change: db::Q) -> Result<()> {
+        let done = change.execute(&self.db).await.map_err(backend)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

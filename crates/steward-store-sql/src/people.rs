@@ -187,17 +187,13 @@ impl PeopleStore for SqlStore {
              AND user_id IN (SELECT id FROM users WHERE {})",
             self.in_scope(1, "org_id", None)
         );
-        let done = q(sql)
-            .bind(scope_param(scope))
-            .bind(grant.to_string())
-            .bind(user.to_string())
-            .execute(&self.db)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.one_changed(
+            q(sql)
+                .bind(scope_param(scope))
+                .bind(grant.to_string())
+                .bind(user.to_string()),
+        )
+        .await
     }
 
     async fn set_totp(&self, user: Uuid, secret: Option<&str>, enabled: bool) -> Result<()> {
@@ -356,18 +352,11 @@ impl PeopleStore for SqlStore {
     }
 
     async fn revoke_api_token(&self, user: Option<Uuid>, id: Uuid) -> Result<()> {
-        let done = q(
+        self.one_changed(q(
             "UPDATE api_tokens SET revoked = true WHERE id = $1 AND ($2 IS NULL OR user_id = $2)",
         )
         .bind(id.to_string())
-        .bind(user.map(|u| u.to_string()))
-        .execute(&self.db)
-        .await
-        .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        .bind(user.map(|u| u.to_string()))).await
     }
 
     async fn principal_for_token(&self, token_hash: &str, now: i64) -> Result<Principal> {
@@ -450,18 +439,14 @@ impl PeopleStore for SqlStore {
             "UPDATE roles SET name = $3, permissions = $4 WHERE id = $2 AND org_id IS NOT NULL AND {}",
             self.in_scope(1, "org_id", None)
         );
-        let done = q(sql)
-            .bind(scope_param(scope))
-            .bind(&role.id)
-            .bind(&role.name)
-            .bind(serde_json::to_string(&role.permissions).unwrap_or_else(|_| "[]".into()))
-            .execute(&self.db)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.one_changed(
+            q(sql)
+                .bind(scope_param(scope))
+                .bind(&role.id)
+                .bind(&role.name)
+                .bind(serde_json::to_string(&role.permissions).unwrap_or_else(|_| "[]".into())),
+        )
+        .await
     }
 
     async fn role_usage(&self, id: &str) -> Result<u64> {
@@ -478,16 +463,8 @@ impl PeopleStore for SqlStore {
             "DELETE FROM roles WHERE id = $2 AND org_id IS NOT NULL AND {}",
             self.in_scope(1, "org_id", None)
         );
-        let done = q(sql)
-            .bind(scope_param(scope))
-            .bind(id)
-            .execute(&self.db)
+        self.one_changed(q(sql).bind(scope_param(scope)).bind(id))
             .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
     }
 
     async fn delete_session(&self, session_hash: &str) -> Result<()> {

@@ -114,17 +114,13 @@ impl TenancyStore for SqlStore {
             "UPDATE orgs SET require_totp = $3 WHERE id = $2 AND {}",
             self.in_scope(1, "orgs.id", None)
         );
-        let done = q(sql)
-            .bind(scope_param(scope))
-            .bind(org.to_string())
-            .bind(require)
-            .execute(&self.db)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.one_changed(
+            q(sql)
+                .bind(scope_param(scope))
+                .bind(org.to_string())
+                .bind(require),
+        )
+        .await
     }
 
     async fn rename_org(&self, scope: &Scope, org: Uuid, name: &str) -> Result<()> {
@@ -132,17 +128,13 @@ impl TenancyStore for SqlStore {
             "UPDATE orgs SET name = $3 WHERE id = $2 AND {}",
             self.in_scope(1, "orgs.id", None)
         );
-        let done = q(sql)
-            .bind(scope_param(scope))
-            .bind(org.to_string())
-            .bind(name)
-            .execute(&self.db)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.one_changed(
+            q(sql)
+                .bind(scope_param(scope))
+                .bind(org.to_string())
+                .bind(name),
+        )
+        .await
     }
 
     async fn org_contents(&self, org: Uuid) -> Result<Vec<(String, u64)>> {
@@ -184,16 +176,12 @@ impl TenancyStore for SqlStore {
              WHERE id = $2 AND NOT is_root AND deleted_at IS NULL AND {}",
             self.in_scope(1, "orgs.id", None)
         );
-        let done = q(sql)
-            .bind(scope_param(scope))
-            .bind(org.to_string())
-            .bind(now_secs())
-            .execute(&self.db)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.one_changed(
+            q(sql)
+                .bind(scope_param(scope))
+                .bind(org.to_string())
+                .bind(now_secs()),
+        )
+        .await
     }
 }

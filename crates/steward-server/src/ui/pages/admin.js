@@ -299,7 +299,8 @@ export async function enrollment(root) {
       { title: "Created", render: (t) => timeTag(t.created_at) },
       { title: "Expires", render: (t) => when(t.expires_at) },
       { title: "State", render: (t) => pill(t.revoked ? "revoked" : t.expires_at * 1000 < Date.now() ? "expired" : t.uses_left === 0 ? "used up" : "active", t.revoked || t.expires_at * 1000 < Date.now() ? "revoked" : "online") },
-      { title: "", render: (t) => (t.revoked ? "" : h("button", { class: "small danger", onclick: async () => { await api(`/enroll-tokens/${t.id}/revoke`, { method: "POST", body: {} }); toast("Token revoked"); draw(); } }, "Revoke")) },
+      { title: "", render: (t) => (t.revoked ? h("button", { class: "small", onclick: async () => { try { await api(`/enroll-tokens/${t.id}`, { method: "DELETE" }); toast("Token record deleted"); } catch (e) { toast(e.message, "error"); } draw(); } }, "Delete")
+        : h("button", { class: "small danger", onclick: async () => { await api(`/enroll-tokens/${t.id}/revoke`, { method: "POST", body: {} }); toast("Token revoked"); draw(); } }, "Revoke")) },
     ], all, { empty: "No tokens yet." }));
   };
   await draw();
@@ -323,7 +324,8 @@ export async function users(root, _parts, _params, ctx) {
       { title: "Username", render: (u) => u.username },
       { title: "Two-factor", render: (u) => (u.totp_enabled ? pill("on", "ok") : pill("off", "warning")) },
       { title: "Id", render: (u) => h("code", {}, u.id) },
-    ], people));
+      { title: "", render: (u) => userButtons(u) },
+    ], people, { rowClass: (u) => (u.disabled ? "disabled" : null) }));
     tokensBox.replaceChildren(table([
       { title: "Name", render: (t) => t.name },
       { title: "Role", render: (t) => t.role_id || "all of yours" },
@@ -332,6 +334,22 @@ export async function users(root, _parts, _params, ctx) {
       { title: "State", render: (t) => pill(t.revoked ? "revoked" : "active", t.revoked ? "revoked" : "online") },
       { title: "", render: (t) => (t.revoked ? "" : h("button", { class: "small danger", onclick: async () => { await api(`/tokens/${t.id}/revoke`, { method: "POST", body: {} }); toast("Token revoked"); draw(); } }, "Revoke")) },
     ], tokens, { empty: "No API tokens." }));
+  };
+  // Disable (every credential stops at once) or delete; the server says
+  // why when it refuses (yourself, schedules that run as them).
+  const userButtons = (u) => {
+    const act = async (question, call, said) => {
+      if (question && !confirm(question)) return;
+      try { await call(); toast(said); } catch (e) { toast(e.message, "error"); }
+      draw();
+    };
+    return h("div", { class: "row-actions" },
+      h("button", { class: "small", dataset: { action: u.disabled ? "enable" : "disable" },
+        onclick: () => act(u.disabled ? null : `Disable ${u.username}? Their sessions, tokens and open terminals stop at once.`,
+          () => api(`/users/${u.id}`, { method: "PATCH", body: { disabled: !u.disabled } }), `${u.disabled ? "Enabled" : "Disabled"} ${u.username}`) }, u.disabled ? "Enable" : "Disable"),
+      h("button", { class: "small danger", dataset: { action: "delete" },
+        onclick: () => act(`Delete ${u.username}? Their grants and tokens go; what they did stays in the audit log.`,
+          () => api(`/users/${u.id}`, { method: "DELETE" }), `Deleted ${u.username}`) }, "Delete"));
   };
   const newUser = () => modal("New user", (close) => form([
     { name: "username", label: "Username", required: true, pattern: "[A-Za-z0-9._@-]{1,64}" },

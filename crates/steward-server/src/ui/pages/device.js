@@ -31,7 +31,8 @@ export async function render(root, parts, params, ctx) {
         action("Open terminal", () => (location.hash = `#/device/${d.id}?tab=terminal`), { disabled: !online || refuses.has("shell"), title: offlineNote || (refuses.has("shell") ? "The device refuses remote shells" : null) }),
         action("Files…", () => filesDialog(d), { disabled: !online || refuses.has("files"), title: offlineNote }),
         action("Restart service…", () => serviceDialog(d), { disabled: refuses.has("actions") }),
-        action("Reboot", () => runAction(d, { kind: "reboot" }, `Reboot ${d.name}?`), { class: "danger", disabled: refuses.has("actions") }))),
+        action("Reboot", () => runAction(d, { kind: "reboot" }, `Reboot ${d.name}?`), { class: "danger", disabled: refuses.has("actions") }),
+        action("Retire…", () => retire(d), { class: "danger" }))),
   );
   if (refuses.size) root.append(h("p", { class: "muted small" }, "This device's local configuration refuses: " + [...refuses].join(", ")));
 
@@ -232,4 +233,16 @@ async function filesDialog(d) {
     });
     return h("div", {}, get, result, h("hr"), put);
   });
+}
+
+// A decommissioned device: revoked, out of the lists, its history kept.
+async function retire(d) {
+  if (!confirm(`Retire ${d.name}? It is disconnected and refused from now on, leaves the device lists and its open alerts are resolved; its history stays for reports.`)) return;
+  try {
+    await api(`/devices/${d.id}`, { method: "DELETE" });
+    toast(`Retired ${d.name}`);
+    location.hash = "#/devices";
+  } catch (e) {
+    toast(e.message, "error");
+  }
 }
