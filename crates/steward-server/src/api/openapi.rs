@@ -178,6 +178,22 @@ pub fn document(routes: &[RouteEntry]) -> Value {
                 .push(json!({ "name": "If-Match", "in": "header", "required": false, "description": "The ETag a read answered: the change applies only to that version.", "schema": { "type": "string" } }));
             operation["responses"]["412"] = json!({ "description": "Changed since it was read", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
         }
+        // A create answers the new object's id: links to its own routes
+        // (so stateful clients, schemathesis among them, can follow).
+        let one = format!("{}/{{id}}", route.path);
+        if route.method == axum::http::Method::POST && editable(routes, &one) {
+            let mut links = Map::new();
+            for (name, method) in [("read", "GET"), ("edit", "PATCH"), ("delete", "DELETE")] {
+                if !routes.iter().any(|r| r.path == one && r.method.as_str() == method) {
+                    continue;
+                }
+                links.insert(
+                    name.into(),
+                    json!({ "operationId": format!("{method} {one}"), "parameters": { "id": "$response.body#/id" } }),
+                );
+            }
+            operation["responses"]["200"]["links"] = Value::Object(links);
+        }
         if route.method == axum::http::Method::GET && editable(routes, route.path) {
             operation["responses"]["200"]["headers"] = json!({ "ETag": { "description": "The object's version, for If-Match", "schema": { "type": "string" } } });
         }
