@@ -528,21 +528,7 @@ async fn run(cli: Cli) -> Result<()> {
                     if json {
                         print_json(&tokens)
                     } else {
-                        let mut rows = vec![
-                            ["ID", "SITE", "EXPIRES", "USES LEFT", "REVOKED"]
-                                .map(String::from)
-                                .to_vec(),
-                        ];
-                        for t in tokens.as_array().into_iter().flatten() {
-                            rows.push(vec![
-                                t["id"].as_str().unwrap_or("").into(),
-                                t["site"].as_str().unwrap_or("").into(),
-                                t["expires_at"].to_string(),
-                                t["uses_left"].to_string(),
-                                t["revoked"].to_string(),
-                            ]);
-                        }
-                        print_text(output::table(&rows))
+                        print_text(output::enroll_tokens_table(&tokens))
                     }
                 }
                 EnrollTokenCommand::Revoke { id } => print_json(
