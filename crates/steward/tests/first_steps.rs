@@ -1,0 +1,61 @@
+//! What a new user does first, done the way the output says: the agent's
+//! "start it with" command.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[test]
+fn the_printed_start_command_runs_the_agent_just_enrolled() {
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::launch(root.path());
+    let token = server.enroll_token(1);
+    let state_dir = root.path().join("agents");
+    let out = run(Command::new(AGENT)
+        .env_remove("STEWARD_AGENT_STATE_DIR")
+        .env_remove("STEWARD_AGENT_NAME")
+        .arg("--state-dir")
+        .arg(&state_dir)
+        .args(["--name", "c1", "enroll", &token]));
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let command = printed
+        .split_once("Start the agent with: ")
+        .unwrap_or_else(|| panic!("no start command in {printed:?}"))
+        .1
+        .trim()
+        .to_string();
+    assert!(command.contains("--name c1"), "{command}");
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(state_dir.join("c1").join("agent.json")).unwrap(),
+    )
+    .unwrap();
+    let device = config["device_id"].as_str().unwrap().to_string();
+    // Exactly as printed, from another directory, with the agent on PATH.
+    let bin = Path::new(AGENT).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut agent = Proc(
+        Command::new("/bin/sh")
+            .args(["-c", &command])
+            .current_dir("/")
+            .env("PATH", path)
+            .env_remove("STEWARD_AGENT_STATE_DIR")
+            .env_remove("STEWARD_AGENT_NAME")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(root.path().join("c1.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the agent to come online", Duration::from_secs(30), || {
+        if let Some(status) = agent.0.try_wait().unwrap() {
+            panic!(
+                "`{command}` exited ({status}): {}",
+                std::fs::read_to_string(root.path().join("c1.log")).unwrap()
+            );
+        }
+        (server.status_of(&device) == "online").then_some(())
+    });
+}
