@@ -645,28 +645,10 @@ async fn run(cli: Cli) -> Result<()> {
                         .get(&format!("/api/v1/alerts?active={}", !all))
                         .await?;
                     if json {
-                        return print_json(&alerts);
+                        print_json(&alerts)
+                    } else {
+                        print_text(output::alerts_table(&alerts))
                     }
-                    let mut rows = vec![
-                        [
-                            "ID", "STATE", "SEVERITY", "MONITOR", "DEVICE", "SUBJECT", "SUMMARY",
-                        ]
-                        .map(String::from)
-                        .to_vec(),
-                    ];
-                    for a in alerts.as_array().into_iter().flatten() {
-                        let field = |k: &str| a[k].as_str().unwrap_or("").to_string();
-                        rows.push(vec![
-                            field("id"),
-                            field("state"),
-                            field("severity"),
-                            field("monitor_name"),
-                            field("device_id"),
-                            field("subject"),
-                            field("summary"),
-                        ]);
-                    }
-                    print_text(output::table(&rows))
                 }
                 Some(AlertCommand::Ack { id }) => print_json(
                     &client

@@ -109,6 +109,34 @@ pub fn devices_table(devices: &Value) -> String {
     table(&rows)
 }
 
+/// Alerts with their device's name (`--json` has its id too).
+pub fn alerts_table(alerts: &Value) -> String {
+    let mut rows = vec![
+        [
+            "ID", "STATE", "SEVERITY", "MONITOR", "DEVICE", "SUBJECT", "SUMMARY",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for a in alerts.as_array().into_iter().flatten() {
+        let field = |k: &str| a[k].as_str().unwrap_or("").to_string();
+        let device = match a["device_name"].as_str() {
+            Some(name) if !name.is_empty() => name.to_string(),
+            _ => field("device_id"),
+        };
+        rows.push(vec![
+            field("id"),
+            field("state"),
+            field("severity"),
+            field("monitor_name"),
+            device,
+            field("subject"),
+            field("summary"),
+        ]);
+    }
+    table(&rows)
+}
+
 pub fn enroll_tokens_table(tokens: &Value) -> String {
     let mut rows = vec![
         ["ID", "SITE", "EXPIRES", "USES LEFT", "REVOKED"]
@@ -274,6 +302,25 @@ mod tests {
             "{detail}"
         );
         assert!(!detail.contains("1796134721"), "{detail}");
+    }
+
+    #[test]
+    fn alerts_name_their_device() {
+        let alerts = json!([
+            { "id": "a1", "state": "open", "severity": "critical", "monitor_name": "Device offline",
+              "device_id": "0190aaaa-0000-7000-8000-00000000000d", "device_name": "web-1",
+              "subject": "", "summary": "device is offline" },
+            { "id": "a2", "device_id": "0190aaaa-0000-7000-8000-00000000000e", "device_name": "" }
+        ]);
+        let table = alerts_table(&alerts);
+        let rows: Vec<&str> = table.lines().collect();
+        assert!(rows[1].contains("  web-1  "), "{table}");
+        assert!(!rows[1].contains("0190aaaa"), "{table}");
+        // No name (an older server): the id, rather than nothing.
+        assert!(
+            rows[2].contains("0190aaaa-0000-7000-8000-00000000000e"),
+            "{table}"
+        );
     }
 
     #[test]

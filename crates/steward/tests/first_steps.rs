@@ -1,10 +1,10 @@
 //! What a new user does first, done the way the output says: the agent's
-//! "start it with" command.
+//! "start it with" command and the alert list naming devices.
 
 mod common;
 
 use common::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -58,4 +58,48 @@ fn the_printed_start_command_runs_the_agent_just_enrolled() {
         }
         (server.status_of(&device) == "online").then_some(())
     });
+}
+
+#[test]
+fn the_alert_list_names_the_device() {
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::launch(root.path());
+    let monitor = root.path().join("offline.json");
+    std::fs::write(
+        &monitor,
+        json!({ "name": "gone", "spec": { "kind": "offline" } }).to_string(),
+    )
+    .unwrap();
+    run(Command::new(STEWARD)
+        .args(["monitors", "create"])
+        .arg(&monitor)
+        .env("STEWARD_URL", server.url())
+        .env("STEWARD_TOKEN", &server.token)
+        .env("STEWARD_CA", server.ca()));
+    let token = server.enroll_token(1);
+    let mut agent = Agent::enroll(root.path(), "laptop-7", &token);
+    agent.start("1s");
+    wait_for("the agent to come online", Duration::from_secs(30), || {
+        (server.status_of(&agent.device_id) == "online").then_some(())
+    });
+    agent.proc.take().unwrap().kill9();
+    let alert = wait_for("the offline alert", Duration::from_secs(30), || {
+        server
+            .cli_json(&["alerts"])
+            .as_array()?
+            .iter()
+            .find(|a| a["monitor_name"] == "gone")
+            .cloned()
+    });
+    // --json keeps the id (and has the name too).
+    assert_eq!(alert["device_id"], json!(agent.device_id), "{alert}");
+    assert_eq!(alert["device_name"], "laptop-7", "{alert}");
+    let out = server.cli(&["alerts"]);
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = table
+        .lines()
+        .find(|l| l.contains("gone"))
+        .unwrap_or_else(|| panic!("no alert row in {table}"));
+    assert!(row.contains("laptop-7"), "{table}");
+    assert!(!row.contains(&agent.device_id), "{table}");
 }
