@@ -52,7 +52,8 @@ struct ServeArgs {
     #[arg(long, default_value_t = 3)]
     offline_after_missed: u32,
     /// On first start, do not create the default monitors (offline, disk
-    /// almost full, disk filling up, memory pressure, CPU saturated).
+    /// almost full, disk filling up, memory pressure, CPU saturated, failed
+    /// login burst, check failing).
     #[arg(long)]
     no_default_policy: bool,
     /// How long offline notifications of one site wait to go out as one.
