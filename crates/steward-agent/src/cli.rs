@@ -89,6 +89,33 @@ impl Cli {
             None => self.state_dir.clone(),
         }
     }
+
+    /// The command that runs the agent enrolled by this invocation: the
+    /// flags that select its state (`--state-dir`, made absolute, and
+    /// `--name`, also when they came from the environment), shell-quoted.
+    pub fn run_command(&self) -> String {
+        let state_dir = std::path::absolute(&self.state_dir).unwrap_or(self.state_dir.clone());
+        let mut words = vec![
+            "steward-agent".to_string(),
+            "--state-dir".into(),
+            shell_quote(&state_dir.to_string_lossy()),
+        ];
+        if let Some(name) = &self.name {
+            words.extend(["--name".into(), shell_quote(name)]);
+        }
+        words.push("run".into());
+        words.join(" ")
+    }
+}
+
+/// `text` as one POSIX shell word.
+fn shell_quote(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// Parses the process arguments and runs the agent on a single-threaded
@@ -115,14 +142,12 @@ pub fn run(cli: Cli) -> Result<()> {
         .enable_all()
         .build()?;
     let dir = cli.state_path();
+    let run_command = cli.run_command();
     match cli.command {
         Command::Enroll { token } => {
             let name = cli.name.clone();
             let device = runtime.block_on(crate::enroll::enroll(&dir, &token, name))?;
-            println!(
-                "Enrolled as device {device}. Start the agent with: steward-agent --state-dir {} run",
-                cli.state_dir.display()
-            );
+            println!("Enrolled as device {device}. Start the agent with: {run_command}");
             Ok(())
         }
         Command::Run {
@@ -162,5 +187,51 @@ pub fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("steward-agent").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn the_run_command_keeps_the_flags_that_select_the_state() {
+        let cli = parse(&[
+            "--state-dir",
+            "/srv/agents",
+            "--name",
+            "c1",
+            "enroll",
+            "STW1.x",
+        ]);
+        assert_eq!(
+            cli.run_command(),
+            "steward-agent --state-dir /srv/agents --name c1 run"
+        );
+        let cli = parse(&["enroll", "STW1.x"]);
+        assert_eq!(
+            cli.run_command(),
+            "steward-agent --state-dir /var/lib/steward-agent run"
+        );
+    }
+
+    #[test]
+    fn odd_paths_and_names_are_quoted_for_the_shell() {
+        let cli = parse(&[
+            "--state-dir",
+            "/tmp/my agents",
+            "--name",
+            "it's",
+            "enroll",
+            "t",
+        ]);
+        assert_eq!(
+            cli.run_command(),
+            r"steward-agent --state-dir '/tmp/my agents' --name 'it'\''s' run"
+        );
     }
 }

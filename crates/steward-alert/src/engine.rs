@@ -5,9 +5,9 @@
 use crate::flapping::{FlapRule, FlapState, FlapVerdict};
 use crate::forecast;
 use crate::lifecycle::AlertKey;
-use crate::monitor::{Monitor, MonitorSpec, labels_match, subject};
+use crate::monitor::{ANY_CHECK, Monitor, MonitorSpec, labels_match, subject};
 use crate::noise::Target;
-use crate::threshold::ThresholdState;
+use crate::threshold::{Threshold, ThresholdState};
 use crate::{Millis, Severity};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -45,6 +45,8 @@ struct Series {
     /// Taken over with an open alert: a forecast keeps it until it has
     /// points enough for a trend of its own (see `takeover`).
     held: bool,
+    /// A check's latest "name: message", for a change its duration fires.
+    check_summary: String,
 }
 
 #[derive(Debug, Default)]
@@ -226,32 +228,55 @@ impl Engine {
         at: Millis,
     ) -> Vec<Change> {
         use crate::plugin::PluginState;
-        let severity = match state {
-            PluginState::Ok => Severity::Ok,
-            PluginState::Warning | PluginState::Unknown => Severity::Warning,
-            PluginState::Critical => Severity::Critical,
+        // The state as a value of the monitor's rule (see `Monitor::rule`).
+        let value = match state {
+            PluginState::Ok => 0.0,
+            PluginState::Warning | PluginState::Unknown => 1.0,
+            PluginState::Critical => 2.0,
         };
-        let monitors: Vec<Monitor> = self
+        let watching = |m: &&Monitor| {
+            m.org_id == org_id && m.applies(target) && matches!(m.spec, MonitorSpec::Check { .. })
+        };
+        let named =
+            |m: &Monitor| matches!(&m.spec, MonitorSpec::Check { check: c, .. } if c == check);
+        let any =
+            |m: &Monitor| matches!(&m.spec, MonitorSpec::Check { check: c, .. } if c == ANY_CHECK);
+        // A monitor naming the check takes it over from those of any check.
+        let is_named = self.monitors.iter().filter(watching).any(named);
+        let (monitors, yielding): (Vec<Monitor>, Vec<Monitor>) = self
             .monitors
             .iter()
-            .filter(|m| {
-                m.org_id == org_id
-                    && m.applies(target)
-                    && matches!(&m.spec, MonitorSpec::Check { check: c } if c == check)
-            })
+            .filter(watching)
+            .filter(|m| named(m) || any(m))
             .cloned()
-            .collect();
-        monitors
-            .into_iter()
-            .filter_map(|monitor| {
-                let key = AlertKey {
-                    monitor: monitor.id.clone(),
-                    device: target.device.clone(),
-                    subject: check.to_string(),
-                };
-                self.record(key, &monitor, severity, at, format!("{check}: {message}"))
-            })
-            .collect()
+            .partition(|m| named(m) || !is_named);
+        let summary = format!("{check}: {message}");
+        let mut changes = Vec::new();
+        let key = |monitor: &Monitor| AlertKey {
+            monitor: monitor.id.clone(),
+            device: target.device.clone(),
+            subject: check.to_string(),
+        };
+        // An alert a monitor of any check raised before one naming the
+        // check came: resolved, the check is the other monitor's now.
+        for monitor in yielding {
+            let key = key(&monitor);
+            if self.severity(&key) != Severity::Ok {
+                let handed_over = format!("{check}: watched by a monitor of its own now");
+                changes.extend(self.record(key.clone(), &monitor, Severity::Ok, at, handed_over));
+            }
+            self.series.remove(&key);
+        }
+        for monitor in monitors {
+            let Some(rule) = monitor.rule() else { continue };
+            let key = key(&monitor);
+            let series = self.series.entry(key.clone()).or_default();
+            series.check_summary.clone_from(&summary);
+            series.threshold.observe(&rule, at, value);
+            let severity = series.threshold.severity();
+            changes.extend(self.record(key, &monitor, severity, at, summary.clone()));
+        }
+        changes
     }
 
     /// A device went offline (`online == false`) or came back.
@@ -292,35 +317,35 @@ impl Engine {
     /// sample, and ends settled flapping periods.
     pub fn tick(&mut self, now: Millis) -> Vec<Change> {
         let mut changes = Vec::new();
-        let due: Vec<(AlertKey, Monitor)> = self
+        let due: Vec<(AlertKey, Monitor, Threshold)> = self
             .series
             .iter()
             .filter_map(|(key, series)| {
                 let monitor = self.monitors.iter().find(|m| m.id == key.monitor)?;
-                match &monitor.spec {
-                    MonitorSpec::Threshold { threshold, .. } => series
-                        .threshold
-                        .deadline(threshold)
-                        .filter(|d| *d <= now)
-                        .map(|_| (key.clone(), monitor.clone())),
-                    _ => None,
-                }
+                let rule = monitor.rule()?;
+                series
+                    .threshold
+                    .deadline(&rule)
+                    .filter(|d| *d <= now)
+                    .map(|_| (key.clone(), monitor.clone(), rule))
             })
             .collect();
-        for (key, monitor) in due {
-            let MonitorSpec::Threshold { threshold, .. } = &monitor.spec else {
-                continue;
-            };
+        for (key, monitor, rule) in due {
             let Some(series) = self.series.get_mut(&key) else {
                 continue;
             };
-            if let Some(severity) = series.threshold.tick(threshold, now) {
-                let summary = format!(
-                    "{} {} held past {}",
-                    monitor.name,
-                    key.subject,
-                    duration(threshold.for_ms)
-                );
+            if let Some(severity) = series.threshold.tick(&rule, now) {
+                let summary = match &monitor.spec {
+                    MonitorSpec::Check { .. } => {
+                        format!("{} (for {})", series.check_summary, duration(rule.for_ms))
+                    }
+                    _ => format!(
+                        "{} {} held past {}",
+                        monitor.name,
+                        key.subject,
+                        duration(rule.for_ms)
+                    ),
+                };
                 changes.extend(self.record(key, &monitor, severity, now, summary));
             }
         }
@@ -567,3 +592,6 @@ mod resend_tests {
         assert_eq!(engine.on_sample(&t, "o", "cpu", &labels, 11, 0.1).len(), 1);
     }
 }
+
+#[cfg(test)]
+mod check_tests;

@@ -34,8 +34,23 @@ pub enum MonitorSpec {
     /// The device stopped reporting (the server's online/offline state).
     Offline,
     /// A local script check of the agent (Monitoring Plugins convention):
-    /// WARNING and UNKNOWN raise a warning, CRITICAL a critical alert.
-    Check { check: String },
+    /// WARNING and UNKNOWN raise a warning, CRITICAL a critical alert, once
+    /// the state has held for `for_ms`. `check` names one check, or is
+    /// [`ANY_CHECK`]: every check that no check monitor of the device names.
+    Check {
+        check: String,
+        /// How long a worse state must hold before it fires (better states
+        /// count at once).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        for_ms: Millis,
+    },
+}
+
+/// The check name of a monitor of every check of a device.
+pub const ANY_CHECK: &str = "*";
+
+fn is_zero(ms: &Millis) -> bool {
+    *ms == 0
 }
 
 fn one() -> f64 {
@@ -106,6 +121,32 @@ impl Monitor {
         }
     }
 
+    /// The rule a series of this monitor follows over time: its threshold,
+    /// or for a check the plugin state as a number (OK 0, WARNING and
+    /// UNKNOWN 1, CRITICAL 2) against warning and critical levels, so a
+    /// check's "for" behaves as a threshold's.
+    pub fn rule(&self) -> Option<Threshold> {
+        use crate::threshold::{Direction, Level};
+        match &self.spec {
+            MonitorSpec::Threshold { threshold, .. } => Some(threshold.clone()),
+            MonitorSpec::Check { for_ms, .. } => {
+                let level = |trigger| {
+                    Some(Level {
+                        trigger,
+                        clear: None,
+                    })
+                };
+                Some(Threshold {
+                    direction: Direction::Above,
+                    warning: level(0.5),
+                    critical: level(1.5),
+                    for_ms: *for_ms,
+                })
+            }
+            MonitorSpec::Forecast { .. } | MonitorSpec::Offline => None,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         match &self.spec {
             MonitorSpec::Threshold { threshold, .. } => {
@@ -124,9 +165,13 @@ impl Monitor {
                 Ok(())
             }
             MonitorSpec::Offline => Ok(()),
-            MonitorSpec::Check { check } => {
+            MonitorSpec::Check { check, for_ms } => {
                 if check.is_empty() {
-                    Err("a check monitor names the check".into())
+                    Err(format!(
+                        "a check monitor names the check (or {ANY_CHECK:?} for every check)"
+                    ))
+                } else if *for_ms < 0 {
+                    Err("a check monitor's for_ms cannot be negative".into())
                 } else {
                     Ok(())
                 }
@@ -148,7 +193,8 @@ pub fn labels_match(wanted: &BTreeMap<String, String>, labels: &BTreeMap<String,
 
 /// The monitors a new installation starts with, so it is useful at once:
 /// offline, disk almost full, disk filling up (full within 72 h), memory
-/// pressure, sustained CPU saturation and bursts of failed logins.
+/// pressure, sustained CPU saturation, bursts of failed logins and failing
+/// local checks.
 pub fn default_policy(org_id: &str, mut new_id: impl FnMut() -> String) -> Vec<Monitor> {
     use crate::threshold::{Direction, Level, Threshold};
     let minute = 60_000;
@@ -221,6 +267,18 @@ pub fn default_policy(org_id: &str, mut new_id: impl FnMut() -> String) -> Vec<M
                 },
             },
         ),
+        (
+            // Every --check, --process and --service of the agents: CRITICAL
+            // pages critical, WARNING (and UNKNOWN) warns. Two minutes is two
+            // runs in a row at least at the agent's default 60 s interval
+            // (one failed run is not worth a page); monitors naming a check
+            // take it over from this one.
+            "Check failing",
+            MonitorSpec::Check {
+                check: ANY_CHECK.into(),
+                for_ms: 2 * minute,
+            },
+        ),
     ];
     specs
         .into_iter()
@@ -245,7 +303,7 @@ mod tests {
             n += 1;
             n.to_string()
         });
-        assert_eq!(policy.len(), 6);
+        assert_eq!(policy.len(), 7);
         for monitor in &policy {
             monitor
                 .validate()

@@ -5,16 +5,20 @@ use crate::client::{Client, Remote};
 use crate::{AuditCommand, print_text};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use steward_server::bootstrap::{CA_CERT, DB_FILE, open_store};
+use steward_store::Store;
 
 /// Reads the whole audit trail, from the database or through the API.
 async fn audit_entries(
-    data_dir: Option<&std::path::Path>,
+    data_dir: Option<&Path>,
     remote: &Remote,
     after: i64,
 ) -> Result<Vec<steward_store::AuditEntry>> {
     match data_dir {
         Some(dir) => {
-            let store = steward_server::bootstrap::open_store(dir, database().as_deref()).await?;
+            let store = open_data_dir(dir).await?;
             let mut all = Vec::new();
             let mut last = after;
             loop {
@@ -79,19 +83,12 @@ pub async fn audit(command: AuditCommand, remote: &Remote) -> Result<()> {
 
 /// Creates an API token directly in the data directory's database.
 pub async fn offline_token(
-    dir: &std::path::Path,
+    dir: &Path,
     user: &str,
     name: &str,
     expires: Option<&str>,
 ) -> Result<Value> {
-    if database().is_none() && !dir.join(steward_server::bootstrap::DB_FILE).exists() {
-        bail!(
-            "{} holds no Steward database; start the server once with --data-dir {}",
-            dir.display(),
-            dir.display()
-        );
-    }
-    let store = steward_server::bootstrap::open_store(dir, database().as_deref()).await?;
+    let store = open_data_dir(dir).await?;
     let user = store
         .user_by_name(user)
         .await
@@ -117,6 +114,53 @@ pub async fn offline_token(
         .await?;
     store.close().await;
     Ok(json!({ "token": token, "expires_at": expires_at }))
+}
+
+/// What a `--data-dir` command on a server using PostgreSQL needs.
+const SET_DATABASE: &str = "set STEWARD_DATABASE to the server's database URL (its \
+     --database, e.g. STEWARD_DATABASE=postgres://steward@db/steward) and run this again";
+
+/// Opens the store of the server whose data directory is `dir`, for the
+/// `--data-dir` commands: the PostgreSQL database `STEWARD_DATABASE` names,
+/// else the directory's SQLite database, which must be one a server ran on
+/// (never a new, empty one: that is what a server on PostgreSQL leaves).
+async fn open_data_dir(dir: &Path) -> Result<Arc<dyn Store>> {
+    if let Some(url) = database() {
+        return open_store(dir, Some(&url)).await;
+    }
+    not_on_postgres(dir)?;
+    if !dir.join(DB_FILE).exists() {
+        bail!(
+            "{} holds no Steward database; start the server once with --data-dir {} \
+             (a server on PostgreSQL: {SET_DATABASE})",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let store = open_store(dir, None).await?;
+    // Every server's first start creates the admin: no user, no server.
+    if store.user_count().await? == 0 {
+        store.close().await;
+        bail!(
+            "{} has no users, so no server ever ran on it; if the server uses PostgreSQL, \
+             {SET_DATABASE}",
+            dir.join(DB_FILE).display()
+        );
+    }
+    Ok(store)
+}
+
+/// Fails when a server ran in `dir` (it made its CA there) but not on
+/// SQLite: its data is in PostgreSQL, which only `STEWARD_DATABASE` finds.
+pub fn not_on_postgres(dir: &Path) -> Result<()> {
+    if dir.join(CA_CERT).exists() && !dir.join(DB_FILE).exists() {
+        bail!(
+            "{} has no SQLite database ({DB_FILE}) but a server ran there, so it keeps its data \
+             in PostgreSQL: {SET_DATABASE}",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// The shared database of a scaled-out installation (`STEWARD_DATABASE`),

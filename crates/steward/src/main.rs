@@ -55,7 +55,8 @@ struct ServeArgs {
     #[arg(long, default_value_t = 3)]
     offline_after_missed: u32,
     /// On first start, do not create the default monitors (offline, disk
-    /// almost full, disk filling up, memory pressure, CPU saturated).
+    /// almost full, disk filling up, memory pressure, CPU saturated, failed
+    /// login burst, check failing).
     #[arg(long)]
     no_default_policy: bool,
     /// How long offline notifications of one site wait to go out as one.
@@ -521,21 +522,7 @@ async fn run(cli: Cli) -> Result<()> {
                     if json {
                         print_json(&tokens)
                     } else {
-                        let mut rows = vec![
-                            ["ID", "SITE", "EXPIRES", "USES LEFT", "REVOKED"]
-                                .map(String::from)
-                                .to_vec(),
-                        ];
-                        for t in tokens.as_array().into_iter().flatten() {
-                            rows.push(vec![
-                                t["id"].as_str().unwrap_or("").into(),
-                                t["site"].as_str().unwrap_or("").into(),
-                                t["expires_at"].to_string(),
-                                t["uses_left"].to_string(),
-                                t["revoked"].to_string(),
-                            ]);
-                        }
-                        print_text(output::table(&rows))
+                        print_text(output::enroll_tokens_table(&tokens))
                     }
                 }
                 EnrollTokenCommand::Revoke { id } => print_json(
@@ -582,28 +569,10 @@ async fn run(cli: Cli) -> Result<()> {
                         .get(&format!("/api/v1/alerts?active={}", !all))
                         .await?;
                     if json {
-                        return print_json(&alerts);
+                        print_json(&alerts)
+                    } else {
+                        print_text(output::alerts_table(&alerts))
                     }
-                    let mut rows = vec![
-                        [
-                            "ID", "STATE", "SEVERITY", "MONITOR", "DEVICE", "SUBJECT", "SUMMARY",
-                        ]
-                        .map(String::from)
-                        .to_vec(),
-                    ];
-                    for a in alerts.as_array().into_iter().flatten() {
-                        let field = |k: &str| a[k].as_str().unwrap_or("").to_string();
-                        rows.push(vec![
-                            field("id"),
-                            field("state"),
-                            field("severity"),
-                            field("monitor_name"),
-                            field("device_id"),
-                            field("subject"),
-                            field("summary"),
-                        ]);
-                    }
-                    print_text(output::table(&rows))
                 }
                 Some(AlertCommand::Ack { id }) => print_json(
                     &client

@@ -110,6 +110,9 @@ async fn restore(data_dir: &Path, file: &Path) -> Result<()> {
 
 async fn migrate(data_dir: &Path, database: Option<&str>) -> Result<()> {
     let database = database.filter(|d| !d.is_empty());
+    if database.is_none() {
+        crate::local::not_on_postgres(data_dir)?;
+    }
     // SQLite: never under a running server.
     let _lock = match database {
         None => Some(lock_data_dir(data_dir)?),

@@ -21,6 +21,36 @@ pub fn when(unix_secs: Option<i64>) -> String {
     }
 }
 
+/// Unix seconds as a UTC date and time to the minute, e.g.
+/// `2026-12-01 14:05 UTC` ("-" when unknown or out of range).
+pub fn date_time(unix_secs: Option<i64>) -> String {
+    // humantime formats years 1970 to 9999.
+    const YEAR_10000: u64 = 253_402_300_800;
+    match unix_secs
+        .and_then(|s| u64::try_from(s).ok())
+        .filter(|s| (1..YEAR_10000).contains(s))
+    {
+        Some(s) => {
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(s);
+            // 2026-12-01T14:05:09Z
+            let rfc3339 = humantime::format_rfc3339_seconds(at).to_string();
+            format!("{} {} UTC", &rfc3339[..10], &rfc3339[11..16])
+        }
+        None => "-".into(),
+    }
+}
+
+/// A duration in seconds, to the minute: `7 min`, `3 h 12 min`, `12 days 3 h`.
+pub fn span(secs: u64) -> String {
+    let (days, hours, minutes) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    match (days, hours) {
+        (0, 0) => format!("{minutes} min"),
+        (0, _) => format!("{hours} h {minutes} min"),
+        (1, _) => format!("1 day {hours} h"),
+        _ => format!("{days} days {hours} h"),
+    }
+}
+
 pub fn ago(unix_secs: Option<i64>) -> String {
     let Some(then) = unix_secs else {
         return "never".into();
@@ -79,6 +109,55 @@ pub fn devices_table(devices: &Value) -> String {
     table(&rows)
 }
 
+/// Alerts with their device's name (`--json` has its id too).
+pub fn alerts_table(alerts: &Value) -> String {
+    let mut rows = vec![
+        [
+            "ID", "STATE", "SEVERITY", "MONITOR", "DEVICE", "SUBJECT", "SUMMARY",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for a in alerts.as_array().into_iter().flatten() {
+        let field = |k: &str| a[k].as_str().unwrap_or("").to_string();
+        let device = match a["device_name"].as_str() {
+            Some(name) if !name.is_empty() => name.to_string(),
+            _ => field("device_id"),
+        };
+        rows.push(vec![
+            field("id"),
+            field("state"),
+            field("severity"),
+            field("monitor_name"),
+            device,
+            field("subject"),
+            field("summary"),
+        ]);
+    }
+    table(&rows)
+}
+
+pub fn enroll_tokens_table(tokens: &Value) -> String {
+    let mut rows = vec![
+        ["ID", "SITE", "EXPIRES", "USES LEFT", "REVOKED"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for t in tokens.as_array().into_iter().flatten() {
+        rows.push(vec![
+            text(t, "id"),
+            text(t, "site"),
+            date_time(t["expires_at"].as_i64()),
+            match t["uses_left"].as_u64() {
+                Some(n) => n.to_string(),
+                None => "unlimited".into(),
+            },
+            t["revoked"].to_string(),
+        ]);
+    }
+    table(&rows)
+}
+
 pub fn table(rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
@@ -127,9 +206,9 @@ pub fn device_detail(d: &Value) -> String {
             inv["swap_total_bytes"].as_u64().unwrap_or(0) >> 20
         ),
         format!(
-            "Booted      {} (up {} h)",
-            text(inv, "boot_time"),
-            inv["uptime_secs"].as_u64().unwrap_or(0) / 3600
+            "Booted      {} (up {})",
+            date_time(inv["boot_time"].as_i64()),
+            span(inv["uptime_secs"].as_u64().unwrap_or(0))
         ),
         format!("Agent       {}", text(inv, "agent_version")),
         "Filesystems".into(),
@@ -180,4 +259,77 @@ pub fn device_detail(d: &Value) -> String {
         inv["packages"].as_array().map_or(0, Vec::len)
     ));
     out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn epoch_seconds_print_as_a_utc_date_and_time() {
+        assert_eq!(date_time(Some(1_796_134_721)), "2026-12-01 14:18 UTC");
+        assert_eq!(date_time(Some(1)), "1970-01-01 00:00 UTC");
+        assert_eq!(date_time(Some(253_402_300_799)), "9999-12-31 23:59 UTC");
+        // Unknown or out of range: no panic, no number.
+        for odd in [
+            None,
+            Some(0),
+            Some(-5),
+            Some(253_402_300_800),
+            Some(i64::MAX),
+        ] {
+            assert_eq!(date_time(odd), "-", "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn uptimes_print_in_days_hours_and_minutes() {
+        assert_eq!(span(0), "0 min");
+        assert_eq!(span(7 * 60 + 59), "7 min");
+        assert_eq!(span(3 * 3600 + 12 * 60 + 5), "3 h 12 min");
+        assert_eq!(span(86_400 + 3600), "1 day 1 h");
+        assert_eq!(span(12 * 86_400 + 3 * 3600 + 59 * 60), "12 days 3 h");
+    }
+
+    #[test]
+    fn device_detail_shows_when_it_booted() {
+        let device = json!({ "id": "d", "name": "n", "inventory": {
+            "boot_time": 1_796_134_721, "uptime_secs": 3 * 3600 + 12 * 60 } });
+        let detail = device_detail(&device);
+        assert!(
+            detail.contains("Booted      2026-12-01 14:18 UTC (up 3 h 12 min)"),
+            "{detail}"
+        );
+        assert!(!detail.contains("1796134721"), "{detail}");
+    }
+
+    #[test]
+    fn alerts_name_their_device() {
+        let alerts = json!([
+            { "id": "a1", "state": "open", "severity": "critical", "monitor_name": "Device offline",
+              "device_id": "0190aaaa-0000-7000-8000-00000000000d", "device_name": "web-1",
+              "subject": "", "summary": "device is offline" },
+            { "id": "a2", "device_id": "0190aaaa-0000-7000-8000-00000000000e", "device_name": "" }
+        ]);
+        let table = alerts_table(&alerts);
+        let rows: Vec<&str> = table.lines().collect();
+        assert!(rows[1].contains("  web-1  "), "{table}");
+        assert!(!rows[1].contains("0190aaaa"), "{table}");
+        // No name (an older server): the id, rather than nothing.
+        assert!(
+            rows[2].contains("0190aaaa-0000-7000-8000-00000000000e"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn enroll_tokens_show_their_expiry_as_a_date() {
+        let tokens = json!([{ "id": "t", "site": "hq", "expires_at": 1_796_134_721,
+            "uses_left": null, "revoked": false }]);
+        let table = enroll_tokens_table(&tokens);
+        assert!(table.contains("2026-12-01 14:18 UTC"), "{table}");
+        assert!(table.contains("unlimited"), "{table}");
+        assert!(!table.contains("1796134721"), "{table}");
+    }
 }

@@ -268,3 +268,112 @@ async fn a_burst_of_failed_logins_in_a_log_raises_an_alert() {
         "{alert}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_check_alerts_on_a_new_install() {
+    // A new install's own policy, no monitor added: a check going CRITICAL
+    // (or WARNING) pages once it has failed for two minutes.
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch_new_install(root.path()));
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    let flag = root.path().join("broken");
+    std::fs::write(&flag, "").unwrap();
+    // Read by sh, never executed: no ETXTBSY while other tests fork.
+    let script = root.path().join("flag.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "if [ -e '{}' ]; then echo 'CRITICAL - x'; exit 2; fi\necho 'OK - fine'\n",
+            flag.display()
+        ),
+    )
+    .unwrap();
+    let token = tokio::task::block_in_place(|| server.enroll_token(1));
+    let agent = tokio::task::block_in_place(|| Agent::enroll(root.path(), "fresh", &token));
+    let _agent = Proc(
+        Command::new(AGENT)
+            .arg("--state-dir")
+            .arg(&agent.state_dir)
+            .args([
+                "--name",
+                "fresh",
+                "run",
+                "--interval",
+                "1s",
+                "--check-interval",
+                "1s",
+            ])
+            .arg("--check")
+            .arg(format!("flag=sh {}", script.display()))
+            .arg("--check")
+            .arg("tight=echo 'WARNING - y'; exit 1")
+            .stderr(std::fs::File::create(root.path().join("fresh.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let rt = tokio::runtime::Handle::current();
+    let check_alerts = || {
+        let (_, alerts) = rt.block_on(api.get("/api/v1/alerts"));
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["monitor_name"] == "Check failing")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "the check to report CRITICAL",
+            Duration::from_secs(20),
+            || {
+                let (_, results) =
+                    rt.block_on(api.get(&format!("/api/v1/devices/{}/checks", agent.device_id)));
+                results
+                    .as_array()?
+                    .iter()
+                    .any(|r| r["name"] == "flag" && r["state"] == "critical")
+                    .then_some(())
+            },
+        )
+    });
+    let failing_since = std::time::Instant::now();
+    assert!(
+        tokio::task::block_in_place(check_alerts).is_empty(),
+        "one failed run is not worth a page"
+    );
+    let alerts = tokio::task::block_in_place(|| {
+        wait_for("the check alerts", Duration::from_secs(180), || {
+            let alerts = check_alerts();
+            (alerts.len() == 2).then_some(alerts)
+        })
+    });
+    assert!(
+        failing_since.elapsed() >= Duration::from_secs(100),
+        "raised after {:?}, before the two minutes",
+        failing_since.elapsed()
+    );
+    let of = |subject: &str| alerts.iter().find(|a| a["subject"] == subject).unwrap();
+    assert_eq!(of("flag")["severity"], "critical", "{alerts:?}");
+    assert!(
+        of("flag")["summary"]
+            .as_str()
+            .unwrap()
+            .contains("CRITICAL - x"),
+        "{alerts:?}"
+    );
+    assert_eq!(of("tight")["severity"], "warning", "{alerts:?}");
+    // Fixed: the alert resolves at the next run.
+    std::fs::remove_file(&flag).unwrap();
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "the check alert to resolve",
+            Duration::from_secs(20),
+            || (!check_alerts().iter().any(|a| a["subject"] == "flag")).then_some(()),
+        )
+    });
+}

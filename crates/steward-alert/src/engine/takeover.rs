@@ -108,11 +108,12 @@ impl Engine {
                 ..Series::default()
             };
             match &monitor.spec {
-                MonitorSpec::Threshold { .. } => {
+                // A check's state is a threshold's value (`Monitor::rule`).
+                MonitorSpec::Threshold { .. } | MonitorSpec::Check { .. } => {
                     series.threshold = ThresholdState::held(alert.severity, alert.since);
                 }
                 MonitorSpec::Forecast { .. } => series.held = true,
-                MonitorSpec::Offline | MonitorSpec::Check { .. } => {}
+                MonitorSpec::Offline => {}
             }
             self.series.insert(alert.key.clone(), series);
             stored.insert(alert.key.clone(), alert.severity);

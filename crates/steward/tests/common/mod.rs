@@ -124,6 +124,16 @@ impl Server {
     /// Notifications may reach loopback (the tests' receivers) unless `env`
     /// sets STEWARD_ALLOW_PRIVATE_TARGETS itself ("" for none).
     pub fn start_with_env(dir: &Path, port: u16, password: &str, env: &[(&str, &str)]) -> Proc {
+        Self::spawn(dir, port, password, env, false)
+    }
+
+    fn spawn(
+        dir: &Path,
+        port: u16,
+        password: &str,
+        env: &[(&str, &str)],
+        default_policy: bool,
+    ) -> Proc {
         let allowance: &[&str] = if env
             .iter()
             .any(|(k, _)| *k == "STEWARD_ALLOW_PRIVATE_TARGETS")
@@ -145,13 +155,13 @@ impl Server {
                 &format!("127.0.0.1:{port}"),
                 "--alert-group-wait",
                 "3s",
-                "--no-default-policy",
                 "--heartbeat-interval",
                 "1s",
                 "--offline-after-missed",
                 "3",
             ])
             .args(allowance)
+            .args((!default_policy).then_some("--no-default-policy"))
             .env("STEWARD_ADMIN_PASSWORD", password)
             .env("STEWARD_LOG", "info,steward_server=debug")
             .envs(database_env(dir))
@@ -174,14 +184,25 @@ impl Server {
     /// A server on SQLite whatever STEWARD_TEST_BACKEND says, for tests of
     /// what only the embedded store has (its file, backups, triggers).
     pub fn launch_sqlite(root: &Path) -> Self {
-        Self::launch_on(root, &[], false)
+        Self::launch_on(root, &[], false, false)
     }
 
     pub fn launch_with_env(root: &Path, env: &[(&str, &str)]) -> Self {
-        Self::launch_on(root, env, true)
+        Self::launch_on(root, env, true, false)
     }
 
-    fn launch_on(root: &Path, env: &[(&str, &str)], may_use_postgres: bool) -> Self {
+    /// A server as a new install starts: with the default policy (the
+    /// others start without monitors).
+    pub fn launch_new_install(root: &Path) -> Self {
+        Self::launch_on(root, &[], true, true)
+    }
+
+    fn launch_on(
+        root: &Path,
+        env: &[(&str, &str)],
+        may_use_postgres: bool,
+        default_policy: bool,
+    ) -> Self {
         let dir = root.join("server");
         let database = if may_use_postgres {
             test_database(&dir)
@@ -189,7 +210,7 @@ impl Server {
             None
         };
         let port = free_port();
-        let proc = Self::start_with_env(&dir, port, ADMIN_PASSWORD, env);
+        let proc = Self::spawn(&dir, port, ADMIN_PASSWORD, env, default_policy);
         let out = run(Command::new(STEWARD)
             .args(["token", "create", "--json", "--data-dir"])
             .arg(&dir)
