@@ -184,7 +184,10 @@ pub fn document(routes: &[RouteEntry]) -> Value {
         if route.method == axum::http::Method::POST && editable(routes, &one) {
             let mut links = Map::new();
             for (name, method) in [("read", "GET"), ("edit", "PATCH"), ("delete", "DELETE")] {
-                if !routes.iter().any(|r| r.path == one && r.method.as_str() == method) {
+                if !routes
+                    .iter()
+                    .any(|r| r.path == one && r.method.as_str() == method)
+                {
                     continue;
                 }
                 links.insert(
