@@ -92,9 +92,12 @@ impl Caller {
 
     /// Records an object as it was and as it is now (null when created or
     /// deleted) for this call's audit entry.
+    /// Redacted like request bodies (`audit::redact`: no secrets, no
+    /// webhook URLs).
     pub fn changed(&self, before: serde_json::Value, after: serde_json::Value) {
-        *self.change.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(serde_json::json!({ "before": before, "after": after }));
+        let mut change = serde_json::json!({ "before": before, "after": after });
+        crate::audit::redact(&mut change);
+        *self.change.lock().unwrap_or_else(|p| p.into_inner()) = Some(change);
     }
 
     /// What [`Caller::changed`] recorded.
