@@ -2,19 +2,19 @@
 //! edited in place (secrets kept unless replaced), disabled (nothing is
 //! sent, notifications wait), deleted (with what still waits for them).
 
-use super::lifecycle::{expected_version, overlay, read_as, tagged};
+use super::lifecycle::{expected_version, named_conflict, overlay, read_as, tagged};
 use super::monitors::org_for;
 use super::{ApiError, ApiResult, id_param};
 use crate::AppState;
 use crate::auth::Caller;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use steward_store::{ChannelRecord, StoreError};
+use steward_store::ChannelRecord;
 use uuid::Uuid;
 
 /// A channel as it is created, edited (`PATCH` fields) and exported.
@@ -46,12 +46,8 @@ pub struct NewChannel {
     #[serde(default)]
     tags: Vec<String>,
     /// False keeps it without sending anything (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "super::lifecycle::yes")]
     enabled: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// Checks a channel's fields and builds the record to store.
@@ -168,16 +164,6 @@ pub fn view(record: &ChannelRecord) -> Value {
     fields(record, false)
 }
 
-fn named_conflict(error: StoreError, name: &str) -> ApiError {
-    match error {
-        StoreError::Conflict(_) => ApiError::new(
-            StatusCode::CONFLICT,
-            format!("a channel named {name:?} already exists in this organisation"),
-        ),
-        other => other.into(),
-    }
-}
-
 pub async fn create_channel(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -189,7 +175,7 @@ pub async fn create_channel(
         .store
         .create_channel(&channel)
         .await
-        .map_err(|e| named_conflict(e, &channel.name))?;
+        .map_err(|e| named_conflict(e, "channel", &channel.name))?;
     caller.changed(Value::Null, view(&channel));
     Ok(Json(channel))
 }
@@ -227,7 +213,7 @@ pub async fn patch_channel(
         .store
         .update_channel(&caller.scope, &record, expected)
         .await
-        .map_err(|e| named_conflict(e, &record.name))?;
+        .map_err(|e| named_conflict(e, "channel", &record.name))?;
     caller.changed(view(&current), view(&record));
     let record = state.store.get_channel(&caller.scope, id).await?;
     Ok(tagged(record.version, answer(&record)))

@@ -38,6 +38,23 @@ pub fn expected_version(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
         })
 }
 
+/// A duplicate name as people say it ("a monitor named \"disk\" already
+/// exists in this organisation"), never the database's message.
+pub fn named_conflict(error: steward_store::StoreError, what: &str, name: &str) -> ApiError {
+    match error {
+        steward_store::StoreError::Conflict(_) => ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            format!("a {what} named {name:?} already exists in this organisation"),
+        ),
+        other => other.into(),
+    }
+}
+
+/// `#[serde(default = "…")]` for `enabled` fields: on unless said.
+pub fn yes() -> bool {
+    true
+}
+
 /// `body` as JSON with the `ETag` of `version`.
 pub fn tagged<T: Serialize>(version: i64, body: T) -> Response {
     let mut response = Json(body).into_response();

@@ -2,7 +2,7 @@
 //! the next sample), disabled, deleted. Disabling or deleting one resolves
 //! the alerts it holds open, so none stays open with nothing to clear it.
 
-use super::lifecycle::{expected_version, overlay, read_as, tagged};
+use super::lifecycle::{expected_version, named_conflict, overlay, read_as, tagged};
 use super::{ApiError, ApiResult, id_param};
 use crate::AppState;
 use crate::auth::Caller;
@@ -46,12 +46,8 @@ pub struct NewMonitor {
     #[serde(default)]
     remediation: Option<steward_alert::monitor::Remediation>,
     /// False keeps it without evaluating it (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "super::lifecycle::yes")]
     enabled: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// A stored monitor in the shape [`NewMonitor`] reads (the server-written
@@ -127,8 +123,9 @@ async fn build(
     })
 }
 
-/// Every evaluator (this replica's and the others') picks up the change.
-async fn reload(state: &AppState) -> Result<(), ApiError> {
+/// Every evaluator (this replica's and the others') picks up a change
+/// to monitors or noise rules.
+pub(super) async fn reload(state: &AppState) -> Result<(), ApiError> {
     state
         .alerting
         .reload()
@@ -168,22 +165,12 @@ pub async fn create_monitor(
         .store
         .create_monitor(&record)
         .await
-        .map_err(|e| named_conflict(e, &record.name))?;
+        .map_err(|e| named_conflict(e, "monitor", &record.name))?;
     reload(&state).await?;
     caller.changed(Value::Null, view(&record));
     Ok(Json(
         json!({ "id": record.id, "monitor": record.definition, "enabled": record.enabled, "version": record.version }),
     ))
-}
-
-fn named_conflict(error: steward_store::StoreError, name: &str) -> ApiError {
-    match error {
-        steward_store::StoreError::Conflict(_) => ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            format!("a monitor named {name:?} already exists in this organisation"),
-        ),
-        other => other.into(),
-    }
 }
 
 /// A remediation runs a script on every device the monitor reaches, later
@@ -271,7 +258,7 @@ pub async fn patch_monitor(
         .store
         .update_monitor(&caller.scope, &record, expected)
         .await
-        .map_err(|e| named_conflict(e, &record.name))?;
+        .map_err(|e| named_conflict(e, "monitor", &record.name))?;
     if current.enabled && !record.enabled {
         resolve_held(&state, &caller, id).await?;
     }

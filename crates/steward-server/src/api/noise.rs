@@ -4,7 +4,7 @@
 //! lifted early).
 
 use super::lifecycle::{expected_version, overlay, read_as, tagged};
-use super::monitors::org_for;
+use super::monitors::{org_for, reload};
 use super::{ApiError, ApiResult, id_param};
 use crate::AppState;
 use crate::auth::Caller;
@@ -153,17 +153,6 @@ async fn create(
     reload(state).await?;
     caller.changed(Value::Null, view(&rule));
     Ok(Json(rule))
-}
-
-async fn reload(state: &AppState) -> Result<(), ApiError> {
-    state
-        .alerting
-        .reload()
-        .await
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    // The other replicas' evaluators too.
-    crate::bus::tell(state, crate::bus::BusEvent::Reload);
-    Ok(())
 }
 
 async fn get(

@@ -2,19 +2,19 @@
 //! in place (whoever edits one last is who it runs as, so they need the
 //! authority it uses), paused and resumed (`enabled`), deleted.
 
-use super::lifecycle::{expected_version, overlay, read_as, tagged};
+use super::lifecycle::{expected_version, named_conflict, overlay, read_as, tagged};
 use super::{ApiError, ApiResult, id_param, org_named};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::jobs::JobRequest;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use steward_store::{ScheduleRecord, StoreError};
+use steward_store::ScheduleRecord;
 use uuid::Uuid;
 
 /// A schedule as it is created, edited (`PATCH` fields) and exported.
@@ -27,12 +27,8 @@ pub struct NewSchedule {
     timing: steward_jobs::schedule::Timing,
     job: JobRequest,
     /// False pauses it (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "super::lifecycle::yes")]
     enabled: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// A stored schedule in the shape [`NewSchedule`] reads.
@@ -95,16 +91,6 @@ fn build(
     })
 }
 
-fn named_conflict(error: StoreError, name: &str) -> ApiError {
-    match error {
-        StoreError::Conflict(_) => ApiError::new(
-            StatusCode::CONFLICT,
-            format!("a schedule named {name:?} already exists in this organisation"),
-        ),
-        other => other.into(),
-    }
-}
-
 pub async fn create_schedule(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -116,7 +102,7 @@ pub async fn create_schedule(
         .store
         .create_schedule(&record)
         .await
-        .map_err(|e| named_conflict(e, &record.name))?;
+        .map_err(|e| named_conflict(e, "schedule", &record.name))?;
     caller.changed(Value::Null, view(&record));
     Ok(Json(record))
 }
@@ -168,7 +154,7 @@ pub async fn patch_schedule(
         .store
         .update_schedule(&caller.scope, &record, expected)
         .await
-        .map_err(|e| named_conflict(e, &record.name))?;
+        .map_err(|e| named_conflict(e, "schedule", &record.name))?;
     caller.changed(view(&current), view(&record));
     Ok(tagged(record.version, answer(&record)))
 }
