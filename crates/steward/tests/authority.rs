@@ -8,11 +8,10 @@
 mod common;
 
 use common::api::Api;
+use common::shell::Shell;
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::io::{BufRead, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "a-long-test-password";
@@ -516,75 +515,6 @@ async fn nothing_leaks_across_tenants_and_audit_lands_where_the_change_was() {
     let _ = &w.root;
 }
 
-/// `steward shell DEVICE` with `token`, reading its output on a thread.
-struct Shell {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-impl Shell {
-    fn open(server: &Server, token: &str, device: &str) -> Self {
-        let mut child = Command::new(STEWARD)
-            .args(["shell", device])
-            .env("STEWARD_URL", server.url())
-            .env("STEWARD_TOKEN", token)
-            .env("STEWARD_CA", server.ca())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Self { child, lines }
-    }
-
-    fn type_line(&mut self, text: &str) {
-        let stdin = self.child.stdin.as_mut().unwrap();
-        let _ = stdin.write_all(format!("{text}\n").as_bytes());
-        let _ = stdin.flush();
-    }
-
-    fn wait_for_output(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200))
-                && line.contains(needle)
-            {
-                return;
-            }
-        }
-        panic!("the shell never printed {needle:?}");
-    }
-
-    /// Whether the CLI exited (the server closed the terminal) within `timeout`.
-    fn ended_within(&mut self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self.child.try_wait().unwrap().is_some() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-}
-
-impl Drop for Shell {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_a_token_or_a_grant_closes_its_terminal_at_once() {
     let root = tempfile::tempdir().unwrap();
@@ -727,6 +657,37 @@ async fn revoking_a_token_or_a_grant_closes_its_terminal_at_once() {
             .unwrap()
             .iter()
             .any(|u| u["username"] == "tech" && u["disabled"] == true)
+    );
+    // An admin does not lock out someone holding more (an owner).
+    let boss = ok(admin
+        .post(
+            "/api/v1/users",
+            json!({ "username": "boss", "password": PASSWORD, "role": "owner" }),
+        )
+        .await);
+    let boss_path = format!("/api/v1/users/{}", boss["id"].as_str().unwrap());
+    ok(admin
+        .post(
+            "/api/v1/users",
+            json!({ "username": "deputy", "password": PASSWORD, "role": "admin" }),
+        )
+        .await);
+    let deputy = anon.with_token(&anon.token_for("deputy", PASSWORD).await);
+    let (status, _, refused) = deputy
+        .patch(&boss_path, None, json!({ "disabled": true }))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("boss holds"),
+        "{refused}"
+    );
+    assert_eq!(deputy.delete(&boss_path).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        anon.with_token(&anon.token_for("boss", PASSWORD).await)
+            .get("/api/v1/devices")
+            .await
+            .0,
+        StatusCode::OK
     );
     // Nobody disables or deletes themselves.
     let (_, me) = admin.get("/api/v1/whoami").await;

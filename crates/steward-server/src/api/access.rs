@@ -14,7 +14,7 @@ use std::sync::Arc;
 use steward_store::{AuditEntry, NewGrant, NewUser, Org, RoleRecord, Scope, UserSummary};
 use uuid::Uuid;
 
-fn global(scope: &Scope) -> bool {
+pub(super) fn global(scope: &Scope) -> bool {
     scope
         .allow
         .iter()

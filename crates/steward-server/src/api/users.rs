@@ -37,6 +37,45 @@ fn not_yourself(caller: &Caller, user: &UserSummary, what: &str) -> Result<(), A
     Ok(())
 }
 
+/// Disabling or deleting someone takes away what they hold: only a caller
+/// who holds all of it (each permission of each allowing grant, where it
+/// applies) may, so an admin cannot lock out an owner.
+async fn holds_all_of(
+    state: &AppState,
+    caller: &Caller,
+    user: &UserSummary,
+) -> Result<(), ApiError> {
+    for grant in state.store.user_grants(user.id).await? {
+        if grant.deny {
+            continue;
+        }
+        for name in &grant.permissions {
+            // A permission this version does not know grants nothing.
+            let Some(permission) = crate::authz::Permission::parse(name) else {
+                continue;
+            };
+            let held = match grant.org_id {
+                Some(org) => crate::authz::holds_at(
+                    &caller.principal,
+                    permission,
+                    org,
+                    grant.site.as_deref(),
+                ),
+                None => {
+                    super::access::global(&crate::authz::scope_for(&caller.principal, permission))
+                }
+            };
+            if !held {
+                return Err(ApiError::forbidden(format!(
+                    "{} holds {name} where you do not: ask someone who holds at least what they do",
+                    user.username
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub async fn get_user(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -70,6 +109,7 @@ pub async fn patch_user(
     };
     if disabled {
         not_yourself(&caller, &user, "disable")?;
+        holds_all_of(&state, &caller, &user).await?;
     }
     state
         .store
@@ -108,6 +148,7 @@ pub async fn delete_user(
 ) -> ApiResult<Value> {
     let user = visible(&state, &caller, &id).await?;
     not_yourself(&caller, &user, "delete")?;
+    holds_all_of(&state, &caller, &user).await?;
     let work = standing_work(&state, &user.username).await?;
     if !work.is_empty() {
         return Err(ApiError::new(
