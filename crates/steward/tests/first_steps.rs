@@ -208,3 +208,17 @@ fn data_dir_commands_do_not_take_an_empty_sqlite_file_for_the_server_database() 
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_kit_never_takes_another_server_on_its_port_for_its_own() {
+    // CI once failed this way: a server launched on a "free" port that
+    // another test's server had taken answered the connect, and the test
+    // went on before its own server existed. Now a server counts as up only
+    // when it answers TLS with its own CA's certificate.
+    let root = tempfile::tempdir().unwrap();
+    let first = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let other = root.path().join("other");
+    let second = tokio::task::block_in_place(|| Server::try_start(&other, first.port));
+    let error = second.err().expect("the second server was taken as up");
+    assert!(error.contains("exited"), "{error}");
+}

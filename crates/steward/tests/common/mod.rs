@@ -117,6 +117,12 @@ impl Server {
         Self::start_with_password(dir, port, ADMIN_PASSWORD)
     }
 
+    /// Starts `steward serve` on `port`; Err when it exits before it
+    /// answers as the server of `dir`.
+    pub fn try_start(dir: &Path, port: u16) -> Result<Proc, String> {
+        Self::try_spawn(dir, port, ADMIN_PASSWORD, &[], false)
+    }
+
     pub fn start_with_password(dir: &Path, port: u16, password: &str) -> Proc {
         Self::start_with_env(dir, port, password, &[])
     }
@@ -135,6 +141,18 @@ impl Server {
         env: &[(&str, &str)],
         default_policy: bool,
     ) -> Proc {
+        Self::try_spawn(dir, port, password, env, default_policy).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts the server and waits until it answers; Err when it exited
+    /// first (a port taken between `free_port` and its bind, say).
+    fn try_spawn(
+        dir: &Path,
+        port: u16,
+        password: &str,
+        env: &[(&str, &str)],
+        default_policy: bool,
+    ) -> Result<Proc, String> {
         let allowance: &[&str] = if env
             .iter()
             .any(|(k, _)| *k == "STEWARD_ALLOW_PRIVATE_TARGETS")
@@ -171,11 +189,27 @@ impl Server {
             .stderr(log)
             .spawn()
             .unwrap();
-        let proc = Proc(child);
-        wait_for("the server to listen", Duration::from_secs(30), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        proc
+        let mut proc = Proc(child);
+        // Ready when this server answers TLS with the certificate its own CA
+        // signed: a bare connect could reach another test's server that took
+        // the same free port first (this one then fails to bind and exits).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = proc.0.try_wait().unwrap() {
+                return Err(format!(
+                    "the server on port {port} exited ({status}) before answering; its log is {}",
+                    dir.with_extension("server.log").display()
+                ));
+            }
+            if answers_tls(dir, port) {
+                return Ok(proc);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after 30 s waiting for the server on port {port} to answer"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     pub fn launch(root: &Path) -> Self {
@@ -210,8 +244,20 @@ impl Server {
         } else {
             None
         };
-        let port = free_port();
-        let proc = Self::spawn(&dir, port, ADMIN_PASSWORD, env, default_policy);
+        // A free port can be taken by another test's server before this one
+        // binds it: then start again on another.
+        let mut attempts = 0;
+        let (port, proc) = loop {
+            let port = free_port();
+            match Self::try_spawn(&dir, port, ADMIN_PASSWORD, env, default_policy) {
+                Ok(proc) => break (port, proc),
+                Err(e) if attempts < 3 => {
+                    attempts += 1;
+                    eprintln!("{e}; starting again on another port");
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
         let out = run(Command::new(STEWARD)
             .args(["token", "create", "--json", "--data-dir"])
             .arg(&dir)
@@ -273,6 +319,32 @@ impl Server {
             .map(|d| d["status"].as_str().unwrap().to_string())
             .unwrap_or_default()
     }
+}
+
+/// Whether the server on `port` completes a TLS handshake verified by the
+/// CA in `dir` (so it is the server of `dir`, up and serving).
+fn answers_tls(dir: &Path, port: u16) -> bool {
+    let Ok(ca) = std::fs::read_to_string(dir.join("ca.pem")) else {
+        return false;
+    };
+    steward_pki::install_default_provider();
+    let Ok(config) = steward_pki::client_config(&ca, None) else {
+        return false;
+    };
+    let Ok(mut tcp) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+    let name = rustls_pki_types::ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
+    let Ok(mut tls) = rustls::ClientConnection::new(std::sync::Arc::new(config), name) else {
+        return false;
+    };
+    while tls.is_handshaking() {
+        if tls.complete_io(&mut tcp).is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Runs a command to completion; panics with its output if it failed.
