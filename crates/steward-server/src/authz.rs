@@ -62,6 +62,7 @@ pub fn builtin_roles() -> Vec<RoleRecord> {
         org_id: None,
         name: id.into(),
         permissions: perms.iter().map(|p| p.as_str().to_string()).collect(),
+        version: 1,
     };
     vec![
         role("owner", &Permission::ALL),

@@ -533,7 +533,7 @@ impl JobStore for SqlStore {
             "schedules",
             "name = $4, timing = $5, job = $6, enabled = $7, next_run_at = $8, created_by = $9",
             &self.in_scope(1, "org_id", None),
-            (scope, s.id, expected),
+            (scope, &s.id.to_string(), expected),
             vec![
                 s.name.as_str().arg(),
                 s.timing.to_string().arg(),

@@ -150,7 +150,7 @@ impl SqlStore {
         table: &str,
         set: &str,
         condition: &str,
-        (scope, id, expected): (&Scope, Uuid, Option<i64>),
+        (scope, id, expected): (&Scope, &str, Option<i64>),
         values: Vec<db::Arg>,
     ) -> Result<i64> {
         let mut edit = db::q(format!(
@@ -158,7 +158,7 @@ impl SqlStore {
              WHERE id = $2 AND {condition} AND ($3 IS NULL OR version = $3) RETURNING version"
         ))
         .bind(scope_param(scope))
-        .bind(id.to_string())
+        .bind(id)
         .bind(expected);
         for value in values {
             edit = edit.bind(value);
@@ -170,7 +170,7 @@ impl SqlStore {
             "SELECT version FROM {table} WHERE id = $2 AND {condition}"
         ))
         .bind(scope_param(scope))
-        .bind(id.to_string())
+        .bind(id)
         .fetch_optional(&self.db)
         .await
         .map_err(backend)?;

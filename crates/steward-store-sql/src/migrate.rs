@@ -49,6 +49,7 @@ migrations!(
     "0011_signin.sql",
     "0012_hot_chunks.sql",
     "0013_lifecycle.sql",
+    "0014_versions.sql",
 );
 
 /// The migrations of one database.

@@ -114,7 +114,7 @@ impl MonitorStore for SqlStore {
             "monitors",
             "name = $4, definition = $5, enabled = $6",
             &self.in_scope(1, "org_id", None),
-            (scope, m.id, expected),
+            (scope, &m.id.to_string(), expected),
             vec![
                 m.name.as_str().arg(),
                 m.definition.to_string().arg(),
@@ -185,7 +185,7 @@ impl MonitorStore for SqlStore {
             noise_table(kind),
             "definition = $4",
             &self.in_scope(1, "org_id", None),
-            (scope, id, expected),
+            (scope, &id.to_string(), expected),
             vec![definition.to_string().arg()],
         )
         .await
@@ -235,7 +235,7 @@ impl MonitorStore for SqlStore {
             "channels",
             "name = $4, kind = $5, config = $6, min_severity = $7, enabled = $8",
             &self.in_scope(1, "org_id", None),
-            (scope, c.id, expected),
+            (scope, &c.id.to_string(), expected),
             vec![
                 c.name.as_str().arg(),
                 c.kind.as_str().arg(),

@@ -1,7 +1,7 @@
 //! Users, roles and grants, API tokens, sessions,
 //! two-factor secrets and enrollment tokens (organisations: `tenancy.rs`).
 
-use crate::db::{Row, q};
+use crate::db::{Bind, Row, q};
 use crate::{SqlStore, backend, scope_param, uuid};
 use async_trait::async_trait;
 use steward_store::*;
@@ -34,6 +34,7 @@ fn role(row: &Row) -> Result<RoleRecord> {
         org_id: opt_uuid(row.get("org_id"))?,
         name: row.get("name"),
         permissions: perms(row.get("permissions")),
+        version: row.get("version"),
     })
 }
 
@@ -102,7 +103,7 @@ impl PeopleStore for SqlStore {
 
     async fn list_users(&self, scope: &Scope) -> Result<Vec<UserSummary>> {
         let sql = format!(
-            "SELECT id, org_id, username, totp_enabled, disabled FROM users WHERE {} ORDER BY {}, username",
+            "SELECT id, org_id, username, totp_enabled, disabled, version FROM users WHERE {} ORDER BY {}, username",
             self.in_scope(1, "org_id", None),
             self.nocase("username")
         );
@@ -116,27 +117,47 @@ impl PeopleStore for SqlStore {
                     username: row.get("username"),
                     totp_enabled: row.get("totp_enabled"),
                     disabled: row.get("disabled"),
+                    version: row.get("version"),
                 })
             })
             .collect()
     }
 
-    async fn set_user_disabled(&self, scope: &Scope, user: Uuid, disabled: bool) -> Result<()> {
+    async fn set_user_disabled(
+        &self,
+        scope: &Scope,
+        user: Uuid,
+        disabled: bool,
+        expected: Option<i64>,
+    ) -> Result<i64> {
         let mut tx = self.db.begin().await.map_err(backend)?;
+        let condition = self.in_scope(1, "org_id", None);
         let sql = format!(
-            "UPDATE users SET disabled = $3 WHERE id = $2 AND {}",
-            self.in_scope(1, "org_id", None)
+            "UPDATE users SET disabled = $3, version = version + 1
+             WHERE id = $2 AND {condition} AND ($4 IS NULL OR version = $4) RETURNING version"
         );
         let done = q(sql)
             .bind(scope_param(scope))
             .bind(user.to_string())
             .bind(disabled)
-            .execute(&mut tx)
+            .bind(expected)
+            .fetch_optional(&mut tx)
             .await
             .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        let Some(done) = done else {
+            let current = q(format!(
+                "SELECT version FROM users WHERE id = $2 AND {condition}"
+            ))
+            .bind(scope_param(scope))
+            .bind(user.to_string())
+            .fetch_optional(&mut tx)
+            .await
+            .map_err(backend)?;
+            return Err(match current {
+                Some(row) => StoreError::Stale(row.get("version")),
+                None => StoreError::NotFound,
+            });
+        };
         if disabled {
             q("DELETE FROM sessions WHERE user_id = $1")
                 .bind(user.to_string())
@@ -144,7 +165,8 @@ impl PeopleStore for SqlStore {
                 .await
                 .map_err(backend)?;
         }
-        tx.commit().await.map_err(backend)
+        tx.commit().await.map_err(backend)?;
+        Ok(done.get("version"))
     }
 
     async fn delete_user(&self, scope: &Scope, user: Uuid) -> Result<()> {
@@ -275,7 +297,7 @@ impl PeopleStore for SqlStore {
 
     async fn list_roles(&self, scope: &Scope) -> Result<Vec<RoleRecord>> {
         let sql = format!(
-            "SELECT id, org_id, name, permissions FROM roles WHERE org_id IS NULL OR {} ORDER BY org_id IS NOT NULL, {}, name, id",
+            "SELECT id, org_id, name, permissions, version FROM roles WHERE org_id IS NULL OR {} ORDER BY org_id IS NOT NULL, {}, name, id",
             self.in_scope(1, "org_id", None),
             self.nocase("name")
         );
@@ -284,7 +306,7 @@ impl PeopleStore for SqlStore {
 
     async fn role(&self, id: &str) -> Result<RoleRecord> {
         role(
-            &q("SELECT id, org_id, name, permissions FROM roles WHERE id = $1")
+            &q("SELECT id, org_id, name, permissions, version FROM roles WHERE id = $1")
                 .bind(id)
                 .fetch_one(&self.db)
                 .await
@@ -434,28 +456,51 @@ impl PeopleStore for SqlStore {
         Ok(())
     }
 
-    async fn update_role(&self, scope: &Scope, role: &RoleRecord) -> Result<()> {
-        let sql = format!(
-            "UPDATE roles SET name = $3, permissions = $4 WHERE id = $2 AND org_id IS NOT NULL AND {}",
-            self.in_scope(1, "org_id", None)
-        );
-        self.one_changed(
-            q(sql)
-                .bind(scope_param(scope))
-                .bind(&role.id)
-                .bind(&role.name)
-                .bind(serde_json::to_string(&role.permissions).unwrap_or_else(|_| "[]".into())),
+    async fn update_role(
+        &self,
+        scope: &Scope,
+        role: &RoleRecord,
+        expected: Option<i64>,
+    ) -> Result<i64> {
+        self.versioned_edit(
+            "roles",
+            "name = $4, permissions = $5",
+            &format!(
+                "org_id IS NOT NULL AND {}",
+                self.in_scope(1, "org_id", None)
+            ),
+            (scope, &role.id, expected),
+            vec![
+                role.name.as_str().arg(),
+                serde_json::to_string(&role.permissions)
+                    .unwrap_or_else(|_| "[]".into())
+                    .arg(),
+            ],
         )
         .await
     }
 
-    async fn role_usage(&self, id: &str) -> Result<u64> {
-        let row = q("SELECT (SELECT COUNT(*) FROM grants WHERE role_id = $1) + (SELECT COUNT(*) FROM api_tokens WHERE role_id = $1) AS n")
+    async fn role_holders(&self, id: &str) -> Result<Vec<String>> {
+        let rows = q("SELECT u.username, g.effect AS what, '' AS token FROM grants g JOIN users u ON u.id = g.user_id WHERE g.role_id = $1
+             UNION ALL
+             SELECT u.username, 'token' AS what, t.name AS token FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.role_id = $1")
             .bind(id)
-            .fetch_one(&self.db)
+            .fetch_all(&self.db)
             .await
             .map_err(backend)?;
-        Ok(row.get::<i64, _>("n").max(0) as u64)
+        let mut holders: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                let user: String = row.get("username");
+                match row.get::<String, _>("what").as_str() {
+                    "token" => format!("API token {:?} of {user}", row.get::<String, _>("token")),
+                    "deny" => format!("deny grant of {user}"),
+                    _ => format!("grant of {user}"),
+                }
+            })
+            .collect();
+        holders.sort();
+        Ok(holders)
     }
 
     async fn delete_role(&self, scope: &Scope, id: &str) -> Result<()> {

@@ -2,7 +2,7 @@
 //! once it holds nothing; it then leaves every list, and its row stays for
 //! the audit trail that names it.
 
-use crate::db::{Row, q};
+use crate::db::{Bind, Row, q};
 use crate::{SqlStore, backend, now_secs, scope_param, uuid};
 
 /// The root organisation's name.
@@ -15,6 +15,7 @@ pub(crate) fn org(row: &Row) -> Result<Org> {
     Ok(Org {
         id: uuid(row.get("id"))?,
         name: row.get("name"),
+        version: row.get("version"),
     })
 }
 
@@ -83,12 +84,13 @@ impl TenancyStore for SqlStore {
         Ok(Org {
             id,
             name: name.to_string(),
+            version: 1,
         })
     }
 
     async fn org_by_name(&self, scope: &Scope, name: &str) -> Result<Org> {
         let sql = format!(
-            "SELECT id, name FROM orgs WHERE name = $2 AND deleted_at IS NULL AND {}",
+            "SELECT id, name, version FROM orgs WHERE name = $2 AND deleted_at IS NULL AND {}",
             self.in_scope(1, "orgs.id", None)
         );
         let row = q(sql)
@@ -102,7 +104,7 @@ impl TenancyStore for SqlStore {
 
     async fn list_orgs(&self, scope: &Scope) -> Result<Vec<Org>> {
         let sql = format!(
-            "SELECT id, name FROM orgs WHERE deleted_at IS NULL AND {} ORDER BY {}, orgs.name",
+            "SELECT id, name, version FROM orgs WHERE deleted_at IS NULL AND {} ORDER BY {}, orgs.name",
             self.in_scope(1, "orgs.id", None),
             self.nocase("orgs.name")
         );
@@ -123,16 +125,22 @@ impl TenancyStore for SqlStore {
         .await
     }
 
-    async fn rename_org(&self, scope: &Scope, org: Uuid, name: &str) -> Result<()> {
-        let sql = format!(
-            "UPDATE orgs SET name = $3 WHERE id = $2 AND {}",
-            self.in_scope(1, "orgs.id", None)
-        );
-        self.one_changed(
-            q(sql)
-                .bind(scope_param(scope))
-                .bind(org.to_string())
-                .bind(name),
+    async fn rename_org(
+        &self,
+        scope: &Scope,
+        org: Uuid,
+        name: &str,
+        expected: Option<i64>,
+    ) -> Result<i64> {
+        self.versioned_edit(
+            "orgs",
+            "name = $4",
+            &format!(
+                "deleted_at IS NULL AND {}",
+                self.in_scope(1, "orgs.id", None)
+            ),
+            (scope, &org.to_string(), expected),
+            vec![name.arg()],
         )
         .await
     }

@@ -326,6 +326,7 @@ pub async fn tokens_resolve_to_principals_with_grants(store: Arc<dyn Store>) {
             org_id: None,
             name: "viewer".into(),
             permissions: vec!["devices.view".into()],
+            version: 1,
         })
         .await
         .unwrap();

@@ -392,6 +392,7 @@ pub async fn users_are_disabled_deleted_and_lose_grants(store: Arc<dyn Store>) {
                 org_id: None,
                 name: role.into(),
                 permissions: vec!["devices.view".into()],
+                version: 1,
             })
             .await
             .unwrap();
@@ -453,12 +454,23 @@ pub async fn users_are_disabled_deleted_and_lose_grants(store: Arc<dyn Store>) {
 
     // Disabled: no credential of hers resolves, her sessions end.
     assert!(not_found(
-        store.set_user_disabled(&Scope::org(other), ana, true).await
+        store
+            .set_user_disabled(&Scope::org(other), ana, true, None)
+            .await
     ));
-    store
-        .set_user_disabled(&Scope::org(org), ana, true)
+    // A change based on a version read before another is refused.
+    let read = store.list_users(&Scope::org(org)).await.unwrap()[0].version;
+    let disabled = store
+        .set_user_disabled(&Scope::org(org), ana, true, Some(read))
         .await
         .unwrap();
+    assert_eq!(disabled, read + 1);
+    assert!(matches!(
+        store
+            .set_user_disabled(&Scope::org(org), ana, false, Some(read))
+            .await,
+        Err(StoreError::Stale(v)) if v == disabled
+    ));
     assert!(store.user_by_id(ana).await.unwrap().disabled);
     assert!(store.list_users(&Scope::org(org)).await.unwrap()[0].disabled);
     assert!(store.principal_for_token("ana-token", 10).await.is_err());
@@ -471,7 +483,7 @@ pub async fn users_are_disabled_deleted_and_lose_grants(store: Arc<dyn Store>) {
     );
     // Enabled again: the token works; the ended session stays ended.
     store
-        .set_user_disabled(&Scope::org(org), ana, false)
+        .set_user_disabled(&Scope::org(org), ana, false, Some(disabled))
         .await
         .unwrap();
     assert!(store.principal_for_token("ana-token", 10).await.is_ok());
@@ -571,12 +583,26 @@ pub async fn organisations_are_renamed_and_deleted_only_when_empty(store: Arc<dy
     let acme = store.create_org("acme").await.unwrap().id;
     store.create_org("globex").await.unwrap();
     assert!(not_found(
-        store.rename_org(&Scope::org(root), acme, "acme corp").await
+        store
+            .rename_org(&Scope::org(root), acme, "acme corp", None)
+            .await
     ));
-    store
-        .rename_org(&Scope::org(acme), acme, "Acme Corp")
+    let renamed = store
+        .rename_org(&Scope::org(acme), acme, "Acme Corp", Some(1))
         .await
         .unwrap();
+    assert_eq!(renamed, 2);
+    assert!(matches!(
+        store
+            .rename_org(&Scope::org(acme), acme, "Acme Inc", Some(1))
+            .await,
+        Err(StoreError::Stale(2))
+    ));
+    let listed = store.list_orgs(&Scope::org(acme)).await.unwrap();
+    assert_eq!(
+        (listed[0].name.as_str(), listed[0].version),
+        ("Acme Corp", 2)
+    );
     assert_eq!(
         store
             .org_by_name(&Scope::all(), "Acme Corp")
@@ -586,7 +612,7 @@ pub async fn organisations_are_renamed_and_deleted_only_when_empty(store: Arc<dy
         acme
     );
     assert!(matches!(
-        store.rename_org(&Scope::all(), acme, "globex").await,
+        store.rename_org(&Scope::all(), acme, "globex", None).await,
         Err(StoreError::Conflict(_))
     ));
 
@@ -609,6 +635,7 @@ pub async fn organisations_are_renamed_and_deleted_only_when_empty(store: Arc<dy
         org_id: Some(acme),
         name: "helpdesk".into(),
         permissions: vec!["devices.view".into()],
+        version: 1,
     };
     store.create_role(&role).await.unwrap();
     assert_eq!(
@@ -655,13 +682,23 @@ pub async fn organisations_are_renamed_and_deleted_only_when_empty(store: Arc<dy
         ..role.clone()
     };
     assert!(not_found(
-        store.update_role(&Scope::org(root), &edited).await
+        store.update_role(&Scope::org(root), &edited, None).await
     ));
-    store.update_role(&Scope::org(acme), &edited).await.unwrap();
+    assert_eq!(
+        store
+            .update_role(&Scope::org(acme), &edited, Some(1))
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(matches!(
+        store.update_role(&Scope::org(acme), &role, Some(1)).await,
+        Err(StoreError::Stale(2))
+    ));
     let read = store.role("acme-helpdesk").await.unwrap();
     assert_eq!(
-        (read.name.as_str(), read.permissions.len()),
-        ("service desk", 2)
+        (read.name.as_str(), read.permissions.len(), read.version),
+        ("service desk", 2, 2)
     );
     let user = crate::people::new_user(&*store, acme, "wile").await;
     store
@@ -675,9 +712,12 @@ pub async fn organisations_are_renamed_and_deleted_only_when_empty(store: Arc<dy
         })
         .await
         .unwrap();
-    assert_eq!(store.role_usage(&role.id).await.unwrap(), 1);
+    assert_eq!(
+        store.role_holders(&role.id).await.unwrap(),
+        ["grant of wile"]
+    );
     store.delete_user(&Scope::all(), user).await.unwrap();
-    assert_eq!(store.role_usage(&role.id).await.unwrap(), 0);
+    assert!(store.role_holders(&role.id).await.unwrap().is_empty());
     store
         .delete_role(&Scope::org(acme), &role.id)
         .await

@@ -66,7 +66,7 @@ pub const METHODS: &[&str] = &[
     "list_roles",
     "role",
     "update_role",
-    "role_usage",
+    "role_holders",
     "delete_role",
     "create_grant",
     "create_api_token",

@@ -133,6 +133,7 @@ pub async fn roles_are_listed_in_scope_and_found_by_id(store: Arc<dyn Store>) {
         org_id: org,
         name: id.into(),
         permissions: perms.iter().map(|p| p.to_string()).collect(),
+        version: 1,
     };
     store
         .upsert_builtin_role(&role("viewer", None, &["devices.view"]))

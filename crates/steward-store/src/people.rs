@@ -15,8 +15,15 @@ pub trait PeopleStore: Send + Sync {
     async fn list_users(&self, scope: &Scope) -> Result<Vec<UserSummary>>;
     /// Disables (or enables again) a user in scope: a disabled user signs
     /// in no more and no credential of theirs resolves; disabling also
-    /// ends their sessions.
-    async fn set_user_disabled(&self, scope: &Scope, user: Uuid, disabled: bool) -> Result<()>;
+    /// ends their sessions. Only while the user's version is still
+    /// `expected` (any when None); returns the new version.
+    async fn set_user_disabled(
+        &self,
+        scope: &Scope,
+        user: Uuid,
+        disabled: bool,
+        expected: Option<i64>,
+    ) -> Result<i64>;
     /// Deletes a user in scope with their grants, tokens, sessions and
     /// recovery codes (what they did stays in the audit trail by name).
     async fn delete_user(&self, scope: &Scope, user: Uuid) -> Result<()>;
@@ -40,9 +47,17 @@ pub trait PeopleStore: Send + Sync {
     async fn role(&self, id: &str) -> Result<RoleRecord>;
     /// Renames an organisation's own role and replaces its permissions
     /// (built-in roles are not changed here).
-    async fn update_role(&self, scope: &Scope, role: &RoleRecord) -> Result<()>;
-    /// How many grants and API tokens use the role.
-    async fn role_usage(&self, id: &str) -> Result<u64>;
+    /// Only while its version is still `expected` (any when None); returns
+    /// the new version.
+    async fn update_role(
+        &self,
+        scope: &Scope,
+        role: &RoleRecord,
+        expected: Option<i64>,
+    ) -> Result<i64>;
+    /// Who holds the role, as people name them: `grant of desk`, `API
+    /// token "ci" of desk` (a deny grant says so), sorted.
+    async fn role_holders(&self, id: &str) -> Result<Vec<String>>;
     /// Deletes an organisation's own role in scope.
     async fn delete_role(&self, scope: &Scope, id: &str) -> Result<()>;
     async fn create_grant(&self, grant: &NewGrant) -> Result<()>;

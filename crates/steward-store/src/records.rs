@@ -8,6 +8,8 @@ use uuid::Uuid;
 pub struct Org {
     pub id: Uuid,
     pub name: String,
+    /// Bumped by every change (HTTP `ETag`/`If-Match`).
+    pub version: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +42,8 @@ pub struct UserSummary {
     pub username: String,
     pub totp_enabled: bool,
     pub disabled: bool,
+    /// Bumped by every change (HTTP `ETag`/`If-Match`).
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +53,8 @@ pub struct RoleRecord {
     pub org_id: Option<Uuid>,
     pub name: String,
     pub permissions: Vec<String>,
+    /// Bumped by every change (HTTP `ETag`/`If-Match`); built-in roles 1.
+    pub version: i64,
 }
 
 /// A role granted (or denied) to a user at a place.

@@ -13,7 +13,16 @@ pub trait TenancyStore: Send + Sync {
     async fn org_by_name(&self, scope: &Scope, name: &str) -> Result<Org>;
     async fn list_orgs(&self, scope: &Scope) -> Result<Vec<Org>>;
     async fn set_org_require_totp(&self, scope: &Scope, org: Uuid, require: bool) -> Result<()>;
-    async fn rename_org(&self, scope: &Scope, org: Uuid, name: &str) -> Result<()>;
+    /// Renames an organisation in scope while its version is still
+    /// `expected` (any when None); returns the new version
+    /// ([`StoreError::Stale`] with the current one otherwise).
+    async fn rename_org(
+        &self,
+        scope: &Scope,
+        org: Uuid,
+        name: &str,
+        expected: Option<i64>,
+    ) -> Result<i64>;
     /// What an organisation still holds, by kind ("devices", "users", …),
     /// the kinds with none left out.
     async fn org_contents(&self, org: Uuid) -> Result<Vec<(String, u64)>>;

@@ -440,10 +440,18 @@ async fn what_is_in_use_is_not_deleted_and_the_refusal_names_it() {
         .post("/api/v1/orgs", json!({ "name": "client-b" }))
         .await);
     let org_path = format!("/api/v1/orgs/{}", org["id"].as_str().unwrap());
-    let (status, _, renamed) = api
-        .patch(&org_path, None, json!({ "name": "Client-B" }))
+    assert_eq!(api.get_tagged(&org_path).await.1, Some(1));
+    let (status, etag, renamed) = api
+        .patch(&org_path, Some(1), json!({ "name": "Client-B" }))
         .await;
-    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!((status, etag), (StatusCode::OK, Some(2)), "{renamed}");
+    // An edit based on what was read before that one loses.
+    let (status, _, lost) = api
+        .patch(&org_path, Some(1), json!({ "name": "Client-C" }))
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{lost}");
+    let (_, etag, read) = api.get_tagged(&org_path).await;
+    assert_eq!((etag, read["name"].as_str()), (Some(2), Some("Client-B")));
     let token = ok(api
         .post(
             "/api/v1/enroll-tokens",
@@ -480,18 +488,36 @@ async fn what_is_in_use_is_not_deleted_and_the_refusal_names_it() {
         .await);
     let why = refused(api.delete(&role_path).await);
     assert!(
-        why.contains("the role helpdesk is held by 1 grant or API token"),
+        why.contains("the role helpdesk is still held (grant of desk): revoke it first"),
         "{why}"
     );
-    let (status, _, edited) = api
+    assert_eq!(api.get_tagged(&role_path).await.1, Some(1));
+    let (status, etag, edited) = api
         .patch(
             &role_path,
-            None,
+            Some(1),
             json!({ "permissions": ["devices.view", "devices.manage"] }),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!((status, etag), (StatusCode::OK, Some(2)), "{edited}");
     assert_eq!(edited["permissions"].as_array().unwrap().len(), 2);
+    let (status, _, lost) = api
+        .patch(&role_path, Some(1), json!({ "name": "desk" }))
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{lost}");
+    // A user: disabled under If-Match too.
+    let user_path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
+    assert_eq!(api.get_tagged(&user_path).await.1, Some(1));
+    let (status, etag, disabled) = api
+        .patch(&user_path, Some(1), json!({ "disabled": true }))
+        .await;
+    assert_eq!((status, etag), (StatusCode::OK, Some(2)), "{disabled}");
+    let (status, _, lost) = api
+        .patch(&user_path, Some(1), json!({ "disabled": false }))
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{lost}");
+    let (_, _, read) = api.get_tagged(&user_path).await;
+    assert_eq!(read["disabled"], true, "{read}");
     let (status, _, builtin) = api
         .patch("/api/v1/roles/admin", None, json!({ "name": "x" }))
         .await;
@@ -528,4 +554,45 @@ async fn what_is_in_use_is_not_deleted_and_the_refusal_names_it() {
         .await);
     ok(api.delete(&script_path).await);
     assert_eq!(api.get_tagged(&script_path).await.0, StatusCode::NOT_FOUND);
+
+    // Creates and deletions of each kind are audited with the object.
+    let (_, audit) = api.get("/api/v1/audit?limit=500").await;
+    let change = |action: &str| -> Value {
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == action)
+            .map(|e| {
+                serde_json::from_str(e["detail"].as_str().unwrap_or("null"))
+                    .unwrap_or(e["detail"].clone())
+            })
+            .find(|d: &Value| d["status"] == 200)
+            .unwrap_or_else(|| panic!("no {action} done in {audit}"))
+    };
+    let created = change("POST /api/v1/orgs");
+    assert_eq!(
+        (created["before"].clone(), created["after"]["name"].clone()),
+        (Value::Null, json!("client-b")),
+        "{created}"
+    );
+    assert_eq!(change("POST /api/v1/roles")["after"]["name"], "helpdesk");
+    assert_eq!(change("POST /api/v1/users")["after"]["username"], "desk");
+    let token_gone = change("DELETE /api/v1/enroll-tokens/{id}");
+    assert_eq!(
+        (
+            token_gone["before"]["site"].clone(),
+            token_gone["after"].clone()
+        ),
+        (json!("hq"), Value::Null),
+        "{token_gone}"
+    );
+    let saved = change("POST /api/v1/scripts");
+    assert_eq!(
+        (saved["before"].clone(), saved["after"]["name"].clone()),
+        (Value::Null, json!("cleanup")),
+        "{saved}"
+    );
+    let script_gone = change("DELETE /api/v1/scripts/{id}");
+    assert_eq!(script_gone["before"]["name"], "cleanup", "{script_gone}");
 }

@@ -81,7 +81,10 @@ pub async fn create_org(
             "creating organisations needs orgs.manage everywhere",
         ));
     }
-    Ok(Json(state.store.create_org(&body.name).await?))
+    let org = state.store.create_org(&body.name).await?;
+    caller.acting_in(org.id);
+    caller.changed(Value::Null, json!(org));
+    Ok(Json(org))
 }
 
 #[derive(Deserialize)]
@@ -187,9 +190,9 @@ pub async fn create_user(
             deny: false,
         })
         .await?;
-    Ok(Json(
-        json!({ "id": id, "username": body.username, "org_id": org, "role": role.id, "site": body.site }),
-    ))
+    let created = json!({ "id": id, "username": body.username, "org_id": org, "role": role.id, "site": body.site });
+    caller.changed(Value::Null, created.clone());
+    Ok(Json(created))
 }
 
 #[derive(Deserialize)]
@@ -237,9 +240,9 @@ pub async fn create_grant(
         .await?;
     // A deny takes effect on open terminals and streams at once.
     crate::revocation::credentials_changed(&state);
-    Ok(Json(
-        json!({ "user_id": user, "role": role.id, "org_id": org, "site": body.site, "deny": body.deny }),
-    ))
+    let created = json!({ "user_id": user, "role": role.id, "org_id": org, "site": body.site, "deny": body.deny });
+    caller.changed(Value::Null, created.clone());
+    Ok(Json(created))
 }
 
 pub async fn list_roles(
@@ -272,9 +275,15 @@ pub async fn create_role(
         org_id: Some(org),
         name: body.name,
         permissions: body.permissions,
+        version: 1,
     };
     check_not_exceeding(&caller, &role, Some(org), None)?;
-    state.store.create_role(&role).await?;
+    state
+        .store
+        .create_role(&role)
+        .await
+        .map_err(|e| super::lifecycle::named_conflict(e, "role", &role.name))?;
+    caller.changed(Value::Null, json!(role));
     Ok(Json(role))
 }
 

@@ -55,18 +55,24 @@ pub async fn save_script(
         _ => return Err(ApiError::bad_request("give either file or script")),
     };
     let definition = serde_json::to_value(&script).unwrap_or_default();
-    Ok(Json(
-        state
-            .store
-            .save_script(
-                org,
-                &script.name,
-                &definition,
-                &caller.principal.username,
-                crate::now_ms(),
-            )
-            .await?,
-    ))
+    let before = state
+        .store
+        .get_script(&steward_store::Scope::org(org), &script.name)
+        .await
+        .ok();
+    let saved = state
+        .store
+        .save_script(
+            org,
+            &script.name,
+            &definition,
+            &caller.principal.username,
+            crate::now_ms(),
+        )
+        .await?;
+    caller.acting_in(org);
+    caller.changed(json!(before), json!(saved));
+    Ok(Json(saved))
 }
 
 pub async fn list_scripts(
@@ -144,6 +150,7 @@ pub async fn delete_script(
         ));
     }
     state.store.delete_script(&caller.scope, record.id).await?;
+    caller.changed(json!(record), Value::Null);
     Ok(Json(json!({ "deleted": record.id })))
 }
 

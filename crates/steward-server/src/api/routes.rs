@@ -181,17 +181,10 @@ pub(super) fn routes() -> Routes {
         Perm(P::UsersManage),
         access::require_totp,
     )
-    .add(
-        M::PATCH,
+    .resource(
         "/api/v1/orgs/{id}",
         Perm(P::OrgsManage),
-        tenancy::patch_org,
-    )
-    .add(
-        M::DELETE,
-        "/api/v1/orgs/{id}",
-        Perm(P::OrgsManage),
-        tenancy::delete_org,
+        (tenancy::get_org, tenancy::patch_org, tenancy::delete_org),
     )
     .add(
         M::GET,
@@ -234,17 +227,10 @@ pub(super) fn routes() -> Routes {
         Perm(P::RolesManage),
         access::create_role,
     )
-    .add(
-        M::PATCH,
+    .resource(
         "/api/v1/roles/{id}",
         Perm(P::RolesManage),
-        tenancy::patch_role,
-    )
-    .add(
-        M::DELETE,
-        "/api/v1/roles/{id}",
-        Perm(P::RolesManage),
-        tenancy::delete_role,
+        (tenancy::get_role, tenancy::patch_role, tenancy::delete_role),
     )
     .add(
         M::GET,

@@ -2,16 +2,18 @@
 //! is still in use is not deleted: the refusal names what holds it.
 
 use super::access::{check_not_exceeding, valid_name};
+use super::lifecycle::{expected_version, tagged};
 use super::{ApiError, ApiResult, id_param};
 use crate::AppState;
 use crate::auth::Caller;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use steward_store::{RoleRecord, StoreError};
+use steward_store::{Org, RoleRecord, StoreError};
 
 fn in_use(error: StoreError) -> ApiError {
     match error {
@@ -26,29 +28,45 @@ pub struct OrgPatch {
     name: Option<String>,
 }
 
-pub async fn patch_org(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(id): Path<String>,
-    Json(body): Json<OrgPatch>,
-) -> ApiResult<Value> {
-    let id = id_param(&id, "organisation")?;
-    let before = state
+/// The organisation in the caller's scope, or "not found".
+async fn visible_org(state: &AppState, caller: &Caller, id: &str) -> Result<Org, ApiError> {
+    let id = id_param(id, "organisation")?;
+    state
         .store
         .list_orgs(&caller.scope)
         .await?
         .into_iter()
         .find(|o| o.id == id)
-        .ok_or_else(|| ApiError::not_found("not found"))?;
+        .ok_or_else(|| ApiError::not_found("not found"))
+}
+
+pub async fn get_org(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let org = visible_org(&state, &caller, &id).await?;
+    Ok(tagged(org.version, org))
+}
+
+pub async fn patch_org(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<OrgPatch>,
+) -> Result<Response, ApiError> {
+    let expected = expected_version(&headers)?;
+    let before = visible_org(&state, &caller, &id).await?;
     let Some(name) = body.name else {
         return Err(ApiError::bad_request(
             "nothing to change: an organisation's fields are {\"name\": …}",
         ));
     };
     valid_name("organisation name", &name)?;
-    state
+    let version = state
         .store
-        .rename_org(&caller.scope, id, &name)
+        .rename_org(&caller.scope, before.id, &name, expected)
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => ApiError::new(
@@ -57,9 +75,16 @@ pub async fn patch_org(
             ),
             other => other.into(),
         })?;
-    caller.acting_in(id);
+    caller.acting_in(before.id);
     caller.changed(json!({ "name": before.name }), json!({ "name": name }));
-    Ok(Json(json!({ "id": id, "name": name })))
+    Ok(tagged(
+        version,
+        Org {
+            id: before.id,
+            name,
+            version,
+        },
+    ))
 }
 
 pub async fn delete_org(
@@ -67,14 +92,8 @@ pub async fn delete_org(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Value> {
-    let id = id_param(&id, "organisation")?;
-    let before = state
-        .store
-        .list_orgs(&caller.scope)
-        .await?
-        .into_iter()
-        .find(|o| o.id == id)
-        .ok_or_else(|| ApiError::not_found("not found"))?;
+    let before = visible_org(&state, &caller, &id).await?;
+    let id = before.id;
     if id == caller.principal.org_id {
         return Err(ApiError::bad_request(
             "you cannot delete your own organisation",
@@ -119,14 +138,25 @@ async fn own_role(state: &AppState, caller: &Caller, id: &str) -> Result<RoleRec
         })
 }
 
-pub async fn patch_role(
+pub async fn get_role(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let role = own_role(&state, &caller, &id).await?;
+    Ok(tagged(role.version, role))
+}
+
+pub async fn patch_role(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
     Json(body): Json<RolePatch>,
-) -> ApiResult<RoleRecord> {
+) -> Result<Response, ApiError> {
+    let expected = expected_version(&headers)?;
     let before = own_role(&state, &caller, &id).await?;
-    let role = RoleRecord {
+    let mut role = RoleRecord {
         name: body.name.unwrap_or_else(|| before.name.clone()),
         permissions: body
             .permissions
@@ -135,11 +165,15 @@ pub async fn patch_role(
     };
     valid_name("role name", &role.name)?;
     check_not_exceeding(&caller, &role, role.org_id, None)?;
-    state.store.update_role(&caller.scope, &role).await?;
+    role.version = state
+        .store
+        .update_role(&caller.scope, &role, expected)
+        .await
+        .map_err(|e| super::lifecycle::named_conflict(e, "role", &role.name))?;
     // Who holds it holds something else now, on every replica.
     crate::revocation::credentials_changed(&state);
     caller.changed(json!(before), json!(role));
-    Ok(Json(role))
+    Ok(tagged(role.version, role))
 }
 
 pub async fn delete_role(
@@ -148,15 +182,15 @@ pub async fn delete_role(
     Path(id): Path<String>,
 ) -> ApiResult<Value> {
     let before = own_role(&state, &caller, &id).await?;
-    let used = state.store.role_usage(&before.id).await?;
-    if used > 0 {
+    let holders = state.store.role_holders(&before.id).await?;
+    if !holders.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             format!(
-                "the role {} is held by {used} grant{} or API token{}: revoke them first",
+                "the role {} is still held ({}): revoke {} first",
                 before.name,
-                if used == 1 { "" } else { "s" },
-                if used == 1 { "" } else { "s" },
+                holders.join(", "),
+                if holders.len() == 1 { "it" } else { "them" }
             ),
         ));
     }

@@ -210,6 +210,10 @@ pub async fn revoke_api_token(
         .await?;
     // Sockets and shells opened with it close now.
     crate::revocation::credentials_changed(&state);
+    caller.changed(
+        json!({ "id": id, "revoked": false }),
+        json!({ "id": id, "revoked": true }),
+    );
     Ok(Json(json!({ "revoked": id })))
 }
 
@@ -279,7 +283,9 @@ pub async fn revoke_enroll(
     Path(id): Path<String>,
 ) -> ApiResult<Value> {
     let id = id_param(&id, "enrollment token")?;
+    let before = enroll_record(&state, &caller, id).await?;
     state.store.revoke_enroll_token(&caller.scope, id).await?;
+    caller.changed(json!(before), json!({ "id": id, "revoked": true }));
     Ok(Json(json!({ "revoked": id })))
 }
 
@@ -290,7 +296,24 @@ pub async fn delete_enroll(
     Path(id): Path<String>,
 ) -> ApiResult<Value> {
     let id = id_param(&id, "enrollment token")?;
+    let before = enroll_record(&state, &caller, id).await?;
     state.store.delete_enroll_token(&caller.scope, id).await?;
-    caller.changed(json!({ "id": id }), Value::Null);
+    caller.changed(json!(before), Value::Null);
     Ok(Json(json!({ "deleted": id })))
+}
+
+/// An enrollment token's record in the caller's scope (the record holds
+/// no secret, so it can go into the audit trail as it is).
+async fn enroll_record(
+    state: &AppState,
+    caller: &Caller,
+    id: uuid::Uuid,
+) -> Result<EnrollTokenRecord, ApiError> {
+    state
+        .store
+        .list_enroll_tokens(&caller.scope)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| ApiError::not_found("not found"))
 }

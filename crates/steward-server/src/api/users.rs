@@ -4,12 +4,14 @@
 //! checked again on every replica (`revocation::credentials_changed`), and
 //! a disabled or deleted user's sessions and tokens resolve no more.
 
+use super::lifecycle::{expected_version, tagged};
 use super::{ApiError, ApiResult, id_param};
 use crate::AppState;
 use crate::auth::Caller;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -80,12 +82,12 @@ pub async fn get_user(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Value> {
+) -> Result<Response, ApiError> {
     let user = visible(&state, &caller, &id).await?;
     let grants = state.store.user_grants(user.id).await?;
     let mut answer = serde_json::to_value(&user).unwrap_or_default();
     answer["grants"] = json!(grants);
-    Ok(Json(answer))
+    Ok(tagged(user.version, answer))
 }
 
 #[derive(Deserialize)]
@@ -98,9 +100,11 @@ pub struct UserPatch {
 pub async fn patch_user(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Json(body): Json<UserPatch>,
-) -> ApiResult<Value> {
+) -> Result<Response, ApiError> {
+    let expected = expected_version(&headers)?;
     let user = visible(&state, &caller, &id).await?;
     let Some(disabled) = body.disabled else {
         return Err(ApiError::bad_request(
@@ -111,17 +115,18 @@ pub async fn patch_user(
         not_yourself(&caller, &user, "disable")?;
         holds_all_of(&state, &caller, &user).await?;
     }
-    state
+    let version = state
         .store
-        .set_user_disabled(&caller.scope, user.id, disabled)
+        .set_user_disabled(&caller.scope, user.id, disabled, expected)
         .await?;
     crate::revocation::credentials_changed(&state);
     caller.changed(
         json!({ "username": user.username, "disabled": user.disabled }),
         json!({ "username": user.username, "disabled": disabled }),
     );
-    Ok(Json(
-        json!({ "id": user.id, "username": user.username, "disabled": disabled }),
+    Ok(tagged(
+        version,
+        json!({ "id": user.id, "username": user.username, "disabled": disabled, "version": version }),
     ))
 }
 

@@ -1,0 +1,5 @@
+-- Organisations, roles and users are edited in place like monitors: every
+-- change bumps the version, an edit names the version it read (If-Match).
+ALTER TABLE orgs ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE roles ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE users ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
