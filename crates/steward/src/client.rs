@@ -57,6 +57,27 @@ impl Client {
             .await
     }
 
+    /// A read the caller may not be allowed: None when the server answers
+    /// 403 (the caller's roles do not reach it).
+    pub async fn get_if_allowed(&self, path: &str) -> Result<Option<Value>> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Steward server at {}", self.base))?;
+        if response.status() == reqwest::StatusCode::FORBIDDEN {
+            return Ok(None);
+        }
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("server answered {status}: {}", error_of(&body));
+        }
+        Ok(Some(body))
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body))
             .await
@@ -97,12 +118,15 @@ impl Client {
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            let message = body
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("no details");
-            bail!("server answered {status}: {message}");
+            bail!("server answered {status}: {}", error_of(&body));
         }
         Ok(body)
     }
+}
+
+/// The sentence of an error answer.
+fn error_of(body: &Value) -> &str {
+    body.get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("no details")
 }

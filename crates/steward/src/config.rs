@@ -1,7 +1,7 @@
 //! Configuration as code and object edits from the command line:
-//! `steward apply -f FILE|DIR [--dry-run] [--prune]` converges monitors,
-//! channels, maintenance windows and schedules onto one organisation from
-//! YAML (the plan is printed first; `plan.rs` decides it), `steward export`
+//! `steward apply -f FILE|DIR [--dry-run] [--prune]` converges roles,
+//! scripts, channels, monitors, maintenance windows and schedules onto one
+//! organisation from YAML (the plan is printed first; `plan.rs` decides it), `steward export`
 //! writes the same format, and `steward edit | enable | disable | delete
 //! KIND NAME` change one object. Everything goes through the API, so it is
 //! authorised and audited like the console.
@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Converge the monitors, channels, maintenance windows and schedules
-    /// of YAML files onto the server: creates what is new, changes what
+    /// Converge the roles, scripts, channels, monitors, maintenance windows
+    /// and schedules of YAML files onto the server: creates what is new, changes what
     /// differs (fields a file leaves out keep their value; set one to null
     /// to clear it), and with --prune deletes what the files no longer
     /// hold. Prints the plan first. The format is what `export` writes.
@@ -37,8 +37,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print one organisation's monitors, channels, maintenance windows and
-    /// schedules as YAML for `apply` (channel secrets are not included).
+    /// Print one organisation's roles, scripts, channels, monitors,
+    /// maintenance windows and schedules as YAML for `apply` (channel
+    /// secrets are not included; kinds your roles do not reach are left
+    /// out, with a note on stderr).
     Export {
         #[arg(long)]
         org: Option<String>,
@@ -103,7 +105,10 @@ pub async fn run(command: Command, remote: &Remote) -> Result<()> {
             let org = org_id(&client, org.as_deref()).await?;
             let mut out = serde_json::Map::new();
             for kind in KINDS {
-                let held = held(&client, kind, &org).await?;
+                let Some(held) = held_if_allowed(&client, kind, &org).await? else {
+                    eprintln!("(no {} exported: your roles do not reach them)", kind.key());
+                    continue;
+                };
                 let list: Vec<Value> = held.into_values().map(|h| h.fields).collect();
                 out.insert(kind.key().into(), Value::Array(list));
             }
@@ -258,7 +263,23 @@ async fn org_id(client: &Client, name: Option<&str>) -> Result<String> {
 
 /// The objects of `kind` in organisation `org`, by name.
 async fn held(client: &Client, kind: Kind, org: &str) -> Result<BTreeMap<String, Held>> {
-    let list = client.get(kind.path()).await?;
+    by_name(&client.get(kind.path()).await?, org)
+}
+
+/// [`held`], or None when the caller's roles do not reach the kind.
+async fn held_if_allowed(
+    client: &Client,
+    kind: Kind,
+    org: &str,
+) -> Result<Option<BTreeMap<String, Held>>> {
+    match client.get_if_allowed(kind.path()).await? {
+        Some(list) => Ok(Some(by_name(&list, org)?)),
+        None => Ok(None),
+    }
+}
+
+/// A list answer's objects of organisation `org`, by name.
+fn by_name(list: &Value, org: &str) -> Result<BTreeMap<String, Held>> {
     let mut by_name = BTreeMap::new();
     for item in list.as_array().into_iter().flatten() {
         if item["org_id"] != org {
@@ -367,7 +388,16 @@ async fn apply(
     let org = org_id(client, org).await?;
     let mut plan = Plan::default();
     for kind in KINDS {
-        let held = held(client, kind, &org).await?;
+        // A kind the files leave out and the caller cannot read is left
+        // alone (an operator without roles.manage applies monitors).
+        let held = if wanted.contains_key(&kind) {
+            held(client, kind, &org).await?
+        } else {
+            match held_if_allowed(client, kind, &org).await? {
+                Some(held) => held,
+                None => continue,
+            }
+        };
         let empty = BTreeMap::new();
         plan_kind(
             kind,
@@ -389,16 +419,21 @@ async fn apply(
         }
         return Ok(());
     }
-    // Deletions last: a monitor goes before nothing it needs.
+    // Deletions last, in the reverse order of the kinds: a schedule goes
+    // before the script it runs.
     let (deletes, changes): (Vec<&Step>, Vec<&Step>) = plan
         .steps
         .iter()
         .partition(|s| matches!(s, Step::Delete { .. }));
     let total = plan.steps.len();
-    for (done, step) in changes.into_iter().chain(deletes).enumerate() {
+    for (done, step) in changes
+        .into_iter()
+        .chain(deletes.into_iter().rev())
+        .enumerate()
+    {
         let result = match step {
             Step::Create { kind, fields, .. } => {
-                let mut body = fields.clone();
+                let mut body = kind.create_body(fields);
                 if let Some(name) = org_name {
                     body["org"] = json!(name);
                 }

@@ -10,8 +10,11 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The kinds `apply` converges, in the order it creates and changes them
-/// (channels before the monitors whose alerts reach them).
-pub const KINDS: [Kind; 4] = [
+/// (scripts and channels before the monitors and schedules that use them;
+/// deletions go in the reverse order).
+pub const KINDS: [Kind; 6] = [
+    Kind::Role,
+    Kind::Script,
     Kind::Channel,
     Kind::Monitor,
     Kind::Maintenance,
@@ -26,6 +29,8 @@ pub enum Kind {
     Maintenance,
     Schedule,
     Silence,
+    Role,
+    Script,
 }
 
 impl Kind {
@@ -37,6 +42,8 @@ impl Kind {
             Kind::Maintenance => "maintenance",
             Kind::Schedule => "schedules",
             Kind::Silence => "silences",
+            Kind::Role => "roles",
+            Kind::Script => "scripts",
         }
     }
 
@@ -47,6 +54,8 @@ impl Kind {
             Kind::Maintenance => "/api/v1/maintenance",
             Kind::Schedule => "/api/v1/schedules",
             Kind::Silence => "/api/v1/silences",
+            Kind::Role => "/api/v1/roles",
+            Kind::Script => "/api/v1/scripts",
         }
     }
 
@@ -57,6 +66,17 @@ impl Kind {
             Kind::Maintenance => "maintenance window",
             Kind::Schedule => "schedule",
             Kind::Silence => "silence",
+            Kind::Role => "role",
+            Kind::Script => "script",
+        }
+    }
+
+    /// The body of a `POST` creating an object with `fields` (a script's
+    /// definition goes under `script`).
+    pub fn create_body(self, fields: &Value) -> Value {
+        match self {
+            Kind::Script => serde_json::json!({ "script": fields }),
+            _ => fields.clone(),
         }
     }
 }

@@ -46,6 +46,21 @@ schedules:
     job: { action: { kind: ping }, targets: [all] }
 "#;
 
+const ACCESS: &str = r#"
+roles:
+  - name: helpdesk
+    permissions: [devices.view, scripts.run]
+scripts:
+  - name: cleanup
+    interpreter: sh
+    body: "echo cleaning\n"
+    timeout_secs: 30
+schedules:
+  - name: nightly cleanup
+    timing: { cron: "0 4 * * *" }
+    job: { script: cleanup, targets: [all] }
+"#;
+
 async fn names(api: &Api, path: &str) -> Vec<String> {
     let (_, list) = api.get(path).await;
     list.as_array()
@@ -68,6 +83,7 @@ async fn a_directory_of_yaml_is_planned_applied_exported_and_pruned() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("monitors.yaml"), MONITORS).unwrap();
     std::fs::write(dir.join("channels.yml"), CHANNELS).unwrap();
+    std::fs::write(dir.join("access.yaml"), ACCESS).unwrap();
     std::fs::write(dir.join("README.md"), "not configuration").unwrap();
     let config = dir.to_str().unwrap();
     let cli = |args: &[&str]| stdout(tokio::task::block_in_place(|| server.cli(args)));
@@ -80,32 +96,55 @@ async fn a_directory_of_yaml_is_planned_applied_exported_and_pruned() {
         "+ monitor \"offline\" (create)",
         "+ maintenance window \"patch night\" (create)",
         "+ schedule \"nightly ping\" (create)",
-        "Plan: 5 to create, 0 to change, 0 to delete, 0 unchanged.",
+        "+ role \"helpdesk\" (create)",
+        "+ script \"cleanup\" (create)",
+        "+ schedule \"nightly cleanup\" (create)",
+        "Plan: 8 to create, 0 to change, 0 to delete, 0 unchanged.",
     ] {
         assert!(plan.contains(line), "{line:?} not in:\n{plan}");
     }
     assert!(names(&api, "/api/v1/monitors").await.is_empty());
     let planned: Value =
         serde_json::from_str(&cli(&["apply", "-f", config, "--dry-run", "--json"])).unwrap();
-    assert_eq!(planned["steps"].as_array().unwrap().len(), 5, "{planned}");
+    assert_eq!(planned["steps"].as_array().unwrap().len(), 8, "{planned}");
 
     // Applied; then applying again finds nothing to do.
     let applied = cli(&["apply", "-f", config]);
-    assert!(applied.contains("Applied: 5 changes."), "{applied}");
+    assert!(applied.contains("Applied: 8 changes."), "{applied}");
     assert_eq!(names(&api, "/api/v1/monitors").await, ["disk", "offline"]);
     assert_eq!(names(&api, "/api/v1/channels").await, ["ops"]);
     assert_eq!(names(&api, "/api/v1/maintenance").await, ["patch night"]);
-    assert_eq!(names(&api, "/api/v1/schedules").await, ["nightly ping"]);
+    assert_eq!(
+        names(&api, "/api/v1/schedules").await,
+        ["nightly cleanup", "nightly ping"]
+    );
+    assert_eq!(names(&api, "/api/v1/scripts").await, ["cleanup"]);
+    // Built-in roles are not the files' to manage: only the own one.
+    let (_, roles) = api.get("/api/v1/roles").await;
+    let own: Vec<&Value> = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["org_id"].is_null())
+        .collect();
+    assert_eq!(own.len(), 1, "{roles}");
+    assert_eq!(
+        own[0]["permissions"],
+        serde_json::json!(["devices.view", "scripts.run"])
+    );
     let again = cli(&["apply", "-f", config]);
     assert!(
-        again.contains("Plan: 0 to create, 0 to change, 0 to delete, 5 unchanged."),
+        again.contains("Plan: 0 to create, 0 to change, 0 to delete, 8 unchanged."),
         "{again}"
     );
 
     // Exported, the same configuration: applying the export changes nothing.
     let exported = cli(&["export"]);
     assert!(
-        exported.contains("name: disk") && exported.contains("trigger: 0.9"),
+        exported.contains("name: disk")
+            && exported.contains("trigger: 0.9")
+            && exported.contains("name: helpdesk")
+            && exported.contains("echo cleaning"),
         "{exported}"
     );
     assert!(
@@ -122,9 +161,62 @@ async fn a_directory_of_yaml_is_planned_applied_exported_and_pruned() {
         "--prune",
     ]);
     assert!(
-        round.contains("Plan: 0 to create, 0 to change, 0 to delete, 5 unchanged."),
+        round.contains("Plan: 0 to create, 0 to change, 0 to delete, 8 unchanged."),
         "{round}"
     );
+
+    // The role's permissions change; the script and the schedule that runs
+    // it leave the files: --prune deletes the schedule before the script
+    // (the server refuses to delete a script something runs).
+    std::fs::write(
+        dir.join("access.yaml"),
+        "roles:\n  - name: helpdesk\n    permissions: [devices.view]\n",
+    )
+    .unwrap();
+    let access = cli(&["apply", "-f", config, "--prune"]);
+    for line in [
+        "~ role \"helpdesk\": permissions changes",
+        "- script \"cleanup\" (delete)",
+        "- schedule \"nightly cleanup\" (delete)",
+        "Applied: 3 changes.",
+    ] {
+        assert!(access.contains(line), "{line:?} not in:\n{access}");
+    }
+    assert!(names(&api, "/api/v1/scripts").await.is_empty());
+    assert_eq!(names(&api, "/api/v1/schedules").await, ["nightly ping"]);
+    // A script edited in place is its next version.
+    let script = api
+        .post(
+            "/api/v1/scripts",
+            serde_json::json!({ "script": { "name": "tidy", "interpreter": "sh", "body": "true\n" } }),
+        )
+        .await
+        .1;
+    let path = format!("/api/v1/scripts/{}", script["id"].as_str().unwrap());
+    let (status, etag, edited) = api
+        .patch(&path, Some(1), serde_json::json!({ "body": "echo tidy\n" }))
+        .await;
+    assert_eq!(
+        (status.as_u16(), etag, edited["fields"]["body"].as_str()),
+        (200, Some(2), Some("echo tidy\n")),
+        "{edited}"
+    );
+    let (status, _, lost) = api
+        .patch(&path, Some(1), serde_json::json!({ "timeout_secs": 5 }))
+        .await;
+    assert_eq!(status.as_u16(), 412, "{lost}");
+    let (status, _, renamed) = api
+        .patch(&path, None, serde_json::json!({ "name": "other" }))
+        .await;
+    assert_eq!(status.as_u16(), 400, "{renamed}");
+    let (status, _, unknown) = api
+        .patch(&path, None, serde_json::json!({ "timeout": 5 }))
+        .await;
+    assert!(
+        status.as_u16() == 400 && unknown["error"].as_str().unwrap().contains("`timeout`"),
+        "{unknown}"
+    );
+    api.delete(&path).await;
 
     // A threshold changed and a monitor dropped from the files: --prune
     // deletes it, and only it.

@@ -111,6 +111,7 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/roles/{id}"), "roles.manage"),
         (("PATCH", "/api/v1/roles/{id}"), "roles.manage"),
         (("DELETE", "/api/v1/roles/{id}"), "roles.manage"),
+        (("PATCH", "/api/v1/scripts/{id}"), "scripts.run"),
         (("DELETE", "/api/v1/scripts/{id}"), "scripts.run"),
         (("GET", "/api/v1/users/{id}"), "users.manage"),
         (("PATCH", "/api/v1/users/{id}"), "users.manage"),

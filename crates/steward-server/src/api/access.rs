@@ -245,11 +245,25 @@ pub async fn create_grant(
     Ok(Json(created))
 }
 
+/// Roles with their editable `fields` (an organisation's own roles; the
+/// built-in ones are fixed and have none).
 pub async fn list_roles(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> ApiResult<Vec<RoleRecord>> {
-    Ok(Json(state.store.list_roles(&caller.scope).await?))
+) -> ApiResult<Vec<Value>> {
+    let roles = state.store.list_roles(&caller.scope).await?;
+    Ok(Json(
+        roles
+            .iter()
+            .map(|role| match role.org_id {
+                Some(_) => super::lifecycle::with_fields(
+                    role,
+                    json!({ "name": role.name, "permissions": role.permissions }),
+                ),
+                None => json!(role),
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -22,6 +22,7 @@ mod openapi;
 mod place;
 mod routes;
 mod schedules;
+mod scripts;
 pub use place::{device_in_scope, org_named, require_installation_wide};
 mod monitors;
 mod ops;

@@ -375,37 +375,43 @@ pub(super) fn routes() -> Routes {
         M::GET,
         "/api/v1/scripts",
         Perm(P::ScriptsRun),
-        jobs::list_scripts,
+        scripts::list_scripts,
     )
     .add(
         M::POST,
         "/api/v1/scripts",
         Perm(P::ScriptsRun),
-        jobs::save_script,
+        scripts::save_script,
     )
     .add(
         M::GET,
         "/api/v1/scripts/{id}",
         Perm(P::ScriptsRun),
-        jobs::show_script,
+        scripts::show_script,
+    )
+    .add(
+        M::PATCH,
+        "/api/v1/scripts/{id}",
+        Perm(P::ScriptsRun),
+        scripts::patch_script,
     )
     .add(
         M::GET,
         "/api/v1/scripts/{id}/versions",
         Perm(P::ScriptsRun),
-        jobs::script_versions,
+        scripts::script_versions,
     )
     .add(
         M::POST,
         "/api/v1/scripts/{id}/delete",
         Perm(P::ScriptsRun),
-        jobs::delete_script,
+        scripts::delete_script,
     )
     .add(
         M::DELETE,
         "/api/v1/scripts/{id}",
         Perm(P::ScriptsRun),
-        jobs::delete_script,
+        scripts::delete_script,
     )
     .add(M::GET, "/api/v1/jobs", Perm(P::ScriptsRun), jobs::list_jobs)
     .add(
