@@ -596,3 +596,102 @@ async fn what_is_in_use_is_not_deleted_and_the_refusal_names_it() {
     let script_gone = change("DELETE /api/v1/scripts/{id}");
     assert_eq!(script_gone["before"]["name"], "cleanup", "{script_gone}");
 }
+
+/// A GET answering the body and the next page's path (its Link header).
+async fn get_page(api: &Api, path: &str) -> (StatusCode, Value, Option<String>) {
+    let response = api
+        .http
+        .get(format!("{}{path}", api.base))
+        .bearer_auth(api.bearer.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let next = response
+        .headers()
+        .get("link")
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| l.strip_prefix('<')?.split_once(">; rel=\"next\""))
+        .map(|(path, _)| path.to_string());
+    (status, response.json().await.unwrap_or(Value::Null), next)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_filter_sort_and_page_with_a_cursor() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    for name in ["disk b", "Disk a", "cpu", "memory", "disk c"] {
+        let (status, body) = api
+            .post(
+                "/api/v1/monitors",
+                json!({ "name": name, "spec": { "kind": "offline" }, "enabled": name != "cpu" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let names = |page: &Value| -> Vec<String> {
+        page.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Page by page, following the Link header to the end.
+    let mut path = Some("/api/v1/monitors?sort=-name&limit=2".to_string());
+    let mut pages = Vec::new();
+    while let Some(at) = path {
+        let (status, page, next) = get_page(&api, &at).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        pages.push(names(&page));
+        path = next;
+        // A monitor added mid-way before the cursor does not shift pages.
+        if pages.len() == 1 {
+            api.post(
+                "/api/v1/monitors",
+                json!({ "name": "zz new", "spec": { "kind": "offline" } }),
+            )
+            .await;
+        }
+    }
+    assert_eq!(
+        pages,
+        [
+            vec!["memory", "disk c"],
+            vec!["disk b", "Disk a"],
+            vec!["cpu"]
+        ]
+    );
+    // Filters: by name (any case) and by field.
+    let (_, found, next) = get_page(&api, "/api/v1/monitors?q=DISK&sort=name").await;
+    assert_eq!(
+        (names(&found), next),
+        (
+            vec!["Disk a".into(), "disk b".into(), "disk c".into()],
+            None
+        )
+    );
+    let (_, off, _) = get_page(&api, "/api/v1/monitors?enabled=false").await;
+    assert_eq!(names(&off), ["cpu"]);
+    // Without paging parameters, the whole list as before.
+    let (_, all, next) = get_page(&api, "/api/v1/monitors").await;
+    assert_eq!((all.as_array().unwrap().len(), next), (6, None));
+    // Mistakes answer the one error shape with the reason.
+    for (query, says) in [
+        ("limit=0", "limit is a number from 1 to 1000"),
+        ("sort=colour", "cannot sort by \"colour\""),
+        ("colour=red", "unknown parameter \"colour\""),
+        ("cursor=nonsense", "not one a list answered"),
+    ] {
+        let (status, error, _) = get_page(&api, &format!("/api/v1/monitors?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {error}");
+        assert!(
+            error["error"].as_str().unwrap().contains(says),
+            "{query}: {error}"
+        );
+    }
+}

@@ -19,6 +19,7 @@ mod limits;
 pub use limits::RateLimit;
 mod noise;
 mod openapi;
+mod paging;
 mod place;
 mod routes;
 mod schedules;
@@ -68,6 +69,8 @@ pub struct RouteEntry {
     pub method: Method,
     pub path: &'static str,
     pub access: Access,
+    /// A list that filters, sorts and pages (`paging.rs`).
+    pub paged: bool,
 }
 
 struct Routes {
@@ -93,6 +96,27 @@ impl Routes {
             method,
             path,
             access,
+            paged: false,
+        });
+        self
+    }
+
+    /// `GET` of a list of objects at `path`, filtered, sorted and paged by
+    /// its query (`paging.rs`).
+    fn list<H, T>(mut self, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, Arc<AppState>>,
+        T: 'static,
+    {
+        self.router = self.router.route(
+            path,
+            on(MethodFilter::GET, handler).layer(axum::middleware::from_fn(paging::layer)),
+        );
+        self.table.push(RouteEntry {
+            method: Method::GET,
+            path,
+            access,
+            paged: true,
         });
         self
     }

@@ -151,6 +151,14 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             })
             .collect();
         parameters.extend(query_parameters(route.path));
+        if route.paged {
+            parameters.extend([
+                json!({ "name": "q", "in": "query", "required": false, "description": "Only objects whose name contains this text (any case).", "schema": { "type": "string" } }),
+                json!({ "name": "sort", "in": "query", "required": false, "description": "A field to sort by; -FIELD for descending (ties by id).", "schema": { "type": "string", "pattern": "^-?[a-z_]{1,64}$" } }),
+                json!({ "name": "limit", "in": "query", "required": false, "description": "At most this many; a Link header (rel=next) leads to the rest.", "schema": { "type": "integer", "minimum": 1, "maximum": super::paging::MAX_LIMIT } }),
+                json!({ "name": "cursor", "in": "query", "required": false, "description": "Where the previous page ended (from its Link header).", "schema": { "type": "string" } }),
+            ]);
+        }
         let mut operation = json!({
             "operationId": format!("{} {}", route.method, route.path),
             "parameters": parameters,
@@ -196,6 +204,12 @@ pub fn document(routes: &[RouteEntry]) -> Value {
                 );
             }
             operation["responses"]["200"]["links"] = Value::Object(links);
+        }
+        if route.paged {
+            operation["description"] = json!(
+                "A list. Any other query parameter FIELD=VALUE keeps the objects whose top-level FIELD is VALUE."
+            );
+            operation["responses"]["200"]["headers"] = json!({ "Link": { "description": "<…?cursor=…>; rel=\"next\" when there is a next page", "schema": { "type": "string" } } });
         }
         if route.method == axum::http::Method::GET && editable(routes, route.path) {
             operation["responses"]["200"]["headers"] = json!({ "ETag": { "description": "The object's version, for If-Match", "schema": { "type": "string" } } });

@@ -48,7 +48,7 @@ pub(super) fn routes() -> Routes {
         session::totp_enable,
     )
     .add(M::GET, "/api/v1/events", SignedIn, events::socket)
-    .add(M::GET, "/api/v1/tokens", SignedIn, tokens::list_api_tokens)
+    .list("/api/v1/tokens", SignedIn, tokens::list_api_tokens)
     .add(
         M::POST,
         "/api/v1/tokens",
@@ -61,12 +61,7 @@ pub(super) fn routes() -> Routes {
         SignedIn,
         tokens::revoke_api_token,
     )
-    .add(
-        M::GET,
-        "/api/v1/devices",
-        Perm(P::DevicesView),
-        devices::list,
-    )
+    .list("/api/v1/devices", Perm(P::DevicesView), devices::list)
     .add(
         M::GET,
         "/api/v1/fleet/devices",
@@ -139,8 +134,7 @@ pub(super) fn routes() -> Routes {
         Perm(P::DevicesManage),
         devices::rotate,
     )
-    .add(
-        M::GET,
+    .list(
         "/api/v1/enroll-tokens",
         Perm(P::EnrollManage),
         tokens::list_enroll,
@@ -163,12 +157,7 @@ pub(super) fn routes() -> Routes {
         Perm(P::EnrollManage),
         tokens::delete_enroll,
     )
-    .add(
-        M::GET,
-        "/api/v1/orgs",
-        Perm(P::OrgsManage),
-        access::list_orgs,
-    )
+    .list("/api/v1/orgs", Perm(P::OrgsManage), access::list_orgs)
     .add(
         M::POST,
         "/api/v1/orgs",
@@ -186,12 +175,7 @@ pub(super) fn routes() -> Routes {
         Perm(P::OrgsManage),
         (tenancy::get_org, tenancy::patch_org, tenancy::delete_org),
     )
-    .add(
-        M::GET,
-        "/api/v1/users",
-        Perm(P::UsersManage),
-        access::list_users,
-    )
+    .list("/api/v1/users", Perm(P::UsersManage), access::list_users)
     .add(
         M::POST,
         "/api/v1/users",
@@ -215,12 +199,7 @@ pub(super) fn routes() -> Routes {
         Perm(P::UsersManage),
         users::delete_grant,
     )
-    .add(
-        M::GET,
-        "/api/v1/roles",
-        Perm(P::RolesManage),
-        access::list_roles,
-    )
+    .list("/api/v1/roles", Perm(P::RolesManage), access::list_roles)
     .add(
         M::POST,
         "/api/v1/roles",
@@ -232,8 +211,7 @@ pub(super) fn routes() -> Routes {
         Perm(P::RolesManage),
         (tenancy::get_role, tenancy::patch_role, tenancy::delete_role),
     )
-    .add(
-        M::GET,
+    .list(
         "/api/v1/monitors",
         Perm(P::MonitorsManage),
         monitors::list_monitors,
@@ -259,8 +237,7 @@ pub(super) fn routes() -> Routes {
         Perm(P::MonitorsManage),
         monitors::delete_monitor,
     )
-    .add(
-        M::GET,
+    .list(
         "/api/v1/channels",
         Perm(P::MonitorsManage),
         channels::list_channels,
@@ -286,8 +263,7 @@ pub(super) fn routes() -> Routes {
         Perm(P::MonitorsManage),
         fleet::test_channel,
     )
-    .add(
-        M::GET,
+    .list(
         "/api/v1/maintenance",
         Perm(P::MonitorsManage),
         noise::list_maintenance,
@@ -307,8 +283,7 @@ pub(super) fn routes() -> Routes {
             noise::delete_maintenance,
         ),
     )
-    .add(
-        M::GET,
+    .list(
         "/api/v1/silences",
         Perm(P::MonitorsManage),
         noise::list_silences,
@@ -371,8 +346,7 @@ pub(super) fn routes() -> Routes {
         shell::file_get,
     )
     .add(M::POST, UPLOAD_ROUTE, Perm(P::ShellOpen), shell::file_put)
-    .add(
-        M::GET,
+    .list(
         "/api/v1/scripts",
         Perm(P::ScriptsRun),
         scripts::list_scripts,
@@ -444,8 +418,7 @@ pub(super) fn routes() -> Routes {
         Perm(P::ScriptsRun),
         jobs::cancel_job,
     )
-    .add(
-        M::GET,
+    .list(
         "/api/v1/schedules",
         Perm(P::ScriptsRun),
         schedules::list_schedules,
