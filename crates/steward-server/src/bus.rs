@@ -27,6 +27,9 @@ pub enum BusEvent {
     Job(JobEvent),
     /// Monitors, noise rules, tags or dependencies changed: reload them.
     Reload,
+    /// What alerting caches of these devices (site, tags) changed: forget
+    /// it, so the next sample reads it again.
+    DevicesChanged { devices: Vec<Uuid> },
     /// A token was revoked, a session ended or a grant changed: open
     /// sockets re-check their credentials.
     CredentialsChanged,
@@ -284,6 +287,9 @@ pub fn spawn_listener(
                     state.jobs.shells.closed(device, &session, reason);
                 }
                 Ok(BusEvent::CredentialsChanged) => state.revocations.bump(),
+                Ok(BusEvent::DevicesChanged { devices }) => {
+                    devices.iter().for_each(|d| state.alerting.forget(*d));
+                }
                 Ok(BusEvent::Reload) => {
                     if let Err(error) = state.alerting.reload().await {
                         tracing::error!(%error, "Cannot reload monitors after another replica changed them.");

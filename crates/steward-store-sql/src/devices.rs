@@ -1,6 +1,6 @@
 //! Devices: enrollment records, inventory, status and its history.
 
-use crate::db::{Row, q};
+use crate::db::{Bind, Row, q};
 use crate::{SqlStore, backend, json, scope_param, uuid};
 use async_trait::async_trait;
 use steward_store::*;
@@ -100,7 +100,7 @@ impl DeviceStore for SqlStore {
 
     async fn get_device(&self, scope: &Scope, id: Uuid) -> Result<DeviceDetail> {
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS}, enrolled_at, stored_seq, inventory, inventory_at FROM devices WHERE id = $2 AND {}",
+            "SELECT {SUMMARY_COLUMNS}, enrolled_at, stored_seq, inventory, inventory_at, version FROM devices WHERE id = $2 AND {}",
             self.in_scope(1, "org_id", Some("site"))
         );
         let row = q(sql)
@@ -116,6 +116,7 @@ impl DeviceStore for SqlStore {
             stored_seq: row.get::<i64, _>("stored_seq").max(0) as u64,
             inventory_at: row.get("inventory_at"),
             inventory: inventory.and_then(|text| serde_json::from_str(&text).ok()),
+            version: row.get("version"),
         })
     }
 
@@ -137,6 +138,27 @@ impl DeviceStore for SqlStore {
                 .bind(scope_param(scope))
                 .bind(id.to_string())
                 .bind(at),
+        )
+        .await
+    }
+
+    async fn edit_device(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        name: &str,
+        site: &str,
+        expected: Option<i64>,
+    ) -> Result<i64> {
+        self.versioned_edit(
+            "devices",
+            "name = $4, site = $5",
+            &format!(
+                "retired_at IS NULL AND {}",
+                self.in_scope(1, "org_id", Some("site"))
+            ),
+            (scope, &id.to_string(), expected),
+            vec![name.arg(), site.arg()],
         )
         .await
     }

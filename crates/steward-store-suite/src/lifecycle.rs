@@ -516,6 +516,33 @@ pub async fn retired_devices_leave_the_lists_and_keep_their_history(store: Arc<d
         .ingest(&[crate::batch(old, org, 1, 1_000, 0.4)])
         .await
         .unwrap();
+    // Renamed and moved under its version; a lost update is refused.
+    assert!(not_found(
+        store
+            .edit_device(&Scope::org(other), kept, "x", "hq", None)
+            .await
+    ));
+    let read = store.get_device(&Scope::all(), kept).await.unwrap().version;
+    let moved = store
+        .edit_device(&Scope::org(org), kept, "web-01", "branch", Some(read))
+        .await
+        .unwrap();
+    assert_eq!(moved, read + 1);
+    assert!(matches!(
+        store
+            .edit_device(&Scope::org(org), kept, "web-02", "hq", Some(read))
+            .await,
+        Err(StoreError::Stale(v)) if v == moved
+    ));
+    let detail = store.get_device(&Scope::all(), kept).await.unwrap();
+    assert_eq!(
+        (
+            detail.summary.name.as_str(),
+            detail.summary.site.as_str(),
+            detail.version
+        ),
+        ("web-01", "branch", moved)
+    );
     assert!(not_found(
         store.retire_device(&Scope::org(other), old, 50).await
     ));
@@ -523,6 +550,12 @@ pub async fn retired_devices_leave_the_lists_and_keep_their_history(store: Arc<d
         .retire_device(&Scope::org(org), old, 50)
         .await
         .unwrap();
+    // A retired device is not edited.
+    assert!(not_found(
+        store
+            .edit_device(&Scope::all(), old, "again", "hq", None)
+            .await
+    ));
     store
         .retire_device(&Scope::org(org), old, 60)
         .await

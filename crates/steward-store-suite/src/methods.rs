@@ -94,6 +94,7 @@ pub const METHODS: &[&str] = &[
     "get_device",
     "revoke_device",
     "retire_device",
+    "edit_device",
     "set_inventory",
     "set_status",
     "mark_offline_if_stale",

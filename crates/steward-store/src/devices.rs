@@ -22,6 +22,17 @@ pub trait DeviceStore: Send + Sync {
     /// Retires a device in scope: revoked, out of the lists (`list_devices`,
     /// fleet pages), its history kept; the first retirement's time stays.
     async fn retire_device(&self, scope: &Scope, id: Uuid, at: i64) -> Result<()>;
+    /// Renames a device in scope (not retired) and moves it to `site`,
+    /// while its version is still `expected` (any when None); returns the
+    /// new version.
+    async fn edit_device(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        name: &str,
+        site: &str,
+        expected: Option<i64>,
+    ) -> Result<i64>;
     async fn set_inventory(
         &self,
         device: Uuid,

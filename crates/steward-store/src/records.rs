@@ -279,6 +279,8 @@ pub struct DeviceDetail {
     pub stored_seq: u64,
     pub inventory_at: Option<i64>,
     pub inventory: Option<steward_proto::Inventory>,
+    /// Bumped by every edit of its name or site (HTTP `ETag`/`If-Match`).
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -695,3 +695,69 @@ async fn lists_filter_sort_and_page_with_a_cursor() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_renamed_and_moved_is_alerted_on_where_it_now_is() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    let mut agent = Agent::enroll(root.path(), "box", &server.enroll_token(1));
+    agent.start("1s");
+    // A monitor every machine trips, for site "branch" only.
+    let (_, created) = api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "memory", "spec": memory_above(0.0001), "applies_to": { "sites": ["branch"] } }),
+        )
+        .await;
+    let monitor = created["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/devices/{}", agent.device_id);
+    let metric = format!("{path}/metrics/system.memory.utilization?since=1h");
+    let seen = samples(&api, &metric).await;
+    wait_until("samples stored after the monitor", || async {
+        samples(&api, &metric).await >= seen + 3
+    })
+    .await;
+    assert!(
+        alerts_of(&api, &monitor, "active=true").await.is_empty(),
+        "a device of another site alerted"
+    );
+
+    // Renamed and moved under If-Match: the monitor of its new site fires.
+    let (status, etag, read) = api.get_tagged(&path).await;
+    assert_eq!((status, etag), (StatusCode::OK, Some(1)), "{read}");
+    let (status, etag, moved) = api
+        .patch(
+            &path,
+            Some(1),
+            json!({ "name": "web-01", "site": "branch" }),
+        )
+        .await;
+    assert_eq!((status, etag), (StatusCode::OK, Some(2)), "{moved}");
+    assert_eq!(
+        (moved["name"].as_str(), moved["site"].as_str()),
+        (Some("web-01"), Some("branch"))
+    );
+    wait_until("the moved device alerts at its new site", || async {
+        !alerts_of(&api, &monitor, "active=true").await.is_empty()
+    })
+    .await;
+    let (status, _, lost) = api.patch(&path, Some(1), json!({ "site": "hq" })).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{lost}");
+    let (status, _, unknown) = api.patch(&path, None, json!({ "hostname": "x" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{unknown}");
+    assert!(
+        unknown["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `hostname`"),
+        "{unknown}"
+    );
+    let (_, found) = api.get("/api/v1/devices?q=WEB-01").await;
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found[0]["site"], "branch");
+}

@@ -106,6 +106,7 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/job-keys"), "scripts.run"),
         (("DELETE", "/api/v1/enroll-tokens/{id}"), "enroll.manage"),
         (("GET", "/api/v1/orgs/{id}"), "orgs.manage"),
+        (("PATCH", "/api/v1/devices/{id}"), "devices.manage"),
         (("PATCH", "/api/v1/orgs/{id}"), "orgs.manage"),
         (("DELETE", "/api/v1/orgs/{id}"), "orgs.manage"),
         (("GET", "/api/v1/roles/{id}"), "roles.manage"),

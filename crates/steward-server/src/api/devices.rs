@@ -1,14 +1,17 @@
 //! Device routes. The caller's scope (for the route's permission) goes into
 //! every store call: a device outside it is "not found".
 
+use super::lifecycle::{expected_version, tagged};
 use super::{ApiError, ApiResult, id_param, parse_duration};
 use crate::AppState;
 use crate::auth::Caller;
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 use std::sync::Arc;
-use steward_store::{DeviceDetail, DeviceSummary, MetricQuery, Series, StatusChange};
+use steward_store::{DeviceSummary, MetricQuery, Series, StatusChange};
 
 pub async fn list(
     State(state): State<Arc<AppState>>,
@@ -21,13 +24,78 @@ pub async fn show(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<DeviceDetail> {
-    Ok(Json(
-        state
-            .store
-            .get_device(&caller.scope, id_param(&id, "device")?)
-            .await?,
-    ))
+) -> Result<Response, ApiError> {
+    let device = state
+        .store
+        .get_device(&caller.scope, id_param(&id, "device")?)
+        .await?;
+    Ok(tagged(device.version, device))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevicePatch {
+    name: Option<String>,
+    /// Moving a device needs devices.manage where it goes too.
+    site: Option<String>,
+}
+
+/// Renames a device or moves it to another site of its organisation.
+pub async fn patch(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<DevicePatch>,
+) -> Result<Response, ApiError> {
+    let expected = expected_version(&headers)?;
+    let id = id_param(&id, "device")?;
+    let before = state.store.get_device(&caller.scope, id).await?.summary;
+    if body.name.is_none() && body.site.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing to change: a device's fields are {\"name\": …, \"site\": …}",
+        ));
+    }
+    let name = body.name.unwrap_or_else(|| before.name.clone());
+    let site = body.site.unwrap_or_else(|| before.site.clone());
+    for (what, value) in [("name", &name), ("site", &site)] {
+        if value.trim().is_empty() || value.len() > 64 || value.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(format!(
+                "a device's {what} is 1 to 64 characters without control characters, not {value:?}"
+            )));
+        }
+    }
+    if !caller.scope.allows(before.org_id, Some(&site)) {
+        return Err(ApiError::forbidden(format!(
+            "you may not manage devices at site {site:?}, so you cannot move one there"
+        )));
+    }
+    let version = state
+        .store
+        .edit_device(&caller.scope, id, &name, &site, expected)
+        .await?;
+    caller.acting_in(before.org_id);
+    caller.changed(
+        serde_json::json!({ "name": before.name, "site": before.site }),
+        serde_json::json!({ "name": name, "site": site }),
+    );
+    if site != before.site {
+        // Monitors, silences and windows match on sites: on every replica.
+        state.alerting.forget(id);
+        crate::bus::tell(
+            &state,
+            crate::bus::BusEvent::DevicesChanged { devices: vec![id] },
+        );
+    }
+    let device = state.store.get_device(&caller.scope, id).await;
+    match device {
+        Ok(device) => Ok(tagged(version, device)),
+        // Moved out of the caller's reach (a site-limited scope).
+        Err(_) => Ok(tagged(
+            version,
+            serde_json::json!({ "id": id, "name": name, "site": site, "version": version }),
+        )),
+    }
 }
 
 pub async fn revoke(

@@ -106,14 +106,17 @@ pub async fn change_tags(
         json!({ "add": body.add, "remove": body.remove, "changed": changed }),
     )
     .await;
-    // Monitors and selectors match on tags.
-    state
-        .alerting
-        .reload()
-        .await
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    // The other replicas' evaluators too.
-    crate::bus::tell(&state, crate::bus::BusEvent::Reload);
+    // Monitors and selectors match on tags: what alerting cached of these
+    // devices goes, here and on the other replicas.
+    for id in &ids {
+        state.alerting.forget(*id);
+    }
+    crate::bus::tell(
+        &state,
+        crate::bus::BusEvent::DevicesChanged {
+            devices: ids.clone(),
+        },
+    );
     Ok(Json(json!({ "changed": changed })))
 }
 

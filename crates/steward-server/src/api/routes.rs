@@ -87,6 +87,12 @@ pub(super) fn routes() -> Routes {
         devices::show,
     )
     .add(
+        M::PATCH,
+        "/api/v1/devices/{id}",
+        Perm(P::DevicesManage),
+        devices::patch,
+    )
+    .add(
         M::GET,
         "/api/v1/devices/{id}/runs",
         Perm(P::DevicesView),

@@ -1,5 +1,7 @@
--- Organisations, roles and users are edited in place like monitors: every
--- change bumps the version, an edit names the version it read (If-Match).
+-- Organisations, roles, users and devices (their name and site) are edited
+-- in place like monitors: every change bumps the version, an edit names the
+-- version it read (If-Match).
 ALTER TABLE orgs ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE roles ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE users ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE devices ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
