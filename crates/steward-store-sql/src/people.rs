@@ -381,6 +381,15 @@ impl PeopleStore for SqlStore {
         .bind(user.map(|u| u.to_string()))).await
     }
 
+    async fn delete_api_token(&self, user: Uuid, id: Uuid) -> Result<()> {
+        self.one_changed(
+            q("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
+                .bind(id.to_string())
+                .bind(user.to_string()),
+        )
+        .await
+    }
+
     async fn principal_for_token(&self, token_hash: &str, now: i64) -> Result<Principal> {
         let row = q(
             "SELECT u.id AS user_id, u.username, u.org_id, t.id AS token_id, t.scope_org, t.scope_site, t.expires_at AS token_expires_at, t.role_id AS token_role, r.permissions AS token_permissions,

@@ -72,6 +72,7 @@ pub const METHODS: &[&str] = &[
     "create_api_token",
     "list_api_tokens",
     "revoke_api_token",
+    "delete_api_token",
     "principal_for_token",
     "principal_for_user",
     "create_session",

@@ -252,6 +252,20 @@ pub async fn api_tokens_are_listed_and_revoked_per_user(store: Arc<dyn Store>) {
     assert!(not_found(
         store.revoke_api_token(None, Uuid::now_v7()).await
     ));
+    // Deleted: gone from the list, and only by its own user.
+    let short = listed[0].id;
+    assert!(not_found(store.delete_api_token(bob, short).await));
+    store.delete_api_token(ana, short).await.unwrap();
+    assert!(not_found(store.principal_for_token("hash-short", 10).await));
+    let left: Vec<String> = store
+        .list_api_tokens(ana)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(left, ["ci"]);
+    assert!(not_found(store.delete_api_token(ana, short).await));
 }
 
 pub async fn sessions_expire_and_end_when_deleted(store: Arc<dyn Store>) {

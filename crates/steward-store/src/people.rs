@@ -65,6 +65,9 @@ pub trait PeopleStore: Send + Sync {
     async fn list_api_tokens(&self, user: Uuid) -> Result<Vec<ApiTokenSummary>>;
     /// Revokes a token of `user` (or any token when `user` is None).
     async fn revoke_api_token(&self, user: Option<Uuid>, id: Uuid) -> Result<()>;
+    /// Removes a token of `user` for good (it resolves no more; the audit
+    /// trail keeps its history).
+    async fn delete_api_token(&self, user: Uuid, id: Uuid) -> Result<()>;
     /// The principal behind a token hash, if the token is live at `now`.
     /// Its `mfa_done` is false while the user's organisation requires two
     /// factors and the user has not turned TOTP on (the server refuses

@@ -761,3 +761,47 @@ async fn a_device_renamed_and_moved_is_alerted_on_where_it_now_is() {
     assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
     assert_eq!(found[0]["site"], "branch");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_and_enrollment_tokens_are_read_revoked_and_deleted() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    // An API token: read, then deleted (it stops at once, leaves the list).
+    let (_, created) = api.post("/api/v1/tokens", json!({ "name": "ci" })).await;
+    let path = format!("/api/v1/tokens/{}", created["id"].as_str().unwrap());
+    let (status, read) = api.get(&path).await;
+    assert_eq!(
+        (status, read["name"].as_str()),
+        (StatusCode::OK, Some("ci"))
+    );
+    let ci = api.with_token(created["token"].as_str().unwrap());
+    assert_eq!(ci.get("/api/v1/whoami").await.0, StatusCode::OK);
+    let (status, deleted) = api.delete(&path).await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert_eq!(ci.get("/api/v1/whoami").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(api.get(&path).await.0, StatusCode::NOT_FOUND);
+    let (_, list) = api.get("/api/v1/tokens").await;
+    assert!(
+        list.as_array().unwrap().iter().all(|t| t["name"] != "ci"),
+        "{list}"
+    );
+    // An enrollment token: read, revoked, its record deleted.
+    let (_, enroll) = api
+        .post("/api/v1/enroll-tokens", json!({ "site": "hq", "uses": 1 }))
+        .await;
+    let path = format!("/api/v1/enroll-tokens/{}", enroll["id"].as_str().unwrap());
+    let (status, read) = api.get(&path).await;
+    assert_eq!(
+        (status, read["site"].as_str(), read["revoked"].as_bool()),
+        (StatusCode::OK, Some("hq"), Some(false))
+    );
+    api.post(&format!("{path}/revoke"), json!({})).await;
+    assert_eq!(api.get(&path).await.1["revoked"], true);
+    assert_eq!(api.delete(&path).await.0, StatusCode::OK);
+    assert_eq!(api.get(&path).await.0, StatusCode::NOT_FOUND);
+}

@@ -56,6 +56,18 @@ pub(super) fn routes() -> Routes {
         tokens::create_api_token,
     )
     .add(
+        M::GET,
+        "/api/v1/tokens/{id}",
+        SignedIn,
+        tokens::get_api_token,
+    )
+    .add(
+        M::DELETE,
+        "/api/v1/tokens/{id}",
+        SignedIn,
+        tokens::delete_api_token,
+    )
+    .add(
         M::POST,
         "/api/v1/tokens/{id}/revoke",
         SignedIn,
@@ -156,6 +168,12 @@ pub(super) fn routes() -> Routes {
         "/api/v1/enroll-tokens/{id}/revoke",
         Perm(P::EnrollManage),
         tokens::revoke_enroll,
+    )
+    .add(
+        M::GET,
+        "/api/v1/enroll-tokens/{id}",
+        Perm(P::EnrollManage),
+        tokens::get_enroll,
     )
     .add(
         M::DELETE,

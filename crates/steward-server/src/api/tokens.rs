@@ -193,6 +193,50 @@ fn restricted_token(caller: &Caller) -> Option<Uuid> {
         .map(|t| t.token_id)
 }
 
+/// One of the caller's tokens (a restricted token reads only itself).
+async fn own_token(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ApiTokenSummary, ApiError> {
+    let id = id_param(id, "token")?;
+    if restricted_token(caller).is_some_and(|own| own != id) {
+        return Err(ApiError::not_found("not found"));
+    }
+    state
+        .store
+        .list_api_tokens(caller.principal.user_id)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| ApiError::not_found("not found"))
+}
+
+pub async fn get_api_token(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<ApiTokenSummary> {
+    Ok(Json(own_token(&state, &caller, &id).await?))
+}
+
+/// Removes one of the caller's tokens for good: it stops at once (open
+/// sockets and shells opened with it close), and leaves the list.
+pub async fn delete_api_token(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Value> {
+    let before = own_token(&state, &caller, &id).await?;
+    state
+        .store
+        .delete_api_token(caller.principal.user_id, before.id)
+        .await?;
+    crate::revocation::credentials_changed(&state);
+    caller.changed(json!(before), Value::Null);
+    Ok(Json(json!({ "deleted": before.id })))
+}
+
 pub async fn revoke_api_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -275,6 +319,15 @@ pub async fn list_enroll(
     caller: Caller,
 ) -> ApiResult<Vec<EnrollTokenRecord>> {
     Ok(Json(state.store.list_enroll_tokens(&caller.scope).await?))
+}
+
+pub async fn get_enroll(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<EnrollTokenRecord> {
+    let id = id_param(&id, "enrollment token")?;
+    Ok(Json(enroll_record(&state, &caller, id).await?))
 }
 
 pub async fn revoke_enroll(
