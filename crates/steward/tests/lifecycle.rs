@@ -805,3 +805,73 @@ async fn api_and_enrollment_tokens_are_read_revoked_and_deleted() {
     assert_eq!(api.delete(&path).await.0, StatusCode::OK);
     assert_eq!(api.get(&path).await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_channel_notifies_nothing_until_enabled_again() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    )
+    .with_token(&server.token);
+    let (url, received) = common::hooks::receiver("0123456789abcdef").await;
+    let (_, channel) = api
+        .post(
+            "/api/v1/channels",
+            json!({ "name": "ops", "kind": "webhook", "url": url, "secret": "0123456789abcdef" }),
+        )
+        .await;
+    let path = format!("/api/v1/channels/{}", channel["id"].as_str().unwrap());
+    let (status, _, off) = api.patch(&path, Some(1), json!({ "enabled": false })).await;
+    assert_eq!(status, StatusCode::OK, "{off}");
+    let mut agent = Agent::enroll(root.path(), "box", &server.enroll_token(1));
+    agent.start("1s");
+    let (_, monitor) = api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "memory", "spec": memory_above(0.0001) }),
+        )
+        .await;
+    let monitor = monitor["id"].as_str().unwrap().to_string();
+    wait_until("the alert opens", || async {
+        !alerts_of(&api, &monitor, "active=true").await.is_empty()
+    })
+    .await;
+    // Past the group wait (3 s) and then some: nothing reaches the hook.
+    let quiet_until = std::time::Instant::now() + Duration::from_secs(6);
+    while std::time::Instant::now() < quiet_until {
+        assert!(
+            received.lock().unwrap().is_empty(),
+            "a disabled channel notified: {:?}",
+            received.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Enabled again: the next alert is notified (what happened while it
+    // was off was never queued for it).
+    let (status, _, on) = api.patch(&path, Some(2), json!({ "enabled": true })).await;
+    assert_eq!(status, StatusCode::OK, "{on}");
+    api.post(
+        "/api/v1/monitors",
+        json!({ "name": "memory again", "spec": memory_above(0.0002) }),
+    )
+    .await;
+    wait_until("the next alert's notification arrives", || async {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(body, signed)| *signed && body.to_string().contains("memory again"))
+    })
+    .await;
+    assert!(
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(body, _)| !body.to_string().contains("\"memory\"")),
+        "the alert of while it was off was sent: {:?}",
+        received.lock().unwrap()
+    );
+}
