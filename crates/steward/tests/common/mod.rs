@@ -4,6 +4,7 @@
 pub mod api;
 pub mod balancer;
 pub mod hooks;
+pub mod lives;
 pub mod shell;
 
 use serde_json::{Value, json};
