@@ -112,6 +112,11 @@ await walk(browser, "console", outDir, async (step, errors) => {
   await page.fill("dialog textarea[name=body]", "echo start\nsleep 6\necho steward-e2e-$((6*7))\n");
   await page.click("dialog button[type=submit]");
   await page.waitForSelector("td >> text=e2e-hello");
+  step("edit the script in place: saved as its next version");
+  await page.click("tr:has-text('e2e-hello') button[data-action=edit]");
+  await page.fill("dialog input[name=description]", "says hello");
+  await page.click("dialog button[type=submit]");
+  await page.waitForSelector("tr:has-text('e2e-hello') td >> text=v2");
   await page.goto(url + "#/devices");
   await page.waitForFunction(() => document.querySelectorAll("#device-list tr.device").length === 2);
   await page.check("#device-list th input[type=checkbox]");

@@ -306,25 +306,28 @@ export function confirmAction(message) {
   return window.confirm(message);
 }
 
+// Asks `question` (none: no question), makes the call, says `said` or the
+// server's sentence, then `done()`.
+export async function act(question, call, said, done) {
+  if (question && !confirm(question)) return;
+  try {
+    await call();
+    toast(said);
+  } catch (e) {
+    toast(e.message, "error");
+  }
+  done?.();
+}
+
 // Edit, Disable/Enable (when `offNote` is given) and Delete for one
 // object at `path`, each confirmed where it takes something away; the
 // server's sentence shows when it refuses.
 export function lifecycleButtons(o, { edit, path, what, done, offNote, deleteNote = "" }) {
-  const act = async (question, call, said) => {
-    if (question && !confirm(question)) return;
-    try {
-      await call();
-      toast(said);
-    } catch (e) {
-      toast(e.message, "error");
-    }
-    done();
-  };
   const off = o.enabled === false;
   return h("div", { class: "row-actions" },
     edit ? h("button", { class: "small", dataset: { action: "edit" }, onclick: edit }, "Edit") : null,
     offNote === undefined ? null : h("button", { class: "small", dataset: { action: off ? "enable" : "disable" },
-      onclick: () => act(off ? null : `Disable ${what}? ${offNote}`, () => api(path, { method: "PATCH", body: { enabled: off }, version: o.version }), `${off ? "Enabled" : "Disabled"} ${what}`) }, off ? "Enable" : "Disable"),
+      onclick: () => act(off ? null : `Disable ${what}? ${offNote}`, () => api(path, { method: "PATCH", body: { enabled: off }, version: o.version }), `${off ? "Enabled" : "Disabled"} ${what}`, done) }, off ? "Enable" : "Disable"),
     h("button", { class: "small danger", dataset: { action: "delete" },
-      onclick: () => act(`Delete ${what}? ${deleteNote}`.trim(), () => api(path, { method: "DELETE" }), `Deleted ${what}`) }, "Delete"));
+      onclick: () => act(`Delete ${what}? ${deleteNote}`.trim(), () => api(path, { method: "DELETE" }), `Deleted ${what}`, done) }, "Delete"));
 }

@@ -1,6 +1,6 @@
 // Monitors, notification channels (with "send test"), enrollment tokens
 // (with the install command), users and API tokens, the audit log.
-import { api, h, table, pill, timeTag, when, toast, modal, form, copyButton, lifecycleButtons } from "../lib.js";
+import { api, h, table, pill, timeTag, when, toast, modal, form, copyButton, lifecycleButtons, act } from "../lib.js";
 
 const list = (text) => (text || "").split(",").map((s) => s.trim()).filter(Boolean);
 
@@ -299,8 +299,9 @@ export async function enrollment(root) {
       { title: "Created", render: (t) => timeTag(t.created_at) },
       { title: "Expires", render: (t) => when(t.expires_at) },
       { title: "State", render: (t) => pill(t.revoked ? "revoked" : t.expires_at * 1000 < Date.now() ? "expired" : t.uses_left === 0 ? "used up" : "active", t.revoked || t.expires_at * 1000 < Date.now() ? "revoked" : "online") },
-      { title: "", render: (t) => (t.revoked ? h("button", { class: "small", onclick: async () => { try { await api(`/enroll-tokens/${t.id}`, { method: "DELETE" }); toast("Token record deleted"); } catch (e) { toast(e.message, "error"); } draw(); } }, "Delete")
-        : h("button", { class: "small danger", onclick: async () => { await api(`/enroll-tokens/${t.id}/revoke`, { method: "POST", body: {} }); toast("Token revoked"); draw(); } }, "Revoke")) },
+      { title: "", render: (t) => (t.revoked
+        ? h("button", { class: "small", onclick: () => act("Delete this token's record? The devices it enrolled stay.", () => api(`/enroll-tokens/${t.id}`, { method: "DELETE" }), "Token record deleted", draw) }, "Delete")
+        : h("button", { class: "small danger", onclick: () => act(`Revoke the enrollment token for site ${t.site}? Nobody can enrol with it any more.`, () => api(`/enroll-tokens/${t.id}/revoke`, { method: "POST", body: {} }), "Token revoked", draw) }, "Revoke")) },
     ], all, { empty: "No tokens yet." }));
   };
   await draw();
@@ -332,25 +333,20 @@ export async function users(root, _parts, _params, ctx) {
       { title: "Created", render: (t) => timeTag(t.created_at) },
       { title: "Expires", render: (t) => (t.expires_at ? when(t.expires_at) : "never") },
       { title: "State", render: (t) => pill(t.revoked ? "revoked" : "active", t.revoked ? "revoked" : "online") },
-      { title: "", render: (t) => (t.revoked ? "" : h("button", { class: "small danger", onclick: async () => { await api(`/tokens/${t.id}/revoke`, { method: "POST", body: {} }); toast("Token revoked"); draw(); } }, "Revoke")) },
+      { title: "", render: (t) => (t.revoked
+        ? h("button", { class: "small", onclick: () => act(null, () => api(`/tokens/${t.id}`, { method: "DELETE" }), "Token deleted", draw) }, "Delete")
+        : h("button", { class: "small danger", onclick: () => act(`Revoke the API token ${t.name}? Whatever uses it stops at once.`, () => api(`/tokens/${t.id}/revoke`, { method: "POST", body: {} }), "Token revoked", draw) }, "Revoke")) },
     ], tokens, { empty: "No API tokens." }));
   };
   // Disable (every credential stops at once) or delete; the server says
   // why when it refuses (yourself, schedules that run as them).
-  const userButtons = (u) => {
-    const act = async (question, call, said) => {
-      if (question && !confirm(question)) return;
-      try { await call(); toast(said); } catch (e) { toast(e.message, "error"); }
-      draw();
-    };
-    return h("div", { class: "row-actions" },
-      h("button", { class: "small", dataset: { action: u.disabled ? "enable" : "disable" },
-        onclick: () => act(u.disabled ? null : `Disable ${u.username}? Their sessions, tokens and open terminals stop at once.`,
-          () => api(`/users/${u.id}`, { method: "PATCH", body: { disabled: !u.disabled } }), `${u.disabled ? "Enabled" : "Disabled"} ${u.username}`) }, u.disabled ? "Enable" : "Disable"),
-      h("button", { class: "small danger", dataset: { action: "delete" },
-        onclick: () => act(`Delete ${u.username}? Their grants and tokens go; what they did stays in the audit log.`,
-          () => api(`/users/${u.id}`, { method: "DELETE" }), `Deleted ${u.username}`) }, "Delete"));
-  };
+  const userButtons = (u) => h("div", { class: "row-actions" },
+    h("button", { class: "small", dataset: { action: u.disabled ? "enable" : "disable" },
+      onclick: () => act(u.disabled ? null : `Disable ${u.username}? Their sessions, tokens and open terminals stop at once.`,
+        () => api(`/users/${u.id}`, { method: "PATCH", body: { disabled: !u.disabled }, version: u.version }), `${u.disabled ? "Enabled" : "Disabled"} ${u.username}`, draw) }, u.disabled ? "Enable" : "Disable"),
+    h("button", { class: "small danger", dataset: { action: "delete" },
+      onclick: () => act(`Delete ${u.username}? Their grants and tokens go; what they did stays in the audit log.`,
+        () => api(`/users/${u.id}`, { method: "DELETE" }), `Deleted ${u.username}`, draw) }, "Delete"));
   const newUser = () => modal("New user", (close) => form([
     { name: "username", label: "Username", required: true, pattern: "[A-Za-z0-9._@-]{1,64}" },
     { name: "password", label: "Password", type: "password", required: true, min: null, help: "At least 12 characters", pattern: ".{12,}" },

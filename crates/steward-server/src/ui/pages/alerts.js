@@ -64,7 +64,8 @@ export async function render(root, _parts, params, ctx) {
   async function drawRules(path, columns) {
     const rules = await api(path);
     const what = path === "/silences" ? "this silence" : "this maintenance window";
-    const actions = { title: "", render: (r) => lifecycleButtons(r, { path: `${path}/${r.id}`, what, done: draw,
+    const editor = path === "/silences" ? silenceDialog : maintenanceDialog;
+    const actions = { title: "", render: (r) => lifecycleButtons(r, { edit: () => editor(draw, r), path: `${path}/${r.id}`, what, done: draw,
       deleteNote: path === "/silences" ? "Its alerts notify again at once." : "" }) };
     box.replaceChildren(table([...columns, actions], rules, { empty: "None." }));
   }
@@ -126,33 +127,45 @@ const matcherFields = [
   { name: "os", label: "Operating systems", help: "Prefixes, e.g. debian, windows. Leave every matcher field empty to match all devices." },
 ];
 const matcherOf = (v) => ({ devices: list(v.devices), sites: list(v.sites), tags: list(v.tags), os: list(v.os) });
+// The matcher fields filled from a saved rule's matcher.
+const matcherValues = (m) => matcherFields.map((f) => ({ ...f, value: (m?.[f.name] || []).join(", ") }));
 
-function silenceDialog(done) {
-  return modal("Silence alerts", (close) => form([
-    ...matcherFields,
-    { name: "monitor", label: "Only this monitor (id)", help: "Empty: every monitor" },
-    { name: "duration", label: "For", required: true, value: "2h", pattern: "[0-9]+[smhd]", help: "e.g. 30m, 2h, 1d" },
-    { name: "reason", label: "Reason", required: true, placeholder: "Replacing the disk, ticket #4711" },
+// A new silence, or `rule` edited (its duration counts from now).
+function silenceDialog(done, rule) {
+  const d = rule?.definition || {};
+  return modal(rule ? "Edit silence" : "Silence alerts", (close) => form([
+    ...matcherValues(d.matcher),
+    { name: "monitor", label: "Only this monitor (id)", value: d.monitor || "", help: "Empty: every monitor" },
+    { name: "duration", label: rule ? "For (from now)" : "For", required: true, value: "2h", pattern: "[0-9]+[smhd]", help: "e.g. 30m, 2h, 1d" },
+    { name: "reason", label: "Reason", required: true, value: d.reason, placeholder: "Replacing the disk, ticket #4711" },
   ], async (v) => {
-    await api("/silences", { method: "POST", body: { matcher: matcherOf(v), monitor: v.monitor || null, duration: v.duration, reason: v.reason } });
+    const body = { matcher: matcherOf(v), monitor: v.monitor || null, duration: v.duration, reason: v.reason };
+    if (rule) await api(`/silences/${rule.id}`, { method: "PATCH", body, version: rule.version });
+    else await api("/silences", { method: "POST", body });
     toast("Silenced for " + v.duration);
     close();
     done();
   }, { submitLabel: "Silence" }));
 }
 
-function maintenanceDialog(done) {
+// A new maintenance window, or `rule` edited.
+function maintenanceDialog(done, rule) {
   const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  const d = rule?.definition || {};
   const now = new Date();
-  return modal("Maintenance window", (close) => form([
-    { name: "name", label: "Name", required: true, placeholder: "Patch night" },
-    ...matcherFields,
-    { name: "start", label: "Starts", type: "datetime-local", required: true, value: local(now) },
-    { name: "end", label: "Ends", type: "datetime-local", required: true, value: local(new Date(now.getTime() + 2 * 3600000)) },
+  const from = d.schedule?.start ? new Date(d.schedule.start) : now;
+  const to = d.schedule?.end ? new Date(d.schedule.end) : new Date(now.getTime() + 2 * 3600000);
+  return modal(rule ? `Edit ${d.name}` : "Maintenance window", (close) => form([
+    { name: "name", label: "Name", required: true, value: d.name, placeholder: "Patch night" },
+    ...matcherValues(d.matcher),
+    { name: "start", label: "Starts", type: "datetime-local", required: true, value: local(from) },
+    { name: "end", label: "Ends", type: "datetime-local", required: true, value: local(to) },
   ], async (v) => {
     const start = new Date(v.start).getTime(), end = new Date(v.end).getTime();
     if (!(end > start)) throw new Error("The window must end after it starts.");
-    await api("/maintenance", { method: "POST", body: { name: v.name, matcher: matcherOf(v), schedule: { kind: "once", start, end } } });
+    const body = { name: v.name, matcher: matcherOf(v), schedule: { kind: "once", start, end } };
+    if (rule) await api(`/maintenance/${rule.id}`, { method: "PATCH", body, version: rule.version });
+    else await api("/maintenance", { method: "POST", body });
     toast("Maintenance window saved");
     close();
     done();

@@ -76,9 +76,9 @@ export async function scripts(root) {
       { title: "Version", class: "num", render: (s) => "v" + s.version },
       { title: "Changed", render: (s) => h("span", {}, timeTag(s.updated_at), " by ", s.updated_by) },
       { title: "", render: (s) => h("div", { class: "actions" },
-        h("button", { class: "small", onclick: () => edit(s) }, "Edit"),
         h("button", { class: "small primary", onclick: () => runDialog(["all"], "every device") }, "Run on all…"),
-        h("button", { class: "small danger", onclick: async () => { if (confirm(`Delete the script ${s.name}?`)) { await api(`/scripts/${s.id}/delete`, { method: "POST", body: {} }); draw(); } } }, "Delete")) },
+        lifecycleButtons(s, { edit: () => edit(s), path: `/scripts/${s.id}`, what: `the script ${s.name}`, done: draw,
+          deleteNote: "Its versions go too; jobs that ran it keep their record." })) },
     ], all, { empty: "No scripts yet. Scripts run signed, on the devices you choose." }));
   };
   const edit = (s) => modal(s ? `Edit ${s.name}` : "New script", (close) => {
@@ -93,7 +93,10 @@ export async function scripts(root) {
     ], async (v) => {
       let params;
       try { params = JSON.parse(v.params || "[]"); } catch (e) { throw new Error("Parameters: not valid JSON (" + e.message + ")"); }
-      await api("/scripts", { method: "POST", body: { script: { name: v.name, description: v.description, interpreter: v.interpreter, timeout_secs: v.timeout_secs, body: v.body, params } } });
+      const script = { name: v.name, description: v.description, interpreter: v.interpreter, timeout_secs: v.timeout_secs, body: v.body, params };
+      // An edit is the next version of the one read (412 if someone saved since).
+      if (s) await api(`/scripts/${s.id}`, { method: "PATCH", body: script, version: s.version });
+      else await api("/scripts", { method: "POST", body: { script } });
       toast(`Saved ${v.name}`);
       close();
       draw();
@@ -193,25 +196,35 @@ export async function schedules(root) {
       { title: "On", render: (s) => (s.job.targets || []).join(", ") },
       { title: "Next", render: (s) => when(s.next_run_at) },
       { title: "Last", render: (s) => (s.last_run_at ? timeTag(s.last_run_at) : "never") },
-      { title: "", render: (s) => lifecycleButtons(s, { path: `/schedules/${s.id}`, what: `the schedule ${s.name}`, done: draw,
+      { title: "", render: (s) => lifecycleButtons(s, { edit: () => create(s), path: `/schedules/${s.id}`, what: `the schedule ${s.name}`, done: draw,
         offNote: "It does not run until it is enabled again." }) },
     ], all, { empty: "No schedules yet.", rowClass: (s) => (s.enabled === false ? "disabled" : null) }));
   };
-  const create = async () => {
+  // A new schedule, or `s` edited (PATCH under its version).
+  const create = async (s) => {
     const scriptList = await api("/scripts");
-    await modal("New schedule", (close) => form([
-      { name: "name", label: "Name", required: true },
-      { name: "script", label: "Script", type: "select", required: true, options: scriptList.map((s) => [s.name, s.name]) },
-      { name: "targets", label: "Targets", required: true, value: "all", help: "Comma-separated: all, tag:web, site:hq, os:debian, device:ID" },
-      { name: "cron", label: "Cron expression", placeholder: "0 3 * * 1-5", help: "Minute hour day month weekday; or leave empty and give minutes below" },
-      { name: "tz", label: "Time zone", value: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC" },
-      { name: "every_minutes", label: "Or every N minutes", type: "number", min: 1 },
-      { name: "missed", label: "When a run was missed (server down)", type: "select", options: [["skip", "skip it"], ["run_once", "run once on start"]] },
+    const t = s?.timing || {};
+    await modal(s ? `Edit ${s.name}` : "New schedule", (close) => form([
+      { name: "name", label: "Name", required: true, value: s?.name },
+      { name: "script", label: "Script", type: "select", required: true, value: s?.job?.script, options: scriptList.map((x) => [x.name, x.name]) },
+      { name: "targets", label: "Targets", required: true, value: s ? (s.job.targets || []).join(", ") : "all", help: "Comma-separated: all, tag:web, site:hq, os:debian, device:ID" },
+      { name: "cron", label: "Cron expression", placeholder: "0 3 * * 1-5", value: t.cron, help: "Minute hour day month weekday; or leave empty and give minutes below" },
+      { name: "tz", label: "Time zone", value: t.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC" },
+      { name: "every_minutes", label: "Or every N minutes", type: "number", min: 1, value: t.every_minutes },
+      { name: "missed", label: "When a run was missed (server down)", type: "select", value: t.missed, options: [["skip", "skip it"], ["run_once", "run once on start"]] },
     ], async (v) => {
       const timing = v.cron ? { cron: v.cron, timezone: v.tz, missed: v.missed } : { every_minutes: v.every_minutes, missed: v.missed };
       if (!v.cron && !v.every_minutes) throw new Error("Give a cron expression or a number of minutes.");
-      await api("/schedules", { method: "POST", body: { name: v.name, timing, job: { script: v.script, targets: v.targets.split(",").map((t) => t.trim()).filter(Boolean) } } });
-      toast(`Scheduled ${v.name}`);
+      const targets = v.targets.split(",").map((x) => x.trim()).filter(Boolean);
+      // A schedule of a built-in action (ping, …) keeps its action.
+      const job = s?.job?.action ? { ...s.job, targets } : { ...(s?.job || {}), script: v.script, targets };
+      const body = { name: v.name, timing, job };
+      if (s) {
+        await api(`/schedules/${s.id}`, { method: "PATCH", body, version: s.version });
+      } else {
+        await api("/schedules", { method: "POST", body });
+      }
+      toast(s ? `Saved ${v.name}` : `Scheduled ${v.name}`);
       close();
       draw();
     }), { wide: true });
