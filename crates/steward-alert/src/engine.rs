@@ -91,6 +91,16 @@ impl Engine {
         &self.monitors
     }
 
+    /// Someone resolved the key's alert by hand: the engine no longer holds
+    /// it, so a condition still true opens a new alert with its next
+    /// evaluation (a sample, a check result, a tick) instead of staying
+    /// hidden. The condition's own state (how long it has held) stays.
+    pub fn release(&mut self, key: &AlertKey) {
+        if let Some(series) = self.series.get_mut(key) {
+            series.severity = Severity::Ok;
+        }
+    }
+
     /// The severity currently held for a key (Ok when unknown).
     pub fn severity(&self, key: &AlertKey) -> Severity {
         self.series.get(key).map_or(Severity::Ok, |s| s.severity)
@@ -434,6 +444,45 @@ mod tests {
                 remediation: None,
             },
         ]
+    }
+
+    #[test]
+    fn an_alert_resolved_by_hand_opens_again_while_its_condition_holds() {
+        let mut engine = Engine::new(FlapRule::default());
+        engine.set_monitors(disk_monitors()[..1].to_vec());
+        let labels: BTreeMap<String, String> = [("mountpoint".to_string(), "/".to_string())].into();
+        let sample = |engine: &mut Engine, at: Millis| -> Vec<Severity> {
+            engine
+                .on_sample(
+                    &target("d"),
+                    "o",
+                    "system.filesystem.utilization",
+                    &labels,
+                    at,
+                    0.95,
+                )
+                .into_iter()
+                .map(|c| c.severity)
+                .collect()
+        };
+        assert_eq!(sample(&mut engine, 1), [Severity::Critical]);
+        // Still full, nobody resolved it: no new change.
+        assert!(sample(&mut engine, 2).is_empty());
+        let key = AlertKey {
+            monitor: "full".into(),
+            device: "d".into(),
+            subject: "/".into(),
+        };
+        engine.release(&key);
+        assert_eq!(engine.severity(&key), Severity::Ok);
+        // Resolved by hand while still full: the next sample opens it again.
+        assert_eq!(sample(&mut engine, 3), [Severity::Critical]);
+        // A key the engine never held is nothing to release.
+        engine.release(&AlertKey {
+            monitor: "none".into(),
+            device: "d".into(),
+            subject: String::new(),
+        });
     }
 
     #[test]

@@ -142,6 +142,12 @@ impl Alerting {
         }
     }
 
+    /// An alert was resolved by hand: the engine lets go of its key, so a
+    /// condition still true opens a new alert at its next evaluation.
+    pub fn release(&self, key: &steward_alert::lifecycle::AlertKey) {
+        self.engine().release(key);
+    }
+
     pub fn wake_outbox(&self) {
         self.outbox.notify_one();
     }

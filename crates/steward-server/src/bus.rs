@@ -30,6 +30,13 @@ pub enum BusEvent {
     /// What alerting caches of these devices (site, tags) changed: forget
     /// it, so the next sample reads it again.
     DevicesChanged { devices: Vec<Uuid> },
+    /// An alert was resolved by hand: let go of its key (the replica that
+    /// holds the device evaluates it).
+    AlertReleased {
+        monitor: String,
+        device: String,
+        subject: String,
+    },
     /// A token was revoked, a session ended or a grant changed: open
     /// sockets re-check their credentials.
     CredentialsChanged,
@@ -287,6 +294,15 @@ pub fn spawn_listener(
                     state.jobs.shells.closed(device, &session, reason);
                 }
                 Ok(BusEvent::CredentialsChanged) => state.revocations.bump(),
+                Ok(BusEvent::AlertReleased {
+                    monitor,
+                    device,
+                    subject,
+                }) => state.alerting.release(&steward_alert::lifecycle::AlertKey {
+                    monitor,
+                    device,
+                    subject,
+                }),
                 Ok(BusEvent::DevicesChanged { devices }) => {
                     devices.iter().for_each(|d| state.alerting.forget(*d));
                 }

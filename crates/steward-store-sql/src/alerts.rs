@@ -272,7 +272,13 @@ impl AlertStore for SqlStore {
         .await
     }
 
-    async fn resolve_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()> {
+    async fn resolve_alert(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        by: &str,
+        at: i64,
+    ) -> Result<AlertRecord> {
         let current = self.visible_alert(scope, id).await?;
         if current.state == "resolved" {
             return Err(StoreError::Refused("the alert is already resolved".into()));
@@ -285,7 +291,8 @@ impl AlertStore for SqlStore {
             .await
             .map_err(backend)?;
         self.person_event(id, at, serde_json::json!({ "event": "resolved", "by": by }))
-            .await
+            .await?;
+        Ok(current)
     }
 
     async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<OutboxItem>> {

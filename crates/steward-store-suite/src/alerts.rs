@@ -195,10 +195,15 @@ pub async fn people_acknowledge_then_resolve_alerts(store: Arc<dyn Store>) {
         store.acknowledge_alert(&Scope::all(), id, "bob", 21).await,
         Err(StoreError::Refused(_))
     ));
-    store
+    let resolved = store
         .resolve_alert(&Scope::org(org), id, "bob", 30)
         .await
         .unwrap();
+    assert_eq!(
+        (resolved.id, resolved.state.as_str()),
+        (id, "acknowledged"),
+        "the alert as it was before"
+    );
     assert!(matches!(
         store.resolve_alert(&Scope::all(), id, "bob", 31).await,
         Err(StoreError::Refused(_))

@@ -20,7 +20,14 @@ pub trait AlertStore: Send + Sync {
     async fn device_open_alerts(&self, device: Uuid) -> Result<Vec<AlertRecord>>;
     async fn alert_history(&self, scope: &Scope, id: Uuid) -> Result<Vec<AlertEventRecord>>;
     async fn acknowledge_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()>;
-    async fn resolve_alert(&self, scope: &Scope, id: Uuid, by: &str, at: i64) -> Result<()>;
+    /// Resolves an alert in scope by hand; answers it as it was before.
+    async fn resolve_alert(
+        &self,
+        scope: &Scope,
+        id: Uuid,
+        by: &str,
+        at: i64,
+    ) -> Result<AlertRecord>;
     /// Queues one notification (a grouped one, say) for every matching
     /// channel of the organisation.
     async fn enqueue_notification(

@@ -72,24 +72,70 @@ pub async fn acknowledge(
     ))
 }
 
+/// Resolves an alert by hand. Its condition is evaluated again: still
+/// true, a new alert opens at the next evaluation (nothing hides a live
+/// problem). The resolve is notified like an automatic one, naming who.
 pub async fn resolve(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Value> {
     let id = id_param(&id, "alert")?;
-    state
-        .store
-        .resolve_alert(
-            &caller.scope,
-            id,
-            &caller.principal.username,
-            crate::now_ms(),
-        )
-        .await?;
+    resolve_by_hand(&state, &caller.scope, id, &caller.principal.username).await?;
     Ok(Json(
         json!({ "resolved": id, "by": caller.principal.username }),
     ))
+}
+
+/// Resolves alert `id` in `scope` as `by` did: the evaluators let go of it
+/// (on every replica), and its channels hear "resolved" unless it was kept
+/// quiet. Every resolve by a person (an alert, a monitor disabled or
+/// deleted, a device retired) goes through here.
+pub async fn resolve_by_hand(
+    state: &AppState,
+    scope: &steward_store::Scope,
+    id: Uuid,
+    by: &str,
+) -> Result<(), super::ApiError> {
+    let now = crate::now_ms();
+    let alert = state.store.resolve_alert(scope, id, by, now).await?;
+    let key = steward_alert::lifecycle::AlertKey {
+        monitor: alert.monitor_id.clone(),
+        device: alert.device_id.to_string(),
+        subject: alert.subject.clone(),
+    };
+    state.alerting.release(&key);
+    crate::bus::tell(
+        state,
+        crate::bus::BusEvent::AlertReleased {
+            monitor: key.monitor,
+            device: key.device,
+            subject: key.subject,
+        },
+    );
+    if alert.suppressed.is_none() {
+        let change = steward_store::AlertChange {
+            org_id: alert.org_id,
+            monitor_id: alert.monitor_id.clone(),
+            monitor_name: alert.monitor_name.clone(),
+            device_id: alert.device_id,
+            subject: alert.subject.clone(),
+            severity: "ok".into(),
+            at: now,
+            summary: format!("resolved by {by}"),
+            notify: true,
+            flapping: false,
+            suppressed: None,
+        };
+        let mut payload: Value = serde_json::from_str(&change.payload(id)).unwrap_or_default();
+        payload["resolved_by"] = json!(by);
+        state
+            .store
+            .enqueue_notification(alert.org_id, id, "ok", &payload.to_string(), now)
+            .await?;
+        state.alerting.wake_outbox();
+    }
+    Ok(())
 }
 
 /// How many alerts were kept quiet, and why (maintenance, silence,

@@ -144,14 +144,7 @@ pub async fn retire(
     );
     state.status.drop_device(id).await;
     for alert in state.store.device_open_alerts(id).await? {
-        state
-            .store
-            .resolve_alert(
-                &caller.scope,
-                alert.id,
-                &caller.principal.username,
-                crate::now_ms(),
-            )
+        super::alerts::resolve_by_hand(&state, &caller.scope, alert.id, &caller.principal.username)
             .await?;
     }
     caller.changed(

@@ -140,15 +140,13 @@ async fn resolve_held(state: &AppState, caller: &Caller, monitor: Uuid) -> Resul
     let id = monitor.to_string();
     for alert in state.store.list_alerts(&Scope::all(), true).await? {
         if alert.monitor_id == id {
-            state
-                .store
-                .resolve_alert(
-                    &Scope::all(),
-                    alert.id,
-                    &caller.principal.username,
-                    crate::now_ms(),
-                )
-                .await?;
+            super::alerts::resolve_by_hand(
+                state,
+                &Scope::all(),
+                alert.id,
+                &caller.principal.username,
+            )
+            .await?;
         }
     }
     Ok(())
