@@ -18,6 +18,11 @@ await walk(browser, "console", outDir, async (step, errors) => {
   const page = await browser.newPage({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 860 } });
   page.setDefaultTimeout(20000);
   page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+  // What the browser reports as wrong with the page (an invalid pattern
+  // attribute, say); refused requests are the walk's own doing.
+  page.on("console", (m) => {
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push(`console error: ${m.text()}`);
+  });
   page.on("dialog", (d) => d.accept());
 
   step("sign in");

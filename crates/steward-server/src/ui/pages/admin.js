@@ -348,7 +348,7 @@ export async function users(root, _parts, _params, ctx) {
       onclick: () => act(`Delete ${u.username}? Their grants and tokens go; what they did stays in the audit log.`,
         () => api(`/users/${u.id}`, { method: "DELETE" }), `Deleted ${u.username}`, draw) }, "Delete"));
   const newUser = () => modal("New user", (close) => form([
-    { name: "username", label: "Username", required: true, pattern: "[A-Za-z0-9._@-]{1,64}" },
+    { name: "username", label: "Username", required: true, pattern: "[A-Za-z0-9._@\\-]{1,64}" },
     { name: "password", label: "Password", type: "password", required: true, min: null, help: "At least 12 characters", pattern: ".{12,}" },
     { name: "role", label: "Role", type: "select", value: "technician", options: roleOptions },
     { name: "site", label: "Only this site", help: "Empty: the whole organisation" },

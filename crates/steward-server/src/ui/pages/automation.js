@@ -84,7 +84,7 @@ export async function scripts(root) {
   const edit = (s) => modal(s ? `Edit ${s.name}` : "New script", (close) => {
     const def = s?.definition || { interpreter: "sh", timeout_secs: 300, params: [] };
     return form([
-      { name: "name", label: "Name", required: true, value: def.name, pattern: "[A-Za-z0-9._ -]{1,64}" },
+      { name: "name", label: "Name", required: true, value: def.name, pattern: "[A-Za-z0-9._ \\-]{1,64}" },
       { name: "description", label: "Description", value: def.description },
       { name: "interpreter", label: "Interpreter", type: "select", value: def.interpreter, options: [["sh", "sh"], ["bash", "bash"], ["python3", "python3"], ["powershell", "powershell"]] },
       { name: "timeout_secs", label: "Timeout (seconds)", type: "number", min: 1, max: 86400, value: def.timeout_secs },

@@ -198,7 +198,7 @@ async function checks(body, d) {
 
 async function serviceDialog(d) {
   await modal("Restart a service", (close) => form(
-    [{ name: "service", label: "Service", required: true, placeholder: "nginx", pattern: "[A-Za-z0-9@._:-]{1,128}" }],
+    [{ name: "service", label: "Service", required: true, placeholder: "nginx", pattern: "[A-Za-z0-9@._:\\-]{1,128}" }],
     async ({ service }) => { close(); await runAction(d, { kind: "restart_service", service }, null); },
     { submitLabel: "Restart" }));
 }

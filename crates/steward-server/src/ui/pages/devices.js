@@ -119,7 +119,7 @@ export async function render(root, _parts, params, ctx) {
 
   async function tagDialog(ids, mode) {
     await modal(mode === "add" ? "Add a tag" : "Remove a tag", (close) => form(
-      [{ name: "tag", label: "Tag", required: true, pattern: "[A-Za-z0-9_.:/-]{1,64}", help: "Letters, digits and - _ . : /" }],
+      [{ name: "tag", label: "Tag", required: true, pattern: "[A-Za-z0-9_.:\\/\\-]{1,64}", help: "Letters, digits and - _ . : /" }],
       async ({ tag }) => {
         const result = await api("/devices/tags", { method: "POST", body: { devices: ids, [mode]: [tag] } });
         toast(`${result.changed} device${result.changed === 1 ? "" : "s"} changed`);
