@@ -93,6 +93,7 @@ impl Alerting {
         store: Arc<dyn Store>,
         group_wait: Duration,
         outbound: crate::notify::Outbound,
+        console: String,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<(
         Arc<Self>,
@@ -118,7 +119,13 @@ impl Alerting {
         alerting.reload().await?;
         tokio::spawn(alerting.clone().writer(rx));
         tokio::spawn(alerting.clone().ticker(shutdown.clone()));
-        tokio::spawn(notifier(store, outbound, alerting.outbox.clone(), shutdown));
+        tokio::spawn(notifier(
+            store,
+            outbound,
+            console,
+            alerting.outbox.clone(),
+            shutdown,
+        ));
         Ok((alerting, remediation_rx))
     }
 
@@ -315,8 +322,8 @@ impl Alerting {
                 "offline"
             };
             payload["summary"] = format!(
-                "{} devices {what} at site {}",
-                devices.len(),
+                "{} {what} at site {}",
+                crate::notify::count(devices.len(), "device", "devices"),
                 payload["site"].as_str().unwrap_or("")
             )
             .into();
@@ -623,6 +630,7 @@ impl Alerting {
 async fn notifier(
     store: Arc<dyn Store>,
     outbound: crate::notify::Outbound,
+    console: String,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -640,9 +648,8 @@ async fn notifier(
             }
         };
         for item in due {
-            let result = outbound
-                .deliver(&item.channel, &item.payload, item.id)
-                .await;
+            let payload = crate::notify::names::name(&*store, &console, &item.payload).await;
+            let result = outbound.deliver(&item.channel, &payload, item.id).await;
             let outcome = match result {
                 Ok(()) => store.notification_sent(item.id, now_ms()).await,
                 Err(error) => {

@@ -201,6 +201,7 @@ async fn start(
         store.clone(),
         config.alert_group_wait,
         outbound.clone(),
+        bootstrap::public_url(&config),
         shutdown_rx.clone(),
     )
     .await?;

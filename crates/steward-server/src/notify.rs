@@ -2,6 +2,8 @@
 //! with an HMAC header) or an email over SMTP (STARTTLS by default), to
 //! targets the installation's [`EgressPolicy`] allows.
 
+pub mod names;
+
 use crate::egress::{EgressError, EgressPolicy, Resolver};
 use hmac::{Hmac, Mac};
 use lettre::message::header::ContentType;
@@ -165,6 +167,11 @@ mod describe_tests {
     }
 }
 
+/// "1 device", "3 devices".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// One line for chat: what happened, where.
 pub fn chat_text(payload: &Value) -> String {
     let (subject, _) = email_text(payload);
@@ -186,14 +193,28 @@ pub fn email_text(payload: &Value) -> (String, String) {
         field("monitor"),
         field("summary")
     );
+    // Names where the payload has them (see `names.rs`), else the id.
+    let device = match (field("device"), field("site")) {
+        (name, site) if !name.is_empty() && !site.is_empty() => format!("{name} (site {site})"),
+        (name, _) if !name.is_empty() => name,
+        _ => field("device_id"),
+    };
     let mut body = format!(
-        "Monitor:  {}\nState:    {state}\nSeverity: {severity}\nDevice:   {}\nSubject:  {}\n\n{}\n",
+        "Monitor:  {}\nState:    {state}\nSeverity: {severity}\nDevice:   {device}\nSubject:  {}\n\n{}\n",
         field("monitor"),
-        field("device_id"),
         field("subject"),
         field("summary")
     );
-    if let Some(devices) = payload["devices"].as_array() {
+    if !field("org").is_empty() {
+        body.push_str(&format!("Organisation: {}\n", field("org")));
+    }
+    if !field("link").is_empty() {
+        body.push_str(&format!("In the console: {}\n", field("link")));
+    }
+    if let Some(devices) = payload["device_names"]
+        .as_array()
+        .or(payload["devices"].as_array())
+    {
         body.push_str("\nDevices:\n");
         for d in devices {
             body.push_str(&format!("  {}\n", d.as_str().unwrap_or("")));
@@ -266,6 +287,13 @@ async fn email(policy: &EgressPolicy, config: &Value, payload: &str) -> Result<(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(super::count(1, "device", "devices"), "1 device");
+        assert_eq!(super::count(0, "device", "devices"), "0 devices");
+        assert_eq!(super::count(3, "device", "devices"), "3 devices");
+    }
+
     #[test]
     fn signs_like_openssl() {
         // echo -n '{"a":1}' | openssl dgst -sha256 -hmac secret

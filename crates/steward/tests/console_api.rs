@@ -199,6 +199,15 @@ async fn a_channel_test_message_reports_what_happened() {
     assert_eq!(got.len(), 1);
     assert!(got[0].1, "the test message is signed like any notification");
     assert_eq!(got[0].0["test"], true);
+    // The shape of a real notification: organisation named, console linked.
+    assert_eq!(got[0].0["org"], "default", "{}", got[0].0);
+    assert!(
+        got[0].0["link"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("https://") && l.ends_with("/#/alerts")),
+        "{}",
+        got[0].0
+    );
 
     let (status, answer) = api
         .post(

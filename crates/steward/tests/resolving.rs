@@ -1,6 +1,8 @@
 //! A manual resolve never hides a live problem: resolved by hand while its
 //! condition still holds, an alert opens again at the next evaluation; the
 //! resolve itself is notified like an automatic one, naming who did it.
+//! Notifications name the device, its site and organisation and link to
+//! the alert in the console.
 
 mod common;
 
@@ -44,6 +46,34 @@ async fn an_alert_resolved_by_hand_while_still_true_opens_again_and_both_notify(
         .unwrap()
         .to_string();
 
+    // The notification names the device, its site and organisation, and
+    // links to the alert in the console.
+    wait_until("the alert is notified", || async {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(body, _)| body["alert_id"] == first.as_str())
+    })
+    .await;
+    let fired = received
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(body, _)| body["alert_id"] == first.as_str())
+        .unwrap()
+        .0
+        .clone();
+    assert_eq!(
+        (&fired["device"], &fired["site"], &fired["org"]),
+        (&json!("box"), &json!("default"), &json!("default")),
+        "{fired}"
+    );
+    assert_eq!(
+        fired["link"],
+        format!("{}/#/alerts?alert={first}", server.url()),
+        "{fired}"
+    );
     let (status, resolved) = api
         .post(&format!("/api/v1/alerts/{first}/resolve"), json!({}))
         .await;

@@ -160,16 +160,24 @@ pub async fn test_channel(
         .into_iter()
         .find(|c| c.id == id)
         .ok_or(ApiError::from(steward_store::StoreError::NotFound))?;
+    // The shape of a real alert's notification, names and link included.
     let payload = json!({
         "test": true,
+        "alert_id": null,
+        "org_id": channel.org_id,
         "monitor": "Steward test message",
+        "monitor_id": null,
+        "device_id": null,
+        "device": "(test)",
+        "subject": "",
         "state": "test",
         "severity": "info",
-        "device": "-",
+        "flapping": false,
         "summary": format!("A test message from Steward, sent by {} from the console.", caller.principal.username),
         "at": crate::now_ms(),
     })
     .to_string();
+    let payload = crate::notify::names::name(&*state.store, &state.public_url, &payload).await;
     let result = state.outbound.deliver(&channel, &payload, 0).await;
     crate::audit::record(
         &state,
