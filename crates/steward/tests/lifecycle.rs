@@ -232,6 +232,13 @@ async fn channels_windows_silences_and_schedules_are_edited_and_deleted() {
             json!({ "name": "patch night", "matcher": { "sites": ["hq"] }, "schedule": { "kind": "once", "start": 0, "end": 1 } }),
         )
         .await);
+    // Planned for a site with no devices yet: kept, with a warning.
+    assert!(
+        window["warning"]
+            .as_str()
+            .is_some_and(|w| w.contains("matches no device: it names sites hq")),
+        "{window}"
+    );
     let path = format!("/api/v1/maintenance/{}", window["id"].as_str().unwrap());
     let (status, etag, moved) = api
         .patch(
@@ -255,13 +262,66 @@ async fn channels_windows_silences_and_schedules_are_edited_and_deleted() {
     ok(api.delete(&path).await);
     assert_eq!(api.get_tagged(&path).await.0, StatusCode::NOT_FOUND);
 
-    // A silence, extended then lifted early.
+    // A silence, extended then lifted early. It covers a device (enrolled,
+    // not running), named as people name it.
+    let agent = Agent::enroll(root.path(), "web-01", &server.enroll_token(1));
     let silence = ok(api
         .post(
             "/api/v1/silences",
-            json!({ "matcher": { "sites": ["hq"] }, "duration": "1h", "reason": "migration" }),
+            json!({ "matcher": { "devices": ["WEB-01"] }, "duration": "1h", "reason": "migration" }),
         )
         .await);
+    assert_eq!(
+        silence["definition"]["matcher"]["devices"],
+        json!([agent.device_id]),
+        "the name is saved as the device's id: {silence}"
+    );
+    let listed = ok(api.get("/api/v1/silences").await);
+    assert_eq!(
+        (
+            &listed[0]["covers"]["count"],
+            &listed[0]["covers"]["devices"]
+        ),
+        (&json!(1), &json!(["web-01"])),
+        "{listed}"
+    );
+    // What matches nothing is refused with the reason, never "silenced".
+    for (matcher, says) in [
+        (
+            json!({ "devices": ["mail-01"] }),
+            "no device named \"mail-01\"",
+        ),
+        (
+            json!({ "sites": ["paris"] }),
+            "this silence matches no device: it names sites paris; the organisation's sites are default; it would silence nothing",
+        ),
+    ] {
+        let (status, refused) = api
+            .post(
+                "/api/v1/silences",
+                json!({ "matcher": matcher, "duration": "30m", "reason": "x" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert!(
+            refused["error"].as_str().unwrap().contains(says),
+            "{refused}"
+        );
+    }
+    let (status, refused) = api
+        .post(
+            "/api/v1/silences",
+            json!({ "matcher": { "sites": ["default"] }, "monitor": "App heartbeat", "duration": "30m", "reason": "x" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("no monitor named \"App heartbeat\""),
+        "{refused}"
+    );
     let path = format!("/api/v1/silences/{}", silence["id"].as_str().unwrap());
     let until = silence["definition"]["until"].as_i64().unwrap();
     let (status, _, longer) = api.patch(&path, None, json!({ "duration": "3h" })).await;

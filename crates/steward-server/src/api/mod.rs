@@ -16,6 +16,7 @@ pub use fleet::spawn_recorder as spawn_fleet_recorder;
 mod jobs;
 mod lifecycle;
 mod limits;
+mod matching;
 pub use limits::RateLimit;
 mod noise;
 mod openapi;

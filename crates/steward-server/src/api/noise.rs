@@ -99,6 +99,132 @@ fn answer(rule: &NoiseRule) -> Value {
     super::lifecycle::with_fields(rule, view(rule))
 }
 
+/// The devices of organisation `org` the caller sees, as matchers see them.
+async fn known_devices(
+    state: &AppState,
+    caller: &Caller,
+    org: Option<Uuid>,
+) -> Result<Vec<(Uuid, super::matching::Known)>, ApiError> {
+    Ok(state
+        .store
+        .list_devices(&caller.scope)
+        .await?
+        .into_iter()
+        .filter(|d| org.is_none_or(|o| d.org_id == o))
+        .map(|d| {
+            (
+                d.org_id,
+                super::matching::Known {
+                    id: d.id.to_string(),
+                    name: d.name,
+                    hostname: d.hostname,
+                    site: d.site,
+                    tags: d.tags,
+                    os: d.os,
+                },
+            )
+        })
+        .collect())
+}
+
+/// The definition made exact for organisation `org`: devices named become
+/// ids, a silence's monitor named becomes its id; refused when it names
+/// what does not exist or several things, and a silence when it covers no
+/// device today. A window covering none is kept: the warning says so.
+async fn exact(
+    state: &AppState,
+    caller: &Caller,
+    org: Uuid,
+    kind: NoiseKind,
+    mut definition: Value,
+) -> Result<(Value, Covers), ApiError> {
+    let matcher: Matcher = serde_json::from_value(definition["matcher"].clone())
+        .map_err(|e| ApiError::bad_request(format!("invalid matcher: {e}")))?;
+    let devices: Vec<super::matching::Known> = known_devices(state, caller, Some(org))
+        .await?
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    let what = format!("this {}", kind_named(kind));
+    let resolved =
+        super::matching::resolve(matcher, &devices, &what).map_err(ApiError::bad_request)?;
+    if let (NoiseKind::Silence, Some(nothing)) = (kind, &resolved.nothing) {
+        return Err(ApiError::bad_request(format!(
+            "{nothing}; it would silence nothing"
+        )));
+    }
+    definition["matcher"] = json!(resolved.matcher);
+    if let Some(given) = definition["monitor"].as_str().map(str::to_string) {
+        let monitors: Vec<(String, String)> = state
+            .store
+            .list_monitors(&caller.scope)
+            .await?
+            .into_iter()
+            .filter(|m| m.org_id == org)
+            .map(|m| (m.id.to_string(), m.name))
+            .collect();
+        definition["monitor"] =
+            json!(super::matching::monitor(&given, &monitors).map_err(ApiError::bad_request)?);
+    }
+    Ok((
+        definition,
+        Covers {
+            devices: resolved.covered,
+            warning: resolved.nothing,
+        },
+    ))
+}
+
+/// What a saved rule covers today, for its answer.
+struct Covers {
+    devices: Vec<String>,
+    /// Set when it covers no device (a window kept all the same).
+    warning: Option<String>,
+}
+
+impl Covers {
+    /// `answer` with `covers` (and a `warning` when there is one).
+    fn told(self, mut answer: Value) -> Value {
+        answer["covers"] = json!({
+            "count": self.devices.len(),
+            "devices": self.devices.iter().take(10).collect::<Vec<_>>(),
+        });
+        if let Some(warning) = self.warning {
+            answer["warning"] = json!(warning);
+        }
+        answer
+    }
+}
+
+/// The rules as lists answer them: each with what it `covers` today (how
+/// many devices, the first names).
+async fn answers(
+    state: &AppState,
+    caller: &Caller,
+    rules: &[NoiseRule],
+) -> Result<Vec<Value>, ApiError> {
+    let devices = known_devices(state, caller, None).await?;
+    Ok(rules
+        .iter()
+        .map(|rule| {
+            let mut value = answer(rule);
+            let of_org: Vec<super::matching::Known> = devices
+                .iter()
+                .filter(|(org, _)| *org == rule.org_id)
+                .map(|(_, d)| d.clone())
+                .collect();
+            let covered = serde_json::from_value::<Matcher>(rule.definition["matcher"].clone())
+                .map(|m| super::matching::covered(&m, &of_org))
+                .unwrap_or_default();
+            value["covers"] = json!({
+                "count": covered.len(),
+                "devices": covered.iter().take(10).collect::<Vec<_>>(),
+            });
+            value
+        })
+        .collect())
+}
+
 fn kind_named(kind: NoiseKind) -> &'static str {
     match kind {
         NoiseKind::Maintenance => "maintenance window",
@@ -137,9 +263,10 @@ async fn create(
     caller: &Caller,
     kind: NoiseKind,
     body: Value,
-) -> ApiResult<NoiseRule> {
+) -> ApiResult<Value> {
     let (definition, org) = definition(caller, kind, body)?;
     let org = org_for(state, caller, org.as_deref()).await?;
+    let (definition, covers) = exact(state, caller, org, kind, definition).await?;
     let rule = NoiseRule {
         id: Uuid::now_v7(),
         org_id: org,
@@ -152,7 +279,7 @@ async fn create(
     state.store.create_noise_rule(&rule).await?;
     reload(state).await?;
     caller.changed(Value::Null, view(&rule));
-    Ok(Json(rule))
+    Ok(Json(covers.told(json!(rule))))
 }
 
 async fn get(
@@ -184,6 +311,7 @@ async fn patch(
             kind_named(kind)
         )));
     }
+    let (definition, covers) = exact(state, caller, current.org_id, kind, definition).await?;
     let version = state
         .store
         .update_noise_rule(&caller.scope, kind, id, &definition, expected)
@@ -195,7 +323,7 @@ async fn patch(
         ..current.clone()
     };
     caller.changed(view(&current), view(&rule));
-    Ok(tagged(version, answer(&rule)))
+    Ok(tagged(version, covers.told(answer(&rule))))
 }
 
 async fn delete(state: &AppState, caller: &Caller, kind: NoiseKind, id: &str) -> ApiResult<Value> {
@@ -215,7 +343,7 @@ pub async fn create_maintenance(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Json(body): Json<Value>,
-) -> ApiResult<NoiseRule> {
+) -> ApiResult<Value> {
     create(&state, &caller, NoiseKind::Maintenance, body).await
 }
 
@@ -223,7 +351,7 @@ pub async fn create_silence(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Json(body): Json<Value>,
-) -> ApiResult<NoiseRule> {
+) -> ApiResult<Value> {
     create(&state, &caller, NoiseKind::Silence, body).await
 }
 
@@ -235,7 +363,7 @@ pub async fn list_maintenance(
         .store
         .list_noise_rules(&caller.scope, NoiseKind::Maintenance)
         .await?;
-    Ok(Json(rules.iter().map(answer).collect()))
+    Ok(Json(answers(&state, &caller, &rules).await?))
 }
 
 pub async fn list_silences(
@@ -246,7 +374,7 @@ pub async fn list_silences(
         .store
         .list_noise_rules(&caller.scope, NoiseKind::Silence)
         .await?;
-    Ok(Json(rules.iter().map(answer).collect()))
+    Ok(Json(answers(&state, &caller, &rules).await?))
 }
 
 pub async fn get_maintenance(

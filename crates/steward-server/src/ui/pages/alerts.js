@@ -96,8 +96,16 @@ function describe(e) {
 
 const matcherText = (m) => [...(m.devices || []).map((d) => "device " + d), ...(m.sites || []).map((s) => "site " + s), ...(m.tags || []).map((t) => "tag " + t), ...(m.os || []).map((o) => "os " + o)].join(", ") || "everything";
 
+// What a rule covers today (the server counts it): names, or a warning.
+const coversColumn = { title: "Covers now", class: "wrap", render: (r) => {
+  const c = r.covers || { count: 0, devices: [] };
+  if (!c.count) return pill("no device", "warning");
+  return `${c.count} device${c.count === 1 ? "" : "s"}: ${c.devices.join(", ")}${c.count > c.devices.length ? ", …" : ""}`;
+} };
+
 const silenceColumns = [
   { title: "Matches", render: (r) => matcherText(r.definition.matcher || {}) },
+  coversColumn,
   { title: "Monitor", render: (r) => r.definition.monitor || "all" },
   { title: "Reason", class: "wrap", render: (r) => r.definition.reason },
   { title: "Until", render: (r) => pill(r.definition.until > Date.now() ? "active" : "expired", r.definition.until > Date.now() ? "warning" : "expired") },
@@ -108,6 +116,7 @@ const silenceColumns = [
 const windowColumns = [
   { title: "Name", render: (r) => r.definition.name },
   { title: "Matches", render: (r) => matcherText(r.definition.matcher || {}) },
+  coversColumn,
   { title: "When", render: (r) => {
     const s = r.definition.schedule || {};
     if (s.kind === "once") return `${when(s.start)} – ${when(s.end)}`;
@@ -121,10 +130,10 @@ const windowColumns = [
 // "a, b" → ["a", "b"]
 const list = (text) => (text || "").split(",").map((s) => s.trim()).filter(Boolean);
 const matcherFields = [
-  { name: "devices", label: "Devices (ids, comma-separated)" },
+  { name: "devices", label: "Devices (names, comma-separated)" },
   { name: "sites", label: "Sites" },
   { name: "tags", label: "Tags" },
-  { name: "os", label: "Operating systems", help: "Prefixes, e.g. debian, windows. Leave every matcher field empty to match all devices." },
+  { name: "os", label: "Operating systems", help: "Prefixes, e.g. debian, windows. A device matches when any field matches it; the server refuses a silence that covers no device." },
 ];
 const matcherOf = (v) => ({ devices: list(v.devices), sites: list(v.sites), tags: list(v.tags), os: list(v.os) });
 // The matcher fields filled from a saved rule's matcher.
@@ -135,7 +144,7 @@ function silenceDialog(done, rule) {
   const d = rule?.definition || {};
   return modal(rule ? "Edit silence" : "Silence alerts", (close) => form([
     ...matcherValues(d.matcher),
-    { name: "monitor", label: "Only this monitor (id)", value: d.monitor || "", help: "Empty: every monitor" },
+    { name: "monitor", label: "Only this monitor (name)", value: d.monitor || "", help: "Empty: every monitor" },
     { name: "duration", label: rule ? "For (from now)" : "For", required: true, value: "2h", pattern: "[0-9]+[smhd]", help: "e.g. 30m, 2h, 1d" },
     { name: "reason", label: "Reason", required: true, value: d.reason, placeholder: "Replacing the disk, ticket #4711" },
   ], async (v) => {
@@ -164,9 +173,10 @@ function maintenanceDialog(done, rule) {
     const start = new Date(v.start).getTime(), end = new Date(v.end).getTime();
     if (!(end > start)) throw new Error("The window must end after it starts.");
     const body = { name: v.name, matcher: matcherOf(v), schedule: { kind: "once", start, end } };
-    if (rule) await api(`/maintenance/${rule.id}`, { method: "PATCH", body, version: rule.version });
-    else await api("/maintenance", { method: "POST", body });
-    toast("Maintenance window saved");
+    const saved = rule ? await api(`/maintenance/${rule.id}`, { method: "PATCH", body, version: rule.version })
+      : await api("/maintenance", { method: "POST", body });
+    // Kept, but it covers no device today: say so.
+    toast(saved.warning ? "Saved; " + saved.warning : "Maintenance window saved", saved.warning ? "error" : "ok");
     close();
     done();
   }));
