@@ -164,7 +164,8 @@ enum Command {
     Monitors {
         #[command(subcommand)]
         command: Option<monitors::MonitorCommand>,
-        #[arg(long)]
+        /// JSON output, for this listing and each subcommand.
+        #[arg(long, global = true)]
         json: bool,
     },
     /// Alerts: list (active by default), acknowledge, resolve, history.
@@ -174,7 +175,8 @@ enum Command {
         /// Include resolved alerts.
         #[arg(long)]
         all: bool,
-        #[arg(long)]
+        /// JSON output, for this listing and each subcommand.
+        #[arg(long, global = true)]
         json: bool,
     },
     /// Notification channels.
@@ -228,8 +230,13 @@ enum ChannelCommand {
         secret: String,
         #[arg(long, default_value = "warning")]
         min_severity: String,
+        #[arg(long)]
+        json: bool,
     },
-    List,
+    List {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -254,6 +261,8 @@ enum AuditCommand {
 enum OrgCommand {
     Create {
         name: String,
+        #[arg(long)]
+        json: bool,
     },
     List {
         #[arg(long)]
@@ -264,6 +273,8 @@ enum OrgCommand {
         id: String,
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         require: bool,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -281,6 +292,8 @@ enum UserCommand {
         site: Option<String>,
         #[arg(long, env = "STEWARD_NEW_PASSWORD", hide_env_values = true)]
         password: String,
+        #[arg(long)]
+        json: bool,
     },
     List {
         #[arg(long)]
@@ -296,6 +309,8 @@ enum UserCommand {
         site: Option<String>,
         #[arg(long)]
         deny: bool,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -308,13 +323,25 @@ enum DeviceCommand {
         json: bool,
     },
     /// Revoke a device's identity; it is disconnected and refused from now on.
-    Revoke { id: String },
+    Revoke {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Retire a decommissioned device: revoked, gone from the lists, its
     /// history kept for reports.
-    Retire { id: String },
+    Retire {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Ask a connected device to rotate its certificate now (the old one
     /// stops working once it reconnects with the new one).
-    Rotate { id: String },
+    Rotate {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Online/offline transitions of a device.
     History {
         id: String,
@@ -348,7 +375,11 @@ enum EnrollTokenCommand {
         json: bool,
     },
     /// Revoke a token.
-    Revoke { id: String },
+    Revoke {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -407,6 +438,15 @@ pub(crate) fn print_text(text: impl std::fmt::Display) -> Result<()> {
     Ok(())
 }
 
+/// An action's outcome: the API's answer with `--json`, else `sentence`.
+pub(crate) fn answered(json: bool, answer: &Value, sentence: String) -> Result<()> {
+    if json {
+        print_json(answer)
+    } else {
+        print_text(sentence)
+    }
+}
+
 pub(crate) fn print_json(value: &Value) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -436,18 +476,24 @@ async fn run(cli: Cli) -> Result<()> {
                         print_text(output::device_detail(&device))
                     }
                 }
-                DeviceCommand::Rotate { id } => print_json(
+                DeviceCommand::Rotate { id, json } => answered(
+                    json,
                     &client
                         .post(&format!("/api/v1/devices/{id}/rotate"), &json!({}))
                         .await?,
+                    format!("Device {id} was asked to rotate its certificate."),
                 ),
-                DeviceCommand::Retire { id } => {
-                    print_json(&client.delete(&format!("/api/v1/devices/{id}")).await?)
-                }
-                DeviceCommand::Revoke { id } => print_json(
+                DeviceCommand::Retire { id, json } => answered(
+                    json,
+                    &client.delete(&format!("/api/v1/devices/{id}")).await?,
+                    format!("Device {id} retired: gone from the lists, its history kept."),
+                ),
+                DeviceCommand::Revoke { id, json } => answered(
+                    json,
                     &client
                         .post(&format!("/api/v1/devices/{id}/revoke"), &json!({}))
                         .await?,
+                    format!("Device {id} revoked: disconnected and refused from now on."),
                 ),
                 DeviceCommand::History { id, json } => {
                     let history = client
@@ -525,10 +571,12 @@ async fn run(cli: Cli) -> Result<()> {
                         print_text(output::enroll_tokens_table(&tokens))
                     }
                 }
-                EnrollTokenCommand::Revoke { id } => print_json(
+                EnrollTokenCommand::Revoke { id, json } => answered(
+                    json,
                     &client
                         .post(&format!("/api/v1/enroll-tokens/{id}/revoke"), &json!({}))
                         .await?,
+                    format!("Enrollment token {id} revoked."),
                 ),
             }
         }
@@ -574,39 +622,61 @@ async fn run(cli: Cli) -> Result<()> {
                         print_text(output::alerts_table(&alerts))
                     }
                 }
-                Some(AlertCommand::Ack { id }) => print_json(
+                Some(AlertCommand::Ack { id }) => answered(
+                    json,
                     &client
                         .post(&format!("/api/v1/alerts/{id}/acknowledge"), &json!({}))
                         .await?,
+                    format!("Alert {id} acknowledged."),
                 ),
-                Some(AlertCommand::Resolve { id }) => print_json(
+                Some(AlertCommand::Resolve { id }) => answered(
+                    json,
                     &client
                         .post(&format!("/api/v1/alerts/{id}/resolve"), &json!({}))
                         .await?,
+                    format!(
+                        "Alert {id} resolved (if its condition still holds, a new alert opens)."
+                    ),
                 ),
                 Some(AlertCommand::History { id }) => {
-                    print_json(&client.get(&format!("/api/v1/alerts/{id}/history")).await?)
+                    let history = client.get(&format!("/api/v1/alerts/{id}/history")).await?;
+                    if json {
+                        print_json(&history)
+                    } else {
+                        print_text(output::alert_history(&history))
+                    }
                 }
             }
         }
         Command::Channel { command } => {
             let client = Client::new(&remote)?;
             match command {
-                ChannelCommand::Webhook { name, url, secret, min_severity } => print_json(
+                ChannelCommand::Webhook { name, url, secret, min_severity, json } => answered(
+                    json,
                     &client
                         .post("/api/v1/channels", &json!({ "name": name, "kind": "webhook", "url": url, "secret": secret, "min_severity": min_severity }))
                         .await?,
+                    format!("Webhook channel {name:?} created."),
                 ),
-                ChannelCommand::List => print_json(&client.get("/api/v1/channels").await?),
+                ChannelCommand::List { json } => {
+                    let channels = client.get("/api/v1/channels").await?;
+                    if json {
+                        print_json(&channels)
+                    } else {
+                        print_text(output::channels_table(&channels))
+                    }
+                }
             }
         }
         Command::Org { command } => {
             let client = Client::new(&remote)?;
             match command {
-                OrgCommand::Create { name } => print_json(
+                OrgCommand::Create { name, json } => answered(
+                    json,
                     &client
                         .post("/api/v1/orgs", &json!({ "name": name }))
                         .await?,
+                    format!("Organisation {name:?} created."),
                 ),
                 OrgCommand::List { json } => {
                     let orgs = client.get("/api/v1/orgs").await?;
@@ -622,23 +692,30 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                     Ok(())
                 }
-                OrgCommand::RequireTotp { id, require } => print_json(
+                OrgCommand::RequireTotp { id, require, json } => answered(
+                    json,
                     &client
                         .post(
                             &format!("/api/v1/orgs/{id}/require-totp"),
                             &json!({ "require": require }),
                         )
                         .await?,
+                    format!(
+                        "Two-factor sign-in is {} for organisation {id}.",
+                        if require { "required" } else { "optional" }
+                    ),
                 ),
             }
         }
         Command::User { command } => {
             let client = Client::new(&remote)?;
             match command {
-                UserCommand::Create { username, org, role, site, password } => print_json(
+                UserCommand::Create { username, org, role, site, password, json } => answered(
+                    json,
                     &client
                         .post("/api/v1/users", &json!({ "username": username, "password": password, "org": org, "role": role, "site": site }))
                         .await?,
+                    format!("User {username:?} created with role {role}."),
                 ),
                 UserCommand::List { json } => {
                     let users = client.get("/api/v1/users").await?;
@@ -650,10 +727,12 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                     Ok(())
                 }
-                UserCommand::Grant { user_id, role, org, site, deny } => print_json(
+                UserCommand::Grant { user_id, role, org, site, deny, json } => answered(
+                    json,
                     &client
                         .post(&format!("/api/v1/users/{user_id}/grants"), &json!({ "role": role, "org": org, "site": site, "deny": deny }))
                         .await?,
+                    format!("{} {role} to user {user_id}.", if deny { "Denied" } else { "Granted" }),
                 ),
             }
         }
@@ -692,3 +771,7 @@ pub async fn shutdown_signal() {
         _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
     }
 }
+
+#[cfg(test)]
+#[path = "main_tests.rs"]
+mod tests;

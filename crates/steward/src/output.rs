@@ -137,6 +137,51 @@ pub fn alerts_table(alerts: &Value) -> String {
     table(&rows)
 }
 
+/// Notification channels: name, kind, where they go from, enabled.
+pub fn channels_table(channels: &Value) -> String {
+    let mut rows = vec![
+        ["ID", "NAME", "KIND", "FROM SEVERITY", "ENABLED"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for c in channels.as_array().into_iter().flatten() {
+        rows.push(vec![
+            text(c, "id"),
+            text(c, "name"),
+            text(c, "kind"),
+            text(c, "min_severity"),
+            if c["enabled"] == false { "no" } else { "yes" }.to_string(),
+        ]);
+    }
+    table(&rows)
+}
+
+/// An alert's history, one event a line: when (UTC), what, and who or why.
+pub fn alert_history(events: &Value) -> String {
+    let mut lines = Vec::new();
+    for e in events.as_array().into_iter().flatten() {
+        let at = e["at"].as_i64().map(|ms| ms / 1000);
+        let event = &e["event"];
+        let what = event["event"].as_str().unwrap_or("change");
+        let detail: Vec<String> = event
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| k.as_str() != "event" && !v.is_null())
+            .map(|(k, v)| match v.as_str() {
+                Some(text) => format!("{k}={text}"),
+                None => format!("{k}={v}"),
+            })
+            .collect();
+        lines.push(format!("{}  {what}  {}", date_time(at), detail.join(" ")));
+    }
+    if lines.is_empty() {
+        "No history.".into()
+    } else {
+        lines.join("\n")
+    }
+}
+
 pub fn enroll_tokens_table(tokens: &Value) -> String {
     let mut rows = vec![
         ["ID", "SITE", "EXPIRES", "USES LEFT", "REVOKED"]

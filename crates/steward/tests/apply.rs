@@ -113,6 +113,13 @@ async fn a_directory_of_yaml_is_planned_applied_exported_and_pruned() {
     assert!(applied.contains("Applied: 8 changes."), "{applied}");
     assert_eq!(names(&api, "/api/v1/monitors").await, ["disk", "offline"]);
     assert_eq!(names(&api, "/api/v1/channels").await, ["ops"]);
+    // Listings are tables by default and JSON with --json.
+    let table = cli(&["channel", "list"]);
+    assert!(
+        table.starts_with("ID") && table.contains("ops") && table.contains("webhook"),
+        "{table}"
+    );
+    assert_eq!(server.cli_json(&["channel", "list"])[0]["name"], "ops");
     assert_eq!(names(&api, "/api/v1/maintenance").await, ["patch night"]);
     assert_eq!(
         names(&api, "/api/v1/schedules").await,
