@@ -222,6 +222,9 @@ async function filesDialog(d) {
       event.preventDefault();
       const file = put.elements.file.files[0];
       if (!file || !put.elements.path.value) { toast("Choose a file and a path", "error"); return; }
+      // Said here, before a 3 MB body makes the server drop the request.
+      const limit = 2 * 1024 * 1024;
+      if (file.size > limit) { toast(`${file.name} is ${(file.size / limit * 2).toFixed(1)} MiB; the limit is 2 MiB`, "error"); return; }
       const data = new Uint8Array(await file.arrayBuffer());
       let binary = "";
       for (let i = 0; i < data.length; i += 0x8000) binary += String.fromCharCode(...data.subarray(i, i + 0x8000));
