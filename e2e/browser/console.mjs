@@ -157,6 +157,21 @@ await walk(browser, "console", outDir, async (step, errors) => {
   if (!/steward-agent .*enroll STW1\./.test(command)) throw new Error(`unexpected install command: ${command}`);
   await page.waitForSelector("td >> text=branch-7");
 
+  step("an organisation created, renamed and deleted; a used role refused");
+  await page.goto(url + "#/organisations");
+  await page.click("button >> text=New organisation");
+  await page.fill("dialog input[name=name]", "e2e-client");
+  await page.click("dialog button[type=submit]");
+  await page.waitForSelector("td >> text=e2e-client");
+  await page.click("tr:has-text('e2e-client') button[data-action=edit]");
+  await page.fill("dialog input[name=name]", "e2e-client-b");
+  await page.click("dialog button[type=submit]");
+  await page.waitForSelector("td >> text=e2e-client-b");
+  await page.click("tr:has-text('e2e-client-b') button[data-action=delete]");
+  await page.waitForSelector(".toast >> text=Deleted the organisation e2e-client-b");
+  await page.waitForFunction(() => ![...document.querySelectorAll("td")].some((td) => td.textContent === "e2e-client-b"));
+  await shot(page, "organisations");
+
   step("dark mode");
   await page.goto(url + "#/");
   await page.waitForSelector("#stats a.stat");

@@ -46,6 +46,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ),
     ("pages/admin.js", JS, include_bytes!("ui/pages/admin.js")),
     (
+        "pages/tenancy.js",
+        JS,
+        include_bytes!("ui/pages/tenancy.js"),
+    ),
+    (
         "pages/terminal.js",
         JS,
         include_bytes!("ui/pages/terminal.js"),

@@ -9,6 +9,7 @@ import * as device from "./pages/device.js";
 import * as alerts from "./pages/alerts.js";
 import * as automation from "./pages/automation.js";
 import * as admin from "./pages/admin.js";
+import * as tenancy from "./pages/tenancy.js";
 
 const routes = {
   "": dashboard.render,
@@ -23,6 +24,7 @@ const routes = {
   channels: admin.channels,
   enrollment: admin.enrollment,
   users: admin.users,
+  organisations: tenancy.render,
   audit: admin.audit,
 };
 

@@ -340,7 +340,25 @@ export async function users(root, _parts, _params, ctx) {
   };
   // Disable (every credential stops at once) or delete; the server says
   // why when it refuses (yourself, schedules that run as them).
+  // A user's grants, each revocable (it takes effect at once).
+  const grants = async (u) => {
+    const user = await api(`/users/${u.id}`);
+    await modal(`Grants of ${u.username}`, (close) => {
+      const box = h("div");
+      const drawGrants = (held) => box.replaceChildren(table([
+        { title: "Role", render: (g) => g.role_id },
+        { title: "Where", render: (g) => (g.org_id ? `organisation ${g.org_id}` : "everywhere") + (g.site ? `, site ${g.site}` : "") },
+        { title: "Effect", render: (g) => (g.deny ? pill("deny", "warning") : "allow") },
+        { title: "", render: (g) => h("button", { class: "small danger", onclick: () => act(`Revoke ${u.username}'s ${g.deny ? "deny of" : "grant of"} ${g.role_id}? It takes effect at once.`,
+          () => api(`/users/${u.id}/grants/${g.id}`, { method: "DELETE" }), "Grant revoked",
+          async () => drawGrants((await api(`/users/${u.id}`)).grants)) }, "Revoke") },
+      ], held, { empty: "No grants: this user can do nothing." }));
+      drawGrants(user.grants || []);
+      return h("div", {}, box, h("div", { class: "form-actions" }, h("button", { onclick: close }, "Close")));
+    });
+  };
   const userButtons = (u) => h("div", { class: "row-actions" },
+    h("button", { class: "small", dataset: { action: "grants" }, onclick: () => grants(u) }, "Grants…"),
     h("button", { class: "small", dataset: { action: u.disabled ? "enable" : "disable" },
       onclick: () => act(u.disabled ? null : `Disable ${u.username}? Their sessions, tokens and open terminals stop at once.`,
         () => api(`/users/${u.id}`, { method: "PATCH", body: { disabled: !u.disabled }, version: u.version }), `${u.disabled ? "Enabled" : "Disabled"} ${u.username}`, draw) }, u.disabled ? "Enable" : "Disable"),
