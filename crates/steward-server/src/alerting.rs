@@ -331,7 +331,7 @@ impl Alerting {
             payload["devices"] = devices.into();
             if let Err(error) = self
                 .store
-                .enqueue_notification(org, alert, &severity, &payload.to_string(), now_ms())
+                .enqueue_notification(org, alert, &severity, None, &payload.to_string(), now_ms())
                 .await
             {
                 tracing::error!(%error, "Cannot queue a grouped notification.");

@@ -343,12 +343,13 @@ impl AlertStore for SqlStore {
         org: Uuid,
         alert: Uuid,
         severity: &str,
+        device_tags: Option<&[String]>,
         payload: &str,
         at: i64,
     ) -> Result<()> {
         let mut tx = self.db.begin().await.map_err(backend)?;
-        // A grouped notification is about many devices: tag limits do not apply.
-        queue(&mut tx, org, alert, severity, None, payload, at).await?;
+        // A grouped notification is about many devices: no tags, no limits.
+        queue(&mut tx, org, alert, severity, device_tags, payload, at).await?;
         tx.commit().await.map_err(backend)
     }
 

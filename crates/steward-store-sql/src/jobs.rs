@@ -114,6 +114,7 @@ impl JobStore for SqlStore {
         definition: &serde_json::Value,
         by: &str,
         at: i64,
+        expected: Option<i64>,
     ) -> Result<ScriptRecord> {
         let mut tx = self.db.begin().await.map_err(backend)?;
         let existing = q("SELECT id, version FROM scripts WHERE org_id = $1 AND name = $2")
@@ -126,16 +127,26 @@ impl JobStore for SqlStore {
         let (id, version) = match existing {
             Some(row) => {
                 let id: String = row.get("id");
-                let version = row.get::<i64, _>("version") + 1;
-                q("UPDATE scripts SET version = $1, definition = $2, updated_at = $3, updated_by = $4 WHERE id = $5")
+                let read = row.get::<i64, _>("version");
+                if expected.is_some_and(|v| v != read) {
+                    return Err(StoreError::Stale(read));
+                }
+                let version = read + 1;
+                // Only over the version read: a save that raced this one
+                // and won leaves nothing to update here.
+                let done = q("UPDATE scripts SET version = $1, definition = $2, updated_at = $3, updated_by = $4 WHERE id = $5 AND version = $6")
                     .bind(version)
                     .bind(&text)
                     .bind(at)
                     .bind(by)
                     .bind(&id)
+                    .bind(read)
                     .execute(&mut tx)
                     .await
                     .map_err(backend)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::Stale(version));
+                }
                 (id, version)
             }
             None => {

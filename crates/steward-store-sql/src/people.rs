@@ -489,7 +489,7 @@ impl PeopleStore for SqlStore {
         .await
     }
 
-    async fn role_holders(&self, id: &str) -> Result<Vec<String>> {
+    async fn role_holders(&self, id: &str) -> Result<Vec<(String, String)>> {
         let rows = q("SELECT u.username, g.effect AS what, '' AS token FROM grants g JOIN users u ON u.id = g.user_id WHERE g.role_id = $1
              UNION ALL
              SELECT u.username, 'token' AS what, t.name AS token FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.role_id = $1")
@@ -497,15 +497,16 @@ impl PeopleStore for SqlStore {
             .fetch_all(&self.db)
             .await
             .map_err(backend)?;
-        let mut holders: Vec<String> = rows
+        let mut holders: Vec<(String, String)> = rows
             .iter()
             .map(|row| {
                 let user: String = row.get("username");
-                match row.get::<String, _>("what").as_str() {
+                let hold = match row.get::<String, _>("what").as_str() {
                     "token" => format!("API token {:?} of {user}", row.get::<String, _>("token")),
                     "deny" => format!("deny grant of {user}"),
                     _ => format!("grant of {user}"),
-                }
+                };
+                (user, hold)
             })
             .collect();
         holders.sort();

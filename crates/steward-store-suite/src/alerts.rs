@@ -388,7 +388,7 @@ pub async fn outbox_items_are_sent_or_retried(store: Arc<dyn Store>) {
     // below its severity, whatever their tags; none of another's.
     let alert = Uuid::now_v7();
     store
-        .enqueue_notification(org, alert, "critical", r#"{"grouped":3}"#, 50)
+        .enqueue_notification(org, alert, "critical", None, r#"{"grouped":3}"#, 50)
         .await
         .unwrap();
     assert!(store.due_notifications(49, 10).await.unwrap().is_empty());
@@ -403,7 +403,7 @@ pub async fn outbox_items_are_sent_or_retried(store: Arc<dyn Store>) {
     assert_eq!(due[0].channel.org_id, org);
     // A warning reaches only the channel that wants warnings.
     store
-        .enqueue_notification(org, alert, "warning", "{}", 51)
+        .enqueue_notification(org, alert, "warning", None, "{}", 51)
         .await
         .unwrap();
     assert_eq!(store.due_notifications(51, 10).await.unwrap().len(), 3);
@@ -474,4 +474,20 @@ pub async fn outbox_items_are_sent_or_retried(store: Arc<dyn Store>) {
             .unwrap()
             .is_empty()
     );
+    // One device's notice (a resolve by hand) routes by its tags too.
+    channel(&*store, other, "windows-only", "warning", &["windows"]).await;
+    store
+        .enqueue_notification(other, alert, "critical", Some(&["linux".into()]), "{}", 200)
+        .await
+        .unwrap();
+    let mut routed: Vec<String> = store
+        .due_notifications(200, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.channel.org_id == other)
+        .map(|i| i.channel.name)
+        .collect();
+    routed.sort();
+    assert_eq!(routed, ["foreign"]);
 }

@@ -162,7 +162,7 @@ pub async fn scripts_keep_their_versions_within_scope(store: Arc<dyn Store>) {
     let v1 = serde_json::json!({ "interpreter": "sh", "body": "echo 1", "timeout_secs": 60 });
     let v2 = serde_json::json!({ "interpreter": "sh", "body": "echo 2", "args": [{ "name": "x", "required": true }] });
     let first = store
-        .save_script(org, "cleanup", &v1, "ana", 10)
+        .save_script(org, "cleanup", &v1, "ana", 10, None)
         .await
         .unwrap();
     assert_eq!(
@@ -170,10 +170,17 @@ pub async fn scripts_keep_their_versions_within_scope(store: Arc<dyn Store>) {
         (org, "cleanup", 1)
     );
     let second = store
-        .save_script(org, "cleanup", &v2, "bob", 20)
+        .save_script(org, "cleanup", &v2, "bob", 20, None)
         .await
         .unwrap();
     assert_eq!((second.id, second.version), (first.id, 2), "same script");
+    // A save based on version 1, after version 2: refused, nothing lost.
+    assert!(matches!(
+        store
+            .save_script(org, "cleanup", &v1, "eve", 25, Some(1))
+            .await,
+        Err(StoreError::Stale(2))
+    ));
     assert_eq!(
         (
             &second.definition,
@@ -183,12 +190,12 @@ pub async fn scripts_keep_their_versions_within_scope(store: Arc<dyn Store>) {
         (&v2, 20, "bob")
     );
     let foreign = store
-        .save_script(other, "cleanup", &v1, "eve", 30)
+        .save_script(other, "cleanup", &v1, "eve", 30, None)
         .await
         .unwrap();
     assert_ne!(foreign.id, first.id);
     store
-        .save_script(org, "audit", &v1, "ana", 40)
+        .save_script(org, "audit", &v1, "ana", 40, None)
         .await
         .unwrap();
 

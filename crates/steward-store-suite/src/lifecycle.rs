@@ -747,7 +747,7 @@ pub async fn organisations_are_renamed_and_deleted_only_when_empty(store: Arc<dy
         .unwrap();
     assert_eq!(
         store.role_holders(&role.id).await.unwrap(),
-        ["grant of wile"]
+        [("wile".to_string(), "grant of wile".to_string())]
     );
     store.delete_user(&Scope::all(), user).await.unwrap();
     assert!(store.role_holders(&role.id).await.unwrap().is_empty());

@@ -488,7 +488,7 @@ pub async fn wide_integers_survive_a_round_trip(store: Arc<dyn Store>) {
         .await
         .unwrap();
     store
-        .enqueue_notification(org, Uuid::now_v7(), "critical", "{}", 1)
+        .enqueue_notification(org, Uuid::now_v7(), "critical", None, "{}", 1)
         .await
         .unwrap();
     let item = store

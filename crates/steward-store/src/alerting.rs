@@ -28,13 +28,15 @@ pub trait AlertStore: Send + Sync {
         by: &str,
         at: i64,
     ) -> Result<AlertRecord>;
-    /// Queues one notification (a grouped one, say) for every matching
-    /// channel of the organisation.
+    /// Queues one notification (a grouped one, say) for every channel of
+    /// the organisation that takes `severity` and, when `device_tags` is
+    /// given (one device's notice), routes by one of those tags.
     async fn enqueue_notification(
         &self,
         org: Uuid,
         alert: Uuid,
         severity: &str,
+        device_tags: Option<&[String]>,
         payload: &str,
         at: i64,
     ) -> Result<()>;

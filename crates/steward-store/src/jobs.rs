@@ -144,7 +144,9 @@ pub struct ScheduleRecord {
 #[async_trait]
 pub trait JobStore: Send + Sync {
     /// Creates the script or stores a new version of it (same organisation
-    /// and name); returns the current record.
+    /// and name); returns the current record. With `expected`, only while
+    /// the script is at that version ([`StoreError::Stale`] otherwise); a
+    /// save racing another is refused the same way, never lost.
     async fn save_script(
         &self,
         org: Uuid,
@@ -152,6 +154,7 @@ pub trait JobStore: Send + Sync {
         definition: &serde_json::Value,
         by: &str,
         at: i64,
+        expected: Option<i64>,
     ) -> Result<ScriptRecord>;
     async fn list_scripts(&self, scope: &Scope) -> Result<Vec<ScriptRecord>>;
     /// By id or by name (a name found in several organisations is a

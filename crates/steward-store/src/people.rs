@@ -55,9 +55,10 @@ pub trait PeopleStore: Send + Sync {
         role: &RoleRecord,
         expected: Option<i64>,
     ) -> Result<i64>;
-    /// Who holds the role, as people name them: `grant of desk`, `API
-    /// token "ci" of desk` (a deny grant says so), sorted.
-    async fn role_holders(&self, id: &str) -> Result<Vec<String>>;
+    /// Who holds the role: each holder's username and the hold as people
+    /// name it (`grant of desk`, `API token "ci" of desk`, a deny grant
+    /// says so; revoked tokens too: their rows still refer to it), sorted.
+    async fn role_holders(&self, id: &str) -> Result<Vec<(String, String)>>;
     /// Deletes an organisation's own role in scope.
     async fn delete_role(&self, scope: &Scope, id: &str) -> Result<()>;
     async fn create_grant(&self, grant: &NewGrant) -> Result<()>;

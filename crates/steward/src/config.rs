@@ -353,6 +353,8 @@ fn wanted(files: &[PathBuf]) -> Result<BTreeMap<Kind, BTreeMap<String, Value>>> 
                     KINDS.map(Kind::key).join(", ")
                 )
             })?;
+            // Named, even empty: --prune reaches this kind.
+            all.entry(kind).or_default();
             for item in list.as_array().into_iter().flatten() {
                 let name = item["name"].as_str().ok_or_else(|| {
                     anyhow!("{}: a {} without a name", file.display(), kind.noun())
@@ -399,11 +401,13 @@ async fn apply(
             }
         };
         let empty = BTreeMap::new();
+        // --prune deletes only within the kinds the files name (a section
+        // may be empty): files older than a kind never delete its objects.
         plan_kind(
             kind,
             wanted.get(&kind).unwrap_or(&empty),
             &held,
-            prune,
+            prune && wanted.contains_key(&kind),
             &mut plan,
         );
     }

@@ -177,7 +177,7 @@ async fn a_directory_of_yaml_is_planned_applied_exported_and_pruned() {
     // (the server refuses to delete a script something runs).
     std::fs::write(
         dir.join("access.yaml"),
-        "roles:\n  - name: helpdesk\n    permissions: [devices.view]\n",
+        "roles:\n  - name: helpdesk\n    permissions: [devices.view]\nscripts: []\n",
     )
     .unwrap();
     let access = cli(&["apply", "-f", config, "--prune"]);
@@ -216,6 +216,25 @@ async fn a_directory_of_yaml_is_planned_applied_exported_and_pruned() {
         .patch(&path, None, serde_json::json!({ "name": "other" }))
         .await;
     assert_eq!(status.as_u16(), 400, "{renamed}");
+    // A technician limited to one site runs scripts but does not rewrite
+    // what runs organisation-wide.
+    let (status, tech) = api
+        .post(
+            "/api/v1/users",
+            serde_json::json!({ "username": "tech", "password": "a-long-test-password", "role": "technician", "site": "hq" }),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 200, "{tech}");
+    let anonymous = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    );
+    let tech = api.with_token(&anonymous.token_for("tech", "a-long-test-password").await);
+    let (status, _, refused) = tech
+        .patch(&path, None, serde_json::json!({ "body": "rm -rf /\n" }))
+        .await;
+    assert_eq!(status.as_u16(), 403, "{refused}");
+    assert_eq!(api.get(&path).await.1["fields"]["body"], "echo tidy\n");
     let (status, _, unknown) = api
         .patch(&path, None, serde_json::json!({ "timeout": 5 }))
         .await;
@@ -253,6 +272,23 @@ async fn a_directory_of_yaml_is_planned_applied_exported_and_pruned() {
     assert_eq!(
         monitors[0]["fields"]["spec"]["threshold"]["critical"]["trigger"],
         0.95
+    );
+    // --prune reaches only the sections the files name.
+    let only = root.path().join("only-monitors.yaml");
+    std::fs::write(&only, "monitors: []\n").unwrap();
+    let narrow = cli(&[
+        "apply",
+        "-f",
+        only.to_str().unwrap(),
+        "--dry-run",
+        "--prune",
+    ]);
+    assert!(
+        narrow.contains("- monitor \"disk\" (delete)")
+            && !narrow.contains("- role")
+            && !narrow.contains("- channel")
+            && !narrow.contains("- schedule"),
+        "{narrow}"
     );
 
     // One object by name: edited, disabled, deleted.

@@ -506,7 +506,7 @@ async fn what_is_in_use_is_not_deleted_and_the_refusal_names_it() {
         .await);
     let why = refused(api.delete(&role_path).await);
     assert!(
-        why.contains("the role helpdesk is still held (grant of desk): revoke it first"),
+        why.contains("the role helpdesk is still held (grant of desk): revoke those grants"),
         "{why}"
     );
     assert_eq!(api.get_tagged(&role_path).await.1, Some(1));

@@ -27,6 +27,13 @@ async fn an_alert_resolved_by_hand_while_still_true_opens_again_and_both_notify(
         json!({ "name": "ops", "kind": "webhook", "url": url, "secret": "0123456789abcdef" }),
     )
     .await;
+    // A channel routed to Windows machines hears nothing of this one.
+    let (windows_url, windows) = common::hooks::receiver("0123456789abcdef").await;
+    api.post(
+        "/api/v1/channels",
+        json!({ "name": "windows", "kind": "webhook", "url": windows_url, "secret": "0123456789abcdef", "tags": ["windows"] }),
+    )
+    .await;
     let mut agent = Agent::enroll(root.path(), "box", &server.enroll_token(1));
     agent.start("1s");
     // Every machine is above this: the condition holds throughout.
@@ -88,6 +95,11 @@ async fn an_alert_resolved_by_hand_while_still_true_opens_again_and_both_notify(
         })
     })
     .await;
+    assert!(
+        windows.lock().unwrap().is_empty(),
+        "a resolve went past the channel's routing: {:?}",
+        windows.lock().unwrap()
+    );
     // Still above: a new alert opens for the same monitor and device.
     wait_until("a new alert opens while the condition holds", || async {
         alerts_of(&api, &monitor, "active=true")

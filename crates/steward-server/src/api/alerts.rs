@@ -81,39 +81,52 @@ pub async fn resolve(
     Path(id): Path<String>,
 ) -> ApiResult<Value> {
     let id = id_param(&id, "alert")?;
-    resolve_by_hand(&state, &caller.scope, id, &caller.principal.username).await?;
+    resolve_by_hand(&state, &caller.scope, id, &caller.principal.username, true).await?;
     Ok(Json(
         json!({ "resolved": id, "by": caller.principal.username }),
     ))
 }
 
-/// Resolves alert `id` in `scope` as `by` did: the evaluators let go of it
-/// (on every replica), and its channels hear "resolved" unless it was kept
-/// quiet. Every resolve by a person (an alert, a monitor disabled or
-/// deleted, a device retired) goes through here.
+/// Resolves alert `id` in `scope` as `by` did, and its channels hear
+/// "resolved" (routed as the alert was: by its severity and the device's
+/// tags) unless it was kept quiet. Every resolve by a person (an alert, a
+/// monitor disabled or deleted, a device retired) goes through here. With
+/// `release`, the evaluators let go of it (on every replica) so a
+/// condition still true opens a new alert; a monitor disabled or deleted,
+/// or a device retired, evaluates nothing more, so there is nothing to let
+/// go of (and letting go before the monitor leaves would open one).
 pub async fn resolve_by_hand(
     state: &AppState,
     scope: &steward_store::Scope,
     id: Uuid,
     by: &str,
+    release: bool,
 ) -> Result<(), super::ApiError> {
     let now = crate::now_ms();
     let alert = state.store.resolve_alert(scope, id, by, now).await?;
-    let key = steward_alert::lifecycle::AlertKey {
-        monitor: alert.monitor_id.clone(),
-        device: alert.device_id.to_string(),
-        subject: alert.subject.clone(),
-    };
-    state.alerting.release(&key);
-    crate::bus::tell(
-        state,
-        crate::bus::BusEvent::AlertReleased {
-            monitor: key.monitor,
-            device: key.device,
-            subject: key.subject,
-        },
-    );
+    if release {
+        let key = steward_alert::lifecycle::AlertKey {
+            monitor: alert.monitor_id.clone(),
+            device: alert.device_id.to_string(),
+            subject: alert.subject.clone(),
+        };
+        state.alerting.release(&key);
+        crate::bus::tell(
+            state,
+            crate::bus::BusEvent::AlertReleased {
+                monitor: key.monitor,
+                device: key.device,
+                subject: key.subject,
+            },
+        );
+    }
     if alert.suppressed.is_none() {
+        let tags = state
+            .store
+            .get_device(&steward_store::Scope::all(), alert.device_id)
+            .await
+            .map(|d| d.summary.tags)
+            .unwrap_or_default();
         let change = steward_store::AlertChange {
             org_id: alert.org_id,
             monitor_id: alert.monitor_id.clone(),
@@ -131,7 +144,14 @@ pub async fn resolve_by_hand(
         payload["resolved_by"] = json!(by);
         state
             .store
-            .enqueue_notification(alert.org_id, id, "ok", &payload.to_string(), now)
+            .enqueue_notification(
+                alert.org_id,
+                id,
+                &alert.severity,
+                Some(&tags),
+                &payload.to_string(),
+                now,
+            )
             .await?;
         state.alerting.wake_outbox();
     }

@@ -211,7 +211,7 @@ pub async fn patch_channel(
     let mut record = build(&state, id, current.org_id, body)?;
     record.version = state
         .store
-        .update_channel(&caller.scope, &record, expected)
+        .update_channel(&caller.scope, &record, expected.or(Some(current.version)))
         .await
         .map_err(|e| named_conflict(e, "channel", &record.name))?;
     caller.changed(view(&current), view(&record));

@@ -50,7 +50,10 @@ pub async fn patch(
 ) -> Result<Response, ApiError> {
     let expected = expected_version(&headers)?;
     let id = id_param(&id, "device")?;
-    let before = state.store.get_device(&caller.scope, id).await?.summary;
+    let read = state.store.get_device(&caller.scope, id).await?;
+    // Without If-Match, still no lost update: the version just read.
+    let expected = expected.or(Some(read.version));
+    let before = read.summary;
     if body.name.is_none() && body.site.is_none() {
         return Err(ApiError::bad_request(
             "nothing to change: a device's fields are {\"name\": …, \"site\": …}",
@@ -144,8 +147,14 @@ pub async fn retire(
     );
     state.status.drop_device(id).await;
     for alert in state.store.device_open_alerts(id).await? {
-        super::alerts::resolve_by_hand(&state, &caller.scope, alert.id, &caller.principal.username)
-            .await?;
+        super::alerts::resolve_by_hand(
+            &state,
+            &caller.scope,
+            alert.id,
+            &caller.principal.username,
+            false,
+        )
+        .await?;
     }
     caller.changed(
         serde_json::json!({ "name": before.summary.name, "hostname": before.summary.hostname, "site": before.summary.site }),

@@ -3,7 +3,9 @@
 //! body in the shape `POST` creates from: each field given replaces the
 //! stored one, `null` clears an optional one, what is left out stays. With
 //! `If-Match: "N"` the change applies only while the stored version is
-//! still N (else 412: someone changed it since it was read). `DELETE
+//! still N (else 412: someone changed it since it was read); without it,
+//! only while it is still the version the server read to lay the patch
+//! over (so a concurrent edit is refused, never overwritten). `DELETE
 //! …/{id}` removes it. The old `POST …/{id}/delete` routes remain as
 //! deprecated aliases.
 

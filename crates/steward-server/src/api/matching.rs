@@ -39,10 +39,12 @@ impl Known {
     }
 }
 
-/// The device `given` names: an id, else a name or hostname (any case).
-fn device(given: &str, devices: &[Known]) -> Result<String, String> {
-    if let Some(found) = devices.iter().find(|d| d.id == given) {
-        return Ok(found.id.clone());
+/// The device `given` names: an id (of a device listed, or one the rule
+/// already held: a device retired since stays until someone removes it),
+/// else a name or hostname (any case).
+fn device(given: &str, devices: &[Known], kept: &[String]) -> Result<String, String> {
+    if devices.iter().any(|d| d.id == given) || kept.iter().any(|k| k == given) {
+        return Ok(given.to_string());
     }
     let wanted = given.to_lowercase();
     let named: Vec<&Known> = devices
@@ -101,20 +103,25 @@ pub fn monitor(given: &str, monitors: &[(String, String)]) -> Result<String, Str
 pub struct Resolved {
     /// Its devices as ids.
     pub matcher: Matcher,
-    /// The names of the devices it covers today.
-    pub covered: Vec<String>,
     /// When it covers none: why, as a sentence (`what` names the rule).
     pub nothing: Option<String>,
 }
 
 /// `matcher` with its devices as ids and what it covers today; Err when a
-/// device it names does not exist or is ambiguous.
-pub fn resolve(mut matcher: Matcher, devices: &[Known], what: &str) -> Result<Resolved, String> {
+/// device it names does not exist or is ambiguous. `kept`: the device ids
+/// the rule held before this change.
+pub fn resolve(
+    mut matcher: Matcher,
+    devices: &[Known],
+    kept: &[String],
+    what: &str,
+) -> Result<Resolved, String> {
     matcher.devices = matcher
         .devices
         .iter()
-        .map(|given| device(given, devices))
+        .map(|given| device(given, devices, kept))
         .collect::<Result<_, _>>()?;
+    matcher.devices.sort();
     matcher.devices.dedup();
     let covered = covered(&matcher, devices);
     let nothing = covered.is_empty().then(|| {
@@ -131,11 +138,7 @@ pub fn resolve(mut matcher: Matcher, devices: &[Known], what: &str) -> Result<Re
             }
         )
     });
-    Ok(Resolved {
-        matcher,
-        covered,
-        nothing,
-    })
+    Ok(Resolved { matcher, nothing })
 }
 
 /// The names of the devices `matcher` covers.
@@ -145,6 +148,47 @@ pub fn covered(matcher: &Matcher, devices: &[Known]) -> Vec<String> {
         .filter(|d| matcher.matches(&d.target()))
         .map(|d| d.name.clone())
         .collect()
+}
+
+/// Device ids as people name them: a device's name where no other device
+/// of the organisation shares it, else (or when gone) its id; what
+/// [`resolve`] turns back into the same ids.
+pub fn names_for(ids: &[String], devices: &[Known]) -> Vec<String> {
+    ids.iter()
+        .map(|id| {
+            devices
+                .iter()
+                .find(|d| &d.id == id)
+                .filter(|d| {
+                    let name = d.name.to_lowercase();
+                    devices
+                        .iter()
+                        .filter(|o| {
+                            o.name.to_lowercase() == name || o.hostname.to_lowercase() == name
+                        })
+                        .count()
+                        == 1
+                })
+                .map_or_else(|| id.clone(), |d| d.name.clone())
+        })
+        .collect()
+}
+
+/// A monitor id as people name it: its name where no other monitor shares
+/// it, else the id.
+pub fn monitor_name(id: &str, monitors: &[(String, String)]) -> String {
+    let Some((_, name)) = monitors.iter().find(|(m, _)| m == id) else {
+        return id.to_string();
+    };
+    let shared = monitors
+        .iter()
+        .filter(|(_, n)| n.to_lowercase() == name.to_lowercase())
+        .count();
+    if shared == 1 {
+        name.clone()
+    } else {
+        id.to_string()
+    }
 }
 
 /// What a matcher asks for, as a sentence part.
@@ -197,11 +241,12 @@ mod tests {
 
     /// The ids and covered names a matcher resolves to, or the error.
     fn check(m: Matcher, expect: Result<(&[&str], &[&str]), &str>) {
-        let got =
-            resolve(m, &fleet(), "this silence").and_then(|r| r.nothing.clone().map_or(Ok(r), Err));
+        let got = resolve(m, &fleet(), &["gone".to_string()], "this silence")
+            .and_then(|r| r.nothing.clone().map_or(Ok(r), Err));
         match (got, expect) {
             (Ok(r), Ok((ids, names))) => {
-                assert_eq!((r.matcher.devices, r.covered), (to_vec(ids), to_vec(names)));
+                let covered = covered(&r.matcher, &fleet());
+                assert_eq!((r.matcher.devices, covered), (to_vec(ids), to_vec(names)));
             }
             (Err(error), Err(says)) => assert!(error.contains(says), "{error}"),
             (got, want) => panic!("got {got:?}, wanted {want:?}"),
@@ -216,8 +261,13 @@ mod tests {
     fn names_become_ids_and_coverage_is_told() {
         check(matcher(&["DB-01"], &[], &[]), Ok((&["2"], &["db-01"])));
         check(
-            matcher(&["db-01.lan", "2"], &[], &[]),
-            Ok((&["2"], &["db-01"])),
+            matcher(&["db-01.lan", "1", "2"], &[], &[]),
+            Ok((&["1", "2"], &["web-01", "db-01"])),
+        );
+        // A device the rule held, retired since: kept, covering nothing more.
+        check(
+            matcher(&["gone", "2"], &[], &[]),
+            Ok((&["2", "gone"], &["db-01"])),
         );
         check(matcher(&["3"], &[], &[]), Ok((&["3"], &["web-01"])));
         check(matcher(&[], &["hq"], &[]), Ok((&[], &["web-01", "db-01"])));
@@ -246,6 +296,25 @@ mod tests {
             matcher(&[], &[], &[]),
             Err("it names nothing (give devices"),
         );
+    }
+
+    #[test]
+    fn ids_read_back_as_names_that_resolve_to_them() {
+        let ids = to_vec(&["2", "1", "gone"]);
+        let names = names_for(&ids, &fleet());
+        // web-01 is two devices: it stays an id; a gone device too.
+        assert_eq!(names, ["db-01", "1", "gone"]);
+        let again = resolve(
+            matcher(&["db-01", "1", "gone"], &[], &[]),
+            &fleet(),
+            &ids,
+            "x",
+        )
+        .unwrap();
+        assert_eq!(again.matcher.devices, ["1", "2", "gone"]);
+        let monitors = vec![("m1".to_string(), "disk".to_string())];
+        assert_eq!(monitor_name("m1", &monitors), "disk");
+        assert_eq!(monitor_name("m9", &monitors), "m9");
     }
 
     #[test]

@@ -145,6 +145,7 @@ async fn resolve_held(state: &AppState, caller: &Caller, monitor: Uuid) -> Resul
                 &Scope::all(),
                 alert.id,
                 &caller.principal.username,
+                false,
             )
             .await?;
         }
@@ -254,7 +255,7 @@ pub async fn patch_monitor(
     let mut record = build(&state, &caller, id, current.org_id, body).await?;
     record.version = state
         .store
-        .update_monitor(&caller.scope, &record, expected)
+        .update_monitor(&caller.scope, &record, expected.or(Some(current.version)))
         .await
         .map_err(|e| named_conflict(e, "monitor", &record.name))?;
     if current.enabled && !record.enabled {

@@ -4,6 +4,7 @@
 //! lifted early).
 
 use super::lifecycle::{expected_version, overlay, read_as, tagged};
+use super::matching::{self, Known};
 use super::monitors::{org_for, reload};
 use super::{ApiError, ApiResult, id_param};
 use crate::AppState;
@@ -104,7 +105,7 @@ async fn known_devices(
     state: &AppState,
     caller: &Caller,
     org: Option<Uuid>,
-) -> Result<Vec<(Uuid, super::matching::Known)>, ApiError> {
+) -> Result<Vec<(Uuid, Known)>, ApiError> {
     Ok(state
         .store
         .list_devices(&caller.scope)
@@ -114,7 +115,7 @@ async fn known_devices(
         .map(|d| {
             (
                 d.org_id,
-                super::matching::Known {
+                Known {
                     id: d.id.to_string(),
                     name: d.name,
                     hostname: d.hostname,
@@ -131,23 +132,24 @@ async fn known_devices(
 /// ids, a silence's monitor named becomes its id; refused when it names
 /// what does not exist or several things, and a silence when it covers no
 /// device today. A window covering none is kept: the warning says so.
+/// `kept`: the device ids the rule held before (an edit).
 async fn exact(
     state: &AppState,
     caller: &Caller,
-    org: Uuid,
-    kind: NoiseKind,
+    (org, kind): (Uuid, NoiseKind),
     mut definition: Value,
-) -> Result<(Value, Covers), ApiError> {
+    kept: &[String],
+) -> Result<(Value, Option<String>), ApiError> {
     let matcher: Matcher = serde_json::from_value(definition["matcher"].clone())
         .map_err(|e| ApiError::bad_request(format!("invalid matcher: {e}")))?;
-    let devices: Vec<super::matching::Known> = known_devices(state, caller, Some(org))
+    let devices: Vec<Known> = known_devices(state, caller, Some(org))
         .await?
         .into_iter()
         .map(|(_, d)| d)
         .collect();
     let what = format!("this {}", kind_named(kind));
     let resolved =
-        super::matching::resolve(matcher, &devices, &what).map_err(ApiError::bad_request)?;
+        matching::resolve(matcher, &devices, kept, &what).map_err(ApiError::bad_request)?;
     if let (NoiseKind::Silence, Some(nothing)) = (kind, &resolved.nothing) {
         return Err(ApiError::bad_request(format!(
             "{nothing}; it would silence nothing"
@@ -155,74 +157,83 @@ async fn exact(
     }
     definition["matcher"] = json!(resolved.matcher);
     if let Some(given) = definition["monitor"].as_str().map(str::to_string) {
-        let monitors: Vec<(String, String)> = state
-            .store
-            .list_monitors(&caller.scope)
-            .await?
-            .into_iter()
-            .filter(|m| m.org_id == org)
-            .map(|m| (m.id.to_string(), m.name))
-            .collect();
+        let monitors = monitors_of(state, caller, Some(org)).await?;
         definition["monitor"] =
-            json!(super::matching::monitor(&given, &monitors).map_err(ApiError::bad_request)?);
+            json!(matching::monitor(&given, &monitors).map_err(ApiError::bad_request)?);
     }
-    Ok((
-        definition,
-        Covers {
-            devices: resolved.covered,
-            warning: resolved.nothing,
-        },
-    ))
+    Ok((definition, resolved.nothing))
 }
 
-/// What a saved rule covers today, for its answer.
-struct Covers {
-    devices: Vec<String>,
-    /// Set when it covers no device (a window kept all the same).
-    warning: Option<String>,
+/// The monitors (id, name) the caller sees, of organisation `org` if given.
+async fn monitors_of(
+    state: &AppState,
+    caller: &Caller,
+    org: Option<Uuid>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    Ok(state
+        .store
+        .list_monitors(&caller.scope)
+        .await?
+        .into_iter()
+        .filter(|m| org.is_none_or(|o| m.org_id == o))
+        .map(|m| (m.id.to_string(), m.name))
+        .collect())
 }
 
-impl Covers {
-    /// `answer` with `covers` (and a `warning` when there is one).
-    fn told(self, mut answer: Value) -> Value {
-        answer["covers"] = json!({
-            "count": self.devices.len(),
-            "devices": self.devices.iter().take(10).collect::<Vec<_>>(),
-        });
-        if let Some(warning) = self.warning {
-            answer["warning"] = json!(warning);
-        }
-        answer
-    }
-}
-
-/// The rules as lists answer them: each with what it `covers` today (how
-/// many devices, the first names).
+/// The rules as the API answers them: each with what it `covers` today
+/// (how many devices, the first names), and its `fields` naming devices
+/// and the monitor as people do (what `steward export` writes and `apply`
+/// compares; the definition keeps the ids).
 async fn answers(
     state: &AppState,
     caller: &Caller,
     rules: &[NoiseRule],
 ) -> Result<Vec<Value>, ApiError> {
     let devices = known_devices(state, caller, None).await?;
+    let monitors = monitors_of(state, caller, None).await?;
     Ok(rules
         .iter()
         .map(|rule| {
             let mut value = answer(rule);
-            let of_org: Vec<super::matching::Known> = devices
+            let of_org: Vec<Known> = devices
                 .iter()
                 .filter(|(org, _)| *org == rule.org_id)
                 .map(|(_, d)| d.clone())
                 .collect();
-            let covered = serde_json::from_value::<Matcher>(rule.definition["matcher"].clone())
-                .map(|m| super::matching::covered(&m, &of_org))
+            let matcher = serde_json::from_value::<Matcher>(rule.definition["matcher"].clone())
                 .unwrap_or_default();
+            let covered = matching::covered(&matcher, &of_org);
             value["covers"] = json!({
                 "count": covered.len(),
                 "devices": covered.iter().take(10).collect::<Vec<_>>(),
             });
+            if value["fields"]["matcher"]["devices"].is_array() {
+                value["fields"]["matcher"]["devices"] =
+                    json!(matching::names_for(&matcher.devices, &of_org));
+            }
+            if let Some(id) = value["fields"]["monitor"].as_str() {
+                value["fields"]["monitor"] = json!(matching::monitor_name(id, &monitors));
+            }
             value
         })
         .collect())
+}
+
+/// One rule as answered, with `warning` when there is one.
+async fn answered(
+    state: &AppState,
+    caller: &Caller,
+    rule: NoiseRule,
+    warning: Option<String>,
+) -> Result<Value, ApiError> {
+    let mut value = answers(state, caller, std::slice::from_ref(&rule))
+        .await?
+        .pop()
+        .unwrap_or_default();
+    if let Some(warning) = warning {
+        value["warning"] = json!(warning);
+    }
+    Ok(value)
 }
 
 fn kind_named(kind: NoiseKind) -> &'static str {
@@ -266,7 +277,7 @@ async fn create(
 ) -> ApiResult<Value> {
     let (definition, org) = definition(caller, kind, body)?;
     let org = org_for(state, caller, org.as_deref()).await?;
-    let (definition, covers) = exact(state, caller, org, kind, definition).await?;
+    let (definition, warning) = exact(state, caller, (org, kind), definition, &[]).await?;
     let rule = NoiseRule {
         id: Uuid::now_v7(),
         org_id: org,
@@ -279,7 +290,7 @@ async fn create(
     state.store.create_noise_rule(&rule).await?;
     reload(state).await?;
     caller.changed(Value::Null, view(&rule));
-    Ok(Json(covers.told(json!(rule))))
+    Ok(Json(answered(state, caller, rule, warning).await?))
 }
 
 async fn get(
@@ -290,7 +301,10 @@ async fn get(
 ) -> Result<Response, ApiError> {
     let id = id_param(id, kind_named(kind))?;
     let rule = state.store.get_noise_rule(&caller.scope, kind, id).await?;
-    Ok(tagged(rule.version, answer(&rule)))
+    Ok(tagged(
+        rule.version,
+        answered(state, caller, rule, None).await?,
+    ))
 }
 
 async fn patch(
@@ -311,10 +325,21 @@ async fn patch(
             kind_named(kind)
         )));
     }
-    let (definition, covers) = exact(state, caller, current.org_id, kind, definition).await?;
+    let kept: Vec<String> =
+        serde_json::from_value::<Matcher>(current.definition["matcher"].clone())
+            .map(|m| m.devices)
+            .unwrap_or_default();
+    let (definition, warning) =
+        exact(state, caller, (current.org_id, kind), definition, &kept).await?;
     let version = state
         .store
-        .update_noise_rule(&caller.scope, kind, id, &definition, expected)
+        .update_noise_rule(
+            &caller.scope,
+            kind,
+            id,
+            &definition,
+            expected.or(Some(current.version)),
+        )
         .await?;
     reload(state).await?;
     let rule = NoiseRule {
@@ -323,7 +348,10 @@ async fn patch(
         ..current.clone()
     };
     caller.changed(view(&current), view(&rule));
-    Ok(tagged(version, covers.told(answer(&rule))))
+    Ok(tagged(
+        version,
+        answered(state, caller, rule, warning).await?,
+    ))
 }
 
 async fn delete(state: &AppState, caller: &Caller, kind: NoiseKind, id: &str) -> ApiResult<Value> {

@@ -152,7 +152,7 @@ pub async fn patch_schedule(
     record.last_run_at = current.last_run_at;
     record.version = state
         .store
-        .update_schedule(&caller.scope, &record, expected)
+        .update_schedule(&caller.scope, &record, expected.or(Some(current.version)))
         .await
         .map_err(|e| named_conflict(e, "schedule", &record.name))?;
     caller.changed(view(&current), view(&record));

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use steward_jobs::script::ScriptDef;
-use steward_store::{ScriptRecord, ScriptVersion, StoreError};
+use steward_store::{ScriptRecord, ScriptVersion};
 
 #[derive(Deserialize)]
 pub struct SaveScript {
@@ -67,6 +67,7 @@ pub async fn save_script(
             &definition,
             &caller.principal.username,
             crate::now_ms(),
+            None,
         )
         .await?;
     caller.acting_in(org);
@@ -126,6 +127,13 @@ pub async fn patch_script(
 ) -> Result<Response, ApiError> {
     let expected = expected_version(&headers)?;
     let current = state.store.get_script(&caller.scope, &id).await?;
+    // Scripts run organisation-wide: a grant for one site reads them but
+    // does not change them (as saving one needs).
+    if !caller.scope.allows_org(current.org_id) {
+        return Err(ApiError::forbidden(
+            "you cannot change the scripts of that organisation",
+        ));
+    }
     if let Some(unknown) = patch
         .as_object()
         .into_iter()
@@ -149,9 +157,6 @@ pub async fn patch_script(
             current.name
         )));
     }
-    if expected.is_some_and(|v| v != current.version) {
-        return Err(StoreError::Stale(current.version).into());
-    }
     caller.acting_in(current.org_id);
     let saved = state
         .store
@@ -161,6 +166,8 @@ pub async fn patch_script(
             &serde_json::to_value(&script).unwrap_or_default(),
             &caller.principal.username,
             crate::now_ms(),
+            // Without If-Match, still no lost update: the version just read.
+            expected.or(Some(current.version)),
         )
         .await?;
     caller.changed(json!(current), json!(saved));
@@ -196,7 +203,7 @@ pub async fn delete_script(
         .list_schedules(&steward_store::Scope::all())
         .await?
     {
-        if by(&s.job["script"]) {
+        if s.org_id == record.org_id && by(&s.job["script"]) {
             users.push(format!("schedule {:?}", s.name));
         }
     }
@@ -205,7 +212,7 @@ pub async fn delete_script(
         .list_monitors(&steward_store::Scope::all())
         .await?
     {
-        if by(&m.definition["remediation"]["script"]) {
+        if m.org_id == record.org_id && by(&m.definition["remediation"]["script"]) {
             users.push(format!("the self-healing of monitor {:?}", m.name));
         }
     }

@@ -167,7 +167,7 @@ pub async fn patch_role(
     check_not_exceeding(&caller, &role, role.org_id, None)?;
     role.version = state
         .store
-        .update_role(&caller.scope, &role, expected)
+        .update_role(&caller.scope, &role, expected.or(Some(before.version)))
         .await
         .map_err(|e| super::lifecycle::named_conflict(e, "role", &role.name))?;
     // Who holds it holds something else now, on every replica.
@@ -184,13 +184,27 @@ pub async fn delete_role(
     let before = own_role(&state, &caller, &id).await?;
     let holders = state.store.role_holders(&before.id).await?;
     if !holders.is_empty() {
+        // Named only where the caller manages users; the rest counted.
+        let visible: Vec<String> = state
+            .store
+            .list_users(&caller.scope)
+            .await?
+            .into_iter()
+            .map(|u| u.username)
+            .collect();
+        let (named, unseen): (Vec<_>, Vec<_>) = holders
+            .into_iter()
+            .partition(|(user, _)| visible.contains(user));
+        let mut held: Vec<String> = named.into_iter().map(|(_, hold)| hold).collect();
+        if !unseen.is_empty() {
+            held.push(format!("{} more you do not manage", unseen.len()));
+        }
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             format!(
-                "the role {} is still held ({}): revoke {} first",
+                "the role {} is still held ({}): revoke those grants and delete those API tokens first",
                 before.name,
-                holders.join(", "),
-                if holders.len() == 1 { "it" } else { "them" }
+                held.join(", ")
             ),
         ));
     }

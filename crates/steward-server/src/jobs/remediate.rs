@@ -214,6 +214,7 @@ async fn escalate(state: &AppState, request: &RemediationRequest, reason: &str) 
             request.org,
             request.alert,
             &request.severity,
+            None,
             &payload.to_string(),
             now_ms(),
         )
