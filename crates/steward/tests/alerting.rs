@@ -5,7 +5,6 @@
 
 mod common;
 
-use common::api::Api;
 use common::*;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -114,11 +113,7 @@ async fn a_filling_filesystem_is_forecast_then_alerted_then_resolved() {
     let mountpoint = fill.to_string_lossy().to_string();
 
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let (url, received) = common::hooks::receiver(SECRET).await;
     let (status, body) = api
         .post(

@@ -74,11 +74,7 @@ async fn names(api: &Api, path: &str) -> Vec<String> {
 async fn a_directory_of_yaml_is_planned_applied_exported_and_pruned() {
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let dir = root.path().join("config");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("monitors.yaml"), MONITORS).unwrap();

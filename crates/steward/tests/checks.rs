@@ -25,11 +25,7 @@ async fn monitoring_plugins_report_state_and_perfdata() {
     }
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let (status, body) = api
         .post(
             "/api/v1/monitors",
@@ -120,11 +116,7 @@ async fn a_process_that_stops_raises_an_alert_and_recovers() {
     std::os::unix::fs::symlink("/bin/sleep", &canary).unwrap();
     let mut running = Proc(Command::new(&canary).arg("600").spawn().unwrap());
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let (status, body) = api.post("/api/v1/monitors", json!({ "name": "canary down", "spec": { "kind": "check", "check": "process.stw_canary" } })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let token = tokio::task::block_in_place(|| server.enroll_token(1));
@@ -202,11 +194,7 @@ async fn a_burst_of_failed_logins_in_a_log_raises_an_alert() {
     let log = root.path().join("auth.log");
     std::fs::write(&log, "").unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let spec = json!({ "kind": "threshold", "metric": "log.match.count_5m", "labels": { "rule": "ssh_failed" },
         "threshold": { "direction": "above", "critical": { "trigger": 20 } } });
     let (status, body) = api
@@ -275,11 +263,7 @@ async fn a_failing_check_alerts_on_a_new_install() {
     // (or WARNING) pages once it has failed for two minutes.
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch_new_install(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let flag = root.path().join("broken");
     std::fs::write(&flag, "").unwrap();
     // Read by sh, never executed: no ETXTBSY while other tests fork.

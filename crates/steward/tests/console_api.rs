@@ -27,11 +27,7 @@ async fn fleet_views_filter_page_tag_and_stay_in_scope() {
     steward_pki::install_default_provider();
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let ids: Vec<String> = tokio::task::block_in_place(|| {
         let hq = server.cli_json(&[
             "enroll-token",
@@ -172,11 +168,7 @@ async fn a_channel_test_message_reports_what_happened() {
     steward_pki::install_default_provider();
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let (url, received) = common::hooks::receiver("test-secret-0123").await;
     let create = |name: &str, url: &str| json!({ "name": name, "kind": "webhook", "url": url, "secret": "test-secret-0123" });
     let (_, good) = api.post("/api/v1/channels", create("good", &url)).await;

@@ -50,11 +50,7 @@ fn run_ids(dir: &Path) -> Vec<String> {
 
 fn setup(root: &Path) -> (Server, Api) {
     let server = Server::launch(root);
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     std::fs::write(root.join("mark.sh"), SCRIPT).unwrap();
     server.cli(&["scripts", "import", root.join("mark.sh").to_str().unwrap()]);
     (server, api)
@@ -391,11 +387,7 @@ async fn a_job_for_many_devices_waits_for_a_second_person() {
     let server = tokio::task::block_in_place(|| {
         Server::launch_with_env(root.path(), &[("STEWARD_APPROVAL_THRESHOLD", "1")])
     });
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     std::fs::write(root.path().join("mark.sh"), SCRIPT).unwrap();
     server.cli(&[
         "scripts",

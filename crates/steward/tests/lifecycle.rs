@@ -6,7 +6,6 @@
 
 mod common;
 
-use common::api::Api;
 use common::lives::*;
 use common::*;
 use reqwest::StatusCode;
@@ -16,11 +15,7 @@ use serde_json::{Value, json};
 async fn a_monitor_is_edited_disabled_and_deleted_on_a_real_agent() {
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let mut agent = Agent::enroll(root.path(), "a1", &server.enroll_token(1));
     agent.start("1s");
 
@@ -156,11 +151,7 @@ async fn a_monitor_is_edited_disabled_and_deleted_on_a_real_agent() {
 async fn channels_windows_silences_and_schedules_are_edited_and_deleted() {
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let ok = |(status, body): (StatusCode, Value)| {
         assert_eq!(status, StatusCode::OK, "{body}");
         body
@@ -380,11 +371,7 @@ async fn channels_windows_silences_and_schedules_are_edited_and_deleted() {
 async fn a_retired_device_leaves_the_lists_and_keeps_its_history() {
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let mut agent = Agent::enroll(root.path(), "old-box", &server.enroll_token(1));
     agent.start("1s");
     let (_, created) = api
@@ -444,11 +431,7 @@ async fn a_retired_device_leaves_the_lists_and_keeps_its_history() {
 async fn what_is_in_use_is_not_deleted_and_the_refusal_names_it() {
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let ok = |(status, body): (StatusCode, Value)| {
         assert_eq!(status, StatusCode::OK, "{body}");
         body

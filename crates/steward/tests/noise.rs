@@ -5,7 +5,6 @@
 
 mod common;
 
-use common::api::Api;
 use common::*;
 use futures_util::SinkExt;
 use reqwest::StatusCode;
@@ -57,11 +56,7 @@ async fn outages_maintenance_and_flapping_stay_quiet() {
     steward_pki::install_default_provider();
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let (url, received) = common::hooks::receiver("0123456789abcdef").await;
     let ok = |(status, body): (StatusCode, Value)| {
         assert_eq!(status, StatusCode::OK, "{body}");

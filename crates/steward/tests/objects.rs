@@ -35,11 +35,7 @@ async fn get_page(api: &Api, path: &str) -> (StatusCode, Value, Option<String>) 
 async fn lists_filter_sort_and_page_with_a_cursor() {
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     for name in ["disk b", "Disk a", "cpu", "memory", "disk c"] {
         let (status, body) = api
             .post(
@@ -115,11 +111,7 @@ async fn lists_filter_sort_and_page_with_a_cursor() {
 async fn a_device_renamed_and_moved_is_alerted_on_where_it_now_is() {
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let mut agent = Agent::enroll(root.path(), "box", &server.enroll_token(1));
     agent.start("1s");
     // A monitor every machine trips, for site "branch" only.
@@ -181,11 +173,7 @@ async fn a_device_renamed_and_moved_is_alerted_on_where_it_now_is() {
 async fn api_and_enrollment_tokens_are_read_revoked_and_deleted() {
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     // An API token: read, then deleted (it stops at once, leaves the list).
     let (_, created) = api.post("/api/v1/tokens", json!({ "name": "ci" })).await;
     let path = format!("/api/v1/tokens/{}", created["id"].as_str().unwrap());
@@ -225,11 +213,7 @@ async fn api_and_enrollment_tokens_are_read_revoked_and_deleted() {
 async fn a_disabled_channel_notifies_nothing_until_enabled_again() {
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let (url, received) = common::hooks::receiver("0123456789abcdef").await;
     let (_, channel) = api
         .post(

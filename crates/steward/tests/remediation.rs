@@ -42,11 +42,7 @@ fn has_event(events: &[Value], name: &str) -> bool {
 async fn a_remediation_fixes_the_condition_and_a_failing_one_pages() {
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let (hook, received) = common::hooks::receiver("0123456789abcdef").await;
     let (status, body) = api
         .post(

@@ -6,7 +6,6 @@
 
 mod common;
 
-use common::api::Api;
 use common::lives::*;
 use common::*;
 use reqwest::StatusCode;
@@ -16,11 +15,7 @@ use serde_json::json;
 async fn an_alert_resolved_by_hand_while_still_true_opens_again_and_both_notify() {
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     let (url, received) = common::hooks::receiver("0123456789abcdef").await;
     api.post(
         "/api/v1/channels",

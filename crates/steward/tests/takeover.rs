@@ -58,11 +58,7 @@ fn alert(api: &Api, monitor: &str) -> Option<Value> {
 async fn alerts_opened_before_a_restart_resolve_after_it() {
     let root = tempfile::tempdir().unwrap();
     let mut server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let api = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    )
-    .with_token(&server.token);
+    let api = server.api();
     for monitor in [
         json!({ "name": "flag raised", "spec": { "kind": "check", "check": "flag" } }),
         json!({ "name": "offline", "spec": { "kind": "offline" } }),

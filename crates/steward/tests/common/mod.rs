@@ -280,6 +280,12 @@ impl Server {
         self.proc = Some(Self::start(&self.dir, self.port));
     }
 
+    /// An API client with this server's CA and token.
+    pub fn api(&self) -> api::Api {
+        api::Api::new(&self.url(), &std::fs::read_to_string(self.ca()).unwrap())
+            .with_token(&self.token)
+    }
+
     /// Runs the `steward` CLI against this server.
     pub fn cli(&self, args: &[&str]) -> Output {
         run(Command::new(STEWARD)
