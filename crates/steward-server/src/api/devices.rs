@@ -61,13 +61,8 @@ pub async fn patch(
     }
     let name = body.name.unwrap_or_else(|| before.name.clone());
     let site = body.site.unwrap_or_else(|| before.site.clone());
-    for (what, value) in [("name", &name), ("site", &site)] {
-        if value.trim().is_empty() || value.len() > 64 || value.chars().any(char::is_control) {
-            return Err(ApiError::bad_request(format!(
-                "a device's {what} is 1 to 64 characters without control characters, not {value:?}"
-            )));
-        }
-    }
+    super::place::valid_label("a device's name", &name)?;
+    super::place::valid_label("a site", &site)?;
     if !caller.scope.allows(before.org_id, Some(&site)) {
         return Err(ApiError::forbidden(format!(
             "you may not manage devices at site {site:?}, so you cannot move one there"

@@ -189,8 +189,13 @@ async fn answers(
     caller: &Caller,
     rules: &[NoiseRule],
 ) -> Result<Vec<Value>, ApiError> {
-    let devices = known_devices(state, caller, None).await?;
-    let monitors = monitors_of(state, caller, None).await?;
+    // One rule (a read, a save): only its organisation's devices.
+    let org = match rules {
+        [one] => Some(one.org_id),
+        _ => None,
+    };
+    let devices = known_devices(state, caller, org).await?;
+    let monitors = monitors_of(state, caller, org).await?;
     Ok(rules
         .iter()
         .map(|rule| {

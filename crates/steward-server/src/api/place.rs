@@ -7,6 +7,17 @@ use crate::AppState;
 use crate::auth::Caller;
 use steward_store::StoreError;
 
+/// A site, tag or device name: 1 to 64 characters, none of them blank
+/// only or control characters (`what` names it in the refusal).
+pub fn valid_label(what: &str, value: &str) -> Result<(), ApiError> {
+    if value.trim().is_empty() || value.len() > 64 || value.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "{what} is 1 to 64 characters without control characters, not {value:?}"
+        )));
+    }
+    Ok(())
+}
+
 /// Figures about the whole installation (every tenant's devices and
 /// traffic) are for callers whose permission holds everywhere, not for one
 /// organisation's admin.
@@ -63,4 +74,21 @@ pub async fn device_in_scope(
     let device = state.store.get_device(&caller.scope, id).await?;
     caller.acting_in(device.summary.org_id);
     Ok(device)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn labels_are_short_printable_and_not_blank() {
+        for ok in ["hq", "Branch Office 7", "é"] {
+            assert!(super::valid_label("a site", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "   ", "a\nb", &"x".repeat(65)] {
+            let error = super::valid_label("a site", bad).unwrap_err();
+            assert!(
+                error.message.contains("a site is 1 to 64 characters"),
+                "{bad:?}"
+            );
+        }
+    }
 }

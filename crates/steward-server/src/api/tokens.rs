@@ -281,12 +281,9 @@ pub async fn create_enroll(
 ) -> ApiResult<Value> {
     let org_id = super::org_named(&state, &caller, body.org.as_deref()).await?;
     let site = body.site.unwrap_or_else(|| "default".into());
-    for value in std::iter::once(&site).chain(&body.tags) {
-        if value.is_empty() || value.len() > 64 || value.chars().any(char::is_control) {
-            return Err(ApiError::bad_request(format!(
-                "invalid site or tag {value:?}"
-            )));
-        }
+    super::place::valid_label("a site", &site)?;
+    for tag in &body.tags {
+        super::place::valid_label("a tag", tag)?;
     }
     if !caller.scope.allows(org_id, Some(&site)) {
         return Err(ApiError::forbidden("you may not enrol devices there"));

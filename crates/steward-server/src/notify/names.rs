@@ -93,8 +93,9 @@ pub async fn name(store: &dyn Store, console: &str, payload: &str) -> String {
     let (org, devices) = ids_of(&value);
     let mut names = Names::default();
     if let Some(org) = org {
+        // Scoped to the one organisation: the query reads its row only.
         names.org = store
-            .list_orgs(&Scope::all())
+            .list_orgs(&Scope::org(org))
             .await
             .ok()
             .and_then(|orgs| orgs.into_iter().find(|o| o.id == org))
