@@ -18,9 +18,6 @@ use steward_store::{AlertChange, NoiseKind, Scope, Store};
 use tokio::sync::{Notify, mpsc, watch};
 use uuid::Uuid;
 
-/// Longest pause between delivery attempts of one notification.
-const MAX_RETRY: Duration = Duration::from_secs(3600);
-
 #[derive(Clone)]
 struct DeviceMeta {
     org: Uuid,
@@ -92,6 +89,7 @@ impl Alerting {
     pub async fn start(
         store: Arc<dyn Store>,
         group_wait: Duration,
+        give_up: Duration,
         outbound: crate::notify::Outbound,
         console: String,
         shutdown: watch::Receiver<bool>,
@@ -123,6 +121,7 @@ impl Alerting {
             store,
             outbound,
             console,
+            give_up,
             alerting.outbox.clone(),
             shutdown,
         ));
@@ -631,6 +630,7 @@ async fn notifier(
     store: Arc<dyn Store>,
     outbound: crate::notify::Outbound,
     console: String,
+    give_up: Duration,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -653,13 +653,23 @@ async fn notifier(
             let outcome = match result {
                 Ok(()) => store.notification_sent(item.id, now_ms()).await,
                 Err(error) => {
-                    let delay = Duration::from_secs(5)
-                        .saturating_mul(1 << item.attempts.min(12))
-                        .min(MAX_RETRY);
-                    tracing::warn!(channel = %item.channel.name, %error, retry_in_s = delay.as_secs(), "Notification failed; will retry.");
-                    store
-                        .notification_failed(item.id, &error, now_ms() + delay.as_millis() as i64)
-                        .await
+                    let now = now_ms();
+                    let attempts = item.attempts.saturating_add(1);
+                    let next = crate::notify::failure::next_attempt(
+                        attempts,
+                        item.queued_at,
+                        now,
+                        give_up,
+                    );
+                    match next {
+                        Some(at) => {
+                            tracing::warn!(channel = %item.channel.name, %error, attempts, retry_in_s = (at - now) / 1000, "Notification failed; will retry.")
+                        }
+                        None => {
+                            tracing::error!(channel = %item.channel.name, %error, attempts, "Notification given up: it kept failing; the channel shows it as undelivered.")
+                        }
+                    }
+                    store.notification_failed(item.id, &error, next, now).await
                 }
             };
             if let Err(error) = outcome {

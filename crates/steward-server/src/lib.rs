@@ -55,6 +55,9 @@ pub struct Config {
     pub limits: steward_proto::Limits,
     /// How long offline notifications of one site wait to go out together.
     pub alert_group_wait: Duration,
+    /// How long after it was queued a notification that keeps failing is
+    /// given up (kept, marked undelivered on its channel).
+    pub notification_give_up: Duration,
     /// Create the default monitors on first start.
     pub default_policy: bool,
     /// Where the job-signing key lives (default: DATA_DIR/job-signing.key).
@@ -86,6 +89,7 @@ impl Config {
             retention: steward_store::Retention::default(),
             limits: steward_proto::Limits::default(),
             alert_group_wait: Duration::from_secs(30),
+            notification_give_up: Duration::from_secs(86_400),
             default_policy: true,
             job_signing_key: None,
             approval_threshold: 0,
@@ -200,6 +204,7 @@ async fn start(
     let (alerting, remediations) = alerting::Alerting::start(
         store.clone(),
         config.alert_group_wait,
+        config.notification_give_up,
         outbound.clone(),
         bootstrap::public_url(&config),
         shutdown_rx.clone(),

@@ -2,9 +2,10 @@
 //! with an HMAC header) or an email over SMTP (STARTTLS by default), to
 //! targets the installation's [`EgressPolicy`] allows.
 
+pub mod failure;
 pub mod names;
 
-use crate::egress::{EgressError, EgressPolicy, Resolver};
+use crate::egress::{EgressPolicy, Resolver};
 use hmac::{Hmac, Mac};
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
@@ -94,7 +95,14 @@ impl Outbound {
     async fn post(&self, url: &str, request: reqwest::RequestBuilder) -> Result<(), String> {
         // Literal addresses never reach the resolver.
         self.policy.check_url(url).map_err(|e| e.to_string())?;
-        let response = request.send().await.map_err(|e| describe(&e))?;
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+            .unwrap_or_else(|| "the target".into());
+        let response = request
+            .send()
+            .await
+            .map_err(|e| failure::describe(&e, &host))?;
         let status = response.status();
         if status.is_redirection() {
             let to = response
@@ -110,60 +118,8 @@ impl Outbound {
         if status.is_success() {
             Ok(())
         } else {
-            Err(format!("HTTP {status}"))
+            Err(format!("HTTP {status} from {host}"))
         }
-    }
-}
-
-/// A failed request in one line: the policy's refusal alone when that was
-/// the cause, else the error and its causes.
-fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = Vec::new();
-    let mut next = Some(error);
-    while let Some(e) = next {
-        if let Some(refused) = e.downcast_ref::<EgressError>() {
-            return refused.to_string();
-        }
-        parts.push(without_url(&e.to_string()));
-        next = e.source();
-    }
-    parts.join(": ")
-}
-
-/// An HTTP client error's text without the URL it names ("... for url
-/// (https://hooks.slack.com/services/SECRET)"): a webhook URL is a secret,
-/// and delivery errors are shown and stored.
-fn without_url(text: &str) -> String {
-    match text.find(" for url (") {
-        Some(start) => {
-            let rest = &text[start + " for url (".len()..];
-            let end = rest.find(')').map_or(rest.len(), |i| i + 1);
-            format!("{}{}", &text[..start], &rest[end..])
-        }
-        None => text.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod describe_tests {
-    #[test]
-    fn delivery_errors_do_not_carry_the_webhook_url() {
-        assert_eq!(
-            super::without_url(
-                "error sending request for url (https://hooks.slack.com/services/T0/B0/SECRET)"
-            ),
-            "error sending request"
-        );
-        assert_eq!(
-            super::without_url(
-                "HTTP status server error (500 Internal Server Error) for url (https://x/y?token=1) now"
-            ),
-            "HTTP status server error (500 Internal Server Error) now"
-        );
-        assert_eq!(
-            super::without_url("connection refused"),
-            "connection refused"
-        );
     }
 }
 

@@ -221,7 +221,7 @@ impl AlertStore for SqlStore {
         // Each notification queued for the alert, as it stands: sent,
         // retrying (with the channel's error) or waiting.
         let notifications = q(
-            "SELECT o.created_at, o.sent_at, o.attempts, o.last_error, o.payload, c.name, c.kind
+            "SELECT o.created_at, o.sent_at, o.abandoned_at, o.attempts, o.last_error, o.payload, c.name, c.kind
              FROM outbox o JOIN channels c ON c.id = o.channel_id WHERE o.alert_id = $1 ORDER BY o.id",
         )
         .bind(id.to_string())
@@ -238,7 +238,7 @@ impl AlertStore for SqlStore {
                     "channel": row.get::<String, _>("name"),
                     "kind": row.get::<String, _>("kind"),
                     "state": payload["state"],
-                    "status": if sent_at.is_some() { "sent" } else if row.get::<i64, _>("attempts") > 0 { "retrying" } else { "queued" },
+                    "status": if sent_at.is_some() { "sent" } else if row.get::<Option<i64>, _>("abandoned_at").is_some() { "undelivered" } else if row.get::<i64, _>("attempts") > 0 { "retrying" } else { "queued" },
                     "attempts": row.get::<i64, _>("attempts"),
                     "error": row.get::<Option<String>, _>("last_error"),
                 }),
@@ -297,8 +297,8 @@ impl AlertStore for SqlStore {
 
     async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<OutboxItem>> {
         q(
-            "SELECT o.id AS outbox_id, o.payload, o.attempts, c.* FROM outbox o JOIN channels c ON c.id = o.channel_id
-             WHERE c.enabled AND o.sent_at IS NULL AND o.next_at <= $1 ORDER BY o.id LIMIT $2",
+            "SELECT o.id AS outbox_id, o.payload, o.attempts, o.created_at AS queued_at, c.* FROM outbox o JOIN channels c ON c.id = o.channel_id
+             WHERE c.enabled AND o.sent_at IS NULL AND o.abandoned_at IS NULL AND o.next_at <= $1 ORDER BY o.id LIMIT $2",
         )
         .bind(now)
         .bind(i64::from(limit))
@@ -312,6 +312,7 @@ impl AlertStore for SqlStore {
                 channel: crate::monitors::channel(row)?,
                 payload: row.get("payload"),
                 attempts: row.get::<i64, _>("attempts").max(0) as u32,
+                queued_at: row.get("queued_at"),
             })
         })
         .collect()
@@ -327,10 +328,18 @@ impl AlertStore for SqlStore {
         Ok(())
     }
 
-    async fn notification_failed(&self, id: i64, error: &str, next_at: i64) -> Result<()> {
-        q("UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_at = $2 WHERE id = $3")
+    async fn notification_failed(
+        &self,
+        id: i64,
+        error: &str,
+        next_at: Option<i64>,
+        at: i64,
+    ) -> Result<()> {
+        q("UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_at = COALESCE($2, next_at),
+             abandoned_at = CASE WHEN $2 IS NULL THEN $3 END WHERE id = $4")
             .bind(error)
             .bind(next_at)
+            .bind(at)
             .bind(id)
             .execute(&self.db)
             .await

@@ -50,6 +50,7 @@ migrations!(
     "0012_hot_chunks.sql",
     "0013_lifecycle.sql",
     "0014_versions.sql",
+    "0015_undelivered.sql",
 );
 
 /// The migrations of one database.

@@ -30,6 +30,7 @@ pub(crate) fn channel(row: &Row) -> Result<ChannelRecord> {
         enabled: row.get("enabled"),
         version: row.get("version"),
         pending: row.try_get::<i64, _>("pending").unwrap_or(0).max(0) as u64,
+        undelivered: row.try_get::<i64, _>("undelivered").unwrap_or(0).max(0) as u64,
         last_error: row.try_get("last_error").unwrap_or(None),
     })
 }
@@ -63,11 +64,14 @@ fn one<T>(rows: Vec<Row>, map: impl Fn(&Row) -> Result<T>) -> Result<T> {
 fn channels_sql(store: &SqlStore, filter: &str) -> String {
     format!(
         "SELECT c.*,
-             (SELECT COUNT(*) FROM outbox o WHERE o.channel_id = c.id AND o.sent_at IS NULL) AS pending,
-             (SELECT o.last_error FROM outbox o WHERE o.channel_id = c.id AND o.sent_at IS NULL AND o.last_error IS NOT NULL ORDER BY o.id DESC LIMIT 1) AS last_error
+             (SELECT COUNT(*) FROM outbox o WHERE o.channel_id = c.id AND o.sent_at IS NULL AND o.abandoned_at IS NULL) AS pending,
+             (SELECT COUNT(*) FROM outbox o WHERE o.channel_id = c.id AND o.abandoned_at > {since}) AS undelivered,
+             (SELECT o.last_error FROM outbox o WHERE o.channel_id = c.id AND o.sent_at IS NULL AND o.last_error IS NOT NULL
+                  AND (o.abandoned_at IS NULL OR o.abandoned_at > {since}) ORDER BY o.id DESC LIMIT 1) AS last_error
          FROM channels c WHERE {}{filter} ORDER BY {}, c.name, c.id",
         store.in_scope(1, "c.org_id", None),
-        store.nocase("c.name")
+        store.nocase("c.name"),
+        since = "COALESCE((SELECT MAX(s.sent_at) FROM outbox s WHERE s.channel_id = c.id), 0)",
     )
 }
 

@@ -39,6 +39,7 @@ async fn channel(store: &dyn Store, org: Uuid, name: &str, min: &str, tags: &[&s
             config: serde_json::json!({ "url": "http://127.0.0.1:9/", "tags": tags }),
             min_severity: min.into(),
             pending: 0,
+            undelivered: 0,
             last_error: None,
         })
         .await
@@ -412,7 +413,7 @@ pub async fn outbox_items_are_sent_or_retried(store: Arc<dyn Store>) {
     let (first, second) = (due[0].id, due[1].id);
     store.notification_sent(first, 60).await.unwrap();
     store
-        .notification_failed(second, "connection refused", 120)
+        .notification_failed(second, "connection refused", Some(120), 61)
         .await
         .unwrap();
     let due: Vec<i64> = store

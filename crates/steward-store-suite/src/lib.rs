@@ -663,6 +663,7 @@ pub async fn channels_route_by_severity_and_tag(store: Arc<dyn Store>) {
                 config: serde_json::json!({ "url": "http://127.0.0.1:9/", "secret": "x", "tags": tags }),
                 min_severity: min.into(),
                 pending: 0,
+                undelivered: 0,
                 last_error: None,
             })
             .await
@@ -681,10 +682,11 @@ pub async fn channels_route_by_severity_and_tag(store: Arc<dyn Store>) {
         flapping: false,
         suppressed: None,
     };
-    store
+    let alert_id = store
         .record_alert_change(&change("warning", 1))
         .await
-        .unwrap();
+        .unwrap()
+        .expect("an alert opens");
     let mut names: Vec<String> = store
         .due_notifications(10, 100)
         .await
@@ -700,18 +702,57 @@ pub async fn channels_route_by_severity_and_tag(store: Arc<dyn Store>) {
     // A failing delivery shows on its channel.
     let first = store.due_notifications(10, 1).await.unwrap().remove(0);
     store
-        .notification_failed(first.id, "HTTP 500", 1_000_000)
+        .notification_failed(first.id, "HTTP 500", Some(1_000_000), 10)
         .await
         .unwrap();
+    let failing = |channels: Vec<ChannelRecord>| {
+        let c = channels
+            .into_iter()
+            .find(|c| c.name == first.channel.name)
+            .unwrap();
+        (c.pending, c.undelivered, c.last_error)
+    };
     let channels = store.list_channels(&Scope::all()).await.unwrap();
-    let failing = channels
-        .iter()
-        .find(|c| c.name == first.channel.name)
+    assert_eq!(failing(channels), (2, 0, Some("HTTP 500".into())));
+    // Given up: no longer due, counted undelivered with its error, and its
+    // alert's history says so.
+    store
+        .notification_failed(first.id, "DNS: cannot resolve x", None, 1_000_000)
+        .await
         .unwrap();
-    assert_eq!(
-        (failing.pending, failing.last_error.as_deref()),
-        (2, Some("HTTP 500"))
+    assert!(
+        store
+            .due_notifications(i64::MAX, 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|i| i.id != first.id),
+        "a notification given up is never due again"
     );
+    let channels = store.list_channels(&Scope::all()).await.unwrap();
+    assert_eq!(
+        failing(channels),
+        (1, 1, Some("DNS: cannot resolve x".into()))
+    );
+    let history = store.alert_history(&Scope::all(), alert_id).await.unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|e| e.event["status"] == "undelivered"
+                && e.event["error"] == "DNS: cannot resolve x"),
+        "{history:?}"
+    );
+    // A later delivery through the channel clears the warning.
+    let next = store
+        .due_notifications(i64::MAX, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.channel.name == first.channel.name)
+        .expect("the channel's other notification");
+    store.notification_sent(next.id, 2_000_000).await.unwrap();
+    let channels = store.list_channels(&Scope::all()).await.unwrap();
+    assert_eq!(failing(channels), (0, 0, None));
 }
 
 /// The same open condition reported twice (a second replica's evaluator

@@ -113,6 +113,7 @@ pub async fn channels_are_edited_disabled_and_deleted(store: Arc<dyn Store>) {
         enabled: true,
         version: 1,
         pending: 0,
+        undelivered: 0,
         last_error: None,
     };
     store.create_channel(&created).await.unwrap();

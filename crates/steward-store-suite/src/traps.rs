@@ -483,6 +483,7 @@ pub async fn wide_integers_survive_a_round_trip(store: Arc<dyn Store>) {
             config: serde_json::json!({}),
             min_severity: "warning".into(),
             pending: 0,
+            undelivered: 0,
             last_error: None,
         })
         .await
@@ -497,7 +498,7 @@ pub async fn wide_integers_survive_a_round_trip(store: Arc<dyn Store>) {
         .unwrap()
         .remove(0);
     store
-        .notification_failed(item.id, "later", i64::MAX)
+        .notification_failed(item.id, "later", Some(i64::MAX), 1)
         .await
         .unwrap();
     assert!(

@@ -45,5 +45,13 @@ pub trait AlertStore: Send + Sync {
     /// Unsent notifications due at `now`, oldest first.
     async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<OutboxItem>>;
     async fn notification_sent(&self, id: i64, at: i64) -> Result<()>;
-    async fn notification_failed(&self, id: i64, error: &str, next_at: i64) -> Result<()>;
+    /// A delivery failed at `at`: tried again at `next_at`, or given up
+    /// (kept, marked undelivered) when that is None.
+    async fn notification_failed(
+        &self,
+        id: i64,
+        error: &str,
+        next_at: Option<i64>,
+        at: i64,
+    ) -> Result<()>;
 }

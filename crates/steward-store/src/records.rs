@@ -431,8 +431,10 @@ pub struct ChannelRecord {
     pub version: i64,
     /// Notifications waiting (or retrying) for this channel.
     pub pending: u64,
-    /// The latest delivery error of a waiting notification: a failing
-    /// channel shows here.
+    /// Notifications given up since the channel last delivered one.
+    pub undelivered: u64,
+    /// The latest delivery error of a waiting notification, or of one
+    /// given up since the last delivery: a failing channel shows here.
     pub last_error: Option<String>,
 }
 
@@ -442,6 +444,8 @@ pub struct OutboxItem {
     pub channel: ChannelRecord,
     pub payload: String,
     pub attempts: u32,
+    /// When it was queued: retries stop a bound after that.
+    pub queued_at: i64,
 }
 
 /// The latest result of a device's local script check.

@@ -62,6 +62,10 @@ struct ServeArgs {
     /// How long offline notifications of one site wait to go out as one.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     alert_group_wait: Duration,
+    /// How long a notification that keeps failing is retried (at most an
+    /// hour apart) before it is given up and shown undelivered on its channel.
+    #[arg(long, env = "STEWARD_NOTIFICATION_GIVE_UP", default_value = "24h", value_parser = humantime::parse_duration)]
+    notification_give_up: Duration,
     /// How long raw metric samples are kept; older ones become 5-minute means.
     #[arg(long, default_value = "7days", value_parser = humantime::parse_duration)]
     retention: Duration,
@@ -113,6 +117,7 @@ impl ServeArgs {
             hourly_ms: ms(self.retention_1h).max(ms(self.retention_5m)),
         };
         config.alert_group_wait = self.alert_group_wait;
+        config.notification_give_up = self.notification_give_up;
         config.default_policy = !self.no_default_policy;
         config.job_signing_key = self.job_signing_key.clone();
         config.approval_threshold = self.approval_threshold;

@@ -140,9 +140,18 @@ pub fn alerts_table(alerts: &Value) -> String {
 /// Notification channels: name, kind, where they go from, enabled.
 pub fn channels_table(channels: &Value) -> String {
     let mut rows = vec![
-        ["ID", "NAME", "KIND", "FROM SEVERITY", "ENABLED"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "ID",
+            "NAME",
+            "KIND",
+            "FROM SEVERITY",
+            "ENABLED",
+            "WAITING",
+            "GIVEN UP",
+            "LAST ERROR",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for c in channels.as_array().into_iter().flatten() {
         rows.push(vec![
@@ -151,6 +160,9 @@ pub fn channels_table(channels: &Value) -> String {
             text(c, "kind"),
             text(c, "min_severity"),
             if c["enabled"] == false { "no" } else { "yes" }.to_string(),
+            c["pending"].as_u64().unwrap_or(0).to_string(),
+            c["undelivered"].as_u64().unwrap_or(0).to_string(),
+            c["last_error"].as_str().unwrap_or("-").to_string(),
         ]);
     }
     table(&rows)

@@ -326,3 +326,62 @@ async fn redirects_are_not_followed() {
         "the receiver the redirect named was reached"
     );
 }
+
+/// A channel that keeps failing is given up after the bound: its
+/// notification stops being retried, the channel counts it undelivered
+/// with the reason, and the alert's history says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_channel_says_why_and_stops_retrying_after_the_bound() {
+    steward_pki::install_default_provider();
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| {
+        Server::launch_with_env(root.path(), &[("STEWARD_NOTIFICATION_GIVE_UP", "4s")])
+    });
+    let api = api_of(&server);
+    let closed = closed_port("127.0.0.2");
+    let (status, channel) = webhook(
+        &api,
+        "down",
+        &format!("http://127.0.0.2:{closed}/hook/SECRET"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{channel}");
+
+    raise_offline_alert(&server, &api, root.path()).await;
+    let why = format!("connection refused by 127.0.0.2:{closed}: nothing listens there");
+    assert_eq!(channel_error(&api, "down").await, why);
+    // Given up within the bound (4 s) plus a retry's wait, not retried for ever.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let down = loop {
+        let (_, channels) = api.get("/api/v1/channels").await;
+        let down = channels
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["name"] == "down"))
+            .cloned()
+            .expect("the channel");
+        if down["undelivered"] == 1 {
+            break down;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the notification was never given up: {down}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(down["pending"], 0, "{down}");
+    assert_eq!(down["last_error"], why.as_str(), "{down}");
+    let (_, alerts) = api.get("/api/v1/alerts").await;
+    let alert = alerts[0]["id"].as_str().expect("the offline alert");
+    let (_, history) = api.get(&format!("/api/v1/alerts/{alert}/history")).await;
+    let given_up = history
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["event"]["status"] == "undelivered")
+        .unwrap_or_else(|| panic!("no undelivered notification in {history}"));
+    assert_eq!(given_up["event"]["error"], why.as_str(), "{given_up}");
+    assert!(
+        given_up["event"]["attempts"].as_i64() >= Some(2),
+        "{given_up}"
+    );
+}

@@ -133,6 +133,7 @@ fn build(
         enabled: body.enabled,
         version: 1,
         pending: 0,
+        undelivered: 0,
         last_error: None,
     })
 }

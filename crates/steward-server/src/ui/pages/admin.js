@@ -196,6 +196,7 @@ export async function channels(root) {
       { title: "Kind", render: (c) => c.kind },
       { title: "From severity", render: (c) => c.min_severity },
       { title: "Waiting", class: "num", render: (c) => String(c.pending) },
+      { title: "Given up", class: "num", render: (c) => (c.undelivered ? h("span", { class: "pill failed", title: "Notifications that kept failing for a day and were not delivered (since the channel last delivered one)" }, String(c.undelivered)) : "0") },
       { title: "Last error", class: "wrap", render: (c) => (c.last_error ? h("span", { class: "pill failed" }, c.last_error) : "–") },
       { title: "", render: (c) => h("button", { class: "small", dataset: { test: c.name }, onclick: (e) => test(c, e.target) }, "Send test") },
       { title: "", render: (c) => lifecycleButtons(c, { edit: () => edit(c), path: `/channels/${c.id}`, what: `the channel ${c.name}`, done: draw,

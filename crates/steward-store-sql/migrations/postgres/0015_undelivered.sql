@@ -1,0 +1,4 @@
+-- A notification that kept failing is given up (by default a day after it
+-- was queued) and kept, marked undelivered: its channel shows it until a
+-- later notification gets through.
+ALTER TABLE outbox ADD COLUMN abandoned_at BIGINT;
