@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MonitorSpec {
     /// A metric beyond a threshold for a duration.
     Threshold {
@@ -82,6 +82,7 @@ pub struct Monitor {
 /// affected device; page a human only when that fails or the condition has
 /// not cleared `verify_ms` after the script succeeded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Remediation {
     pub script: String,
     #[serde(default)]

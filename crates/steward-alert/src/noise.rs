@@ -54,13 +54,91 @@ pub enum Schedule {
     /// One period, `[start, end)`.
     Once { start: Millis, end: Millis },
     /// Every week on these days (0 = Monday) from a local time, for a
-    /// duration; local time is UTC plus `utc_offset_minutes`.
+    /// duration. Local time is the wall clock of `timezone` (an IANA name:
+    /// "Sunday 02:00 Europe/Berlin" stays 02:00 across daylight saving
+    /// time), or UTC plus `utc_offset_minutes` without one.
     Weekly {
         days: Vec<u8>,
         start_minute: u32,
         duration_minutes: u32,
+        #[serde(default)]
         utc_offset_minutes: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timezone: Option<Zone>,
     },
+}
+
+/// An IANA time zone ("Europe/Berlin"), looked up in the system's time
+/// zone database when it is read (an unknown name is refused then), so
+/// evaluating a window does no lookup.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    name: String,
+    tz: jiff::tz::TimeZone,
+}
+
+impl Zone {
+    pub fn new(name: &str) -> Result<Self, String> {
+        jiff::tz::TimeZone::get(name)
+            .map(|tz| Self {
+                name: name.to_string(),
+                tz,
+            })
+            .map_err(|_| {
+                format!("unknown time zone {name:?}: use an IANA name such as Europe/Berlin or UTC")
+            })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether a period starting at `start_minute` of one of `days` (local
+    /// wall clock) and lasting `minutes` holds `at`.
+    fn weekly_active(&self, days: &[u8], start_minute: u32, minutes: i64, at: Millis) -> bool {
+        let Ok(now) = jiff::Timestamp::from_millisecond(at) else {
+            return false;
+        };
+        let today = now.to_zoned(self.tz.clone()).date();
+        let (hour, minute) = ((start_minute / 60) as i8, (start_minute % 60) as i8);
+        // A period may have started up to a week before today.
+        (0..=7i64).any(|back| {
+            let Ok(date) = today.checked_sub(jiff::Span::new().days(back)) else {
+                return false;
+            };
+            let weekday = date.weekday().to_monday_zero_offset() as u8;
+            if !days.contains(&weekday) {
+                return false;
+            }
+            let Ok(start) = date
+                .at(hour, minute, 0, 0)
+                .to_zoned(self.tz.clone())
+                .map(|z| z.timestamp().as_millisecond())
+            else {
+                return false;
+            };
+            start <= at && at < start.saturating_add(minutes.saturating_mul(MINUTE))
+        })
+    }
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Serialize for Zone {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for Zone {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Zone::new(&name).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Schedule {
@@ -72,14 +150,20 @@ impl Schedule {
                 start_minute,
                 duration_minutes,
                 utc_offset_minutes,
+                timezone,
             } => {
+                let minutes = i64::from(*duration_minutes).min(WEEK_MINUTES);
+                if let Some(zone) = timezone {
+                    return *start_minute < 24 * 60
+                        && zone.weekly_active(days, *start_minute, minutes, at);
+                }
                 let local_minutes = at.div_euclid(MINUTE) + i64::from(*utc_offset_minutes);
                 // 1970-01-01 was a Thursday (day 3 counting from Monday).
                 let minute_of_week = (local_minutes + 3 * 24 * 60).rem_euclid(WEEK_MINUTES);
                 days.iter().filter(|d| **d < 7).any(|day| {
                     let start = i64::from(*day) * 24 * 60 + i64::from(*start_minute);
                     let offset = (minute_of_week - start).rem_euclid(WEEK_MINUTES);
-                    offset < i64::from(*duration_minutes).min(WEEK_MINUTES)
+                    offset < minutes
                 })
             }
         }
@@ -262,6 +346,7 @@ mod tests {
             start_minute: 23 * 60,
             duration_minutes: 120,
             utc_offset_minutes: 60,
+            timezone: None,
         };
         // 23:00 local Monday = 22:00 UTC.
         assert!(!nightly.active(monday(21 * 60 + 59)));
@@ -273,10 +358,57 @@ mod tests {
             start_minute: 23 * 60,
             duration_minutes: 120,
             utc_offset_minutes: 0,
+            timezone: None,
         };
         assert!(sunday_night.active(monday(30))); // wraps into Monday
         assert!(Schedule::Once { start: 10, end: 20 }.active(10));
         assert!(!Schedule::Once { start: 10, end: 20 }.active(20));
+    }
+
+    #[test]
+    fn weekly_windows_in_a_time_zone_keep_their_wall_clock_across_dst() {
+        let at = |text: &str| -> Millis {
+            text.parse::<jiff::Timestamp>()
+                .expect("a time")
+                .as_millisecond()
+        };
+        // Sunday 01:00-02:00 in Berlin: 00:00 UTC in winter, 23:00 UTC the
+        // Saturday before in summer (CEST from 2026-03-29).
+        let patch_night: Schedule = serde_json::from_value(serde_json::json!({
+            "kind": "weekly", "days": [6], "start_minute": 60, "duration_minutes": 60,
+            "timezone": "Europe/Berlin"
+        }))
+        .expect("a schedule");
+        assert!(patch_night.active(at("2026-03-22T00:30:00Z")));
+        assert!(!patch_night.active(at("2026-03-22T01:00:00Z")));
+        assert!(!patch_night.active(at("2026-04-04T22:59:00Z")));
+        assert!(patch_night.active(at("2026-04-04T23:30:00Z")));
+        assert!(!patch_night.active(at("2026-04-05T00:30:00Z")));
+        // A window across midnight local, into Monday.
+        let late: Schedule = serde_json::from_value(serde_json::json!({
+            "kind": "weekly", "days": [6], "start_minute": 1380, "duration_minutes": 120,
+            "timezone": "America/New_York"
+        }))
+        .expect("a schedule");
+        // Sunday 2026-07-05 23:00 EDT = Monday 03:00 UTC; 00:30 EDT Monday.
+        assert!(late.active(at("2026-07-06T04:30:00Z")));
+        assert!(!late.active(at("2026-07-06T05:00:00Z")));
+        // The name round-trips; an unknown one is refused when read.
+        assert_eq!(
+            serde_json::to_value(&patch_night).unwrap()["timezone"],
+            "Europe/Berlin"
+        );
+        let unknown = serde_json::from_value::<Schedule>(serde_json::json!({
+            "kind": "weekly", "days": [6], "start_minute": 60, "duration_minutes": 60,
+            "timezone": "Mars/Olympus"
+        }))
+        .expect_err("an unknown zone");
+        assert!(
+            unknown
+                .to_string()
+                .contains("unknown time zone \"Mars/Olympus\""),
+            "{unknown}"
+        );
     }
 
     #[test]

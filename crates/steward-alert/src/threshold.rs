@@ -20,6 +20,7 @@ pub enum Direction {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Level {
     pub trigger: f64,
     /// Where the level clears; defaults to the trigger (no hysteresis).
@@ -27,6 +28,7 @@ pub struct Level {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Threshold {
     pub direction: Direction,
     pub warning: Option<Level>,

@@ -35,6 +35,26 @@ pub const ENROLL_WS_PATH: &str = "/agent/v1/enroll";
 /// Path serving the CA certificate (PEM) that the enrollment token pins.
 pub const CA_PATH: &str = "/ca.pem";
 
+/// Every metric name an agent reports (OpenTelemetry system semantic
+/// conventions where one exists): what a monitor may watch. The agent's
+/// collectors are tested to report nothing else.
+pub const METRIC_NAMES: &[&str] = &[
+    "system.cpu.utilization",
+    "system.cpu.load_average.1m",
+    "system.cpu.load_average.5m",
+    "system.cpu.load_average.15m",
+    "system.memory.utilization",
+    "system.memory.usage",
+    "system.paging.utilization",
+    "system.filesystem.utilization",
+    "system.filesystem.usage",
+    "system.network.io",
+    "system.processes.count",
+    "system.uptime",
+    "log.match.count",
+    "log.match.count_5m",
+];
+
 /// A message from an agent to the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

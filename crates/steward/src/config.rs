@@ -456,11 +456,16 @@ async fn apply(
             }
             Step::Delete { kind, id, .. } => client.delete(&format!("{}/{id}", kind.path())).await,
         };
-        if let Err(error) = result {
-            bail!(
+        match result {
+            Err(error) => bail!(
                 "{}: {error:#} ({done} of {total} steps applied before it; nothing after it)",
                 step.line()
-            );
+            ),
+            Ok(answer) => {
+                if let Some(warning) = answer["warning"].as_str() {
+                    eprintln!("warning: {}: {warning}", step.line());
+                }
+            }
         }
         if !json {
             eprintln!("[{}/{total}] {}", done + 1, step.line());

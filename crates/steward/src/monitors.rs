@@ -45,7 +45,17 @@ pub async fn run(command: Option<MonitorCommand>, json: bool, remote: &Remote) -
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let body: Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", file.display()))?;
-            print_json(&client.post("/api/v1/monitors", &body).await?)
+            let created = client.post("/api/v1/monitors", &body).await?;
+            warn(&created);
+            crate::answered(
+                json,
+                &created,
+                format!(
+                    "Created monitor {} ({})",
+                    created["monitor"]["name"].as_str().unwrap_or(""),
+                    created["id"].as_str().unwrap_or("")
+                ),
+            )
         }
         Some(MonitorCommand::Export) => {
             let monitors = client.get("/api/v1/monitors").await?;
@@ -78,16 +88,25 @@ pub async fn run(command: Option<MonitorCommand>, json: bool, remote: &Remote) -
                     eprintln!("{name}: exists, skipped (steward apply -f FILE updates it)");
                     continue;
                 }
-                client
+                let created = client
                     .post("/api/v1/monitors", monitor)
                     .await
                     .with_context(|| format!("importing {name}"))?;
                 eprintln!("{name}: created");
+                warn(&created);
             }
             Ok(())
         }
         Some(MonitorCommand::Delete { name }) => {
             crate::config::delete_named(&client, crate::plan::Kind::Monitor, &name, json).await
         }
+    }
+}
+
+/// The server's warning about what it accepted (a metric no agent
+/// reports), on standard error.
+pub fn warn(answer: &Value) {
+    if let Some(warning) = answer["warning"].as_str() {
+        eprintln!("warning: {warning}");
     }
 }

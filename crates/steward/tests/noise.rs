@@ -271,3 +271,95 @@ async fn outages_maintenance_and_flapping_stay_quiet() {
         hot.len()
     );
 }
+
+/// A weekly window keeps its time zone's wall clock, and an edit takes
+/// effect at once: made for six hours from now in Kiritimati (UTC+14) it
+/// suppresses nothing; moved to cover now, the next alert is suppressed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_weekly_window_in_a_time_zone_suppresses_at_once() {
+    steward_pki::install_default_provider();
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = server.api();
+    let ok = |(status, body): (StatusCode, Value)| {
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    };
+    ok(api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "hot", "spec": { "kind": "threshold", "metric": "system.cpu.utilization", "threshold": { "direction": "above", "critical": { "trigger": 0.9 } } } }),
+        )
+        .await);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // Minutes past midnight in Kiritimati, which keeps UTC+14 all year.
+    let local_minute = (now_ms / 60_000 + 14 * 60).rem_euclid(1440);
+    let weekly = |start: i64| json!({ "kind": "weekly", "days": [0, 1, 2, 3, 4, 5, 6], "start_minute": start, "duration_minutes": 60, "timezone": "Pacific/Kiritimati" });
+    let window = ok(api
+        .post(
+            "/api/v1/maintenance",
+            json!({ "name": "patch night", "matcher": { "sites": ["lab"] }, "schedule": weekly((local_minute + 360).rem_euclid(1440)) }),
+        )
+        .await);
+    let token = ok(api
+        .post("/api/v1/enroll-tokens", json!({ "site": "lab", "uses": 2 }))
+        .await)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hot = json!({ "type": "metrics", "seq": 1, "ts_ms": now_ms, "points": [{ "name": "system.cpu.utilization", "value": 0.95 }] }).to_string();
+    let alert_of = |device: String| {
+        let api = api.clone();
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let (_, alerts) = api.get("/api/v1/alerts").await;
+                if let Some(alert) = alerts
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|a| a["device_id"] == json!(device))
+                {
+                    return alert.clone();
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no alert for {device}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+
+    let (first, mut socket) = simulated(&server, root.path(), &token, "first").await;
+    socket.send(Message::text(hot.clone())).await.unwrap();
+    let alert = alert_of(first).await;
+    assert!(
+        alert["suppressed"].is_null(),
+        "not in the window yet: {alert}"
+    );
+
+    // Moved to have begun five minutes ago (local time): covers now.
+    let id = window["id"].as_str().unwrap();
+    let (_, rule) = api.get(&format!("/api/v1/maintenance/{id}")).await;
+    let (status, _, edited) = api
+        .patch(
+            &format!("/api/v1/maintenance/{id}"),
+            rule["version"].as_i64(),
+            json!({ "schedule": weekly((local_minute - 5).rem_euclid(1440)) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    let (second, mut socket) = simulated(&server, root.path(), &token, "second").await;
+    socket.send(Message::text(hot)).await.unwrap();
+    let alert = alert_of(second).await;
+    assert!(
+        alert["suppressed"]
+            .as_str()
+            .is_some_and(|s| s.contains("patch night")),
+        "suppressed by the edited window: {alert}"
+    );
+}

@@ -274,3 +274,80 @@ async fn a_disabled_channel_notifies_nothing_until_enabled_again() {
         received.lock().unwrap()
     );
 }
+
+/// A monitor definition is read strictly (a misspelled field anywhere in
+/// it is refused by name) and a metric no agent reports is accepted with a
+/// warning naming the close ones, in the API and the CLI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_definitions_are_strict_and_unknown_metrics_are_warned() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = server.api();
+    let spec = |metric: &str, extra: Value| {
+        let mut threshold =
+            json!({ "direction": "above", "critical": { "trigger": 0.9 }, "for_ms": 60000 });
+        for (k, v) in extra.as_object().unwrap() {
+            threshold[k] = v.clone();
+        }
+        json!({ "kind": "threshold", "metric": metric, "threshold": threshold })
+    };
+    // A misspelled "for" inside the threshold is refused by name.
+    let (status, refused) = api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "cpu", "spec": spec("system.cpu.utilization", json!({ "for": "1m" })) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("spec: unknown field `for`"),
+        "{refused}"
+    );
+    // A known metric: no warning.
+    let (status, created) = api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "cpu", "spec": spec("system.cpu.utilization", json!({})) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert!(created.get("warning").is_none(), "{created}");
+    // A misspelled metric: saved, with a warning naming the right one.
+    let (status, created) = api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "cpu2", "spec": spec("system.cpu.utilisation", json!({})) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let warning = created["warning"].as_str().unwrap_or_default();
+    assert!(
+        warning.contains(r#"no agent reports a metric named "system.cpu.utilisation""#)
+            && warning.contains(r#"did you mean "system.cpu.utilization"?"#),
+        "{created}"
+    );
+    // The CLI says it on standard error.
+    let file = root.path().join("disk.json");
+    std::fs::write(
+        &file,
+        json!({ "name": "disk", "spec": spec("system.filesystem.utilisation", json!({})) })
+            .to_string(),
+    )
+    .unwrap();
+    let out = server.cli(&["monitors", "create", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            r#"warning: no agent reports a metric named "system.filesystem.utilisation""#
+        ) && stderr.contains(r#""system.filesystem.utilization""#),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("Created monitor disk ("),
+        "{out:?}"
+    );
+}

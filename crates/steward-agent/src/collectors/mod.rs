@@ -108,6 +108,13 @@ mod tests {
         let mut host = Host::new().unwrap();
         let points = collect_metrics(&mut host);
         let names: Vec<&str> = points.iter().map(|p| p.name.as_str()).collect();
+        // Monitors are checked against the catalogue: report nothing else.
+        for name in &names {
+            assert!(
+                steward_proto::METRIC_NAMES.contains(name),
+                "{name} is not in steward_proto::METRIC_NAMES"
+            );
+        }
         for expected in [
             "system.cpu.utilization",
             "system.memory.utilization",

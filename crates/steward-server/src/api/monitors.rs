@@ -123,6 +123,58 @@ async fn build(
     })
 }
 
+/// A warning when the monitor watches a metric no agent reports (a typo
+/// makes a monitor that never fires), naming the closest known ones.
+pub fn metric_warning(spec: &MonitorSpec) -> Option<String> {
+    let metric = match spec {
+        MonitorSpec::Threshold { metric, .. } | MonitorSpec::Forecast { metric, .. } => metric,
+        MonitorSpec::Offline | MonitorSpec::Check { .. } => return None,
+    };
+    let known = steward_proto::METRIC_NAMES;
+    if known.contains(&metric.as_str()) {
+        return None;
+    }
+    let mut close: Vec<(f64, &str)> = known
+        .iter()
+        .map(|k| (strsim::normalized_damerau_levenshtein(metric, k), *k))
+        .filter(|(score, _)| *score >= 0.7)
+        .collect();
+    close.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    // Only those about as close as the closest.
+    let best = close.first().map_or(0.0, |c| c.0);
+    close.retain(|(score, _)| *score >= best - 0.05);
+    let hint = match close.as_slice() {
+        [] => format!(
+            "; agents report {}",
+            known
+                .iter()
+                .map(|k| format!("{k:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        close => format!(
+            "; did you mean {}?",
+            close
+                .iter()
+                .take(3)
+                .map(|(_, k)| format!("{k:?}"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    };
+    Some(format!(
+        "no agent reports a metric named {metric:?}, so this monitor will not fire until one does{hint}"
+    ))
+}
+
+/// The answer to a create or edit, with the metric warning when there is one.
+fn with_warning(mut answer: Value, spec: &MonitorSpec) -> Value {
+    if let Some(warning) = metric_warning(spec) {
+        answer["warning"] = warning.into();
+    }
+    answer
+}
+
 /// Every evaluator (this replica's and the others') picks up a change
 /// to monitors or noise rules.
 pub(super) async fn reload(state: &AppState) -> Result<(), ApiError> {
@@ -167,9 +219,12 @@ pub async fn create_monitor(
         .map_err(|e| named_conflict(e, "monitor", &record.name))?;
     reload(&state).await?;
     caller.changed(Value::Null, view(&record));
-    Ok(Json(
-        json!({ "id": record.id, "monitor": record.definition, "enabled": record.enabled, "version": record.version }),
-    ))
+    let spec: Option<MonitorSpec> = serde_json::from_value(record.definition["spec"].clone()).ok();
+    let answer = json!({ "id": record.id, "monitor": record.definition, "enabled": record.enabled, "version": record.version });
+    Ok(Json(match &spec {
+        Some(spec) => with_warning(answer, spec),
+        None => answer,
+    }))
 }
 
 /// A remediation runs a script on every device the monitor reaches, later
@@ -263,7 +318,15 @@ pub async fn patch_monitor(
     }
     reload(&state).await?;
     caller.changed(view(&current), view(&record));
-    Ok(tagged(record.version, answer(&record)))
+    let spec: Option<MonitorSpec> = serde_json::from_value(record.definition["spec"].clone()).ok();
+    let answered = answer(&record);
+    Ok(tagged(
+        record.version,
+        match &spec {
+            Some(spec) => with_warning(answered, spec),
+            None => answered,
+        },
+    ))
 }
 
 pub async fn delete_monitor(
@@ -278,4 +341,39 @@ pub async fn delete_monitor(
     reload(&state).await?;
     caller.changed(view(&current), Value::Null);
     Ok(Json(json!({ "deleted": id })))
+}
+
+#[cfg(test)]
+mod tests {
+    use steward_alert::monitor::MonitorSpec;
+
+    fn check(metric: &str, expected: Option<&str>) {
+        let spec: MonitorSpec = serde_json::from_value(serde_json::json!({
+            "kind": "threshold", "metric": metric,
+            "threshold": { "direction": "above", "critical": { "trigger": 1.0 } }
+        }))
+        .expect("a spec");
+        let warning = super::metric_warning(&spec);
+        match (warning.as_deref(), expected) {
+            (None, None) => {}
+            (Some(w), Some(e)) => assert!(w.contains(e), "{metric}: {w}"),
+            (w, e) => panic!("{metric}: warned {w:?}, expected {e:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_metrics_are_warned_with_the_closest_names() {
+        check("system.cpu.utilization", None);
+        check("log.match.count_5m", None);
+        check(
+            "system.cpu.utilisation",
+            Some(r#"did you mean "system.cpu.utilization"?"#),
+        );
+        check(
+            "system.filesystem.utilisation",
+            Some(r#""system.filesystem.utilization""#),
+        );
+        check("cpu", Some(r#"agents report "system.cpu.utilization""#));
+        check("cpu", Some("will not fire until one does"));
+    }
 }

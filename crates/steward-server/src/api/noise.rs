@@ -51,6 +51,36 @@ fn window(body: NewWindow) -> Result<MaintenanceWindow, ApiError> {
             "a maintenance window needs a name of 1-128 characters",
         ));
     }
+    match &body.schedule {
+        Schedule::Once { start, end } if end <= start => {
+            return Err(ApiError::bad_request(
+                "a maintenance window must end after it starts",
+            ));
+        }
+        Schedule::Weekly {
+            days,
+            start_minute,
+            duration_minutes,
+            ..
+        } => {
+            if days.is_empty() || days.iter().any(|d| *d > 6) {
+                return Err(ApiError::bad_request(
+                    "a weekly window needs days from 0 (Monday) to 6 (Sunday)",
+                ));
+            }
+            if *start_minute >= 24 * 60 {
+                return Err(ApiError::bad_request(
+                    "start_minute is the minute of the day it starts, 0 to 1439",
+                ));
+            }
+            if !(1..=7 * 24 * 60).contains(duration_minutes) {
+                return Err(ApiError::bad_request(
+                    "duration_minutes is 1 to 10080 (a week)",
+                ));
+            }
+        }
+        Schedule::Once { .. } => {}
+    }
     Ok(MaintenanceWindow {
         name: body.name,
         matcher: body.matcher,

@@ -23,8 +23,8 @@ export async function monitors(root) {
     ], all, { empty: "No monitors.", rowClass: (m) => (m.enabled === false ? "disabled" : null) }));
   };
   const create = () => modal("New monitor", (close) => monitorForm(async (body) => {
-    await api("/monitors", { method: "POST", body });
-    toast("Saved " + body.name);
+    const saved = await api("/monitors", { method: "POST", body });
+    toast(saved.warning ? `Saved ${body.name}; ${saved.warning}` : "Saved " + body.name, saved.warning ? "error" : "ok");
     close();
     draw();
   }), { wide: true });
@@ -35,8 +35,8 @@ export async function monitors(root) {
     if (kept.applies_to?.devices?.length) body.applies_to.devices = kept.applies_to.devices;
     if (body.remediation && kept.remediation?.script === body.remediation.script) body.remediation = kept.remediation;
     if (!body.remediation) body.remediation = null;
-    await api(`/monitors/${m.id}`, { method: "PATCH", body, version: m.version });
-    toast("Saved " + body.name);
+    const saved = await api(`/monitors/${m.id}`, { method: "PATCH", body, version: m.version });
+    toast(saved.warning ? `Saved ${body.name}; ${saved.warning}` : "Saved " + body.name, saved.warning ? "error" : "ok");
     close();
     draw();
   }, m), { wide: true });

@@ -120,12 +120,18 @@ const windowColumns = [
   { title: "When", render: (r) => {
     const s = r.definition.schedule || {};
     if (s.kind === "once") return `${when(s.start)} – ${when(s.end)}`;
-    const days = (s.days || []).map((d) => ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][d]).join(" ");
-    const hh = String(Math.floor(s.start_minute / 60)).padStart(2, "0"), mm = String(s.start_minute % 60).padStart(2, "0");
-    return `weekly ${days} at ${hh}:${mm} for ${s.duration_minutes} min`;
+    const days = (s.days || []).map((d) => DAYS[d]).join(" ");
+    const zone = s.timezone || (s.utc_offset_minutes ? `UTC${s.utc_offset_minutes > 0 ? "+" : "-"}${clock(Math.abs(s.utc_offset_minutes))}` : "UTC");
+    return `weekly ${days} at ${clock(s.start_minute)} (${zone}) for ${span(s.duration_minutes)}`;
   } },
   { title: "By", render: (r) => r.created_by },
 ];
+
+const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+// 90 → "01:30"
+const clock = (minutes) => `${String(Math.floor(minutes / 60)).padStart(2, "0")}:${String(minutes % 60).padStart(2, "0")}`;
+// 90 → "1h 30m"
+const span = (minutes) => [minutes >= 60 ? `${Math.floor(minutes / 60)}h` : "", minutes % 60 ? `${minutes % 60}m` : ""].filter(Boolean).join(" ");
 
 // "a, b" → ["a", "b"]
 const list = (text) => (text || "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -164,20 +170,52 @@ function maintenanceDialog(done, rule) {
   const now = new Date();
   const from = d.schedule?.start ? new Date(d.schedule.start) : now;
   const to = d.schedule?.end ? new Date(d.schedule.end) : new Date(now.getTime() + 2 * 3600000);
-  return modal(rule ? `Edit ${d.name}` : "Maintenance window", (close) => form([
+  const weekly = d.schedule?.kind === "weekly" ? d.schedule : null;
+  const zone = weekly?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  let closeDialog = () => {};
+  const f = form([
     { name: "name", label: "Name", required: true, value: d.name, placeholder: "Patch night" },
     ...matcherValues(d.matcher),
-    { name: "start", label: "Starts", type: "datetime-local", required: true, value: local(from) },
-    { name: "end", label: "Ends", type: "datetime-local", required: true, value: local(to) },
+    { name: "repeats", label: "Repeats", type: "select", value: weekly ? "weekly" : "once", options: [["once", "Once"], ["weekly", "Every week"]] },
+    { name: "start", label: "Starts", type: "datetime-local", value: local(from) },
+    { name: "end", label: "Ends", type: "datetime-local", value: local(to) },
+    { name: "days", label: "On", value: (weekly?.days || [6]).map((x) => DAYS[x]).join(", "), pattern: "\\s*(Mon|Tue|Wed|Thu|Fri|Sat|Sun)(\\s*,\\s*(Mon|Tue|Wed|Thu|Fri|Sat|Sun))*\\s*", help: "Days, e.g. Sun or Mon, Wed, Fri" },
+    { name: "at", label: "At", type: "time", value: clock(weekly?.start_minute ?? 120) },
+    { name: "for", label: "For", value: weekly ? span(weekly.duration_minutes).replace(" ", "") : "3h", pattern: "([0-9]+h)?([0-9]+m)?", help: "e.g. 3h, 90m, 1h30m" },
+    { name: "timezone", label: "Time zone", value: zone, help: "An IANA name (Europe/Berlin, America/New_York, UTC): the window keeps its local time when the clocks change" },
   ], async (v) => {
-    const start = new Date(v.start).getTime(), end = new Date(v.end).getTime();
-    if (!(end > start)) throw new Error("The window must end after it starts.");
-    const body = { name: v.name, matcher: matcherOf(v), schedule: { kind: "once", start, end } };
+    let schedule;
+    if (v.repeats === "weekly") {
+      const days = list(v.days).map((x) => DAYS.indexOf(x));
+      const [hh, mm] = (v.at || "").split(":").map(Number);
+      const m = /^(?:([0-9]+)h)?(?:([0-9]+)m)?$/.exec(v.for || "");
+      const minutes = m ? Number(m[1] || 0) * 60 + Number(m[2] || 0) : 0;
+      if (!days.length || days.includes(-1)) throw new Error("On: name the days, e.g. Sun or Mon, Wed.");
+      if (!(minutes > 0)) throw new Error("For: how long it lasts, e.g. 3h or 90m.");
+      schedule = { kind: "weekly", days, start_minute: hh * 60 + mm, duration_minutes: minutes, timezone: v.timezone || "UTC" };
+    } else {
+      const start = new Date(v.start).getTime(), end = new Date(v.end).getTime();
+      if (!(end > start)) throw new Error("The window must end after it starts.");
+      schedule = { kind: "once", start, end };
+    }
+    const body = { name: v.name, matcher: matcherOf(v), schedule };
     const saved = rule ? await api(`/maintenance/${rule.id}`, { method: "PATCH", body, version: rule.version })
       : await api("/maintenance", { method: "POST", body });
     // Kept, but it covers no device today: say so.
     toast(saved.warning ? "Saved; " + saved.warning : "Maintenance window saved", saved.warning ? "error" : "ok");
-    close();
+    closeDialog();
     done();
-  }));
-}
+  });
+  // Only the fields of the chosen repetition show (and are required).
+  const repeats = f.elements.repeats;
+  const show = () => {
+    const isWeekly = repeats.value === "weekly";
+    for (const [name, weeklyField] of [["start", false], ["end", false], ["days", true], ["at", true], ["for", true], ["timezone", true]]) {
+      const input = f.elements[name];
+      input.closest("label").hidden = weeklyField !== isWeekly;
+      input.required = weeklyField === isWeekly;
+    }
+  };
+  repeats.addEventListener("change", show);
+  show();
+  return modal(rule ? `Edit ${d.name}` : "Maintenance window", (close) => { closeDialog = close; return f; });

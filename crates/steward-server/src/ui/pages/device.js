@@ -199,7 +199,7 @@ async function checks(body, d) {
 async function serviceDialog(d) {
   await modal("Restart a service", (close) => form(
     [{ name: "service", label: "Service", required: true, placeholder: "nginx", pattern: "[A-Za-z0-9@._:\\-]{1,128}" }],
-    async ({ service }) => { close(); await runAction(d, { kind: "restart_service", service }, null); },
+    async ({ service }) => { close(); await runAction(d, { kind: "restart_service", service }, `Restart ${service} on ${d.name}? Its users lose their connections while it restarts.`); },
     { submitLabel: "Restart" }));
 }
 
