@@ -83,7 +83,8 @@ export function ago(t) {
 }
 export function when(t) {
   if (!t) return "–";
-  return new Date(toMs(t)).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  // With the zone: a technician and the devices may be in different ones.
+  return new Date(toMs(t)).toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
 }
 export function timeTag(t) {
   return h("time", { datetime: t ? new Date(toMs(t)).toISOString() : null, title: when(t) }, ago(t));

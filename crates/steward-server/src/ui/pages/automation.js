@@ -4,6 +4,15 @@ import { api, h, table, pill, timeTag, when, toast, modal, form, link, duration,
 
 // --- running things ----------------------------------------------------------
 
+// The inputs of a script's parameters, filled from `values` (else their
+// defaults); read back with paramValues.
+function paramInputs(def, values = {}) {
+  return (def.params || []).map((p) => h("label", { class: "field" },
+    h("span", { class: "label" }, `${p.name} (${p.kind})${p.required ? " *" : ""}`),
+    h("input", { name: "param:" + p.name, value: values[p.name] ?? p.default ?? "", required: p.required, pattern: p.kind === "int" ? "-?[0-9]+" : p.kind === "bool" ? "true|false" : null })));
+}
+const paramValues = (box) => Object.fromEntries([...box.querySelectorAll("input[name^='param:']")].map((i) => [i.name.slice(6), i.value]));
+
 // Asks which script (and its parameters) to run on `targets`, creates the
 // job and opens its page.
 export async function runDialog(targets, label) {
@@ -14,9 +23,7 @@ export async function runDialog(targets, label) {
     const picker = h("select", { name: "script", "aria-label": "Script" }, scripts.map((s) => h("option", { value: s.name }, `${s.name} (v${s.version})`)));
     const drawParams = () => {
       const def = scripts.find((s) => s.name === picker.value)?.definition || {};
-      params.replaceChildren(...(def.params || []).map((p) => h("label", { class: "field" },
-        h("span", { class: "label" }, `${p.name} (${p.kind})${p.required ? " *" : ""}`),
-        h("input", { name: "param:" + p.name, value: p.default ?? "", required: p.required, pattern: p.kind === "int" ? "-?[0-9]+" : p.kind === "bool" ? "true|false" : null }))));
+      params.replaceChildren(...paramInputs(def));
     };
     picker.addEventListener("change", drawParams);
     drawParams();
@@ -34,8 +41,7 @@ export async function runDialog(targets, label) {
       event.preventDefault();
       error.hidden = true;
       if (!f.checkValidity()) { error.textContent = f.querySelector(":invalid").validationMessage; error.hidden = false; return; }
-      const values = {};
-      for (const input of params.querySelectorAll("input")) values[input.name.slice(6)] = input.value;
+      const values = paramValues(params);
       run.disabled = true;
       try {
         const job = await api("/jobs", { method: "POST", body: { script: picker.value, params: values, targets, expires_in: expires.value, concurrency: Number(concurrency.value) || 0 } });
@@ -204,7 +210,8 @@ export async function schedules(root) {
   const create = async (s) => {
     const scriptList = await api("/scripts");
     const t = s?.timing || {};
-    await modal(s ? `Edit ${s.name}` : "New schedule", (close) => form([
+    let closeDialog = () => {};
+    const f = form([
       { name: "name", label: "Name", required: true, value: s?.name },
       { name: "script", label: "Script", type: "select", required: true, value: s?.job?.script, options: scriptList.map((x) => [x.name, x.name]) },
       { name: "targets", label: "Targets", required: true, value: s ? (s.job.targets || []).join(", ") : "all", help: "Comma-separated: all, tag:web, site:hq, os:debian, device:ID" },
@@ -217,7 +224,7 @@ export async function schedules(root) {
       if (!v.cron && !v.every_minutes) throw new Error("Give a cron expression or a number of minutes.");
       const targets = v.targets.split(",").map((x) => x.trim()).filter(Boolean);
       // A schedule of a built-in action (ping, …) keeps its action.
-      const job = s?.job?.action ? { ...s.job, targets } : { ...(s?.job || {}), script: v.script, targets };
+      const job = s?.job?.action ? { ...s.job, targets } : { ...(s?.job || {}), script: v.script, targets, params: paramValues(params) };
       const body = { name: v.name, timing, job };
       if (s) {
         await api(`/schedules/${s.id}`, { method: "PATCH", body, version: s.version });
@@ -225,9 +232,21 @@ export async function schedules(root) {
         await api("/schedules", { method: "POST", body });
       }
       toast(s ? `Saved ${v.name}` : `Scheduled ${v.name}`);
-      close();
+      closeDialog();
       draw();
-    }), { wide: true });
+    });
+    // The chosen script's parameters, under its picker (the saved values
+    // while it stays the schedule's script).
+    const params = h("div", { class: "form" });
+    const picker = f.elements.script;
+    const drawParams = () => {
+      const def = scriptList.find((x) => x.name === picker.value)?.definition || {};
+      params.replaceChildren(...paramInputs(def, picker.value === s?.job?.script ? s.job.params || {} : {}));
+    };
+    picker.closest("label").after(params);
+    picker.addEventListener("change", drawParams);
+    drawParams();
+    await modal(s ? `Edit ${s.name}` : "New schedule", (close) => { closeDialog = close; return f; }, { wide: true });
   };
   await draw();
 }
