@@ -45,6 +45,51 @@ const CONTENTS: [(&str, &str, &str); 13] = [
     ("enrollment token", "enrollment tokens", "enroll_tokens"),
 ];
 
+/// How each kind of [`CONTENTS`] is named to people (None: it has no
+/// name of its own).
+fn name_of(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "devices" | "retired devices (with their history)" => "name",
+        "users" => "username",
+        "roles" | "monitors" | "channels" | "scripts" | "schedules" | "jobs" => "name",
+        "enrollment tokens" => "'for site ' || site",
+        _ => return None,
+    })
+}
+
+impl SqlStore {
+    /// " (web-01, web-02 and 3 more)": the first names of what `org` holds
+    /// of `kind` (`n` of them), for a refusal that names its dependants.
+    async fn some_names(&self, org: Uuid, kind: &str, n: u64) -> Result<String> {
+        let (Some(name), Some((_, _, source))) = (
+            name_of(kind),
+            CONTENTS.iter().find(|(_, many, _)| *many == kind),
+        ) else {
+            return Ok(String::new());
+        };
+        let joiner = if source.contains(" WHERE ") {
+            "AND"
+        } else {
+            "WHERE"
+        };
+        let names: Vec<String> = q(format!(
+            "SELECT {name} AS n FROM {source} {joiner} org_id = $1 ORDER BY 1 LIMIT 3"
+        ))
+        .bind(org.to_string())
+        .fetch_all(&self.db)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|row| row.get::<String, _>("n"))
+        .collect();
+        let more = n.saturating_sub(names.len() as u64);
+        Ok(match more {
+            0 => format!(" ({})", names.join(", ")),
+            _ => format!(" ({} and {more} more)", names.join(", ")),
+        })
+    }
+}
+
 /// "1 device", "2 devices".
 fn counted(kind: &str, n: u64) -> String {
     let (one, _, _) = CONTENTS
@@ -171,7 +216,14 @@ impl TenancyStore for SqlStore {
     async fn delete_org(&self, scope: &Scope, org: Uuid) -> Result<()> {
         let held = self.org_contents(org).await?;
         if !held.is_empty() {
-            let list: Vec<String> = held.iter().map(|(what, n)| counted(what, *n)).collect();
+            let mut list = Vec::with_capacity(held.len());
+            for (what, n) in &held {
+                list.push(format!(
+                    "{}{}",
+                    counted(what, *n),
+                    self.some_names(org, what, *n).await?
+                ));
+            }
             return Err(StoreError::Refused(format!(
                 "the organisation still holds {}: delete or move them first",
                 list.join(", ")

@@ -682,7 +682,9 @@ pub async fn organisations_are_renamed_and_deleted_only_when_empty(store: Arc<dy
     );
     match store.delete_org(&Scope::all(), acme).await {
         Err(StoreError::Refused(why)) => assert!(
-            why.contains("1 device,") && why.contains("1 enrollment token:"),
+            why.contains("1 device (fp-acme)")
+                && why.contains("1 role (helpdesk)")
+                && why.contains("1 enrollment token (for site hq)"),
             "{why}"
         ),
         other => panic!("deleted a non-empty organisation: {other:?}"),

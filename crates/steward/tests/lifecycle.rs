@@ -466,7 +466,7 @@ async fn what_is_in_use_is_not_deleted_and_the_refusal_names_it() {
         .await);
     let why = refused(api.delete(&org_path).await);
     assert!(
-        why.contains("Client-B cannot be deleted: the organisation still holds 1 enrollment token"),
+        why.contains("Client-B cannot be deleted: the organisation still holds 1 enrollment token (for site hq)"),
         "{why}"
     );
     ok(api
