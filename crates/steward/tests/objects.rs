@@ -351,3 +351,61 @@ async fn monitor_definitions_are_strict_and_unknown_metrics_are_warned() {
         "{out:?}"
     );
 }
+
+/// Revoking a device, setting its upstream and asking it to rotate are
+/// audited with what was before and what is after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_changes_are_audited_with_before_and_after() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = server.api();
+    let gateway = Agent::enroll(root.path(), "gateway", &server.enroll_token(1));
+    let leaf = Agent::enroll(root.path(), "leaf", &server.enroll_token(1));
+    let (status, body) = api
+        .post(
+            &format!("/api/v1/devices/{}/upstream", leaf.device_id),
+            json!({ "upstream": gateway.device_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = api
+        .post(
+            &format!("/api/v1/devices/{}/revoke", leaf.device_id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, audit) = api.get("/api/v1/audit?limit=100").await;
+    let change = |action: &str| -> Value {
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == action)
+            .map(|e| {
+                serde_json::from_str(e["detail"].as_str().unwrap_or("null"))
+                    .unwrap_or(e["detail"].clone())
+            })
+            .find(|d: &Value| d["status"] == 200)
+            .unwrap_or_else(|| panic!("no {action} done in {audit}"))
+    };
+    let upstream = change("POST /api/v1/devices/{id}/upstream");
+    assert_eq!(
+        (
+            upstream["before"]["upstream"].clone(),
+            upstream["after"]["upstream"].clone()
+        ),
+        (Value::Null, json!(gateway.device_id)),
+        "{upstream}"
+    );
+    let revoked = change("POST /api/v1/devices/{id}/revoke");
+    assert_eq!(
+        (
+            revoked["before"]["revoked"].clone(),
+            revoked["after"]["revoked"].clone(),
+            revoked["after"]["name"].clone()
+        ),
+        (json!(false), json!(true), json!("leaf")),
+        "{revoked}"
+    );
+}

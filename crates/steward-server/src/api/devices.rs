@@ -103,7 +103,12 @@ pub async fn revoke(
 ) -> ApiResult<serde_json::Value> {
     let id = id_param(&id, "device")?;
     super::device_in_scope(&state, &caller, id).await?;
+    let before = state.store.get_device(&caller.scope, id).await?;
     state.store.revoke_device(&caller.scope, id).await?;
+    caller.changed(
+        serde_json::json!({ "name": before.summary.name, "revoked": before.summary.revoked }),
+        serde_json::json!({ "name": before.summary.name, "revoked": true }),
+    );
     state.connections.kick(id, "device revoked");
     crate::bus::tell(
         &state,
@@ -179,10 +184,21 @@ pub async fn set_upstream(
         .map(|u| id_param(u, "device"))
         .transpose()?;
     super::device_in_scope(&state, &caller, id).await?;
+    let was = state
+        .store
+        .upstreams()
+        .await?
+        .into_iter()
+        .find(|(device, _)| *device == id)
+        .map(|(_, upstream)| upstream);
     state
         .store
         .set_upstream(&caller.scope, id, upstream)
         .await?;
+    caller.changed(
+        serde_json::json!({ "upstream": was }),
+        serde_json::json!({ "upstream": upstream }),
+    );
     state
         .alerting
         .reload()
@@ -214,6 +230,10 @@ pub async fn rotate(
 ) -> ApiResult<serde_json::Value> {
     let id = id_param(&id, "device")?;
     super::device_in_scope(&state, &caller, id).await?;
+    caller.changed(
+        serde_json::Value::Null,
+        serde_json::json!({ "rotation_requested": true }),
+    );
     if !state.connections.rotate(id) && state.bus.is_shared() {
         // Another replica may hold the device.
         crate::bus::tell(&state, crate::bus::BusEvent::Rotate { device: id });
