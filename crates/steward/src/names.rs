@@ -104,8 +104,8 @@ pub fn is_id(text: &str) -> bool {
 /// The id of the `noun` that `text` means among `candidates`: a UUID as it
 /// is; an id or a name (exact, else in any case), else for devices a
 /// hostname, else a unique id prefix of at least 8 characters. Err is the
-/// sentence for the user: the candidates when several match, similar
-/// names when none does.
+/// sentence for the user: the candidates when several match; when none
+/// does, similar names, or all of them when they are few.
 pub fn resolve(noun: &str, text: &str, candidates: &[Candidate]) -> Result<String, String> {
     let wanted = text.trim().trim_end_matches('…');
     if is_id(wanted) {
@@ -133,15 +133,25 @@ pub fn resolve(noun: &str, text: &str, candidates: &[Candidate]) -> Result<Strin
         }
     }
     let similar = similar(&lower, candidates);
-    Err(if similar.is_empty() {
-        format!("no {noun} named {wanted:?}")
-    } else {
-        format!(
+    let mut all: Vec<&str> = Vec::new();
+    for c in candidates {
+        if !all.contains(&c.name.as_str()) {
+            all.push(&c.name);
+        }
+    }
+    Err(match (similar.is_empty(), all.len()) {
+        (false, _) => format!(
             "no {noun} named {wanted:?} (similar: {})",
             similar.join(", ")
-        )
+        ),
+        (true, 0) => format!("no {noun} named {wanted:?} (there are none)"),
+        (true, 1..=FEW) => format!("no {noun} named {wanted:?} (there are: {})", all.join(", ")),
+        (true, _) => format!("no {noun} named {wanted:?}"),
     })
 }
+
+/// Up to this many objects, a name none has is answered with all of theirs.
+const FEW: usize = 10;
 
 fn ambiguous(noun: &str, wanted: &str, found: &[&Candidate], all: &[Candidate]) -> String {
     let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();

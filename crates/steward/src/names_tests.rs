@@ -87,7 +87,11 @@ fn a_short_id_is_taken_when_it_tells_them_apart() {
   web-01 (site branch, hostname box-b, id 0190aaaa-2…)"#,
     );
     // Shorter than 8: a name, not an id.
-    check(&fleet, "0190", r#"no device named "0190""#);
+    check(
+        &fleet,
+        "0190",
+        r#"no device named "0190" (there are: web-01, db, Mail, web-02)"#,
+    );
 }
 
 #[test]
@@ -103,8 +107,25 @@ fn an_unknown_name_says_so_with_similar_ones() {
         "web",
         r#"no device named "web" (similar: web-01, web-02)"#,
     );
-    check(&fleet, "printer", r#"no device named "printer""#);
-    check(&[], "web-01", r#"no device named "web-01""#);
+    // Nothing similar: all the names when they are few, none when many.
+    check(
+        &fleet,
+        "printer",
+        r#"no device named "printer" (there are: web-01, db, Mail, web-02)"#,
+    );
+    check(
+        &[],
+        "web-01",
+        r#"no device named "web-01" (there are none)"#,
+    );
+    let many: Vec<Candidate> = (0..11)
+        .map(|n| Candidate {
+            id: format!("{n}"),
+            name: format!("host-{n}"),
+            ..Candidate::default()
+        })
+        .collect();
+    check(&many, "printer", r#"no device named "printer""#);
 }
 
 #[test]
