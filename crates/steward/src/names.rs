@@ -98,7 +98,14 @@ pub fn candidates(list: &Value) -> Vec<Candidate> {
 
 /// Whether `text` is an id as the API writes them (a UUID).
 pub fn is_id(text: &str) -> bool {
-    uuid::Uuid::try_parse(text.trim()).is_ok()
+    as_id(text).is_some()
+}
+
+/// `text` as the API writes ids (lowercase, hyphenated), if it is a UUID.
+fn as_id(text: &str) -> Option<String> {
+    uuid::Uuid::try_parse(text.trim())
+        .ok()
+        .map(|id| id.to_string())
 }
 
 /// The id of the `noun` that `text` means among `candidates`: a UUID as it
@@ -108,8 +115,8 @@ pub fn is_id(text: &str) -> bool {
 /// does, similar names, or all of them when they are few.
 pub fn resolve(noun: &str, text: &str, candidates: &[Candidate]) -> Result<String, String> {
     let wanted = text.trim().trim_end_matches('…');
-    if is_id(wanted) {
-        return Ok(wanted.to_string());
+    if let Some(id) = as_id(wanted) {
+        return Ok(id);
     }
     if let Some(found) = candidates.iter().find(|c| c.id == wanted) {
         return Ok(found.id.clone());
@@ -280,8 +287,8 @@ pub fn labels(items: &[(&str, &str)]) -> Vec<String> {
 /// The id of the `kind` that `text` means (see [`resolve`]); the list is
 /// fetched only when `text` is not an id.
 pub async fn id_of(client: &Client, kind: Kind, text: &str) -> Result<String> {
-    if is_id(text) {
-        return Ok(text.trim().to_string());
+    if let Some(id) = as_id(text) {
+        return Ok(id);
     }
     let list = client.get(kind.list()).await?;
     resolve(kind.noun(), text, &candidates(&list)).map_err(|e| anyhow!(e))
@@ -293,11 +300,11 @@ pub async fn org_name(client: &Client, org: Option<String>) -> Result<Option<Str
     let Some(text) = org else {
         return Ok(None);
     };
-    if !is_id(&text) {
+    let Some(id) = as_id(&text) else {
         return Ok(Some(text));
-    }
+    };
     let orgs = client.get(Kind::Org.list()).await?;
-    match candidates(&orgs).into_iter().find(|c| c.id == text.trim()) {
+    match candidates(&orgs).into_iter().find(|c| c.id == id) {
         Some(org) => Ok(Some(org.name)),
         None => bail!("no organisation with id {text} that you manage"),
     }

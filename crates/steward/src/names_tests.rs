@@ -43,6 +43,8 @@ fn ids_are_taken_as_they_are() {
     // Not checked against the list: the server answers for unknown ids.
     let unknown = "0190ffff-0000-7000-8000-0000000000ff";
     check(&[], unknown, &format!("=> {unknown}"));
+    // Written as the API writes them.
+    check(&fleet, &DB.to_uppercase(), &format!("=> {DB}"));
 }
 
 #[test]
