@@ -1,7 +1,7 @@
 //! The CLI takes names where it takes ids: a device by its name (a name
 //! two devices share is refused with both, told apart by site, hostname
-//! and a short id that works in its place), a monitor and an organisation
-//! by theirs.
+//! and a short id that works in its place), alerts filtered by device and
+//! monitor names, a monitor and an organisation by theirs.
 
 mod common;
 
@@ -125,6 +125,33 @@ async fn devices_monitors_and_organisations_are_named_on_the_command_line() {
             error.contains("no device named \"web-1\" (similar: web-01)"),
             "{error}"
         );
+    });
+
+    // Alerts listed by device and monitor names.
+    let (status, gone) = api
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "Gone", "spec": { "kind": "offline" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{gone}");
+    db.proc.take().unwrap().kill9();
+    tokio::task::block_in_place(|| {
+        let alerts = wait_for(
+            "db-01's offline alert, by names",
+            Duration::from_secs(30),
+            || {
+                let alerts = server.cli_json(&["alerts", "--device", "db-01", "--monitor", "gone"]);
+                let list = alerts.as_array()?;
+                (!list.is_empty()).then(|| list.clone())
+            },
+        );
+        for alert in &alerts {
+            assert_eq!(alert["device_id"], json!(db.device_id), "{alert}");
+            assert_eq!(alert["monitor_id"], gone["id"], "{alert}");
+        }
+        let error = refused(&server, &["alerts", "--device", "web-01"]);
+        assert!(error.contains("\"web-01\" is 2 devices"), "{error}");
     });
 
     // A monitor by its name, in any case.
