@@ -3,6 +3,7 @@
 //! audited like the console.
 
 use crate::client::{Client, Remote};
+use crate::names::{self, Kind};
 use crate::output::table;
 use anyhow::{Context, Result, bail};
 use base64::Engine;
@@ -38,7 +39,10 @@ pub enum Command {
         json: bool,
     },
     /// An interactive terminal on a device (over its agent's connection).
-    Shell { device: String },
+    Shell {
+        /// The device's NAME or ID (or hostname).
+        device: String,
+    },
     /// Copy a file from or to a device (up to 2 MiB, checksummed).
     File {
         #[command(subcommand)]
@@ -51,11 +55,13 @@ pub enum ScriptCommand {
     List,
     /// Print a script as a file (header comments carry its settings).
     Show {
+        /// The script's NAME or ID.
         name: String,
     },
     /// Add or update scripts from files; each import is a new version.
     Import {
         files: Vec<PathBuf>,
+        /// The organisation's NAME or ID (default: your own).
         #[arg(long)]
         org: Option<String>,
     },
@@ -64,9 +70,11 @@ pub enum ScriptCommand {
         dir: PathBuf,
     },
     Versions {
+        /// The script's NAME or ID.
         name: String,
     },
     Delete {
+        /// The script's NAME or ID.
         name: String,
     },
 }
@@ -79,7 +87,8 @@ pub struct RunArgs {
     /// restart_service:NAME.
     #[arg(long)]
     action: Option<String>,
-    /// all, device:ID, tag:TAG, site:SITE or os:NAME (repeatable).
+    /// all, device:NAME or device:ID, tag:TAG, site:SITE or os:NAME
+    /// (repeatable).
     #[arg(long = "target", short = 't', required = true)]
     targets: Vec<String>,
     /// A parameter, NAME=VALUE (repeatable).
@@ -94,6 +103,7 @@ pub struct RunArgs {
     /// Stop sending after this many failures; 0: never.
     #[arg(long, default_value_t = 0)]
     stop_after_failures: u32,
+    /// The organisation's NAME or ID (default: your own).
     #[arg(long)]
     org: Option<String>,
     /// Wait for every target, with progress, then print a summary.
@@ -128,15 +138,18 @@ pub enum ScheduleCommand {
         /// skip or run_once.
         #[arg(long, default_value = "skip")]
         missed: String,
-        /// The script to run.
+        /// The script to run (by name: the schedule runs its latest version).
         script: String,
+        /// all, device:NAME or device:ID, tag:TAG, site:SITE or os:NAME
+        /// (repeatable).
         #[arg(long = "target", short = 't', required = true)]
         targets: Vec<String>,
         #[arg(long = "param", short = 'p')]
         params: Vec<String>,
     },
     Delete {
-        id: String,
+        /// The schedule's NAME or ID.
+        schedule: String,
     },
 }
 
@@ -144,12 +157,14 @@ pub enum ScheduleCommand {
 pub enum FileCommand {
     /// Download DEVICE:PATH into LOCAL (or stdout when LOCAL is -).
     Get {
+        /// The device's NAME or ID (or hostname).
         device: String,
         path: String,
         local: PathBuf,
     },
     /// Upload LOCAL to DEVICE:PATH.
     Put {
+        /// The device's NAME or ID (or hostname).
         device: String,
         local: PathBuf,
         path: String,
@@ -274,6 +289,7 @@ pub async fn run(command: Command, remote: &Remote) -> Result<()> {
                 targets,
                 params: p,
             } => {
+                let targets = names::targets(&client, targets).await?;
                 let body = json!({
                     "name": name,
                     "timing": { "cron": cron, "every_minutes": every_minutes, "timezone": tz, "missed": missed },
@@ -281,11 +297,15 @@ pub async fn run(command: Command, remote: &Remote) -> Result<()> {
                 });
                 print_json(&client.post("/api/v1/schedules", &body).await?)
             }
-            ScheduleCommand::Delete { id } => {
+            ScheduleCommand::Delete { schedule } => {
+                let id = names::id_of(&client, Kind::Schedule, &schedule).await?;
                 print_json(&client.delete(&format!("/api/v1/schedules/{id}")).await?)
             }
         },
-        Command::Shell { device } => shell(&client, &device).await,
+        Command::Shell { device } => {
+            let id = names::id_of(&client, Kind::Device, &device).await?;
+            shell(&client, &id).await
+        }
         Command::File { command } => file(&client, command).await,
     }
 }
@@ -318,7 +338,8 @@ async fn scripts(client: &Client, command: Option<ScriptCommand>, json: bool) ->
             Ok(())
         }
         ScriptCommand::Show { name } => {
-            let script = client.get(&format!("/api/v1/scripts/{name}")).await?;
+            let id = names::id_of(client, Kind::Script, &name).await?;
+            let script = client.get(&format!("/api/v1/scripts/{id}")).await?;
             if json {
                 return print_json(&script);
             }
@@ -326,6 +347,7 @@ async fn scripts(client: &Client, command: Option<ScriptCommand>, json: bool) ->
             Ok(())
         }
         ScriptCommand::Import { files, org } => {
+            let org = names::org_name(client, org).await?;
             for path in files {
                 let text = std::fs::read_to_string(&path)
                     .with_context(|| format!("cannot read {}", path.display()))?;
@@ -373,16 +395,22 @@ async fn scripts(client: &Client, command: Option<ScriptCommand>, json: bool) ->
             }
             Ok(())
         }
-        ScriptCommand::Versions { name } => print_json(
-            &client
-                .get(&format!("/api/v1/scripts/{name}/versions"))
-                .await?,
-        ),
-        ScriptCommand::Delete { name } => print_json(
-            &client
-                .post(&format!("/api/v1/scripts/{name}/delete"), &json!({}))
-                .await?,
-        ),
+        ScriptCommand::Versions { name } => {
+            let id = names::id_of(client, Kind::Script, &name).await?;
+            print_json(
+                &client
+                    .get(&format!("/api/v1/scripts/{id}/versions"))
+                    .await?,
+            )
+        }
+        ScriptCommand::Delete { name } => {
+            let id = names::id_of(client, Kind::Script, &name).await?;
+            print_json(
+                &client
+                    .post(&format!("/api/v1/scripts/{id}/delete"), &json!({}))
+                    .await?,
+            )
+        }
     }
 }
 
@@ -401,8 +429,8 @@ async fn run_job(client: &Client, args: RunArgs) -> Result<()> {
         "script": args.script,
         "action": action,
         "params": params(&args.params)?,
-        "targets": args.targets,
-        "org": args.org,
+        "targets": names::targets(client, args.targets).await?,
+        "org": names::org_name(client, args.org).await?,
         "expires_in": args.expires,
         "concurrency": args.concurrency,
         "stop_after_failures": args.stop_after_failures,
@@ -502,7 +530,13 @@ fn print_runs(job: &Value, with_output: bool) {
         "OUTPUT".into(),
     ]];
     let runs = job["runs"].as_array().cloned().unwrap_or_default();
-    for run in &runs {
+    let ids: Vec<(String, String)> = runs
+        .iter()
+        .map(|r| (s(r, "device_id"), s(r, "device_name")))
+        .collect();
+    let pairs: Vec<(&str, &str)> = ids.iter().map(|(i, n)| (i.as_str(), n.as_str())).collect();
+    let devices = names::labels(&pairs);
+    for (run, device) in runs.iter().zip(&devices) {
         let first_line = s(run, "stdout")
             .lines()
             .next()
@@ -520,7 +554,7 @@ fn print_runs(job: &Value, with_output: bool) {
             .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
             .unwrap_or_default();
         rows.push(vec![
-            s(run, "device_name"),
+            device.clone(),
             s(run, "status"),
             s(run, "exit_code"),
             time,
@@ -529,12 +563,11 @@ fn print_runs(job: &Value, with_output: bool) {
     }
     println!("{}", table(&rows));
     if with_output {
-        for run in &runs {
+        for (run, device) in runs.iter().zip(&devices) {
             for (stream, text) in [("stdout", s(run, "stdout")), ("stderr", s(run, "stderr"))] {
                 if !text.is_empty() {
                     println!(
-                        "\n--- {} {stream}{} ---\n{}",
-                        s(run, "device_name"),
+                        "\n--- {device} {stream}{} ---\n{}",
                         if run["truncated"] == json!(true) {
                             " (truncated)"
                         } else {
@@ -556,6 +589,7 @@ async fn file(client: &Client, command: FileCommand) -> Result<()> {
             path,
             local,
         } => {
+            let device = names::id_of(client, Kind::Device, &device).await?;
             let answer = client
                 .post(
                     &format!("/api/v1/devices/{device}/files/get"),
@@ -600,6 +634,7 @@ async fn file(client: &Client, command: FileCommand) -> Result<()> {
             }
             let bytes = std::fs::read(&local)
                 .with_context(|| format!("cannot read {}", local.display()))?;
+            let device = names::id_of(client, Kind::Device, &device).await?;
             let answer = client
                 .post(
                     &format!("/api/v1/devices/{device}/files/put"),

@@ -7,6 +7,7 @@
 //! authorised and audited like the console.
 
 use crate::client::{Client, Remote};
+use crate::names::{self, Candidate};
 use crate::plan::{Held, KINDS, Kind, Plan, Step, plan_kind};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Subcommand;
@@ -31,7 +32,7 @@ pub enum Command {
         /// Also delete the objects of these kinds the files do not hold.
         #[arg(long)]
         prune: bool,
-        /// The organisation (default: your own).
+        /// The organisation's NAME or ID (default: your own).
         #[arg(long)]
         org: Option<String>,
         #[arg(long)]
@@ -42,6 +43,7 @@ pub enum Command {
     /// secrets are not included; kinds your roles do not reach are left
     /// out, with a note on stderr).
     Export {
+        /// The organisation's NAME or ID (default: your own).
         #[arg(long)]
         org: Option<String>,
         #[arg(long)]
@@ -51,12 +53,13 @@ pub enum Command {
     /// (`field=JSON`, or text when it is not JSON) or a YAML file of fields.
     Edit {
         kind: Kind,
-        /// Its name (or id).
+        /// Its NAME or ID.
         name: String,
         #[arg(long = "set", value_name = "FIELD=VALUE")]
         set: Vec<String>,
         #[arg(short = 'f', long = "file")]
         file: Option<PathBuf>,
+        /// The organisation's NAME or ID (default: your own).
         #[arg(long)]
         org: Option<String>,
         #[arg(long)]
@@ -65,7 +68,9 @@ pub enum Command {
     /// Turn a monitor, channel or schedule back on.
     Enable {
         kind: Kind,
+        /// Its NAME or ID.
         name: String,
+        /// The organisation's NAME or ID (default: your own).
         #[arg(long)]
         org: Option<String>,
         #[arg(long)]
@@ -74,7 +79,9 @@ pub enum Command {
     /// Keep a monitor, channel or schedule without it running.
     Disable {
         kind: Kind,
+        /// Its NAME or ID.
         name: String,
+        /// The organisation's NAME or ID (default: your own).
         #[arg(long)]
         org: Option<String>,
         #[arg(long)]
@@ -83,7 +90,9 @@ pub enum Command {
     /// Delete one object.
     Delete {
         kind: Kind,
+        /// Its NAME or ID.
         name: String,
+        /// The organisation's NAME or ID (default: your own).
         #[arg(long)]
         org: Option<String>,
         #[arg(long)]
@@ -203,21 +212,21 @@ async fn change(
 ) -> Result<()> {
     let org = org_id(client, org).await?;
     let all = held(client, kind, &org).await?;
-    let found = all
-        .get(name)
-        .or_else(|| all.values().find(|h| h.id == name))
-        .ok_or_else(|| {
-            let names: Vec<&str> = all.keys().map(String::as_str).collect();
-            anyhow!(
-                "no {} named {name:?} here (there are: {})",
-                kind.noun(),
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            )
-        })?;
+    let candidates: Vec<Candidate> = all
+        .iter()
+        .map(|(name, held)| Candidate {
+            id: held.id.clone(),
+            name: name.clone(),
+            ..Candidate::default()
+        })
+        .collect();
+    let id = names::resolve(kind.noun(), name, &candidates).map_err(|e| anyhow!(e))?;
+    let found = all.values().find(|h| h.id == id).ok_or_else(|| {
+        anyhow!(
+            "no {} with id {id} in this organisation (--org names another)",
+            kind.noun()
+        )
+    })?;
     let path = format!("{}/{}", kind.path(), found.id);
     let (answer, done) = match patch {
         Some(patch) => (
@@ -242,7 +251,8 @@ fn capitalised(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The id of the organisation named (the caller's own when None).
+/// The id of the organisation named, by its name or id (the caller's own
+/// when None).
 async fn org_id(client: &Client, name: Option<&str>) -> Result<String> {
     let Some(name) = name else {
         let me = client.get("/api/v1/whoami").await?;
@@ -251,14 +261,7 @@ async fn org_id(client: &Client, name: Option<&str>) -> Result<String> {
             .map(str::to_string)
             .ok_or_else(|| anyhow!("the server did not say which organisation you are in"));
     };
-    let orgs = client.get("/api/v1/orgs").await?;
-    orgs.as_array()
-        .into_iter()
-        .flatten()
-        .find(|o| o["name"] == name || o["id"] == name)
-        .and_then(|o| o["id"].as_str())
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("no organisation named {name:?} that you manage"))
+    names::id_of(client, names::Kind::Org, name).await
 }
 
 /// The objects of `kind` in organisation `org`, by name.

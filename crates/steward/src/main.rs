@@ -3,8 +3,10 @@
 mod automation;
 mod client;
 mod config;
+mod devices;
 mod local;
 mod monitors;
+mod names;
 mod ops;
 mod output;
 mod plan;
@@ -13,6 +15,7 @@ mod quickstart;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use client::{Client, Remote};
+use names::Kind;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -144,10 +147,11 @@ enum Command {
     /// One device.
     Device {
         #[command(subcommand)]
-        command: DeviceCommand,
+        command: devices::DeviceCommand,
     },
-    /// A device's metric series, e.g. `steward metrics ID system.cpu.utilization --since 1h`.
+    /// A device's metric series, e.g. `steward metrics web-01 system.cpu.utilization --since 1h`.
     Metrics {
+        /// The device's NAME or ID (or hostname).
         device: String,
         metric: String,
         #[arg(long, default_value = "1h")]
@@ -180,6 +184,12 @@ enum Command {
         /// Include resolved alerts.
         #[arg(long)]
         all: bool,
+        /// Only the alerts of this device (NAME or ID).
+        #[arg(long)]
+        device: Option<String>,
+        /// Only the alerts of this monitor (NAME or ID).
+        #[arg(long)]
+        monitor: Option<String>,
         /// JSON output, for this listing and each subcommand.
         #[arg(long, global = true)]
         json: bool,
@@ -242,6 +252,13 @@ enum ChannelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Send a test notification through a channel.
+    Test {
+        /// The channel's NAME or ID.
+        channel: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -275,7 +292,8 @@ enum OrgCommand {
     },
     /// Require two-factor sign-in for an organisation's users.
     RequireTotp {
-        id: String,
+        /// The organisation's NAME or ID.
+        org: String,
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         require: bool,
         #[arg(long)]
@@ -289,6 +307,7 @@ enum UserCommand {
     /// STEWARD_NEW_PASSWORD).
     Create {
         username: String,
+        /// The organisation's NAME or ID (default: your own).
         #[arg(long)]
         org: Option<String>,
         #[arg(long, default_value = "read_only")]
@@ -306,8 +325,10 @@ enum UserCommand {
     },
     /// Grant (or with --deny, explicitly deny) a role to a user.
     Grant {
-        user_id: String,
+        /// The user's NAME or ID.
+        user: String,
         role: String,
+        /// The organisation's NAME or ID.
         #[arg(long)]
         org: Option<String>,
         #[arg(long)]
@@ -320,46 +341,10 @@ enum UserCommand {
 }
 
 #[derive(Subcommand, Debug)]
-enum DeviceCommand {
-    /// Full inventory of a device.
-    Show {
-        id: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Revoke a device's identity; it is disconnected and refused from now on.
-    Revoke {
-        id: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Retire a decommissioned device: revoked, gone from the lists, its
-    /// history kept for reports.
-    Retire {
-        id: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Ask a connected device to rotate its certificate now (the old one
-    /// stops working once it reconnects with the new one).
-    Rotate {
-        id: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Online/offline transitions of a device.
-    History {
-        id: String,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand, Debug)]
 enum EnrollTokenCommand {
     /// Create a token; prints the token and the agent command that uses it.
     Create {
-        /// Organisation name (default: your own).
+        /// The organisation's NAME or ID (default: your own).
         #[arg(long)]
         org: Option<String>,
         #[arg(long, default_value = "default")]
@@ -470,81 +455,13 @@ async fn run(cli: Cli) -> Result<()> {
                 print_text(output::devices_table(&devices))
             }
         }
-        Command::Device { command } => {
-            let client = Client::new(&remote)?;
-            match command {
-                DeviceCommand::Show { id, json } => {
-                    let device = client.get(&format!("/api/v1/devices/{id}")).await?;
-                    if json {
-                        print_json(&device)
-                    } else {
-                        print_text(output::device_detail(&device))
-                    }
-                }
-                DeviceCommand::Rotate { id, json } => answered(
-                    json,
-                    &client
-                        .post(&format!("/api/v1/devices/{id}/rotate"), &json!({}))
-                        .await?,
-                    format!("Device {id} was asked to rotate its certificate."),
-                ),
-                DeviceCommand::Retire { id, json } => answered(
-                    json,
-                    &client.delete(&format!("/api/v1/devices/{id}")).await?,
-                    format!("Device {id} retired: gone from the lists, its history kept."),
-                ),
-                DeviceCommand::Revoke { id, json } => answered(
-                    json,
-                    &client
-                        .post(&format!("/api/v1/devices/{id}/revoke"), &json!({}))
-                        .await?,
-                    format!("Device {id} revoked: disconnected and refused from now on."),
-                ),
-                DeviceCommand::History { id, json } => {
-                    let history = client
-                        .get(&format!("/api/v1/devices/{id}/status-history"))
-                        .await?;
-                    if json {
-                        return print_json(&history);
-                    }
-                    for change in history.as_array().into_iter().flatten() {
-                        println!(
-                            "{}  {} -> {}",
-                            output::when(change["at"].as_i64()),
-                            change["from"].as_str().unwrap_or("?"),
-                            change["to"].as_str().unwrap_or("?")
-                        );
-                    }
-                    Ok(())
-                }
-            }
-        }
+        Command::Device { command } => devices::run(command, &remote).await,
         Command::Metrics {
             device,
             metric,
             since,
             json,
-        } => {
-            let series = Client::new(&remote)?
-                .get(&format!(
-                    "/api/v1/devices/{device}/metrics/{metric}?since={since}"
-                ))
-                .await?;
-            if json {
-                return print_json(&series);
-            }
-            for s in series.as_array().into_iter().flatten() {
-                println!("{} {}", s["name"].as_str().unwrap_or(""), s["labels"]);
-                for sample in s["samples"].as_array().into_iter().flatten() {
-                    println!(
-                        "  {}  {}",
-                        output::when(sample[0].as_i64().map(|ms| ms / 1000)),
-                        sample[1]
-                    );
-                }
-            }
-            Ok(())
-        }
+        } => devices::metrics(&remote, &device, &metric, &since, json).await,
         Command::EnrollToken { command } => {
             let client = Client::new(&remote)?;
             match command {
@@ -556,6 +473,7 @@ async fn run(cli: Cli) -> Result<()> {
                     uses,
                     json,
                 } => {
+                    let org = names::org_name(&client, org).await?;
                     let body = json!({ "org": org, "site": site, "tags": tags, "expires_in": expires, "uses": uses });
                     let created = client.post("/api/v1/enroll-tokens", &body).await?;
                     if json {
@@ -614,13 +532,28 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Audit { command } => local::audit(command, &remote).await,
         Command::Monitors { command, json } => monitors::run(command, json, &remote).await,
-        Command::Alerts { command, all, json } => {
+        Command::Alerts {
+            command,
+            all,
+            device,
+            monitor,
+            json,
+        } => {
             let client = Client::new(&remote)?;
             match command {
                 None => {
-                    let alerts = client
-                        .get(&format!("/api/v1/alerts?active={}", !all))
-                        .await?;
+                    let mut query = format!("active={}", !all);
+                    if let Some(device) = device {
+                        let id = names::id_of(&client, Kind::Device, &device).await?;
+                        query.push_str(&format!("&device={id}"));
+                    }
+                    let mut alerts = client.get(&format!("/api/v1/alerts?{query}")).await?;
+                    if let Some(monitor) = monitor {
+                        let id = names::id_of(&client, Kind::Monitor, &monitor).await?;
+                        if let Some(list) = alerts.as_array_mut() {
+                            list.retain(|a| a["monitor_id"] == id.as_str());
+                        }
+                    }
                     if json {
                         print_json(&alerts)
                     } else {
@@ -671,6 +604,17 @@ async fn run(cli: Cli) -> Result<()> {
                         print_text(output::channels_table(&channels))
                     }
                 }
+                ChannelCommand::Test { channel, json } => {
+                    let id = names::id_of(&client, Kind::Channel, &channel).await?;
+                    let answer = client
+                        .post(&format!("/api/v1/channels/{id}/test"), &json!({}))
+                        .await?;
+                    let sentence = match answer["error"].as_str() {
+                        None => format!("A test notification went out through {channel}."),
+                        Some(error) => format!("The test notification through {channel} failed: {error}"),
+                    };
+                    answered(json, &answer, sentence)
+                }
             }
         }
         Command::Org { command } => {
@@ -697,48 +641,83 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                     Ok(())
                 }
-                OrgCommand::RequireTotp { id, require, json } => answered(
-                    json,
-                    &client
-                        .post(
-                            &format!("/api/v1/orgs/{id}/require-totp"),
-                            &json!({ "require": require }),
-                        )
-                        .await?,
-                    format!(
-                        "Two-factor sign-in is {} for organisation {id}.",
-                        if require { "required" } else { "optional" }
-                    ),
-                ),
+                OrgCommand::RequireTotp { org, require, json } => {
+                    let id = names::id_of(&client, Kind::Org, &org).await?;
+                    answered(
+                        json,
+                        &client
+                            .post(
+                                &format!("/api/v1/orgs/{id}/require-totp"),
+                                &json!({ "require": require }),
+                            )
+                            .await?,
+                        format!(
+                            "Two-factor sign-in is {} for organisation {org}.",
+                            if require { "required" } else { "optional" }
+                        ),
+                    )
+                }
             }
         }
         Command::User { command } => {
             let client = Client::new(&remote)?;
             match command {
-                UserCommand::Create { username, org, role, site, password, json } => answered(
+                UserCommand::Create {
+                    username,
+                    org,
+                    role,
+                    site,
+                    password,
+                    json,
+                } => {
+                    let org = names::org_name(&client, org).await?;
+                    answered(
                     json,
                     &client
                         .post("/api/v1/users", &json!({ "username": username, "password": password, "org": org, "role": role, "site": site }))
                         .await?,
                     format!("User {username:?} created with role {role}."),
-                ),
+                )
+                }
                 UserCommand::List { json } => {
                     let users = client.get("/api/v1/users").await?;
                     if json {
                         return print_json(&users);
                     }
                     for u in users.as_array().into_iter().flatten() {
-                        println!("{}  {}  2fa={}", u["id"].as_str().unwrap_or(""), u["username"].as_str().unwrap_or(""), u["totp_enabled"]);
+                        println!(
+                            "{}  {}  2fa={}",
+                            u["id"].as_str().unwrap_or(""),
+                            u["username"].as_str().unwrap_or(""),
+                            u["totp_enabled"]
+                        );
                     }
                     Ok(())
                 }
-                UserCommand::Grant { user_id, role, org, site, deny, json } => answered(
+                UserCommand::Grant {
+                    user,
+                    role,
+                    org,
+                    site,
+                    deny,
                     json,
-                    &client
-                        .post(&format!("/api/v1/users/{user_id}/grants"), &json!({ "role": role, "org": org, "site": site, "deny": deny }))
-                        .await?,
-                    format!("{} {role} to user {user_id}.", if deny { "Denied" } else { "Granted" }),
-                ),
+                } => {
+                    let id = names::id_of(&client, Kind::User, &user).await?;
+                    let org = names::org_name(&client, org).await?;
+                    answered(
+                        json,
+                        &client
+                            .post(
+                                &format!("/api/v1/users/{id}/grants"),
+                                &json!({ "role": role, "org": org, "site": site, "deny": deny }),
+                            )
+                            .await?,
+                        format!(
+                            "{} {role} to user {user}.",
+                            if deny { "Denied" } else { "Granted" }
+                        ),
+                    )
+                }
             }
         }
         Command::Automation(command) => automation::run(command, &remote).await,

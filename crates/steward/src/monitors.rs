@@ -18,8 +18,11 @@ pub enum MonitorCommand {
     /// Create the monitors of a YAML file made by `export`; names that
     /// already exist are skipped (`steward apply -f FILE` updates them).
     Import { file: PathBuf },
-    /// Delete a monitor (by name or id).
-    Delete { name: String },
+    /// Delete a monitor.
+    Delete {
+        /// The monitor's NAME or ID.
+        name: String,
+    },
 }
 
 pub async fn run(command: Option<MonitorCommand>, json: bool, remote: &Remote) -> Result<()> {

@@ -77,6 +77,7 @@ pub fn devices_table(devices: &Value) -> String {
         [
             "ID",
             "NAME",
+            "SITE",
             "HOSTNAME",
             "OS",
             "STATUS",
@@ -97,6 +98,7 @@ pub fn devices_table(devices: &Value) -> String {
         rows.push(vec![
             text(d, "id"),
             text(d, "name"),
+            text(d, "site"),
             text(d, "hostname"),
             text(d, "os"),
             status,
@@ -109,7 +111,8 @@ pub fn devices_table(devices: &Value) -> String {
     table(&rows)
 }
 
-/// Alerts with their device's name (`--json` has its id too).
+/// Alerts with their device's name, and a short id after a name two
+/// devices share (`--json` has the id too).
 pub fn alerts_table(alerts: &Value) -> String {
     let mut rows = vec![
         [
@@ -118,12 +121,16 @@ pub fn alerts_table(alerts: &Value) -> String {
         .map(String::from)
         .to_vec(),
     ];
-    for a in alerts.as_array().into_iter().flatten() {
+    let list: Vec<&Value> = alerts.as_array().into_iter().flatten().collect();
+    let devices: Vec<(&str, &str)> = list
+        .iter()
+        .map(|a| {
+            let field = |k: &str| a[k].as_str().unwrap_or("");
+            (field("device_id"), field("device_name"))
+        })
+        .collect();
+    for (a, device) in list.iter().zip(crate::names::labels(&devices)) {
         let field = |k: &str| a[k].as_str().unwrap_or("").to_string();
-        let device = match a["device_name"].as_str() {
-            Some(name) if !name.is_empty() => name.to_string(),
-            _ => field("device_id"),
-        };
         rows.push(vec![
             field("id"),
             field("state"),
@@ -378,6 +385,20 @@ mod tests {
             rows[2].contains("0190aaaa-0000-7000-8000-00000000000e"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn alerts_of_two_devices_of_one_name_tell_them_apart() {
+        let alert =
+            |device: &str| json!({ "id": "a", "device_id": device, "device_name": "web-1" });
+        let alerts = json!([
+            alert("0190aaaa-1000-7000-8000-00000000000d"),
+            alert("0190aaaa-2000-7000-8000-00000000000e"),
+        ]);
+        let table = alerts_table(&alerts);
+        let rows: Vec<&str> = table.lines().collect();
+        assert!(rows[1].contains("  web-1 (0190aaaa-1…)"), "{table}");
+        assert!(rows[2].contains("  web-1 (0190aaaa-2…)"), "{table}");
     }
 
     #[test]

@@ -311,7 +311,7 @@ async fn a_directory_of_yaml_is_planned_applied_exported_and_pruned() {
     assert!(!missing.status.success());
     let error = String::from_utf8_lossy(&missing.stderr);
     assert!(
-        error.contains("no monitor named \"nope\" here (there are: disk)"),
+        error.contains("no monitor named \"nope\" (there are: disk)"),
         "{error}"
     );
 }

@@ -286,13 +286,25 @@ impl Server {
             .with_token(&self.token)
     }
 
-    /// Runs the `steward` CLI against this server.
-    pub fn cli(&self, args: &[&str]) -> Output {
-        run(Command::new(STEWARD)
+    /// The `steward` CLI with `args`, set to reach this server.
+    pub fn cli_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(STEWARD);
+        command
             .args(args)
             .env("STEWARD_URL", self.url())
             .env("STEWARD_TOKEN", &self.token)
-            .env("STEWARD_CA", self.ca()))
+            .env("STEWARD_CA", self.ca());
+        command
+    }
+
+    /// Runs the `steward` CLI against this server; panics if it fails.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        run(&mut self.cli_command(args))
+    }
+
+    /// Runs the `steward` CLI against this server, succeeding or not.
+    pub fn cli_unchecked(&self, args: &[&str]) -> Output {
+        self.cli_command(args).output().unwrap()
     }
 
     pub fn cli_json(&self, args: &[&str]) -> Value {
