@@ -26,6 +26,7 @@ pub mod migrate;
 mod monitors;
 mod people;
 mod postgres;
+mod sites;
 mod sqlite;
 mod tenancy;
 pub mod testdb;

@@ -244,4 +244,12 @@ impl TenancyStore for SqlStore {
         )
         .await
     }
+
+    async fn list_sites(&self, scope: &Scope) -> Result<Vec<SiteRecord>> {
+        self.sites(scope).await
+    }
+
+    async fn rename_site(&self, scope: &Scope, org: Uuid, from: &str, to: &str) -> Result<u64> {
+        self.move_site(scope, org, from, to).await
+    }
 }

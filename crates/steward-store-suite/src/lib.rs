@@ -16,6 +16,7 @@ mod metrics;
 mod people;
 mod schedules;
 mod signin;
+mod sites;
 mod traps;
 
 pub use alerts::*;
@@ -31,6 +32,7 @@ pub use metrics::*;
 pub use people::*;
 pub use schedules::*;
 pub use signin::*;
+pub use sites::*;
 pub use traps::*;
 
 use std::sync::Arc;
@@ -96,6 +98,8 @@ macro_rules! store_suite {
             users_are_disabled_deleted_and_lose_grants,
             retired_devices_leave_the_lists_and_keep_their_history,
             organisations_are_renamed_and_deleted_only_when_empty,
+            // sites.rs
+            sites_are_listed_renamed_and_merged,
             // audit.rs
             audit_pages_follow_cursors_and_scope,
             concurrent_audit_appends_make_one_chain,

@@ -48,6 +48,8 @@ pub const METHODS: &[&str] = &[
     "rename_org",
     "org_contents",
     "delete_org",
+    "list_sites",
+    "rename_site",
     "user_count",
     "create_user",
     "user_by_name",

@@ -3,6 +3,7 @@
 
 use crate::*;
 use async_trait::async_trait;
+use serde::Serialize;
 use uuid::Uuid;
 
 #[async_trait]
@@ -31,4 +32,24 @@ pub trait TenancyStore: Send + Sync {
     /// every list and its name is free again; its row stays for the
     /// append-only audit trail. The root organisation stays.
     async fn delete_org(&self, scope: &Scope, org: Uuid) -> Result<()>;
+    /// The sites of the organisations in scope (a site exists while
+    /// something names it) with what names each, by organisation and name.
+    async fn list_sites(&self, scope: &Scope) -> Result<Vec<SiteRecord>>;
+    /// Renames site `from` of `org` (or merges it into `to`, which may
+    /// exist) where rows name it: devices (retired ones too), enrollment
+    /// tokens, grants and API token limits, in one transaction; answers
+    /// the rows changed. Definitions that name sites (monitors, noise
+    /// rules, schedules) are the caller's to rewrite.
+    async fn rename_site(&self, scope: &Scope, org: Uuid, from: &str, to: &str) -> Result<u64>;
+}
+
+/// A site and what names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SiteRecord {
+    pub org_id: Uuid,
+    pub name: String,
+    /// Devices there, retired ones left out.
+    pub devices: u64,
+    pub enroll_tokens: u64,
+    pub grants: u64,
 }
