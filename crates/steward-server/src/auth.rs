@@ -78,8 +78,9 @@ pub struct Caller {
     /// The organisation the call acted in, when a handler named one: its
     /// audit entry is filed there (else under the caller's own).
     pub acted_in: Arc<std::sync::Mutex<Option<uuid::Uuid>>>,
-    /// What the call changed, as `{"before": …, "after": …}`, when a
-    /// handler said: its audit entry carries it.
+    /// What the call changed, as `{"before": …, "after": …}`, and the name
+    /// of what it acted on (`object_name`), when a handler said: its audit
+    /// entry carries them.
     pub change: Arc<std::sync::Mutex<Option<serde_json::Value>>>,
 }
 
@@ -97,7 +98,17 @@ impl Caller {
     pub fn changed(&self, before: serde_json::Value, after: serde_json::Value) {
         let mut change = serde_json::json!({ "before": before, "after": after });
         crate::audit::redact(&mut change);
-        *self.change.lock().unwrap_or_else(|p| p.into_inner()) = Some(change);
+        let mut held = self.change.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = held.get_or_insert_with(|| serde_json::json!({}));
+        entry["before"] = change["before"].take();
+        entry["after"] = change["after"].take();
+    }
+
+    /// Names what this call acted on (a device, by its name) for its audit
+    /// entry (`object_name`), where the request carries only an id.
+    pub fn acted_on(&self, name: &str) {
+        let mut held = self.change.lock().unwrap_or_else(|p| p.into_inner());
+        held.get_or_insert_with(|| serde_json::json!({}))["object_name"] = name.into();
     }
 
     /// What [`Caller::changed`] recorded.

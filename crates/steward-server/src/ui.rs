@@ -45,6 +45,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("ui/pages/automation.js"),
     ),
     ("pages/admin.js", JS, include_bytes!("ui/pages/admin.js")),
+    ("pages/audit.js", JS, include_bytes!("ui/pages/audit.js")),
     (
         "pages/tenancy.js",
         JS,

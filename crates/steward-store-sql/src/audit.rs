@@ -84,10 +84,11 @@ impl AuditStore for SqlStore {
         scope: &Scope,
         after_id: i64,
         limit: u32,
+        filter: &AuditFilter,
     ) -> Result<Vec<AuditEntry>> {
         // Entries without an organisation (server-wide) need an
         // every-organisation grant.
-        self.audit_page(scope, "id > $2", "id", after_id, limit)
+        self.audit_page(scope, "id > $2", "id", after_id, limit, filter)
             .await
     }
 
@@ -96,8 +97,9 @@ impl AuditStore for SqlStore {
         scope: &Scope,
         before_id: i64,
         limit: u32,
+        filter: &AuditFilter,
     ) -> Result<Vec<AuditEntry>> {
-        self.audit_page(scope, "id < $2", "id DESC", before_id, limit)
+        self.audit_page(scope, "id < $2", "id DESC", before_id, limit, filter)
             .await
     }
 }
@@ -110,22 +112,42 @@ impl SqlStore {
         order: &str,
         cursor: i64,
         limit: u32,
+        filter: &AuditFilter,
     ) -> Result<Vec<AuditEntry>> {
         let global = scope
             .allow
             .iter()
             .any(|p| p.org.is_none() && p.site.is_none())
             && scope.deny.is_empty();
+        let kind = self.kind();
+        let contains = |col: &str, n: &str| crate::dialect::contains(kind, col, n);
         let sql = format!(
             "SELECT * FROM audit_log WHERE {bound} AND ((org_id IS NULL AND $4) OR (org_id IS NOT NULL AND {}))
+               AND ($5 IS NULL OR actor = $5)
+               AND ($6 IS NULL OR {})
+               AND ($7 IS NULL OR {} OR {})
+               AND ($8 IS NULL OR at >= $8)
+               AND ($9 IS NULL OR at <= $9)
              ORDER BY {order} LIMIT $3",
-            self.in_scope(1, "org_id", None)
+            self.in_scope(1, "org_id", None),
+            contains("action", "$6"),
+            contains("target", "$7"),
+            contains("detail", "$7"),
         );
+        let pattern = |text: &Option<String>| {
+            text.as_deref()
+                .map(|t| crate::dialect::contains_pattern(kind, t))
+        };
         q(sql)
             .bind(scope_param(scope))
             .bind(cursor)
             .bind(i64::from(limit))
             .bind(global)
+            .bind(filter.actor.clone())
+            .bind(pattern(&filter.action))
+            .bind(pattern(&filter.object))
+            .bind(filter.since)
+            .bind(filter.until)
             .fetch_all(&self.db)
             .await
             .map_err(backend)?

@@ -35,7 +35,10 @@ async fn refuses_edits(store: &SqlStore) {
             "{sql} was allowed"
         );
     }
-    let entries = store.audit_entries(&Scope::all(), 0, 100).await.unwrap();
+    let entries = store
+        .audit_entries(&Scope::all(), 0, 100, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(verify_audit_chain(&entries, AUDIT_GENESIS), Ok(3));
 }
 
@@ -55,7 +58,10 @@ async fn sqlite_audit_log_is_append_only_and_edits_break_the_chain() {
     })
     .await
     .unwrap();
-    let entries = store.audit_entries(&Scope::all(), 0, 100).await.unwrap();
+    let entries = store
+        .audit_entries(&Scope::all(), 0, 100, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(
         verify_audit_chain(&entries, AUDIT_GENESIS).unwrap_err().0,
         2
@@ -63,7 +69,7 @@ async fn sqlite_audit_log_is_append_only_and_edits_break_the_chain() {
     // An org-scoped reader does not see server-wide entries.
     assert!(
         store
-            .audit_entries(&Scope::org(Uuid::now_v7()), 0, 100)
+            .audit_entries(&Scope::org(Uuid::now_v7()), 0, 100, &Default::default())
             .await
             .unwrap()
             .is_empty()

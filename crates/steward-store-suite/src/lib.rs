@@ -518,20 +518,26 @@ pub async fn audit_log_is_chained(store: Arc<dyn Store>) {
             .await
             .unwrap();
     }
-    let entries = store.audit_entries(&Scope::all(), 0, 100).await.unwrap();
+    let entries = store
+        .audit_entries(&Scope::all(), 0, 100, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(verify_audit_chain(&entries, AUDIT_GENESIS), Ok(3));
     // Newest first, before a cursor (the console's pages).
     let recent = store
-        .audit_recent(&Scope::all(), i64::MAX, 2)
+        .audit_recent(&Scope::all(), i64::MAX, 2, &Default::default())
         .await
         .unwrap();
     assert_eq!(recent.iter().map(|e| e.id).collect::<Vec<_>>(), [3, 2]);
-    let older = store.audit_recent(&Scope::all(), 2, 10).await.unwrap();
+    let older = store
+        .audit_recent(&Scope::all(), 2, 10, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(older.iter().map(|e| e.id).collect::<Vec<_>>(), [1]);
     // An org-scoped reader does not see server-wide entries.
     assert!(
         store
-            .audit_entries(&Scope::org(Uuid::now_v7()), 0, 100)
+            .audit_entries(&Scope::org(Uuid::now_v7()), 0, 100, &Default::default())
             .await
             .unwrap()
             .is_empty()

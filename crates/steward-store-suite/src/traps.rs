@@ -465,7 +465,7 @@ pub async fn wide_integers_survive_a_round_trip(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let read = store
-        .audit_entries(&Scope::all(), 0, u32::MAX)
+        .audit_entries(&Scope::all(), 0, u32::MAX, &Default::default())
         .await
         .unwrap();
     assert_eq!(read, [entry]);

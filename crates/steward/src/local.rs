@@ -23,7 +23,12 @@ async fn audit_entries(
             let mut last = after;
             loop {
                 let page = store
-                    .audit_entries(&steward_store::Scope::all(), last, 5000)
+                    .audit_entries(
+                        &steward_store::Scope::all(),
+                        last,
+                        5000,
+                        &Default::default(),
+                    )
                     .await?;
                 let Some(tail) = page.last() else { break };
                 last = tail.id;

@@ -173,6 +173,7 @@ async fn a_technician_works_through_the_console() {
         return;
     }
     let fleet = fleet_of_two(["e2e-alpha", "e2e-beta"], "").await;
+    let tess_password = site_technician(&fleet).await;
     tokio::task::block_in_place(|| {
         let shots = ["dashboard", "device", "alerts", "job", "terminal"].map(String::from);
         let actions = [
@@ -194,7 +195,83 @@ async fn a_technician_works_through_the_console() {
                 .any(|a| a["acknowledged_by"] == "admin"),
             "no alert acknowledged by admin: {alerts}"
         );
+        // The site technician's pages, then the audit log filtered.
+        let dir = browser_dir().join("screenshots");
+        let url = format!("{}/", fleet.server.url());
+        eprintln!(
+            "{}",
+            node(
+                "site.mjs",
+                &[
+                    &url,
+                    "tess",
+                    &tess_password,
+                    "admin",
+                    ADMIN_PASSWORD,
+                    dir.to_str().unwrap()
+                ],
+            )
+        );
+        for shot in [
+            "site-devices",
+            "site-monitors",
+            "site-channels",
+            "site-alerts",
+            "site-users",
+            "site-audit",
+            "audit",
+            "audit-shells",
+            "audit-upload",
+        ] {
+            assert!(dir.join(format!("{shot}.png")).exists(), "no {shot}.png");
+        }
+        let audit =
+            String::from_utf8_lossy(&fleet.server.cli(&["audit", "export"]).stdout).to_string();
+        assert!(
+            audit
+                .lines()
+                .any(|l| l.contains("\"actor\":\"tess\"") && l.contains("\"action\":\"login\"")),
+            "the technician's sign-in is not in the audit log"
+        );
     });
+}
+
+/// A technician limited to the devices' site (password returned), a
+/// notification channel of the whole organisation, and a 12 KiB file
+/// uploaded to e2e-alpha (for the audit log's sentences).
+async fn site_technician(fleet: &Fleet) -> String {
+    let api = fleet.server.api();
+    let device = &fleet._agents[0].device_id;
+    let site = fleet.server.device(device)["site"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let password = "a-long-site-password".to_string();
+    let (status, body) = api
+        .post(
+            "/api/v1/users",
+            serde_json::json!({ "username": "tess", "password": password, "role": "technician", "site": site }),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (status, body) = api
+        .post(
+            "/api/v1/channels",
+            serde_json::json!({ "name": "pager", "kind": "webhook", "url": "https://hooks.example.com/steward/where", "secret": "0123456789abcdef-secret" }),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    use base64::Engine;
+    let path = fleet._root.path().join("app.conf");
+    let content = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; 12 * 1024]);
+    let (status, body) = api
+        .post(
+            &format!("/api/v1/devices/{device}/files/put"),
+            serde_json::json!({ "path": path, "content_b64": content }),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    password
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

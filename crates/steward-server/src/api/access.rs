@@ -11,7 +11,9 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use steward_store::{AuditEntry, NewGrant, NewUser, Org, RoleRecord, Scope, UserSummary};
+use steward_store::{
+    AuditEntry, AuditFilter, NewGrant, NewUser, Org, RoleRecord, Scope, UserSummary,
+};
 use uuid::Uuid;
 
 pub(super) fn global(scope: &Scope) -> bool {
@@ -308,25 +310,66 @@ pub struct AuditQuery {
     /// Newest first, older than this entry id (the console's pages).
     before: Option<i64>,
     limit: Option<u32>,
+    /// Who acted (a username, exactly).
+    actor: Option<String>,
+    /// Text the action contains (`shell`, `POST /api/v1/monitors`).
+    action: Option<String>,
+    /// Text the target or the details contain (a device's id or name).
+    object: Option<String>,
+    /// From this time: Unix milliseconds or RFC 3339.
+    since: Option<String>,
+    /// Up to this time: Unix milliseconds or RFC 3339.
+    until: Option<String>,
 }
 
+/// A time as the audit filters take it (Unix milliseconds, or RFC 3339
+/// such as `2025-06-01T08:00:00Z`), in the log's Unix seconds.
+fn audit_time(name: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(Some(ms.div_euclid(1000)));
+    }
+    let at = humantime::parse_rfc3339_weak(text).map_err(|_| {
+        ApiError::bad_request(format!(
+            "{name} is Unix milliseconds or an RFC 3339 time such as 2025-06-01T08:00:00Z"
+        ))
+    })?;
+    let secs = match at.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => after.as_secs() as i64,
+        Err(before) => -(before.duration().as_secs() as i64),
+    };
+    Ok(Some(secs))
+}
+
+/// The audit log, newest first from `before` or oldest first from
+/// `after`, narrowed by who, what, which object and when.
 pub async fn audit_log(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Vec<AuditEntry>> {
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
+    let text = |t: Option<String>| t.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    let filter = AuditFilter {
+        since: audit_time("since", q.since.as_deref())?,
+        until: audit_time("until", q.until.as_deref())?,
+        actor: text(q.actor),
+        action: text(q.action),
+        object: text(q.object),
+    };
     Ok(Json(match q.before {
         Some(before) => {
             state
                 .store
-                .audit_recent(&caller.scope, before, limit)
+                .audit_recent(&caller.scope, before, limit, &filter)
                 .await?
         }
         None => {
             state
                 .store
-                .audit_entries(&caller.scope, q.after, limit)
+                .audit_entries(&caller.scope, q.after, limit, &filter)
                 .await?
         }
     }))

@@ -3,7 +3,7 @@
 //! sent, notifications wait), deleted (with what still waits for them).
 
 use super::lifecycle::{expected_version, named_conflict, overlay, read_as, tagged};
-use super::monitors::org_for;
+use super::monitors::{OrgNames, org_for, read_only_note, readable};
 use super::{ApiError, ApiResult, id_param};
 use crate::AppState;
 use crate::auth::Caller;
@@ -187,8 +187,17 @@ pub async fn get_channel(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = id_param(&id, "channel")?;
-    let record = state.store.get_channel(&caller.scope, id).await?;
-    Ok(tagged(record.version, answer(&record)))
+    let record = state
+        .store
+        .get_channel(&readable(&caller.scope), id)
+        .await?;
+    let answer = if caller.scope.allows_org(record.org_id) {
+        answer(&record)
+    } else {
+        let org = OrgNames::default().of(&state, record.org_id).await;
+        read_only(&record, &org)
+    };
+    Ok(tagged(record.version, answer))
 }
 
 pub async fn patch_channel(
@@ -242,13 +251,43 @@ fn refuse_target(checked: Result<(), crate::egress::EgressError>) -> Result<(), 
 
 /// The record as answered: with its editable `fields` (no secrets).
 fn answer(record: &ChannelRecord) -> Value {
-    super::lifecycle::with_fields(record, view(record))
+    let mut value = super::lifecycle::with_fields(record, view(record));
+    value["editable"] = json!(true);
+    value
 }
 
 pub async fn list_channels(
     State(state): State<Arc<AppState>>,
     caller: Caller,
 ) -> ApiResult<Vec<Value>> {
-    let records = state.store.list_channels(&caller.scope).await?;
-    Ok(Json(records.iter().map(answer).collect()))
+    let records = state.store.list_channels(&readable(&caller.scope)).await?;
+    let mut names = OrgNames::default();
+    let mut answers = Vec::new();
+    for record in &records {
+        answers.push(if caller.scope.allows_org(record.org_id) {
+            answer(record)
+        } else {
+            read_only(record, &names.of(&state, record.org_id).await)
+        });
+    }
+    Ok(Json(answers))
+}
+
+/// A channel as a caller limited to some sites reads it: that it exists,
+/// its kind and what it sends, and who may change it; not where it sends
+/// (addresses, URLs) nor its delivery errors.
+fn read_only(record: &ChannelRecord, org: &str) -> Value {
+    json!({
+        "id": record.id,
+        "org_id": record.org_id,
+        "name": record.name,
+        "kind": record.kind,
+        "min_severity": record.min_severity,
+        "tags": record.config.get("tags").cloned().unwrap_or(json!([])),
+        "enabled": record.enabled,
+        "pending": record.pending,
+        "version": record.version,
+        "editable": false,
+        "note": read_only_note(org),
+    })
 }

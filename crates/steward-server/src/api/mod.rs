@@ -266,9 +266,10 @@ async fn authorize(
     let response = next.run(request).await;
     if changes {
         let mut detail = json!({ "status": response.status().as_u16(), "request": body });
-        if let Some(change) = caller.change() {
-            detail["before"] = change["before"].clone();
-            detail["after"] = change["after"].clone();
+        if let Some(serde_json::Value::Object(change)) = caller.change() {
+            for (key, value) in change {
+                detail[key] = value;
+            }
         }
         audit::record(&state, &caller, &format!("{method} {path}"), &uri, detail).await;
     }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use steward_alert::monitor::{Monitor, MonitorSpec};
 use steward_alert::noise::Matcher;
-use steward_store::{MonitorRecord, Scope};
+use steward_store::{MonitorRecord, Place, Scope};
 use uuid::Uuid;
 
 /// The organisation named (the caller's own when None), where the caller
@@ -275,8 +275,20 @@ pub async fn list_monitors(
     State(state): State<Arc<AppState>>,
     caller: Caller,
 ) -> ApiResult<Vec<Value>> {
-    let records = state.store.list_monitors(&caller.scope).await?;
-    Ok(Json(records.iter().map(answer).collect()))
+    let records = state.store.list_monitors(&readable(&caller.scope)).await?;
+    let mut names = OrgNames::default();
+    let mut answers = Vec::new();
+    for record in &records {
+        if caller.scope.allows_org(record.org_id) {
+            answers.push(editable(answer(record)));
+        } else if reaches_sites(&caller.scope, record) {
+            answers.push(read_only_monitor(
+                record,
+                &names.of(&state, record.org_id).await,
+            ));
+        }
+    }
+    Ok(Json(answers))
 }
 
 pub async fn get_monitor(
@@ -285,8 +297,111 @@ pub async fn get_monitor(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = id_param(&id, "monitor")?;
-    let record = state.store.get_monitor(&caller.scope, id).await?;
-    Ok(tagged(record.version, answer(&record)))
+    let record = state
+        .store
+        .get_monitor(&readable(&caller.scope), id)
+        .await?;
+    if caller.scope.allows_org(record.org_id) {
+        return Ok(tagged(record.version, editable(answer(&record))));
+    }
+    if !reaches_sites(&caller.scope, &record) {
+        return Err(ApiError::not_found("not found"));
+    }
+    let org = OrgNames::default().of(&state, record.org_id).await;
+    Ok(tagged(record.version, read_only_monitor(&record, &org)))
+}
+
+/// What a caller who manages monitors at some sites only may read: the
+/// whole-organisation monitors and channels of those organisations (which
+/// apply to their devices too), read-only. A site deny does not hide an
+/// organisation's rows; a whole-organisation deny does.
+pub(super) fn readable(scope: &Scope) -> Scope {
+    Scope {
+        allow: scope
+            .allow
+            .iter()
+            .map(|p| Place {
+                org: p.org,
+                site: None,
+            })
+            .collect(),
+        deny: scope
+            .deny
+            .iter()
+            .filter(|p| p.site.is_none())
+            .cloned()
+            .collect(),
+    }
+}
+
+/// Whether a monitor the caller may not edit can reach their devices: it
+/// names none of their sites (whatever else it selects by) only when it
+/// is limited to other sites.
+fn reaches_sites(scope: &Scope, record: &MonitorRecord) -> bool {
+    let sites: Vec<&str> = record.definition["applies_to"]["sites"]
+        .as_array()
+        .map(|s| s.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    sites.is_empty()
+        || sites
+            .iter()
+            .any(|site| scope.allows(record.org_id, Some(site)))
+}
+
+/// Marks an answer as one the caller may change.
+fn editable(mut value: Value) -> Value {
+    value["editable"] = json!(true);
+    value
+}
+
+/// Why an organisation-wide object is read-only for a site-limited
+/// caller, in words.
+pub(super) fn read_only_note(org: &str) -> String {
+    format!(
+        "set for the whole organisation {org}: changing it needs monitors.manage for all of {org} (ask one of its administrators)"
+    )
+}
+
+/// A monitor as a caller limited to some sites reads it: what it watches
+/// and where, no editable fields, and who may change it.
+fn read_only_monitor(record: &MonitorRecord, org: &str) -> Value {
+    let mut definition = view(record);
+    if let Some(map) = definition.as_object_mut() {
+        map.remove("name");
+        map.remove("enabled");
+    }
+    json!({
+        "id": record.id,
+        "org_id": record.org_id,
+        "name": record.name,
+        "definition": definition,
+        "enabled": record.enabled,
+        "version": record.version,
+        "editable": false,
+        "note": read_only_note(org),
+    })
+}
+
+/// Organisation names by id, each read once per request.
+#[derive(Default)]
+pub(super) struct OrgNames(std::collections::HashMap<Uuid, String>);
+
+impl OrgNames {
+    pub(super) async fn of(&mut self, state: &AppState, org: Uuid) -> String {
+        if let Some(name) = self.0.get(&org) {
+            return name.clone();
+        }
+        let name = state
+            .store
+            .list_orgs(&Scope::org(org))
+            .await
+            .ok()
+            .and_then(|orgs| orgs.into_iter().next())
+            .map(|o| o.name)
+            .unwrap_or_else(|| org.to_string());
+        self.0.insert(org, name.clone());
+        name
+    }
 }
 
 pub async fn patch_monitor(

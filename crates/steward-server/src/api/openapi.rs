@@ -113,14 +113,31 @@ fn query_parameters(path: &str) -> Vec<Value> {
             "limit",
             json!({ "type": "integer", "minimum": 0, "maximum": 4294967295u32 }),
         )],
-        "/api/v1/audit" => vec![
-            q("after", json!({ "type": "integer", "format": "int64" })),
-            q("before", json!({ "type": "integer", "format": "int64" })),
-            q(
-                "limit",
-                json!({ "type": "integer", "minimum": 0, "maximum": 4294967295u32 }),
-            ),
-        ],
+        "/api/v1/audit" => {
+            let described = |name: &str, text: &str| json!({ "name": name, "in": "query", "required": false, "description": text, "schema": { "type": "string" } });
+            vec![
+                q("after", json!({ "type": "integer", "format": "int64" })),
+                q("before", json!({ "type": "integer", "format": "int64" })),
+                q(
+                    "limit",
+                    json!({ "type": "integer", "minimum": 0, "maximum": 4294967295u32 }),
+                ),
+                described("actor", "Only what this user (or device:ID) did, exactly."),
+                described(
+                    "action",
+                    "Only actions containing this text, any case (shell, login, POST /api/v1/monitors).",
+                ),
+                described(
+                    "object",
+                    "Only entries whose target or details contain this text, any case (a device's id or name, a path).",
+                ),
+                described(
+                    "since",
+                    "From this time: Unix milliseconds or RFC 3339 (2025-06-01T08:00:00Z).",
+                ),
+                described("until", "Up to this time: Unix milliseconds or RFC 3339."),
+            ]
+        }
         _ => Vec::new(),
     }
 }

@@ -223,14 +223,48 @@ pub async fn whoami(State(state): State<Arc<AppState>>, caller: Caller) -> Json<
         .await
         .ok()
         .map(|u| u.totp_enabled);
+    let org_name = super::monitors::OrgNames::default()
+        .of(&state, p.org_id)
+        .await;
     Json(json!({
         "user_id": p.user_id,
         "username": p.username,
         "org_id": p.org_id,
+        "org_name": org_name,
+        "permissions": held(p),
         "grants": p.grants,
         "mfa_done": p.mfa_done,
         "totp_enabled": totp_enabled,
     }))
+}
+
+/// Where the caller holds each permission it holds anywhere:
+/// `{"monitors.manage": {"whole_org": false, "sites": ["hq"]}}` (what the
+/// console shows, hides or explains; the routes decide for themselves).
+fn held(principal: &steward_store::Principal) -> Value {
+    use crate::authz::{Permission, scope_for};
+    let mut held = serde_json::Map::new();
+    for permission in Permission::ALL {
+        let scope = scope_for(principal, permission);
+        if scope.is_empty() {
+            continue;
+        }
+        let whole_org = scope
+            .allow
+            .iter()
+            .filter(|p| p.site.is_none())
+            .any(|p| scope.allows_org(p.org.unwrap_or(principal.org_id)));
+        let sites: Vec<&str> = scope
+            .allow
+            .iter()
+            .filter_map(|p| p.site.as_deref())
+            .collect();
+        held.insert(
+            permission.as_str().into(),
+            json!({ "whole_org": whole_org, "sites": sites }),
+        );
+    }
+    Value::Object(held)
 }
 
 /// Starts two-factor setup: a new secret, not yet active.

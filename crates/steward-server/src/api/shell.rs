@@ -1,6 +1,7 @@
 //! The remote terminal and file transfer of one device. Both need
-//! `shell.open` on the device; every session is recorded in the audit
-//! trail (opened, closed, bytes each way). What a transfer's job keeps of
+//! `shell.open` on the device. The audit trail keeps of each terminal who
+//! opened it on which device, when and why it closed, how long it lasted
+//! and the bytes each way; not its transcript. What a transfer's job keeps of
 //! the file, and who sees it: [`super::transfer`].
 
 use super::{ApiError, ApiResult, id_param, transfer};
@@ -238,6 +239,7 @@ async fn session(
         "shell.closed",
         json!({
             "session": session,
+            "device": device.summary.name,
             "reason": reason,
             "seconds": started.elapsed().as_secs(),
             "bytes_in": bytes_in,
@@ -327,6 +329,7 @@ pub async fn file_get(
     Json(body): Json<FileRequest>,
 ) -> ApiResult<Value> {
     let device = usable_device(&state, &caller, &id, "files").await?;
+    caller.acted_on(&device.summary.name);
     let path = checked_path(body.path)?;
     let action = Action::FileGet {
         path: path.clone(),
@@ -343,6 +346,7 @@ pub async fn file_put(
     Json(body): Json<FileRequest>,
 ) -> ApiResult<Value> {
     let device = usable_device(&state, &caller, &id, "files").await?;
+    caller.acted_on(&device.summary.name);
     let path = checked_path(body.path)?;
     let content = body.content_b64.unwrap_or_default();
     let bytes = B64

@@ -2,7 +2,7 @@
 // offered after any refusal: the server answers every failed sign-in alike,
 // so that it never tells a right password from a wrong one), session expiry, navigation by URL hash, live updates
 // from /api/v1/events, light and dark themes.
-import { api, h, $, onUnauthorized, onMfaSetupRequired, parseHash, errorBox, wsUrl, form, toast } from "./lib.js";
+import { api, h, $, onUnauthorized, onMfaSetupRequired, parseHash, errorBox, wsUrl, form, toast, holds, needsPermission } from "./lib.js";
 import * as dashboard from "./pages/dashboard.js";
 import * as devices from "./pages/devices.js";
 import * as device from "./pages/device.js";
@@ -10,6 +10,7 @@ import * as alerts from "./pages/alerts.js";
 import * as automation from "./pages/automation.js";
 import * as admin from "./pages/admin.js";
 import * as tenancy from "./pages/tenancy.js";
+import * as audit from "./pages/audit.js";
 
 const routes = {
   "": dashboard.render,
@@ -25,8 +26,55 @@ const routes = {
   enrollment: admin.enrollment,
   users: admin.users,
   organisations: tenancy.render,
-  audit: admin.audit,
+  audit: audit.render,
 };
+
+// What each page needs (held somewhere), and how it is named when it is
+// missing: pages the user may not use leave the navigation, and a link to
+// one explains instead of showing the server's refusal. The users page
+// also holds the user's own API tokens: it stays.
+const needs = {
+  "": ["devices.view", "The dashboard"],
+  devices: ["devices.view", "Seeing devices"],
+  device: ["devices.view", "Seeing devices"],
+  alerts: ["devices.view", "Seeing alerts"],
+  monitors: ["monitors.manage", "Monitors"],
+  channels: ["monitors.manage", "Notification channels"],
+  scripts: ["scripts.run", "Scripts"],
+  jobs: ["scripts.run", "Jobs"],
+  job: ["scripts.run", "Jobs"],
+  schedules: ["scripts.run", "Schedules"],
+  enrollment: ["enroll.manage", "Enrolling devices"],
+  organisations: ["orgs.manage|roles.manage", "Managing organisations and roles"],
+  audit: ["audit.view", "Reading the audit log"],
+};
+
+// Whether the user holds one of the permissions "a|b" names.
+const usable = (me, spec) => spec.split("|").some((p) => holds(me, p));
+
+// Shows only the navigation the user can use (a group heading goes with
+// its last link).
+function trimNav(me) {
+  let heading = null;
+  let shown = 0;
+  const close = () => { if (heading) heading.hidden = shown === 0; };
+  for (const el of document.querySelectorAll("#nav > *")) {
+    if (el.classList.contains("nav-group")) { close(); heading = el; shown = 0; continue; }
+    const page = el.dataset.page === "dashboard" ? "" : el.dataset.page;
+    if (page === undefined) continue;
+    const need = needs[page];
+    el.hidden = !!need && !usable(me, need[0]);
+    if (!el.hidden) shown++;
+  }
+  close();
+}
+
+// "missing permission users.manage" (the server's refusal) as a sentence.
+function refusal(error) {
+  const missing = error.status === 403 && /^missing permission (\S+)$/.exec(error.message || "");
+  if (!missing) return errorBox(error);
+  return needsPermission(ctx.me, missing[1], "This page");
+}
 
 const ctx = {
   me: null,
@@ -55,12 +103,18 @@ async function render() {
   const container = h("div", { class: "page" });
   main.replaceChildren(container);
   if (!fn) { container.append(h("h1", {}, "Not found"), h("p", {}, "There is no such page. ", h("a", { href: "#/" }, "Back to the dashboard"))); return; }
+  const need = needs[page];
+  if (need && !usable(ctx.me, need[0])) {
+    container.append(h("h1", {}, document.querySelector(`#nav a[data-page="${page || "dashboard"}"]`)?.firstChild?.textContent?.trim() || "Not available"),
+      needsPermission(ctx.me, need[0].split("|")[0], need[1]));
+    return;
+  }
   try {
     const result = await fn(container, parts.slice(1), params, ctx);
     if (id !== renderId) { if (typeof result === "function") result(); return; }
     cleanup = typeof result === "function" ? result : null;
   } catch (error) {
-    if (id === renderId && error.status !== 401) container.append(errorBox(error));
+    if (id === renderId && error.status !== 401) container.append(refusal(error));
   }
 }
 
@@ -83,6 +137,7 @@ async function showConsole(me) {
   $("#signin").hidden = true;
   $("#shell").hidden = false;
   $("#who").textContent = me.username;
+  trimNav(me);
   $("#mfa").hidden = me.totp_enabled !== false;
   if (!me.mfa_done) { closeEvents(); totpSetup(); return; }
   openEvents();

@@ -104,8 +104,8 @@ export function duration(ms) {
   return Math.floor(ms / 60000) + " min " + Math.round((ms % 60000) / 1000) + " s";
 }
 
-export function pill(text, kind) {
-  return h("span", { class: "pill " + (kind || text) }, text);
+export function pill(text, kind, title) {
+  return h("span", { class: "pill " + (kind || text), title }, text);
 }
 
 // A bar behind a percentage (utilisation columns).
@@ -331,4 +331,14 @@ export function lifecycleButtons(o, { edit, path, what, done, offNote, deleteNot
       onclick: () => act(off ? null : `Disable ${what}? ${offNote}`, () => api(path, { method: "PATCH", body: { enabled: off }, version: o.version }), `${off ? "Enabled" : "Disabled"} ${what}`, done) }, off ? "Enable" : "Disable"),
     h("button", { class: "small danger", dataset: { action: "delete" },
       onclick: () => act(`Delete ${what}? ${deleteNote}`.trim(), () => api(path, { method: "DELETE" }), `Deleted ${what}`, done) }, "Delete"));
+}
+
+// Where the signed-in user holds `permission` ({ whole_org, sites }), or
+// null: what the console shows, hides or explains (the server decides).
+export const holds = (me, permission) => me?.permissions?.[permission] || null;
+
+// The sentence for a page or part the user may not use.
+export function needsPermission(me, permission, what) {
+  return h("p", { class: "notice", dataset: { needs: permission } },
+    `${what} needs the ${permission} permission; ask an administrator of ${me?.org_name || "your organisation"}.`);
 }

@@ -1,13 +1,28 @@
 // Monitors, notification channels (with "send test"), enrollment tokens
-// (with the install command), users and API tokens, the audit log.
-import { api, h, table, pill, timeTag, when, toast, modal, form, copyButton, lifecycleButtons, act } from "../lib.js";
+// (with the install command), users and API tokens. Someone who manages
+// monitoring at some sites only reads the organisation-wide monitors and
+// channels (they apply to their devices too), marked read-only.
+import { api, h, table, pill, timeTag, when, toast, modal, form, copyButton, lifecycleButtons, act, holds, needsPermission } from "../lib.js";
 
 const list = (text) => (text || "").split(",").map((s) => s.trim()).filter(Boolean);
 
 // --- monitors --------------------------------------------------------------
 
-export async function monitors(root) {
-  root.append(h("div", { class: "head" }, h("h1", {}, "Monitors"), h("button", { class: "primary", onclick: () => create() }, "New monitor")));
+// A site-limited user's line above a list: what they see and who edits it.
+function scopeNote(ctx, what) {
+  const held = holds(ctx.me, "monitors.manage");
+  if (!held || held.whole_org) return null;
+  const sites = held.sites.length ? `site${held.sites.length > 1 ? "s" : ""} ${held.sites.join(", ")}` : "some sites";
+  return h("p", { class: "notice", id: "scope-note" },
+    `You manage monitoring at ${sites} only. ${what} set for the whole organisation ${ctx.me.org_name} apply to your devices and are shown read-only; changing them or adding one needs monitors.manage for all of ${ctx.me.org_name} (ask one of its administrators).`);
+}
+
+// A read-only row's mark, with the server's reason as its tooltip.
+const readOnly = (o) => pill("read-only", "read-only muted", o.note);
+
+export async function monitors(root, _parts, _params, ctx) {
+  const note = scopeNote(ctx, "Monitors");
+  root.append(h("div", { class: "head" }, h("h1", {}, "Monitors"), note ? null : h("button", { class: "primary", onclick: () => create() }, "New monitor")), note);
   const box = h("div");
   root.append(box);
   const draw = async () => {
@@ -18,9 +33,9 @@ export async function monitors(root) {
       { title: "Watches", class: "wrap", render: (m) => describeSpec(m.definition.spec || {}) },
       { title: "Applies to", render: (m) => matcher(m.definition.applies_to) },
       { title: "Self-healing", render: (m) => (m.definition.remediation ? `runs ${m.definition.remediation.script}` : "–") },
-      { title: "", render: (m) => lifecycleButtons(m, { edit: () => edit(m), path: `/monitors/${m.id}`, what: `the monitor ${m.name}`, done: draw,
-        offNote: "Its open alerts are resolved and it raises none until enabled.", deleteNote: "Its open alerts are resolved; their history stays." }) },
-    ], all, { empty: "No monitors.", rowClass: (m) => (m.enabled === false ? "disabled" : null) }));
+      { title: "", render: (m) => (m.editable === false ? readOnly(m) : lifecycleButtons(m, { edit: () => edit(m), path: `/monitors/${m.id}`, what: `the monitor ${m.name}`, done: draw,
+        offNote: "Its open alerts are resolved and it raises none until enabled.", deleteNote: "Its open alerts are resolved; their history stays." })) },
+    ], all, { empty: note ? "No monitor applies to your sites yet." : "No monitors.", rowClass: (m) => (m.enabled === false ? "disabled" : null) }));
   };
   const create = () => modal("New monitor", (close) => monitorForm(async (body) => {
     const saved = await api("/monitors", { method: "POST", body });
@@ -185,8 +200,9 @@ const matcher = (m) => {
 
 // --- channels --------------------------------------------------------------
 
-export async function channels(root) {
-  root.append(h("div", { class: "head" }, h("h1", {}, "Notification channels"), h("button", { class: "primary", onclick: () => create() }, "New channel")));
+export async function channels(root, _parts, _params, ctx) {
+  const note = scopeNote(ctx, "Channels");
+  root.append(h("div", { class: "head" }, h("h1", {}, "Notification channels"), note ? null : h("button", { class: "primary", onclick: () => create() }, "New channel")), note);
   const box = h("div");
   root.append(box);
   const draw = async () => {
@@ -198,10 +214,10 @@ export async function channels(root) {
       { title: "Waiting", class: "num", render: (c) => String(c.pending) },
       { title: "Given up", class: "num", render: (c) => (c.undelivered ? h("span", { class: "pill failed", title: "Notifications that kept failing for a day and were not delivered (since the channel last delivered one)" }, String(c.undelivered)) : "0") },
       { title: "Last error", class: "wrap", render: (c) => (c.last_error ? h("span", { class: "pill failed" }, c.last_error) : "–") },
-      { title: "", render: (c) => h("button", { class: "small", dataset: { test: c.name }, onclick: (e) => test(c, e.target) }, "Send test") },
-      { title: "", render: (c) => lifecycleButtons(c, { edit: () => edit(c), path: `/channels/${c.id}`, what: `the channel ${c.name}`, done: draw,
-        offNote: "Nothing is sent through it until it is enabled; notifications wait.", deleteNote: c.pending ? `Its ${c.pending} waiting notifications are dropped.` : "" }) },
-    ], all, { empty: "No channels: alerts are recorded but nobody is told.", rowClass: (c) => (c.enabled === false ? "disabled" : null) }));
+      { title: "", render: (c) => (c.editable === false ? null : h("button", { class: "small", dataset: { test: c.name }, onclick: (e) => test(c, e.target) }, "Send test")) },
+      { title: "", render: (c) => (c.editable === false ? readOnly(c) : lifecycleButtons(c, { edit: () => edit(c), path: `/channels/${c.id}`, what: `the channel ${c.name}`, done: draw,
+        offNote: "Nothing is sent through it until it is enabled; notifications wait.", deleteNote: c.pending ? `Its ${c.pending} waiting notifications are dropped.` : "" })) },
+    ], all, { empty: note ? `No channels in ${ctx.me.org_name}: alerts are recorded but nobody is told.` : "No channels: alerts are recorded but nobody is told.", rowClass: (c) => (c.enabled === false ? "disabled" : null) }));
   };
   const test = async (c, button) => {
     button.disabled = true;
@@ -315,13 +331,17 @@ export async function users(root, _parts, _params, ctx) {
   const usersBox = h("div");
   const tokensBox = h("div");
   const secret = h("div");
-  const roles = await api("/roles").catch(() => []);
+  const managesUsers = !!holds(ctx.me, "users.manage");
+  const roles = holds(ctx.me, "roles.manage") ? await api("/roles").catch(() => []) : [];
   const roleOptions = roles.map((r) => [r.id, r.name]);
   root.append(
-    h("div", { class: "head" }, h("h2", {}, "Users"), h("button", { class: "small primary", onclick: () => newUser() }, "New user")), usersBox,
+    h("div", { class: "head" }, h("h2", {}, "Users"), managesUsers ? h("button", { class: "small primary", onclick: () => newUser() }, "New user") : null), usersBox,
     h("div", { class: "head" }, h("h2", {}, `Your API tokens (${ctx.me.username})`), h("button", { class: "small primary", onclick: () => newToken() }, "New token")), secret, tokensBox);
   const draw = async () => {
-    const [people, tokens] = await Promise.all([api("/users").catch((e) => { usersBox.replaceChildren(h("p", { class: "muted" }, e.message)); return null; }), api("/tokens")]);
+    if (!managesUsers) usersBox.replaceChildren(needsPermission(ctx.me, "users.manage", "Managing users"));
+    const [people, tokens] = await Promise.all([
+      managesUsers ? api("/users").catch((e) => { usersBox.replaceChildren(h("p", { class: "muted" }, e.message)); return null; }) : null,
+      api("/tokens")]);
     if (people) usersBox.replaceChildren(table([
       { title: "Username", render: (u) => u.username },
       { title: "Two-factor", render: (u) => (u.totp_enabled ? pill("on", "ok") : pill("off", "warning")) },
@@ -389,29 +409,4 @@ export async function users(root, _parts, _params, ctx) {
     draw();
   }));
   await draw();
-}
-
-// --- audit -----------------------------------------------------------------
-
-export async function audit(root) {
-  root.append(h("h1", {}, "Audit log"), h("p", { class: "muted" }, "Every change and every remote session, newest first. The log is hash-chained: an edit breaks the chain (steward audit verify)."));
-  const box = h("div");
-  const more = h("button", { class: "small" }, "Older entries");
-  root.append(box, h("div", { class: "pager" }, more));
-  let entries = [];
-  const load = async (before) => {
-    const page = await api(`/audit?before=${before}&limit=200`);
-    entries = entries.concat(page);
-    more.hidden = page.length < 200;
-    box.replaceChildren(table([
-      { title: "When", render: (e) => when(e.at) },
-      { title: "Who", render: (e) => e.actor },
-      { title: "From", render: (e) => e.source },
-      { title: "Action", render: (e) => h("code", {}, e.action) },
-      { title: "Target", render: (e) => e.target },
-      { title: "Detail", class: "wrap", render: (e) => h("code", { class: "small" }, e.detail) },
-    ], entries, { empty: "Nothing recorded yet." }));
-  };
-  more.addEventListener("click", () => load(entries.length ? entries[entries.length - 1].id : Number.MAX_SAFE_INTEGER));
-  await load(Number.MAX_SAFE_INTEGER);
 }

@@ -16,7 +16,7 @@ export async function openTerminal(body, d) {
   const full = h("button", { class: "small" }, "Full screen");
   const box = h("div", { class: "terminal-box", id: "terminal" });
   body.append(h("div", { class: "toolbar" }, state, h("span", { class: "grow" }), full,
-    h("span", { class: "muted small" }, "Every session is recorded in the audit log.")), box);
+    h("span", { class: "muted small" }, "The audit log keeps who opened this terminal, when and why it closed, and the bytes each way; not what is typed or shown.")), box);
 
   const term = new Terminal({ cursorBlink: true, fontSize: 13, scrollback: 5000, fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, monospace', theme: { background: "#000000" } });
   const fit = new FitAddon();
