@@ -65,8 +65,14 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/orgs"), "orgs.manage"),
         (("POST", "/api/v1/orgs"), "orgs.manage"),
         (("POST", "/api/v1/orgs/{id}/require-totp"), "users.manage"),
+        (("GET", "/api/v1/sites"), "devices.view"),
+        (
+            ("PATCH", "/api/v1/orgs/{id}/sites/{site}"),
+            "devices.manage",
+        ),
         (("GET", "/api/v1/users"), "users.manage"),
         (("POST", "/api/v1/users"), "users.manage"),
+        (("GET", "/api/v1/users/{id}/grants"), "users.manage"),
         (("POST", "/api/v1/users/{id}/grants"), "users.manage"),
         (("GET", "/api/v1/roles"), "roles.manage"),
         (("POST", "/api/v1/roles"), "roles.manage"),
@@ -384,6 +390,8 @@ async fn every_route_has_a_decision_and_enforces_it() {
             .replace("/orgs/{id}", &format!("/orgs/{acme}"))
             .replace("{id}", &uuid::Uuid::now_v7().to_string())
             .replace("{grant}", &uuid::Uuid::now_v7().to_string())
+            // A site nothing names: renaming it changes nothing.
+            .replace("{site}", "nowhere")
             .replace("{name}", "system.cpu.utilization");
         for who in &whos {
             let body = body_for(route.path, who.name);
@@ -619,6 +627,7 @@ fn body_for(path: &str, who: &str) -> Value {
         "/api/v1/enroll-tokens" => json!({ "site": "hq" }),
         "/api/v1/orgs" => json!({ "name": format!("org-{unique}") }),
         "/api/v1/orgs/{id}/require-totp" => json!({ "require": false }),
+        "/api/v1/orgs/{id}/sites/{site}" => json!({ "name": "elsewhere" }),
         "/api/v1/users" => {
             json!({ "username": format!("new-{unique}"), "password": PASSWORD, "role": "read_only" })
         }

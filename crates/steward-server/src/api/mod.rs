@@ -30,6 +30,7 @@ mod monitors;
 mod ops;
 mod session;
 mod shell;
+mod sites;
 mod tenancy;
 mod tokens;
 mod transfer;

@@ -43,6 +43,10 @@ fn request_body(path: &str) -> Value {
             &["username", "password"],
         ),
         "/api/v1/users/{id}" => s(json!({ "disabled": { "type": "boolean" } }), &[]),
+        "/api/v1/orgs/{id}/sites/{site}" => s(
+            json!({ "name": { "type": "string", "minLength": 1, "maxLength": 64 } }),
+            &["name"],
+        ),
         "/api/v1/users/{id}/grants" => s(
             json!({ "role": text, "org": text, "site": text, "deny": { "type": "boolean" } }),
             &["role"],
@@ -162,6 +166,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             .map(|name| {
                 let schema = match name {
                     "id" | "grant" => json!({ "type": "string", "format": "uuid" }),
+                    "site" => json!({ "type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._-]+$" }),
                     _ => json!({ "type": "string", "pattern": "^[a-z][a-z0-9_.]{0,127}$" }),
                 };
                 json!({ "name": name, "in": "path", "required": true, "schema": schema })

@@ -194,6 +194,13 @@ pub(super) fn routes() -> Routes {
         Perm(P::UsersManage),
         access::require_totp,
     )
+    .list("/api/v1/sites", Perm(P::DevicesView), sites::list)
+    .add(
+        M::PATCH,
+        "/api/v1/orgs/{id}/sites/{site}",
+        Perm(P::DevicesManage),
+        sites::rename,
+    )
     .resource(
         "/api/v1/orgs/{id}",
         Perm(P::OrgsManage),
@@ -205,6 +212,12 @@ pub(super) fn routes() -> Routes {
         "/api/v1/users",
         Perm(P::UsersManage),
         access::create_user,
+    )
+    .add(
+        M::GET,
+        "/api/v1/users/{id}/grants",
+        Perm(P::UsersManage),
+        users::list_grants,
     )
     .add(
         M::POST,

@@ -90,6 +90,16 @@ pub async fn get_user(
     Ok(tagged(user.version, answer))
 }
 
+/// A user's grants (and explicit denials), each with its place.
+pub async fn list_grants(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> super::ApiResult<Vec<steward_store::Grant>> {
+    let user = visible(&state, &caller, &id).await?;
+    Ok(axum::Json(state.store.user_grants(user.id).await?))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
