@@ -78,6 +78,22 @@ await walk(browser, "console", outDir, async (step, errors) => {
   await page.waitForSelector("#alert-detail .events li >> text=acknowledged");
   await shot(page, "alerts");
 
+  step("a weekly maintenance window in a time zone");
+  await page.click("button >> text=Maintenance window…");
+  await page.fill("dialog input[name=name]", "patch night");
+  await page.fill("dialog input[name=os]", "debian");
+  await page.selectOption("dialog select[name=repeats]", "weekly");
+  if (await page.isVisible("dialog input[name=start]")) throw new Error("a weekly window still shows its one-off start");
+  await page.fill("dialog input[name=days]", "Sun");
+  await page.fill("dialog input[name=at]", "02:00");
+  await page.fill("dialog input[name=for]", "3h");
+  await page.fill("dialog input[name=timezone]", "Europe/Berlin");
+  await page.click("dialog button[type=submit]");
+  await page.waitForSelector(".toast >> text=/[Ss]aved/");
+  await page.click(".tabs button[data-tab=maintenance]");
+  await page.waitForSelector("td >> text=weekly Sun at 02:00 (Europe/Berlin) for 3h");
+  await shot(page, "maintenance");
+
   step("a monitor from its form, and the server's error in the form");
   await page.goto(url + "#/monitors");
   await page.click("button >> text=New monitor");
@@ -170,6 +186,13 @@ await walk(browser, "console", outDir, async (step, errors) => {
   await page.click("tr:has-text('e2e-client-b') button[data-action=delete]");
   await page.waitForSelector(".toast >> text=Deleted the organisation e2e-client-b");
   await page.waitForFunction(() => ![...document.querySelectorAll("td")].some((td) => td.textContent === "e2e-client-b"));
+
+  step("a site renamed where it is named");
+  await page.click("button[data-site='branch-7']");
+  await page.fill("dialog input[name=name]", "branch-8");
+  await page.click("dialog button[type=submit]");
+  await page.waitForSelector(".toast >> text=Renamed branch-7 to branch-8");
+  await page.waitForSelector("button[data-site='branch-8']");
   await shot(page, "organisations");
 
   step("dark mode");

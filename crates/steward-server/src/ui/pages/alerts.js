@@ -219,3 +219,4 @@ function maintenanceDialog(done, rule) {
   repeats.addEventListener("change", show);
   show();
   return modal(rule ? `Edit ${d.name}` : "Maintenance window", (close) => { closeDialog = close; return f; });
+}
