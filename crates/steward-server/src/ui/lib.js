@@ -224,7 +224,14 @@ function field(f) {
   } else {
     input = h("input", { ...common, type: f.type || "text", value: f.value ?? null });
   }
-  return h("label", { class: "field" }, h("span", { class: "label" }, f.label + (f.required ? " *" : "")), input,
+  // Values to choose from while any other may be typed (existing sites).
+  let choices = null;
+  if (f.suggestions?.length) {
+    const id = `choices-${f.name}-${Math.random().toString(36).slice(2, 8)}`;
+    input.setAttribute("list", id);
+    choices = h("datalist", { id }, [...new Set(f.suggestions)].map((value) => h("option", { value })));
+  }
+  return h("label", { class: "field" }, h("span", { class: "label" }, f.label + (f.required ? " *" : "")), input, choices,
     f.help ? h("small", { class: "help" }, f.help) : null);
 }
 

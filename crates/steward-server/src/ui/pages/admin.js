@@ -291,7 +291,7 @@ export async function enrollment(root) {
   const orgs = await api("/orgs").catch(() => []);
   const f = form([
     orgs.length > 1 ? { name: "org", label: "Organisation", type: "select", options: orgs.map((o) => [o.name, o.name]) } : null,
-    { name: "site", label: "Site", value: "default", required: true },
+    { name: "site", label: "Site", value: "default", required: true, suggestions: (await api("/sites").catch(() => [])).map((s) => s.name) },
     { name: "tags", label: "Tags", help: "Comma-separated" },
     { name: "uses", label: "Uses", type: "number", min: 1, value: 10, help: "How many agents may enroll with it" },
     { name: "expires_in", label: "Valid for", type: "select", value: "24h", options: [["1h", "1 hour"], ["24h", "24 hours"], ["7d", "7 days"], ["30d", "30 days"]] },
@@ -386,17 +386,22 @@ export async function users(root, _parts, _params, ctx) {
     h("button", { class: "small danger", dataset: { action: "delete" },
       onclick: () => act(`Delete ${u.username}? Their grants and tokens go; what they did stays in the audit log.`,
         () => api(`/users/${u.id}`, { method: "DELETE" }), `Deleted ${u.username}`, draw) }, "Delete"));
-  const newUser = () => modal("New user", (close) => form([
+  const newUser = async () => {
+    const [orgs, sites] = await Promise.all([api("/orgs").catch(() => []), api("/sites").catch(() => [])]);
+    return modal("New user", (close) => form([
     { name: "username", label: "Username", required: true, pattern: "[A-Za-z0-9._@\\-]{1,64}" },
     { name: "password", label: "Password", type: "password", required: true, min: null, help: "At least 12 characters", pattern: ".{12,}" },
+    orgs.length > 1 ? { name: "org", label: "Organisation", type: "select", options: orgs.map((o) => [o.name, o.name]) } : null,
     { name: "role", label: "Role", type: "select", value: "technician", options: roleOptions },
-    { name: "site", label: "Only this site", help: "Empty: the whole organisation" },
-  ], async (v) => {
-    await api("/users", { method: "POST", body: { username: v.username, password: v.password, role: v.role, site: v.site || undefined } });
+    { name: "site", label: "Only this site", help: "Empty: the whole organisation. Existing sites are offered; a name no site has yet asks first (a typo makes a user who sees nothing)", suggestions: sites.map((s) => s.name) },
+  ].filter(Boolean), async (v) => {
+    if (v.site && sites.length && !sites.some((s) => s.name === v.site) && !window.confirm(`No device, token or grant names the site "${v.site}" yet. Create the user limited to it anyway?`)) return;
+    await api("/users", { method: "POST", body: { username: v.username, password: v.password, org: v.org, role: v.role, site: v.site || undefined } });
     toast("Created " + v.username);
     close();
     draw();
   }));
+  };
   const newToken = () => modal("New API token", (close) => form([
     { name: "name", label: "Name", required: true, placeholder: "backup script" },
     { name: "role", label: "Role", type: "select", value: "", options: [["", "all of my permissions"], ...roleOptions] },
