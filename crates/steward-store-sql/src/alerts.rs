@@ -75,6 +75,7 @@ fn alert(row: &Row) -> Result<AlertRecord> {
         updated_at: row.get("updated_at"),
         acknowledged_by: row.get("acknowledged_by"),
         acknowledged_at: row.get("acknowledged_at"),
+        resolved_by: row.get("resolved_by"),
         resolved_at: row.get("resolved_at"),
         flapping: row.get("flapping"),
         suppressed: row.get("suppressed"),
@@ -283,9 +284,10 @@ impl AlertStore for SqlStore {
         if current.state == "resolved" {
             return Err(StoreError::Refused("the alert is already resolved".into()));
         }
-        q("UPDATE alerts SET state = 'resolved', resolved_at = $1, updated_at = $2 WHERE id = $3")
+        q("UPDATE alerts SET state = 'resolved', resolved_at = $1, updated_at = $2, resolved_by = $3 WHERE id = $4")
             .bind(at)
             .bind(at)
+            .bind(by)
             .bind(id.to_string())
             .execute(&self.db)
             .await

@@ -51,6 +51,7 @@ migrations!(
     "0013_lifecycle.sql",
     "0014_versions.sql",
     "0015_undelivered.sql",
+    "0016_resolved_by.sql",
 );
 
 /// The migrations of one database.

@@ -220,9 +220,14 @@ pub async fn people_acknowledge_then_resolve_alerts(store: Arc<dyn Store>) {
     assert_eq!(
         resolved
             .iter()
-            .map(|a| (a.id, a.state.as_str(), a.resolved_at))
+            .map(|a| (
+                a.id,
+                a.state.as_str(),
+                a.resolved_at,
+                a.resolved_by.as_deref()
+            ))
             .collect::<Vec<_>>(),
-        [(id, "resolved", Some(30))]
+        [(id, "resolved", Some(30), Some("bob"))]
     );
     assert!(store.device_open_alerts(dev).await.unwrap().is_empty());
     let history = store.alert_history(&Scope::all(), id).await.unwrap();

@@ -405,6 +405,8 @@ pub struct AlertRecord {
     pub acknowledged_by: Option<String>,
     pub acknowledged_at: Option<i64>,
     pub resolved_at: Option<i64>,
+    /// Who resolved it by hand; None when its condition cleared.
+    pub resolved_by: Option<String>,
     pub flapping: bool,
     pub suppressed: Option<String>,
 }

@@ -25,16 +25,65 @@ pub fn collect(host: &mut Host, out: &mut Vec<Point>) {
         {
             continue;
         }
-        let used = total.saturating_sub(disk.available_space());
+        let (used, utilization) = df_figures(disk.mount_point()).unwrap_or_else(|| {
+            let used = total.saturating_sub(disk.available_space());
+            (used, used as f64 / total as f64)
+        });
         out.push(labelled(
             "system.filesystem.utilization",
             &[("mountpoint", &mount)],
-            ratio(used as f64 / total as f64),
+            ratio(utilization),
         ));
         out.push(labelled(
             "system.filesystem.usage",
             &[("mountpoint", &mount)],
             used as f64,
         ));
+    }
+}
+
+/// Used bytes and utilisation as `df` counts them: blocks reserved for root
+/// are neither used nor available, so a disk `df` shows at 100% reads 1.0
+/// here too (not 0.95 with the reserve counted as used).
+#[cfg(unix)]
+fn df_figures(mount: &std::path::Path) -> Option<(u64, f64)> {
+    let stat = rustix::fs::statvfs(mount).ok()?;
+    let unit = stat.f_frsize.max(1);
+    let used = stat
+        .f_blocks
+        .saturating_sub(stat.f_bfree)
+        .saturating_mul(unit);
+    let available = stat.f_bavail.saturating_mul(unit);
+    let usable = used.saturating_add(available);
+    (usable > 0).then(|| (used, used as f64 / usable as f64))
+}
+
+#[cfg(not(unix))]
+fn df_figures(_mount: &std::path::Path) -> Option<(u64, f64)> {
+    None
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// The root filesystem's utilisation is what coreutils' `df` prints
+    /// (it rounds the percentage up).
+    #[test]
+    fn utilisation_matches_df() {
+        let out = std::process::Command::new("df")
+            .args(["--output=pcent", "/"])
+            .output()
+            .expect("df runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let df: f64 = text
+            .lines()
+            .nth(1)
+            .and_then(|l| l.trim().trim_end_matches('%').parse().ok())
+            .expect("a percentage");
+        let (_, ours) = super::df_figures(std::path::Path::new("/")).expect("statvfs of /");
+        let ours = ours * 100.0;
+        assert!(
+            ours <= df && df - ours < 1.0 + 1e-9,
+            "df says {df}%, the agent {ours:.3}%"
+        );
     }
 }

@@ -41,7 +41,10 @@ export async function lineChart(el, { series, format = (v) => v, max }) {
     width,
     height: 180,
     scales: { x: { time: true }, y: max ? { range: [0, max] } : { range: (_u, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.1 : 1] } },
-    axes: [axis, { ...axis, values: (_u, ticks) => ticks.map(format), size: 64 }],
+    // The value axis as wide as its longest label (no clipped "46.5 KiB/s")
+    // and its ticks far enough apart that labels never touch.
+    axes: [axis, { ...axis, values: (_u, ticks) => ticks.map(format), space: 36,
+      size: (_u, values) => Math.max(48, 14 + 7 * Math.max(0, ...(values || []).map((v) => String(v).length))) }],
     series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: PALETTE[i % PALETTE.length], width: 1.5, value: (_u, v) => (v == null ? "–" : format(v)), spanGaps: false }))],
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },

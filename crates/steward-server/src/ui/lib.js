@@ -120,6 +120,7 @@ export function meter(v) {
 
 // columns: [{title, render(row) → node|string, sort?: key, class?}]
 export function table(columns, rows, { onRow, sort, onSort, empty = "Nothing here yet.", rowClass } = {}) {
+  columns = columns.filter(Boolean); // a column shown only sometimes is null otherwise
   const head = h("tr", {}, columns.map((c) => {
     if (!c.sort || !onSort) return h("th", { class: c.class }, c.title);
     const active = sort && sort.key === c.sort;
