@@ -172,6 +172,9 @@ await walk(browser, "console", outDir, async (step, errors) => {
   const command = await page.textContent("#install-command");
   if (!/steward-agent .*enroll STW1\./.test(command)) throw new Error(`unexpected install command: ${command}`);
   await page.waitForSelector("td >> text=branch-7");
+  // The agent beside the server, offered with the digest to check.
+  await page.waitForSelector("#agent-binary a[download] >> text=Download");
+  if (!/sha256sum -c/.test(await page.textContent("#agent-binary"))) throw new Error("the agent download shows no digest check");
 
   step("an organisation created, renamed and deleted; a used role refused");
   await page.goto(url + "#/organisations");

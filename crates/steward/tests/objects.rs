@@ -409,3 +409,35 @@ async fn device_changes_are_audited_with_before_and_after() {
         "{revoked}"
     );
 }
+
+/// The enrollment page offers the agent beside the server, with a digest
+/// the endpoint can check with sha256sum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_binary_is_offered_with_its_digest() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = server.api();
+    let (status, info) = api.get("/api/v1/agent-binary").await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["available"], true, "{info}");
+    let (status, bytes) = api.get_bytes("/api/v1/agent-binary/download").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        bytes,
+        std::fs::read(AGENT).unwrap(),
+        "the agent beside the server"
+    );
+    assert_eq!(info["bytes"], bytes.len());
+    let file = root.path().join("steward-agent");
+    std::fs::write(&file, &bytes).unwrap();
+    let check = std::process::Command::new("sha256sum")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let digest = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(
+        digest.split_whitespace().next(),
+        info["sha256"].as_str(),
+        "{info}"
+    );
+}

@@ -66,6 +66,8 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("POST", "/api/v1/orgs"), "orgs.manage"),
         (("POST", "/api/v1/orgs/{id}/require-totp"), "users.manage"),
         (("GET", "/api/v1/sites"), "devices.view"),
+        (("GET", "/api/v1/agent-binary"), "enroll.manage"),
+        (("GET", "/api/v1/agent-binary/download"), "enroll.manage"),
         (
             ("PATCH", "/api/v1/orgs/{id}/sites/{site}"),
             "devices.manage",

@@ -6,6 +6,7 @@
 //! table route by route.
 
 mod access;
+mod agent_binary;
 mod alerts;
 mod body;
 mod channels;

@@ -192,6 +192,10 @@ pub fn document(routes: &[RouteEntry]) -> Value {
         if route.access == Access::Public {
             operation["security"] = json!([]);
         }
+        if route.path == "/api/v1/agent-binary/download" {
+            operation["responses"]["200"] = json!({ "description": "The agent binary", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } });
+            operation["responses"]["404"] = json!({ "description": "No agent binary beside the server", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+        }
         if route.path == "/api/v1/login" {
             // Too many password checks queued (crate::password): Retry-After.
             operation["responses"]["503"] = json!({ "description": "Busy; retry", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });

@@ -196,6 +196,18 @@ pub(super) fn routes() -> Routes {
     )
     .list("/api/v1/sites", Perm(P::DevicesView), sites::list)
     .add(
+        M::GET,
+        "/api/v1/agent-binary",
+        Perm(P::EnrollManage),
+        agent_binary::info,
+    )
+    .add(
+        M::GET,
+        "/api/v1/agent-binary/download",
+        Perm(P::EnrollManage),
+        agent_binary::download,
+    )
+    .add(
         M::PATCH,
         "/api/v1/orgs/{id}/sites/{site}",
         Perm(P::DevicesManage),

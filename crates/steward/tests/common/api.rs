@@ -128,6 +128,17 @@ impl Api {
         request.send().await.unwrap().text().await.unwrap()
     }
 
+    /// A GET whose answer is bytes (a download), with its status.
+    pub async fn get_bytes(&self, path: &str) -> (StatusCode, Vec<u8>) {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.bytes().await.unwrap().to_vec())
+    }
+
     /// The events of an alert's history (opened, acknowledged, resolved…),
     /// notifications left out.
     pub async fn alert_events(&self, id: &str) -> Vec<String> {

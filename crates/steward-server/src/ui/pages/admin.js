@@ -2,7 +2,7 @@
 // (with the install command), users and API tokens. Someone who manages
 // monitoring at some sites only reads the organisation-wide monitors and
 // channels (they apply to their devices too), marked read-only.
-import { api, h, table, pill, timeTag, when, toast, modal, form, copyButton, lifecycleButtons, act, holds, needsPermission } from "../lib.js";
+import { api, h, table, pill, timeTag, when, toast, modal, form, copyButton, lifecycleButtons, act, holds, needsPermission, bytes } from "../lib.js";
 
 const list = (text) => (text || "").split(",").map((s) => s.trim()).filter(Boolean);
 
@@ -306,7 +306,16 @@ export async function enrollment(root) {
     draw();
   }, { submitLabel: "Create token", class: "inline" });
   const box = h("div");
-  root.append(f, created, h("h2", {}, "Tokens"), box);
+  const agent = await api("/agent-binary").catch(() => null);
+  const binary = agent?.available
+    ? h("section", { class: "card", id: "agent-binary" },
+      h("h2", {}, "The agent"),
+      h("p", {}, `steward-agent ${agent.version} for ${agent.os} ${agent.arch}, ${bytes(agent.bytes)}. `,
+        h("a", { href: "/api/v1/agent-binary/download", download: "steward-agent" }, "Download")),
+      h("p", { class: "muted small" }, "Copy it to the endpoint (e.g. /usr/local/bin/steward-agent, chmod 755) and check it there before running the install command:"),
+      h("div", { class: "command" }, h("pre", {}, `echo "${agent.sha256}  steward-agent" | sha256sum -c`), copyButton(`echo "${agent.sha256}  steward-agent" | sha256sum -c`)))
+    : h("p", { class: "muted" }, agent?.error || "");
+  root.append(f, created, binary, h("h2", {}, "Tokens"), box);
   const draw = async () => {
     const all = await api("/enroll-tokens");
     box.replaceChildren(table([
