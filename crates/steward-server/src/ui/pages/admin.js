@@ -254,7 +254,7 @@ function channelForm(submit, existing) {
     { name: "name", label: "Name", required: true, value: c.name },
     { name: "kind", label: "Kind", type: "select", value: c.kind || "webhook", options: [["webhook", "Webhook (signed JSON)"], ["slack", "Slack incoming webhook"], ["teams", "Microsoft Teams incoming webhook"], ["email", "Email (SMTP)"]] },
     { name: "url", label: "URL", type: "url", placeholder: "https://…", value: c.url },
-    { name: "secret", label: "Signing secret (webhook)", type: "password", help: keep },
+    { name: "secret", label: "Signing secret (webhook)", type: "password", pattern: ".{16,}", help: (keep ? keep + "; a" : "A") + "t least 16 characters; the receiver checks X-Steward-Signature with it" },
     { name: "smtp_host", label: "SMTP host (email)", value: c.smtp_host },
     { name: "smtp_port", label: "SMTP port", type: "number", min: 1, max: 65535, value: c.smtp_port },
     { name: "from", label: "From (email)", value: c.from },
