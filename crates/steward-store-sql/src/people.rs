@@ -218,6 +218,27 @@ impl PeopleStore for SqlStore {
         .await
     }
 
+    async fn set_password(&self, user: Uuid, hash: &str, keep_session: Option<&str>) -> Result<()> {
+        let mut tx = self.db.begin().await.map_err(backend)?;
+        let changed = q("UPDATE users SET password_hash = $1, version = version + 1 WHERE id = $2")
+            .bind(hash)
+            .bind(user.to_string())
+            .execute(&mut tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        q("DELETE FROM sessions WHERE user_id = $1 AND session_hash != $2")
+            .bind(user.to_string())
+            .bind(keep_session.unwrap_or(""))
+            .execute(&mut tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
     async fn set_totp(&self, user: Uuid, secret: Option<&str>, enabled: bool) -> Result<()> {
         q("UPDATE users SET totp_secret = $1, totp_enabled = $2 WHERE id = $3")
             .bind(secret)

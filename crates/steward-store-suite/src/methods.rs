@@ -60,6 +60,7 @@ pub const METHODS: &[&str] = &[
     "user_grants",
     "delete_grant",
     "set_totp",
+    "set_password",
     "replace_recovery_codes",
     "use_recovery_code",
     "claim_totp_step",

@@ -297,6 +297,35 @@ pub async fn sessions_expire_and_end_when_deleted(store: Arc<dyn Store>) {
     assert!(not_found(store.principal_for_session("s1", 50).await));
     // Deleting what is not there is no error (a second sign-out).
     store.delete_session("s1").await.unwrap();
+
+    // A new password ends every session but the one that set it.
+    for hash in ["keep", "other-1", "other-2"] {
+        store
+            .create_session(&NewSession {
+                session_hash: hash.into(),
+                user_id: ana,
+                created_at: 10,
+                expires_at: 100,
+                mfa_done: true,
+            })
+            .await
+            .unwrap();
+    }
+    store
+        .set_password(ana, "new-hash", Some("keep"))
+        .await
+        .unwrap();
+    let user = store.user_by_id(ana).await.unwrap();
+    assert_eq!(user.password_hash, "new-hash");
+    assert!(store.principal_for_session("keep", 50).await.is_ok());
+    assert!(not_found(store.principal_for_session("other-1", 50).await));
+    assert!(not_found(store.principal_for_session("other-2", 50).await));
+    // Reset by someone else: every session ends.
+    store.set_password(ana, "reset", None).await.unwrap();
+    assert!(not_found(store.principal_for_session("keep", 50).await));
+    assert!(not_found(
+        store.set_password(Uuid::now_v7(), "x", None).await
+    ));
 }
 
 pub async fn enroll_tokens_are_listed_and_revoked_in_scope(store: Arc<dyn Store>) {

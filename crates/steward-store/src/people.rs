@@ -32,6 +32,9 @@ pub trait PeopleStore: Send + Sync {
     /// Removes one grant of a user in scope.
     async fn delete_grant(&self, scope: &Scope, user: Uuid, grant: Uuid) -> Result<()>;
     async fn set_totp(&self, user: Uuid, secret: Option<&str>, enabled: bool) -> Result<()>;
+    /// Replaces a user's password hash and ends their browser sessions but
+    /// `keep_session` (the one that changed it); API tokens stay.
+    async fn set_password(&self, user: Uuid, hash: &str, keep_session: Option<&str>) -> Result<()>;
     async fn replace_recovery_codes(&self, user: Uuid, code_hashes: &[String]) -> Result<()>;
     /// Spends a recovery code; false if unknown or used.
     async fn use_recovery_code(&self, user: Uuid, code_hash: &str, now: i64) -> Result<bool>;

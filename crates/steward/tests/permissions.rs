@@ -29,6 +29,7 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("POST", "/api/v1/login"), "public"),
         (("POST", "/api/v1/logout"), "mfa-pending"),
         (("GET", "/api/v1/whoami"), "mfa-pending"),
+        (("POST", "/api/v1/me/password"), "signed-in"),
         (("POST", "/api/v1/me/totp/setup"), "mfa-pending"),
         (("POST", "/api/v1/me/totp/enable"), "mfa-pending"),
         (("GET", "/api/v1/events"), "signed-in"),

@@ -265,3 +265,105 @@ async fn totp_codes_are_good_once_and_refusals_reveal_nothing() {
     assert_eq!(replayed, again);
     assert_eq!(again, refusals[0].2);
 }
+
+/// A password changed by its owner (the current one first) ends their
+/// other sessions and keeps this one; a reset by an administrator ends
+/// them all; the old password signs in no more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_are_changed_and_reset() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let ca = std::fs::read_to_string(server.ca()).unwrap();
+    let base = Api::new(&server.url(), &ca);
+    let admin = base.with_token(&server.token);
+    let (status, body) = admin
+        .post(
+            "/api/v1/users",
+            json!({ "username": "mia", "password": PASSWORD, "role": "technician" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mia = body["id"].as_str().unwrap().to_string();
+    let (_, laptop, _) = base.login("mia", PASSWORD, None).await;
+    let (_, phone, _) = base.login("mia", PASSWORD, None).await;
+    let (laptop, phone) = (session(&base, laptop), session(&base, phone));
+    let signed_in = |api: Api| async move { api.get("/api/v1/whoami").await.0 == StatusCode::OK };
+
+    let new = "a brand new passphrase";
+    let (status, body) = laptop
+        .post(
+            "/api/v1/me/password",
+            json!({ "current_password": "not it at all", "new_password": new }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = laptop
+        .post(
+            "/api/v1/me/password",
+            json!({ "current_password": PASSWORD, "new_password": "short" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("12 characters"),
+        "{body}"
+    );
+    let (status, body) = laptop
+        .post(
+            "/api/v1/me/password",
+            json!({ "current_password": PASSWORD, "new_password": new }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        signed_in(laptop.clone()).await,
+        "the session that changed it stays"
+    );
+    assert!(!signed_in(phone.clone()).await, "the other session ended");
+    assert_eq!(
+        base.login("mia", PASSWORD, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(base.login("mia", new, None).await.0, StatusCode::OK);
+
+    // Reset by an administrator: every session of hers ends.
+    let reset = "reset by the helpdesk";
+    let (status, _, body) = admin
+        .patch(
+            &format!("/api/v1/users/{mia}"),
+            None,
+            json!({ "password": reset }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!signed_in(laptop).await, "a reset ends every session");
+    assert_eq!(
+        base.login("mia", new, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(base.login("mia", reset, None).await.0, StatusCode::OK);
+    // Nobody resets their own this way, and a technician cannot reset an admin's.
+    let (_, me) = admin.get("/api/v1/whoami").await;
+    let (status, _, body) = admin
+        .patch(
+            &format!(
+                "/api/v1/users/{}",
+                me["user_id"].as_str().unwrap_or_default()
+            ),
+            None,
+            json!({ "password": "my own new password" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // The audit entry says a password changed, never what it is.
+    let (_, audit) = admin.get("/api/v1/audit?limit=50").await;
+    let text = audit.to_string();
+    assert!(
+        text.contains("password_changed") && text.contains("password_reset"),
+        "{audit}"
+    );
+    assert!(
+        !text.contains(new) && !text.contains(reset),
+        "a password in the audit log"
+    );
+}

@@ -22,6 +22,7 @@ pub use limits::RateLimit;
 mod noise;
 mod openapi;
 mod paging;
+mod passwords;
 mod place;
 mod routes;
 mod schedules;

@@ -42,7 +42,14 @@ fn request_body(path: &str) -> Value {
             json!({ "username": name, "password": password, "org": text, "role": text, "site": text }),
             &["username", "password"],
         ),
-        "/api/v1/users/{id}" => s(json!({ "disabled": { "type": "boolean" } }), &[]),
+        "/api/v1/users/{id}" => s(
+            json!({ "disabled": { "type": "boolean" }, "password": password }),
+            &[],
+        ),
+        "/api/v1/me/password" => s(
+            json!({ "current_password": text, "new_password": password }),
+            &["current_password", "new_password"],
+        ),
         "/api/v1/orgs/{id}/sites/{site}" => s(
             json!({ "name": { "type": "string", "minLength": 1, "maxLength": 64 } }),
             &["name"],

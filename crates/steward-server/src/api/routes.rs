@@ -47,6 +47,12 @@ pub(super) fn routes() -> Routes {
         MfaPending,
         session::totp_enable,
     )
+    .add(
+        M::POST,
+        "/api/v1/me/password",
+        SignedIn,
+        passwords::change_own,
+    )
     .add(M::GET, "/api/v1/events", SignedIn, events::socket)
     .list("/api/v1/tokens", SignedIn, tokens::list_api_tokens)
     .add(

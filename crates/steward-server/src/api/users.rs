@@ -105,6 +105,9 @@ pub async fn list_grants(
 pub struct UserPatch {
     /// True: kept, but signs in no more and every credential stops.
     disabled: Option<bool>,
+    /// A new password (a reset by an administrator): every session of
+    /// theirs ends.
+    password: Option<String>,
 }
 
 pub async fn patch_user(
@@ -116,23 +119,38 @@ pub async fn patch_user(
 ) -> Result<Response, ApiError> {
     let expected = expected_version(&headers)?;
     let user = visible(&state, &caller, &id).await?;
-    let Some(disabled) = body.disabled else {
+    if body.disabled.is_none() && body.password.is_none() {
         return Err(ApiError::bad_request(
-            "nothing to change: a user's fields are {\"disabled\": true|false} (roles are grants)",
+            "nothing to change: a user's fields are {\"disabled\": true|false} and {\"password\": \"...\"} (roles are grants)",
         ));
-    };
-    if disabled {
+    }
+    if body.password.is_some() {
+        not_yourself(&caller, &user, "reset the password of")?;
+        holds_all_of(&state, &caller, &user).await?;
+    }
+    if body.disabled == Some(true) {
         not_yourself(&caller, &user, "disable")?;
         holds_all_of(&state, &caller, &user).await?;
     }
-    let version = state
+    if let Some(expected) = expected
+        && expected != user.version
+    {
+        return Err(steward_store::StoreError::Stale(user.version).into());
+    }
+    let disabled = body.disabled.unwrap_or(user.disabled);
+    let mut version = state
         .store
-        .set_user_disabled(&caller.scope, user.id, disabled, expected)
+        .set_user_disabled(&caller.scope, user.id, disabled, Some(user.version))
         .await?;
+    if let Some(password) = &body.password {
+        let hash = super::passwords::new_hash(password).await?;
+        state.store.set_password(user.id, &hash, None).await?;
+        version += 1;
+    }
     crate::revocation::credentials_changed(&state);
     caller.changed(
         json!({ "username": user.username, "disabled": user.disabled }),
-        json!({ "username": user.username, "disabled": disabled }),
+        json!({ "username": user.username, "disabled": disabled, "password_reset": body.password.is_some() }),
     );
     Ok(tagged(
         version,

@@ -2,7 +2,7 @@
 // offered after any refusal: the server answers every failed sign-in alike,
 // so that it never tells a right password from a wrong one), session expiry, navigation by URL hash, live updates
 // from /api/v1/events, light and dark themes.
-import { api, h, $, onUnauthorized, onMfaSetupRequired, parseHash, errorBox, wsUrl, form, toast, holds, needsPermission } from "./lib.js";
+import { api, h, $, onUnauthorized, onMfaSetupRequired, parseHash, errorBox, wsUrl, form, toast, holds, needsPermission, modal } from "./lib.js";
 import * as dashboard from "./pages/dashboard.js";
 import * as devices from "./pages/devices.js";
 import * as device from "./pages/device.js";
@@ -183,6 +183,18 @@ onMfaSetupRequired(async () => {
 });
 
 $("#mfa").addEventListener("click", () => totpSetup());
+
+// Your own password: the current one first; your other sessions end.
+$("#password").addEventListener("click", () => modal("Change your password", (close) => form([
+  { name: "current_password", label: "Current password", type: "password", required: true, autocomplete: "current-password" },
+  { name: "new_password", label: "New password", type: "password", required: true, pattern: ".{12,}", help: "At least 12 characters", autocomplete: "new-password" },
+  { name: "again", label: "New password again", type: "password", required: true, autocomplete: "new-password" },
+], async (v) => {
+  if (v.new_password !== v.again) throw new Error("The two new passwords differ.");
+  await api("/me/password", { method: "POST", body: { current_password: v.current_password, new_password: v.new_password } });
+  toast("Password changed; your other sessions were signed out");
+  close();
+}, { submitLabel: "Change password" })));
 
 $("#signout").addEventListener("click", async () => {
   try { await api("/logout", { method: "POST", body: {} }); } catch { /* signed out anyway */ }

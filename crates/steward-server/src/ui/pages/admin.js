@@ -392,9 +392,19 @@ export async function users(root, _parts, _params, ctx) {
     h("button", { class: "small", dataset: { action: u.disabled ? "enable" : "disable" },
       onclick: () => act(u.disabled ? null : `Disable ${u.username}? Their sessions, tokens and open terminals stop at once.`,
         () => api(`/users/${u.id}`, { method: "PATCH", body: { disabled: !u.disabled }, version: u.version }), `${u.disabled ? "Enabled" : "Disabled"} ${u.username}`, draw) }, u.disabled ? "Enable" : "Disable"),
+    h("button", { class: "small", dataset: { action: "reset-password" }, onclick: () => resetPassword(u) }, "Reset password…"),
     h("button", { class: "small danger", dataset: { action: "delete" },
       onclick: () => act(`Delete ${u.username}? Their grants and tokens go; what they did stays in the audit log.`,
         () => api(`/users/${u.id}`, { method: "DELETE" }), `Deleted ${u.username}`, draw) }, "Delete"));
+  // Someone else's password, reset: every session of theirs ends.
+  const resetPassword = (u) => modal(`Reset the password of ${u.username}`, (close) => form([
+    { name: "password", label: "New password", type: "password", required: true, pattern: ".{12,}", help: "At least 12 characters; tell them on another channel. Their sessions end; their API tokens stay.", autocomplete: "new-password" },
+  ], async (v) => {
+    await api(`/users/${u.id}`, { method: "PATCH", body: { password: v.password }, version: u.version });
+    toast(`Password of ${u.username} reset`);
+    close();
+    draw();
+  }, { submitLabel: "Reset password" }));
   const newUser = async () => {
     const [orgs, sites] = await Promise.all([api("/orgs").catch(() => []), api("/sites").catch(() => [])]);
     return modal("New user", (close) => form([

@@ -1,0 +1,76 @@
+//! Passwords changed: your own (the current one first; your other browser
+//! sessions end, this one stays), or another user's reset by an
+//! administrator who holds all they hold (every session of theirs ends).
+//! API tokens stay either way: they are credentials of their own.
+
+use super::ApiError;
+use crate::AppState;
+use crate::auth::Caller;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// Shortest password accepted (as for new users).
+pub const MIN_LENGTH: usize = 12;
+
+/// The stored hash of a new password, refused when too short.
+pub async fn new_hash(password: &str) -> Result<String, ApiError> {
+    if password.chars().count() < MIN_LENGTH {
+        return Err(ApiError::bad_request(format!(
+            "passwords need at least {MIN_LENGTH} characters"
+        )));
+    }
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?
+        .map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnPassword {
+    /// Named so the audit trail redacts them (keys with "password").
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /api/v1/me/password`.
+pub async fn change_own(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<OwnPassword>,
+) -> Result<Response, ApiError> {
+    let user = state.store.user_by_id(caller.principal.user_id).await?;
+    let Ok(right) = state
+        .passwords
+        .verify(body.current_password.clone(), user.password_hash.clone())
+        .await
+    else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is busy checking other passwords; try again in a second",
+        ));
+    };
+    if !right {
+        return Err(ApiError::forbidden("the current password is wrong"));
+    }
+    if body.new_password == body.current_password {
+        return Err(ApiError::bad_request("the new password is the current one"));
+    }
+    let hash = new_hash(&body.new_password).await?;
+    state
+        .store
+        .set_password(user.id, &hash, caller.session.as_deref())
+        .await?;
+    crate::revocation::credentials_changed(&state);
+    caller.changed(
+        json!({ "username": user.username }),
+        json!({ "username": user.username, "password_changed": true }),
+    );
+    Ok(Json(json!({ "changed": true, "other_sessions_ended": true })).into_response())
+}
