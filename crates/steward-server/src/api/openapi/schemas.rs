@@ -141,7 +141,7 @@ fn inventory() -> Value {
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        object(props.clone(), &names)
+        object(props, &names)
     };
     all(json!({
         "hostname": string(), "os_name": string(), "os_version": string(),
@@ -681,7 +681,7 @@ fn new_schedule() -> Value {
 }
 
 fn schedule() -> Value {
-    let record = object(
+    object(
         json!({
             "id": uuid(), "org_id": uuid(), "name": string(), "timing": reference("Timing"),
             "job": reference("JobRequest"), "enabled": boolean(), "next_run_at": integer(),
@@ -699,8 +699,7 @@ fn schedule() -> Value {
             "created_by",
             "version",
         ],
-    );
-    record
+    )
 }
 
 pub fn schedule_fields() -> Value {
