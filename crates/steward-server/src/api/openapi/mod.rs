@@ -1,74 +1,15 @@
 //! The OpenAPI 3.1 description of the JSON API, generated from the route
 //! table (so it cannot drift from what is served) plus the request body
-//! shapes below. Served at `/api/v1/openapi.json`.
+//! shapes of what each operation takes and answers (`operations.rs`, with
+//! the kinds of object in `schemas.rs`). Served at `/api/v1/openapi.json`.
+
+mod operations;
+mod schemas;
+#[cfg(test)]
+mod tests;
 
 use super::{Access, RouteEntry};
 use serde_json::{Map, Value, json};
-
-/// Request bodies by path (POST routes); unknown fields are ignored by the
-/// server, so these list what is read.
-fn request_body(path: &str) -> Value {
-    let s = |props: Value, required: &[&str]| json!({ "type": "object", "properties": props, "required": required });
-    let text = json!({ "type": "string" });
-    let name = json!({ "type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$" });
-    let password = json!({ "type": "string", "minLength": 12 });
-    let code = json!({ "type": "string", "pattern": "^[0-9]{6}$" });
-    match path {
-        "/api/v1/login" => s(
-            json!({ "username": text, "password": text, "code": text }),
-            &["username", "password"],
-        ),
-        "/api/v1/me/totp/enable" => s(json!({ "code": code }), &["code"]),
-        "/api/v1/tokens" => s(
-            json!({ "name": text, "expires_in": text, "role": text, "org": text, "site": text }),
-            &[],
-        ),
-        "/api/v1/enroll-tokens" => s(
-            json!({ "org": text, "site": text, "tags": { "type": "array", "items": text }, "expires_in": text, "uses": { "type": "integer", "minimum": 0 } }),
-            &[],
-        ),
-        "/api/v1/devices/tags" => {
-            let tags = json!({ "type": "array", "items": text });
-            s(
-                json!({ "devices": { "type": "array", "items": { "type": "string", "format": "uuid" } }, "add": tags, "remove": tags }),
-                &["devices"],
-            )
-        }
-        "/api/v1/orgs" => s(json!({ "name": name }), &["name"]),
-        "/api/v1/orgs/{id}/require-totp" => {
-            s(json!({ "require": { "type": "boolean" } }), &["require"])
-        }
-        "/api/v1/users" => s(
-            json!({ "username": name, "password": password, "org": text, "role": text, "site": text }),
-            &["username", "password"],
-        ),
-        "/api/v1/users/{id}" => s(
-            json!({ "disabled": { "type": "boolean" }, "password": password }),
-            &[],
-        ),
-        "/api/v1/me/password" => s(
-            json!({ "current_password": text, "new_password": password }),
-            &["current_password", "new_password"],
-        ),
-        "/api/v1/orgs/{id}/sites/{site}" => s(
-            json!({ "name": { "type": "string", "minLength": 1, "maxLength": 64 } }),
-            &["name"],
-        ),
-        "/api/v1/users/{id}/grants" => s(
-            json!({ "role": text, "org": text, "site": text, "deny": { "type": "boolean" } }),
-            &["role"],
-        ),
-        "/api/v1/roles" => s(
-            json!({
-                "name": name,
-                "permissions": { "type": "array", "items": { "enum": crate::authz::Permission::ALL.map(|p| p.as_str()) } },
-                "org": text,
-            }),
-            &["name", "permissions"],
-        ),
-        _ => json!({ "type": "object" }),
-    }
-}
 
 fn query_parameters(path: &str) -> Vec<Value> {
     let q = |name: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "schema": schema });
@@ -120,7 +61,7 @@ fn query_parameters(path: &str) -> Vec<Value> {
             ),
             q("device", json!({ "type": "string", "format": "uuid" })),
         ],
-        "/api/v1/devices/{id}/runs" => vec![q(
+        "/api/v1/devices/{id}/runs" | "/api/v1/jobs" => vec![q(
             "limit",
             json!({ "type": "integer", "minimum": 0, "maximum": 4294967295u32 }),
         )],
@@ -166,6 +107,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
         if route.path == "/api/v1/events" {
             continue; // a WebSocket, not an HTTP operation
         }
+        let method = route.method.as_str();
         let mut parameters: Vec<Value> = route
             .path
             .split('/')
@@ -192,7 +134,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             "operationId": format!("{} {}", route.method, route.path),
             "parameters": parameters,
             "responses": {
-                "200": { "description": "Success", "content": { "application/json": { "schema": {} } } },
+                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).unwrap_or(json!({})) } } },
                 "4XX": { "description": "Refused", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
             },
         });
@@ -203,16 +145,36 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             operation["responses"]["200"] = json!({ "description": "The agent binary", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } });
             operation["responses"]["404"] = json!({ "description": "No agent binary beside the server", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
         }
+        if operations::is_socket(route.path) {
+            // No JSON answer: the connection switches to a WebSocket.
+            let responses = operation["responses"].as_object_mut().expect("responses");
+            responses.remove("200");
+            responses.insert(
+                "101".into(),
+                json!({ "description": "Switching to a WebSocket" }),
+            );
+        }
+        if route.path == "/api/v1/ready" {
+            operation["responses"]["503"] = json!({ "description": "Not ready (the database does not answer)", "content": { "application/json": { "schema": { "type": "object", "properties": { "ready": { "const": false }, "error": { "type": "string" } }, "required": ["ready", "error"] } } } });
+        }
+        if route.path.contains("/files/") {
+            operation["responses"]["504"] = json!({ "description": "The device did not answer within 60 s", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+        }
         if route.path == "/api/v1/login" {
             // Too many password checks queued (crate::password): Retry-After.
             operation["responses"]["503"] = json!({ "description": "Busy; retry", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
         }
-        if route.method == axum::http::Method::POST {
-            operation["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": request_body(route.path) } } });
+        let body = |schema: Value| json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+        if route.method == axum::http::Method::POST && !operations::takes_no_body(route.path) {
+            operation["requestBody"] = body(
+                operations::request(method, route.path).unwrap_or(json!({ "type": "object" })),
+            );
         }
         if route.method == axum::http::Method::PATCH {
             // The fields to change, in the shape POST creates from.
-            operation["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": request_body(route.path) } } });
+            operation["requestBody"] = body(
+                operations::request(method, route.path).unwrap_or(json!({ "type": "object" })),
+            );
             operation["parameters"]
                 .as_array_mut()
                 .expect("parameters are a list")
@@ -265,9 +227,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
         "security": [{ "bearer": [] }],
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": {
-                "Error": { "type": "object", "properties": { "error": { "type": "string" } }, "required": ["error"] },
-            },
+            "schemas": schemas::components(),
         },
     })
 }

@@ -1,0 +1,616 @@
+//! The OpenAPI document describes what the server answers: a real server
+//! with an enrolled agent is called route by route (objects of every kind
+//! created, read, listed, edited and deleted), and each answer is checked
+//! against the document's schema for its operation, strictly: wrong types,
+//! missing required fields and fields the schema does not describe fail.
+//! (A small check of the keywords the document uses, rather than the
+//! `jsonschema` crate: no new dev-dependency to build, and the "every field
+//! described" rule is ours, not JSON Schema's.)
+
+mod common;
+
+use common::api::Api;
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Errors of `value` against `schema` (a small JSON Schema check: the
+/// keywords the document uses). `strict`: an object's fields must all be
+/// described when its schema lists properties.
+fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+    if let Some(target) = schema["$ref"].as_str() {
+        let name = target.trim_start_matches("#/components/schemas/");
+        let resolved = &doc["components"]["schemas"][name];
+        assert!(!resolved.is_null(), "{target} does not resolve");
+        return check(doc, resolved, value, at, errors);
+    }
+    for (keyword, exactly_one) in [("anyOf", false), ("oneOf", true)] {
+        if let Some(branches) = schema[keyword].as_array() {
+            let mut failures = Vec::new();
+            let passing = branches
+                .iter()
+                .filter(|branch| {
+                    let mut e = Vec::new();
+                    check(doc, branch, value, at, &mut e);
+                    let ok = e.is_empty();
+                    failures.extend(e);
+                    ok
+                })
+                .count();
+            if passing == 0 || (exactly_one && passing > 1) {
+                errors.push(format!(
+                    "{at}: {passing} of the {keyword} branches match {value} ({failures:?})"
+                ));
+            }
+        }
+    }
+    if let Some(expected) = schema.get("const")
+        && expected != value
+    {
+        errors.push(format!("{at}: {value} is not {expected}"));
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        errors.push(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    if !schema["type"].is_null() {
+        let types: Vec<&str> = match &schema["type"] {
+            Value::String(one) => vec![one.as_str()],
+            Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let is = |kind: &str| match kind {
+            "null" => value.is_null(),
+            "boolean" => value.is_boolean(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "string" => value.is_string(),
+            "array" => value.is_array(),
+            "object" => value.is_object(),
+            other => panic!("unknown type {other}"),
+        };
+        if !types.iter().any(|t| is(t)) {
+            errors.push(format!("{at}: {value} is not of type {types:?}"));
+            return;
+        }
+    }
+    if schema["format"] == "uuid"
+        && let Some(text) = value.as_str()
+        && uuid::Uuid::parse_str(text).is_err()
+    {
+        errors.push(format!("{at}: {text:?} is not a UUID"));
+    }
+    if let Some(map) = value.as_object() {
+        for name in schema["required"].as_array().into_iter().flatten() {
+            let name = name.as_str().unwrap();
+            if !map.contains_key(name) {
+                errors.push(format!("{at}: the required field {name} is missing"));
+            }
+        }
+        let properties = schema["properties"].as_object();
+        for (name, field) in map {
+            let here = format!("{at}.{name}");
+            match (
+                properties.and_then(|p| p.get(name)),
+                &schema["additionalProperties"],
+            ) {
+                (Some(described), _) => check(doc, described, field, &here, errors),
+                (None, Value::Bool(false)) => errors.push(format!("{here} is not allowed")),
+                (None, Value::Object(_)) => {
+                    check(doc, &schema["additionalProperties"], field, &here, errors)
+                }
+                // Strict: a field the schema does not describe.
+                (None, _) if properties.is_some() => {
+                    errors.push(format!("{here} is not described ({field})"))
+                }
+                (None, _) => {}
+            }
+        }
+    }
+    if let Some(items) = value.as_array() {
+        let prefix = schema["prefixItems"].as_array();
+        for (i, item) in items.iter().enumerate() {
+            let here = format!("{at}[{i}]");
+            match prefix.and_then(|p| p.get(i)) {
+                Some(described) => check(doc, described, item, &here, errors),
+                None if schema["items"] == json!(false) => {
+                    errors.push(format!("{here} is one item too many"))
+                }
+                None if schema["items"].is_object() => {
+                    check(doc, &schema["items"], item, &here, errors)
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+struct Checked {
+    api: Api,
+    doc: Value,
+    checked: usize,
+}
+
+impl Checked {
+    /// Calls `route` (its template) at `path` and checks the 200 answer.
+    async fn call(
+        &mut self,
+        method: Method,
+        route: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (status, answer) = self.api.call(method.clone(), path, body).await;
+        assert_eq!(status, StatusCode::OK, "{method} {path}: {answer}");
+        let operation = &self.doc["paths"][route][method.as_str().to_lowercase()];
+        assert!(
+            operation.is_object(),
+            "{method} {route} is not in the document"
+        );
+        let schema = &operation["responses"]["200"]["content"]["application/json"]["schema"];
+        let mut errors = Vec::new();
+        check(&self.doc, schema, &answer, "answer", &mut errors);
+        assert!(
+            errors.is_empty(),
+            "{method} {route} answered outside its schema: {errors:#?}\n{answer:#}"
+        );
+        self.checked += 1;
+        answer
+    }
+    async fn get(&mut self, route: &str, path: &str) -> Value {
+        self.call(Method::GET, route, path, None).await
+    }
+    async fn post(&mut self, route: &str, path: &str, body: Value) -> Value {
+        self.call(Method::POST, route, path, Some(body)).await
+    }
+    async fn patch(&mut self, route: &str, path: &str, body: Value) -> Value {
+        self.call(Method::PATCH, route, path, Some(body)).await
+    }
+    async fn delete(&mut self, route: &str, path: &str) -> Value {
+        self.call(Method::DELETE, route, path, None).await
+    }
+}
+
+fn id(value: &Value) -> String {
+    value["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {value}"))
+        .to_string()
+}
+
+#[test]
+fn the_check_fails_on_a_wrong_shape() {
+    let doc = json!({ "components": { "schemas": { "X": {
+        "type": "object", "properties": { "a": { "type": ["integer", "null"] } }, "required": ["a"],
+    } } } });
+    let x = json!({ "$ref": "#/components/schemas/X" });
+    let errors = |value: Value| {
+        let mut e = Vec::new();
+        check(&doc, &x, &value, "v", &mut e);
+        e
+    };
+    assert!(errors(json!({ "a": 1 })).is_empty());
+    assert!(errors(json!({ "a": null })).is_empty());
+    assert_eq!(errors(json!({ "a": "1" })).len(), 1);
+    assert_eq!(errors(json!({})).len(), 1);
+    assert_eq!(
+        errors(json!({ "a": 1, "b": 2 })).len(),
+        1,
+        "undescribed field"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_match_the_openapi_document() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let token = server.enroll_token(1);
+    let mut agent = tokio::task::block_in_place(|| Agent::enroll(root.path(), "web-01", &token));
+    agent.start("1s");
+    let device = agent.device_id.clone();
+    let (_, doc) = server.api().get("/api/v1/openapi.json").await;
+    let mut c = Checked {
+        api: server.api(),
+        doc,
+        checked: 0,
+    };
+
+    // Session, health, the document itself.
+    c.get("/api/v1/health", "/api/v1/health").await;
+    c.get("/api/v1/ready", "/api/v1/ready").await;
+    c.get("/api/v1/openapi.json", "/api/v1/openapi.json").await;
+    c.get("/api/v1/whoami", "/api/v1/whoami").await;
+    c.post(
+        "/api/v1/login",
+        "/api/v1/login",
+        json!({ "username": "admin", "password": ADMIN_PASSWORD }),
+    )
+    .await;
+    c.get("/api/v1/job-keys", "/api/v1/job-keys").await;
+    c.get("/api/v1/server/stats", "/api/v1/server/stats").await;
+
+    // The device, once it has reported.
+    let one = "/api/v1/devices/{id}";
+    let at = format!("/api/v1/devices/{device}");
+    let api = c.api.clone();
+    let path = at.clone();
+    let reported = tokio::task::block_in_place(|| {
+        let runtime = tokio::runtime::Handle::current();
+        wait_for("the device's inventory", Duration::from_secs(30), || {
+            let (_, d) = runtime.block_on(api.get(&path));
+            (!d["inventory"].is_null() && d["status"] == "online").then_some(d)
+        })
+    });
+    assert_eq!(reported["name"], "web-01");
+    c.get("/api/v1/devices", "/api/v1/devices").await;
+    c.get(one, &at).await;
+    c.get("/api/v1/fleet/devices", "/api/v1/fleet/devices")
+        .await;
+    c.get("/api/v1/fleet/summary", "/api/v1/fleet/summary")
+        .await;
+    c.get("/api/v1/devices/{id}/checks", &format!("{at}/checks"))
+        .await;
+    c.get(
+        "/api/v1/devices/{id}/status-history",
+        &format!("{at}/status-history"),
+    )
+    .await;
+    let series = c
+        .get(
+            "/api/v1/devices/{id}/metrics/{name}",
+            &format!("{at}/metrics/system.cpu.utilization?since=1h"),
+        )
+        .await;
+    assert!(series.is_array(), "{series}");
+    c.patch(one, &at, json!({ "name": "web-01b" })).await;
+    c.post(
+        "/api/v1/devices/tags",
+        "/api/v1/devices/tags",
+        json!({ "devices": [device], "add": ["web"] }),
+    )
+    .await;
+    c.post(
+        "/api/v1/devices/{id}/upstream",
+        &format!("{at}/upstream"),
+        json!({ "upstream": null }),
+    )
+    .await;
+
+    // Organisations, roles, users, grants.
+    let org = c
+        .post("/api/v1/orgs", "/api/v1/orgs", json!({ "name": "acme" }))
+        .await;
+    let org_at = format!("/api/v1/orgs/{}", id(&org));
+    c.get("/api/v1/orgs", "/api/v1/orgs").await;
+    c.get("/api/v1/orgs/{id}", &org_at).await;
+    c.patch("/api/v1/orgs/{id}", &org_at, json!({ "name": "acme2" }))
+        .await;
+    c.post(
+        "/api/v1/orgs/{id}/require-totp",
+        &format!("{org_at}/require-totp"),
+        json!({ "require": false }),
+    )
+    .await;
+    let role = c
+        .post(
+            "/api/v1/roles",
+            "/api/v1/roles",
+            json!({ "name": "watchers", "permissions": ["devices.view"] }),
+        )
+        .await;
+    let role_at = format!("/api/v1/roles/{}", id(&role));
+    c.get("/api/v1/roles", "/api/v1/roles").await;
+    c.get("/api/v1/roles/{id}", &role_at).await;
+    c.patch("/api/v1/roles/{id}", &role_at, json!({ "name": "lookers" }))
+        .await;
+    let user = c
+        .post(
+            "/api/v1/users",
+            "/api/v1/users",
+            json!({ "username": "ann", "password": "a long enough password" }),
+        )
+        .await;
+    let user_at = format!("/api/v1/users/{}", id(&user));
+    c.get("/api/v1/users", "/api/v1/users").await;
+    c.post(
+        "/api/v1/users/{id}/grants",
+        &format!("{user_at}/grants"),
+        json!({ "role": id(&role) }),
+    )
+    .await;
+    let shown = c.get("/api/v1/users/{id}", &user_at).await;
+    let grant = shown["grants"][0]["id"].as_str().unwrap().to_string();
+    c.patch("/api/v1/users/{id}", &user_at, json!({ "disabled": true }))
+        .await;
+    c.delete(
+        "/api/v1/users/{id}/grants/{grant}",
+        &format!("{user_at}/grants/{grant}"),
+    )
+    .await;
+    c.delete("/api/v1/users/{id}", &user_at).await;
+    c.delete("/api/v1/roles/{id}", &role_at).await;
+    c.delete("/api/v1/orgs/{id}", &org_at).await;
+
+    // API and enrollment tokens.
+    let created = c
+        .post(
+            "/api/v1/tokens",
+            "/api/v1/tokens",
+            json!({ "name": "ci", "expires_in": "1h" }),
+        )
+        .await;
+    let token_at = format!("/api/v1/tokens/{}", id(&created));
+    c.get("/api/v1/tokens", "/api/v1/tokens").await;
+    c.get("/api/v1/tokens/{id}", &token_at).await;
+    c.post(
+        "/api/v1/tokens/{id}/revoke",
+        &format!("{token_at}/revoke"),
+        json!({}),
+    )
+    .await;
+    c.delete("/api/v1/tokens/{id}", &token_at).await;
+    let enroll = c
+        .post(
+            "/api/v1/enroll-tokens",
+            "/api/v1/enroll-tokens",
+            json!({ "uses": 2 }),
+        )
+        .await;
+    let enroll_at = format!("/api/v1/enroll-tokens/{}", id(&enroll));
+    c.get("/api/v1/enroll-tokens", "/api/v1/enroll-tokens")
+        .await;
+    c.get("/api/v1/enroll-tokens/{id}", &enroll_at).await;
+    c.post(
+        "/api/v1/enroll-tokens/{id}/revoke",
+        &format!("{enroll_at}/revoke"),
+        json!({}),
+    )
+    .await;
+    c.delete("/api/v1/enroll-tokens/{id}", &enroll_at).await;
+
+    // Monitors, channels, maintenance windows, silences, alerts.
+    let monitor = c
+        .post(
+            "/api/v1/monitors",
+            "/api/v1/monitors",
+            json!({
+                "name": "cpu", "spec": { "kind": "threshold", "metric": "system.cpu.utilization",
+                "threshold": { "direction": "above", "critical": { "trigger": 0.99 } } },
+                "applies_to": { "tags": ["web"] },
+            }),
+        )
+        .await;
+    let monitor_at = format!("/api/v1/monitors/{}", id(&monitor));
+    c.post(
+        "/api/v1/monitors",
+        "/api/v1/monitors",
+        json!({ "name": "gone", "spec": { "kind": "offline" } }),
+    )
+    .await;
+    c.get("/api/v1/monitors", "/api/v1/monitors").await;
+    c.get("/api/v1/monitors/{id}", &monitor_at).await;
+    let warned = c.patch("/api/v1/monitors/{id}", &monitor_at, json!({ "spec": { "kind": "forecast", "metric": "cpu", "horizon_ms": 60000, "window_ms": 60000 } })).await;
+    assert!(warned["warning"].is_string(), "{warned}");
+    c.delete("/api/v1/monitors/{id}", &monitor_at).await;
+    let channel = c
+        .post(
+            "/api/v1/channels",
+            "/api/v1/channels",
+            json!({
+                "name": "ops", "kind": "webhook", "url": "https://hooks.example.com/steward",
+                "secret": "a signing secret of some length",
+            }),
+        )
+        .await;
+    let channel_at = format!("/api/v1/channels/{}", id(&channel));
+    c.get("/api/v1/channels", "/api/v1/channels").await;
+    c.get("/api/v1/channels/{id}", &channel_at).await;
+    c.patch(
+        "/api/v1/channels/{id}",
+        &channel_at,
+        json!({ "enabled": false }),
+    )
+    .await;
+    c.delete("/api/v1/channels/{id}", &channel_at).await;
+    let window = c
+        .post("/api/v1/maintenance", "/api/v1/maintenance", json!({
+            "name": "patching", "matcher": { "devices": ["web-01b"] },
+            "schedule": { "kind": "weekly", "days": [6], "start_minute": 120, "duration_minutes": 60, "timezone": "UTC" },
+        }))
+        .await;
+    let window_at = format!("/api/v1/maintenance/{}", id(&window));
+    c.get("/api/v1/maintenance", "/api/v1/maintenance").await;
+    c.get("/api/v1/maintenance/{id}", &window_at).await;
+    c.patch(
+        "/api/v1/maintenance/{id}",
+        &window_at,
+        json!({ "schedule": { "kind": "once", "start": 0, "end": 1 } }),
+    )
+    .await;
+    c.delete("/api/v1/maintenance/{id}", &window_at).await;
+    let silence = c
+        .post("/api/v1/silences", "/api/v1/silences", json!({
+            "matcher": { "sites": ["default"] }, "monitor": "gone", "duration": "1h", "reason": "moving racks",
+        }))
+        .await;
+    let silence_at = format!("/api/v1/silences/{}", id(&silence));
+    c.get("/api/v1/silences", "/api/v1/silences").await;
+    c.get("/api/v1/silences/{id}", &silence_at).await;
+    c.patch(
+        "/api/v1/silences/{id}",
+        &silence_at,
+        json!({ "reason": "still moving" }),
+    )
+    .await;
+    c.delete("/api/v1/silences/{id}", &silence_at).await;
+    // An alert that opens at once (any CPU use is critical), acknowledged
+    // and resolved by hand.
+    let hot = c
+        .post(
+            "/api/v1/monitors",
+            "/api/v1/monitors",
+            json!({
+                "name": "hot", "spec": { "kind": "threshold", "metric": "system.cpu.utilization",
+                "threshold": { "direction": "above", "critical": { "trigger": -1.0 } } },
+            }),
+        )
+        .await;
+    let api = c.api.clone();
+    let alert = tokio::task::block_in_place(|| {
+        let runtime = tokio::runtime::Handle::current();
+        wait_for("an alert", Duration::from_secs(30), || {
+            let (_, alerts) = runtime.block_on(api.get("/api/v1/alerts"));
+            alerts.as_array()?.first().map(id)
+        })
+    });
+    c.get("/api/v1/alerts", "/api/v1/alerts").await;
+    c.get(
+        "/api/v1/alerts/{id}/history",
+        &format!("/api/v1/alerts/{alert}/history"),
+    )
+    .await;
+    c.post(
+        "/api/v1/alerts/{id}/acknowledge",
+        &format!("/api/v1/alerts/{alert}/acknowledge"),
+        json!({}),
+    )
+    .await;
+    c.post(
+        "/api/v1/alerts/{id}/resolve",
+        &format!("/api/v1/alerts/{alert}/resolve"),
+        json!({}),
+    )
+    .await;
+    c.get("/api/v1/alerts/suppressed", "/api/v1/alerts/suppressed")
+        .await;
+    c.post(
+        "/api/v1/monitors/{id}/delete",
+        &format!("/api/v1/monitors/{}/delete", id(&hot)),
+        json!({}),
+    )
+    .await;
+
+    // Scripts, jobs and their runs, schedules.
+    let script = c
+        .post("/api/v1/scripts", "/api/v1/scripts", json!({
+            "script": { "name": "hello", "interpreter": "sh", "body": "echo hello", "params": [{ "name": "who", "kind": "string" }] },
+        }))
+        .await;
+    let script_at = format!("/api/v1/scripts/{}", id(&script));
+    c.get("/api/v1/scripts", "/api/v1/scripts").await;
+    c.get("/api/v1/scripts/{id}", &script_at).await;
+    c.patch(
+        "/api/v1/scripts/{id}",
+        &script_at,
+        json!({ "description": "says hello" }),
+    )
+    .await;
+    c.get(
+        "/api/v1/scripts/{id}/versions",
+        &format!("{script_at}/versions"),
+    )
+    .await;
+    let job = c
+        .post(
+            "/api/v1/jobs",
+            "/api/v1/jobs",
+            json!({ "script": "hello", "targets": [format!("device:{device}")] }),
+        )
+        .await;
+    let job_at = format!("/api/v1/jobs/{}", id(&job));
+    let api = c.api.clone();
+    let path = job_at.clone();
+    tokio::task::block_in_place(|| {
+        let runtime = tokio::runtime::Handle::current();
+        wait_for("the job's run", Duration::from_secs(30), || {
+            let (_, j) = runtime.block_on(api.get(&path));
+            (j["progress"] == "completed").then_some(())
+        })
+    });
+    c.get("/api/v1/jobs", "/api/v1/jobs").await;
+    c.get("/api/v1/jobs/{id}", &job_at).await;
+    c.get("/api/v1/devices/{id}/runs", &format!("{at}/runs"))
+        .await;
+    c.post(
+        "/api/v1/jobs/{id}/cancel",
+        &format!("{job_at}/cancel"),
+        json!({}),
+    )
+    .await;
+    let schedule = c
+        .post(
+            "/api/v1/schedules",
+            "/api/v1/schedules",
+            json!({
+                "name": "nightly", "timing": { "cron": "0 3 * * *" },
+                "job": { "script": "hello", "targets": ["all"] },
+            }),
+        )
+        .await;
+    let schedule_at = format!("/api/v1/schedules/{}", id(&schedule));
+    c.get("/api/v1/schedules", "/api/v1/schedules").await;
+    c.get("/api/v1/schedules/{id}", &schedule_at).await;
+    c.patch(
+        "/api/v1/schedules/{id}",
+        &schedule_at,
+        json!({ "enabled": false }),
+    )
+    .await;
+    c.delete("/api/v1/schedules/{id}", &schedule_at).await;
+    c.delete("/api/v1/scripts/{id}", &script_at).await;
+    let again = c
+        .post(
+            "/api/v1/scripts",
+            "/api/v1/scripts",
+            json!({ "script": { "name": "again", "interpreter": "sh", "body": "true" } }),
+        )
+        .await;
+    c.post(
+        "/api/v1/scripts/{id}/delete",
+        &format!("/api/v1/scripts/{}/delete", id(&again)),
+        json!({}),
+    )
+    .await;
+
+    // Files up to the device and back.
+    let file = root.path().join("pushed.txt");
+    let file = file.to_str().unwrap();
+    let put = c
+        .post(
+            "/api/v1/devices/{id}/files/put",
+            &format!("{at}/files/put"),
+            json!({ "path": file, "content_b64": "aGVsbG8=" }),
+        )
+        .await;
+    assert_eq!(put["status"], "succeeded", "{put}");
+    let got = c
+        .post(
+            "/api/v1/devices/{id}/files/get",
+            &format!("{at}/files/get"),
+            json!({ "path": file }),
+        )
+        .await;
+    assert_eq!(got["content_b64"], "aGVsbG8=", "{got}");
+
+    // Device actions last, and the record of it all.
+    c.post(
+        "/api/v1/devices/{id}/rotate",
+        &format!("{at}/rotate"),
+        json!({}),
+    )
+    .await;
+    c.post(
+        "/api/v1/devices/{id}/revoke",
+        &format!("{at}/revoke"),
+        json!({}),
+    )
+    .await;
+    c.delete(one, &at).await;
+    c.get("/api/v1/audit", "/api/v1/audit").await;
+    c.post("/api/v1/me/totp/setup", "/api/v1/me/totp/setup", json!({}))
+        .await;
+    c.post("/api/v1/logout", "/api/v1/logout", json!({})).await;
+    assert!(c.checked >= 90, "only {} answers checked", c.checked);
+}
