@@ -106,6 +106,8 @@ await walk(browser, "site", outDir, async (step, errors) => {
   await page.goto(url + "#/audit");
   await page.waitForSelector("#audit-log .audit-entry");
   await fits(page, "the audit log");
+  const all = await texts(page, "#audit-log .audit-entry .sentence");
+  if (!all.some((s) => /^admin renamed the site branch-7 to branch-8$/.test(s))) throw new Error(`no site rename sentence: ${all}`);
   await shot(page, "audit");
   await page.fill("#audit-filter input[name=action]", "shell");
   await page.click("#audit-filter button[type=submit]");

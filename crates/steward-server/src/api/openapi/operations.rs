@@ -21,6 +21,53 @@ fn fielded(record: &str, fields: Value) -> Value {
     schema
 }
 
+/// "editable": true on what the caller may change (monitors, channels).
+fn editable(schema: Value) -> Value {
+    extend(schema, json!({ "editable": { "const": true } }), &[])
+}
+
+/// Why an organisation-wide object is read-only for a site-limited reader.
+fn read_only(properties: Value, required: &[&str]) -> Value {
+    let mut all = required.to_vec();
+    all.extend(["editable", "note"]);
+    extend(
+        object(properties, &[]),
+        json!({ "editable": { "const": false }, "note": string() }),
+        &all,
+    )
+}
+
+/// A monitor as the caller reads it: whole (with its fields) where they
+/// may change it, else what it watches and who may change it.
+fn readable_monitor() -> Value {
+    json!({ "oneOf": [
+        editable(components()["Monitor"].clone()),
+        read_only(
+            json!({
+                "id": uuid(), "org_id": uuid(), "name": string(), "enabled": boolean(), "version": integer(),
+                "definition": object(json!({ "spec": reference("MonitorSpec"), "applies_to": reference("Matcher"), "exclude": reference("Matcher"), "remediation": reference("Remediation") }), &["spec"]),
+            }),
+            &["id", "org_id", "name", "definition", "enabled", "version"],
+        ),
+    ] })
+}
+
+/// A channel as the caller reads it: whole where they may change it, else
+/// that it exists and what it sends, never where.
+fn readable_channel(whole: Value) -> Value {
+    json!({ "oneOf": [
+        editable(whole),
+        read_only(
+            json!({
+                "id": uuid(), "org_id": uuid(), "name": string(), "kind": string(),
+                "min_severity": string(), "tags": strings(), "enabled": boolean(),
+                "pending": count(), "version": integer(),
+            }),
+            &["id", "org_id", "name", "kind", "min_severity", "tags", "enabled", "pending", "version"],
+        ),
+    ] })
+}
+
 /// The 200 answer of an operation; `None` for a route this table does not
 /// know (a test refuses that).
 pub fn response(method: &str, path: &str) -> Option<Value> {
@@ -60,13 +107,17 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/v1/logout") => object(json!({ "signed_out": boolean() }), &["signed_out"]),
         ("GET", "/api/v1/whoami") => object(
             json!({
-                "user_id": uuid(), "username": string(), "org_id": uuid(),
+                "user_id": uuid(), "username": string(), "org_id": uuid(), "org_name": string(),
+                // Where each permission is held: {"monitors.manage": {"whole_org": false, "sites": ["hq"]}}.
+                "permissions": { "type": "object", "additionalProperties": object(json!({ "whole_org": boolean(), "sites": strings() }), &["whole_org", "sites"]) },
                 "grants": array(r("Grant")), "mfa_done": boolean(), "totp_enabled": nullable(boolean()),
             }),
             &[
                 "user_id",
                 "username",
                 "org_id",
+                "org_name",
+                "permissions",
                 "grants",
                 "mfa_done",
                 "totp_enabled",
@@ -232,7 +283,7 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
         | ("GET", "/api/v1/roles/{id}")
         | ("PATCH", "/api/v1/roles/{id}") => r("Role"),
         ("DELETE", "/api/v1/roles/{id}") => object(json!({ "deleted": string() }), &["deleted"]),
-        ("GET", "/api/v1/monitors") => array(r("Monitor")),
+        ("GET", "/api/v1/monitors") => array(readable_monitor()),
         ("POST", "/api/v1/monitors") => warned(object(
             json!({
                 "id": uuid(), "monitor": components()["Monitor"]["properties"]["definition"].clone(),
@@ -240,11 +291,12 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
             }),
             &["id", "monitor", "enabled", "version"],
         )),
-        ("GET", "/api/v1/monitors/{id}") => r("Monitor"),
-        ("PATCH", "/api/v1/monitors/{id}") => monitor(),
-        ("GET", "/api/v1/channels") => array(channel()),
+        ("GET", "/api/v1/monitors/{id}") => readable_monitor(),
+        ("PATCH", "/api/v1/monitors/{id}") => editable(monitor()),
+        ("GET", "/api/v1/channels") => array(readable_channel(channel())),
         ("POST", "/api/v1/channels") => r("Channel"),
-        ("GET", "/api/v1/channels/{id}") | ("PATCH", "/api/v1/channels/{id}") => channel(),
+        ("GET", "/api/v1/channels/{id}") => readable_channel(channel()),
+        ("PATCH", "/api/v1/channels/{id}") => editable(channel()),
         ("DELETE", "/api/v1/channels/{id}") => done(
             "deleted",
             json!({ "dropped_notifications": count() }),

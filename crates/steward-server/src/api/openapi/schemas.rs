@@ -528,6 +528,7 @@ fn alert() -> Value {
             "severity": string(), "summary": string(), "opened_at": integer(),
             "updated_at": integer(), "acknowledged_by": nullable(string()),
             "acknowledged_at": nullable(integer()), "resolved_at": nullable(integer()),
+            "resolved_by": nullable(string()),
             "flapping": boolean(), "suppressed": nullable(string()),
         }),
         &[
@@ -546,6 +547,7 @@ fn alert() -> Value {
             "acknowledged_by",
             "acknowledged_at",
             "resolved_at",
+            "resolved_by",
             "flapping",
             "suppressed",
         ],

@@ -45,6 +45,12 @@ function apiSentence(who, method, path, d, target) {
   }
   if (parts[0] === "users" && last === "grants") return `${who} granted ${d.request?.role || "a role"}${d.request?.site ? ` at site ${d.request.site}` : ""} to${quote(name) || " a user"}${d.request?.deny ? " (as a deny)" : ""}`;
   if (parts[0] === "users" && parts[2] === "grants") return `${who} revoked a grant of${quote(name) || " a user"}`;
+  if (parts[0] === "orgs" && parts[2] === "sites") {
+    const also = d.after?.definitions?.length ? `, also in ${d.after.definitions.join(", ")}` : "";
+    return `${who} renamed the site ${d.before?.site || "?"} to ${d.after?.site || "?"}${also}`;
+  }
+  if (parts[0] === "me" && last === "password") return `${who} changed their password`;
+  if (parts[0] === "users" && parts.length === 2 && d.after?.password_reset) return `${who} reset the password of${quote(name) || " a user"}`;
   if (parts[0] === "orgs" && last === "require-totp") return `${who} ${d.request?.require ? "required" : "stopped requiring"} two-factor sign-in`;
   if (parts[0] === "alerts") return `${who} ${last === "acknowledge" ? "acknowledged" : "resolved"} an alert`;
   if (parts[0] === "login" || parts[0] === "logout") return `${who} signed ${parts[0] === "login" ? "in" : "out"}`;
