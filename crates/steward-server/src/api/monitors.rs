@@ -320,6 +320,9 @@ pub(super) fn readable(scope: &Scope) -> Scope {
         allow: scope
             .allow
             .iter()
+            // A site of every organisation (no such grant is made today)
+            // must not widen to every organisation.
+            .filter(|p| p.org.is_some() || p.site.is_none())
             .map(|p| Place {
                 org: p.org,
                 site: None,
@@ -474,6 +477,24 @@ mod tests {
             (Some(w), Some(e)) => assert!(w.contains(e), "{metric}: {w}"),
             (w, e) => panic!("{metric}: warned {w:?}, expected {e:?}"),
         }
+    }
+
+    #[test]
+    fn reading_widens_a_site_to_its_organisation_only() {
+        use steward_store::{Place, Scope};
+        let org = uuid::Uuid::now_v7();
+        let place = |org, site: Option<&str>| Place {
+            org,
+            site: site.map(String::from),
+        };
+        let scope = Scope {
+            allow: vec![place(Some(org), Some("hq")), place(None, Some("hq"))],
+            deny: vec![place(Some(org), Some("lab"))],
+        };
+        let read = super::readable(&scope);
+        assert_eq!(read.allow, vec![place(Some(org), None)]);
+        assert!(read.deny.is_empty());
+        assert!(!read.allows_org(uuid::Uuid::now_v7()), "another tenant");
     }
 
     #[test]
