@@ -236,8 +236,13 @@ impl Alerting {
             .list_noise_rules(&Scope::all(), NoiseKind::Maintenance)
             .await?
         {
-            if let Ok(window) = serde_json::from_value::<MaintenanceWindow>(rule.definition) {
-                noise.windows.entry(rule.org_id).or_default().push(window);
+            match serde_json::from_value::<MaintenanceWindow>(rule.definition) {
+                Ok(window) => noise.windows.entry(rule.org_id).or_default().push(window),
+                // Say so: an ignored window lets alerts page during it (a
+                // time zone this machine's tz database lacks, say).
+                Err(error) => {
+                    tracing::error!(window = %rule.id, %error, "Maintenance window ignored: it does not read.")
+                }
             }
         }
         for rule in self
@@ -245,8 +250,11 @@ impl Alerting {
             .list_noise_rules(&Scope::all(), NoiseKind::Silence)
             .await?
         {
-            if let Ok(silence) = serde_json::from_value::<Silence>(rule.definition) {
-                noise.silences.entry(rule.org_id).or_default().push(silence);
+            match serde_json::from_value::<Silence>(rule.definition) {
+                Ok(silence) => noise.silences.entry(rule.org_id).or_default().push(silence),
+                Err(error) => {
+                    tracing::error!(silence = %rule.id, %error, "Silence ignored: it does not read.")
+                }
             }
         }
         for (device, upstream) in self.store.upstreams().await? {

@@ -352,8 +352,8 @@ async fn monitor_definitions_are_strict_and_unknown_metrics_are_warned() {
     );
 }
 
-/// Revoking a device, setting its upstream and asking it to rotate are
-/// audited with what was before and what is after.
+/// Revoking a device and setting its upstream are audited with what was
+/// before and what is after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_changes_are_audited_with_before_and_after() {
     let root = tempfile::tempdir().unwrap();

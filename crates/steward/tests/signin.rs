@@ -355,13 +355,62 @@ async fn passwords_are_changed_and_reset() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    // The audit entry says a password changed, never what it is.
-    let (_, audit) = admin.get("/api/v1/audit?limit=50").await;
-    let text = audit.to_string();
+    // A refused change changes nothing: a short password with a disable.
+    let (_, before) = admin.get(&format!("/api/v1/users/{mia}")).await;
+    let (status, _, body) = admin
+        .patch(
+            &format!("/api/v1/users/{mia}"),
+            None,
+            json!({ "disabled": true, "password": "short" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, after) = admin.get(&format!("/api/v1/users/{mia}")).await;
+    assert_eq!(
+        (&after["disabled"], &after["version"]),
+        (&before["disabled"], &before["version"]),
+        "{after}"
+    );
+    assert_eq!(base.login("mia", reset, None).await.0, StatusCode::OK);
+    // A technician cannot reset an administrator's password.
+    let (status, body) = admin
+        .post(
+            "/api/v1/users",
+            json!({ "username": "boss", "password": PASSWORD, "role": "admin" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let boss = body["id"].as_str().unwrap().to_string();
+    let tech = base.with_token(&base.token_for("mia", reset).await);
+    let (status, _, body) = tech
+        .patch(
+            &format!("/api/v1/users/{boss}"),
+            None,
+            json!({ "password": "taken over by mia" }),
+        )
+        .await;
     assert!(
-        text.contains("password_changed") && text.contains("password_reset"),
+        status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND,
+        "{status} {body}"
+    );
+    assert_eq!(base.login("boss", PASSWORD, None).await.0, StatusCode::OK);
+    // The audit entry says a password changed, never what it is.
+    let (_, audit) = admin.get("/api/v1/audit?limit=100").await;
+    let details: Vec<Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| serde_json::from_str(e["detail"].as_str()?).ok())
+        .collect();
+    assert!(
+        details.iter().any(|d| d["after"]["sign_in"] == "changed"),
         "{audit}"
     );
+    assert!(
+        details.iter().any(|d| d["after"]["sign_in"] == "reset"),
+        "{audit}"
+    );
+    let text = audit.to_string();
     assert!(
         !text.contains(new) && !text.contains(reset),
         "a password in the audit log"

@@ -97,6 +97,45 @@ async fn a_site_is_renamed_everywhere_it_is_named_and_merged() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    // Nor may a technician of the whole organisation (renaming moves
+    // grants: it takes every permission), nor an administrator denied
+    // at the site.
+    let mut refused_callers = Vec::new();
+    for (name, role) in [("org-tech", "technician"), ("fenced-admin", "admin")] {
+        let user = ok(api
+            .post(
+                "/api/v1/users",
+                json!({ "username": name, "password": "a long enough password", "role": role }),
+            )
+            .await);
+        refused_callers.push((name, user["id"].as_str().unwrap().to_string()));
+    }
+    ok(api
+        .post(
+            &format!("/api/v1/users/{}/grants", refused_callers[1].1),
+            json!({ "role": "admin", "site": "branch", "deny": true }),
+        )
+        .await);
+    for (name, _) in &refused_callers {
+        let who = base.with_token(&base.token_for(name, "a long enough password").await);
+        let (status, _, refused) = who
+            .patch(
+                &format!("/api/v1/orgs/{org}/sites/branch"),
+                None,
+                json!({ "name": "theirs" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {refused}");
+    }
+    let (_, sites) = api.get("/api/v1/sites").await;
+    assert!(
+        sites
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "branch"),
+        "a refused rename changed nothing: {sites}"
+    );
 
     // Renamed: every row and definition that named it.
     let (status, _, renamed) = api
@@ -107,7 +146,10 @@ async fn a_site_is_renamed_everywhere_it_is_named_and_merged() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{renamed}");
-    assert_eq!(renamed["rows"], 3, "device, token, grant: {renamed}");
+    assert_eq!(
+        renamed["rows"], 4,
+        "device, token, grant, the deny: {renamed}"
+    );
     let mut definitions: Vec<&str> = renamed["definitions"]
         .as_array()
         .unwrap()

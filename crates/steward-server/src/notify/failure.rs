@@ -54,7 +54,19 @@ pub fn describe(error: &reqwest::Error, host: &str) -> String {
     if error.is_timeout() {
         return format!("timed out: {host} did not answer within 10 s");
     }
-    let parts: Vec<String> = chain().map(|e| without_url(&e.to_string())).collect();
+    // The URL exactly as the client quotes it, whatever it holds (a ")"
+    // would end the generic cut early), then the generic cut.
+    let quoted = error.url().map(|url| format!(" for url ({url})"));
+    let parts: Vec<String> = chain()
+        .map(|e| {
+            let text = e.to_string();
+            let text = match &quoted {
+                Some(quoted) => text.replace(quoted.as_str(), ""),
+                None => text,
+            };
+            without_url(&text)
+        })
+        .collect();
     parts.join(": ")
 }
 

@@ -2,3 +2,5 @@
 -- was queued) and kept, marked undelivered: its channel shows it until a
 -- later notification gets through.
 ALTER TABLE outbox ADD COLUMN abandoned_at BIGINT;
+-- The channel list counts each channel's waiting and undelivered ones.
+CREATE INDEX outbox_channel ON outbox(channel_id, sent_at);

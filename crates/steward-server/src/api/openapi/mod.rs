@@ -115,7 +115,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             .map(|name| {
                 let schema = match name {
                     "id" | "grant" => json!({ "type": "string", "format": "uuid" }),
-                    "site" => json!({ "type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._-]+$" }),
+                    "site" => json!({ "type": "string", "minLength": 1, "maxLength": 64 }),
                     _ => json!({ "type": "string", "pattern": "^[a-z][a-z0-9_.]{0,127}$" }),
                 };
                 json!({ "name": name, "in": "path", "required": true, "schema": schema })

@@ -50,7 +50,7 @@ function apiSentence(who, method, path, d, target) {
     return `${who} renamed the site ${d.before?.site || "?"} to ${d.after?.site || "?"}${also}`;
   }
   if (parts[0] === "me" && last === "password") return `${who} changed their password`;
-  if (parts[0] === "users" && parts.length === 2 && d.after?.password_reset) return `${who} reset the password of${quote(name) || " a user"}`;
+  if (parts[0] === "users" && parts.length === 2 && d.after?.sign_in === "reset") return `${who} reset the password of${quote(name) || " a user"}`;
   if (parts[0] === "orgs" && last === "require-totp") return `${who} ${d.request?.require ? "required" : "stopped requiring"} two-factor sign-in`;
   if (parts[0] === "alerts") return `${who} ${last === "acknowledge" ? "acknowledged" : "resolved"} an alert`;
   if (parts[0] === "login" || parts[0] === "logout") return `${who} signed ${parts[0] === "login" ? "in" : "out"}`;
