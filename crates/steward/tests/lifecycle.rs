@@ -562,29 +562,21 @@ async fn what_is_in_use_is_not_deleted_and_the_refusal_names_it() {
     assert_eq!(api.get_tagged(&script_path).await.0, StatusCode::NOT_FOUND);
 
     // Creates and deletions of each kind are audited with the object.
-    let (_, audit) = api.get("/api/v1/audit?limit=500").await;
-    let change = |action: &str| -> Value {
-        audit
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["action"] == action)
-            .map(|e| {
-                serde_json::from_str(e["detail"].as_str().unwrap_or("null"))
-                    .unwrap_or(e["detail"].clone())
-            })
-            .find(|d: &Value| d["status"] == 200)
-            .unwrap_or_else(|| panic!("no {action} done in {audit}"))
-    };
-    let created = change("POST /api/v1/orgs");
+    let created = audited_change(&api, "POST /api/v1/orgs").await;
     assert_eq!(
         (created["before"].clone(), created["after"]["name"].clone()),
         (Value::Null, json!("client-b")),
         "{created}"
     );
-    assert_eq!(change("POST /api/v1/roles")["after"]["name"], "helpdesk");
-    assert_eq!(change("POST /api/v1/users")["after"]["username"], "desk");
-    let token_gone = change("DELETE /api/v1/enroll-tokens/{id}");
+    assert_eq!(
+        audited_change(&api, "POST /api/v1/roles").await["after"]["name"],
+        "helpdesk"
+    );
+    assert_eq!(
+        audited_change(&api, "POST /api/v1/users").await["after"]["username"],
+        "desk"
+    );
+    let token_gone = audited_change(&api, "DELETE /api/v1/enroll-tokens/{id}").await;
     assert_eq!(
         (
             token_gone["before"]["site"].clone(),
@@ -593,12 +585,12 @@ async fn what_is_in_use_is_not_deleted_and_the_refusal_names_it() {
         (json!("hq"), Value::Null),
         "{token_gone}"
     );
-    let saved = change("POST /api/v1/scripts");
+    let saved = audited_change(&api, "POST /api/v1/scripts").await;
     assert_eq!(
         (saved["before"].clone(), saved["after"]["name"].clone()),
         (Value::Null, json!("cleanup")),
         "{saved}"
     );
-    let script_gone = change("DELETE /api/v1/scripts/{id}");
+    let script_gone = audited_change(&api, "DELETE /api/v1/scripts/{id}").await;
     assert_eq!(script_gone["before"]["name"], "cleanup", "{script_gone}");
 }

@@ -375,21 +375,7 @@ async fn device_changes_are_audited_with_before_and_after() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (_, audit) = api.get("/api/v1/audit?limit=100").await;
-    let change = |action: &str| -> Value {
-        audit
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["action"] == action)
-            .map(|e| {
-                serde_json::from_str(e["detail"].as_str().unwrap_or("null"))
-                    .unwrap_or(e["detail"].clone())
-            })
-            .find(|d: &Value| d["status"] == 200)
-            .unwrap_or_else(|| panic!("no {action} done in {audit}"))
-    };
-    let upstream = change("POST /api/v1/devices/{id}/upstream");
+    let upstream = audited_change(&api, "POST /api/v1/devices/{id}/upstream").await;
     assert_eq!(
         (
             upstream["before"]["upstream"].clone(),
@@ -398,7 +384,7 @@ async fn device_changes_are_audited_with_before_and_after() {
         (Value::Null, json!(gateway.device_id)),
         "{upstream}"
     );
-    let revoked = change("POST /api/v1/devices/{id}/revoke");
+    let revoked = audited_change(&api, "POST /api/v1/devices/{id}/revoke").await;
     assert_eq!(
         (
             revoked["before"]["revoked"].clone(),

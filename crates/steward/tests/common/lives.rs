@@ -48,3 +48,20 @@ where
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// The detail (before, after, request, status) of the latest successful
+/// call of `action` ("PATCH /api/v1/monitors/{id}") in the audit log.
+pub async fn audited_change(api: &Api, action: &str) -> Value {
+    let (_, audit) = api.get("/api/v1/audit?limit=500").await;
+    audit
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["action"] == action)
+        .map(|e| {
+            serde_json::from_str(e["detail"].as_str().unwrap_or("null"))
+                .unwrap_or(e["detail"].clone())
+        })
+        .find(|d: &Value| d["status"] == 200)
+        .unwrap_or_else(|| panic!("no {action} done in {audit}"))
+}
