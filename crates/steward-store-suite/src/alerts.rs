@@ -497,3 +497,181 @@ pub async fn outbox_items_are_sent_or_retried(store: Arc<dyn Store>) {
     routed.sort();
     assert_eq!(routed, ["foreign"]);
 }
+
+pub async fn channels_route_by_severity_and_tag(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let dev = device(store.as_ref(), org, "fp1").await; // tagged "linux"
+    for (name, min, tags) in [
+        ("all", "warning", vec![]),
+        ("critical-only", "critical", vec![]),
+        ("linux", "warning", vec!["linux"]),
+        ("windows", "warning", vec!["windows"]),
+    ] {
+        store
+            .create_channel(&ChannelRecord { enabled: true, version: 1,
+                id: Uuid::now_v7(),
+                org_id: org,
+                name: name.into(),
+                kind: "webhook".into(),
+                config: serde_json::json!({ "url": "http://127.0.0.1:9/", "secret": "x", "tags": tags }),
+                min_severity: min.into(),
+                pending: 0,
+                undelivered: 0,
+                last_error: None,
+            })
+            .await
+            .unwrap();
+    }
+    let change = |severity: &str, at| AlertChange {
+        org_id: org,
+        monitor_id: "m".into(),
+        monitor_name: "m".into(),
+        device_id: dev,
+        subject: String::new(),
+        severity: severity.into(),
+        at,
+        summary: "s".into(),
+        notify: true,
+        flapping: false,
+        suppressed: None,
+    };
+    let alert_id = store
+        .record_alert_change(&change("warning", 1))
+        .await
+        .unwrap()
+        .expect("an alert opens");
+    let mut names: Vec<String> = store
+        .due_notifications(10, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.channel.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["all", "linux"]);
+    // The resolution goes where the alert went (not to critical-only).
+    store.record_alert_change(&change("ok", 2)).await.unwrap();
+    assert_eq!(store.due_notifications(10, 100).await.unwrap().len(), 4);
+    // A failing delivery shows on its channel.
+    let first = store.due_notifications(10, 1).await.unwrap().remove(0);
+    store
+        .notification_failed(first.id, "HTTP 500", Some(1_000_000), 10)
+        .await
+        .unwrap();
+    let failing = |channels: Vec<ChannelRecord>| {
+        let c = channels
+            .into_iter()
+            .find(|c| c.name == first.channel.name)
+            .unwrap();
+        (c.pending, c.undelivered, c.last_error)
+    };
+    let channels = store.list_channels(&Scope::all()).await.unwrap();
+    assert_eq!(failing(channels), (2, 0, Some("HTTP 500".into())));
+    // Given up: no longer due, counted undelivered with its error, and its
+    // alert's history says so.
+    store
+        .notification_failed(first.id, "DNS: cannot resolve x", None, 1_000_000)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .due_notifications(i64::MAX, 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|i| i.id != first.id),
+        "a notification given up is never due again"
+    );
+    let channels = store.list_channels(&Scope::all()).await.unwrap();
+    assert_eq!(
+        failing(channels),
+        (1, 1, Some("DNS: cannot resolve x".into()))
+    );
+    let history = store.alert_history(&Scope::all(), alert_id).await.unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|e| e.event["status"] == "undelivered"
+                && e.event["error"] == "DNS: cannot resolve x"),
+        "{history:?}"
+    );
+    // A later delivery through the channel clears the warning.
+    let next = store
+        .due_notifications(i64::MAX, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.channel.name == first.channel.name)
+        .expect("the channel's other notification");
+    store.notification_sent(next.id, 2_000_000).await.unwrap();
+    let channels = store.list_channels(&Scope::all()).await.unwrap();
+    assert_eq!(failing(channels), (0, 0, None));
+}
+
+/// The same open condition reported twice (a second replica's evaluator
+/// after the device moved) records nothing new and pages nobody again.
+pub async fn a_repeated_condition_is_one_alert(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let dev = device(store.as_ref(), org, "fp1").await;
+    let change = |severity: &str, at: i64| AlertChange {
+        org_id: org,
+        monitor_id: "m1".into(),
+        monitor_name: "disk".into(),
+        device_id: dev,
+        subject: "/".into(),
+        severity: severity.into(),
+        at,
+        summary: "full".into(),
+        notify: true,
+        flapping: false,
+        suppressed: None,
+    };
+    let first = store
+        .record_alert_change(&change("critical", 1))
+        .await
+        .unwrap();
+    let again = store
+        .record_alert_change(&change("critical", 2))
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    let history = store
+        .alert_history(&Scope::all(), first.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    // A real change is still recorded.
+    store
+        .record_alert_change(&change("warning", 3))
+        .await
+        .unwrap();
+    let history = store
+        .alert_history(&Scope::all(), first.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(
+        store.list_alerts(&Scope::all(), true).await.unwrap().len(),
+        1
+    );
+    // What an evaluator taking the device over starts from: its open
+    // alerts, not another device's, not resolved ones.
+    let other = device(store.as_ref(), org, "fp2").await;
+    store
+        .record_alert_change(&AlertChange {
+            device_id: other,
+            ..change("critical", 4)
+        })
+        .await
+        .unwrap();
+    let open = store.device_open_alerts(dev).await.unwrap();
+    assert_eq!(
+        open.iter()
+            .map(|a| (a.device_id, a.severity.as_str(), a.opened_at))
+            .collect::<Vec<_>>(),
+        [(dev, "warning", 1)]
+    );
+    store.record_alert_change(&change("ok", 5)).await.unwrap();
+    assert!(store.device_open_alerts(dev).await.unwrap().is_empty());
+    assert_eq!(store.device_open_alerts(other).await.unwrap().len(), 1);
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use steward_store::*;
 use uuid::Uuid;
 
-async fn placed_device(
+pub(crate) async fn placed_device(
     store: &dyn Store,
     org: Uuid,
     site: &str,

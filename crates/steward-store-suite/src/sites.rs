@@ -1,27 +1,10 @@
 //! Sites: listed with what names them, within the caller's scope; renamed
 //! and merged where rows name them, never in another organisation.
 
+use crate::fleet::placed_device;
 use std::sync::Arc;
 use steward_store::*;
 use uuid::Uuid;
-
-async fn placed(store: &dyn Store, org: Uuid, site: &str, name: &str) -> Uuid {
-    let id = Uuid::now_v7();
-    store
-        .create_device(&NewDevice {
-            id,
-            org_id: org,
-            site: site.into(),
-            name: name.into(),
-            hostname: name.into(),
-            tags: vec![],
-            cert_fingerprint: format!("fp-{name}"),
-            enrolled_at: 1,
-        })
-        .await
-        .unwrap();
-    id
-}
 
 fn counts(sites: &[SiteRecord], org: Uuid) -> Vec<(String, u64, u64, u64)> {
     sites
@@ -34,10 +17,10 @@ fn counts(sites: &[SiteRecord], org: Uuid) -> Vec<(String, u64, u64, u64)> {
 pub async fn sites_are_listed_renamed_and_merged(store: Arc<dyn Store>) {
     let acme = store.create_org("acme").await.unwrap().id;
     let other = store.create_org("other").await.unwrap().id;
-    let gateway = placed(&*store, acme, "branch", "gateway").await;
-    placed(&*store, acme, "hq", "web").await;
-    placed(&*store, acme, "hq", "db").await;
-    placed(&*store, other, "branch", "theirs").await;
+    let gateway = placed_device(&*store, acme, "branch", "gateway", &[]).await;
+    placed_device(&*store, acme, "hq", "web", &[]).await;
+    placed_device(&*store, acme, "hq", "db", &[]).await;
+    placed_device(&*store, other, "branch", "theirs", &[]).await;
     store
         .create_enroll_token(&NewEnrollToken {
             id: Uuid::now_v7(),
