@@ -198,6 +198,29 @@ await walk(browser, "console", outDir, async (step, errors) => {
   await page.waitForSelector("button[data-site='branch-8']");
   await shot(page, "organisations");
 
+  step("a user with a name and email, edited; their grant changed in place");
+  await page.goto(url + "#/users");
+  await page.click("button >> text=New user");
+  await page.fill("dialog input[name=username]", "e2e-ana");
+  await page.fill("dialog input[name=password]", "a long enough password");
+  await page.fill("dialog input[name=full_name]", "Ana Lima");
+  await page.fill("dialog input[name=email]", "ana@example.com");
+  await page.click("dialog button[type=submit]");
+  const ana = "#main tr:has(td:text-is('e2e-ana'))";
+  await page.waitForSelector(`${ana}:has-text('ana@example.com')`);
+  await page.click(`${ana} button[data-action=edit]`);
+  await page.fill("dialog input[name=email]", "ana.souza@example.com");
+  await page.click("dialog button[type=submit]");
+  await page.waitForSelector(`${ana}:has-text('ana.souza@example.com')`);
+  await page.click(`${ana} button[data-action=grants]`);
+  await page.click("dialog button[data-action=change-grant]");
+  await page.selectOption("dialog form select[name=role]", "read_only");
+  await page.click("dialog form button[type=submit]");
+  await page.waitForSelector(".toast >> text=Grant of e2e-ana changed");
+  await page.waitForSelector("dialog td:text-is('read_only')");
+  await shot(page, "user-grants");
+  await page.keyboard.press("Escape");
+
   step("dark mode");
   await page.goto(url + "#/");
   await page.waitForSelector("#stats a.stat");

@@ -175,6 +175,7 @@ mod tests {
             role_id: role.id,
             permissions: role.permissions,
             deny,
+            version: 1,
         }
     }
 

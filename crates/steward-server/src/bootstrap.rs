@@ -145,6 +145,8 @@ pub async fn open(config: &Config) -> Result<Opened> {
                 username: "admin".into(),
                 password_hash: auth::hash_password(&password)?,
                 created_at: crate::now_secs(),
+                full_name: None,
+                email: None,
             })
             .await?;
         // The first admin owns every organisation.

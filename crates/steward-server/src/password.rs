@@ -90,6 +90,20 @@ impl Passwords {
         .await
         .map_err(|_| Busy)
     }
+
+    /// A new PHC hash of `password`, under the same bound as checks: at
+    /// most [`CONCURRENT`] Argon2 computations hold memory at once, however
+    /// many users are created or passwords reset together.
+    pub async fn hash(&self, password: String) -> Result<anyhow::Result<String>, Busy> {
+        let permit = self.permit().await?;
+        tokio::task::spawn_blocking(move || {
+            let hashed = crate::auth::hash_password(&password);
+            drop(permit);
+            hashed
+        })
+        .await
+        .map_err(|_| Busy)
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -67,12 +67,14 @@ impl PeopleStore for SqlStore {
     }
 
     async fn create_user(&self, user: &NewUser) -> Result<Uuid> {
-        q("INSERT INTO users (id, org_id, username, password_hash, role, created_at) VALUES ($1, $2, $3, $4, '', $5)")
+        q("INSERT INTO users (id, org_id, username, password_hash, role, created_at, full_name, email) VALUES ($1, $2, $3, $4, '', $5, $6, $7)")
             .bind(user.id.to_string())
             .bind(user.org_id.to_string())
             .bind(&user.username)
             .bind(&user.password_hash)
             .bind(user.created_at)
+            .bind(&user.full_name)
+            .bind(&user.email)
             .execute(&self.db)
             .await
             .map_err(backend)?;
@@ -103,7 +105,7 @@ impl PeopleStore for SqlStore {
 
     async fn list_users(&self, scope: &Scope) -> Result<Vec<UserSummary>> {
         let sql = format!(
-            "SELECT id, org_id, username, totp_enabled, disabled, version FROM users WHERE {} ORDER BY {}, username",
+            "SELECT id, org_id, username, totp_enabled, disabled, version, full_name, email FROM users WHERE {} ORDER BY {}, username",
             self.in_scope(1, "org_id", None),
             self.nocase("username")
         );
@@ -118,9 +120,29 @@ impl PeopleStore for SqlStore {
                     totp_enabled: row.get("totp_enabled"),
                     disabled: row.get("disabled"),
                     version: row.get("version"),
+                    full_name: row.get("full_name"),
+                    email: row.get("email"),
                 })
             })
             .collect()
+    }
+
+    async fn set_user_profile(
+        &self,
+        scope: &Scope,
+        user: Uuid,
+        full_name: Option<&str>,
+        email: Option<&str>,
+        expected: Option<i64>,
+    ) -> Result<i64> {
+        self.versioned_edit(
+            "users",
+            "full_name = $4, email = $5",
+            &self.in_scope(1, "org_id", None),
+            (scope, &user.to_string(), expected),
+            vec![full_name.arg(), email.arg()],
+        )
+        .await
     }
 
     async fn set_user_disabled(
@@ -201,6 +223,32 @@ impl PeopleStore for SqlStore {
 
     async fn user_grants(&self, user: Uuid) -> Result<Vec<Grant>> {
         self.grants_of(user).await
+    }
+
+    async fn update_grant(
+        &self,
+        scope: &Scope,
+        grant: Uuid,
+        role_id: &str,
+        site: Option<&str>,
+        deny: bool,
+        expected: Option<i64>,
+    ) -> Result<i64> {
+        self.versioned_edit(
+            "grants",
+            "role_id = $4, site = $5, effect = $6",
+            &format!(
+                "user_id IN (SELECT id FROM users WHERE {})",
+                self.in_scope(1, "org_id", None)
+            ),
+            (scope, &grant.to_string(), expected),
+            vec![
+                role_id.arg(),
+                site.arg(),
+                if deny { "deny" } else { "allow" }.arg(),
+            ],
+        )
+        .await
     }
 
     async fn delete_grant(&self, scope: &Scope, user: Uuid, grant: Uuid) -> Result<()> {
@@ -626,7 +674,7 @@ impl PeopleStore for SqlStore {
 impl SqlStore {
     async fn grants_of(&self, user: Uuid) -> Result<Vec<Grant>> {
         q(
-            "SELECT g.id, g.org_id, g.site, g.role_id, g.effect, r.permissions FROM grants g JOIN roles r ON r.id = g.role_id WHERE g.user_id = $1 ORDER BY g.id",
+            "SELECT g.id, g.org_id, g.site, g.role_id, g.effect, g.version, r.permissions FROM grants g JOIN roles r ON r.id = g.role_id WHERE g.user_id = $1 ORDER BY g.id",
         )
         .bind(user.to_string())
         .fetch_all(&self.db)
@@ -641,6 +689,7 @@ impl SqlStore {
                 role_id: row.get("role_id"),
                 permissions: perms(row.get("permissions")),
                 deny: row.get::<String, _>("effect") == "deny",
+                version: row.get("version"),
             })
         })
         .collect()

@@ -76,6 +76,7 @@ macro_rules! store_suite {
             api_tokens_are_listed_and_revoked_per_user,
             sessions_expire_and_end_when_deleted,
             enroll_tokens_are_listed_and_revoked_in_scope,
+            grants_are_edited_in_place_and_users_have_a_profile,
             // devices.rs
             certificates_rotate_by_fingerprint,
             devices_are_got_listed_and_revoked_in_scope,
@@ -341,6 +342,8 @@ pub async fn tokens_resolve_to_principals_with_grants(store: Arc<dyn Store>) {
             username: "admin".into(),
             password_hash: "x".into(),
             created_at: 0,
+            full_name: None,
+            email: None,
         })
         .await
         .unwrap();

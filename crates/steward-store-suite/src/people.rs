@@ -13,6 +13,8 @@ pub(crate) async fn new_user(store: &dyn Store, org: Uuid, name: &str) -> Uuid {
             username: name.into(),
             password_hash: format!("hash-of-{name}"),
             created_at: 7,
+            full_name: None,
+            email: None,
         })
         .await
         .unwrap()
@@ -50,6 +52,8 @@ pub async fn users_are_found_by_name_and_id_and_listed_in_scope(store: Arc<dyn S
             username: "bob".into(),
             password_hash: "x".into(),
             created_at: 8,
+            full_name: None,
+            email: None,
         })
         .await;
     assert!(matches!(twin, Err(StoreError::Conflict(_))), "{twin:?}");
@@ -427,4 +431,151 @@ pub async fn enroll_tokens_are_listed_and_revoked_in_scope(store: Arc<dyn Store>
         store.consume_enroll_token("b", 12).await,
         Err(StoreError::Refused(_))
     ));
+}
+
+pub async fn grants_are_edited_in_place_and_users_have_a_profile(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let other = store.create_org("other").await.unwrap().id;
+    let ana = new_user(&*store, org, "ana").await;
+    for role in ["admin", "read_only"] {
+        store
+            .upsert_builtin_role(&RoleRecord {
+                id: role.into(),
+                org_id: None,
+                name: role.into(),
+                permissions: vec![format!("{role}.perm")],
+                version: 1,
+            })
+            .await
+            .unwrap();
+    }
+    let grant = Uuid::now_v7();
+    store
+        .create_grant(&NewGrant {
+            id: grant,
+            user_id: ana,
+            org_id: Some(org),
+            site: None,
+            role_id: "read_only".into(),
+            deny: false,
+        })
+        .await
+        .unwrap();
+    let read = store.user_grants(ana).await.unwrap();
+    assert_eq!(read[0].version, 1);
+
+    // Out of scope, or unknown: not found; nothing changes.
+    assert!(not_found(
+        store
+            .update_grant(&Scope::org(other), grant, "admin", None, false, None)
+            .await
+    ));
+    assert!(not_found(
+        store
+            .update_grant(&Scope::all(), Uuid::now_v7(), "admin", None, false, None)
+            .await
+    ));
+    // Changed in place: role, site and effect; the id and organisation stay,
+    // and the principal holds the new role at once.
+    let version = store
+        .update_grant(&Scope::org(org), grant, "admin", Some("hq"), true, Some(1))
+        .await
+        .unwrap();
+    assert_eq!(version, 2);
+    let edited = &store.user_grants(ana).await.unwrap()[0];
+    assert_eq!(
+        (
+            edited.id,
+            edited.org_id,
+            edited.role_id.as_str(),
+            edited.site.as_deref(),
+            edited.deny,
+            edited.permissions.clone()
+        ),
+        (
+            grant,
+            Some(org),
+            "admin",
+            Some("hq"),
+            true,
+            vec!["admin.perm".to_string()]
+        )
+    );
+    let principal = store.principal_for_user(ana).await.unwrap();
+    assert_eq!(principal.grants[0].role_id, "admin");
+    // An edit based on the version read before is refused.
+    assert!(matches!(
+        store
+            .update_grant(&Scope::org(org), grant, "read_only", None, false, Some(1))
+            .await,
+        Err(StoreError::Stale(2))
+    ));
+
+    // A profile: set, read back in the list, cleared; versioned.
+    let user = &store.list_users(&Scope::org(org)).await.unwrap()[0];
+    assert_eq!(
+        (user.full_name.as_deref(), user.email.as_deref()),
+        (None, None)
+    );
+    assert!(not_found(
+        store
+            .set_user_profile(&Scope::org(other), ana, Some("Ana"), None, None)
+            .await
+    ));
+    let version = store
+        .set_user_profile(
+            &Scope::org(org),
+            ana,
+            Some("Ana Lima"),
+            Some("ana@example.com"),
+            Some(user.version),
+        )
+        .await
+        .unwrap();
+    assert_eq!(version, user.version + 1);
+    let user = &store.list_users(&Scope::org(org)).await.unwrap()[0];
+    assert_eq!(
+        (
+            user.full_name.as_deref(),
+            user.email.as_deref(),
+            user.version
+        ),
+        (Some("Ana Lima"), Some("ana@example.com"), version)
+    );
+    assert!(matches!(
+        store
+            .set_user_profile(&Scope::org(org), ana, None, None, Some(version - 1))
+            .await,
+        Err(StoreError::Stale(v)) if v == version
+    ));
+    store
+        .set_user_profile(&Scope::org(org), ana, None, None, None)
+        .await
+        .unwrap();
+    let user = &store.list_users(&Scope::org(org)).await.unwrap()[0];
+    assert_eq!(
+        (user.full_name.as_deref(), user.email.as_deref()),
+        (None, None)
+    );
+    // Created with a profile.
+    store
+        .create_user(&NewUser {
+            id: Uuid::now_v7(),
+            org_id: org,
+            username: "bea".into(),
+            password_hash: "x".into(),
+            created_at: 9,
+            full_name: Some("Bea".into()),
+            email: Some("bea@example.com".into()),
+        })
+        .await
+        .unwrap();
+    let bea = store
+        .list_users(&Scope::org(org))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.username == "bea")
+        .unwrap();
+    assert_eq!(bea.email.as_deref(), Some("bea@example.com"));
 }

@@ -14,6 +14,8 @@ async fn user(store: &dyn Store, org: Uuid, name: &str) -> Uuid {
             username: name.into(),
             password_hash: "x".into(),
             created_at: 0,
+            full_name: None,
+            email: None,
         })
         .await
         .unwrap()

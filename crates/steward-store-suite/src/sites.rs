@@ -53,6 +53,8 @@ pub async fn sites_are_listed_renamed_and_merged(store: Arc<dyn Store>) {
             username: "branch-tech".into(),
             password_hash: "x".into(),
             created_at: 0,
+            full_name: None,
+            email: None,
         })
         .await
         .unwrap();

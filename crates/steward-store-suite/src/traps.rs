@@ -58,6 +58,8 @@ pub async fn plain_lists_sort_names_alike(store: Arc<dyn Store>) {
                 username: name.into(),
                 password_hash: "x".into(),
                 created_at: 1,
+                full_name: None,
+                email: None,
             })
             .await
             .unwrap();

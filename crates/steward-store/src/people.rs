@@ -24,11 +24,34 @@ pub trait PeopleStore: Send + Sync {
         disabled: bool,
         expected: Option<i64>,
     ) -> Result<i64>;
+    /// Sets what a user in scope is called and where to reach them (None
+    /// clears), while their version is still `expected` (any when None);
+    /// returns the new version.
+    async fn set_user_profile(
+        &self,
+        scope: &Scope,
+        user: Uuid,
+        full_name: Option<&str>,
+        email: Option<&str>,
+        expected: Option<i64>,
+    ) -> Result<i64>;
     /// Deletes a user in scope with their grants, tokens, sessions and
     /// recovery codes (what they did stays in the audit trail by name).
     async fn delete_user(&self, scope: &Scope, user: Uuid) -> Result<()>;
     /// The user's grants, with their ids.
     async fn user_grants(&self, user: Uuid) -> Result<Vec<Grant>>;
+    /// Changes a grant of a user in scope in place (its role, site and
+    /// effect; the organisation stays), while its version is still
+    /// `expected` (any when None); returns the new version.
+    async fn update_grant(
+        &self,
+        scope: &Scope,
+        grant: Uuid,
+        role_id: &str,
+        site: Option<&str>,
+        deny: bool,
+        expected: Option<i64>,
+    ) -> Result<i64>;
     /// Removes one grant of a user in scope.
     async fn delete_grant(&self, scope: &Scope, user: Uuid, grant: Uuid) -> Result<()>;
     async fn set_totp(&self, user: Uuid, secret: Option<&str>, enabled: bool) -> Result<()>;

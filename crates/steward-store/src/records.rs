@@ -19,6 +19,8 @@ pub struct NewUser {
     pub username: String,
     pub password_hash: String,
     pub created_at: i64,
+    pub full_name: Option<String>,
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +46,9 @@ pub struct UserSummary {
     pub disabled: bool,
     /// Bumped by every change (HTTP `ETag`/`If-Match`).
     pub version: i64,
+    /// What people call them (the username stays the sign-in name).
+    pub full_name: Option<String>,
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,6 +71,8 @@ pub struct Grant {
     pub role_id: String,
     pub permissions: Vec<String>,
     pub deny: bool,
+    /// Bumped by every change (HTTP `ETag`/`If-Match`).
+    pub version: i64,
 }
 
 #[derive(Debug, Clone)]

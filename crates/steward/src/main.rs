@@ -11,6 +11,7 @@ mod ops;
 mod output;
 mod plan;
 mod quickstart;
+mod users;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -212,7 +213,7 @@ enum Command {
     /// Users and their roles.
     User {
         #[command(subcommand)]
-        command: UserCommand,
+        command: users::UserCommand,
     },
     #[command(flatten)]
     Automation(automation::Command),
@@ -296,45 +297,6 @@ enum OrgCommand {
         org: String,
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         require: bool,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum UserCommand {
-    /// Create a user with a role in an organisation (password from
-    /// STEWARD_NEW_PASSWORD).
-    Create {
-        username: String,
-        /// The organisation's NAME or ID (default: your own).
-        #[arg(long)]
-        org: Option<String>,
-        #[arg(long, default_value = "read_only")]
-        role: String,
-        #[arg(long)]
-        site: Option<String>,
-        #[arg(long, env = "STEWARD_NEW_PASSWORD", hide_env_values = true)]
-        password: String,
-        #[arg(long)]
-        json: bool,
-    },
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Grant (or with --deny, explicitly deny) a role to a user.
-    Grant {
-        /// The user's NAME or ID.
-        user: String,
-        role: String,
-        /// The organisation's NAME or ID.
-        #[arg(long)]
-        org: Option<String>,
-        #[arg(long)]
-        site: Option<String>,
-        #[arg(long)]
-        deny: bool,
         #[arg(long)]
         json: bool,
     },
@@ -659,67 +621,7 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::User { command } => {
-            let client = Client::new(&remote)?;
-            match command {
-                UserCommand::Create {
-                    username,
-                    org,
-                    role,
-                    site,
-                    password,
-                    json,
-                } => {
-                    let org = names::org_name(&client, org).await?;
-                    answered(
-                    json,
-                    &client
-                        .post("/api/v1/users", &json!({ "username": username, "password": password, "org": org, "role": role, "site": site }))
-                        .await?,
-                    format!("User {username:?} created with role {role}."),
-                )
-                }
-                UserCommand::List { json } => {
-                    let users = client.get("/api/v1/users").await?;
-                    if json {
-                        return print_json(&users);
-                    }
-                    for u in users.as_array().into_iter().flatten() {
-                        println!(
-                            "{}  {}  2fa={}",
-                            u["id"].as_str().unwrap_or(""),
-                            u["username"].as_str().unwrap_or(""),
-                            u["totp_enabled"]
-                        );
-                    }
-                    Ok(())
-                }
-                UserCommand::Grant {
-                    user,
-                    role,
-                    org,
-                    site,
-                    deny,
-                    json,
-                } => {
-                    let id = names::id_of(&client, Kind::User, &user).await?;
-                    let org = names::org_name(&client, org).await?;
-                    answered(
-                        json,
-                        &client
-                            .post(
-                                &format!("/api/v1/users/{id}/grants"),
-                                &json!({ "role": role, "org": org, "site": site, "deny": deny }),
-                            )
-                            .await?,
-                        format!(
-                            "{} {role} to user {user}.",
-                            if deny { "Denied" } else { "Granted" }
-                        ),
-                    )
-                }
-            }
-        }
+        Command::User { command } => users::run(command, &remote).await,
         Command::Automation(command) => automation::run(command, &remote).await,
         Command::Ops(command) => ops::run(command).await,
         Command::Config(command) => config::run(command, &remote).await,

@@ -594,3 +594,67 @@ async fn what_is_in_use_is_not_deleted_and_the_refusal_names_it() {
     let script_gone = audited_change(&api, "DELETE /api/v1/scripts/{id}").await;
     assert_eq!(script_gone["before"]["name"], "cleanup", "{script_gone}");
 }
+
+/// A paused schedule fires no more, and fires again when resumed; a second
+/// schedule firing every second beside it shows the scheduler kept running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_schedule_stops_firing_and_a_resumed_one_fires_again() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = server.api();
+    let mut agent = Agent::enroll(root.path(), "s1", &server.enroll_token(1));
+    agent.start("1s");
+    let mut ids = Vec::new();
+    for name in ["paused", "witness"] {
+        let schedule = ok(api
+            .post(
+                "/api/v1/schedules",
+                json!({ "name": name, "timing": { "cron": "* * * * * *" }, "job": { "action": { "kind": "ping" }, "targets": ["all"] } }),
+            )
+            .await);
+        ids.push(schedule["id"].as_str().unwrap().to_string());
+    }
+    // How many jobs each schedule has created so far.
+    let fired = async |id: &str| -> usize {
+        let origin = format!("schedule:{id}");
+        let (_, jobs) = api.get("/api/v1/jobs").await;
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["origin"] == origin.as_str())
+            .count()
+    };
+    wait_until("the schedule to fire", || async {
+        fired(&ids[0]).await >= 1
+    })
+    .await;
+
+    let path = format!("/api/v1/schedules/{}", ids[0]);
+    let (status, _, paused) = api.patch(&path, None, json!({ "enabled": false })).await;
+    assert_eq!(status, StatusCode::OK, "{paused}");
+    // A run the scheduler had begun before the pause may still land: count
+    // after the witness fired twice more, then let it fire three more times.
+    let witness = fired(&ids[1]).await;
+    wait_until("the witness to fire twice", || async {
+        fired(&ids[1]).await >= witness + 2
+    })
+    .await;
+    let after_pause = fired(&ids[0]).await;
+    let witness = fired(&ids[1]).await;
+    wait_until("the witness to fire three more times", || async {
+        fired(&ids[1]).await >= witness + 3
+    })
+    .await;
+    assert_eq!(
+        fired(&ids[0]).await,
+        after_pause,
+        "the paused schedule fired"
+    );
+
+    let (status, _, resumed) = api.patch(&path, None, json!({ "enabled": true })).await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    wait_until("the resumed schedule to fire", || async {
+        fired(&ids[0]).await > after_pause
+    })
+    .await;
+}

@@ -129,6 +129,11 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/users/{id}"), "users.manage"),
         (("PATCH", "/api/v1/users/{id}"), "users.manage"),
         (("DELETE", "/api/v1/users/{id}"), "users.manage"),
+        (("GET", "/api/v1/users/{id}/grants/{grant}"), "users.manage"),
+        (
+            ("PATCH", "/api/v1/users/{id}/grants/{grant}"),
+            "users.manage",
+        ),
         (
             ("DELETE", "/api/v1/users/{id}/grants/{grant}"),
             "users.manage",
@@ -639,6 +644,7 @@ fn body_for(path: &str, who: &str) -> Value {
         }
         "/api/v1/users/{id}/grants" => json!({ "role": "read_only" }),
         "/api/v1/users/{id}" => json!({ "disabled": false }),
+        "/api/v1/users/{id}/grants/{grant}" => json!({ "deny": false }),
         "/api/v1/roles" => {
             json!({ "name": format!("role-{unique}"), "permissions": ["devices.view"] })
         }

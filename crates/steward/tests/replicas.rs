@@ -9,6 +9,7 @@
 mod common;
 
 use common::api::Api;
+use common::lives::{alerts_of, memory_above};
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -61,24 +62,33 @@ async fn bus_received(api: &Api) -> u64 {
         .unwrap_or_else(|| panic!("no bus counter in {text}")) as u64
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replicas_share_jobs_and_revocations_over_the_bus() {
-    let Some(nats) = nats_url() else { return };
-    let Some(db) = steward_store_sql::testdb::create().await else {
-        return;
-    };
+/// Two replicas on one database and one bus, and an admin token for each.
+struct Pair {
+    root: tempfile::TempDir,
+    dir_a: std::path::PathBuf,
+    port_a: u16,
+    token: String,
+    api_a: Api,
+    api_b: Api,
+    _procs: (Proc, Proc),
+    _db: steward_store_sql::testdb::TestDb,
+}
+
+async fn pair() -> Option<Pair> {
+    let nats = nats_url()?;
+    let db = steward_store_sql::testdb::create().await?;
     steward_pki::install_default_provider();
     let root = tempfile::tempdir().unwrap();
     let (dir_a, dir_b) = (root.path().join("a"), root.path().join("b"));
     let (port_a, port_b) = (free_port(), free_port());
-    let _a = tokio::task::block_in_place(|| replica(&dir_a, port_a, &db.url, &nats));
+    let a = tokio::task::block_in_place(|| replica(&dir_a, port_a, &db.url, &nats));
     // The second replica gets the installation's CA and job-signing key (it
     // issues its own server certificate from that CA).
     std::fs::create_dir_all(&dir_b).unwrap();
     for file in ["ca.pem", "ca.key", "job-signing.key"] {
         std::fs::copy(dir_a.join(file), dir_b.join(file)).unwrap();
     }
-    let _b = tokio::task::block_in_place(|| replica(&dir_b, port_b, &db.url, &nats));
+    let b = tokio::task::block_in_place(|| replica(&dir_b, port_b, &db.url, &nats));
     let token = tokio::task::block_in_place(|| {
         let out = run(std::process::Command::new(STEWARD)
             .args(["token", "create", "--json", "--data-dir"])
@@ -92,6 +102,34 @@ async fn replicas_share_jobs_and_revocations_over_the_bus() {
     let ca = std::fs::read_to_string(dir_a.join("ca.pem")).unwrap();
     let api_a = Api::new(&format!("https://127.0.0.1:{port_a}"), &ca).with_token(&token);
     let api_b = Api::new(&format!("https://127.0.0.1:{port_b}"), &ca).with_token(&token);
+    Some(Pair {
+        root,
+        dir_a,
+        port_a,
+        token,
+        api_a,
+        api_b,
+        _procs: (a, b),
+        _db: db,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_jobs_and_revocations_over_the_bus() {
+    let Some(Pair {
+        root,
+        dir_a,
+        port_a,
+        token,
+        api_a,
+        api_b,
+        // Bound, so the replicas and the database live to the end.
+        _procs,
+        _db,
+    }) = pair().await
+    else {
+        return;
+    };
 
     // One agent enrolls through each replica (the token names its URL).
     let mut agents = Vec::new();
@@ -194,4 +232,77 @@ async fn replicas_share_jobs_and_revocations_over_the_bus() {
     )
     .await;
     assert_eq!(connected(&api_a).await, Some(1), "the other agent stays");
+}
+
+/// A device moved through replica A while replica B holds its agent: B
+/// evaluates it at its new site at once (the bus's `DevicesChanged`), not
+/// with the site it had cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_moved_on_one_replica_is_evaluated_at_its_new_site_by_the_other() {
+    let Some(pair) = pair().await else { return };
+    let (api_a, api_b) = (&pair.api_a, &pair.api_b);
+    let (status, created) = api_b
+        .post("/api/v1/enroll-tokens", json!({ "uses": 1, "site": "hq" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let secret = created["token"].as_str().unwrap().to_string();
+    let mut agent =
+        tokio::task::block_in_place(|| Agent::enroll(pair.root.path(), "mover", &secret));
+    tokio::task::block_in_place(|| agent.start("1s"));
+    poll("the agent on B", Duration::from_secs(20), async || {
+        let (_, summary) = api_b.get("/api/v1/fleet/summary").await;
+        (summary["connected"] == 1).then_some(())
+    })
+    .await;
+
+    // The agent sends its inventory again once its first look at pending
+    // updates is done, and B forgets the device then anyway: wait for it,
+    // so only the bus can tell B of the move below.
+    let device_path = format!("/api/v1/devices/{}", agent.device_id);
+    poll(
+        "the inventory with updates",
+        Duration::from_secs(60),
+        async || {
+            let (_, device) = api_b.get(&device_path).await;
+            (!device["inventory"]["updates"].is_null()).then_some(())
+        },
+    )
+    .await;
+
+    // One monitor per site, on a level every machine is above.
+    let mut monitors = Vec::new();
+    for site in ["hq", "lab"] {
+        let (status, monitor) = api_a
+            .post(
+                "/api/v1/monitors",
+                json!({ "name": format!("memory at {site}"), "spec": memory_above(0.0001), "applies_to": { "sites": [site] } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{monitor}");
+        monitors.push(monitor["id"].as_str().unwrap().to_string());
+    }
+    let active = |monitor: &str| {
+        let (api, monitor) = (api_a.clone(), monitor.to_string());
+        async move { !alerts_of(&api, &monitor, "active=true").await.is_empty() }
+    };
+    // B evaluates the device (the hq monitor fires there), and not for lab.
+    poll(
+        "the hq monitor to fire on B",
+        Duration::from_secs(20),
+        async || active(&monitors[0]).await.then_some(()),
+    )
+    .await;
+    assert!(!active(&monitors[1]).await, "the lab monitor fired at hq");
+
+    // Moved to lab through A: B fires the lab monitor.
+    let (status, _, moved) = api_a
+        .patch(&device_path, None, json!({ "site": "lab" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    poll(
+        "the lab monitor to fire on B after the move",
+        Duration::from_secs(15),
+        async || active(&monitors[1]).await.then_some(()),
+    )
+    .await;
 }

@@ -4,7 +4,7 @@
 
 use super::{ApiError, ApiResult, id_param, org_named};
 use crate::AppState;
-use crate::auth::{self, Caller};
+use crate::auth::Caller;
 use crate::authz::{self, Permission};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -134,6 +134,10 @@ pub struct NewUserBody {
     role: Option<String>,
     /// Limit the grant to one site.
     site: Option<String>,
+    /// What people call them.
+    full_name: Option<String>,
+    /// Where to reach them.
+    email: Option<String>,
 }
 
 pub async fn create_user(
@@ -157,11 +161,13 @@ pub async fn create_user(
         .await
         .map_err(|_| ApiError::bad_request("no such role"))?;
     check_not_exceeding(&caller, &role, Some(org), body.site.as_deref())?;
-    let password = body.password.clone();
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|e| ApiError::bad_request(e.to_string()))?
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if let Some(name) = &body.full_name {
+        super::users::valid_full_name(name)?;
+    }
+    if let Some(email) = &body.email {
+        super::users::valid_email(email)?;
+    }
+    let hash = super::passwords::new_hash(&state, &body.password).await?;
     let id = state
         .store
         .create_user(&NewUser {
@@ -170,6 +176,8 @@ pub async fn create_user(
             username: body.username.clone(),
             password_hash: hash,
             created_at: crate::now_secs(),
+            full_name: body.full_name.clone(),
+            email: body.email.clone(),
         })
         .await
         .map_err(|error| match error {
@@ -192,7 +200,7 @@ pub async fn create_user(
             deny: false,
         })
         .await?;
-    let created = json!({ "id": id, "username": body.username, "org_id": org, "role": role.id, "site": body.site });
+    let created = json!({ "id": id, "username": body.username, "org_id": org, "role": role.id, "site": body.site, "full_name": body.full_name, "email": body.email });
     caller.changed(Value::Null, created.clone());
     Ok(Json(created))
 }

@@ -13,6 +13,7 @@ mod channels;
 mod devices;
 mod events;
 mod fleet;
+mod grants;
 pub use fleet::spawn_recorder as spawn_fleet_recorder;
 mod jobs;
 mod lifecycle;

@@ -18,16 +18,22 @@ use std::sync::Arc;
 pub const MIN_LENGTH: usize = 12;
 
 /// The stored hash of a new password, refused when too short.
-pub async fn new_hash(password: &str) -> Result<String, ApiError> {
+pub async fn new_hash(state: &AppState, password: &str) -> Result<String, ApiError> {
     if password.chars().count() < MIN_LENGTH {
         return Err(ApiError::bad_request(format!(
             "passwords need at least {MIN_LENGTH} characters"
         )));
     }
-    let password = password.to_string();
-    tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+    state
+        .passwords
+        .hash(password.to_string())
         .await
-        .map_err(|e| ApiError::bad_request(e.to_string()))?
+        .map_err(|busy| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                format!("{busy}: try again in a few seconds"),
+            )
+        })?
         .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
@@ -85,7 +91,7 @@ pub async fn change_own(
     if body.new_password == body.current_password {
         return Err(ApiError::bad_request("the new password is the current one"));
     }
-    let hash = new_hash(&body.new_password).await?;
+    let hash = new_hash(&state, &body.new_password).await?;
     state
         .store
         .set_password(user.id, &hash, caller.session.as_deref())

@@ -248,11 +248,10 @@ pub(super) fn routes() -> Routes {
         Perm(P::UsersManage),
         (users::get_user, users::patch_user, users::delete_user),
     )
-    .add(
-        M::DELETE,
+    .resource(
         "/api/v1/users/{id}/grants/{grant}",
         Perm(P::UsersManage),
-        users::delete_grant,
+        (grants::get_grant, grants::patch_grant, grants::delete_grant),
     )
     .list("/api/v1/roles", Perm(P::RolesManage), access::list_roles)
     .add(

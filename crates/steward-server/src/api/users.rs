@@ -16,10 +16,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use steward_store::{Scope, UserSummary};
-use uuid::Uuid;
 
 /// The user in the caller's scope, or "not found".
-async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<UserSummary, ApiError> {
+pub(super) async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<UserSummary, ApiError> {
     let id = id_param(id, "user")?;
     state
         .store
@@ -108,6 +111,38 @@ pub struct UserPatch {
     /// A new password (a reset by an administrator): every session of
     /// theirs ends.
     password: Option<String>,
+    /// What people call them; `null` clears it.
+    #[serde(default, deserialize_with = "super::grants::present")]
+    full_name: Option<Option<String>>,
+    /// Where to reach them; `null` clears it.
+    #[serde(default, deserialize_with = "super::grants::present")]
+    email: Option<Option<String>>,
+}
+
+/// A full name: up to 200 characters, no control characters.
+pub(super) fn valid_full_name(name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "a full name is 1 to 200 characters without control characters, not {name:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// An email address as people write one: `local@domain`, no spaces, at
+/// most 254 characters (nothing is sent to it here).
+pub(super) fn valid_email(email: &str) -> Result<(), ApiError> {
+    let well_formed = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((local, domain))
+            if !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+                && !domain.ends_with('.') && !domain.contains('@'));
+    if !well_formed {
+        return Err(ApiError::bad_request(format!(
+            "{email:?} is not an email address (name@example.com)"
+        )));
+    }
+    Ok(())
 }
 
 pub async fn patch_user(
@@ -119,10 +154,20 @@ pub async fn patch_user(
 ) -> Result<Response, ApiError> {
     let expected = expected_version(&headers)?;
     let user = visible(&state, &caller, &id).await?;
-    if body.disabled.is_none() && body.password.is_none() {
+    if body.disabled.is_none()
+        && body.password.is_none()
+        && body.full_name.is_none()
+        && body.email.is_none()
+    {
         return Err(ApiError::bad_request(
-            "nothing to change: a user's fields are {\"disabled\": true|false} and {\"password\": \"...\"} (roles are grants)",
+            "nothing to change: a user's fields are \"disabled\", \"password\", \"full_name\" and \"email\" (the username is the sign-in name and stays; roles are grants)",
         ));
+    }
+    if let Some(Some(name)) = &body.full_name {
+        valid_full_name(name)?;
+    }
+    if let Some(Some(email)) = &body.email {
+        valid_email(email)?;
     }
     if body.password.is_some() {
         not_yourself(&caller, &user, "reset the password of")?;
@@ -139,7 +184,7 @@ pub async fn patch_user(
     }
     // Checked (and hashed) before anything changes.
     let hash = match &body.password {
-        Some(password) => Some(super::passwords::new_hash(password).await?),
+        Some(password) => Some(super::passwords::new_hash(&state, password).await?),
         None => None,
     };
     caller.acting_in(user.org_id);
@@ -151,23 +196,37 @@ pub async fn patch_user(
             .set_user_disabled(&caller.scope, user.id, disabled, Some(user.version))
             .await?;
     }
+    let full_name = body.full_name.clone().unwrap_or(user.full_name.clone());
+    let email = body.email.clone().unwrap_or(user.email.clone());
+    if body.full_name.is_some() || body.email.is_some() {
+        version = state
+            .store
+            .set_user_profile(
+                &caller.scope,
+                user.id,
+                full_name.as_deref(),
+                email.as_deref(),
+                Some(version),
+            )
+            .await?;
+    }
     if let Some(hash) = &hash {
         state.store.set_password(user.id, hash, None).await?;
         version += 1;
     }
     crate::revocation::credentials_changed(&state);
     // (Not "password…" or "credential…": the audit trail redacts such keys' values.)
-    let mut after = json!({ "username": user.username, "disabled": disabled });
+    let mut after = json!({ "username": user.username, "disabled": disabled, "full_name": full_name, "email": email });
     if hash.is_some() {
         after["sign_in"] = json!("reset");
     }
     caller.changed(
-        json!({ "username": user.username, "disabled": user.disabled }),
+        json!({ "username": user.username, "disabled": user.disabled, "full_name": user.full_name, "email": user.email }),
         after,
     );
     Ok(tagged(
         version,
-        json!({ "id": user.id, "username": user.username, "disabled": disabled, "version": version }),
+        json!({ "id": user.id, "username": user.username, "disabled": disabled, "full_name": full_name, "email": email, "version": version }),
     ))
 }
 
@@ -220,37 +279,4 @@ pub async fn delete_user(
     Ok(Json(
         json!({ "deleted": user.id, "username": user.username }),
     ))
-}
-
-pub async fn delete_grant(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path((id, grant)): Path<(String, String)>,
-) -> ApiResult<Value> {
-    let user = visible(&state, &caller, &id).await?;
-    let grant = id_param(&grant, "grant")?;
-    let before = state
-        .store
-        .user_grants(user.id)
-        .await?
-        .into_iter()
-        .find(|g| g.id == grant)
-        .ok_or_else(|| ApiError::not_found("not found"))?;
-    // Revoking is changing what the user holds: only where the caller
-    // manages users.
-    if !caller
-        .scope
-        .allows(before.org_id.unwrap_or(Uuid::nil()), before.site.as_deref())
-    {
-        return Err(ApiError::forbidden(
-            "that grant is for a place where you do not manage users",
-        ));
-    }
-    state
-        .store
-        .delete_grant(&caller.scope, user.id, grant)
-        .await?;
-    crate::revocation::credentials_changed(&state);
-    caller.changed(json!(before), Value::Null);
-    Ok(Json(json!({ "revoked": grant, "user_id": user.id })))
 }

@@ -65,3 +65,9 @@ pub async fn audited_change(api: &Api, action: &str) -> Value {
         .find(|d: &Value| d["status"] == 200)
         .unwrap_or_else(|| panic!("no {action} done in {audit}"))
 }
+
+/// The body of a call that must answer 200.
+pub fn ok((status, body): (reqwest::StatusCode, Value)) -> Value {
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    body
+}

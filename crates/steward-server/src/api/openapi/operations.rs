@@ -237,8 +237,16 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
         ("DELETE", "/api/v1/orgs/{id}") => done("deleted", json!({ "name": string() }), &["name"]),
         ("GET", "/api/v1/users") => array(r("User")),
         ("POST", "/api/v1/users") => object(
-            json!({ "id": uuid(), "username": string(), "org_id": uuid(), "role": string(), "site": nullable(string()) }),
-            &["id", "username", "org_id", "role", "site"],
+            json!({ "id": uuid(), "username": string(), "org_id": uuid(), "role": string(), "site": nullable(string()), "full_name": nullable(string()), "email": nullable(string()) }),
+            &[
+                "id",
+                "username",
+                "org_id",
+                "role",
+                "site",
+                "full_name",
+                "email",
+            ],
         ),
         ("POST", "/api/v1/users/{id}/grants") => object(
             json!({ "user_id": uuid(), "role": string(), "org_id": uuid(), "site": nullable(string()), "deny": boolean() }),
@@ -250,8 +258,15 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
             &["grants"],
         ),
         ("PATCH", "/api/v1/users/{id}") => object(
-            json!({ "id": uuid(), "username": string(), "disabled": boolean(), "version": integer() }),
-            &["id", "username", "disabled", "version"],
+            json!({ "id": uuid(), "username": string(), "disabled": boolean(), "full_name": nullable(string()), "email": nullable(string()), "version": integer() }),
+            &[
+                "id",
+                "username",
+                "disabled",
+                "full_name",
+                "email",
+                "version",
+            ],
         ),
         ("DELETE", "/api/v1/users/{id}") => {
             done("deleted", json!({ "username": string() }), &["username"])
@@ -260,6 +275,8 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
             done("revoked", json!({ "user_id": uuid() }), &["user_id"])
         }
         ("GET", "/api/v1/users/{id}/grants") => array(r("Grant")),
+        ("GET", "/api/v1/users/{id}/grants/{grant}")
+        | ("PATCH", "/api/v1/users/{id}/grants/{grant}") => r("Grant"),
         ("POST", "/api/v1/me/password") => object(
             json!({ "changed": boolean(), "other_sessions_ended": boolean() }),
             &["changed", "other_sessions_ended"],
@@ -442,11 +459,11 @@ pub fn request(method: &str, path: &str) -> Option<Value> {
             object(json!({ "require": boolean() }), &["require"])
         }
         ("POST", "/api/v1/users") => object(
-            json!({ "username": name, "password": json!({ "type": "string", "minLength": 12 }), "org": text, "role": text, "site": text }),
+            json!({ "username": name, "password": json!({ "type": "string", "minLength": 12 }), "org": text, "role": text, "site": text, "full_name": text, "email": text }),
             &["username", "password"],
         ),
         ("PATCH", "/api/v1/users/{id}") => closed(
-            json!({ "disabled": nullable(boolean()), "password": nullable(json!({ "type": "string", "minLength": 12 })) }),
+            json!({ "disabled": nullable(boolean()), "password": nullable(json!({ "type": "string", "minLength": 12 })), "full_name": text, "email": text }),
             &[],
         ),
         ("POST", "/api/v1/me/password") => closed(
@@ -461,6 +478,10 @@ pub fn request(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/v1/users/{id}/grants") => object(
             json!({ "role": string(), "org": text, "site": text, "deny": boolean() }),
             &["role"],
+        ),
+        ("PATCH", "/api/v1/users/{id}/grants/{grant}") => closed(
+            json!({ "role": string(), "site": text, "deny": boolean() }),
+            &[],
         ),
         ("POST", "/api/v1/roles") | ("PATCH", "/api/v1/roles/{id}") => {
             let permissions =

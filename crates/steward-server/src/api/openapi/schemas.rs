@@ -191,6 +191,7 @@ fn user() -> Value {
         json!({
             "id": uuid(), "org_id": uuid(), "username": string(), "totp_enabled": boolean(),
             "disabled": boolean(), "version": integer(),
+            "full_name": nullable(string()), "email": nullable(string()),
         }),
         &[
             "id",
@@ -199,6 +200,8 @@ fn user() -> Value {
             "totp_enabled",
             "disabled",
             "version",
+            "full_name",
+            "email",
         ],
     )
 }
@@ -208,8 +211,17 @@ fn grant() -> Value {
         json!({
             "id": uuid(), "org_id": nullable(uuid()), "site": nullable(string()),
             "role_id": string(), "permissions": strings(), "deny": boolean(),
+            "version": integer(),
         }),
-        &["id", "org_id", "site", "role_id", "permissions", "deny"],
+        &[
+            "id",
+            "org_id",
+            "site",
+            "role_id",
+            "permissions",
+            "deny",
+            "version",
+        ],
     )
 }
 

@@ -353,6 +353,7 @@ export async function users(root, _parts, _params, ctx) {
       api("/tokens")]);
     if (people) usersBox.replaceChildren(table([
       { title: "Username", render: (u) => u.username },
+      { title: "Name", render: (u) => [u.full_name || "", u.email ? h("div", { class: "muted small" }, u.email) : null] },
       { title: "Two-factor", render: (u) => (u.totp_enabled ? pill("on", "ok") : pill("off", "warning")) },
       { title: "Id", render: (u) => h("code", {}, u.id) },
       { title: "", render: (u) => userButtons(u) },
@@ -379,15 +380,44 @@ export async function users(root, _parts, _params, ctx) {
         { title: "Role", render: (g) => g.role_id },
         { title: "Where", render: (g) => (g.org_id ? `organisation ${g.org_id}` : "everywhere") + (g.site ? `, site ${g.site}` : "") },
         { title: "Effect", render: (g) => (g.deny ? pill("deny", "warning") : "allow") },
-        { title: "", render: (g) => h("button", { class: "small danger", onclick: () => act(`Revoke ${u.username}'s ${g.deny ? "deny of" : "grant of"} ${g.role_id}? It takes effect at once.`,
-          () => api(`/users/${u.id}/grants/${g.id}`, { method: "DELETE" }), "Grant revoked",
-          async () => drawGrants((await api(`/users/${u.id}`)).grants)) }, "Revoke") },
+        { title: "", render: (g) => h("div", { class: "row-actions" },
+          h("button", { class: "small", dataset: { action: "change-grant" }, onclick: () => changeGrant(u, g, redraw) }, "Change…"),
+          h("button", { class: "small danger", onclick: () => act(`Revoke ${u.username}'s ${g.deny ? "deny of" : "grant of"} ${g.role_id}? It takes effect at once.`,
+            () => api(`/users/${u.id}/grants/${g.id}`, { method: "DELETE" }), "Grant revoked", redraw) }, "Revoke")) },
       ], held, { empty: "No grants: this user can do nothing." }));
+      const redraw = async () => drawGrants((await api(`/users/${u.id}`)).grants);
       drawGrants(user.grants || []);
       return h("div", {}, box, h("div", { class: "form-actions" }, h("button", { onclick: close }, "Close")));
     });
   };
+  // A grant changed in place (role, site, effect): it takes effect at once;
+  // the server refuses what the editor may not grant, in a sentence.
+  const changeGrant = async (u, g, redraw) => {
+    const sites = await api("/sites").catch(() => []);
+    const options = roleOptions.some(([id]) => id === g.role_id) ? roleOptions : [[g.role_id, g.role_id], ...roleOptions];
+    await modal(`Change ${u.username}'s grant of ${g.role_id}`, (close) => form([
+      { name: "role", label: "Role", type: "select", value: g.role_id, options },
+      { name: "site", label: "Only this site", value: g.site || "", help: "Empty: the whole organisation", suggestions: sites.filter((s) => s.org_id === g.org_id).map((s) => s.name) },
+      { name: "deny", label: "Deny these permissions there instead of granting them", type: "checkbox", value: g.deny },
+    ], async (v) => {
+      await api(`/users/${u.id}/grants/${g.id}`, { method: "PATCH", body: { role: v.role, site: v.site || null, deny: v.deny }, version: g.version });
+      toast(`Grant of ${u.username} changed`);
+      close();
+      redraw();
+    }, { submitLabel: "Save" }));
+  };
+  // What people call a user and where to reach them (the username stays).
+  const editUser = (u) => modal(`Edit ${u.username}`, (close) => form([
+    { name: "full_name", label: "Full name", value: u.full_name || "", help: "Empty clears it" },
+    { name: "email", label: "Email", type: "email", value: u.email || "", help: "Empty clears it" },
+  ], async (v) => {
+    await api(`/users/${u.id}`, { method: "PATCH", body: { full_name: v.full_name || null, email: v.email || null }, version: u.version });
+    toast("Saved " + u.username);
+    close();
+    draw();
+  }, { submitLabel: "Save" }));
   const userButtons = (u) => h("div", { class: "row-actions" },
+    h("button", { class: "small", dataset: { action: "edit" }, onclick: () => editUser(u) }, "Edit…"),
     h("button", { class: "small", dataset: { action: "grants" }, onclick: () => grants(u) }, "Grants…"),
     h("button", { class: "small", dataset: { action: u.disabled ? "enable" : "disable" },
       onclick: () => act(u.disabled ? null : `Disable ${u.username}? Their sessions, tokens and open terminals stop at once.`,
@@ -411,11 +441,13 @@ export async function users(root, _parts, _params, ctx) {
     { name: "username", label: "Username", required: true, pattern: "[A-Za-z0-9._@\\-]{1,64}" },
     { name: "password", label: "Password", type: "password", required: true, min: null, help: "At least 12 characters", pattern: ".{12,}" },
     orgs.length > 1 ? { name: "org", label: "Organisation", type: "select", options: orgs.map((o) => [o.name, o.name]) } : null,
+    { name: "full_name", label: "Full name" },
+    { name: "email", label: "Email", type: "email" },
     { name: "role", label: "Role", type: "select", value: "technician", options: roleOptions },
     { name: "site", label: "Only this site", help: "Empty: the whole organisation. Existing sites are offered; a name no site has yet asks first (a typo makes a user who sees nothing)", suggestions: sites.map((s) => s.name) },
   ].filter(Boolean), async (v) => {
     if (v.site && sites.length && !sites.some((s) => s.name === v.site) && !window.confirm(`No device, token or grant names the site "${v.site}" yet. Create the user limited to it anyway?`)) return;
-    await api("/users", { method: "POST", body: { username: v.username, password: v.password, org: v.org, role: v.role, site: v.site || undefined } });
+    await api("/users", { method: "POST", body: { username: v.username, password: v.password, org: v.org, role: v.role, site: v.site || undefined, full_name: v.full_name || undefined, email: v.email || undefined } });
     toast("Created " + v.username);
     close();
     draw();

@@ -1,0 +1,233 @@
+//! People after they are created: a grant changed in place (role, site,
+//! effect) takes effect at once, on open terminals too, and is held to
+//! what the editor may grant; a lost update is refused; a user's full name
+//! and email are edited, checked and audited.
+
+mod common;
+
+use common::api::Api;
+use common::lives::*;
+use common::shell::Shell;
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const PASSWORD: &str = "a-long-test-password";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_changed_in_place_takes_effect_at_once() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let anon = Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    );
+    let admin = anon.with_token(&server.token);
+    let token = tokio::task::block_in_place(|| server.enroll_token(1));
+    let mut agent = tokio::task::block_in_place(|| Agent::enroll(root.path(), "box", &token));
+    agent.start("5s");
+    tokio::task::block_in_place(|| {
+        wait_for("the agent online", Duration::from_secs(20), || {
+            (server.status_of(&agent.device_id) == "online").then_some(())
+        })
+    });
+    let user = ok(admin
+        .post(
+            "/api/v1/users",
+            json!({ "username": "tech", "password": PASSWORD, "role": "technician" }),
+        )
+        .await);
+    let user_path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
+    let grants = ok(admin.get(&format!("{user_path}/grants")).await);
+    let grant_path = format!("{user_path}/grants/{}", grants[0]["id"].as_str().unwrap());
+    let (status, etag, grant) = admin.get_tagged(&grant_path).await;
+    assert_eq!((status, etag), (StatusCode::OK, Some(1)), "{grant}");
+    assert_eq!(grant["role_id"], "technician");
+
+    // The technician's terminal closes when the grant becomes read-only,
+    // and the API refuses what read-only may not do.
+    let tech_token = anon.token_for("tech", PASSWORD).await;
+    let tech = anon.with_token(&tech_token);
+    let mut shell = Shell::open(&server, &tech_token, &agent.device_id);
+    shell.type_line("echo before-$((20+22))");
+    shell.wait_for_output("before-42");
+    let (status, etag, edited) = admin
+        .patch(&grant_path, Some(1), json!({ "role": "read_only" }))
+        .await;
+    assert_eq!((status, etag), (StatusCode::OK, Some(2)), "{edited}");
+    assert_eq!(
+        (edited["id"].clone(), edited["role_id"].clone()),
+        (grant["id"].clone(), json!("read_only"))
+    );
+    assert!(
+        tokio::task::block_in_place(|| shell.ended_within(Duration::from_secs(3))),
+        "the terminal outlived the grant's old role"
+    );
+    assert_eq!(tech.get("/api/v1/devices").await.0, StatusCode::OK);
+    let (status, _) = tech
+        .post(
+            "/api/v1/jobs",
+            json!({ "action": { "kind": "ping" }, "targets": ["all"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let change = audited_change(&admin, "PATCH /api/v1/users/{id}/grants/{grant}").await;
+    assert_eq!(
+        (
+            change["before"]["role"].clone(),
+            change["after"]["role"].clone()
+        ),
+        (json!("technician"), json!("read_only")),
+        "{change}"
+    );
+
+    // A second editor who read version 1 loses, and nothing changes.
+    let (status, _, lost) = admin
+        .patch(&grant_path, Some(1), json!({ "role": "admin" }))
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{lost}");
+    assert_eq!(ok(admin.get(&grant_path).await)["role_id"], "read_only");
+
+    // Limited to a site: the user sees only that site's devices.
+    let (status, _, sited) = admin
+        .patch(&grant_path, None, json!({ "site": "vault" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sited}");
+    let (_, devices) = tech.get("/api/v1/devices").await;
+    assert_eq!(devices, json!([]), "the device at another site is seen");
+    let (_, _, whole) = admin
+        .patch(&grant_path, None, json!({ "site": null }))
+        .await;
+    assert_eq!(whole["site"], Value::Null, "{whole}");
+    assert_eq!(
+        ok(tech.get("/api/v1/devices").await)
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // An administrator cannot raise a grant above what they hold, nor take
+    // from someone holding more.
+    ok(admin
+        .post(
+            "/api/v1/users",
+            json!({ "username": "deputy", "password": PASSWORD, "role": "admin" }),
+        )
+        .await);
+    let deputy = anon.with_token(&anon.token_for("deputy", PASSWORD).await);
+    let (status, _, refused) = deputy
+        .patch(&grant_path, None, json!({ "role": "owner" }))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let boss = ok(admin
+        .post(
+            "/api/v1/users",
+            json!({ "username": "boss", "password": PASSWORD, "role": "owner" }),
+        )
+        .await);
+    let boss_path = format!("/api/v1/users/{}", boss["id"].as_str().unwrap());
+    let boss_grant = ok(admin.get(&format!("{boss_path}/grants")).await)[0]["id"].clone();
+    let (status, _, refused) = deputy
+        .patch(
+            &format!("{boss_path}/grants/{}", boss_grant.as_str().unwrap()),
+            None,
+            json!({ "role": "read_only" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    // Unknown fields and unknown roles are refused by name.
+    let (status, _, refused) = admin
+        .patch(&grant_path, None, json!({ "org": "elsewhere" }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `org`"),
+        "{refused}"
+    );
+    let (status, _, refused) = admin
+        .patch(&grant_path, None, json!({ "role": "wizard" }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("wizard"),
+        "{refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_full_name_and_email_are_edited_and_checked() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let admin = server.api();
+    let user = ok(admin
+        .post(
+            "/api/v1/users",
+            json!({ "username": "ana", "password": PASSWORD, "full_name": "Ana Lima", "email": "ana@example.com" }),
+        )
+        .await);
+    let path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
+    let (status, etag, read) = admin.get_tagged(&path).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(
+        (read["full_name"].as_str(), read["email"].as_str()),
+        (Some("Ana Lima"), Some("ana@example.com"))
+    );
+    let version = etag.unwrap();
+
+    // A malformed address changes nothing.
+    for bad in ["ana", "ana@localhost", "an a@example.com", "@example.com"] {
+        let (status, _, refused) = admin
+            .patch(&path, None, json!({ "email": bad, "disabled": true }))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {refused}");
+    }
+    let (_, etag, unchanged) = admin.get_tagged(&path).await;
+    assert_eq!(etag, Some(version), "{unchanged}");
+    assert_eq!(unchanged["disabled"], false);
+
+    let (status, etag, edited) = admin
+        .patch(
+            &path,
+            Some(version),
+            json!({ "full_name": "Ana Lima Souza", "email": "ana.souza@example.com" }),
+        )
+        .await;
+    assert_eq!(
+        (status, etag),
+        (StatusCode::OK, Some(version + 1)),
+        "{edited}"
+    );
+    assert_eq!(edited["username"], "ana", "the username stays");
+    let change = audited_change(&admin, "PATCH /api/v1/users/{id}").await;
+    assert_eq!(
+        (
+            change["before"]["email"].clone(),
+            change["after"]["email"].clone()
+        ),
+        (json!("ana@example.com"), json!("ana.souza@example.com")),
+        "{change}"
+    );
+    // A lost update is refused; null clears.
+    let (status, _, _) = admin
+        .patch(&path, Some(version), json!({ "full_name": "Old" }))
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let (status, _, cleared) = admin.patch(&path, None, json!({ "email": null })).await;
+    assert_eq!(status, StatusCode::OK, "{cleared}");
+    let listed = ok(admin.get("/api/v1/users").await);
+    let ana = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "ana")
+        .unwrap();
+    assert_eq!(
+        (ana["full_name"].as_str(), ana["email"].clone()),
+        (Some("Ana Lima Souza"), Value::Null)
+    );
+}
