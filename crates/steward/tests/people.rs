@@ -231,3 +231,70 @@ async fn a_users_full_name_and_email_are_edited_and_checked() {
         (Some("Ana Lima Souza"), Value::Null)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_edits_users_and_their_grants() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let cli = |args: &[&str]| tokio::task::block_in_place(|| server.cli_json(args));
+    let created = tokio::task::block_in_place(|| {
+        let out = run(server
+            .cli_command(&[
+                "user",
+                "create",
+                "bea",
+                "--role",
+                "technician",
+                "--full-name",
+                "Bea Dias",
+                "--json",
+            ])
+            .env("STEWARD_NEW_PASSWORD", PASSWORD));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    });
+    assert_eq!(created["full_name"], "Bea Dias", "{created}");
+    let edited = cli(&[
+        "user",
+        "edit",
+        "bea",
+        "--email",
+        "bea@example.com",
+        "--disable",
+    ]);
+    assert_eq!(
+        (edited["email"].as_str(), edited["disabled"].as_bool()),
+        (Some("bea@example.com"), Some(true)),
+        "{edited}"
+    );
+    let shown = cli(&["user", "show", "bea"]);
+    let grant = shown["grants"][0]["id"].as_str().unwrap().to_string();
+    let changed = cli(&[
+        "user",
+        "regrant",
+        "bea",
+        &grant,
+        "--role",
+        "read_only",
+        "--site",
+        "hq",
+    ]);
+    assert_eq!(
+        (
+            changed["role_id"].as_str(),
+            changed["site"].as_str(),
+            changed["version"].as_i64()
+        ),
+        (Some("read_only"), Some("hq"), Some(2)),
+        "{changed}"
+    );
+    let cleared = cli(&["user", "edit", "bea", "--email", "", "--enable"]);
+    assert_eq!(
+        (cleared["email"].clone(), cleared["disabled"].as_bool()),
+        (Value::Null, Some(false))
+    );
+    cli(&["user", "revoke", "bea", &grant]);
+    assert_eq!(cli(&["user", "show", "bea"])["grants"], json!([]));
+    cli(&["user", "delete", "bea"]);
+    let out = tokio::task::block_in_place(|| server.cli_unchecked(&["user", "show", "bea"]));
+    assert!(!out.status.success());
+}
