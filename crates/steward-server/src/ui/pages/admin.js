@@ -373,12 +373,13 @@ export async function users(root, _parts, _params, ctx) {
   // why when it refuses (yourself, schedules that run as them).
   // A user's grants, each revocable (it takes effect at once).
   const grants = async (u) => {
-    const user = await api(`/users/${u.id}`);
+    const [user, orgs] = await Promise.all([api(`/users/${u.id}`), api("/orgs").catch(() => [])]);
+    const orgName = (id) => orgs.find((o) => o.id === id)?.name || id;
     await modal(`Grants of ${u.username}`, (close) => {
       const box = h("div");
       const drawGrants = (held) => box.replaceChildren(table([
         { title: "Role", render: (g) => g.role_id },
-        { title: "Where", render: (g) => (g.org_id ? `organisation ${g.org_id}` : "everywhere") + (g.site ? `, site ${g.site}` : "") },
+        { title: "Where", render: (g) => (g.org_id ? `organisation ${orgName(g.org_id)}` : "everywhere") + (g.site ? `, site ${g.site}` : "") },
         { title: "Effect", render: (g) => (g.deny ? pill("deny", "warning") : "allow") },
         { title: "", render: (g) => h("div", { class: "row-actions" },
           h("button", { class: "small", dataset: { action: "change-grant" }, onclick: () => changeGrant(u, g, redraw) }, "Change…"),
@@ -388,7 +389,7 @@ export async function users(root, _parts, _params, ctx) {
       const redraw = async () => drawGrants((await api(`/users/${u.id}`)).grants);
       drawGrants(user.grants || []);
       return h("div", {}, box, h("div", { class: "form-actions" }, h("button", { onclick: close }, "Close")));
-    });
+    }, { wide: true });
   };
   // A grant changed in place (role, site, effect): it takes effect at once;
   // the server refuses what the editor may not grant, in a sentence.

@@ -1,0 +1,21 @@
+//! What incident and problem management decide, and the figures IT leads
+//! track, as pure functions over plain data (times are Unix milliseconds):
+//!
+//! - [`span`]: half-open time intervals, merged and intersected;
+//! - [`kpi`]: availability with maintenance excluded, MTTA/MTTR as
+//!   medians and 90th percentiles beside means, alert noise; each KPI
+//!   carries its definition in words ([`kpi::DEFINITIONS`]);
+//! - [`problems`]: recurring incidents found as problems (the same
+//!   signature across many devices, or on one device again and again),
+//!   and what to do with a problem already on record;
+//! - [`grouping`]: which open incident a new alert joins;
+//! - [`sla`]: an incident's standing against its priority's targets.
+//!
+//! The server stores incidents and problems and calls these; nothing here
+//! reads a clock or a database, so every rule is tested with plain data.
+
+pub mod grouping;
+pub mod kpi;
+pub mod problems;
+pub mod sla;
+pub mod span;
