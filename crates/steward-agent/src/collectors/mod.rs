@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod logs;
 mod memory;
 mod network;
+pub mod patching;
 mod processes;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! Portable fallbacks for systems without their own module yet.
 
-use steward_proto::{LoggedInUser, Package, PendingUpdate};
+use steward_proto::{LoggedInUser, Package};
 
 pub fn process_count() -> Option<u64> {
     None
@@ -8,10 +8,6 @@ pub fn process_count() -> Option<u64> {
 
 pub fn packages() -> Vec<Package> {
     Vec::new()
-}
-
-pub fn pending_updates() -> Option<Vec<PendingUpdate>> {
-    None
 }
 
 pub fn logged_in_users() -> Vec<LoggedInUser> {
