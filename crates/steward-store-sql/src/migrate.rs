@@ -52,6 +52,7 @@ migrations!(
     "0014_versions.sql",
     "0015_undelivered.sql",
     "0016_resolved_by.sql",
+    "0017_patching.sql",
 );
 
 /// The migrations of one database.
