@@ -71,6 +71,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
     let mut host = Host::new().context("cannot read host information")?;
     host.extra_mounts = filesystems;
     host.log_rules = log_rules;
+    host.package_root = patching.root.clone();
     let host = Arc::new(Mutex::new(host));
     let spooled = Arc::new(Notify::new());
     tracing::info!(device = %state.config.device_id, server = %state.config.url, "Steward agent starting.");

@@ -60,7 +60,7 @@ pub fn collect(host: &mut Host) -> Inventory {
         filesystems,
         interfaces,
         users: crate::os::logged_in_users(),
-        packages: crate::os::packages(),
+        packages: crate::os::packages(&host.package_root),
         updates: patching.as_ref().and_then(|d| d.updates.clone()),
         patching: patching.map(|d| d.status),
     }

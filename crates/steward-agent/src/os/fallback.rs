@@ -6,7 +6,7 @@ pub fn process_count() -> Option<u64> {
     None
 }
 
-pub fn packages() -> Vec<Package> {
+pub fn packages(_root: &std::path::Path) -> Vec<Package> {
     Vec::new()
 }
 

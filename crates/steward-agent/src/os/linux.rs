@@ -33,12 +33,21 @@ fn run(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// Installed packages from dpkg (Debian, Ubuntu) or rpm (RHEL, SUSE, Fedora).
-pub fn packages() -> Vec<Package> {
-    let (manager, text) = if let Some(text) = run(
-        "dpkg-query",
-        &["-W", "-f=${db:Status-Abbrev}\t${Package}\t${Version}\n"],
-    ) {
+/// Installed packages from dpkg (Debian, Ubuntu) or rpm (RHEL, SUSE,
+/// Fedora), of the system under `root` (`/` but in tests).
+pub fn packages(root: &std::path::Path) -> Vec<Package> {
+    let other_root = root != std::path::Path::new("/");
+    let admindir = format!("--admindir={}", root.join("var/lib/dpkg").display());
+    let mut dpkg_args = vec!["-W", "-f=${db:Status-Abbrev}\t${Package}\t${Version}\n"];
+    if other_root {
+        dpkg_args.insert(0, &admindir);
+    }
+    let rpm_root = root.display().to_string();
+    let mut rpm_args = vec!["-qa", "--qf", "%{NAME}\t%{VERSION}-%{RELEASE}\n"];
+    if other_root {
+        rpm_args.extend(["--root", &rpm_root]);
+    }
+    let (manager, text) = if let Some(text) = run("dpkg-query", &dpkg_args) {
         // Only installed packages ("ii"); removed-but-configured ones are not.
         let installed: Vec<String> = text
             .lines()
@@ -46,7 +55,7 @@ pub fn packages() -> Vec<Package> {
             .filter_map(|l| l.split_once('\t').map(|(_, rest)| rest.to_string()))
             .collect();
         ("dpkg", installed.join("\n"))
-    } else if let Some(text) = run("rpm", &["-qa", "--qf", "%{NAME}\t%{VERSION}-%{RELEASE}\n"]) {
+    } else if let Some(text) = run("rpm", &rpm_args) {
         ("rpm", text)
     } else {
         return Vec::new();
