@@ -178,3 +178,30 @@ async fn a_held_dpkg_lock_gives_a_locked_status() {
         detection.status.error
     );
 }
+
+/// One detection pass against this host, measured (read-only: apt is only
+/// simulated). Run on purpose: `cargo test -p steward-agent --test apt_repo
+/// -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "measures this host; run on purpose"]
+async fn measure_a_detection_pass_on_this_host() {
+    let config = Config {
+        needrestart: true,
+        ..Config::default()
+    };
+    let cpu = cpu_seconds();
+    let wall = std::time::Instant::now();
+    let detection = detect(&config).await;
+    let packages = steward_agent::os::packages(std::path::Path::new("/")).len();
+    eprintln!(
+        "host pass: {} ms wall, {:.2} s CPU (agent and its children); state {:?}, {} pending ({} security), {packages} installed packages",
+        wall.elapsed().as_millis(),
+        cpu_seconds() - cpu,
+        detection.status.state,
+        detection.updates.as_ref().map_or(0, Vec::len),
+        detection
+            .updates
+            .as_ref()
+            .map_or(0, |u| u.iter().filter(|u| u.security).count()),
+    );
+}

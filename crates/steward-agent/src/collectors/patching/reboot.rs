@@ -157,17 +157,15 @@ pub fn decide(evidence: &Evidence, compare: fn(&str, &str) -> Ordering) -> Reboo
             _ => {}
         }
     }
-    if let Some((required, packages)) = &evidence.needs_restarting {
-        if let Some(required) = required {
-            known = true;
-            if *required {
-                let detail = if packages.is_empty() {
-                    "needs-restarting -r exited 1".to_string()
-                } else {
-                    format!("needs-restarting -r: updated {}", packages.join(", "))
-                };
-                reason(&mut state, "needs_restarting", detail);
-            }
+    if let Some((Some(required), packages)) = &evidence.needs_restarting {
+        known = true;
+        if *required {
+            let detail = if packages.is_empty() {
+                "needs-restarting -r exited 1".to_string()
+            } else {
+                format!("needs-restarting -r: updated {}", packages.join(", "))
+            };
+            reason(&mut state, "needs_restarting", detail);
         }
     }
     state.required = known.then_some(!state.reasons.is_empty());
