@@ -162,6 +162,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Patch compliance: the share of reporting devices with no security
+    /// update pending longer than --days, overall and per site.
+    Compliance {
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// A device's metric series, e.g. `steward metrics web-01 system.cpu.utilization --since 1h`.
     Metrics {
         /// The device's NAME or ID (or hostname).
@@ -469,6 +477,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Device { command } => devices::run(command, &remote).await,
+        Command::Compliance { days, json } => patching::compliance(&remote, days, json).await,
         Command::Software { name, below, json } => {
             patching::software(&remote, &name, below.as_deref(), json).await
         }

@@ -166,8 +166,74 @@ pub fn updates_text(answer: &Value) -> String {
     lines.join("\n")
 }
 
+/// `steward compliance [--days N]`.
+pub async fn compliance(remote: &Remote, days: u32, json: bool) -> Result<()> {
+    let answer = Client::new(remote)?
+        .get(&format!("/api/v1/patching/compliance?days={days}"))
+        .await?;
+    if json {
+        print_json(&answer)
+    } else {
+        print_text(compliance_text(&answer))
+    }
+}
+
+fn share(tally: &Value) -> String {
+    match tally["share"].as_f64() {
+        Some(share) => format!("{:.1} %", share * 100.0),
+        None => "-".into(),
+    }
+}
+
+pub fn compliance_text(answer: &Value) -> String {
+    let total = &answer["total"];
+    let mut out = format!(
+        "{} of {} reporting devices have no security update pending over {} days ({}); {} devices in all.",
+        total["compliant"],
+        total["reporting"],
+        answer["days"],
+        share(total),
+        total["devices"]
+    );
+    let sites = answer["sites"].as_array().cloned().unwrap_or_default();
+    if !sites.is_empty() {
+        let mut rows = vec![vec![
+            "SITE".to_string(),
+            "DEVICES".into(),
+            "REPORTING".into(),
+            "COMPLIANT".into(),
+            "SHARE".into(),
+        ]];
+        for site in &sites {
+            rows.push(vec![
+                site["site"].as_str().unwrap_or("").to_string(),
+                site["devices"].to_string(),
+                site["reporting"].to_string(),
+                site["compliant"].to_string(),
+                share(site),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&output::table(&rows));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn compliance_reads_as_a_sentence_and_a_table() {
+        let answer = json!({ "days": 14,
+            "total": { "devices": 3, "reporting": 2, "compliant": 1, "share": 0.5 },
+            "sites": [{ "org_id": "o", "site": "hq", "devices": 3, "reporting": 2, "compliant": 1, "share": 0.5 }] });
+        let text = compliance_text(&answer);
+        assert!(text.starts_with("1 of 2 reporting devices have no security update pending over 14 days (50.0 %); 3 devices in all.\nSITE"), "{text}");
+        assert!(
+            text.ends_with("hq    3        2          1          50.0 %"),
+            "{text}"
+        );
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -121,6 +121,15 @@ async fn a_security_update_travels_from_apt_to_the_api_and_cli() {
         server.cli_json(&["software", "--name", "stwd-demo", "--below", "2.0-1"])
     });
     assert_eq!(listed["devices"][0]["device_name"], "patch-01");
+    let compliance = tokio::task::block_in_place(|| {
+        String::from_utf8(server.cli(&["compliance", "--days", "0"]).stdout).unwrap()
+    });
+    assert!(
+        compliance.starts_with(
+            "0 of 1 reporting devices have no security update pending over 0 days (0.0 %)"
+        ),
+        "{compliance}"
+    );
 
     // Another tenant's admin sees none of it.
     let (status, body) = api.post("/api/v1/orgs", json!({ "name": "other" })).await;
