@@ -179,6 +179,38 @@ async fn a_held_dpkg_lock_gives_a_locked_status() {
     );
 }
 
+#[tokio::test]
+async fn a_hung_package_manager_is_killed_with_what_it_started() {
+    let apt = AptRoot::new();
+    let pid_file = apt.hang_dpkg();
+    let started = std::time::Instant::now();
+    let detection = detect(&Config {
+        timeout: Duration::from_secs(2),
+        ..config(&apt)
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(detection.status.state, DetectionState::TimedOut);
+    assert_eq!(detection.updates, None);
+    assert_eq!(
+        detection.status.error,
+        "apt-get -s dist-upgrade: no answer before the detection timeout"
+    );
+    // The hung dpkg apt was waiting for is gone too.
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z ")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hung dpkg {pid} still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// One detection pass against this host, measured (read-only: apt is only
 /// simulated). Run on purpose: `cargo test -p steward-agent --test apt_repo
 /// -- --ignored --nocapture`.

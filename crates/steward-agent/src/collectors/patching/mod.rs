@@ -445,6 +445,9 @@ async fn run(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // Its own process group, so a timeout kills what it started too
+        // (apt waits on dpkg, which may be what hangs).
+        .process_group(0)
         .kill_on_drop(true);
     if let Some(file) = apt_config {
         command.env("APT_CONFIG", file);
@@ -453,6 +456,9 @@ async fn run(
         std::io::ErrorKind::NotFound => Failure::Missing,
         _ => Failure::Io(e.to_string()),
     })?;
+    let group = child
+        .id()
+        .and_then(|id| rustix::process::Pid::from_raw(id as i32));
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let work = async {
@@ -467,10 +473,15 @@ async fn run(
             stderr: String::from_utf8_lossy(&err).into_owned(),
         })
     };
-    // Past the deadline the future is dropped and the child killed.
-    tokio::time::timeout_at(deadline, work)
-        .await
-        .unwrap_or(Err(Failure::TimedOut))
+    // Past the deadline the future is dropped and the child killed, with
+    // everything in its process group.
+    let ran = tokio::time::timeout_at(deadline, work).await;
+    if ran.is_err()
+        && let Some(group) = group
+    {
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    }
+    ran.unwrap_or(Err(Failure::TimedOut))
 }
 
 /// Everything a pipe gives until it closes, keeping the first `max` bytes.
