@@ -155,3 +155,66 @@ async fn a_security_update_travels_from_apt_to_the_api_and_cli() {
     // The isolated root is untouched by detection: v1 still installed.
     assert_eq!(apt.installed_version("stwd-demo"), "1.0-1");
 }
+
+/// apt hangs (its dpkg does): the agent stays connected and reporting, and
+/// the device's updates say why they are unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_package_manager_gives_a_status_not_a_silent_agent() {
+    let apt = AptRoot::new();
+    apt.hang_dpkg();
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let token = server.enroll_token(1);
+    let mut agent = tokio::task::block_in_place(|| Agent::enroll(root.path(), "hung-01", &token));
+    let apt_config = apt.apt_config.display().to_string();
+    let patch_root = apt.root.display().to_string();
+    agent.start_with(
+        "1s",
+        &[
+            "--apt-config",
+            &apt_config,
+            "--patch-root",
+            &patch_root,
+            "--patch-timeout",
+            "3s",
+        ],
+    );
+    let device = agent.device_id.clone();
+    let api = server.api();
+    let path = format!("/api/v1/devices/{device}/updates");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let answer: Value = loop {
+        let (_, body) = api.get(&path).await;
+        if body["patching"]["state"] == "timed_out" {
+            break body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no timed_out state: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(answer["updates"], Value::Null);
+    assert_eq!(
+        answer["patching"]["error"],
+        "apt-get -s dist-upgrade: no answer before the detection timeout"
+    );
+    // Meanwhile the agent kept reporting: online, with fresh samples.
+    let (_, shown) = api.get(&format!("/api/v1/devices/{device}")).await;
+    assert_eq!(shown["status"], "online");
+    assert!(
+        lives::samples(
+            &api,
+            &format!("/api/v1/devices/{device}/metrics/system.cpu.utilization?since=1m")
+        )
+        .await
+            >= 2
+    );
+    let text = tokio::task::block_in_place(|| {
+        String::from_utf8(server.cli(&["device", "updates", "hung-01"]).stdout).unwrap()
+    });
+    assert!(
+        text.starts_with("hung-01: pending updates unknown (timed_out: apt-get -s dist-upgrade"),
+        "{text}"
+    );
+}
