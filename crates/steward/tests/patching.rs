@@ -202,14 +202,14 @@ async fn a_hung_package_manager_gives_a_status_not_a_silent_agent() {
     // Meanwhile the agent kept reporting: online, with fresh samples.
     let (_, shown) = api.get(&format!("/api/v1/devices/{device}")).await;
     assert_eq!(shown["status"], "online");
-    assert!(
-        lives::samples(
-            &api,
-            &format!("/api/v1/devices/{device}/metrics/system.cpu.utilization?since=1m")
-        )
-        .await
-            >= 2
-    );
+    let series = format!("/api/v1/devices/{device}/metrics/system.cpu.utilization?since=1m");
+    while lives::samples(&api, &series).await < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no samples while detection hung"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     let text = tokio::task::block_in_place(|| {
         String::from_utf8(server.cli(&["device", "updates", "hung-01"]).stdout).unwrap()
     });
