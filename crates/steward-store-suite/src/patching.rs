@@ -137,6 +137,22 @@ pub async fn software_is_found_by_name_within_scope(store: Arc<dyn Store>) {
             .unwrap()
             .is_empty()
     );
+    // A device at the agent's limit (20,000 packages) is stored whole.
+    let big = placed_device(store.as_ref(), org, "hq", "big", &[]).await;
+    let many: Vec<(String, String)> = (0..20_000)
+        .map(|i| (format!("lib{i:05}+odd.name~x"), format!("1:{i}.0-1")))
+        .collect();
+    let borrowed: Vec<(&str, &str)> = many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    store
+        .record_software(big, &inventory(&borrowed, None), 35)
+        .await
+        .unwrap();
+    let found = store
+        .find_software(&Scope::org(org), "lib19999+odd.name~x", 100)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].version, "1:19999.0-1");
     // Retired devices are out of the search.
     store.retire_device(&Scope::all(), db, 40).await.unwrap();
     assert_eq!(
