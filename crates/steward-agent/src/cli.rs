@@ -26,6 +26,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at start: the size of `Run` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Trade an enrollment token for this device's identity.
@@ -72,6 +74,23 @@ pub enum Command {
         /// files, actions).
         #[arg(long, value_delimiter = ',', value_parser = parse_capability)]
         refuse: Vec<steward_proto::Capability>,
+        /// How often pending updates and reboot needs are detected (`0s`
+        /// switches detection off). apt is only simulated: nothing is
+        /// downloaded or changed.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        patch_interval: Duration,
+        /// Longest a detection pass may take; a package manager still
+        /// running then is killed and the device reports `timed_out`.
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        patch_timeout: Duration,
+        /// An apt configuration file for detection (given to apt as
+        /// APT_CONFIG), e.g. one pointing `Dir` at another root.
+        #[arg(long, env = "STEWARD_AGENT_APT_CONFIG")]
+        apt_config: Option<PathBuf>,
+        /// Root under which detection reads `run/reboot-required`, `boot/`,
+        /// dpkg's lock and log.
+        #[arg(long, default_value = "/", env = "STEWARD_AGENT_PATCH_ROOT")]
+        patch_root: PathBuf,
     },
     /// Print this agent's identity and spool state.
     Status,
@@ -161,6 +180,10 @@ pub fn run(cli: Cli) -> Result<()> {
             log_rules,
             check_interval,
             refuse,
+            patch_interval,
+            patch_timeout,
+            apt_config,
+            patch_root,
         } => {
             checks.extend(processes);
             checks.extend(services);
@@ -173,6 +196,13 @@ pub fn run(cli: Cli) -> Result<()> {
                 check_interval,
                 log_rules,
                 refuses: refuse,
+                patching: crate::collectors::patching::Config {
+                    interval: patch_interval,
+                    timeout: patch_timeout,
+                    apt_config,
+                    root: patch_root,
+                    ..Default::default()
+                },
             };
             runtime.block_on(crate::connection::run(&dir, options))
         }

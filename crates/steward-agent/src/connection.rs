@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub log_rules: Vec<crate::collectors::logs::LogRule>,
     /// Capabilities this device refuses whatever the server signs.
     pub refuses: Vec<steward_proto::Capability>,
+    /// Patching detection: how often, how long at most, where.
+    pub patching: collectors::patching::Config,
 }
 
 pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
@@ -59,6 +61,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         check_interval,
         log_rules,
         refuses,
+        patching,
     } = options;
     let state = AgentState::load(dir)?;
     let spool = Arc::new(Mutex::new(Spool::open(
@@ -68,6 +71,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
     let mut host = Host::new().context("cannot read host information")?;
     host.extra_mounts = filesystems;
     host.log_rules = log_rules;
+    host.package_root = patching.root.clone();
     let host = Arc::new(Mutex::new(host));
     let spooled = Arc::new(Notify::new());
     tracing::info!(device = %state.config.device_id, server = %state.config.url, "Steward agent starting.");
@@ -88,6 +92,11 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
             checks_ready.clone(),
         ));
     }
+    // Pending updates are detected in their own task (the package manager
+    // takes seconds, and may hang); the inventory goes again when a pass
+    // changes it.
+    let patched = Arc::new(Notify::new());
+    tokio::spawn(collectors::patching::run_loop(patching, patched.clone()));
     let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = Arc::new(crate::jobs::Runner::open(
         dir,
@@ -101,6 +110,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         host,
         latest_checks,
         checks_ready,
+        patched,
         runner,
         outgoing: tokio::sync::Mutex::new(out_rx),
     };
@@ -232,6 +242,10 @@ fn stable(inventory: &Inventory) -> Inventory {
         .filesystems
         .iter_mut()
         .for_each(|f| f.available_bytes = 0);
+    if let Some(patching) = &mut stable.patching {
+        patching.checked_at = 0;
+        patching.duration_ms = 0;
+    }
     stable
 }
 
@@ -263,6 +277,8 @@ struct Local {
     host: Shared<Host>,
     latest_checks: Shared<Option<steward_proto::CheckRuns>>,
     checks_ready: Arc<Notify>,
+    /// Woken after each patching detection pass.
+    patched: Arc<Notify>,
     runner: Arc<crate::jobs::Runner>,
     /// Messages from running jobs and shells for the server.
     outgoing: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<AgentMessage>>,
@@ -281,6 +297,7 @@ async fn session(
         host,
         latest_checks,
         checks_ready,
+        patched,
         runner,
         outgoing,
     } = local;
@@ -327,17 +344,6 @@ async fn session(
         &AgentMessage::Inventory(Box::new(last_inventory.clone())),
     )
     .await?;
-    // Pending updates are listed in the background (the package manager
-    // takes seconds); the inventory goes again when they change it.
-    let updates_checked = std::sync::Arc::new(tokio::sync::Notify::new());
-    let check_updates = |done: std::sync::Arc<tokio::sync::Notify>| {
-        tokio::task::spawn_blocking(move || {
-            inventory::check_updates();
-            done.notify_one();
-        });
-    };
-    check_updates(updates_checked.clone());
-
     let heartbeat_every = Duration::from_secs(u64::from(welcome.heartbeat_interval_secs.max(1)));
     let mut heartbeat = tokio::time::interval_at(Instant::now() + heartbeat_every, heartbeat_every);
     let mut inventory_tick =
@@ -389,8 +395,12 @@ async fn session(
                     send(&mut socket, &AgentMessage::Checks(runs)).await?;
                 }
             }
-            _ = inventory_tick.tick() => check_updates(updates_checked.clone()),
-            _ = updates_checked.notified() => {
+            _ = async {
+                tokio::select! {
+                    _ = inventory_tick.tick() => {}
+                    _ = patched.notified() => {}
+                }
+            } => {
                 let inventory = collect_inventory(host).await?;
                 if stable(&inventory) != stable(&last_inventory) {
                     send(&mut socket, &AgentMessage::Inventory(Box::new(inventory.clone()))).await?;

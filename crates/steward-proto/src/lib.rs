@@ -12,6 +12,7 @@
 mod inventory;
 pub mod jobs;
 pub mod validate;
+pub mod version;
 
 pub use inventory::*;
 pub use jobs::*;

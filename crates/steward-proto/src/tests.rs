@@ -286,3 +286,62 @@ fn a_refusal_quoting_the_sender_stays_bounded() {
         .to_string();
     assert!(message.len() < 512, "{} bytes", message.len());
 }
+
+#[test]
+fn patching_reports_are_bounded_and_old_ones_still_read() {
+    // An agent from before patching status: no `patching`, bare updates.
+    check(
+        r#"{"type":"inventory","updates":[{"name":"a","current":"1","available":"2","security":true}]}"#,
+        "inventory",
+    );
+    // A full report, unknown states read as `unknown`.
+    let frame = r#"{"type":"inventory","updates":[{"name":"a","current":"1","available":"2","security":true,"rule":"label Debian-Security","origin":{"label":"Debian-Security"}}],
+        "patching":{"manager":"apt","state":"sleeping","security_source":"origins","reboot":{"required":true,"reasons":[{"source":"kernel","detail":"x"}]}}}"#;
+    match AgentMessage::decode(frame, &Limits::default()) {
+        Ok(AgentMessage::Inventory(inventory)) => {
+            let patching = inventory.patching.unwrap();
+            assert_eq!(patching.state, DetectionState::Unknown);
+            assert_eq!(patching.reboot.required, Some(true));
+            assert_eq!(
+                inventory.updates.unwrap()[0].origin.as_ref().unwrap().label,
+                "Debian-Security"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Hostile ones are refused.
+    let reasons = format!(
+        r#"{{"type":"inventory","patching":{{"reboot":{{"reasons":[{}]}}}}}}"#,
+        vec![r#"{"source":"kernel","detail":"x"}"#; 17].join(",")
+    );
+    for (frame, field) in [
+        (
+            r#"{"type":"inventory","updates":[{"name":"a","rule":"\u001b[31m"}]}"#.to_string(),
+            "updates.rule",
+        ),
+        (
+            format!(
+                r#"{{"type":"inventory","updates":[{{"name":"a","origin":{{"site":"{}"}}}}]}}"#,
+                "x".repeat(200)
+            ),
+            "updates.origin",
+        ),
+        (reasons, "patching.reboot.reasons"),
+        (
+            r#"{"type":"inventory","patching":{"last_upgrade":-5}}"#.to_string(),
+            "patching.last_upgrade",
+        ),
+        (
+            format!(
+                r#"{{"type":"inventory","patching":{{"error":"{}"}}}}"#,
+                "e".repeat(5000)
+            ),
+            "patching.error",
+        ),
+    ] {
+        match AgentMessage::decode(&frame, &Limits::default()) {
+            Err(ProtoError::Invalid { field: got, .. }) => assert_eq!(got, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}

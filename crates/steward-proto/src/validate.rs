@@ -291,9 +291,68 @@ impl Validate for Inventory {
                 text("updates.name", &update.name, 256)?;
                 text("updates.current", &update.current, 256)?;
                 text("updates.available", &update.available, 256)?;
+                text("updates.rule", &update.rule, 256)?;
+                text("updates.arch", &update.arch, 32)?;
+                text("updates.advisory", &update.advisory, 128)?;
+                text("updates.severity", &update.severity, 32)?;
+                if let Some(origin) = &update.origin {
+                    for value in [
+                        &origin.origin,
+                        &origin.label,
+                        &origin.codename,
+                        &origin.archive,
+                        &origin.site,
+                    ] {
+                        text("updates.origin", value, 128)?;
+                    }
+                }
             }
         }
+        if let Some(patching) = &self.patching {
+            patching.validate(limits)?;
+        }
         Ok(())
+    }
+}
+
+impl Validate for crate::PatchStatus {
+    fn validate(&self, limits: &Limits) -> Result<(), ProtoError> {
+        text("patching.manager", &self.manager, 16)?;
+        text("patching.error", &self.error, limits.max_text_len)?;
+        if self.checked_at < 0 || self.duration_ms > 24 * 3600 * 1000 {
+            return Err(invalid("patching.checked_at", "out of range"));
+        }
+        if self.last_upgrade.is_some_and(|t| t < 0) {
+            return Err(invalid("patching.last_upgrade", "negative"));
+        }
+        list("patching.services", &self.services, limits.max_list_len)?;
+        for service in &self.services {
+            text("patching.services", service, 256)?;
+        }
+        let reboot = &self.reboot;
+        list("patching.reboot.reasons", &reboot.reasons, 16)?;
+        for reason in &reboot.reasons {
+            text("patching.reboot.source", &reason.source, 32)?;
+            text(
+                "patching.reboot.detail",
+                &reason.detail,
+                limits.max_text_len,
+            )?;
+        }
+        list(
+            "patching.reboot.packages",
+            &reboot.packages,
+            limits.max_list_len,
+        )?;
+        for package in &reboot.packages {
+            text("patching.reboot.packages", package, 256)?;
+        }
+        text(
+            "patching.reboot.running_kernel",
+            &reboot.running_kernel,
+            256,
+        )?;
+        text("patching.reboot.newest_kernel", &reboot.newest_kernel, 256)
     }
 }
 

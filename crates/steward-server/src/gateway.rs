@@ -409,12 +409,17 @@ async fn handle(
         }
         AgentMessage::Inventory(inventory) => {
             state.alerting.forget(device.id);
+            let now = crate::now_secs();
+            if let Err(error) = state.store.set_inventory(device.id, &inventory, now).await {
+                tracing::error!(device = %device.id, %error, "Cannot store inventory.");
+            }
+            // Packages and pending updates, searchable across the fleet.
             if let Err(error) = state
                 .store
-                .set_inventory(device.id, &inventory, crate::now_secs())
+                .record_software(device.id, &inventory, now)
                 .await
             {
-                tracing::error!(device = %device.id, %error, "Cannot store inventory.");
+                tracing::error!(device = %device.id, %error, "Cannot store software.");
             }
             Ok(None)
         }

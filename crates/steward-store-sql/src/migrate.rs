@@ -53,6 +53,7 @@ migrations!(
     "0015_undelivered.sql",
     "0016_resolved_by.sql",
     "0017_people.sql",
+    "0018_patching.sql",
 );
 
 /// The migrations of one database.

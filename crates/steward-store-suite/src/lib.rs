@@ -13,6 +13,7 @@ mod jobs;
 mod lifecycle;
 mod methods;
 mod metrics;
+mod patching;
 mod people;
 mod schedules;
 mod signin;
@@ -29,6 +30,7 @@ pub use jobs::*;
 pub use lifecycle::*;
 pub use methods::METHODS;
 pub use metrics::*;
+pub use patching::*;
 pub use people::*;
 pub use schedules::*;
 pub use signin::*;
@@ -119,6 +121,9 @@ macro_rules! store_suite {
             schedules_are_due_claimed_once_and_scoped,
             // fleet.rs
             forecast_alerts_are_counted_and_filtered,
+            // patching.rs
+            software_is_found_by_name_within_scope,
+            pending_updates_keep_their_first_seen_time,
             // traps.rs: where SQLite and PostgreSQL part ways
             plain_lists_sort_names_alike,
             device_pages_sort_names_case_insensitively,

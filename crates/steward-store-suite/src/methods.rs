@@ -145,4 +145,8 @@ pub const METHODS: &[&str] = &[
     "get_channel",
     "update_channel",
     "delete_channel",
+    "record_software",
+    "pending_updates",
+    "find_software",
+    "patch_figures",
 ];

@@ -168,6 +168,7 @@ pub async fn security_flags_are_json_booleans(store: Arc<dyn Store>) {
         current: "1".into(),
         available: "2".into(),
         security,
+        ..Default::default()
     };
     let inventories = [
         (

@@ -1,6 +1,6 @@
 //! The `Store` traits: everything the server keeps, one trait per product
 //! concept ([`TenancyStore`], [`PeopleStore`], [`AuditStore`], [`DeviceStore`], [`AlertStore`],
-//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`]) and [`Store`], all of
+//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`]) and [`Store`], all of
 //! them; one implementation (`steward-store-sql`) runs them on SQLite
 //! (embedded default) and PostgreSQL (scale-out), and one conformance suite
 //! checks every method on both.
@@ -21,6 +21,7 @@ mod ingest;
 mod jobs;
 mod metrics;
 mod monitors;
+mod patching;
 mod people;
 mod records;
 mod tenancy;
@@ -34,6 +35,7 @@ pub use ingest::*;
 pub use jobs::*;
 pub use metrics::*;
 pub use monitors::*;
+pub use patching::*;
 pub use people::*;
 pub use records::*;
 pub use tenancy::*;
@@ -147,6 +149,7 @@ pub trait Store:
     + MetricStore
     + JobStore
     + FleetStore
+    + PatchingStore
     + Send
     + Sync
     + 'static

@@ -40,6 +40,14 @@ pub enum DeviceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A device's pending updates, why each is a security one, and
+    /// whether it needs a reboot.
+    Updates {
+        /// The device's NAME or ID (or hostname).
+        device: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Online/offline transitions of a device.
     History {
         /// The device's NAME or ID (or hostname).
@@ -56,6 +64,7 @@ impl DeviceCommand {
             | DeviceCommand::Revoke { device, .. }
             | DeviceCommand::Retire { device, .. }
             | DeviceCommand::Rotate { device, .. }
+            | DeviceCommand::Updates { device, .. }
             | DeviceCommand::History { device, .. } => device,
         }
     }
@@ -100,6 +109,9 @@ pub async fn run(command: DeviceCommand, remote: &Remote) -> Result<()> {
                 .await?,
             format!("Device {called} revoked: disconnected and refused from now on."),
         ),
+        DeviceCommand::Updates { json, .. } => {
+            crate::patching::device_updates(&client, &id, json).await
+        }
         DeviceCommand::History { json, .. } => {
             let history = client
                 .get(&format!("/api/v1/devices/{id}/status-history"))

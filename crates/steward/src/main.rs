@@ -9,6 +9,7 @@ mod monitors;
 mod names;
 mod ops;
 mod output;
+mod patching;
 mod plan;
 mod quickstart;
 mod users;
@@ -149,6 +150,26 @@ enum Command {
     Device {
         #[command(subcommand)]
         command: devices::DeviceCommand,
+    },
+    /// Devices running a package, e.g. `steward software --name openssl
+    /// --below 3.0.15` (versions compared by the package manager's rules).
+    Software {
+        /// The package name, exactly.
+        #[arg(long)]
+        name: String,
+        /// Only devices whose version orders below this one.
+        #[arg(long)]
+        below: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Patch compliance: the share of reporting devices with no security
+    /// update pending longer than --days, overall and per site.
+    Compliance {
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+        #[arg(long)]
+        json: bool,
     },
     /// A device's metric series, e.g. `steward metrics web-01 system.cpu.utilization --since 1h`.
     Metrics {
@@ -418,6 +439,10 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Device { command } => devices::run(command, &remote).await,
+        Command::Compliance { days, json } => patching::compliance(&remote, days, json).await,
+        Command::Software { name, below, json } => {
+            patching::software(&remote, &name, below.as_deref(), json).await
+        }
         Command::Metrics {
             device,
             metric,

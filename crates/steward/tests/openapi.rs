@@ -252,6 +252,15 @@ async fn answers_match_the_openapi_document() {
         .await;
     c.get("/api/v1/devices/{id}/checks", &format!("{at}/checks"))
         .await;
+    c.get("/api/v1/devices/{id}/updates", &format!("{at}/updates"))
+        .await;
+    c.get("/api/v1/software", "/api/v1/software?name=bash&below=99")
+        .await;
+    c.get(
+        "/api/v1/patching/compliance",
+        "/api/v1/patching/compliance?days=7",
+    )
+    .await;
     c.get(
         "/api/v1/devices/{id}/status-history",
         &format!("{at}/status-history"),

@@ -49,6 +49,9 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
             "devices.view",
         ),
         (("GET", "/api/v1/devices/{id}/checks"), "devices.view"),
+        (("GET", "/api/v1/devices/{id}/updates"), "devices.view"),
+        (("GET", "/api/v1/software"), "devices.view"),
+        (("GET", "/api/v1/patching/compliance"), "devices.view"),
         (
             ("GET", "/api/v1/devices/{id}/metrics/{name}"),
             "devices.view",

@@ -1,23 +1,11 @@
 //! The inventory report: what this device is and what it has installed.
 //! Sent on every connect and when it changes (checked hourly). Pending
-//! updates take the package manager seconds to list, so they are checked
-//! apart (see [`check_updates`]) and the inventory carries the latest
-//! answer.
+//! updates take the package manager seconds to list, so they are detected
+//! apart (`super::patching::run_loop`) and the inventory carries the
+//! latest answer.
 
 use super::Host;
-use std::sync::Mutex;
-use steward_proto::{Filesystem, Interface, Inventory, PendingUpdate};
-
-/// The package manager's latest answer (None: not asked yet, or it cannot
-/// tell).
-static UPDATES: Mutex<Option<Vec<PendingUpdate>>> = Mutex::new(None);
-
-/// Asks the package manager for pending updates (blocking: seconds) and
-/// keeps the answer for the next inventories.
-pub fn check_updates() {
-    let updates = crate::os::pending_updates();
-    *UPDATES.lock().unwrap_or_else(|p| p.into_inner()) = updates;
-}
+use steward_proto::{Filesystem, Interface, Inventory};
 
 pub fn collect(host: &mut Host) -> Inventory {
     use sysinfo::System;
@@ -52,6 +40,7 @@ pub fn collect(host: &mut Host) -> Inventory {
         })
         .take(256)
         .collect();
+    let patching = super::patching::latest();
     Inventory {
         hostname: crate::os::hostname(),
         os_name: System::name().unwrap_or_default(),
@@ -71,7 +60,8 @@ pub fn collect(host: &mut Host) -> Inventory {
         filesystems,
         interfaces,
         users: crate::os::logged_in_users(),
-        packages: crate::os::packages(),
-        updates: UPDATES.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        packages: crate::os::packages(&host.package_root),
+        updates: patching.as_ref().and_then(|d| d.updates.clone()),
+        patching: patching.map(|d| d.status),
     }
 }

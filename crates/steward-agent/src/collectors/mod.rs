@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod logs;
 mod memory;
 mod network;
+pub mod patching;
 mod processes;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,8 @@ pub struct Host {
     pub extra_mounts: Vec<String>,
     /// Log files watched for a pattern.
     pub log_rules: Vec<logs::LogRule>,
+    /// The system whose packages are listed (`/` but in tests).
+    pub package_root: std::path::PathBuf,
 }
 
 impl Host {
@@ -41,6 +44,7 @@ impl Host {
             networks: Networks::new_with_refreshed_list()?,
             extra_mounts: Vec::new(),
             log_rules: Vec::new(),
+            package_root: std::path::PathBuf::from("/"),
         })
     }
 }

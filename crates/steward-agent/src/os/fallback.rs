@@ -1,17 +1,13 @@
 //! Portable fallbacks for systems without their own module yet.
 
-use steward_proto::{LoggedInUser, Package, PendingUpdate};
+use steward_proto::{LoggedInUser, Package};
 
 pub fn process_count() -> Option<u64> {
     None
 }
 
-pub fn packages() -> Vec<Package> {
+pub fn packages(_root: &std::path::Path) -> Vec<Package> {
     Vec::new()
-}
-
-pub fn pending_updates() -> Option<Vec<PendingUpdate>> {
-    None
 }
 
 pub fn logged_in_users() -> Vec<LoggedInUser> {

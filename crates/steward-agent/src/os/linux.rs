@@ -2,7 +2,7 @@
 //! users from `who` (utmp).
 
 use std::process::Command;
-use steward_proto::{LoggedInUser, Package, PendingUpdate};
+use steward_proto::{LoggedInUser, Package};
 
 /// Most packages reported; beyond it the list is cut (and the server's
 /// limit is the same).
@@ -33,12 +33,21 @@ fn run(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// Installed packages from dpkg (Debian, Ubuntu) or rpm (RHEL, SUSE, Fedora).
-pub fn packages() -> Vec<Package> {
-    let (manager, text) = if let Some(text) = run(
-        "dpkg-query",
-        &["-W", "-f=${db:Status-Abbrev}\t${Package}\t${Version}\n"],
-    ) {
+/// Installed packages from dpkg (Debian, Ubuntu) or rpm (RHEL, SUSE,
+/// Fedora), of the system under `root` (`/` but in tests).
+pub fn packages(root: &std::path::Path) -> Vec<Package> {
+    let other_root = root != std::path::Path::new("/");
+    let admindir = format!("--admindir={}", root.join("var/lib/dpkg").display());
+    let mut dpkg_args = vec!["-W", "-f=${db:Status-Abbrev}\t${Package}\t${Version}\n"];
+    if other_root {
+        dpkg_args.insert(0, &admindir);
+    }
+    let rpm_root = root.display().to_string();
+    let mut rpm_args = vec!["-qa", "--qf", "%{NAME}\t%{VERSION}-%{RELEASE}\n"];
+    if other_root {
+        rpm_args.extend(["--root", &rpm_root]);
+    }
+    let (manager, text) = if let Some(text) = run("dpkg-query", &dpkg_args) {
         // Only installed packages ("ii"); removed-but-configured ones are not.
         let installed: Vec<String> = text
             .lines()
@@ -46,7 +55,7 @@ pub fn packages() -> Vec<Package> {
             .filter_map(|l| l.split_once('\t').map(|(_, rest)| rest.to_string()))
             .collect();
         ("dpkg", installed.join("\n"))
-    } else if let Some(text) = run("rpm", &["-qa", "--qf", "%{NAME}\t%{VERSION}-%{RELEASE}\n"]) {
+    } else if let Some(text) = run("rpm", &rpm_args) {
         ("rpm", text)
     } else {
         return Vec::new();
@@ -68,79 +77,6 @@ fn parse_packages(manager: &str, text: &str) -> Vec<Package> {
         .collect();
     packages.sort_by(|a, b| a.name.cmp(&b.name));
     packages
-}
-
-/// Pending updates from the package manager's cached lists (no download,
-/// no lock): `apt-get -s upgrade` on Debian and Ubuntu, `dnf check-update`
-/// on RHEL and Fedora. `None` when neither answers.
-pub fn pending_updates() -> Option<Vec<PendingUpdate>> {
-    let apt = Command::new("apt-get")
-        .args(["-s", "-q", "-o", "Debug::NoLocking=1", "upgrade"])
-        .env("LC_ALL", "C")
-        .output();
-    if let Ok(out) = apt
-        && out.status.success()
-    {
-        return Some(parse_apt_simulation(&String::from_utf8_lossy(&out.stdout)));
-    }
-    // dnf exits 100 when updates are available, 0 when none.
-    let dnf = Command::new("dnf")
-        .args(["-q", "check-update"])
-        .env("LC_ALL", "C")
-        .output()
-        .ok()?;
-    match dnf.status.code() {
-        Some(0) => Some(Vec::new()),
-        Some(100) => Some(parse_dnf_check_update(&String::from_utf8_lossy(
-            &dnf.stdout,
-        ))),
-        _ => None,
-    }
-}
-
-/// `Inst NAME [CURRENT] (AVAILABLE REPO... [ARCH])` lines.
-fn parse_apt_simulation(text: &str) -> Vec<PendingUpdate> {
-    text.lines()
-        .filter_map(|line| {
-            let rest = line.strip_prefix("Inst ")?;
-            let (name, rest) = rest.split_once(' ').unwrap_or((rest, ""));
-            let rest = rest.trim_start();
-            let (current, rest) = match rest.strip_prefix('[') {
-                Some(r) => r.split_once(']').map(|(c, r)| (c, r.trim_start()))?,
-                None => ("", rest),
-            };
-            let inner = rest.strip_prefix('(')?;
-            let inner = inner.split(')').next().unwrap_or(inner);
-            let (available, repo) = inner.split_once(' ').unwrap_or((inner, ""));
-            Some(PendingUpdate {
-                name: clean(name, 256),
-                current: clean(current, 256),
-                available: clean(available, 256),
-                security: repo.to_ascii_lowercase().contains("security"),
-            })
-        })
-        .filter(|u| !u.name.is_empty())
-        .take(MAX_PACKAGES)
-        .collect()
-}
-
-/// `NAME.ARCH  VERSION  REPO` lines, up to the "Obsoleting" section.
-fn parse_dnf_check_update(text: &str) -> Vec<PendingUpdate> {
-    text.lines()
-        .take_while(|line| !line.starts_with("Obsoleting"))
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let (package, version, repo) = (fields.next()?, fields.next()?, fields.next()?);
-            let name = package.rsplit_once('.').map_or(package, |(n, _)| n);
-            Some(PendingUpdate {
-                name: clean(name, 256),
-                current: String::new(),
-                available: clean(version, 256),
-                security: repo.to_ascii_lowercase().contains("security"),
-            })
-        })
-        .take(MAX_PACKAGES)
-        .collect()
 }
 
 /// Users logged in now, from `who` (name, terminal, since, optional host).
@@ -194,48 +130,6 @@ fn clean(text: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-
-    #[test]
-    fn apt_simulation_lists_updates_and_marks_security() {
-        let text = "NOTE: This is only a simulation!\nReading package lists...\n\
-Inst libssl3 [3.0.11-1~deb12u2] (3.0.13-1~deb12u1 Debian-Security:12/stable-security [amd64])\n\
-Inst tzdata [2024a-0+deb12u1] (2025b-0+deb12u1 Debian:12.11/stable [all])\n\
-Inst newpkg (1.0 Debian:12/stable [amd64])\n\
-Conf libssl3 (3.0.13-1~deb12u1 Debian-Security:12/stable-security [amd64])\n\
-Inst broken\n";
-        let updates = parse_apt_simulation(text);
-        let summary: Vec<(&str, &str, &str, bool)> = updates
-            .iter()
-            .map(|u| {
-                (
-                    u.name.as_str(),
-                    u.current.as_str(),
-                    u.available.as_str(),
-                    u.security,
-                )
-            })
-            .collect();
-        assert_eq!(
-            summary,
-            [
-                ("libssl3", "3.0.11-1~deb12u2", "3.0.13-1~deb12u1", true),
-                ("tzdata", "2024a-0+deb12u1", "2025b-0+deb12u1", false),
-                ("newpkg", "", "1.0", false),
-            ]
-        );
-    }
-
-    #[test]
-    fn dnf_check_update_lists_updates() {
-        let text = "\nkernel.x86_64   5.14.0-427.el9   baseos\nopenssl.x86_64 1:3.0.7-27.el9 rhel-9-security\nObsoleting Packages\ngrub2.noarch 1:2.06 baseos\n";
-        let updates = parse_dnf_check_update(text);
-        assert_eq!(updates.len(), 2);
-        assert_eq!(
-            (updates[0].name.as_str(), updates[0].available.as_str()),
-            ("kernel", "5.14.0-427.el9")
-        );
-        assert!(updates[1].security);
-    }
 
     use super::*;
 

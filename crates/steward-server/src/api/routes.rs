@@ -124,6 +124,24 @@ pub(super) fn routes() -> Routes {
     )
     .add(
         M::GET,
+        "/api/v1/devices/{id}/updates",
+        Perm(P::DevicesView),
+        patching::device_updates,
+    )
+    .add(
+        M::GET,
+        "/api/v1/software",
+        Perm(P::DevicesView),
+        patching::software,
+    )
+    .add(
+        M::GET,
+        "/api/v1/patching/compliance",
+        Perm(P::DevicesView),
+        patching::compliance,
+    )
+    .add(
+        M::GET,
         "/api/v1/devices/{id}/status-history",
         Perm(P::DevicesView),
         devices::status_history,

@@ -4,6 +4,7 @@
 //! the kinds of object in `schemas.rs`). Served at `/api/v1/openapi.json`.
 
 mod operations;
+mod patching;
 mod schemas;
 #[cfg(test)]
 mod tests;
@@ -122,6 +123,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             })
             .collect();
         parameters.extend(query_parameters(route.path));
+        parameters.extend(patching::query_parameters(route.path));
         if route.paged {
             parameters.extend([
                 json!({ "name": "q", "in": "query", "required": false, "description": "Only objects whose name contains this text (any case).", "schema": { "type": "string" } }),
@@ -134,7 +136,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             "operationId": format!("{} {}", route.method, route.path),
             "parameters": parameters,
             "responses": {
-                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).unwrap_or(json!({})) } } },
+                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).or_else(|| patching::response(method, route.path)).unwrap_or(json!({})) } } },
                 "4XX": { "description": "Refused", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
             },
         });

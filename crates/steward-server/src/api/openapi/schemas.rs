@@ -155,9 +155,8 @@ fn inventory() -> Value {
         "interfaces": array(all(json!({ "name": string(), "mac": string(), "addresses": strings() }))),
         "users": array(all(json!({ "name": string(), "terminal": string(), "host": string(), "since": string() }))),
         "packages": array(all(json!({ "name": string(), "version": string(), "manager": string() }))),
-        "updates": nullable(array(all(json!({
-            "name": string(), "current": string(), "available": string(), "security": boolean(),
-        })))),
+        "updates": nullable(array(reference("PendingUpdate"))),
+        "patching": nullable(reference("PatchStatus")),
     }))
 }
 
@@ -741,7 +740,7 @@ fn fleet_counts() -> Value {
 
 /// `components/schemas`: the kinds answers and bodies refer to.
 pub fn components() -> Value {
-    json!({
+    let mut all = json!({
         "Error": object(json!({ "error": string() }), &["error"]),
         "Device": device(),
         "DeviceSummary": device_summary(),
@@ -777,5 +776,9 @@ pub fn components() -> Value {
         "NewSchedule": new_schedule(),
         "Schedule": schedule(),
         "FleetCounts": fleet_counts(),
-    })
+    });
+    for (name, schema) in super::patching::components() {
+        all[name] = schema;
+    }
+    all
 }

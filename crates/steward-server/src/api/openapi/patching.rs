@@ -1,0 +1,172 @@
+//! The patching shapes: what the agent reports of pending updates and its
+//! detection (inside `Inventory`), and the answers of the patching routes.
+
+use super::schemas::*;
+use serde_json::{Value, json};
+
+fn repo_origin() -> Value {
+    // Empty fields are left out.
+    object(
+        json!({ "origin": string(), "label": string(), "codename": string(), "archive": string(), "site": string() }),
+        &[],
+    )
+}
+
+fn pending_update() -> Value {
+    object(
+        json!({
+            "name": string(), "current": string(), "available": string(), "security": boolean(),
+            "rule": { "type": "string", "description": "Why it is a security update (label Debian-Security, archive jammy-security, dnf advisory RHSA-… severity Important, a security version hidden behind a newer candidate); left out when it is not one." },
+            "arch": string(), "origin": reference("RepoOrigin"), "advisory": string(), "severity": string(),
+        }),
+        &["name", "current", "available", "security"],
+    )
+}
+
+fn reboot_state() -> Value {
+    object(
+        json!({
+            "required": { "type": ["boolean", "null"], "description": "null: nothing the agent could read tells." },
+            "reasons": array(object(json!({ "source": one_of(&["flag_file", "kernel", "needrestart", "needs_restarting"]), "detail": string() }), &["source", "detail"])),
+            "packages": strings(), "running_kernel": string(), "newest_kernel": string(),
+        }),
+        &[
+            "required",
+            "reasons",
+            "packages",
+            "running_kernel",
+            "newest_kernel",
+        ],
+    )
+}
+
+fn patch_status() -> Value {
+    object(
+        json!({
+            "manager": string(),
+            "state": one_of(&["ok", "locked", "timed_out", "not_available", "failed", "unknown"]),
+            "error": string(),
+            "security_source": one_of(&["unknown", "origins", "advisories", "no_advisory_metadata"]),
+            "checked_at": integer(), "duration_ms": count(), "truncated": count(),
+            "reboot": reference("RebootState"), "services": strings(),
+            "last_upgrade": nullable(integer()),
+        }),
+        &[
+            "manager",
+            "state",
+            "error",
+            "security_source",
+            "checked_at",
+            "duration_ms",
+            "truncated",
+            "reboot",
+            "services",
+            "last_upgrade",
+        ],
+    )
+}
+
+/// The kinds of object this module adds to `components/schemas`.
+pub fn components() -> Vec<(&'static str, Value)> {
+    vec![
+        ("RepoOrigin", repo_origin()),
+        ("PendingUpdate", pending_update()),
+        ("RebootState", reboot_state()),
+        ("PatchStatus", patch_status()),
+    ]
+}
+
+fn tally(keys: Value, required: &[&str]) -> Value {
+    let mut all = vec!["devices", "reporting", "compliant", "share"];
+    all.extend_from_slice(required);
+    extend(
+        object(
+            json!({ "devices": count(), "reporting": count(), "compliant": count(), "share": nullable(number()) }),
+            &[],
+        ),
+        keys,
+        &all,
+    )
+}
+
+/// The 200 answers of the patching routes.
+pub fn response(method: &str, path: &str) -> Option<Value> {
+    Some(match (method, path) {
+        ("GET", "/api/v1/devices/{id}/updates") => {
+            let update = extend(
+                pending_update(),
+                json!({ "first_seen": nullable(integer()), "security_since": nullable(integer()) }),
+                &["first_seen", "security_since"],
+            );
+            object(
+                json!({
+                    "device_id": uuid(), "device_name": string(), "reported_at": nullable(integer()),
+                    "pending": nullable(count()), "security": nullable(count()),
+                    "updates": nullable(array(update)), "patching": nullable(reference("PatchStatus")),
+                }),
+                &[
+                    "device_id",
+                    "device_name",
+                    "reported_at",
+                    "pending",
+                    "security",
+                    "updates",
+                    "patching",
+                ],
+            )
+        }
+        ("GET", "/api/v1/software") => object(
+            json!({
+                "name": string(), "below": nullable(string()), "truncated": boolean(),
+                "devices": array(object(
+                    json!({ "device_id": uuid(), "device_name": string(), "org_id": uuid(), "site": string(), "version": string(), "manager": string() }),
+                    &["device_id", "device_name", "org_id", "site", "version", "manager"],
+                )),
+            }),
+            &["name", "below", "devices", "truncated"],
+        ),
+        ("GET", "/api/v1/patching/compliance") => object(
+            json!({
+                "days": count(), "at": integer(), "total": tally(json!({}), &[]),
+                "orgs": array(tally(json!({ "org_id": uuid() }), &["org_id"])),
+                "sites": array(tally(json!({ "org_id": uuid(), "site": string() }), &["org_id", "site"])),
+                "devices": array(object(
+                    json!({
+                        "device_id": uuid(), "device_name": string(), "org_id": uuid(), "site": string(),
+                        "reported": boolean(), "pending": count(), "security_pending": count(),
+                        "oldest_security_since": nullable(integer()), "compliant": nullable(boolean()),
+                    }),
+                    &["device_id", "device_name", "org_id", "site", "reported", "pending", "security_pending", "oldest_security_since", "compliant"],
+                )),
+            }),
+            &["days", "at", "total", "orgs", "sites", "devices"],
+        ),
+        _ => return None,
+    })
+}
+
+/// Query parameters of the patching routes.
+pub fn query_parameters(path: &str) -> Vec<Value> {
+    let q = |name: &str, text: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": text, "schema": schema });
+    let text = json!({ "type": "string", "minLength": 1, "maxLength": 256 });
+    match path {
+        "/api/v1/software" => vec![
+            q(
+                "name",
+                "The package name, exactly (required).",
+                text.clone(),
+            ),
+            q(
+                "below",
+                "Only versions ordering below this one by the package manager's rules.",
+                text,
+            ),
+        ],
+        "/api/v1/patching/compliance" => vec![q(
+            "days",
+            "A security update pending longer than this makes a device non-compliant (default 14).",
+            json!({ "type": "integer", "minimum": 0, "maximum": 3650 }),
+        )],
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,81 @@
+//! Patching: each device's installed packages (for fleet-wide software
+//! search) and pending updates with the time each was first seen pending
+//! (for compliance: how long a security update has been missing). The
+//! agent's full report (origins, rules, reboot state) stays in the
+//! device's inventory; these tables hold what is searched across devices.
+
+use crate::{Result, Scope};
+use async_trait::async_trait;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// Most rows one software search returns.
+pub const MAX_SOFTWARE_ROWS: u32 = 10_000;
+
+/// One installed package on one device.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SoftwareRow {
+    pub device_id: Uuid,
+    pub device_name: String,
+    pub org_id: Uuid,
+    pub site: String,
+    pub name: String,
+    pub version: String,
+    /// `dpkg`, `rpm`: whose rules order its versions.
+    pub manager: String,
+}
+
+/// A pending update as stored: when it was first seen pending (any
+/// version of the package) and since when it is a security one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PendingRecord {
+    pub name: String,
+    pub arch: String,
+    pub current: String,
+    pub available: String,
+    pub security: bool,
+    pub rule: String,
+    pub first_seen: i64,
+    pub security_since: Option<i64>,
+}
+
+/// One device's patch figures, for compliance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DevicePatchFigures {
+    pub device_id: Uuid,
+    pub device_name: String,
+    pub org_id: Uuid,
+    pub site: String,
+    /// Whether the device has ever reported its pending updates.
+    pub reported: bool,
+    pub pending: u32,
+    pub security_pending: u32,
+    /// When the oldest pending security update was first seen as one.
+    pub oldest_security_since: Option<i64>,
+}
+
+#[async_trait]
+pub trait PatchingStore: Send + Sync {
+    /// Records what a device's inventory says of its software: its
+    /// packages (rewritten only when they changed) and, when the agent
+    /// could tell, its pending updates (first-seen times kept for packages
+    /// still pending). `at` is the server's time.
+    async fn record_software(
+        &self,
+        device: Uuid,
+        inventory: &steward_proto::Inventory,
+        at: i64,
+    ) -> Result<()>;
+    /// A device's pending updates in scope (not found outside it).
+    async fn pending_updates(&self, scope: &Scope, device: Uuid) -> Result<Vec<PendingRecord>>;
+    /// Devices in scope (not retired) with a package of exactly this name,
+    /// at most `limit` rows, by device name.
+    async fn find_software(
+        &self,
+        scope: &Scope,
+        name: &str,
+        limit: u32,
+    ) -> Result<Vec<SoftwareRow>>;
+    /// Every device in scope (not retired) with its patch figures.
+    async fn patch_figures(&self, scope: &Scope) -> Result<Vec<DevicePatchFigures>>;
+}
