@@ -93,16 +93,7 @@ async fn setup(root: &std::path::Path) -> (Server, Agent, Api, Api, String) {
     let tech = base.with_token(&base.token_for("tech", PASSWORD).await);
     let runner_token = base.token_for("runner", PASSWORD).await;
     let runner = base.with_token(&runner_token);
-    let mut agent = tokio::task::block_in_place(|| {
-        let token = server.enroll_token(1);
-        Agent::enroll(root, "box", &token)
-    });
-    agent.start("5s");
-    tokio::task::block_in_place(|| {
-        wait_for("the agent online", Duration::from_secs(20), || {
-            (server.status_of(&agent.device_id) == "online").then_some(())
-        })
-    });
+    let agent = tokio::task::block_in_place(|| server.online_agent(root, "box", "5s"));
     (server, agent, tech, runner, runner_token)
 }
 

@@ -5,7 +5,6 @@
 
 mod common;
 
-use common::api::Api;
 use common::lives::*;
 use common::shell::Shell;
 use common::*;
@@ -19,19 +18,9 @@ const PASSWORD: &str = "a-long-test-password";
 async fn a_grant_changed_in_place_takes_effect_at_once() {
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let anon = Api::new(
-        &server.url(),
-        &std::fs::read_to_string(server.ca()).unwrap(),
-    );
+    let anon = server.anon();
     let admin = anon.with_token(&server.token);
-    let token = tokio::task::block_in_place(|| server.enroll_token(1));
-    let mut agent = tokio::task::block_in_place(|| Agent::enroll(root.path(), "box", &token));
-    agent.start("5s");
-    tokio::task::block_in_place(|| {
-        wait_for("the agent online", Duration::from_secs(20), || {
-            (server.status_of(&agent.device_id) == "online").then_some(())
-        })
-    });
+    let agent = tokio::task::block_in_place(|| server.online_agent(root.path(), "box", "5s"));
     let user = ok(admin
         .post(
             "/api/v1/users",

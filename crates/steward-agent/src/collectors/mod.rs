@@ -102,6 +102,19 @@ pub(crate) fn ratio(value: f64) -> f64 {
     }
 }
 
+/// Bounded, control-free text, as the server will accept it.
+pub(crate) fn clean(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().filter(|c| !c.is_control()).collect();
+    if out.len() > max {
+        let mut cut = max;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Linux: process count from /proc, packages from dpkg or rpm, logged-in
 //! users from `who` (utmp).
 
+use crate::collectors::clean;
 use std::process::Command;
 use steward_proto::{LoggedInUser, Package};
 
@@ -113,19 +114,6 @@ fn parse_who(text: &str) -> Vec<LoggedInUser> {
         })
         .take(512)
         .collect()
-}
-
-/// Bounded, control-free text, as the server will accept it.
-fn clean(text: &str, max: usize) -> String {
-    let mut out: String = text.chars().filter(|c| !c.is_control()).collect();
-    if out.len() > max {
-        let mut cut = max;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-    }
-    out
 }
 
 #[cfg(test)]

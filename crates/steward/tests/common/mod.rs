@@ -286,6 +286,22 @@ impl Server {
             .with_token(&self.token)
     }
 
+    /// The API without credentials (sign in with `token_for`).
+    pub fn anon(&self) -> api::Api {
+        api::Api::new(&self.url(), &std::fs::read_to_string(self.ca()).unwrap())
+    }
+
+    /// An agent `name` enrolled under `root`, started with `interval`, and
+    /// seen online (blocking: call it in `block_in_place`).
+    pub fn online_agent(&self, root: &Path, name: &str, interval: &str) -> Agent {
+        let mut agent = Agent::enroll(root, name, &self.enroll_token(1));
+        agent.start(interval);
+        wait_for("the agent online", Duration::from_secs(20), || {
+            (self.status_of(&agent.device_id) == "online").then_some(())
+        });
+        agent
+    }
+
     /// The `steward` CLI with `args`, set to reach this server.
     pub fn cli_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(STEWARD);

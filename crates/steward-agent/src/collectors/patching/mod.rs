@@ -103,18 +103,7 @@ pub async fn run_loop(config: Config, ready: Arc<Notify>) {
     }
 }
 
-/// Bounded, control-free text, as the server will accept it.
-pub(crate) fn clean(text: &str, max: usize) -> String {
-    let mut out: String = text.chars().filter(|c| !c.is_control()).collect();
-    if out.len() > max {
-        let mut cut = max;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-    }
-    out
-}
+pub(crate) use crate::collectors::clean;
 
 /// One detection pass.
 pub async fn detect(config: &Config) -> Detection {
