@@ -289,7 +289,7 @@ pub async fn run(command: Command, remote: &Remote) -> Result<()> {
                 targets,
                 params: p,
             } => {
-                let targets = names::targets(&client, targets).await?;
+                let targets = names::targets(&client, targets, None).await?;
                 let body = json!({
                     "name": name,
                     "timing": { "cron": cron, "every_minutes": every_minutes, "timezone": tz, "missed": missed },
@@ -429,7 +429,7 @@ async fn run_job(client: &Client, args: RunArgs) -> Result<()> {
         "script": args.script,
         "action": action,
         "params": params(&args.params)?,
-        "targets": names::targets(client, args.targets).await?,
+        "targets": names::targets(client, args.targets, args.org.as_deref()).await?,
         "org": names::org_name(client, args.org).await?,
         "expires_in": args.expires,
         "concurrency": args.concurrency,

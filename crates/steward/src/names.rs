@@ -301,7 +301,14 @@ pub async fn org_name(client: &Client, org: Option<String>) -> Result<Option<Str
         return Ok(None);
     };
     let Some(id) = as_id(&text) else {
-        return Ok(Some(text));
+        // A name in any case is the organisation's name as it is spelt;
+        // without the list (no orgs.manage), the server judges the text.
+        let Some(orgs) = client.get_if_allowed(Kind::Org.list()).await? else {
+            return Ok(Some(text));
+        };
+        let known = candidates(&orgs);
+        let id = resolve(Kind::Org.noun(), &text, &known).map_err(|e| anyhow!(e))?;
+        return Ok(known.into_iter().find(|c| c.id == id).map(|c| c.name));
     };
     let orgs = client.get(Kind::Org.list()).await?;
     match candidates(&orgs).into_iter().find(|c| c.id == id) {
@@ -310,17 +317,32 @@ pub async fn org_name(client: &Client, org: Option<String>) -> Result<Option<Str
     }
 }
 
-/// Job targets with `device:NAME` made `device:ID`; the devices are
-/// fetched only when a target names one.
-pub async fn targets(client: &Client, targets: Vec<String>) -> Result<Vec<String>> {
+/// Job targets with `device:NAME` made `device:ID`, among the devices of
+/// `org` (a name or id; None: every organisation the caller sees); the
+/// devices are fetched only when a target names one.
+pub async fn targets(
+    client: &Client,
+    targets: Vec<String>,
+    org: Option<&str>,
+) -> Result<Vec<String>> {
     let named = targets
         .iter()
         .any(|t| t.strip_prefix("device:").is_some_and(|d| !is_id(d)));
     if !named {
         return Ok(targets);
     }
-    let devices = candidates(&client.get(Kind::Device.list()).await?);
-    resolve_targets(&targets, &devices).map_err(|e| anyhow!(e))
+    let mut list = client.get(Kind::Device.list()).await?;
+    // Within the organisation asked for (one who cannot list organisations
+    // sees only their own devices anyway).
+    if let Some(org) = org
+        && let Some(orgs) = client.get_if_allowed(Kind::Org.list()).await?
+    {
+        let org_id = resolve(Kind::Org.noun(), org, &candidates(&orgs)).map_err(|e| anyhow!(e))?;
+        if let Some(devices) = list.as_array_mut() {
+            devices.retain(|d| d["org_id"] == org_id.as_str());
+        }
+    }
+    resolve_targets(&targets, &candidates(&list)).map_err(|e| anyhow!(e))
 }
 
 #[cfg(test)]

@@ -177,7 +177,7 @@ async fn devices_monitors_and_organisations_are_named_on_the_command_line() {
     assert_eq!(api.get(&monitor_path).await.0, StatusCode::NOT_FOUND);
 
     // An organisation by its name, and by its id where the API takes a name.
-    tokio::task::block_in_place(|| {
+    let acme_token = tokio::task::block_in_place(|| {
         let created = server.cli_json(&["org", "create", "Acme"]);
         let acme = created["id"].as_str().expect("an org id").to_string();
         let answer = server.cli_json(&["org", "require-totp", "acme"]);
@@ -199,5 +199,46 @@ async fn devices_monitors_and_organisations_are_named_on_the_command_line() {
             .find(|t| t["id"] == token["id"])
             .unwrap_or_else(|| panic!("token {token} not in {listed:?}"));
         assert_eq!(made["org_id"], json!(acme), "{made}");
+        token["token"].as_str().unwrap().to_string()
     });
+
+    // A third web-01, in Acme: with --org acme, a job's device:web-01
+    // means Acme's only (the two elsewhere make it ambiguous without).
+    let mut in_acme =
+        tokio::task::block_in_place(|| Agent::enroll(root.path(), "web-01-acme", &acme_token));
+    in_acme.start("5s");
+    let (status, _, renamed) = api
+        .patch(
+            &format!("/api/v1/devices/{}", in_acme.device_id),
+            None,
+            json!({ "name": "web-01" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    let job = tokio::task::block_in_place(|| {
+        let error = refused(
+            &server,
+            &["run", "--action", "ping", "--target", "device:web-01"],
+        );
+        assert!(error.contains("\"web-01\" is 3 devices"), "{error}");
+        server.cli_json(&[
+            "run",
+            "--action",
+            "ping",
+            "--org",
+            "acme",
+            "--target",
+            "device:web-01",
+        ])
+    });
+    let (_, record) = api
+        .get(&format!("/api/v1/jobs/{}", job["id"].as_str().unwrap()))
+        .await;
+    let runs: Vec<&str> = record["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["device_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(runs, [in_acme.device_id.as_str()], "{record}");
 }
