@@ -69,7 +69,7 @@ pub fn place(rules: &Grouping, alert: &NewAlert, open: &[OpenIncident]) -> Place
         })
     };
     open.iter()
-        .filter(|i| alert.at - i.last_activity <= rules.window_ms && shares(i))
+        .filter(|i| alert.at.saturating_sub(i.last_activity) <= rules.window_ms && shares(i))
         .max_by_key(|i| (i.last_activity, i.id.clone()))
         .map_or(Placement::Open, |i| Placement::Join(i.id.clone()))
 }

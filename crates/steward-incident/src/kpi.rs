@@ -129,7 +129,10 @@ pub struct IncidentTimes {
 pub fn mtta(incidents: &[IncidentTimes]) -> Summary {
     let waits: Vec<i64> = incidents
         .iter()
-        .filter_map(|i| i.acknowledged_at.map(|a| (a - i.opened_at).max(0)))
+        .filter_map(|i| {
+            i.acknowledged_at
+                .map(|a| a.saturating_sub(i.opened_at).max(0))
+        })
         .collect();
     summarize(&waits)
 }
@@ -139,7 +142,7 @@ pub fn mttr(incidents: &[IncidentTimes]) -> (Summary, usize) {
     let repairs: Vec<i64> = incidents
         .iter()
         .filter(|i| !i.cleared_by_itself)
-        .filter_map(|i| i.resolved_at.map(|r| (r - i.opened_at).max(0)))
+        .filter_map(|i| i.resolved_at.map(|r| r.saturating_sub(i.opened_at).max(0)))
         .collect();
     let cleared = incidents
         .iter()
@@ -336,6 +339,27 @@ mod tests {
         );
         let empty = noise(&[], 0);
         assert_eq!((empty.per_device, empty.suppressed), (None, None));
+    }
+
+    #[test]
+    fn extreme_times_give_figures_not_panics() {
+        let all = Span::new(i64::MIN, i64::MAX);
+        let got = availability(all, &[Span::new(i64::MIN, 0)], &[]);
+        assert!(
+            got.ratio.is_some_and(|r| (0.0..=1.0).contains(&r)),
+            "{got:?}"
+        );
+        let times = IncidentTimes {
+            opened_at: i64::MIN,
+            acknowledged_at: Some(i64::MAX),
+            resolved_at: Some(i64::MAX),
+            cleared_by_itself: false,
+        };
+        assert_eq!(mtta(std::slice::from_ref(&times)).count, 1);
+        assert_eq!(
+            crate::problems::trend(&[i64::MIN, i64::MAX], i64::MIN, i64::MAX),
+            crate::problems::Trend::Steady
+        );
     }
 
     #[test]

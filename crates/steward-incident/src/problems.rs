@@ -145,7 +145,7 @@ fn dense(list: &[&Occurrence], window_ms: i64, min_count: usize, min_devices: us
     let mut start = 0;
     for (end, o) in list.iter().enumerate() {
         *devices.entry(&o.device).or_default() += 1;
-        while o.at - list[start].at >= window_ms {
+        while o.at.saturating_sub(list[start].at) >= window_ms {
             let gone = &list[start].device;
             if let Some(n) = devices.get_mut(gone.as_str()) {
                 *n -= 1;
@@ -230,10 +230,11 @@ pub enum Trend {
 /// at least two).
 pub fn trend(times: &[i64], now: i64, window_ms: i64) -> Trend {
     let count = |from: i64, to: i64| times.iter().filter(|&&t| t > from && t <= to).count();
-    let recent = count(now - window_ms, now);
-    let before = count(now - 2 * window_ms, now - window_ms);
+    let edge = now.saturating_sub(window_ms);
+    let recent = count(edge, now);
+    let before = count(edge.saturating_sub(window_ms), edge);
     let (hi, lo) = (recent.max(before), recent.min(before));
-    if hi - lo < 2 || 2 * hi < 3 * lo {
+    if hi - lo < 2 || 2 * hi < 3usize.saturating_mul(lo) {
         Trend::Steady
     } else if recent > before {
         Trend::Rising

@@ -15,7 +15,7 @@ impl Span {
 
     /// Length in ms; an inverted span counts as empty.
     pub fn len(&self) -> i64 {
-        (self.end - self.start).max(0)
+        self.end.saturating_sub(self.start).max(0)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -149,15 +149,17 @@ pub fn scope_for(principal: &Principal, permission: Permission) -> Scope {
     scope
 }
 
-/// The permissions `principal` holds somewhere (for checks that a grant or
-/// role it hands out does not exceed its own rights at that place).
+/// Whether `principal` holds `permission` at all of (org, site) (for
+/// checks that a grant or role it hands out or takes away does not exceed
+/// its own rights there): for a whole organisation, also at every one of
+/// its sites (a deny at one site is a part it does not hold).
 pub fn holds_at(
     principal: &Principal,
     permission: Permission,
     org: uuid::Uuid,
     site: Option<&str>,
 ) -> bool {
-    scope_for(principal, permission).allows(org, site)
+    scope_for(principal, permission).allows_all_of(org, site)
 }
 
 #[cfg(test)]
@@ -203,6 +205,26 @@ mod tests {
             expect,
             "{permission:?} at {org}/{site:?}"
         );
+    }
+
+    #[test]
+    fn a_deny_at_one_site_means_the_whole_organisation_is_not_held() {
+        let (org, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let p = who(
+            vec![
+                grant(Some(org), None, "admin", false),
+                grant(Some(other), None, "admin", false),
+                grant(Some(org), Some("hq"), "technician", true),
+            ],
+            None,
+        );
+        assert!(holds_at(&p, Permission::UsersManage, org, None));
+        assert!(holds_at(&p, Permission::ScriptsRun, org, Some("branch")));
+        assert!(!holds_at(&p, Permission::ScriptsRun, org, Some("hq")));
+        // Handing out scripts.run organisation-wide hands it out at hq too.
+        assert!(!holds_at(&p, Permission::ScriptsRun, org, None));
+        // A deny in one organisation does not reach another.
+        assert!(holds_at(&p, Permission::ScriptsRun, other, None));
     }
 
     #[test]

@@ -125,6 +125,14 @@ impl Scope {
             && !self.deny.iter().any(|p| p.covers(org, site))
     }
 
+    /// Whether the scope covers all of (org, site): for a whole
+    /// organisation (`site` None) that is also no deny at any of its sites,
+    /// since handing out something organisation-wide hands it out there too.
+    pub fn allows_all_of(&self, org: Uuid, site: Option<&str>) -> bool {
+        self.allows(org, site)
+            && (site.is_some() || !self.deny.iter().any(|p| p.org.is_none_or(|o| o == org)))
+    }
+
     /// Whether whole-organisation rows of `org` are in scope (rows without a
     /// site: a site-limited grant does not reach them).
     pub fn allows_org(&self, org: Uuid) -> bool {

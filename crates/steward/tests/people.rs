@@ -287,3 +287,153 @@ async fn the_cli_edits_users_and_their_grants() {
     let out = tokio::task::block_in_place(|| server.cli_unchecked(&["user", "show", "bea"]));
     assert!(!out.status.success());
 }
+
+/// What the security review climbed with, each refused: another
+/// organisation's role named in a grant here, an organisation-wide grant
+/// handed out by someone denied at one of its sites, a deny lifted by its
+/// holder, and an owner's grant revoked by an administrator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grants_cannot_be_used_to_climb() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let anon = server.anon();
+    let owner = anon.with_token(&server.token);
+    let user = |name: &str, role: &str| {
+        let owner = owner.clone();
+        let name = name.to_string();
+        let role = role.to_string();
+        async move {
+            ok(owner
+                .post(
+                    "/api/v1/users",
+                    json!({ "username": name, "password": PASSWORD, "role": role }),
+                )
+                .await)["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let carol_id = user("carol", "admin").await;
+    let olivia_id = user("olivia", "owner").await;
+    ok(owner.post("/api/v1/orgs", json!({ "name": "orgb" })).await);
+    ok(owner
+        .post(
+            &format!("/api/v1/users/{carol_id}/grants"),
+            json!({ "role": "owner", "org": "orgb" }),
+        )
+        .await);
+    ok(owner
+        .post(
+            &format!("/api/v1/users/{carol_id}/grants"),
+            json!({ "role": "technician", "site": "hq", "deny": true }),
+        )
+        .await);
+    let carol = anon.with_token(&anon.token_for("carol", PASSWORD).await);
+    let grants_of = |id: &str| {
+        let owner = owner.clone();
+        let id = id.to_string();
+        async move { ok(owner.get(&format!("/api/v1/users/{id}/grants")).await) }
+    };
+    let carol_grants = grants_of(&carol_id).await;
+    let grant_id = |grants: &Value, role: &str, deny: bool| {
+        grants
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["role_id"] == role && g["deny"] == deny)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // 1. A role of orgb, named in a grant in the default organisation.
+    let copy = ok(carol
+        .post(
+            "/api/v1/roles",
+            json!({ "name": "admin-copy", "org": "orgb", "permissions": ["devices.view", "users.manage"] }),
+        )
+        .await);
+    let copy_id = copy["id"].as_str().unwrap();
+    let admin_grant = grant_id(&carol_grants, "admin", false);
+    let (status, _, refused) = carol
+        .patch(
+            &format!("/api/v1/users/{carol_id}/grants/{admin_grant}"),
+            None,
+            json!({ "role": copy_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("no role"),
+        "{refused}"
+    );
+    let (status, refused) = carol
+        .post(
+            &format!("/api/v1/users/{carol_id}/grants"),
+            json!({ "role": copy_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    let (status, refused) = carol
+        .post(
+            "/api/v1/users",
+            json!({ "username": "puppet", "password": PASSWORD, "role": copy_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+
+    // 2. Denied technician at hq, carol hands technician out organisation-wide:
+    // by creating a user, or by widening a site-limited grant.
+    let (status, refused) = carol
+        .post(
+            "/api/v1/users",
+            json!({ "username": "puppet2", "password": PASSWORD, "role": "technician" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let puppet = ok(carol
+        .post(
+            "/api/v1/users",
+            json!({ "username": "puppet3", "password": PASSWORD, "role": "read_only", "site": "x" }),
+        )
+        .await);
+    let puppet_id = puppet["id"].as_str().unwrap().to_string();
+    let puppet_grant = grant_id(&grants_of(&puppet_id).await, "read_only", false);
+    let (status, _, refused) = carol
+        .patch(
+            &format!("/api/v1/users/{puppet_id}/grants/{puppet_grant}"),
+            None,
+            json!({ "site": null, "role": "technician" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+
+    // 3. Carol's own deny, revoked by carol; 4. olivia's owner grant.
+    let deny = grant_id(&carol_grants, "technician", true);
+    let (status, refused) = carol
+        .delete(&format!("/api/v1/users/{carol_id}/grants/{deny}"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let olivia_grant = grant_id(&grants_of(&olivia_id).await, "owner", false);
+    let (status, refused) = carol
+        .delete(&format!("/api/v1/users/{olivia_id}/grants/{olivia_grant}"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(grants_of(&olivia_id).await.as_array().unwrap().len(), 1);
+    assert_eq!(grants_of(&carol_id).await.as_array().unwrap().len(), 3);
+    // 5. Where an owner is reached is not an administrator's to change.
+    let (status, _, refused) = carol
+        .patch(
+            &format!("/api/v1/users/{olivia_id}"),
+            None,
+            json!({ "email": "carol@evil.example" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    // The owner may do both.
+    ok(owner
+        .delete(&format!("/api/v1/users/{carol_id}/grants/{deny}"))
+        .await);
+}

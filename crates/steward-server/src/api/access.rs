@@ -41,6 +41,18 @@ pub(super) fn valid_name(what: &str, value: &str) -> Result<(), ApiError> {
 
 /// The caller must hold every permission of `role` at (org, site); `org`
 /// None means everywhere.
+/// A role a grant in `org` may name: a built-in one or `org`'s own. Another
+/// organisation's role is "no role" (its owners change it; a grant here
+/// would follow their edits), said the same as a missing one.
+pub(super) async fn role_in(state: &AppState, id: &str, org: Uuid) -> Result<RoleRecord, ApiError> {
+    match state.store.role(id).await {
+        Ok(role) if role.org_id.is_none_or(|o| o == org) => Ok(role),
+        _ => Err(ApiError::bad_request(format!(
+            "no role {id:?} in this organisation (built-in roles and the organisation's own)"
+        ))),
+    }
+}
+
 pub(super) fn check_not_exceeding(
     caller: &Caller,
     role: &RoleRecord,
@@ -152,14 +164,10 @@ pub async fn create_user(
         ));
     }
     let org = org_named(&state, &caller, body.org.as_deref()).await?;
-    if !caller.scope.allows(org, body.site.as_deref()) {
+    if !caller.scope.allows_all_of(org, body.site.as_deref()) {
         return Err(ApiError::forbidden("you cannot manage users there"));
     }
-    let role = state
-        .store
-        .role(body.role.as_deref().unwrap_or("read_only"))
-        .await
-        .map_err(|_| ApiError::bad_request("no such role"))?;
+    let role = role_in(&state, body.role.as_deref().unwrap_or("read_only"), org).await?;
     check_not_exceeding(&caller, &role, Some(org), body.site.as_deref())?;
     if let Some(name) = &body.full_name {
         super::users::valid_full_name(name)?;
@@ -228,14 +236,10 @@ pub async fn create_grant(
         return Err(ApiError::not_found("not found"));
     }
     let org = org_named(&state, &caller, body.org.as_deref()).await?;
-    if !caller.scope.allows(org, body.site.as_deref()) {
+    if !caller.scope.allows_all_of(org, body.site.as_deref()) {
         return Err(ApiError::forbidden("you cannot manage users there"));
     }
-    let role = state
-        .store
-        .role(&body.role)
-        .await
-        .map_err(|_| ApiError::bad_request("no such role"))?;
+    let role = role_in(&state, &body.role, org).await?;
     check_not_exceeding(&caller, &role, Some(org), body.site.as_deref())?;
     state
         .store

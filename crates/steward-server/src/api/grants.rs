@@ -42,7 +42,7 @@ async fn grant_of(
 fn manages_place(caller: &Caller, grant: &Grant) -> Result<(), ApiError> {
     if caller
         .scope
-        .allows(grant.org_id.unwrap_or(Uuid::nil()), grant.site.as_deref())
+        .allows_all_of(grant.org_id.unwrap_or(Uuid::nil()), grant.site.as_deref())
     {
         return Ok(());
     }
@@ -103,11 +103,10 @@ pub async fn patch_grant(
         super::place::valid_label("a site", site)?;
     }
     let role_id = body.role.clone().unwrap_or_else(|| before.role_id.clone());
-    let role = state
-        .store
-        .role(&role_id)
-        .await
-        .map_err(|_| ApiError::bad_request(format!("no role {role_id:?}")))?;
+    let org = before.org_id.ok_or_else(|| {
+        ApiError::forbidden("an installation-wide grant is changed by revoking and granting")
+    })?;
+    let role = super::access::role_in(&state, &role_id, org).await?;
     let deny = body.deny.unwrap_or(before.deny);
     // What the grant gave is taken away, and what it gives now is given:
     // the caller must hold both, at both places (as to revoke and to grant).
@@ -136,7 +135,7 @@ pub async fn patch_grant(
         )
         .await?;
     crate::revocation::credentials_changed(&state);
-    caller.acting_in(user.org_id);
+    caller.acting_in(org);
     let view = |g: &Grant| json!({ "user": user.username, "role": g.role_id, "org_id": g.org_id, "site": g.site, "deny": g.deny });
     caller.changed(view(&before), view(&after));
     Ok(tagged(version, Grant { version, ..after }))
@@ -149,10 +148,18 @@ pub async fn delete_grant(
 ) -> ApiResult<Value> {
     let (user, before) = grant_of(&state, &caller, (&id, &grant)).await?;
     manages_place(&caller, &before)?;
+    // Revoking an allow takes its permissions away, revoking a deny gives
+    // them back: either way the caller must hold them there (so nobody
+    // lifts their own deny or strips someone who holds more).
+    let role = state.store.role(&before.role_id).await?;
+    check_not_exceeding(&caller, &role, before.org_id, before.site.as_deref())?;
     state
         .store
         .delete_grant(&caller.scope, user.id, before.id)
         .await?;
+    if let Some(org) = before.org_id {
+        caller.acting_in(org);
+    }
     crate::revocation::credentials_changed(&state);
     caller.changed(json!(before), Value::Null);
     Ok(Json(json!({ "revoked": before.id, "user_id": user.id })))

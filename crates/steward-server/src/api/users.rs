@@ -177,6 +177,11 @@ pub async fn patch_user(
         not_yourself(&caller, &user, "disable")?;
         holds_all_of(&state, &caller, &user).await?;
     }
+    // Where someone is reached is theirs or their betters' to change (an
+    // address may one day receive their password resets).
+    if (body.full_name.is_some() || body.email.is_some()) && caller.principal.user_id != user.id {
+        holds_all_of(&state, &caller, &user).await?;
+    }
     if let Some(expected) = expected
         && expected != user.version
     {
