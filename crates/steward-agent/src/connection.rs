@@ -47,6 +47,9 @@ pub struct RunOptions {
     pub log_rules: Vec<crate::collectors::logs::LogRule>,
     /// Capabilities this device refuses whatever the server signs.
     pub refuses: Vec<steward_proto::Capability>,
+    /// Backup jobs watched, and how often they are looked at.
+    pub backups: Vec<crate::collectors::backup::config::Job>,
+    pub backup_interval: Duration,
 }
 
 pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
@@ -59,6 +62,8 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         check_interval,
         log_rules,
         refuses,
+        backups,
+        backup_interval,
     } = options;
     let state = AgentState::load(dir)?;
     let spool = Arc::new(Mutex::new(Spool::open(
@@ -88,6 +93,23 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
             checks_ready.clone(),
         ));
     }
+    // With no job configured the report stays empty: the server learns
+    // that this device has no backup (a policy may require one).
+    // A device with jobs reports nothing until they were first looked at.
+    let latest_backups: Shared<Option<steward_proto::BackupReport>> = Arc::new(Mutex::new(
+        backups
+            .is_empty()
+            .then(steward_proto::BackupReport::default),
+    ));
+    let backups_ready = Arc::new(Notify::new());
+    if !backups.is_empty() {
+        tokio::spawn(backups_loop(
+            backups,
+            backup_interval,
+            latest_backups.clone(),
+            backups_ready.clone(),
+        ));
+    }
     let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = Arc::new(crate::jobs::Runner::open(
         dir,
@@ -101,6 +123,8 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         host,
         latest_checks,
         checks_ready,
+        latest_backups,
+        backups_ready,
         runner,
         outgoing: tokio::sync::Mutex::new(out_rx),
     };
@@ -186,6 +210,32 @@ async fn checks_loop(
     }
 }
 
+/// Looks at the backup jobs every `every`; a report goes out when it
+/// differs from the last one (and at every connection).
+async fn backups_loop(
+    jobs: Vec<crate::collectors::backup::config::Job>,
+    every: Duration,
+    latest: Shared<Option<steward_proto::BackupReport>>,
+    ready: Arc<Notify>,
+) {
+    let mut watcher = crate::collectors::backup::Watcher::new(jobs);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let report = watcher.cycle().await;
+        let changed = {
+            let mut latest = lock(&latest);
+            let changed = latest.as_ref() != Some(&report);
+            *latest = Some(report);
+            changed
+        };
+        if changed {
+            ready.notify_one();
+        }
+    }
+}
+
 async fn collect_loop(
     host: Shared<Host>,
     spool: Shared<Spool>,
@@ -263,6 +313,8 @@ struct Local {
     host: Shared<Host>,
     latest_checks: Shared<Option<steward_proto::CheckRuns>>,
     checks_ready: Arc<Notify>,
+    latest_backups: Shared<Option<steward_proto::BackupReport>>,
+    backups_ready: Arc<Notify>,
     runner: Arc<crate::jobs::Runner>,
     /// Messages from running jobs and shells for the server.
     outgoing: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<AgentMessage>>,
@@ -281,6 +333,8 @@ async fn session(
         host,
         latest_checks,
         checks_ready,
+        latest_backups,
+        backups_ready,
         runner,
         outgoing,
     } = local;
@@ -320,6 +374,10 @@ async fn session(
     while outgoing.try_recv().is_ok() {}
     for result in runner.unacked() {
         send(&mut socket, &AgentMessage::RunResult(result)).await?;
+    }
+    let backups = lock(latest_backups).clone();
+    if let Some(backups) = backups {
+        send(&mut socket, &AgentMessage::Backups(backups)).await?;
     }
     let mut last_inventory = collect_inventory(host).await?;
     send(
@@ -387,6 +445,12 @@ async fn session(
                 let runs = lock(latest_checks).clone();
                 if let Some(runs) = runs {
                     send(&mut socket, &AgentMessage::Checks(runs)).await?;
+                }
+            }
+            _ = backups_ready.notified() => {
+                let backups = lock(latest_backups).clone();
+                if let Some(backups) = backups {
+                    send(&mut socket, &AgentMessage::Backups(backups)).await?;
                 }
             }
             _ = inventory_tick.tick() => check_updates(updates_checked.clone()),

@@ -1,0 +1,344 @@
+//! Backup monitoring: each configured job (restic, borg, a systemd unit, a
+//! freshness check, a script hook) is read by a thin shell around a pure
+//! parser and turned into the one model of `steward_proto::BackupJob`.
+//!
+//! Repositories are not rescanned every cycle: a job is read again when
+//! its repository's files changed (the names, sizes and times of the
+//! repository directory and its `snapshots`, `index` and `locks`
+//! directories: a new snapshot or archive changes them) or after its slow
+//! `rescan` interval. Each outcome is kept until it changes; a failure
+//! keeps the time it was first seen. Every tool runs with a timeout, so a
+//! hanging or locked repository yields a status for its job and nothing
+//! else waits for it.
+
+pub mod borg;
+pub mod config;
+pub mod freshness;
+pub mod restic;
+pub mod restore;
+pub mod run;
+pub mod script;
+pub mod systemd;
+pub mod time;
+
+use config::{Job, Kind};
+use std::path::Path;
+use std::time::Instant;
+use steward_proto::{BackupJob, BackupReport, BackupResult, BackupSource, RestoreTest};
+
+/// What one read of a job's source saw.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Observation {
+    pub result: BackupResult,
+    pub reason: String,
+    pub run_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub size_bytes: Option<u64>,
+    pub file_count: Option<u64>,
+    pub newest_good_ms: Option<i64>,
+    /// The snapshot or archive the outcome is about (restore tests use it).
+    pub copy_id: String,
+    /// A run is in progress: keep the previous outcome.
+    pub running: bool,
+}
+
+impl Observation {
+    pub fn with(result: BackupResult, reason: String) -> Self {
+        Self {
+            result,
+            reason,
+            ..Self::default()
+        }
+    }
+
+    pub fn failed(reason: &str) -> Self {
+        Self::with(BackupResult::Failed, reason.to_string())
+    }
+}
+
+fn source(kind: Kind) -> BackupSource {
+    match kind {
+        Kind::Restic => BackupSource::Restic,
+        Kind::Borg => BackupSource::Borg,
+        Kind::Systemd => BackupSource::Systemd,
+        Kind::Freshness => BackupSource::Freshness,
+        Kind::Script => BackupSource::Script,
+    }
+}
+
+/// The job's outcome after an observation at `now_ms`: a success is the
+/// run it saw; a failure with no time of its own is dated when first seen
+/// (so the same failure seen again is the same outcome), and the newest
+/// good copy is remembered across failures.
+pub fn merge(
+    previous: Option<&BackupJob>,
+    seen: &Observation,
+    job: &Job,
+    now_ms: i64,
+) -> BackupJob {
+    if seen.running {
+        if let Some(previous) = previous {
+            return previous.clone();
+        }
+    }
+    let same_failure = previous.filter(|p| p.result == seen.result && p.reason == seen.reason);
+    let last_run_ms = seen
+        .run_ms
+        .or_else(|| same_failure.and_then(|p| p.last_run_ms))
+        .or((seen.result != BackupResult::Unknown).then_some(now_ms));
+    let newest_good_ms = match (seen.newest_good_ms, previous.and_then(|p| p.newest_good_ms)) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    BackupJob {
+        name: job.name.clone(),
+        source: source(job.kind),
+        last_run_ms,
+        result: seen.result,
+        reason: run::clean(&seen.reason, steward_proto::MAX_BACKUP_REASON),
+        duration_ms: seen.duration_ms,
+        size_bytes: seen.size_bytes,
+        file_count: seen.file_count,
+        newest_good_ms,
+        max_age_hours: Some(job.max_age_hours),
+        restore_test: previous.and_then(|p| p.restore_test.clone()),
+    }
+}
+
+/// What a repository directory looks like, cheaply (no file is read): the
+/// names, sizes and modification times of its entries and of those of its
+/// `snapshots`, `index` and `locks` directories. `None` for a repository
+/// that is not a local directory (then only the slow interval applies).
+pub fn fingerprint(repository: &str) -> Option<Vec<(String, u64, i128)>> {
+    let root = Path::new(repository);
+    if !root.is_dir() {
+        return None;
+    }
+    let mut seen = Vec::new();
+    for dir in [
+        root.to_path_buf(),
+        root.join("snapshots"),
+        root.join("index"),
+        root.join("locks"),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten().take(10_000) {
+            let Ok(meta) = entry.metadata() else { continue };
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos() as i128);
+            seen.push((
+                format!("{}/{}", dir.display(), entry.file_name().to_string_lossy()),
+                meta.len(),
+                mtime,
+            ));
+        }
+    }
+    seen.sort();
+    Some(seen)
+}
+
+/// Whether a job is read now.
+pub fn due(
+    last_read: Option<Instant>,
+    now: Instant,
+    rescan: std::time::Duration,
+    changed: bool,
+) -> bool {
+    match last_read {
+        None => true,
+        Some(at) => changed || now.duration_since(at) >= rescan,
+    }
+}
+
+/// One job's state between cycles.
+#[derive(Debug, Default)]
+struct Watched {
+    outcome: Option<BackupJob>,
+    last_read: Option<Instant>,
+    print: Option<Vec<(String, u64, i128)>>,
+    copy_id: String,
+    last_restore: Option<Instant>,
+}
+
+/// Reads every job that is due and returns the current report.
+pub struct Watcher {
+    jobs: Vec<(Job, Watched)>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+async fn observe(job: &Job) -> Observation {
+    match job.kind {
+        Kind::Restic => restic::scan(job).await,
+        Kind::Borg => borg::scan(job).await,
+        Kind::Systemd => systemd::scan(job.unit.as_deref().unwrap_or_default(), job.timeout).await,
+        Kind::Freshness => {
+            let (path, max_age, min) = (
+                job.path.clone().unwrap_or_default(),
+                job.max_age_hours,
+                job.min_bytes,
+            );
+            tokio::task::spawn_blocking(move || freshness::scan(&path, max_age, min))
+                .await
+                .unwrap_or_else(|_| Observation::failed("the freshness check stopped"))
+        }
+        Kind::Script => script::scan(job.command.as_deref().unwrap_or_default(), job.timeout).await,
+    }
+}
+
+async fn restore_test(job: &Job, copy_id: &str) -> Option<RestoreTest> {
+    let spec = job.restore.as_ref()?;
+    let started = Instant::now();
+    let sampled = match job.kind {
+        Kind::Restic => {
+            restic::restore_test(job, copy_id, spec.sample, &spec.read_data_subset).await
+        }
+        Kind::Borg => borg::restore_test(job, copy_id, spec.sample).await,
+        _ => return None,
+    };
+    Some(RestoreTest {
+        at_ms: now_ms(),
+        result: sampled.result,
+        reason: run::clean(&sampled.reason, steward_proto::MAX_BACKUP_REASON),
+        snapshot: run::clean(copy_id, 128),
+        files_restored: sampled.files_restored,
+        files_compared: sampled.files_compared,
+        duration_ms: started.elapsed().as_millis() as i64,
+    })
+}
+
+impl Watcher {
+    pub fn new(jobs: Vec<Job>) -> Self {
+        Self {
+            jobs: jobs.into_iter().map(|j| (j, Watched::default())).collect(),
+        }
+    }
+
+    /// Reads the jobs that are due (concurrently, each bounded by its
+    /// timeout), runs restore tests that are due, and answers the report.
+    pub async fn cycle(&mut self) -> BackupReport {
+        let now = Instant::now();
+        let reads = self.jobs.iter_mut().map(|(job, watched)| async move {
+            let print = job.repository.as_deref().and_then(fingerprint);
+            let changed = print.is_some() && print != watched.print;
+            if !due(watched.last_read, now, job.rescan, changed) {
+                return;
+            }
+            let seen = observe(job).await;
+            // Fingerprinted after the read: what the read itself touched
+            // (restic's cache, borg's hints) does not count as a change.
+            watched.print = job.repository.as_deref().and_then(fingerprint);
+            watched.last_read = Some(Instant::now());
+            let outcome = merge(watched.outcome.as_ref(), &seen, job, now_ms());
+            if outcome.result == BackupResult::Ok && !seen.copy_id.is_empty() {
+                watched.copy_id.clone_from(&seen.copy_id);
+            }
+            if watched.outcome.as_ref() != Some(&outcome) {
+                tracing::info!(job = %job.name, result = outcome.result.as_str(), reason = %outcome.reason, "Backup job outcome.");
+            }
+            watched.outcome = Some(outcome);
+            let restore_due = job.restore.as_ref().is_some_and(|spec| {
+                watched.last_restore.is_none_or(|at| at.elapsed().as_secs_f64() >= spec.every_hours * 3600.0)
+            });
+            if restore_due && !watched.copy_id.is_empty() {
+                let test = restore_test(job, &watched.copy_id).await;
+                watched.last_restore = Some(Instant::now());
+                // The test reads the repository too.
+                watched.print = job.repository.as_deref().and_then(fingerprint);
+                if let (Some(outcome), Some(test)) = (watched.outcome.as_mut(), test) {
+                    tracing::info!(job = %job.name, result = test.result.as_str(), reason = %test.reason, "Restore test.");
+                    outcome.restore_test = Some(test);
+                }
+            }
+        });
+        futures_util::future::join_all(reads).await;
+        BackupReport {
+            jobs: self
+                .jobs
+                .iter()
+                .filter_map(|(_, w)| w.outcome.clone())
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> Job {
+        config::parse(
+            r#"{"jobs":[{"name":"home","kind":"restic","repository":"/r","max_age_hours":10}]}"#,
+            |_| None,
+        )
+        .unwrap()
+        .remove(0)
+    }
+
+    #[test]
+    fn a_failure_seen_again_is_the_same_outcome_and_good_copies_are_remembered() {
+        let job = job();
+        let good = Observation {
+            result: BackupResult::Ok,
+            reason: "snapshot ab".into(),
+            run_ms: Some(1_000),
+            newest_good_ms: Some(1_000),
+            size_bytes: Some(5),
+            ..Observation::default()
+        };
+        let first = merge(None, &good, &job, 2_000);
+        assert_eq!(
+            (first.last_run_ms, first.newest_good_ms, first.max_age_hours),
+            (Some(1_000), Some(1_000), Some(10))
+        );
+        let bad = Observation::failed("wrong password for the repository");
+        let failing = merge(Some(&first), &bad, &job, 5_000);
+        assert_eq!(
+            (failing.result, failing.last_run_ms, failing.newest_good_ms),
+            (BackupResult::Failed, Some(5_000), Some(1_000))
+        );
+        let again = merge(Some(&failing), &bad, &job, 9_000);
+        assert_eq!(again, failing, "the same failure is not a new outcome");
+        let other = merge(
+            Some(&failing),
+            &Observation::failed("no repository at this location"),
+            &job,
+            9_000,
+        );
+        assert_eq!(other.last_run_ms, Some(9_000));
+        let running = Observation {
+            running: true,
+            ..Observation::default()
+        };
+        assert_eq!(merge(Some(&first), &running, &job, 9_000), first);
+    }
+
+    #[test]
+    fn repositories_are_read_when_they_change_or_slowly() {
+        let t0 = Instant::now();
+        let hour = std::time::Duration::from_secs(3600);
+        assert!(due(None, t0, hour, false));
+        assert!(!due(Some(t0), t0 + hour / 2, hour, false));
+        assert!(due(Some(t0), t0 + hour / 2, hour, true));
+        assert!(due(Some(t0), t0 + hour, hour, false));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("snapshots")).unwrap();
+        let repo = dir.path().to_str().unwrap();
+        let before = fingerprint(repo);
+        assert!(before.is_some());
+        assert_eq!(fingerprint(repo), before);
+        std::fs::write(dir.path().join("snapshots/abc"), b"x").unwrap();
+        assert_ne!(fingerprint(repo), before);
+        assert_eq!(fingerprint("sftp:host:/repo"), None);
+    }
+}
