@@ -103,6 +103,26 @@ pub fn observe(archives: &[Archive], info: Option<&Archive>) -> Observation {
     }
 }
 
+/// The line of borg's stderr that says what went wrong: after a
+/// traceback borg prints its platform (`Platform:`, `Borg:`, `PID:`,
+/// `sys.argv:`, `SSH_ORIGINAL_COMMAND:` …), which says nothing.
+pub fn said(stderr: &str) -> String {
+    const NOISE: &[&str] = &[
+        "Platform:",
+        "Linux:",
+        "Borg:",
+        "PID:",
+        "sys.argv:",
+        "SSH_ORIGINAL_COMMAND:",
+    ];
+    let line = stderr
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty() && !NOISE.iter().any(|n| l.starts_with(n)))
+        .unwrap_or("");
+    run::clean(line, 300)
+}
+
 /// Why a borg command failed.
 pub fn failure(output: &Output, timeout: Duration) -> (BackupResult, String) {
     if output.timed_out {

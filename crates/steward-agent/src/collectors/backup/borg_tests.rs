@@ -122,6 +122,11 @@ fn failures_have_clear_reasons() {
         failure(&output(Some(2), "Error\n"), t).1,
         "borg exited with 2: Error"
     );
+    let traceback = "Traceback (most recent call last):\n  File \"x\"\nborg.crypto.low_level.IntegrityError: MAC Authentication failed\n\nPlatform: Linux vm 6.1\nBorg: 1.2.4  Python: CPython 3.11.2\nPID: 5, CWD: /\nsys.argv: ['borg', 'list']\nSSH_ORIGINAL_COMMAND: None\n";
+    assert_eq!(
+        failure(&output(Some(2), traceback), t).1,
+        "borg exited with 2: borg.crypto.low_level.IntegrityError: MAC Authentication failed"
+    );
     let hung = Output {
         timed_out: true,
         ..output(None, "")
