@@ -154,21 +154,15 @@ pub fn failure(output: &Output, timeout: Duration) -> (BackupResult, String) {
     match output.code {
         Some(1) => (
             BackupResult::Warning,
-            format!("borg warned: {}", run::last_line(&output.stderr, 300)),
+            format!("borg warned: {}", said(&output.stderr)),
         ),
         Some(code) => (
             BackupResult::Failed,
-            format!(
-                "borg exited with {code}: {}",
-                run::last_line(&output.stderr, 300)
-            ),
+            format!("borg exited with {code}: {}", said(&output.stderr)),
         ),
         None => (
             BackupResult::Failed,
-            format!(
-                "borg did not finish: {}",
-                run::last_line(&output.stderr, 300)
-            ),
+            format!("borg did not finish: {}", said(&output.stderr)),
         ),
     }
 }
