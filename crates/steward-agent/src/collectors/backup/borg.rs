@@ -106,7 +106,7 @@ pub fn observe(archives: &[Archive], info: Option<&Archive>) -> Observation {
 /// The line of borg's stderr that says what went wrong: after a
 /// traceback borg prints its platform (`Platform:`, `Borg:`, `PID:`,
 /// `sys.argv:`, `SSH_ORIGINAL_COMMAND:` …), which says nothing.
-pub fn said(stderr: &str) -> String {
+pub fn what_borg_said(stderr: &str) -> String {
     const NOISE: &[&str] = &[
         "Platform:",
         "Linux:",
@@ -154,15 +154,18 @@ pub fn failure(output: &Output, timeout: Duration) -> (BackupResult, String) {
     match output.code {
         Some(1) => (
             BackupResult::Warning,
-            format!("borg warned: {}", said(&output.stderr)),
+            format!("borg warned: {}", what_borg_said(&output.stderr)),
         ),
         Some(code) => (
             BackupResult::Failed,
-            format!("borg exited with {code}: {}", said(&output.stderr)),
+            format!(
+                "borg exited with {code}: {}",
+                what_borg_said(&output.stderr)
+            ),
         ),
         None => (
             BackupResult::Failed,
-            format!("borg did not finish: {}", said(&output.stderr)),
+            format!("borg did not finish: {}", what_borg_said(&output.stderr)),
         ),
     }
 }
