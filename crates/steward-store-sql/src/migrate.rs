@@ -52,6 +52,8 @@ migrations!(
     "0014_versions.sql",
     "0015_undelivered.sql",
     "0016_resolved_by.sql",
+    "0017_patching.sql",
+    "0018_backups.sql",
 );
 
 /// The migrations of one database.

@@ -15,6 +15,7 @@
 mod alerting;
 mod alerts;
 mod audit;
+mod backups;
 mod devices;
 mod fleet;
 mod ingest;
@@ -28,6 +29,7 @@ mod tenancy;
 pub use alerting::*;
 pub use alerts::*;
 pub use audit::*;
+pub use backups::*;
 pub use devices::*;
 pub use fleet::*;
 pub use ingest::*;
@@ -147,6 +149,7 @@ pub trait Store:
     + MetricStore
     + JobStore
     + FleetStore
+    + BackupStore
     + Send
     + Sync
     + 'static
