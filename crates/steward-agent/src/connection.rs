@@ -210,8 +210,13 @@ async fn checks_loop(
     }
 }
 
+/// How often an unchanged backup report is sent again: the server judges
+/// a copy's age at each report.
+const BACKUPS_RESEND: Duration = Duration::from_secs(600);
+
 /// Looks at the backup jobs every `every`; a report goes out when it
-/// differs from the last one (and at every connection).
+/// differs from the last one, every [`BACKUPS_RESEND`], and at every
+/// connection.
 async fn backups_loop(
     jobs: Vec<crate::collectors::backup::config::Job>,
     every: Duration,
@@ -221,6 +226,7 @@ async fn backups_loop(
     let mut watcher = crate::collectors::backup::Watcher::new(jobs);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut sent = Instant::now();
     loop {
         tick.tick().await;
         let report = watcher.cycle().await;
@@ -230,7 +236,8 @@ async fn backups_loop(
             *latest = Some(report);
             changed
         };
-        if changed {
+        if changed || sent.elapsed() >= BACKUPS_RESEND {
+            sent = Instant::now();
             ready.notify_one();
         }
     }

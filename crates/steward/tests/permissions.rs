@@ -49,6 +49,8 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
             "devices.view",
         ),
         (("GET", "/api/v1/devices/{id}/checks"), "devices.view"),
+        (("GET", "/api/v1/devices/{id}/backups"), "devices.view"),
+        (("GET", "/api/v1/backups/summary"), "devices.view"),
         (
             ("GET", "/api/v1/devices/{id}/metrics/{name}"),
             "devices.view",
