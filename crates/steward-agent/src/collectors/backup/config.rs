@@ -83,7 +83,7 @@ struct JobSpec {
     #[serde(default)]
     timeout_secs: Option<u64>,
     #[serde(default)]
-    rescan_minutes: Option<u64>,
+    rescan_minutes: Option<f64>,
     #[serde(default)]
     restore_test: Option<RestoreSpec>,
 }
@@ -207,15 +207,7 @@ pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Vec<Job
             command: s.command,
             max_age_hours,
             timeout: Duration::from_secs(s.timeout_secs.unwrap_or(120).clamp(1, 6 * 3600)),
-            rescan: Duration::from_secs(
-                60 * s
-                    .rescan_minutes
-                    .unwrap_or(match s.kind {
-                        Kind::Restic | Kind::Borg => 360,
-                        _ => 5,
-                    })
-                    .max(1),
-            ),
+            rescan: rescan(s.rescan_minutes, s.kind),
             restore: s.restore_test,
         });
     }
@@ -226,6 +218,17 @@ pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Vec<Job
         ));
     }
     Ok(jobs)
+}
+
+/// The slow interval: six hours for a repository (read sooner when it
+/// changed), five minutes for the others; at least a second.
+fn rescan(minutes: Option<f64>, kind: Kind) -> Duration {
+    let default = match kind {
+        Kind::Restic | Kind::Borg => 360.0,
+        _ => 5.0,
+    };
+    let minutes = minutes.filter(|m| m.is_finite()).unwrap_or(default);
+    Duration::from_secs_f64((minutes * 60.0).clamp(1.0, 7.0 * 86_400.0))
 }
 
 fn unit_ok(unit: &str) -> bool {

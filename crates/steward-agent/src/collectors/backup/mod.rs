@@ -230,7 +230,8 @@ impl Watcher {
         let now = Instant::now();
         let reads = self.jobs.iter_mut().map(|(job, watched)| async move {
             let print = job.repository.as_deref().and_then(fingerprint);
-            let changed = print.is_some() && print != watched.print;
+            // A repository appearing or vanishing is a change too.
+            let changed = print != watched.print;
             if !due(watched.last_read, now, job.rescan, changed) {
                 return;
             }

@@ -122,7 +122,8 @@ pub fn failure(output: &Output, timeout: Duration) -> (BackupResult, String) {
             "wrong password for the repository".into(),
         ),
         _ if said("is there a repository at the following location")
-            || said("repository does not exist") =>
+            || said("repository does not exist")
+            || (said("config cannot be loaded") && said("no such file or directory")) =>
         {
             (
                 BackupResult::Failed,

@@ -88,6 +88,13 @@ fn failures_have_clear_reasons() {
         failure(&output(Some(1), gone), t).1,
         "no repository at this location"
     );
+    // A repository removed under a warm cache (recorded).
+    let removed =
+        "Fatal: config cannot be loaded: open /tmp/x/spare/config: no such file or directory\n";
+    assert_eq!(
+        failure(&output(Some(1), removed), t).1,
+        "no repository at this location"
+    );
     // restic 0.17 exit codes.
     assert_eq!(
         failure(&output(Some(10), ""), t).1,
