@@ -409,6 +409,11 @@ impl Agent {
     }
 
     pub fn start(&mut self, interval: &str) {
+        self.start_with(interval, &[]);
+    }
+
+    /// [`Agent::start`] with more `run` flags.
+    pub fn start_with(&mut self, interval: &str, more: &[&str]) {
         let log = std::fs::File::create(self.state_dir.join(format!("{}.log", self.name))).unwrap();
         let child = Command::new(AGENT)
             .arg("--state-dir")
@@ -424,6 +429,7 @@ impl Agent {
                 "--reconnect-max",
                 "3s",
             ])
+            .args(more)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
