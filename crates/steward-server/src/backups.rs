@@ -111,20 +111,19 @@ pub fn judge(job: &BackupJob, earlier_sizes: &[u64], now_ms: i64) -> Vec<Judged>
         None => findings.push((PluginState::Critical, "no good copy known".to_string())),
         Some(_) => {}
     }
-    if let (BackupResult::Ok | BackupResult::Warning, Some(size)) = (job.result, job.size_bytes) {
-        if earlier_sizes.len() >= 3 {
-            if let Some(typical) = median(earlier_sizes).filter(|m| size < m / 2) {
-                findings.push((
-                    PluginState::Warning,
-                    format!(
-                        "size dropped to {} from a typical {} ({} earlier runs)",
-                        bytes(size),
-                        bytes(typical),
-                        earlier_sizes.len()
-                    ),
-                ));
-            }
-        }
+    if let (BackupResult::Ok | BackupResult::Warning, Some(size)) = (job.result, job.size_bytes)
+        && earlier_sizes.len() >= 3
+        && let Some(typical) = median(earlier_sizes).filter(|m| size < m / 2)
+    {
+        findings.push((
+            PluginState::Warning,
+            format!(
+                "size dropped to {} from a typical {} ({} earlier runs)",
+                bytes(size),
+                bytes(typical),
+                earlier_sizes.len()
+            ),
+        ));
     }
     let worst = findings.iter().map(|(s, _)| *s).max_by_key(|s| match s {
         PluginState::Ok => 0,

@@ -76,10 +76,10 @@ pub fn merge(
     job: &Job,
     now_ms: i64,
 ) -> BackupJob {
-    if seen.running {
-        if let Some(previous) = previous {
-            return previous.clone();
-        }
+    if seen.running
+        && let Some(previous) = previous
+    {
+        return previous.clone();
     }
     let same_failure = previous.filter(|p| p.result == seen.result && p.reason == seen.reason);
     let last_run_ms = seen
