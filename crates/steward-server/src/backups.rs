@@ -172,6 +172,23 @@ pub fn judge(job: &BackupJob, earlier_sizes: &[u64], now_ms: i64) -> Vec<Judged>
     judged
 }
 
+/// OK for the checks of jobs stored before and missing from `reported`
+/// (taken out of the agent's configuration), so their alerts resolve.
+pub fn dropped(stored: &[String], reported: &[BackupJob]) -> Vec<Judged> {
+    stored
+        .iter()
+        .filter(|name| !reported.iter().any(|j| &j.name == *name))
+        .flat_map(|name| {
+            let check = check_name(name);
+            [check.clone(), format!("{check}.restore")].map(|check| Judged {
+                check,
+                state: PluginState::Ok,
+                message: format!("backup job {name} is no longer configured"),
+            })
+        })
+        .collect()
+}
+
 /// `backup.configured` for a device whose tags require a backup.
 pub fn configured(tags: &[String], jobs: usize) -> Option<Judged> {
     tags.iter().any(|t| t == REQUIRED_TAG).then(|| Judged {
@@ -200,6 +217,19 @@ fn state_text(state: PluginState) -> String {
 pub async fn on_report(state: &AppState, device: &DeviceAuth, report: BackupReport) {
     let now = crate::now_ms();
     let scope = Scope::org(device.org_id);
+    // Jobs the device no longer reports: their checks clear.
+    let before = state
+        .store
+        .device_backups(&scope, device.id)
+        .await
+        .unwrap_or_default();
+    let gone = dropped(
+        &before
+            .iter()
+            .map(|j| j.job.name.clone())
+            .collect::<Vec<_>>(),
+        &report.jobs,
+    );
     if let Err(error) = state
         .store
         .record_backups(device.id, device.org_id, &report.jobs, crate::now_secs())
@@ -225,6 +255,7 @@ pub async fn on_report(state: &AppState, device: &DeviceAuth, report: BackupRepo
         };
         judged.extend(judge(job, &earlier, now));
     }
+    judged.extend(gone);
     if let Ok(detail) = state.store.get_device(&scope, device.id).await {
         judged.extend(configured(&detail.summary.tags, report.jobs.len()));
     }

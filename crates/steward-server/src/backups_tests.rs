@@ -152,3 +152,17 @@ fn check_names_are_valid_whatever_the_job_is_called() {
     assert_eq!(median(&[u64::MAX, u64::MAX]), Some(u64::MAX - 1));
     assert_eq!(bytes(5 * 1024 * 1024), "5.0 MiB");
 }
+
+#[test]
+fn jobs_taken_out_of_the_configuration_clear_their_checks() {
+    let kept = job(BackupResult::Ok, Some(1), None);
+    let cleared = dropped(&["Home Dirs".into(), "old".into()], &[kept]);
+    assert_eq!(
+        states(&cleared),
+        vec![
+            ("backup.old".to_string(), PluginState::Ok),
+            ("backup.old.restore".to_string(), PluginState::Ok)
+        ]
+    );
+    assert_eq!(cleared[0].message, "backup job old is no longer configured");
+}

@@ -324,6 +324,49 @@ mod tests {
         assert_eq!(merge(Some(&first), &running, &job, 9_000), first);
     }
 
+    /// A repository whose tool hangs gets a status of its own within its
+    /// timeout; the other jobs report as usual.
+    #[tokio::test]
+    async fn a_hanging_repository_is_one_jobs_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let hang = dir.path().join("hang.sh");
+        std::fs::write(&hang, "#!/bin/sh\nsleep 30\n").unwrap();
+        std::fs::set_permissions(&hang, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        std::fs::create_dir(dir.path().join("dumps")).unwrap();
+        std::fs::write(dir.path().join("dumps/db.sql"), vec![b'x'; 2048]).unwrap();
+        let text = format!(
+            r#"{{"jobs":[
+                {{"name":"stuck","kind":"restic","repository":"sftp:host:/r","program":"{}","timeout_secs":1}},
+                {{"name":"borg","kind":"borg","repository":"/nowhere","program":"{}","timeout_secs":1}},
+                {{"name":"dumps","kind":"freshness","path":"{}","min_bytes":1000}}]}}"#,
+            hang.display(),
+            hang.display(),
+            dir.path().join("dumps").display()
+        );
+        let jobs = config::parse(&text, |_| None).unwrap();
+        let started = Instant::now();
+        let report = Watcher::new(jobs).cycle().await;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "{:?}",
+            started.elapsed()
+        );
+        let by_name = |name: &str| report.jobs.iter().find(|j| j.name == name).unwrap();
+        let stuck = by_name("stuck");
+        assert_eq!(stuck.result, BackupResult::Failed);
+        assert_eq!(
+            stuck.reason,
+            "restic did not answer within 1 s (repository unreachable or hanging)"
+        );
+        assert!(
+            by_name("borg").reason.contains("did not answer within 1 s"),
+            "{:?}",
+            by_name("borg")
+        );
+        assert_eq!(by_name("dumps").result, BackupResult::Ok);
+    }
+
     #[test]
     fn repositories_are_read_when_they_change_or_slowly() {
         let t0 = Instant::now();
