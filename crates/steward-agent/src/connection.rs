@@ -93,23 +93,21 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
             checks_ready.clone(),
         ));
     }
-    // With no job configured the report stays empty: the server learns
-    // that this device has no backup (a policy may require one).
-    // A device with jobs reports nothing until they were first looked at.
+    // With no job configured the report is empty (sent at once): the
+    // server learns that this device has no backup (a policy may require
+    // one). A device with jobs reports once they were first looked at.
     let latest_backups: Shared<Option<steward_proto::BackupReport>> = Arc::new(Mutex::new(
         backups
             .is_empty()
             .then(steward_proto::BackupReport::default),
     ));
     let backups_ready = Arc::new(Notify::new());
-    if !backups.is_empty() {
-        tokio::spawn(backups_loop(
-            backups,
-            backup_interval,
-            latest_backups.clone(),
-            backups_ready.clone(),
-        ));
-    }
+    tokio::spawn(backups_loop(
+        backups,
+        backup_interval,
+        latest_backups.clone(),
+        backups_ready.clone(),
+    ));
     let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = Arc::new(crate::jobs::Runner::open(
         dir,

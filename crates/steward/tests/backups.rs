@@ -140,7 +140,12 @@ async fn backups_are_monitored_alerted_and_restore_tested() {
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
     let api = server.api();
     // Ordinary check monitors, alerting at once.
-    for check in ["backup.mail", "backup.spare", "backup.home.restore"] {
+    for check in [
+        "backup.mail",
+        "backup.spare",
+        "backup.home.restore",
+        "backup.configured",
+    ] {
         let (status, body) = api
             .post("/api/v1/monitors", json!({ "name": format!("{check} failing"), "spec": { "kind": "check", "check": check } }))
             .await;
@@ -280,6 +285,35 @@ async fn backups_are_monitored_alerted_and_restore_tested() {
         runs.iter()
             .any(|r| r["kind"] == "restore_test" && r["result"] == "failed"),
         "{runs:?}"
+    );
+
+    // A device whose tag requires a backup and that has none.
+    let tagged = tokio::task::block_in_place(|| {
+        server.cli_json(&[
+            "enroll-token",
+            "create",
+            "--uses",
+            "1",
+            "--tag",
+            "backup-required",
+        ])
+    });
+    let mut bare = tokio::task::block_in_place(|| {
+        Agent::enroll(root.path(), "bare", tagged["token"].as_str().unwrap())
+    });
+    bare.start("5s");
+    let unconfigured = alert("backup.configured failing");
+    assert_eq!(
+        unconfigured["device_id"],
+        bare.device_id.as_str(),
+        "{unconfigured}"
+    );
+    assert!(
+        unconfigured["summary"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no backup job is configured"),
+        "{unconfigured}"
     );
 
     // The CLI reads the same.
