@@ -227,16 +227,24 @@ async fn backups_loop(
     let mut sent = Instant::now();
     loop {
         tick.tick().await;
-        let report = watcher.cycle().await;
-        let changed = {
-            let mut latest = lock(&latest);
-            let changed = latest.as_ref() != Some(&report);
-            *latest = Some(report);
-            changed
-        };
+        // Published as each job finishes: a hanging repository holds back
+        // no other job's news.
+        let mut changed = false;
+        watcher
+            .cycle_with(|report| {
+                let mut latest = lock(&latest);
+                if latest.as_ref() != Some(&report) {
+                    *latest = Some(report);
+                    changed = true;
+                    ready.notify_one();
+                }
+            })
+            .await;
         if changed || sent.elapsed() >= BACKUPS_RESEND {
             sent = Instant::now();
-            ready.notify_one();
+            if !changed {
+                ready.notify_one();
+            }
         }
     }
 }

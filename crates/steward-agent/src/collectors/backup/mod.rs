@@ -165,9 +165,10 @@ struct Watched {
     last_restore: Option<Instant>,
 }
 
-/// Reads every job that is due and returns the current report.
+/// Reads every job that is due and keeps the current report.
 pub struct Watcher {
-    jobs: Vec<(Job, Watched)>,
+    jobs: Vec<Job>,
+    watched: Vec<Watched>,
 }
 
 fn now_ms() -> i64 {
@@ -217,59 +218,96 @@ async fn restore_test(job: &Job, copy_id: &str) -> Option<RestoreTest> {
     })
 }
 
+/// Reads one job if it is due, then runs its restore test if that is due.
+async fn visit(job: &Job, mut watched: Watched, now: Instant) -> Watched {
+    let print = job.repository.as_deref().and_then(fingerprint);
+    // A repository appearing or vanishing is a change too.
+    let changed = print != watched.print;
+    if !due(watched.last_read, now, job.rescan, changed) {
+        return watched;
+    }
+    let seen = observe(job).await;
+    // Fingerprinted after the read: what the read itself touched
+    // (restic's cache, borg's hints) does not count as a change.
+    watched.print = job.repository.as_deref().and_then(fingerprint);
+    watched.last_read = Some(Instant::now());
+    let outcome = merge(watched.outcome.as_ref(), &seen, job, now_ms());
+    if outcome.result == BackupResult::Ok && !seen.copy_id.is_empty() {
+        watched.copy_id.clone_from(&seen.copy_id);
+    }
+    if watched.outcome.as_ref() != Some(&outcome) {
+        tracing::info!(job = %job.name, result = outcome.result.as_str(), reason = %outcome.reason, "Backup job outcome.");
+    }
+    watched.outcome = Some(outcome);
+    let restore_due = job.restore.as_ref().is_some_and(|spec| {
+        watched
+            .last_restore
+            .is_none_or(|at| at.elapsed().as_secs_f64() >= spec.every_hours * 3600.0)
+    });
+    if restore_due && !watched.copy_id.is_empty() {
+        let test = restore_test(job, &watched.copy_id).await;
+        watched.last_restore = Some(Instant::now());
+        // The test reads the repository too.
+        watched.print = job.repository.as_deref().and_then(fingerprint);
+        if let (Some(outcome), Some(test)) = (watched.outcome.as_mut(), test) {
+            tracing::info!(job = %job.name, result = test.result.as_str(), reason = %test.reason, "Restore test.");
+            outcome.restore_test = Some(test);
+        }
+    }
+    watched
+}
+
 impl Watcher {
     pub fn new(jobs: Vec<Job>) -> Self {
-        Self {
-            jobs: jobs.into_iter().map(|j| (j, Watched::default())).collect(),
+        let watched = jobs.iter().map(|_| Watched::default()).collect();
+        Self { jobs, watched }
+    }
+
+    /// The jobs' outcomes as they stand.
+    pub fn report(&self) -> BackupReport {
+        BackupReport {
+            jobs: self
+                .watched
+                .iter()
+                .filter_map(|w| w.outcome.clone())
+                .collect(),
         }
     }
 
     /// Reads the jobs that are due (concurrently, each bounded by its
-    /// timeout), runs restore tests that are due, and answers the report.
-    pub async fn cycle(&mut self) -> BackupReport {
+    /// timeout) and runs the restore tests that are due; `publish` gets the
+    /// report each time a job finishes, so a slow or hanging repository
+    /// holds back no other job's news. Answers the final report.
+    pub async fn cycle_with(&mut self, mut publish: impl FnMut(BackupReport)) -> BackupReport {
+        use futures_util::StreamExt;
         let now = Instant::now();
-        let reads = self.jobs.iter_mut().map(|(job, watched)| async move {
-            let print = job.repository.as_deref().and_then(fingerprint);
-            // A repository appearing or vanishing is a change too.
-            let changed = print != watched.print;
-            if !due(watched.last_read, now, job.rescan, changed) {
-                return;
-            }
-            let seen = observe(job).await;
-            // Fingerprinted after the read: what the read itself touched
-            // (restic's cache, borg's hints) does not count as a change.
-            watched.print = job.repository.as_deref().and_then(fingerprint);
-            watched.last_read = Some(Instant::now());
-            let outcome = merge(watched.outcome.as_ref(), &seen, job, now_ms());
-            if outcome.result == BackupResult::Ok && !seen.copy_id.is_empty() {
-                watched.copy_id.clone_from(&seen.copy_id);
-            }
-            if watched.outcome.as_ref() != Some(&outcome) {
-                tracing::info!(job = %job.name, result = outcome.result.as_str(), reason = %outcome.reason, "Backup job outcome.");
-            }
-            watched.outcome = Some(outcome);
-            let restore_due = job.restore.as_ref().is_some_and(|spec| {
-                watched.last_restore.is_none_or(|at| at.elapsed().as_secs_f64() >= spec.every_hours * 3600.0)
+        // Jobs still being read keep their last outcome in what is published.
+        let mut current: Vec<Option<BackupJob>> =
+            self.watched.iter().map(|w| w.outcome.clone()).collect();
+        let jobs = &self.jobs;
+        let mut visits: futures_util::stream::FuturesUnordered<_> = self
+            .watched
+            .iter_mut()
+            .enumerate()
+            .map(|(index, watched)| {
+                let taken = std::mem::take(watched);
+                async move { (index, visit(&jobs[index], taken, now).await) }
+            })
+            .collect();
+        while let Some((index, watched)) = visits.next().await {
+            current[index].clone_from(&watched.outcome);
+            self.watched[index] = watched;
+            publish(BackupReport {
+                jobs: current.iter().flatten().cloned().collect(),
             });
-            if restore_due && !watched.copy_id.is_empty() {
-                let test = restore_test(job, &watched.copy_id).await;
-                watched.last_restore = Some(Instant::now());
-                // The test reads the repository too.
-                watched.print = job.repository.as_deref().and_then(fingerprint);
-                if let (Some(outcome), Some(test)) = (watched.outcome.as_mut(), test) {
-                    tracing::info!(job = %job.name, result = test.result.as_str(), reason = %test.reason, "Restore test.");
-                    outcome.restore_test = Some(test);
-                }
-            }
-        });
-        futures_util::future::join_all(reads).await;
-        BackupReport {
-            jobs: self
-                .jobs
-                .iter()
-                .filter_map(|(_, w)| w.outcome.clone())
-                .collect(),
         }
+        drop(visits);
+        self.report()
+    }
+
+    /// [`Watcher::cycle_with`] without the intermediate reports.
+    pub async fn cycle(&mut self) -> BackupReport {
+        self.cycle_with(|_| {}).await
     }
 }
 
@@ -365,6 +403,42 @@ mod tests {
             by_name("borg")
         );
         assert_eq!(by_name("dumps").result, BackupResult::Ok);
+    }
+
+    /// What is published while a job is being read still holds that job's
+    /// last outcome, and a fast job's news does not wait for a slow one.
+    #[tokio::test]
+    async fn reports_go_out_as_each_job_finishes() {
+        let dir = tempfile::tempdir().unwrap();
+        // The slow job watches a directory: changing it makes the job due.
+        let text = format!(
+            r#"{{"jobs":[
+            {{"name":"slow","kind":"script","repository":"{}","command":"sleep 2; echo '{{\"result\":\"ok\",\"last_run_ms\":1000}}'"}},
+            {{"name":"fast","kind":"script","command":"echo '{{\"result\":\"ok\",\"last_run_ms\":2000}}'"}}]}}"#,
+            dir.path().display()
+        );
+        let mut watcher = Watcher::new(config::parse(&text, |_| None).unwrap());
+        assert_eq!(watcher.cycle().await.jobs.len(), 2);
+        std::fs::write(dir.path().join("new-snapshot"), b"x").unwrap();
+        let started = Instant::now();
+        let mut published = Vec::new();
+        let last = watcher
+            .cycle_with(|report| published.push((started.elapsed(), report.jobs.len())))
+            .await;
+        assert_eq!(last.jobs.len(), 2);
+        assert_eq!(published.len(), 2);
+        assert!(
+            published.iter().all(|(_, jobs)| *jobs == 2),
+            "{published:?}"
+        );
+        assert!(
+            published[0].0 < std::time::Duration::from_secs(1),
+            "{published:?}"
+        );
+        assert!(
+            published[1].0 >= std::time::Duration::from_secs(2),
+            "{published:?}"
+        );
     }
 
     #[test]
