@@ -95,26 +95,66 @@ pub fn observe(props: &BTreeMap<String, String>, unit: &str) -> Observation {
     }
 }
 
-pub async fn scan(unit: &str, timeout: std::time::Duration) -> Observation {
+/// The service a timer starts (`Unit=` of `systemctl show`), when it is
+/// a plain unit name.
+pub fn timer_service(props: &BTreeMap<String, String>) -> Option<String> {
+    props
+        .get("Unit")
+        .filter(|u| {
+            !u.is_empty()
+                && u.len() <= 256
+                && u.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.@:\\".contains(c))
+        })
+        .cloned()
+}
+
+async fn show(
+    unit: &str,
+    properties: &str,
+    timeout: std::time::Duration,
+) -> Result<BTreeMap<String, String>, Observation> {
     let cmd = Cmd::new("systemctl")
         .env("TZ", "UTC")
         .arg("show")
         .arg("--timestamp=unix")
         .arg("-p")
-        .arg(PROPERTIES)
+        .arg(properties)
         .arg("--")
         .arg(unit);
     let output = run::run(&cmd, timeout, 64 * 1024).await;
     if output.timed_out {
-        return Observation::failed("systemctl did not answer");
+        return Err(Observation::failed("systemctl did not answer"));
     }
     if output.code != Some(0) {
-        return Observation::failed(&format!(
+        return Err(Observation::failed(&format!(
             "systemctl show failed: {}",
             run::last_line(&output.stderr, 200)
-        ));
+        )));
     }
-    observe(&parse_show(&String::from_utf8_lossy(&output.stdout)), unit)
+    Ok(parse_show(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// The last run of a service, or of the service a `.timer` starts.
+pub async fn scan(unit: &str, timeout: std::time::Duration) -> Observation {
+    let service = if unit.ends_with(".timer") {
+        match show(unit, "Unit,LoadState", timeout).await {
+            Err(failed) => return failed,
+            Ok(props) if props.get("LoadState").map(String::as_str) == Some("not-found") => {
+                return Observation::failed(&format!("unit {unit} not found"));
+            }
+            Ok(props) => match timer_service(&props) {
+                Some(service) => service,
+                None => return Observation::failed(&format!("{unit} names no service")),
+            },
+        }
+    } else {
+        unit.to_string()
+    };
+    match show(&service, PROPERTIES, timeout).await {
+        Ok(props) => observe(&props, &service),
+        Err(failed) => failed,
+    }
 }
 
 #[cfg(test)]
@@ -163,5 +203,30 @@ mod tests {
         );
         assert_eq!(parse_timestamp("@99999999999999999999"), None);
         assert_eq!(parse_timestamp("Tue 2023-11-14 22:13:20 CET"), None);
+    }
+
+    /// Whether systemd runs here or not, a unit that does not exist is a
+    /// failure with a reason, never a hang or a panic.
+    #[tokio::test]
+    async fn a_missing_unit_fails_clearly() {
+        for unit in [
+            "steward-no-such-backup.service",
+            "steward-no-such-backup.timer",
+        ] {
+            let seen = scan(unit, std::time::Duration::from_secs(10)).await;
+            assert_eq!(seen.result, BackupResult::Failed, "{seen:?}");
+            assert!(!seen.reason.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_timer_names_its_service() {
+        let props = parse_show("Unit=restic-backup.service\nLoadState=loaded\n");
+        assert_eq!(
+            timer_service(&props).as_deref(),
+            Some("restic-backup.service")
+        );
+        assert_eq!(timer_service(&parse_show("Unit=x; rm -rf /\n")), None);
+        assert_eq!(timer_service(&parse_show("LoadState=loaded\n")), None);
     }
 }
