@@ -9,7 +9,7 @@
 //!    "password_file": "/etc/steward/restic.pass", "max_age_hours": 26,
 //!    "restore_test": {"every_hours": 24, "sample": 5, "read_data_subset": "1/20"}},
 //!   {"name": "mail", "kind": "borg", "repository": "/srv/borg", "password_env": "BORG_PASS"},
-//!   {"name": "db", "kind": "systemd", "unit": "db-backup.service"},
+//!   {"name": "db", "kind": "systemd", "unit": "db-backup.timer"},
 //!   {"name": "dumps", "kind": "freshness", "path": "/var/backups", "max_age_hours": 26, "min_bytes": 1000},
 //!   {"name": "tape", "kind": "script", "command": "/usr/local/bin/tape-status --json"}
 //! ]}
