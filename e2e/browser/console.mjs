@@ -65,6 +65,14 @@ await walk(browser, "console", outDir, async (step, errors) => {
   await page.waitForSelector("#device h2 >> text=Pending updates");
   await page.waitForSelector("#device h2 >> text=Installed packages");
 
+  step("backups: the device's tab and the fleet's success rates");
+  await page.click(".tabs button[data-tab=backups]");
+  await page.waitForSelector("#device h2 >> text=Backup jobs");
+  await page.waitForSelector("#device >> text=No backup job is configured");
+  await page.goto(url + "#/backups");
+  await page.waitForSelector("#backup-devices h2 >> text=Devices");
+  await shot(page, "backups");
+
   step("acknowledge an alert");
   await page.goto(url + "#/alerts");
   await page.waitForSelector("#alerts tr.alert");

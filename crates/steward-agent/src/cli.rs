@@ -69,6 +69,14 @@ pub enum Command {
         log_rules: Vec<crate::collectors::logs::LogRule>,
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         check_interval: Duration,
+        /// Backup jobs to watch (restic, borg, systemd units, freshness,
+        /// script hooks): a JSON file, see `collectors::backup::config`.
+        #[arg(long)]
+        backup_config: Option<PathBuf>,
+        /// How often backup jobs are looked at (a repository is read again
+        /// only when its files changed, or after its slow rescan interval).
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        backup_interval: Duration,
         /// Refuse these capabilities whatever the server sends, e.g.
         /// `--refuse shell,scripts` on a sensitive machine (scripts, shell,
         /// files, actions).
@@ -179,12 +187,20 @@ pub fn run(cli: Cli) -> Result<()> {
             services,
             log_rules,
             check_interval,
+            backup_config,
+            backup_interval,
             refuse,
             patch_interval,
             patch_timeout,
             apt_config,
             patch_root,
         } => {
+            let backups = match &backup_config {
+                Some(path) => {
+                    crate::collectors::backup::config::load(path).map_err(anyhow::Error::msg)?
+                }
+                None => Vec::new(),
+            };
             checks.extend(processes);
             checks.extend(services);
             let options = crate::connection::RunOptions {
@@ -203,6 +219,8 @@ pub fn run(cli: Cli) -> Result<()> {
                     root: patch_root,
                     ..Default::default()
                 },
+                backups,
+                backup_interval,
             };
             runtime.block_on(crate::connection::run(&dir, options))
         }

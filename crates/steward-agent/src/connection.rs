@@ -49,6 +49,9 @@ pub struct RunOptions {
     pub refuses: Vec<steward_proto::Capability>,
     /// Patching detection: how often, how long at most, where.
     pub patching: collectors::patching::Config,
+    /// Backup jobs watched, and how often they are looked at.
+    pub backups: Vec<crate::collectors::backup::config::Job>,
+    pub backup_interval: Duration,
 }
 
 pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
@@ -62,6 +65,8 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         log_rules,
         refuses,
         patching,
+        backups,
+        backup_interval,
     } = options;
     let state = AgentState::load(dir)?;
     let spool = Arc::new(Mutex::new(Spool::open(
@@ -97,6 +102,21 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
     // changes it.
     let patched = Arc::new(Notify::new());
     tokio::spawn(collectors::patching::run_loop(patching, patched.clone()));
+    // With no job configured the report is empty (sent at once): the
+    // server learns that this device has no backup (a policy may require
+    // one). A device with jobs reports once they were first looked at.
+    let latest_backups: Shared<Option<steward_proto::BackupReport>> = Arc::new(Mutex::new(
+        backups
+            .is_empty()
+            .then(steward_proto::BackupReport::default),
+    ));
+    let backups_ready = Arc::new(Notify::new());
+    tokio::spawn(backups_loop(
+        backups,
+        backup_interval,
+        latest_backups.clone(),
+        backups_ready.clone(),
+    ));
     let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = Arc::new(crate::jobs::Runner::open(
         dir,
@@ -111,6 +131,8 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         latest_checks,
         checks_ready,
         patched,
+        latest_backups,
+        backups_ready,
         runner,
         outgoing: tokio::sync::Mutex::new(out_rx),
     };
@@ -193,6 +215,47 @@ async fn checks_loop(
         let runs = crate::checks::run_all(&checks).await;
         *lock(&latest) = Some(runs);
         ready.notify_one();
+    }
+}
+
+/// How often an unchanged backup report is sent again: the server judges
+/// a copy's age at each report.
+const BACKUPS_RESEND: Duration = Duration::from_secs(600);
+
+/// Looks at the backup jobs every `every`; a report goes out when it
+/// differs from the last one, every [`BACKUPS_RESEND`], and at every
+/// connection.
+async fn backups_loop(
+    jobs: Vec<crate::collectors::backup::config::Job>,
+    every: Duration,
+    latest: Shared<Option<steward_proto::BackupReport>>,
+    ready: Arc<Notify>,
+) {
+    let mut watcher = crate::collectors::backup::Watcher::new(jobs);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut sent = Instant::now();
+    loop {
+        tick.tick().await;
+        // Published as each job finishes: a hanging repository holds back
+        // no other job's news.
+        let mut changed = false;
+        watcher
+            .cycle_with(|report| {
+                let mut latest = lock(&latest);
+                if latest.as_ref() != Some(&report) {
+                    *latest = Some(report);
+                    changed = true;
+                    ready.notify_one();
+                }
+            })
+            .await;
+        if changed || sent.elapsed() >= BACKUPS_RESEND {
+            sent = Instant::now();
+            if !changed {
+                ready.notify_one();
+            }
+        }
     }
 }
 
@@ -279,6 +342,8 @@ struct Local {
     checks_ready: Arc<Notify>,
     /// Woken after each patching detection pass.
     patched: Arc<Notify>,
+    latest_backups: Shared<Option<steward_proto::BackupReport>>,
+    backups_ready: Arc<Notify>,
     runner: Arc<crate::jobs::Runner>,
     /// Messages from running jobs and shells for the server.
     outgoing: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<AgentMessage>>,
@@ -298,6 +363,8 @@ async fn session(
         latest_checks,
         checks_ready,
         patched,
+        latest_backups,
+        backups_ready,
         runner,
         outgoing,
     } = local;
@@ -337,6 +404,10 @@ async fn session(
     while outgoing.try_recv().is_ok() {}
     for result in runner.unacked() {
         send(&mut socket, &AgentMessage::RunResult(result)).await?;
+    }
+    let backups = lock(latest_backups).clone();
+    if let Some(backups) = backups {
+        send(&mut socket, &AgentMessage::Backups(backups)).await?;
     }
     let mut last_inventory = collect_inventory(host).await?;
     send(
@@ -393,6 +464,12 @@ async fn session(
                 let runs = lock(latest_checks).clone();
                 if let Some(runs) = runs {
                     send(&mut socket, &AgentMessage::Checks(runs)).await?;
+                }
+            }
+            _ = backups_ready.notified() => {
+                let backups = lock(latest_backups).clone();
+                if let Some(backups) = backups {
+                    send(&mut socket, &AgentMessage::Backups(backups)).await?;
                 }
             }
             _ = async {

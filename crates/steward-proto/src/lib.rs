@@ -9,11 +9,13 @@
 //! Everything an agent sends is hostile until [`AgentMessage::decode`] has
 //! checked its size and [`Validate`] its contents.
 
+mod backup;
 mod inventory;
 pub mod jobs;
 pub mod validate;
 pub mod version;
 
+pub use backup::*;
 pub use inventory::*;
 pub use jobs::*;
 pub use validate::{Limits, ProtoError, Validate};
@@ -67,6 +69,8 @@ pub enum AgentMessage {
     /// Results of the agent's local script checks (Monitoring Plugins
     /// convention); the server parses the output.
     Checks(CheckRuns),
+    /// The current outcome of each backup job the agent watches.
+    Backups(BackupReport),
     /// Asks for a new certificate for this device (credential rotation);
     /// the private key of the CSR never leaves the agent.
     Renew {

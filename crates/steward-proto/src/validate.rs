@@ -109,6 +109,7 @@ impl Validate for AgentMessage {
                 }
                 Ok(())
             }
+            AgentMessage::Backups(report) => report.validate(limits),
             AgentMessage::RunStarted { run_id, .. } => run_id_ok(run_id),
             AgentMessage::RunOutput { run_id, data, .. } => {
                 run_id_ok(run_id)?;
@@ -353,6 +354,74 @@ impl Validate for crate::PatchStatus {
             256,
         )?;
         text("patching.reboot.newest_kernel", &reboot.newest_kernel, 256)
+    }
+}
+
+impl Validate for crate::BackupReport {
+    fn validate(&self, _limits: &Limits) -> Result<(), ProtoError> {
+        use crate::{MAX_BACKUP_JOBS, MAX_BACKUP_REASON};
+        list("backups.jobs", &self.jobs, MAX_BACKUP_JOBS)?;
+        let time = |field: &'static str, ms: i64| {
+            // Milliseconds between 1970 and 2200: anything else is junk.
+            if (0..=7_258_118_400_000).contains(&ms) {
+                Ok(())
+            } else {
+                Err(invalid(field, "not a time in Unix milliseconds"))
+            }
+        };
+        let count = |field: &'static str, n: u64| {
+            if n as f64 > MAX_ABS_VALUE {
+                Err(invalid(field, "too large"))
+            } else {
+                Ok(())
+            }
+        };
+        for (index, job) in self.jobs.iter().enumerate() {
+            if job.name.trim().is_empty() {
+                return Err(invalid("backups.name", "empty"));
+            }
+            text("backups.name", &job.name, 64)?;
+            if self.jobs[..index]
+                .iter()
+                .any(|other| other.name == job.name)
+            {
+                return Err(invalid(
+                    "backups.name",
+                    format!("{:?} is reported twice", clip(&job.name, 64)),
+                ));
+            }
+            text("backups.reason", &job.reason, MAX_BACKUP_REASON)?;
+            job.last_run_ms
+                .map_or(Ok(()), |t| time("backups.last_run_ms", t))?;
+            job.newest_good_ms
+                .map_or(Ok(()), |t| time("backups.newest_good_ms", t))?;
+            if job
+                .duration_ms
+                .is_some_and(|d| !(0..=400 * 86_400_000).contains(&d))
+            {
+                return Err(invalid("backups.duration_ms", "negative or over 400 days"));
+            }
+            job.size_bytes
+                .map_or(Ok(()), |n| count("backups.size_bytes", n))?;
+            job.file_count
+                .map_or(Ok(()), |n| count("backups.file_count", n))?;
+            if job.max_age_hours.is_some_and(|h| h == 0 || h > 24 * 400) {
+                return Err(invalid("backups.max_age_hours", "between 1 and 9600"));
+            }
+            if let Some(test) = &job.restore_test {
+                time("backups.restore_test.at_ms", test.at_ms)?;
+                text(
+                    "backups.restore_test.reason",
+                    &test.reason,
+                    MAX_BACKUP_REASON,
+                )?;
+                text("backups.restore_test.snapshot", &test.snapshot, 128)?;
+                if !(0..=400 * 86_400_000).contains(&test.duration_ms) {
+                    return Err(invalid("backups.restore_test.duration_ms", "out of range"));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

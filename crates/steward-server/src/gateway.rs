@@ -458,6 +458,10 @@ async fn handle(
             }
             Ok(None)
         }
+        AgentMessage::Backups(report) => {
+            crate::backups::on_report(state, device, report).await;
+            Ok(None)
+        }
         AgentMessage::Renew { csr_pem } => {
             steward_pki::check_csr(&csr_pem).map_err(|e| ProtoError::Invalid {
                 field: "csr_pem",

@@ -12,6 +12,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod backups;
 pub mod bootstrap;
 pub mod bus;
 pub mod egress;

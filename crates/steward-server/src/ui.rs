@@ -47,6 +47,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("pages/admin.js", JS, include_bytes!("ui/pages/admin.js")),
     ("pages/audit.js", JS, include_bytes!("ui/pages/audit.js")),
     (
+        "pages/backups.js",
+        JS,
+        include_bytes!("ui/pages/backups.js"),
+    ),
+    (
         "pages/tenancy.js",
         JS,
         include_bytes!("ui/pages/tenancy.js"),

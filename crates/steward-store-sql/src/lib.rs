@@ -16,6 +16,7 @@
 
 mod alerts;
 mod audit;
+mod backups;
 pub mod db;
 mod devices;
 pub mod dialect;

@@ -5,6 +5,7 @@
 
 mod alerts;
 mod audit;
+mod backups;
 mod devices;
 pub mod fixture;
 mod fleet;
@@ -22,6 +23,7 @@ mod traps;
 
 pub use alerts::*;
 pub use audit::*;
+pub use backups::*;
 pub use devices::*;
 pub use fixture::a_populated_store_reads_back;
 pub use fleet::*;
@@ -124,6 +126,9 @@ macro_rules! store_suite {
             // patching.rs
             software_is_found_by_name_within_scope,
             pending_updates_keep_their_first_seen_time,
+            // backups.rs
+            backups_are_recorded_once_and_replaced_per_report,
+            backup_success_rates_count_outcomes_in_scope,
             // traps.rs: where SQLite and PostgreSQL part ways
             plain_lists_sort_names_alike,
             device_pages_sort_names_case_insensitively,

@@ -15,6 +15,7 @@
 mod alerting;
 mod alerts;
 mod audit;
+mod backups;
 mod devices;
 mod fleet;
 mod ingest;
@@ -29,6 +30,7 @@ mod tenancy;
 pub use alerting::*;
 pub use alerts::*;
 pub use audit::*;
+pub use backups::*;
 pub use devices::*;
 pub use fleet::*;
 pub use ingest::*;
@@ -158,6 +160,7 @@ pub trait Store:
     + JobStore
     + FleetStore
     + PatchingStore
+    + BackupStore
     + Send
     + Sync
     + 'static

@@ -1,6 +1,7 @@
 //! `steward`: the server (`serve`, `quickstart`) and its admin CLI.
 
 mod automation;
+mod backups;
 mod client;
 mod config;
 mod devices;
@@ -177,6 +178,17 @@ enum Command {
         device: String,
         metric: String,
         #[arg(long, default_value = "1h")]
+        since: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Backup success rates per organisation, site and device over a
+    /// period, or one device's backup jobs and restore tests.
+    Backups {
+        /// One device's jobs (NAME or ID) instead of the summary.
+        #[arg(long)]
+        device: Option<String>,
+        #[arg(long, default_value = "30d")]
         since: String,
         #[arg(long)]
         json: bool,
@@ -449,6 +461,11 @@ async fn run(cli: Cli) -> Result<()> {
             since,
             json,
         } => devices::metrics(&remote, &device, &metric, &since, json).await,
+        Command::Backups {
+            device,
+            since,
+            json,
+        } => backups::run(&remote, device.as_deref(), &since, json).await,
         Command::EnrollToken { command } => {
             let client = Client::new(&remote)?;
             match command {

@@ -208,7 +208,24 @@ async fn answers_match_the_openapi_document() {
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
     let token = server.enroll_token(1);
     let mut agent = tokio::task::block_in_place(|| Agent::enroll(root.path(), "web-01", &token));
-    agent.start("1s");
+    // One backup job (a script hook), so the backup answers have rows.
+    let backups = root.path().join("backups.json");
+    let hook = r#"t=$(date +%s)000; printf '{"result":"ok","reason":"dumped","last_run_ms":%s,"newest_good_ms":%s,"size_bytes":4096,"file_count":2,"duration_ms":1500}' $t $t"#;
+    std::fs::write(
+        &backups,
+        serde_json::json!({ "jobs": [{ "name": "dump", "kind": "script", "command": hook }] })
+            .to_string(),
+    )
+    .unwrap();
+    agent.start_with(
+        "1s",
+        &[
+            "--backup-interval",
+            "1s",
+            "--backup-config",
+            backups.to_str().unwrap(),
+        ],
+    );
     let device = agent.device_id.clone();
     let (_, doc) = server.api().get("/api/v1/openapi.json").await;
     let mut c = Checked {
@@ -259,6 +276,21 @@ async fn answers_match_the_openapi_document() {
     c.get(
         "/api/v1/patching/compliance",
         "/api/v1/patching/compliance?days=7",
+    )
+    .await;
+    let backups_path = format!("{at}/backups");
+    let api = c.api.clone();
+    tokio::task::block_in_place(|| {
+        let runtime = tokio::runtime::Handle::current();
+        wait_for("the device's backup job", Duration::from_secs(30), || {
+            let (_, b) = runtime.block_on(api.get(&backups_path));
+            (b["runs"].as_array().is_some_and(|r| !r.is_empty())).then_some(())
+        })
+    });
+    c.get("/api/v1/devices/{id}/backups", &backups_path).await;
+    c.get(
+        "/api/v1/backups/summary",
+        "/api/v1/backups/summary?since=400d",
     )
     .await;
     c.get(

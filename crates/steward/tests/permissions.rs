@@ -52,6 +52,8 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/devices/{id}/updates"), "devices.view"),
         (("GET", "/api/v1/software"), "devices.view"),
         (("GET", "/api/v1/patching/compliance"), "devices.view"),
+        (("GET", "/api/v1/devices/{id}/backups"), "devices.view"),
+        (("GET", "/api/v1/backups/summary"), "devices.view"),
         (
             ("GET", "/api/v1/devices/{id}/metrics/{name}"),
             "devices.view",

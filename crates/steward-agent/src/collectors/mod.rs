@@ -3,6 +3,7 @@
 //! adding a module and a line to [`METRIC_COLLECTORS`]. Metric names follow
 //! the OpenTelemetry system semantic conventions.
 
+pub mod backup;
 mod cpu;
 mod filesystem;
 pub mod inventory;

@@ -8,6 +8,7 @@
 mod access;
 mod agent_binary;
 mod alerts;
+mod backups;
 mod body;
 mod channels;
 mod devices;

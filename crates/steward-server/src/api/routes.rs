@@ -142,6 +142,18 @@ pub(super) fn routes() -> Routes {
     )
     .add(
         M::GET,
+        "/api/v1/devices/{id}/backups",
+        Perm(P::DevicesView),
+        backups::device,
+    )
+    .add(
+        M::GET,
+        "/api/v1/backups/summary",
+        Perm(P::DevicesView),
+        backups::summary,
+    )
+    .add(
+        M::GET,
         "/api/v1/devices/{id}/status-history",
         Perm(P::DevicesView),
         devices::status_history,

@@ -11,12 +11,14 @@ import * as automation from "./pages/automation.js";
 import * as admin from "./pages/admin.js";
 import * as tenancy from "./pages/tenancy.js";
 import * as audit from "./pages/audit.js";
+import * as backups from "./pages/backups.js";
 
 const routes = {
   "": dashboard.render,
   devices: devices.render,
   device: device.render,
   alerts: alerts.render,
+  backups: backups.render,
   monitors: admin.monitors,
   scripts: automation.scripts,
   jobs: automation.jobs,
@@ -38,6 +40,7 @@ const needs = {
   devices: ["devices.view", "Seeing devices"],
   device: ["devices.view", "Seeing devices"],
   alerts: ["devices.view", "Seeing alerts"],
+  backups: ["devices.view", "Seeing backups"],
   monitors: ["monitors.manage", "Monitors"],
   channels: ["monitors.manage", "Notification channels"],
   scripts: ["scripts.run", "Scripts"],

@@ -3,6 +3,7 @@
 //! shapes of what each operation takes and answers (`operations.rs`, with
 //! the kinds of object in `schemas.rs`). Served at `/api/v1/openapi.json`.
 
+mod backups;
 mod operations;
 mod patching;
 mod schemas;
@@ -62,6 +63,9 @@ fn query_parameters(path: &str) -> Vec<Value> {
             ),
             q("device", json!({ "type": "string", "format": "uuid" })),
         ],
+        "/api/v1/devices/{id}/backups" | "/api/v1/backups/summary" => {
+            vec![q("since", json!({ "type": "string" }))]
+        }
         "/api/v1/devices/{id}/runs" | "/api/v1/jobs" => vec![q(
             "limit",
             json!({ "type": "integer", "minimum": 0, "maximum": 4294967295u32 }),
