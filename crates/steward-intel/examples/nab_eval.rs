@@ -20,8 +20,12 @@ fn main() {
             "warmup" => params.warmup = v as u32,
             "fast" => params.fast = v,
             "slow" => params.slow = v,
-            "history" => params.history = v,
+            "recent" => params.recent = v,
+            "long" => params.long = v,
+            "quantile" => params.quantile = v,
+            "distribution" => params.distribution = v,
             "quiet" => params.quiet = v as u32,
+            "seasonal" => params.seasonal = v,
             _ => panic!("unknown {k}"),
         }
     }
@@ -44,7 +48,44 @@ fn main() {
                 windows: &f.windows,
             };
             let s = steward_intel::nab::scoring::file_score(&file, &std, scores[0].1).unwrap();
-            println!("{:60} {:2} windows {s:7.3}", f.name, f.windows.len());
+            let wmax: Vec<String> = f
+                .windows
+                .iter()
+                .map(|w| {
+                    format!(
+                        "{:.2}",
+                        o[w.start..=w.end].iter().cloned().fold(0.0, f64::max)
+                    )
+                })
+                .collect();
+            let fp = o
+                .iter()
+                .enumerate()
+                .filter(|(i, a)| {
+                    **a >= scores[0].1 && !f.windows.iter().any(|w| w.start <= *i && *i <= w.end)
+                })
+                .count();
+            println!("{:55} {s:7.3} fp {fp:3} windows {}", f.name, wmax.join(" "));
+        }
+    }
+    if let Ok(spec) = std::env::var("DUMP") {
+        let parts: Vec<&str> = spec.split(',').collect();
+        let (a, b): (usize, usize) = (parts[1].parse().unwrap(), parts[2].parse().unwrap());
+        let (f, o) = corpus
+            .files
+            .iter()
+            .zip(&outputs)
+            .find(|(f, _)| f.name.contains(parts[0]))
+            .unwrap();
+        let mut d = steward_intel::detector::Detector::new(params);
+        for i in 0..b {
+            let v = d.push(f.series.times[i], f.series.values[i]);
+            if i >= a {
+                println!(
+                    "{i} {} {:.3} {:?} {:.3}",
+                    f.series.values[i], o[i], v.explanation, v.score
+                );
+            }
         }
     }
     println!("{:.0} samples/s", corpus.rows() as f64 / secs);
