@@ -6,8 +6,9 @@
 //! How it works, per sample:
 //! 1. **Seasonality**: hour-of-day and hour-of-week profiles are learned;
 //!    when one explains most of the series' spread, the series is
-//!    adjusted by it (value − profile + level), so a usual Monday morning
-//!    is not a surprise and an unusual one is.
+//!    adjusted by it (the profile's shape is subtracted: its value at this
+//!    time minus its mean), so a usual Monday morning is not a surprise and
+//!    an unusual one is, and a level shift stays a level shift.
 //! 2. **Surprises**, in standard deviations of the long run: a *spike*
 //!    (the sample against the recent level), a *variance change* (the
 //!    recent spread of changes against the long-run one), a *trend change*
@@ -44,9 +45,13 @@ pub enum Explanation {
 /// The detector's verdict on one sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Verdict {
-    /// 0 = usual or already reported, 1 = as rare as it gets.
+    /// How rare this sample is for this series: 0 = usual, 1 = as rare as
+    /// it gets (0.5 = one in 100,000, [`ALARM`]).
+    pub rarity: f64,
+    /// The rarity when it starts or tops an event, else 0: what to alarm
+    /// on (one alarm per event) and what the NAB score is computed from.
     pub score: f64,
-    /// What was unusual, when the score is at least [`ALARM`].
+    /// What is unusual, while the rarity is at least [`ALARM`].
     pub explanation: Option<Explanation>,
 }
 
@@ -114,6 +119,9 @@ impl Ewm {
 #[derive(Debug, Clone, PartialEq)]
 struct Profile<const N: usize, const PERIOD: i64> {
     buckets: [f32; N],
+    /// Sum and count of the buckets seen, for the profile's mean.
+    sum: f64,
+    filled: u32,
     /// Residual (value − profile) spread.
     err: Ewm,
 }
@@ -122,6 +130,8 @@ impl<const N: usize, const PERIOD: i64> Profile<N, PERIOD> {
     fn new() -> Self {
         Profile {
             buckets: [f32::NAN; N],
+            sum: 0.0,
+            filled: 0,
             err: Ewm::default(),
         }
     }
@@ -137,16 +147,34 @@ impl<const N: usize, const PERIOD: i64> Profile<N, PERIOD> {
         if v.is_nan() { fallback } else { v }
     }
 
+    /// How far the usual value at `time` sits from the profile's mean
+    /// (0 before the bucket is seen).
+    fn shape(&self, time: i64) -> f64 {
+        let v = f64::from(self.buckets[Self::bucket(time)]);
+        if v.is_nan() {
+            0.0
+        } else {
+            v - self.sum / f64::from(self.filled.max(1))
+        }
+    }
+
     fn learn(&mut self, time: i64, x: f64, expected: f64, rate: f64, slow: f64) {
         self.err.update(x - expected, slow);
         let cell = &mut self.buckets[Self::bucket(time)];
+        let before = f64::from(*cell);
         if cell.is_nan() {
             *cell = x as f32;
+            self.filled += 1;
+            self.sum += f64::from(*cell);
         } else {
-            *cell += (rate * (x - f64::from(*cell))) as f32;
+            *cell += (rate * (x - before)) as f32;
+            self.sum += f64::from(*cell) - before;
         }
     }
 }
+
+/// Samples an event stays open without an unusual one.
+const HOLD: u32 = 12;
 
 /// Buckets of the daily profile (quarter hours).
 const DAY_BUCKETS: usize = 96;
@@ -163,6 +191,18 @@ pub struct Detector {
     last_time: i64,
     last: f64,
     peak: f64,
+    event: u32,
+    event_kind: Explanation,
+    event_strength: f64,
+    event_jump: bool,
+    /// Spread of the recent changes, each clipped to three noise units.
+    spread: Ewm,
+    /// The recent level, each sample's pull clipped to three noise units.
+    robust: f64,
+    /// How fast the robust level moves (per sample), and the long-run
+    /// mean absolute change.
+    pace: f64,
+    calm: f64,
     /// Recent level (of the adjusted series).
     fast: f64,
     /// Long-run level and spread of the raw and adjusted values.
@@ -178,8 +218,7 @@ pub struct Detector {
     weekly: Profile<168, { 7 * 86_400 }>,
     /// Histogram range (fixed after warm-up) and the recent and long-run
     /// histograms.
-    low: f64,
-    high: f64,
+    reference: Ewm,
     recent: [f32; BINS],
     long: [f32; BINS],
     /// Median and 99th percentile of the log-surprise, and of the
@@ -188,6 +227,9 @@ pub struct Detector {
     change: [f64; 2],
     change_history: Ewm,
 }
+
+// The budget: at most 2 KiB per series, checked when compiling.
+const _: () = assert!(Detector::STATE_BYTES <= 2048);
 
 impl Detector {
     /// Bytes of state kept per series.
@@ -201,6 +243,14 @@ impl Detector {
             last_time: i64::MIN,
             last: 0.0,
             peak: 0.0,
+            event: 0,
+            event_kind: Explanation::Spike,
+            event_strength: 0.0,
+            event_jump: false,
+            spread: Ewm::default(),
+            robust: 0.0,
+            pace: 0.0,
+            calm: 0.0,
             fast: 0.0,
             raw: Ewm::default(),
             slow: Ewm::default(),
@@ -210,8 +260,7 @@ impl Detector {
             slope_slow: Ewm::default(),
             daily: Profile::new(),
             weekly: Profile::new(),
-            low: 0.0,
-            high: 0.0,
+            reference: Ewm::default(),
             recent: [0.0; BINS],
             long: [0.0; BINS],
             surprise: [0.0, 1.0],
@@ -220,10 +269,37 @@ impl Detector {
         }
     }
 
+    /// What an unusual sample shows and how strongly, in units of the
+    /// series' sample-to-sample noise (which ramps and steps do not
+    /// inflate): one value off the recent level (spike), the recent level
+    /// (robustly: a lone spike hardly moves it) off the long run (a level shift when the event began with a jump,
+    /// else a gradual trend change), or a wider spread of changes, each
+    /// counted at most three noise units so a lone spike does not count
+    /// (variance change).
+    fn explain(&self, y: f64, noise: f64) -> [(Explanation, f64); 3] {
+        let a = self.params.fast * 0.5;
+        let n = (2.0 - a) / a;
+        let moved = if self.event_jump {
+            Explanation::LevelShift
+        } else {
+            Explanation::TrendChange
+        };
+        let usual = 2.0 * noise * noise;
+        [
+            (Explanation::Spike, (y - self.fast).abs() / noise / 2.0),
+            (moved, (self.robust - self.slow.mean).abs() / noise),
+            (
+                Explanation::VarianceChange,
+                (self.spread.var / usual).ln().max(0.0) * (n / 2.0).sqrt() / 2.0,
+            ),
+        ]
+    }
+
     /// Takes the next sample (`time` in Unix seconds). A non-finite value
     /// or a time not after the last is skipped with a zero score.
     pub fn push(&mut self, time: i64, value: f64) -> Verdict {
         let nothing = Verdict {
+            rarity: 0.0,
             score: 0.0,
             explanation: None,
         };
@@ -237,10 +313,11 @@ impl Detector {
         if self.seen == 0 {
             self.start = time;
             self.fast = x;
+            self.robust = x;
             self.raw.mean = x;
             self.slow.mean = x;
             self.last = x;
-            (self.low, self.high) = (x, x);
+            self.reference.mean = x;
         }
         self.seen = self.seen.saturating_add(1);
         let learning = self.seen <= p.warmup;
@@ -250,19 +327,22 @@ impl Detector {
         let level = self.raw.mean;
         let expected_day = self.daily.at(time, level);
         let expected_week = self.weekly.at(time, level);
-        let (mut season, mut expected) = (None, level);
+        let (mut season, mut shape) = (None, 0.0);
         let mut best = p.seasonal * self.raw.var;
         if elapsed > 2 * 86_400 && self.daily.err.var < best {
-            (season, expected, best) = (
+            (season, shape, best) = (
                 Some(Explanation::BrokenDailyPattern),
-                expected_day,
+                self.daily.shape(time),
                 self.daily.err.var,
             );
         }
         if elapsed > 14 * 86_400 && self.weekly.err.var < best {
-            (season, expected) = (Some(Explanation::BrokenWeeklyPattern), expected_week);
+            (season, shape) = (
+                Some(Explanation::BrokenWeeklyPattern),
+                self.weekly.shape(time),
+            );
         }
-        let y = x - expected + level;
+        let y = x - shape;
 
         // 2. Surprises against the expectations before this sample.
         let floor = 1e-9 * (1.0 + self.slow.mean.abs());
@@ -273,6 +353,8 @@ impl Detector {
         let change = y - self.last;
         let mut change_fast = self.change_fast;
         change_fast.update(change, p.fast * 0.5);
+        // In log units (about a third of its standard errors over ~19
+        // samples): a change of spread alone alarms only when large.
         let variance = (change_fast.var.max(floor * floor) / (change_sd * change_sd))
             .ln()
             .abs();
@@ -280,32 +362,16 @@ impl Detector {
         let slope_fast = self.slope_fast + p.fast * 0.25 * (slope - self.slope_fast);
         let trend =
             (slope_fast - self.slope_slow.mean).abs() / self.slope_slow.var.sqrt().max(floor);
-        let (mut kind, mut top) = (Explanation::Spike, spike);
-        for (k, s) in [
-            (Explanation::VarianceChange, variance),
-            (Explanation::TrendChange, trend),
-        ] {
-            if s > top {
-                (kind, top) = (k, s);
-            }
-        }
+        let top = spike.max(variance).max(trend);
 
         // Distribution of the recent values against the long run's.
         let mut distribution = 0.0;
         if !learning {
-            if self.seen == p.warmup + 1 {
-                let margin = 0.1 * (self.high - self.low);
-                self.low -= margin;
-                self.high += margin;
-            }
-            let bin = if y < self.low || self.high <= self.low {
-                0
-            } else if y >= self.high {
-                BINS - 1
-            } else {
-                (1 + ((y - self.low) / (self.high - self.low) * (BINS - 2) as f64) as usize)
-                    .min(BINS - 2)
-            };
+            // Bins of 0.6 standard deviations of the long run around its
+            // mean, and one beyond ±3 on each side.
+            let u = (y - self.reference.mean) / self.reference.var.sqrt().max(floor);
+            let bin = (u / 0.6 + (BINS / 2) as f64).clamp(0.0, (BINS - 1) as f64) as usize;
+            self.reference.update(y, p.long);
             let mut d = 0.0f32;
             for k in 0..BINS {
                 let hit = if k == bin { 1.0 } else { 0.0 };
@@ -323,27 +389,61 @@ impl Detector {
                 distribution = p.distribution * z;
             }
         } else {
-            (self.low, self.high) = (self.low.min(y), self.high.max(y));
+            self.reference.update(y, 0.05);
         }
+
+        // Noise: the long-run mean absolute change (× √(π/2) for a
+        // standard deviation, / √2 from changes to values), robust to the
+        // very changes being explained.
+        let noise = (self.calm * 0.886_226_925).max(floor);
+        let clip = 3.0 * noise;
+        self.spread
+            .update(change.clamp(-4.0 * noise, 4.0 * noise), p.fast * 0.5);
+        let pull = p.fast * (y - self.robust).clamp(-clip, clip);
+        self.robust += pull;
+        self.pace += 0.1 * (pull - self.pace);
+        self.calm += if learning { 0.05 } else { p.long } * (change.abs() - self.calm);
+        let evidence = self.explain(y, noise);
 
         // 3. Rarity of the largest surprise in this series' history.
         let mut z = rarity(&mut self.surprise, (top + 1e-3).ln(), p.quantile, learning);
-        if distribution > z {
-            z = distribution;
-            kind = if (new_fast - self.slow.mean).abs() > 2.0 * sd {
-                Explanation::LevelShift
-            } else {
-                Explanation::VarianceChange
-            };
+        z = z.max(distribution);
+        let rarity = if learning || !z.is_finite() {
+            0.0
+        } else {
+            tail(z)
+        };
+        // An event opens at ALARM and lasts while samples stay unusual
+        // (1 in 100) at least every `HOLD` samples.
+        if rarity >= ALARM || (self.event > 0 && rarity >= 0.2) {
+            self.event = HOLD;
+        } else {
+            self.event = self.event.saturating_sub(1);
         }
-        if let Some(pattern) = season {
-            // Unusual for the hour yet within the usual range: a broken
-            // pattern rather than a spike or shift.
-            if (x - level).abs() <= 3.0 * self.raw.var.sqrt() {
-                kind = pattern;
+        // An event is explained by the strongest sustained evidence seen in
+        // it (a level shift, trend or variance change of at least 2), else
+        // as a spike; weak evidence in a seasonal series is a broken
+        // pattern.
+        let explanation = if self.event > 0 {
+            self.event_jump |= self.pace.abs() >= 0.15 * noise;
+            for (kind, strength) in evidence {
+                let sustained = kind != Explanation::Spike && strength >= 2.0;
+                let held = self.event_kind != Explanation::Spike && self.event_strength >= 2.0;
+                if (sustained && (!held || strength > self.event_strength))
+                    || (!held && strength > self.event_strength)
+                {
+                    (self.event_kind, self.event_strength) = (kind, strength);
+                }
             }
-        }
-        let mut score = if learning { 0.0 } else { tail(z) };
+            match season {
+                Some(pattern) if self.event_strength < 2.0 => Some(pattern),
+                _ => Some(self.event_kind),
+            }
+        } else {
+            (self.event_kind, self.event_strength, self.event_jump) =
+                (Explanation::Spike, 0.0, false);
+            None
+        };
 
         // Learn.
         self.daily.learn(time, x, expected_day, 0.05, p.slow);
@@ -359,13 +459,11 @@ impl Detector {
 
         // 4. One event, one alarm.
         let peak = self.peak;
-        self.peak = (self.peak - 1.0 / f64::from(p.quiet.max(1))).max(score);
-        if score <= peak || !score.is_finite() {
-            score = 0.0;
-        }
+        self.peak = (self.peak - 1.0 / f64::from(p.quiet.max(1))).max(rarity);
         Verdict {
-            score,
-            explanation: (score >= ALARM).then_some(kind),
+            rarity,
+            score: if rarity > peak { rarity } else { 0.0 },
+            explanation,
         }
     }
 }
@@ -404,3 +502,6 @@ pub fn score_series(params: Params, times: &[i64], values: &[f64]) -> Vec<f64> {
         .map(|(&t, &v)| d.push(t, v).score)
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

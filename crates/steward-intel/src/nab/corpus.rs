@@ -97,10 +97,13 @@ fn strings(text: &str) -> Result<Vec<(String, bool)>, Error> {
     Ok(out)
 }
 
+/// A file's name and its windows' bounds (Unix seconds).
+pub type FileWindows = (String, Vec<(i64, i64)>);
+
 /// `combined_windows.json` → `(file, [(start, end)])` as timestamps, in
 /// document order.
-pub fn parse_windows(text: &str) -> Result<Vec<(String, Vec<(i64, i64)>)>, Error> {
-    let mut files: Vec<(String, Vec<(i64, i64)>)> = Vec::new();
+pub fn parse_windows(text: &str) -> Result<Vec<FileWindows>, Error> {
+    let mut files: Vec<FileWindows> = Vec::new();
     let mut pending: Option<i64> = None;
     for (s, key) in strings(text)? {
         if key {
