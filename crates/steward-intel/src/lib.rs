@@ -6,9 +6,12 @@
 //!   specification, and its corpus files parsed from text;
 //! - [`detector`]: a streaming anomaly detector (one pass, a few hundred
 //!   bytes per series, no look-ahead) giving a score in [0, 1] and what
-//!   was unusual.
+//!   was unusual;
+//! - [`forecast`]: time to threshold for a gauge with a confidence band,
+//!   seasonal-aware and robust to level shifts.
 
 pub mod detector;
+pub mod forecast;
 pub mod nab;
 
 /// What can go wrong scoring or reading a corpus.
