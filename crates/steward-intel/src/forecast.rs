@@ -14,8 +14,11 @@
 //!    only when the whole interval is above zero. A time to threshold is
 //!    given only then, with the interval's ends as its band.
 //!
-//! Stated limit: the interval takes the slopes as independent. Noise
+//! Stated limits: the interval takes the slopes as independent. Noise
 //! correlated over more than a period makes it narrower than it should be.
+//! For the first two days after a level shift the cycle is not removed.
+//! The pairwise fit then sees part of a daily swing as growth, so read its
+//! band with care.
 
 /// Seconds in a day and a week.
 const DAY: i64 = 86_400;
