@@ -1,10 +1,12 @@
 //! A streaming anomaly detector for one metric series: one pass, fixed
-//! state (about a kilobyte), no look-ahead. Each sample gets a score in
-//! [0, 1] (how rare its surprise is for this series) and, when it stands
-//! out, what was unusual.
+//! state (1.5 KiB), no look-ahead. Each sample gets a rarity in [0, 1]
+//! (how rare its surprise is for this series), an alarm score (the rarity
+//! when it starts or tops an event), and, while an event lasts, what is
+//! unusual.
 //!
 //! How it works, per sample:
-//! 1. **Seasonality**: hour-of-day and hour-of-week profiles are learned;
+//! 1. **Seasonality**: quarter-hour-of-day and hour-of-week profiles are
+//!    learned;
 //!    when one explains most of the series' spread, the series is
 //!    adjusted by it (the profile's shape is subtracted: its value at this
 //!    time minus its mean), so a usual Monday morning is not a surprise and
@@ -20,9 +22,20 @@
 //!    quantiles), so a noisy series does not alarm on its everyday noise.
 //!    The score is the Gaussian upper-tail rarity on a log scale: 0.5 is
 //!    one in 100,000.
-//! 4. **One event, one alarm**: a score counts only when it tops the
-//!    recent peak of scores (which fades over `quiet` samples); otherwise
-//!    the sample scores 0.
+//! 4. **One event, one alarm**: the alarm score is the rarity only when it
+//!    tops the recent peak of rarities (which fades over `quiet` samples);
+//!    otherwise it is 0.
+//! 5. **Explanation**: an event opens at a rarity of [`ALARM`] and stays
+//!    open while a sample at least every 12 is unusual (1 in 100). It is
+//!    explained by robust evidence measured in units of the series'
+//!    sample-to-sample noise: a spike, a level shift (the level moved after
+//!    a jump), a trend change (it moved gradually), a variance change (a
+//!    wider spread of changes, each clipped so one spike does not count),
+//!    or, when nothing stands out in a seasonal series, a broken daily or
+//!    weekly pattern. The strongest sustained evidence seen in the event
+//!    wins over a spike.
+//!
+//! `NAB.md` gives its Numenta Anomaly Benchmark scores and the ideas tried.
 
 /// What made a sample unusual.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,7 +64,8 @@ pub struct Verdict {
     /// The rarity when it starts or tops an event, else 0: what to alarm
     /// on (one alarm per event) and what the NAB score is computed from.
     pub score: f64,
-    /// What is unusual, while the rarity is at least [`ALARM`].
+    /// What is unusual, while an event is open (from a rarity of
+    /// [`ALARM`] until no sample in 12 is 1 in 100).
     pub explanation: Option<Explanation>,
 }
 
@@ -179,7 +193,7 @@ const HOLD: u32 = 12;
 /// Buckets of the daily profile (quarter hours).
 const DAY_BUCKETS: usize = 96;
 
-/// Bins of the value histograms: two for values outside the warm-up range.
+/// Bins of the value histograms (0.6 σ each, the outer two open-ended).
 const BINS: usize = 12;
 
 /// Per-series state (see [`Detector::STATE_BYTES`]).
@@ -195,7 +209,7 @@ pub struct Detector {
     event_kind: Explanation,
     event_strength: f64,
     event_jump: bool,
-    /// Spread of the recent changes, each clipped to three noise units.
+    /// Spread of the recent changes, each clipped to four noise units.
     spread: Ewm,
     /// The recent level, each sample's pull clipped to three noise units.
     robust: f64,
@@ -216,8 +230,8 @@ pub struct Detector {
     slope_slow: Ewm,
     daily: Profile<DAY_BUCKETS, 86_400>,
     weekly: Profile<168, { 7 * 86_400 }>,
-    /// Histogram range (fixed after warm-up) and the recent and long-run
-    /// histograms.
+    /// The slow reference that places the histogram bins, and the recent
+    /// and long-run histograms.
     reference: Ewm,
     recent: [f32; BINS],
     long: [f32; BINS],
@@ -271,11 +285,11 @@ impl Detector {
 
     /// What an unusual sample shows and how strongly, in units of the
     /// series' sample-to-sample noise (which ramps and steps do not
-    /// inflate): one value off the recent level (spike), the recent level
-    /// (robustly: a lone spike hardly moves it) off the long run (a level shift when the event began with a jump,
-    /// else a gradual trend change), or a wider spread of changes, each
-    /// counted at most three noise units so a lone spike does not count
-    /// (variance change).
+    /// inflate): one value off the recent level (spike); the recent level,
+    /// which a lone spike hardly moves, off the long run (a level shift
+    /// when the event began with a jump, else a gradual trend change); or
+    /// a wider spread of changes, each clipped so a lone spike does not
+    /// count (variance change).
     fn explain(&self, y: f64, noise: f64) -> [(Explanation, f64); 3] {
         let a = self.params.fast * 0.5;
         let n = (2.0 - a) / a;
