@@ -13,6 +13,9 @@ pub fn default_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../steward-intel/testdata/nab")
 }
 
+/// Baseline keys of the three scores, in profile order.
+pub const SCORE_KEYS: [&str; 3] = ["nab_standard", "nab_reward_low_fp", "nab_reward_low_fn"];
+
 pub struct Report {
     /// `(profile, threshold, score)` for standard, reward-low-FP and
     /// reward-low-FN.
@@ -65,4 +68,11 @@ pub fn print(report: &Report) {
     }
     println!("  samples/s (one core)  {:.0}", report.samples_per_s);
     println!("  state bytes/series    {}", report.state_bytes);
+    // For bench/baseline.json, whose rates are normalised by this.
+    let calibration_ms = crate::suite::calibrate();
+    println!("  CPU calibration       {calibration_ms:.0} ms (SHA-256 of 256 MiB)");
+    println!(
+        "  normalised samples/s  {:.0}",
+        report.samples_per_s * calibration_ms
+    );
 }
