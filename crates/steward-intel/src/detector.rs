@@ -18,7 +18,7 @@
 //!    change* (the recent values' histogram against the long run's, which
 //!    catches level shifts and new ranges).
 //! 3. **Rarity**: the largest surprise's logarithm is compared with this
-//!    series' own median and 99th percentile of it (tracked as streaming
+//!    series' own median and 99.5th percentile of it (tracked as streaming
 //!    quantiles), so a noisy series does not alarm on its everyday noise.
 //!    The score is the Gaussian upper-tail rarity on a log scale: 0.5 is
 //!    one in 100,000.
@@ -235,10 +235,9 @@ pub struct Detector {
     reference: Ewm,
     recent: [f32; BINS],
     long: [f32; BINS],
-    /// Median and 99th percentile of the log-surprise, and of the
-    /// log-distribution-change.
+    /// Median and 99.5th percentile of the log-surprise, and the mean
+    /// and spread of the log-distribution-change.
     surprise: [f64; 2],
-    change: [f64; 2],
     change_history: Ewm,
 }
 
@@ -278,7 +277,6 @@ impl Detector {
             recent: [0.0; BINS],
             long: [0.0; BINS],
             surprise: [0.0, 1.0],
-            change: [0.0, 1.0],
             change_history: Ewm::default(),
         }
     }
@@ -483,13 +481,13 @@ impl Detector {
 }
 
 /// A standard score of `x` from streaming estimates of its median and
-/// 99th percentile (`q`), which it then updates.
+/// 99.5th percentile (`q`), which it then updates.
 fn rarity(q: &mut [f64; 2], x: f64, step: f64, learning: bool) -> f64 {
     let spread = (q[1] - q[0]).max(1e-3);
-    let z = 2.33 * (x - q[0]) / spread;
+    let z = 2.576 * (x - q[0]) / spread;
     let eta = if learning { 0.1 } else { step } * spread;
     q[0] += eta * if x > q[0] { 0.5 } else { -0.5 };
-    q[1] += eta * if x > q[1] { 0.99 } else { -0.01 };
+    q[1] += eta * if x > q[1] { 0.995 } else { -0.005 };
     z
 }
 
