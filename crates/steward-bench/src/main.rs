@@ -1,4 +1,5 @@
-//! Steward benchmarks. `alert-latency`: sample-to-notification latency of
+//! Steward benchmarks. `nab`: the anomaly detector on the Numenta Anomaly
+//! Benchmark. `alert-latency`: sample-to-notification latency of
 //! threshold alerts while simulated agents send a steady load of monitored
 //! series, measured end to end (agent socket → ingest → evaluation → outbox
 //! → webhook receiver) against an in-process server on loopback.
@@ -6,6 +7,7 @@
 mod capacity;
 mod console;
 mod fanout;
+mod nab;
 mod replicas;
 mod server;
 mod storage;
@@ -91,6 +93,13 @@ enum Command {
         #[arg(long)]
         steward: Option<std::path::PathBuf>,
     },
+    /// The anomaly detector on the Numenta Anomaly Benchmark: the three
+    /// NAB scores, samples/s on one core and state bytes per series.
+    Nab {
+        /// The NAB corpus (`data/`, `labels/combined_windows.json`).
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+    },
     /// A trivial job to N simulated agents: time until all have it and
     /// until all results are stored.
     Fanout {
@@ -168,6 +177,11 @@ async fn main() -> Result<()> {
             };
             let result = replicas::run(&steward, &options).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Nab { data } => {
+            let dir = data.unwrap_or_else(nab::default_dir);
+            nab::print(&nab::run(&dir)?);
             Ok(())
         }
         Command::Console { devices, steward } => {

@@ -28,6 +28,8 @@ enum Kind {
     Rate,
     /// Lower is better; machine-independent (memory, bytes, peer ratios).
     Size,
+    /// Higher is better; machine-independent (a benchmark's score).
+    Score,
 }
 
 struct Figure {
@@ -42,7 +44,7 @@ struct Figure {
 }
 
 /// Milliseconds to hash 256 MiB with SHA-256 (this machine's speed).
-fn calibrate() -> f64 {
+pub fn calibrate() -> f64 {
     use sha2::{Digest, Sha256};
     let block = vec![0x5au8; 1 << 20];
     let start = Instant::now();
@@ -476,11 +478,44 @@ pub async fn run(options: Options) -> Result<()> {
     }
     raw.insert("replicas".into(), result);
 
+    // The anomaly detector on NAB (under a second).
+    let nab = crate::nab::run(&crate::nab::default_dir())?;
+    let nab_cmd = "cargo run --release -p steward-bench -- nab".to_string();
+    for ((profile, _, score), key) in nab.scores.iter().zip(crate::nab::SCORE_KEYS) {
+        figures.push(Figure {
+            key,
+            label: format!("NAB score, {profile}"),
+            value: *score,
+            unit: "points",
+            kind: Kind::Score,
+            target: "≥ 76 / ≥ 67 / ≥ 81".into(),
+            command: nab_cmd.clone(),
+        });
+    }
+    figures.push(Figure {
+        key: "nab_samples_per_s",
+        label: "anomaly detector, one core".into(),
+        value: nab.samples_per_s,
+        unit: "samples/s",
+        kind: Kind::Rate,
+        target: "≥ 1,000,000".into(),
+        command: nab_cmd.clone(),
+    });
+    figures.push(Figure {
+        key: "nab_state_bytes",
+        label: "anomaly detector state per series".into(),
+        value: nab.state_bytes as f64,
+        unit: "bytes",
+        kind: Kind::Size,
+        target: "≤ 2048".into(),
+        command: nab_cmd,
+    });
+
     // Report.
     let normalised = |f: &Figure| match f.kind {
         Kind::Time => f.value / calibration_ms,
         Kind::Rate => f.value * calibration_ms,
-        Kind::Size => f.value,
+        Kind::Size | Kind::Score => f.value,
     };
     let mut md = format!(
         "# Steward benchmarks\n\nMode: `{}`; machine: {} cores; CPU calibration (SHA-256 of 256 MiB): {calibration_ms:.0} ms.\n\n| figure | value | target | command |\n|---|---:|---|---|\n",
@@ -555,6 +590,8 @@ fn check(path: &Path, figures: &[Figure], normalised: &dyn Fn(&Figure) -> f64) -
         let bad = match f.kind {
             Kind::Time => now > base * 3.0 && f.value > floor,
             Kind::Size => now > base * 1.5,
+            // Deterministic: any drop beyond rounding is a change.
+            Kind::Score => now < base - 0.01,
             Kind::Rate => now < base / 3.0,
         };
         let verdict = if bad { "REGRESSED" } else { "ok" };

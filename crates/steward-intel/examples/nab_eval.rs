@@ -1,0 +1,75 @@
+//! The detector on the NAB corpus in `testdata/nab`, file by file: the
+//! development loop behind `NAB.md` (`steward-bench nab` gives the reported
+//! figures). Parameters can be overridden as `name=value` arguments to try
+//! an idea; the reported set is `Params::default()`.
+//!
+//! cargo run --release -p steward-intel --example nab_eval [-- quiet=300]
+
+use steward_intel::Error;
+use steward_intel::detector::{Params, score_series};
+use steward_intel::nab::Corpus;
+use steward_intel::nab::scoring::{self, STANDARD};
+
+fn main() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/nab");
+    let labels = std::fs::read_to_string(dir.join("labels/combined_windows.json")).unwrap();
+    let corpus = Corpus::parse(&labels, |name| {
+        std::fs::read_to_string(dir.join("data").join(name)).map_err(|_| Error::Read(name.into()))
+    })
+    .unwrap();
+    let mut params = Params::default();
+    for arg in std::env::args().skip(1) {
+        let (k, v) = arg.split_once('=').expect("name=value");
+        let v: f64 = v.parse().expect("a number");
+        match k {
+            "warmup" => params.warmup = v as u32,
+            "fast" => params.fast = v,
+            "slow" => params.slow = v,
+            "recent" => params.recent = v,
+            "long" => params.long = v,
+            "quantile" => params.quantile = v,
+            "distribution" => params.distribution = v,
+            "quiet" => params.quiet = v as u32,
+            "seasonal" => params.seasonal = v,
+            _ => panic!("unknown parameter {k}"),
+        }
+    }
+    let outputs: Vec<Vec<f64>> = corpus
+        .files
+        .iter()
+        .map(|f| score_series(params, &f.series.times, &f.series.values))
+        .collect();
+    let scores = corpus.score(&outputs).unwrap();
+    for (p, t, s) in &scores {
+        println!("{:20} {s:7.2} (threshold {t:.4})", p.name);
+    }
+    // Per file at the standard threshold: score, false-positive rows and
+    // each window's highest output.
+    let threshold = scores[0].1;
+    for (f, out) in corpus.files.iter().zip(&outputs) {
+        let file = scoring::File {
+            scores: out,
+            windows: &f.windows,
+        };
+        let score = scoring::file_score(&file, &STANDARD, threshold).unwrap();
+        let inside = |i: usize| f.windows.iter().any(|w| (w.start..=w.end).contains(&i));
+        let fp = (0..out.len())
+            .filter(|&i| out[i] >= threshold && !inside(i))
+            .count();
+        let peaks: Vec<String> = f
+            .windows
+            .iter()
+            .map(|w| {
+                format!(
+                    "{:.2}",
+                    out[w.start..=w.end].iter().fold(0.0, |a: f64, b| a.max(*b))
+                )
+            })
+            .collect();
+        println!(
+            "{:55} {score:7.3} fp {fp:3} windows {}",
+            f.name,
+            peaks.join(" ")
+        );
+    }
+}

@@ -1,0 +1,519 @@
+//! A streaming anomaly detector for one metric series: one pass, fixed
+//! state (1.5 KiB), no look-ahead. Each sample gets a rarity in [0, 1]
+//! (how rare its surprise is for this series), an alarm score (the rarity
+//! when it starts or tops an event), and, while an event lasts, what is
+//! unusual.
+//!
+//! How it works, per sample:
+//! 1. **Seasonality**: quarter-hour-of-day and hour-of-week profiles are
+//!    learned;
+//!    when one explains most of the series' spread, the series is
+//!    adjusted by it (the profile's shape is subtracted: its value at this
+//!    time minus its mean), so a usual Monday morning is not a surprise and
+//!    an unusual one is, and a level shift stays a level shift.
+//! 2. **Surprises**, in standard deviations of the long run: a *spike*
+//!    (the sample against the recent level), a *variance change* (the
+//!    recent spread of changes against the long-run one), a *trend change*
+//!    (the recent slope against the long-run one), and a *distribution
+//!    change* (the recent values' histogram against the long run's, which
+//!    catches level shifts and new ranges).
+//! 3. **Rarity**: the largest surprise's logarithm is compared with this
+//!    series' own median and 99.5th percentile of it (tracked as streaming
+//!    quantiles), so a noisy series does not alarm on its everyday noise.
+//!    The score is the Gaussian upper-tail rarity on a log scale: 0.5 is
+//!    one in 100,000.
+//! 4. **One event, one alarm**: the alarm score is the rarity only when it
+//!    tops the recent peak of rarities (which fades over `quiet` samples);
+//!    otherwise it is 0.
+//! 5. **Explanation**: an event opens at a rarity of [`ALARM`] and stays
+//!    open while a sample at least every 12 is unusual (1 in 100). It is
+//!    explained by robust evidence measured in units of the series'
+//!    sample-to-sample noise: a spike, a level shift (the level moved after
+//!    a jump), a trend change (it moved gradually), a variance change (a
+//!    wider spread of changes, each clipped so one spike does not count),
+//!    or, when nothing stands out in a seasonal series, a broken daily or
+//!    weekly pattern. The strongest sustained evidence seen in the event
+//!    wins over a spike.
+//!
+//! `NAB.md` gives its Numenta Anomaly Benchmark scores and the ideas tried.
+
+/// What made a sample unusual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Explanation {
+    /// One sample far from the recent level.
+    Spike,
+    /// The recent level moved away from the long-run level.
+    LevelShift,
+    /// The recent slope differs from the long-run slope.
+    TrendChange,
+    /// The recent spread differs from the long-run spread.
+    VarianceChange,
+    /// Far from what this hour of the day usually shows (the series has a
+    /// daily pattern).
+    BrokenDailyPattern,
+    /// Far from what this hour of the week usually shows.
+    BrokenWeeklyPattern,
+}
+
+/// The detector's verdict on one sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    /// How rare this sample is for this series: 0 = usual, 1 = as rare as
+    /// it gets (0.5 = one in 100,000, [`ALARM`]).
+    pub rarity: f64,
+    /// The rarity when it starts or tops an event, else 0: what to alarm
+    /// on (one alarm per event) and what the NAB score is computed from.
+    pub score: f64,
+    /// What is unusual, while an event is open (from a rarity of
+    /// [`ALARM`] until no sample in 12 is 1 in 100).
+    pub explanation: Option<Explanation>,
+}
+
+/// The score from which a sample is explained (one in 100,000).
+pub const ALARM: f64 = 0.5;
+
+/// The one parameter set (shared by every series).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    /// Samples learned before any score is given.
+    pub warmup: u32,
+    /// Weight of a new sample in the recent level (≈ 1 / samples).
+    pub fast: f64,
+    /// Weight of a new sample in the long-run level and spread.
+    pub slow: f64,
+    /// Weight of a new sample in the recent histogram.
+    pub recent: f64,
+    /// Weight of a new sample in the long-run histogram.
+    pub long: f64,
+    /// Step of the streaming quantiles of the log-surprise.
+    pub quantile: f64,
+    /// Weight of the distribution change against the other surprises.
+    pub distribution: f64,
+    /// Samples over which the peak of scores fades.
+    pub quiet: u32,
+    /// Seasonality is used when its residual variance is below this
+    /// fraction of the series' variance.
+    pub seasonal: f64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            warmup: 100,
+            fast: 0.2,
+            slow: 0.01,
+            recent: 0.1,
+            long: 0.004,
+            quantile: 0.05,
+            distribution: 1.3,
+            quiet: 500,
+            seasonal: 0.5,
+        }
+    }
+}
+
+/// An exponentially weighted mean and variance.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Ewm {
+    mean: f64,
+    var: f64,
+}
+
+impl Ewm {
+    fn update(&mut self, x: f64, alpha: f64) {
+        let d = x - self.mean;
+        self.mean += alpha * d;
+        self.var = (1.0 - alpha) * (self.var + alpha * d * d);
+    }
+}
+
+/// A profile over one period (a day or a week) of `N` buckets: the
+/// usual value at each point of the period and how far values stray from
+/// it.
+#[derive(Debug, Clone, PartialEq)]
+struct Profile<const N: usize, const PERIOD: i64> {
+    buckets: [f32; N],
+    /// Sum and count of the buckets seen, for the profile's mean.
+    sum: f64,
+    filled: u32,
+    /// Residual (value − profile) spread.
+    err: Ewm,
+}
+
+impl<const N: usize, const PERIOD: i64> Profile<N, PERIOD> {
+    fn new() -> Self {
+        Profile {
+            buckets: [f32::NAN; N],
+            sum: 0.0,
+            filled: 0,
+            err: Ewm::default(),
+        }
+    }
+
+    fn bucket(time: i64) -> usize {
+        let at = time.rem_euclid(PERIOD) as f64 / PERIOD as f64 * N as f64;
+        (at as usize).min(N - 1)
+    }
+
+    /// The usual value at `time` (`fallback` before the bucket is seen).
+    fn at(&self, time: i64, fallback: f64) -> f64 {
+        let v = f64::from(self.buckets[Self::bucket(time)]);
+        if v.is_nan() { fallback } else { v }
+    }
+
+    /// How far the usual value at `time` sits from the profile's mean
+    /// (0 before the bucket is seen).
+    fn shape(&self, time: i64) -> f64 {
+        let v = f64::from(self.buckets[Self::bucket(time)]);
+        if v.is_nan() {
+            0.0
+        } else {
+            v - self.sum / f64::from(self.filled.max(1))
+        }
+    }
+
+    fn learn(&mut self, time: i64, x: f64, expected: f64, rate: f64, slow: f64) {
+        self.err.update(x - expected, slow);
+        let cell = &mut self.buckets[Self::bucket(time)];
+        let before = f64::from(*cell);
+        if cell.is_nan() {
+            *cell = x as f32;
+            self.filled += 1;
+            self.sum += f64::from(*cell);
+        } else {
+            *cell += (rate * (x - before)) as f32;
+            self.sum += f64::from(*cell) - before;
+        }
+    }
+}
+
+/// Samples an event stays open without an unusual one.
+const HOLD: u32 = 12;
+
+/// Buckets of the daily profile (quarter hours).
+const DAY_BUCKETS: usize = 96;
+
+/// Bins of the value histograms (0.6 σ each, the outer two open-ended).
+const BINS: usize = 12;
+
+/// Per-series state (see [`Detector::STATE_BYTES`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detector {
+    params: Params,
+    seen: u32,
+    start: i64,
+    last_time: i64,
+    last: f64,
+    peak: f64,
+    event: u32,
+    event_kind: Explanation,
+    event_strength: f64,
+    event_jump: bool,
+    /// Spread of the recent changes, each clipped to four noise units.
+    spread: Ewm,
+    /// The recent level, each sample's pull clipped to three noise units.
+    robust: f64,
+    /// How fast the robust level moves (per sample), and the long-run
+    /// mean absolute change.
+    pace: f64,
+    calm: f64,
+    /// Recent level (of the adjusted series).
+    fast: f64,
+    /// Long-run level and spread of the raw and adjusted values.
+    raw: Ewm,
+    slow: Ewm,
+    /// Recent and long-run spread of sample-to-sample changes.
+    change_fast: Ewm,
+    change_slow: Ewm,
+    /// Recent and long-run slope (of the recent level).
+    slope_fast: f64,
+    slope_slow: Ewm,
+    daily: Profile<DAY_BUCKETS, 86_400>,
+    weekly: Profile<168, { 7 * 86_400 }>,
+    /// The slow reference that places the histogram bins, and the recent
+    /// and long-run histograms.
+    reference: Ewm,
+    recent: [f32; BINS],
+    long: [f32; BINS],
+    /// Median and 99.5th percentile of the log-surprise, and the mean
+    /// and spread of the log-distribution-change.
+    surprise: [f64; 2],
+    change_history: Ewm,
+}
+
+// The budget: at most 2 KiB per series, checked when compiling.
+const _: () = assert!(Detector::STATE_BYTES <= 2048);
+
+impl Detector {
+    /// Bytes of state kept per series.
+    pub const STATE_BYTES: usize = std::mem::size_of::<Detector>();
+
+    pub fn new(params: Params) -> Detector {
+        Detector {
+            params,
+            seen: 0,
+            start: 0,
+            last_time: i64::MIN,
+            last: 0.0,
+            peak: 0.0,
+            event: 0,
+            event_kind: Explanation::Spike,
+            event_strength: 0.0,
+            event_jump: false,
+            spread: Ewm::default(),
+            robust: 0.0,
+            pace: 0.0,
+            calm: 0.0,
+            fast: 0.0,
+            raw: Ewm::default(),
+            slow: Ewm::default(),
+            change_fast: Ewm::default(),
+            change_slow: Ewm::default(),
+            slope_fast: 0.0,
+            slope_slow: Ewm::default(),
+            daily: Profile::new(),
+            weekly: Profile::new(),
+            reference: Ewm::default(),
+            recent: [0.0; BINS],
+            long: [0.0; BINS],
+            surprise: [0.0, 1.0],
+            change_history: Ewm::default(),
+        }
+    }
+
+    /// What an unusual sample shows and how strongly, in units of the
+    /// series' sample-to-sample noise (which ramps and steps do not
+    /// inflate): one value off the recent level (spike); the recent level,
+    /// which a lone spike hardly moves, off the long run (a level shift
+    /// when the event began with a jump, else a gradual trend change); or
+    /// a wider spread of changes, each clipped so a lone spike does not
+    /// count (variance change).
+    fn explain(&self, y: f64, noise: f64) -> [(Explanation, f64); 3] {
+        let a = self.params.fast * 0.5;
+        let n = (2.0 - a) / a;
+        let moved = if self.event_jump {
+            Explanation::LevelShift
+        } else {
+            Explanation::TrendChange
+        };
+        let usual = 2.0 * noise * noise;
+        [
+            (Explanation::Spike, (y - self.fast).abs() / noise / 2.0),
+            (moved, (self.robust - self.slow.mean).abs() / noise),
+            (
+                Explanation::VarianceChange,
+                (self.spread.var / usual).ln().max(0.0) * (n / 2.0).sqrt() / 2.0,
+            ),
+        ]
+    }
+
+    /// Takes the next sample (`time` in Unix seconds). A non-finite value
+    /// or a time not after the last is skipped with a zero score.
+    pub fn push(&mut self, time: i64, value: f64) -> Verdict {
+        let nothing = Verdict {
+            rarity: 0.0,
+            score: 0.0,
+            explanation: None,
+        };
+        if !value.is_finite() || time <= self.last_time {
+            return nothing;
+        }
+        self.last_time = time;
+        // Absurd magnitudes are clamped so squares stay finite.
+        let x = value.clamp(-1e150, 1e150);
+        let p = self.params;
+        if self.seen == 0 {
+            self.start = time;
+            self.fast = x;
+            self.robust = x;
+            self.raw.mean = x;
+            self.slow.mean = x;
+            self.last = x;
+            self.reference.mean = x;
+        }
+        self.seen = self.seen.saturating_add(1);
+        let learning = self.seen <= p.warmup;
+
+        // 1. Seasonal adjustment, when a profile explains the series.
+        let elapsed = time.saturating_sub(self.start);
+        let level = self.raw.mean;
+        let expected_day = self.daily.at(time, level);
+        let expected_week = self.weekly.at(time, level);
+        let (mut season, mut shape) = (None, 0.0);
+        let mut best = p.seasonal * self.raw.var;
+        if elapsed > 2 * 86_400 && self.daily.err.var < best {
+            (season, shape, best) = (
+                Some(Explanation::BrokenDailyPattern),
+                self.daily.shape(time),
+                self.daily.err.var,
+            );
+        }
+        if elapsed > 14 * 86_400 && self.weekly.err.var < best {
+            (season, shape) = (
+                Some(Explanation::BrokenWeeklyPattern),
+                self.weekly.shape(time),
+            );
+        }
+        let y = x - shape;
+
+        // 2. Surprises against the expectations before this sample.
+        let floor = 1e-9 * (1.0 + self.slow.mean.abs());
+        let sd = self.slow.var.sqrt().max(floor);
+        let change_sd = self.change_slow.var.sqrt().max(floor);
+        let spike = (y - self.fast).abs() / change_sd.max(0.5 * sd);
+        let new_fast = self.fast + p.fast * (y - self.fast);
+        let change = y - self.last;
+        let mut change_fast = self.change_fast;
+        change_fast.update(change, p.fast * 0.5);
+        // In log units (about a third of its standard errors over ~19
+        // samples): a change of spread alone alarms only when large.
+        let variance = (change_fast.var.max(floor * floor) / (change_sd * change_sd))
+            .ln()
+            .abs();
+        let slope = new_fast - self.fast;
+        let slope_fast = self.slope_fast + p.fast * 0.25 * (slope - self.slope_fast);
+        let trend =
+            (slope_fast - self.slope_slow.mean).abs() / self.slope_slow.var.sqrt().max(floor);
+        let top = spike.max(variance).max(trend);
+
+        // Distribution of the recent values against the long run's.
+        let mut distribution = 0.0;
+        if !learning {
+            // Bins of 0.6 standard deviations of the long run around its
+            // mean, and one beyond ±3 on each side.
+            let u = (y - self.reference.mean) / self.reference.var.sqrt().max(floor);
+            let bin = (u / 0.6 + (BINS / 2) as f64).clamp(0.0, (BINS - 1) as f64) as usize;
+            self.reference.update(y, p.long);
+            let mut d = 0.0f32;
+            for k in 0..BINS {
+                let hit = if k == bin { 1.0 } else { 0.0 };
+                self.recent[k] += p.recent as f32 * (hit - self.recent[k]);
+                let diff = self.recent[k] - self.long[k];
+                d += diff * diff / (self.long[k] + 0.02);
+                self.long[k] += p.long as f32 * (hit - self.long[k]);
+            }
+            let settled = self.seen > 3 * p.warmup;
+            let log_d = f64::from(d + 1e-4).ln();
+            let h = &mut self.change_history;
+            let z = (log_d - h.mean) / h.var.sqrt().max(1e-3);
+            h.update(log_d, if settled { p.long / 2.0 } else { 0.05 });
+            if settled {
+                distribution = p.distribution * z;
+            }
+        } else {
+            self.reference.update(y, 0.05);
+        }
+
+        // Noise: the long-run mean absolute change (× √(π/2) for a
+        // standard deviation, / √2 from changes to values), robust to the
+        // very changes being explained.
+        let noise = (self.calm * 0.886_226_925).max(floor);
+        let clip = 3.0 * noise;
+        self.spread
+            .update(change.clamp(-4.0 * noise, 4.0 * noise), p.fast * 0.5);
+        let pull = p.fast * (y - self.robust).clamp(-clip, clip);
+        self.robust += pull;
+        self.pace += 0.1 * (pull - self.pace);
+        self.calm += if learning { 0.05 } else { p.long } * (change.abs() - self.calm);
+        let evidence = self.explain(y, noise);
+
+        // 3. Rarity of the largest surprise in this series' history.
+        let mut z = rarity(&mut self.surprise, (top + 1e-3).ln(), p.quantile, learning);
+        z = z.max(distribution);
+        let rarity = if learning || !z.is_finite() {
+            0.0
+        } else {
+            tail(z)
+        };
+        // An event opens at ALARM and lasts while samples stay unusual
+        // (1 in 100) at least every `HOLD` samples.
+        if rarity >= ALARM || (self.event > 0 && rarity >= 0.2) {
+            self.event = HOLD;
+        } else {
+            self.event = self.event.saturating_sub(1);
+        }
+        // An event is explained by the strongest sustained evidence seen in
+        // it (a level shift, trend or variance change of at least 2), else
+        // as a spike; weak evidence in a seasonal series is a broken
+        // pattern.
+        let explanation = if self.event > 0 {
+            self.event_jump |= self.pace.abs() >= 0.15 * noise;
+            for (kind, strength) in evidence {
+                let sustained = kind != Explanation::Spike && strength >= 2.0;
+                let held = self.event_kind != Explanation::Spike && self.event_strength >= 2.0;
+                if (sustained && (!held || strength > self.event_strength))
+                    || (!held && strength > self.event_strength)
+                {
+                    (self.event_kind, self.event_strength) = (kind, strength);
+                }
+            }
+            match season {
+                Some(pattern) if self.event_strength < 2.0 => Some(pattern),
+                _ => Some(self.event_kind),
+            }
+        } else {
+            (self.event_kind, self.event_strength, self.event_jump) =
+                (Explanation::Spike, 0.0, false);
+            None
+        };
+
+        // Learn.
+        self.daily.learn(time, x, expected_day, 0.05, p.slow);
+        self.weekly.learn(time, x, expected_week, 0.1, p.slow);
+        self.raw.update(x, p.slow);
+        self.fast = new_fast;
+        self.slow.update(y, p.slow);
+        self.change_fast = change_fast;
+        self.change_slow.update(change, p.slow);
+        self.slope_fast = slope_fast;
+        self.slope_slow.update(slope, p.slow);
+        self.last = y;
+
+        // 4. One event, one alarm.
+        let peak = self.peak;
+        self.peak = (self.peak - 1.0 / f64::from(p.quiet.max(1))).max(rarity);
+        Verdict {
+            rarity,
+            score: if rarity > peak { rarity } else { 0.0 },
+            explanation,
+        }
+    }
+}
+
+/// A standard score of `x` from streaming estimates of its median and
+/// 99.5th percentile (`q`), which it then updates.
+fn rarity(q: &mut [f64; 2], x: f64, step: f64, learning: bool) -> f64 {
+    let spread = (q[1] - q[0]).max(1e-3);
+    let z = 2.576 * (x - q[0]) / spread;
+    let eta = if learning { 0.1 } else { step } * spread;
+    q[0] += eta * if x > q[0] { 0.5 } else { -0.5 };
+    q[1] += eta * if x > q[1] { 0.995 } else { -0.005 };
+    z
+}
+
+/// How rare a standard score is, on a log scale: −log10 of its Gaussian
+/// upper-tail probability over 10, so 0.5 is one in 100,000 and 1 is one
+/// in 10^10 or rarer.
+fn tail(z: f64) -> f64 {
+    if z.is_nan() || z <= 0.0 {
+        return 0.0;
+    }
+    // Q(z) ≈ φ(z) / (z/2 + √(z²/4 + 2/π)), within a few percent for z ≥ 0.
+    let q = (-0.5 * z * z).exp()
+        / (2.0 * std::f64::consts::PI).sqrt()
+        / (0.5 * z + 0.5 * (z * z + 8.0 / std::f64::consts::PI).sqrt());
+    (-q.max(1e-300).log10() / 10.0).clamp(0.0, 1.0)
+}
+
+/// Scores a whole series with a fresh detector.
+pub fn score_series(params: Params, times: &[i64], values: &[f64]) -> Vec<f64> {
+    let mut d = Detector::new(params);
+    times
+        .iter()
+        .zip(values)
+        .map(|(&t, &v)| d.push(t, v).score)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,177 @@
+use super::*;
+
+/// A deterministic standard normal sequence (xorshift + Box–Muller).
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> f64 {
+        let mut uniform = || {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let (u, v) = (uniform(), uniform());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+const STEP: i64 = 300;
+const START: i64 = 1_700_000_000 - 1_700_000_000 % 86_400;
+
+/// A server-like gauge every 5 minutes: a daily cycle around 40 with noise,
+/// and `event(row)` added on top.
+fn series(rows: usize, seed: u64, mut event: impl FnMut(usize, f64) -> f64) -> Vec<(i64, f64)> {
+    let mut noise = Noise(seed);
+    (0..rows)
+        .map(|i| {
+            let t = START + i as i64 * STEP;
+            let day = (t % 86_400) as f64 / 86_400.0 * std::f64::consts::TAU;
+            let base = 40.0 + 10.0 * day.sin() + 1.5 * noise.next();
+            (t, event(i, base))
+        })
+        .collect()
+}
+
+/// The alarms (row, explanation) of a fresh detector over `points`.
+fn alarms(points: &[(i64, f64)]) -> Vec<(usize, Explanation)> {
+    let mut d = Detector::new(Params::default());
+    points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &(t, v))| {
+            let verdict = d.push(t, v);
+            assert!((0.0..=1.0).contains(&verdict.score), "row {i}: {verdict:?}");
+            assert!(verdict.score == 0.0 || verdict.score == verdict.rarity);
+            verdict.explanation.map(|e| (i, e))
+        })
+        .collect()
+}
+
+/// One place that checks a synthetic series: each event `(row,
+/// explanation, within)` is flagged with its explanation within `within`
+/// rows of its start, and nothing is flagged outside the events (300 rows
+/// from each start).
+#[track_caller]
+fn check(points: &[(i64, f64)], expected: &[(usize, Explanation, usize)]) {
+    let found = alarms(points);
+    for &(row, explanation, within) in expected {
+        assert!(
+            found
+                .iter()
+                .any(|&(r, e)| (row..row + within).contains(&r) && e == explanation),
+            "expected {explanation:?} at {row}, flagged: {found:?}"
+        );
+    }
+    let stray: Vec<_> = found
+        .iter()
+        .filter(|(r, _)| {
+            !expected
+                .iter()
+                .any(|(row, _, _)| (*row..row + 300).contains(r))
+        })
+        .collect();
+    assert!(stray.is_empty(), "false alarms {stray:?}");
+}
+
+const SEEDS: [u64; 5] = [3, 11, 19, 23, 42];
+
+#[test]
+fn a_quiet_series_raises_no_alarm() {
+    for seed in SEEDS {
+        check(&series(6000, seed, |_, v| v), &[]);
+    }
+}
+
+#[test]
+fn each_event_is_flagged_at_its_row_with_its_explanation() {
+    let (spike, shift, noisy, calm) = (2000, 2800, 3600, 4000);
+    for seed in SEEDS {
+        let mut wide = Noise(seed + 1);
+        let points = series(5000, seed, |i, v| {
+            let mut v = v;
+            if i == spike {
+                v += 30.0;
+            }
+            if i >= shift {
+                v += 15.0;
+            }
+            if (noisy..calm).contains(&i) {
+                v += 15.0 * wide.next();
+            }
+            v
+        });
+        check(
+            &points,
+            &[
+                (spike, Explanation::Spike, 1),
+                (shift, Explanation::LevelShift, 12),
+                // A wider spread takes a dozen samples to tell from a spike.
+                (noisy, Explanation::VarianceChange, 20),
+            ],
+        );
+    }
+}
+
+/// Every verdict is in range and nothing panics, whatever the input.
+#[track_caller]
+fn check_sane(points: &[(i64, f64)]) -> Vec<Verdict> {
+    let mut d = Detector::new(Params::default());
+    points
+        .iter()
+        .map(|&(t, v)| {
+            let verdict = d.push(t, v);
+            assert!((0.0..=1.0).contains(&verdict.score), "{verdict:?}");
+            assert!((0.0..=1.0).contains(&verdict.rarity), "{verdict:?}");
+            verdict
+        })
+        .collect()
+}
+
+#[test]
+fn bad_input_neither_panics_nor_leaves_the_range() {
+    let t = |i: usize| START + i as i64 * STEP;
+    assert!(score_series(Params::default(), &[], &[]).is_empty());
+    // Constant: nothing to report.
+    let constant: Vec<_> = (0..3000).map(|i| (t(i), 7.0)).collect();
+    let verdicts = check_sane(&constant);
+    assert!(
+        verdicts
+            .iter()
+            .all(|v| v.score < 0.1 && v.explanation.is_none())
+    );
+    // Not-a-number and infinities are skipped, scored 0.
+    let mut holes: Vec<_> = series(3000, 5, |_, v| v);
+    for i in (0..3000).step_by(7) {
+        holes[i].1 = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][i % 3];
+    }
+    for (verdict, (_, v)) in check_sane(&holes).iter().zip(&holes) {
+        if !v.is_finite() {
+            assert_eq!(verdict.score, 0.0);
+        }
+    }
+    // Absurd magnitudes and a sudden unit change (× 10^12).
+    let absurd: Vec<_> = (0..3000)
+        .map(|i| {
+            (
+                t(i),
+                if i % 500 == 499 {
+                    -1e300
+                } else {
+                    1e300 * (i % 3) as f64
+                },
+            )
+        })
+        .collect();
+    check_sane(&absurd);
+    let units: Vec<_> = series(3000, 9, |i, v| if i >= 1500 { v * 1e12 } else { v });
+    let verdicts = check_sane(&units);
+    assert!(verdicts[1500].score >= ALARM, "{:?}", verdicts[1500]);
+    // Duplicate and backward timestamps are skipped.
+    let mut d = Detector::new(Params::default());
+    d.push(1000, 1.0);
+    assert_eq!(d.push(1000, 50.0).score, 0.0);
+    assert_eq!(d.push(900, 50.0).score, 0.0);
+    let tiny: Vec<_> = (0..3000).map(|i| (t(i), 1e-300 * (i % 5) as f64)).collect();
+    check_sane(&tiny);
+}
