@@ -20,6 +20,7 @@ pub mod db;
 mod devices;
 pub mod dialect;
 mod fleet;
+mod incidents;
 mod jobs;
 mod metrics;
 pub mod migrate;

@@ -54,6 +54,7 @@ migrations!(
     "0016_resolved_by.sql",
     "0017_people.sql",
     "0018_patching.sql",
+    "0020_incidents.sql",
 );
 
 /// The migrations of one database.

@@ -8,6 +8,7 @@ mod audit;
 mod devices;
 pub mod fixture;
 mod fleet;
+mod incidents;
 mod ingest;
 mod jobs;
 mod lifecycle;
@@ -25,6 +26,7 @@ pub use audit::*;
 pub use devices::*;
 pub use fixture::a_populated_store_reads_back;
 pub use fleet::*;
+pub use incidents::*;
 pub use ingest::*;
 pub use jobs::*;
 pub use lifecycle::*;
@@ -124,6 +126,9 @@ macro_rules! store_suite {
             // patching.rs
             software_is_found_by_name_within_scope,
             pending_updates_keep_their_first_seen_time,
+            // incidents.rs
+            incidents_are_edited_under_a_version_within_scope,
+            an_alert_joins_one_incident_only,
             // traps.rs: where SQLite and PostgreSQL part ways
             plain_lists_sort_names_alike,
             device_pages_sort_names_case_insensitively,

@@ -1,6 +1,6 @@
 //! The `Store` traits: everything the server keeps, one trait per product
 //! concept ([`TenancyStore`], [`PeopleStore`], [`AuditStore`], [`DeviceStore`], [`AlertStore`],
-//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`]) and [`Store`], all of
+//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`], [`IncidentStore`]) and [`Store`], all of
 //! them; one implementation (`steward-store-sql`) runs them on SQLite
 //! (embedded default) and PostgreSQL (scale-out), and one conformance suite
 //! checks every method on both.
@@ -17,6 +17,7 @@ mod alerts;
 mod audit;
 mod devices;
 mod fleet;
+mod incidents;
 mod ingest;
 mod jobs;
 mod metrics;
@@ -31,6 +32,7 @@ pub use alerts::*;
 pub use audit::*;
 pub use devices::*;
 pub use fleet::*;
+pub use incidents::*;
 pub use ingest::*;
 pub use jobs::*;
 pub use metrics::*;
@@ -150,6 +152,7 @@ pub trait Store:
     + JobStore
     + FleetStore
     + PatchingStore
+    + IncidentStore
     + Send
     + Sync
     + 'static
