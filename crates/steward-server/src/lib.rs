@@ -17,6 +17,7 @@ pub mod bus;
 pub mod egress;
 pub mod enrollment;
 pub mod gateway;
+pub mod incidents;
 pub mod ingest;
 pub mod jobs;
 pub mod notify;
