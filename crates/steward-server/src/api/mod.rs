@@ -14,6 +14,8 @@ mod devices;
 mod events;
 mod fleet;
 mod grants;
+mod incidents;
+mod kpis;
 pub use fleet::spawn_recorder as spawn_fleet_recorder;
 mod jobs;
 mod lifecycle;
