@@ -22,6 +22,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod notify;
 pub mod password;
+pub mod problems;
 pub mod revocation;
 pub mod status;
 pub mod throttle;
@@ -240,6 +241,7 @@ async fn start(
     });
     bus::spawn_listener(state.clone(), shutdown_rx.clone());
     spawn_retention(state.clone(), shutdown_rx.clone());
+    problems::spawn(state.store.clone(), shutdown_rx.clone());
     api::spawn_fleet_recorder(state.clone(), shutdown_rx.clone());
     jobs::start(state.clone(), remediations, shutdown_rx.clone());
     let router = api::router(state.clone());

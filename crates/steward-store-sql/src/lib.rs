@@ -28,6 +28,7 @@ mod monitors;
 mod patching;
 mod people;
 mod postgres;
+mod problems;
 mod sites;
 mod sqlite;
 mod tenancy;

@@ -16,6 +16,7 @@ mod methods;
 mod metrics;
 mod patching;
 mod people;
+mod problems;
 mod schedules;
 mod signin;
 mod sites;
@@ -34,6 +35,7 @@ pub use methods::METHODS;
 pub use metrics::*;
 pub use patching::*;
 pub use people::*;
+pub use problems::*;
 pub use schedules::*;
 pub use signin::*;
 pub use sites::*;
@@ -129,6 +131,7 @@ macro_rules! store_suite {
             // incidents.rs
             incidents_are_edited_under_a_version_within_scope,
             an_alert_joins_one_incident_only,
+            problems_are_kept_once_per_signature_and_edited_in_scope,
             // traps.rs: where SQLite and PostgreSQL part ways
             plain_lists_sort_names_alike,
             device_pages_sort_names_case_insensitively,

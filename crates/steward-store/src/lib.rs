@@ -1,6 +1,6 @@
 //! The `Store` traits: everything the server keeps, one trait per product
 //! concept ([`TenancyStore`], [`PeopleStore`], [`AuditStore`], [`DeviceStore`], [`AlertStore`],
-//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`], [`IncidentStore`]) and [`Store`], all of
+//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`], [`IncidentStore`], [`ProblemStore`]) and [`Store`], all of
 //! them; one implementation (`steward-store-sql`) runs them on SQLite
 //! (embedded default) and PostgreSQL (scale-out), and one conformance suite
 //! checks every method on both.
@@ -24,6 +24,7 @@ mod metrics;
 mod monitors;
 mod patching;
 mod people;
+mod problems;
 mod records;
 mod tenancy;
 
@@ -39,6 +40,7 @@ pub use metrics::*;
 pub use monitors::*;
 pub use patching::*;
 pub use people::*;
+pub use problems::*;
 pub use records::*;
 pub use tenancy::*;
 
@@ -153,6 +155,7 @@ pub trait Store:
     + FleetStore
     + PatchingStore
     + IncidentStore
+    + ProblemStore
     + Send
     + Sync
     + 'static

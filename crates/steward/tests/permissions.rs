@@ -163,6 +163,9 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("DELETE", "/api/v1/incidents/{id}"), "devices.manage"),
         (("POST", "/api/v1/incidents/{id}/notes"), "devices.manage"),
         (("GET", "/api/v1/kpis"), "devices.view"),
+        (("GET", "/api/v1/problems"), "devices.view"),
+        (("GET", "/api/v1/problems/{id}"), "devices.view"),
+        (("PATCH", "/api/v1/problems/{id}"), "devices.manage"),
         (("GET", "/api/v1/audit"), "audit.view"),
         (("GET", "/api/v1/server/stats"), "audit.view"),
     ]

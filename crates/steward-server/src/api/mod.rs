@@ -28,6 +28,7 @@ mod paging;
 mod passwords;
 mod patching;
 mod place;
+mod problems;
 mod routes;
 mod schedules;
 mod scripts;

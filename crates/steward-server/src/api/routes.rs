@@ -552,6 +552,23 @@ pub(super) fn routes() -> Routes {
         incidents::add_note,
     )
     .add(M::GET, "/api/v1/kpis", Perm(P::DevicesView), kpis::kpis)
+    .list(
+        "/api/v1/problems",
+        Perm(P::DevicesView),
+        problems::list_problems,
+    )
+    .add(
+        M::GET,
+        "/api/v1/problems/{id}",
+        Perm(P::DevicesView),
+        problems::get_problem,
+    )
+    .add(
+        M::PATCH,
+        "/api/v1/problems/{id}",
+        Perm(P::DevicesManage),
+        problems::patch_problem,
+    )
     .add(
         M::GET,
         "/api/v1/job-keys",

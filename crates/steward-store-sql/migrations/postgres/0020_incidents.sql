@@ -45,3 +45,25 @@ CREATE TABLE incident_events (
     body TEXT NOT NULL
 );
 CREATE INDEX incident_events_incident ON incident_events(incident_id, seq);
+-- Problems: recurring incidents found by the problem rules, one per
+-- organisation, signature (a monitor) and rule kind.
+CREATE TABLE problems (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    signature TEXT NOT NULL,
+    rule_kind TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    status TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    devices TEXT NOT NULL,
+    incidents TEXT NOT NULL,
+    root_cause TEXT,
+    workaround TEXT,
+    fix TEXT,
+    known_error BOOLEAN NOT NULL DEFAULT false,
+    resolved_at BIGINT,
+    version BIGINT NOT NULL DEFAULT 1,
+    UNIQUE (org_id, signature, rule_kind)
+);

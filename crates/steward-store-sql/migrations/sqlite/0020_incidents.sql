@@ -45,3 +45,25 @@ CREATE TABLE incident_events (
     body TEXT NOT NULL
 );
 CREATE INDEX incident_events_incident ON incident_events(incident_id, seq);
+-- Problems: recurring incidents found by the problem rules, one per
+-- organisation, signature (a monitor) and rule kind.
+CREATE TABLE problems (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    signature TEXT NOT NULL,
+    rule_kind TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    status TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    devices TEXT NOT NULL,
+    incidents TEXT NOT NULL,
+    root_cause TEXT,
+    workaround TEXT,
+    fix TEXT,
+    known_error INTEGER NOT NULL DEFAULT 0,
+    resolved_at INTEGER,
+    version INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (org_id, signature, rule_kind)
+);

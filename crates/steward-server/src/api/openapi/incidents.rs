@@ -84,9 +84,54 @@ fn incident() -> Value {
     )
 }
 
+fn problem_fields() -> Value {
+    object(
+        json!({
+            "status": one_of(&["open", "known_error", "resolved"]), "root_cause": nullable(string()),
+            "workaround": nullable(string()), "fix": nullable(string()), "known_error": boolean(),
+        }),
+        &["status", "root_cause", "workaround", "fix", "known_error"],
+    )
+}
+
+fn problem() -> Value {
+    object(
+        json!({
+            "id": uuid(), "org_id": uuid(), "signature": string(),
+            "rule_kind": one_of(&["spread", "repeat"]), "rule": any(),
+            "status": one_of(&["open", "known_error", "resolved"]), "count": integer(),
+            "first_seen": integer(), "last_seen": integer(), "devices": array(uuid()),
+            "incidents": array(uuid()), "root_cause": nullable(string()),
+            "workaround": nullable(string()), "fix": nullable(string()), "known_error": boolean(),
+            "resolved_at": nullable(integer()), "version": integer(), "fields": problem_fields(),
+        }),
+        &[
+            "id",
+            "org_id",
+            "signature",
+            "rule_kind",
+            "rule",
+            "status",
+            "count",
+            "first_seen",
+            "last_seen",
+            "devices",
+            "incidents",
+            "root_cause",
+            "workaround",
+            "fix",
+            "known_error",
+            "resolved_at",
+            "version",
+            "fields",
+        ],
+    )
+}
+
 /// The kinds of object this module adds to `components/schemas`.
 pub fn components() -> Vec<(&'static str, Value)> {
     vec![
+        ("Problem", problem()),
         ("NewIncident", new_incident()),
         ("Incident", incident()),
         ("TimelineEntry", timeline_entry()),
@@ -180,6 +225,10 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
             &["incident_id", "entry"],
         ),
         ("GET", "/api/v1/kpis") => kpis(),
+        ("GET", "/api/v1/problems") => array(reference("Problem")),
+        ("GET", "/api/v1/problems/{id}") | ("PATCH", "/api/v1/problems/{id}") => {
+            reference("Problem")
+        }
         _ => return None,
     })
 }
@@ -189,6 +238,11 @@ pub fn request(method: &str, path: &str) -> Option<Value> {
     Some(match (method, path) {
         ("POST", "/api/v1/incidents") => reference("NewIncident"),
         ("PATCH", "/api/v1/incidents/{id}") => optional(&new_incident()),
+        ("PATCH", "/api/v1/problems/{id}") => {
+            let mut fields = optional(&problem_fields());
+            fields["additionalProperties"] = json!(false);
+            fields
+        }
         ("POST", "/api/v1/incidents/{id}/notes") => closed(
             json!({ "text": string(), "time_spent_ms": nullable(integer()) }),
             &["text"],
