@@ -189,6 +189,7 @@ async fn an_alert_opens_an_incident_that_is_worked_to_resolved() {
         "{kpis}"
     );
     assert_eq!(kpis["backup_success"]["collected"], false, "{kpis}");
+    assert_eq!(kpis["open_problems"]["open"], 0, "{kpis}");
     let devices = kpis["availability"]["devices"].as_array().unwrap();
     assert!(
         devices

@@ -518,6 +518,7 @@ async fn answers_match_the_openapi_document() {
     )
     .await;
     c.get("/api/v1/kpis", "/api/v1/kpis").await;
+    c.get("/api/v1/problems", "/api/v1/problems").await;
     c.delete("/api/v1/incidents/{id}", &incident_at).await;
     c.post(
         "/api/v1/monitors/{id}/delete",

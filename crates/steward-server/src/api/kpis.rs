@@ -2,7 +2,8 @@
 //! one organisation and period, each beside its definition
 //! (`steward_incident::kpi::DEFINITIONS`): availability per device from
 //! its status history with maintenance windows excluded, MTTA and MTTR
-//! (median, p90, mean), incident volume, alert noise, patch compliance;
+//! (median, p90, mean), incident volume, open problems, alert noise,
+//! patch compliance;
 //! what Steward does not collect yet says so instead of a number.
 
 use super::{ApiError, ApiResult, org_named};
@@ -194,6 +195,16 @@ pub async fn kpis(
         })
     };
 
+    // Problems not resolved at the end of the period.
+    let open_problems = state
+        .store
+        .list_problems(&scope)
+        .await?
+        .iter()
+        .filter(|p| p.org_id == org && p.first_seen < until)
+        .filter(|p| p.resolved_at.is_none_or(|t| t >= until))
+        .count();
+
     let definitions: serde_json::Map<String, Value> = kpi::DEFINITIONS
         .iter()
         .map(|(k, v)| (k.to_string(), json!(v)))
@@ -210,7 +221,7 @@ pub async fn kpis(
         "mttr": mttr,
         "cleared_by_itself": cleared,
         "incident_volume": { "opened": incidents.len(), "open": still_open },
-        "open_problems": not_collected("problem records are not kept yet"),
+        "open_problems": { "collected": true, "open": open_problems },
         "noise": noise,
         "patch_compliance": patch_compliance,
         "backup_success": not_collected("Steward has no backups feature yet"),

@@ -149,7 +149,7 @@ fn figure() -> Value {
     // A figure Steward collects, or why not.
     object(
         json!({
-            "collected": boolean(), "note": string(),
+            "collected": boolean(), "note": string(), "open": count(),
             "reporting": count(), "compliant": count(), "share": number(),
         }),
         &["collected"],
