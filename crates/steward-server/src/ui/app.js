@@ -11,12 +11,15 @@ import * as automation from "./pages/automation.js";
 import * as admin from "./pages/admin.js";
 import * as tenancy from "./pages/tenancy.js";
 import * as audit from "./pages/audit.js";
+import * as incidents from "./pages/incidents.js";
 
 const routes = {
   "": dashboard.render,
   devices: devices.render,
   device: device.render,
   alerts: alerts.render,
+  incidents: incidents.render,
+  incident: incidents.incident,
   monitors: admin.monitors,
   scripts: automation.scripts,
   jobs: automation.jobs,
@@ -38,6 +41,8 @@ const needs = {
   devices: ["devices.view", "Seeing devices"],
   device: ["devices.view", "Seeing devices"],
   alerts: ["devices.view", "Seeing alerts"],
+  incidents: ["devices.view", "Seeing incidents"],
+  incident: ["devices.view", "Seeing incidents"],
   monitors: ["monitors.manage", "Monitors"],
   channels: ["monitors.manage", "Notification channels"],
   scripts: ["scripts.run", "Scripts"],
