@@ -94,6 +94,8 @@ await walk(browser, "console", outDir, async (step, errors) => {
   await page.click("#incident button[data-action=resolve]");
   await page.waitForSelector("#incident button[data-action=reopen]");
   await shot(page, "incident");
+  await page.goto(url + "#/alerts");
+  await page.waitForSelector("#alerts");
 
   step("a weekly maintenance window in a time zone");
   await page.click("button >> text=Maintenance window…");
