@@ -359,6 +359,25 @@ mod tests {
     }
 
     #[test]
+    fn a_list_field_matches_when_it_holds_the_value() {
+        let incidents = vec![
+            serde_json::json!({ "id": "a", "devices": ["d1", "d2"] }),
+            serde_json::json!({ "id": "b", "devices": ["d2"] }),
+            serde_json::json!({ "id": "c", "devices": [] }),
+        ];
+        let ids = |query: &str| -> Vec<String> {
+            let (items, _) = page(incidents.clone(), &PageQuery::parse(query).unwrap()).unwrap();
+            items
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(ids("devices=d2"), ["a", "b"]);
+        assert_eq!(ids("devices=d1"), ["a"]);
+        assert!(ids("devices=d9").is_empty());
+    }
+
+    #[test]
     fn a_page_does_not_shift_when_earlier_objects_go() {
         let query = PageQuery::parse("sort=name&limit=2").unwrap();
         let (_, next) = page(items(), &query).unwrap();
