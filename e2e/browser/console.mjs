@@ -86,6 +86,25 @@ await walk(browser, "console", outDir, async (step, errors) => {
   await page.waitForSelector("#alert-detail .events li >> text=acknowledged");
   await shot(page, "alerts");
 
+  step("incidents: the critical alerts opened them; one noted, acknowledged and resolved");
+  await page.goto(url + "#/incidents");
+  await page.waitForSelector("#kpis [data-kpi=incident_volume]");
+  await page.waitForSelector("#incidents tbody tr.clickable");
+  await page.click("#incidents tbody tr.clickable >> nth=0 >> td >> nth=1");
+  await page.waitForSelector("#incident td >> text=alerting");
+  await page.fill("#note-form textarea", "looked at it from the console");
+  await page.click("#note-form button[type=submit]");
+  await page.waitForSelector("#incident td >> text=looked at it from the console");
+  if (await page.$("#incident button[data-action=acknowledge]")) {
+    await page.click("#incident button[data-action=acknowledge]");
+    await page.waitForSelector("#incident td >> text=open → acknowledged");
+  }
+  await page.click("#incident button[data-action=resolve]");
+  await page.waitForSelector("#incident button[data-action=reopen]");
+  await shot(page, "incident");
+  await page.goto(url + "#/alerts");
+  await page.waitForSelector("#alerts");
+
   step("a weekly maintenance window in a time zone");
   await page.click("button >> text=Maintenance window…");
   await page.fill("dialog input[name=name]", "patch night");

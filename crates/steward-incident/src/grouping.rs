@@ -57,6 +57,15 @@ pub enum Placement {
     Open,
 }
 
+/// Whether an alert change needs a human, and so opens or joins an
+/// incident: a critical alert that goes out (not kept quiet by
+/// maintenance, a silence, a dependency, or a remediation still under
+/// way; an offline alert waiting to go out with its site's group does
+/// go out). A remediation that did not help pages as `escalated`.
+pub fn needs_human(severity: &str, suppressed: Option<&str>) -> bool {
+    severity == "critical" && matches!(suppressed, None | Some("grouped") | Some("escalated"))
+}
+
 pub fn place(rules: &Grouping, alert: &NewAlert, open: &[OpenIncident]) -> Placement {
     let shares = |incident: &OpenIncident| {
         rules.by.iter().any(|by| match by {
@@ -100,6 +109,24 @@ mod tests {
             monitor: monitor.into(),
             group: group.map(String::from),
             at,
+        }
+    }
+
+    #[test]
+    fn only_critical_alerts_that_go_out_need_a_human() {
+        assert!(needs_human("critical", None));
+        assert!(needs_human("critical", Some("grouped")));
+        assert!(needs_human("critical", Some("escalated")));
+        assert!(!needs_human("warning", None));
+        assert!(!needs_human("ok", None));
+        for quiet in [
+            "maintenance",
+            "silence",
+            "dependency",
+            "remediating",
+            "remediated",
+        ] {
+            assert!(!needs_human("critical", Some(quiet)), "{quiet}");
         }
     }
 

@@ -21,6 +21,22 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
         "Time from an incident opening to its resolution by a person, over incidents resolved in the period; incidents whose condition cleared by itself are counted apart, as they would flatter it.",
     ),
     (
+        "incident_volume",
+        "Incidents opened in the period (by alerting or by hand), and of them those still open or acknowledged at its end.",
+    ),
+    (
+        "open_problems",
+        "Problem records (recurring incidents found by the problem rules) not resolved at the end of the period.",
+    ),
+    (
+        "patch_compliance",
+        "The share of reporting devices with no security update pending longer than the compliance threshold (14 days).",
+    ),
+    (
+        "backup_success",
+        "The share of scheduled backups that completed in the period.",
+    ),
+    (
         "noise",
         "Alerts per device; the shares of alerts healed by automation, suppressed (silence, maintenance, dependency) and acknowledged without any action taken.",
     ),
@@ -364,7 +380,16 @@ mod tests {
 
     #[test]
     fn every_kpi_has_a_definition() {
-        for key in ["availability", "mtta", "mttr", "noise"] {
+        for key in [
+            "availability",
+            "mtta",
+            "mttr",
+            "noise",
+            "incident_volume",
+            "open_problems",
+            "patch_compliance",
+            "backup_success",
+        ] {
             assert!(
                 DEFINITIONS
                     .iter()

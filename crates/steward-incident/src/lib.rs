@@ -9,7 +9,8 @@
 //!   signature across many devices, or on one device again and again),
 //!   and what to do with a problem already on record;
 //! - [`grouping`]: which open incident a new alert joins;
-//! - [`sla`]: an incident's standing against its priority's targets.
+//! - [`sla`]: an incident's standing against its priority's targets;
+//! - [`status`]: the times an incident's status changes stamp.
 //!
 //! The server stores incidents and problems and calls these; nothing here
 //! reads a clock or a database, so every rule is tested with plain data.
@@ -19,3 +20,4 @@ pub mod kpi;
 pub mod problems;
 pub mod sla;
 pub mod span;
+pub mod status;

@@ -31,6 +31,31 @@ impl Span {
 
 /// The spans sorted and merged where they overlap or touch, empty ones
 /// dropped: a union that counts each instant once.
+/// The spans of `period` where `active` holds, sampled every `step` ms
+/// (a window of recurring rules, read by sampling: an edge is placed
+/// within one step).
+pub fn sampled(active: impl Fn(i64) -> bool, period: Span, step: i64) -> Vec<Span> {
+    let step = step.max(1);
+    let mut spans = Vec::new();
+    let mut since = None;
+    let mut at = period.start;
+    while at < period.end {
+        match (active(at), since) {
+            (true, None) => since = Some(at),
+            (false, Some(start)) => {
+                spans.push(Span::new(start, at));
+                since = None;
+            }
+            _ => {}
+        }
+        at = at.saturating_add(step);
+    }
+    if let Some(start) = since {
+        spans.push(Span::new(start, period.end));
+    }
+    spans
+}
+
 pub fn union(spans: &[Span]) -> Vec<Span> {
     let mut sorted: Vec<Span> = spans.iter().copied().filter(|s| !s.is_empty()).collect();
     sorted.sort();
@@ -92,5 +117,14 @@ mod tests {
         assert_eq!(covered(&[s(-50, 10), s(90, 200)], &s(0, 100)), 20);
         assert_eq!(overlap(&[s(0, 10), s(20, 30)], &[s(5, 25)]), 10);
         assert_eq!(overlap(&[s(0, 10)], &[s(10, 20)]), 0);
+    }
+
+    #[test]
+    fn activity_is_sampled_into_spans() {
+        let period = Span::new(0, 100);
+        let spans = sampled(|t| (20..40).contains(&t) || t >= 90, period, 10);
+        assert_eq!(spans, vec![Span::new(20, 40), Span::new(90, 100)]);
+        assert!(sampled(|_| false, period, 10).is_empty());
+        assert_eq!(sampled(|_| true, period, 0).len(), 1);
     }
 }

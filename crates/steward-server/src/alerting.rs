@@ -576,7 +576,23 @@ impl Alerting {
                 flapping: change.flapping,
                 suppressed,
             };
-            match self.store.record_alert_change(&record).await {
+            let recorded = self.store.record_alert_change(&record).await;
+            if let Ok(Some(alert)) = &recorded {
+                let facts = crate::incidents::AlertFacts {
+                    alert: *alert,
+                    org,
+                    device,
+                    monitor_id: record.monitor_id.clone(),
+                    monitor_name: record.monitor_name.clone(),
+                    severity: record.severity.clone(),
+                    summary: record.summary.clone(),
+                    group: offline_kind.then(|| format!("{}|{}", target.site, record.monitor_id)),
+                    suppressed: record.suppressed.clone(),
+                    at: record.at,
+                };
+                crate::incidents::on_alert_change(self.store.as_ref(), &facts).await;
+            }
+            match recorded {
                 Ok(Some(alert)) if grouped => {
                     let state = if change.severity == Severity::Ok {
                         "resolved"

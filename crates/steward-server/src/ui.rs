@@ -40,6 +40,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("pages/device.js", JS, include_bytes!("ui/pages/device.js")),
     ("pages/alerts.js", JS, include_bytes!("ui/pages/alerts.js")),
     (
+        "pages/incidents.js",
+        JS,
+        include_bytes!("ui/pages/incidents.js"),
+    ),
+    (
         "pages/automation.js",
         JS,
         include_bytes!("ui/pages/automation.js"),

@@ -55,6 +55,7 @@ migrations!(
     "0017_people.sql",
     "0018_patching.sql",
     "0019_backups.sql",
+    "0020_incidents.sql",
 );
 
 /// The migrations of one database.

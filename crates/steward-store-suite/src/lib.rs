@@ -9,6 +9,7 @@ mod backups;
 mod devices;
 pub mod fixture;
 mod fleet;
+mod incidents;
 mod ingest;
 mod jobs;
 mod lifecycle;
@@ -16,6 +17,7 @@ mod methods;
 mod metrics;
 mod patching;
 mod people;
+mod problems;
 mod schedules;
 mod signin;
 mod sites;
@@ -27,6 +29,7 @@ pub use backups::*;
 pub use devices::*;
 pub use fixture::a_populated_store_reads_back;
 pub use fleet::*;
+pub use incidents::*;
 pub use ingest::*;
 pub use jobs::*;
 pub use lifecycle::*;
@@ -34,6 +37,7 @@ pub use methods::METHODS;
 pub use metrics::*;
 pub use patching::*;
 pub use people::*;
+pub use problems::*;
 pub use schedules::*;
 pub use signin::*;
 pub use sites::*;
@@ -129,6 +133,10 @@ macro_rules! store_suite {
             // backups.rs
             backups_are_recorded_once_and_replaced_per_report,
             backup_success_rates_count_outcomes_in_scope,
+            // incidents.rs
+            incidents_are_edited_under_a_version_within_scope,
+            an_alert_joins_one_incident_only,
+            problems_are_kept_once_per_signature_and_edited_in_scope,
             // traps.rs: where SQLite and PostgreSQL part ways
             plain_lists_sort_names_alike,
             device_pages_sort_names_case_insensitively,

@@ -1,6 +1,6 @@
 //! The `Store` traits: everything the server keeps, one trait per product
 //! concept ([`TenancyStore`], [`PeopleStore`], [`AuditStore`], [`DeviceStore`], [`AlertStore`],
-//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`]) and [`Store`], all of
+//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`], [`IncidentStore`], [`ProblemStore`]) and [`Store`], all of
 //! them; one implementation (`steward-store-sql`) runs them on SQLite
 //! (embedded default) and PostgreSQL (scale-out), and one conformance suite
 //! checks every method on both.
@@ -18,12 +18,14 @@ mod audit;
 mod backups;
 mod devices;
 mod fleet;
+mod incidents;
 mod ingest;
 mod jobs;
 mod metrics;
 mod monitors;
 mod patching;
 mod people;
+mod problems;
 mod records;
 mod tenancy;
 
@@ -33,12 +35,14 @@ pub use audit::*;
 pub use backups::*;
 pub use devices::*;
 pub use fleet::*;
+pub use incidents::*;
 pub use ingest::*;
 pub use jobs::*;
 pub use metrics::*;
 pub use monitors::*;
 pub use patching::*;
 pub use people::*;
+pub use problems::*;
 pub use records::*;
 pub use tenancy::*;
 
@@ -161,6 +165,8 @@ pub trait Store:
     + FleetStore
     + PatchingStore
     + BackupStore
+    + IncidentStore
+    + ProblemStore
     + Send
     + Sync
     + 'static

@@ -5,6 +5,7 @@ mod backups;
 mod client;
 mod config;
 mod devices;
+mod incidents;
 mod local;
 mod monitors;
 mod names;
@@ -163,6 +164,11 @@ enum Command {
         below: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Incidents: the work around alerts that need a human.
+    Incident {
+        #[command(subcommand)]
+        command: incidents::IncidentCommand,
     },
     /// Patch compliance: the share of reporting devices with no security
     /// update pending longer than --days, overall and per site.
@@ -451,6 +457,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Device { command } => devices::run(command, &remote).await,
+        Command::Incident { command } => incidents::run(command, &remote).await,
         Command::Compliance { days, json } => patching::compliance(&remote, days, json).await,
         Command::Software { name, below, json } => {
             patching::software(&remote, &name, below.as_deref(), json).await

@@ -526,6 +526,32 @@ async fn answers_match_the_openapi_document() {
     .await;
     c.get("/api/v1/alerts/suppressed", "/api/v1/alerts/suppressed")
         .await;
+    // Incidents: the one the alert opened, one opened by hand, the KPIs.
+    c.get("/api/v1/incidents", "/api/v1/incidents").await;
+    let incident = c
+        .post(
+            "/api/v1/incidents",
+            "/api/v1/incidents",
+            json!({ "title": "mail is slow", "priority": "p2", "assignee": "admin", "devices": [device] }),
+        )
+        .await;
+    let incident_at = format!("/api/v1/incidents/{}", id(&incident));
+    c.get("/api/v1/incidents/{id}", &incident_at).await;
+    c.post(
+        "/api/v1/incidents/{id}/notes",
+        &format!("{incident_at}/notes"),
+        json!({ "text": "queue drained", "time_spent_ms": 60000 }),
+    )
+    .await;
+    c.patch(
+        "/api/v1/incidents/{id}",
+        &incident_at,
+        json!({ "status": "resolved" }),
+    )
+    .await;
+    c.get("/api/v1/kpis", "/api/v1/kpis").await;
+    c.get("/api/v1/problems", "/api/v1/problems").await;
+    c.delete("/api/v1/incidents/{id}", &incident_at).await;
     c.post(
         "/api/v1/monitors/{id}/delete",
         &format!("/api/v1/monitors/{}/delete", id(&hot)),

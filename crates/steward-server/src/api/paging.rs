@@ -1,6 +1,7 @@
 //! Lists of objects filter, sort and page alike: `?q=TEXT` keeps the
 //! objects whose name contains TEXT (any case), `?FIELD=VALUE` those whose
-//! top-level FIELD is VALUE (`enabled=false`, `org_id=…`), `?sort=FIELD`
+//! top-level FIELD is VALUE (`enabled=false`, `org_id=…`; a list FIELD
+//! holding VALUE), `?sort=FIELD`
 //! or `?sort=-FIELD` orders them (ties by id), and `?limit=N` answers the
 //! first N with a `Link: <…&cursor=…>; rel="next"` header to the rest. The
 //! cursor is opaque: the sort and the last object's place in it, so a page
@@ -173,7 +174,14 @@ pub fn page(
         items.retain(|i| name_of(i).to_lowercase().contains(q.as_str()));
     }
     for (field, value) in &query.filters {
-        items.retain(|i| text_of(&i[field.as_str()]).is_some_and(|t| &t == value));
+        // A list field matches when one of its elements is the value
+        // (`?devices=ID`: the incidents linking that device).
+        items.retain(|i| match &i[field.as_str()] {
+            Value::Array(elements) => elements
+                .iter()
+                .any(|e| text_of(e).is_some_and(|t| &t == value)),
+            scalar => text_of(scalar).is_some_and(|t| &t == value),
+        });
     }
     let key = |item: &Value| -> Value {
         match &query.sort {
@@ -348,6 +356,25 @@ mod tests {
         check("sort=version&limit=2", &[&["2", "4"], &["3", "1"]]);
         check("limit=1", &[&["1"], &["2"], &["3"], &["4"]]);
         check("q=disk&sort=-version&limit=1", &[&["1"], &["4"]]);
+    }
+
+    #[test]
+    fn a_list_field_matches_when_it_holds_the_value() {
+        let incidents = vec![
+            serde_json::json!({ "id": "a", "devices": ["d1", "d2"] }),
+            serde_json::json!({ "id": "b", "devices": ["d2"] }),
+            serde_json::json!({ "id": "c", "devices": [] }),
+        ];
+        let ids = |query: &str| -> Vec<String> {
+            let (items, _) = page(incidents.clone(), &PageQuery::parse(query).unwrap()).unwrap();
+            items
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(ids("devices=d2"), ["a", "b"]);
+        assert_eq!(ids("devices=d1"), ["a"]);
+        assert!(ids("devices=d9").is_empty());
     }
 
     #[test]

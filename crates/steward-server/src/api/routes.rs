@@ -528,6 +528,59 @@ pub(super) fn routes() -> Routes {
         Perm(P::ScriptsRun),
         schedules::delete_schedule,
     )
+    .list(
+        "/api/v1/incidents",
+        Perm(P::DevicesView),
+        incidents::list_incidents,
+    )
+    .add(
+        M::POST,
+        "/api/v1/incidents",
+        Perm(P::DevicesManage),
+        incidents::create_incident,
+    )
+    .add(
+        M::GET,
+        "/api/v1/incidents/{id}",
+        Perm(P::DevicesView),
+        incidents::get_incident,
+    )
+    .add(
+        M::PATCH,
+        "/api/v1/incidents/{id}",
+        Perm(P::DevicesManage),
+        incidents::patch_incident,
+    )
+    .add(
+        M::DELETE,
+        "/api/v1/incidents/{id}",
+        Perm(P::DevicesManage),
+        incidents::delete_incident,
+    )
+    .add(
+        M::POST,
+        "/api/v1/incidents/{id}/notes",
+        Perm(P::DevicesManage),
+        incidents::add_note,
+    )
+    .add(M::GET, "/api/v1/kpis", Perm(P::DevicesView), kpis::kpis)
+    .list(
+        "/api/v1/problems",
+        Perm(P::DevicesView),
+        problems::list_problems,
+    )
+    .add(
+        M::GET,
+        "/api/v1/problems/{id}",
+        Perm(P::DevicesView),
+        problems::get_problem,
+    )
+    .add(
+        M::PATCH,
+        "/api/v1/problems/{id}",
+        Perm(P::DevicesManage),
+        problems::patch_problem,
+    )
     .add(
         M::GET,
         "/api/v1/job-keys",

@@ -189,6 +189,19 @@ async fn escalate(state: &AppState, request: &RemediationRequest, reason: &str) 
         return;
     }
     tracing::warn!(alert = %request.alert, %reason, "Remediation did not help; paging.");
+    let facts = crate::incidents::AlertFacts {
+        alert: request.alert,
+        org: request.org,
+        device: request.key.1,
+        monitor_id: request.key.0.clone(),
+        monitor_name: request.monitor_name.clone(),
+        severity: request.severity.clone(),
+        summary: format!("{} (remediation: {reason})", request.summary),
+        group: None,
+        suppressed: Some("escalated".into()),
+        at: now_ms(),
+    };
+    crate::incidents::on_alert_change(state.store.as_ref(), &facts).await;
     event(
         state,
         request.alert,

@@ -12,6 +12,7 @@ import * as admin from "./pages/admin.js";
 import * as tenancy from "./pages/tenancy.js";
 import * as audit from "./pages/audit.js";
 import * as backups from "./pages/backups.js";
+import * as incidents from "./pages/incidents.js";
 
 const routes = {
   "": dashboard.render,
@@ -19,6 +20,8 @@ const routes = {
   device: device.render,
   alerts: alerts.render,
   backups: backups.render,
+  incidents: incidents.render,
+  incident: incidents.incident,
   monitors: admin.monitors,
   scripts: automation.scripts,
   jobs: automation.jobs,
@@ -41,6 +44,8 @@ const needs = {
   device: ["devices.view", "Seeing devices"],
   alerts: ["devices.view", "Seeing alerts"],
   backups: ["devices.view", "Seeing backups"],
+  incidents: ["devices.view", "Seeing incidents"],
+  incident: ["devices.view", "Seeing incidents"],
   monitors: ["monitors.manage", "Monitors"],
   channels: ["monitors.manage", "Notification channels"],
   scripts: ["scripts.run", "Scripts"],

@@ -4,6 +4,7 @@
 //! the kinds of object in `schemas.rs`). Served at `/api/v1/openapi.json`.
 
 mod backups;
+mod incidents;
 mod operations;
 mod patching;
 mod schemas;
@@ -128,6 +129,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             .collect();
         parameters.extend(query_parameters(route.path));
         parameters.extend(patching::query_parameters(route.path));
+        parameters.extend(incidents::query_parameters(route.path));
         if route.paged {
             parameters.extend([
                 json!({ "name": "q", "in": "query", "required": false, "description": "Only objects whose name contains this text (any case).", "schema": { "type": "string" } }),
@@ -140,7 +142,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             "operationId": format!("{} {}", route.method, route.path),
             "parameters": parameters,
             "responses": {
-                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).or_else(|| patching::response(method, route.path)).unwrap_or(json!({})) } } },
+                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).or_else(|| patching::response(method, route.path)).or_else(|| incidents::response(method, route.path)).unwrap_or(json!({})) } } },
                 "4XX": { "description": "Refused", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
             },
         });
@@ -173,13 +175,17 @@ pub fn document(routes: &[RouteEntry]) -> Value {
         let body = |schema: Value| json!({ "required": true, "content": { "application/json": { "schema": schema } } });
         if route.method == axum::http::Method::POST && !operations::takes_no_body(route.path) {
             operation["requestBody"] = body(
-                operations::request(method, route.path).unwrap_or(json!({ "type": "object" })),
+                operations::request(method, route.path)
+                    .or_else(|| incidents::request(method, route.path))
+                    .unwrap_or(json!({ "type": "object" })),
             );
         }
         if route.method == axum::http::Method::PATCH {
             // The fields to change, in the shape POST creates from.
             operation["requestBody"] = body(
-                operations::request(method, route.path).unwrap_or(json!({ "type": "object" })),
+                operations::request(method, route.path)
+                    .or_else(|| incidents::request(method, route.path))
+                    .unwrap_or(json!({ "type": "object" })),
             );
             operation["parameters"]
                 .as_array_mut()

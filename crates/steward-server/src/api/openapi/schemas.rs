@@ -777,6 +777,9 @@ pub fn components() -> Value {
         "Schedule": schedule(),
         "FleetCounts": fleet_counts(),
     });
+    for (name, schema) in super::incidents::components() {
+        all[name] = schema;
+    }
     for (name, schema) in super::patching::components() {
         all[name] = schema;
     }

@@ -1,0 +1,277 @@
+//! The incident shapes: incidents with their timeline, notes, and the
+//! KPIs answer.
+
+use super::schemas::*;
+use serde_json::{Value, json};
+
+fn priority() -> Value {
+    one_of(&["p1", "p2", "p3", "p4"])
+}
+
+fn status() -> Value {
+    one_of(&["open", "acknowledged", "resolved", "closed"])
+}
+
+fn new_incident() -> Value {
+    closed(
+        json!({
+            "title": string(), "org": nullable(string()), "status": nullable(status()),
+            "priority": nullable(priority()), "assignee": nullable(string()),
+            "devices": array(uuid()), "time_spent_ms": nullable(integer()),
+        }),
+        &["title"],
+    )
+}
+
+fn incident_fields() -> Value {
+    object(
+        json!({
+            "title": string(), "status": status(), "priority": priority(),
+            "assignee": nullable(string()), "devices": array(uuid()), "time_spent_ms": integer(),
+        }),
+        &[
+            "title",
+            "status",
+            "priority",
+            "assignee",
+            "devices",
+            "time_spent_ms",
+        ],
+    )
+}
+
+fn timeline_entry() -> Value {
+    object(
+        json!({
+            "at": integer(), "actor": string(),
+            "kind": one_of(&["opened", "note", "status", "edit", "alert", "job"]),
+            "body": any(),
+        }),
+        &["at", "actor", "kind", "body"],
+    )
+}
+
+fn incident() -> Value {
+    object(
+        json!({
+            "id": uuid(), "org_id": uuid(), "title": string(), "status": status(),
+            "priority": priority(), "assignee": nullable(string()),
+            "devices": array(uuid()), "alerts": array(uuid()), "time_spent_ms": integer(),
+            "opened_at": integer(), "opened_by": string(),
+            "acknowledged_at": nullable(integer()), "resolved_at": nullable(integer()),
+            "closed_at": nullable(integer()), "last_activity": integer(), "version": integer(),
+            "fields": incident_fields(),
+        }),
+        &[
+            "id",
+            "org_id",
+            "title",
+            "status",
+            "priority",
+            "assignee",
+            "devices",
+            "alerts",
+            "time_spent_ms",
+            "opened_at",
+            "opened_by",
+            "acknowledged_at",
+            "resolved_at",
+            "closed_at",
+            "last_activity",
+            "version",
+            "fields",
+        ],
+    )
+}
+
+fn problem_fields() -> Value {
+    object(
+        json!({
+            "status": one_of(&["open", "known_error", "resolved"]), "root_cause": nullable(string()),
+            "workaround": nullable(string()), "fix": nullable(string()), "known_error": boolean(),
+        }),
+        &["status", "root_cause", "workaround", "fix", "known_error"],
+    )
+}
+
+fn problem() -> Value {
+    object(
+        json!({
+            "id": uuid(), "org_id": uuid(), "signature": string(),
+            "rule_kind": one_of(&["spread", "repeat"]), "rule": any(),
+            "status": one_of(&["open", "known_error", "resolved"]), "count": integer(),
+            "first_seen": integer(), "last_seen": integer(), "devices": array(uuid()),
+            "incidents": array(uuid()), "root_cause": nullable(string()),
+            "workaround": nullable(string()), "fix": nullable(string()), "known_error": boolean(),
+            "resolved_at": nullable(integer()), "version": integer(), "fields": problem_fields(),
+        }),
+        &[
+            "id",
+            "org_id",
+            "signature",
+            "rule_kind",
+            "rule",
+            "status",
+            "count",
+            "first_seen",
+            "last_seen",
+            "devices",
+            "incidents",
+            "root_cause",
+            "workaround",
+            "fix",
+            "known_error",
+            "resolved_at",
+            "version",
+            "fields",
+        ],
+    )
+}
+
+/// The kinds of object this module adds to `components/schemas`.
+pub fn components() -> Vec<(&'static str, Value)> {
+    vec![
+        ("Problem", problem()),
+        ("NewIncident", new_incident()),
+        ("Incident", incident()),
+        ("TimelineEntry", timeline_entry()),
+    ]
+}
+
+fn summary() -> Value {
+    object(
+        json!({ "count": count(), "mean": nullable(number()), "median": nullable(number()), "p90": nullable(number()) }),
+        &["count", "mean", "median", "p90"],
+    )
+}
+
+fn figure() -> Value {
+    // A figure Steward collects, or why not.
+    object(
+        json!({
+            "collected": boolean(), "note": string(), "open": count(),
+            "reporting": count(), "compliant": count(), "share": number(),
+        }),
+        &["collected"],
+    )
+}
+
+fn kpis() -> Value {
+    let ratio = nullable(number());
+    object(
+        json!({
+            "org_id": uuid(), "since": integer(), "until": integer(),
+            "availability": object(
+                json!({
+                    "ratio": ratio.clone(),
+                    "devices": array(object(
+                        json!({
+                            "device_id": uuid(), "device_name": string(), "period_ms": integer(),
+                            "maintenance_ms": integer(), "downtime_ms": integer(), "ratio": ratio.clone(),
+                        }),
+                        &["device_id", "device_name", "period_ms", "maintenance_ms", "downtime_ms", "ratio"],
+                    )),
+                }),
+                &["ratio", "devices"],
+            ),
+            "mtta": summary(), "mttr": summary(), "cleared_by_itself": count(),
+            "incident_volume": object(json!({ "opened": count(), "open": count() }), &["opened", "open"]),
+            "open_problems": figure(),
+            "noise": object(
+                json!({
+                    "alerts": count(), "devices": count(), "per_device": ratio.clone(),
+                    "auto_remediated": ratio.clone(), "suppressed": ratio.clone(),
+                    "acknowledged_without_action": ratio,
+                }),
+                &["alerts", "devices", "per_device", "auto_remediated", "suppressed", "acknowledged_without_action"],
+            ),
+            "patch_compliance": figure(), "backup_success": figure(),
+            "definitions": { "type": "object", "description": "Each KPI's definition, by its key.", "additionalProperties": string() },
+        }),
+        &[
+            "org_id",
+            "since",
+            "until",
+            "availability",
+            "mtta",
+            "mttr",
+            "cleared_by_itself",
+            "incident_volume",
+            "open_problems",
+            "noise",
+            "patch_compliance",
+            "backup_success",
+            "definitions",
+        ],
+    )
+}
+
+/// The 200 answers of the incident routes.
+pub fn response(method: &str, path: &str) -> Option<Value> {
+    let with_timeline = || {
+        extend(
+            incident(),
+            json!({ "timeline": array(reference("TimelineEntry")) }),
+            &["timeline"],
+        )
+    };
+    Some(match (method, path) {
+        ("GET", "/api/v1/incidents") => array(reference("Incident")),
+        ("POST", "/api/v1/incidents") => reference("Incident"),
+        ("GET", "/api/v1/incidents/{id}") | ("PATCH", "/api/v1/incidents/{id}") => with_timeline(),
+        ("DELETE", "/api/v1/incidents/{id}") => object(json!({ "deleted": uuid() }), &["deleted"]),
+        ("POST", "/api/v1/incidents/{id}/notes") => object(
+            json!({ "incident_id": uuid(), "entry": reference("TimelineEntry") }),
+            &["incident_id", "entry"],
+        ),
+        ("GET", "/api/v1/kpis") => kpis(),
+        ("GET", "/api/v1/problems") => array(reference("Problem")),
+        ("GET", "/api/v1/problems/{id}") | ("PATCH", "/api/v1/problems/{id}") => {
+            reference("Problem")
+        }
+        _ => return None,
+    })
+}
+
+/// The bodies the incident routes take.
+pub fn request(method: &str, path: &str) -> Option<Value> {
+    Some(match (method, path) {
+        ("POST", "/api/v1/incidents") => reference("NewIncident"),
+        ("PATCH", "/api/v1/incidents/{id}") => optional(&new_incident()),
+        ("PATCH", "/api/v1/problems/{id}") => {
+            let mut fields = optional(&problem_fields());
+            fields["additionalProperties"] = json!(false);
+            fields
+        }
+        ("POST", "/api/v1/incidents/{id}/notes") => closed(
+            json!({ "text": string(), "time_spent_ms": nullable(integer()) }),
+            &["text"],
+        ),
+        _ => return None,
+    })
+}
+
+/// Query parameters of the incident routes.
+pub fn query_parameters(path: &str) -> Vec<Value> {
+    let q = |name: &str, text: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": text, "schema": schema });
+    match path {
+        "/api/v1/kpis" => vec![
+            q(
+                "org",
+                "The organisation, by name (yours when you have one).",
+                json!({ "type": "string", "minLength": 1, "maxLength": 128 }),
+            ),
+            q(
+                "since",
+                "Start of the period, Unix milliseconds (default 30 days before until).",
+                json!({ "type": "integer", "minimum": 0 }),
+            ),
+            q(
+                "until",
+                "End of the period, Unix milliseconds (default now).",
+                json!({ "type": "integer", "minimum": 0 }),
+            ),
+        ],
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,183 @@
+//! Alerts that need a human open or join incidents (the decisions are
+//! `steward_incident::grouping`: `needs_human`, `place`), and what happens
+//! to a linked alert afterwards (acknowledged, resolved) goes on its
+//! incident's timeline. The store's `link_alert` is the claim: however
+//! many replicas see one alert, it joins one incident. An incident opened
+//! here is audited as decided by `alerting`.
+
+use serde_json::json;
+use steward_incident::grouping::{self, Grouping, NewAlert, OpenIncident, Placement};
+use steward_store::{
+    AlertLink, IncidentRecord, NewAuditEntry, Scope, Store, StoreError, TimelineEntry,
+};
+use uuid::Uuid;
+
+/// Who decides what this module does, in timelines and the audit log.
+pub const ACTOR: &str = "alerting";
+
+/// An alert change as incidents see it.
+#[derive(Debug, Clone)]
+pub struct AlertFacts {
+    pub alert: Uuid,
+    pub org: Uuid,
+    pub device: Uuid,
+    pub monitor_id: String,
+    pub monitor_name: String,
+    pub severity: String,
+    pub summary: String,
+    /// An alert group (offline alerts of one site and monitor).
+    pub group: Option<String>,
+    pub suppressed: Option<String>,
+    pub at: i64,
+}
+
+/// Records an alert change against incidents: a change that needs a
+/// human opens or joins one; a resolve goes on the timeline of the
+/// incident the alert is linked to. Failures are logged, never raised:
+/// alerting goes on.
+pub async fn on_alert_change(store: &dyn Store, facts: &AlertFacts) {
+    let result = if facts.severity == "ok" {
+        note_alert(
+            store,
+            facts.alert,
+            facts.at,
+            ACTOR,
+            "resolved",
+            &facts.summary,
+        )
+        .await
+    } else if grouping::needs_human(&facts.severity, facts.suppressed.as_deref()) {
+        open_or_join(store, facts).await
+    } else {
+        Ok(())
+    };
+    if let Err(error) = result {
+        tracing::error!(%error, alert = %facts.alert, "Cannot record the alert on its incident.");
+    }
+}
+
+/// Puts what happened to an alert on the timeline of its incident (if
+/// it has one).
+pub async fn note_alert(
+    store: &dyn Store,
+    alert: Uuid,
+    at: i64,
+    actor: &str,
+    state: &str,
+    summary: &str,
+) -> Result<(), StoreError> {
+    let Some(incident) = store.incident_of_alert(alert).await? else {
+        return Ok(());
+    };
+    let entry = TimelineEntry {
+        at,
+        actor: actor.into(),
+        kind: "alert".into(),
+        body: json!({ "alert_id": alert, "state": state, "summary": summary }),
+    };
+    store.append_timeline(&Scope::all(), incident, &entry).await
+}
+
+async fn open_or_join(store: &dyn Store, facts: &AlertFacts) -> Result<(), StoreError> {
+    if store.incident_of_alert(facts.alert).await?.is_some() {
+        return Ok(());
+    }
+    let rules = Grouping::default();
+    let open: Vec<OpenIncident> = store
+        .grouping_candidates(facts.org, facts.at - rules.window_ms)
+        .await?
+        .into_iter()
+        .map(|c| OpenIncident {
+            id: c.id.to_string(),
+            devices: c.devices.iter().map(Uuid::to_string).collect(),
+            monitors: c.monitors,
+            groups: c.groups,
+            last_activity: c.last_activity,
+        })
+        .collect();
+    let alert = NewAlert {
+        device: facts.device.to_string(),
+        monitor: facts.monitor_id.clone(),
+        group: facts.group.clone(),
+        at: facts.at,
+    };
+    let link = AlertLink {
+        alert_id: facts.alert,
+        device_id: facts.device,
+        monitor_id: facts.monitor_id.clone(),
+        group_key: facts.group.clone(),
+    };
+    let entry = TimelineEntry {
+        at: facts.at,
+        actor: ACTOR.into(),
+        kind: "alert".into(),
+        body: json!({
+            "alert_id": facts.alert,
+            "state": "open",
+            "severity": facts.severity,
+            "monitor": facts.monitor_name,
+            "device_id": facts.device,
+            "summary": facts.summary,
+        }),
+    };
+    let (incident, new) = match grouping::place(&rules, &alert, &open) {
+        Placement::Join(id) => (
+            Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            None,
+        ),
+        Placement::Open => {
+            let device = store
+                .get_device(&Scope::all(), facts.device)
+                .await
+                .map(|d| d.summary.name)
+                .unwrap_or_else(|_| facts.device.to_string());
+            let record = IncidentRecord {
+                id: Uuid::now_v7(),
+                org_id: facts.org,
+                title: format!("{} on {device}", facts.monitor_name),
+                status: "open".into(),
+                priority: "p2".into(),
+                assignee: None,
+                devices: vec![facts.device],
+                alerts: Vec::new(),
+                time_spent_ms: 0,
+                opened_at: facts.at,
+                opened_by: ACTOR.into(),
+                acknowledged_at: None,
+                resolved_at: None,
+                closed_at: None,
+                last_activity: facts.at,
+                version: 1,
+            };
+            (record.id, Some(record))
+        }
+    };
+    if !store
+        .link_alert(incident, &link, new.as_ref(), &entry)
+        .await?
+    {
+        // Another replica linked it first.
+        return Ok(());
+    }
+    let (action, rule) = match &new {
+        Some(_) => (
+            "incident.open",
+            "a critical alert that goes out opens an incident",
+        ),
+        None => (
+            "incident.join",
+            "an alert joins the open incident of its device or group",
+        ),
+    };
+    let audit = NewAuditEntry {
+        org_id: Some(facts.org),
+        at: crate::now_secs(),
+        actor: ACTOR.into(),
+        source: "server".into(),
+        action: action.into(),
+        target: incident.to_string(),
+        detail: json!({ "alert_id": facts.alert, "rule": rule, "grouping": rules.by }).to_string(),
+    };
+    store.append_audit(&audit).await?;
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! Problems found without anyone asking: every minute, the alerts of the
+//! last day are read per organisation as occurrences (signature: the
+//! monitor), `steward_incident::problems::find` applies the default rules
+//! and `decide` says what becomes of each problem found (opened, updated,
+//! reopened after a resolve, or nothing). Each change is audited as
+//! decided by `problems`, naming the rule. A repeat problem (one device)
+//! is kept under the signature `MONITOR@DEVICE`.
+
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use steward_incident::problems::{self, Decision, OnRecord, Rule, Status};
+use steward_store::{NewAuditEntry, ProblemRecord, Scope, Store, StoreError};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// Who decides what this module does, in the audit log.
+pub const ACTOR: &str = "problems";
+/// How often the rules run.
+const EVERY: Duration = Duration::from_secs(60);
+
+fn window(rules: &[Rule]) -> i64 {
+    rules
+        .iter()
+        .map(|r| match *r {
+            Rule::Spread { window_ms, .. } | Rule::Repeat { window_ms, .. } => window_ms,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn status_of(text: &str) -> Status {
+    match text {
+        "resolved" => Status::Resolved,
+        "known_error" => Status::KnownError,
+        _ => Status::Open,
+    }
+}
+
+/// Runs the rules once over the alerts before `now`; returns how many
+/// problem records changed.
+pub async fn scan(store: &dyn Store, now: i64) -> Result<usize, StoreError> {
+    let rules = Rule::DEFAULTS;
+    let occurrences = store.alert_occurrences(now - window(&rules)).await?;
+    let mut by_org: BTreeMap<Uuid, Vec<steward_store::AlertOccurrence>> = BTreeMap::new();
+    for o in occurrences {
+        by_org.entry(o.org_id).or_default().push(o);
+    }
+    let mut changed = 0;
+    for (org, seen) in by_org {
+        let plain: Vec<problems::Occurrence> = seen
+            .iter()
+            .map(|o| problems::Occurrence {
+                signature: o.monitor_id.clone(),
+                device: o.device_id.to_string(),
+                at: o.at,
+            })
+            .collect();
+        let on_record: HashMap<(String, String), ProblemRecord> = store
+            .list_problems(&Scope::org(org))
+            .await?
+            .into_iter()
+            .map(|p| ((p.signature.clone(), p.rule_kind.clone()), p))
+            .collect();
+        for found in problems::find(&rules, &plain) {
+            let (signature, kind) = match found.rule {
+                Rule::Spread { .. } => (found.signature.clone(), "spread"),
+                Rule::Repeat { .. } => {
+                    let device = found.devices.iter().next().cloned().unwrap_or_default();
+                    (format!("{}@{device}", found.signature), "repeat")
+                }
+            };
+            let record = on_record.get(&(signature.clone(), kind.to_string()));
+            let decision = problems::decide(
+                record
+                    .map(|r| OnRecord {
+                        status: status_of(&r.status),
+                        last_seen: r.last_seen,
+                        resolved_at: r.resolved_at,
+                    })
+                    .as_ref(),
+                &found,
+            );
+            let action = match decision {
+                Decision::Nothing => continue,
+                Decision::Open => "problem.open",
+                Decision::Update => "problem.update",
+                Decision::Reopen => "problem.reopen",
+            };
+            let mut devices: BTreeSet<Uuid> = found
+                .devices
+                .iter()
+                .filter_map(|d| Uuid::parse_str(d).ok())
+                .collect();
+            let mut incidents: BTreeSet<Uuid> = seen
+                .iter()
+                .filter(|o| {
+                    o.monitor_id == found.signature
+                        && found.devices.contains(&o.device_id.to_string())
+                })
+                .filter_map(|o| o.incident_id)
+                .collect();
+            if let Some(r) = record {
+                devices.extend(r.devices.iter().copied());
+                incidents.extend(r.incidents.iter().copied());
+            }
+            let reopened = decision == Decision::Reopen;
+            let problem = ProblemRecord {
+                id: record.map_or_else(Uuid::now_v7, |r| r.id),
+                org_id: org,
+                signature: signature.clone(),
+                rule_kind: kind.into(),
+                rule: serde_json::to_value(found.rule).unwrap_or_default(),
+                status: match record {
+                    Some(r) if !reopened => r.status.clone(),
+                    _ => "open".into(),
+                },
+                count: found.count as i64,
+                first_seen: record.map_or(found.first_seen, |r| r.first_seen.min(found.first_seen)),
+                last_seen: found.last_seen,
+                devices: devices.into_iter().collect(),
+                incidents: incidents.into_iter().collect(),
+                root_cause: record.and_then(|r| r.root_cause.clone()),
+                workaround: record.and_then(|r| r.workaround.clone()),
+                fix: record.and_then(|r| r.fix.clone()),
+                known_error: record.is_some_and(|r| r.known_error),
+                resolved_at: if reopened {
+                    None
+                } else {
+                    record.and_then(|r| r.resolved_at)
+                },
+                version: 1,
+            };
+            store.save_problem(&problem).await?;
+            changed += 1;
+            store
+                .append_audit(&NewAuditEntry {
+                    org_id: Some(org),
+                    at: now / 1000,
+                    actor: ACTOR.into(),
+                    source: "server".into(),
+                    action: action.into(),
+                    target: problem.id.to_string(),
+                    detail: json!({
+                        "signature": signature, "rule": found.rule, "count": found.count,
+                        "devices": problem.devices.len(),
+                    })
+                    .to_string(),
+                })
+                .await?;
+        }
+    }
+    Ok(changed)
+}
+
+/// Runs [`scan`] every minute until shutdown.
+pub fn spawn(store: Arc<dyn Store>, mut shutdown: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(error) = scan(store.as_ref(), crate::now_ms()).await {
+                tracing::warn!(%error, "Problem detection failed.");
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use steward_store::{AlertChange, NewDevice};
+
+    #[tokio::test]
+    async fn twenty_alerts_of_one_monitor_on_ten_devices_are_one_problem() {
+        let path = std::env::temp_dir().join(format!("steward-problems-{}.db", Uuid::now_v7()));
+        let store: Arc<dyn Store> = Arc::new(
+            steward_store_sql::SqlStore::open_sqlite(&path)
+                .await
+                .unwrap(),
+        );
+        store.migrate().await.unwrap();
+        let org = store.default_org().await.unwrap().id;
+        let hour = 3_600_000;
+        let start = 1_000 * hour;
+        let mut devices = Vec::new();
+        for n in 0..10 {
+            let id = Uuid::now_v7();
+            store
+                .create_device(&NewDevice {
+                    id,
+                    org_id: org,
+                    site: "hq".into(),
+                    name: format!("web-{n}"),
+                    hostname: format!("web-{n}.lan"),
+                    tags: vec![],
+                    cert_fingerprint: format!("fp-{n}"),
+                    enrolled_at: 1,
+                })
+                .await
+                .unwrap();
+            devices.push(id);
+        }
+        let alert = |device: Uuid, at: i64, severity: &str| AlertChange {
+            org_id: org,
+            monitor_id: "disk".into(),
+            monitor_name: "disk full".into(),
+            device_id: device,
+            subject: String::new(),
+            severity: severity.into(),
+            at,
+            summary: "disk".into(),
+            notify: true,
+            flapping: false,
+            suppressed: None,
+        };
+        // Twenty alerts: each device fires, clears and fires again.
+        for round in 0..2 {
+            for (n, device) in devices.iter().enumerate() {
+                let at = start + round * 2 * hour + n as i64 * 60_000;
+                store
+                    .record_alert_change(&alert(*device, at, "critical"))
+                    .await
+                    .unwrap();
+                store
+                    .record_alert_change(&alert(*device, at + 1_000, "ok"))
+                    .await
+                    .unwrap();
+            }
+        }
+        let now = start + 4 * hour;
+        assert_eq!(scan(store.as_ref(), now).await.unwrap(), 1);
+        let found = store.list_problems(&Scope::all()).await.unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let problem = &found[0];
+        assert_eq!(problem.signature, "disk");
+        assert_eq!(problem.rule_kind, "spread");
+        assert_eq!(problem.count, 20);
+        assert_eq!(problem.devices.len(), 10);
+        assert_eq!(problem.status, "open");
+        // Nothing new: nothing changes.
+        assert_eq!(scan(store.as_ref(), now).await.unwrap(), 0);
+        let audit = store
+            .audit_entries(&Scope::all(), 0, 100, &Default::default())
+            .await
+            .unwrap();
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.actor == ACTOR && e.action == "problem.open"),
+            "{audit:?}"
+        );
+
+        // Resolved by a person; the alerts come back: reopened, with what
+        // was learnt kept.
+        let mut resolved = problem.clone();
+        resolved.status = "resolved".into();
+        resolved.resolved_at = Some(now);
+        resolved.root_cause = Some("logs never rotated".into());
+        store
+            .update_problem(&Scope::all(), &resolved, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            scan(store.as_ref(), now + 1).await.unwrap(),
+            0,
+            "quiet since"
+        );
+        store
+            .record_alert_change(&alert(devices[0], now + 60_000, "critical"))
+            .await
+            .unwrap();
+        assert_eq!(scan(store.as_ref(), now + 120_000).await.unwrap(), 1);
+        let again = store.get_problem(&Scope::all(), problem.id).await.unwrap();
+        assert_eq!(again.status, "open");
+        assert_eq!(again.resolved_at, None);
+        assert_eq!(again.count, 21);
+        assert_eq!(again.root_cause.as_deref(), Some("logs never rotated"));
+        store.close().await;
+        let _ = std::fs::remove_file(&path);
+    }
+}
