@@ -54,6 +54,7 @@ migrations!(
     "0016_resolved_by.sql",
     "0017_people.sql",
     "0018_patching.sql",
+    "0019_patch_policies.sql",
 );
 
 /// The migrations of one database.

@@ -21,6 +21,7 @@ mod ingest;
 mod jobs;
 mod metrics;
 mod monitors;
+mod patch_policies;
 mod patching;
 mod people;
 mod records;
@@ -35,6 +36,7 @@ pub use ingest::*;
 pub use jobs::*;
 pub use metrics::*;
 pub use monitors::*;
+pub use patch_policies::*;
 pub use patching::*;
 pub use people::*;
 pub use records::*;
@@ -150,6 +152,7 @@ pub trait Store:
     + JobStore
     + FleetStore
     + PatchingStore
+    + PatchPolicyStore
     + Send
     + Sync
     + 'static
