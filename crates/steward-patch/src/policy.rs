@@ -201,6 +201,7 @@ pub struct PackageRef {
 
 /// How a scope's devices are patched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Policy {
     pub name: String,
     pub scope: Scope,

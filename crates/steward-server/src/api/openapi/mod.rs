@@ -169,13 +169,17 @@ pub fn document(routes: &[RouteEntry]) -> Value {
         let body = |schema: Value| json!({ "required": true, "content": { "application/json": { "schema": schema } } });
         if route.method == axum::http::Method::POST && !operations::takes_no_body(route.path) {
             operation["requestBody"] = body(
-                operations::request(method, route.path).unwrap_or(json!({ "type": "object" })),
+                operations::request(method, route.path)
+                    .or_else(|| patching::request(method, route.path))
+                    .unwrap_or(json!({ "type": "object" })),
             );
         }
         if route.method == axum::http::Method::PATCH {
             // The fields to change, in the shape POST creates from.
             operation["requestBody"] = body(
-                operations::request(method, route.path).unwrap_or(json!({ "type": "object" })),
+                operations::request(method, route.path)
+                    .or_else(|| patching::request(method, route.path))
+                    .unwrap_or(json!({ "type": "object" })),
             );
             operation["parameters"]
                 .as_array_mut()

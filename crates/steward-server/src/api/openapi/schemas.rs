@@ -95,7 +95,7 @@ pub fn optional(schema: &Value) -> Value {
 }
 /// A record with its `fields`: the part one edits, in the shape POST takes
 /// (`lifecycle::with_fields`).
-fn with_fields(record: Value, fields: Value) -> Value {
+pub fn with_fields(record: Value, fields: Value) -> Value {
     extend(record, json!({ "fields": fields }), &["fields"])
 }
 
