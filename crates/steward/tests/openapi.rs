@@ -272,6 +272,11 @@ async fn answers_match_the_openapi_document() {
     let policy_at = format!("/api/v1/patching/policies/{}", id(&policy));
     c.get("/api/v1/patching/policies", "/api/v1/patching/policies")
         .await;
+    c.get(
+        "/api/v1/devices/{id}/patch-plan",
+        &format!("{at}/patch-plan"),
+    )
+    .await;
     c.get("/api/v1/patching/policies/{id}", &policy_at).await;
     c.patch(
         "/api/v1/patching/policies/{id}",

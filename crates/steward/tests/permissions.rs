@@ -50,6 +50,7 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         ),
         (("GET", "/api/v1/devices/{id}/checks"), "devices.view"),
         (("GET", "/api/v1/devices/{id}/updates"), "devices.view"),
+        (("GET", "/api/v1/devices/{id}/patch-plan"), "devices.view"),
         (("GET", "/api/v1/software"), "devices.view"),
         (("GET", "/api/v1/patching/compliance"), "devices.view"),
         (("GET", "/api/v1/patching/policies"), "scripts.run"),

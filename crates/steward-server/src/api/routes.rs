@@ -130,6 +130,12 @@ pub(super) fn routes() -> Routes {
     )
     .add(
         M::GET,
+        "/api/v1/devices/{id}/patch-plan",
+        Perm(P::DevicesView),
+        patch_plan::device_plan,
+    )
+    .add(
+        M::GET,
         "/api/v1/software",
         Perm(P::DevicesView),
         patching::software,

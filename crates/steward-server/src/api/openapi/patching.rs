@@ -285,6 +285,40 @@ pub fn rule_response(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/v1/patching/holds")
         | ("GET", "/api/v1/patching/holds/{id}")
         | ("PATCH", "/api/v1/patching/holds/{id}") => hold(),
+        ("GET", "/api/v1/devices/{id}/patch-plan") => {
+            let package = object(
+                json!({ "name": string(), "version": string() }),
+                &["name", "version"],
+            );
+            let incident = object(
+                json!({ "device": string(), "at": integer(), "kind": one_of(&["critical_alert", "failed_update"]), "subject": string(), "package": string() }),
+                &["device", "at", "kind"],
+            );
+            let waiting = object(
+                json!({
+                    "name": string(), "version": string(),
+                    "kind": one_of(&["no_policy", "held", "not_security", "needs_approval", "deferred", "pilot_ring", "pilot_empty", "pilot_unhealthy", "outside_window"]),
+                    "reason": string(), "set_by": string(), "held_version": string(),
+                    "until": integer(), "next": integer(), "incident": incident,
+                }),
+                &["name", "version", "kind"],
+            );
+            object(
+                json!({
+                    "device_id": uuid(), "policy": nullable(string()), "window_open": boolean(),
+                    "install": array(package), "waiting": array(waiting),
+                    "reboot": one_of(&["no", "if_required", "yes", "deferred"]),
+                }),
+                &[
+                    "device_id",
+                    "policy",
+                    "window_open",
+                    "install",
+                    "waiting",
+                    "reboot",
+                ],
+            )
+        }
         ("DELETE", "/api/v1/patching/policies/{id}")
         | ("DELETE", "/api/v1/patching/holds/{id}") => {
             object(json!({ "deleted": uuid() }), &["deleted"])

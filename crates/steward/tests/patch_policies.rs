@@ -1,0 +1,242 @@
+//! Patch policies and holds end to end, real parts only: two real agents
+//! detect against their own isolated apt roots (v1 installed, v2 published
+//! as Debian-Security); a policy (security only, no deferral, a window open
+//! now) plans v2 on both; a hold on v2 for one tag stops it on that device
+//! only, says why and who set it, and its audit names them; edits follow
+//! the lifecycle (If-Match, 412) and a person limited to one site cannot
+//! hold a package organisation-wide. The temporary roots go with the test.
+
+mod common;
+
+#[path = "../../steward-agent/tests/fixture/apt.rs"]
+mod apt_fixture;
+
+use apt_fixture::{AptRoot, SECURITY};
+use common::lives::{audited_change, ok};
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// A root with stwd-demo 1.0-1 installed and 2.0-1 published as security.
+fn apt_root() -> AptRoot {
+    let apt = AptRoot::new();
+    let v1 = apt.package("stwd-demo", "1.0-1");
+    let v2 = apt.package("stwd-demo", "2.0-1");
+    apt.install(&v1);
+    apt.publish("security", &[&v2], &SECURITY);
+    apt.update();
+    apt
+}
+
+fn agent_on(root: &std::path::Path, server: &Server, name: &str, apt: &AptRoot) -> Agent {
+    let token = server.enroll_token(1);
+    let mut agent = Agent::enroll(root, name, &token);
+    let apt_config = apt.apt_config.display().to_string();
+    let patch_root = apt.root.display().to_string();
+    agent.start_with(
+        "1s",
+        &[
+            "--apt-config",
+            &apt_config,
+            "--patch-root",
+            &patch_root,
+            "--patch-interval",
+            "1h",
+        ],
+    );
+    agent
+}
+
+/// The device's plan once `done` holds for it (60 s at most).
+async fn plan_when(api: &api::Api, device: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let path = format!("/api/v1/devices/{device}/patch-plan");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let plan = ok(api.get(&path).await);
+        if done(&plan) {
+            return plan;
+        }
+        assert!(Instant::now() < deadline, "{device}: {plan}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_plans_the_security_update_and_a_hold_stops_it() {
+    let (apt_a, apt_b) = (apt_root(), apt_root());
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let (a, b) = tokio::task::block_in_place(|| {
+        (
+            agent_on(root.path(), &server, "patch-a", &apt_a),
+            agent_on(root.path(), &server, "patch-b", &apt_b),
+        )
+    });
+    let (a, b) = (a.device_id.clone(), b.device_id.clone());
+    let api = server.api();
+
+    // Reported, but no policy yet: nothing installs, and it says so.
+    for device in [&a, &b] {
+        let plan = plan_when(&api, device, |p| {
+            p["waiting"].as_array().is_some_and(|w| !w.is_empty())
+        })
+        .await;
+        assert_eq!(plan["waiting"][0]["kind"], "no_policy", "{plan}");
+        assert_eq!(plan["policy"], Value::Null);
+    }
+
+    // Security only, no deferral, a window open all week.
+    let policy = ok(api
+        .post(
+            "/api/v1/patching/policies",
+            json!({
+                "name": "everyone", "scope": { "kind": "organisation" }, "install": "security",
+                "window": { "days": [0, 1, 2, 3, 4, 5, 6], "start_minute": 0, "duration_minutes": 1440 },
+                "reboot": "when_required",
+            }),
+        )
+        .await);
+    assert_eq!(policy["version"], 1);
+    for device in [&a, &b] {
+        let plan = plan_when(&api, device, |p| {
+            p["install"].as_array().is_some_and(|i| !i.is_empty())
+        })
+        .await;
+        assert_eq!(
+            plan["install"],
+            json!([{ "name": "stwd-demo", "version": "2.0-1" }]),
+            "{plan}"
+        );
+        assert_eq!(plan["policy"], "everyone");
+        assert_eq!(plan["window_open"], true);
+        assert_eq!(plan["reboot"], "if_required");
+    }
+    // A policy the core would refuse is refused, with the reason.
+    let (status, body) = api
+        .post(
+            "/api/v1/patching/policies",
+            json!({
+                "name": "nowhere", "scope": { "kind": "organisation" }, "install": "all",
+                "window": { "days": [7], "start_minute": 0, "duration_minutes": 60 }, "reboot": "never",
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("days"), "{body}");
+
+    // A hold on v2 for devices tagged db: patch-b only.
+    ok(api
+        .post(
+            "/api/v1/devices/tags",
+            json!({ "devices": [b], "add": ["db"] }),
+        )
+        .await);
+    let hold = ok(api
+        .post(
+            "/api/v1/patching/holds",
+            json!({ "package": "stwd-demo", "version": "2.0-1", "scope": { "kind": "tag", "tag": "db" }, "reason": "breaks the billing app" }),
+        )
+        .await);
+    let setter = hold["definition"]["set_by"].as_str().unwrap().to_string();
+    assert!(!setter.is_empty(), "{hold}");
+    assert_eq!(hold["created_by"], json!(setter));
+    let held = plan_when(&api, &b, |p| p["install"] == json!([])).await;
+    let waiting = &held["waiting"][0];
+    assert_eq!(
+        (
+            &waiting["name"],
+            &waiting["kind"],
+            &waiting["held_version"],
+            &waiting["reason"],
+            &waiting["set_by"]
+        ),
+        (
+            &json!("stwd-demo"),
+            &json!("held"),
+            &json!("2.0-1"),
+            &json!("breaks the billing app"),
+            &json!(setter)
+        ),
+        "{held}"
+    );
+    let still = ok(api.get(&format!("/api/v1/devices/{a}/patch-plan")).await);
+    assert_eq!(still["install"][0]["version"], "2.0-1", "{still}");
+    // The audit names who set it, with what.
+    let audited = audited_change(&api, "POST /api/v1/patching/holds").await;
+    assert_eq!(
+        audited["after"]["reason"], "breaks the billing app",
+        "{audited}"
+    );
+    assert_eq!(audited["after"]["set_by"], json!(setter));
+    let (_, audit) = api.get("/api/v1/audit?limit=500").await;
+    let entry = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "POST /api/v1/patching/holds")
+        .expect("the hold is audited");
+    assert_eq!(entry["actor"], json!(setter), "{entry}");
+
+    // Edits follow the lifecycle: a stale version loses with 412.
+    let hold_at = format!("/api/v1/patching/holds/{}", hold["id"].as_str().unwrap());
+    let (status, version, _) = api.get_tagged(&hold_at).await;
+    assert_eq!((status, version), (StatusCode::OK, Some(1)));
+    let (status, version, widened) = api
+        .patch(
+            &hold_at,
+            Some(1),
+            json!({ "scope": { "kind": "organisation" } }),
+        )
+        .await;
+    assert_eq!((status, version), (StatusCode::OK, Some(2)), "{widened}");
+    let (status, _, body) = api
+        .patch(&hold_at, Some(1), json!({ "reason": "late" }))
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    // Now organisation-wide: patch-a waits too.
+    let held_a = plan_when(&api, &a, |p| p["install"] == json!([])).await;
+    assert_eq!(held_a["waiting"][0]["kind"], "held", "{held_a}");
+    let audited = audited_change(&api, "PATCH /api/v1/patching/holds/{id}").await;
+    assert_eq!(audited["before"]["scope"]["kind"], "tag", "{audited}");
+    assert_eq!(audited["after"]["scope"]["kind"], "organisation");
+
+    // Someone limited to one site cannot hold a package everywhere.
+    ok(api
+        .post(
+            "/api/v1/users",
+            json!({ "username": "tech", "password": "a-long-test-password", "role": "technician", "site": "hq" }),
+        )
+        .await);
+    let anonymous = api::Api::new(
+        &server.url(),
+        &std::fs::read_to_string(server.ca()).unwrap(),
+    );
+    let tech = api.with_token(&anonymous.token_for("tech", "a-long-test-password").await);
+    let (status, body) = tech
+        .post(
+            "/api/v1/patching/holds",
+            json!({ "package": "stwd-demo", "reason": "mine" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let holds = ok(api.get("/api/v1/patching/holds").await);
+    assert_eq!(holds.as_array().map(Vec::len), Some(1), "{holds}");
+
+    // Lifted: both plan the install again.
+    ok(api.delete(&hold_at).await);
+    for device in [&a, &b] {
+        plan_when(&api, device, |p| {
+            p["install"].as_array().is_some_and(|i| i.len() == 1)
+        })
+        .await;
+    }
+    ok(api
+        .delete(&format!(
+            "/api/v1/patching/policies/{}",
+            policy["id"].as_str().unwrap()
+        ))
+        .await);
+    let plan = plan_when(&api, &a, |p| p["policy"].is_null()).await;
+    assert_eq!(plan["waiting"][0]["kind"], "no_policy", "{plan}");
+}
