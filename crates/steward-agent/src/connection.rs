@@ -96,14 +96,17 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
     // takes seconds, and may hang); the inventory goes again when a pass
     // changes it.
     let patched = Arc::new(Notify::new());
-    tokio::spawn(collectors::patching::run_loop(patching, patched.clone()));
+    let rescan = Arc::new(Notify::new());
+    tokio::spawn(collectors::patching::run_loop(
+        patching.clone(),
+        patched.clone(),
+        rescan.clone(),
+    ));
     let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
-    let runner = Arc::new(crate::jobs::Runner::open(
-        dir,
-        &state.config.device_id,
-        refuses,
-        out_tx,
-    )?);
+    let runner = Arc::new(
+        crate::jobs::Runner::open(dir, &state.config.device_id, refuses, out_tx)?
+            .with_patching(patching, rescan),
+    );
     let local = Local {
         spool,
         spooled,

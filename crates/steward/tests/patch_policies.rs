@@ -1,8 +1,11 @@
 //! Patch policies and holds end to end, real parts only: two real agents
 //! detect against their own isolated apt roots (v1 installed, v2 published
 //! as Debian-Security); a policy (security only, no deferral, a window open
-//! now) plans v2 on both; a hold on v2 for one tag stops it on that device
-//! only, says why and who set it, and its audit names them; edits follow
+//! now) plans v2 on both; the plan, sent as a signed install_updates job,
+//! installs v2 into the first root (dpkg-query says so), the verification
+//! scan clears its pending update and it turns compliant; a hold on v2 for
+//! the second device's tag stops it there, says why and who set it, and
+//! its audit names them; edits follow
 //! the lifecycle (If-Match, 412) and a person limited to one site cannot
 //! hold a package organisation-wide. The temporary roots go with the test.
 
@@ -112,6 +115,70 @@ async fn a_policy_plans_the_security_update_and_a_hold_stops_it() {
         assert_eq!(plan["window_open"], true);
         assert_eq!(plan["reboot"], "if_required");
     }
+    // The plan, as a signed job on patch-a: installed into its isolated
+    // root, verified, detected again.
+    let plan_a = ok(api.get(&format!("/api/v1/devices/{a}/patch-plan")).await);
+    let (status, body) = api
+        .post(
+            "/api/v1/jobs",
+            json!({ "action": { "kind": "install_updates", "packages": [{ "name": "-o", "version": "1" }], "timeout_secs": 300 }, "targets": [format!("device:{a}")] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let job = ok(api
+        .post(
+            "/api/v1/jobs",
+            json!({ "action": { "kind": "install_updates", "packages": plan_a["install"], "timeout_secs": 300 }, "targets": [format!("device:{a}")] }),
+        )
+        .await);
+    let job_at = format!("/api/v1/jobs/{}", job["id"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let run = loop {
+        let shown = ok(api.get(&job_at).await);
+        let run = shown["runs"][0].clone();
+        if matches!(
+            run["status"].as_str(),
+            Some("succeeded" | "failed" | "refused" | "expired")
+        ) {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "{shown}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert!(
+        run["stdout"]
+            .as_str()
+            .unwrap_or("")
+            .contains("stwd-demo=2.0-1: installed"),
+        "{run}"
+    );
+    assert_eq!(apt_a.installed_version("stwd-demo"), "2.0-1");
+    assert_eq!(apt_b.installed_version("stwd-demo"), "1.0-1");
+    let done = plan_when(&api, &a, |p| {
+        p["install"] == json!([]) && p["waiting"] == json!([])
+    })
+    .await;
+    assert_eq!(done["policy"], "everyone", "{done}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let figures = ok(api.get("/api/v1/patching/compliance?days=0").await);
+        let compliant = |id: &str| {
+            figures["devices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["device_id"] == id)
+                .map(|d| d["compliant"].clone())
+        };
+        if compliant(&a) == Some(json!(true)) {
+            assert_eq!(compliant(&b), Some(json!(false)), "{figures}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{figures}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
     // A policy the core would refuse is refused, with the reason.
     let (status, body) = api
         .post(
@@ -160,8 +227,6 @@ async fn a_policy_plans_the_security_update_and_a_hold_stops_it() {
         ),
         "{held}"
     );
-    let still = ok(api.get(&format!("/api/v1/devices/{a}/patch-plan")).await);
-    assert_eq!(still["install"][0]["version"], "2.0-1", "{still}");
     // The audit names who set it, with what.
     let audited = audited_change(&api, "POST /api/v1/patching/holds").await;
     assert_eq!(
@@ -194,9 +259,9 @@ async fn a_policy_plans_the_security_update_and_a_hold_stops_it() {
         .patch(&hold_at, Some(1), json!({ "reason": "late" }))
         .await;
     assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
-    // Now organisation-wide: patch-a waits too.
-    let held_a = plan_when(&api, &a, |p| p["install"] == json!([])).await;
-    assert_eq!(held_a["waiting"][0]["kind"], "held", "{held_a}");
+    // Now organisation-wide: patch-b stays held.
+    let held_b = ok(api.get(&format!("/api/v1/devices/{b}/patch-plan")).await);
+    assert_eq!(held_b["waiting"][0]["kind"], "held", "{held_b}");
     let audited = audited_change(&api, "PATCH /api/v1/patching/holds/{id}").await;
     assert_eq!(audited["before"]["scope"]["kind"], "tag", "{audited}");
     assert_eq!(audited["after"]["scope"]["kind"], "organisation");
@@ -223,20 +288,18 @@ async fn a_policy_plans_the_security_update_and_a_hold_stops_it() {
     let holds = ok(api.get("/api/v1/patching/holds").await);
     assert_eq!(holds.as_array().map(Vec::len), Some(1), "{holds}");
 
-    // Lifted: both plan the install again.
+    // Lifted: patch-b plans the install again.
     ok(api.delete(&hold_at).await);
-    for device in [&a, &b] {
-        plan_when(&api, device, |p| {
-            p["install"].as_array().is_some_and(|i| i.len() == 1)
-        })
-        .await;
-    }
+    plan_when(&api, &b, |p| {
+        p["install"].as_array().is_some_and(|i| i.len() == 1)
+    })
+    .await;
     ok(api
         .delete(&format!(
             "/api/v1/patching/policies/{}",
             policy["id"].as_str().unwrap()
         ))
         .await);
-    let plan = plan_when(&api, &a, |p| p["policy"].is_null()).await;
+    let plan = plan_when(&api, &b, |p| p["policy"].is_null()).await;
     assert_eq!(plan["waiting"][0]["kind"], "no_policy", "{plan}");
 }

@@ -206,9 +206,30 @@ async fn action_for(
                         )));
                     }
                 }
+                Action::InstallUpdates {
+                    packages,
+                    timeout_secs,
+                } => {
+                    if packages.is_empty() || packages.len() > 500 {
+                        return Err(ApiError::bad_request(
+                            "install_updates names 1 to 500 packages",
+                        ));
+                    }
+                    if let Some(bad) = packages.iter().find(|p| !p.is_valid()) {
+                        return Err(ApiError::bad_request(format!(
+                            "{}={} is not a package name and version",
+                            bad.name, bad.version
+                        )));
+                    }
+                    if !(1..=7200).contains(timeout_secs) {
+                        return Err(ApiError::bad_request(
+                            "timeout_secs is 1 to 7200 for install_updates",
+                        ));
+                    }
+                }
                 _ => {
                     return Err(ApiError::bad_request(
-                        "action must be reboot, restart_service, collect_inventory or ping",
+                        "action must be reboot, restart_service, collect_inventory, install_updates or ping",
                     ));
                 }
             }
