@@ -100,4 +100,17 @@ impl PatchPolicyStore for SqlStore {
         );
         self.scoped_change(sql, scope, id).await
     }
+
+    async fn claim_patch_deployment(&self, device: Uuid, plan: &str, at: i64) -> Result<bool> {
+        let done = q(
+            "INSERT INTO patch_deployments (device_id, plan, claimed_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(device.to_string())
+        .bind(plan)
+        .bind(at)
+        .execute(&self.db)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
 }

@@ -125,6 +125,7 @@ macro_rules! store_suite {
             forecast_alerts_are_counted_and_filtered,
             // patch_policies.rs
             patch_policies_and_holds_are_edited_per_kind_and_scoped,
+            a_patch_deployment_is_claimed_once,
             // patching.rs
             software_is_found_by_name_within_scope,
             pending_updates_keep_their_first_seen_time,

@@ -150,6 +150,7 @@ pub const METHODS: &[&str] = &[
     "get_patch_rule",
     "update_patch_rule",
     "delete_patch_rule",
+    "claim_patch_deployment",
     "record_software",
     "pending_updates",
     "find_software",

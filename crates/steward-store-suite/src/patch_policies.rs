@@ -98,3 +98,20 @@ pub async fn patch_policies_and_holds_are_edited_per_kind_and_scoped(store: Arc<
         store.delete_patch_rule(&Scope::org(org), h, hold.id).await
     ));
 }
+
+pub async fn a_patch_deployment_is_claimed_once(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let device = crate::device(store.as_ref(), org, "patched").await;
+    let claim = |plan: &'static str, at: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_patch_deployment(device, plan, at)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(claim("2026-12-06 openssl=3", 1).await);
+    assert!(!claim("2026-12-06 openssl=3", 2).await);
+    assert!(claim("2026-12-07 openssl=3", 3).await);
+}

@@ -53,4 +53,8 @@ pub trait PatchPolicyStore: Send + Sync {
         expected: Option<i64>,
     ) -> Result<i64>;
     async fn delete_patch_rule(&self, scope: &Scope, kind: PatchRuleKind, id: Uuid) -> Result<()>;
+    /// Claims the deployment of `plan` (a key naming its packages and day)
+    /// to a device: true for the first caller only, so of several replicas
+    /// one sends the job.
+    async fn claim_patch_deployment(&self, device: Uuid, plan: &str, at: i64) -> Result<bool>;
 }

@@ -1,13 +1,14 @@
 //! Patch policies and holds end to end, real parts only: two real agents
 //! detect against their own isolated apt roots (v1 installed, v2 published
-//! as Debian-Security); a policy (security only, no deferral, a window open
-//! now) plans v2 on both; the plan, sent as a signed install_updates job,
-//! installs v2 into the first root (dpkg-query says so), the verification
-//! scan clears its pending update and it turns compliant; a hold on v2 for
-//! the second device's tag stops it there, says why and who set it, and
-//! its audit names them; edits follow
-//! the lifecycle (If-Match, 412) and a person limited to one site cannot
-//! hold a package organisation-wide. The temporary roots go with the test.
+//! as Debian-Security). A hold on v2 for the second device's tag (its
+//! audit names who set it), then a policy (security only, no deferral, a
+//! window open now): the server's policy loop sends patch-a a signed
+//! install_updates job that installs v2 into its root (dpkg-query says
+//! so), the verification scan clears the update, and patch-b stays on v1,
+//! its plan saying which hold and who. Edits follow the lifecycle
+//! (If-Match, 412); a person limited to one site cannot hold a package
+//! organisation-wide. The hold lifted, patch-b is patched too and
+//! compliance reaches 100 %. The temporary roots go with the test.
 
 mod common;
 
@@ -65,8 +66,24 @@ async fn plan_when(api: &api::Api, device: &str, done: impl Fn(&Value) -> bool) 
     }
 }
 
+/// Polls (60 s at most) until `done` answers something.
+async fn until<T>(what: &str, mut done: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(value) = done().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn installed(apt: &AptRoot) -> String {
+    apt.installed_version("stwd-demo")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_policy_plans_the_security_update_and_a_hold_stops_it() {
+async fn policies_deploy_the_security_update_and_a_hold_stops_it() {
     let (apt_a, apt_b) = (apt_root(), apt_root());
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
@@ -88,36 +105,7 @@ async fn a_policy_plans_the_security_update_and_a_hold_stops_it() {
         assert_eq!(plan["waiting"][0]["kind"], "no_policy", "{plan}");
         assert_eq!(plan["policy"], Value::Null);
     }
-
-    // Security only, no deferral, a window open all week.
-    let policy = ok(api
-        .post(
-            "/api/v1/patching/policies",
-            json!({
-                "name": "everyone", "scope": { "kind": "organisation" }, "install": "security",
-                "window": { "days": [0, 1, 2, 3, 4, 5, 6], "start_minute": 0, "duration_minutes": 1440 },
-                "reboot": "when_required",
-            }),
-        )
-        .await);
-    assert_eq!(policy["version"], 1);
-    for device in [&a, &b] {
-        let plan = plan_when(&api, device, |p| {
-            p["install"].as_array().is_some_and(|i| !i.is_empty())
-        })
-        .await;
-        assert_eq!(
-            plan["install"],
-            json!([{ "name": "stwd-demo", "version": "2.0-1" }]),
-            "{plan}"
-        );
-        assert_eq!(plan["policy"], "everyone");
-        assert_eq!(plan["window_open"], true);
-        assert_eq!(plan["reboot"], "if_required");
-    }
-    // The plan, as a signed job on patch-a: installed into its isolated
-    // root, verified, detected again.
-    let plan_a = ok(api.get(&format!("/api/v1/devices/{a}/patch-plan")).await);
+    // A malformed install is refused before it is signed.
     let (status, body) = api
         .post(
             "/api/v1/jobs",
@@ -125,72 +113,6 @@ async fn a_policy_plans_the_security_update_and_a_hold_stops_it() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let job = ok(api
-        .post(
-            "/api/v1/jobs",
-            json!({ "action": { "kind": "install_updates", "packages": plan_a["install"], "timeout_secs": 300 }, "targets": [format!("device:{a}")] }),
-        )
-        .await);
-    let job_at = format!("/api/v1/jobs/{}", job["id"].as_str().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let run = loop {
-        let shown = ok(api.get(&job_at).await);
-        let run = shown["runs"][0].clone();
-        if matches!(
-            run["status"].as_str(),
-            Some("succeeded" | "failed" | "refused" | "expired")
-        ) {
-            break run;
-        }
-        assert!(Instant::now() < deadline, "{shown}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
-    assert_eq!(run["status"], "succeeded", "{run}");
-    assert!(
-        run["stdout"]
-            .as_str()
-            .unwrap_or("")
-            .contains("stwd-demo=2.0-1: installed"),
-        "{run}"
-    );
-    assert_eq!(apt_a.installed_version("stwd-demo"), "2.0-1");
-    assert_eq!(apt_b.installed_version("stwd-demo"), "1.0-1");
-    let done = plan_when(&api, &a, |p| {
-        p["install"] == json!([]) && p["waiting"] == json!([])
-    })
-    .await;
-    assert_eq!(done["policy"], "everyone", "{done}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let figures = ok(api.get("/api/v1/patching/compliance?days=0").await);
-        let compliant = |id: &str| {
-            figures["devices"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|d| d["device_id"] == id)
-                .map(|d| d["compliant"].clone())
-        };
-        if compliant(&a) == Some(json!(true)) {
-            assert_eq!(compliant(&b), Some(json!(false)), "{figures}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "{figures}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-
-    // A policy the core would refuse is refused, with the reason.
-    let (status, body) = api
-        .post(
-            "/api/v1/patching/policies",
-            json!({
-                "name": "nowhere", "scope": { "kind": "organisation" }, "install": "all",
-                "window": { "days": [7], "start_minute": 0, "duration_minutes": 60 }, "reboot": "never",
-            }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("days"), "{body}");
 
     // A hold on v2 for devices tagged db: patch-b only.
     ok(api
@@ -208,7 +130,89 @@ async fn a_policy_plans_the_security_update_and_a_hold_stops_it() {
     let setter = hold["definition"]["set_by"].as_str().unwrap().to_string();
     assert!(!setter.is_empty(), "{hold}");
     assert_eq!(hold["created_by"], json!(setter));
-    let held = plan_when(&api, &b, |p| p["install"] == json!([])).await;
+    let audited = audited_change(&api, "POST /api/v1/patching/holds").await;
+    assert_eq!(
+        audited["after"]["reason"], "breaks the billing app",
+        "{audited}"
+    );
+    assert_eq!(audited["after"]["set_by"], json!(setter));
+    let (_, audit) = api.get("/api/v1/audit?limit=500").await;
+    let entry = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "POST /api/v1/patching/holds")
+        .expect("the hold is audited");
+    assert_eq!(entry["actor"], json!(setter), "{entry}");
+
+    // A policy the core would refuse is refused, with the reason.
+    let (status, body) = api
+        .post(
+            "/api/v1/patching/policies",
+            json!({
+                "name": "nowhere", "scope": { "kind": "organisation" }, "install": "all",
+                "window": { "days": [7], "start_minute": 0, "duration_minutes": 60 }, "reboot": "never",
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("days"), "{body}");
+
+    // Security only, no deferral, a window open all week: the policy loop
+    // installs v2 on patch-a, as a signed job, and its scan confirms it.
+    let policy = ok(api
+        .post(
+            "/api/v1/patching/policies",
+            json!({
+                "name": "everyone", "scope": { "kind": "organisation" }, "install": "security",
+                "window": { "days": [0, 1, 2, 3, 4, 5, 6], "start_minute": 0, "duration_minutes": 1440 },
+                "reboot": "never",
+            }),
+        )
+        .await);
+    assert_eq!(policy["version"], 1);
+    until("v2 installed on patch-a", async || {
+        (installed(&apt_a) == "2.0-1").then_some(())
+    })
+    .await;
+    let done = plan_when(&api, &a, |p| {
+        p["install"] == json!([]) && p["waiting"] == json!([])
+    })
+    .await;
+    assert_eq!(done["policy"], "everyone", "{done}");
+    let (_, audit) = api.get("/api/v1/audit?limit=500").await;
+    let deployed = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "patch.deploy")
+        .expect("the deployment is audited")
+        .clone();
+    assert_eq!(deployed["actor"], json!(setter), "{deployed}");
+    let job = until("the install job's run", async || {
+        let jobs = ok(api.get("/api/v1/jobs").await);
+        let job = jobs
+            .as_array()?
+            .iter()
+            .find(|j| j["name"] == "patch: everyone")?
+            .clone();
+        let shown = ok(api
+            .get(&format!("/api/v1/jobs/{}", job["id"].as_str()?))
+            .await);
+        let run = shown["runs"][0].clone();
+        (run["status"] == "succeeded").then_some(run)
+    })
+    .await;
+    assert!(
+        job["stdout"]
+            .as_str()
+            .unwrap_or("")
+            .contains("stwd-demo=2.0-1: installed"),
+        "{job}"
+    );
+
+    // patch-b: held, and it says by whom; still on v1.
+    let held = plan_when(&api, &b, |p| p["policy"] == "everyone").await;
     let waiting = &held["waiting"][0];
     assert_eq!(
         (
@@ -227,21 +231,10 @@ async fn a_policy_plans_the_security_update_and_a_hold_stops_it() {
         ),
         "{held}"
     );
-    // The audit names who set it, with what.
-    let audited = audited_change(&api, "POST /api/v1/patching/holds").await;
-    assert_eq!(
-        audited["after"]["reason"], "breaks the billing app",
-        "{audited}"
-    );
-    assert_eq!(audited["after"]["set_by"], json!(setter));
-    let (_, audit) = api.get("/api/v1/audit?limit=500").await;
-    let entry = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["action"] == "POST /api/v1/patching/holds")
-        .expect("the hold is audited");
-    assert_eq!(entry["actor"], json!(setter), "{entry}");
+    assert_eq!(held["install"], json!([]));
+    assert_eq!(installed(&apt_b), "1.0-1");
+    let figures = ok(api.get("/api/v1/patching/compliance?days=0").await);
+    assert_eq!(figures["total"]["share"], 0.5, "{figures}");
 
     // Edits follow the lifecycle: a stale version loses with 412.
     let hold_at = format!("/api/v1/patching/holds/{}", hold["id"].as_str().unwrap());
@@ -259,9 +252,6 @@ async fn a_policy_plans_the_security_update_and_a_hold_stops_it() {
         .patch(&hold_at, Some(1), json!({ "reason": "late" }))
         .await;
     assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
-    // Now organisation-wide: patch-b stays held.
-    let held_b = ok(api.get(&format!("/api/v1/devices/{b}/patch-plan")).await);
-    assert_eq!(held_b["waiting"][0]["kind"], "held", "{held_b}");
     let audited = audited_change(&api, "PATCH /api/v1/patching/holds/{id}").await;
     assert_eq!(audited["before"]["scope"]["kind"], "tag", "{audited}");
     assert_eq!(audited["after"]["scope"]["kind"], "organisation");
@@ -288,10 +278,15 @@ async fn a_policy_plans_the_security_update_and_a_hold_stops_it() {
     let holds = ok(api.get("/api/v1/patching/holds").await);
     assert_eq!(holds.as_array().map(Vec::len), Some(1), "{holds}");
 
-    // Lifted: patch-b plans the install again.
+    // Lifted: patch-b is patched too, and every device is compliant.
     ok(api.delete(&hold_at).await);
-    plan_when(&api, &b, |p| {
-        p["install"].as_array().is_some_and(|i| i.len() == 1)
+    until("v2 installed on patch-b", async || {
+        (installed(&apt_b) == "2.0-1").then_some(())
+    })
+    .await;
+    until("compliance at 100 %", async || {
+        let figures = ok(api.get("/api/v1/patching/compliance?days=0").await);
+        (figures["total"]["share"] == 1.0).then_some(())
     })
     .await;
     ok(api
@@ -301,5 +296,5 @@ async fn a_policy_plans_the_security_update_and_a_hold_stops_it() {
         ))
         .await);
     let plan = plan_when(&api, &b, |p| p["policy"].is_null()).await;
-    assert_eq!(plan["waiting"][0]["kind"], "no_policy", "{plan}");
+    assert_eq!(plan["install"], json!([]), "{plan}");
 }

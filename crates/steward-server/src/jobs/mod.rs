@@ -9,6 +9,7 @@
 //! A final status is recorded once: a repeated report changes nothing.
 
 pub mod authority;
+pub mod patches;
 mod remediate;
 mod schedules;
 pub mod shell;
@@ -736,6 +737,9 @@ async fn sweeper(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
             tracing::error!(%error, "Cannot expire runs.");
         }
         schedules::fire_schedules(&state, now).await;
+        if round.is_multiple_of(5) {
+            patches::deploy_due(&state, now).await;
+        }
         if round.is_multiple_of(15)
             && let Ok(runs) = state.store.runs_to_send(None, None, now).await
         {

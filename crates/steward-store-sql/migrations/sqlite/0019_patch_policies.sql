@@ -19,3 +19,11 @@ CREATE TABLE patch_holds (
     version INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX patch_holds_org ON patch_holds(org_id);
+-- Deployments the policy loop started: one per device and plan (its
+-- packages and day), claimed once across replicas.
+CREATE TABLE patch_deployments (
+    device_id TEXT NOT NULL REFERENCES devices(id),
+    plan TEXT NOT NULL,
+    claimed_at INTEGER NOT NULL,
+    PRIMARY KEY (device_id, plan)
+);
