@@ -5,7 +5,9 @@
 //! window open now): the server's policy loop sends patch-a a signed
 //! install_updates job that installs v2 into its root (dpkg-query says
 //! so), the verification scan clears the update, and patch-b stays on v1,
-//! its plan saying which hold and who. Edits follow the lifecycle
+//! its plan saying which hold and who; a third device whose repository
+//! lost the package fails the install and gets a critical alert saying
+//! so. Edits follow the lifecycle
 //! (If-Match, 412); a person limited to one site cannot hold a package
 //! organisation-wide. The hold lifted, patch-b is patched too and
 //! compliance reaches 100 %. The temporary roots go with the test.
@@ -16,7 +18,7 @@ mod common;
 mod apt_fixture;
 
 use apt_fixture::{AptRoot, SECURITY};
-use common::lives::{audited_change, ok};
+use common::lives::{alerts_of, audited_change, ok};
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -84,20 +86,34 @@ fn installed(apt: &AptRoot) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policies_deploy_the_security_update_and_a_hold_stops_it() {
-    let (apt_a, apt_b) = (apt_root(), apt_root());
+    let (apt_a, apt_b, apt_c) = (apt_root(), apt_root(), apt_root());
+    // patch-c's repository loses the package after apt read its index: the
+    // install will fail to fetch it.
+    std::fs::remove_file(
+        apt_c
+            .dir
+            .path()
+            .join("repos/security/stwd-demo_2.0-1_all.deb"),
+    )
+    .unwrap();
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
-    let (a, b) = tokio::task::block_in_place(|| {
+    let (a, b, c) = tokio::task::block_in_place(|| {
         (
             agent_on(root.path(), &server, "patch-a", &apt_a),
             agent_on(root.path(), &server, "patch-b", &apt_b),
+            agent_on(root.path(), &server, "patch-c", &apt_c),
         )
     });
-    let (a, b) = (a.device_id.clone(), b.device_id.clone());
+    let (a, b, c) = (
+        a.device_id.clone(),
+        b.device_id.clone(),
+        c.device_id.clone(),
+    );
     let api = server.api();
 
     // Reported, but no policy yet: nothing installs, and it says so.
-    for device in [&a, &b] {
+    for device in [&a, &b, &c] {
         let plan = plan_when(&api, device, |p| {
             p["waiting"].as_array().is_some_and(|w| !w.is_empty())
         })
@@ -189,18 +205,22 @@ async fn policies_deploy_the_security_update_and_a_hold_stops_it() {
         .expect("the deployment is audited")
         .clone();
     assert_eq!(deployed["actor"], json!(setter), "{deployed}");
-    let job = until("the install job's run", async || {
+    let job = until("patch-a's install run", async || {
         let jobs = ok(api.get("/api/v1/jobs").await);
-        let job = jobs
+        for job in jobs
             .as_array()?
             .iter()
-            .find(|j| j["name"] == "patch: everyone")?
-            .clone();
-        let shown = ok(api
-            .get(&format!("/api/v1/jobs/{}", job["id"].as_str()?))
-            .await);
-        let run = shown["runs"][0].clone();
-        (run["status"] == "succeeded").then_some(run)
+            .filter(|j| j["name"] == "patch: everyone")
+        {
+            let shown = ok(api
+                .get(&format!("/api/v1/jobs/{}", job["id"].as_str()?))
+                .await);
+            let run = shown["runs"][0].clone();
+            if run["device_id"] == json!(a) && run["status"] == "succeeded" {
+                return Some(run);
+            }
+        }
+        None
     })
     .await;
     assert!(
@@ -233,8 +253,32 @@ async fn policies_deploy_the_security_update_and_a_hold_stops_it() {
     );
     assert_eq!(held["install"], json!([]));
     assert_eq!(installed(&apt_b), "1.0-1");
+    // patch-c's install failed: a critical alert says what, and it is
+    // still on v1.
+    let failed = until("the failed install's alert", async || {
+        alerts_of(&api, "patching", "")
+            .await
+            .into_iter()
+            .find(|a| a["device_id"] == json!(c) && a["state"] == "open")
+    })
+    .await;
+    assert_eq!(failed["severity"], "critical", "{failed}");
+    assert!(
+        failed["summary"]
+            .as_str()
+            .unwrap_or("")
+            .contains("stwd-demo=2.0-1: failed"),
+        "{failed}"
+    );
+    assert!(
+        alerts_of(&api, "patching", "")
+            .await
+            .iter()
+            .all(|a| a["device_id"] == json!(c))
+    );
+    assert_eq!(installed(&apt_c), "1.0-1");
     let figures = ok(api.get("/api/v1/patching/compliance?days=0").await);
-    assert_eq!(figures["total"]["share"], 0.5, "{figures}");
+    assert_eq!(figures["total"]["compliant"], 1, "{figures}");
 
     // Edits follow the lifecycle: a stale version loses with 412.
     let hold_at = format!("/api/v1/patching/holds/{}", hold["id"].as_str().unwrap());
@@ -284,6 +328,8 @@ async fn policies_deploy_the_security_update_and_a_hold_stops_it() {
         (installed(&apt_b) == "2.0-1").then_some(())
     })
     .await;
+    // patch-c is retired; every device left is compliant.
+    ok(api.delete(&format!("/api/v1/devices/{c}")).await);
     until("compliance at 100 %", async || {
         let figures = ok(api.get("/api/v1/patching/compliance?days=0").await);
         (figures["total"]["share"] == 1.0).then_some(())

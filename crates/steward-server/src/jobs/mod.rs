@@ -694,6 +694,12 @@ async fn report_writer(state: Arc<AppState>, mut rx: mpsc::UnboundedReceiver<Run
                 lock(&state.jobs.runs).get(&report.run_id).copied()
             };
             if let Some((job, device)) = job {
+                // Only what may be a policy's install costs a lookup.
+                let failed = matches!(report.status.as_str(), "failed" | "timed_out");
+                if is_final && (failed || report.stdout.contains(": installed\n")) {
+                    patches::install_finished(&state, job, device, &report.status, &report.stdout)
+                        .await;
+                }
                 emit(
                     &state,
                     JobEvent::Status {

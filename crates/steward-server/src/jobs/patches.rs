@@ -14,6 +14,11 @@ use steward_patch::{Decision, Device, Hold, Incident, Pilot, Policy, Trouble, Up
 use steward_store::{DeviceDetail, PatchRuleKind, Scope, Status, Store, StoreError};
 use uuid::Uuid;
 
+/// How the jobs the policy loop creates are named (`patch: POLICY`).
+const PATCH_JOB: &str = "patch: ";
+/// Their origin (`patch-policy:ID`): what marks them, not the name.
+const PATCH_ORIGIN: &str = "patch-policy:";
+
 /// A device's decision and the policy behind it (its id and setter).
 pub struct Plan {
     pub decision: Decision,
@@ -98,17 +103,50 @@ async fn pilot_of(
         .filter(|d| d.org_id == org_id && policy.pilot_tags.iter().any(|t| d.tags.contains(t)))
         .map(|d| d.id.to_string())
         .collect();
-    let incidents = store
+    let mut incidents: Vec<Incident> = store
         .list_alerts(org, false)
         .await?
         .into_iter()
         .filter(|a| a.severity == "critical" && devices.contains(&a.device_id.to_string()))
         .map(|a| Incident {
             device: a.device_id.to_string(),
-            at: a.opened_at.saturating_mul(1000),
+            at: a.opened_at,
             trouble: Trouble::CriticalAlert { subject: a.subject },
         })
         .collect();
+    // Installs the policy loop sent that did not land.
+    for device in &devices {
+        let Ok(id) = device.parse::<Uuid>() else {
+            continue;
+        };
+        for run in store.device_runs(org, id, 20).await? {
+            if !matches!(run.status.as_str(), "failed" | "timed_out") {
+                continue;
+            }
+            let Ok(job) = store.get_job(org, run.job_id).await else {
+                continue;
+            };
+            if !job
+                .origin
+                .as_deref()
+                .is_some_and(|o| o.starts_with(PATCH_ORIGIN))
+            {
+                continue;
+            }
+            let package = run
+                .stdout
+                .lines()
+                .find(|l| l.contains(": failed") || l.contains(": not tried"))
+                .and_then(|l| l.split(':').next())
+                .unwrap_or("")
+                .to_string();
+            incidents.push(Incident {
+                device: device.clone(),
+                at: run.finished_at.unwrap_or(0),
+                trouble: Trouble::FailedUpdate { package },
+            });
+        }
+    }
     Ok(Pilot { devices, incidents })
 }
 
@@ -192,7 +230,7 @@ async fn deploy(
     plan: &Plan,
     (policy_id, owner): (Uuid, &str),
 ) {
-    let target = format!("patch-policy:{policy_id}");
+    let target = format!("{PATCH_ORIGIN}{policy_id}");
     let policy = plan.decision.policy.clone().unwrap_or_default();
     let audit = |action: &'static str, detail: serde_json::Value| {
         crate::audit::write(state, Some(org), owner, "patching", action, &target, detail)
@@ -211,7 +249,7 @@ async fn deploy(
         }
     };
     let request: JobRequest = match serde_json::from_value(serde_json::json!({
-        "name": format!("patch: {policy}"),
+        "name": format!("{PATCH_JOB}{policy}"),
         "action": { "kind": "install_updates", "packages": packages, "timeout_secs": 1800 },
         "targets": [format!("device:{device}")],
     })) {
@@ -251,4 +289,88 @@ async fn deploy(
             .await;
         }
     }
+}
+
+/// A finished run of a job the policy loop sent: a failure opens (or
+/// updates) a critical alert on the device, notified like any other; a
+/// success resolves it.
+pub(super) async fn install_finished(
+    state: &Arc<AppState>,
+    job: Uuid,
+    device: Uuid,
+    status: &str,
+    stdout: &str,
+) {
+    let Ok(record) = state.store.get_job(&Scope::all(), job).await else {
+        return;
+    };
+    if !record
+        .origin
+        .as_deref()
+        .is_some_and(|o| o.starts_with(PATCH_ORIGIN))
+    {
+        return;
+    }
+    let failed = matches!(status, "failed" | "timed_out");
+    let summary = if failed {
+        let lines: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.contains(": failed") || l.contains(": not tried"))
+            .take(5)
+            .collect();
+        let what = if lines.is_empty() {
+            format!("the install {status}")
+        } else {
+            lines.join("; ")
+        };
+        what.chars()
+            .filter(|c| !c.is_control())
+            .take(1000)
+            .collect()
+    } else {
+        "installed".to_string()
+    };
+    let now = crate::now_ms();
+    let change = steward_store::AlertChange {
+        org_id: record.org_id,
+        monitor_id: "patching".into(),
+        monitor_name: "Patch installation".into(),
+        device_id: device,
+        subject: "install".into(),
+        severity: if failed { "critical" } else { "ok" }.into(),
+        at: now,
+        summary,
+        notify: true,
+        flapping: false,
+        suppressed: None,
+    };
+    let alert = match state.store.record_alert_change(&change).await {
+        Ok(Some(alert)) => alert,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::error!(%device, %error, "Cannot record a failed patch install.");
+            return;
+        }
+    };
+    let tags = state
+        .store
+        .get_device(&Scope::all(), device)
+        .await
+        .map(|d| d.summary.tags)
+        .unwrap_or_default();
+    if let Err(error) = state
+        .store
+        .enqueue_notification(
+            record.org_id,
+            alert,
+            &change.severity,
+            Some(&tags),
+            &change.payload(alert),
+            now,
+        )
+        .await
+    {
+        tracing::error!(%device, %error, "Cannot notify a failed patch install.");
+    }
+    state.alerting.wake_outbox();
 }
