@@ -101,7 +101,12 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
     // takes seconds, and may hang); the inventory goes again when a pass
     // changes it.
     let patched = Arc::new(Notify::new());
-    tokio::spawn(collectors::patching::run_loop(patching, patched.clone()));
+    let rescan = Arc::new(Notify::new());
+    tokio::spawn(collectors::patching::run_loop(
+        patching.clone(),
+        patched.clone(),
+        rescan.clone(),
+    ));
     // With no job configured the report is empty (sent at once): the
     // server learns that this device has no backup (a policy may require
     // one). A device with jobs reports once they were first looked at.
@@ -118,12 +123,10 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         backups_ready.clone(),
     ));
     let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
-    let runner = Arc::new(crate::jobs::Runner::open(
-        dir,
-        &state.config.device_id,
-        refuses,
-        out_tx,
-    )?);
+    let runner = Arc::new(
+        crate::jobs::Runner::open(dir, &state.config.device_id, refuses, out_tx)?
+            .with_patching(patching, rescan),
+    );
     let local = Local {
         spool,
         spooled,

@@ -74,6 +74,14 @@ pub enum Action {
         rows: u16,
         idle_timeout_secs: u32,
     },
+    /// Installs these exact package versions with the device's package
+    /// manager (apt: `apt-get install --only-upgrade name=version`, one
+    /// package at a time, each reported), then checks what is installed
+    /// and detects pending updates again.
+    InstallUpdates {
+        packages: Vec<PackageVersion>,
+        timeout_secs: u32,
+    },
     /// Reads a file; its bytes come back in the result (base64).
     FileGet {
         path: String,
@@ -87,6 +95,36 @@ pub enum Action {
     },
 }
 
+/// A package at an exact version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageVersion {
+    pub name: String,
+    pub version: String,
+}
+
+impl PackageVersion {
+    /// Whether it is safe to hand to a package manager as one argument: a
+    /// Debian/RPM package name and a version without spaces, controls or
+    /// a leading dash.
+    pub fn is_valid(&self) -> bool {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 256
+            && !self.name.starts_with('-')
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-._".contains(c));
+        let version_ok = !self.version.is_empty()
+            && self.version.len() <= 256
+            && !self.version.starts_with('-')
+            && self
+                .version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.~:_".contains(c));
+        name_ok && version_ok
+    }
+}
+
 impl Action {
     /// The capability a device can refuse in its local configuration.
     pub fn capability(&self) -> Capability {
@@ -95,6 +133,7 @@ impl Action {
             Action::Shell { .. } => Capability::Shell,
             Action::FileGet { .. } | Action::FilePut { .. } => Capability::Files,
             Action::Reboot
+            | Action::InstallUpdates { .. }
             | Action::RestartService { .. }
             | Action::CollectInventory
             | Action::Ping => Capability::Actions,

@@ -26,6 +26,7 @@ mod jobs;
 mod metrics;
 pub mod migrate;
 mod monitors;
+mod patch_policies;
 mod patching;
 mod people;
 mod postgres;

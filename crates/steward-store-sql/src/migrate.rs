@@ -56,6 +56,7 @@ migrations!(
     "0018_patching.sql",
     "0019_backups.sql",
     "0020_incidents.sql",
+    "0021_patch_policies.sql",
 );
 
 /// The migrations of one database.

@@ -15,6 +15,7 @@ mod jobs;
 mod lifecycle;
 mod methods;
 mod metrics;
+mod patch_policies;
 mod patching;
 mod people;
 mod problems;
@@ -35,6 +36,7 @@ pub use jobs::*;
 pub use lifecycle::*;
 pub use methods::METHODS;
 pub use metrics::*;
+pub use patch_policies::*;
 pub use patching::*;
 pub use people::*;
 pub use problems::*;
@@ -127,6 +129,9 @@ macro_rules! store_suite {
             schedules_are_due_claimed_once_and_scoped,
             // fleet.rs
             forecast_alerts_are_counted_and_filtered,
+            // patch_policies.rs
+            patch_policies_and_holds_are_edited_per_kind_and_scoped,
+            a_patch_deployment_is_claimed_once,
             // patching.rs
             software_is_found_by_name_within_scope,
             pending_updates_keep_their_first_seen_time,

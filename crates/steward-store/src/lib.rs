@@ -23,6 +23,7 @@ mod ingest;
 mod jobs;
 mod metrics;
 mod monitors;
+mod patch_policies;
 mod patching;
 mod people;
 mod problems;
@@ -40,6 +41,7 @@ pub use ingest::*;
 pub use jobs::*;
 pub use metrics::*;
 pub use monitors::*;
+pub use patch_policies::*;
 pub use patching::*;
 pub use people::*;
 pub use problems::*;
@@ -167,6 +169,7 @@ pub trait Store:
     + BackupStore
     + IncidentStore
     + ProblemStore
+    + PatchPolicyStore
     + Send
     + Sync
     + 'static

@@ -293,6 +293,50 @@ async fn answers_match_the_openapi_document() {
         "/api/v1/backups/summary?since=400d",
     )
     .await;
+    let policy = c
+        .post("/api/v1/patching/policies", "/api/v1/patching/policies", json!({
+            "name": "servers", "scope": { "kind": "site", "site": "default" }, "install": "security",
+            "deferral_days": 2, "pilot_tags": ["pilot"], "ring_delay_days": 3,
+            "window": { "days": [5, 6], "start_minute": 120, "duration_minutes": 180 },
+            "catch_up": "at_once", "reboot": "when_required", "timezone": "Europe/Berlin",
+        }))
+        .await;
+    let policy_at = format!("/api/v1/patching/policies/{}", id(&policy));
+    c.get("/api/v1/patching/policies", "/api/v1/patching/policies")
+        .await;
+    c.get(
+        "/api/v1/devices/{id}/patch-plan",
+        &format!("{at}/patch-plan"),
+    )
+    .await;
+    c.get("/api/v1/patching/policies/{id}", &policy_at).await;
+    c.patch(
+        "/api/v1/patching/policies/{id}",
+        &policy_at,
+        json!({ "install": "approval", "approved": [{ "name": "bash", "version": "5.2-1" }] }),
+    )
+    .await;
+    c.delete("/api/v1/patching/policies/{id}", &policy_at).await;
+    let hold = c
+        .post(
+            "/api/v1/patching/holds",
+            "/api/v1/patching/holds",
+            json!({
+                "package": "openssl", "version": "3.0.15-1", "reason": "breaks the billing app",
+            }),
+        )
+        .await;
+    let hold_at = format!("/api/v1/patching/holds/{}", id(&hold));
+    c.get("/api/v1/patching/holds", "/api/v1/patching/holds")
+        .await;
+    c.get("/api/v1/patching/holds/{id}", &hold_at).await;
+    c.patch(
+        "/api/v1/patching/holds/{id}",
+        &hold_at,
+        json!({ "version": null, "scope": { "kind": "tag", "tag": "db" } }),
+    )
+    .await;
+    c.delete("/api/v1/patching/holds/{id}", &hold_at).await;
     c.get(
         "/api/v1/devices/{id}/status-history",
         &format!("{at}/status-history"),

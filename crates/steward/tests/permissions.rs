@@ -50,10 +50,15 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         ),
         (("GET", "/api/v1/devices/{id}/checks"), "devices.view"),
         (("GET", "/api/v1/devices/{id}/updates"), "devices.view"),
+        (("GET", "/api/v1/devices/{id}/patch-plan"), "devices.view"),
         (("GET", "/api/v1/software"), "devices.view"),
         (("GET", "/api/v1/patching/compliance"), "devices.view"),
         (("GET", "/api/v1/devices/{id}/backups"), "devices.view"),
         (("GET", "/api/v1/backups/summary"), "devices.view"),
+        (("GET", "/api/v1/patching/policies"), "scripts.run"),
+        (("POST", "/api/v1/patching/policies"), "scripts.run"),
+        (("GET", "/api/v1/patching/holds"), "devices.manage"),
+        (("POST", "/api/v1/patching/holds"), "devices.manage"),
         (
             ("GET", "/api/v1/devices/{id}/metrics/{name}"),
             "devices.view",
@@ -168,6 +173,12 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/problems"), "devices.view"),
         (("GET", "/api/v1/problems/{id}"), "devices.view"),
         (("PATCH", "/api/v1/problems/{id}"), "devices.manage"),
+        (("GET", "/api/v1/patching/policies/{id}"), "scripts.run"),
+        (("PATCH", "/api/v1/patching/policies/{id}"), "scripts.run"),
+        (("DELETE", "/api/v1/patching/policies/{id}"), "scripts.run"),
+        (("GET", "/api/v1/patching/holds/{id}"), "devices.manage"),
+        (("PATCH", "/api/v1/patching/holds/{id}"), "devices.manage"),
+        (("DELETE", "/api/v1/patching/holds/{id}"), "devices.manage"),
         (("GET", "/api/v1/audit"), "audit.view"),
         (("GET", "/api/v1/server/stats"), "audit.view"),
     ]
@@ -448,6 +459,8 @@ async fn every_route_has_a_decision_and_enforces_it() {
                         || (who.name == "denied-a" && route.path == "/api/v1/enroll-tokens" && route.method == Method::POST)
                         // An organisation-wide monitor would reach hq, where denied-a is denied.
                         || (who.name == "denied-a" && route.path == "/api/v1/monitors" && route.method == Method::POST)
+                        // So would an organisation-wide patch policy or hold.
+                        || (who.name == "denied-a" && matches!(route.path, "/api/v1/patching/policies" | "/api/v1/patching/holds") && route.method == Method::POST)
                         // Renaming a site moves grants: every permission in acme it takes.
                         || (route.path == "/api/v1/orgs/{id}/sites/{site}"
                             && !["owner-everywhere", "owner-a", "admin-a"].contains(&who.name))
@@ -680,6 +693,12 @@ fn body_for(path: &str, who: &str) -> Value {
             json!({ "name": format!("s-{unique}"), "file": "#!/bin/sh\necho hi\n" })
         }
         "/api/v1/jobs" => json!({ "action": { "kind": "ping" }, "targets": ["all"] }),
+        "/api/v1/patching/policies" => {
+            json!({ "name": format!("p-{unique}"), "scope": { "kind": "organisation" }, "install": "security", "window": { "days": [6], "start_minute": 120, "duration_minutes": 60 }, "reboot": "never" })
+        }
+        "/api/v1/patching/holds" => {
+            json!({ "package": "openssl", "reason": "matrix" })
+        }
         _ => json!({}),
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod exec;
 mod files;
+mod install;
 pub mod journal;
 pub mod shell;
 
@@ -31,6 +32,11 @@ pub struct Runner {
     shells: shell::Sessions,
     /// Set by the collect_inventory action.
     pub inventory_now: Notify,
+    /// How install_updates reaches the package manager (`--apt-config`,
+    /// `--patch-root`).
+    patching: crate::collectors::patching::Config,
+    /// Woken after an install: detect pending updates again now.
+    rescan: Arc<Notify>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -96,7 +102,21 @@ impl Runner {
             out,
             shells: shell::Sessions::default(),
             inventory_now: Notify::new(),
+            patching: Default::default(),
+            rescan: Arc::new(Notify::new()),
         })
+    }
+
+    /// Installs go through this package manager configuration and wake
+    /// `rescan` when done.
+    pub fn with_patching(
+        mut self,
+        patching: crate::collectors::patching::Config,
+        rescan: Arc<Notify>,
+    ) -> Self {
+        self.patching = patching;
+        self.rescan = rescan;
+        self
     }
 
     pub fn refuses(&self) -> &[Capability] {
@@ -320,6 +340,17 @@ impl Runner {
                 if outcome.status == RunStatus::Succeeded {
                     outcome.message = "reboot scheduled in one minute".into();
                 }
+                finish(outcome)
+            }
+            Action::InstallUpdates {
+                packages,
+                timeout_secs,
+            } => {
+                let timeout = Duration::from_secs(u64::from(*timeout_secs).clamp(1, 7200));
+                let outcome =
+                    install::install(&self.patching, packages, timeout, run_id, &self.out).await;
+                // The verification scan: detection again, then inventory.
+                self.rescan.notify_one();
                 finish(outcome)
             }
             Action::CollectInventory => {

@@ -27,6 +27,8 @@ mod noise;
 mod openapi;
 mod paging;
 mod passwords;
+mod patch_plan;
+mod patch_policies;
 mod patching;
 mod place;
 mod problems;

@@ -130,6 +130,12 @@ pub(super) fn routes() -> Routes {
     )
     .add(
         M::GET,
+        "/api/v1/devices/{id}/patch-plan",
+        Perm(P::DevicesView),
+        patch_plan::device_plan,
+    )
+    .add(
+        M::GET,
         "/api/v1/software",
         Perm(P::DevicesView),
         patching::software,
@@ -139,6 +145,46 @@ pub(super) fn routes() -> Routes {
         "/api/v1/patching/compliance",
         Perm(P::DevicesView),
         patching::compliance,
+    )
+    .list(
+        "/api/v1/patching/policies",
+        Perm(P::ScriptsRun),
+        patch_policies::list_policies,
+    )
+    .add(
+        M::POST,
+        "/api/v1/patching/policies",
+        Perm(P::ScriptsRun),
+        patch_policies::create_policy,
+    )
+    .resource(
+        "/api/v1/patching/policies/{id}",
+        Perm(P::ScriptsRun),
+        (
+            patch_policies::get_policy,
+            patch_policies::patch_policy,
+            patch_policies::delete_policy,
+        ),
+    )
+    .list(
+        "/api/v1/patching/holds",
+        Perm(P::DevicesManage),
+        patch_policies::list_holds,
+    )
+    .add(
+        M::POST,
+        "/api/v1/patching/holds",
+        Perm(P::DevicesManage),
+        patch_policies::create_hold,
+    )
+    .resource(
+        "/api/v1/patching/holds/{id}",
+        Perm(P::DevicesManage),
+        (
+            patch_policies::get_hold,
+            patch_policies::patch_hold,
+            patch_policies::delete_hold,
+        ),
     )
     .add(
         M::GET,

@@ -9,6 +9,7 @@
 //! A final status is recorded once: a repeated report changes nothing.
 
 pub mod authority;
+pub mod patches;
 mod remediate;
 mod schedules;
 pub mod shell;
@@ -206,9 +207,30 @@ async fn action_for(
                         )));
                     }
                 }
+                Action::InstallUpdates {
+                    packages,
+                    timeout_secs,
+                } => {
+                    if packages.is_empty() || packages.len() > 500 {
+                        return Err(ApiError::bad_request(
+                            "install_updates names 1 to 500 packages",
+                        ));
+                    }
+                    if let Some(bad) = packages.iter().find(|p| !p.is_valid()) {
+                        return Err(ApiError::bad_request(format!(
+                            "{}={} is not a package name and version",
+                            bad.name, bad.version
+                        )));
+                    }
+                    if !(1..=7200).contains(timeout_secs) {
+                        return Err(ApiError::bad_request(
+                            "timeout_secs is 1 to 7200 for install_updates",
+                        ));
+                    }
+                }
                 _ => {
                     return Err(ApiError::bad_request(
-                        "action must be reboot, restart_service, collect_inventory or ping",
+                        "action must be reboot, restart_service, collect_inventory, install_updates or ping",
                     ));
                 }
             }
@@ -672,6 +694,12 @@ async fn report_writer(state: Arc<AppState>, mut rx: mpsc::UnboundedReceiver<Run
                 lock(&state.jobs.runs).get(&report.run_id).copied()
             };
             if let Some((job, device)) = job {
+                // Only what may be a policy's install costs a lookup.
+                let failed = matches!(report.status.as_str(), "failed" | "timed_out");
+                if is_final && (failed || report.stdout.contains(": installed\n")) {
+                    patches::install_finished(&state, job, device, &report.status, &report.stdout)
+                        .await;
+                }
                 emit(
                     &state,
                     JobEvent::Status {
@@ -715,6 +743,9 @@ async fn sweeper(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
             tracing::error!(%error, "Cannot expire runs.");
         }
         schedules::fire_schedules(&state, now).await;
+        if round.is_multiple_of(5) {
+            patches::deploy_due(&state, now).await;
+        }
         if round.is_multiple_of(15)
             && let Ok(runs) = state.store.runs_to_send(None, None, now).await
         {

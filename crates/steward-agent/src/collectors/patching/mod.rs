@@ -84,7 +84,7 @@ pub fn latest() -> Option<Detection> {
 
 /// Detects every `config.interval` (sooner again after a failed pass) and
 /// wakes `ready` after each pass.
-pub async fn run_loop(config: Config, ready: Arc<Notify>) {
+pub async fn run_loop(config: Config, ready: Arc<Notify>, rescan: Arc<Notify>) {
     if config.interval.is_zero() {
         return;
     }
@@ -99,7 +99,11 @@ pub async fn run_loop(config: Config, ready: Arc<Notify>) {
         } else {
             config.interval
         };
-        tokio::time::sleep(pause).await;
+        // An install asks for a pass at once (its verification scan).
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = rescan.notified() => {}
+        }
     }
 }
 

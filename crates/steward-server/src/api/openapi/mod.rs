@@ -177,6 +177,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             operation["requestBody"] = body(
                 operations::request(method, route.path)
                     .or_else(|| incidents::request(method, route.path))
+                    .or_else(|| patching::request(method, route.path))
                     .unwrap_or(json!({ "type": "object" })),
             );
         }
@@ -185,6 +186,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             operation["requestBody"] = body(
                 operations::request(method, route.path)
                     .or_else(|| incidents::request(method, route.path))
+                    .or_else(|| patching::request(method, route.path))
                     .unwrap_or(json!({ "type": "object" })),
             );
             operation["parameters"]

@@ -91,6 +91,9 @@ fn tally(keys: Value, required: &[&str]) -> Value {
 
 /// The 200 answers of the patching routes.
 pub fn response(method: &str, path: &str) -> Option<Value> {
+    if let Some(answer) = rule_response(method, path) {
+        return Some(answer);
+    }
     Some(match (method, path) {
         ("GET", "/api/v1/devices/{id}/updates") => {
             let update = extend(
@@ -169,4 +172,157 @@ pub fn query_parameters(path: &str) -> Vec<Value> {
         )],
         _ => Vec::new(),
     }
+}
+
+fn patch_scope() -> Value {
+    json!({ "oneOf": [
+        closed(json!({ "kind": { "const": "organisation" } }), &["kind"]),
+        closed(json!({ "kind": { "const": "site" }, "site": string() }), &["kind", "site"]),
+        closed(json!({ "kind": { "const": "tag" }, "tag": string() }), &["kind", "tag"]),
+    ] })
+}
+
+/// A patch policy's fields (`steward_patch::Policy`).
+fn policy_fields() -> Value {
+    let window = closed(
+        json!({ "days": { "type": "array", "items": { "type": "integer", "minimum": 0, "maximum": 6 } }, "start_minute": { "type": "integer", "minimum": 0, "maximum": 1439 }, "duration_minutes": { "type": "integer", "minimum": 1, "maximum": 10080 } }),
+        &["days", "start_minute", "duration_minutes"],
+    );
+    let days = json!({ "type": "integer", "minimum": 0, "maximum": 365 });
+    closed(
+        json!({
+            "name": string(), "scope": patch_scope(),
+            "install": one_of(&["security", "all", "approval"]),
+            "deferral_days": days.clone(), "pilot_tags": strings(), "ring_delay_days": days,
+            "window": window, "catch_up": one_of(&["next_window", "at_once"]),
+            "reboot": one_of(&["never", "when_required", "always"]),
+            "timezone": { "type": "string", "description": "IANA zone for devices that report none (default UTC)." },
+            "approved": array(closed(json!({ "name": string(), "version": string() }), &["name", "version"])),
+        }),
+        &["name", "scope", "install", "window", "reboot"],
+    )
+}
+
+fn hold_fields() -> Value {
+    closed(
+        json!({ "package": string(), "version": string(), "scope": patch_scope(), "reason": string() }),
+        &["package", "scope", "reason"],
+    )
+}
+
+/// A stored policy or hold: the record, its definition and `fields`.
+fn patch_rule(definition: Value, fields: Value) -> Value {
+    let record = object(
+        json!({
+            "id": uuid(), "org_id": uuid(), "kind": one_of(&["policy", "hold"]), "definition": definition,
+            "created_by": string(), "created_at": integer(), "version": integer(),
+        }),
+        &[
+            "id",
+            "org_id",
+            "kind",
+            "definition",
+            "created_by",
+            "created_at",
+            "version",
+        ],
+    );
+    with_fields(record, fields)
+}
+
+fn policy() -> Value {
+    let mut definition = policy_fields();
+    definition["required"] = json!([
+        "name",
+        "scope",
+        "install",
+        "deferral_days",
+        "pilot_tags",
+        "ring_delay_days",
+        "window",
+        "catch_up",
+        "reboot",
+        "timezone",
+        "approved"
+    ]);
+    patch_rule(definition, policy_fields())
+}
+
+fn hold() -> Value {
+    let definition = extend(
+        hold_fields(),
+        json!({ "set_by": string(), "set_at": integer() }),
+        &["set_by", "set_at"],
+    );
+    patch_rule(definition, hold_fields())
+}
+
+/// The request bodies of the patch policy and hold routes (a create takes
+/// `org`, an organisation's name; a PATCH the fields to change).
+pub fn request(method: &str, path: &str) -> Option<Value> {
+    let org = json!({ "org": string() });
+    let new_policy = extend(policy_fields(), org.clone(), &[]);
+    let new_hold = extend(hold_fields(), org, &[]);
+    let mut new_hold_create = new_hold.clone();
+    new_hold_create["required"] = json!(["package", "reason"]);
+    Some(match (method, path) {
+        ("POST", "/api/v1/patching/policies") => new_policy,
+        ("PATCH", "/api/v1/patching/policies/{id}") => optional(&new_policy),
+        ("POST", "/api/v1/patching/holds") => new_hold_create,
+        ("PATCH", "/api/v1/patching/holds/{id}") => optional(&new_hold),
+        _ => return None,
+    })
+}
+
+/// The 200 answers of the patch policy and hold routes.
+pub fn rule_response(method: &str, path: &str) -> Option<Value> {
+    Some(match (method, path) {
+        ("GET", "/api/v1/patching/policies") => array(policy()),
+        ("POST", "/api/v1/patching/policies")
+        | ("GET", "/api/v1/patching/policies/{id}")
+        | ("PATCH", "/api/v1/patching/policies/{id}") => policy(),
+        ("GET", "/api/v1/patching/holds") => array(hold()),
+        ("POST", "/api/v1/patching/holds")
+        | ("GET", "/api/v1/patching/holds/{id}")
+        | ("PATCH", "/api/v1/patching/holds/{id}") => hold(),
+        ("GET", "/api/v1/devices/{id}/patch-plan") => {
+            let package = object(
+                json!({ "name": string(), "version": string() }),
+                &["name", "version"],
+            );
+            let incident = object(
+                json!({ "device": string(), "at": integer(), "kind": one_of(&["critical_alert", "failed_update"]), "subject": string(), "package": string() }),
+                &["device", "at", "kind"],
+            );
+            let waiting = object(
+                json!({
+                    "name": string(), "version": string(),
+                    "kind": one_of(&["no_policy", "held", "not_security", "needs_approval", "deferred", "pilot_ring", "pilot_empty", "pilot_unhealthy", "outside_window"]),
+                    "reason": string(), "set_by": string(), "held_version": string(),
+                    "until": integer(), "next": integer(), "incident": incident,
+                }),
+                &["name", "version", "kind"],
+            );
+            object(
+                json!({
+                    "device_id": uuid(), "policy": nullable(string()), "window_open": boolean(),
+                    "install": array(package), "waiting": array(waiting),
+                    "reboot": one_of(&["no", "if_required", "yes", "deferred"]),
+                }),
+                &[
+                    "device_id",
+                    "policy",
+                    "window_open",
+                    "install",
+                    "waiting",
+                    "reboot",
+                ],
+            )
+        }
+        ("DELETE", "/api/v1/patching/policies/{id}")
+        | ("DELETE", "/api/v1/patching/holds/{id}") => {
+            object(json!({ "deleted": uuid() }), &["deleted"])
+        }
+        _ => return None,
+    })
 }

@@ -95,7 +95,7 @@ pub fn optional(schema: &Value) -> Value {
 }
 /// A record with its `fields`: the part one edits, in the shape POST takes
 /// (`lifecycle::with_fields`).
-fn with_fields(record: Value, fields: Value) -> Value {
+pub fn with_fields(record: Value, fields: Value) -> Value {
     extend(record, json!({ "fields": fields }), &["fields"])
 }
 
@@ -605,7 +605,7 @@ fn job_request() -> Value {
     object(
         json!({
             "name": nullable(string()), "script": nullable(string()),
-            "action": { "description": "A built-in action: reboot, restart_service, collect_inventory, ping." },
+            "action": { "description": "A built-in action: reboot, restart_service, collect_inventory, install_updates (packages: [{name, version}], timeout_secs), ping." },
             "params": string_map(),
             "targets": { "type": "array", "items": string(), "description": "all, device:ID, tag:T, site:S, os:NAME" },
             "org": nullable(string()), "expires_in": nullable(string()),
