@@ -51,6 +51,18 @@ async fn write_packages(
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+    // Each (name, version) once, and a few versions of a name at most.
+    let mut kept: std::collections::BTreeMap<&str, Vec<&steward_proto::Package>> =
+        std::collections::BTreeMap::new();
+    for package in packages {
+        let versions = kept.entry(package.name.as_str()).or_default();
+        if versions.len() < MAX_VERSIONS_PER_NAME
+            && !versions.iter().any(|p| p.version == package.version)
+        {
+            versions.push(package);
+        }
+    }
+    let packages: Vec<&steward_proto::Package> = kept.into_values().flatten().collect();
     for chunk in packages.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO device_packages (device_id, name, version, manager) VALUES {}",
@@ -225,7 +237,7 @@ impl PatchingStore for SqlStore {
         let rows = q(sql)
             .bind(scope_param(scope))
             .bind(name)
-            .bind(i64::from(limit.min(MAX_SOFTWARE_ROWS)))
+            .bind(i64::from(limit.min(MAX_SOFTWARE_ROWS + 1)))
             .fetch_all(&self.db)
             .await
             .map_err(backend)?;
@@ -246,7 +258,7 @@ impl PatchingStore for SqlStore {
 
     async fn patch_figures(&self, scope: &Scope) -> Result<Vec<DevicePatchFigures>> {
         let sql = format!(
-            "SELECT d.id, d.name, d.org_id, d.site, d.updates_at IS NOT NULL AS reported,
+            "SELECT d.id, d.name, d.org_id, d.site, d.updates_at IS NOT NULL AS reported, d.updates_at,
                     (SELECT COUNT(*) FROM pending_updates u WHERE u.device_id = d.id) AS pending,
                     (SELECT COUNT(*) FROM pending_updates u WHERE u.device_id = d.id AND u.security) AS security_pending,
                     (SELECT MIN(u.security_since) FROM pending_updates u WHERE u.device_id = d.id AND u.security) AS oldest
@@ -264,6 +276,7 @@ impl PatchingStore for SqlStore {
                     org_id: uuid(row.get("org_id"))?,
                     site: row.get("site"),
                     reported: row.get("reported"),
+                    updates_at: row.get("updates_at"),
                     pending: row.get::<i64, _>("pending").clamp(0, i64::from(u32::MAX)) as u32,
                     security_pending: row
                         .get::<i64, _>("security_pending")

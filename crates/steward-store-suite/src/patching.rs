@@ -324,3 +324,39 @@ pub async fn pending_updates_keep_their_first_seen_time(store: Arc<dyn Store>) {
             .is_empty()
     );
 }
+
+/// A compromised agent reporting thousands of versions of one package
+/// keeps a few, so a fleet search still finds the other devices; and a
+/// device whose package manager has not answered for days is stale.
+pub async fn a_hostile_package_list_cannot_crowd_out_a_fleet_search(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let hostile = placed_device(store.as_ref(), org, "hq", "aaa-hostile", &[]).await;
+    let web = placed_device(store.as_ref(), org, "hq", "web", &[]).await;
+    let versions: Vec<String> = (0..20_000).map(|n| format!("9.9.{n}")).collect();
+    let mut packages: Vec<(&str, &str)> =
+        versions.iter().map(|v| ("openssl", v.as_str())).collect();
+    packages.push(("openssl", "9.9.0"));
+    store
+        .record_software(hostile, &inventory(&packages, None), 10)
+        .await
+        .unwrap();
+    store
+        .record_software(web, &inventory(&[("openssl", "3.0.11-1")], Some(&[])), 20)
+        .await
+        .unwrap();
+    let found = store
+        .find_software(&Scope::org(org), "openssl", 100)
+        .await
+        .unwrap();
+    let of = |device| found.iter().filter(|r| r.device_id == device).count();
+    assert_eq!(of(hostile), MAX_VERSIONS_PER_NAME, "{found:?}");
+    assert_eq!(of(web), 1, "{found:?}");
+
+    let figures = store.patch_figures(&Scope::org(org)).await.unwrap();
+    let web_figures = figures.iter().find(|f| f.device_id == web).unwrap();
+    assert_eq!(web_figures.updates_at, Some(20));
+    assert!(web_figures.reporting(20 + PATCH_STALE_AFTER_SECS));
+    assert!(!web_figures.reporting(21 + PATCH_STALE_AFTER_SECS));
+    let hostile_figures = figures.iter().find(|f| f.device_id == hostile).unwrap();
+    assert!(!hostile_figures.reported && !hostile_figures.reporting(20));
+}

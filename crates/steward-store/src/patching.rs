@@ -48,11 +48,33 @@ pub struct DevicePatchFigures {
     pub site: String,
     /// Whether the device has ever reported its pending updates.
     pub reported: bool,
+    /// When its package manager last answered (Unix seconds): a device
+    /// whose detection has failed since (locked, timed out) keeps its last
+    /// list, which says nothing of today.
+    pub updates_at: Option<i64>,
     pub pending: u32,
     pub security_pending: u32,
     /// When the oldest pending security update was first seen as one.
     pub oldest_security_since: Option<i64>,
 }
+
+/// A device whose package manager last answered longer ago than this is
+/// "stale": counted apart from compliant and non-compliant ones.
+pub const PATCH_STALE_AFTER_SECS: i64 = 3 * 86_400;
+
+impl DevicePatchFigures {
+    /// Whether the device's pending updates are current enough to judge
+    /// it by at `now` (Unix seconds).
+    pub fn reporting(&self, now: i64) -> bool {
+        self.updates_at
+            .is_some_and(|at| at >= now.saturating_sub(PATCH_STALE_AFTER_SECS))
+    }
+}
+
+/// At most this many versions of one package name are kept per device (a
+/// multi-arch library has two; a hostile agent's thousands of one name
+/// would crowd every other device out of a fleet search).
+pub const MAX_VERSIONS_PER_NAME: usize = 4;
 
 #[async_trait]
 pub trait PatchingStore: Send + Sync {

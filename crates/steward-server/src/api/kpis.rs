@@ -177,10 +177,11 @@ pub async fn kpis(
 
     // Patch compliance, as the patching page computes it.
     let figures = state.store.patch_figures(&scope).await?;
-    let cutoff = crate::now_secs() - COMPLIANCE_DAYS * 86_400;
+    let now = crate::now_secs();
+    let cutoff = now - COMPLIANCE_DAYS * 86_400;
     let reporting: Vec<_> = figures
         .iter()
-        .filter(|f| f.org_id == org && f.reported)
+        .filter(|f| f.org_id == org && f.reporting(now))
         .collect();
     let compliant = reporting
         .iter()

@@ -159,13 +159,17 @@ struct Tally {
     devices: u64,
     reporting: u64,
     compliant: u64,
+    /// Reported once, but not within `PATCH_STALE_AFTER_SECS`.
+    stale: u64,
 }
 
 impl Tally {
-    fn add(&mut self, device: &DevicePatchFigures, compliant: bool) {
+    fn add(&mut self, device: &DevicePatchFigures, compliant: bool, now: i64) {
+        let current = device.reporting(now);
         self.devices += 1;
-        self.reporting += u64::from(device.reported);
-        self.compliant += u64::from(device.reported && compliant);
+        self.reporting += u64::from(current);
+        self.compliant += u64::from(current && compliant);
+        self.stale += u64::from(device.reported && !current);
     }
 
     fn json(&self) -> Value {
@@ -174,7 +178,7 @@ impl Tally {
         });
         json!({
             "devices": self.devices, "reporting": self.reporting,
-            "compliant": self.compliant, "share": share,
+            "compliant": self.compliant, "stale": self.stale, "share": share,
         })
     }
 }
@@ -201,20 +205,22 @@ pub async fn compliance(
     let mut devices = Vec::with_capacity(figures.len());
     for device in &figures {
         let compliant = device.oldest_security_since.is_none_or(|t| t > cutoff);
-        total.add(device, compliant);
+        total.add(device, compliant, now);
         orgs.entry(device.org_id.to_string())
             .or_default()
-            .add(device, compliant);
+            .add(device, compliant, now);
         sites
             .entry((device.org_id.to_string(), device.site.clone()))
             .or_default()
-            .add(device, compliant);
+            .add(device, compliant, now);
+        let current = device.reporting(now);
         devices.push(json!({
             "device_id": device.device_id, "device_name": device.device_name,
             "org_id": device.org_id, "site": device.site, "reported": device.reported,
+            "updates_at": device.updates_at, "stale": device.reported && !current,
             "pending": device.pending, "security_pending": device.security_pending,
             "oldest_security_since": device.oldest_security_since,
-            "compliant": device.reported.then_some(compliant),
+            "compliant": current.then_some(compliant),
         }));
     }
     let with_key = |key: Value, tally: &Tally| {

@@ -77,11 +77,11 @@ pub fn components() -> Vec<(&'static str, Value)> {
 }
 
 fn tally(keys: Value, required: &[&str]) -> Value {
-    let mut all = vec!["devices", "reporting", "compliant", "share"];
+    let mut all = vec!["devices", "reporting", "compliant", "stale", "share"];
     all.extend_from_slice(required);
     extend(
         object(
-            json!({ "devices": count(), "reporting": count(), "compliant": count(), "share": nullable(number()) }),
+            json!({ "devices": count(), "reporting": count(), "compliant": count(), "stale": count(), "share": nullable(number()) }),
             &[],
         ),
         keys,
@@ -136,10 +136,11 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
                 "devices": array(object(
                     json!({
                         "device_id": uuid(), "device_name": string(), "org_id": uuid(), "site": string(),
-                        "reported": boolean(), "pending": count(), "security_pending": count(),
+                        "reported": boolean(), "updates_at": nullable(integer()), "stale": boolean(),
+                        "pending": count(), "security_pending": count(),
                         "oldest_security_since": nullable(integer()), "compliant": nullable(boolean()),
                     }),
-                    &["device_id", "device_name", "org_id", "site", "reported", "pending", "security_pending", "oldest_security_since", "compliant"],
+                    &["device_id", "device_name", "org_id", "site", "reported", "updates_at", "stale", "pending", "security_pending", "oldest_security_since", "compliant"],
                 )),
             }),
             &["days", "at", "total", "orgs", "sites", "devices"],
