@@ -142,6 +142,15 @@ fn within_limits(message: &AgentMessage, limits: &Limits) {
             assert!(id_ok(session));
         }
         AgentMessage::Renew { csr_pem } => assert!(csr_pem.len() <= 8 * 1024),
+        AgentMessage::Backups(report) => {
+            assert!(report.jobs.len() <= 64);
+            for (index, job) in report.jobs.iter().enumerate() {
+                assert!(!job.name.trim().is_empty() && job.name.len() <= 64);
+                assert!(report.jobs[..index].iter().all(|other| other.name != job.name));
+                assert!(job.reason.len() <= 512);
+                assert!(job.last_run_ms.is_none_or(|t| t >= 0));
+            }
+        }
         AgentMessage::Heartbeat(_) | AgentMessage::Inventory(_) | AgentMessage::Unknown => {}
     }
 }
