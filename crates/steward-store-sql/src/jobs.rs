@@ -334,7 +334,12 @@ impl JobStore for SqlStore {
         for chunk in runs.chunks(5000) {
             let ids: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
             q(format!(
-                "UPDATE job_runs SET status = 'sent', sent_at = $1 WHERE status = 'queued' AND run_id IN (SELECT {} FROM {})",
+                // A run whose report landed first (the agent answered
+                // before this was written) keeps its status and still gets
+                // its sent time.
+                "UPDATE job_runs SET status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END,
+                 sent_at = COALESCE(sent_at, $1)
+                 WHERE (status = 'queued' OR sent_at IS NULL) AND run_id IN (SELECT {} FROM {})",
                 dialect::element_text(self.kind(), "e"),
                 dialect::json_elements(self.kind(), "$2", None, "e")
             ))

@@ -429,6 +429,18 @@ pub async fn runs_are_sent_reported_and_final_once(store: Arc<dyn Store>) {
             .is_empty()
     );
 
+    // A run whose report lands before it is marked sent (the agent answered
+    // first) keeps its status and still gets its sent time.
+    let run_b = store.runs_to_send(Some(b), None, 200).await.unwrap()[0].run_id;
+    store
+        .apply_run_reports(&[report(run_b, b, "succeeded", 205)])
+        .await
+        .unwrap();
+    store.mark_sent(&[run_b], 204).await.unwrap();
+    let runs = store.job_runs(&Scope::all(), job.id).await.unwrap();
+    let run = runs.iter().find(|r| r.run_id == run_b).unwrap();
+    assert_eq!((run.status.as_str(), run.sent_at), ("succeeded", Some(204)));
+
     store.mark_sent(&[run_a], 210).await.unwrap();
     let resent = store.runs_to_send(Some(a), None, 220).await.unwrap();
     assert_eq!(
@@ -506,7 +518,7 @@ pub async fn runs_are_sent_reported_and_final_once(store: Arc<dyn Store>) {
     let counts = store.get_job(&Scope::all(), job.id).await.unwrap().counts;
     assert_eq!(
         counts.into_iter().collect::<Vec<_>>(),
-        [("failed".to_string(), 1), ("queued".to_string(), 1)]
+        [("failed".to_string(), 1), ("succeeded".to_string(), 1)]
     );
     let listed = store.list_jobs(&Scope::org(org), 10).await.unwrap();
     assert_eq!(listed.iter().map(|j| j.id).collect::<Vec<_>>(), [job.id]);
