@@ -346,3 +346,23 @@ fn patching_reports_are_bounded_and_old_ones_still_read() {
         }
     }
 }
+
+/// A metric value survives encode and decode exactly (fuzzing found
+/// 9.589934592e-49 coming back as 9.589934592000001e-49 before serde_json's
+/// `float_roundtrip` was on: stored values must be what the agent sent).
+#[test]
+fn metric_values_round_trip_exactly() {
+    for value in [9.589934592e-49, 0.1, 0.3, 5e-324, 0.123456789012345] {
+        let message = AgentMessage::Metrics(MetricBatch {
+            seq: 42,
+            ts_ms: 17_672_200_000,
+            points: vec![Point {
+                name: "system.memory.utilization".into(),
+                labels: Default::default(),
+                value,
+            }],
+        });
+        let again = AgentMessage::decode(&encode(&message), &Limits::default()).unwrap();
+        assert_eq!(again, message, "{value:e}");
+    }
+}
