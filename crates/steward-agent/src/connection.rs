@@ -317,9 +317,15 @@ fn stable(inventory: &Inventory) -> Inventory {
 
 async fn collect_inventory(host: &Shared<Host>) -> Result<Inventory> {
     let host = host.clone();
-    tokio::task::spawn_blocking(move || inventory::collect(&mut lock(&host)))
-        .await
-        .map_err(|e| anyhow!("inventory collection failed: {e}"))
+    let (mut inventory, package_root) = tokio::task::spawn_blocking(move || {
+        let mut host = lock(&host);
+        (inventory::collect(&mut host), host.package_root.clone())
+    })
+    .await
+    .map_err(|e| anyhow!("inventory collection failed: {e}"))?;
+    inventory::complete(&mut inventory, &package_root).await;
+    inventory::fit(&mut inventory, steward_proto::MAX_FRAME_BYTES);
+    Ok(inventory)
 }
 
 async fn send(socket: &mut Socket, message: &AgentMessage) -> Result<()> {

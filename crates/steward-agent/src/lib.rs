@@ -10,6 +10,7 @@
 pub mod checks;
 pub mod cli;
 pub mod collectors;
+pub mod command;
 pub mod connection;
 pub mod enroll;
 pub mod jobs;

@@ -224,7 +224,9 @@ async fn measure_a_detection_pass_on_this_host() {
     let cpu = cpu_seconds();
     let wall = std::time::Instant::now();
     let detection = detect(&config).await;
-    let packages = steward_agent::os::packages(std::path::Path::new("/")).len();
+    let packages = steward_agent::os::packages(std::path::Path::new("/"))
+        .await
+        .len();
     eprintln!(
         "host pass: {} ms wall, {:.2} s CPU (agent and its children); state {:?}, {} pending ({} security), {packages} installed packages",
         wall.elapsed().as_millis(),

@@ -20,6 +20,7 @@ pub mod enrollment;
 pub mod gateway;
 pub mod incidents;
 pub mod ingest;
+pub mod inventory;
 pub mod jobs;
 pub mod notify;
 pub mod password;
@@ -138,6 +139,9 @@ pub struct AppState {
 #[derive(Default, Debug)]
 pub struct ServerCounters {
     pub frames_rejected: std::sync::atomic::AtomicU64,
+    /// Inventories replaced by a newer one before they were stored
+    /// (`inventory::Gate`).
+    pub inventories_coalesced: std::sync::atomic::AtomicU64,
     pub batches_stored: std::sync::atomic::AtomicU64,
     pub batches_duplicate: std::sync::atomic::AtomicU64,
     pub connections_refused: std::sync::atomic::AtomicU64,

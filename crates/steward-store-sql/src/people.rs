@@ -222,7 +222,7 @@ impl PeopleStore for SqlStore {
     }
 
     async fn user_grants(&self, user: Uuid) -> Result<Vec<Grant>> {
-        self.grants_of(user).await
+        self.grants_of(user, false).await
     }
 
     async fn update_grant(
@@ -672,27 +672,35 @@ impl PeopleStore for SqlStore {
 }
 
 impl SqlStore {
-    async fn grants_of(&self, user: Uuid) -> Result<Vec<Grant>> {
-        q(
-            "SELECT g.id, g.org_id, g.site, g.role_id, g.effect, g.version, r.permissions FROM grants g JOIN roles r ON r.id = g.role_id WHERE g.user_id = $1 ORDER BY g.id",
-        )
-        .bind(user.to_string())
-        .fetch_all(&self.db)
-        .await
-        .map_err(backend)?
-        .iter()
-        .map(|row| {
-            Ok(Grant {
-                id: uuid(row.get("id"))?,
-                org_id: opt_uuid(row.get("org_id"))?,
-                site: row.get("site"),
-                role_id: row.get("role_id"),
-                permissions: perms(row.get("permissions")),
-                deny: row.get::<String, _>("effect") == "deny",
-                version: row.get("version"),
+    /// A user's grants; `effective`: only those that count. An allowing
+    /// grant counts only with a built-in role or its own organisation's: a
+    /// grant made before that rule, naming another organisation's role,
+    /// would follow that organisation's edits. It stays listed (so it can be
+    /// seen and removed) but grants nothing; a denial always counts.
+    async fn grants_of(&self, user: Uuid, effective: bool) -> Result<Vec<Grant>> {
+        let sql = if effective {
+            "SELECT g.id, g.org_id, g.site, g.role_id, g.effect, g.version, r.permissions FROM grants g JOIN roles r ON r.id = g.role_id WHERE g.user_id = $1 AND (g.effect = 'deny' OR r.org_id IS NULL OR r.org_id = g.org_id) ORDER BY g.id"
+        } else {
+            "SELECT g.id, g.org_id, g.site, g.role_id, g.effect, g.version, r.permissions FROM grants g JOIN roles r ON r.id = g.role_id WHERE g.user_id = $1 ORDER BY g.id"
+        };
+        q(sql)
+            .bind(user.to_string())
+            .fetch_all(&self.db)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| {
+                Ok(Grant {
+                    id: uuid(row.get("id"))?,
+                    org_id: opt_uuid(row.get("org_id"))?,
+                    site: row.get("site"),
+                    role_id: row.get("role_id"),
+                    permissions: perms(row.get("permissions")),
+                    deny: row.get::<String, _>("effect") == "deny",
+                    version: row.get("version"),
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 
     async fn principal(
@@ -706,7 +714,7 @@ impl SqlStore {
             user_id,
             username: row.get("username"),
             org_id: uuid(row.get("org_id"))?,
-            grants: self.grants_of(user_id).await?,
+            grants: self.grants_of(user_id, true).await?,
             token,
             mfa_done,
         })

@@ -87,6 +87,7 @@ macro_rules! store_suite {
             sessions_expire_and_end_when_deleted,
             enroll_tokens_are_listed_and_revoked_in_scope,
             grants_are_edited_in_place_and_users_have_a_profile,
+            a_grant_with_another_organisations_role_grants_nothing,
             // devices.rs
             certificates_rotate_by_fingerprint,
             devices_are_got_listed_and_revoked_in_scope,

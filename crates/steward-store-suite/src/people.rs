@@ -579,3 +579,72 @@ pub async fn grants_are_edited_in_place_and_users_have_a_profile(store: Arc<dyn 
         .unwrap();
     assert_eq!(bea.email.as_deref(), Some("bea@example.com"));
 }
+
+/// A grant that names another organisation's role (possible before grants
+/// were checked against the role's organisation) is listed, so it can be
+/// seen and removed, but grants nothing: that organisation's admins could
+/// otherwise widen it by editing their role. A denial counts whatever its
+/// role.
+pub async fn a_grant_with_another_organisations_role_grants_nothing(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let other = store.create_org("elsewhere").await.unwrap().id;
+    let bea = new_user(&*store, org, "bea").await;
+    let role = |id: &str, org: Uuid, perms: &[&str]| RoleRecord {
+        id: id.into(),
+        org_id: Some(org),
+        name: id.into(),
+        permissions: perms.iter().map(|p| p.to_string()).collect(),
+        version: 1,
+    };
+    store
+        .create_role(&role("foreign-ops", other, &["jobs.run"]))
+        .await
+        .unwrap();
+    store
+        .create_role(&role("own-ops", org, &["devices.view"]))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for (role_id, deny) in [
+        ("foreign-ops", false),
+        ("own-ops", false),
+        ("foreign-ops", true),
+    ] {
+        let id = Uuid::now_v7();
+        ids.push(id);
+        store
+            .create_grant(&NewGrant {
+                id,
+                user_id: bea,
+                org_id: Some(org),
+                site: None,
+                role_id: role_id.into(),
+                deny,
+            })
+            .await
+            .unwrap();
+    }
+    let listed: Vec<Uuid> = store
+        .user_grants(bea)
+        .await
+        .unwrap()
+        .iter()
+        .map(|g| g.id)
+        .collect();
+    assert_eq!(listed, ids);
+    let counted: Vec<(String, bool)> = store
+        .principal_for_user(bea)
+        .await
+        .unwrap()
+        .grants
+        .into_iter()
+        .map(|g| (g.role_id, g.deny))
+        .collect();
+    assert_eq!(
+        counted,
+        [
+            ("own-ops".to_string(), false),
+            ("foreign-ops".to_string(), true)
+        ]
+    );
+}

@@ -224,3 +224,84 @@ async fn bad_input_is_refused_and_others_carry_on() {
     let rogue_seq = tokio::task::block_in_place(|| server.device(&rogue_id)["stored_seq"].as_u64());
     assert_eq!(rogue_seq, Some(2));
 }
+
+/// An agent that sends inventory after inventory (each rewriting up to
+/// 20,000 software rows) gets at most one write per interval: the frames in
+/// between are coalesced, counted, and the newest is what is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inventory_flood_is_coalesced_and_the_newest_kept() {
+    steward_pki::install_default_provider();
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let token = tokio::task::block_in_place(|| server.enroll_token(1));
+    let dir = root.path().join("flooder");
+    let id = steward_agent::enroll::enroll(&dir, &token, Some("flooder".into()))
+        .await
+        .unwrap();
+    let state = steward_agent::state::AgentState::load(&dir).unwrap();
+    let config =
+        Arc::new(steward_pki::client_config(&state.ca_pem, Some(&state.identity)).unwrap());
+    let mut socket =
+        steward_agent::transport::open(&server.url(), steward_proto::AGENT_WS_PATH, config)
+            .await
+            .unwrap();
+    socket
+        .send(Message::text(
+            r#"{"type":"hello","protocol_version":1,"agent_version":"x"}"#,
+        ))
+        .await
+        .unwrap();
+    assert!(next_text(&mut socket).await.unwrap().contains("welcome"));
+    let packages: Vec<_> = (0..2_000)
+        .map(|i| serde_json::json!({ "name": format!("pkg{i}"), "version": "1.0", "manager": "dpkg" }))
+        .collect();
+    for n in 0..30 {
+        let frame = serde_json::json!({ "type": "inventory", "hostname": format!("flood-{n}"), "packages": packages });
+        socket.send(Message::text(frame.to_string())).await.unwrap();
+    }
+    let api = server.api();
+    let coalesced = || async {
+        let text = api.get_text("/metrics").await;
+        text.lines()
+            .find_map(|l| l.strip_prefix("steward_inventories_coalesced_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    // The first is stored at once, the last is held: the 28 between never are.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if coalesced().await == Some(28.0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            coalesced().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The newest is stored when the interval ends, without another frame.
+    let hostname = || {
+        server.device(&id)["inventory"]["hostname"]
+            .as_str()
+            .map(String::from)
+    };
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "the newest inventory stored",
+            Duration::from_secs(30),
+            || (hostname().as_deref() == Some("flood-29")).then_some(()),
+        )
+    });
+    // And one sent just before the agent leaves is stored too.
+    let last =
+        serde_json::json!({ "type": "inventory", "hostname": "parting", "packages": packages });
+    socket.send(Message::text(last.to_string())).await.unwrap();
+    socket.close(None).await.unwrap();
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "the parting inventory stored",
+            Duration::from_secs(30),
+            || (hostname().as_deref() == Some("parting")).then_some(()),
+        )
+    });
+}

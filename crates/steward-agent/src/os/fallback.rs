@@ -6,10 +6,10 @@ pub fn process_count() -> Option<u64> {
     None
 }
 
-pub fn packages(_root: &std::path::Path) -> Vec<Package> {
+pub async fn packages(_root: &std::path::Path) -> Vec<Package> {
     Vec::new()
 }
 
-pub fn logged_in_users() -> Vec<LoggedInUser> {
+pub async fn logged_in_users() -> Vec<LoggedInUser> {
     Vec::new()
 }

@@ -2,7 +2,8 @@
 //! users from `who` (utmp).
 
 use crate::collectors::clean;
-use std::process::Command;
+use crate::command::{Cmd, run as run_bounded};
+use std::time::Duration;
 use steward_proto::{LoggedInUser, Package};
 
 /// Most packages reported; beyond it the list is cut (and the server's
@@ -26,17 +27,33 @@ pub fn process_count() -> Option<u64> {
     )
 }
 
-fn run(program: &str, args: &[&str]) -> Option<String> {
-    let output = Command::new(program).args(args).output().ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+/// How long the package manager or `who` may take before the inventory
+/// goes without its answer (a dpkg database locked or on a hung disk must
+/// not hold the inventory, or the connection that waits for it).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Most output read from one of them: 20,000 packages of 512-character
+/// lines fit.
+const MAX_OUTPUT: usize = 16 * 1024 * 1024;
+
+/// The command's output when it ran to success within [`COMMAND_TIMEOUT`].
+async fn run(program: &str, args: &[&str]) -> Option<String> {
+    let mut cmd = Cmd::new(program).env("LC_ALL", "C");
+    cmd.args = args.iter().map(Into::into).collect();
+    let output = run_bounded(&cmd, COMMAND_TIMEOUT, MAX_OUTPUT).await;
+    if output.timed_out {
+        tracing::warn!(
+            program,
+            "No answer within {} s; the inventory goes without it.",
+            COMMAND_TIMEOUT.as_secs()
+        );
+    }
+    (output.code == Some(0)).then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// Installed packages from dpkg (Debian, Ubuntu) or rpm (RHEL, SUSE,
 /// Fedora), of the system under `root` (`/` but in tests).
-pub fn packages(root: &std::path::Path) -> Vec<Package> {
+pub async fn packages(root: &std::path::Path) -> Vec<Package> {
     let other_root = root != std::path::Path::new("/");
     let admindir = format!("--admindir={}", root.join("var/lib/dpkg").display());
     let mut dpkg_args = vec!["-W", "-f=${db:Status-Abbrev}\t${Package}\t${Version}\n"];
@@ -48,7 +65,7 @@ pub fn packages(root: &std::path::Path) -> Vec<Package> {
     if other_root {
         rpm_args.extend(["--root", &rpm_root]);
     }
-    let (manager, text) = if let Some(text) = run("dpkg-query", &dpkg_args) {
+    let (manager, text) = if let Some(text) = run("dpkg-query", &dpkg_args).await {
         // Only installed packages ("ii"); removed-but-configured ones are not.
         let installed: Vec<String> = text
             .lines()
@@ -56,7 +73,7 @@ pub fn packages(root: &std::path::Path) -> Vec<Package> {
             .filter_map(|l| l.split_once('\t').map(|(_, rest)| rest.to_string()))
             .collect();
         ("dpkg", installed.join("\n"))
-    } else if let Some(text) = run("rpm", &rpm_args) {
+    } else if let Some(text) = run("rpm", &rpm_args).await {
         ("rpm", text)
     } else {
         return Vec::new();
@@ -81,8 +98,9 @@ fn parse_packages(manager: &str, text: &str) -> Vec<Package> {
 }
 
 /// Users logged in now, from `who` (name, terminal, since, optional host).
-pub fn logged_in_users() -> Vec<LoggedInUser> {
+pub async fn logged_in_users() -> Vec<LoggedInUser> {
     run("who", &[])
+        .await
         .map(|text| parse_who(&text))
         .unwrap_or_default()
 }

@@ -87,6 +87,12 @@ pub async fn metrics(State(state): State<Arc<AppState>>, caller: Caller) -> Resp
         m.frames_rejected.load(Relaxed) as f64,
     );
     metric(
+        "steward_inventories_coalesced_total",
+        "counter",
+        "Agent inventories replaced by a newer one within the minimum interval, never stored.",
+        m.inventories_coalesced.load(Relaxed) as f64,
+    );
+    metric(
         "steward_connections_refused_total",
         "counter",
         "Agent connections refused (no, unknown or revoked certificate).",

@@ -83,6 +83,7 @@ fn output(code: Option<i32>, stderr: &str) -> Output {
         stderr: stderr.into(),
         truncated: false,
         timed_out: false,
+        start_error: None,
     }
 }
 

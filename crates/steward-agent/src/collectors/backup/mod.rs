@@ -16,7 +16,8 @@ pub mod config;
 pub mod freshness;
 pub mod restic;
 pub mod restore;
-pub mod run;
+/// The agent's bounded command runner, under the name the backup sources use.
+pub(crate) use crate::command as run;
 pub mod script;
 pub mod systemd;
 pub mod time;

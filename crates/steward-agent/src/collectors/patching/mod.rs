@@ -17,11 +17,9 @@ pub mod reboot;
 mod tests;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use steward_proto::{DetectionState, PatchStatus, PendingUpdate, SecuritySource};
-use tokio::io::AsyncReadExt;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -423,73 +421,32 @@ impl Failure {
 }
 
 /// Runs a command in the C locale with no input, reading at most
-/// `MAX_OUTPUT` bytes of its output, killed at `deadline`.
+/// `MAX_OUTPUT` bytes of its output, killed (with its process group: apt
+/// waits on dpkg, which may be what hangs) at `deadline`.
 async fn run(
     program: &str,
     args: &[&str],
     apt_config: Option<&Path>,
     deadline: Instant,
 ) -> Result<Ran, Failure> {
-    let mut command = tokio::process::Command::new(program);
-    command
-        .args(args)
+    let mut cmd = crate::command::Cmd::new(program)
         .env("LC_ALL", "C")
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so a timeout kills what it started too
-        // (apt waits on dpkg, which may be what hangs).
-        .process_group(0)
-        .kill_on_drop(true);
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    cmd.args = args.iter().map(Into::into).collect();
     if let Some(file) = apt_config {
-        command.env("APT_CONFIG", file);
+        cmd = cmd.env("APT_CONFIG", file);
     }
-    let mut child = command.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Failure::Missing,
-        _ => Failure::Io(e.to_string()),
-    })?;
-    let group = child
-        .id()
-        .and_then(|id| rustix::process::Pid::from_raw(id as i32));
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let work = async {
-        let (out, err) = tokio::join!(
-            read_bounded(stdout, MAX_OUTPUT),
-            read_bounded(stderr, 64 * 1024)
-        );
-        let status = child.wait().await.map_err(|e| Failure::Io(e.to_string()))?;
-        Ok(Ran {
-            code: status.code(),
-            stdout: String::from_utf8_lossy(&out).into_owned(),
-            stderr: String::from_utf8_lossy(&err).into_owned(),
-        })
-    };
-    // Past the deadline the future is dropped and the child killed, with
-    // everything in its process group.
-    let ran = tokio::time::timeout_at(deadline, work).await;
-    if ran.is_err()
-        && let Some(group) = group
-    {
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    let output = crate::command::run(&cmd, timeout, MAX_OUTPUT).await;
+    match output.start_error {
+        Some(std::io::ErrorKind::NotFound) => return Err(Failure::Missing),
+        Some(_) => return Err(Failure::Io(output.stderr)),
+        None if output.timed_out => return Err(Failure::TimedOut),
+        None => {}
     }
-    ran.unwrap_or(Err(Failure::TimedOut))
-}
-
-/// Everything a pipe gives until it closes, keeping the first `max` bytes.
-async fn read_bounded<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>, max: usize) -> Vec<u8> {
-    let mut kept = Vec::new();
-    let Some(mut pipe) = pipe else {
-        return kept;
-    };
-    let mut buffer = vec![0u8; 64 * 1024];
-    while let Ok(n) = pipe.read(&mut buffer).await {
-        if n == 0 {
-            break;
-        }
-        let room = max.saturating_sub(kept.len());
-        kept.extend_from_slice(&buffer[..n.min(room)]);
-    }
-    kept
+    Ok(Ran {
+        code: output.code,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: output.stderr,
+    })
 }

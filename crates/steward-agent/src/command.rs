@@ -1,6 +1,9 @@
-//! Running a backup tool: bounded in time and output, never inheriting the
-//! agent's stdin, killed with its whole process group on timeout. Secrets
-//! go to the child through its environment only and are never logged.
+//! Running an external tool (a backup tool, the package manager, `who`):
+//! bounded in time and output, never inheriting the agent's stdin, killed
+//! with its whole process group on timeout. Secrets go to the child through
+//! its environment only and are never logged. The agent's one runner for
+//! tools whose output it reads; scripts and shells have their own paths
+//! (`checks.rs`, `jobs/`) because they stream or need a terminal.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -19,6 +22,9 @@ pub struct Output {
     /// Output beyond the cap was dropped.
     pub truncated: bool,
     pub timed_out: bool,
+    /// Why the program could not be started (`NotFound`: it is not
+    /// installed); `stderr` says so in words.
+    pub start_error: Option<std::io::ErrorKind>,
 }
 
 pub const MAX_STDERR: usize = 16 * 1024;
@@ -100,6 +106,7 @@ pub async fn run(cmd: &Cmd, timeout: Duration, max_stdout: usize) -> Output {
                 stderr: format!("cannot start {}: {error}", cmd.program),
                 truncated: false,
                 timed_out: false,
+                start_error: Some(error.kind()),
             };
         }
     };
@@ -119,6 +126,7 @@ pub async fn run(cmd: &Cmd, timeout: Duration, max_stdout: usize) -> Output {
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
             truncated,
             timed_out: false,
+            start_error: None,
         },
         Err(_) => {
             // The whole group: a shell's children too.
@@ -135,6 +143,7 @@ pub async fn run(cmd: &Cmd, timeout: Duration, max_stdout: usize) -> Output {
                 stderr: String::new(),
                 truncated: false,
                 timed_out: true,
+                start_error: None,
             }
         }
     }
@@ -189,6 +198,8 @@ mod tests {
         let missing = run(&Cmd::new("/nonexistent/tool"), Duration::from_secs(5), 10).await;
         assert_eq!(missing.code, None);
         assert!(missing.stderr.contains("cannot start"));
+        assert_eq!(missing.start_error, Some(std::io::ErrorKind::NotFound));
+        assert_eq!((big.start_error, hung.start_error), (None, None));
     }
 
     #[test]
