@@ -11,6 +11,7 @@ use crate::threshold::{Threshold, ThresholdState};
 use crate::{Millis, Severity};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+mod anomaly;
 mod takeover;
 pub use takeover::{HeldAlert, PastSample, ReplayPlan};
 
@@ -45,8 +46,11 @@ struct Series {
     /// Taken over with an open alert: a forecast keeps it until it has
     /// points enough for a trend of its own (see `takeover`).
     held: bool,
-    /// A check's latest "name: message", for a change its duration fires.
+    /// A check's latest "name: message" (an anomaly's latest summary),
+    /// for a change its duration fires.
     check_summary: String,
+    /// An anomaly monitor's detector (None for other monitors).
+    anomaly: Option<Box<anomaly::Watch>>,
 }
 
 #[derive(Debug, Default)]
@@ -219,6 +223,29 @@ impl Engine {
                             format!("{name} {} is no longer forecast to fill", key.subject),
                         ),
                     }
+                }
+                MonitorSpec::Anomaly {
+                    min_score, for_ms, ..
+                } => {
+                    let Some(rule) = monitor.rule() else { continue };
+                    if !value.is_finite() {
+                        continue;
+                    }
+                    let watch = series.anomaly.get_or_insert_with(anomaly::Watch::new);
+                    let seen = watch.observe(at, value, *min_score, *for_ms);
+                    if watch.learning() && series.held {
+                        // A detector rebuilding its history does not yet
+                        // know what is usual: the alert taken over stands.
+                        continue;
+                    }
+                    series.held = false;
+                    series
+                        .threshold
+                        .observe(&rule, at, if seen.anomalous { 1.0 } else { 0.0 });
+                    let summary =
+                        anomaly::summary(name, &key.subject, &seen, &percent_or(value, name));
+                    series.check_summary.clone_from(&summary);
+                    (series.threshold.severity(), summary)
                 }
                 MonitorSpec::Offline | MonitorSpec::Check { .. } => continue,
             };
@@ -644,3 +671,6 @@ mod resend_tests {
 
 #[cfg(test)]
 mod check_tests;
+
+#[cfg(test)]
+mod anomaly_tests;
