@@ -127,7 +127,9 @@ async fn build(
 /// makes a monitor that never fires), naming the closest known ones.
 pub fn metric_warning(spec: &MonitorSpec) -> Option<String> {
     let metric = match spec {
-        MonitorSpec::Threshold { metric, .. } | MonitorSpec::Forecast { metric, .. } => metric,
+        MonitorSpec::Threshold { metric, .. }
+        | MonitorSpec::Forecast { metric, .. }
+        | MonitorSpec::Anomaly { metric, .. } => metric,
         MonitorSpec::Offline | MonitorSpec::Check { .. } => return None,
     };
     let known = steward_proto::METRIC_NAMES;
