@@ -12,7 +12,9 @@ use crate::{Millis, Severity};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 mod anomaly;
+mod logs;
 mod takeover;
+pub use logs::SeenPattern;
 pub use takeover::{HeldAlert, PastSample, ReplayPlan};
 
 /// A fall this far below the trend (as a fraction of capacity) restarts the
@@ -44,8 +46,11 @@ struct Series {
     severity: Severity,
     flap: FlapState,
     /// Taken over with an open alert: a forecast keeps it until it has
-    /// points enough for a trend of its own (see `takeover`).
+    /// points enough for a trend of its own (see `takeover`); an anomaly
+    /// monitor until its detector has learnt and the replay has passed
+    /// `held_since` (samples from before the alert opened only teach).
     held: bool,
+    held_since: Millis,
     /// A check's latest "name: message" (an anomaly's latest summary),
     /// for a change its duration fires.
     check_summary: String,
@@ -58,6 +63,8 @@ pub struct Engine {
     monitors: Vec<Monitor>,
     series: HashMap<AlertKey, Series>,
     flap_rule: FlapRule,
+    /// Log pattern monitors' templates, by monitor id.
+    log_spreads: HashMap<String, logs::LogWatch>,
 }
 
 fn percent(v: f64) -> String {
@@ -81,6 +88,7 @@ impl Engine {
             monitors: Vec::new(),
             series: HashMap::new(),
             flap_rule,
+            log_spreads: HashMap::new(),
         }
     }
 
@@ -88,6 +96,13 @@ impl Engine {
     pub fn set_monitors(&mut self, monitors: Vec<Monitor>) {
         self.series
             .retain(|key, _| monitors.iter().any(|m| m.id == key.monitor));
+        // A log pattern monitor edited starts its templates afresh.
+        self.log_spreads.retain(|id, _| {
+            self.monitors
+                .iter()
+                .find(|m| &m.id == id)
+                .is_some_and(|old| monitors.iter().any(|m| m.id == *id && m.spec == old.spec))
+        });
         self.monitors = monitors;
     }
 
@@ -233,7 +248,7 @@ impl Engine {
                     }
                     let watch = series.anomaly.get_or_insert_with(anomaly::Watch::new);
                     let seen = watch.observe(at, value, *min_score, *for_ms);
-                    if watch.learning() && series.held {
+                    if series.held && (watch.learning() || at <= series.held_since) {
                         // A detector rebuilding its history does not yet
                         // know what is usual: the alert taken over stands.
                         continue;
@@ -247,7 +262,11 @@ impl Engine {
                     series.check_summary.clone_from(&summary);
                     (series.threshold.severity(), summary)
                 }
-                MonitorSpec::Offline | MonitorSpec::Check { .. } => continue,
+                MonitorSpec::Offline
+                | MonitorSpec::Check { .. }
+                | MonitorSpec::LogPattern { .. } => {
+                    continue;
+                }
             };
             changes.extend(self.record(key, &monitor, severity, at, summary));
         }

@@ -45,6 +45,19 @@ pub enum MonitorSpec {
         #[serde(default, skip_serializing_if = "is_zero")]
         for_ms: Millis,
     },
+    /// A new log template (mined by the agents from the lines their
+    /// `--log-match` rules match; `rule` names one, else any) appearing on
+    /// at least `min_devices` devices within `window_ms`: one alert naming
+    /// the template with example lines. Templates seen in the first window
+    /// after the server starts are the baseline, not new.
+    LogPattern {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
+        #[serde(default = "three_devices")]
+        min_devices: usize,
+        #[serde(default = "an_hour")]
+        window_ms: Millis,
+    },
     /// The device stopped reporting (the server's online/offline state).
     Offline,
     /// A local script check of the agent (Monitoring Plugins convention):
@@ -69,6 +82,14 @@ fn is_zero(ms: &Millis) -> bool {
 
 fn one() -> f64 {
     1.0
+}
+
+fn three_devices() -> usize {
+    3
+}
+
+fn an_hour() -> Millis {
+    3_600_000
 }
 
 fn half() -> f64 {
@@ -137,7 +158,9 @@ impl Monitor {
             MonitorSpec::Threshold { metric, labels, .. }
             | MonitorSpec::Forecast { metric, labels, .. }
             | MonitorSpec::Anomaly { metric, labels, .. } => Some((metric, labels)),
-            MonitorSpec::Offline | MonitorSpec::Check { .. } => None,
+            MonitorSpec::Offline | MonitorSpec::Check { .. } | MonitorSpec::LogPattern { .. } => {
+                None
+            }
         }
     }
 
@@ -169,7 +192,9 @@ impl Monitor {
                 critical: None,
                 for_ms: 0,
             }),
-            MonitorSpec::Forecast { .. } | MonitorSpec::Offline => None,
+            MonitorSpec::Forecast { .. }
+            | MonitorSpec::Offline
+            | MonitorSpec::LogPattern { .. } => None,
         }
     }
 
@@ -200,6 +225,20 @@ impl Monitor {
                     )
                 } else if *for_ms < 0 {
                     Err("an anomaly monitor's for_ms cannot be negative".into())
+                } else {
+                    Ok(())
+                }
+            }
+            MonitorSpec::LogPattern {
+                min_devices,
+                window_ms,
+                ..
+            } => {
+                if !(1..=1000).contains(min_devices) || *window_ms <= 0 {
+                    Err(
+                        "a log pattern monitor needs 1 to 1000 devices and a positive window"
+                            .into(),
+                    )
                 } else {
                     Ok(())
                 }

@@ -59,10 +59,16 @@ pub struct Miner {
     dropped: u64,
 }
 
-/// A token that is probably a value: it has a digit (numbers, addresses,
-/// ids, times) or is very long.
+/// A token that is probably a value: it starts with a digit or has at
+/// least as many digits as letters (numbers, addresses, times, `pid=1234`),
+/// or is very long. Names with a digit (`ssh2`, `EXT4-fs`) stay; values
+/// among them differ from line to line and become wildcards when merged.
 fn variable(token: &str) -> bool {
-    token.len() >= MAX_TOKEN || token.bytes().any(|b| b.is_ascii_digit())
+    let digits = token.bytes().filter(u8::is_ascii_digit).count();
+    let letters = token.bytes().filter(u8::is_ascii_alphabetic).count();
+    token.len() >= MAX_TOKEN
+        || token.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        || (digits > 0 && digits >= letters)
 }
 
 fn cut(text: &str, max: usize) -> &str {
@@ -211,7 +217,7 @@ pub struct Spread {
     started_ms: Option<i64>,
 }
 
-/// Most devices remembered per template (enough for any `min_devices`).
+/// The most devices a burst may ask for (only that many are remembered).
 const MAX_DEVICES: usize = 1_000;
 
 impl Spread {
@@ -265,7 +271,7 @@ impl Spread {
         if !fresh || s.raised {
             return None;
         }
-        if s.devices.len() < MAX_DEVICES
+        if s.devices.len() < self.min_devices
             && s.devices.insert(device.to_string())
             && s.examples.len() < EXAMPLES
         {

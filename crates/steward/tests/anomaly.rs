@@ -131,15 +131,15 @@ async fn a_level_shift_opens_one_alert_naming_it_and_a_new_evaluator_resolves_it
         .await
         .unwrap();
 
-    // 560 minutes ending now: 400 usual, 30 shifted up; the rest after
-    // the restart.
+    // 520 minutes ending now: 400 usual, 30 shifted up, usual again;
+    // the last 80 after the restart.
     let start = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
-        - 560 * MINUTE;
+        - 520 * MINUTE;
     let mut feeder = Feeder::connect(&server, &state_dir).await;
-    for m in 0..430 {
+    for m in 0..440 {
         feeder.send(start + m * MINUTE, cpu(m)).await;
     }
     let open = tokio::task::block_in_place(|| {
@@ -159,14 +159,15 @@ async fn a_level_shift_opens_one_alert_naming_it_and_a_new_evaluator_resolves_it
     drop(feeder);
 
     // A new evaluator: the restarted server rebuilds the detector from
-    // the stored samples when the device connects, keeps the alert while
-    // the series is still shifted, and resolves it once it is usual.
+    // the stored samples when the device connects (the last six hours),
+    // keeps the alert while the event lasts, and resolves it once the
+    // series is usual again.
     tokio::task::block_in_place(|| {
         server.proc.as_mut().unwrap().terminate();
         server.restart();
     });
     let mut feeder = Feeder::connect(&server, &state_dir).await;
-    for m in 430..560 {
+    for m in 440..520 {
         feeder.send(start + m * MINUTE, cpu(m)).await;
     }
     let resolved = tokio::task::block_in_place(|| {
@@ -177,6 +178,10 @@ async fn a_level_shift_opens_one_alert_naming_it_and_a_new_evaluator_resolves_it
         })
     });
     assert_eq!(resolved["id"], open["id"], "the same alert");
+    assert!(
+        resolved["resolved_at"].as_i64() > open["opened_at"].as_i64(),
+        "{resolved}"
+    );
     let events = api.alert_events(resolved["id"].as_str().unwrap()).await;
     assert_eq!(events, ["opened", "resolved"], "{resolved}");
     assert_eq!(alerts(&server).len(), 1, "one alert in all");

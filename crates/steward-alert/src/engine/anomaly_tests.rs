@@ -190,3 +190,37 @@ fn a_take_over_rebuilds_the_detector_from_replayed_history() {
     assert_eq!(changes.len(), 1, "{changes:#?}");
     assert!(changes[0].summary.contains("level shift"), "{changes:#?}");
 }
+
+/// The server restarted while the alert was open, the shift just over:
+/// the new evaluator replays the last hours (samples from before the
+/// alert opened only teach its detector), keeps the alert, and resolves
+/// it once the series is usual again: after it opened, never before.
+#[test]
+fn a_take_over_mid_event_keeps_the_alert_until_the_series_is_usual() {
+    let samples = cpu(0..USUAL + 40, level_shift);
+    let mut old = engine(5 * MINUTE);
+    let opened = feed(&mut old, &samples);
+    assert_eq!(opened.len(), 1, "{opened:#?}");
+    let held = [HeldAlert {
+        key: opened[0].key.clone(),
+        severity: Severity::Warning,
+        since: opened[0].at,
+    }];
+    let history: Vec<PastSample> = samples[100..]
+        .iter()
+        .map(|&(at, value)| PastSample {
+            name: "system.cpu.utilization".into(),
+            labels: BTreeMap::new(),
+            at,
+            value,
+        })
+        .collect();
+    let mut new = engine(5 * MINUTE);
+    let changes = new.take_over(&target(), "o", &held, history);
+    assert!(changes.is_empty(), "{changes:#?}");
+    let later = feed(&mut new, &cpu(USUAL + 40..USUAL + 120, |_| None));
+    assert_eq!(later.len(), 1, "{later:#?}");
+    assert_eq!(later[0].severity, Severity::Ok);
+    assert!(later[0].at > opened[0].at);
+    eprintln!("resolved at minute {}", later[0].at / MINUTE - USUAL);
+}

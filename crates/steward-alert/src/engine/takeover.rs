@@ -76,7 +76,11 @@ impl Engine {
                 MonitorSpec::Forecast { window_ms, .. } => *window_ms,
                 // The detector learns what is usual from a few hours.
                 MonitorSpec::Anomaly { .. } => ANOMALY_REPLAY_MS,
-                MonitorSpec::Offline | MonitorSpec::Check { .. } => continue,
+                MonitorSpec::Offline
+                | MonitorSpec::Check { .. }
+                | MonitorSpec::LogPattern { .. } => {
+                    continue;
+                }
             };
             if let Some((metric, _)) = monitor.metric() {
                 metrics.insert(metric.to_string());
@@ -127,9 +131,10 @@ impl Engine {
                 MonitorSpec::Anomaly { .. } => {
                     series.threshold = ThresholdState::held(alert.severity, alert.since);
                     series.held = true;
+                    series.held_since = alert.since;
                 }
                 MonitorSpec::Forecast { .. } => series.held = true,
-                MonitorSpec::Offline => {}
+                MonitorSpec::Offline | MonitorSpec::LogPattern { .. } => {}
             }
             self.series.insert(alert.key.clone(), series);
             stored.insert(alert.key.clone(), alert.severity);

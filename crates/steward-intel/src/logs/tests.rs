@@ -12,7 +12,7 @@ fn lines_of_one_message_share_a_template() {
     assert_eq!(c, Mined::Template { id: 1, new: true });
     assert_eq!(d, Mined::Template { id: 2, new: true });
     let t = m.template(0).unwrap();
-    assert_eq!(t.text(), "Failed password for <*> from <*> port <*> <*>");
+    assert_eq!(t.text(), "Failed password for <*> from <*> port <*> ssh2");
     assert_eq!((t.count, t.first_ms, t.last_ms), (2, 1, 2));
     assert_eq!(t.examples.len(), 2);
     assert_eq!(m.add("   ", 5), Mined::Empty);

@@ -130,7 +130,9 @@ pub fn metric_warning(spec: &MonitorSpec) -> Option<String> {
         MonitorSpec::Threshold { metric, .. }
         | MonitorSpec::Forecast { metric, .. }
         | MonitorSpec::Anomaly { metric, .. } => metric,
-        MonitorSpec::Offline | MonitorSpec::Check { .. } => return None,
+        MonitorSpec::Offline | MonitorSpec::Check { .. } | MonitorSpec::LogPattern { .. } => {
+            return None;
+        }
     };
     let known = steward_proto::METRIC_NAMES;
     if known.contains(&metric.as_str()) {

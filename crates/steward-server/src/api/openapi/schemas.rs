@@ -337,6 +337,9 @@ fn monitor_spec() -> Value {
             "kind": kind("anomaly"), "metric": string(), "labels": string_map(),
             "min_score": number(), "for_ms": integer(),
         }), &["kind", "metric"]),
+        closed(json!({
+            "kind": kind("log_pattern"), "rule": string(), "min_devices": count(), "window_ms": integer(),
+        }), &["kind"]),
         closed(json!({ "kind": kind("offline") }), &["kind"]),
         closed(json!({ "kind": kind("check"), "check": string(), "for_ms": integer() }), &["kind", "check"]),
     ] })

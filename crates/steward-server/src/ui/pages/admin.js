@@ -194,6 +194,7 @@ function describeSpec(s) {
     case "threshold": return `${metric}: ${levels(s.threshold)} for ${Math.round((s.threshold?.for_ms || 0) / 60000)} min`;
     case "forecast": return `${metric} reaching ${value(s.capacity)} within ${Math.round(s.horizon_ms / 86400000 * 10) / 10} days`;
     case "anomaly": return `${metric} anomalous (score ≥ ${s.min_score ?? 0.5}) for ${Math.round((s.for_ms || 0) / 60000)} min`;
+    case "log_pattern": return `a new log pattern${s.rule ? ` of rule ${s.rule}` : ""} on ${s.min_devices ?? 3} devices within ${Math.round((s.window_ms ?? 3600000) / 60000)} min`;
     case "offline": return "device offline";
     case "check": return `check ${s.check}`;
     default: return JSON.stringify(s);
