@@ -23,7 +23,7 @@ pub struct Reach {
 pub fn reaches(samples: &[(i64, f64)], level: f64, within_ms: i64) -> Option<Reach> {
     let points: Vec<(i64, f64)> = samples.iter().map(|&(t, v)| (t / 1000, v)).collect();
     let f = forecast::time_to_threshold(&points, level)?;
-    let ms = |s: f64| (s.is_finite() && s < 1e15).then(|| (s * 1000.0) as i64);
+    let ms = |s: f64| (s.is_finite() && s < 1e15).then_some((s * 1000.0) as i64);
     let eta_ms = ms(f.time_to_threshold?)?;
     (eta_ms <= within_ms).then(|| Reach {
         eta_ms,

@@ -88,7 +88,7 @@ pub fn draw(
             continue;
         }
         if let Some((low, high)) = band
-            && index % stride == 0
+            && index.is_multiple_of(stride)
         {
             drawing.bands.push(Band { at_ms, low, high });
         }
