@@ -151,6 +151,15 @@ fn within_limits(message: &AgentMessage, limits: &Limits) {
                 assert!(job.last_run_ms.is_none_or(|t| t >= 0));
             }
         }
+        AgentMessage::LogPatterns(report) => {
+            assert!(name_ok(&report.rule, 64));
+            assert!(report.patterns.len() <= 100);
+            for p in &report.patterns {
+                assert!(!p.template.trim().is_empty() && p.template.len() <= 512);
+                assert!(p.examples.len() <= 3 && p.examples.iter().all(|e| e.len() <= 512));
+                assert!(!p.template.chars().any(|c| c.is_control() && c != '\t'));
+            }
+        }
         AgentMessage::Heartbeat(_) | AgentMessage::Inventory(_) | AgentMessage::Unknown => {}
     }
 }

@@ -15,6 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use steward_proto::logs::LogPatternReport;
 use steward_proto::{AgentMessage, Heartbeat, Hello, Inventory, Limits, ServerMessage, Validate};
 use tokio::sync::Notify;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -79,12 +80,15 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
     host.package_root = patching.root.clone();
     let host = Arc::new(Mutex::new(host));
     let spooled = Arc::new(Notify::new());
+    let log_patterns: Shared<Vec<LogPatternReport>> = Arc::default();
+    let logs_ready = Arc::new(Notify::new());
     tracing::info!(device = %state.config.device_id, server = %state.config.url, "Steward agent starting.");
     tokio::spawn(collect_loop(
         host.clone(),
         spool.clone(),
         spooled.clone(),
         interval,
+        (log_patterns.clone(), logs_ready.clone()),
     ));
 
     let latest_checks: Shared<Option<steward_proto::CheckRuns>> = Arc::default();
@@ -138,6 +142,8 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         backups_ready,
         runner,
         outgoing: tokio::sync::Mutex::new(out_rx),
+        log_patterns,
+        logs_ready,
     };
     let mut attempt = 0u32;
     let stop = shutdown_signal();
@@ -267,7 +273,9 @@ async fn collect_loop(
     spool: Shared<Spool>,
     spooled: Arc<Notify>,
     interval: Duration,
+    (log_patterns, logs_ready): (Shared<Vec<LogPatternReport>>, Arc<Notify>),
 ) {
+    let mut patterns_dropped = 0u64;
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let limits = Limits::default();
@@ -285,6 +293,21 @@ async fn collect_loop(
             Err(error) => tracing::error!(error = %format!("{error:#}"), "Cannot spool metrics."),
         }
         spooled.notify_one();
+        let reports = collectors::take_log_patterns(&mut lock(&host));
+        if !reports.is_empty() {
+            let mut pending = lock(&log_patterns);
+            pending.extend(reports);
+            let excess = pending.len().saturating_sub(MAX_PENDING_PATTERNS);
+            if excess > 0 {
+                patterns_dropped += excess as u64;
+                pending.drain(..excess);
+                tracing::warn!(
+                    dropped = patterns_dropped,
+                    "Log pattern reports dropped while the server was away."
+                );
+            }
+            logs_ready.notify_one();
+        }
     }
 }
 
@@ -356,7 +379,14 @@ struct Local {
     runner: Arc<crate::jobs::Runner>,
     /// Messages from running jobs and shells for the server.
     outgoing: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<AgentMessage>>,
+    /// Log templates mined since they were last sent (at most
+    /// [`MAX_PENDING_PATTERNS`] reports; older ones are dropped, counted).
+    log_patterns: Shared<Vec<LogPatternReport>>,
+    logs_ready: Arc<Notify>,
 }
+
+/// Log pattern reports kept while disconnected.
+const MAX_PENDING_PATTERNS: usize = 32;
 
 async fn session(
     dir: &Path,
@@ -376,6 +406,8 @@ async fn session(
         backups_ready,
         runner,
         outgoing,
+        log_patterns,
+        logs_ready,
     } = local;
     let mut outgoing = outgoing.lock().await;
     let mut socket =
@@ -473,6 +505,12 @@ async fn session(
                 let runs = lock(latest_checks).clone();
                 if let Some(runs) = runs {
                     send(&mut socket, &AgentMessage::Checks(runs)).await?;
+                }
+            }
+            _ = logs_ready.notified() => {
+                let reports = std::mem::take(&mut *lock(log_patterns));
+                for report in reports {
+                    send(&mut socket, &AgentMessage::LogPatterns(report)).await?;
                 }
             }
             _ = backups_ready.notified() => {

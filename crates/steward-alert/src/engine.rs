@@ -11,7 +11,10 @@ use crate::threshold::{Threshold, ThresholdState};
 use crate::{Millis, Severity};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+mod anomaly;
+mod logs;
 mod takeover;
+pub use logs::SeenPattern;
 pub use takeover::{HeldAlert, PastSample, ReplayPlan};
 
 /// A fall this far below the trend (as a fraction of capacity) restarts the
@@ -43,10 +46,16 @@ struct Series {
     severity: Severity,
     flap: FlapState,
     /// Taken over with an open alert: a forecast keeps it until it has
-    /// points enough for a trend of its own (see `takeover`).
+    /// points enough for a trend of its own (see `takeover`); an anomaly
+    /// monitor until its detector has learnt and the replay has passed
+    /// `held_since` (samples from before the alert opened only teach).
     held: bool,
-    /// A check's latest "name: message", for a change its duration fires.
+    held_since: Millis,
+    /// A check's latest "name: message" (an anomaly's latest summary),
+    /// for a change its duration fires.
     check_summary: String,
+    /// An anomaly monitor's detector (None for other monitors).
+    anomaly: Option<Box<anomaly::Watch>>,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +63,8 @@ pub struct Engine {
     monitors: Vec<Monitor>,
     series: HashMap<AlertKey, Series>,
     flap_rule: FlapRule,
+    /// Log pattern monitors' templates, by monitor id.
+    log_spreads: HashMap<String, logs::LogWatch>,
 }
 
 fn percent(v: f64) -> String {
@@ -77,6 +88,7 @@ impl Engine {
             monitors: Vec::new(),
             series: HashMap::new(),
             flap_rule,
+            log_spreads: HashMap::new(),
         }
     }
 
@@ -84,6 +96,13 @@ impl Engine {
     pub fn set_monitors(&mut self, monitors: Vec<Monitor>) {
         self.series
             .retain(|key, _| monitors.iter().any(|m| m.id == key.monitor));
+        // A log pattern monitor edited starts its templates afresh.
+        self.log_spreads.retain(|id, _| {
+            self.monitors
+                .iter()
+                .find(|m| &m.id == id)
+                .is_some_and(|old| monitors.iter().any(|m| m.id == *id && m.spec == old.spec))
+        });
         self.monitors = monitors;
     }
 
@@ -220,7 +239,34 @@ impl Engine {
                         ),
                     }
                 }
-                MonitorSpec::Offline | MonitorSpec::Check { .. } => continue,
+                MonitorSpec::Anomaly {
+                    min_score, for_ms, ..
+                } => {
+                    let Some(rule) = monitor.rule() else { continue };
+                    if !value.is_finite() {
+                        continue;
+                    }
+                    let watch = series.anomaly.get_or_insert_with(anomaly::Watch::new);
+                    let seen = watch.observe(at, value, *min_score, *for_ms);
+                    if series.held && (watch.learning() || at <= series.held_since) {
+                        // A detector rebuilding its history does not yet
+                        // know what is usual: the alert taken over stands.
+                        continue;
+                    }
+                    series.held = false;
+                    series
+                        .threshold
+                        .observe(&rule, at, if seen.anomalous { 1.0 } else { 0.0 });
+                    let summary =
+                        anomaly::summary(name, &key.subject, &seen, &percent_or(value, name));
+                    series.check_summary.clone_from(&summary);
+                    (series.threshold.severity(), summary)
+                }
+                MonitorSpec::Offline
+                | MonitorSpec::Check { .. }
+                | MonitorSpec::LogPattern { .. } => {
+                    continue;
+                }
             };
             changes.extend(self.record(key, &monitor, severity, at, summary));
         }
@@ -644,3 +690,6 @@ mod resend_tests {
 
 #[cfg(test)]
 mod check_tests;
+
+#[cfg(test)]
+mod anomaly_tests;

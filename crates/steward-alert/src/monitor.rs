@@ -31,6 +31,33 @@ pub enum MonitorSpec {
         #[serde(default = "five")]
         min_points: usize,
     },
+    /// A metric unlike its own history (steward-intel's streaming
+    /// detector, one per series): an anomaly of at least `min_score` (0.5
+    /// is one in 100,000) lasting `for_ms`. The alert names what is
+    /// unusual (level shift, spike, trend or variance change, broken daily
+    /// or weekly pattern).
+    Anomaly {
+        metric: String,
+        #[serde(default)]
+        labels: BTreeMap<String, String>,
+        #[serde(default = "half")]
+        min_score: f64,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        for_ms: Millis,
+    },
+    /// A new log template (mined by the agents from the lines their
+    /// `--log-match` rules match; `rule` names one, else any) appearing on
+    /// at least `min_devices` devices within `window_ms`: one alert naming
+    /// the template with example lines. Templates seen in the first window
+    /// after the server starts are the baseline, not new.
+    LogPattern {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
+        #[serde(default = "three_devices")]
+        min_devices: usize,
+        #[serde(default = "an_hour")]
+        window_ms: Millis,
+    },
     /// The device stopped reporting (the server's online/offline state).
     Offline,
     /// A local script check of the agent (Monitoring Plugins convention):
@@ -55,6 +82,18 @@ fn is_zero(ms: &Millis) -> bool {
 
 fn one() -> f64 {
     1.0
+}
+
+fn three_devices() -> usize {
+    3
+}
+
+fn an_hour() -> Millis {
+    3_600_000
+}
+
+fn half() -> f64 {
+    steward_intel::detector::ALARM
 }
 
 fn five() -> usize {
@@ -117,8 +156,11 @@ impl Monitor {
     pub fn metric(&self) -> Option<(&str, &BTreeMap<String, String>)> {
         match &self.spec {
             MonitorSpec::Threshold { metric, labels, .. }
-            | MonitorSpec::Forecast { metric, labels, .. } => Some((metric, labels)),
-            MonitorSpec::Offline | MonitorSpec::Check { .. } => None,
+            | MonitorSpec::Forecast { metric, labels, .. }
+            | MonitorSpec::Anomaly { metric, labels, .. } => Some((metric, labels)),
+            MonitorSpec::Offline | MonitorSpec::Check { .. } | MonitorSpec::LogPattern { .. } => {
+                None
+            }
         }
     }
 
@@ -128,23 +170,31 @@ impl Monitor {
     /// check's "for" behaves as a threshold's.
     pub fn rule(&self) -> Option<Threshold> {
         use crate::threshold::{Direction, Level};
+        let level = |trigger| {
+            Some(Level {
+                trigger,
+                clear: None,
+            })
+        };
         match &self.spec {
             MonitorSpec::Threshold { threshold, .. } => Some(threshold.clone()),
-            MonitorSpec::Check { for_ms, .. } => {
-                let level = |trigger| {
-                    Some(Level {
-                        trigger,
-                        clear: None,
-                    })
-                };
-                Some(Threshold {
-                    direction: Direction::Above,
-                    warning: level(0.5),
-                    critical: level(1.5),
-                    for_ms: *for_ms,
-                })
-            }
-            MonitorSpec::Forecast { .. } | MonitorSpec::Offline => None,
+            MonitorSpec::Check { for_ms, .. } => Some(Threshold {
+                direction: Direction::Above,
+                warning: level(0.5),
+                critical: level(1.5),
+                for_ms: *for_ms,
+            }),
+            // Anomalous (1) or not (0); the detector's state counts the
+            // duration (`engine::anomaly`).
+            MonitorSpec::Anomaly { .. } => Some(Threshold {
+                direction: Direction::Above,
+                warning: level(0.5),
+                critical: None,
+                for_ms: 0,
+            }),
+            MonitorSpec::Forecast { .. }
+            | MonitorSpec::Offline
+            | MonitorSpec::LogPattern { .. } => None,
         }
     }
 
@@ -164,6 +214,34 @@ impl Monitor {
                     return Err("forecast needs a finite capacity, positive horizon and window, and at least 3 points".into());
                 }
                 Ok(())
+            }
+            MonitorSpec::Anomaly {
+                min_score, for_ms, ..
+            } => {
+                if !(0.0..=1.0).contains(min_score) {
+                    Err(
+                        "an anomaly monitor's min_score is between 0 and 1 (0.5: one in 100,000)"
+                            .into(),
+                    )
+                } else if *for_ms < 0 {
+                    Err("an anomaly monitor's for_ms cannot be negative".into())
+                } else {
+                    Ok(())
+                }
+            }
+            MonitorSpec::LogPattern {
+                min_devices,
+                window_ms,
+                ..
+            } => {
+                if !(1..=1000).contains(min_devices) || *window_ms <= 0 {
+                    Err(
+                        "a log pattern monitor needs 1 to 1000 devices and a positive window"
+                            .into(),
+                    )
+                } else {
+                    Ok(())
+                }
             }
             MonitorSpec::Offline => Ok(()),
             MonitorSpec::Check { check, for_ms } => {

@@ -55,6 +55,32 @@ pub enum Explanation {
     BrokenWeeklyPattern,
 }
 
+impl Explanation {
+    /// In words, for an alert ("level shift").
+    pub fn describe(self) -> &'static str {
+        match self {
+            Explanation::Spike => "spike",
+            Explanation::LevelShift => "level shift",
+            Explanation::TrendChange => "trend change",
+            Explanation::VarianceChange => "variance change",
+            Explanation::BrokenDailyPattern => "broken daily pattern",
+            Explanation::BrokenWeeklyPattern => "broken weekly pattern",
+        }
+    }
+
+    /// As an identifier ("level_shift"), for the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Explanation::Spike => "spike",
+            Explanation::LevelShift => "level_shift",
+            Explanation::TrendChange => "trend_change",
+            Explanation::VarianceChange => "variance_change",
+            Explanation::BrokenDailyPattern => "broken_daily_pattern",
+            Explanation::BrokenWeeklyPattern => "broken_weekly_pattern",
+        }
+    }
+}
+
 /// The detector's verdict on one sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Verdict {
@@ -307,6 +333,57 @@ impl Detector {
         ]
     }
 
+    /// The seasonal profile that explains the series at `time`, if one
+    /// does, and its shape there (0 without one).
+    fn season(&self, time: i64) -> (Option<Explanation>, f64) {
+        let elapsed = time.saturating_sub(self.start);
+        let (mut season, mut shape) = (None, 0.0);
+        let mut best = self.params.seasonal * self.raw.var;
+        if elapsed > 2 * 86_400 && self.daily.err.var < best {
+            (season, shape, best) = (
+                Some(Explanation::BrokenDailyPattern),
+                self.daily.shape(time),
+                self.daily.err.var,
+            );
+        }
+        if elapsed > 14 * 86_400 && self.weekly.err.var < best {
+            (season, shape) = (
+                Some(Explanation::BrokenWeeklyPattern),
+                self.weekly.shape(time),
+            );
+        }
+        (season, shape)
+    }
+
+    /// Still learning the series (no score given yet).
+    pub fn learning(&self) -> bool {
+        self.seen <= self.params.warmup
+    }
+
+    /// The expected range of a sample at `time` (after the last one): the
+    /// recent level plus the seasonal shape, widened by how far this
+    /// series' own samples usually stray from it (the 99.5th percentile of
+    /// its surprises, at least 3 of its usual deviations). A sample inside
+    /// is not a spike; a level shift or variance change can still be
+    /// unusual within it. None while learning.
+    pub fn expected(&self, time: i64) -> Option<(f64, f64)> {
+        if self.learning() {
+            return None;
+        }
+        let (_, shape) = self.season(time);
+        let floor = 1e-9 * (1.0 + self.slow.mean.abs());
+        let unit = self
+            .change_slow
+            .var
+            .sqrt()
+            .max(0.5 * self.slow.var.sqrt())
+            .max(floor);
+        let usual = (self.surprise[1].min(50.0).exp() - 1e-3).max(3.0);
+        let centre = self.fast + shape;
+        let width = usual * unit;
+        (centre.is_finite() && width.is_finite()).then_some((centre - width, centre + width))
+    }
+
     /// Takes the next sample (`time` in Unix seconds). A non-finite value
     /// or a time not after the last is skipped with a zero score.
     pub fn push(&mut self, time: i64, value: f64) -> Verdict {
@@ -335,25 +412,10 @@ impl Detector {
         let learning = self.seen <= p.warmup;
 
         // 1. Seasonal adjustment, when a profile explains the series.
-        let elapsed = time.saturating_sub(self.start);
         let level = self.raw.mean;
         let expected_day = self.daily.at(time, level);
         let expected_week = self.weekly.at(time, level);
-        let (mut season, mut shape) = (None, 0.0);
-        let mut best = p.seasonal * self.raw.var;
-        if elapsed > 2 * 86_400 && self.daily.err.var < best {
-            (season, shape, best) = (
-                Some(Explanation::BrokenDailyPattern),
-                self.daily.shape(time),
-                self.daily.err.var,
-            );
-        }
-        if elapsed > 14 * 86_400 && self.weekly.err.var < best {
-            (season, shape) = (
-                Some(Explanation::BrokenWeeklyPattern),
-                self.weekly.shape(time),
-            );
-        }
+        let (season, shape) = self.season(time);
         let y = x - shape;
 
         // 2. Surprises against the expectations before this sample.
@@ -383,7 +445,11 @@ impl Detector {
             // mean, and one beyond ±3 on each side.
             let u = (y - self.reference.mean) / self.reference.var.sqrt().max(floor);
             let bin = (u / 0.6 + (BINS / 2) as f64).clamp(0.0, (BINS - 1) as f64) as usize;
-            self.reference.update(y, p.long);
+            // Clipped, so one spike does not widen every bin (which made
+            // the usual samples after it look like a new distribution).
+            let reach = 6.0 * self.reference.var.sqrt().max(floor);
+            let m = self.reference.mean;
+            self.reference.update(y.clamp(m - reach, m + reach), p.long);
             let mut d = 0.0f32;
             for k in 0..BINS {
                 let hit = if k == bin { 1.0 } else { 0.0 };

@@ -8,11 +8,21 @@
 //!   bytes per series, no look-ahead) giving a score in [0, 1] and what
 //!   was unusual;
 //! - [`forecast`]: time to threshold for a gauge with a confidence band,
-//!   seasonal-aware and robust to level shifts.
+//!   seasonal-aware and robust to level shifts;
+//! - [`chart`]: what a metric chart draws from both (the expected range,
+//!   anomalies, the projection with its band);
+//! - [`peers`]: fleet baselines, each device against its peer group;
+//! - [`capacity`]: which series reach a level within a horizon;
+//! - [`logs`]: log lines mined into templates online, and a new template's
+//!   burst across devices as one signal.
 
+pub mod capacity;
+pub mod chart;
 pub mod detector;
 pub mod forecast;
+pub mod logs;
 pub mod nab;
+pub mod peers;
 
 /// What can go wrong scoring or reading a corpus.
 #[derive(Debug, thiserror::Error, PartialEq)]

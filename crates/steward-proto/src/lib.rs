@@ -12,6 +12,7 @@
 mod backup;
 mod inventory;
 pub mod jobs;
+pub mod logs;
 pub mod validate;
 pub mod version;
 
@@ -71,6 +72,8 @@ pub enum AgentMessage {
     Checks(CheckRuns),
     /// The current outcome of each backup job the agent watches.
     Backups(BackupReport),
+    /// Templates mined from the lines of a `--log-match` rule.
+    LogPatterns(logs::LogPatternReport),
     /// Asks for a new certificate for this device (credential rotation);
     /// the private key of the CSR never leaves the agent.
     Renew {

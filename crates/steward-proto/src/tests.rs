@@ -11,6 +11,7 @@ fn check(frame: &str, expect: &str) {
         Ok(AgentMessage::Renew { .. }) => "renew".to_string(),
         Ok(AgentMessage::Checks(c)) => format!("checks {}", c.runs.len()),
         Ok(AgentMessage::Backups(b)) => format!("backups {}", b.jobs.len()),
+        Ok(AgentMessage::LogPatterns(r)) => format!("log patterns {}", r.patterns.len()),
         Ok(AgentMessage::RunStarted { .. }) => "run started".to_string(),
         Ok(AgentMessage::RunOutput { .. }) => "run output".to_string(),
         Ok(AgentMessage::RunResult(r)) => format!("run result {}", r.status.as_str()),
@@ -365,4 +366,32 @@ fn metric_values_round_trip_exactly() {
         let again = AgentMessage::decode(&encode(&message), &Limits::default()).unwrap();
         assert_eq!(again, message, "{value:e}");
     }
+}
+
+#[test]
+fn log_pattern_reports_are_bounded() {
+    let report = |rule: &str, template: &str, examples: usize| {
+        let examples: Vec<String> = (0..examples).map(|i| format!("line {i}")).collect();
+        serde_json::json!({ "type": "log_patterns", "rule": rule, "patterns": [{ "template": template, "count": 2, "examples": examples }] }).to_string()
+    };
+    check(&report("errors", "disk <*> failed", 3), "log patterns 1");
+    check(&report("Errors!", "x", 0), "invalid log_patterns.rule");
+    check(&report("errors", " ", 0), "invalid log_patterns.template");
+    check(
+        &report("errors", &"x".repeat(513), 0),
+        "invalid log_patterns.template",
+    );
+    check(
+        &report("errors", "bell \u{7}", 0),
+        "invalid log_patterns.template",
+    );
+    check(&report("errors", "x", 4), "invalid log_patterns.examples");
+    let many: Vec<serde_json::Value> = (0..101)
+        .map(|i| serde_json::json!({ "template": format!("t{i}"), "count": 1 }))
+        .collect();
+    check(
+        &serde_json::json!({ "type": "log_patterns", "rule": "errors", "patterns": many })
+            .to_string(),
+        "invalid log_patterns.patterns",
+    );
 }

@@ -110,6 +110,7 @@ impl Validate for AgentMessage {
                 Ok(())
             }
             AgentMessage::Backups(report) => report.validate(limits),
+            AgentMessage::LogPatterns(report) => report.validate(limits),
             AgentMessage::RunStarted { run_id, .. } => run_id_ok(run_id),
             AgentMessage::RunOutput { run_id, data, .. } => {
                 run_id_ok(run_id)?;

@@ -495,6 +495,38 @@ impl Alerting {
         self.emit(meta.org, changes);
     }
 
+    /// Reported log templates the log pattern monitors could not follow.
+    pub fn log_templates_dropped(&self) -> u64 {
+        self.engine().log_templates_dropped()
+    }
+
+    /// The device reported the log templates of one of its rules.
+    pub async fn on_log_patterns(
+        &self,
+        device: Uuid,
+        report: &steward_proto::logs::LogPatternReport,
+    ) {
+        let Some(meta) = self.meta(device).await else {
+            return;
+        };
+        let seen: Vec<steward_alert::engine::SeenPattern> = report
+            .patterns
+            .iter()
+            .map(|p| steward_alert::engine::SeenPattern {
+                template: p.template.clone(),
+                example: p.examples.first().cloned().unwrap_or_default(),
+            })
+            .collect();
+        let changes = self.engine().on_log_patterns(
+            &meta.target,
+            &meta.org.to_string(),
+            &report.rule,
+            &seen,
+            now_ms(),
+        );
+        self.emit(meta.org, changes);
+    }
+
     pub async fn on_status(&self, device: Uuid, online: bool) {
         {
             let mut noise = self.noise.lock().unwrap_or_else(|p| p.into_inner());

@@ -458,6 +458,13 @@ async fn handle(
             crate::backups::on_report(state, device, report).await;
             Ok(None)
         }
+        AgentMessage::LogPatterns(report) => {
+            if report.dropped > 0 {
+                tracing::debug!(device = %device.id, rule = %report.rule, dropped = report.dropped, "The agent's log template miner is full; lines beyond it are counted, not mined.");
+            }
+            state.alerting.on_log_patterns(device.id, &report).await;
+            Ok(None)
+        }
         AgentMessage::Renew { csr_pem } => {
             steward_pki::check_csr(&csr_pem).map_err(|e| ProtoError::Invalid {
                 field: "csr_pem",

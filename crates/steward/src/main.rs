@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod devices;
 mod incidents;
+mod intel;
 mod local;
 mod monitors;
 mod names;
@@ -196,6 +197,19 @@ enum Command {
         device: Option<String>,
         #[arg(long, default_value = "30d")]
         since: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Filesystems and memory forecast to reach 90 % within a horizon.
+    Capacity {
+        /// 7d, 30d or 90d.
+        #[arg(long, default_value = "30d")]
+        within: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Devices far from their peers (same tag or OS).
+    Outliers {
         #[arg(long)]
         json: bool,
     },
@@ -473,6 +487,8 @@ async fn run(cli: Cli) -> Result<()> {
             since,
             json,
         } => backups::run(&remote, device.as_deref(), &since, json).await,
+        Command::Capacity { within, json } => intel::capacity(&remote, &within, json).await,
+        Command::Outliers { json } => intel::outliers(&remote, json).await,
         Command::EnrollToken { command } => {
             let client = Client::new(&remote)?;
             match command {

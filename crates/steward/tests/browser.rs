@@ -381,3 +381,109 @@ async fn the_console_works_in_firefox() {
         );
     });
 }
+
+/// The device's health charts show the anomaly band and the forecast's
+/// projection (e2e/browser/intel.mjs, chromium): a device speaking the
+/// agent protocol sends eight hours of minute samples (back-dated): CPU
+/// around 20 % with a jump to 85 % an hour ago, and a filesystem filling
+/// at 2 points an hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charts_show_anomaly_bands_and_forecast_projections() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    if !Engine::Chromium.available() {
+        return;
+    }
+    steward_pki::install_default_provider();
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let token = tokio::task::block_in_place(|| server.enroll_token(1));
+    let dir = root.path().join("agent");
+    let device = steward_agent::enroll::enroll(&dir, &token, Some("charted".into()))
+        .await
+        .unwrap();
+    let state = steward_agent::state::AgentState::load(&dir).unwrap();
+    let identity = std::sync::Arc::new(
+        steward_pki::client_config(&state.ca_pem, Some(&state.identity)).unwrap(),
+    );
+    let mut socket =
+        steward_agent::transport::open(&server.url(), steward_proto::AGENT_WS_PATH, identity)
+            .await
+            .unwrap();
+    let hello = steward_proto::AgentMessage::Hello(steward_proto::Hello {
+        protocol_version: steward_proto::PROTOCOL_VERSION,
+        agent_version: "x".into(),
+        refuses: Vec::new(),
+    });
+    socket
+        .send(Message::text(steward_proto::encode(&hello)))
+        .await
+        .unwrap();
+    let minute = 60_000i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let noise = |i: i64| {
+        let x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
+        x as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    let round = |v: f64| (v * 10_000.0).round() / 10_000.0;
+    for m in 0..480i64 {
+        let cpu = if m >= 420 { 0.85 } else { 0.20 } + 0.02 * noise(m);
+        let disk = 0.50 + 0.02 * m as f64 / 60.0 + 0.002 * noise(m + 1000);
+        let point = |name: &str, labels: &[(&str, &str)], value: f64| steward_proto::Point {
+            name: name.into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            value: round(value),
+        };
+        let batch = steward_proto::AgentMessage::Metrics(steward_proto::MetricBatch {
+            seq: m as u64 + 1,
+            ts_ms: now - (479 - m) * minute,
+            points: vec![
+                point("system.cpu.utilization", &[], cpu),
+                point(
+                    "system.filesystem.utilization",
+                    &[("mountpoint", "/")],
+                    disk,
+                ),
+            ],
+        });
+        socket
+            .send(Message::text(steward_proto::encode(&batch)))
+            .await
+            .unwrap();
+        // Each batch acknowledged before the next (the agent's window).
+        loop {
+            let Some(Ok(Message::Text(text))) = socket.next().await else {
+                panic!("the server closed the socket");
+            };
+            if text.contains("\"ack\"") && text.contains(&format!("\"seq\":{}", m + 1)) {
+                break;
+            }
+            assert!(!text.contains("\"error\""), "{text}");
+        }
+    }
+    tokio::task::block_in_place(|| {
+        let dir = browser_dir().join("screenshots");
+        let url = format!("{}/", server.url());
+        eprintln!(
+            "{}",
+            node(
+                "intel.mjs",
+                &[
+                    &url,
+                    "admin",
+                    ADMIN_PASSWORD,
+                    dir.to_str().unwrap(),
+                    &device
+                ],
+            )
+        );
+        assert!(dir.join("intel-charts.png").exists(), "no intel-charts.png");
+    });
+    drop(socket);
+}

@@ -349,6 +349,17 @@ async fn answers_match_the_openapi_document() {
         )
         .await;
     assert!(series.is_array(), "{series}");
+    let insight = c
+        .get(
+            "/api/v1/devices/{id}/metrics/{name}/insight",
+            &format!("{at}/metrics/system.cpu.utilization/insight?since=1h"),
+        )
+        .await;
+    assert!(insight.is_array(), "{insight}");
+    c.get("/api/v1/fleet/outliers", "/api/v1/fleet/outliers")
+        .await;
+    c.get("/api/v1/capacity", "/api/v1/capacity?within=90d")
+        .await;
     c.patch(one, &at, json!({ "name": "web-01b" })).await;
     c.post(
         "/api/v1/devices/tags",

@@ -43,6 +43,8 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/devices/{id}/runs"), "devices.view"),
         (("GET", "/api/v1/fleet/devices"), "devices.view"),
         (("GET", "/api/v1/fleet/summary"), "devices.view"),
+        (("GET", "/api/v1/fleet/outliers"), "devices.view"),
+        (("GET", "/api/v1/capacity"), "devices.view"),
         (("POST", "/api/v1/devices/tags"), "devices.manage"),
         (
             ("GET", "/api/v1/devices/{id}/status-history"),
@@ -61,6 +63,10 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("POST", "/api/v1/patching/holds"), "devices.manage"),
         (
             ("GET", "/api/v1/devices/{id}/metrics/{name}"),
+            "devices.view",
+        ),
+        (
+            ("GET", "/api/v1/devices/{id}/metrics/{name}/insight"),
             "devices.view",
         ),
         (("POST", "/api/v1/devices/{id}/revoke"), "devices.manage"),

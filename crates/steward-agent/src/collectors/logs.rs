@@ -3,18 +3,43 @@
 //! `log.match.count{rule}` (this interval) and `log.match.count_5m{rule}`
 //! (the last five minutes). Only lines written after the agent started are
 //! counted; a rotated or truncated file is followed from its start.
+//!
+//! The matching lines are also mined into templates (their values masked,
+//! `steward_intel::logs::Miner`, at most [`MAX_TEMPLATES`] a rule, lines
+//! beyond counted as dropped); the templates seen since the last report go
+//! to the server as a `log_patterns` message, with a few example lines.
 
 use super::labelled;
+use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
+use steward_intel::logs::{Mined, Miner};
 use steward_proto::Point;
+use steward_proto::logs::{
+    LogPattern, LogPatternReport, MAX_EXAMPLES, MAX_PATTERN_TEXT, MAX_PATTERNS,
+};
+
+/// At most [`MAX_PATTERN_TEXT`] bytes of `text`, control characters as
+/// spaces (what the server accepts).
+fn printable(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if out.len() + c.len_utf8() > MAX_PATTERN_TEXT {
+            break;
+        }
+        out.push(if c.is_control() && c != '\t' { ' ' } else { c });
+    }
+    out
+}
 
 /// Most bytes read from one file per cycle.
 const MAX_READ: u64 = 4 * 1024 * 1024;
 const WINDOW: Duration = Duration::from_secs(300);
+/// Templates a rule keeps.
+pub const MAX_TEMPLATES: usize = 200;
 
 #[derive(Debug)]
 pub struct LogRule {
@@ -25,6 +50,9 @@ pub struct LogRule {
     inode: u64,
     partial: String,
     recent: VecDeque<(Instant, u64)>,
+    miner: Miner,
+    /// Templates seen since the last report: lines and examples.
+    touched: BTreeMap<u32, (u64, Vec<String>)>,
 }
 
 impl Clone for LogRule {
@@ -37,6 +65,8 @@ impl Clone for LogRule {
             inode: 0,
             partial: String::new(),
             recent: VecDeque::new(),
+            miner: Miner::new(MAX_TEMPLATES),
+            touched: BTreeMap::new(),
         }
     }
 }
@@ -61,6 +91,8 @@ pub fn parse(spec: &str) -> Result<LogRule, String> {
         inode: 0,
         partial: String::new(),
         recent: VecDeque::new(),
+        miner: Miner::new(MAX_TEMPLATES),
+        touched: BTreeMap::new(),
     })
 }
 
@@ -96,14 +128,55 @@ impl LogRule {
         let mut count = 0;
         while let Some(end) = self.partial.find('\n') {
             let line: String = self.partial.drain(..=end).collect();
-            if self.pattern.is_match(line.trim_end()) {
+            let line = line.trim_end();
+            if self.pattern.is_match(line) {
                 count += 1;
+                self.mine(line);
             }
         }
         if self.partial.len() > 64 * 1024 {
             self.partial.clear(); // a "line" this long is not a log line
         }
         count
+    }
+
+    fn mine(&mut self, line: &str) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        if let Mined::Template { id, .. } = self.miner.add(line, now) {
+            let (count, examples) = self.touched.entry(id).or_default();
+            *count += 1;
+            if examples.len() < MAX_EXAMPLES {
+                examples.push(printable(line));
+            }
+        }
+    }
+
+    /// The templates whose lines came since the last report (at most
+    /// [`MAX_PATTERNS`]; the rest wait for the next), or None.
+    pub fn take_patterns(&mut self) -> Option<LogPatternReport> {
+        if self.touched.is_empty() {
+            return None;
+        }
+        let ids: Vec<u32> = self.touched.keys().take(MAX_PATTERNS).copied().collect();
+        let patterns = ids
+            .into_iter()
+            .filter_map(|id| {
+                let (count, examples) = self.touched.remove(&id)?;
+                let template = printable(&self.miner.template(id)?.text());
+                Some(LogPattern {
+                    template,
+                    count,
+                    examples,
+                })
+            })
+            .collect();
+        Some(LogPatternReport {
+            rule: self.name.clone(),
+            patterns,
+            dropped: self.miner.dropped(),
+        })
     }
 
     pub fn collect(&mut self, now: Instant, out: &mut Vec<Point>) {
@@ -167,6 +240,46 @@ mod tests {
             (1.0, 1.0),
             "the old window expired"
         );
+    }
+
+    #[test]
+    fn matching_lines_are_mined_into_reported_templates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kern.log");
+        std::fs::write(&path, "").unwrap();
+        let mut rule = parse(&format!("errors={}=error", path.display())).unwrap();
+        let now = Instant::now();
+        rule.collect(now, &mut Vec::new());
+        assert_eq!(rule.take_patterns(), None, "nothing yet");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        for disk in ["sda1", "sdb2", "sdc3", "sdd4"] {
+            writeln!(f, "kernel: EXT4-fs error (device {disk}): bad block").unwrap();
+        }
+        writeln!(f, "nfs: server 10.0.0.1 not responding, an error\u{7}").unwrap();
+        writeln!(f, "all is well").unwrap();
+        rule.collect(now, &mut Vec::new());
+        let report = rule.take_patterns().expect("a report");
+        assert_eq!(report.rule, "errors");
+        assert_eq!(report.dropped, 0);
+        let ext4 = &report.patterns[0];
+        assert_eq!(ext4.template, "kernel: EXT4-fs error (device <*> bad block");
+        assert_eq!(ext4.count, 4);
+        assert_eq!(ext4.examples.len(), MAX_EXAMPLES);
+        assert_eq!(
+            ext4.examples[0],
+            "kernel: EXT4-fs error (device sda1): bad block"
+        );
+        assert_eq!(report.patterns.len(), 2);
+        assert!(!report.patterns[1].examples[0].contains('\u{7}'));
+        let message = steward_proto::AgentMessage::LogPatterns(report);
+        let frame = steward_proto::encode(&message);
+        assert!(steward_proto::AgentMessage::decode(&frame, &Default::default()).is_ok());
+        // Reported once: nothing new, nothing to report.
+        rule.collect(now, &mut Vec::new());
+        assert_eq!(rule.take_patterns(), None);
     }
 
     #[test]

@@ -74,6 +74,14 @@ pub fn collect_metrics(host: &mut Host) -> Vec<Point> {
     out
 }
 
+/// The log templates each rule mined since the last call.
+pub fn take_log_patterns(host: &mut Host) -> Vec<steward_proto::logs::LogPatternReport> {
+    host.log_rules
+        .iter_mut()
+        .filter_map(logs::LogRule::take_patterns)
+        .collect()
+}
+
 pub(crate) fn point(name: &str, value: f64) -> Point {
     Point {
         name: name.into(),

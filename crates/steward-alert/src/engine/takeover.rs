@@ -28,6 +28,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// rest of its trend from new samples (its alert stands meanwhile).
 pub const MAX_REPLAY_MS: Millis = 3_600_000;
 
+/// The history replayed for an anomaly monitor: six hours (360 samples at
+/// the agent's default minute) rebuild its detector's sense of usual; a
+/// daily or weekly pattern is learnt again from new samples. An alert
+/// taken over stands while the rebuilt detector is still learning.
+pub const ANOMALY_REPLAY_MS: Millis = 6 * 3_600_000;
+
 /// An alert the store holds open for the device.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeldAlert {
@@ -68,17 +74,27 @@ impl Engine {
             let reach = match &monitor.spec {
                 MonitorSpec::Threshold { threshold, .. } => threshold.for_ms,
                 MonitorSpec::Forecast { window_ms, .. } => *window_ms,
-                MonitorSpec::Offline | MonitorSpec::Check { .. } => continue,
+                // The detector learns what is usual from a few hours.
+                MonitorSpec::Anomaly { .. } => ANOMALY_REPLAY_MS,
+                MonitorSpec::Offline
+                | MonitorSpec::Check { .. }
+                | MonitorSpec::LogPattern { .. } => {
+                    continue;
+                }
             };
             if let Some((metric, _)) = monitor.metric() {
                 metrics.insert(metric.to_string());
             }
             // A margin of a few sample intervals before the duration.
-            lookback = lookback.max(reach.saturating_add(5 * 60_000));
+            let reach = match monitor.spec {
+                MonitorSpec::Anomaly { .. } => reach,
+                _ => reach.saturating_add(5 * 60_000).min(MAX_REPLAY_MS),
+            };
+            lookback = lookback.max(reach);
         }
         ReplayPlan {
             metrics: metrics.into_iter().collect(),
-            lookback_ms: lookback.min(MAX_REPLAY_MS),
+            lookback_ms: lookback,
         }
     }
 
@@ -112,8 +128,13 @@ impl Engine {
                 MonitorSpec::Threshold { .. } | MonitorSpec::Check { .. } => {
                     series.threshold = ThresholdState::held(alert.severity, alert.since);
                 }
+                MonitorSpec::Anomaly { .. } => {
+                    series.threshold = ThresholdState::held(alert.severity, alert.since);
+                    series.held = true;
+                    series.held_since = alert.since;
+                }
                 MonitorSpec::Forecast { .. } => series.held = true,
-                MonitorSpec::Offline => {}
+                MonitorSpec::Offline | MonitorSpec::LogPattern { .. } => {}
             }
             self.series.insert(alert.key.clone(), series);
             stored.insert(alert.key.clone(), alert.severity);

@@ -175,3 +175,68 @@ fn bad_input_neither_panics_nor_leaves_the_range() {
     let tiny: Vec<_> = (0..3000).map(|i| (t(i), 1e-300 * (i % 5) as f64)).collect();
     check_sane(&tiny);
 }
+
+/// The expected range holds nearly all of a usual series' samples, follows
+/// its daily cycle, and leaves a spike outside; none while learning.
+#[test]
+fn the_expected_range_holds_usual_samples_and_not_a_spike() {
+    let points = series(2000, 7, |i, v| if i == 1900 { v + 40.0 } else { v });
+    let mut d = Detector::new(Params::default());
+    assert_eq!(d.expected(START), None);
+    let (mut inside, mut judged) = (0, 0);
+    for (i, &(t, v)) in points.iter().enumerate() {
+        let band = d.expected(t);
+        if i < 100 {
+            assert_eq!(band, None, "row {i}: still learning");
+        }
+        if let Some((low, high)) = band {
+            assert!(low < high, "row {i}: {low}..{high}");
+            if i == 1900 {
+                assert!(v > high, "the spike {v} is outside {low}..{high}");
+            } else if i > 1000 {
+                judged += 1;
+                inside += usize::from((low..=high).contains(&v));
+            }
+        }
+        d.push(t, v);
+    }
+    assert!(inside * 100 >= judged * 98, "{inside} of {judged} inside");
+    // The band follows the daily cycle (±10): its centre at the day's
+    // peak (6:00) sits well above its centre at the trough (18:00).
+    let next_day = START + 7 * 86_400;
+    let centre = |t| d.expected(t).map(|(low, high)| (low + high) / 2.0).unwrap();
+    let (peak, trough) = (centre(next_day + 6 * 3600), centre(next_day + 18 * 3600));
+    assert!(peak - trough > 15.0, "{peak} vs {trough}");
+    let (low, high) = d.expected(next_day).unwrap();
+    assert!(high - low < 25.0, "{low}..{high}");
+}
+
+#[test]
+fn explanations_have_names() {
+    assert_eq!(Explanation::LevelShift.describe(), "level shift");
+    assert_eq!(
+        Explanation::BrokenWeeklyPattern.name(),
+        "broken_weekly_pattern"
+    );
+}
+
+/// A lone spike is one event, over within the hold of 12 samples: the
+/// usual samples after it are not a "new distribution". (The spike used
+/// to widen the histogram's bins, so every usual sample after it fell in
+/// one bin and rarities climbed back to 0.55 for half an hour.)
+#[test]
+fn a_lone_spike_leaves_no_lingering_event() {
+    let mut d = Detector::new(Params::default());
+    for m in 0..500i64 {
+        let x = (m as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
+        let noise = x as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+        let v = if m == 400 { 0.95 } else { 0.20 + 0.02 * noise };
+        let verdict = d.push(m * 60, v);
+        if m > 400 {
+            assert!(verdict.rarity < 0.3, "minute {m}: {verdict:?}");
+        }
+        if m > 400 + 12 {
+            assert_eq!(verdict.explanation, None, "minute {m}: {verdict:?}");
+        }
+    }
+}

@@ -16,6 +16,8 @@ mod events;
 mod fleet;
 mod grants;
 mod incidents;
+mod insight;
+mod intel_fleet;
 mod kpis;
 pub use fleet::spawn_recorder as spawn_fleet_recorder;
 mod jobs;

@@ -127,8 +127,12 @@ async fn build(
 /// makes a monitor that never fires), naming the closest known ones.
 pub fn metric_warning(spec: &MonitorSpec) -> Option<String> {
     let metric = match spec {
-        MonitorSpec::Threshold { metric, .. } | MonitorSpec::Forecast { metric, .. } => metric,
-        MonitorSpec::Offline | MonitorSpec::Check { .. } => return None,
+        MonitorSpec::Threshold { metric, .. }
+        | MonitorSpec::Forecast { metric, .. }
+        | MonitorSpec::Anomaly { metric, .. } => metric,
+        MonitorSpec::Offline | MonitorSpec::Check { .. } | MonitorSpec::LogPattern { .. } => {
+            return None;
+        }
     };
     let known = steward_proto::METRIC_NAMES;
     if known.contains(&metric.as_str()) {

@@ -117,6 +117,12 @@ pub async fn metrics(State(state): State<Arc<AppState>>, caller: Caller) -> Resp
         state.alerting.takeovers.load(Relaxed) as f64,
     );
     metric(
+        "steward_log_templates_dropped_total",
+        "counter",
+        "Log templates agents reported that log pattern monitors could not follow (each monitor follows at most 5,000).",
+        state.alerting.log_templates_dropped() as f64,
+    );
+    metric(
         "steward_notifications_pending",
         "gauge",
         "Notifications queued and not yet delivered, every channel (the outbox).",

@@ -92,6 +92,17 @@ pub(super) fn routes() -> Routes {
         Perm(P::DevicesView),
         fleet::summary,
     )
+    .list(
+        "/api/v1/fleet/outliers",
+        Perm(P::DevicesView),
+        intel_fleet::outliers,
+    )
+    .add(
+        M::GET,
+        "/api/v1/capacity",
+        Perm(P::DevicesView),
+        intel_fleet::capacity,
+    )
     .add(
         M::POST,
         "/api/v1/devices/tags",
@@ -209,6 +220,12 @@ pub(super) fn routes() -> Routes {
         "/api/v1/devices/{id}/metrics/{name}",
         Perm(P::DevicesView),
         devices::metrics,
+    )
+    .add(
+        M::GET,
+        "/api/v1/devices/{id}/metrics/{name}/insight",
+        Perm(P::DevicesView),
+        insight::metric_insight,
     )
     .add(
         M::POST,

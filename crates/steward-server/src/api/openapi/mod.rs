@@ -5,6 +5,7 @@
 
 mod backups;
 mod incidents;
+mod intel;
 mod operations;
 mod patching;
 mod schemas;
@@ -130,6 +131,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
         parameters.extend(query_parameters(route.path));
         parameters.extend(patching::query_parameters(route.path));
         parameters.extend(incidents::query_parameters(route.path));
+        parameters.extend(intel::query_parameters(route.path));
         if route.paged {
             parameters.extend([
                 json!({ "name": "q", "in": "query", "required": false, "description": "Only objects whose name contains this text (any case).", "schema": { "type": "string" } }),
@@ -142,7 +144,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             "operationId": format!("{} {}", route.method, route.path),
             "parameters": parameters,
             "responses": {
-                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).or_else(|| patching::response(method, route.path)).or_else(|| incidents::response(method, route.path)).unwrap_or(json!({})) } } },
+                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).or_else(|| patching::response(method, route.path)).or_else(|| incidents::response(method, route.path)).or_else(|| intel::response(method, route.path)).unwrap_or(json!({})) } } },
                 "4XX": { "description": "Refused", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
             },
         });

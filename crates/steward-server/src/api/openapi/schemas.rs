@@ -333,6 +333,13 @@ fn monitor_spec() -> Value {
             "capacity": number(), "horizon_ms": integer(), "window_ms": integer(),
             "min_points": count(),
         }), &["kind", "metric", "horizon_ms", "window_ms"]),
+        closed(json!({
+            "kind": kind("anomaly"), "metric": string(), "labels": string_map(),
+            "min_score": number(), "for_ms": integer(),
+        }), &["kind", "metric"]),
+        closed(json!({
+            "kind": kind("log_pattern"), "rule": string(), "min_devices": count(), "window_ms": integer(),
+        }), &["kind"]),
         closed(json!({ "kind": kind("offline") }), &["kind"]),
         closed(json!({ "kind": kind("check"), "check": string(), "for_ms": integer() }), &["kind", "check"]),
     ] })

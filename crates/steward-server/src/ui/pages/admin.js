@@ -65,6 +65,7 @@ const METRICS = ["system.cpu.utilization", "system.memory.utilization", "system.
 const KIND_FIELDS = {
   threshold: ["metric", "labels", "direction", "warning", "warning_clear", "critical", "critical_clear", "for_minutes"],
   forecast: ["metric", "labels", "capacity", "horizon_days", "window_hours"],
+  anomaly: ["metric", "labels", "min_score", "for_minutes"],
   offline: [],
   check: ["check"],
   json: ["spec"],
@@ -76,7 +77,7 @@ const KIND_FIELDS = {
 function monitorForm(submit, existing) {
   const f = form([
     { name: "name", label: "Name", required: true, placeholder: "Disk almost full" },
-    { name: "kind", label: "Kind", type: "select", value: "threshold", options: [["threshold", "Threshold: a metric beyond a level for a while"], ["forecast", "Forecast: a metric heading for its capacity"], ["offline", "Offline: the device stopped reporting"], ["check", "Check: a local script check fails"], ["json", "Advanced: the definition as JSON"]] },
+    { name: "kind", label: "Kind", type: "select", value: "threshold", options: [["threshold", "Threshold: a metric beyond a level for a while"], ["forecast", "Forecast: a metric heading for its capacity"], ["anomaly", "Anomaly: a metric unlike its own history"], ["offline", "Offline: the device stopped reporting"], ["check", "Check: a local script check fails"], ["json", "Advanced: the definition as JSON"]] },
     { name: "metric", label: "Metric", value: "system.filesystem.utilization", help: "Ratios (…utilization) take their levels in %" },
     { name: "labels", label: "Only these series", placeholder: "mountpoint=/", help: "Comma-separated name=value; empty: every series of the metric" },
     { name: "direction", label: "Alert when the value is", type: "select", value: "above", options: [["above", "above the level"], ["below", "below the level"]] },
@@ -88,6 +89,7 @@ function monitorForm(submit, existing) {
     { name: "capacity", label: "Capacity", type: "number", value: 100, help: "The level it must not reach (in % for ratios)" },
     { name: "horizon_days", label: "Warn this many days ahead", type: "number", value: 7, min: 0 },
     { name: "window_hours", label: "Trend over the last (hours)", type: "number", value: 24, min: 1 },
+    { name: "min_score", label: "Anomaly score at least", type: "number", value: 0.5, min: 0, max: 1, help: "0.5: one in 100,000; 1: as rare as it gets" },
     { name: "check", label: "Check name", placeholder: "disk", help: "As given to the agent's --check NAME=COMMAND" },
     { name: "spec", label: "Definition (JSON)", type: "textarea", rows: 10, value: JSON.stringify({ kind: "offline" }, null, 2) },
     { name: "tags", label: "Only devices with these tags", help: "Comma-separated; empty: any tag" },
@@ -116,7 +118,7 @@ function fill(f, m) {
   const level = (x) => (x === undefined || x === null ? "" : Math.round(x * ratio * 1e9) / 1e9);
   const t = s.threshold || {};
   set("name", m.name);
-  set("kind", ["threshold", "forecast", "offline", "check"].includes(s.kind) ? s.kind : "json");
+  set("kind", ["threshold", "forecast", "anomaly", "offline", "check"].includes(s.kind) ? s.kind : "json");
   set("metric", s.metric);
   set("labels", Object.entries(s.labels || {}).map(([k, v]) => `${k}=${v}`).join(", "));
   set("direction", t.direction || "above");
@@ -124,7 +126,8 @@ function fill(f, m) {
   set("warning_clear", level(t.warning?.clear));
   set("critical", level(t.critical?.trigger));
   set("critical_clear", level(t.critical?.clear));
-  set("for_minutes", (t.for_ms || 0) / 60000);
+  set("for_minutes", (t.for_ms ?? s.for_ms ?? 0) / 60000);
+  set("min_score", s.min_score ?? 0.5);
   set("capacity", level(s.capacity));
   set("horizon_days", (s.horizon_ms || 604800000) / 86400000);
   set("window_hours", (s.window_ms || 86400000) / 3600000);
@@ -162,6 +165,10 @@ function monitorBody(v) {
       if (v.capacity === undefined) throw new Error("Capacity: required");
       spec = { kind: "forecast", metric: v.metric, labels, capacity: scaled(v.capacity), horizon_ms: Math.round((v.horizon_days ?? 7) * 86400000), window_ms: Math.round((v.window_hours ?? 24) * 3600000) };
       break;
+    case "anomaly":
+      needMetric();
+      spec = { kind: "anomaly", metric: v.metric, labels, min_score: v.min_score ?? 0.5, for_ms: Math.round((v.for_minutes || 0) * 60000) };
+      break;
     case "check":
       if (!v.check) throw new Error("Check name: required");
       spec = { kind: "check", check: v.check };
@@ -186,6 +193,8 @@ function describeSpec(s) {
   switch (s.kind) {
     case "threshold": return `${metric}: ${levels(s.threshold)} for ${Math.round((s.threshold?.for_ms || 0) / 60000)} min`;
     case "forecast": return `${metric} reaching ${value(s.capacity)} within ${Math.round(s.horizon_ms / 86400000 * 10) / 10} days`;
+    case "anomaly": return `${metric} anomalous (score ≥ ${s.min_score ?? 0.5}) for ${Math.round((s.for_ms || 0) / 60000)} min`;
+    case "log_pattern": return `a new log pattern${s.rule ? ` of rule ${s.rule}` : ""} on ${s.min_devices ?? 3} devices within ${Math.round((s.window_ms ?? 3600000) / 60000)} min`;
     case "offline": return "device offline";
     case "check": return `check ${s.check}`;
     default: return JSON.stringify(s);

@@ -19,12 +19,25 @@ export async function render(root, _parts, _params, ctx) {
   const lower = h("div", { class: "columns" });
   root.append(cards, lower);
 
+  // Capacity reads every device's history: at most every ten minutes.
+  let capacityRead = null, capacityAt = 0;
+  const readCapacity = () => {
+    if (!capacityRead || Date.now() - capacityAt > 600000) {
+      capacityAt = Date.now();
+      capacityRead = api("/capacity?within=30d").catch(() => ({ items: [] }));
+    }
+    return capacityRead;
+  };
   async function refresh() {
-    const [summary, open, jobs] = await Promise.all([
+    const [summary, open, jobs, outliers, capacity] = await Promise.all([
       api("/fleet/summary"),
       api("/alerts?state=open"),
       api("/jobs?limit=8").catch(() => []),
+      api("/fleet/outliers?limit=8").catch(() => []),
+      readCapacity(),
     ]);
+    const percent = (v) => `${Math.round(v * 1000) / 10}%`;
+    const days = (ms) => (ms === 0 ? "now" : `${Math.round(ms / 8640000) / 10} days`);
     cards.replaceChildren(...STATS.map((s) => stat(s, summary)));
     lower.replaceChildren(
       h("section", {}, h("h2", {}, "Open alerts"), table([
@@ -39,6 +52,19 @@ export async function render(root, _parts, _params, ctx) {
         { title: "Runs", render: (j) => Object.entries(j.counts || {}).map(([k, v]) => `${v} ${k}`).join(", ") || "–" },
         { title: "Started", render: (j) => timeTag(j.created_at) },
       ], jobs, { empty: "No jobs yet.", onRow: (j) => (location.hash = "#/job/" + j.id) })),
+      h("section", { dataset: { widget: "outliers" } }, h("h2", { title: "Each device against devices of the same tag or OS (at least five): how many robust deviations it sits from their median" }, "Unlike their peers"), table([
+        { title: "Device", render: (o) => link("#/device/" + o.device_id, o.device_name || o.device_id) },
+        { title: "Measure", render: (o) => o.measure },
+        { title: "Value", class: "num", render: (o) => `${percent(o.value)} (peers ${percent(o.peer_median)})` },
+        { title: "Distance", class: "num", render: (o) => o.distance.toFixed(1) },
+        { title: "Peers", render: (o) => `${o.group} (${o.peers})` },
+      ], outliers, { empty: "No device stands out from its peers." })),
+      h("section", { dataset: { widget: "capacity" } }, h("h2", { title: "Filesystems and memory forecast to reach 90 % within 30 days" }, "Reaching 90 % within 30 days"), table([
+        { title: "Device", render: (f) => link("#/device/" + f.device_id, f.device_name || f.device_id) },
+        { title: "What", render: (f) => (f.metric.includes("filesystem") ? `disk ${f.labels.mountpoint || ""}` : "memory") },
+        { title: "In", class: "num", render: (f) => days(f.eta_ms) },
+        { title: "Now", class: "num", render: (f) => percent(f.level) },
+      ], capacity.items.slice(0, 10), { empty: "Nothing forecast to reach 90 % within 30 days." })),
     );
   }
   await refresh();

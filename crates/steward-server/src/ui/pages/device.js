@@ -108,7 +108,26 @@ async function health(body, d, params) {
   const grid = h("div", { class: "charts", id: "charts" });
   body.append(grid);
   const fetchMetric = (name) => api(`/devices/${d.id}/metrics/${name}?since=${range}&points=720`);
-  const [cpu, mem, fs, net] = await Promise.all(["system.cpu.utilization", "system.memory.utilization", "system.filesystem.utilization", "system.network.io"].map(fetchMetric));
+  // The anomaly band and the forecast of a series (none if it fails: the
+  // samples still chart).
+  const fetchInsight = (name) => api(`/devices/${d.id}/metrics/${name}/insight?since=${range}&points=360`).catch(() => []);
+  const [cpu, mem, fs, net, cpuInsight, memInsight, fsInsight] = await Promise.all([
+    ...["system.cpu.utilization", "system.memory.utilization", "system.filesystem.utilization", "system.network.io"].map(fetchMetric),
+    ...["system.cpu.utilization", "system.memory.utilization", "system.filesystem.utilization"].map(fetchInsight)]);
+  // The insight of the chart's first series, and a sentence of it.
+  const insightOf = (insights, first) => insights.find((i) => first && JSON.stringify(i.labels) === JSON.stringify(first.labels));
+  const said = (insight) => {
+    if (!insight) return null;
+    const p = insight.projection;
+    const parts = [];
+    if (p?.time_to_threshold_ms != null) {
+      const days = (ms) => (ms / 86400000).toFixed(1);
+      parts.push(`Reaches ${Math.round(p.threshold * 100)}% in about ${days(p.time_to_threshold_ms)} days` + (p.soonest_ms != null && p.latest_ms != null ? ` (${days(p.soonest_ms)}–${days(p.latest_ms)})` : ""));
+    } else if (p) parts.push(p.growing ? "Growing" : "No growth trend");
+    const last = insight.anomalies[insight.anomalies.length - 1];
+    if (last) parts.push(`${insight.anomalies.length} anomal${insight.anomalies.length === 1 ? "y" : "ies"}, last: ${(last.explanation || "unusual").replaceAll("_", " ")}`);
+    return parts.length ? h("p", { class: "muted", dataset: { insight: "" } }, parts.join(" · ")) : null;
+  };
   const cleanups = [];
   const chart = async (title, series, options) => {
     const box = h("div", { class: "chart", dataset: { chart: title } }, h("h3", {}, title));
@@ -117,11 +136,14 @@ async function health(body, d, params) {
     const plot = h("div");
     box.append(plot);
     cleanups.push(await lineChart(plot, { series, ...options }));
+    const sentence = said(options.insight);
+    if (sentence) box.append(sentence);
+    if (options.insight) box.dataset.bands = String(options.insight.bands.length), box.dataset.projection = String(options.insight.projection?.points.length || 0);
   };
   const percent = { format: (v) => (v * 100).toFixed(0) + "%", max: 1 };
-  await chart("CPU", cpu.map((s) => ({ label: "CPU", samples: s.samples })), percent);
-  await chart("Memory", mem.map((s) => ({ label: "Memory", samples: s.samples })), percent);
-  await chart("Filesystems", fs.map((s) => ({ label: s.labels.mountpoint || "?", samples: s.samples })), percent);
+  await chart("CPU", cpu.map((s) => ({ label: "CPU", samples: s.samples })), { ...percent, insight: insightOf(cpuInsight, cpu[0]) });
+  await chart("Memory", mem.map((s) => ({ label: "Memory", samples: s.samples })), { ...percent, insight: insightOf(memInsight, mem[0]) });
+  await chart("Filesystems", fs.map((s) => ({ label: s.labels.mountpoint || "?", samples: s.samples })), { ...percent, insight: insightOf(fsInsight, fs[0]) });
   const nics = net.filter((s) => s.labels.device !== "lo");
   await chart("Network", nics.map((s) => ({ label: `${s.labels.device} ${s.labels.direction === "receive" ? "in" : "out"}`, samples: rate(s.samples) })), { format: (v) => bytes(v) + "/s" });
   grid.dataset.ready = "true";
