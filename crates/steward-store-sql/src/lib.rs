@@ -31,6 +31,7 @@ mod patching;
 mod people;
 mod postgres;
 mod problems;
+mod runbooks;
 mod sites;
 mod sqlite;
 mod tenancy;

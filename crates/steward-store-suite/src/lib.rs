@@ -19,6 +19,7 @@ mod patch_policies;
 mod patching;
 mod people;
 mod problems;
+mod runbooks;
 mod schedules;
 mod signin;
 mod sites;
@@ -40,6 +41,7 @@ pub use patch_policies::*;
 pub use patching::*;
 pub use people::*;
 pub use problems::*;
+pub use runbooks::*;
 pub use schedules::*;
 pub use signin::*;
 pub use sites::*;
@@ -143,6 +145,8 @@ macro_rules! store_suite {
             incidents_are_edited_under_a_version_within_scope,
             an_alert_joins_one_incident_only,
             problems_are_kept_once_per_signature_and_edited_in_scope,
+            // runbooks.rs
+            runbooks_keep_every_version_within_scope,
             // traps.rs: where SQLite and PostgreSQL part ways
             plain_lists_sort_names_alike,
             device_pages_sort_names_case_insensitively,

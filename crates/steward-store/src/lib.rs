@@ -1,6 +1,6 @@
 //! The `Store` traits: everything the server keeps, one trait per product
 //! concept ([`TenancyStore`], [`PeopleStore`], [`AuditStore`], [`DeviceStore`], [`AlertStore`],
-//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`], [`IncidentStore`], [`ProblemStore`]) and [`Store`], all of
+//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`], [`IncidentStore`], [`ProblemStore`], [`RunbookStore`]) and [`Store`], all of
 //! them; one implementation (`steward-store-sql`) runs them on SQLite
 //! (embedded default) and PostgreSQL (scale-out), and one conformance suite
 //! checks every method on both.
@@ -28,6 +28,7 @@ mod patching;
 mod people;
 mod problems;
 mod records;
+mod runbooks;
 mod tenancy;
 
 pub use alerting::*;
@@ -46,6 +47,7 @@ pub use patching::*;
 pub use people::*;
 pub use problems::*;
 pub use records::*;
+pub use runbooks::*;
 pub use tenancy::*;
 
 use async_trait::async_trait;
@@ -170,6 +172,7 @@ pub trait Store:
     + IncidentStore
     + ProblemStore
     + PatchPolicyStore
+    + RunbookStore
     + Send
     + Sync
     + 'static

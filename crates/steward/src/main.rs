@@ -14,6 +14,7 @@ mod output;
 mod patching;
 mod plan;
 mod quickstart;
+mod runbooks;
 mod users;
 
 use anyhow::Result;
@@ -169,6 +170,11 @@ enum Command {
     Incident {
         #[command(subcommand)]
         command: incidents::IncidentCommand,
+    },
+    /// Runbooks: documented procedures shown on alerts and incidents.
+    Runbook {
+        #[command(subcommand)]
+        command: runbooks::RunbookCommand,
     },
     /// Patch compliance: the share of reporting devices with no security
     /// update pending longer than --days, overall and per site.
@@ -458,6 +464,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Device { command } => devices::run(command, &remote).await,
         Command::Incident { command } => incidents::run(command, &remote).await,
+        Command::Runbook { command } => runbooks::run(command, &remote).await,
         Command::Compliance { days, json } => patching::compliance(&remote, days, json).await,
         Command::Software { name, below, json } => {
             patching::software(&remote, &name, below.as_deref(), json).await

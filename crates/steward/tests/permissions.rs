@@ -173,6 +173,15 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/problems"), "devices.view"),
         (("GET", "/api/v1/problems/{id}"), "devices.view"),
         (("PATCH", "/api/v1/problems/{id}"), "devices.manage"),
+        (("GET", "/api/v1/runbooks"), "devices.view"),
+        (("POST", "/api/v1/runbooks"), "devices.manage"),
+        (("GET", "/api/v1/runbooks/{id}"), "devices.view"),
+        (("PATCH", "/api/v1/runbooks/{id}"), "devices.manage"),
+        (("DELETE", "/api/v1/runbooks/{id}"), "devices.manage"),
+        (("GET", "/api/v1/runbooks/{id}/versions"), "devices.view"),
+        (("GET", "/api/v1/incidents/{id}/runbooks"), "devices.view"),
+        (("POST", "/api/v1/incidents/{id}/runs"), "scripts.run"),
+        (("GET", "/api/v1/reports"), "devices.view"),
         (("GET", "/api/v1/patching/policies/{id}"), "scripts.run"),
         (("PATCH", "/api/v1/patching/policies/{id}"), "scripts.run"),
         (("DELETE", "/api/v1/patching/policies/{id}"), "scripts.run"),
@@ -664,6 +673,10 @@ fn body_for(path: &str, who: &str) -> Value {
         "/api/v1/me/totp/enable" => json!({ "code": "000000" }),
         "/api/v1/tokens" => json!({ "name": "matrix" }),
         "/api/v1/incidents/{id}/notes" => json!({ "text": "matrix" }),
+        "/api/v1/runbooks" => json!({ "title": format!("runbook {unique}") }),
+        "/api/v1/incidents/{id}/runs" => {
+            json!({ "runbook": "00000000-0000-7000-8000-000000000000", "script": "matrix" })
+        }
         "/api/v1/enroll-tokens" => json!({ "site": "hq" }),
         "/api/v1/orgs" => json!({ "name": format!("org-{unique}") }),
         "/api/v1/orgs/{id}/require-totp" => json!({ "require": false }),

@@ -627,6 +627,59 @@ pub(super) fn routes() -> Routes {
         Perm(P::DevicesManage),
         problems::patch_problem,
     )
+    .list(
+        "/api/v1/runbooks",
+        Perm(P::DevicesView),
+        runbooks::list_runbooks,
+    )
+    .add(
+        M::POST,
+        "/api/v1/runbooks",
+        Perm(P::DevicesManage),
+        runbooks::create_runbook,
+    )
+    .add(
+        M::GET,
+        "/api/v1/runbooks/{id}",
+        Perm(P::DevicesView),
+        runbooks::get_runbook,
+    )
+    .add(
+        M::PATCH,
+        "/api/v1/runbooks/{id}",
+        Perm(P::DevicesManage),
+        runbooks::patch_runbook,
+    )
+    .add(
+        M::DELETE,
+        "/api/v1/runbooks/{id}",
+        Perm(P::DevicesManage),
+        runbooks::delete_runbook,
+    )
+    .add(
+        M::GET,
+        "/api/v1/runbooks/{id}/versions",
+        Perm(P::DevicesView),
+        runbooks::runbook_versions,
+    )
+    .add(
+        M::GET,
+        "/api/v1/incidents/{id}/runbooks",
+        Perm(P::DevicesView),
+        runbooks::incident_runbooks,
+    )
+    .add(
+        M::POST,
+        "/api/v1/incidents/{id}/runs",
+        Perm(P::ScriptsRun),
+        runbooks::run_from_incident,
+    )
+    .add(
+        M::GET,
+        "/api/v1/reports",
+        Perm(P::DevicesView),
+        reports::report,
+    )
     .add(
         M::GET,
         "/api/v1/job-keys",

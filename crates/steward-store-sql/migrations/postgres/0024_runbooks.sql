@@ -1,0 +1,22 @@
+-- Runbooks (issue 19): documented procedures in Markdown, org-wide.
+-- Every edit is a new version (runbook_versions keeps them all); the row
+-- holds the current one. What a runbook is attached to and the scripts it
+-- offers are part of its definition (JSON).
+CREATE TABLE runbooks (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    title TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    version BIGINT NOT NULL DEFAULT 1,
+    updated_at BIGINT NOT NULL,
+    updated_by TEXT NOT NULL
+);
+CREATE INDEX runbooks_org ON runbooks(org_id, title);
+CREATE TABLE runbook_versions (
+    runbook_id TEXT NOT NULL REFERENCES runbooks(id) ON DELETE CASCADE,
+    version BIGINT NOT NULL,
+    definition TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    PRIMARY KEY (runbook_id, version)
+);
