@@ -33,6 +33,7 @@ mod postgres;
 mod problems;
 mod runbooks;
 mod sites;
+mod sla;
 mod sqlite;
 mod tenancy;
 pub mod testdb;

@@ -23,6 +23,7 @@ mod runbooks;
 mod schedules;
 mod signin;
 mod sites;
+mod sla;
 mod traps;
 
 pub use alerts::*;
@@ -45,6 +46,7 @@ pub use runbooks::*;
 pub use schedules::*;
 pub use signin::*;
 pub use sites::*;
+pub use sla::*;
 pub use traps::*;
 
 use std::sync::Arc;
@@ -147,6 +149,8 @@ macro_rules! store_suite {
             problems_are_kept_once_per_signature_and_edited_in_scope,
             // runbooks.rs
             runbooks_keep_every_version_within_scope,
+            // sla.rs
+            sla_targets_are_kept_per_priority_and_warnings_claimed_once,
             // traps.rs: where SQLite and PostgreSQL part ways
             plain_lists_sort_names_alike,
             device_pages_sort_names_case_insensitively,

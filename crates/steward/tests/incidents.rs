@@ -572,3 +572,134 @@ async fn a_monthly_report_is_a_pdf_with_its_kpis_and_a_chart() {
         assert!(body.to_string().contains(says), "{query}: {body}");
     }
 }
+
+/// SLA targets per priority, set through the API, warn through the
+/// organisation's channels: an incident past its time to acknowledge and
+/// to resolve is warned about once per threshold, on its timeline, and
+/// audited under the name of who set the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_breaches_are_warned_once_through_the_channels() {
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = server.api();
+    let (url, received) = common::hooks::receiver("0123456789abcdef").await;
+    let (status, body) = api
+        .post(
+            "/api/v1/channels",
+            json!({ "name": "ops", "kind": "webhook", "url": url, "secret": "0123456789abcdef" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, target) = api
+        .post(
+            "/api/v1/sla-targets",
+            json!({ "priority": "p1", "acknowledge_ms": 2000, "resolve_ms": 4000 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{target}");
+    // One per priority; bad targets get a clear error.
+    let (status, body) = api
+        .post("/api/v1/sla-targets", json!({ "priority": "p1" }))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = api
+        .post(
+            "/api/v1/sla-targets",
+            json!({ "priority": "p9", "resolve_ms": 1 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let target_id = target["id"].as_str().unwrap().to_string();
+    let (status, _, body) = api
+        .patch(
+            &format!("/api/v1/sla-targets/{target_id}"),
+            Some(1),
+            json!({ "resolve_ms": 5000 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["version"], 2, "{body}");
+
+    let me = api.get("/api/v1/whoami").await.1["username"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, incident) = api
+        .post(
+            "/api/v1/incidents",
+            json!({ "title": "mail is down", "priority": "p1" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{incident}");
+    let id = incident["id"].as_str().unwrap().to_string();
+    // A p3 incident has no target: never warned.
+    let (_, quiet) = api
+        .post("/api/v1/incidents", json!({ "title": "printer jam" }))
+        .await;
+    let quiet = quiet["id"].as_str().unwrap().to_string();
+
+    let warnings = |threshold: &str| -> usize {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, signed)| {
+                *signed && p["kind"] == "sla" && p["threshold"] == threshold && p["incident_id"] == id.as_str()
+            })
+            .count()
+    };
+    tokio::task::block_in_place(|| {
+        wait_for("both breach warnings", Duration::from_secs(40), || {
+            (warnings("acknowledge.breached") >= 1 && warnings("resolve.breached") >= 1)
+                .then_some(())
+        })
+    });
+    // Another sweep or two: nothing more.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(warnings("acknowledge.breached"), 1);
+    assert_eq!(warnings("resolve.breached"), 1);
+    let sent = received.lock().unwrap().clone();
+    let breach = sent
+        .iter()
+        .find(|(p, _)| p["threshold"] == "resolve.breached")
+        .unwrap();
+    assert_eq!(breach.0["severity"], "critical", "{breach:?}");
+    assert_eq!(breach.0["set_by"], me.as_str(), "{breach:?}");
+    assert!(
+        breach.0["link"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("#/incident/{id}")),
+        "{breach:?}"
+    );
+    assert!(
+        !sent.iter().any(|(p, _)| p["incident_id"] == quiet.as_str()),
+        "{sent:?}"
+    );
+
+    // On the timeline, and audited under the name of who set the target.
+    let (_, worked) = api.get(&format!("/api/v1/incidents/{id}")).await;
+    let sla: Vec<&Value> = worked["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "sla")
+        .collect();
+    assert!(
+        sla.iter()
+            .any(|e| e["body"]["threshold"] == "breached" && e["body"]["target"] == "resolve"),
+        "{worked}"
+    );
+    let (_, audit) = api.get("/api/v1/audit?action=sla.breach").await;
+    let entries = audit["entries"]
+        .as_array()
+        .or(audit.as_array())
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["actor"] == me.as_str() && e["target"] == id.as_str()),
+        "{audit}"
+    );
+}

@@ -692,6 +692,25 @@ async fn answers_match_the_openapi_document() {
     )
     .await;
     c.delete("/api/v1/runbooks/{id}", &runbook_at).await;
+    // An SLA target; the month's report.
+    let target = c
+        .post(
+            "/api/v1/sla-targets",
+            "/api/v1/sla-targets",
+            json!({ "priority": "p2", "acknowledge_ms": 900000 }),
+        )
+        .await;
+    let target_at = format!("/api/v1/sla-targets/{}", id(&target));
+    c.get("/api/v1/sla-targets", "/api/v1/sla-targets").await;
+    c.get("/api/v1/sla-targets/{id}", &target_at).await;
+    c.patch(
+        "/api/v1/sla-targets/{id}",
+        &target_at,
+        json!({ "resolve_ms": 14400000 }),
+    )
+    .await;
+    c.delete("/api/v1/sla-targets/{id}", &target_at).await;
+    c.get("/api/v1/reports", "/api/v1/reports?period=2026-W45").await;
     let schedule = c
         .post(
             "/api/v1/schedules",

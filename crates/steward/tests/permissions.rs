@@ -182,6 +182,11 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/incidents/{id}/runbooks"), "devices.view"),
         (("POST", "/api/v1/incidents/{id}/runs"), "scripts.run"),
         (("GET", "/api/v1/reports"), "devices.view"),
+        (("GET", "/api/v1/sla-targets"), "devices.view"),
+        (("POST", "/api/v1/sla-targets"), "devices.manage"),
+        (("GET", "/api/v1/sla-targets/{id}"), "devices.view"),
+        (("PATCH", "/api/v1/sla-targets/{id}"), "devices.manage"),
+        (("DELETE", "/api/v1/sla-targets/{id}"), "devices.manage"),
         (("GET", "/api/v1/patching/policies/{id}"), "scripts.run"),
         (("PATCH", "/api/v1/patching/policies/{id}"), "scripts.run"),
         (("DELETE", "/api/v1/patching/policies/{id}"), "scripts.run"),
@@ -674,6 +679,7 @@ fn body_for(path: &str, who: &str) -> Value {
         "/api/v1/tokens" => json!({ "name": "matrix" }),
         "/api/v1/incidents/{id}/notes" => json!({ "text": "matrix" }),
         "/api/v1/runbooks" => json!({ "title": format!("runbook {unique}") }),
+        "/api/v1/sla-targets" => json!({ "priority": "p4", "resolve_ms": 86_400_000 }),
         "/api/v1/incidents/{id}/runs" => {
             json!({ "runbook": "00000000-0000-7000-8000-000000000000", "script": "matrix" })
         }

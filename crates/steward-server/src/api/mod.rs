@@ -37,6 +37,7 @@ mod routes;
 mod runbooks;
 mod schedules;
 mod scripts;
+mod sla;
 pub use place::{device_in_scope, org_named, require_installation_wide};
 mod monitors;
 mod ops;

@@ -680,6 +680,35 @@ pub(super) fn routes() -> Routes {
         Perm(P::DevicesView),
         reports::report,
     )
+    .list(
+        "/api/v1/sla-targets",
+        Perm(P::DevicesView),
+        sla::list_sla_targets,
+    )
+    .add(
+        M::POST,
+        "/api/v1/sla-targets",
+        Perm(P::DevicesManage),
+        sla::create_sla_target,
+    )
+    .add(
+        M::GET,
+        "/api/v1/sla-targets/{id}",
+        Perm(P::DevicesView),
+        sla::get_sla_target,
+    )
+    .add(
+        M::PATCH,
+        "/api/v1/sla-targets/{id}",
+        Perm(P::DevicesManage),
+        sla::patch_sla_target,
+    )
+    .add(
+        M::DELETE,
+        "/api/v1/sla-targets/{id}",
+        Perm(P::DevicesManage),
+        sla::delete_sla_target,
+    )
     .add(
         M::GET,
         "/api/v1/job-keys",

@@ -107,6 +107,11 @@ pub fn with_names(mut payload: Value, names: &Names, console: &str) -> Value {
             json!(format!("{console}/#/alerts?state=resolved&alert={alert}"))
         }
         Some(alert) => json!(format!("{console}/#/alerts?alert={alert}")),
+        // An incident's own notification (an SLA warning): the incident.
+        None if payload["incident_id"].is_string() => json!(format!(
+            "{console}/#/incident/{}",
+            payload["incident_id"].as_str().unwrap_or_default()
+        )),
         None => json!(format!("{console}/#/alerts")),
     };
     payload
@@ -211,6 +216,7 @@ mod tests {
                 },
             )]
             .into(),
+            runbooks: vec![],
         }
     }
 

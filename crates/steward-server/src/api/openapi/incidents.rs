@@ -44,7 +44,7 @@ fn timeline_entry() -> Value {
     object(
         json!({
             "at": integer(), "actor": string(),
-            "kind": one_of(&["opened", "note", "status", "edit", "alert", "job"]),
+            "kind": one_of(&["opened", "note", "status", "edit", "alert", "job", "sla"]),
             "body": any(),
         }),
         &["at", "actor", "kind", "body"],
@@ -170,9 +170,31 @@ fn runbook() -> Value {
     )
 }
 
+fn sla_fields() -> Value {
+    object(
+        json!({ "priority": priority(), "acknowledge_ms": nullable(integer()), "resolve_ms": nullable(integer()) }),
+        &["priority", "acknowledge_ms", "resolve_ms"],
+    )
+}
+
+fn sla_target() -> Value {
+    with_fields(
+        extend(
+            sla_fields(),
+            json!({
+                "id": uuid(), "org_id": uuid(), "updated_by": string(),
+                "updated_at": integer(), "version": integer(),
+            }),
+            &["id", "org_id", "updated_by", "updated_at", "version"],
+        ),
+        sla_fields(),
+    )
+}
+
 /// The kinds of object this module adds to `components/schemas`.
 pub fn components() -> Vec<(&'static str, Value)> {
     vec![
+        ("SlaTarget", sla_target()),
         ("Runbook", runbook()),
         ("NewRunbook", new_runbook()),
         ("Problem", problem()),
@@ -295,6 +317,13 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
         ),
         ("GET", "/api/v1/kpis") => kpis(),
         ("GET", "/api/v1/reports") => report(),
+        ("GET", "/api/v1/sla-targets") => array(reference("SlaTarget")),
+        ("POST", "/api/v1/sla-targets")
+        | ("GET", "/api/v1/sla-targets/{id}")
+        | ("PATCH", "/api/v1/sla-targets/{id}") => reference("SlaTarget"),
+        ("DELETE", "/api/v1/sla-targets/{id}") => {
+            object(json!({ "deleted": uuid() }), &["deleted"])
+        }
         ("GET", "/api/v1/problems") => array(reference("Problem")),
         ("GET", "/api/v1/problems/{id}") | ("PATCH", "/api/v1/problems/{id}") => {
             reference("Problem")
@@ -340,6 +369,18 @@ pub fn request(method: &str, path: &str) -> Option<Value> {
             &["text"],
         ),
         ("POST", "/api/v1/runbooks") => reference("NewRunbook"),
+        ("POST", "/api/v1/sla-targets") => {
+            let mut schema = sla_fields();
+            schema["required"] = json!(["priority"]);
+            schema["additionalProperties"] = json!(false);
+            schema["properties"]["org"] = nullable(string());
+            schema
+        }
+        ("PATCH", "/api/v1/sla-targets/{id}") => {
+            let mut fields = optional(&sla_fields());
+            fields["additionalProperties"] = json!(false);
+            fields
+        }
         ("PATCH", "/api/v1/runbooks/{id}") => {
             let mut fields = optional(&runbook_fields());
             fields["additionalProperties"] = json!(false);

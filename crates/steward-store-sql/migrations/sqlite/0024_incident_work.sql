@@ -20,3 +20,23 @@ CREATE TABLE runbook_versions (
     created_by TEXT NOT NULL,
     PRIMARY KEY (runbook_id, version)
 );
+-- SLA targets per organisation and priority, and the warnings sent: the
+-- primary key of sla_warnings is the claim that sends each warning once
+-- per incident and threshold, across replicas.
+CREATE TABLE sla_targets (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    priority TEXT NOT NULL,
+    acknowledge_ms INTEGER,
+    resolve_ms INTEGER,
+    updated_by TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (org_id, priority)
+);
+CREATE TABLE sla_warnings (
+    incident_id TEXT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+    threshold TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (incident_id, threshold)
+);
