@@ -69,7 +69,6 @@ async fn an_alert_opens_an_incident_that_is_worked_to_resolved() {
             "service broken",
             "--offer",
             "restart-service",
-            "--json",
         ])
     });
     let runbook_id = runbook["id"].as_str().unwrap().to_string();
@@ -168,8 +167,7 @@ async fn an_alert_opens_an_incident_that_is_worked_to_resolved() {
 
     // The incident shows the runbook; its script runs from there as the
     // technician, on the incident's device, and goes on the timeline.
-    let shown =
-        tokio::task::block_in_place(|| server.cli_json(&["incident", "runbooks", &id, "--json"]));
+    let shown = tokio::task::block_in_place(|| server.cli_json(&["incident", "runbooks", &id]));
     assert_eq!(shown[0]["id"], runbook_id.as_str(), "{shown}");
     assert_eq!(shown[0]["offers"], json!(["restart-service"]), "{shown}");
     let (status, body) = api
@@ -189,7 +187,6 @@ async fn an_alert_opens_an_incident_that_is_worked_to_resolved() {
             &runbook_id,
             "--script",
             "restart-service",
-            "--json",
         ])
     });
     assert_eq!(ran["job"]["targets"], 1, "{ran}");
@@ -351,7 +348,6 @@ async fn an_alert_opens_an_incident_that_is_worked_to_resolved() {
             "Service broken (v2)",
             "--version",
             "1",
-            "--json",
         ])
     });
     assert_eq!(edited["version"], 2, "{edited}");
@@ -364,9 +360,8 @@ async fn an_alert_opens_an_incident_that_is_worked_to_resolved() {
         )
         .await;
     assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
-    let versions = tokio::task::block_in_place(|| {
-        server.cli_json(&["runbook", "versions", &runbook_id, "--json"])
-    });
+    let versions =
+        tokio::task::block_in_place(|| server.cli_json(&["runbook", "versions", &runbook_id]));
     let titles: Vec<&str> = versions
         .as_array()
         .unwrap()
@@ -559,7 +554,12 @@ async fn a_monthly_report_is_a_pdf_with_its_kpis_and_a_chart() {
             .1,
     )
     .unwrap();
-    assert!(csv.contains("incident_volume,Incidents,\"2 opened, 1 still open at the end\",Incidents opened in the period"), "{csv}");
+    assert!(
+        csv.contains(
+            "incident_volume,Incidents,\"2 opened, 1 still open at the end\",\"Incidents opened in the period"
+        ),
+        "{csv}"
+    );
 
     // Bad periods and formats get a clear error.
     for (query, says) in [
@@ -644,7 +644,10 @@ async fn sla_breaches_are_warned_once_through_the_channels() {
             .unwrap()
             .iter()
             .filter(|(p, signed)| {
-                *signed && p["kind"] == "sla" && p["threshold"] == threshold && p["incident_id"] == id.as_str()
+                *signed
+                    && p["kind"] == "sla"
+                    && p["threshold"] == threshold
+                    && p["incident_id"] == id.as_str()
             })
             .count()
     };

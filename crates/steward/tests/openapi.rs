@@ -710,7 +710,8 @@ async fn answers_match_the_openapi_document() {
     )
     .await;
     c.delete("/api/v1/sla-targets/{id}", &target_at).await;
-    c.get("/api/v1/reports", "/api/v1/reports?period=2026-W45").await;
+    c.get("/api/v1/reports", "/api/v1/reports?period=2026-W45")
+        .await;
     let schedule = c
         .post(
             "/api/v1/schedules",
