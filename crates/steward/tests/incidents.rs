@@ -561,6 +561,23 @@ async fn a_monthly_report_is_a_pdf_with_its_kpis_and_a_chart() {
         "{csv}"
     );
 
+    // The CLI: the figures as JSON, the PDF as a file.
+    let shown = tokio::task::block_in_place(|| server.cli_json(&["report", "--period", &month]));
+    assert_eq!(shown["period"], month.as_str(), "{shown}");
+    let out = dir.join("cli.pdf");
+    tokio::task::block_in_place(|| {
+        server.cli(&[
+            "report",
+            "--period",
+            &month,
+            "--format",
+            "pdf",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    });
+    assert!(std::fs::read(&out).unwrap().starts_with(b"%PDF-"));
+
     // Bad periods and formats get a clear error.
     for (query, says) in [
         ("period=2026-13", "a period is"),
@@ -620,6 +637,8 @@ async fn sla_breaches_are_warned_once_through_the_channels() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["version"], 2, "{body}");
 
+    let listed = tokio::task::block_in_place(|| server.cli_json(&["sla", "list"]));
+    assert_eq!(listed[0]["resolve_ms"], 5000, "{listed}");
     let me = api.get("/api/v1/whoami").await.1["username"]
         .as_str()
         .unwrap()
