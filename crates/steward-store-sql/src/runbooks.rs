@@ -47,13 +47,16 @@ impl RunbookStore for SqlStore {
     async fn save_runbook_version(
         &self,
         scope: &Scope,
-        id: Uuid,
-        title: &str,
-        definition: &serde_json::Value,
-        by: &str,
-        at: i64,
+        r: &RunbookRecord,
         expected: Option<i64>,
     ) -> Result<i64> {
+        let (id, title, definition, by, at) = (
+            r.id,
+            r.title.as_str(),
+            &r.definition,
+            r.updated_by.as_str(),
+            r.updated_at,
+        );
         let condition = self.in_scope(1, "org_id", None);
         let mut tx = self.db.begin().await.map_err(backend)?;
         let text = definition.to_string();

@@ -42,15 +42,18 @@ pub async fn runbooks_keep_every_version_within_scope(store: Arc<dyn Store>) {
     ));
 
     // An edit is a new version; the old one stays readable.
+    let edit = |title: &str, definition: &serde_json::Value, by: &str, at: i64| RunbookRecord {
+        title: title.into(),
+        definition: definition.clone(),
+        updated_by: by.into(),
+        updated_at: at,
+        ..runbook.clone()
+    };
     let second = serde_json::json!({ "title": "Disk almost full", "body": "1. clean /var/log" });
     let version = store
         .save_runbook_version(
             &scope,
-            runbook.id,
-            "Disk almost full",
-            &second,
-            "bob",
-            2_000,
+            &edit("Disk almost full", &second, "bob", 2_000),
             Some(1),
         )
         .await
@@ -59,13 +62,13 @@ pub async fn runbooks_keep_every_version_within_scope(store: Arc<dyn Store>) {
     // A save over the version read before is refused, naming the current.
     assert!(matches!(
         store
-            .save_runbook_version(&scope, runbook.id, "x", &first, "carol", 3_000, Some(1))
+            .save_runbook_version(&scope, &edit("x", &first, "carol", 3_000), Some(1))
             .await,
         Err(StoreError::Stale(2))
     ));
     assert!(matches!(
         store
-            .save_runbook_version(&theirs, runbook.id, "x", &first, "mallory", 3_000, None)
+            .save_runbook_version(&theirs, &edit("x", &first, "mallory", 3_000), None)
             .await,
         Err(StoreError::NotFound)
     ));

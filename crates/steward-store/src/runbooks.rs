@@ -35,18 +35,14 @@ pub struct RunbookVersion {
 pub trait RunbookStore: Send + Sync {
     /// Stores a new runbook (version 1) and its first version.
     async fn create_runbook(&self, runbook: &RunbookRecord) -> Result<()>;
-    /// Saves the next version of a runbook in scope: its title and
-    /// definition replaced, the version kept beside the old ones; returns
-    /// the new version ([`crate::StoreError::Stale`] when `expected` is not
-    /// the stored one).
+    /// Saves the next version of the runbook `runbook.id` in scope: its
+    /// title, definition, editor and time replaced, the version kept beside
+    /// the old ones; returns the new version ([`crate::StoreError::Stale`]
+    /// when `expected` is not the stored one).
     async fn save_runbook_version(
         &self,
         scope: &Scope,
-        id: Uuid,
-        title: &str,
-        definition: &serde_json::Value,
-        by: &str,
-        at: i64,
+        runbook: &RunbookRecord,
         expected: Option<i64>,
     ) -> Result<i64>;
     /// Runbooks in scope, by title.

@@ -153,30 +153,21 @@ pub async fn patch_runbook(
     let runbook: Runbook = read_as(overlay(before.clone(), patch)?, "runbook")?;
     let runbook = check(&state, current.org_id, runbook).await?;
     let defined = serde_json::to_value(&runbook).unwrap_or_default();
-    let now = crate::now_ms();
-    let version = state
-        .store
-        .save_runbook_version(
-            &caller.scope,
-            id,
-            &runbook.title,
-            &defined,
-            &caller.principal.username,
-            now,
-            // Without If-Match, still no lost update: the version just read.
-            expected.or(Some(current.version)),
-        )
-        .await?;
-    caller.changed(before, defined.clone());
-    let saved = RunbookRecord {
+    let expected = expected.or(Some(current.version));
+    let mut saved = RunbookRecord {
         title: runbook.title,
-        definition: defined,
-        version,
-        updated_at: now,
+        definition: defined.clone(),
+        updated_at: crate::now_ms(),
         updated_by: caller.principal.username.clone(),
         ..current
     };
-    Ok(tagged(version, answer(&saved)))
+    // Without If-Match, still no lost update: the version just read.
+    saved.version = state
+        .store
+        .save_runbook_version(&caller.scope, &saved, expected)
+        .await?;
+    caller.changed(before, defined);
+    Ok(tagged(saved.version, answer(&saved)))
 }
 
 pub async fn delete_runbook(

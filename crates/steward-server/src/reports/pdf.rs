@@ -116,8 +116,7 @@ impl Page {
             .iter()
             .filter_map(|v| v.1)
             .fold(1.0f64, f64::min)
-            .min(0.99)
-            .max(0.0);
+            .clamp(0.0, 0.99);
         self.text(
             x - 30.0,
             y - 3.0,
