@@ -86,15 +86,33 @@ await walk(browser, "console", outDir, async (step, errors) => {
   await page.waitForSelector("#alert-detail .events li >> text=acknowledged");
   await shot(page, "alerts");
 
+  step("a runbook in Markdown: written in its form, shown as elements, its markup as text");
+  await page.goto(url + "#/runbooks");
+  await page.click("button[data-action=new-runbook]");
+  await page.fill("dialog input[name=title]", "Uptime alert");
+  await page.fill("dialog textarea[name=body]", "# Steps\n1. Run **e2e-fix**\n2. Read <b>the logs</b> and <img src=x onerror=alert(1)>");
+  await page.fill("dialog input[name=alert_kinds]", "threshold");
+  await page.fill("dialog input[name=offers]", "e2e-fix");
+  await page.click("dialog button[type=submit]");
+  await page.waitForSelector("#runbook .markdown strong >> text=e2e-fix");
+  if (await page.$("#runbook .markdown b, #runbook .markdown img")) throw new Error("runbook markup became elements");
+  await page.waitForSelector("#runbook .markdown >> text=<b>the logs</b>");
+  await shot(page, "runbook");
+
   step("incidents: the critical alerts opened them; one noted, acknowledged and resolved");
   await page.goto(url + "#/incidents");
   await page.waitForSelector("#kpis [data-kpi=incident_volume]");
+  await page.waitForSelector("#kpi-trends [data-trend=incident_volume] svg.spark");
+  await page.waitForSelector("#report-downloads a >> text=PDF");
   await page.waitForSelector("#incidents tbody tr.clickable");
   await page.click("#incidents tbody tr.clickable >> nth=0 >> td >> nth=1");
   await page.waitForSelector("#incident td >> text=alerting");
   await page.fill("#note-form textarea", "looked at it from the console");
   await page.click("#note-form button[type=submit]");
   await page.waitForSelector("#incident td >> text=looked at it from the console");
+  await page.waitForSelector("#incident-runbooks .markdown strong >> text=e2e-fix");
+  await page.click("#incident-runbooks button[data-action=run-script]");
+  await page.waitForSelector("#incident td >> text=/ran e2e-fix from runbook/");
   if (await page.$("#incident button[data-action=acknowledge]")) {
     await page.click("#incident button[data-action=acknowledge]");
     await page.waitForSelector("#incident td >> text=open → acknowledged");

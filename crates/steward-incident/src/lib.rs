@@ -10,7 +10,11 @@
 //!   and what to do with a problem already on record;
 //! - [`grouping`]: which open incident a new alert joins;
 //! - [`sla`]: an incident's standing against its priority's targets;
-//! - [`status`]: the times an incident's status changes stamp.
+//! - [`status`]: the times an incident's status changes stamp;
+//! - [`report`]: report periods (months, ISO weeks), weekly buckets and
+//!   the CSV form of a report;
+//! - [`runbooks`]: what a runbook holds, which apply to an incident or an
+//!   alert, and a notification's excerpt of one.
 //!
 //! The server stores incidents and problems and calls these; nothing here
 //! reads a clock or a database, so every rule is tested with plain data.
@@ -18,6 +22,8 @@
 pub mod grouping;
 pub mod kpi;
 pub mod problems;
+pub mod report;
+pub mod runbooks;
 pub mod sla;
 pub mod span;
 pub mod status;

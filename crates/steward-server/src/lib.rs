@@ -25,7 +25,9 @@ pub mod jobs;
 pub mod notify;
 pub mod password;
 pub mod problems;
+pub mod reports;
 pub mod revocation;
+pub mod sla;
 pub mod status;
 pub mod throttle;
 pub mod tls;
@@ -247,6 +249,7 @@ async fn start(
     bus::spawn_listener(state.clone(), shutdown_rx.clone());
     spawn_retention(state.clone(), shutdown_rx.clone());
     problems::spawn(state.store.clone(), shutdown_rx.clone());
+    sla::spawn(state.store.clone(), shutdown_rx.clone());
     api::spawn_fleet_recorder(state.clone(), shutdown_rx.clone());
     jobs::start(state.clone(), remediations, shutdown_rx.clone());
     let router = api::router(state.clone());

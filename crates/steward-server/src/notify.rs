@@ -176,6 +176,15 @@ pub fn email_text(payload: &Value) -> (String, String) {
             body.push_str(&format!("  {}\n", d.as_str().unwrap_or("")));
         }
     }
+    // The runbooks attached to this alert (`names.rs`), as text.
+    for runbook in payload["runbooks"].as_array().into_iter().flatten() {
+        let text = |k: &str| runbook[k].as_str().unwrap_or("").to_string();
+        body.push_str(&format!("\nRunbook: {}\n", text("title")));
+        for line in text("excerpt").lines() {
+            body.push_str(&format!("  {line}\n"));
+        }
+        body.push_str(&format!("  {}\n", text("link")));
+    }
     (
         subject
             .chars()

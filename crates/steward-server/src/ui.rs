@@ -26,6 +26,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("app.js", JS, include_bytes!("ui/app.js")),
     ("lib.js", JS, include_bytes!("ui/lib.js")),
     ("charts.js", JS, include_bytes!("ui/charts.js")),
+    ("markdown.js", JS, include_bytes!("ui/markdown.js")),
     ("style.css", CSS, include_bytes!("ui/style.css")),
     (
         "pages/dashboard.js",
@@ -43,6 +44,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "pages/incidents.js",
         JS,
         include_bytes!("ui/pages/incidents.js"),
+    ),
+    (
+        "pages/runbooks.js",
+        JS,
+        include_bytes!("ui/pages/runbooks.js"),
     ),
     (
         "pages/automation.js",

@@ -19,9 +19,11 @@ mod patch_policies;
 mod patching;
 mod people;
 mod problems;
+mod runbooks;
 mod schedules;
 mod signin;
 mod sites;
+mod sla;
 mod traps;
 
 pub use alerts::*;
@@ -40,9 +42,11 @@ pub use patch_policies::*;
 pub use patching::*;
 pub use people::*;
 pub use problems::*;
+pub use runbooks::*;
 pub use schedules::*;
 pub use signin::*;
 pub use sites::*;
+pub use sla::*;
 pub use traps::*;
 
 use std::sync::Arc;
@@ -144,6 +148,10 @@ macro_rules! store_suite {
             incidents_are_edited_under_a_version_within_scope,
             an_alert_joins_one_incident_only,
             problems_are_kept_once_per_signature_and_edited_in_scope,
+            // runbooks.rs
+            runbooks_keep_every_version_within_scope,
+            // sla.rs
+            sla_targets_are_kept_per_priority_and_warnings_claimed_once,
             // traps.rs: where SQLite and PostgreSQL part ways
             plain_lists_sort_names_alike,
             device_pages_sort_names_case_insensitively,

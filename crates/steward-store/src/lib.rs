@@ -1,6 +1,6 @@
 //! The `Store` traits: everything the server keeps, one trait per product
 //! concept ([`TenancyStore`], [`PeopleStore`], [`AuditStore`], [`DeviceStore`], [`AlertStore`],
-//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`], [`IncidentStore`], [`ProblemStore`]) and [`Store`], all of
+//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`], [`IncidentStore`], [`ProblemStore`], [`RunbookStore`], [`SlaStore`]) and [`Store`], all of
 //! them; one implementation (`steward-store-sql`) runs them on SQLite
 //! (embedded default) and PostgreSQL (scale-out), and one conformance suite
 //! checks every method on both.
@@ -28,6 +28,8 @@ mod patching;
 mod people;
 mod problems;
 mod records;
+mod runbooks;
+mod sla;
 mod tenancy;
 
 pub use alerting::*;
@@ -46,6 +48,8 @@ pub use patching::*;
 pub use people::*;
 pub use problems::*;
 pub use records::*;
+pub use runbooks::*;
+pub use sla::*;
 pub use tenancy::*;
 
 use async_trait::async_trait;
@@ -170,6 +174,8 @@ pub trait Store:
     + IncidentStore
     + ProblemStore
     + PatchPolicyStore
+    + RunbookStore
+    + SlaStore
     + Send
     + Sync
     + 'static

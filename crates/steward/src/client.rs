@@ -109,6 +109,24 @@ impl Client {
         .map_err(|e| anyhow!("cannot open {path}: {e:#}"))
     }
 
+    /// A download: the answer's bytes (a report's CSV or PDF).
+    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Steward server at {}", self.base))?;
+        let status = response.status();
+        let bytes = response.bytes().await?.to_vec();
+        if !status.is_success() {
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            bail!("server answered {status}: {}", error_of(&body));
+        }
+        Ok(bytes)
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value> {
         let response = request
             .bearer_auth(&self.token)

@@ -1,4 +1,4 @@
-//! `steward incident list|show|open|note|ack|resolve`: incidents from the
+//! `steward incident list|show|open|note|ack|resolve|runbooks|run`: incidents from the
 //! command line. The text is made by pure functions from the API's
 //! answers (tested with plain data).
 
@@ -57,6 +57,28 @@ pub enum IncidentCommand {
     /// Resolves an incident.
     Resolve {
         id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The runbooks that apply to an incident.
+    Runbooks {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Runs a script a runbook offers on the incident's devices (as you),
+    /// and puts the job on its timeline.
+    Run {
+        id: String,
+        /// The runbook's id.
+        #[arg(long)]
+        runbook: String,
+        /// The script's name (one the runbook offers).
+        #[arg(long)]
+        script: String,
+        /// A script parameter, NAME=VALUE (repeats).
+        #[arg(long = "param")]
+        params: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -124,6 +146,44 @@ pub async fn run(command: IncidentCommand, remote: &Remote) -> Result<()> {
         }
         IncidentCommand::Ack { id, json } => status(&client, &id, "acknowledged", json).await,
         IncidentCommand::Resolve { id, json } => status(&client, &id, "resolved", json).await,
+        IncidentCommand::Runbooks { id, json } => {
+            let list = client
+                .get(&format!("/api/v1/incidents/{}/runbooks", checked_id(&id)?))
+                .await?;
+            if json {
+                print_json(&list)
+            } else {
+                print_text(crate::runbooks::runbooks_table(&list))
+            }
+        }
+        IncidentCommand::Run {
+            id,
+            runbook,
+            script,
+            params,
+            json,
+        } => {
+            let mut named = serde_json::Map::new();
+            for param in params {
+                let Some((name, value)) = param.split_once('=') else {
+                    bail!("--param takes NAME=VALUE, not {param:?}");
+                };
+                named.insert(name.into(), json!(value));
+            }
+            let body = json!({ "runbook": runbook, "script": script, "params": named });
+            let answer = client
+                .post(
+                    &format!("/api/v1/incidents/{}/runs", checked_id(&id)?),
+                    &body,
+                )
+                .await?;
+            let job = answer["job"]["id"].as_str().unwrap_or("").to_string();
+            answered(
+                json,
+                &answer,
+                format!("Started job {job} on incident {id}'s devices."),
+            )
+        }
     }
 }
 
@@ -190,6 +250,12 @@ pub fn incident_text(incident: &Value) -> String {
                 "alert {} {}",
                 entry["body"]["state"].as_str().unwrap_or(""),
                 entry["body"]["summary"].as_str().unwrap_or("")
+            ),
+            "job" => format!(
+                "ran {} from runbook {:?} (job {})",
+                entry["body"]["script"].as_str().unwrap_or("?"),
+                entry["body"]["runbook_title"].as_str().unwrap_or("?"),
+                entry["body"]["job_id"].as_str().unwrap_or("?")
             ),
             kind => format!("{kind} {}", entry["body"]),
         };

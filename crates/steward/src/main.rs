@@ -15,6 +15,8 @@ mod output;
 mod patching;
 mod plan;
 mod quickstart;
+mod reports;
+mod runbooks;
 mod users;
 
 use anyhow::Result;
@@ -170,6 +172,36 @@ enum Command {
     Incident {
         #[command(subcommand)]
         command: incidents::IncidentCommand,
+    },
+    /// Runbooks: documented procedures shown on alerts and incidents.
+    Runbook {
+        #[command(subcommand)]
+        command: runbooks::RunbookCommand,
+    },
+    /// An organisation's report over a month (2026-11) or ISO week
+    /// (2026-W45): KPIs with their definitions, as text, or a CSV or PDF
+    /// (with charts) file.
+    Report {
+        /// YYYY-MM or YYYY-Www (default: last month).
+        #[arg(long)]
+        period: Option<String>,
+        /// The organisation, by name (yours when you have one).
+        #[arg(long)]
+        org: Option<String>,
+        /// text, csv or pdf.
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// The file a CSV or PDF is written to.
+        #[arg(long)]
+        out: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// SLA targets per priority: incidents near or past them are warned
+    /// about through the notification channels.
+    Sla {
+        #[command(subcommand)]
+        command: reports::SlaCommand,
     },
     /// Patch compliance: the share of reporting devices with no security
     /// update pending longer than --days, overall and per site.
@@ -472,6 +504,15 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Device { command } => devices::run(command, &remote).await,
         Command::Incident { command } => incidents::run(command, &remote).await,
+        Command::Runbook { command } => runbooks::run(command, &remote).await,
+        Command::Report {
+            period,
+            org,
+            format,
+            out,
+            json,
+        } => reports::report(&remote, org, period, &format, out, json).await,
+        Command::Sla { command } => reports::sla(command, &remote).await,
         Command::Compliance { days, json } => patching::compliance(&remote, days, json).await,
         Command::Software { name, below, json } => {
             patching::software(&remote, &name, below.as_deref(), json).await

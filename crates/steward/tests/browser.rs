@@ -172,7 +172,9 @@ async fn a_technician_works_through_the_console() {
     if !Engine::Chromium.available() {
         return;
     }
-    let fleet = fleet_of_two(["e2e-alpha", "e2e-beta"], "").await;
+    // The script the walk's runbook offers on the incident.
+    let fix = "#!/bin/sh\n# steward: name = e2e-fix\necho fixed by the runbook\n";
+    let fleet = fleet_of_two(["e2e-alpha", "e2e-beta"], fix).await;
     let tess_password = site_technician(&fleet).await;
     tokio::task::block_in_place(|| {
         let shots = ["dashboard", "device", "alerts", "job", "terminal"].map(String::from);
@@ -183,6 +185,8 @@ async fn a_technician_works_through_the_console() {
             "PATCH /api/v1/monitors/{id}",
             "DELETE /api/v1/monitors/{id}",
             "login",
+            "POST /api/v1/runbooks",
+            "POST /api/v1/incidents/{id}/runs",
         ];
         drive(&fleet, "console.mjs", &[], &actions, &shots);
         // What the browser did is in the server's records.

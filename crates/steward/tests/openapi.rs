@@ -661,6 +661,68 @@ async fn answers_match_the_openapi_document() {
         json!({}),
     )
     .await;
+    // Runbooks: one offering the script, run from an incident by hand.
+    let runbook = c
+        .post(
+            "/api/v1/runbooks",
+            "/api/v1/runbooks",
+            json!({ "title": "Say hello", "body": "1. run **hello**", "alert_kinds": ["threshold"], "offers": ["hello"] }),
+        )
+        .await;
+    let runbook_at = format!("/api/v1/runbooks/{}", id(&runbook));
+    c.get("/api/v1/runbooks", "/api/v1/runbooks").await;
+    c.get("/api/v1/runbooks/{id}", &runbook_at).await;
+    c.patch(
+        "/api/v1/runbooks/{id}",
+        &runbook_at,
+        json!({ "body": "1. run **hello** again" }),
+    )
+    .await;
+    c.get(
+        "/api/v1/runbooks/{id}/versions",
+        &format!("{runbook_at}/versions"),
+    )
+    .await;
+    let worked = c
+        .post(
+            "/api/v1/incidents",
+            "/api/v1/incidents",
+            json!({ "title": "say hello", "devices": [device] }),
+        )
+        .await;
+    let worked_at = format!("/api/v1/incidents/{}", id(&worked));
+    c.get(
+        "/api/v1/incidents/{id}/runbooks",
+        &format!("{worked_at}/runbooks"),
+    )
+    .await;
+    c.post(
+        "/api/v1/incidents/{id}/runs",
+        &format!("{worked_at}/runs"),
+        json!({ "runbook": id(&runbook), "script": "hello", "params": { "who": "incident" } }),
+    )
+    .await;
+    c.delete("/api/v1/runbooks/{id}", &runbook_at).await;
+    // An SLA target; the month's report.
+    let target = c
+        .post(
+            "/api/v1/sla-targets",
+            "/api/v1/sla-targets",
+            json!({ "priority": "p2", "acknowledge_ms": 900000 }),
+        )
+        .await;
+    let target_at = format!("/api/v1/sla-targets/{}", id(&target));
+    c.get("/api/v1/sla-targets", "/api/v1/sla-targets").await;
+    c.get("/api/v1/sla-targets/{id}", &target_at).await;
+    c.patch(
+        "/api/v1/sla-targets/{id}",
+        &target_at,
+        json!({ "resolve_ms": 14400000 }),
+    )
+    .await;
+    c.delete("/api/v1/sla-targets/{id}", &target_at).await;
+    c.get("/api/v1/reports", "/api/v1/reports?period=2026-W45")
+        .await;
     let schedule = c
         .post(
             "/api/v1/schedules",

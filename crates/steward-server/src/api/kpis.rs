@@ -50,6 +50,19 @@ pub async fn kpis(
     let now = crate::now_ms();
     let until = query.until.unwrap_or(now);
     let since = query.since.unwrap_or(until.saturating_sub(30 * DAY));
+    Ok(Json(compute(&state, &caller, org, since, until).await?))
+}
+
+/// An organisation's KPIs over `[since, until)` as the caller may see
+/// them (what `GET /api/v1/kpis` answers; reports call it per period and
+/// per week).
+pub async fn compute(
+    state: &AppState,
+    caller: &Caller,
+    org: uuid::Uuid,
+    since: i64,
+    until: i64,
+) -> Result<Value, ApiError> {
     if since < 0 || until <= since || until - since > MAX_PERIOD {
         return Err(ApiError::bad_request(
             "since and until are Unix milliseconds, since before until, at most 400 days apart",
@@ -210,7 +223,7 @@ pub async fn kpis(
         .iter()
         .map(|(k, v)| (k.to_string(), json!(v)))
         .collect();
-    Ok(Json(json!({
+    Ok(json!({
         "org_id": org,
         "since": since,
         "until": until,
@@ -227,5 +240,5 @@ pub async fn kpis(
         "patch_compliance": patch_compliance,
         "backup_success": not_collected("Steward has no backups feature yet"),
         "definitions": definitions,
-    })))
+    }))
 }

@@ -17,11 +17,25 @@ pub struct DeviceName {
     pub site: String,
 }
 
-/// The names a payload's ids stand for.
+/// A runbook a notification points to (`steward_incident::runbooks`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunbookNote {
+    pub id: String,
+    pub title: String,
+    /// The start of its procedure, as text.
+    pub excerpt: String,
+}
+
+/// Most runbooks one notification names.
+pub const MAX_RUNBOOKS: usize = 3;
+
+/// The names a payload's ids stand for, and the runbooks attached to its
+/// monitor or alert kind.
 #[derive(Debug, Default)]
 pub struct Names {
     pub org: Option<String>,
     pub devices: HashMap<String, DeviceName>,
+    pub runbooks: Vec<RunbookNote>,
 }
 
 /// The ids a payload names: its organisation and devices.
@@ -74,11 +88,30 @@ pub fn with_names(mut payload: Value, names: &Names, console: &str) -> Value {
         payload["device_names"] = json!(named);
     }
     let console = console.trim_end_matches('/');
+    if !names.runbooks.is_empty() {
+        let runbooks: Vec<Value> = names
+            .runbooks
+            .iter()
+            .take(MAX_RUNBOOKS)
+            .map(|r| {
+                json!({
+                    "id": r.id, "title": r.title, "excerpt": r.excerpt,
+                    "link": format!("{console}/#/runbooks?runbook={}", r.id),
+                })
+            })
+            .collect();
+        payload["runbooks"] = json!(runbooks);
+    }
     payload["link"] = match payload["alert_id"].as_str() {
         Some(alert) if payload["state"] == "resolved" => {
             json!(format!("{console}/#/alerts?state=resolved&alert={alert}"))
         }
         Some(alert) => json!(format!("{console}/#/alerts?alert={alert}")),
+        // An incident's own notification (an SLA warning): the incident.
+        None if payload["incident_id"].is_string() => json!(format!(
+            "{console}/#/incident/{}",
+            payload["incident_id"].as_str().unwrap_or_default()
+        )),
         None => json!(format!("{console}/#/alerts")),
     };
     payload
@@ -113,7 +146,58 @@ pub async fn name(store: &dyn Store, console: &str, payload: &str) -> String {
             );
         }
     }
+    if let (Some(org), Some(monitor)) = (org, value["monitor_id"].as_str()) {
+        names.runbooks = runbooks_for(store, org, monitor, value["monitor"].as_str()).await;
+    }
     with_names(value, &names, console).to_string()
+}
+
+/// The runbooks of `org` attached to an alert's monitor (by id or name)
+/// or its kind (the monitor's kind; a built-in alert's id).
+async fn runbooks_for(
+    store: &dyn Store,
+    org: Uuid,
+    monitor: &str,
+    monitor_name: Option<&str>,
+) -> Vec<RunbookNote> {
+    use steward_incident::runbooks::{Runbook, Subject, applies, excerpt};
+    let scope = Scope::org(org);
+    let Ok(runbooks) = store.list_runbooks(&scope).await else {
+        return Vec::new();
+    };
+    if runbooks.is_empty() {
+        return Vec::new();
+    }
+    let mut subject = Subject {
+        monitors: vec![monitor.to_string()],
+        alert_kinds: vec![monitor.to_string()],
+        ..Subject::default()
+    };
+    subject.monitors.extend(monitor_name.map(str::to_string));
+    if let Some(found) = store
+        .list_monitors(&scope)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .find(|m| m.id.to_string() == monitor)
+    {
+        subject.monitors.push(found.name.clone());
+        if let Some(kind) = found.definition["spec"]["kind"].as_str() {
+            subject.alert_kinds = vec![kind.to_string()];
+        }
+    }
+    runbooks
+        .iter()
+        .filter_map(|r| {
+            let runbook: Runbook = serde_json::from_value(r.definition.clone()).ok()?;
+            applies(&runbook, &subject).then(|| RunbookNote {
+                id: r.id.to_string(),
+                title: r.title.clone(),
+                excerpt: excerpt(&runbook.body),
+            })
+        })
+        .take(MAX_RUNBOOKS)
+        .collect()
 }
 
 #[cfg(test)]
@@ -132,6 +216,7 @@ mod tests {
                 },
             )]
             .into(),
+            runbooks: vec![],
         }
     }
 
@@ -167,6 +252,38 @@ mod tests {
             resolved["link"],
             "https://rmm.example/#/alerts?state=resolved&alert=a1"
         );
+    }
+
+    #[test]
+    fn runbooks_go_with_their_title_excerpt_and_link() {
+        let mut with = names();
+        with.runbooks = (0..5)
+            .map(|i| RunbookNote {
+                id: format!("r{i}"),
+                title: format!("Runbook {i}"),
+                excerpt: "1. clean /tmp".into(),
+            })
+            .collect();
+        let named = with_names(
+            json!({ "alert_id": "a1", "device_id": "d1", "state": "open" }),
+            &with,
+            "https://rmm.example/",
+        );
+        let runbooks = named["runbooks"].as_array().unwrap();
+        assert_eq!(runbooks.len(), MAX_RUNBOOKS);
+        assert_eq!(runbooks[0]["title"], "Runbook 0");
+        assert_eq!(runbooks[0]["excerpt"], "1. clean /tmp");
+        assert_eq!(
+            runbooks[0]["link"],
+            "https://rmm.example/#/runbooks?runbook=r0"
+        );
+        let (_, body) = crate::notify::email_text(&named);
+        assert!(body.contains("Runbook: Runbook 0"), "{body}");
+        assert!(body.contains("1. clean /tmp"), "{body}");
+        assert!(body.contains("#/runbooks?runbook=r0"), "{body}");
+        // None attached: no field at all.
+        let plain = with_names(json!({ "alert_id": "a1" }), &names(), "x");
+        assert!(plain.get("runbooks").is_none(), "{plain}");
     }
 
     #[test]

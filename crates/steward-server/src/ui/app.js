@@ -13,6 +13,7 @@ import * as tenancy from "./pages/tenancy.js";
 import * as audit from "./pages/audit.js";
 import * as backups from "./pages/backups.js";
 import * as incidents from "./pages/incidents.js";
+import * as runbooks from "./pages/runbooks.js";
 
 const routes = {
   "": dashboard.render,
@@ -22,6 +23,7 @@ const routes = {
   backups: backups.render,
   incidents: incidents.render,
   incident: incidents.incident,
+  runbooks: runbooks.render,
   monitors: admin.monitors,
   scripts: automation.scripts,
   jobs: automation.jobs,
@@ -46,6 +48,7 @@ const needs = {
   backups: ["devices.view", "Seeing backups"],
   incidents: ["devices.view", "Seeing incidents"],
   incident: ["devices.view", "Seeing incidents"],
+  runbooks: ["devices.view", "Seeing runbooks"],
   monitors: ["monitors.manage", "Monitors"],
   channels: ["monitors.manage", "Notification channels"],
   scripts: ["scripts.run", "Scripts"],

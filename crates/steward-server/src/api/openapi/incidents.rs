@@ -44,7 +44,7 @@ fn timeline_entry() -> Value {
     object(
         json!({
             "at": integer(), "actor": string(),
-            "kind": one_of(&["opened", "note", "status", "edit", "alert", "job"]),
+            "kind": one_of(&["opened", "note", "status", "edit", "alert", "job", "sla"]),
             "body": any(),
         }),
         &["at", "actor", "kind", "body"],
@@ -128,9 +128,75 @@ fn problem() -> Value {
     )
 }
 
+/// A runbook's definition (what POST takes, with `org`; what PATCH lays
+/// over the stored one; what each version keeps).
+fn runbook_fields() -> Value {
+    object(
+        json!({
+            "title": string(), "body": string(), "monitors": strings(), "alert_kinds": strings(),
+            "scripts": strings(), "problems": strings(), "offers": strings(),
+        }),
+        &[
+            "title",
+            "body",
+            "monitors",
+            "alert_kinds",
+            "scripts",
+            "problems",
+            "offers",
+        ],
+    )
+}
+
+fn new_runbook() -> Value {
+    let mut schema = optional(&runbook_fields());
+    schema["required"] = json!(["title"]);
+    schema["additionalProperties"] = json!(false);
+    schema["properties"]["org"] = nullable(string());
+    schema
+}
+
+fn runbook() -> Value {
+    with_fields(
+        extend(
+            runbook_fields(),
+            json!({
+                "id": uuid(), "org_id": uuid(), "version": integer(),
+                "updated_at": integer(), "updated_by": string(),
+            }),
+            &["id", "org_id", "version", "updated_at", "updated_by"],
+        ),
+        runbook_fields(),
+    )
+}
+
+fn sla_fields() -> Value {
+    object(
+        json!({ "priority": priority(), "acknowledge_ms": nullable(integer()), "resolve_ms": nullable(integer()) }),
+        &["priority", "acknowledge_ms", "resolve_ms"],
+    )
+}
+
+fn sla_target() -> Value {
+    with_fields(
+        extend(
+            sla_fields(),
+            json!({
+                "id": uuid(), "org_id": uuid(), "updated_by": string(),
+                "updated_at": integer(), "version": integer(),
+            }),
+            &["id", "org_id", "updated_by", "updated_at", "version"],
+        ),
+        sla_fields(),
+    )
+}
+
 /// The kinds of object this module adds to `components/schemas`.
 pub fn components() -> Vec<(&'static str, Value)> {
     vec![
+        ("SlaTarget", sla_target()),
+        ("Runbook", runbook()),
+        ("NewRunbook", new_runbook()),
         ("Problem", problem()),
         ("NewIncident", new_incident()),
         ("Incident", incident()),
@@ -206,6 +272,31 @@ fn kpis() -> Value {
     )
 }
 
+fn report() -> Value {
+    object(
+        json!({
+            "org_id": uuid(), "org": string(), "period": string(), "since": integer(),
+            "until": integer(), "has_data": boolean(),
+            "kpis": array(object(
+                json!({ "key": string(), "name": string(), "value": string(), "definition": string() }),
+                &["key", "name", "value", "definition"],
+            )),
+            "weeks": array(object(
+                json!({
+                    "since": integer(), "incidents_opened": count(),
+                    "availability": nullable(number()), "mtta_median": nullable(number()),
+                    "mttr_median": nullable(number()),
+                }),
+                &["since", "incidents_opened", "availability", "mtta_median", "mttr_median"],
+            )),
+            "kpi": kpis(),
+        }),
+        &[
+            "org_id", "org", "period", "since", "until", "has_data", "kpis", "weeks", "kpi",
+        ],
+    )
+}
+
 /// The 200 answers of the incident routes.
 pub fn response(method: &str, path: &str) -> Option<Value> {
     let with_timeline = || {
@@ -225,10 +316,40 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
             &["incident_id", "entry"],
         ),
         ("GET", "/api/v1/kpis") => kpis(),
+        ("GET", "/api/v1/reports") => report(),
+        ("GET", "/api/v1/sla-targets") => array(reference("SlaTarget")),
+        ("POST", "/api/v1/sla-targets")
+        | ("GET", "/api/v1/sla-targets/{id}")
+        | ("PATCH", "/api/v1/sla-targets/{id}") => reference("SlaTarget"),
+        ("DELETE", "/api/v1/sla-targets/{id}") => {
+            object(json!({ "deleted": uuid() }), &["deleted"])
+        }
         ("GET", "/api/v1/problems") => array(reference("Problem")),
         ("GET", "/api/v1/problems/{id}") | ("PATCH", "/api/v1/problems/{id}") => {
             reference("Problem")
         }
+        ("GET", "/api/v1/runbooks") | ("GET", "/api/v1/incidents/{id}/runbooks") => {
+            array(reference("Runbook"))
+        }
+        ("POST", "/api/v1/runbooks")
+        | ("GET", "/api/v1/runbooks/{id}")
+        | ("PATCH", "/api/v1/runbooks/{id}") => reference("Runbook"),
+        ("DELETE", "/api/v1/runbooks/{id}") => object(json!({ "deleted": uuid() }), &["deleted"]),
+        ("GET", "/api/v1/runbooks/{id}/versions") => array(object(
+            json!({ "version": integer(), "definition": runbook_fields(), "created_at": integer(), "created_by": string() }),
+            &["version", "definition", "created_at", "created_by"],
+        )),
+        ("POST", "/api/v1/incidents/{id}/runs") => object(
+            json!({
+                "incident_id": uuid(),
+                "job": object(
+                    json!({ "id": uuid(), "name": string(), "state": one_of(&["active", "pending_approval"]), "targets": count() }),
+                    &["id", "name", "state", "targets"],
+                ),
+                "entry": reference("TimelineEntry"),
+            }),
+            &["incident_id", "job", "entry"],
+        ),
         _ => return None,
     })
 }
@@ -246,6 +367,31 @@ pub fn request(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/v1/incidents/{id}/notes") => closed(
             json!({ "text": string(), "time_spent_ms": nullable(integer()) }),
             &["text"],
+        ),
+        ("POST", "/api/v1/runbooks") => reference("NewRunbook"),
+        ("POST", "/api/v1/sla-targets") => {
+            let mut schema = sla_fields();
+            schema["required"] = json!(["priority"]);
+            schema["additionalProperties"] = json!(false);
+            schema["properties"]["org"] = nullable(string());
+            schema
+        }
+        ("PATCH", "/api/v1/sla-targets/{id}") => {
+            let mut fields = optional(&sla_fields());
+            fields["additionalProperties"] = json!(false);
+            fields
+        }
+        ("PATCH", "/api/v1/runbooks/{id}") => {
+            let mut fields = optional(&runbook_fields());
+            fields["additionalProperties"] = json!(false);
+            fields
+        }
+        ("POST", "/api/v1/incidents/{id}/runs") => closed(
+            json!({
+                "runbook": uuid(), "script": string(), "devices": nullable(array(uuid())),
+                "params": string_map(),
+            }),
+            &["runbook", "script"],
         ),
         _ => return None,
     })
@@ -270,6 +416,23 @@ pub fn query_parameters(path: &str) -> Vec<Value> {
                 "until",
                 "End of the period, Unix milliseconds (default now).",
                 json!({ "type": "integer", "minimum": 0 }),
+            ),
+        ],
+        "/api/v1/reports" => vec![
+            q(
+                "org",
+                "The organisation, by name (yours when you have one).",
+                json!({ "type": "string", "minLength": 1, "maxLength": 128 }),
+            ),
+            q(
+                "period",
+                "A month (YYYY-MM) or an ISO week (YYYY-Www), UTC; default the last month.",
+                json!({ "type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2]|W(0[1-9]|[1-4][0-9]|5[0-3]))$" }),
+            ),
+            q(
+                "format",
+                "json (default), csv, or pdf (with charts).",
+                json!({ "type": "string", "enum": ["json", "csv", "pdf"] }),
             ),
         ],
         _ => Vec::new(),

@@ -164,6 +164,13 @@ pub fn document(routes: &[RouteEntry]) -> Value {
                 json!({ "description": "Switching to a WebSocket" }),
             );
         }
+        if route.path == "/api/v1/reports" {
+            // ?format=csv and ?format=pdf answer files.
+            let content = &mut operation["responses"]["200"]["content"];
+            content["text/csv"] = json!({ "schema": { "type": "string" } });
+            content["application/pdf"] =
+                json!({ "schema": { "type": "string", "format": "binary" } });
+        }
         if route.path == "/api/v1/ready" {
             operation["responses"]["503"] = json!({ "description": "Not ready (the database does not answer)", "content": { "application/json": { "schema": { "type": "object", "properties": { "ready": { "const": false }, "error": { "type": "string" } }, "required": ["ready", "error"] } } } });
         }

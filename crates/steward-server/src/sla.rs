@@ -1,0 +1,181 @@
+//! SLA breach warnings: every few seconds, each open or acknowledged
+//! incident of an organisation with SLA targets is weighed against its
+//! priority's targets (`steward_incident::sla::standing`); an incident at
+//! risk (80 % of the time gone) or past a target gets one warning per
+//! threshold (`SlaStore::claim_sla_warning`, so once across replicas):
+//! a timeline entry, a notification through the organisation's channels
+//! (`critical` for a breach, `warning` at risk) and an audit entry under
+//! the name of whoever set the target, whose authority is checked as it
+//! runs (they must still see the organisation's devices, all of them).
+
+use crate::authz::{self, Permission};
+use crate::jobs::authority::covers_org;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use steward_incident::kpi::IncidentTimes;
+use steward_incident::sla::{Standing, Targets, standing};
+use steward_store::{
+    IncidentFilter, NewAuditEntry, Scope, SlaTargetRecord, Store, StoreError, TimelineEntry,
+};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// What the timeline and the audit name as the source of a warning.
+pub const SOURCE: &str = "sla";
+/// How often incidents are weighed.
+const EVERY: Duration = Duration::from_secs(5);
+
+/// Whether `username` may still see every device of `org`; why not.
+async fn still_allowed(store: &dyn Store, username: &str, org: Uuid) -> Result<(), String> {
+    let user = store
+        .user_by_name(username)
+        .await
+        .map_err(|_| format!("{username:?} who set the SLA target no longer exists"))?;
+    let principal = store
+        .principal_for_user(user.id)
+        .await
+        .map_err(|e| format!("cannot look up the grants of {username:?}: {e}"))?;
+    if covers_org(&authz::scope_for(&principal, Permission::DevicesView), org) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{username:?} who set the SLA target no longer sees the whole organisation"
+        ))
+    }
+}
+
+/// Weighs every open incident once at `now`; returns the warnings sent.
+pub async fn sweep(store: &dyn Store, now: i64) -> Result<usize, StoreError> {
+    let mut by_org: BTreeMap<Uuid, Vec<SlaTargetRecord>> = BTreeMap::new();
+    for target in store.list_sla_targets(&Scope::all()).await? {
+        by_org.entry(target.org_id).or_default().push(target);
+    }
+    let mut sent = 0;
+    for (org, targets) in by_org {
+        let scope = Scope::org(org);
+        let incidents = store
+            .list_incidents(&scope, &IncidentFilter::default())
+            .await?;
+        for incident in incidents
+            .iter()
+            .filter(|i| matches!(i.status.as_str(), "open" | "acknowledged"))
+        {
+            let Some(target) = targets.iter().find(|t| t.priority == incident.priority) else {
+                continue;
+            };
+            let times = IncidentTimes {
+                opened_at: incident.opened_at,
+                acknowledged_at: incident.acknowledged_at,
+                resolved_at: incident.resolved_at,
+                cleared_by_itself: false,
+            };
+            let state = standing(
+                &Targets {
+                    acknowledge_ms: target.acknowledge_ms,
+                    resolve_ms: target.resolve_ms,
+                },
+                &times,
+                now,
+            );
+            for (what, st) in [
+                ("acknowledge", state.acknowledge),
+                ("resolve", state.resolve),
+            ] {
+                let (threshold, due_at) = match st {
+                    Standing::AtRisk { due_at } => ("at_risk", due_at),
+                    Standing::Breached { due_at, .. } => ("breached", due_at),
+                    _ => continue,
+                };
+                if let Err(why) = still_allowed(store, &target.updated_by, org).await {
+                    tracing::warn!(%org, incident = %incident.id, why, "SLA warning not sent.");
+                    continue;
+                }
+                let key = format!("{what}.{threshold}");
+                if !store.claim_sla_warning(incident.id, &key, now).await? {
+                    continue;
+                }
+                let breached = threshold == "breached";
+                let summary = format!(
+                    "incident {:?} ({}) {} its time to {what}",
+                    incident.title,
+                    incident.priority,
+                    if breached {
+                        "missed"
+                    } else {
+                        "is close to missing"
+                    }
+                );
+                let body = json!({
+                    "target": what, "threshold": threshold, "due_at": due_at,
+                    "set_by": target.updated_by, "summary": summary,
+                });
+                store
+                    .append_timeline(
+                        &scope,
+                        incident.id,
+                        &TimelineEntry {
+                            at: now,
+                            actor: SOURCE.into(),
+                            kind: "sla".into(),
+                            body: body.clone(),
+                        },
+                    )
+                    .await?;
+                let severity = if breached { "critical" } else { "warning" };
+                let payload = json!({
+                    "kind": "sla", "org_id": org, "incident_id": incident.id,
+                    "title": incident.title, "priority": incident.priority,
+                    "monitor": format!("SLA: time to {what}"), "state": "open",
+                    "severity": severity, "threshold": key, "due_at": due_at,
+                    "summary": summary, "at": now, "set_by": target.updated_by,
+                });
+                store
+                    .enqueue_notification(
+                        org,
+                        incident.id,
+                        severity,
+                        None,
+                        &payload.to_string(),
+                        now,
+                    )
+                    .await?;
+                store
+                    .append_audit(&NewAuditEntry {
+                        org_id: Some(org),
+                        at: now / 1000,
+                        actor: target.updated_by.clone(),
+                        source: SOURCE.into(),
+                        action: if breached {
+                            "sla.breach"
+                        } else {
+                            "sla.at_risk"
+                        }
+                        .into(),
+                        target: incident.id.to_string(),
+                        detail: body.to_string(),
+                    })
+                    .await?;
+                sent += 1;
+            }
+        }
+    }
+    Ok(sent)
+}
+
+/// Runs [`sweep`] every few seconds until shutdown.
+pub fn spawn(store: Arc<dyn Store>, mut shutdown: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(error) = sweep(store.as_ref(), crate::now_ms()).await {
+                tracing::warn!(%error, "SLA sweep failed.");
+            }
+        }
+    });
+}
