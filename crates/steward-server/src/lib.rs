@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod notify;
 pub mod password;
 pub mod problems;
+pub mod prometheus;
 pub mod revocation;
 pub mod status;
 pub mod throttle;

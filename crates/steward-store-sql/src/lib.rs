@@ -33,6 +33,7 @@ mod postgres;
 mod problems;
 mod sites;
 mod sqlite;
+mod telemetry;
 mod tenancy;
 pub mod testdb;
 

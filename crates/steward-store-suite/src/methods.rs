@@ -174,4 +174,5 @@ pub const METHODS: &[&str] = &[
     "pending_updates",
     "find_software",
     "patch_figures",
+    "latest_samples",
 ];

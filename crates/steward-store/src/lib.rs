@@ -28,6 +28,7 @@ mod patching;
 mod people;
 mod problems;
 mod records;
+mod telemetry;
 mod tenancy;
 
 pub use alerting::*;
@@ -46,6 +47,7 @@ pub use patching::*;
 pub use people::*;
 pub use problems::*;
 pub use records::*;
+pub use telemetry::*;
 pub use tenancy::*;
 
 use async_trait::async_trait;
@@ -170,6 +172,7 @@ pub trait Store:
     + IncidentStore
     + ProblemStore
     + PatchPolicyStore
+    + TelemetryStore
     + Send
     + Sync
     + 'static

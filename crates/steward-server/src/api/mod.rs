@@ -32,6 +32,7 @@ mod patch_policies;
 mod patching;
 mod place;
 mod problems;
+mod prometheus;
 mod routes;
 mod schedules;
 mod scripts;
