@@ -14,6 +14,7 @@ pub mod connection;
 pub mod enroll;
 pub mod jobs;
 pub mod os;
+pub mod probes;
 pub mod spool;
 pub mod state;
 pub mod transport;
