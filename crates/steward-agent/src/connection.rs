@@ -221,12 +221,13 @@ async fn checks_loop(
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut counters = crate::probes::snmp::Counters::new();
     loop {
         tick.tick().await;
         // Probes (bounded in time and number) run beside the scripts.
         let (mut runs, (probe_runs, points)) = tokio::join!(
             crate::checks::run_all(&checks),
-            crate::probes::run_all(&probes)
+            crate::probes::run_all(&probes, &mut counters)
         );
         runs.runs.extend(probe_runs);
         {

@@ -21,6 +21,7 @@
 
 mod http;
 mod net;
+pub mod snmp;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -43,6 +44,8 @@ pub enum Kind {
     Imap,
     Http,
     Https,
+    /// SNMP v2c: system, interfaces, custom OIDs.
+    Snmp,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +67,9 @@ pub struct Probe {
     pub expect_status: Option<u16>,
     pub body_match: Option<String>,
     pub redirects: u8,
+    /// SNMP: the community and custom OIDs read.
+    pub community: String,
+    pub oids: Vec<String>,
 }
 
 /// Parses `NAME=URL` (see the module's documentation).
@@ -90,9 +96,10 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
         "imaps" => (Kind::Tls, Some(993)),
         "smtp" => (Kind::Smtp, Some(25)),
         "imap" => (Kind::Imap, Some(143)),
+        "snmp" => (Kind::Snmp, Some(161)),
         other => {
             return Err(format!(
-                "{other:?}: a probe is tcp, tls, http, https, smtp, smtps, imap or imaps"
+                "{other:?}: a probe is tcp, tls, http, https, smtp, smtps, imap, imaps or snmp"
             ));
         }
     };
@@ -129,6 +136,8 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
         expect_status: None,
         body_match: None,
         redirects: 0,
+        community: "public".into(),
+        oids: Vec::new(),
     };
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -168,6 +177,18 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
                 )
             }
             "match" if !value.is_empty() => probe.body_match = Some(unescape(value)),
+            "community" if !value.is_empty() && value.len() <= 64 => {
+                probe.community = unescape(value)
+            }
+            "oids" => {
+                for oid in value.split(',').filter(|o| !o.is_empty()) {
+                    snmp::parse_oid(oid)?;
+                    probe.oids.push(oid.trim_start_matches('.').to_string());
+                }
+                if probe.oids.len() > 16 {
+                    return Err("oids: 16 at most".into());
+                }
+            }
             "redirects" => {
                 probe.redirects = value
                     .parse::<u8>()
@@ -254,6 +275,9 @@ pub struct Outcome {
     pub cert: Option<Cert>,
     /// HTTP: the last response's status.
     pub http_status: Option<u16>,
+    /// SNMP: what the agent answered (its points need the previous
+    /// counters: [`snmp::points`]).
+    pub snmp: Option<snmp::Report>,
 }
 
 /// Turns an outcome into the check run and the metric points: the pure
@@ -287,7 +311,23 @@ pub fn judge(probe: &Probe, outcome: &Outcome, now_ms: i64) -> (CheckRun, Vec<Po
     let mut perf = format!("time={total:.6}s");
     let (mut code, mut message) = match &outcome.error {
         Some(error) => (2, format!("PROBE CRITICAL - {target}: {error}")),
-        None => (0, format!("PROBE OK - {target} answered in {total:.3} s")),
+        None => match &outcome.snmp {
+            Some(report) => (
+                0,
+                format!(
+                    "PROBE OK - {target}: {:?} up {:.0} s, {} interfaces ({} up)",
+                    report.name,
+                    report.uptime_s.unwrap_or(0.0),
+                    report.interfaces.len(),
+                    report
+                        .interfaces
+                        .iter()
+                        .filter(|i| i.oper_status == Some(1))
+                        .count()
+                ),
+            ),
+            None => (0, format!("PROBE OK - {target} answered in {total:.3} s")),
+        },
     };
     if let (Some(cert), None) = (&outcome.cert, &outcome.error) {
         let days = (cert.not_after_ms - now_ms) as f64 / DAY_MS;
@@ -359,15 +399,20 @@ pub async fn run_one(probe: &Probe) -> Outcome {
 }
 
 /// Runs every probe once, [`PARALLEL`] at a time (each in its own task):
-/// their check runs, in order, and their points.
-pub async fn run_all(probes: &[Probe]) -> (Vec<CheckRun>, Vec<Point>) {
+/// their check runs, in order, and their points; `counters` keeps the
+/// SNMP counters' readings from one run to the next (for rates).
+pub async fn run_all(
+    probes: &[Probe],
+    counters: &mut snmp::Counters,
+) -> (Vec<CheckRun>, Vec<Point>) {
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, probe) in probes.iter().cloned().enumerate() {
         let permits = permits.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            (i, judge(&probe, &run_one(&probe).await, now_ms()))
+            let outcome = run_one(&probe).await;
+            (i, probe, outcome, now_ms())
         });
     }
     let mut done = Vec::with_capacity(probes.len());
@@ -376,12 +421,16 @@ pub async fn run_all(probes: &[Probe]) -> (Vec<CheckRun>, Vec<Point>) {
             done.push(one);
         }
     }
-    done.sort_by_key(|(i, _)| *i);
+    done.sort_by_key(|(i, ..)| *i);
     let mut runs = Vec::with_capacity(done.len());
     let mut points = Vec::new();
-    for (_, (run, p)) in done {
+    for (_, probe, outcome, at) in done {
+        let (run, p) = judge(&probe, &outcome, at);
         runs.push(run);
         points.extend(p);
+        if let Some(report) = &outcome.snmp {
+            points.extend(snmp::points(&probe.name, report, at, counters));
+        }
     }
     (runs, points)
 }

@@ -32,6 +32,13 @@ pub async fn execute(probe: &Probe) -> Outcome {
     let mut outcome = Outcome::default();
     let done = match probe.kind {
         Kind::Http | Kind::Https => super::http::execute(probe, &mut outcome).await,
+        Kind::Snmp => {
+            let started = Instant::now();
+            super::snmp::execute(probe).await.map(|report| {
+                add_phase(&mut outcome, "snmp", seconds(started));
+                outcome.snmp = Some(report);
+            })
+        }
         _ => steps(probe, &mut outcome).await,
     };
     if let Err(error) = done {

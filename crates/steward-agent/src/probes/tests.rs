@@ -73,6 +73,7 @@ fn outcome(error: Option<&str>, cert: Option<Cert>) -> Outcome {
         phases: vec![("dns", 0.001), ("connect", 0.002), ("tls", 0.010)],
         cert,
         http_status: None,
+        snmp: None,
     }
 }
 
@@ -388,7 +389,7 @@ async fn many_probes_run_at_once_within_one_timeout() {
         .map(|i| probe(&format!("p{i}=tls://127.0.0.1:{silent}?timeout=300ms")))
         .collect();
     let started = std::time::Instant::now();
-    let (runs, points) = run_all(&probes).await;
+    let (runs, points) = run_all(&probes, &mut Default::default()).await;
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
