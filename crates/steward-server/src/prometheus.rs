@@ -127,9 +127,8 @@ impl Exposition {
             .families
             .entry(name)
             .or_insert_with(|| (sample.name.clone(), BTreeMap::new()));
-        if !lines.contains_key(&set) {
-            let line = format!("{} {}", value(sample.value), sample.ts_ms);
-            lines.insert(set, line);
+        if let std::collections::btree_map::Entry::Vacant(slot) = lines.entry(set) {
+            slot.insert(format!("{} {}", value(sample.value), sample.ts_ms));
             self.series += 1;
         }
     }

@@ -33,6 +33,9 @@ pub fn follow(from: &Target, location: &str) -> Result<Target, String> {
             "https" => true,
             _ => return Err(format!("a redirect to {:?}", net::clip(location))),
         };
+        if !rest.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(format!("a redirect to {:?}", net::clip(location)));
+        }
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
@@ -44,6 +47,10 @@ pub fn follow(from: &Target, location: &str) -> Result<Target, String> {
             port: port.unwrap_or(if tls { 443 } else { 80 }),
             path: path.to_string(),
         });
+    }
+    // What goes into our request line must stay one line.
+    if !location.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(format!("a redirect to {:?}", net::clip(location)));
     }
     let path = if location.starts_with('/') {
         location.to_string()

@@ -204,10 +204,13 @@ async fn starttls(kind: Kind, stream: TcpStream) -> Result<TcpStream, String> {
 /// the end-entity certificate: a probe reports an untrusted or expired
 /// certificate rather than failing to see it. Signatures are still
 /// checked. Nothing secret travels over a probe's connection.
+/// The end-entity certificate (DER) and the real verifier's verdict.
+type Seen = (Vec<u8>, Result<(), String>);
+
 #[derive(Debug)]
 struct Recording {
     inner: Arc<WebPkiServerVerifier>,
-    seen: Mutex<Option<(Vec<u8>, Result<(), String>)>>,
+    seen: Mutex<Option<Seen>>,
 }
 
 impl ServerCertVerifier for Recording {

@@ -205,8 +205,11 @@ fn decode_oid(content: &[u8]) -> Result<Vec<u32>, String> {
     Ok(arcs)
 }
 
+/// Variable bindings: OID and value.
+pub type Bindings = Vec<(Vec<u32>, Value)>;
+
 /// A GetResponse: its request id and variable bindings.
-pub fn response(packet: &[u8]) -> Result<(i32, Vec<(Vec<u32>, Value)>), String> {
+pub fn response(packet: &[u8]) -> Result<(i32, Bindings), String> {
     let mut message = Reader(Reader(packet).expect(0x30)?);
     message.expect(0x02)?; // version
     message.expect(0x04)?; // community
@@ -261,7 +264,7 @@ struct Session {
 }
 
 impl Session {
-    async fn ask(&mut self, pdu: u8, oids: &[Vec<u32>]) -> Result<Vec<(Vec<u32>, Value)>, String> {
+    async fn ask(&mut self, pdu: u8, oids: &[Vec<u32>]) -> Result<Bindings, String> {
         self.id = self.id.wrapping_add(1) & 0x7fff_ffff;
         let packet = request(pdu, &self.community, self.id, oids);
         self.socket

@@ -422,6 +422,8 @@ fn redirects_are_resolved_against_the_current_target() {
     );
     assert_eq!(to("http://[::1]:81").path, "/");
     assert!(http::follow(&from, "ftp://c.lan/").is_err());
+    assert!(http::follow(&from, "/a\rX-Injected: 1").is_err());
+    assert!(http::follow(&from, "http://c.lan/a b").is_err());
 }
 
 /// An HTTP server answering by path.
