@@ -257,14 +257,22 @@ impl ServerCertVerifier for Recording {
 
 /// The system's roots (`SSL_CERT_FILE`, else Debian's bundle) and the
 /// probe's own CA file.
+/// The system's roots are read once, at the first TLS probe (an agent
+/// without TLS probes never holds them).
 fn roots(probe: &Probe) -> Result<RootCertStore, String> {
-    let mut roots = RootCertStore::empty();
-    let system = std::env::var_os("SSL_CERT_FILE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
-    if let Ok(certs) = CertificateDer::pem_file_iter(&system) {
-        roots.add_parsable_certificates(certs.flatten());
-    }
+    static SYSTEM: std::sync::OnceLock<RootCertStore> = std::sync::OnceLock::new();
+    let mut roots = SYSTEM
+        .get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            let system = std::env::var_os("SSL_CERT_FILE")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
+            if let Ok(certs) = CertificateDer::pem_file_iter(&system) {
+                roots.add_parsable_certificates(certs.flatten());
+            }
+            roots
+        })
+        .clone();
     if let Some(ca) = &probe.ca {
         let certs: Vec<_> = CertificateDer::pem_file_iter(ca)
             .map_err(|e| format!("cannot read the CA file {}: {e}", ca.display()))?
