@@ -69,6 +69,12 @@ pub enum Command {
         log_rules: Vec<crate::collectors::logs::LogRule>,
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         check_interval: Duration,
+        /// Probe another host every --check-interval (repeatable):
+        /// `NAME=tcp://HOST:PORT`, `tls://`, `https://`, `smtp://` or
+        /// `imap://` (STARTTLS), options as a query (`?timeout=5s&crit_days=7&ca=FILE`);
+        /// check `probe.NAME` and metrics `probe.*{probe=NAME}`.
+        #[arg(long = "probe", value_parser = crate::probes::parse)]
+        probes: Vec<crate::probes::Probe>,
         /// Backup jobs to watch (restic, borg, systemd units, freshness,
         /// script hooks): a JSON file, see `collectors::backup::config`.
         #[arg(long)]
@@ -187,6 +193,7 @@ pub fn run(cli: Cli) -> Result<()> {
             services,
             log_rules,
             check_interval,
+            probes,
             backup_config,
             backup_interval,
             refuse,
@@ -210,6 +217,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 filesystems,
                 checks,
                 check_interval,
+                probes,
                 log_rules,
                 refuses: refuse,
                 patching: crate::collectors::patching::Config {

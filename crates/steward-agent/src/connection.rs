@@ -44,6 +44,8 @@ pub struct RunOptions {
     /// Local script checks and how often they run.
     pub checks: Vec<crate::checks::Check>,
     pub check_interval: Duration,
+    /// Other hosts this agent probes, run with the checks.
+    pub probes: Vec<crate::probes::Probe>,
     /// Log files watched for a pattern.
     pub log_rules: Vec<crate::collectors::logs::LogRule>,
     /// Capabilities this device refuses whatever the server signs.
@@ -63,6 +65,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         filesystems,
         checks,
         check_interval,
+        probes,
         log_rules,
         refuses,
         patching,
@@ -83,22 +86,26 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
     let log_patterns: Shared<Vec<LogPatternReport>> = Arc::default();
     let logs_ready = Arc::new(Notify::new());
     tracing::info!(device = %state.config.device_id, server = %state.config.url, "Steward agent starting.");
+    // Probe results wait here for the next metric batch.
+    let probe_points: Shared<Vec<steward_proto::Point>> = Arc::default();
     tokio::spawn(collect_loop(
         host.clone(),
         spool.clone(),
         spooled.clone(),
         interval,
         (log_patterns.clone(), logs_ready.clone()),
+        probe_points.clone(),
     ));
 
     let latest_checks: Shared<Option<steward_proto::CheckRuns>> = Arc::default();
     let checks_ready = Arc::new(Notify::new());
-    if !checks.is_empty() {
+    if !checks.is_empty() || !probes.is_empty() {
         tokio::spawn(checks_loop(
-            checks,
+            (checks, probes),
             check_interval,
             latest_checks.clone(),
             checks_ready.clone(),
+            probe_points,
         ));
     }
     // Pending updates are detected in their own task (the package manager
@@ -212,16 +219,31 @@ fn now_ms() -> i64 {
 }
 
 async fn checks_loop(
-    checks: Vec<crate::checks::Check>,
+    (checks, probes): (Vec<crate::checks::Check>, Vec<crate::probes::Probe>),
     every: Duration,
     latest: Shared<Option<steward_proto::CheckRuns>>,
     ready: Arc<Notify>,
+    probe_points: Shared<Vec<steward_proto::Point>>,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut counters = crate::probes::snmp::Counters::new();
     loop {
         tick.tick().await;
-        let runs = crate::checks::run_all(&checks).await;
+        // Probes (bounded in time and number) run beside the scripts.
+        let (mut runs, (probe_runs, points)) = tokio::join!(
+            crate::checks::run_all(&checks),
+            crate::probes::run_all(&probes, &mut counters)
+        );
+        runs.runs.extend(probe_runs);
+        {
+            let mut waiting = lock(&probe_points);
+            // Unsent for long (no metric batch taken): keep the newest only.
+            if waiting.len() > 4 * steward_proto::Limits::default().max_points_per_batch {
+                waiting.clear();
+            }
+            waiting.extend(points);
+        }
         *lock(&latest) = Some(runs);
         ready.notify_one();
     }
@@ -274,6 +296,7 @@ async fn collect_loop(
     spooled: Arc<Notify>,
     interval: Duration,
     (log_patterns, logs_ready): (Shared<Vec<LogPatternReport>>, Arc<Notify>),
+    probe_points: Shared<Vec<steward_proto::Point>>,
 ) {
     let mut patterns_dropped = 0u64;
     let mut tick = tokio::time::interval(interval);
@@ -286,6 +309,12 @@ async fn collect_loop(
         let ts_ms = next_timestamp(now_ms(), expected, step);
         expected = Some(ts_ms + step);
         let mut points = collectors::collect_metrics(&mut lock(&host));
+        // A probe's newest result per series (one batch holds one time).
+        let mut probed = std::mem::take(&mut *lock(&probe_points));
+        probed.reverse();
+        let mut seen = std::collections::HashSet::new();
+        probed.retain(|p| seen.insert((p.name.clone(), p.labels.clone())));
+        points.extend(probed);
         points.truncate(limits.max_points_per_batch);
         points.retain(|p| p.validate(&limits).is_ok());
         match lock(&spool).append(ts_ms, points) {

@@ -15,6 +15,7 @@ pub mod connection;
 pub mod enroll;
 pub mod jobs;
 pub mod os;
+pub mod probes;
 pub mod spool;
 pub mod state;
 pub mod transport;

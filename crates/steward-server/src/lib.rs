@@ -26,6 +26,7 @@ pub mod notify;
 pub mod password;
 pub mod problems;
 pub mod reports;
+pub mod prometheus;
 pub mod revocation;
 pub mod sla;
 pub mod status;

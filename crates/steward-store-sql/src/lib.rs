@@ -35,6 +35,7 @@ mod runbooks;
 mod sites;
 mod sla;
 mod sqlite;
+mod telemetry;
 mod tenancy;
 pub mod testdb;
 

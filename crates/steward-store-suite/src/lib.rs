@@ -24,6 +24,7 @@ mod schedules;
 mod signin;
 mod sites;
 mod sla;
+mod telemetry;
 mod traps;
 
 pub use alerts::*;
@@ -47,6 +48,7 @@ pub use schedules::*;
 pub use signin::*;
 pub use sites::*;
 pub use sla::*;
+pub use telemetry::*;
 pub use traps::*;
 
 use std::sync::Arc;
@@ -161,6 +163,8 @@ macro_rules! store_suite {
             wide_integers_survive_a_round_trip,
             metric_timestamps_keep_every_digit,
             a_populated_store_reads_back,
+            // telemetry.rs
+            latest_samples_are_the_newest_of_each_series_in_scope,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {

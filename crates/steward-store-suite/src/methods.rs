@@ -186,4 +186,5 @@ pub const METHODS: &[&str] = &[
     "pending_updates",
     "find_software",
     "patch_figures",
+    "latest_samples",
 ];

@@ -30,6 +30,7 @@ mod problems;
 mod records;
 mod runbooks;
 mod sla;
+mod telemetry;
 mod tenancy;
 
 pub use alerting::*;
@@ -50,6 +51,7 @@ pub use problems::*;
 pub use records::*;
 pub use runbooks::*;
 pub use sla::*;
+pub use telemetry::*;
 pub use tenancy::*;
 
 use async_trait::async_trait;
@@ -176,6 +178,7 @@ pub trait Store:
     + PatchPolicyStore
     + RunbookStore
     + SlaStore
+    + TelemetryStore
     + Send
     + Sync
     + 'static

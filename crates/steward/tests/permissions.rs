@@ -201,6 +201,7 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("DELETE", "/api/v1/patching/holds/{id}"), "devices.manage"),
         (("GET", "/api/v1/audit"), "audit.view"),
         (("GET", "/api/v1/server/stats"), "audit.view"),
+        (("GET", "/api/v1/metrics/prometheus"), "devices.view"),
     ]
     .into_iter()
     .collect()

@@ -35,6 +35,7 @@ mod patching;
 mod place;
 mod problems;
 mod reports;
+mod prometheus;
 mod routes;
 mod runbooks;
 mod schedules;

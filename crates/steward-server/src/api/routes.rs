@@ -744,4 +744,10 @@ pub(super) fn routes() -> Routes {
         Perm(P::AuditView),
         server_stats,
     )
+    .add(
+        M::GET,
+        "/api/v1/metrics/prometheus",
+        Perm(P::DevicesView),
+        prometheus::exposition,
+    )
 }

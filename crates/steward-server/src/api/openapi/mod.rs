@@ -155,6 +155,9 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             operation["responses"]["200"] = json!({ "description": "The agent binary", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } });
             operation["responses"]["404"] = json!({ "description": "No agent binary beside the server", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
         }
+        if route.path == "/api/v1/metrics/prometheus" {
+            operation["responses"]["200"] = json!({ "description": "The newest sample of every series in the caller's scope, in the Prometheus text format 0.0.4 (labels device, device_id, organisation, site, tags).", "content": { "text/plain": { "schema": { "type": "string" } } } });
+        }
         if operations::is_socket(route.path) {
             // No JSON answer: the connection switches to a WebSocket.
             let responses = operation["responses"].as_object_mut().expect("responses");
