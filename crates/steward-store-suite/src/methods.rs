@@ -174,4 +174,6 @@ pub const METHODS: &[&str] = &[
     "pending_updates",
     "find_software",
     "patch_figures",
+    "record_compliance_days",
+    "compliance_history",
 ];

@@ -63,5 +63,6 @@ pub fn collect(host: &mut Host) -> Inventory {
         packages: crate::os::packages(&host.package_root),
         updates: patching.as_ref().and_then(|d| d.updates.clone()),
         patching: patching.map(|d| d.status),
+        timezone: super::timezone::detect(&host.package_root),
     }
 }

@@ -153,6 +153,9 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             operation["responses"]["200"] = json!({ "description": "The agent binary", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } });
             operation["responses"]["404"] = json!({ "description": "No agent binary beside the server", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
         }
+        if route.path == "/api/v1/patching/compliance.csv" {
+            operation["responses"]["200"] = json!({ "description": "One device a line: device_id, device_name, org_id, site, state, pending, security_pending, oldest_security_since, reboot_required, updates_at", "content": { "text/csv": { "schema": { "type": "string" } } } });
+        }
         if operations::is_socket(route.path) {
             // No JSON answer: the connection switches to a WebSocket.
             let responses = operation["responses"].as_object_mut().expect("responses");
