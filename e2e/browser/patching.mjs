@@ -14,7 +14,7 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
-const shot = (page, name) => page.screenshot({ path: `${outDir}/${name}.png`, fullPage: true });
+const shot = (page, name) => page.screenshot({ path: `${outDir}/${name}.png` });
 const text = (page, selector) => page.$eval(selector, (el) => el.textContent);
 const expect = (what, haystack, needle) => {
   if (!haystack.includes(needle)) throw new Error(`${what}: expected "${needle}" in "${haystack}"`);

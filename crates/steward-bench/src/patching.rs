@@ -33,7 +33,12 @@ fn cpu_time() -> Result<Duration> {
         .arg("CLK_TCK")
         .output()
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u64>().ok())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .unwrap_or(100);
     Ok(Duration::from_micros(
         fields.iter().sum::<u64>() * 1_000_000 / ticks,

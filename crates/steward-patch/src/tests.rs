@@ -541,9 +541,9 @@ fn policies_and_holds_are_checked() {
     );
     assert!(matches!(
         bad(&|p| p.timezone = "Nowhere/Else".into()),
-        bad(&|p| p.reboot_grace_minutes = 121),
         PolicyError::TimeZone(_)
     ));
+    assert_eq!(bad(&|p| p.reboot_grace_minutes = 121), PolicyError::Grace);
     assert_eq!(
         bad(&|p| p.scope = Scope::Tag { tag: "".into() }),
         PolicyError::Scope

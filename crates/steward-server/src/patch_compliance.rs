@@ -144,7 +144,12 @@ mod tests {
     use super::*;
     use steward_store::PATCH_STALE_AFTER_SECS;
 
-    fn device(org: Uuid, site: &str, updates_at: Option<i64>, oldest: Option<i64>) -> DevicePatchFigures {
+    fn device(
+        org: Uuid,
+        site: &str,
+        updates_at: Option<i64>,
+        oldest: Option<i64>,
+    ) -> DevicePatchFigures {
         DevicePatchFigures {
             device_id: Uuid::now_v7(),
             device_name: "d".into(),
@@ -176,19 +181,33 @@ mod tests {
         let sites = by_site(&figures, DEFAULT_DAYS, now);
         let hq = &sites[&(org, "hq".to_string())];
         assert_eq!(
-            (hq.devices, hq.reporting, hq.compliant, hq.stale, hq.reboot_required),
+            (
+                hq.devices,
+                hq.reporting,
+                hq.compliant,
+                hq.stale,
+                hq.reboot_required
+            ),
             (3, 2, 1, 1, 3)
         );
         assert_eq!(hq.share(), Some(0.5));
         // The oldest missing update of a reporting device, not the stale one's.
         assert_eq!(hq.oldest_security_since, Some(now - 20 * 86_400));
         let branch = &sites[&(org, "branch".to_string())];
-        assert_eq!((branch.devices, branch.reporting, branch.share()), (1, 0, None));
+        assert_eq!(
+            (branch.devices, branch.reporting, branch.share()),
+            (1, 0, None)
+        );
 
         let rows = day_rows(&figures, 100, now);
         assert_eq!(rows.len(), 2);
         assert_eq!(
-            (rows[1].site.as_str(), rows[1].compliant, rows[1].reporting, rows[1].day),
+            (
+                rows[1].site.as_str(),
+                rows[1].compliant,
+                rows[1].reporting,
+                rows[1].day
+            ),
             ("hq", 1, 2, 100)
         );
     }

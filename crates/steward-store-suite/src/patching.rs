@@ -440,7 +440,10 @@ pub async fn compliance_days_are_replaced_per_day_and_scoped(store: Arc<dyn Stor
             (101, "hq".to_string(), 3)
         ]
     );
-    let all = store.compliance_history(&Scope::org(org), 101).await.unwrap();
+    let all = store
+        .compliance_history(&Scope::org(org), 101)
+        .await
+        .unwrap();
     assert_eq!(all, [day(101, org, "hq", 3)]);
     let branch_only = Scope {
         allow: vec![Place {
@@ -461,7 +464,11 @@ pub async fn compliance_days_are_replaced_per_day_and_scoped(store: Arc<dyn Stor
             .is_empty()
     );
     assert_eq!(
-        store.compliance_history(&Scope::all(), 0).await.unwrap().len(),
+        store
+            .compliance_history(&Scope::all(), 0)
+            .await
+            .unwrap()
+            .len(),
         4
     );
 }

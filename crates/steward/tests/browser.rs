@@ -442,7 +442,13 @@ async fn patching_is_seen_and_held_in_the_console() {
             "{}",
             node(
                 "patching.mjs",
-                &[&url, "admin", ADMIN_PASSWORD, dir.to_str().unwrap(), &device],
+                &[
+                    &url,
+                    "admin",
+                    ADMIN_PASSWORD,
+                    dir.to_str().unwrap(),
+                    &device
+                ],
             )
         )
     });
@@ -473,7 +479,10 @@ async fn patching_is_seen_and_held_in_the_console() {
         "{holds}"
     );
     let (_, policies) = api.get("/api/v1/patching/policies").await;
-    assert_eq!(policies[0]["fields"]["name"], "nightly security", "{policies}");
+    assert_eq!(
+        policies[0]["fields"]["name"], "nightly security",
+        "{policies}"
+    );
     assert_eq!(policies[0]["fields"]["window"]["start_minute"], 120);
     let (_, plan) = api
         .get(&format!("/api/v1/devices/{device}/patch-plan"))

@@ -425,7 +425,10 @@ async fn a_policy_restart_warns_users_first_then_waits_its_grace() {
     let figures = ok(api.get("/api/v1/patching/compliance").await);
     assert_eq!(figures["devices"][0]["reboot_required"], true, "{figures}");
     // A grace beyond two hours is refused.
-    let at = format!("/api/v1/patching/policies/{}", policy["id"].as_str().unwrap());
+    let at = format!(
+        "/api/v1/patching/policies/{}",
+        policy["id"].as_str().unwrap()
+    );
     let (status, _, body) = api
         .patch(&at, None, json!({ "reboot_grace_minutes": 121 }))
         .await;
@@ -469,6 +472,9 @@ async fn a_policy_restart_warns_users_first_then_waits_its_grace() {
     })
     .await;
     let stdout = run["stdout"].as_str().unwrap_or("");
-    assert!(stdout.contains("stwd-demo=2.0-1: installed\nnotice: sent"), "{run}");
+    assert!(
+        stdout.contains("stwd-demo=2.0-1: installed\nnotice: sent"),
+        "{run}"
+    );
     assert!(stdout.ends_with("reboot: scheduled in 3 min\n"), "{run}");
 }

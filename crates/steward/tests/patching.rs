@@ -118,7 +118,10 @@ async fn a_security_update_travels_from_apt_to_the_api_and_cli() {
         strict["sites"][0]["oldest_security_since"],
         strict["devices"][0]["oldest_security_since"]
     );
-    assert!(strict["total"]["oldest_security_since"].is_i64(), "{strict}");
+    assert!(
+        strict["total"]["oldest_security_since"].is_i64(),
+        "{strict}"
+    );
     // The same as CSV, for a spreadsheet.
     let csv = api.get_text("/api/v1/patching/compliance.csv?days=0").await;
     let lines: Vec<&str> = csv.lines().collect();
@@ -186,13 +189,25 @@ async fn a_security_update_travels_from_apt_to_the_api_and_cli() {
             "{edited}"
         );
         let listed = String::from_utf8(server.cli(&["patch", "policies"]).stdout).unwrap();
-        assert!(listed.contains("cli policy") && listed.contains("site default"), "{listed}");
+        assert!(
+            listed.contains("cli policy") && listed.contains("site default"),
+            "{listed}"
+        );
         server.cli_json(&["patch", "policy-delete", &id]);
         let hold = server.cli_json(&[
-            "patch", "hold", "stwd-demo", "--tag", "db", "--reason", "vendor says wait",
+            "patch",
+            "hold",
+            "stwd-demo",
+            "--tag",
+            "db",
+            "--reason",
+            "vendor says wait",
         ]);
         let held = String::from_utf8(server.cli(&["patch", "holds"]).stdout).unwrap();
-        assert!(held.contains("vendor says wait") && held.contains("tag db"), "{held}");
+        assert!(
+            held.contains("vendor says wait") && held.contains("tag db"),
+            "{held}"
+        );
         server.cli_json(&["patch", "lift", hold["id"].as_str().unwrap()]);
         assert_eq!(server.cli_json(&["patch", "holds"]), json!([]));
         assert_eq!(server.cli_json(&["patch", "policies"]), json!([]));
@@ -233,7 +248,8 @@ async fn a_security_update_travels_from_apt_to_the_api_and_cli() {
         .as_secs()
         + 9 * 3600;
     let (day, minute) = ((tokyo / 86_400 + 3) % 7, (tokyo % 86_400) / 60);
-    let window = json!({ "days": [day], "start_minute": minute.saturating_sub(5), "duration_minutes": 30 });
+    let window =
+        json!({ "days": [day], "start_minute": minute.saturating_sub(5), "duration_minutes": 30 });
     let (status, body) = api
         .post(
             "/api/v1/patching/policies",
@@ -271,7 +287,13 @@ async fn a_security_update_travels_from_apt_to_the_api_and_cli() {
     };
     let today = &history["days"][0];
     assert_eq!(
-        (&today["devices"], &today["reporting"], &today["compliant"], &today["share"], &today["reboot_required"]),
+        (
+            &today["devices"],
+            &today["reporting"],
+            &today["compliant"],
+            &today["share"],
+            &today["reboot_required"]
+        ),
         (&json!(1), &json!(1), &json!(1), &json!(1.0), &json!(1)),
         "{history}"
     );
@@ -282,9 +304,7 @@ async fn a_security_update_travels_from_apt_to_the_api_and_cli() {
         .await;
     assert_eq!(status, 400, "{body}");
     // Another tenant's admin sees no trend of it.
-    let (_, none) = other
-        .get("/api/v1/patching/compliance/history")
-        .await;
+    let (_, none) = other.get("/api/v1/patching/compliance/history").await;
     assert_eq!(none["days"], json!([]), "{none}");
 }
 

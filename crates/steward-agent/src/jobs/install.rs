@@ -170,7 +170,8 @@ async fn run_bounded(mut command: Command, stdin: &str) -> Result<(), String> {
     match tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output()).await {
         Ok(Ok(output)) if output.status.success() => Ok(()),
         Ok(Ok(output)) => {
-            let mut said = crate::collectors::clean(&String::from_utf8_lossy(&output.stderr), KEPT_OUTPUT);
+            let mut said =
+                crate::collectors::clean(&String::from_utf8_lossy(&output.stderr), KEPT_OUTPUT);
             if said.is_empty() {
                 said = "no message".into();
             }
@@ -263,7 +264,9 @@ mod tests {
             "Steward: this computer restarts in 5 minutes to finish installing updates (pkg0, pkg1). Please save your work."
         );
         assert!(notice(1, &packages(1)).contains("restarts in 1 minute to"));
-        assert!(notice(0, &[]).contains("restarts now to finish installing updates (earlier updates)"));
+        assert!(
+            notice(0, &[]).contains("restarts now to finish installing updates (earlier updates)")
+        );
         let many = notice(120, &packages(500));
         assert!(many.contains("pkg4 and 495 more"), "{many}");
         assert!(many.len() < 200);
@@ -295,7 +298,11 @@ mod tests {
         let log = dir.path().join("log");
         let config = Config {
             root: dir.path().to_path_buf(),
-            notice_command: script(dir.path(), "wall", &format!("cat > {}/notice", dir.path().display())),
+            notice_command: script(
+                dir.path(),
+                "wall",
+                &format!("cat > {}/notice", dir.path().display()),
+            ),
             reboot_command: script(
                 dir.path(),
                 "shutdown",
@@ -311,22 +318,44 @@ mod tests {
         let args: Vec<&str> = args.lines().collect();
         assert_eq!(args[..2], ["-r", "+7"]);
         assert_eq!(args[2], said);
-        assert!(outcome.stdout.contains("notice: sent"), "{}", outcome.stdout);
-        assert!(outcome.stdout.ends_with("reboot: scheduled in 7 min\n"), "{}", outcome.stdout);
+        assert!(
+            outcome.stdout.contains("notice: sent"),
+            "{}",
+            outcome.stdout
+        );
+        assert!(
+            outcome.stdout.ends_with("reboot: scheduled in 7 min\n"),
+            "{}",
+            outcome.stdout
+        );
         assert_eq!(outcome.message, "1 installed; restart in 7 min");
         assert_eq!(outcome.status, RunStatus::Succeeded);
 
         // if_required: nothing asks for one, so nothing runs.
         std::fs::remove_file(&log).unwrap();
         let mut outcome = succeeded();
-        reboot_after(&config, RebootAfter::IfRequired, 7, &packages(1), &mut outcome).await;
+        reboot_after(
+            &config,
+            RebootAfter::IfRequired,
+            7,
+            &packages(1),
+            &mut outcome,
+        )
+        .await;
         assert!(outcome.stdout.ends_with("reboot: not required\n"));
         assert!(!log.exists());
         // The flag file asks for one: it is scheduled.
         std::fs::create_dir_all(dir.path().join("run")).unwrap();
         std::fs::write(dir.path().join("run/reboot-required"), "").unwrap();
         let mut outcome = succeeded();
-        reboot_after(&config, RebootAfter::IfRequired, 0, &packages(1), &mut outcome).await;
+        reboot_after(
+            &config,
+            RebootAfter::IfRequired,
+            0,
+            &packages(1),
+            &mut outcome,
+        )
+        .await;
         assert!(log.exists(), "{}", outcome.stdout);
         assert!(outcome.stdout.ends_with("reboot: scheduled in 0 min\n"));
         // Never: nothing at all.
@@ -341,12 +370,20 @@ mod tests {
         let config = Config {
             root: dir.path().to_path_buf(),
             notice_command: dir.path().join("no-such-wall"),
-            reboot_command: script(dir.path(), "shutdown", "echo 'Failed to talk to logind' >&2; exit 1"),
+            reboot_command: script(
+                dir.path(),
+                "shutdown",
+                "echo 'Failed to talk to logind' >&2; exit 1",
+            ),
             ..Config::default()
         };
         let mut outcome = succeeded();
         reboot_after(&config, RebootAfter::Always, 5, &packages(1), &mut outcome).await;
-        assert!(outcome.stdout.contains("notice: not sent (cannot start"), "{}", outcome.stdout);
+        assert!(
+            outcome.stdout.contains("notice: not sent (cannot start"),
+            "{}",
+            outcome.stdout
+        );
         assert!(
             outcome
                 .stdout

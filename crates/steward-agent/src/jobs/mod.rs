@@ -353,7 +353,8 @@ impl Runner {
                     install::install(&self.patching, packages, timeout, run_id, &self.out).await;
                 // A restart only after everything went in.
                 if outcome.status == RunStatus::Succeeded {
-                    let grace = (*reboot_grace_minutes).min(steward_proto::MAX_REBOOT_GRACE_MINUTES);
+                    let grace =
+                        (*reboot_grace_minutes).min(steward_proto::MAX_REBOOT_GRACE_MINUTES);
                     install::reboot_after(&self.patching, *reboot, grace, packages, &mut outcome)
                         .await;
                 }

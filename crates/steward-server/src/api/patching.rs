@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use steward_store::{DevicePatchFigures, MAX_SOFTWARE_ROWS};
+use steward_store::MAX_SOFTWARE_ROWS;
 
 /// `GET /api/v1/devices/{id}/updates`.
 pub async fn device_updates(
@@ -258,7 +258,13 @@ pub async fn compliance_history(
         ]) {
             *into += from;
         }
-        let mut site = figures(r.devices, r.reporting, r.compliant, r.stale, r.reboot_required);
+        let mut site = figures(
+            r.devices,
+            r.reporting,
+            r.compliant,
+            r.stale,
+            r.reboot_required,
+        );
         site["day"] = json!(date(r.day));
         site["org_id"] = json!(r.org_id);
         site["site"] = json!(r.site);
@@ -315,7 +321,11 @@ fn compliance_rows(answer: &Value) -> String {
             .unwrap_or_default()
     };
     for d in answer["devices"].as_array().into_iter().flatten() {
-        let state = match (d["reported"].as_bool(), d["stale"].as_bool(), d["compliant"].as_bool()) {
+        let state = match (
+            d["reported"].as_bool(),
+            d["stale"].as_bool(),
+            d["compliant"].as_bool(),
+        ) {
             (Some(false), _, _) => "not_reported",
             (_, Some(true), _) => "stale",
             (_, _, Some(true)) => "compliant",
@@ -368,7 +378,7 @@ mod tests {
     fn csv_cells_are_quoted_and_formulas_made_text() {
         assert_eq!(csv_cell("web-01"), "web-01");
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("two\nlines"), "\"two\nlines\"");
         assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_cell("+1"), "'+1");

@@ -35,11 +35,15 @@ fn fields(line: &str) -> Vec<(String, String)> {
 }
 
 fn security_rule(title: &str) -> String {
-    ["Security Update", "Rapid Security Response", "Background Security Improvement"]
-        .into_iter()
-        .find(|words| title.contains(words))
-        .map(|words| format!("title says {words}"))
-        .unwrap_or_default()
+    [
+        "Security Update",
+        "Rapid Security Response",
+        "Background Security Improvement",
+    ]
+    .into_iter()
+    .find(|words| title.contains(words))
+    .map(|words| format!("title says {words}"))
+    .unwrap_or_default()
 }
 
 /// A label `softwareupdate --install` may be given as one argument.
@@ -152,7 +156,14 @@ mod tests {
         let seen: Vec<(&str, &str, bool, &str)> = listing
             .updates
             .iter()
-            .map(|u| (u.name.as_str(), u.available.as_str(), u.security, u.rule.as_str()))
+            .map(|u| {
+                (
+                    u.name.as_str(),
+                    u.available.as_str(),
+                    u.security,
+                    u.rule.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             seen,
@@ -175,14 +186,18 @@ mod tests {
                 "Background Security Improvement 14.4.1 (a)-23E224a"
             ]
         );
-        assert_eq!(listing.updates[0].origin.as_ref().unwrap().label, "recommended");
+        assert_eq!(
+            listing.updates[0].origin.as_ref().unwrap().label,
+            "recommended"
+        );
         assert_eq!(listing.updates[3].origin.as_ref().unwrap().label, "");
         assert_eq!(SoftwareUpdate.parse(LIST, 1).unwrap().updates.len(), 1);
     }
 
     #[test]
     fn softwareupdate_with_nothing_or_garbage() {
-        let none = "Software Update Tool\n\nFinding available software\nNo new software available.\n";
+        let none =
+            "Software Update Tool\n\nFinding available software\nNo new software available.\n";
         assert_eq!(SoftwareUpdate.parse(none, 100), Ok(Listing::default()));
         assert!(SoftwareUpdate.parse("\u{0}\u{1}garbage", 100).is_err());
         // A label with no details line is left out, not invented.
@@ -210,7 +225,11 @@ mod tests {
             .unwrap();
         assert_eq!(
             command.args,
-            ["--install", "macOS Sonoma 14.4.1-23E224", "--agree-to-license"]
+            [
+                "--install",
+                "macOS Sonoma 14.4.1-23E224",
+                "--agree-to-license"
+            ]
         );
         assert!(SoftwareUpdate.install(&[update("--all")]).is_err());
         assert!(SoftwareUpdate.install(&[update("a\nb")]).is_err());

@@ -15,9 +15,9 @@ pub mod locks;
 pub mod macos;
 pub mod reboot;
 pub mod seam;
-pub mod windows;
 #[cfg(test)]
 mod tests;
+pub mod windows;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

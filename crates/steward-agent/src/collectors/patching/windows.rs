@@ -77,8 +77,15 @@ fn pending(raw: Raw) -> Option<(PendingUpdate, bool)> {
         .map(|kb| format!("KB{kb}"))
         .take(8)
         .collect();
-    let severity = raw.msrc_severity.as_deref().map(|s| text(s, 32)).unwrap_or_default();
-    let category = raw.categories.iter().find(|c| c.as_str() == "Security Updates");
+    let severity = raw
+        .msrc_severity
+        .as_deref()
+        .map(|s| text(s, 32))
+        .unwrap_or_default();
+    let category = raw
+        .categories
+        .iter()
+        .find(|c| c.as_str() == "Security Updates");
     let rule = match (category, severity.is_empty()) {
         (Some(c), _) => format!("category {c}"),
         (None, false) => format!("MSRC severity {severity}"),
@@ -90,7 +97,10 @@ fn pending(raw: Raw) -> Option<(PendingUpdate, bool)> {
             .as_ref()
             .is_some_and(|b| b.reboot_behavior >= 1);
     let update = PendingUpdate {
-        name: kbs.first().cloned().unwrap_or_else(|| text(&raw.title, 256)),
+        name: kbs
+            .first()
+            .cloned()
+            .unwrap_or_else(|| text(&raw.title, 256)),
         current: String::new(),
         available: raw.update_id.to_ascii_lowercase(),
         security: !rule.is_empty(),
@@ -98,7 +108,11 @@ fn pending(raw: Raw) -> Option<(PendingUpdate, bool)> {
         arch: String::new(),
         origin: Some(RepoOrigin {
             origin: "Windows Update".into(),
-            label: raw.categories.first().map(|c| text(c, 128)).unwrap_or_default(),
+            label: raw
+                .categories
+                .first()
+                .map(|c| text(c, 128))
+                .unwrap_or_default(),
             ..RepoOrigin::default()
         }),
         advisory: kbs.join(" "),
@@ -190,7 +204,14 @@ mod tests {
         let seen: Vec<(&str, bool, &str, &str)> = listing
             .updates
             .iter()
-            .map(|u| (u.name.as_str(), u.security, u.rule.as_str(), u.severity.as_str()))
+            .map(|u| {
+                (
+                    u.name.as_str(),
+                    u.security,
+                    u.rule.as_str(),
+                    u.severity.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             seen,
@@ -201,7 +222,10 @@ mod tests {
                 ("Intel - System - 10.1.19444.8378", false, "", ""),
             ]
         );
-        assert_eq!(listing.restart, ["KB5034123", "Intel - System - 10.1.19444.8378"]);
+        assert_eq!(
+            listing.restart,
+            ["KB5034123", "Intel - System - 10.1.19444.8378"]
+        );
         let first = &listing.updates[0];
         assert_eq!(first.available, "5e1b8f4a-3c2d-4e5f-9a1b-2c3d4e5f6a7b");
         assert_eq!(first.advisory, "KB5034123");
@@ -216,16 +240,27 @@ mod tests {
         let listing = WindowsUpdate.parse(one, 100).unwrap();
         assert_eq!(listing.updates.len(), 1);
         assert_eq!(listing.updates[0].rule, "MSRC severity Important");
-        assert_eq!(listing.updates[0].available, "5e1b8f4a-3c2d-4e5f-9a1b-2c3d4e5f6a7b");
-        assert_eq!(WindowsUpdate.parse("\u{feff}\r\n", 100), Ok(Listing::default()));
-        assert!(WindowsUpdate.parse("Search failed: 0x8024402C", 100).is_err());
+        assert_eq!(
+            listing.updates[0].available,
+            "5e1b8f4a-3c2d-4e5f-9a1b-2c3d4e5f6a7b"
+        );
+        assert_eq!(
+            WindowsUpdate.parse("\u{feff}\r\n", 100),
+            Ok(Listing::default())
+        );
+        assert!(
+            WindowsUpdate
+                .parse("Search failed: 0x8024402C", 100)
+                .is_err()
+        );
         assert!(WindowsUpdate.parse("42", 100).is_err());
         // Entries without a usable id or of the wrong shape are left out.
         let odd = r#"[{"Title":"no id"},{"Title":"bad id","UpdateID":"'; Remove-Item C:\\ -Recurse; '"},7]"#;
         assert!(WindowsUpdate.parse(odd, 100).unwrap().updates.is_empty());
         let many = format!(
             "[{}]",
-            vec![r#"{"Title":"t","UpdateID":"5e1b8f4a-3c2d-4e5f-9a1b-2c3d4e5f6a7b"}"#; 50].join(",")
+            vec![r#"{"Title":"t","UpdateID":"5e1b8f4a-3c2d-4e5f-9a1b-2c3d4e5f6a7b"}"#; 50]
+                .join(",")
         );
         assert_eq!(WindowsUpdate.parse(&many, 10).unwrap().updates.len(), 10);
     }
@@ -244,6 +279,9 @@ mod tests {
         assert!(WindowsUpdate.install(&[update("x'; evil; '")]).is_err());
         assert!(WindowsUpdate.install(&[]).is_err());
         assert_eq!(WindowsUpdate.manager(), "windows_update");
-        assert_eq!(WindowsUpdate.list().args[..3], ["-NoProfile", "-NonInteractive", "-Command"]);
+        assert_eq!(
+            WindowsUpdate.list().args[..3],
+            ["-NoProfile", "-NonInteractive", "-Command"]
+        );
     }
 }

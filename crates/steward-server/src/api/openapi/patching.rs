@@ -159,7 +159,15 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
         ),
         ("GET", "/api/v1/patching/compliance/history") => {
             let figures = |keys: Value, required: &[&str]| {
-                let mut all = vec!["day", "devices", "reporting", "compliant", "stale", "reboot_required", "share"];
+                let mut all = vec![
+                    "day",
+                    "devices",
+                    "reporting",
+                    "compliant",
+                    "stale",
+                    "reboot_required",
+                    "share",
+                ];
                 all.extend_from_slice(required);
                 extend(
                     object(
