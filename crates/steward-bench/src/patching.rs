@@ -7,7 +7,6 @@
 //! The host's package state is never touched.
 
 #[path = "../../steward-agent/tests/fixture/apt.rs"]
-#[allow(dead_code)]
 mod apt_fixture;
 
 use anyhow::{Context, Result, bail};
