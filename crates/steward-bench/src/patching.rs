@@ -61,6 +61,7 @@ pub async fn run(packages: usize, passes: usize) -> Result<Value> {
         .args(["--force-not-root", "--force-script-chrootless", "-i"])
         .args(&old)
         .env("LC_ALL", "C")
+        .stdout(std::process::Stdio::null())
         .status()?;
     if !status.success() {
         bail!("dpkg could not install the {packages} packages into the isolated root");

@@ -174,7 +174,7 @@ async fn a_security_update_travels_from_apt_to_the_api_and_cli() {
     tokio::task::block_in_place(|| {
         let policy = server.cli_json(&["patch", "policy-create", policy_file.to_str().unwrap()]);
         let id = policy["id"].as_str().unwrap().to_string();
-        std::fs::write(&policy_file, r#"{ "reboot": "always" }"#).unwrap();
+        std::fs::write(&policy_file, r#"{ "deferral_days": 3 }"#).unwrap();
         let edited = server.cli_json(&[
             "patch",
             "policy-edit",
@@ -184,8 +184,8 @@ async fn a_security_update_travels_from_apt_to_the_api_and_cli() {
             "1",
         ]);
         assert_eq!(
-            (&edited["version"], &edited["fields"]["reboot"]),
-            (&json!(2), &json!("always")),
+            (&edited["version"], &edited["fields"]["deferral_days"]),
+            (&json!(2), &json!(3)),
             "{edited}"
         );
         let listed = String::from_utf8(server.cli(&["patch", "policies"]).stdout).unwrap();
