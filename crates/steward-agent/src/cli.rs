@@ -105,6 +105,14 @@ pub enum Command {
         /// dpkg's lock and log.
         #[arg(long, default_value = "/", env = "STEWARD_AGENT_PATCH_ROOT")]
         patch_root: PathBuf,
+        /// What a patch policy's restart runs, as `COMMAND -r +MINUTES
+        /// MESSAGE`.
+        #[arg(long, default_value = "shutdown", env = "STEWARD_AGENT_REBOOT_COMMAND")]
+        reboot_command: PathBuf,
+        /// What warns logged-in users before that restart (the message on
+        /// its standard input).
+        #[arg(long, default_value = "wall", env = "STEWARD_AGENT_NOTICE_COMMAND")]
+        notice_command: PathBuf,
     },
     /// Print this agent's identity and spool state.
     Status,
@@ -201,6 +209,8 @@ pub fn run(cli: Cli) -> Result<()> {
             patch_timeout,
             apt_config,
             patch_root,
+            reboot_command,
+            notice_command,
         } => {
             let backups = match &backup_config {
                 Some(path) => {
@@ -225,6 +235,8 @@ pub fn run(cli: Cli) -> Result<()> {
                     timeout: patch_timeout,
                     apt_config,
                     root: patch_root,
+                    reboot_command,
+                    notice_command,
                     ..Default::default()
                 },
                 backups,

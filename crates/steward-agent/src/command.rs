@@ -36,6 +36,8 @@ pub struct Cmd {
     pub args: Vec<OsString>,
     pub env: Vec<(String, OsString)>,
     pub cwd: Option<PathBuf>,
+    /// Written to the child's input (then closed); none: no input at all.
+    pub stdin: Option<Vec<u8>>,
 }
 
 impl Cmd {
@@ -53,6 +55,11 @@ impl Cmd {
 
     pub fn env(mut self, key: &str, value: impl Into<OsString>) -> Self {
         self.env.push((key.to_string(), value.into()));
+        self
+    }
+
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(input.into());
         self
     }
 }
@@ -86,7 +93,11 @@ pub async fn run(cmd: &Cmd, timeout: Duration, max_stdout: usize) -> Output {
     let mut command = tokio::process::Command::new(&cmd.program);
     command
         .args(&cmd.args)
-        .stdin(Stdio::null())
+        .stdin(if cmd.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -110,6 +121,15 @@ pub async fn run(cmd: &Cmd, timeout: Duration, max_stdout: usize) -> Output {
             };
         }
     };
+    if let (Some(input), Some(mut pipe)) = (cmd.stdin.clone(), child.stdin.take()) {
+        // Apart from reading its output, so a child that writes before it
+        // reads cannot block on a full pipe; one that never reads is no
+        // failure.
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = pipe.write_all(&input).await;
+        });
+    }
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let finished = tokio::time::timeout(timeout, async {
         let ((out, out_cut), (err, _)) = tokio::join!(
@@ -195,6 +215,8 @@ mod tests {
         .await;
         assert!(hung.timed_out);
         assert!(started.elapsed() < Duration::from_secs(10));
+        let fed = run(&Cmd::new("/bin/cat").stdin("to the child"), Duration::from_secs(20), 100).await;
+        assert_eq!(fed.stdout, b"to the child");
         let missing = run(&Cmd::new("/nonexistent/tool"), Duration::from_secs(5), 10).await;
         assert_eq!(missing.code, None);
         assert!(missing.stderr.contains("cannot start"));

@@ -8,6 +8,7 @@ mod capacity;
 mod console;
 mod fanout;
 mod nab;
+mod patching;
 mod replicas;
 mod server;
 mod storage;
@@ -100,6 +101,14 @@ enum Command {
         #[arg(long)]
         data: Option<std::path::PathBuf>,
     },
+    /// One patch detection pass of the agent against an isolated apt root
+    /// with N packages pending as security updates: wall and CPU time.
+    Patching {
+        #[arg(long, default_value_t = 200)]
+        packages: usize,
+        #[arg(long, default_value_t = 5)]
+        passes: usize,
+    },
     /// A trivial job to N simulated agents: time until all have it and
     /// until all results are stored.
     Fanout {
@@ -182,6 +191,11 @@ async fn main() -> Result<()> {
         Command::Nab { data } => {
             let dir = data.unwrap_or_else(nab::default_dir);
             nab::print(&nab::run(&dir)?);
+            Ok(())
+        }
+        Command::Patching { packages, passes } => {
+            let result = patching::run(packages, passes).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
         Command::Console { devices, steward } => {

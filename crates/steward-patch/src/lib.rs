@@ -22,9 +22,11 @@
 //!    for a device without one): a due update installs while it is open;
 //!    outside it, only with `catch_up: at_once` and when a window passed
 //!    since the update was due (the device missed it);
-//! 7. the **reboot**: never; `when_required`: inside the window, when the
-//!    system says so (already, or after the install); `always`: inside the
-//!    window after an install. A catch-up outside the window defers it.
+//! 7. the **reboot**: never (a device that needs one has it "deferred");
+//!    `when_required`: inside the window, when the system says so (already,
+//!    or after the install); `always`: inside the window after an install.
+//!    A catch-up outside the window defers it. The device warns its
+//!    logged-in users `reboot_grace_minutes` before restarting.
 
 pub mod policy;
 
@@ -132,7 +134,8 @@ pub enum Reboot {
     /// After installing, if the system then says it needs one.
     IfRequired,
     Yes,
-    /// The policy wants one but the window is closed (a catch-up).
+    /// The device needs one but the policy does not restart it now (its
+    /// window is closed, or it never restarts devices).
     Deferred,
 }
 
@@ -221,7 +224,10 @@ pub fn decide(
         }
     }
     let reboot = match policy.map(|p| p.reboot) {
-        None | Some(RebootPolicy::Never) => Reboot::No,
+        None => Reboot::No,
+        // The device needs one the policy will not do: said, not done.
+        Some(RebootPolicy::Never) if device.reboot_required => Reboot::Deferred,
+        Some(RebootPolicy::Never) => Reboot::No,
         Some(RebootPolicy::WhenRequired) => match (window_open, device.reboot_required) {
             (true, true) => Reboot::Yes,
             (true, false) if !install.is_empty() => Reboot::IfRequired,

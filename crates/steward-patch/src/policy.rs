@@ -226,7 +226,17 @@ pub struct Policy {
     /// Updates approved to install (any mode), from the window on.
     #[serde(default)]
     pub approved: Vec<PackageRef>,
+    /// Minutes between the notice to logged-in users and the restart.
+    #[serde(default = "five")]
+    pub reboot_grace_minutes: u32,
 }
+
+fn five() -> u32 {
+    5
+}
+
+/// The longest notice before a restart, in minutes.
+pub const MAX_GRACE_MINUTES: u32 = 120;
 
 fn utc() -> String {
     "UTC".to_string()
@@ -305,6 +315,8 @@ pub enum PolicyError {
     Reason,
     #[error("at most 1000 approved updates")]
     Approved,
+    #[error("reboot_grace_minutes is at most 120")]
+    Grace,
 }
 
 impl Policy {
@@ -331,6 +343,9 @@ impl Policy {
         Zone::new(&self.timezone).map_err(PolicyError::TimeZone)?;
         if self.approved.len() > MAX_LIST {
             return Err(PolicyError::Approved);
+        }
+        if self.reboot_grace_minutes > MAX_GRACE_MINUTES {
+            return Err(PolicyError::Grace);
         }
         for p in &self.approved {
             if !package_name_ok(&p.name) {

@@ -37,6 +37,7 @@ fn policy(name: &str) -> Policy {
         reboot: RebootPolicy::WhenRequired,
         timezone: "UTC".into(),
         approved: vec![],
+        reboot_grace_minutes: 5,
     }
 }
 
@@ -469,7 +470,9 @@ fn the_reboot_follows_the_policy_and_the_window() {
     )]);
     let mut p = policy("default");
     for (reboot, required, updates, expected) in [
-        (RebootPolicy::Never, true, true, "reboot no"),
+        // Never: a device that needs one says its reboot is deferred.
+        (RebootPolicy::Never, true, true, "reboot deferred"),
+        (RebootPolicy::Never, false, true, "reboot no"),
         (
             RebootPolicy::WhenRequired,
             false,
@@ -540,6 +543,7 @@ fn policies_and_holds_are_checked() {
         bad(&|p| p.timezone = "Nowhere/Else".into()),
         PolicyError::TimeZone(_)
     ));
+    assert_eq!(bad(&|p| p.reboot_grace_minutes = 121), PolicyError::Grace);
     assert_eq!(
         bad(&|p| p.scope = Scope::Tag { tag: "".into() }),
         PolicyError::Scope

@@ -28,6 +28,10 @@ pub struct Inventory {
     /// How the latest detection of pending updates went, why the device
     /// needs a reboot, what else it knows (`None` from agents before it).
     pub patching: Option<PatchStatus>,
+    /// The device's time zone (an IANA name such as `Europe/Berlin`),
+    /// empty when the agent could not tell: patch windows open on its wall
+    /// clock.
+    pub timezone: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

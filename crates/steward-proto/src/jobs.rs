@@ -81,6 +81,12 @@ pub enum Action {
     InstallUpdates {
         packages: Vec<PackageVersion>,
         timeout_secs: u32,
+        /// Whether the device restarts once everything installed (after
+        /// warning its logged-in users `reboot_grace_minutes` ahead).
+        #[serde(default)]
+        reboot: RebootAfter,
+        #[serde(default)]
+        reboot_grace_minutes: u32,
     },
     /// Reads a file; its bytes come back in the result (base64).
     FileGet {
@@ -94,6 +100,20 @@ pub enum Action {
         sha256: String,
     },
 }
+
+/// What `install_updates` does about restarting once its packages are in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RebootAfter {
+    #[default]
+    Never,
+    /// When the system then says it needs one (flag file, newer kernel).
+    IfRequired,
+    Always,
+}
+
+/// The longest warning before a policy's restart, in minutes.
+pub const MAX_REBOOT_GRACE_MINUTES: u32 = 120;
 
 /// A package at an exact version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -255,6 +255,7 @@ impl Validate for Inventory {
             ("arch", &self.arch),
             ("cpu_model", &self.cpu_model),
             ("agent_version", &self.agent_version),
+            ("timezone", &self.timezone),
         ] {
             text(field, value, t)?;
         }

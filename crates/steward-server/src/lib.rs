@@ -24,6 +24,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod notify;
 pub mod password;
+pub mod patch_compliance;
 pub mod problems;
 pub mod reports;
 pub mod prometheus;
@@ -252,6 +253,7 @@ async fn start(
     problems::spawn(state.store.clone(), shutdown_rx.clone());
     sla::spawn(state.store.clone(), shutdown_rx.clone());
     api::spawn_fleet_recorder(state.clone(), shutdown_rx.clone());
+    patch_compliance::spawn_recorder(state.clone(), shutdown_rx.clone());
     jobs::start(state.clone(), remediations, shutdown_rx.clone());
     let router = api::router(state.clone());
     let task = tokio::spawn(tls::serve(listener, tls_config, router, shutdown_rx));

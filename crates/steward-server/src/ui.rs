@@ -73,6 +73,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("ui/pages/terminal.js"),
     ),
     (
+        "pages/patching.js",
+        JS,
+        include_bytes!("ui/pages/patching.js"),
+    ),
+    (
         "vendor/xterm.mjs",
         JS,
         vendor!("@xterm/xterm/lib/xterm.mjs"),

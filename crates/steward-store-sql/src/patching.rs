@@ -193,6 +193,14 @@ impl PatchingStore for SqlStore {
                 .await
                 .map_err(backend)?;
         }
+        // The reboot state when the agent could read one (else: unknown).
+        let reboot = inventory.patching.as_ref().and_then(|p| p.reboot.required);
+        q("UPDATE devices SET reboot_required = $1 WHERE id = $2")
+            .bind(reboot)
+            .bind(&id)
+            .execute(&mut tx)
+            .await
+            .map_err(backend)?;
         tx.commit().await.map_err(backend)
     }
 
@@ -258,7 +266,7 @@ impl PatchingStore for SqlStore {
 
     async fn patch_figures(&self, scope: &Scope) -> Result<Vec<DevicePatchFigures>> {
         let sql = format!(
-            "SELECT d.id, d.name, d.org_id, d.site, d.updates_at IS NOT NULL AS reported, d.updates_at,
+            "SELECT d.id, d.name, d.org_id, d.site, d.updates_at IS NOT NULL AS reported, d.updates_at, d.reboot_required,
                     (SELECT COUNT(*) FROM pending_updates u WHERE u.device_id = d.id) AS pending,
                     (SELECT COUNT(*) FROM pending_updates u WHERE u.device_id = d.id AND u.security) AS security_pending,
                     (SELECT MIN(u.security_since) FROM pending_updates u WHERE u.device_id = d.id AND u.security) AS oldest
@@ -282,6 +290,62 @@ impl PatchingStore for SqlStore {
                         .get::<i64, _>("security_pending")
                         .clamp(0, i64::from(u32::MAX)) as u32,
                     oldest_security_since: row.get("oldest"),
+                    reboot_required: row.get("reboot_required"),
+                })
+            })
+            .collect()
+    }
+
+    async fn record_compliance_days(&self, days: &[ComplianceDay]) -> Result<()> {
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let mut tx = self.db.begin().await.map_err(backend)?;
+        for d in days {
+            q("INSERT INTO patch_compliance_days (org_id, site, day, devices, reporting, compliant, stale, reboot_required)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (org_id, site, day) DO UPDATE SET devices = excluded.devices, reporting = excluded.reporting,
+                   compliant = excluded.compliant, stale = excluded.stale, reboot_required = excluded.reboot_required")
+            .bind(d.org_id.to_string())
+            .bind(&d.site)
+            .bind(d.day)
+            .bind(count(d.devices))
+            .bind(count(d.reporting))
+            .bind(count(d.compliant))
+            .bind(count(d.stale))
+            .bind(count(d.reboot_required))
+            .execute(&mut tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn compliance_history(
+        &self,
+        scope: &Scope,
+        since_day: i64,
+    ) -> Result<Vec<ComplianceDay>> {
+        let sql = format!(
+            "SELECT * FROM patch_compliance_days c WHERE c.day >= $2 AND {} ORDER BY c.day, c.org_id, c.site",
+            self.in_scope(1, "c.org_id", Some("c.site"))
+        );
+        let rows = q(sql)
+            .bind(scope_param(scope))
+            .bind(since_day)
+            .fetch_all(&self.db)
+            .await
+            .map_err(backend)?;
+        let count = |row: &Row, column: &str| row.get::<i64, _>(column).max(0) as u64;
+        rows.iter()
+            .map(|row| {
+                Ok(ComplianceDay {
+                    day: row.get("day"),
+                    org_id: uuid(row.get("org_id"))?,
+                    site: row.get("site"),
+                    devices: count(row, "devices"),
+                    reporting: count(row, "reporting"),
+                    compliant: count(row, "compliant"),
+                    stale: count(row, "stale"),
+                    reboot_required: count(row, "reboot_required"),
                 })
             })
             .collect()

@@ -143,6 +143,7 @@ macro_rules! store_suite {
             software_is_found_by_name_within_scope,
             pending_updates_keep_their_first_seen_time,
             a_hostile_package_list_cannot_crowd_out_a_fleet_search,
+            compliance_days_are_replaced_per_day_and_scoped,
             // backups.rs
             backups_are_recorded_once_and_replaced_per_report,
             backup_success_rates_count_outcomes_in_scope,

@@ -187,4 +187,6 @@ pub const METHODS: &[&str] = &[
     "find_software",
     "patch_figures",
     "latest_samples",
+    "record_compliance_days",
+    "compliance_history",
 ];

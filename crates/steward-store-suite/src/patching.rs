@@ -359,4 +359,116 @@ pub async fn a_hostile_package_list_cannot_crowd_out_a_fleet_search(store: Arc<d
     assert!(!web_figures.reporting(21 + PATCH_STALE_AFTER_SECS));
     let hostile_figures = figures.iter().find(|f| f.device_id == hostile).unwrap();
     assert!(!hostile_figures.reported && !hostile_figures.reporting(20));
+    assert_eq!(web_figures.reboot_required, None);
+
+    // The reboot state the agent last read is kept for the fleet figures;
+    // a report that cannot tell makes it unknown again.
+    let mut needs_reboot = inventory(&[("openssl", "3.0.11-1")], Some(&[]));
+    let mut status = steward_proto::PatchStatus::default();
+    status.reboot.required = Some(true);
+    needs_reboot.patching = Some(status);
+    store.record_software(web, &needs_reboot, 30).await.unwrap();
+    let reboot = |figures: Vec<DevicePatchFigures>| {
+        figures
+            .iter()
+            .find(|f| f.device_id == web)
+            .unwrap()
+            .reboot_required
+    };
+    assert_eq!(
+        reboot(store.patch_figures(&Scope::org(org)).await.unwrap()),
+        Some(true)
+    );
+    if let Some(status) = needs_reboot.patching.as_mut() {
+        status.reboot.required = Some(false);
+    }
+    store.record_software(web, &needs_reboot, 40).await.unwrap();
+    assert_eq!(
+        reboot(store.patch_figures(&Scope::org(org)).await.unwrap()),
+        Some(false)
+    );
+    needs_reboot.patching = None;
+    store.record_software(web, &needs_reboot, 50).await.unwrap();
+    assert_eq!(
+        reboot(store.patch_figures(&Scope::org(org)).await.unwrap()),
+        None
+    );
+}
+
+/// Each day's compliance per site: a later recording of a day replaces
+/// the earlier one, reads start at a day and see only the places in scope
+/// (a site-limited scope sees its site alone).
+pub async fn compliance_days_are_replaced_per_day_and_scoped(store: Arc<dyn Store>) {
+    let org = store.default_org().await.unwrap().id;
+    let other = store.create_org("other-compliance").await.unwrap().id;
+    let day = |day, org, site: &str, compliant| ComplianceDay {
+        day,
+        org_id: org,
+        site: site.into(),
+        devices: 4,
+        reporting: 3,
+        compliant,
+        stale: 1,
+        reboot_required: 2,
+    };
+    store
+        .record_compliance_days(&[
+            day(100, org, "hq", 1),
+            day(100, org, "branch", 3),
+            day(100, other, "hq", 0),
+            day(101, org, "hq", 2),
+        ])
+        .await
+        .unwrap();
+    // Later the same day: replaced, not added.
+    store
+        .record_compliance_days(&[day(101, org, "hq", 3)])
+        .await
+        .unwrap();
+    let seen = |rows: Vec<ComplianceDay>| -> Vec<(i64, String, u64)> {
+        rows.into_iter()
+            .map(|d| (d.day, d.site, d.compliant))
+            .collect()
+    };
+    let mut rows = seen(store.compliance_history(&Scope::org(org), 0).await.unwrap());
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            (100, "branch".to_string(), 3),
+            (100, "hq".to_string(), 1),
+            (101, "hq".to_string(), 3)
+        ]
+    );
+    let all = store
+        .compliance_history(&Scope::org(org), 101)
+        .await
+        .unwrap();
+    assert_eq!(all, [day(101, org, "hq", 3)]);
+    let branch_only = Scope {
+        allow: vec![Place {
+            org: Some(org),
+            site: Some("branch".into()),
+        }],
+        deny: Vec::new(),
+    };
+    assert_eq!(
+        seen(store.compliance_history(&branch_only, 0).await.unwrap()),
+        [(100, "branch".to_string(), 3)]
+    );
+    assert!(
+        store
+            .compliance_history(&Scope::none(), 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .compliance_history(&Scope::all(), 0)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
 }

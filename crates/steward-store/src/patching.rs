@@ -56,6 +56,9 @@ pub struct DevicePatchFigures {
     pub security_pending: u32,
     /// When the oldest pending security update was first seen as one.
     pub oldest_security_since: Option<i64>,
+    /// Whether its last report said it needs a reboot (`None`: it could
+    /// not tell, or never said).
+    pub reboot_required: Option<bool>,
 }
 
 /// A device whose package manager last answered longer ago than this is
@@ -75,6 +78,22 @@ impl DevicePatchFigures {
 /// multi-arch library has two; a hostile agent's thousands of one name
 /// would crowd every other device out of a fleet search).
 pub const MAX_VERSIONS_PER_NAME: usize = 4;
+
+/// One site's patch compliance on one day (UTC), as last recorded that
+/// day: the figures of `GET /api/v1/patching/compliance` at the default
+/// grace.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComplianceDay {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    pub org_id: Uuid,
+    pub site: String,
+    pub devices: u64,
+    pub reporting: u64,
+    pub compliant: u64,
+    pub stale: u64,
+    pub reboot_required: u64,
+}
 
 #[async_trait]
 pub trait PatchingStore: Send + Sync {
@@ -100,4 +119,11 @@ pub trait PatchingStore: Send + Sync {
     ) -> Result<Vec<SoftwareRow>>;
     /// Every device in scope (not retired) with its patch figures.
     async fn patch_figures(&self, scope: &Scope) -> Result<Vec<DevicePatchFigures>>;
+    /// Records a day's compliance per site (a later recording of the same
+    /// day and site replaces the earlier one).
+    async fn record_compliance_days(&self, days: &[ComplianceDay]) -> Result<()>;
+    /// The recorded days from `since_day` on of the sites in scope, by
+    /// day, organisation and site.
+    async fn compliance_history(&self, scope: &Scope, since_day: i64)
+    -> Result<Vec<ComplianceDay>>;
 }

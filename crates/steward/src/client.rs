@@ -57,6 +57,23 @@ impl Client {
             .await
     }
 
+    /// A read whose answer is text (a CSV export).
+    pub async fn get_text(&self, path: &str) -> Result<String> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Steward server at {}", self.base))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            bail!("server answered {status}: {}", error_of(&body));
+        }
+        Ok(response.text().await?)
+    }
+
     /// A read the caller may not be allowed: None when the server answers
     /// 403 (the caller's roles do not reach it).
     pub async fn get_if_allowed(&self, path: &str) -> Result<Option<Value>> {

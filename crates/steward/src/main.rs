@@ -12,6 +12,7 @@ mod monitors;
 mod names;
 mod ops;
 mod output;
+mod patch_rules;
 mod patching;
 mod plan;
 mod quickstart;
@@ -210,6 +211,14 @@ enum Command {
         days: u32,
         #[arg(long)]
         json: bool,
+        /// One device a line, as CSV (for a spreadsheet).
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
+    /// Patch policies and holds: list, create, edit, delete; hold, lift.
+    Patch {
+        #[command(subcommand)]
+        command: patch_rules::PatchCommand,
     },
     /// A device's metric series, e.g. `steward metrics web-01 system.cpu.utilization --since 1h`.
     Metrics {
@@ -513,7 +522,10 @@ async fn run(cli: Cli) -> Result<()> {
             json,
         } => reports::report(&remote, org, period, &format, out, json).await,
         Command::Sla { command } => reports::sla(command, &remote).await,
-        Command::Compliance { days, json } => patching::compliance(&remote, days, json).await,
+        Command::Compliance { days, json, csv } => {
+            patching::compliance(&remote, days, json, csv).await
+        }
+        Command::Patch { command } => patch_rules::run(command, &remote).await,
         Command::Software { name, below, json } => {
             patching::software(&remote, &name, below.as_deref(), json).await
         }

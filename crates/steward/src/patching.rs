@@ -166,8 +166,15 @@ pub fn updates_text(answer: &Value) -> String {
     lines.join("\n")
 }
 
-/// `steward compliance [--days N]`.
-pub async fn compliance(remote: &Remote, days: u32, json: bool) -> Result<()> {
+/// `steward compliance [--days N] [--csv]`.
+pub async fn compliance(remote: &Remote, days: u32, json: bool, csv: bool) -> Result<()> {
+    if csv {
+        let text = Client::new(remote)?
+            .get_text(&format!("/api/v1/patching/compliance.csv?days={days}"))
+            .await?;
+        print!("{text}");
+        return Ok(());
+    }
     let answer = Client::new(remote)?
         .get(&format!("/api/v1/patching/compliance?days={days}"))
         .await?;

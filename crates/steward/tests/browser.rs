@@ -10,6 +10,9 @@
 
 mod common;
 
+#[path = "../../steward-agent/tests/fixture/apt.rs"]
+mod apt_fixture;
+
 use common::*;
 use std::path::PathBuf;
 use std::process::Command;
@@ -490,4 +493,110 @@ async fn charts_show_anomaly_bands_and_forecast_projections() {
         assert!(dir.join("intel-charts.png").exists(), "no intel-charts.png");
     });
     drop(socket);
+}
+
+/// Patching in chromium over a real agent detecting against an isolated
+/// apt root (stwd-demo 1.0-1 installed, 2.0-1 published as
+/// Debian-Security, a reboot flag): the device's pending updates with
+/// their rule and reboot reason, the compliance page and its software
+/// search, a hold and a policy made in their forms; the server then holds
+/// both, set by the person signed in, and the device's plan waits on the
+/// hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patching_is_seen_and_held_in_the_console() {
+    if !Engine::Chromium.available() {
+        return;
+    }
+    steward_pki::install_default_provider();
+    let apt = apt_fixture::AptRoot::new();
+    let v1 = apt.package("stwd-demo", "1.0-1");
+    let v2 = apt.package("stwd-demo", "2.0-1");
+    apt.install(&v1);
+    apt.publish("security", &[&v2], &apt_fixture::SECURITY);
+    apt.update();
+    std::fs::write(apt.root.join("run/reboot-required"), "").unwrap();
+    std::fs::write(apt.root.join("run/reboot-required.pkgs"), "stwd-demo\n").unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let token = tokio::task::block_in_place(|| server.enroll_token(1));
+    let mut agent = tokio::task::block_in_place(|| Agent::enroll(root.path(), "patch-web", &token));
+    let apt_config = apt.apt_config.display().to_string();
+    let patch_root = apt.root.display().to_string();
+    agent.start_with(
+        "1s",
+        &[
+            "--apt-config",
+            &apt_config,
+            "--patch-root",
+            &patch_root,
+            "--patch-interval",
+            "1h",
+        ],
+    );
+    let device = agent.device_id.clone();
+    let api = server.api();
+    let path = format!("/api/v1/devices/{device}/updates");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, body) = api.get(&path).await;
+        if body["security"] == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not reported: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let dir = browser_dir().join("screenshots");
+    let url = format!("{}/", server.url());
+    tokio::task::block_in_place(|| {
+        eprintln!(
+            "{}",
+            node(
+                "patching.mjs",
+                &[
+                    &url,
+                    "admin",
+                    ADMIN_PASSWORD,
+                    dir.to_str().unwrap(),
+                    &device
+                ],
+            )
+        )
+    });
+    for shot in [
+        "patching-device",
+        "patching",
+        "patching-hold",
+        "patching-plan",
+    ] {
+        assert!(dir.join(format!("{shot}.png")).exists(), "no {shot}.png");
+    }
+    // What the browser made is what the server holds.
+    let (_, holds) = api.get("/api/v1/patching/holds").await;
+    let hold = &holds[0];
+    assert_eq!(
+        (
+            &hold["fields"]["package"],
+            &hold["fields"]["version"],
+            &hold["fields"]["reason"],
+            &hold["definition"]["set_by"],
+        ),
+        (
+            &serde_json::json!("stwd-demo"),
+            &serde_json::json!("2.0-1"),
+            &serde_json::json!("breaks the demo app"),
+            &serde_json::json!("admin"),
+        ),
+        "{holds}"
+    );
+    let (_, policies) = api.get("/api/v1/patching/policies").await;
+    assert_eq!(
+        policies[0]["fields"]["name"], "nightly security",
+        "{policies}"
+    );
+    assert_eq!(policies[0]["fields"]["window"]["start_minute"], 120);
+    let (_, plan) = api
+        .get(&format!("/api/v1/devices/{device}/patch-plan"))
+        .await;
+    assert_eq!(plan["waiting"][0]["kind"], "held", "{plan}");
+    assert_eq!(apt.installed_version("stwd-demo"), "1.0-1");
 }

@@ -10,7 +10,9 @@
 //! so. Edits follow the lifecycle
 //! (If-Match, 412); a person limited to one site cannot hold a package
 //! organisation-wide. The hold lifted, patch-b is patched too and
-//! compliance reaches 100 %. The temporary roots go with the test.
+//! compliance reaches 100 %. A policy's restart warns logged-in users and
+//! waits its grace (the agent's restart and notice commands are stand-ins
+//! here). The temporary roots go with the test.
 
 mod common;
 
@@ -343,4 +345,136 @@ async fn policies_deploy_the_security_update_and_a_hold_stops_it() {
         .await);
     let plan = plan_when(&api, &b, |p| p["policy"].is_null()).await;
     assert_eq!(plan["install"], json!([]), "{plan}");
+}
+
+/// A stand-in for a system command: records its arguments (one a line)
+/// and its standard input under `dir`.
+fn recorder(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    let out = dir.join(format!("{name}.args"));
+    let input = dir.join(format!("{name}.stdin"));
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done > {}\ncat > {}\n",
+            out.display(),
+            input.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The reboot policy end to end, never restarting this machine: the agent's
+/// restart and notice commands are stand-ins that record what they were
+/// given. A device that needs a reboot under a `never` policy says it is
+/// deferred; edited to `always` with 3 minutes' grace, the loop installs
+/// v2, warns the logged-in users with the notice, then schedules the
+/// restart 3 minutes out with the same words, and the run says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_restart_warns_users_first_then_waits_its_grace() {
+    let apt = apt_root();
+    std::fs::write(apt.root.join("run/reboot-required"), "").unwrap();
+    let tools = tempfile::tempdir().unwrap();
+    let shutdown = recorder(tools.path(), "shutdown");
+    let wall = recorder(tools.path(), "wall");
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let token = tokio::task::block_in_place(|| server.enroll_token(1));
+    let mut agent = tokio::task::block_in_place(|| Agent::enroll(root.path(), "patch-r", &token));
+    let apt_config = apt.apt_config.display().to_string();
+    let patch_root = apt.root.display().to_string();
+    agent.start_with(
+        "1s",
+        &[
+            "--apt-config",
+            &apt_config,
+            "--patch-root",
+            &patch_root,
+            "--patch-interval",
+            "1h",
+            "--reboot-command",
+            shutdown.to_str().unwrap(),
+            "--notice-command",
+            wall.to_str().unwrap(),
+        ],
+    );
+    let device = agent.device_id.clone();
+    let api = server.api();
+    plan_when(&api, &device, |p| {
+        p["waiting"].as_array().is_some_and(|w| !w.is_empty())
+    })
+    .await;
+
+    // Never: nothing restarts, and the plan says the reboot waits.
+    let policy = ok(api
+        .post(
+            "/api/v1/patching/policies",
+            json!({
+                "name": "restarts", "scope": { "kind": "organisation" }, "install": "approval",
+                "window": { "days": [0, 1, 2, 3, 4, 5, 6], "start_minute": 0, "duration_minutes": 1440 },
+                "reboot": "never",
+            }),
+        )
+        .await);
+    assert_eq!(policy["fields"]["reboot_grace_minutes"], 5, "{policy}");
+    let plan = plan_when(&api, &device, |p| p["policy"] == "restarts").await;
+    assert_eq!(plan["reboot"], "deferred", "{plan}");
+    let figures = ok(api.get("/api/v1/patching/compliance").await);
+    assert_eq!(figures["devices"][0]["reboot_required"], true, "{figures}");
+    // A grace beyond two hours is refused.
+    let at = format!(
+        "/api/v1/patching/policies/{}",
+        policy["id"].as_str().unwrap()
+    );
+    let (status, _, body) = api
+        .patch(&at, None, json!({ "reboot_grace_minutes": 121 }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // Always, 3 minutes' notice: installed, warned, then scheduled.
+    let (status, _, body) = api
+        .patch(
+            &at,
+            None,
+            json!({ "install": "security", "reboot": "always", "reboot_grace_minutes": 3 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    until("the restart scheduled", async || {
+        std::fs::read_to_string(tools.path().join("shutdown.args")).ok()
+    })
+    .await;
+    assert_eq!(installed(&apt), "2.0-1");
+    let args = std::fs::read_to_string(tools.path().join("shutdown.args")).unwrap();
+    let args: Vec<&str> = args.lines().collect();
+    let notice = std::fs::read_to_string(tools.path().join("wall.stdin")).unwrap();
+    assert_eq!(args[..2], ["-r", "+3"], "{args:?}");
+    assert_eq!(args[2], notice);
+    assert_eq!(
+        notice,
+        "Steward: this computer restarts in 3 minutes to finish installing updates (stwd-demo). Please save your work."
+    );
+    let run = until("the install run", async || {
+        let jobs = ok(api.get("/api/v1/jobs").await);
+        let job = jobs
+            .as_array()?
+            .iter()
+            .find(|j| j["name"] == "patch: restarts")?
+            .clone();
+        let shown = ok(api
+            .get(&format!("/api/v1/jobs/{}", job["id"].as_str()?))
+            .await);
+        let run = shown["runs"][0].clone();
+        (run["status"] == "succeeded").then_some(run)
+    })
+    .await;
+    let stdout = run["stdout"].as_str().unwrap_or("");
+    assert!(
+        stdout.contains("stwd-demo=2.0-1: installed\nnotice: sent"),
+        "{run}"
+    );
+    assert!(stdout.ends_with("reboot: scheduled in 3 min\n"), "{run}");
 }

@@ -3,7 +3,9 @@
 //! installed and a reboot flag; a real agent detects against that root and
 //! a real server answers what it reported: the device's pending updates
 //! with the rule, its reboot reason, fleet-wide software search by Debian
-//! version order, compliance, the CLI, and nothing of it to another tenant.
+//! version order, compliance (with the reboot counted), the CLI, and nothing
+//! of it to another tenant; the device's time zone reported and its policy
+//! window evaluated on that wall clock.
 
 mod common;
 
@@ -25,9 +27,11 @@ async fn a_security_update_travels_from_apt_to_the_api_and_cli() {
     apt.update();
     std::fs::write(apt.root.join("run/reboot-required"), "").unwrap();
     std::fs::write(apt.root.join("run/reboot-required.pkgs"), "stwd-demo\n").unwrap();
+    // The device's wall clock is Tokyo's (Debian's /etc/timezone).
+    std::fs::write(apt.root.join("etc/timezone"), "Asia/Tokyo\n").unwrap();
 
     let root = tempfile::tempdir().unwrap();
-    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let mut server = tokio::task::block_in_place(|| Server::launch(root.path()));
     let token = server.enroll_token(1);
     let mut agent = tokio::task::block_in_place(|| Agent::enroll(root.path(), "patch-01", &token));
     let apt_config = apt.apt_config.display().to_string();
@@ -106,6 +110,29 @@ async fn a_security_update_travels_from_apt_to_the_api_and_cli() {
     let (_, strict) = api.get("/api/v1/patching/compliance?days=0").await;
     assert_eq!(strict["total"]["share"], 0.0, "{strict}");
     assert_eq!(strict["devices"][0]["compliant"], false);
+    // The reboot it needs is counted, and the oldest missing security
+    // update is named per group.
+    assert_eq!(strict["total"]["reboot_required"], 1, "{strict}");
+    assert_eq!(strict["devices"][0]["reboot_required"], true);
+    assert_eq!(
+        strict["sites"][0]["oldest_security_since"],
+        strict["devices"][0]["oldest_security_since"]
+    );
+    assert!(
+        strict["total"]["oldest_security_since"].is_i64(),
+        "{strict}"
+    );
+    // The same as CSV, for a spreadsheet.
+    let csv = api.get_text("/api/v1/patching/compliance.csv?days=0").await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[0].starts_with("device_id,device_name,"), "{csv}");
+    assert!(
+        lines[1].starts_with(&format!("{device},patch-01,")),
+        "{csv}"
+    );
+    assert!(lines[1].contains(",not_compliant,1,1,"), "{csv}");
+    assert!(lines[1].contains(",yes,"), "{csv}");
 
     // The CLI says the same.
     let text = tokio::task::block_in_place(|| {
@@ -131,6 +158,61 @@ async fn a_security_update_travels_from_apt_to_the_api_and_cli() {
         "{compliance}"
     );
 
+    // The CLI's CSV is the API's; holds and policies from the CLI.
+    let csv_cli = tokio::task::block_in_place(|| {
+        String::from_utf8(server.cli(&["compliance", "--days", "0", "--csv"]).stdout).unwrap()
+    });
+    assert_eq!(csv_cli, csv);
+    let policy_file = root.path().join("policy.json");
+    std::fs::write(
+        &policy_file,
+        json!({ "name": "cli policy", "scope": { "kind": "site", "site": "default" }, "install": "approval",
+                "window": { "days": [5, 6], "start_minute": 60, "duration_minutes": 60 }, "reboot": "never" })
+            .to_string(),
+    )
+    .unwrap();
+    tokio::task::block_in_place(|| {
+        let policy = server.cli_json(&["patch", "policy-create", policy_file.to_str().unwrap()]);
+        let id = policy["id"].as_str().unwrap().to_string();
+        std::fs::write(&policy_file, r#"{ "deferral_days": 3 }"#).unwrap();
+        let edited = server.cli_json(&[
+            "patch",
+            "policy-edit",
+            &id,
+            policy_file.to_str().unwrap(),
+            "--version",
+            "1",
+        ]);
+        assert_eq!(
+            (&edited["version"], &edited["fields"]["deferral_days"]),
+            (&json!(2), &json!(3)),
+            "{edited}"
+        );
+        let listed = String::from_utf8(server.cli(&["patch", "policies"]).stdout).unwrap();
+        assert!(
+            listed.contains("cli policy") && listed.contains("site default"),
+            "{listed}"
+        );
+        server.cli_json(&["patch", "policy-delete", &id]);
+        let hold = server.cli_json(&[
+            "patch",
+            "hold",
+            "stwd-demo",
+            "--tag",
+            "db",
+            "--reason",
+            "vendor says wait",
+        ]);
+        let held = String::from_utf8(server.cli(&["patch", "holds"]).stdout).unwrap();
+        assert!(
+            held.contains("vendor says wait") && held.contains("tag db"),
+            "{held}"
+        );
+        server.cli_json(&["patch", "lift", hold["id"].as_str().unwrap()]);
+        assert_eq!(server.cli_json(&["patch", "holds"]), json!([]));
+        assert_eq!(server.cli_json(&["patch", "policies"]), json!([]));
+    });
+
     // Another tenant's admin sees none of it.
     let (status, body) = api.post("/api/v1/orgs", json!({ "name": "other" })).await;
     assert_eq!(status, 200, "{body}");
@@ -154,6 +236,76 @@ async fn a_security_update_travels_from_apt_to_the_api_and_cli() {
     assert_eq!(compliance["total"]["devices"], 0);
     // The isolated root is untouched by detection: v1 still installed.
     assert_eq!(apt.installed_version("stwd-demo"), "1.0-1");
+
+    // The agent reported its zone, and a policy's window opens on the
+    // device's wall clock: a half hour around Tokyo's now (closed at this
+    // hour in the policy's own UTC), installing nothing without approval.
+    let (_, shown) = api.get(&format!("/api/v1/devices/{device}")).await;
+    assert_eq!(shown["inventory"]["timezone"], "Asia/Tokyo", "{shown}");
+    let tokyo = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 9 * 3600;
+    let (day, minute) = ((tokyo / 86_400 + 3) % 7, (tokyo % 86_400) / 60);
+    let window =
+        json!({ "days": [day], "start_minute": minute.saturating_sub(5), "duration_minutes": 30 });
+    let (status, body) = api
+        .post(
+            "/api/v1/patching/policies",
+            json!({ "name": "tokyo mornings", "scope": { "kind": "organisation" }, "install": "approval",
+                    "window": window, "reboot": "never", "timezone": "UTC" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, plan) = api
+        .get(&format!("/api/v1/devices/{device}/patch-plan"))
+        .await;
+    assert_eq!(
+        (&plan["policy"], &plan["window_open"]),
+        (&json!("tokyo mornings"), &json!(true)),
+        "{plan}"
+    );
+    assert_eq!(plan["waiting"][0]["kind"], "needs_approval", "{plan}");
+
+    // The trend: the server records the day's figures as it starts (and
+    // every 10 minutes), per site; the API sums them per day.
+    tokio::task::block_in_place(|| {
+        server.proc.as_mut().unwrap().terminate();
+        server.restart();
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let history = loop {
+        let (status, body) = api
+            .get("/api/v1/patching/compliance/history?since_days=7")
+            .await;
+        if status == 200 && body["days"].as_array().is_some_and(|d| !d.is_empty()) {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "no trend: {body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let today = &history["days"][0];
+    assert_eq!(
+        (
+            &today["devices"],
+            &today["reporting"],
+            &today["compliant"],
+            &today["share"],
+            &today["reboot_required"]
+        ),
+        (&json!(1), &json!(1), &json!(1), &json!(1.0), &json!(1)),
+        "{history}"
+    );
+    assert_eq!(history["grace_days"], 14);
+    assert_eq!(history["sites"][0]["site"], shown["site"], "{history}");
+    let (status, body) = api
+        .get("/api/v1/patching/compliance/history?since_days=0")
+        .await;
+    assert_eq!(status, 400, "{body}");
+    // Another tenant's admin sees no trend of it.
+    let (_, none) = other.get("/api/v1/patching/compliance/history").await;
+    assert_eq!(none["days"], json!([]), "{none}");
 }
 
 /// apt hangs (its dpkg does): the agent stays connected and reporting, and

@@ -66,6 +66,7 @@ pub fn collect(host: &mut Host) -> Inventory {
         packages: Vec::new(),
         updates: patching.as_ref().and_then(|d| d.updates.clone()),
         patching: patching.map(|d| d.status),
+        timezone: super::timezone::detect(&host.package_root),
     }
 }
 

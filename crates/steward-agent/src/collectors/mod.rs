@@ -12,6 +12,7 @@ mod memory;
 mod network;
 pub mod patching;
 mod processes;
+pub mod timezone;
 
 use std::collections::BTreeMap;
 use steward_proto::Point;

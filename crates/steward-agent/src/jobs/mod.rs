@@ -345,10 +345,19 @@ impl Runner {
             Action::InstallUpdates {
                 packages,
                 timeout_secs,
+                reboot,
+                reboot_grace_minutes,
             } => {
                 let timeout = Duration::from_secs(u64::from(*timeout_secs).clamp(1, 7200));
-                let outcome =
+                let mut outcome =
                     install::install(&self.patching, packages, timeout, run_id, &self.out).await;
+                // A restart only after everything went in.
+                if outcome.status == RunStatus::Succeeded {
+                    let grace =
+                        (*reboot_grace_minutes).min(steward_proto::MAX_REBOOT_GRACE_MINUTES);
+                    install::reboot_after(&self.patching, *reboot, grace, packages, &mut outcome)
+                        .await;
+                }
                 // The verification scan: detection again, then inventory.
                 self.rescan.notify_one();
                 finish(outcome)

@@ -5,16 +5,19 @@
 //! scope.
 
 use super::{ApiError, ApiResult, id_param};
-use crate::AppState;
 use crate::auth::Caller;
+use crate::patch_compliance::{self, Tally};
+use crate::{AppState, now_secs};
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use steward_store::{DevicePatchFigures, MAX_SOFTWARE_ROWS};
+use steward_store::MAX_SOFTWARE_ROWS;
 
 /// `GET /api/v1/devices/{id}/updates`.
 pub async fn device_updates(
@@ -150,39 +153,6 @@ pub struct ComplianceQuery {
     days: Option<u32>,
 }
 
-/// Default grace for a pending security update, in days.
-const DEFAULT_DAYS: u32 = 14;
-
-/// One group's figure: devices, those that reported, those compliant.
-#[derive(Default)]
-struct Tally {
-    devices: u64,
-    reporting: u64,
-    compliant: u64,
-    /// Reported once, but not within `PATCH_STALE_AFTER_SECS`.
-    stale: u64,
-}
-
-impl Tally {
-    fn add(&mut self, device: &DevicePatchFigures, compliant: bool, now: i64) {
-        let current = device.reporting(now);
-        self.devices += 1;
-        self.reporting += u64::from(current);
-        self.compliant += u64::from(current && compliant);
-        self.stale += u64::from(device.reported && !current);
-    }
-
-    fn json(&self) -> Value {
-        let share = (self.reporting > 0).then(|| {
-            ((self.compliant as f64 / self.reporting as f64) * 10_000.0).round() / 10_000.0
-        });
-        json!({
-            "devices": self.devices, "reporting": self.reporting,
-            "compliant": self.compliant, "stale": self.stale, "share": share,
-        })
-    }
-}
-
 /// `GET /api/v1/patching/compliance?days=14`: the share of reporting
 /// devices with no security update pending for more than `days` days
 /// (since the server first saw it as one), overall, per organisation and
@@ -192,19 +162,19 @@ pub async fn compliance(
     caller: Caller,
     Query(query): Query<ComplianceQuery>,
 ) -> ApiResult<Value> {
-    let days = query.days.unwrap_or(DEFAULT_DAYS);
+    let days = query.days.unwrap_or(patch_compliance::DEFAULT_DAYS);
     if days > 3650 {
         return Err(ApiError::bad_request("days must be at most 3650"));
     }
-    let now = crate::now_secs();
-    let cutoff = now - i64::from(days) * 86_400;
+    let now = now_secs();
+    let cutoff = patch_compliance::cutoff(now, days);
     let figures = state.store.patch_figures(&caller.scope).await?;
     let mut total = Tally::default();
     let mut orgs: BTreeMap<String, Tally> = BTreeMap::new();
     let mut sites: BTreeMap<(String, String), Tally> = BTreeMap::new();
     let mut devices = Vec::with_capacity(figures.len());
     for device in &figures {
-        let compliant = device.oldest_security_since.is_none_or(|t| t > cutoff);
+        let compliant = patch_compliance::compliant(device, cutoff);
         total.add(device, compliant, now);
         orgs.entry(device.org_id.to_string())
             .or_default()
@@ -221,6 +191,7 @@ pub async fn compliance(
             "pending": device.pending, "security_pending": device.security_pending,
             "oldest_security_since": device.oldest_security_since,
             "compliant": current.then_some(compliant),
+            "reboot_required": device.reboot_required,
         }));
     }
     let with_key = |key: Value, tally: &Tally| {
@@ -238,4 +209,197 @@ pub async fn compliance(
         "sites": sites.iter().map(|((org, site), t)| with_key(json!({ "org_id": org, "site": site }), t)).collect::<Vec<_>>(),
         "devices": devices,
     })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    since_days: Option<u32>,
+}
+
+/// `GET /api/v1/patching/compliance/history?since_days=30`: each recorded
+/// day's compliance (at the default grace) summed over the sites in the
+/// caller's scope, and per site.
+pub async fn compliance_history(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(query): Query<HistoryQuery>,
+) -> ApiResult<Value> {
+    let since_days = query.since_days.unwrap_or(30);
+    if !(1..=366).contains(&since_days) {
+        return Err(ApiError::bad_request("since_days is 1 to 366"));
+    }
+    let today = now_secs().div_euclid(86_400);
+    let rows = state
+        .store
+        .compliance_history(&caller.scope, today - i64::from(since_days) + 1)
+        .await?;
+    let date = |day: i64| {
+        jiff::Timestamp::from_second(day * 86_400)
+            .map(|t| t.to_string()[..10].to_string())
+            .unwrap_or_default()
+    };
+    let figures = |devices, reporting, compliant, stale, reboot| {
+        json!({
+            "devices": devices, "reporting": reporting, "compliant": compliant, "stale": stale,
+            "reboot_required": reboot, "share": patch_compliance::share(compliant, reporting),
+        })
+    };
+    let mut days: BTreeMap<i64, [u64; 5]> = BTreeMap::new();
+    let mut sites = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let sum = days.entry(r.day).or_default();
+        for (into, from) in sum.iter_mut().zip([
+            r.devices,
+            r.reporting,
+            r.compliant,
+            r.stale,
+            r.reboot_required,
+        ]) {
+            *into += from;
+        }
+        let mut site = figures(
+            r.devices,
+            r.reporting,
+            r.compliant,
+            r.stale,
+            r.reboot_required,
+        );
+        site["day"] = json!(date(r.day));
+        site["org_id"] = json!(r.org_id);
+        site["site"] = json!(r.site);
+        sites.push(site);
+    }
+    let days: Vec<Value> = days
+        .into_iter()
+        .map(|(day, [d, rep, c, st, rb])| {
+            let mut value = figures(d, rep, c, st, rb);
+            value["day"] = json!(date(day));
+            value
+        })
+        .collect();
+    Ok(Json(json!({
+        "grace_days": patch_compliance::DEFAULT_DAYS,
+        "days": days,
+        "sites": sites,
+    })))
+}
+
+/// `GET /api/v1/patching/compliance.csv?days=14`: the same figures for a
+/// spreadsheet, one device a line (times in UTC, RFC 3339). Device names
+/// come from agents: a cell a spreadsheet would run as a formula is
+/// written as text.
+pub async fn compliance_csv(
+    state: State<Arc<AppState>>,
+    caller: Caller,
+    query: Query<ComplianceQuery>,
+) -> Result<Response, ApiError> {
+    let Json(answer) = compliance(state, caller, query).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"patch-compliance.csv\"",
+            ),
+        ],
+        compliance_rows(&answer),
+    )
+        .into_response())
+}
+
+const CSV_HEADER: &str = "device_id,device_name,org_id,site,state,pending,security_pending,oldest_security_since,reboot_required,updates_at\n";
+
+/// The CSV of a compliance answer.
+fn compliance_rows(answer: &Value) -> String {
+    let mut out = String::from(CSV_HEADER);
+    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let time = |v: &Value| {
+        v.as_i64()
+            .and_then(|s| jiff::Timestamp::from_second(s).ok())
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    };
+    for d in answer["devices"].as_array().into_iter().flatten() {
+        let state = match (
+            d["reported"].as_bool(),
+            d["stale"].as_bool(),
+            d["compliant"].as_bool(),
+        ) {
+            (Some(false), _, _) => "not_reported",
+            (_, Some(true), _) => "stale",
+            (_, _, Some(true)) => "compliant",
+            _ => "not_compliant",
+        };
+        let reboot = match d["reboot_required"].as_bool() {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "unknown",
+        };
+        let row = [
+            text(&d["device_id"]),
+            text(&d["device_name"]),
+            text(&d["org_id"]),
+            text(&d["site"]),
+            state.to_string(),
+            d["pending"].to_string(),
+            d["security_pending"].to_string(),
+            time(&d["oldest_security_since"]),
+            reboot.to_string(),
+            time(&d["updates_at"]),
+        ];
+        let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// One CSV cell: quoted when it holds a separator, a quote or a line
+/// break; a leading `= + - @` (or tab, CR) is made text with a `'`.
+fn csv_cell(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_made_text() {
+        assert_eq!(csv_cell("web-01"), "web-01");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell(""), "");
+    }
+
+    #[test]
+    fn compliance_rows_say_each_device_state() {
+        let answer = json!({ "devices": [
+            { "device_id": "d1", "device_name": "=cmd|' /C calc'!A0", "org_id": "o", "site": "hq", "reported": true, "stale": false,
+              "compliant": false, "pending": 3, "security_pending": 1, "oldest_security_since": 86_400, "reboot_required": true, "updates_at": 90_000 },
+            { "device_id": "d2", "device_name": "new", "org_id": "o", "site": "hq", "reported": false, "stale": false,
+              "compliant": null, "pending": 0, "security_pending": 0, "oldest_security_since": null, "reboot_required": null, "updates_at": null },
+        ] });
+        assert_eq!(
+            compliance_rows(&answer),
+            format!(
+                "{CSV_HEADER}d1,'=cmd|' /C calc'!A0,o,hq,not_compliant,3,1,1970-01-02T00:00:00Z,yes,1970-01-02T01:00:00Z\n\
+                 d2,new,o,hq,not_reported,0,0,,unknown,\n"
+            )
+        );
+    }
 }

@@ -157,6 +157,18 @@ pub(super) fn routes() -> Routes {
         Perm(P::DevicesView),
         patching::compliance,
     )
+    .add(
+        M::GET,
+        "/api/v1/patching/compliance.csv",
+        Perm(P::DevicesView),
+        patching::compliance_csv,
+    )
+    .add(
+        M::GET,
+        "/api/v1/patching/compliance/history",
+        Perm(P::DevicesView),
+        patching::compliance_history,
+    )
     .list(
         "/api/v1/patching/policies",
         Perm(P::ScriptsRun),

@@ -210,11 +210,21 @@ async fn action_for(
                 Action::InstallUpdates {
                     packages,
                     timeout_secs,
+                    reboot,
+                    reboot_grace_minutes,
                 } => {
-                    if packages.is_empty() || packages.len() > 500 {
+                    // Nothing to install is a restart alone (`always`).
+                    let none_ok = *reboot == steward_proto::RebootAfter::Always;
+                    if (packages.is_empty() && !none_ok) || packages.len() > 500 {
                         return Err(ApiError::bad_request(
-                            "install_updates names 1 to 500 packages",
+                            "install_updates names 1 to 500 packages (none only with reboot always)",
                         ));
+                    }
+                    if *reboot_grace_minutes > steward_proto::MAX_REBOOT_GRACE_MINUTES {
+                        return Err(ApiError::bad_request(format!(
+                            "reboot_grace_minutes is at most {}",
+                            steward_proto::MAX_REBOOT_GRACE_MINUTES
+                        )));
                     }
                     if let Some(bad) = packages.iter().find(|p| !p.is_valid()) {
                         return Err(ApiError::bad_request(format!(

@@ -10,7 +10,8 @@ use crate::AppState;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::sync::Arc;
-use steward_patch::{Decision, Device, Hold, Incident, Pilot, Policy, Trouble, Update};
+use steward_patch::{Decision, Device, Hold, Incident, Pilot, Policy, Reboot, Trouble, Update};
+use steward_proto::RebootAfter;
 use steward_store::{DeviceDetail, PatchRuleKind, Scope, Status, Store, StoreError};
 use uuid::Uuid;
 
@@ -23,6 +24,8 @@ const PATCH_ORIGIN: &str = "patch-policy:";
 pub struct Plan {
     pub decision: Decision,
     pub policy: Option<(Uuid, String)>,
+    /// The applying policy's notice before a restart, in minutes.
+    pub reboot_grace_minutes: u32,
 }
 
 /// The plan for `device` as of `now` (ms), from its organisation's
@@ -59,8 +62,13 @@ pub async fn plan_for(
         id: device.summary.id.to_string(),
         site: Some(device.summary.site.clone()),
         tags: device.summary.tags.clone(),
-        // Agents do not report their zone yet: the policy's applies.
-        timezone: None,
+        // The zone the agent reported; none (or one the core does not
+        // know): the policy's applies.
+        timezone: device
+            .inventory
+            .as_ref()
+            .map(|i| i.timezone.clone())
+            .filter(|z| !z.is_empty()),
         reboot_required,
         updates: stored
             .iter()
@@ -79,13 +87,19 @@ pub async fn plan_for(
         _ => Pilot::default(),
     };
     let decision = steward_patch::decide(&policies, &holds, &subject, &pilot, now);
+    let reboot_grace_minutes =
+        steward_patch::policy_for(&policies, &subject).map_or(0, |p| p.reboot_grace_minutes);
     let policy = decision.policy.as_ref().and_then(|name| {
         owners
             .iter()
             .find(|(n, _, _)| n == name)
             .map(|(_, id, by)| (*id, by.clone()))
     });
-    Ok(Plan { decision, policy })
+    Ok(Plan {
+        decision,
+        policy,
+        reboot_grace_minutes,
+    })
 }
 
 /// The pilot ring of `policy` in its organisation and the critical alerts
@@ -192,7 +206,8 @@ pub(super) async fn deploy_due(state: &Arc<AppState>, now: i64) {
         let Some((policy_id, owner)) = plan.policy.clone() else {
             continue;
         };
-        if plan.decision.install.is_empty() {
+        // Installs, or a restart the device needs inside its window.
+        if !plan.decision.acts() {
             continue;
         }
         let day = now.div_euclid(86_400_000);
@@ -236,6 +251,11 @@ async fn deploy(
         crate::audit::write(state, Some(org), owner, "patching", action, &target, detail)
     };
     let packages = serde_json::json!(plan.decision.install);
+    let reboot = match plan.decision.reboot {
+        Reboot::Yes => RebootAfter::Always,
+        Reboot::IfRequired => RebootAfter::IfRequired,
+        Reboot::No | Reboot::Deferred => RebootAfter::Never,
+    };
     let authority = match authority::owner(state, owner).await {
         Ok(authority) => authority,
         Err(reason) => {
@@ -250,7 +270,10 @@ async fn deploy(
     };
     let request: JobRequest = match serde_json::from_value(serde_json::json!({
         "name": format!("{PATCH_JOB}{policy}"),
-        "action": { "kind": "install_updates", "packages": packages, "timeout_secs": 1800 },
+        "action": {
+            "kind": "install_updates", "packages": packages, "timeout_secs": 1800,
+            "reboot": reboot, "reboot_grace_minutes": plan.reboot_grace_minutes,
+        },
         "targets": [format!("device:{device}")],
     })) {
         Ok(request) => request,

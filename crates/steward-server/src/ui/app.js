@@ -14,6 +14,7 @@ import * as audit from "./pages/audit.js";
 import * as backups from "./pages/backups.js";
 import * as incidents from "./pages/incidents.js";
 import * as runbooks from "./pages/runbooks.js";
+import * as patching from "./pages/patching.js";
 
 const routes = {
   "": dashboard.render,
@@ -34,6 +35,7 @@ const routes = {
   users: admin.users,
   organisations: tenancy.render,
   audit: audit.render,
+  patching: patching.render,
 };
 
 // What each page needs (held somewhere), and how it is named when it is
@@ -58,6 +60,7 @@ const needs = {
   enrollment: ["enroll.manage", "Enrolling devices"],
   organisations: ["orgs.manage|roles.manage", "Managing organisations and roles"],
   audit: ["audit.view", "Reading the audit log"],
+  patching: ["devices.view", "Seeing patching"],
 };
 
 // Whether the user holds one of the permissions "a|b" names.

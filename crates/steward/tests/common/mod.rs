@@ -446,6 +446,10 @@ impl Agent {
                 "3s",
             ])
             .args(extra)
+            // A patch policy's restart never restarts this machine: a test
+            // that checks it gives its own stand-ins (flags beat these).
+            .env("STEWARD_AGENT_REBOOT_COMMAND", "true")
+            .env("STEWARD_AGENT_NOTICE_COMMAND", "true")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -12,9 +12,12 @@
 pub mod apt;
 pub mod dnf;
 pub mod locks;
+pub mod macos;
 pub mod reboot;
+pub mod seam;
 #[cfg(test)]
 mod tests;
+pub mod windows;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -50,6 +53,12 @@ pub struct Config {
     pub needrestart: bool,
     /// The running kernel's release (`None`: this host's).
     pub kernel_release: Option<String>,
+    /// What a policy's restart runs, as `COMMAND -r +MINUTES MESSAGE`
+    /// (`shutdown`; tests give a stand-in that records its arguments).
+    pub reboot_command: PathBuf,
+    /// What warns logged-in users first, the message on its standard
+    /// input (`wall`).
+    pub notice_command: PathBuf,
 }
 
 impl Default for Config {
@@ -59,6 +68,8 @@ impl Default for Config {
             timeout: Duration::from_secs(300),
             apt_config: None,
             root: PathBuf::from("/"),
+            reboot_command: PathBuf::from("shutdown"),
+            notice_command: PathBuf::from("wall"),
             needrestart: true,
             kernel_release: None,
         }
@@ -165,6 +176,21 @@ pub async fn detect(config: &Config) -> Detection {
     status.reboot = reboot::decide(&evidence, compare);
     status.duration_ms = started.elapsed().as_millis().min(u128::from(u32::MAX)) as u64;
     Detection { updates, status }
+}
+
+/// Whether the system needs a restart now, by its files alone (the flag
+/// file, a newer kernel installed): read right after an install.
+pub async fn reboot_now(config: &Config) -> steward_proto::RebootState {
+    let root = config.root.clone();
+    let kernel = config.kernel_release.clone();
+    let mut evidence = reboot::Evidence::default();
+    if let Ok((files, _)) = tokio::task::spawn_blocking(move || read_files(&root, kernel)).await {
+        evidence.flag = files.flag;
+        evidence.flag_packages = files.flag_packages;
+        evidence.running_kernel = files.running_kernel;
+        evidence.installed_kernels = files.installed_kernels;
+    }
+    reboot::decide(&evidence, steward_proto::version::compare_debian)
 }
 
 /// What the files under the root say.

@@ -158,6 +158,9 @@ pub fn document(routes: &[RouteEntry]) -> Value {
         if route.path == "/api/v1/metrics/prometheus" {
             operation["responses"]["200"] = json!({ "description": "The newest sample of every series in the caller's scope, in the Prometheus text format 0.0.4 (labels device, device_id, organisation, site, tags).", "content": { "text/plain": { "schema": { "type": "string" } } } });
         }
+        if route.path == "/api/v1/patching/compliance.csv" {
+            operation["responses"]["200"] = json!({ "description": "One device a line: device_id, device_name, org_id, site, state, pending, security_pending, oldest_security_since, reboot_required, updates_at", "content": { "text/csv": { "schema": { "type": "string" } } } });
+        }
         if operations::is_socket(route.path) {
             // No JSON answer: the connection switches to a WebSocket.
             let responses = operation["responses"].as_object_mut().expect("responses");

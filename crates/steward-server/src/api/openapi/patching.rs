@@ -77,11 +77,22 @@ pub fn components() -> Vec<(&'static str, Value)> {
 }
 
 fn tally(keys: Value, required: &[&str]) -> Value {
-    let mut all = vec!["devices", "reporting", "compliant", "stale", "share"];
+    let mut all = vec![
+        "devices",
+        "reporting",
+        "compliant",
+        "stale",
+        "share",
+        "reboot_required",
+        "oldest_security_since",
+    ];
     all.extend_from_slice(required);
     extend(
         object(
-            json!({ "devices": count(), "reporting": count(), "compliant": count(), "stale": count(), "share": nullable(number()) }),
+            json!({
+                "devices": count(), "reporting": count(), "compliant": count(), "stale": count(), "share": nullable(number()),
+                "reboot_required": count(), "oldest_security_since": nullable(integer()),
+            }),
             &[],
         ),
         keys,
@@ -139,12 +150,46 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
                         "reported": boolean(), "updates_at": nullable(integer()), "stale": boolean(),
                         "pending": count(), "security_pending": count(),
                         "oldest_security_since": nullable(integer()), "compliant": nullable(boolean()),
+                        "reboot_required": nullable(boolean()),
                     }),
-                    &["device_id", "device_name", "org_id", "site", "reported", "updates_at", "stale", "pending", "security_pending", "oldest_security_since", "compliant"],
+                    &["device_id", "device_name", "org_id", "site", "reported", "updates_at", "stale", "pending", "security_pending", "oldest_security_since", "compliant", "reboot_required"],
                 )),
             }),
             &["days", "at", "total", "orgs", "sites", "devices"],
         ),
+        ("GET", "/api/v1/patching/compliance/history") => {
+            let figures = |keys: Value, required: &[&str]| {
+                let mut all = vec![
+                    "day",
+                    "devices",
+                    "reporting",
+                    "compliant",
+                    "stale",
+                    "reboot_required",
+                    "share",
+                ];
+                all.extend_from_slice(required);
+                extend(
+                    object(
+                        json!({
+                            "day": { "type": "string", "format": "date" }, "devices": count(), "reporting": count(),
+                            "compliant": count(), "stale": count(), "reboot_required": count(), "share": nullable(number()),
+                        }),
+                        &[],
+                    ),
+                    keys,
+                    &all,
+                )
+            };
+            object(
+                json!({
+                    "grace_days": count(),
+                    "days": array(figures(json!({}), &[])),
+                    "sites": array(figures(json!({ "org_id": uuid(), "site": string() }), &["org_id", "site"])),
+                }),
+                &["grace_days", "days", "sites"],
+            )
+        }
         _ => return None,
     })
 }
@@ -166,10 +211,15 @@ pub fn query_parameters(path: &str) -> Vec<Value> {
                 text,
             ),
         ],
-        "/api/v1/patching/compliance" => vec![q(
+        "/api/v1/patching/compliance" | "/api/v1/patching/compliance.csv" => vec![q(
             "days",
             "A security update pending longer than this makes a device non-compliant (default 14).",
             json!({ "type": "integer", "minimum": 0, "maximum": 3650 }),
+        )],
+        "/api/v1/patching/compliance/history" => vec![q(
+            "since_days",
+            "Days recorded, today included (default 30).",
+            json!({ "type": "integer", "minimum": 1, "maximum": 366 }),
         )],
         _ => Vec::new(),
     }
@@ -199,6 +249,7 @@ fn policy_fields() -> Value {
             "reboot": one_of(&["never", "when_required", "always"]),
             "timezone": { "type": "string", "description": "IANA zone for devices that report none (default UTC)." },
             "approved": array(closed(json!({ "name": string(), "version": string() }), &["name", "version"])),
+            "reboot_grace_minutes": { "type": "integer", "minimum": 0, "maximum": 120, "description": "Minutes between the notice to logged-in users and the restart (default 5)." },
         }),
         &["name", "scope", "install", "window", "reboot"],
     )

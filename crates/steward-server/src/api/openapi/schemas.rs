@@ -157,6 +157,7 @@ fn inventory() -> Value {
         "packages": array(all(json!({ "name": string(), "version": string(), "manager": string() }))),
         "updates": nullable(array(reference("PendingUpdate"))),
         "patching": nullable(reference("PatchStatus")),
+        "timezone": string(),
     }))
 }
 
@@ -612,7 +613,7 @@ fn job_request() -> Value {
     object(
         json!({
             "name": nullable(string()), "script": nullable(string()),
-            "action": { "description": "A built-in action: reboot, restart_service, collect_inventory, install_updates (packages: [{name, version}], timeout_secs), ping." },
+            "action": { "description": "A built-in action: reboot, restart_service, collect_inventory, install_updates (packages: [{name, version}], timeout_secs, reboot: never|if_required|always, reboot_grace_minutes), ping." },
             "params": string_map(),
             "targets": { "type": "array", "items": string(), "description": "all, device:ID, tag:T, site:S, os:NAME" },
             "org": nullable(string()), "expires_in": nullable(string()),
