@@ -12,12 +12,14 @@
 mod backup;
 mod inventory;
 pub mod jobs;
+mod posture;
 pub mod validate;
 pub mod version;
 
 pub use backup::*;
 pub use inventory::*;
 pub use jobs::*;
+pub use posture::*;
 pub use validate::{Limits, ProtoError, Validate};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -71,6 +73,9 @@ pub enum AgentMessage {
     Checks(CheckRuns),
     /// The current outcome of each backup job the agent watches.
     Backups(BackupReport),
+    /// The security posture: checks, ports, administrators, watched files
+    /// and login events since the last report.
+    Posture(Box<PostureReport>),
     /// Asks for a new certificate for this device (credential rotation);
     /// the private key of the CSR never leaves the agent.
     Renew {

@@ -462,6 +462,10 @@ async fn handle(
             crate::backups::on_report(state, device, report).await;
             Ok(None)
         }
+        AgentMessage::Posture(report) => {
+            crate::posture::on_report(state, device, *report).await;
+            Ok(None)
+        }
         AgentMessage::Renew { csr_pem } => {
             steward_pki::check_csr(&csr_pem).map_err(|e| ProtoError::Invalid {
                 field: "csr_pem",

@@ -23,6 +23,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod notify;
 pub mod password;
+pub mod posture;
 pub mod problems;
 pub mod revocation;
 pub mod status;

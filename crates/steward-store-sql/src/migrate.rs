@@ -57,6 +57,7 @@ migrations!(
     "0019_backups.sql",
     "0020_incidents.sql",
     "0021_patch_policies.sql",
+    "0023_posture.sql",
 );
 
 /// The migrations of one database.

@@ -26,6 +26,7 @@ mod monitors;
 mod patch_policies;
 mod patching;
 mod people;
+mod posture;
 mod problems;
 mod records;
 mod tenancy;
@@ -44,6 +45,7 @@ pub use monitors::*;
 pub use patch_policies::*;
 pub use patching::*;
 pub use people::*;
+pub use posture::*;
 pub use problems::*;
 pub use records::*;
 pub use tenancy::*;
@@ -170,6 +172,7 @@ pub trait Store:
     + IncidentStore
     + ProblemStore
     + PatchPolicyStore
+    + PostureStore
     + Send
     + Sync
     + 'static

@@ -31,6 +31,7 @@ mod patch_plan;
 mod patch_policies;
 mod patching;
 mod place;
+mod posture;
 mod problems;
 mod routes;
 mod schedules;

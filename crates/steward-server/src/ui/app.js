@@ -13,6 +13,7 @@ import * as tenancy from "./pages/tenancy.js";
 import * as audit from "./pages/audit.js";
 import * as backups from "./pages/backups.js";
 import * as incidents from "./pages/incidents.js";
+import * as posture from "./pages/posture.js";
 
 const routes = {
   "": dashboard.render,
@@ -20,6 +21,7 @@ const routes = {
   device: device.render,
   alerts: alerts.render,
   backups: backups.render,
+  posture: posture.render,
   incidents: incidents.render,
   incident: incidents.incident,
   monitors: admin.monitors,
@@ -44,6 +46,7 @@ const needs = {
   device: ["devices.view", "Seeing devices"],
   alerts: ["devices.view", "Seeing alerts"],
   backups: ["devices.view", "Seeing backups"],
+  posture: ["devices.view", "Seeing security posture"],
   incidents: ["devices.view", "Seeing incidents"],
   incident: ["devices.view", "Seeing incidents"],
   monitors: ["monitors.manage", "Monitors"],

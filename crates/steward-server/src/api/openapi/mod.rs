@@ -7,6 +7,7 @@ mod backups;
 mod incidents;
 mod operations;
 mod patching;
+mod posture;
 mod schemas;
 #[cfg(test)]
 mod tests;
