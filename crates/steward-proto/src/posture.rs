@@ -139,7 +139,7 @@ mod tests {
     fn a_report_decodes_with_defaults_and_unknown_values() {
         let frame = r#"{"type":"posture","checks":[
             {"id":"ssh.root_login","title":"t","status":"fail","reason":"r","fix":"f","weight":3},
-            {"id":"x.y","status":"maybe"}],
+            {"id":"x.y","status":"maybe","weight":1}],
             "logins":[{"at_ms":1,"outcome":"failed","service":"sshd","user":"root","address":"203.0.113.9"},{"outcome":"odd"}]}"#;
         let Ok(AgentMessage::Posture(report)) = AgentMessage::decode(frame, &Limits::default())
         else {
