@@ -393,15 +393,11 @@ async fn the_console_shows_posture_and_backups() {
     let fleet = fleet_of_two(["guard-1", "guard-2"], "").await;
     let api = fleet.server.api();
     tokio::task::block_in_place(|| {
-        wait_for(
-            "both postures",
-            std::time::Duration::from_secs(60),
-            || {
-                let rt = tokio::runtime::Handle::current();
-                let (_, answer) = rt.block_on(api.get("/api/v1/posture"));
-                (answer["devices"] == 2).then_some(())
-            },
-        )
+        wait_for("both postures", std::time::Duration::from_secs(60), || {
+            let rt = tokio::runtime::Handle::current();
+            let (_, answer) = rt.block_on(api.get("/api/v1/posture"));
+            (answer["devices"] == 2).then_some(())
+        })
     });
     tokio::task::block_in_place(|| {
         drive(

@@ -192,11 +192,11 @@ async fn logins_ports_and_files_are_judged_into_alerts_and_changes() {
     });
 
     // The fleet summary names the device.
-    let fleet = get("/api/v1/posture");
+    let fleet = api.get("/api/v1/posture").await.1;
     assert_eq!(fleet["devices"], 1, "{fleet}");
     assert_eq!(fleet["worst"][0]["device_id"], device.as_str(), "{fleet}");
     assert_eq!(fleet["worst"][0]["name"], "bastion");
-    let answer = get(&path);
+    let answer = api.get(&path).await.1;
     assert_eq!(
         answer["unusual_logins"][0]["address"], "203.0.113.50",
         "{answer}"

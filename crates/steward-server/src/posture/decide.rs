@@ -347,7 +347,12 @@ fn burst(failures: &[Failure]) -> (PluginState, String) {
     }
 }
 
-fn recent_changes(state: &State, kinds: &[&str], within: i64, now_ms: i64) -> Vec<&Change> {
+fn recent_changes<'a>(
+    state: &'a State,
+    kinds: &[&str],
+    within: i64,
+    now_ms: i64,
+) -> Vec<&'a Change> {
     state
         .changes
         .iter()
