@@ -238,16 +238,17 @@ impl Tail {
         // its end (above); the new one from its start.
         let current = std::fs::metadata(&self.path).map(|m| m.ino()).ok();
         let open = self.file.as_ref().map(|(_, ino)| *ino);
-        if current.is_some() && current != open && budget > 0 {
-            if let Ok(file) = File::open(&self.path)
-                && let Ok(meta) = file.metadata()
-            {
-                self.file = Some((file, meta.ino()));
-                self.offset = 0;
-                self.partial.clear();
-                self.skipping = false;
-                self.drain(&mut budget, &mut lines);
-            }
+        if current.is_some()
+            && current != open
+            && budget > 0
+            && let Ok(file) = File::open(&self.path)
+            && let Ok(meta) = file.metadata()
+        {
+            self.file = Some((file, meta.ino()));
+            self.offset = 0;
+            self.partial.clear();
+            self.skipping = false;
+            self.drain(&mut budget, &mut lines);
         }
         lines
     }
