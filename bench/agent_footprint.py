@@ -9,7 +9,7 @@ Measures per subject:
 A "cycle" is one steward-agent collection (its --interval), one Zabbix poll
 of the equivalent items over the passive protocol, one node_exporter scrape.
 
-Usage: bench/agent_footprint.py [--cycles 12] [--interval 5] [--bin DIR] [--agent FILE] [--json FILE]
+Usage: bench/agent_footprint.py [--cycles 12] [--interval 5] [--bin DIR] [--agent FILE] [--json FILE] [--agent-arg=FLAG ...]
 Needs: cargo build --release -p steward && cargo build --profile agent --bin steward-agent, and
        apt-get install zabbix-agent prometheus-node-exporter.
 """
@@ -121,6 +121,8 @@ def main():
     ap.add_argument("--bin", default=os.environ.get("CARGO_TARGET_DIR", "/var/tmp/steward-target") + "/release")
     ap.add_argument("--agent", help="steward-agent binary (default: the size-optimised build, target/agent/)")
     ap.add_argument("--json")
+    ap.add_argument("--agent-arg", action="append", default=[],
+                    help="an extra flag for `steward-agent run` (repeatable), e.g. --agent-arg=--posture-interval=5s")
     args = ap.parse_args()
     target = os.path.dirname(os.path.abspath(args.bin))
     steward = os.path.join(args.bin, "steward")
@@ -142,7 +144,7 @@ def main():
         cli_env = dict(env, STEWARD_URL=f"https://127.0.0.1:{port}", STEWARD_TOKEN=token, STEWARD_CA=f"{tmp}/server/ca.pem")
         enroll = json.loads(subprocess.check_output([steward, "enroll-token", "create", "--json"], env=cli_env))["token"]
         subprocess.check_call([agent, "--state-dir", f"{tmp}/agent", "enroll", enroll], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        a = subprocess.Popen([agent, "--state-dir", f"{tmp}/agent", "--log", "warn", "run", "--interval", f"{args.interval}s"],
+        a = subprocess.Popen([agent, "--state-dir", f"{tmp}/agent", "--log", "warn", "run", "--interval", f"{args.interval}s", *args.agent_arg],
                              stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/agent.log", "w"))
         procs.append(a); subjects["steward-agent"] = {"pid": a.pid, "binary": agent}
         if os.path.exists(zabbix):

@@ -160,6 +160,16 @@ fn within_limits(message: &AgentMessage, limits: &Limits) {
                 assert!(!p.template.chars().any(|c| c.is_control() && c != '\t'));
             }
         }
+        AgentMessage::Posture(report) => {
+            assert!(report.checks.len() <= 256 && report.logins.len() <= 1000);
+            assert!(report.ports.len() <= 1024 && report.files.len() <= 1024);
+            for check in &report.checks {
+                assert!(name_ok(&check.id, 64) && (1..=10).contains(&check.weight));
+                assert!(check.reason.len() <= 512 && check.fix.len() <= 512);
+            }
+            assert!(report.logins.iter().all(|l| l.at_ms >= 0 && l.user.len() <= 64));
+            assert!(report.files.iter().all(|f| f.path.starts_with('/')));
+        }
         AgentMessage::Heartbeat(_) | AgentMessage::Inventory(_) | AgentMessage::Unknown => {}
     }
 }

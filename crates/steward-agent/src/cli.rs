@@ -113,6 +113,28 @@ pub enum Command {
         /// its standard input).
         #[arg(long, default_value = "wall", env = "STEWARD_AGENT_NOTICE_COMMAND")]
         notice_command: PathBuf,
+        /// How often the security posture (checks, listening ports,
+        /// administrators, watched files) is looked at (`0s`: never).
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        posture_interval: Duration,
+        /// How often the auth logs and journald are read for logins.
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        login_interval: Duration,
+        /// More posture checks (YAML, see `collectors::posture::rules`);
+        /// a check with a built-in one's id replaces it.
+        #[arg(long)]
+        posture_checks: Option<PathBuf>,
+        /// An auth log to follow for logins (repeatable; default
+        /// /var/log/auth.log).
+        #[arg(long = "auth-log")]
+        auth_logs: Vec<PathBuf>,
+        /// Do not read journald for logins.
+        #[arg(long)]
+        no_journal: bool,
+        /// A file or directory whose files' SHA-256, owner and mode are
+        /// watched (repeatable).
+        #[arg(long = "watch-file")]
+        watch_files: Vec<PathBuf>,
     },
     /// Print this agent's identity and spool state.
     Status,
@@ -211,7 +233,37 @@ pub fn run(cli: Cli) -> Result<()> {
             patch_root,
             reboot_command,
             notice_command,
+            posture_interval,
+            login_interval,
+            posture_checks,
+            auth_logs,
+            no_journal,
+            watch_files,
         } => {
+            let extra = match &posture_checks {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+                        .and_then(|text| {
+                            crate::collectors::posture::rules::parse(&text)
+                                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+                        })?,
+                ),
+                None => None,
+            };
+            let default = crate::collectors::posture::Config::default();
+            let posture = crate::collectors::posture::Config {
+                interval: posture_interval,
+                login_interval,
+                rules: crate::collectors::posture::rules::merged(extra),
+                auth_logs: if auth_logs.is_empty() {
+                    default.auth_logs
+                } else {
+                    auth_logs
+                },
+                journal: !no_journal,
+                files: watch_files,
+            };
             let backups = match &backup_config {
                 Some(path) => {
                     crate::collectors::backup::config::load(path).map_err(anyhow::Error::msg)?
@@ -241,6 +293,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 },
                 backups,
                 backup_interval,
+                posture,
             };
             runtime.block_on(crate::connection::run(&dir, options))
         }

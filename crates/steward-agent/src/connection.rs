@@ -55,6 +55,8 @@ pub struct RunOptions {
     /// Backup jobs watched, and how often they are looked at.
     pub backups: Vec<crate::collectors::backup::config::Job>,
     pub backup_interval: Duration,
+    /// Security posture: checks, ports, files, logins.
+    pub posture: collectors::posture::Config,
 }
 
 pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
@@ -71,6 +73,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         patching,
         backups,
         backup_interval,
+        posture,
     } = options;
     let state = AgentState::load(dir)?;
     let spool = Arc::new(Mutex::new(Spool::open(
@@ -133,6 +136,15 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         latest_backups.clone(),
         backups_ready.clone(),
     ));
+    let latest_posture: Shared<steward_proto::PostureReport> = Arc::default();
+    let posture_ready = Arc::new(Notify::new());
+    if !posture.interval.is_zero() {
+        tokio::spawn(posture_loop(
+            posture,
+            latest_posture.clone(),
+            posture_ready.clone(),
+        ));
+    }
     let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = Arc::new(
         crate::jobs::Runner::open(dir, &state.config.device_id, refuses, out_tx)?
@@ -147,6 +159,8 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         patched,
         latest_backups,
         backups_ready,
+        latest_posture,
+        posture_ready,
         runner,
         outgoing: tokio::sync::Mutex::new(out_rx),
         log_patterns,
@@ -290,6 +304,48 @@ async fn backups_loop(
     }
 }
 
+/// How often an unchanged posture report is sent again.
+const POSTURE_RESEND: Duration = Duration::from_secs(600);
+
+/// Reads the login logs every `login_interval` and the full posture every
+/// `interval`; a report goes out when the view changed, logins came, and
+/// every [`POSTURE_RESEND`].
+async fn posture_loop(
+    config: collectors::posture::Config,
+    latest: Shared<steward_proto::PostureReport>,
+    ready: Arc<Notify>,
+) {
+    let every = config.login_interval.min(config.interval);
+    let mut watcher = collectors::posture::Watcher::new(config);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut sent: Option<Instant> = None;
+    loop {
+        tick.tick().await;
+        let mut changed = false;
+        if watcher.full_due() {
+            let before = watcher.current.clone();
+            watcher.full().await;
+            changed = watcher.current != before || sent.is_none();
+        }
+        let events = watcher.logins().await;
+        changed |= !events.is_empty();
+        {
+            let mut latest = lock(&latest);
+            let logins = std::mem::take(&mut latest.logins);
+            let dropped = latest.logins_dropped;
+            *latest = watcher.current.clone();
+            latest.logins = logins;
+            latest.logins_dropped = dropped;
+            collectors::posture::queue_logins(&mut latest, events);
+        }
+        if changed || sent.is_some_and(|at| at.elapsed() >= POSTURE_RESEND) {
+            sent = Some(Instant::now());
+            ready.notify_one();
+        }
+    }
+}
+
 async fn collect_loop(
     host: Shared<Host>,
     spool: Shared<Spool>,
@@ -405,6 +461,9 @@ struct Local {
     patched: Arc<Notify>,
     latest_backups: Shared<Option<steward_proto::BackupReport>>,
     backups_ready: Arc<Notify>,
+    /// The posture view; its logins are taken out as they are sent.
+    latest_posture: Shared<steward_proto::PostureReport>,
+    posture_ready: Arc<Notify>,
     runner: Arc<crate::jobs::Runner>,
     /// Messages from running jobs and shells for the server.
     outgoing: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<AgentMessage>>,
@@ -433,6 +492,8 @@ async fn session(
         patched,
         latest_backups,
         backups_ready,
+        latest_posture,
+        posture_ready,
         runner,
         outgoing,
         log_patterns,
@@ -541,6 +602,18 @@ async fn session(
                 for report in reports {
                     send(&mut socket, &AgentMessage::LogPatterns(report)).await?;
                 }
+            }
+            _ = posture_ready.notified() => {
+                // Login events go once (taken out as they are sent; a
+                // connection lost now loses them).
+                let report = {
+                    let mut latest = lock(latest_posture);
+                    let report = latest.clone();
+                    latest.logins.clear();
+                    latest.logins_dropped = 0;
+                    report
+                };
+                send(&mut socket, &AgentMessage::Posture(Box::new(report))).await?;
             }
             _ = backups_ready.notified() => {
                 let backups = lock(latest_backups).clone();

@@ -13,12 +13,14 @@ mod backup;
 mod inventory;
 pub mod jobs;
 pub mod logs;
+mod posture;
 pub mod validate;
 pub mod version;
 
 pub use backup::*;
 pub use inventory::*;
 pub use jobs::*;
+pub use posture::*;
 pub use validate::{Limits, ProtoError, Validate};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -74,6 +76,9 @@ pub enum AgentMessage {
     Backups(BackupReport),
     /// Templates mined from the lines of a `--log-match` rule.
     LogPatterns(logs::LogPatternReport),
+    /// The security posture: checks, ports, administrators, watched files
+    /// and login events since the last report.
+    Posture(Box<PostureReport>),
     /// Asks for a new certificate for this device (credential rotation);
     /// the private key of the CSR never leaves the agent.
     Renew {

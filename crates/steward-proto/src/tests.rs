@@ -12,6 +12,7 @@ fn check(frame: &str, expect: &str) {
         Ok(AgentMessage::Checks(c)) => format!("checks {}", c.runs.len()),
         Ok(AgentMessage::Backups(b)) => format!("backups {}", b.jobs.len()),
         Ok(AgentMessage::LogPatterns(r)) => format!("log patterns {}", r.patterns.len()),
+        Ok(AgentMessage::Posture(p)) => format!("posture {}", p.checks.len()),
         Ok(AgentMessage::RunStarted { .. }) => "run started".to_string(),
         Ok(AgentMessage::RunOutput { .. }) => "run output".to_string(),
         Ok(AgentMessage::RunResult(r)) => format!("run result {}", r.status.as_str()),

@@ -111,6 +111,7 @@ impl Validate for AgentMessage {
             }
             AgentMessage::Backups(report) => report.validate(limits),
             AgentMessage::LogPatterns(report) => report.validate(limits),
+            AgentMessage::Posture(report) => report.validate(limits),
             AgentMessage::RunStarted { run_id, .. } => run_id_ok(run_id),
             AgentMessage::RunOutput { run_id, data, .. } => {
                 run_id_ok(run_id)?;
@@ -436,5 +437,66 @@ fn run_id_ok(id: &str) -> Result<(), ProtoError> {
             "run_id",
             format!("{:?} is not an id", clip(id, 40)),
         ))
+    }
+}
+
+impl Validate for crate::PostureReport {
+    fn validate(&self, _limits: &Limits) -> Result<(), ProtoError> {
+        use crate::*;
+        list("posture.checks", &self.checks, MAX_POSTURE_CHECKS)?;
+        list("posture.ports", &self.ports, MAX_PORTS)?;
+        list("posture.admins", &self.admins, MAX_ADMINS)?;
+        list("posture.files", &self.files, MAX_FILES)?;
+        list("posture.logins", &self.logins, MAX_LOGIN_EVENTS)?;
+        for (index, check) in self.checks.iter().enumerate() {
+            if !is_metric_name(&check.id, 64) {
+                return Err(invalid(
+                    "posture.checks.id",
+                    format!("{:?} is not a check id", clip(&check.id, 64)),
+                ));
+            }
+            if self.checks[..index].iter().any(|c| c.id == check.id) {
+                return Err(invalid("posture.checks.id", "reported twice"));
+            }
+            if !(1..=10).contains(&check.weight) {
+                return Err(invalid("posture.checks.weight", "between 1 and 10"));
+            }
+            text("posture.checks.title", &check.title, 128)?;
+            text("posture.checks.reason", &check.reason, MAX_POSTURE_TEXT)?;
+            text("posture.checks.fix", &check.fix, MAX_POSTURE_TEXT)?;
+        }
+        for port in &self.ports {
+            text("posture.ports.proto", &port.proto, 8)?;
+            text("posture.ports.address", &port.address, 64)?;
+            text("posture.ports.process", &port.process, 64)?;
+        }
+        for member in &self.admins {
+            text("posture.admins.group", &member.group, 64)?;
+            text("posture.admins.user", &member.user, 64)?;
+        }
+        for file in &self.files {
+            if !file.path.starts_with('/') {
+                return Err(invalid("posture.files.path", "not absolute"));
+            }
+            text("posture.files.path", &file.path, 1024)?;
+            text("posture.files.error", &file.error, 256)?;
+            if !(file.sha256.is_empty()
+                || (file.sha256.len() == 64 && file.sha256.bytes().all(|b| b.is_ascii_hexdigit())))
+            {
+                return Err(invalid("posture.files.sha256", "not a hex SHA-256"));
+            }
+        }
+        for login in &self.logins {
+            if !(0..=7_258_118_400_000).contains(&login.at_ms) {
+                return Err(invalid(
+                    "posture.logins.at_ms",
+                    "not a time in Unix milliseconds",
+                ));
+            }
+            text("posture.logins.service", &login.service, 32)?;
+            text("posture.logins.user", &login.user, 64)?;
+            text("posture.logins.address", &login.address, 64)?;
+        }
+        Ok(())
     }
 }

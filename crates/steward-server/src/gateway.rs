@@ -465,6 +465,10 @@ async fn handle(
             state.alerting.on_log_patterns(device.id, &report).await;
             Ok(None)
         }
+        AgentMessage::Posture(report) => {
+            crate::posture::on_report(state, device, *report).await;
+            Ok(None)
+        }
         AgentMessage::Renew { csr_pem } => {
             steward_pki::check_csr(&csr_pem).map_err(|e| ProtoError::Invalid {
                 field: "csr_pem",

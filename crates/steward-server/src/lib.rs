@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod notify;
 pub mod password;
 pub mod patch_compliance;
+pub mod posture;
 pub mod problems;
 pub mod reports;
 pub mod prometheus;

@@ -63,6 +63,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("ui/pages/backups.js"),
     ),
     (
+        "pages/posture.js",
+        JS,
+        include_bytes!("ui/pages/posture.js"),
+    ),
+    (
         "pages/tenancy.js",
         JS,
         include_bytes!("ui/pages/tenancy.js"),

@@ -30,6 +30,7 @@ mod patch_policies;
 mod patching;
 mod people;
 mod postgres;
+mod posture;
 mod problems;
 mod runbooks;
 mod sites;

@@ -58,6 +58,7 @@ migrations!(
     "0020_incidents.sql",
     "0021_patch_policies.sql",
     "0022_patch_compliance.sql",
+    "0023_posture.sql",
     "0024_incident_work.sql",
 );
 

@@ -18,6 +18,7 @@ mod metrics;
 mod patch_policies;
 mod patching;
 mod people;
+mod posture;
 mod problems;
 mod runbooks;
 mod schedules;
@@ -42,6 +43,7 @@ pub use metrics::*;
 pub use patch_policies::*;
 pub use patching::*;
 pub use people::*;
+pub use posture::*;
 pub use problems::*;
 pub use runbooks::*;
 pub use schedules::*;
@@ -147,6 +149,8 @@ macro_rules! store_suite {
             // backups.rs
             backups_are_recorded_once_and_replaced_per_report,
             backup_success_rates_count_outcomes_in_scope,
+            // posture.rs
+            posture_is_replaced_per_device_and_listed_worst_first,
             // incidents.rs
             incidents_are_edited_under_a_version_within_scope,
             an_alert_joins_one_incident_only,

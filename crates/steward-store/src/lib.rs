@@ -26,6 +26,7 @@ mod monitors;
 mod patch_policies;
 mod patching;
 mod people;
+mod posture;
 mod problems;
 mod records;
 mod runbooks;
@@ -47,6 +48,7 @@ pub use monitors::*;
 pub use patch_policies::*;
 pub use patching::*;
 pub use people::*;
+pub use posture::*;
 pub use problems::*;
 pub use records::*;
 pub use runbooks::*;
@@ -179,6 +181,7 @@ pub trait Store:
     + RunbookStore
     + SlaStore
     + TelemetryStore
+    + PostureStore
     + Send
     + Sync
     + 'static

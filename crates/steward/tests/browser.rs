@@ -599,4 +599,34 @@ async fn patching_is_seen_and_held_in_the_console() {
         .await;
     assert_eq!(plan["waiting"][0]["kind"], "held", "{plan}");
     assert_eq!(apt.installed_version("stwd-demo"), "1.0-1");
+/// The security posture in chromium: the fleet summary page, a device's
+/// posture tab (score, failing items with their fix) and its backups tab,
+/// over two real agents reporting their posture (e2e/browser/posture.mjs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_posture_and_backups() {
+    if !Engine::Chromium.available() {
+        return;
+    }
+    let fleet = fleet_of_two(["guard-1", "guard-2"], "").await;
+    let api = fleet.server.api();
+    tokio::task::block_in_place(|| {
+        wait_for("both postures", std::time::Duration::from_secs(60), || {
+            let rt = tokio::runtime::Handle::current();
+            let (_, answer) = rt.block_on(api.get("/api/v1/posture"));
+            (answer["devices"] == 2).then_some(())
+        })
+    });
+    tokio::task::block_in_place(|| {
+        drive(
+            &fleet,
+            "posture.mjs",
+            &[],
+            &[],
+            &[
+                "posture-fleet".into(),
+                "posture-device".into(),
+                "posture-backups".into(),
+            ],
+        )
+    });
 }

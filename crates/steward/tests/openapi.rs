@@ -293,6 +293,16 @@ async fn answers_match_the_openapi_document() {
         "/api/v1/backups/summary?since=400d",
     )
     .await;
+    let posture_path = format!("{at}/posture");
+    tokio::task::block_in_place(|| {
+        let runtime = tokio::runtime::Handle::current();
+        wait_for("the device's posture", Duration::from_secs(60), || {
+            let (_, p) = runtime.block_on(api.get(&posture_path));
+            (p["checks"].as_array().is_some_and(|c| !c.is_empty())).then_some(())
+        })
+    });
+    c.get("/api/v1/devices/{id}/posture", &posture_path).await;
+    c.get("/api/v1/posture", "/api/v1/posture").await;
     let policy = c
         .post("/api/v1/patching/policies", "/api/v1/patching/policies", json!({
             "name": "servers", "scope": { "kind": "site", "site": "default" }, "install": "security",

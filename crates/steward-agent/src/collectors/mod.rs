@@ -11,6 +11,7 @@ pub mod logs;
 mod memory;
 mod network;
 pub mod patching;
+pub mod posture;
 mod processes;
 pub mod timezone;
 

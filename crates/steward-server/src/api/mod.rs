@@ -33,6 +33,7 @@ mod patch_plan;
 mod patch_policies;
 mod patching;
 mod place;
+mod posture;
 mod problems;
 mod reports;
 mod prometheus;

@@ -223,6 +223,18 @@ pub(super) fn routes() -> Routes {
     )
     .add(
         M::GET,
+        "/api/v1/devices/{id}/posture",
+        Perm(P::DevicesView),
+        posture::device,
+    )
+    .add(
+        M::GET,
+        "/api/v1/posture",
+        Perm(P::DevicesView),
+        posture::fleet,
+    )
+    .add(
+        M::GET,
         "/api/v1/devices/{id}/status-history",
         Perm(P::DevicesView),
         devices::status_history,

@@ -15,6 +15,7 @@ import * as backups from "./pages/backups.js";
 import * as incidents from "./pages/incidents.js";
 import * as runbooks from "./pages/runbooks.js";
 import * as patching from "./pages/patching.js";
+import * as posture from "./pages/posture.js";
 
 const routes = {
   "": dashboard.render,
@@ -22,6 +23,7 @@ const routes = {
   device: device.render,
   alerts: alerts.render,
   backups: backups.render,
+  posture: posture.render,
   incidents: incidents.render,
   incident: incidents.incident,
   runbooks: runbooks.render,
@@ -48,6 +50,7 @@ const needs = {
   device: ["devices.view", "Seeing devices"],
   alerts: ["devices.view", "Seeing alerts"],
   backups: ["devices.view", "Seeing backups"],
+  posture: ["devices.view", "Seeing security posture"],
   incidents: ["devices.view", "Seeing incidents"],
   incident: ["devices.view", "Seeing incidents"],
   runbooks: ["devices.view", "Seeing runbooks"],

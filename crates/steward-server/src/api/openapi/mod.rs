@@ -8,6 +8,7 @@ mod incidents;
 mod intel;
 mod operations;
 mod patching;
+mod posture;
 mod schemas;
 #[cfg(test)]
 mod tests;

@@ -7,9 +7,10 @@ import { runDialog, runAction } from "./automation.js";
 import { openTerminal } from "./terminal.js";
 import { deviceTab as backupsTab } from "./backups.js";
 import { deviceTab as updatesTab } from "./patching.js";
+import { deviceTab as postureTab } from "./posture.js";
 
 const RANGES = [["1h", "1 hour"], ["6h", "6 hours"], ["24h", "24 hours"], ["7d", "7 days"], ["30d", "30 days"]];
-const TABS = ["overview", "health", "alerts", "jobs", "updates", "software", "checks", "backups", "terminal"];
+const TABS = ["overview", "health", "alerts", "jobs", "updates", "software", "checks", "backups", "posture", "terminal"];
 
 export async function render(root, parts, params, ctx) {
   const id = parts[0];
@@ -54,6 +55,7 @@ export async function render(root, parts, params, ctx) {
     case "checks": return checks(body, d);
     case "backups": return backupsTab(body, d);
     case "updates": return updatesTab(body, d);
+    case "posture": return postureTab(body, d);
     case "terminal": return openTerminal(body, d);
   }
 }
