@@ -215,7 +215,12 @@ mod tests {
         .await;
         assert!(hung.timed_out);
         assert!(started.elapsed() < Duration::from_secs(10));
-        let fed = run(&Cmd::new("/bin/cat").stdin("to the child"), Duration::from_secs(20), 100).await;
+        let fed = run(
+            &Cmd::new("/bin/cat").stdin("to the child"),
+            Duration::from_secs(20),
+            100,
+        )
+        .await;
         assert_eq!(fed.stdout, b"to the child");
         let missing = run(&Cmd::new("/nonexistent/tool"), Duration::from_secs(5), 10).await;
         assert_eq!(missing.code, None);

@@ -56,7 +56,10 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/software"), "devices.view"),
         (("GET", "/api/v1/patching/compliance"), "devices.view"),
         (("GET", "/api/v1/patching/compliance.csv"), "devices.view"),
-        (("GET", "/api/v1/patching/compliance/history"), "devices.view"),
+        (
+            ("GET", "/api/v1/patching/compliance/history"),
+            "devices.view",
+        ),
         (("GET", "/api/v1/devices/{id}/backups"), "devices.view"),
         (("GET", "/api/v1/backups/summary"), "devices.view"),
         (("GET", "/api/v1/devices/{id}/posture"), "devices.view"),

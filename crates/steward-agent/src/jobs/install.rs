@@ -208,7 +208,8 @@ pub async fn reboot_after(
         .map(|u| u.name)
         .take(20)
         .collect();
-    let notice = crate::command::Cmd::new(&config.notice_command.to_string_lossy()).stdin(message.clone());
+    let notice =
+        crate::command::Cmd::new(&config.notice_command.to_string_lossy()).stdin(message.clone());
     let notice_line = match run_bounded(notice).await {
         Ok(()) if users.is_empty() => "notice: sent (nobody is logged in)".to_string(),
         Ok(()) => format!("notice: sent to {}", users.join(", ")),
