@@ -599,6 +599,8 @@ async fn patching_is_seen_and_held_in_the_console() {
         .await;
     assert_eq!(plan["waiting"][0]["kind"], "held", "{plan}");
     assert_eq!(apt.installed_version("stwd-demo"), "1.0-1");
+}
+
 /// The security posture in chromium: the fleet summary page, a device's
 /// posture tab (score, failing items with their fix) and its backups tab,
 /// over two real agents reporting their posture (e2e/browser/posture.mjs).
