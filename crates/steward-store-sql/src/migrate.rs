@@ -58,6 +58,7 @@ migrations!(
     "0020_incidents.sql",
     "0021_patch_policies.sql",
     "0024_incident_work.sql",
+    "0027_incident_webhooks.sql",
 );
 
 /// The migrations of one database.

@@ -18,6 +18,7 @@ mod audit;
 mod backups;
 mod devices;
 mod fleet;
+mod inbound;
 mod incidents;
 mod ingest;
 mod jobs;
@@ -39,6 +40,7 @@ pub use audit::*;
 pub use backups::*;
 pub use devices::*;
 pub use fleet::*;
+pub use inbound::*;
 pub use incidents::*;
 pub use ingest::*;
 pub use jobs::*;
@@ -178,6 +180,7 @@ pub trait Store:
     + PatchPolicyStore
     + RunbookStore
     + SlaStore
+    + InboundStore
     + TelemetryStore
     + Send
     + Sync

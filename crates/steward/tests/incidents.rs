@@ -695,7 +695,9 @@ async fn sla_breaches_are_warned_once_through_the_channels() {
         "{breach:?}"
     );
     assert!(
-        !sent.iter().any(|(p, _)| p["incident_id"] == quiet.as_str()),
+        !sent
+            .iter()
+            .any(|(p, _)| p["kind"] == "sla" && p["incident_id"] == quiet.as_str()),
         "{sent:?}"
     );
 
