@@ -21,6 +21,7 @@ use crate::incident_events as events;
 use crate::jobs::authority::{covers_org, may_leave_standing_work};
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -386,8 +387,18 @@ pub async fn deliver(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Value> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("a delivery is at most {} KiB", MAX_INBOUND_BODY / 1024),
+            )
+        } else {
+            ApiError::bad_request(format!("the delivery's body could not be read: {e}"))
+        }
+    })?;
     let store = state.store.as_ref();
     let id = id_param(&id, "incident webhook")?;
     let hook = store
