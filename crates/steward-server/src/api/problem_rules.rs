@@ -40,7 +40,9 @@ pub struct RulesQuery {
 struct NewRules {
     #[serde(default)]
     org: Option<String>,
-    rules: Vec<Rule>,
+    /// Absent: the rules in force (saved as they are).
+    #[serde(default)]
+    rules: Option<Vec<Rule>>,
 }
 
 fn answer(org: Uuid, record: Option<&ProblemRulesRecord>) -> Value {
@@ -127,7 +129,15 @@ pub async fn patch_problem_rules(
         ));
     }
     caller.acting_in(org);
-    check(&body.rules)?;
+    let before = current(&state, org).await?;
+    let rules = match body.rules {
+        Some(rules) => rules,
+        None => before
+            .as_ref()
+            .and_then(|r| serde_json::from_value(r.rules.clone()).ok())
+            .unwrap_or_else(|| Rule::DEFAULTS.to_vec()),
+    };
+    check(&rules)?;
     // "0" is the ETag of the defaults (never saved).
     let unsaved = headers
         .get(axum::http::header::IF_MATCH)
@@ -137,11 +147,9 @@ pub async fn patch_problem_rules(
     } else {
         expected_version(&headers)?
     };
-    let before = current(&state, org).await?;
     let mut record = ProblemRulesRecord {
         org_id: org,
-        rules: serde_json::to_value(&body.rules)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        rules: serde_json::to_value(&rules).map_err(|e| ApiError::bad_request(e.to_string()))?,
         updated_by: caller.principal.username.clone(),
         updated_at: crate::now_ms(),
         version: 0,

@@ -446,7 +446,7 @@ pub fn request(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/v1/runbooks") => reference("NewRunbook"),
         ("PATCH", "/api/v1/problem-rules") => closed(
             json!({ "org": nullable(string()), "rules": array(problem_rule()) }),
-            &["rules"],
+            &[],
         ),
         ("POST", "/api/v1/incident-webhooks") => closed(
             json!({ "name": string(), "org": nullable(string()) }),
