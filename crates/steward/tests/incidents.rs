@@ -141,7 +141,8 @@ async fn an_alert_opens_an_incident_that_is_worked_to_resolved() {
                 .lock()
                 .unwrap()
                 .iter()
-                .find(|(p, _)| p["state"] == "open")
+                // The alert's own notice, not the incident's event.
+                .find(|(p, _)| p["state"] == "open" && p["kind"] != "incident")
                 .cloned()
         })
     });
