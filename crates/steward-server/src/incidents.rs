@@ -159,6 +159,9 @@ async fn open_or_join(store: &dyn Store, facts: &AlertFacts) -> Result<(), Store
         // Another replica linked it first.
         return Ok(());
     }
+    if let Some(record) = &new {
+        crate::incident_events::send(store, record, "incident.opened", ACTOR, facts.at, None).await;
+    }
     let (action, rule) = match &new {
         Some(_) => (
             "incident.open",

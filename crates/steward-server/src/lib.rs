@@ -18,6 +18,7 @@ pub mod bus;
 pub mod egress;
 pub mod enrollment;
 pub mod gateway;
+pub mod incident_events;
 pub mod incidents;
 pub mod ingest;
 pub mod inventory;

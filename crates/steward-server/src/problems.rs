@@ -38,17 +38,44 @@ fn status_of(text: &str) -> Status {
     }
 }
 
+/// The rules organisations set (`/api/v1/problem-rules`); an
+/// organisation absent uses [`Rule::DEFAULTS`]. Rules that no longer read
+/// (a stored row from a later version) fall back to the defaults, logged.
+pub async fn rules_by_org(store: &dyn Store) -> Result<HashMap<Uuid, Vec<Rule>>, StoreError> {
+    let mut rules = HashMap::new();
+    for record in store.list_problem_rules(&Scope::all()).await? {
+        match serde_json::from_value::<Vec<Rule>>(record.rules) {
+            Ok(set) => {
+                rules.insert(record.org_id, set);
+            }
+            Err(error) => {
+                tracing::warn!(org = %record.org_id, %error, "Problem rules unreadable: the defaults apply.");
+            }
+        }
+    }
+    Ok(rules)
+}
+
 /// Runs the rules once over the alerts before `now`; returns how many
 /// problem records changed.
 pub async fn scan(store: &dyn Store, now: i64) -> Result<usize, StoreError> {
-    let rules = Rule::DEFAULTS;
-    let occurrences = store.alert_occurrences(now - window(&rules)).await?;
+    let custom = rules_by_org(store).await?;
+    let widest = custom
+        .values()
+        .map(|r| window(r))
+        .chain([window(&Rule::DEFAULTS)])
+        .max()
+        .unwrap_or(0);
+    let occurrences = store.alert_occurrences(now - widest).await?;
     let mut by_org: BTreeMap<Uuid, Vec<steward_store::AlertOccurrence>> = BTreeMap::new();
     for o in occurrences {
         by_org.entry(o.org_id).or_default().push(o);
     }
     let mut changed = 0;
-    for (org, seen) in by_org {
+    for (org, mut seen) in by_org {
+        let rules: &[Rule] = custom.get(&org).map_or(&Rule::DEFAULTS, Vec::as_slice);
+        let since = now - window(rules);
+        seen.retain(|o| o.at >= since);
         let plain: Vec<problems::Occurrence> = seen
             .iter()
             .map(|o| problems::Occurrence {
@@ -63,7 +90,7 @@ pub async fn scan(store: &dyn Store, now: i64) -> Result<usize, StoreError> {
             .into_iter()
             .map(|p| ((p.signature.clone(), p.rule_kind.clone()), p))
             .collect();
-        for found in problems::find(&rules, &plain) {
+        for found in problems::find(rules, &plain) {
             let (signature, kind) = match found.rule {
                 Rule::Spread { .. } => (found.signature.clone(), "spread"),
                 Rule::Repeat { .. } => {
@@ -280,6 +307,81 @@ mod tests {
         assert_eq!(again.resolved_at, None);
         assert_eq!(again.count, 21);
         assert_eq!(again.root_cause.as_deref(), Some("logs never rotated"));
+        store.close().await;
+        let _ = std::fs::remove_file(&path);
+    }
+    #[tokio::test]
+    async fn an_organisations_own_rules_replace_the_defaults_in_the_scan() {
+        let path = std::env::temp_dir().join(format!("steward-rules-{}.db", Uuid::now_v7()));
+        let store: Arc<dyn Store> = Arc::new(
+            steward_store_sql::SqlStore::open_sqlite(&path)
+                .await
+                .unwrap(),
+        );
+        store.migrate().await.unwrap();
+        let org = store.default_org().await.unwrap().id;
+        let device = Uuid::now_v7();
+        store
+            .create_device(&NewDevice {
+                id: device,
+                org_id: org,
+                site: "hq".into(),
+                name: "db-1".into(),
+                hostname: "db-1.lan".into(),
+                tags: vec![],
+                cert_fingerprint: "fp-db".into(),
+                enrolled_at: 1,
+            })
+            .await
+            .unwrap();
+        let hour = 3_600_000;
+        let start = 1_000 * hour;
+        // Three failures in half an hour on one device.
+        for n in 0..3 {
+            for severity in ["critical", "ok"] {
+                store
+                    .record_alert_change(&AlertChange {
+                        org_id: org,
+                        monitor_id: "backup".into(),
+                        monitor_name: "backup failed".into(),
+                        device_id: device,
+                        subject: String::new(),
+                        severity: severity.into(),
+                        at: start + n * 600_000 + i64::from(severity == "ok") * 1_000,
+                        summary: "backup".into(),
+                        notify: true,
+                        flapping: false,
+                        suppressed: None,
+                    })
+                    .await
+                    .unwrap();
+            }
+        }
+        let now = start + hour;
+        // The defaults want ten.
+        assert_eq!(scan(store.as_ref(), now).await.unwrap(), 0);
+        let rules = serde_json::json!([{ "kind": "repeat", "window_ms": hour, "min_count": 3 }]);
+        store
+            .save_problem_rules(
+                &steward_store::ProblemRulesRecord {
+                    org_id: org,
+                    rules,
+                    updated_by: "alice".into(),
+                    updated_at: now,
+                    version: 0,
+                },
+                Some(0),
+            )
+            .await
+            .unwrap();
+        assert_eq!(scan(store.as_ref(), now).await.unwrap(), 1);
+        let found = store.list_problems(&Scope::all()).await.unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].rule_kind, "repeat");
+        assert_eq!(found[0].signature, format!("backup@{device}"));
+        assert_eq!(found[0].count, 3);
+        // Outside the organisation's window, its alerts are not read.
+        assert_eq!(scan(store.as_ref(), start + 3 * hour).await.unwrap(), 0);
         store.close().await;
         let _ = std::fs::remove_file(&path);
     }

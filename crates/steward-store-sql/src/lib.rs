@@ -21,6 +21,7 @@ pub mod db;
 mod devices;
 pub mod dialect;
 mod fleet;
+mod inbound;
 mod incidents;
 mod jobs;
 mod metrics;

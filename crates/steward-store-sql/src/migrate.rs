@@ -60,6 +60,7 @@ migrations!(
     "0022_patch_compliance.sql",
     "0023_posture.sql",
     "0024_incident_work.sql",
+    "0025_incident_webhooks.sql",
 );
 
 /// The migrations of one database.

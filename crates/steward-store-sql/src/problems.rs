@@ -143,4 +143,62 @@ impl ProblemStore for SqlStore {
         )
         .await
     }
+
+    async fn list_problem_rules(&self, scope: &Scope) -> Result<Vec<ProblemRulesRecord>> {
+        let sql = format!(
+            "SELECT * FROM problem_rules r WHERE {} ORDER BY r.org_id",
+            self.in_org(1, "r.org_id")
+        );
+        self.scoped(sql, scope)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(ProblemRulesRecord {
+                    org_id: uuid(row.get("org_id"))?,
+                    rules: json(row.get("rules")),
+                    updated_by: row.get("updated_by"),
+                    updated_at: row.get("updated_at"),
+                    version: row.get("version"),
+                })
+            })
+            .collect()
+    }
+
+    async fn save_problem_rules(
+        &self,
+        r: &ProblemRulesRecord,
+        expected: Option<i64>,
+    ) -> Result<i64> {
+        let current: i64 = q("SELECT version FROM problem_rules WHERE org_id = $1")
+            .bind(r.org_id.to_string())
+            .fetch_optional(&self.db)
+            .await
+            .map_err(backend)?
+            .map_or(0, |row| row.get("version"));
+        if expected.is_some_and(|e| e != current) {
+            return Err(StoreError::Stale(current));
+        }
+        let saved = q(
+            "INSERT INTO problem_rules (org_id, rules, updated_by, updated_at, version)
+                       VALUES ($1, $2, $3, $4, 1)
+                       ON CONFLICT (org_id) DO UPDATE SET rules = excluded.rules,
+                           updated_by = excluded.updated_by, updated_at = excluded.updated_at,
+                           version = problem_rules.version + 1
+                       WHERE problem_rules.version = $5
+                       RETURNING version",
+        )
+        .bind(r.org_id.to_string())
+        .bind(r.rules.to_string())
+        .bind(&r.updated_by)
+        .bind(r.updated_at)
+        .bind(current)
+        .fetch_optional(&self.db)
+        .await
+        .map_err(backend)?;
+        match saved {
+            Some(row) => Ok(row.get("version")),
+            // Another save came between the read and the write.
+            None => Err(StoreError::Stale(current + 1)),
+        }
+    }
 }

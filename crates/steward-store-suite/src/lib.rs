@@ -9,6 +9,7 @@ mod backups;
 mod devices;
 pub mod fixture;
 mod fleet;
+mod inbound;
 mod incidents;
 mod ingest;
 mod jobs;
@@ -34,6 +35,7 @@ pub use backups::*;
 pub use devices::*;
 pub use fixture::a_populated_store_reads_back;
 pub use fleet::*;
+pub use inbound::*;
 pub use incidents::*;
 pub use ingest::*;
 pub use jobs::*;
@@ -151,6 +153,9 @@ macro_rules! store_suite {
             backup_success_rates_count_outcomes_in_scope,
             // posture.rs
             posture_is_replaced_per_device_and_listed_worst_first,
+            // inbound.rs
+            incident_webhooks_are_scoped_and_deliveries_claimed_once,
+            problem_rules_are_saved_per_organisation_under_a_version,
             // incidents.rs
             incidents_are_edited_under_a_version_within_scope,
             an_alert_joins_one_incident_only,

@@ -18,6 +18,7 @@ mod audit;
 mod backups;
 mod devices;
 mod fleet;
+mod inbound;
 mod incidents;
 mod ingest;
 mod jobs;
@@ -40,6 +41,7 @@ pub use audit::*;
 pub use backups::*;
 pub use devices::*;
 pub use fleet::*;
+pub use inbound::*;
 pub use incidents::*;
 pub use ingest::*;
 pub use jobs::*;
@@ -180,6 +182,7 @@ pub trait Store:
     + PatchPolicyStore
     + RunbookStore
     + SlaStore
+    + InboundStore
     + TelemetryStore
     + PostureStore
     + Send

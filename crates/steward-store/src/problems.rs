@@ -46,6 +46,18 @@ pub struct AlertOccurrence {
     pub incident_id: Option<Uuid>,
 }
 
+/// An organisation's problem rules, as an administrator set them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProblemRulesRecord {
+    pub org_id: Uuid,
+    /// The rules (`steward_incident::problems::Rule`), as JSON.
+    pub rules: serde_json::Value,
+    pub updated_by: String,
+    pub updated_at: i64,
+    /// Bumped by every save (1 after the first).
+    pub version: i64,
+}
+
 #[async_trait]
 pub trait ProblemStore: Send + Sync {
     /// Alerts opened at or after `since`, every organisation (the
@@ -65,6 +77,17 @@ pub trait ProblemStore: Send + Sync {
         &self,
         scope: &Scope,
         problem: &ProblemRecord,
+        expected: Option<i64>,
+    ) -> Result<i64>;
+    /// The problem rules organisations set, in scope (organisation-wide
+    /// rows), by organisation.
+    async fn list_problem_rules(&self, scope: &Scope) -> Result<Vec<ProblemRulesRecord>>;
+    /// Saves an organisation's rules if its version is still `expected`
+    /// (0: none saved yet; None: any); returns the new version, or
+    /// [`crate::StoreError::Stale`] with the current one.
+    async fn save_problem_rules(
+        &self,
+        rules: &ProblemRulesRecord,
         expected: Option<i64>,
     ) -> Result<i64>;
 }

@@ -731,6 +731,36 @@ async fn answers_match_the_openapi_document() {
     )
     .await;
     c.delete("/api/v1/sla-targets/{id}", &target_at).await;
+    // The organisation's problem rules: the defaults, then its own.
+    c.get("/api/v1/problem-rules", "/api/v1/problem-rules")
+        .await;
+    c.patch(
+        "/api/v1/problem-rules",
+        "/api/v1/problem-rules",
+        json!({ "rules": [{ "kind": "spread", "window_ms": 3600000, "min_count": 4, "min_devices": 2 }] }),
+    )
+    .await;
+    c.get("/api/v1/problem-rules", "/api/v1/problem-rules")
+        .await;
+    // An inbound incident webhook (its secret answered once).
+    let hook = c
+        .post(
+            "/api/v1/incident-webhooks",
+            "/api/v1/incident-webhooks",
+            json!({ "name": "helpdesk" }),
+        )
+        .await;
+    let hook_at = format!("/api/v1/incident-webhooks/{}", id(&hook));
+    c.get("/api/v1/incident-webhooks", "/api/v1/incident-webhooks")
+        .await;
+    c.get("/api/v1/incident-webhooks/{id}", &hook_at).await;
+    c.patch(
+        "/api/v1/incident-webhooks/{id}",
+        &hook_at,
+        json!({ "name": "zendesk" }),
+    )
+    .await;
+    c.delete("/api/v1/incident-webhooks/{id}", &hook_at).await;
     c.get("/api/v1/reports", "/api/v1/reports?period=2026-W45")
         .await;
     let schedule = c

@@ -200,6 +200,20 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/sla-targets/{id}"), "devices.view"),
         (("PATCH", "/api/v1/sla-targets/{id}"), "devices.manage"),
         (("DELETE", "/api/v1/sla-targets/{id}"), "devices.manage"),
+        (("GET", "/api/v1/problem-rules"), "devices.view"),
+        (("PATCH", "/api/v1/problem-rules"), "devices.manage"),
+        (("GET", "/api/v1/incident-webhooks"), "devices.view"),
+        (("POST", "/api/v1/incident-webhooks"), "devices.manage"),
+        (("GET", "/api/v1/incident-webhooks/{id}"), "devices.view"),
+        (
+            ("PATCH", "/api/v1/incident-webhooks/{id}"),
+            "devices.manage",
+        ),
+        (
+            ("DELETE", "/api/v1/incident-webhooks/{id}"),
+            "devices.manage",
+        ),
+        (("POST", "/api/v1/inbound/incidents/{id}"), "public"),
         (("GET", "/api/v1/patching/policies/{id}"), "scripts.run"),
         (("PATCH", "/api/v1/patching/policies/{id}"), "scripts.run"),
         (("DELETE", "/api/v1/patching/policies/{id}"), "scripts.run"),
@@ -694,6 +708,10 @@ fn body_for(path: &str, who: &str) -> Value {
         "/api/v1/incidents/{id}/notes" => json!({ "text": "matrix" }),
         "/api/v1/runbooks" => json!({ "title": format!("runbook {unique}") }),
         "/api/v1/sla-targets" => json!({ "priority": "p4", "resolve_ms": 86_400_000 }),
+        "/api/v1/incident-webhooks" => json!({ "name": format!("hook-{unique}") }),
+        "/api/v1/problem-rules" => {
+            json!({ "rules": [{ "kind": "repeat", "window_ms": 3_600_000, "min_count": 5 }] })
+        }
         "/api/v1/incidents/{id}/runs" => {
             json!({ "runbook": "00000000-0000-7000-8000-000000000000", "script": "matrix" })
         }

@@ -8,6 +8,7 @@ use super::lifecycle::{expected_version, overlay, read_as, tagged};
 use super::{ApiError, ApiResult, id_param, org_named};
 use crate::AppState;
 use crate::auth::Caller;
+use crate::incident_events as events;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -190,6 +191,16 @@ pub async fn create_incident(
     );
     state.store.create_incident(&record, &[opened]).await?;
     caller.changed(Value::Null, view(&record));
+    let who = &caller.principal.username;
+    events::send(
+        state.store.as_ref(),
+        &record,
+        "incident.opened",
+        who,
+        record.opened_at,
+        None,
+    )
+    .await;
     Ok(Json(answer(&record)))
 }
 
@@ -266,6 +277,19 @@ pub async fn patch_incident(
         )
         .await?;
     caller.changed(before, after);
+    if record.status != current.status {
+        let event = events::status_event(&record.status);
+        let who = &caller.principal.username;
+        events::send(
+            state.store.as_ref(),
+            &record,
+            event,
+            who,
+            record.last_activity,
+            None,
+        )
+        .await;
+    }
     let mut answered = answer(&record);
     answered["timeline"] = json!(state.store.incident_timeline(&caller.scope, id).await?);
     Ok(tagged(record.version, answered))
@@ -333,5 +357,17 @@ pub async fn add_note(
         .append_timeline(&caller.scope, id, &note)
         .await?;
     caller.changed(Value::Null, json!({ "note": note.body }));
+    if let Ok(incident) = state.store.get_incident(&caller.scope, id).await {
+        let who = &caller.principal.username;
+        events::send(
+            state.store.as_ref(),
+            &incident,
+            "incident.note",
+            who,
+            note.at,
+            Some(text),
+        )
+        .await;
+    }
     Ok(Json(json!({ "incident_id": id, "entry": note })))
 }

@@ -15,6 +15,7 @@ mod devices;
 mod events;
 mod fleet;
 mod grants;
+mod inbound;
 mod incidents;
 mod insight;
 mod intel_fleet;
@@ -34,6 +35,7 @@ mod patch_policies;
 mod patching;
 mod place;
 mod posture;
+mod problem_rules;
 mod problems;
 mod prometheus;
 mod reports;
@@ -442,6 +444,8 @@ pub const MAX_BODY: usize = 1 << 20;
 pub const MAX_UPLOAD_BODY: usize = steward_proto::MAX_FILE_BYTES.div_ceil(3) * 4 + 64 * 1024;
 /// The one route that takes a body over [`MAX_BODY`].
 const UPLOAD_ROUTE: &str = "/api/v1/devices/{id}/files/put";
+/// The route of signed incident deliveries, capped lower (64 KiB).
+const INBOUND_ROUTE: &str = "/api/v1/inbound/incidents/{id}";
 
 /// The body cap of a route (`/api/v1/devices/{id}/files/put`) or of a
 /// request path (`/api/v1/devices/0190.../files/put`).
@@ -451,7 +455,18 @@ pub fn max_body(path: &str) -> usize {
             path.split('/').collect::<Vec<_>>()[..],
             ["", "api", "v1", "devices", id, "files", "put"] if !id.is_empty()
         );
-    if upload { MAX_UPLOAD_BODY } else { MAX_BODY }
+    let inbound = path == INBOUND_ROUTE
+        || matches!(
+            path.split('/').collect::<Vec<_>>()[..],
+            ["", "api", "v1", "inbound", "incidents", id] if !id.is_empty()
+        );
+    if upload {
+        MAX_UPLOAD_BODY
+    } else if inbound {
+        inbound::MAX_INBOUND_BODY
+    } else {
+        MAX_BODY
+    }
 }
 
 /// The file size limit as people read it ("2 MiB").

@@ -752,6 +752,53 @@ pub(super) fn routes() -> Routes {
     )
     .add(
         M::GET,
+        "/api/v1/problem-rules",
+        Perm(P::DevicesView),
+        problem_rules::get_problem_rules,
+    )
+    .add(
+        M::PATCH,
+        "/api/v1/problem-rules",
+        Perm(P::DevicesManage),
+        problem_rules::patch_problem_rules,
+    )
+    .list(
+        "/api/v1/incident-webhooks",
+        Perm(P::DevicesView),
+        inbound::list_incident_webhooks,
+    )
+    .add(
+        M::POST,
+        "/api/v1/incident-webhooks",
+        Perm(P::DevicesManage),
+        inbound::create_incident_webhook,
+    )
+    .add(
+        M::GET,
+        "/api/v1/incident-webhooks/{id}",
+        Perm(P::DevicesView),
+        inbound::get_incident_webhook,
+    )
+    .add(
+        M::PATCH,
+        "/api/v1/incident-webhooks/{id}",
+        Perm(P::DevicesManage),
+        inbound::patch_incident_webhook,
+    )
+    .add(
+        M::DELETE,
+        "/api/v1/incident-webhooks/{id}",
+        Perm(P::DevicesManage),
+        inbound::delete_incident_webhook,
+    )
+    .add(
+        M::POST,
+        "/api/v1/inbound/incidents/{id}",
+        Public,
+        inbound::deliver,
+    )
+    .add(
+        M::GET,
         "/api/v1/job-keys",
         Perm(P::ScriptsRun),
         jobs::job_keys,

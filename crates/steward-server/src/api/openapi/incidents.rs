@@ -191,9 +191,67 @@ fn sla_target() -> Value {
     )
 }
 
+fn webhook_fields() -> Value {
+    object(json!({ "name": string() }), &["name"])
+}
+
+fn incident_webhook() -> Value {
+    with_fields(
+        extend(
+            webhook_fields(),
+            json!({
+                "id": uuid(), "org_id": uuid(), "created_by": string(), "created_at": integer(),
+                "updated_at": integer(), "version": integer(), "url": string(),
+            }),
+            &[
+                "id",
+                "org_id",
+                "created_by",
+                "created_at",
+                "updated_at",
+                "version",
+                "url",
+            ],
+        ),
+        webhook_fields(),
+    )
+}
+
+fn problem_rule() -> Value {
+    let count = json!({ "type": "integer", "minimum": 2 });
+    json!({ "oneOf": [
+        closed(
+            json!({ "kind": { "const": "repeat" }, "window_ms": integer(), "min_count": count }),
+            &["kind", "window_ms", "min_count"],
+        ),
+        closed(
+            json!({ "kind": { "const": "spread" }, "window_ms": integer(), "min_count": count, "min_devices": count }),
+            &["kind", "window_ms", "min_count", "min_devices"],
+        ),
+    ] })
+}
+
+fn problem_rules() -> Value {
+    object(
+        json!({
+            "org_id": uuid(), "rules": array(problem_rule()), "defaults": boolean(),
+            "updated_by": nullable(string()), "updated_at": nullable(integer()), "version": integer(),
+        }),
+        &[
+            "org_id",
+            "rules",
+            "defaults",
+            "updated_by",
+            "updated_at",
+            "version",
+        ],
+    )
+}
+
 /// The kinds of object this module adds to `components/schemas`.
 pub fn components() -> Vec<(&'static str, Value)> {
     vec![
+        ("IncidentWebhook", incident_webhook()),
         ("SlaTarget", sla_target()),
         ("Runbook", runbook()),
         ("NewRunbook", new_runbook()),
@@ -324,6 +382,23 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
         ("DELETE", "/api/v1/sla-targets/{id}") => {
             object(json!({ "deleted": uuid() }), &["deleted"])
         }
+        ("GET", "/api/v1/problem-rules") | ("PATCH", "/api/v1/problem-rules") => problem_rules(),
+        ("GET", "/api/v1/incident-webhooks") => array(reference("IncidentWebhook")),
+        ("POST", "/api/v1/incident-webhooks") => extend(
+            incident_webhook(),
+            json!({ "secret": string() }),
+            &["secret"],
+        ),
+        ("GET", "/api/v1/incident-webhooks/{id}") | ("PATCH", "/api/v1/incident-webhooks/{id}") => {
+            reference("IncidentWebhook")
+        }
+        ("DELETE", "/api/v1/incident-webhooks/{id}") => {
+            object(json!({ "deleted": uuid() }), &["deleted"])
+        }
+        ("POST", "/api/v1/inbound/incidents/{id}") => object(
+            json!({ "incident_id": uuid(), "created": boolean(), "status": status(), "priority": priority() }),
+            &["incident_id", "created", "status", "priority"],
+        ),
         ("GET", "/api/v1/problems") => array(reference("Problem")),
         ("GET", "/api/v1/problems/{id}") | ("PATCH", "/api/v1/problems/{id}") => {
             reference("Problem")
@@ -369,6 +444,23 @@ pub fn request(method: &str, path: &str) -> Option<Value> {
             &["text"],
         ),
         ("POST", "/api/v1/runbooks") => reference("NewRunbook"),
+        ("PATCH", "/api/v1/problem-rules") => closed(
+            json!({ "org": nullable(string()), "rules": array(problem_rule()) }),
+            &[],
+        ),
+        ("POST", "/api/v1/incident-webhooks") => closed(
+            json!({ "name": string(), "org": nullable(string()) }),
+            &["name"],
+        ),
+        ("PATCH", "/api/v1/incident-webhooks/{id}") => closed(json!({ "name": string() }), &[]),
+        ("POST", "/api/v1/inbound/incidents/{id}") => closed(
+            json!({
+                "title": nullable(string()), "description": nullable(string()),
+                "priority": nullable(priority()), "status": nullable(status()),
+                "external_id": nullable(string()),
+            }),
+            &[],
+        ),
         ("POST", "/api/v1/sla-targets") => {
             let mut schema = sla_fields();
             schema["required"] = json!(["priority"]);

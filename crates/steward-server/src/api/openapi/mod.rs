@@ -197,6 +197,22 @@ pub fn document(routes: &[RouteEntry]) -> Value {
                     .unwrap_or(json!({ "type": "object" })),
             );
         }
+        if route.path == "/api/v1/problem-rules" && route.method == axum::http::Method::GET {
+            operation["parameters"]
+                .as_array_mut()
+                .expect("parameters are a list")
+                .push(json!({ "name": "org", "in": "query", "required": false, "description": "The organisation, by name (yours when you have one).", "schema": { "type": "string", "minLength": 1, "maxLength": 128 } }));
+        }
+        if route.path == "/api/v1/inbound/incidents/{id}" {
+            let parameters = operation["parameters"]
+                .as_array_mut()
+                .expect("parameters are a list");
+            parameters.push(json!({ "name": "X-Steward-Timestamp", "in": "header", "required": true, "description": "When the delivery was signed, Unix seconds: refused when older than 5 minutes or in the future.", "schema": { "type": "string", "pattern": "^[0-9]{1,12}$" } }));
+            parameters.push(json!({ "name": "X-Steward-Signature", "in": "header", "required": true, "description": "sha256=<hex HMAC-SHA256 of \"{timestamp}.{body}\" with the webhook's secret>; a signature seen within 5 minutes is refused as a replay.", "schema": { "type": "string" } }));
+            operation["description"] = json!(
+                "Opens an incident from a signed delivery, or updates the one its external_id opened. Acts under the name and grants of the webhook's creator. The body is at most 64 KiB."
+            );
+        }
         if route.method == axum::http::Method::PATCH {
             // The fields to change, in the shape POST creates from.
             operation["requestBody"] = body(
