@@ -109,12 +109,15 @@ impl Exposition {
             ("site".into(), sample.site.clone()),
             ("tags".into(), tags),
         ];
-        labels.extend(
-            sample
-                .labels
-                .iter()
-                .map(|(k, v)| (label_name(k), v.clone())),
-        );
+        // Two labels of one name make Prometheus refuse the whole scrape:
+        // a series label whose name (after renaming) is already taken, by
+        // ours or by one of its own (`a.b` and `a_b`), is left out.
+        for (k, v) in &sample.labels {
+            let name = label_name(k);
+            if !labels.iter().any(|(taken, _)| *taken == name) {
+                labels.push((name, v.clone()));
+            }
+        }
         let mut set = String::new();
         for (i, (k, v)) in labels.iter().enumerate() {
             if i > 0 {
@@ -206,6 +209,34 @@ mod tests {
                  system_filesystem_utilization{{{common},mountpoint=\"/home\"}} 0.25 1700000000000\n"
             )
         );
+    }
+
+    /// A hostile agent's labels cannot make two labels of one name (which
+    /// would make Prometheus refuse every device's samples).
+    #[test]
+    fn label_names_are_never_repeated() {
+        let mut e = Exposition::default();
+        e.add(&sample(
+            "probe.x",
+            &[
+                ("device", "a"),
+                ("exported_device", "b"),
+                ("a.b", "1"),
+                ("a_b", "2"),
+            ],
+            1.0,
+        ));
+        let text = e.render(None);
+        let line = text.lines().find(|l| l.starts_with("probe_x{")).unwrap();
+        let names: Vec<&str> = line
+            .split(['{', ','])
+            .filter_map(|part| part.split_once("=\"").map(|(name, _)| name))
+            .collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(names.len(), unique.len(), "{line}");
+        assert!(line.contains("exported_device=\"a\""), "{line}");
     }
 
     #[test]

@@ -27,7 +27,8 @@ pub const SOURCE: &str = "sla";
 /// How often incidents are weighed.
 const EVERY: Duration = Duration::from_secs(5);
 
-/// Whether `username` may still see every device of `org`; why not.
+/// Whether `username` may still set SLA targets for `org` (devices.manage
+/// over the whole organisation, as setting one needs); why not.
 async fn still_allowed(store: &dyn Store, username: &str, org: Uuid) -> Result<(), String> {
     let user = store
         .user_by_name(username)
@@ -37,11 +38,14 @@ async fn still_allowed(store: &dyn Store, username: &str, org: Uuid) -> Result<(
         .principal_for_user(user.id)
         .await
         .map_err(|e| format!("cannot look up the grants of {username:?}: {e}"))?;
-    if covers_org(&authz::scope_for(&principal, Permission::DevicesView), org) {
+    if covers_org(
+        &authz::scope_for(&principal, Permission::DevicesManage),
+        org,
+    ) {
         Ok(())
     } else {
         Err(format!(
-            "{username:?} who set the SLA target no longer sees the whole organisation"
+            "{username:?} who set the SLA target no longer manages the whole organisation's devices"
         ))
     }
 }
@@ -178,4 +182,111 @@ pub fn spawn(store: Arc<dyn Store>, mut shutdown: watch::Receiver<bool>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use steward_store::{IncidentRecord, NewGrant, NewUser, RoleRecord};
+
+    /// A target's warnings go out with its setter's authority, re-read at
+    /// each sweep: someone who can only look (devices.view) no longer
+    /// could set it, so nothing is sent in their name.
+    #[tokio::test]
+    async fn warnings_need_what_setting_the_target_needs() {
+        let path = std::env::temp_dir().join(format!("steward-sla-{}.db", Uuid::now_v7()));
+        let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(
+            steward_store_sql::SqlStore::open_sqlite(&path)
+                .await
+                .unwrap(),
+        );
+        store.migrate().await.unwrap();
+        let org = store.default_org().await.unwrap().id;
+        let mut roles = Vec::new();
+        for (role, perms) in [
+            ("looks", vec!["devices.view"]),
+            ("manages", vec!["devices.view", "devices.manage"]),
+        ] {
+            store
+                .create_role(&RoleRecord {
+                    id: role.into(),
+                    org_id: Some(org),
+                    name: role.into(),
+                    permissions: perms.into_iter().map(String::from).collect(),
+                    version: 1,
+                })
+                .await
+                .unwrap();
+            roles.push(role);
+        }
+        let now = 100 * 3_600_000;
+        for (n, role) in roles.iter().enumerate() {
+            let user = Uuid::now_v7();
+            store
+                .create_user(&NewUser {
+                    id: user,
+                    org_id: org,
+                    username: format!("setter-{role}"),
+                    password_hash: "x".into(),
+                    created_at: 1,
+                    full_name: None,
+                    email: None,
+                })
+                .await
+                .unwrap();
+            store
+                .create_grant(&NewGrant {
+                    id: Uuid::now_v7(),
+                    user_id: user,
+                    org_id: Some(org),
+                    site: None,
+                    role_id: role.to_string(),
+                    deny: false,
+                })
+                .await
+                .unwrap();
+            let priority = ["p3", "p4"][n];
+            store
+                .create_sla_target(&SlaTargetRecord {
+                    id: Uuid::now_v7(),
+                    org_id: org,
+                    priority: priority.into(),
+                    acknowledge_ms: Some(60_000),
+                    resolve_ms: None,
+                    updated_by: format!("setter-{role}"),
+                    updated_at: 1,
+                    version: 1,
+                })
+                .await
+                .unwrap();
+            store
+                .create_incident(
+                    &IncidentRecord {
+                        id: Uuid::now_v7(),
+                        org_id: org,
+                        title: format!("slow {priority}"),
+                        status: "open".into(),
+                        priority: priority.into(),
+                        assignee: None,
+                        devices: vec![],
+                        alerts: vec![],
+                        time_spent_ms: 0,
+                        opened_at: now - 3_600_000,
+                        opened_by: "tess".into(),
+                        acknowledged_at: None,
+                        resolved_at: None,
+                        closed_at: None,
+                        last_activity: now - 3_600_000,
+                        version: 1,
+                    },
+                    &[],
+                )
+                .await
+                .unwrap();
+        }
+        // Only the p4 incident, whose target's setter manages devices, is
+        // warned about (its time to acknowledge was missed).
+        assert_eq!(sweep(&*store, now).await.unwrap(), 1);
+        let _ = std::fs::remove_file(&path);
+    }
 }

@@ -151,6 +151,24 @@ impl Scope {
             && (site.is_some() || !self.deny.iter().any(|p| p.org.is_none_or(|o| o == org)))
     }
 
+    /// This scope narrowed to one organisation: what it allows there, and
+    /// nothing elsewhere (a name looked up for a job of `org` must not find
+    /// another organisation's row of that name).
+    pub fn within_org(&self, org: Uuid) -> Scope {
+        Scope {
+            allow: self
+                .allow
+                .iter()
+                .filter(|p| p.org.is_none_or(|o| o == org))
+                .map(|p| Place {
+                    org: Some(org),
+                    site: p.site.clone(),
+                })
+                .collect(),
+            deny: self.deny.clone(),
+        }
+    }
+
     /// Whether whole-organisation rows of `org` are in scope (rows without a
     /// site: a site-limited grant does not reach them).
     pub fn allows_org(&self, org: Uuid) -> bool {

@@ -733,3 +733,43 @@ async fn revoking_a_token_or_a_grant_closes_its_terminal_at_once() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A job names its script; the name is looked up in the job's organisation
+/// only. Another organisation's script of the same name is neither run
+/// there nor a conflict, and a script only another organisation has is not
+/// found (it used to be run: found by an operator who sees both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_its_own_organisations_script_only() {
+    let w = world(&[]).await;
+    ok(w.admin
+        .post("/api/v1/orgs", json!({ "name": "other" }))
+        .await);
+    for (name, body) in [("hello", "echo OTHER"), ("only-other", "echo OTHER")] {
+        let file = format!("#!/bin/sh\n# steward: name = {name}\n{body}\n");
+        ok(w.admin
+            .post("/api/v1/scripts", json!({ "org": "other", "file": file }))
+            .await);
+    }
+    let job = ok(w
+        .admin
+        .post(
+            "/api/v1/jobs",
+            json!({ "script": "hello", "targets": [format!("device:{}", w.hq)] }),
+        )
+        .await);
+    let id = job["id"].as_str().unwrap();
+    let stored = ok(w.admin.get(&format!("/api/v1/jobs/{id}")).await);
+    let body = stored["action"]["body"].as_str().unwrap_or_default();
+    assert!(
+        body.contains("echo hello") && !body.contains("OTHER"),
+        "{stored}"
+    );
+    let (status, body) = w
+        .admin
+        .post(
+            "/api/v1/jobs",
+            json!({ "script": "only-other", "targets": [format!("device:{}", w.hq)] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}

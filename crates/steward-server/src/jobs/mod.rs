@@ -278,7 +278,9 @@ pub async fn create_job(
     by: &str,
     origin: Option<String>,
 ) -> Result<Created, ApiError> {
-    let (default_name, action, editor) = action_for(state, scope, request).await?;
+    // A script is looked up by name in the job's organisation only: another
+    // organisation's script of the same name is neither run nor a conflict.
+    let (default_name, action, editor) = action_for(state, &scope.within_org(org), request).await?;
     let editor_bound = match editor {
         Some(editor) if origin.is_some() && editor != by => {
             let bound = authority::author_scope(state, &editor).await;
