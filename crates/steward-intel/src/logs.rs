@@ -19,6 +19,11 @@ pub const EXAMPLES: usize = 3;
 pub const WILDCARD: &str = "<*>";
 /// Share of a template's fixed tokens a line must match to join it.
 const SIMILARITY: f64 = 0.5;
+/// Most templates of one shape (token count and first token): a line is
+/// compared with each of its shape's templates, so this bounds the work a
+/// line costs, and a flood of one shape (a hostile agent's random words)
+/// cannot take the capacity every other shape needs.
+pub const MAX_PER_SHAPE: usize = 64;
 
 /// One template: its tokens (with wildcards), how often and when it was
 /// seen, and a few lines it came from.
@@ -152,7 +157,7 @@ impl Miner {
                 new: false,
             };
         }
-        if self.templates.len() >= self.capacity {
+        if self.templates.len() >= self.capacity || candidates.len() >= MAX_PER_SHAPE {
             self.dropped += 1;
             return Mined::Dropped;
         }

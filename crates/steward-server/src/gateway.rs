@@ -206,7 +206,6 @@ async fn agent_session(
     let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
     let mut bad_frames = 0u32;
     let mut greeted = false;
-    let mut inventory = crate::inventory::Gate::default();
     tracing::debug!(device = %device.id, "Agent connected.");
     loop {
         let can_read = pending.len() < MAX_IN_FLIGHT;
@@ -227,9 +226,6 @@ async fn agent_session(
             _ = shutdown.changed() => {
                 let _ = socket.send(close(1012, "server restarting")).await;
                 break;
-            }
-            _ = tokio::time::sleep_until(inventory.due().unwrap_or_else(tokio::time::Instant::now)), if inventory.due().is_some() => {
-                inventory.flush(&state, device.id).await;
             }
             Some((seq, result)) = pending.next(), if !pending.is_empty() => {
                 let reply = match result {
@@ -270,7 +266,7 @@ async fn agent_session(
                 match AgentMessage::decode(&body, &state.config.limits) {
                     Ok(message) => {
                         state.status.touch(device.id).await;
-                        match handle(&state, &device, not_after, message, &mut greeted, &mut pending, &mut inventory).await {
+                        match handle(&state, &device, not_after, message, &mut greeted, &mut pending).await {
                             Ok(Some(reply)) => {
                                 if socket.send(text(&reply)).await.is_err() { break; }
                             }
@@ -293,9 +289,6 @@ async fn agent_session(
             }
         }
     }
-    // The newest inventory the agent sent is stored, even one it sent just
-    // before it left.
-    inventory.flush(&state, device.id).await;
     state.connections.unregister(device.id, conn_id);
     tracing::debug!(device = %device.id, "Agent disconnected.");
 }
@@ -326,7 +319,6 @@ async fn handle(
     message: AgentMessage,
     greeted: &mut bool,
     pending: &mut FuturesOrdered<Pending>,
-    inventory_gate: &mut crate::inventory::Gate,
 ) -> Result<Option<ServerMessage>, ProtoError> {
     match message {
         AgentMessage::Hello(hello) => {
@@ -416,7 +408,7 @@ async fn handle(
             Ok(None)
         }
         AgentMessage::Inventory(inventory) => {
-            inventory_gate.offer(state, device.id, inventory).await;
+            crate::inventory::offer(state, device.id, inventory).await;
             Ok(None)
         }
         AgentMessage::Checks(checks) => {

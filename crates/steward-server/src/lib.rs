@@ -139,6 +139,8 @@ pub struct AppState {
     pub revocations: revocation::Revocations,
     /// How notifications go out (the address policy included).
     pub outbound: notify::Outbound,
+    /// Inventory writes, at most one per device per 10 s.
+    pub inventories: inventory::Inventories,
 }
 
 /// Counters about the server itself (errors both log and count).
@@ -249,6 +251,7 @@ async fn start(
         bus,
         revocations: revocation::Revocations::default(),
         outbound,
+        inventories: inventory::Inventories::default(),
     });
     bus::spawn_listener(state.clone(), shutdown_rx.clone());
     spawn_retention(state.clone(), shutdown_rx.clone());

@@ -226,8 +226,9 @@ async fn bad_input_is_refused_and_others_carry_on() {
 }
 
 /// An agent that sends inventory after inventory (each rewriting up to
-/// 20,000 software rows) gets at most one write per interval: the frames in
-/// between are coalesced, counted, and the newest is what is stored.
+/// 20,000 software rows), on one connection or reconnecting, gets at most
+/// one write per interval: the frames in between are coalesced, counted,
+/// and the newest is what is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inventory_flood_is_coalesced_and_the_newest_kept() {
     steward_pki::install_default_provider();
@@ -242,7 +243,7 @@ async fn an_inventory_flood_is_coalesced_and_the_newest_kept() {
     let config =
         Arc::new(steward_pki::client_config(&state.ca_pem, Some(&state.identity)).unwrap());
     let mut socket =
-        steward_agent::transport::open(&server.url(), steward_proto::AGENT_WS_PATH, config)
+        steward_agent::transport::open(&server.url(), steward_proto::AGENT_WS_PATH, config.clone())
             .await
             .unwrap();
     socket
@@ -302,6 +303,44 @@ async fn an_inventory_flood_is_coalesced_and_the_newest_kept() {
             "the parting inventory stored",
             Duration::from_secs(30),
             || (hostname().as_deref() == Some("parting")).then_some(()),
+        )
+    });
+    // Reconnecting does not reset the interval (it is the device's, not the
+    // connection's): of eight frames over four connections, at most one is
+    // stored at once and one held; the others are replaced.
+    let before = coalesced().await.unwrap_or(0.0);
+    for round in 0..4 {
+        let mut socket = steward_agent::transport::open(
+            &server.url(),
+            steward_proto::AGENT_WS_PATH,
+            config.clone(),
+        )
+        .await
+        .unwrap();
+        socket
+            .send(Message::text(
+                r#"{"type":"hello","protocol_version":1,"agent_version":"x"}"#,
+            ))
+            .await
+            .unwrap();
+        assert!(next_text(&mut socket).await.unwrap().contains("welcome"));
+        for part in ["a", "b"] {
+            let frame = serde_json::json!({ "type": "inventory", "hostname": format!("again-{round}-{part}"), "packages": packages });
+            socket.send(Message::text(frame.to_string())).await.unwrap();
+        }
+        // Frames are handled in order: once a malformed one is answered,
+        // both inventories were offered.
+        socket.send(Message::text("not json")).await.unwrap();
+        assert!(next_text(&mut socket).await.unwrap().contains("malformed"));
+        socket.close(None).await.unwrap();
+    }
+    let after = coalesced().await.unwrap_or(0.0);
+    assert!(after - before >= 6.0, "{before} -> {after}");
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "the newest inventory stored",
+            Duration::from_secs(30),
+            || (hostname().as_deref() == Some("again-3-b")).then_some(()),
         )
     });
 }

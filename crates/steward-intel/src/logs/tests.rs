@@ -22,6 +22,38 @@ fn lines_of_one_message_share_a_template() {
 /// A template explosion: a million distinct lines (no shared words)
 /// fill the miner to its capacity; the rest are counted as dropped, and
 /// memory stays bounded by the capacity.
+/// A flood of one shape (the same first word, random others: a hostile
+/// agent's lines) takes at most `MAX_PER_SHAPE` templates, so each line
+/// costs a bounded number of comparisons and other shapes still get
+/// theirs.
+#[test]
+fn one_shape_cannot_take_the_whole_miner() {
+    let mut m = Miner::new(5_000);
+    let mut state = 7u64;
+    let mut random_word = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..6)
+            .map(|i| (b'a' + ((state >> (i * 5 + 20)) % 26) as u8) as char)
+            .collect::<String>()
+    };
+    for i in 0..20_000 {
+        let words: Vec<String> = (0..63).map(|_| random_word()).collect();
+        m.add(&format!("A {}", words.join(" ")), i);
+    }
+    assert!(
+        m.templates().len() <= MAX_PER_SHAPE,
+        "{}",
+        m.templates().len()
+    );
+    assert_eq!(m.dropped() as usize, 20_000 - m.templates().len());
+    assert!(matches!(
+        m.add("kernel: EXT4-fs error on sda1", 1),
+        Mined::Template { new: true, .. }
+    ));
+}
+
 #[test]
 fn a_million_distinct_lines_keep_the_miner_bounded() {
     let word = |mut n: u64| {
