@@ -55,7 +55,7 @@ async fn signed_deliveries_open_and_resolve_an_incident_and_events_go_out() {
     let root = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
     let api = server.api();
-    let (hook_url, received) = common::hooks::receiver("0123456789abcdef").await;
+    let (hook_url, received) = common::hooks::receiver_all("0123456789abcdef").await;
     let (status, body) = api
         .post(
             "/api/v1/channels",
