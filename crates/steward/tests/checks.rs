@@ -43,6 +43,10 @@ async fn monitoring_plugins_report_state_and_perfdata() {
                 "--name",
                 "checked",
                 "run",
+                // Script checks only: the posture checks (on by default)
+                // are tested in posture.rs.
+                "--posture-interval",
+                "0s",
                 "--interval",
                 "5s",
                 "--check-interval",
@@ -129,6 +133,10 @@ async fn a_process_that_stops_raises_an_alert_and_recovers() {
                 "--name",
                 "watcher",
                 "run",
+                // Script checks only: the posture checks (on by default)
+                // are tested in posture.rs.
+                "--posture-interval",
+                "0s",
                 "--interval",
                 "5s",
                 "--check-interval",
@@ -210,7 +218,15 @@ async fn a_burst_of_failed_logins_in_a_log_raises_an_alert() {
         Command::new(AGENT)
             .arg("--state-dir")
             .arg(&agent.state_dir)
-            .args(["--name", "sshd-host", "run", "--interval", "1s"])
+            .args([
+                "--name",
+                "sshd-host",
+                "run",
+                "--interval",
+                "1s",
+                "--posture-interval",
+                "0s",
+            ])
             .arg("--log-match")
             .arg(format!(
                 "ssh_failed={}=Failed password for .* from",
@@ -286,6 +302,10 @@ async fn a_failing_check_alerts_on_a_new_install() {
                 "--name",
                 "fresh",
                 "run",
+                // Script checks only: the posture checks (on by default)
+                // are tested in posture.rs.
+                "--posture-interval",
+                "0s",
                 "--interval",
                 "1s",
                 "--check-interval",
