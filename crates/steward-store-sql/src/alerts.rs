@@ -32,7 +32,14 @@ async fn queue(
         .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
+    // Incident events go only to channels that asked for them (a helpdesk
+    // integration); alert notifications go to every channel.
+    let incident_event =
+        serde_json::from_str::<serde_json::Value>(payload).is_ok_and(|p| p["kind"] == "incident");
     for ch in channels {
+        if incident_event && json(ch.get("config"))["incident_events"] != true {
+            continue;
+        }
         let min: String = ch.get("min_severity");
         if rank_as != "ok" && rank(rank_as) < rank(&min) {
             continue;

@@ -59,7 +59,7 @@ async fn signed_deliveries_open_and_resolve_an_incident_and_events_go_out() {
     let (status, body) = api
         .post(
             "/api/v1/channels",
-            json!({ "name": "psa", "kind": "webhook", "url": hook_url, "secret": "0123456789abcdef" }),
+            json!({ "name": "psa", "kind": "webhook", "url": hook_url, "secret": "0123456789abcdef", "incident_events": true }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -45,6 +45,12 @@ pub struct NewChannel {
     /// empty). Grouped offline notifications go to every channel.
     #[serde(default)]
     tags: Vec<String>,
+    /// Also send incident events (opened, acknowledged, resolved, closed,
+    /// reopened, notes; docs/incident-webhooks.md): for a helpdesk or PSA
+    /// integration. Default false, so a critical alert that opens an
+    /// incident pages once, not twice.
+    #[serde(default)]
+    incident_events: bool,
     /// False keeps it without sending anything (default true).
     #[serde(default = "super::lifecycle::yes")]
     enabled: bool,
@@ -119,6 +125,7 @@ fn build(
     };
     let mut config = config;
     config["tags"] = json!(body.tags);
+    config["incident_events"] = json!(body.incident_events);
     let min_severity = body.min_severity.unwrap_or_else(|| "warning".into());
     if !matches!(min_severity.as_str(), "warning" | "critical") {
         return Err(ApiError::bad_request("min_severity is warning or critical"));

@@ -375,12 +375,12 @@ pub fn judge(state: &State, now_ms: i64) -> Vec<Judged> {
                     PluginState::Ok,
                     format!("{}: not applicable ({})", c.title, c.reason),
                 ),
+                // A hardening gap warns; it does not page. Most fleets have
+                // some on the first day (no host firewall, a pending
+                // update), and a critical alert on each device would open
+                // an incident per device. The score ranks them by weight.
                 PostureStatus::Fail => (
-                    if c.weight >= 3 {
-                        PluginState::Critical
-                    } else {
-                        PluginState::Warning
-                    },
+                    PluginState::Warning,
                     format!("{}: {}. Fix: {}", c.title, c.reason, c.fix),
                 ),
             };

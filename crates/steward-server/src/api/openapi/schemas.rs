@@ -414,7 +414,7 @@ fn new_channel() -> Value {
             "tls": nullable(one_of(&["starttls", "tls", "none"])), "from": nullable(string()),
             "to": strings(), "username": nullable(string()), "password": nullable(string()),
             "min_severity": nullable(one_of(&["warning", "critical"])), "tags": strings(),
-            "enabled": boolean(),
+            "incident_events": boolean(), "enabled": boolean(),
         }),
         &["name", "kind"],
     )
@@ -447,7 +447,7 @@ pub fn channel_fields() -> Value {
     object(
         json!({
             "name": string(), "kind": string(), "min_severity": string(), "enabled": boolean(),
-            "tags": strings(), "url": string(), "smtp_host": string(), "smtp_port": count(),
+            "tags": strings(), "incident_events": boolean(), "url": string(), "smtp_host": string(), "smtp_port": count(),
             "tls": string(), "from": string(), "to": strings(), "username": string(),
         }),
         &["name", "kind", "min_severity", "enabled"],
