@@ -101,12 +101,19 @@ async fn a_new_error_on_three_devices_raises_one_alert_naming_its_template() {
         let summary = alert["summary"].as_str().unwrap();
         assert!(
             summary.contains("New log pattern on 3 devices")
-                && summary.contains("kernel: EXT4-fs error (device <*> bad block")
-                && summary.contains("): bad block |"),
+                && summary.contains("kernel: EXT4-fs error (device <*> bad block"),
             "{alert}"
         );
-        assert!(
-            summary.contains("EXT4-fs error (device sda1): bad block"),
+        // Its example lines are its own device's: another device may sit at
+        // a site the alert's readers cannot see.
+        let own = format!(
+            "{}: kernel: EXT4-fs error (device sd",
+            alert["device_id"].as_str().unwrap()
+        );
+        assert!(summary.contains(&own), "{alert}");
+        assert_eq!(
+            summary.matches("EXT4-fs error (device sd").count(),
+            1,
             "{alert}"
         );
         assert_eq!(alert["severity"], "warning", "{alert}");

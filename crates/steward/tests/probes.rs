@@ -121,12 +121,27 @@ async fn an_expiring_certificate_and_a_closed_port_raise_alerts() {
         })
     });
     assert_eq!(alert["severity"], "critical", "{alert}");
-    let (_, series) = api
-        .get(&format!(
-            "/api/v1/devices/{}/metrics/probe.tls.cert.days_left?since=1h",
-            agent.device_id
-        ))
-        .await;
+    // Alerts are evaluated as a batch arrives, before it is stored: the
+    // series may show a moment later.
+    let path = format!(
+        "/api/v1/devices/{}/metrics/probe.tls.cert.days_left?since=1h",
+        agent.device_id
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let series = loop {
+        let (_, series) = api.get(&path).await;
+        if series[0]["samples"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty())
+        {
+            break series;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no stored series: {series}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let samples = series[0]["samples"].as_array().unwrap();
     let days = samples.last().unwrap()[1].as_f64().unwrap();
     assert!((4.9..=5.0).contains(&days), "{series}");
