@@ -26,6 +26,7 @@ mod lifecycle;
 mod limits;
 mod matching;
 pub use limits::RateLimit;
+mod incident_routes;
 mod noise;
 mod openapi;
 mod paging;
