@@ -598,14 +598,26 @@ async fn session(
                 }
             }
             _ = logs_ready.notified() => {
-                let reports = std::mem::take(&mut *lock(log_patterns));
-                for report in reports {
-                    send(&mut socket, &AgentMessage::LogPatterns(report)).await?;
+                let mut reports = std::mem::take(&mut *lock(log_patterns)).into_iter();
+                while let Some(report) = reports.next() {
+                    let message = AgentMessage::LogPatterns(report);
+                    if let Err(error) = send(&mut socket, &message).await {
+                        // Not sent: it and the rest wait for the next
+                        // connection, ahead of newer reports.
+                        if let AgentMessage::LogPatterns(report) = message {
+                            let mut pending = lock(log_patterns);
+                            let newer = std::mem::take(&mut *pending);
+                            pending.push(report);
+                            pending.extend(reports);
+                            pending.extend(newer);
+                        }
+                        return Err(error);
+                    }
                 }
             }
             _ = posture_ready.notified() => {
-                // Login events go once (taken out as they are sent; a
-                // connection lost now loses them).
+                // Login events go once: taken out as they are sent, and
+                // put back ahead of newer ones if the send fails.
                 let report = {
                     let mut latest = lock(latest_posture);
                     let report = latest.clone();
@@ -613,7 +625,13 @@ async fn session(
                     latest.logins_dropped = 0;
                     report
                 };
-                send(&mut socket, &AgentMessage::Posture(Box::new(report))).await?;
+                let message = AgentMessage::Posture(Box::new(report));
+                if let Err(error) = send(&mut socket, &message).await {
+                    if let AgentMessage::Posture(report) = message {
+                        collectors::posture::requeue_logins(&mut lock(latest_posture), *report);
+                    }
+                    return Err(error);
+                }
             }
             _ = backups_ready.notified() => {
                 let backups = lock(latest_backups).clone();

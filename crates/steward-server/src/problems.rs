@@ -19,6 +19,8 @@ use uuid::Uuid;
 pub const ACTOR: &str = "problems";
 /// How often the rules run.
 const EVERY: Duration = Duration::from_secs(60);
+/// The periodic task's name in `task_slots`.
+const TASK: &str = "problems.scan";
 
 fn window(rules: &[Rule]) -> i64 {
     rules
@@ -181,7 +183,21 @@ pub async fn scan(store: &dyn Store, now: i64) -> Result<usize, StoreError> {
     Ok(changed)
 }
 
-/// Runs [`scan`] every minute until shutdown.
+/// The scan of the minute `now` falls in, by whichever replica claims
+/// that minute first (`TaskStore::claim_task_slot`): every replica ticks,
+/// one scans, so the audit gets each change once. `None`: another
+/// replica has this minute.
+pub async fn scan_once_a_minute(store: &dyn Store, now: i64) -> Result<Option<usize>, StoreError> {
+    if !store
+        .claim_task_slot(TASK, now.div_euclid(EVERY.as_millis() as i64))
+        .await?
+    {
+        return Ok(None);
+    }
+    scan(store, now).await.map(Some)
+}
+
+/// Runs [`scan_once_a_minute`] every minute until shutdown.
 pub fn spawn(store: Arc<dyn Store>, mut shutdown: watch::Receiver<bool>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
@@ -190,7 +206,7 @@ pub fn spawn(store: Arc<dyn Store>, mut shutdown: watch::Receiver<bool>) {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
-            if let Err(error) = scan(store.as_ref(), crate::now_ms()).await {
+            if let Err(error) = scan_once_a_minute(store.as_ref(), crate::now_ms()).await {
                 tracing::warn!(%error, "Problem detection failed.");
             }
         }
@@ -260,7 +276,14 @@ mod tests {
             }
         }
         let now = start + 4 * hour;
-        assert_eq!(scan(store.as_ref(), now).await.unwrap(), 1);
+        // Two replicas tick in the same minute: one scans, once.
+        let (a, b) = tokio::join!(
+            scan_once_a_minute(store.as_ref(), now),
+            scan_once_a_minute(store.as_ref(), now + 1_000)
+        );
+        let mut outcomes = [a.unwrap(), b.unwrap()];
+        outcomes.sort();
+        assert_eq!(outcomes, [None, Some(1)]);
         let found = store.list_problems(&Scope::all()).await.unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
         let problem = &found[0];
@@ -275,10 +298,12 @@ mod tests {
             .audit_entries(&Scope::all(), 0, 100, &Default::default())
             .await
             .unwrap();
-        assert!(
+        assert_eq!(
             audit
                 .iter()
-                .any(|e| e.actor == ACTOR && e.action == "problem.open"),
+                .filter(|e| e.actor == ACTOR && e.action == "problem.open")
+                .count(),
+            1,
             "{audit:?}"
         );
 

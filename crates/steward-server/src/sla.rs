@@ -2,7 +2,7 @@
 //! incident of an organisation with SLA targets is weighed against its
 //! priority's targets (`steward_incident::sla::standing`); an incident at
 //! risk (80 % of the time gone) or past a target gets one warning per
-//! threshold (`SlaStore::claim_sla_warning`, so once across replicas):
+//! threshold (`SlaStore::record_sla_warning`, so once across replicas):
 //! a timeline entry, a notification through the organisation's channels
 //! (`critical` for a breach, `warning` at risk) and an audit entry under
 //! the name of whoever set the target, whose authority is checked as it
@@ -17,7 +17,8 @@ use std::time::Duration;
 use steward_incident::kpi::IncidentTimes;
 use steward_incident::sla::{Standing, Targets, standing};
 use steward_store::{
-    IncidentFilter, NewAuditEntry, Scope, SlaTargetRecord, Store, StoreError, TimelineEntry,
+    IncidentFilter, NewAuditEntry, Scope, SlaTargetRecord, SlaWarning, Store, StoreError,
+    TimelineEntry,
 };
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -97,9 +98,6 @@ pub async fn sweep(store: &dyn Store, now: i64) -> Result<usize, StoreError> {
                     continue;
                 }
                 let key = format!("{what}.{threshold}");
-                if !store.claim_sla_warning(incident.id, &key, now).await? {
-                    continue;
-                }
                 let breached = threshold == "breached";
                 let summary = format!(
                     "incident {:?} ({}) {} its time to {what}",
@@ -115,18 +113,6 @@ pub async fn sweep(store: &dyn Store, now: i64) -> Result<usize, StoreError> {
                     "target": what, "threshold": threshold, "due_at": due_at,
                     "set_by": target.updated_by, "summary": summary,
                 });
-                store
-                    .append_timeline(
-                        &scope,
-                        incident.id,
-                        &TimelineEntry {
-                            at: now,
-                            actor: SOURCE.into(),
-                            kind: "sla".into(),
-                            body: body.clone(),
-                        },
-                    )
-                    .await?;
                 let severity = if breached { "critical" } else { "warning" };
                 let payload = json!({
                     "kind": "sla", "org_id": org, "incident_id": incident.id,
@@ -135,18 +121,20 @@ pub async fn sweep(store: &dyn Store, now: i64) -> Result<usize, StoreError> {
                     "severity": severity, "threshold": key, "due_at": due_at,
                     "summary": summary, "at": now, "set_by": target.updated_by,
                 });
-                store
-                    .enqueue_notification(
-                        org,
-                        incident.id,
-                        severity,
-                        None,
-                        &payload.to_string(),
-                        now,
-                    )
-                    .await?;
-                store
-                    .append_audit(&NewAuditEntry {
+                let warning = SlaWarning {
+                    org_id: org,
+                    incident: incident.id,
+                    threshold: key.clone(),
+                    at: now,
+                    timeline: TimelineEntry {
+                        at: now,
+                        actor: SOURCE.into(),
+                        kind: "sla".into(),
+                        body: body.clone(),
+                    },
+                    severity: severity.into(),
+                    payload: payload.to_string(),
+                    audit: NewAuditEntry {
                         org_id: Some(org),
                         at: now / 1000,
                         actor: target.updated_by.clone(),
@@ -159,8 +147,14 @@ pub async fn sweep(store: &dyn Store, now: i64) -> Result<usize, StoreError> {
                         .into(),
                         target: incident.id.to_string(),
                         detail: body.to_string(),
-                    })
-                    .await?;
+                    },
+                };
+                // The claim, the timeline entry, the queued notifications
+                // and the audit entry commit together: a failure leaves
+                // nothing claimed, so the next sweep sends it.
+                if !store.record_sla_warning(&warning).await? {
+                    continue;
+                }
                 sent += 1;
             }
         }

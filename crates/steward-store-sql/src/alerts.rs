@@ -18,7 +18,7 @@ fn rank(severity: &str) -> u8 {
 /// Queues `payload` for every channel of `org` that wants it: at or above
 /// its minimum severity (`rank_as`; "ok" reaches every channel), and, for a
 /// channel limited to tags, only about a device with one of them.
-async fn queue(
+pub(crate) async fn queue(
     tx: &mut crate::db::Tx,
     org: Uuid,
     alert: Uuid,

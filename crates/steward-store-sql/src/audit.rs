@@ -32,49 +32,8 @@ fn entry(row: &Row) -> Result<AuditEntry> {
 #[async_trait]
 impl AuditStore for SqlStore {
     async fn append_audit(&self, new: &NewAuditEntry) -> Result<AuditEntry> {
-        // The advisory lock below keeps two appenders from chaining to the same
-        // predecessor.
         let mut tx = self.db.begin().await.map_err(backend)?;
-        // One appender at a time across every replica.
-        tx.lock(AUDIT_LOCK).await.map_err(backend)?;
-        let last = q("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut tx)
-            .await
-            .map_err(backend)?;
-        let (id, prev_hash) = match last {
-            Some(row) => (row.get::<i64, _>("id") + 1, row.get::<String, _>("hash")),
-            None => (1, GENESIS.to_string()),
-        };
-        let mut entry = AuditEntry {
-            id,
-            org_id: new.org_id,
-            at: new.at,
-            actor: new.actor.clone(),
-            source: new.source.clone(),
-            action: new.action.clone(),
-            target: new.target.clone(),
-            detail: new.detail.clone(),
-            prev_hash,
-            hash: String::new(),
-        };
-        entry.hash = steward_store::audit_hash(&entry);
-        q(
-            "INSERT INTO audit_log (id, org_id, at, actor, source, action, target, detail, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(entry.id)
-        .bind(entry.org_id.map(|o| o.to_string()))
-        .bind(entry.at)
-        .bind(&entry.actor)
-        .bind(&entry.source)
-        .bind(&entry.action)
-        .bind(&entry.target)
-        .bind(&entry.detail)
-        .bind(&entry.prev_hash)
-        .bind(&entry.hash)
-        .execute(&mut tx)
-        .await
-        .map_err(backend)?;
+        let entry = append_in(&mut tx, new).await?;
         tx.commit().await.map_err(backend)?;
         Ok(entry)
     }
@@ -155,4 +114,51 @@ impl SqlStore {
             .map(entry)
             .collect()
     }
+}
+
+/// Appends an entry inside the caller's transaction (so it commits, or
+/// not, with what it records). Takes the chain's lock: one appender at a
+/// time across every replica, so two never chain to the same predecessor.
+pub(crate) async fn append_in(tx: &mut crate::db::Tx, new: &NewAuditEntry) -> Result<AuditEntry> {
+    // One appender at a time across every replica.
+    tx.lock(AUDIT_LOCK).await.map_err(backend)?;
+    let last = q("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let (id, prev_hash) = match last {
+        Some(row) => (row.get::<i64, _>("id") + 1, row.get::<String, _>("hash")),
+        None => (1, GENESIS.to_string()),
+    };
+    let mut entry = AuditEntry {
+        id,
+        org_id: new.org_id,
+        at: new.at,
+        actor: new.actor.clone(),
+        source: new.source.clone(),
+        action: new.action.clone(),
+        target: new.target.clone(),
+        detail: new.detail.clone(),
+        prev_hash,
+        hash: String::new(),
+    };
+    entry.hash = steward_store::audit_hash(&entry);
+    q(
+        "INSERT INTO audit_log (id, org_id, at, actor, source, action, target, detail, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(entry.id)
+    .bind(entry.org_id.map(|o| o.to_string()))
+    .bind(entry.at)
+    .bind(&entry.actor)
+    .bind(&entry.source)
+    .bind(&entry.action)
+    .bind(&entry.target)
+    .bind(&entry.detail)
+    .bind(&entry.prev_hash)
+    .bind(&entry.hash)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    Ok(entry)
 }

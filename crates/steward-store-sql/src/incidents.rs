@@ -28,7 +28,7 @@ fn incident(row: &Row) -> Result<IncidentRecord> {
     })
 }
 
-async fn insert_event(tx: &mut Tx, incident: &str, entry: &TimelineEntry) -> Result<()> {
+pub(crate) async fn insert_event(tx: &mut Tx, incident: &str, entry: &TimelineEntry) -> Result<()> {
     q("INSERT INTO incident_events (incident_id, at, actor, kind, body) VALUES ($1, $2, $3, $4, $5)")
         .bind(incident)
         .bind(entry.at)

@@ -37,6 +37,7 @@ mod runbooks;
 mod sites;
 mod sla;
 mod sqlite;
+mod tasks;
 mod telemetry;
 mod tenancy;
 pub mod testdb;

@@ -91,14 +91,42 @@ impl SlaStore for SqlStore {
         self.scoped_change(sql, scope, id).await
     }
 
-    async fn claim_sla_warning(&self, incident: Uuid, threshold: &str, at: i64) -> Result<bool> {
-        let done = q("INSERT INTO sla_warnings (incident_id, threshold, at) VALUES ($1, $2, $3) ON CONFLICT (incident_id, threshold) DO NOTHING")
-            .bind(incident.to_string())
-            .bind(threshold)
-            .bind(at)
-            .execute(&self.db)
+    async fn record_sla_warning(&self, w: &SlaWarning) -> Result<bool> {
+        let mut tx = self.db.begin().await.map_err(backend)?;
+        let claimed = q("INSERT INTO sla_warnings (incident_id, threshold, at) VALUES ($1, $2, $3) ON CONFLICT (incident_id, threshold) DO NOTHING")
+            .bind(w.incident.to_string())
+            .bind(&w.threshold)
+            .bind(w.at)
+            .execute(&mut tx)
             .await
             .map_err(backend)?;
-        Ok(done.rows_affected() == 1)
+        if claimed.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let incident = w.incident.to_string();
+        let touched = q("UPDATE incidents SET last_activity = CASE WHEN last_activity > $2 THEN last_activity ELSE $2 END WHERE id = $1 AND org_id = $3")
+            .bind(&incident)
+            .bind(w.timeline.at)
+            .bind(w.org_id.to_string())
+            .execute(&mut tx)
+            .await
+            .map_err(backend)?;
+        if touched.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        crate::incidents::insert_event(&mut tx, &incident, &w.timeline).await?;
+        crate::alerts::queue(
+            &mut tx,
+            w.org_id,
+            w.incident,
+            &w.severity,
+            None,
+            &w.payload,
+            w.at,
+        )
+        .await?;
+        crate::audit::append_in(&mut tx, &w.audit).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
     }
 }

@@ -91,24 +91,76 @@ pub async fn sla_targets_are_kept_per_priority_and_warnings_claimed_once(store: 
         version: 1,
     };
     store.create_incident(&incident, &[]).await.unwrap();
+    let warning = |threshold: &str, at: i64| SlaWarning {
+        org_id: org,
+        incident: incident.id,
+        threshold: threshold.into(),
+        at,
+        timeline: TimelineEntry {
+            at,
+            actor: "sla".into(),
+            kind: "sla".into(),
+            body: serde_json::json!({ "threshold": threshold }),
+        },
+        severity: "warning".into(),
+        payload: serde_json::json!({ "kind": "sla", "threshold": threshold }).to_string(),
+        audit: NewAuditEntry {
+            org_id: Some(org),
+            at: at / 1000,
+            actor: "alice".into(),
+            source: "sla".into(),
+            action: "sla.at_risk".into(),
+            target: incident.id.to_string(),
+            detail: threshold.into(),
+        },
+    };
+    let audits = || async {
+        store
+            .audit_entries(
+                &Scope::all(),
+                0,
+                10_000,
+                &AuditFilter {
+                    action: Some("sla.at_risk".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .len()
+    };
+    let audit_before = audits().await;
     assert!(
         store
-            .claim_sla_warning(incident.id, "resolve.at_risk", 2_000)
+            .record_sla_warning(&warning("resolve.at_risk", 2_000))
             .await
             .unwrap()
     );
+    // Once: the second claim writes nothing at all.
     assert!(
         !store
-            .claim_sla_warning(incident.id, "resolve.at_risk", 3_000)
+            .record_sla_warning(&warning("resolve.at_risk", 3_000))
             .await
             .unwrap()
     );
     assert!(
         store
-            .claim_sla_warning(incident.id, "resolve.breached", 3_000)
+            .record_sla_warning(&warning("resolve.breached", 3_000))
             .await
             .unwrap()
     );
+    let timeline = store.incident_timeline(&scope, incident.id).await.unwrap();
+    let sla: Vec<_> = timeline.iter().filter(|e| e.kind == "sla").collect();
+    assert_eq!(sla.len(), 2, "one timeline entry per recorded warning");
+    assert_eq!(
+        audits().await,
+        audit_before + 2,
+        "one audit entry per recorded warning"
+    );
+    // A warning of an incident that is not there writes nothing, claim included.
+    let mut stray = warning("resolve.at_risk", 4_000);
+    stray.incident = Uuid::now_v7();
+    assert!(store.record_sla_warning(&stray).await.is_err());
     // The incident goes, its claims with it.
     store.delete_incident(&scope, incident.id).await.unwrap();
 

@@ -32,6 +32,7 @@ mod problems;
 mod records;
 mod runbooks;
 mod sla;
+mod tasks;
 mod telemetry;
 mod tenancy;
 
@@ -55,6 +56,7 @@ pub use problems::*;
 pub use records::*;
 pub use runbooks::*;
 pub use sla::*;
+pub use tasks::*;
 pub use telemetry::*;
 pub use tenancy::*;
 
@@ -203,6 +205,7 @@ pub trait Store:
     + InboundStore
     + TelemetryStore
     + PostureStore
+    + TaskStore
     + Send
     + Sync
     + 'static

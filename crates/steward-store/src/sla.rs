@@ -41,7 +41,26 @@ pub trait SlaStore: Send + Sync {
         expected: Option<i64>,
     ) -> Result<i64>;
     async fn delete_sla_target(&self, scope: &Scope, id: Uuid) -> Result<()>;
-    /// Claims the warning `threshold` of an incident (`acknowledge.at_risk`,
-    /// `resolve.breached`, …): true once, false ever after.
-    async fn claim_sla_warning(&self, incident: Uuid, threshold: &str, at: i64) -> Result<bool>;
+    /// Records the warning `threshold` of an incident (`acknowledge.at_risk`,
+    /// `resolve.breached`, …) in one transaction: the claim, its timeline
+    /// entry, the notifications queued for the organisation's channels and
+    /// the audit entry. True once; false ever after, with nothing written.
+    /// A failure writes nothing either, so the next sweep tries again.
+    async fn record_sla_warning(&self, warning: &SlaWarning) -> Result<bool>;
+}
+
+/// Everything one SLA warning writes (see [`SlaStore::record_sla_warning`]).
+#[derive(Debug, Clone)]
+pub struct SlaWarning {
+    pub org_id: Uuid,
+    pub incident: Uuid,
+    /// `acknowledge.at_risk`, `resolve.breached`, …
+    pub threshold: String,
+    pub at: i64,
+    pub timeline: crate::TimelineEntry,
+    /// The severity the channels rank it as (`warning`, `critical`).
+    pub severity: String,
+    /// The notification body (JSON text).
+    pub payload: String,
+    pub audit: crate::NewAuditEntry,
 }

@@ -158,6 +158,16 @@ impl Watcher {
     }
 }
 
+/// Puts back the login events of a report that could not be sent, ahead
+/// of those queued since (so they go in the order they happened), within
+/// the same bound.
+pub fn requeue_logins(latest: &mut PostureReport, unsent: PostureReport) {
+    let newer = std::mem::take(&mut latest.logins);
+    latest.logins_dropped += unsent.logins_dropped;
+    queue_logins(latest, unsent.logins);
+    queue_logins(latest, newer);
+}
+
 /// Adds `events` to a report waiting to go, keeping at most
 /// [`MAX_LOGIN_EVENTS`] (the rest counted as dropped).
 pub fn queue_logins(report: &mut PostureReport, events: Vec<LoginEvent>) {
@@ -167,5 +177,48 @@ pub fn queue_logins(report: &mut PostureReport, events: Vec<LoginEvent>) {
         } else {
             report.logins_dropped += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use steward_proto::LoginOutcome;
+
+    fn event(at_ms: i64) -> LoginEvent {
+        LoginEvent {
+            at_ms,
+            outcome: LoginOutcome::Failed,
+            service: "sshd".into(),
+            user: "root".into(),
+            address: "203.0.113.9".into(),
+        }
+    }
+
+    #[test]
+    fn unsent_logins_go_back_ahead_of_newer_ones_within_the_bound() {
+        let mut latest = PostureReport::default();
+        queue_logins(&mut latest, vec![event(3)]);
+        let unsent = PostureReport {
+            logins: vec![event(1), event(2)],
+            logins_dropped: 4,
+            ..PostureReport::default()
+        };
+        requeue_logins(&mut latest, unsent);
+        let order: Vec<i64> = latest.logins.iter().map(|e| e.at_ms).collect();
+        assert_eq!(order, [1, 2, 3]);
+        assert_eq!(latest.logins_dropped, 4);
+
+        // Past the bound, the newest are counted as dropped.
+        let mut full = PostureReport::default();
+        queue_logins(&mut full, (0..MAX_LOGIN_EVENTS as i64).map(event).collect());
+        let unsent = PostureReport {
+            logins: vec![event(-1)],
+            ..PostureReport::default()
+        };
+        requeue_logins(&mut full, unsent);
+        assert_eq!(full.logins.len(), MAX_LOGIN_EVENTS);
+        assert_eq!(full.logins[0].at_ms, -1);
+        assert_eq!(full.logins_dropped, 1);
     }
 }
