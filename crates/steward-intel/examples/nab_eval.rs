@@ -18,6 +18,7 @@ fn main() {
     })
     .unwrap();
     let mut params = Params::default();
+    steward_intel::detector::DEBUG.store(std::env::var_os("I20").is_some(), std::sync::atomic::Ordering::Relaxed);
     for arg in std::env::args().skip(1) {
         let (k, v) = arg.split_once('=').expect("name=value");
         let v: f64 = v.parse().expect("a number");
@@ -31,17 +32,59 @@ fn main() {
             "distribution" => params.distribution = v,
             "quiet" => params.quiet = v as u32,
             "seasonal" => params.seasonal = v,
+            "silent" => params.silent = v as u32,
+            "refractory" => params.refractory = v as u32,
+            "emit" => params.emit = v,
+            "transition" => params.transition = v,
+            "range" => params.range = v,
+            "range_score" => params.range_score = v,
+            "range_decay" => params.range_decay = v,
+            "range_after" => params.range_after = v as i64,
+            "range_gate" => params.range_gate = v,
+            "range_noise" => params.range_noise = v,
+            "range_adjusted" => params.range_adjusted = v > 0.0,
             _ => panic!("unknown parameter {k}"),
         }
     }
     let outputs: Vec<Vec<f64>> = corpus
         .files
         .iter()
-        .map(|f| score_series(params, &f.series.times, &f.series.values))
+        .map(|f| {
+            eprintln!("FILE {}", f.name);
+            score_series(params, &f.series.times, &f.series.values)
+        })
         .collect();
     let scores = corpus.score(&outputs).unwrap();
     for (p, t, s) in &scores {
         println!("{:20} {s:7.2} (threshold {t:.4})", p.name);
+    }
+    // Summary at the standard threshold: windows found, mean reward of the
+    // found ones, false-positive rows (scorable) and what they cost.
+    {
+        let threshold = scores[0].1;
+        let (mut found, mut reward, mut fp, mut cost) = (0, 0.0, 0, 0.0);
+        for (f, out) in corpus.files.iter().zip(&outputs) {
+            let weights = scoring::row_weights(out.len(), &f.windows, &STANDARD);
+            let p = scoring::probation(out.len());
+            for w in &f.windows {
+                if let Some(i) = (w.start..=w.end).find(|&i| i >= p && out[i] >= threshold) {
+                    found += 1;
+                    reward += weights[i];
+                }
+            }
+            for i in p..out.len() {
+                let inside = f.windows.iter().any(|w| (w.start..=w.end).contains(&i));
+                if !inside && out[i] >= threshold {
+                    fp += 1;
+                    cost -= weights[i];
+                }
+            }
+        }
+        println!(
+            "found {found}/{} windows, mean reward {:.3}, {fp} fp rows costing {cost:.2}",
+            corpus.windows(),
+            reward / f64::from(found.max(1))
+        );
     }
     // Per file at the standard threshold: score, false-positive rows and
     // each window's highest output.

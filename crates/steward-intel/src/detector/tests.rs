@@ -240,3 +240,13 @@ fn a_lone_spike_leaves_no_lingering_event() {
         }
     }
 }
+
+#[test]
+fn scratch_hits() {
+    DEBUG.store(true, std::sync::atomic::Ordering::Relaxed);
+    for seed in SEEDS {
+        eprintln!("SEED {seed}");
+        let _ = alarms(&series(6000, seed, |_, v| v));
+    }
+    DEBUG.store(false, std::sync::atomic::Ordering::Relaxed);
+}
