@@ -18,7 +18,6 @@ fn main() {
     })
     .unwrap();
     let mut params = Params::default();
-    steward_intel::detector::DEBUG.store(std::env::var_os("I20").is_some(), std::sync::atomic::Ordering::Relaxed);
     for arg in std::env::args().skip(1) {
         let (k, v) = arg.split_once('=').expect("name=value");
         let v: f64 = v.parse().expect("a number");
@@ -32,27 +31,17 @@ fn main() {
             "distribution" => params.distribution = v,
             "quiet" => params.quiet = v as u32,
             "seasonal" => params.seasonal = v,
-            "silent" => params.silent = v as u32,
-            "refractory" => params.refractory = v as u32,
-            "emit" => params.emit = v,
-            "transition" => params.transition = v,
             "range" => params.range = v,
-            "range_score" => params.range_score = v,
-            "range_decay" => params.range_decay = v,
             "range_after" => params.range_after = v as i64,
             "range_gate" => params.range_gate = v,
             "range_noise" => params.range_noise = v,
-            "range_adjusted" => params.range_adjusted = v > 0.0,
             _ => panic!("unknown parameter {k}"),
         }
     }
     let outputs: Vec<Vec<f64>> = corpus
         .files
         .iter()
-        .map(|f| {
-            eprintln!("FILE {}", f.name);
-            score_series(params, &f.series.times, &f.series.values)
-        })
+        .map(|f| score_series(params, &f.series.times, &f.series.values))
         .collect();
     let scores = corpus.score(&outputs).unwrap();
     for (p, t, s) in &scores {

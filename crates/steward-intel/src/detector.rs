@@ -98,6 +98,10 @@ pub struct Verdict {
 /// The score from which a sample is explained (one in 100,000).
 pub const ALARM: f64 = 0.5;
 
+/// The rarity of a record (a new high or low beyond a margin): above
+/// [`ALARM`], so a record is an event.
+pub const RECORD: f64 = 0.6;
+
 /// The one parameter set (shared by every series).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Params {
@@ -120,28 +124,15 @@ pub struct Params {
     /// Seasonality is used when its residual variance is below this
     /// fraction of the series' variance.
     pub seasonal: f64,
-    /// Samples before any alarm score (learning goes on meanwhile).
-    pub silent: u32,
-    /// Samples without an alarm score after one of at least `emit`.
-    pub refractory: u32,
-    /// The alarm score that starts the refractory period.
-    pub emit: f64,
-    /// Weight of the surprise of a transition between value bins.
-    pub transition: f64,
-    /// A value beyond the range seen so far by this fraction of it is
-    /// rare (0 = off), with this rarity.
+    /// A value beyond the whole range seen so far, by this fraction of
+    /// that range and by `range_noise` units of the series' noise, is a
+    /// record ([`RECORD`] rare; 0 = off) ...
     pub range: f64,
-    pub range_score: f64,
-    /// How fast the range seen so far shrinks towards the long-run mean.
-    pub range_decay: f64,
-    /// Seconds of history before the range counts, and the least rarity
-    /// a value beyond it must have.
+    pub range_noise: f64,
+    /// ... once the series has `range_after` seconds of history, and when
+    /// the sample is at least `range_gate` rare on its own.
     pub range_after: i64,
     pub range_gate: f64,
-    /// The margin beyond the range is at least this many noise units.
-    pub range_noise: f64,
-    /// The range is of the seasonally adjusted values.
-    pub range_adjusted: bool,
 }
 
 impl Default for Params {
@@ -156,17 +147,10 @@ impl Default for Params {
             distribution: 1.3,
             quiet: 500,
             seasonal: 0.5,
-            silent: 0,
-            refractory: 0,
-            emit: 1.1,
-            transition: 0.0,
             range: 0.02,
-            range_score: 0.6,
-            range_decay: 0.0,
+            range_noise: 1.0,
             range_after: 2 * 86_400,
             range_gate: 0.1,
-            range_noise: 1.0,
-            range_adjusted: false,
         }
     }
 }
@@ -246,8 +230,6 @@ impl<const N: usize, const PERIOD: i64> Profile<N, PERIOD> {
     }
 }
 
-pub static DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// Samples an event stays open without an unusual one.
 const HOLD: u32 = 12;
 
@@ -267,8 +249,6 @@ pub struct Detector {
     last: f64,
     peak: f64,
     event: u32,
-    /// Samples left in the refractory period.
-    lockout: u32,
     event_kind: Explanation,
     event_strength: f64,
     event_jump: bool,
@@ -302,12 +282,6 @@ pub struct Detector {
     /// and spread of the log-distribution-change.
     surprise: [f64; 2],
     change_history: Ewm,
-    /// Counts of transitions between histogram bins (previous → this),
-    /// halved when one saturates, the previous bin, and the quantiles of
-    /// the log-surprise of a transition.
-    transitions: [[u16; BINS]; BINS],
-    prev_bin: u8,
-    novelty: [f64; 2],
     /// The lowest and highest values seen.
     lowest: f64,
     highest: f64,
@@ -329,7 +303,6 @@ impl Detector {
             last: 0.0,
             peak: 0.0,
             event: 0,
-            lockout: 0,
             event_kind: Explanation::Spike,
             event_strength: 0.0,
             event_jump: false,
@@ -351,9 +324,6 @@ impl Detector {
             long: [0.0; BINS],
             surprise: [0.0, 1.0],
             change_history: Ewm::default(),
-            transitions: [[0; BINS]; BINS],
-            prev_bin: 0,
-            novelty: [0.0, 1.0],
             lowest: 0.0,
             highest: 0.0,
         }
@@ -459,6 +429,7 @@ impl Detector {
             self.slow.mean = x;
             self.last = x;
             self.reference.mean = x;
+            (self.lowest, self.highest) = (x, x);
         }
         self.seen = self.seen.saturating_add(1);
         let learning = self.seen <= p.warmup;
@@ -492,7 +463,6 @@ impl Detector {
 
         // Distribution of the recent values against the long run's.
         let mut distribution = 0.0;
-        let mut sequence = 0.0;
         if !learning {
             // Bins of 0.6 standard deviations of the long run around its
             // mean, and one beyond ±3 on each side.
@@ -519,19 +489,6 @@ impl Detector {
             if settled {
                 distribution = p.distribution * z;
             }
-            // How unusual this transition between bins is.
-            let row = &mut self.transitions[usize::from(self.prev_bin)];
-            let total: f64 = row.iter().map(|&c| f64::from(c)).sum();
-            let prob = (f64::from(row[bin]) + 0.5) / (total + 0.5 * BINS as f64);
-            let s = rarity(&mut self.novelty, -prob.ln(), p.quantile, !settled);
-            if settled && p.transition > 0.0 {
-                sequence = p.transition * s;
-            }
-            if row[bin] == u16::MAX {
-                row.iter_mut().for_each(|c| *c /= 2);
-            }
-            row[bin] += 1;
-            self.prev_bin = bin as u8;
         } else {
             self.reference.update(y, 0.05);
         }
@@ -551,38 +508,24 @@ impl Detector {
 
         // 3. Rarity of the largest surprise in this series' history.
         let mut z = rarity(&mut self.surprise, (top + 1e-3).ln(), p.quantile, learning);
-        z = z.max(distribution).max(sequence);
+        z = z.max(distribution);
         let rarity = if learning || !z.is_finite() {
             0.0
         } else {
             tail(z)
         };
-        // A value beyond the whole range seen so far, by a margin.
+        // 4. A record: a value beyond the whole range seen so far, by a
+        // margin (a new high or low is what people call unusual, however
+        // the series got there). Not before `range_after` of history, so
+        // a first day's cycle is not a string of records.
         let span = self.highest - self.lowest;
-        let x = if p.range_adjusted { y } else { x };
         let margin = (p.range * span).max(p.range_noise * noise);
         let beyond = span > 0.0 && (x > self.highest + margin || x < self.lowest - margin);
         let armed = time.saturating_sub(self.start) >= p.range_after && rarity >= p.range_gate;
-        let rarity = if !learning && p.range > 0.0 && beyond && armed {
-            let record = if p.range_score < 0.0 {
-                f64::from(self.seen).log10() / 10.0
-            } else {
-                p.range_score
-            };
-            if DEBUG.load(std::sync::atomic::Ordering::Relaxed) {
-                let over = if x > self.highest { x - self.highest } else { self.lowest - x };
-                eprintln!("HIT {} {:.3} {:.3} {:.3} {:.3}", self.seen, over / noise, over / self.slow.var.sqrt(), over / span, rarity);
-            }
-            rarity.max(record)
-        } else {
-            rarity
-        };
-        if self.seen == 1 {
-            (self.lowest, self.highest) = (x, x);
-        }
-        let centre = self.raw.mean;
-        self.lowest = (self.lowest + p.range_decay * (centre - self.lowest)).min(x);
-        self.highest = (self.highest - p.range_decay * (self.highest - centre)).max(x);
+        let record = !learning && p.range > 0.0 && beyond && armed;
+        let rarity = if record { rarity.max(RECORD) } else { rarity };
+        self.lowest = self.lowest.min(x);
+        self.highest = self.highest.max(x);
         // An event opens at ALARM and lasts while samples stay unusual
         // (1 in 100) at least every `HOLD` samples.
         if rarity >= ALARM || (self.event > 0 && rarity >= 0.2) {
@@ -628,25 +571,11 @@ impl Detector {
         self.last = y;
 
         // 4. One event, one alarm.
-        if self.seen <= p.silent {
-            return Verdict {
-                rarity,
-                score: 0.0,
-                explanation,
-            };
-        }
         let peak = self.peak;
         self.peak = (self.peak - 1.0 / f64::from(p.quiet.max(1))).max(rarity);
-        let mut score = if rarity > peak { rarity } else { 0.0 };
-        if self.lockout > 0 {
-            self.lockout -= 1;
-            score = 0.0;
-        } else if score >= p.emit {
-            self.lockout = p.refractory;
-        }
         Verdict {
             rarity,
-            score,
+            score: if rarity > peak { rarity } else { 0.0 },
             explanation,
         }
     }
