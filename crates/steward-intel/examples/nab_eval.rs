@@ -35,6 +35,7 @@ fn main() {
             "range_after" => params.range_after = v as i64,
             "range_gate" => params.range_gate = v,
             "range_noise" => params.range_noise = v,
+            "level" => params.level = v > 0.0,
             _ => panic!("unknown parameter {k}"),
         }
     }

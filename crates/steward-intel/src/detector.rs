@@ -133,6 +133,7 @@ pub struct Params {
     /// the sample is at least `range_gate` rare on its own.
     pub range_after: i64,
     pub range_gate: f64,
+    pub level: bool,
 }
 
 impl Default for Params {
@@ -151,6 +152,7 @@ impl Default for Params {
             range_noise: 1.0,
             range_after: 2 * 86_400,
             range_gate: 0.1,
+            level: true,
         }
     }
 }
@@ -285,6 +287,8 @@ pub struct Detector {
     /// The lowest and highest values seen.
     lowest: f64,
     highest: f64,
+    level_low: f64,
+    level_high: f64,
 }
 
 // The budget: at most 2 KiB per series, checked when compiling.
@@ -326,6 +330,8 @@ impl Detector {
             change_history: Ewm::default(),
             lowest: 0.0,
             highest: 0.0,
+            level_low: 0.0,
+            level_high: 0.0,
         }
     }
 
@@ -526,6 +532,24 @@ impl Detector {
         let rarity = if record { rarity.max(RECORD) } else { rarity };
         self.lowest = self.lowest.min(x);
         self.highest = self.highest.max(x);
+        // The same for the recent level.
+        let level_span = self.level_high - self.level_low;
+        // The recent level's own noise: √(a / (2 − a)) of the samples'.
+        let level_noise = noise * (p.fast / (2.0 - p.fast)).sqrt();
+        let level_margin = (p.range * level_span).max(p.range_noise * level_noise);
+        let level_beyond = level_span > 0.0
+            && (new_fast > self.level_high + level_margin || new_fast < self.level_low - level_margin);
+        let rarity = if p.level && p.range > 0.0 && !learning && level_beyond && time.saturating_sub(self.start) >= p.range_after {
+            rarity.max(RECORD)
+        } else {
+            rarity
+        };
+        if self.seen > 20 {
+            self.level_low = self.level_low.min(new_fast);
+            self.level_high = self.level_high.max(new_fast);
+        } else {
+            (self.level_low, self.level_high) = (new_fast, new_fast);
+        }
         // An event opens at ALARM and lasts while samples stay unusual
         // (1 in 100) at least every `HOLD` samples.
         if rarity >= ALARM || (self.event > 0 && rarity >= 0.2) {
