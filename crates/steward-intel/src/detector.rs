@@ -288,6 +288,7 @@ pub struct Detector {
     lowest: f64,
     highest: f64,
     level_low: f64,
+    since_record: u32,
     level_high: f64,
 }
 
@@ -331,6 +332,7 @@ impl Detector {
             lowest: 0.0,
             highest: 0.0,
             level_low: 0.0,
+            since_record: u32::MAX,
             level_high: 0.0,
         }
     }
@@ -529,7 +531,13 @@ impl Detector {
         let beyond = span > 0.0 && (x > self.highest + margin || x < self.lowest - margin);
         let armed = time.saturating_sub(self.start) >= p.range_after && rarity >= p.range_gate;
         let record = !learning && p.range > 0.0 && beyond && armed;
-        let rarity = if record { rarity.max(RECORD) } else { rarity };
+        let fresh = self.since_record >= HOLD;
+        let rarity = if record && fresh {
+            rarity.max(RECORD)
+        } else {
+            rarity
+        };
+        let mut any_record = record;
         self.lowest = self.lowest.min(x);
         self.highest = self.highest.max(x);
         // The same for the recent level.
@@ -538,11 +546,23 @@ impl Detector {
         let level_noise = noise * (p.fast / (2.0 - p.fast)).sqrt();
         let level_margin = (p.range * level_span).max(p.range_noise * level_noise);
         let level_beyond = level_span > 0.0
-            && (new_fast > self.level_high + level_margin || new_fast < self.level_low - level_margin);
-        let rarity = if p.level && p.range > 0.0 && !learning && level_beyond && time.saturating_sub(self.start) >= p.range_after {
+            && (new_fast > self.level_high + level_margin
+                || new_fast < self.level_low - level_margin);
+        let level_record = p.level
+            && p.range > 0.0
+            && !learning
+            && level_beyond
+            && time.saturating_sub(self.start) >= p.range_after;
+        any_record |= level_record;
+        let rarity = if level_record && fresh {
             rarity.max(RECORD)
         } else {
             rarity
+        };
+        self.since_record = if any_record {
+            0
+        } else {
+            self.since_record.saturating_add(1)
         };
         if self.seen > 20 {
             self.level_low = self.level_low.min(new_fast);
