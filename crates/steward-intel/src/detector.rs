@@ -134,6 +134,7 @@ pub struct Params {
     pub range_after: i64,
     pub range_gate: f64,
     pub level: bool,
+    pub slow_level: f64,
 }
 
 impl Default for Params {
@@ -153,6 +154,7 @@ impl Default for Params {
             range_after: 2 * 86_400,
             range_gate: 0.1,
             level: true,
+            slow_level: 0.05,
         }
     }
 }
@@ -288,6 +290,9 @@ pub struct Detector {
     lowest: f64,
     highest: f64,
     level_low: f64,
+    slow_level: f64,
+    sl_low: f64,
+    sl_high: f64,
     since_record: u32,
     level_high: f64,
 }
@@ -332,6 +337,9 @@ impl Detector {
             lowest: 0.0,
             highest: 0.0,
             level_low: 0.0,
+            slow_level: 0.05,
+            sl_low: 0.0,
+            sl_high: 0.0,
             since_record: u32::MAX,
             level_high: 0.0,
         }
@@ -437,6 +445,7 @@ impl Detector {
             self.slow.mean = x;
             self.last = x;
             self.reference.mean = x;
+            self.slow_level = x;
             (self.lowest, self.highest) = (x, x);
         }
         self.seen = self.seen.saturating_add(1);
@@ -553,6 +562,24 @@ impl Detector {
             && !learning
             && level_beyond
             && time.saturating_sub(self.start) >= p.range_after;
+        // And for a slower level.
+        let slow_level = self.slow_level + p.slow_level * (y - self.slow_level);
+        let sl_span = self.sl_high - self.sl_low;
+        let sl_noise = noise * (p.slow_level / (2.0 - p.slow_level)).sqrt();
+        let sl_margin = (p.range * sl_span).max(p.range_noise * sl_noise);
+        let sl_record = p.slow_level > 0.0
+            && !learning
+            && sl_span > 0.0
+            && (slow_level > self.sl_high + sl_margin || slow_level < self.sl_low - sl_margin)
+            && time.saturating_sub(self.start) >= p.range_after;
+        if self.seen > 60 {
+            self.sl_low = self.sl_low.min(slow_level);
+            self.sl_high = self.sl_high.max(slow_level);
+        } else {
+            (self.sl_low, self.sl_high) = (slow_level, slow_level);
+        }
+        self.slow_level = slow_level;
+        let level_record = level_record || sl_record;
         any_record |= level_record;
         let rarity = if level_record && fresh {
             rarity.max(RECORD)
