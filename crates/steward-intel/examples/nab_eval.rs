@@ -36,7 +36,7 @@ fn main() {
             "range_gate" => params.range_gate = v,
             "range_noise" => params.range_noise = v,
             "level" => params.level = v > 0.0,
-            "slow_level" => params.slow_level = v,
+            "level1" => params.levels[0] = v,
             _ => panic!("unknown parameter {k}"),
         }
     }

@@ -133,8 +133,10 @@ pub struct Params {
     /// the sample is at least `range_gate` rare on its own.
     pub range_after: i64,
     pub range_gate: f64,
+    /// Records of the recent level count ...
     pub level: bool,
-    pub slow_level: f64,
+    /// ... and of slower levels, of these weights (0 = none).
+    pub levels: [f64; LEVELS],
 }
 
 impl Default for Params {
@@ -154,7 +156,7 @@ impl Default for Params {
             range_after: 2 * 86_400,
             range_gate: 0.1,
             level: true,
-            slow_level: 0.05,
+            levels: [0.05],
         }
     }
 }
@@ -234,6 +236,35 @@ impl<const N: usize, const PERIOD: i64> Profile<N, PERIOD> {
     }
 }
 
+/// Slower levels whose records count.
+pub const LEVELS: usize = 1;
+
+/// The lowest and highest of something seen so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Range {
+    low: f64,
+    high: f64,
+}
+
+impl Range {
+    /// Whether `v` lies beyond the range by more than `fraction` of it
+    /// and more than `margin`.
+    fn beyond(&self, v: f64, fraction: f64, margin: f64) -> bool {
+        let span = self.high - self.low;
+        let margin = (fraction * span).max(margin);
+        span > 0.0 && (v > self.high + margin || v < self.low - margin)
+    }
+
+    /// Takes `v` in (`started`), or starts over from it.
+    fn widen(&mut self, v: f64, started: bool) {
+        if started {
+            (self.low, self.high) = (self.low.min(v), self.high.max(v));
+        } else {
+            (self.low, self.high) = (v, v);
+        }
+    }
+}
+
 /// Samples an event stays open without an unusual one.
 const HOLD: u32 = 12;
 
@@ -286,15 +317,13 @@ pub struct Detector {
     /// and spread of the log-distribution-change.
     surprise: [f64; 2],
     change_history: Ewm,
-    /// The lowest and highest values seen.
-    lowest: f64,
-    highest: f64,
-    level_low: f64,
-    slow_level: f64,
-    sl_low: f64,
-    sl_high: f64,
+    /// The range of the values, of the recent level and of the slower
+    /// levels, the slower levels, and samples since the last record.
+    values: Range,
+    level_range: Range,
+    level_ranges: [Range; LEVELS],
+    levels: [f64; LEVELS],
     since_record: u32,
-    level_high: f64,
 }
 
 // The budget: at most 2 KiB per series, checked when compiling.
@@ -334,14 +363,11 @@ impl Detector {
             long: [0.0; BINS],
             surprise: [0.0, 1.0],
             change_history: Ewm::default(),
-            lowest: 0.0,
-            highest: 0.0,
-            level_low: 0.0,
-            slow_level: 0.05,
-            sl_low: 0.0,
-            sl_high: 0.0,
+            values: Range::default(),
+            level_range: Range::default(),
+            level_ranges: [Range::default(); LEVELS],
+            levels: [0.0; LEVELS],
             since_record: u32::MAX,
-            level_high: 0.0,
         }
     }
 
@@ -445,8 +471,8 @@ impl Detector {
             self.slow.mean = x;
             self.last = x;
             self.reference.mean = x;
-            self.slow_level = x;
-            (self.lowest, self.highest) = (x, x);
+            self.levels = [x; LEVELS];
+            self.values = Range { low: x, high: x };
         }
         self.seen = self.seen.saturating_add(1);
         let learning = self.seen <= p.warmup;
@@ -533,70 +559,47 @@ impl Detector {
         };
         // 4. A record: a value beyond the whole range seen so far, by a
         // margin (a new high or low is what people call unusual, however
-        // the series got there). Not before `range_after` of history, so
-        // a first day's cycle is not a string of records.
-        let span = self.highest - self.lowest;
-        let margin = (p.range * span).max(p.range_noise * noise);
-        let beyond = span > 0.0 && (x > self.highest + margin || x < self.lowest - margin);
-        let armed = time.saturating_sub(self.start) >= p.range_after && rarity >= p.range_gate;
-        let record = !learning && p.range > 0.0 && beyond && armed;
-        let fresh = self.since_record >= HOLD;
-        let rarity = if record && fresh {
-            rarity.max(RECORD)
-        } else {
-            rarity
-        };
-        let mut any_record = record;
-        self.lowest = self.lowest.min(x);
-        self.highest = self.highest.max(x);
-        // The same for the recent level.
-        let level_span = self.level_high - self.level_low;
-        // The recent level's own noise: √(a / (2 − a)) of the samples'.
-        let level_noise = noise * (p.fast / (2.0 - p.fast)).sqrt();
-        let level_margin = (p.range * level_span).max(p.range_noise * level_noise);
-        let level_beyond = level_span > 0.0
-            && (new_fast > self.level_high + level_margin
-                || new_fast < self.level_low - level_margin);
-        let level_record = p.level
-            && p.range > 0.0
-            && !learning
-            && level_beyond
-            && time.saturating_sub(self.start) >= p.range_after;
-        // And for a slower level.
-        let slow_level = self.slow_level + p.slow_level * (y - self.slow_level);
-        let sl_span = self.sl_high - self.sl_low;
-        let sl_noise = noise * (p.slow_level / (2.0 - p.slow_level)).sqrt();
-        let sl_margin = (p.range * sl_span).max(p.range_noise * sl_noise);
-        let sl_record = p.slow_level > 0.0
-            && !learning
-            && sl_span > 0.0
-            && (slow_level > self.sl_high + sl_margin || slow_level < self.sl_low - sl_margin)
-            && time.saturating_sub(self.start) >= p.range_after;
-        if self.seen > 60 {
-            self.sl_low = self.sl_low.min(slow_level);
-            self.sl_high = self.sl_high.max(slow_level);
-        } else {
-            (self.sl_low, self.sl_high) = (slow_level, slow_level);
+        // the series got there), or a level (recent, or slower) beyond the
+        // whole range of that level, by its own noise. Not before
+        // `range_after` of history, so a first day's cycle is not a string
+        // of records; a run of records is one event (they count again
+        // after `HOLD` samples without one).
+        let armed = p.range > 0.0 && !learning && time.saturating_sub(self.start) >= p.range_after;
+        let mut record = armed
+            && rarity >= p.range_gate
+            && self.values.beyond(x, p.range, p.range_noise * noise);
+        self.values.widen(x, true);
+        // A level of weight a has √(a / (2 − a)) of the samples' noise.
+        let level_noise = |a: f64| noise * (a / (2.0 - a)).sqrt();
+        if p.level {
+            record |= armed
+                && self
+                    .level_range
+                    .beyond(new_fast, p.range, p.range_noise * level_noise(p.fast));
+            self.level_range
+                .widen(new_fast, f64::from(self.seen) > 3.0 / p.fast);
         }
-        self.slow_level = slow_level;
-        let level_record = level_record || sl_record;
-        any_record |= level_record;
-        let rarity = if level_record && fresh {
+        for k in 0..LEVELS {
+            let a = p.levels[k];
+            if a <= 0.0 {
+                continue;
+            }
+            let level = self.levels[k] + a * (y - self.levels[k]);
+            record |= armed
+                && self.level_ranges[k].beyond(level, p.range, p.range_noise * level_noise(a));
+            self.level_ranges[k].widen(level, f64::from(self.seen) > 3.0 / a);
+            self.levels[k] = level;
+        }
+        let rarity = if record && self.since_record >= HOLD {
             rarity.max(RECORD)
         } else {
             rarity
         };
-        self.since_record = if any_record {
+        self.since_record = if record {
             0
         } else {
             self.since_record.saturating_add(1)
         };
-        if self.seen > 20 {
-            self.level_low = self.level_low.min(new_fast);
-            self.level_high = self.level_high.max(new_fast);
-        } else {
-            (self.level_low, self.level_high) = (new_fast, new_fast);
-        }
         // An event opens at ALARM and lasts while samples stay unusual
         // (1 in 100) at least every `HOLD` samples.
         if rarity >= ALARM || (self.event > 0 && rarity >= 0.2) {
