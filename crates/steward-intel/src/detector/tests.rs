@@ -305,3 +305,32 @@ fn a_record_high_is_an_event() {
         );
     }
 }
+
+/// A slow leak (+0.05 a sample: it takes 30 samples to grow by one
+/// noise deviation, under a daily swing of ±10) is flagged as a trend
+/// change within 350 rows, when its level leaves the range the level
+/// has ever had; nothing before it.
+#[test]
+fn a_slow_leak_is_flagged_as_a_trend_change() {
+    let start = 2000;
+    for seed in SEEDS {
+        let points = series(4000, seed, |i, v| {
+            if i >= start {
+                v + 0.05 * (i - start) as f64
+            } else {
+                v
+            }
+        });
+        let found = events(&points);
+        assert!(
+            found
+                .iter()
+                .any(|&(r, e)| (start..start + 350).contains(&r) && e == Explanation::TrendChange),
+            "seed {seed}: {found:?}"
+        );
+        assert!(
+            found.iter().all(|&(r, _)| r >= start || r < 300),
+            "seed {seed}: {found:?}"
+        );
+    }
+}
