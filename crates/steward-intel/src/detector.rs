@@ -1,5 +1,5 @@
 //! A streaming anomaly detector for one metric series: one pass, fixed
-//! state (1.5 KiB), no look-ahead. Each sample gets a rarity in [0, 1]
+//! state (1.6 KiB), no look-ahead. Each sample gets a rarity in [0, 1]
 //! (how rare its surprise is for this series), an alarm score (the rarity
 //! when it starts or tops an event), and, while an event lasts, what is
 //! unusual.
@@ -22,10 +22,17 @@
 //!    quantiles), so a noisy series does not alarm on its everyday noise.
 //!    The score is the Gaussian upper-tail rarity on a log scale: 0.5 is
 //!    one in 100,000.
-//! 4. **One event, one alarm**: the alarm score is the rarity only when it
+//! 4. **Records**: a value beyond the whole range the series has shown
+//!    (by 2 % of that range and one noise unit), or a level (the recent
+//!    one, or a four times slower one) beyond the whole range that level
+//!    has had (by one of its own noise units), is [`RECORD`] rare: a new
+//!    high or low is what people call unusual, however the series got
+//!    there. Records count after two days of history (a first day's cycle
+//!    is not a string of records), and a run of them is one event.
+//! 5. **One event, one alarm**: the alarm score is the rarity only when it
 //!    tops the recent peak of rarities (which fades over `quiet` samples);
 //!    otherwise it is 0.
-//! 5. **Explanation**: an event opens at a rarity of [`ALARM`] and stays
+//! 6. **Explanation**: an event opens at a rarity of [`ALARM`] and stays
 //!    open while a sample at least every 12 is unusual (1 in 100). It is
 //!    explained by robust evidence measured in units of the series'
 //!    sample-to-sample noise: a spike, a level shift (the level moved after
