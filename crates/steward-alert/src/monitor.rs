@@ -49,7 +49,11 @@ pub enum MonitorSpec {
     /// `--log-match` rules match; `rule` names one, else any) appearing on
     /// at least `min_devices` devices within `window_ms`: one alert naming
     /// the template with example lines. Templates seen in the first window
-    /// after the server starts are the baseline, not new.
+    /// after the server starts are the baseline, not new. With `surge`, a
+    /// known template whose count within `window_ms` (over the devices)
+    /// reaches `surge` times its usual count per window, and at least
+    /// [`SURGE_MIN_LINES`] lines, raises one alert too, on the device that
+    /// tipped it (`steward_intel::logs::Surge`).
     LogPattern {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rule: Option<String>,
@@ -57,6 +61,8 @@ pub enum MonitorSpec {
         min_devices: usize,
         #[serde(default = "an_hour")]
         window_ms: Millis,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        surge: Option<f64>,
     },
     /// The device stopped reporting (the server's online/offline state).
     Offline,
@@ -83,6 +89,10 @@ fn is_zero(ms: &Millis) -> bool {
 fn one() -> f64 {
     1.0
 }
+
+/// The fewest lines in a window that can be a surge (a template usually
+/// logged once a day is not surging at three lines).
+pub const SURGE_MIN_LINES: u64 = 10;
 
 fn three_devices() -> usize {
     3
@@ -232,6 +242,7 @@ impl Monitor {
             MonitorSpec::LogPattern {
                 min_devices,
                 window_ms,
+                surge,
                 ..
             } => {
                 if !(1..=1000).contains(min_devices) || *window_ms <= 0 {
@@ -239,6 +250,8 @@ impl Monitor {
                         "a log pattern monitor needs 1 to 1000 devices and a positive window"
                             .into(),
                     )
+                } else if surge.is_some_and(|f| !(2.0..=1e6).contains(&f)) {
+                    Err("a log pattern monitor's surge is a factor from 2 to 1000000".into())
                 } else {
                     Ok(())
                 }

@@ -1,5 +1,5 @@
 //! A streaming anomaly detector for one metric series: one pass, fixed
-//! state (1.5 KiB), no look-ahead. Each sample gets a rarity in [0, 1]
+//! state (1.6 KiB), no look-ahead. Each sample gets a rarity in [0, 1]
 //! (how rare its surprise is for this series), an alarm score (the rarity
 //! when it starts or tops an event), and, while an event lasts, what is
 //! unusual.
@@ -22,10 +22,17 @@
 //!    quantiles), so a noisy series does not alarm on its everyday noise.
 //!    The score is the Gaussian upper-tail rarity on a log scale: 0.5 is
 //!    one in 100,000.
-//! 4. **One event, one alarm**: the alarm score is the rarity only when it
+//! 4. **Records**: a value beyond the whole range the series has shown
+//!    (by 2 % of that range and one noise unit), or a level (the recent
+//!    one, or a four times slower one) beyond the whole range that level
+//!    has had (by one of its own noise units), is [`RECORD`] rare: a new
+//!    high or low is what people call unusual, however the series got
+//!    there. Records count after two days of history (a first day's cycle
+//!    is not a string of records), and a run of them is one event.
+//! 5. **One event, one alarm**: the alarm score is the rarity only when it
 //!    tops the recent peak of rarities (which fades over `quiet` samples);
 //!    otherwise it is 0.
-//! 5. **Explanation**: an event opens at a rarity of [`ALARM`] and stays
+//! 6. **Explanation**: an event opens at a rarity of [`ALARM`] and stays
 //!    open while a sample at least every 12 is unusual (1 in 100). It is
 //!    explained by robust evidence measured in units of the series'
 //!    sample-to-sample noise: a spike, a level shift (the level moved after
@@ -98,6 +105,10 @@ pub struct Verdict {
 /// The score from which a sample is explained (one in 100,000).
 pub const ALARM: f64 = 0.5;
 
+/// The rarity of a record (a new high or low beyond a margin): above
+/// [`ALARM`], so a record is an event.
+pub const RECORD: f64 = 0.6;
+
 /// The one parameter set (shared by every series).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Params {
@@ -120,6 +131,19 @@ pub struct Params {
     /// Seasonality is used when its residual variance is below this
     /// fraction of the series' variance.
     pub seasonal: f64,
+    /// A value beyond the whole range seen so far, by this fraction of
+    /// that range and by `range_noise` units of the series' noise, is a
+    /// record ([`RECORD`] rare; 0 = off) ...
+    pub range: f64,
+    pub range_noise: f64,
+    /// ... once the series has `range_after` seconds of history, and when
+    /// the sample is at least `range_gate` rare on its own.
+    pub range_after: i64,
+    pub range_gate: f64,
+    /// Records of the recent level count ...
+    pub level: bool,
+    /// ... and of slower levels, of these weights (0 = none).
+    pub levels: [f64; LEVELS],
 }
 
 impl Default for Params {
@@ -134,6 +158,12 @@ impl Default for Params {
             distribution: 1.3,
             quiet: 500,
             seasonal: 0.5,
+            range: 0.02,
+            range_noise: 1.0,
+            range_after: 2 * 86_400,
+            range_gate: 0.1,
+            level: true,
+            levels: [0.05],
         }
     }
 }
@@ -213,6 +243,35 @@ impl<const N: usize, const PERIOD: i64> Profile<N, PERIOD> {
     }
 }
 
+/// Slower levels whose records count.
+pub const LEVELS: usize = 1;
+
+/// The lowest and highest of something seen so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Range {
+    low: f64,
+    high: f64,
+}
+
+impl Range {
+    /// Whether `v` lies beyond the range by more than `fraction` of it
+    /// and more than `margin`.
+    fn beyond(&self, v: f64, fraction: f64, margin: f64) -> bool {
+        let span = self.high - self.low;
+        let margin = (fraction * span).max(margin);
+        span > 0.0 && (v > self.high + margin || v < self.low - margin)
+    }
+
+    /// Takes `v` in (`started`), or starts over from it.
+    fn widen(&mut self, v: f64, started: bool) {
+        if started {
+            (self.low, self.high) = (self.low.min(v), self.high.max(v));
+        } else {
+            (self.low, self.high) = (v, v);
+        }
+    }
+}
+
 /// Samples an event stays open without an unusual one.
 const HOLD: u32 = 12;
 
@@ -265,6 +324,13 @@ pub struct Detector {
     /// and spread of the log-distribution-change.
     surprise: [f64; 2],
     change_history: Ewm,
+    /// The range of the values, of the recent level and of the slower
+    /// levels, the slower levels, and samples since the last record.
+    values: Range,
+    level_range: Range,
+    level_ranges: [Range; LEVELS],
+    levels: [f64; LEVELS],
+    since_record: u32,
 }
 
 // The budget: at most 2 KiB per series, checked when compiling.
@@ -304,6 +370,11 @@ impl Detector {
             long: [0.0; BINS],
             surprise: [0.0, 1.0],
             change_history: Ewm::default(),
+            values: Range::default(),
+            level_range: Range::default(),
+            level_ranges: [Range::default(); LEVELS],
+            levels: [0.0; LEVELS],
+            since_record: u32::MAX,
         }
     }
 
@@ -407,6 +478,8 @@ impl Detector {
             self.slow.mean = x;
             self.last = x;
             self.reference.mean = x;
+            self.levels = [x; LEVELS];
+            self.values = Range { low: x, high: x };
         }
         self.seen = self.seen.saturating_add(1);
         let learning = self.seen <= p.warmup;
@@ -490,6 +563,49 @@ impl Detector {
             0.0
         } else {
             tail(z)
+        };
+        // 4. A record: a value beyond the whole range seen so far, by a
+        // margin (a new high or low is what people call unusual, however
+        // the series got there), or a level (recent, or slower) beyond the
+        // whole range of that level, by its own noise. Not before
+        // `range_after` of history, so a first day's cycle is not a string
+        // of records; a run of records is one event (they count again
+        // after `HOLD` samples without one).
+        let armed = p.range > 0.0 && !learning && time.saturating_sub(self.start) >= p.range_after;
+        let mut record = armed
+            && rarity >= p.range_gate
+            && self.values.beyond(x, p.range, p.range_noise * noise);
+        self.values.widen(x, true);
+        // A level of weight a has √(a / (2 − a)) of the samples' noise.
+        let level_noise = |a: f64| noise * (a / (2.0 - a)).sqrt();
+        if p.level {
+            record |= armed
+                && self
+                    .level_range
+                    .beyond(new_fast, p.range, p.range_noise * level_noise(p.fast));
+            self.level_range
+                .widen(new_fast, f64::from(self.seen) > 3.0 / p.fast);
+        }
+        for k in 0..LEVELS {
+            let a = p.levels[k];
+            if a <= 0.0 {
+                continue;
+            }
+            let level = self.levels[k] + a * (y - self.levels[k]);
+            record |= armed
+                && self.level_ranges[k].beyond(level, p.range, p.range_noise * level_noise(a));
+            self.level_ranges[k].widen(level, f64::from(self.seen) > 3.0 / a);
+            self.levels[k] = level;
+        }
+        let rarity = if record && self.since_record >= HOLD {
+            rarity.max(RECORD)
+        } else {
+            rarity
+        };
+        self.since_record = if record {
+            0
+        } else {
+            self.since_record.saturating_add(1)
         };
         // An event opens at ALARM and lasts while samples stay unusual
         // (1 in 100) at least every `HOLD` samples.

@@ -295,5 +295,8 @@ impl Spread {
     }
 }
 
+pub mod surge;
+pub use surge::{Surge, Surging};
+
 #[cfg(test)]
 mod tests;

@@ -515,6 +515,7 @@ impl Alerting {
             .map(|p| steward_alert::engine::SeenPattern {
                 template: p.template.clone(),
                 example: p.examples.first().cloned().unwrap_or_default(),
+                count: p.count,
             })
             .collect();
         let changes = self.engine().on_log_patterns(

@@ -9,22 +9,26 @@
 
 use super::{Change, Engine};
 use crate::lifecycle::AlertKey;
-use crate::monitor::{Monitor, MonitorSpec};
+use crate::monitor::{Monitor, MonitorSpec, SURGE_MIN_LINES};
 use crate::noise::Target;
 use crate::{Millis, Severity};
-use steward_intel::logs::{Mined, Miner, Spread};
+use steward_intel::logs::{Mined, Miner, Spread, Surge};
 
 /// A log pattern monitor's state.
 #[derive(Debug, Clone)]
 pub(super) struct LogWatch {
     miner: Miner,
     spread: Spread,
+    /// Counts per window against the usual, when the monitor asks for
+    /// surges.
+    surge: Option<Surge>,
 }
 
 impl LogWatch {
-    /// Reported templates the monitor could not follow (its miner full).
+    /// Reported templates the monitor could not follow (its miner full,
+    /// or forgotten by its surge counts).
     pub fn dropped(&self) -> u64 {
-        self.miner.dropped()
+        self.miner.dropped() + self.surge.as_ref().map_or(0, Surge::forgotten)
     }
 }
 
@@ -38,6 +42,8 @@ const SUBJECT: usize = 200;
 pub struct SeenPattern {
     pub template: String,
     pub example: String,
+    /// Lines of it since the device's last report.
+    pub count: u64,
 }
 
 fn cut(text: &str, max: usize) -> String {
@@ -85,6 +91,7 @@ impl Engine {
             let MonitorSpec::LogPattern {
                 min_devices,
                 window_ms,
+                surge,
                 ..
             } = monitor.spec
             else {
@@ -96,12 +103,24 @@ impl Engine {
                 .or_insert_with(|| LogWatch {
                     miner: Miner::new(FOLLOWED),
                     spread: Spread::new(window_ms, min_devices, FOLLOWED),
+                    surge: surge.map(|f| Surge::new(window_ms, f, SURGE_MIN_LINES, FOLLOWED)),
                 });
             let mut bursts = Vec::new();
+            let mut surges = Vec::new();
             for p in patterns {
                 let Mined::Template { id, .. } = watch.miner.add(&p.template, at) else {
                     continue;
                 };
+                if let Some(counts) = watch.surge.as_mut() {
+                    let text = watch
+                        .miner
+                        .template(id)
+                        .map(|t| t.text())
+                        .unwrap_or_default();
+                    if let Some(s) = counts.observe(&text, p.count, at) {
+                        surges.push((s, cut(&p.example, 200)));
+                    }
+                }
                 if let Some(mut burst) =
                     watch
                         .spread
@@ -140,6 +159,23 @@ impl Engine {
                 };
                 changes.extend(self.record(key, &monitor, Severity::Warning, at, summary));
             }
+            for (s, example) in surges {
+                let summary = format!(
+                    "Log pattern surging: {} lines within {}, usually {:.1}: {} | e.g. {}: {}",
+                    s.count,
+                    hours(window_ms),
+                    s.usual,
+                    s.template,
+                    target.device,
+                    example
+                );
+                let key = AlertKey {
+                    monitor: monitor.id.clone(),
+                    device: target.device.clone(),
+                    subject: cut(&format!("surge: {}", s.template), SUBJECT),
+                };
+                changes.extend(self.record(key, &monitor, Severity::Warning, at, summary));
+            }
         }
         changes
     }
@@ -169,6 +205,7 @@ mod tests {
                 rule: Some("errors".into()),
                 min_devices: 3,
                 window_ms: 600_000,
+                surge: Some(5.0),
             },
             applies_to: Default::default(),
             exclude: Default::default(),
@@ -181,6 +218,7 @@ mod tests {
         vec![SeenPattern {
             template: template.into(),
             example: example.into(),
+            count: 1,
         }]
     }
 
@@ -240,5 +278,45 @@ mod tests {
                     .is_empty()
             );
         }
+    }
+
+    /// A known template logged steadily raises nothing; the same template
+    /// logged five times as often as usual within a window raises one
+    /// alert naming it with the tipping device's example line.
+    #[test]
+    fn a_surging_template_raises_one_alert_naming_it() {
+        let mut e = engine();
+        let report = |count: u64| {
+            vec![SeenPattern {
+                template: "disk quota exceeded for <*>".into(),
+                example: "disk quota exceeded for /home/ann".into(),
+                count,
+            }]
+        };
+        let mut changes = Vec::new();
+        // Four lines every ten minutes for three hours, from two devices.
+        for k in 0..18 {
+            let at = k * 600_000;
+            changes.extend(e.on_log_patterns(&target("a"), "o", "errors", &report(2), at));
+            changes.extend(e.on_log_patterns(&target("b"), "o", "errors", &report(2), at + 1));
+        }
+        assert!(changes.is_empty(), "{changes:#?}");
+        // Then 30 lines in one window: a surge, once.
+        let at = 18 * 600_000;
+        for _ in 0..3 {
+            changes.extend(e.on_log_patterns(&target("b"), "o", "errors", &report(10), at));
+        }
+        assert_eq!(changes.len(), 1, "{changes:#?}");
+        let c = &changes[0];
+        assert_eq!(c.key.device, "b");
+        assert_eq!(c.key.subject, "surge: disk quota exceeded for <*>");
+        assert!(
+            c.summary.starts_with(
+                "Log pattern surging: 20 lines within 10 min, usually 4.0: disk quota exceeded"
+            ),
+            "{}",
+            c.summary
+        );
+        assert!(c.summary.contains("b: disk quota exceeded for /home/ann"));
     }
 }

@@ -340,6 +340,7 @@ fn monitor_spec() -> Value {
         }), &["kind", "metric"]),
         closed(json!({
             "kind": kind("log_pattern"), "rule": string(), "min_devices": count(), "window_ms": integer(),
+            "surge": number(),
         }), &["kind"]),
         closed(json!({ "kind": kind("offline") }), &["kind"]),
         closed(json!({ "kind": kind("check"), "check": string(), "for_ms": integer() }), &["kind", "check"]),
