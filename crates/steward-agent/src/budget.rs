@@ -100,7 +100,9 @@ pub enum Decision {
     Run,
     /// Deferred; `first` when it is the first of its kind in this
     /// throttle (the report changed).
-    Defer { first: bool },
+    Defer {
+        first: bool,
+    },
 }
 
 /// The pure budget keeper: samples in, verdicts out.
@@ -154,7 +156,9 @@ impl Governor {
     /// Takes a sample; true when throttling began or ended (report now).
     pub fn observe(&mut self, sample: Sample) -> bool {
         // Keep one sample at least a window old as the reference.
-        while self.samples.len() >= 2 && sample.at.saturating_sub(self.samples[1].at) >= self.limits.window {
+        while self.samples.len() >= 2
+            && sample.at.saturating_sub(self.samples[1].at) >= self.limits.window
+        {
             self.samples.pop_front();
         }
         self.cpu_percent = self.samples.front().and_then(|first| {
@@ -188,7 +192,9 @@ impl Governor {
             }
             // A throttle lasts a window at least, so a load at the limit
             // does not flap it every sample.
-            Some(since) if over.is_empty() && sample.at.saturating_sub(since) >= self.limits.window => {
+            Some(since)
+                if over.is_empty() && sample.at.saturating_sub(since) >= self.limits.window =>
+            {
                 self.since = None;
                 self.last_over = std::mem::take(&mut self.over);
                 true
@@ -283,10 +289,7 @@ impl Governor {
             } else {
                 String::new()
             };
-            (
-                0,
-                format!("BUDGET OK - {cpu}, {memory}{last} | {perfdata}"),
-            )
+            (0, format!("BUDGET OK - {cpu}, {memory}{last} | {perfdata}"))
         }
     }
 
@@ -433,7 +436,10 @@ fn sample(at: Duration) -> Option<Sample> {
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(Sample {
         at,
-        cpu: Duration::new(cpu.tv_sec.max(0) as u64, cpu.tv_nsec.clamp(0, 999_999_999) as u32),
+        cpu: Duration::new(
+            cpu.tv_sec.max(0) as u64,
+            cpu.tv_nsec.clamp(0, 999_999_999) as u32,
+        ),
         rss_bytes: pages * rustix::param::page_size() as u64,
     })
 }

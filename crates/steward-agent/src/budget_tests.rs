@@ -29,7 +29,10 @@ fn an_idle_agent_is_never_throttled_and_reports_nothing() {
     assert_eq!(g.allow(Pass::Patching), Decision::Run);
     let (code, output) = g.report();
     assert_eq!(code, 0);
-    assert!(output.starts_with("BUDGET OK - CPU 0.0 % of 5 %"), "{output}");
+    assert!(
+        output.starts_with("BUDGET OK - CPU 0.0 % of 5 %"),
+        "{output}"
+    );
 }
 
 #[test]
@@ -67,7 +70,9 @@ fn a_throttle_lasts_a_window_then_ends_when_back_within_budget() {
     let (code, output) = g.report();
     assert_eq!(code, 0);
     assert!(
-        output.contains("throttled 1 time since start, last for memory 40.0 MiB over the 32.0 MiB budget"),
+        output.contains(
+            "throttled 1 time since start, last for memory 40.0 MiB over the 32.0 MiB budget"
+        ),
         "{output}"
     );
     // Over again: a second throttle, counted.
@@ -103,7 +108,8 @@ fn cpu_is_averaged_over_the_window_so_a_short_burst_is_no_throttle() {
     assert!(g.throttled());
     let (_, output) = g.report();
     assert!(
-        output.contains("throttled: CPU") && output.contains("over the 5 % budget (averaged over 60 s)"),
+        output.contains("throttled: CPU")
+            && output.contains("over the 5 % budget (averaged over 60 s)"),
         "{output}"
     );
     // Not on the first busy sample: the window has to fill.
@@ -154,9 +160,16 @@ fn the_budget_check_goes_only_once_the_agent_was_throttled() {
     budget.lock().observe(at(0, 0, 100));
     assert!(!budget.allow(Pass::Patching));
     let run = budget.report(7).unwrap();
-    assert_eq!((run.name.as_str(), run.ts_ms, run.exit_code), (CHECK_NAME, 7, 1));
+    assert_eq!(
+        (run.name.as_str(), run.ts_ms, run.exit_code),
+        (CHECK_NAME, 7, 1)
+    );
     // The server reads it as a plugin's result: WARNING, with perfdata.
-    assert!(run.output.contains("deferred 1 patching detection"), "{}", run.output);
+    assert!(
+        run.output.contains("deferred 1 patching detection"),
+        "{}",
+        run.output
+    );
 }
 
 #[test]

@@ -156,7 +156,9 @@ pub enum Command {
 fn parse_percent(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(p) if (0.0..=100.0 * 1024.0).contains(&p) => Ok(p),
-        _ => Err(format!("{text:?}: a percentage of one core, 0 for no limit")),
+        _ => Err(format!(
+            "{text:?}: a percentage of one core, 0 for no limit"
+        )),
     }
 }
 

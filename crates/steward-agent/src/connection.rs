@@ -584,7 +584,11 @@ async fn session(
         send(&mut socket, &AgentMessage::Backups(backups)).await?;
     }
     if let Some(run) = budget.report(now_ms()) {
-        send(&mut socket, &AgentMessage::Checks(CheckRuns { runs: vec![run] })).await?;
+        send(
+            &mut socket,
+            &AgentMessage::Checks(CheckRuns { runs: vec![run] }),
+        )
+        .await?;
     }
     let inventory = collect_inventory(host).await?;
     let mut last_inventory = fingerprint(&inventory);

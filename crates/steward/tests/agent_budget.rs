@@ -67,19 +67,22 @@ async fn an_agent_over_its_budget_throttles_and_reports_why() {
 
     // The check arrives, WARNING, naming the limit it broke and the pass
     // it deferred.
-    let budget = poll("the agent.budget check naming a deferred posture view", || {
-        let checks = get(&format!("/api/v1/devices/{device}/checks"));
-        checks
-            .as_array()?
-            .iter()
-            .find(|c| {
-                c["name"] == "agent.budget"
-                    && c["message"]
-                        .as_str()
-                        .is_some_and(|m| m.contains("posture view"))
-            })
-            .cloned()
-    });
+    let budget = poll(
+        "the agent.budget check naming a deferred posture view",
+        || {
+            let checks = get(&format!("/api/v1/devices/{device}/checks"));
+            checks
+                .as_array()?
+                .iter()
+                .find(|c| {
+                    c["name"] == "agent.budget"
+                        && c["message"]
+                            .as_str()
+                            .is_some_and(|m| m.contains("posture view"))
+                })
+                .cloned()
+        },
+    );
     assert_eq!(budget["state"], "warning", "{budget}");
     let message = budget["message"].as_str().unwrap();
     assert!(
