@@ -96,7 +96,10 @@ async fn an_agent_over_its_budget_throttles_and_reports_why() {
 
     // The heavy pass really did not run: no posture checks reached the
     // server although one was due every second.
-    let posture = get(&format!("/api/v1/devices/{device}/posture"));
+    let posture = api
+        .get(&format!("/api/v1/devices/{device}/posture"))
+        .await
+        .1;
     assert!(
         posture["checks"].as_array().is_none_or(Vec::is_empty),
         "a posture view ran while over budget: {posture}"
