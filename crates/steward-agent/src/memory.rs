@@ -171,7 +171,10 @@ garbage line
         let before = code_rss_kb();
         drop_code_pages();
         let after = code_rss_kb();
-        assert!(after < before, "code resident {before} kB before, {after} kB after");
+        assert!(
+            after < before,
+            "code resident {before} kB before, {after} kB after"
+        );
         // The test goes on running code from the same mapping.
         trim();
         assert!(code_rss_kb() > 0);
