@@ -8,6 +8,9 @@ Measures per subject:
   - binary size.
 A "cycle" is one steward-agent collection (its --interval), one Zabbix poll
 of the equivalent items over the passive protocol, one node_exporter scrape.
+zabbix_agentd runs twice in the same run: polled for those items (its
+footprint doing the same work as the agent) and unpolled (a second instance
+nothing asks: its floor); both ratios are printed.
 
 Usage: bench/agent_footprint.py [--cycles 12] [--interval 5] [--bin DIR] [--agent FILE] [--json FILE] [--agent-arg=FLAG ...]
 Needs: cargo build --release -p steward && cargo build --profile agent --bin steward-agent, and
@@ -44,14 +47,24 @@ def tree(pid):
                     pids.add(int(entry)); frontier.append(int(entry))
     return pids
 
-def cpu_ns(pids):
+def cpu_ns(root):
+    """CPU time of root's process tree: every live process's threads
+    (schedstat, ns), plus what root's reaped children used (cutime and
+    cstime of /proc/ROOT/stat). A child alive at the start and reaped by
+    the end moves from the first part to the second, so differences count
+    it once (the agent's apt runs, zabbix's collectors)."""
     total = 0
-    for pid in pids:
+    for pid in tree(root):
         try:
             for task in os.listdir(f"/proc/{pid}/task"):
                 total += int(open(f"/proc/{pid}/task/{task}/schedstat").read().split()[0])
         except OSError:
             pass
+    try:
+        fields = open(f"/proc/{root}/stat").read().rsplit(")", 1)[1].split()
+        total += (int(fields[13]) + int(fields[14])) * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+    except OSError:
+        pass
     return total
 
 def peak_rss_kb(pids):
@@ -91,6 +104,35 @@ def pss_kb(pids):
         except OSError:
             pass
     return total
+
+def pss_breakdown_kb(pid, binary):
+    """Where a process's PSS goes, from /proc/PID/smaps: its own binary's
+    pages (code and data), shared libraries, the brk heap, other anonymous
+    mappings (malloc arenas, thread stacks, tokio's buffers), the stack."""
+    parts = {"binary": 0, "libraries": 0, "heap": 0, "anonymous": 0, "stack": 0, "other": 0}
+    real = os.path.realpath(binary)
+    kind = "other"
+    try:
+        for line in open(f"/proc/{pid}/smaps"):
+            head = line.split()
+            if head and "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                name = head[5] if len(head) > 5 else ""
+                kind = ("binary" if name and os.path.realpath(name) == real else
+                        "libraries" if ".so" in name else
+                        "heap" if name == "[heap]" else
+                        "stack" if name == "[stack]" else
+                        "anonymous" if name == "" else "other")
+            elif head and head[0] == "Pss:":
+                parts[kind] += int(head[1])
+    except OSError:
+        pass
+    return parts
+
+def threads(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
 
 def wait_port(port, timeout=30):
     deadline = time.time() + timeout
@@ -148,18 +190,27 @@ def main():
                              stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/agent.log", "w"))
         procs.append(a); subjects["steward-agent"] = {"pid": a.pid, "binary": agent}
         if os.path.exists(zabbix):
-            zport = free_port(20000, 32000)
-            conf = f"{tmp}/zabbix_agentd.conf"
-            open(conf, "w").write(f"PidFile={tmp}/zabbix.pid\nLogFile={tmp}/zabbix.log\nServer=127.0.0.1\nListenIP=127.0.0.1\nListenPort={zport}\nAllowRoot=1\n")
-            z = subprocess.Popen([zabbix, "-f", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            procs.append(z); wait_port(zport); subjects["zabbix_agentd"] = {"pid": z.pid, "binary": zabbix, "port": zport}
+            # Polled (the items below every cycle) and unpolled (nothing
+            # asks it anything), side by side.
+            for subject, tag in (("zabbix_agentd", "zabbix"), ("zabbix_agentd (unpolled)", "zabbix-idle")):
+                zport = free_port(20000, 32000)
+                conf = f"{tmp}/{tag}.conf"
+                open(conf, "w").write(f"PidFile={tmp}/{tag}.pid\nLogFile={tmp}/{tag}.log\nServer=127.0.0.1\nListenIP=127.0.0.1\nListenPort={zport}\nAllowRoot=1\n")
+                z = subprocess.Popen([zabbix, "-f", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                procs.append(z); wait_port(zport); subjects[subject] = {"pid": z.pid, "binary": zabbix, "port": zport}
         if node:
             nport = free_port()
             n = subprocess.Popen([node, f"--web.listen-address=127.0.0.1:{nport}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(n); wait_port(nport); subjects["prometheus-node-exporter"] = {"pid": n.pid, "binary": node, "port": nport}
 
-        time.sleep(2 * args.interval)  # warm up: first cycles, connection, inventory
-        start = {k: cpu_ns(tree(s["pid"])) for k, s in subjects.items()}
+        # Warm up: first cycles, connection, inventory, and the first
+        # patching and posture passes (the agent's children gone).
+        time.sleep(2 * args.interval)
+        deadline = time.time() + 120
+        while len(tree(a.pid)) > 1 and time.time() < deadline:
+            time.sleep(0.5)
+        time.sleep(args.interval)
+        start = {k: cpu_ns(s["pid"]) for k, s in subjects.items()}
         sent = {k: 0 for k in subjects}
         agent_sent_start = tcp_bytes_sent(a.pid, port)
         for _ in range(args.cycles):
@@ -180,10 +231,12 @@ def main():
                 "subject": name,
                 "processes": len(pids),
                 "pss_kb": pss_kb(pids),
-                "cpu_ms_per_cycle": (cpu_ns(pids) - start[name]) / 1e6 / args.cycles,
+                "cpu_ms_per_cycle": (cpu_ns(s["pid"]) - start[name]) / 1e6 / args.cycles,
                 "peak_rss_kb": peak_rss_kb(pids),
                 "bytes_per_cycle": sent[name] / args.cycles,
                 "binary_bytes": os.path.getsize(s["binary"]),
+                "threads": sum(threads(p) for p in pids),
+                "pss_breakdown_kb": pss_breakdown_kb(s["pid"], s["binary"]) if name == "steward-agent" else None,
             })
         cmd = " ".join(sys.argv)
         print(f"Agent footprint, {args.cycles} cycles of {args.interval} s, one run (`{cmd}`)\n")
@@ -192,10 +245,21 @@ def main():
         for r in results:
             print(f"| {r['subject']} | {r['processes']} | {r['pss_kb'] / 1024:.2f} MiB | {r['peak_rss_kb'] / 1024:.2f} MiB | {r['cpu_ms_per_cycle']:.2f} ms | {r['bytes_per_cycle']:.0f} B | {r['binary_bytes'] / 1e6:.1f} MB |")
         print("\nCycle: steward-agent collects and sends one batch; zabbix_agentd answers "
-              f"{len(ZABBIX_ITEMS)} equivalent passive items; node_exporter serves one scrape. "
+              f"{len(ZABBIX_ITEMS)} equivalent passive items (the unpolled instance answers nothing); "
+              "node_exporter serves one scrape. "
               "CPU includes everything each process did in that time (heartbeats, zabbix's per-second collector).")
+        by = {r["subject"]: r for r in results}
+        parts = by["steward-agent"]["pss_breakdown_kb"]
+        print("steward-agent PSS by mapping: " + ", ".join(f"{k} {v / 1024:.2f} MiB" for k, v in parts.items())
+              + f"; {by['steward-agent']['threads']} threads")
+        ratios = {}
+        for peer in ("zabbix_agentd", "zabbix_agentd (unpolled)", "prometheus-node-exporter"):
+            if peer in by and by[peer]["pss_kb"]:
+                ratios[peer] = by["steward-agent"]["pss_kb"] / by[peer]["pss_kb"]
+                print(f"steward-agent PSS ÷ {peer} PSS: {ratios[peer]:.2f} ×")
         if args.json:
-            json.dump({"command": cmd, "cycles": args.cycles, "interval_s": args.interval, "results": results}, open(args.json, "w"), indent=2)
+            json.dump({"command": cmd, "cycles": args.cycles, "interval_s": args.interval, "results": results,
+                       "pss_ratios": ratios}, open(args.json, "w"), indent=2)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)

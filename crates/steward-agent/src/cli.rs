@@ -135,9 +135,39 @@ pub enum Command {
         /// watched (repeatable).
         #[arg(long = "watch-file")]
         watch_files: Vec<PathBuf>,
+        /// Most CPU the agent itself may use, in percent of one core
+        /// averaged over --budget-window (`0`: no limit). Over it, heavy
+        /// passes (patching detection, posture view, inventory refresh)
+        /// wait and the `agent.budget` check says why.
+        #[arg(long, default_value_t = 5.0, value_parser = parse_percent)]
+        budget_cpu_percent: f64,
+        /// Most resident memory the agent may use, in MiB (`0`: no limit).
+        #[arg(long, default_value_t = 64)]
+        budget_memory_mib: u64,
+        /// The window the CPU budget is averaged over; a throttle lasts at
+        /// least this long.
+        #[arg(long, default_value = "60s", value_parser = parse_window)]
+        budget_window: Duration,
     },
     /// Print this agent's identity and spool state.
     Status,
+}
+
+fn parse_percent(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=100.0 * 1024.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "{text:?}: a percentage of one core, 0 for no limit"
+        )),
+    }
+}
+
+fn parse_window(text: &str) -> Result<Duration, String> {
+    let window = humantime::parse_duration(text).map_err(|e| format!("{text:?}: {e}"))?;
+    if window < Duration::from_secs(2) {
+        return Err(format!("{text:?}: the budget window is 2 s at least"));
+    }
+    Ok(window)
 }
 
 fn parse_capability(text: &str) -> Result<steward_proto::Capability, String> {
@@ -188,6 +218,7 @@ pub fn cli_main() -> Result<()> {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    crate::memory::configure();
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     // `Targets` rather than `EnvFilter`: no regex engine in the agent.
@@ -239,6 +270,9 @@ pub fn run(cli: Cli) -> Result<()> {
             auth_logs,
             no_journal,
             watch_files,
+            budget_cpu_percent,
+            budget_memory_mib,
+            budget_window,
         } => {
             let extra = match &posture_checks {
                 Some(path) => Some(
@@ -294,6 +328,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 backups,
                 backup_interval,
                 posture,
+                budget: crate::budget::Limits {
+                    cpu_percent: budget_cpu_percent,
+                    memory_bytes: budget_memory_mib.saturating_mul(1024 * 1024),
+                    window: budget_window,
+                },
             };
             runtime.block_on(crate::connection::run(&dir, options))
         }

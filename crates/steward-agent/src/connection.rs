@@ -6,6 +6,7 @@
 //! reconnects after an exponential backoff with full jitter, so a fleet
 //! does not stampede a restarted server.
 
+use crate::budget::{Budget, Pass};
 use crate::collectors::{self, Host, inventory};
 use crate::spool::Spool;
 use crate::state::AgentState;
@@ -16,7 +17,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use steward_proto::logs::LogPatternReport;
-use steward_proto::{AgentMessage, Heartbeat, Hello, Inventory, Limits, ServerMessage, Validate};
+use steward_proto::{
+    AgentMessage, CheckRuns, Heartbeat, Hello, Inventory, Limits, ServerMessage, Validate,
+};
 use tokio::sync::Notify;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
@@ -57,6 +60,8 @@ pub struct RunOptions {
     pub backup_interval: Duration,
     /// Security posture: checks, ports, files, logins.
     pub posture: collectors::posture::Config,
+    /// What the agent allows itself (CPU, memory) before heavy passes wait.
+    pub budget: crate::budget::Limits,
 }
 
 pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
@@ -74,6 +79,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         backups,
         backup_interval,
         posture,
+        budget,
     } = options;
     let state = AgentState::load(dir)?;
     let spool = Arc::new(Mutex::new(Spool::open(
@@ -85,6 +91,8 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
     host.log_rules = log_rules;
     host.package_root = patching.root.clone();
     let host = Arc::new(Mutex::new(host));
+    let budget = Arc::new(Budget::new(budget));
+    tokio::spawn(budget.clone().watch());
     let spooled = Arc::new(Notify::new());
     let log_patterns: Shared<Vec<LogPatternReport>> = Arc::default();
     let logs_ready = Arc::new(Notify::new());
@@ -120,6 +128,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         patching.clone(),
         patched.clone(),
         rescan.clone(),
+        budget.clone(),
     ));
     // With no job configured the report is empty (sent at once): the
     // server learns that this device has no backup (a policy may require
@@ -143,6 +152,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
             posture,
             latest_posture.clone(),
             posture_ready.clone(),
+            budget.clone(),
         ));
     }
     let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -165,6 +175,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         outgoing: tokio::sync::Mutex::new(out_rx),
         log_patterns,
         logs_ready,
+        budget,
     };
     let mut attempt = 0u32;
     let stop = shutdown_signal();
@@ -314,6 +325,7 @@ async fn posture_loop(
     config: collectors::posture::Config,
     latest: Shared<steward_proto::PostureReport>,
     ready: Arc<Notify>,
+    budget: Arc<Budget>,
 ) {
     let every = config.login_interval.min(config.interval);
     let mut watcher = collectors::posture::Watcher::new(config);
@@ -323,10 +335,13 @@ async fn posture_loop(
     loop {
         tick.tick().await;
         let mut changed = false;
-        if watcher.full_due() {
+        // Over budget, the full view waits (the logins are cheap).
+        if watcher.full_due() && budget.allow(Pass::Posture) {
             let before = watcher.current.clone();
             watcher.full().await;
             changed = watcher.current != before || sent.is_none();
+            drop(before);
+            crate::memory::trim();
         }
         let events = watcher.logins().await;
         changed |= !events.is_empty();
@@ -407,6 +422,15 @@ fn next_timestamp(wall_ms: i64, expected: Option<i64>, step_ms: i64) -> i64 {
     .max(expected.map_or(i64::MIN, |e| e - step_ms + 1))
 }
 
+/// A digest of the inventory without the fields that change every minute:
+/// what the session keeps to tell whether it changed (the inventory itself,
+/// a package list, would stay resident between hourly checks).
+fn fingerprint(inventory: &Inventory) -> String {
+    use sha2::Digest;
+    let stable = serde_json::to_vec(&stable(inventory)).unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(&stable))
+}
+
 /// The inventory, with the fields that change every minute zeroed, to tell
 /// whether it changed.
 fn stable(inventory: &Inventory) -> Inventory {
@@ -434,6 +458,22 @@ async fn collect_inventory(host: &Shared<Host>) -> Result<Inventory> {
     inventory::complete(&mut inventory, &package_root).await;
     inventory::fit(&mut inventory, steward_proto::MAX_FRAME_BYTES);
     Ok(inventory)
+}
+
+/// Collects the inventory again and sends it when it changed.
+async fn refresh_inventory(
+    socket: &mut Socket,
+    host: &Shared<Host>,
+    last: &mut String,
+) -> Result<()> {
+    let inventory = collect_inventory(host).await?;
+    let now = fingerprint(&inventory);
+    if now != *last {
+        send(socket, &AgentMessage::Inventory(Box::new(inventory))).await?;
+        *last = now;
+    }
+    crate::memory::trim();
+    Ok(())
 }
 
 async fn send(socket: &mut Socket, message: &AgentMessage) -> Result<()> {
@@ -471,6 +511,8 @@ struct Local {
     /// [`MAX_PENDING_PATTERNS`] reports; older ones are dropped, counted).
     log_patterns: Shared<Vec<LogPatternReport>>,
     logs_ready: Arc<Notify>,
+    /// The agent's own budget; its check goes once it throttled.
+    budget: Arc<Budget>,
 }
 
 /// Log pattern reports kept while disconnected.
@@ -498,6 +540,7 @@ async fn session(
         outgoing,
         log_patterns,
         logs_ready,
+        budget,
     } = local;
     let mut outgoing = outgoing.lock().await;
     let mut socket =
@@ -540,12 +583,19 @@ async fn session(
     if let Some(backups) = backups {
         send(&mut socket, &AgentMessage::Backups(backups)).await?;
     }
-    let mut last_inventory = collect_inventory(host).await?;
-    send(
-        &mut socket,
-        &AgentMessage::Inventory(Box::new(last_inventory.clone())),
-    )
-    .await?;
+    if let Some(run) = budget.report(now_ms()) {
+        send(
+            &mut socket,
+            &AgentMessage::Checks(CheckRuns { runs: vec![run] }),
+        )
+        .await?;
+    }
+    let inventory = collect_inventory(host).await?;
+    let mut last_inventory = fingerprint(&inventory);
+    send(&mut socket, &AgentMessage::Inventory(Box::new(inventory))).await?;
+    crate::memory::trim();
+    // An inventory refresh deferred while over budget, done once back.
+    let mut inventory_owed = false;
     let heartbeat_every = Duration::from_secs(u64::from(welcome.heartbeat_interval_secs.max(1)));
     let mut heartbeat = tokio::time::interval_at(Instant::now() + heartbeat_every, heartbeat_every);
     let mut inventory_tick =
@@ -588,8 +638,18 @@ async fn session(
             Some(message) = outgoing.recv() => send(&mut socket, &message).await?,
             _ = runner.inventory_now.notified() => {
                 let inventory = collect_inventory(host).await?;
-                send(&mut socket, &AgentMessage::Inventory(Box::new(inventory.clone()))).await?;
-                last_inventory = inventory;
+                last_inventory = fingerprint(&inventory);
+                send(&mut socket, &AgentMessage::Inventory(Box::new(inventory))).await?;
+                crate::memory::trim();
+            }
+            _ = budget.changed.notified() => {
+                if let Some(run) = budget.report(now_ms()) {
+                    send(&mut socket, &AgentMessage::Checks(CheckRuns { runs: vec![run] })).await?;
+                }
+                if inventory_owed && !budget.throttled() {
+                    inventory_owed = false;
+                    refresh_inventory(&mut socket, host, &mut last_inventory).await?;
+                }
             }
             _ = checks_ready.notified() => {
                 let runs = lock(latest_checks).clone();
@@ -645,11 +705,11 @@ async fn session(
                     _ = patched.notified() => {}
                 }
             } => {
-                let inventory = collect_inventory(host).await?;
-                if stable(&inventory) != stable(&last_inventory) {
-                    send(&mut socket, &AgentMessage::Inventory(Box::new(inventory.clone()))).await?;
+                if budget.allow(Pass::Inventory) {
+                    refresh_inventory(&mut socket, host, &mut last_inventory).await?;
+                } else {
+                    inventory_owed = true;
                 }
-                last_inventory = inventory;
             }
             message = next_message(&mut socket) => match message? {
                 ServerMessage::Ack { seq } => lock(spool).ack(seq)?,

@@ -7,6 +7,7 @@
 //! server acks after a durable commit → the spool forgets acked batches.
 //! OS-specific code lives in [`os`], one module per OS.
 
+pub mod budget;
 pub mod checks;
 pub mod cli;
 pub mod collectors;
@@ -14,6 +15,7 @@ pub mod command;
 pub mod connection;
 pub mod enroll;
 pub mod jobs;
+pub mod memory;
 pub mod os;
 pub mod probes;
 pub mod spool;

@@ -125,7 +125,9 @@ pub async fn run(options: Options) -> Result<()> {
                     value: mib("pss_kb"),
                     unit: "MiB",
                     kind: Kind::Size,
-                    target: "≤ 3.81 MiB (4 MB)".into(),
+                    // Issue 22's target for the agent with every
+                    // collector on; the 4 MB one came first.
+                    target: "≤ 3.5 MiB (and ≤ 3.81 MiB = 4 MB)".into(),
                     command: footprint_cmd.clone(),
                 });
                 figures.push(Figure {
@@ -143,7 +145,7 @@ pub async fn run(options: Options) -> Result<()> {
                     value: agent["cpu_ms_per_cycle"].as_f64().unwrap_or(f64::NAN),
                     unit: "ms",
                     kind: Kind::Time,
-                    target: "≤ 5 ms".into(),
+                    target: "≤ 3 ms".into(),
                     command: footprint_cmd.clone(),
                 });
                 figures.push(Figure {
@@ -166,6 +168,7 @@ pub async fn run(options: Options) -> Result<()> {
                 });
                 for (peer, key) in [
                     ("zabbix_agentd", "agent_pss_vs_zabbix"),
+                    ("zabbix_agentd (unpolled)", "agent_pss_vs_zabbix_unpolled"),
                     ("prometheus-node-exporter", "agent_pss_vs_node_exporter"),
                 ] {
                     if let Some(p) = find(peer) {
@@ -187,6 +190,37 @@ pub async fn run(options: Options) -> Result<()> {
         }
         other => eprintln!("!!! agent footprint skipped: {other:?}"),
     }
+
+    // The agent's patch detection: passes against an isolated apt root
+    // with every package pending as a security update (dpkg-deb and
+    // apt-ftparchive build it; the host's packages are never touched).
+    let (packages, passes) = if quick { (20, 3) } else { (200, 5) };
+    let result = crate::patching::run(packages, passes)
+        .await
+        .context("patch detection benchmark (needs dpkg-deb and apt-utils)")?;
+    let cmd = format!(
+        "cargo run --release -p steward-bench -- patching --packages {packages} --passes {passes}"
+    );
+    let (wall_key, cpu_key) = if quick {
+        ("patching_20_wall_ms", "patching_20_cpu_ms")
+    } else {
+        ("patching_200_wall_ms", "patching_200_cpu_ms")
+    };
+    for (key, what, value) in [
+        (wall_key, "wall time", &result["wall_ms_median"]),
+        (cpu_key, "CPU (agent + apt)", &result["cpu_ms_median"]),
+    ] {
+        figures.push(Figure {
+            key,
+            label: format!("patch detection pass, {packages} security updates: {what}"),
+            value: value.as_f64().unwrap_or(f64::NAN),
+            unit: "ms",
+            kind: Kind::Time,
+            target: String::new(),
+            command: cmd.clone(),
+        });
+    }
+    raw.insert("patching".into(), result);
 
     // 2. Server capacity at 60 s metrics and 30 s heartbeats.
     let sizes: &[usize] = if quick {

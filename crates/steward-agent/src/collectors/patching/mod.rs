@@ -92,16 +92,33 @@ pub fn latest() -> Option<Detection> {
 }
 
 /// Detects every `config.interval` (sooner again after a failed pass) and
-/// wakes `ready` after each pass.
-pub async fn run_loop(config: Config, ready: Arc<Notify>, rescan: Arc<Notify>) {
+/// wakes `ready` after each pass. While the agent is over its budget a
+/// pass waits (looked at again every budget window).
+pub async fn run_loop(
+    config: Config,
+    ready: Arc<Notify>,
+    rescan: Arc<Notify>,
+    budget: Arc<crate::budget::Budget>,
+) {
     if config.interval.is_zero() {
         return;
     }
     loop {
+        if !budget.allow(crate::budget::Pass::Patching) {
+            let wait = budget.window().min(config.interval);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = rescan.notified() => {}
+            }
+            continue;
+        }
         let detection = detect(&config).await;
         let failed = detection.status.state != DetectionState::Ok;
         tracing::debug!(state = ?detection.status.state, ms = detection.status.duration_ms, "Patching detection done.");
         *LATEST.lock().unwrap_or_else(|p| p.into_inner()) = Some(detection);
+        // The pass's buffers (apt's output, the parsed policies) are
+        // dropped: give their pages back.
+        crate::memory::trim();
         ready.notify_one();
         let pause = if failed {
             config.interval.min(Duration::from_secs(300))
