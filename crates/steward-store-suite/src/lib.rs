@@ -10,6 +10,7 @@ mod devices;
 pub mod fixture;
 mod fleet;
 mod inbound;
+mod otlp;
 mod incidents;
 mod ingest;
 mod jobs;
@@ -36,6 +37,7 @@ pub use devices::*;
 pub use fixture::a_populated_store_reads_back;
 pub use fleet::*;
 pub use inbound::*;
+pub use otlp::*;
 pub use incidents::*;
 pub use ingest::*;
 pub use jobs::*;
@@ -156,6 +158,9 @@ macro_rules! store_suite {
             // inbound.rs
             incident_webhooks_are_scoped_and_deliveries_claimed_once,
             problem_rules_are_saved_per_organisation_under_a_version,
+            // otlp.rs
+            otlp_tokens_are_hashed_scoped_and_revoked,
+            otlp_resources_name_live_devices_of_one_organisation,
             // incidents.rs
             incidents_are_edited_under_a_version_within_scope,
             an_alert_joins_one_incident_only,

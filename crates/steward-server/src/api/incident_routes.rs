@@ -193,4 +193,5 @@ pub(super) fn routes(routes: Routes) -> Routes {
             Public,
             inbound::deliver,
         )
+
 }

@@ -16,6 +16,7 @@ mod events;
 mod fleet;
 mod grants;
 mod inbound;
+mod otlp_tokens;
 mod incidents;
 mod insight;
 mod intel_fleet;
@@ -463,6 +464,8 @@ pub fn max_body(path: &str) -> usize {
         );
     if upload {
         MAX_UPLOAD_BODY
+    } else if path == crate::otlp::METRICS_PATH || path == crate::otlp::LOGS_PATH {
+        crate::otlp::MAX_OTLP_BODY
     } else if inbound {
         inbound::MAX_INBOUND_BODY
     } else {
