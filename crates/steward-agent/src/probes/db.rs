@@ -196,7 +196,8 @@ pub fn greeting(packet: &[u8]) -> Result<Greeting, String> {
         take(&mut rest, 10)?;
         if capabilities & CLIENT_SECURE_CONNECTION != 0 {
             let n = data_len.saturating_sub(8).max(13);
-            let part = take(&mut rest, n.min(rest.len()))?;
+            let available = rest.len();
+            let part = take(&mut rest, n.min(available))?;
             scramble.extend(part.iter().take_while(|b| **b != 0));
         }
         if capabilities & CLIENT_PLUGIN_AUTH != 0 && !rest.is_empty() {

@@ -2,7 +2,7 @@
 //! (`STEWARD_TEST_POSTGRES`, `STEWARD_TEST_MYSQL`; skipped without them
 //! unless CI is set) and hostile peers that speak garbage.
 
-use super::db::{Greeting, error_text, greeting, scramble};
+use super::{Greeting, error_text, greeting, scramble};
 use crate::probes::{Kind, judge, parse, run_one};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -139,6 +139,43 @@ async fn mysql_answers_with_the_querys_latency_and_value() {
     let bad = parse(&format!("my={base}?query=selec+1")).unwrap();
     let outcome = run_one(&bad).await;
     assert!(outcome.error.as_deref().unwrap().contains("1064"), "{outcome:?}");
+
+    // A user with a password (mysql_native_password's scramble), given in
+    // the URL or in a file; made with the mysql client, dropped after.
+    let (address, port) = host.rsplit_once(':').unwrap_or((host, "3306"));
+    let admin_user = base
+        .trim_start_matches("mysql://")
+        .split(['@', ':'])
+        .next()
+        .unwrap_or("root")
+        .to_string();
+    let sql = |statement: &str| {
+        std::process::Command::new("mysql")
+            .args(["-h", address, "-P", port, "-u", &admin_user, "-e", statement])
+            .output()
+    };
+    let user = format!("steward_probe_{}", std::process::id());
+    let created = sql(&format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY 'pr0be pw'; GRANT USAGE ON *.* TO '{user}'@'%'"
+    ));
+    if !created.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("no mysql client or no right to create a user: the password case is skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "pr0be pw\n").unwrap();
+    for spec in [
+        format!("my=mysql://{user}:pr0be%20pw@{host}/?query=select+1"),
+        format!("my=mysql://{user}@{host}/?password_file={}", file.display()),
+    ] {
+        let outcome = run_one(&parse(&spec).unwrap()).await;
+        assert_eq!(outcome.error, None, "{spec}: {outcome:?}");
+    }
+    let wrong = parse(&format!("my=mysql://{user}:nope@{host}/")).unwrap();
+    let outcome = run_one(&wrong).await;
+    let _ = sql(&format!("DROP USER '{user}'@'%'"));
+    assert!(outcome.error.as_deref().unwrap().contains("1045"), "{outcome:?}");
 }
 
 /// A server that sends `bytes` to whoever connects, then waits.

@@ -272,16 +272,19 @@ fn summary_point(p: &Obj, at: &str) -> Result<SummaryDataPoint> {
     })
 }
 
+/// The object at field `camel` and where it is.
+fn sub<'a>(m: &'a Obj, camel: &str, snake: &str, at: &str) -> Result<Option<(&'a Obj, String)>> {
+    get(m, camel, snake)
+        .map(|v| {
+            let at = format!("{at}.{camel}");
+            Ok((object(v, &at)?, at))
+        })
+        .transpose()
+}
+
 fn metric(m: &Obj, at: &str) -> Result<Metric> {
     use metric::Data;
-    let sub = |camel: &str, snake: &str| -> Result<Option<(&Obj, String)>> {
-        get(m, camel, snake)
-            .map(|v| {
-                let at = format!("{at}.{camel}");
-                Ok((object(v, &at)?, at))
-            })
-            .transpose()
-    };
+    let sub = |camel, snake| sub(m, camel, snake, at);
     let data = if let Some((g, at)) = sub("gauge", "gauge")? {
         Some(Data::Gauge(Gauge {
             data_points: each(g, "dataPoints", "data_points", &at, number_point)?,
