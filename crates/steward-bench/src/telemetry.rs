@@ -91,7 +91,11 @@ pub async fn otlp(load: &OtlpLoad) -> Result<Value> {
             .await?;
         devices.push(id.to_string());
     }
-    let token = format!("{}bench{}", steward_server::otlp::TOKEN_PREFIX, uuid::Uuid::now_v7());
+    let token = format!(
+        "{}bench{}",
+        steward_server::otlp::TOKEN_PREFIX,
+        uuid::Uuid::now_v7()
+    );
     store
         .create_otlp_token(&steward_store_types::OtlpTokenRecord {
             id: uuid::Uuid::now_v7(),
@@ -106,7 +110,11 @@ pub async fn otlp(load: &OtlpLoad) -> Result<Value> {
     let http = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .build()?;
-    let url = format!("{}{}", server.state.public_url, steward_server::otlp::METRICS_PATH);
+    let url = format!(
+        "{}{}",
+        server.state.public_url,
+        steward_server::otlp::METRICS_PATH
+    );
     let stored = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -181,7 +189,9 @@ pub async fn probes(count: usize, seconds: u64) -> Result<Value> {
                     && n > 0
                 {
                     let _ = stream
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                        )
                         .await;
                 }
             });

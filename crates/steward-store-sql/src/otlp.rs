@@ -24,8 +24,10 @@ const MAX_DEVICES: i64 = 1_000;
 #[async_trait]
 impl OtlpStore for SqlStore {
     async fn create_otlp_token(&self, t: &OtlpTokenRecord) -> Result<()> {
-        q("INSERT INTO otlp_tokens (id, org_id, name, secret_hash, created_by, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6)")
+        q(
+            "INSERT INTO otlp_tokens (id, org_id, name, secret_hash, created_by, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6)",
+        )
         .bind(t.id.to_string())
         .bind(t.org_id.to_string())
         .bind(&t.name)

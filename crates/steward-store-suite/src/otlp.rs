@@ -49,7 +49,10 @@ pub async fn otlp_tokens_are_hashed_scoped_and_revoked(store: Arc<dyn Store>) {
         .revoke_otlp_token(&Scope::org(org), token.id)
         .await
         .unwrap();
-    assert_eq!(store.otlp_token_by_hash(&"ab".repeat(32)).await.unwrap(), None);
+    assert_eq!(
+        store.otlp_token_by_hash(&"ab".repeat(32)).await.unwrap(),
+        None
+    );
     assert!(
         store
             .list_otlp_tokens(&Scope::org(org))
@@ -88,7 +91,10 @@ pub async fn otlp_resources_name_live_devices_of_one_organisation(store: Arc<dyn
     let db = host(store.as_ref(), org, "otlp-db", "db-1").await;
     let gone = host(store.as_ref(), org, "otlp-gone", "gone-1").await;
     let foreign = host(store.as_ref(), other, "otlp-foreign", "web-1").await;
-    store.retire_device(&Scope::org(org), gone, 5).await.unwrap();
+    store
+        .retire_device(&Scope::org(org), gone, 5)
+        .await
+        .unwrap();
     let found = store
         .otlp_devices(
             org,

@@ -63,9 +63,7 @@ pub async fn otlp_token(command: OtlpTokenCommand, remote: &Remote) -> Result<()
             if uuid::Uuid::parse_str(&id).is_err() {
                 bail!("{id:?} is not an ingestion token id (see `steward otlp-token list`)");
             }
-            let answer = client
-                .delete(&format!("/api/v1/otlp-tokens/{id}"))
-                .await?;
+            let answer = client.delete(&format!("/api/v1/otlp-tokens/{id}")).await?;
             answered(json, &answer, format!("Revoked ingestion token {id}."))
         }
     }
@@ -76,11 +74,7 @@ pub fn token_table(list: &Value) -> String {
     if items.is_empty() {
         return "No ingestion tokens.".into();
     }
-    let mut rows = vec![vec![
-        "ID".to_string(),
-        "NAME".into(),
-        "CREATED BY".into(),
-    ]];
+    let mut rows = vec![vec!["ID".to_string(), "NAME".into(), "CREATED BY".into()]];
     for t in &items {
         rows.push(vec![
             t["id"].as_str().unwrap_or("").to_string(),
@@ -98,7 +92,13 @@ mod tests {
         let text = super::token_table(&serde_json::json!([
             { "id": "0190", "name": "collector", "created_by": "admin" }
         ]));
-        assert!(text.contains("collector") && text.contains("CREATED BY"), "{text}");
-        assert_eq!(super::token_table(&serde_json::json!([])), "No ingestion tokens.");
+        assert!(
+            text.contains("collector") && text.contains("CREATED BY"),
+            "{text}"
+        );
+        assert_eq!(
+            super::token_table(&serde_json::json!([])),
+            "No ingestion tokens."
+        );
     }
 }

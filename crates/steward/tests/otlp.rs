@@ -76,8 +76,14 @@ async fn post(
     if gzip {
         request = request.header("content-encoding", "gzip");
     }
-    let response = request.send().await.unwrap();
-    (response.status(), response.text().await.unwrap_or_default())
+    match request.send().await {
+        Ok(response) => (response.status(), response.text().await.unwrap_or_default()),
+        // The server answered 413 and closed before the client sent all.
+        Err(e) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("cut off: {e} (larger)"),
+        ),
+    }
 }
 
 fn gauge_json(device: &str, name: &str, value: f64) -> Value {
@@ -120,8 +126,14 @@ async fn opentelemetry_exports_reach_the_right_device_and_bad_requests_change_no
     let (web, foreign) = tokio::task::block_in_place(|| {
         let token = server.enroll_token(1);
         let web = Agent::enroll(root.path(), "web", &token);
-        let theirs = server.cli_json(&["enroll-token", "create", "--org", "client-b", "--uses", "1"])
-            ["token"]
+        let theirs = server.cli_json(&[
+            "enroll-token",
+            "create",
+            "--org",
+            "client-b",
+            "--uses",
+            "1",
+        ])["token"]
             .as_str()
             .unwrap()
             .to_string();
@@ -142,12 +154,11 @@ async fn opentelemetry_exports_reach_the_right_device_and_bad_requests_change_no
     assert!(status.is_success(), "{body}");
 
     // An ingestion token, from the CLI; listed without its text.
-    let created = tokio::task::block_in_place(|| {
-        server.cli_json(&["otlp-token", "create", "collector", "--json"])
-    });
+    let created =
+        tokio::task::block_in_place(|| server.cli_json(&["otlp-token", "create", "collector"]));
     let token = created["token"].as_str().unwrap().to_string();
     assert!(token.starts_with("stwo_"), "{created}");
-    let listed = tokio::task::block_in_place(|| server.cli_json(&["otlp-token", "list", "--json"]));
+    let listed = tokio::task::block_in_place(|| server.cli_json(&["otlp-token", "list"]));
     assert_eq!(listed[0]["name"], "collector", "{listed}");
     assert!(!listed.to_string().contains(&token), "{listed}");
 
@@ -190,7 +201,11 @@ async fn opentelemetry_exports_reach_the_right_device_and_bad_requests_change_no
     let sum = wait_series(&admin, &web.device_id, "shop.latency.sum").await;
     assert_eq!(last(&sum[0]), 0.75);
     // Nothing on the other organisation's device.
-    assert!(series(&admin, &foreign.device_id, "shop.orders").await.is_empty());
+    assert!(
+        series(&admin, &foreign.device_id, "shop.orders")
+            .await
+            .is_empty()
+    );
     // The device row is the agent's: pushed telemetry left its sequence.
     assert_eq!(server.device(&web.device_id)["status"], "offline");
 
@@ -215,7 +230,10 @@ async fn opentelemetry_exports_reach_the_right_device_and_bad_requests_change_no
     });
     assert_eq!(alert["device_id"], json!(web.device_id), "{alert}");
     let summary = alert["summary"].as_str().unwrap();
-    assert!(summary.contains("payment <*> failed for card <*>"), "{alert}");
+    assert!(
+        summary.contains("payment <*> failed for card <*>"),
+        "{alert}"
+    );
     assert!(!summary.contains("cache warmed"), "{alert}");
 
     // OTLP/JSON by hand: ours stored, the other organisation's device
@@ -235,7 +253,10 @@ async fn opentelemetry_exports_reach_the_right_device_and_bad_requests_change_no
     .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let answer: Value = serde_json::from_str(&answer).unwrap();
-    assert_eq!(answer["partialSuccess"]["rejectedDataPoints"], "1", "{answer}");
+    assert_eq!(
+        answer["partialSuccess"]["rejectedDataPoints"], "1",
+        "{answer}"
+    );
     assert!(
         answer["partialSuccess"]["errorMessage"]
             .as_str()
@@ -265,17 +286,105 @@ async fn opentelemetry_exports_reach_the_right_device_and_bad_requests_change_no
         .into_bytes();
     let bomb = gzip(&vec![b' '; 20 << 20]);
     let cases: Vec<(&str, Option<&str>, &str, bool, Vec<u8>, StatusCode, &str)> = vec![
-        ("no token", None, "application/json", false, only_theirs.clone(), StatusCode::UNAUTHORIZED, "ingestion token"),
-        ("an API token", Some(server.token.as_str()), "application/json", false, only_theirs.clone(), StatusCode::UNAUTHORIZED, "not an OTLP ingestion token"),
-        ("a made-up token", Some("stwo_nope"), "application/json", false, only_theirs.clone(), StatusCode::UNAUTHORIZED, "unknown or revoked"),
-        ("another tenant's device", Some(&token), "application/json", false, only_theirs.clone(), StatusCode::BAD_REQUEST, "no device"),
-        ("malformed JSON", Some(&token), "application/json", false, b"{\"resourceMetrics\": [".to_vec(), StatusCode::BAD_REQUEST, "malformed"),
-        ("wrong JSON types", Some(&token), "application/json", false, br#"{"resourceMetrics":[{"scopeMetrics":"x"}]}"#.to_vec(), StatusCode::BAD_REQUEST, "scopeMetrics"),
-        ("malformed protobuf", Some(&token), "application/x-protobuf", false, vec![0x0a, 0xff, 0xff, 0xff, 0x0f, 1], StatusCode::BAD_REQUEST, "malformed"),
-        ("another media type", Some(&token), "text/plain", false, b"x".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "application/x-protobuf"),
-        ("a corrupt gzip body", Some(&token), "application/json", true, b"not gzip".to_vec(), StatusCode::BAD_REQUEST, "gzip"),
-        ("a gzip bomb", Some(&token), "application/json", true, bomb, StatusCode::PAYLOAD_TOO_LARGE, "decompressed"),
-        ("an oversized body", Some(&token), "application/json", false, vec![b' '; 5 << 20], StatusCode::PAYLOAD_TOO_LARGE, "larger"),
+        (
+            "no token",
+            None,
+            "application/json",
+            false,
+            only_theirs.clone(),
+            StatusCode::UNAUTHORIZED,
+            "ingestion token",
+        ),
+        (
+            "an API token",
+            Some(server.token.as_str()),
+            "application/json",
+            false,
+            only_theirs.clone(),
+            StatusCode::UNAUTHORIZED,
+            "not an OTLP ingestion token",
+        ),
+        (
+            "a made-up token",
+            Some("stwo_nope"),
+            "application/json",
+            false,
+            only_theirs.clone(),
+            StatusCode::UNAUTHORIZED,
+            "unknown or revoked",
+        ),
+        (
+            "another tenant's device",
+            Some(&token),
+            "application/json",
+            false,
+            only_theirs.clone(),
+            StatusCode::BAD_REQUEST,
+            "no device",
+        ),
+        (
+            "malformed JSON",
+            Some(&token),
+            "application/json",
+            false,
+            b"{\"resourceMetrics\": [".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "wrong JSON types",
+            Some(&token),
+            "application/json",
+            false,
+            br#"{"resourceMetrics":[{"scopeMetrics":"x"}]}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "scopeMetrics",
+        ),
+        (
+            "malformed protobuf",
+            Some(&token),
+            "application/x-protobuf",
+            false,
+            vec![0x0a, 0xff, 0xff, 0xff, 0x0f, 1],
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "another media type",
+            Some(&token),
+            "text/plain",
+            false,
+            b"x".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "application/x-protobuf",
+        ),
+        (
+            "a corrupt gzip body",
+            Some(&token),
+            "application/json",
+            true,
+            b"not gzip".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "gzip",
+        ),
+        (
+            "a gzip bomb",
+            Some(&token),
+            "application/json",
+            true,
+            bomb,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "decompressed",
+        ),
+        (
+            "an oversized body",
+            Some(&token),
+            "application/json",
+            false,
+            vec![b' '; 5 << 20],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "larger",
+        ),
     ];
     for (what, bearer, kind, gzipped, body, status, says) in cases {
         let (got, answer) = post(&admin, METRICS, bearer, kind, gzipped, body).await;
@@ -286,19 +395,42 @@ async fn opentelemetry_exports_reach_the_right_device_and_bad_requests_change_no
     let logs = json!({ "resourceLogs": [{ "resource": { "attributes": [
         { "key": "steward.device.id", "value": { "stringValue": foreign.device_id } } ] },
         "scopeLogs": [{ "logRecords": [{ "body": { "stringValue": "leak" } }] }] }] });
-    let (got, answer) = post(&admin, LOGS, Some(&token), "application/json", false, logs.to_string().into_bytes()).await;
+    let (got, answer) = post(
+        &admin,
+        LOGS,
+        Some(&token),
+        "application/json",
+        false,
+        logs.to_string().into_bytes(),
+    )
+    .await;
     assert_eq!(got, StatusCode::BAD_REQUEST, "{answer}");
-    assert!(series(&admin, &foreign.device_id, "stolen").await.is_empty());
+    assert!(
+        series(&admin, &foreign.device_id, "stolen")
+            .await
+            .is_empty()
+    );
     let (_, theirs) = admin
-        .get(&format!("/api/v1/devices/{}/metrics/pool.size?since=1h", foreign.device_id))
+        .get(&format!(
+            "/api/v1/devices/{}/metrics/pool.size?since=1h",
+            foreign.device_id
+        ))
         .await;
     assert!(theirs.as_array().is_none_or(|s| s.is_empty()), "{theirs}");
 
     // Revoked: refused at once.
     let id = created["id"].as_str().unwrap();
-    tokio::task::block_in_place(|| server.cli_json(&["otlp-token", "revoke", id, "--json"]));
+    tokio::task::block_in_place(|| server.cli_json(&["otlp-token", "revoke", id]));
     let body = json!({ "resourceMetrics": [gauge_json(&web.device_id, "pool.size", 14.0)] });
-    let (got, answer) = post(&admin, METRICS, Some(&token), "application/json", false, body.to_string().into_bytes()).await;
+    let (got, answer) = post(
+        &admin,
+        METRICS,
+        Some(&token),
+        "application/json",
+        false,
+        body.to_string().into_bytes(),
+    )
+    .await;
     assert_eq!(got, StatusCode::UNAUTHORIZED, "{answer}");
     let pool = series(&admin, &web.device_id, "pool.size").await;
     assert_eq!(last(&pool[0]), 13.0, "{pool:?}");

@@ -217,12 +217,12 @@ fn samples_of(api: &Api, device: &str, name: &str, labels: &[(&str, &str)], n: u
         &format!("{n} samples of {name}"),
         Duration::from_secs(60),
         || {
-            let (_, series) = rt.block_on(api.get(&format!(
-                "/api/v1/devices/{device}/metrics/{name}?since=1h"
-            )));
-            let one = series.as_array()?.iter().find(|s| {
-                labels.iter().all(|(k, v)| s["labels"][*k] == *v)
-            })?;
+            let (_, series) =
+                rt.block_on(api.get(&format!("/api/v1/devices/{device}/metrics/{name}?since=1h")));
+            let one = series
+                .as_array()?
+                .iter()
+                .find(|s| labels.iter().all(|(k, v)| s["labels"][*k] == *v))?;
             let values: Vec<f64> = one["samples"]
                 .as_array()?
                 .iter()
@@ -261,7 +261,9 @@ async fn snmp_counters_are_stored_as_rates_and_a_database_query_is_timed() {
         // postgres://user@host:port/db → the probe's URL, with a query.
         let base = url.split('?').next().unwrap();
         args.push("--probe".into());
-        args.push(format!("pg={base}?query=select+count(*)+from+pg_stat_activity"));
+        args.push(format!(
+            "pg={base}?query=select+count(*)+from+pg_stat_activity"
+        ));
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     agent.start_with("1s", &args);
@@ -269,34 +271,67 @@ async fn snmp_counters_are_stored_as_rates_and_a_database_query_is_timed() {
     // snmpd refreshes its counters every few seconds: the rates are a few
     // samples in; each is bytes per second, far below the counter itself.
     let rates = tokio::task::block_in_place(|| {
-        samples_of(&api, &agent.device_id, "snmp.if.in.bytes_rate", &[("probe", "sw"), ("interface", "lo")], 3)
+        samples_of(
+            &api,
+            &agent.device_id,
+            "snmp.if.in.bytes_rate",
+            &[("probe", "sw"), ("interface", "lo")],
+            3,
+        )
     });
     assert!(rates.iter().all(|r| *r >= 0.0 && *r < 1e9), "{rates:?}");
     // SNMP's own packets cross lo: the rate moves.
     let moving = tokio::task::block_in_place(|| {
         wait_for("a rate above zero", Duration::from_secs(60), || {
-            let values = samples_of(&api, &agent.device_id, "snmp.if.in.bytes_rate", &[("interface", "lo")], 1);
+            let values = samples_of(
+                &api,
+                &agent.device_id,
+                "snmp.if.in.bytes_rate",
+                &[("interface", "lo")],
+                1,
+            );
             values.iter().any(|r| *r > 0.0).then_some(values)
         })
     });
     assert!(moving.iter().all(|r| *r < 1e9), "{moving:?}");
     let status = tokio::task::block_in_place(|| {
-        samples_of(&api, &agent.device_id, "snmp.if.oper_status", &[("interface", "lo")], 1)
+        samples_of(
+            &api,
+            &agent.device_id,
+            "snmp.if.oper_status",
+            &[("interface", "lo")],
+            1,
+        )
     });
     assert_eq!(status.last(), Some(&1.0));
     // The raw counters are not series of their own.
     let (_, raw) = api
-        .get(&format!("/api/v1/devices/{}/metrics/snmp.if.in.octets?since=1h", agent.device_id))
+        .get(&format!(
+            "/api/v1/devices/{}/metrics/snmp.if.in.octets?since=1h",
+            agent.device_id
+        ))
         .await;
     assert!(raw.as_array().is_none_or(|s| s.is_empty()), "{raw}");
 
     if postgres.is_some() {
         let query = tokio::task::block_in_place(|| {
-            samples_of(&api, &agent.device_id, "probe.duration", &[("probe", "pg"), ("phase", "query")], 2)
+            samples_of(
+                &api,
+                &agent.device_id,
+                "probe.duration",
+                &[("probe", "pg"), ("phase", "query")],
+                2,
+            )
         });
         assert!(query.iter().all(|s| *s > 0.0 && *s < 5.0), "{query:?}");
         let value = tokio::task::block_in_place(|| {
-            samples_of(&api, &agent.device_id, "probe.db.value", &[("probe", "pg")], 1)
+            samples_of(
+                &api,
+                &agent.device_id,
+                "probe.db.value",
+                &[("probe", "pg")],
+                1,
+            )
         });
         assert!(value[0] >= 1.0, "{value:?}");
         let (_, checks) = api

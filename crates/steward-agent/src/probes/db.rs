@@ -227,16 +227,24 @@ pub fn scramble(plugin: &str, password: &str, nonce: &[u8]) -> Result<Vec<u8>, S
         NATIVE => {
             let once = Sha1::digest(password.as_bytes());
             let twice = Sha1::digest(once);
-            let mix = Sha1::new().chain_update(nonce).chain_update(twice).finalize();
+            let mix = Sha1::new()
+                .chain_update(nonce)
+                .chain_update(twice)
+                .finalize();
             Ok(xor(&once, &mix))
         }
         CACHING_SHA2 => {
             let once = Sha256::digest(password.as_bytes());
             let twice = Sha256::digest(once);
-            let mix = Sha256::new().chain_update(twice).chain_update(nonce).finalize();
+            let mix = Sha256::new()
+                .chain_update(twice)
+                .chain_update(nonce)
+                .finalize();
             Ok(xor(&once, &mix))
         }
-        other => Err(format!("the server asks for sign-in plugin {other:?}, which the probe does not speak")),
+        other => Err(format!(
+            "the server asks for sign-in plugin {other:?}, which the probe does not speak"
+        )),
     }
 }
 
@@ -272,7 +280,9 @@ fn handshake_response(target: &DbTarget, plugin: &str, auth: &[u8], server: u32)
 fn lenenc(data: &mut &[u8]) -> Result<u64, String> {
     let first = take(data, 1)?[0];
     Ok(match first {
-        0xfc => u64::from(u16::from_le_bytes(take(data, 2)?.try_into().unwrap_or([0; 2]))),
+        0xfc => u64::from(u16::from_le_bytes(
+            take(data, 2)?.try_into().unwrap_or([0; 2]),
+        )),
         0xfd => {
             let b = take(data, 3)?;
             u64::from(u32::from_le_bytes([b[0], b[1], b[2], 0]))
@@ -294,7 +304,10 @@ pub async fn mysql(probe: &Probe, outcome: &mut Outcome) -> Result<(), String> {
     let mut conn = Conn { stream, seq: 0 };
     let greeting = greeting(&conn.read().await?)?;
     if greeting.capabilities & CLIENT_PROTOCOL_41 == 0 {
-        return Err(format!("{}: a server older than protocol 4.1", greeting.version));
+        return Err(format!(
+            "{}: a server older than protocol 4.1",
+            greeting.version
+        ));
     }
     let password = target.password()?;
     let mut plugin = match greeting.plugin.as_str() {
@@ -302,8 +315,13 @@ pub async fn mysql(probe: &Probe, outcome: &mut Outcome) -> Result<(), String> {
         _ => NATIVE.to_string(),
     };
     let auth = scramble(&plugin, &password, &greeting.scramble)?;
-    conn.write(&handshake_response(target, &plugin, &auth, greeting.capabilities))
-        .await?;
+    conn.write(&handshake_response(
+        target,
+        &plugin,
+        &auth,
+        greeting.capabilities,
+    ))
+    .await?;
     let mut signed_in = false;
     for _ in 0..4 {
         let packet = conn.read().await?;
@@ -376,7 +394,9 @@ pub async fn mysql(probe: &Probe, outcome: &mut Outcome) -> Result<(), String> {
                 if row == 0 && packet.first() != Some(&0xfb) {
                     let mut data = &packet[..];
                     let len = lenenc(&mut data)? as usize;
-                    value = data.get(..len).map(|v| String::from_utf8_lossy(v).into_owned());
+                    value = data
+                        .get(..len)
+                        .map(|v| String::from_utf8_lossy(v).into_owned());
                 }
             }
             value

@@ -27,12 +27,21 @@ fn base(url: &str, scheme: &str) -> String {
 
 #[test]
 fn database_specs_parse() {
-    let p = parse("pg=postgres://app:s%40cret@db.local/shop?query=select+count(*)+from+orders&timeout=3s")
-        .unwrap();
-    assert_eq!((p.kind, p.host.as_str(), p.port), (Kind::Postgres, "db.local", 5432));
+    let p = parse(
+        "pg=postgres://app:s%40cret@db.local/shop?query=select+count(*)+from+orders&timeout=3s",
+    )
+    .unwrap();
+    assert_eq!(
+        (p.kind, p.host.as_str(), p.port),
+        (Kind::Postgres, "db.local", 5432)
+    );
     let db = p.db.unwrap();
     assert_eq!(
-        (db.user.as_str(), db.password.as_deref(), db.database.as_str()),
+        (
+            db.user.as_str(),
+            db.password.as_deref(),
+            db.database.as_str()
+        ),
         ("app", Some("s@cret"), "shop")
     );
     assert_eq!(db.query, "select count(*) from orders");
@@ -78,11 +87,32 @@ fn mysql_greetings_and_scrambles_decode() {
     for end in 0..packet.len() - 22 {
         let _ = greeting(&packet[..end]);
     }
-    assert!(greeting(b"\xff\x15\x04#28000Access denied").unwrap_err().contains("1045"));
-    assert_eq!(error_text(b"\xff\x19\x04#42000Unknown database"), "error 1049: Unknown database");
-    assert!(scramble("mysql_native_password", "", b"x").unwrap().is_empty());
-    assert_eq!(scramble("mysql_native_password", "pw", &[1; 20]).unwrap().len(), 20);
-    assert_eq!(scramble("caching_sha2_password", "pw", &[1; 20]).unwrap().len(), 32);
+    assert!(
+        greeting(b"\xff\x15\x04#28000Access denied")
+            .unwrap_err()
+            .contains("1045")
+    );
+    assert_eq!(
+        error_text(b"\xff\x19\x04#42000Unknown database"),
+        "error 1049: Unknown database"
+    );
+    assert!(
+        scramble("mysql_native_password", "", b"x")
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        scramble("mysql_native_password", "pw", &[1; 20])
+            .unwrap()
+            .len(),
+        20
+    );
+    assert_eq!(
+        scramble("caching_sha2_password", "pw", &[1; 20])
+            .unwrap()
+            .len(),
+        32
+    );
     assert!(scramble("dialog", "pw", &[1; 20]).is_err());
 }
 
@@ -100,14 +130,24 @@ async fn postgres_answers_with_the_querys_latency_and_value() {
     assert_eq!(outcome.db_value, Some(42.0));
     let (run, points) = judge(&probe, &outcome, 0);
     assert_eq!(run.exit_code, 0, "{}", run.output);
-    assert!(points.iter().any(|p| p.name == "probe.db.value" && p.value == 42.0));
+    assert!(
+        points
+            .iter()
+            .any(|p| p.name == "probe.db.value" && p.value == 42.0)
+    );
     // A database that does not exist, a query that does not parse.
     let missing = parse(&format!("pg={base}/no_such_database_here")).unwrap();
     let outcome = run_one(&missing).await;
-    assert!(outcome.error.as_deref().unwrap().contains("3D000"), "{outcome:?}");
+    assert!(
+        outcome.error.as_deref().unwrap().contains("3D000"),
+        "{outcome:?}"
+    );
     let bad = parse(&format!("pg={base}/postgres?query=selec+1")).unwrap();
     let outcome = run_one(&bad).await;
-    assert!(outcome.error.as_deref().unwrap().contains("42601"), "{outcome:?}");
+    assert!(
+        outcome.error.as_deref().unwrap().contains("42601"),
+        "{outcome:?}"
+    );
     let (run, _) = judge(&bad, &outcome, 0);
     assert_eq!(run.exit_code, 2, "{}", run.output);
 }
@@ -131,14 +171,23 @@ async fn mysql_answers_with_the_querys_latency_and_value() {
     // An unknown database, a wrong password, a bad query: the server's words.
     let missing = parse(&format!("my={base}/no_such_database_here")).unwrap();
     let outcome = run_one(&missing).await;
-    assert!(outcome.error.as_deref().unwrap().contains("1049"), "{outcome:?}");
+    assert!(
+        outcome.error.as_deref().unwrap().contains("1049"),
+        "{outcome:?}"
+    );
     let host = base.rsplit_once('@').map_or(base.as_str(), |(_, h)| h);
     let wrong = parse(&format!("my=mysql://nobody_here:wrong@{host}/")).unwrap();
     let outcome = run_one(&wrong).await;
-    assert!(outcome.error.as_deref().unwrap().contains("1045"), "{outcome:?}");
+    assert!(
+        outcome.error.as_deref().unwrap().contains("1045"),
+        "{outcome:?}"
+    );
     let bad = parse(&format!("my={base}?query=selec+1")).unwrap();
     let outcome = run_one(&bad).await;
-    assert!(outcome.error.as_deref().unwrap().contains("1064"), "{outcome:?}");
+    assert!(
+        outcome.error.as_deref().unwrap().contains("1064"),
+        "{outcome:?}"
+    );
 
     // A user with a password (mysql_native_password's scramble), given in
     // the URL or in a file; made with the mysql client, dropped after.
@@ -151,7 +200,16 @@ async fn mysql_answers_with_the_querys_latency_and_value() {
         .to_string();
     let sql = |statement: &str| {
         std::process::Command::new("mysql")
-            .args(["-h", address, "-P", port, "-u", &admin_user, "-e", statement])
+            .args([
+                "-h",
+                address,
+                "-P",
+                port,
+                "-u",
+                &admin_user,
+                "-e",
+                statement,
+            ])
             .output()
     };
     let user = format!("steward_probe_{}", std::process::id());
@@ -175,7 +233,10 @@ async fn mysql_answers_with_the_querys_latency_and_value() {
     let wrong = parse(&format!("my=mysql://{user}:nope@{host}/")).unwrap();
     let outcome = run_one(&wrong).await;
     let _ = sql(&format!("DROP USER '{user}'@'%'"));
-    assert!(outcome.error.as_deref().unwrap().contains("1045"), "{outcome:?}");
+    assert!(
+        outcome.error.as_deref().unwrap().contains("1045"),
+        "{outcome:?}"
+    );
 }
 
 /// A server that sends `bytes` to whoever connects, then waits.
@@ -208,7 +269,10 @@ async fn hostile_database_peers_end_with_a_reason() {
         assert!(error.contains(says), "{bytes:?}: {error}");
     }
     let port = sender(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
-    let probe = parse(&format!("pg=postgres://postgres@127.0.0.1:{port}/x?timeout=1s")).unwrap();
+    let probe = parse(&format!(
+        "pg=postgres://postgres@127.0.0.1:{port}/x?timeout=1s"
+    ))
+    .unwrap();
     let outcome = run_one(&probe).await;
     assert!(outcome.error.is_some(), "{outcome:?}");
 }

@@ -193,5 +193,4 @@ pub(super) fn routes(routes: Routes) -> Routes {
             Public,
             inbound::deliver,
         )
-
 }

@@ -22,7 +22,9 @@
 use super::wire::{self, AnyValue, KeyValue, any_value, metric, number_data_point};
 use std::collections::BTreeMap;
 use steward_proto::Point;
-use steward_proto::logs::{LogPattern, LogPatternReport, MAX_EXAMPLES, MAX_PATTERN_TEXT, MAX_PATTERNS};
+use steward_proto::logs::{
+    LogPattern, LogPatternReport, MAX_EXAMPLES, MAX_PATTERN_TEXT, MAX_PATTERNS,
+};
 use steward_proto::validate::{Limits, MAX_AGE_MS, MAX_AHEAD_MS, Validate};
 use steward_store::OtlpDevice;
 use uuid::Uuid;
@@ -378,7 +380,12 @@ pub fn log_report(lines: &[(i64, String)]) -> Option<LogPatternReport> {
         .map(|t| LogPattern {
             template: printable(&t.text()),
             count: t.count,
-            examples: t.examples.iter().take(MAX_EXAMPLES).map(|e| printable(e)).collect(),
+            examples: t
+                .examples
+                .iter()
+                .take(MAX_EXAMPLES)
+                .map(|e| printable(e))
+                .collect(),
         })
         .filter(|p| !p.template.trim().is_empty())
         .collect();

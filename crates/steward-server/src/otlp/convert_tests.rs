@@ -40,22 +40,41 @@ fn resources_name_one_live_device_of_the_organisation() {
     let by_name = selector(Some(&resource(&[("host.name", "WEB-1")])));
     assert_eq!(resolve(&by_name, &devices), Ok(id));
     let ambiguous = selector(Some(&resource(&[("host.name", "db-1")])));
-    assert!(resolve(&ambiguous, &devices).unwrap_err().contains("2 devices"));
+    assert!(
+        resolve(&ambiguous, &devices)
+            .unwrap_err()
+            .contains("2 devices")
+    );
     // An id not among the organisation's live devices is refused.
     let foreign = selector(Some(&resource(&[(
         DEVICE_ID_ATTRIBUTE,
         &Uuid::from_u128(99).to_string(),
     )])));
-    assert!(resolve(&foreign, &devices).unwrap_err().contains("no device"));
+    assert!(
+        resolve(&foreign, &devices)
+            .unwrap_err()
+            .contains("no device")
+    );
     let bad = selector(Some(&resource(&[(DEVICE_ID_ATTRIBUTE, "web-1")])));
-    assert!(resolve(&bad, &devices).unwrap_err().contains("not a device id"));
+    assert!(
+        resolve(&bad, &devices)
+            .unwrap_err()
+            .contains("not a device id")
+    );
     let nothing = selector(None);
-    assert!(resolve(&nothing, &devices).unwrap_err().contains("names no device"));
+    assert!(
+        resolve(&nothing, &devices)
+            .unwrap_err()
+            .contains("names no device")
+    );
 }
 
 #[test]
 fn names_become_metric_names() {
-    assert_eq!(sanitize("http.server.request.duration"), "http.server.request.duration");
+    assert_eq!(
+        sanitize("http.server.request.duration"),
+        "http.server.request.duration"
+    );
     assert_eq!(sanitize("Queue-Depth/Max"), "queue_depth_max");
     assert_eq!(sanitize("9lives"), "otel_9lives");
     assert_eq!(sanitize(""), "otel_");
@@ -147,7 +166,10 @@ fn malformed_json_is_an_error_naming_where() {
             r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x","gauge":{"dataPoints":[{"timeUnixNano":"soon"}]}}]}]}]}"#,
             "timeUnixNano",
         ),
-        (r#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"a","value":{"intValue":true}}]}}]}"#, "intValue"),
+        (
+            r#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"a","value":{"intValue":true}}]}}]}"#,
+            "intValue",
+        ),
         ("{", "not JSON"),
     ] {
         let error = json::metrics_request(body.as_bytes()).unwrap_err();

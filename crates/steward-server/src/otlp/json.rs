@@ -111,10 +111,9 @@ fn any_value(v: &Value, at: &str) -> Result<AnyValue> {
                 .to_string(),
         ))
     } else if let Some(b) = get(obj, "boolValue", "bool_value") {
-        Some(V::BoolValue(
-            b.as_bool()
-                .ok_or_else(|| format!("{at}.boolValue: expected a boolean"))?,
-        ))
+        Some(V::BoolValue(b.as_bool().ok_or_else(|| {
+            format!("{at}.boolValue: expected a boolean")
+        })?))
     } else if let Some(i) = get(obj, "intValue", "int_value") {
         Some(V::IntValue(i64_value(i, &format!("{at}.intValue"))?))
     } else if let Some(d) = get(obj, "doubleValue", "double_value") {

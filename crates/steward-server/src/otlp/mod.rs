@@ -141,9 +141,7 @@ fn encoding_of(headers: &HeaderMap) -> Result<Encoding, ApiError> {
         "application/json" => Ok(Encoding::Json),
         other => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "OTLP/HTTP takes application/x-protobuf or application/json, not {other:?}"
-            ),
+            format!("OTLP/HTTP takes application/x-protobuf or application/json, not {other:?}"),
         )),
     }
 }
@@ -153,10 +151,15 @@ async fn token(state: &AppState, headers: &HeaderMap) -> Result<OtlpTokenRecord,
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .ok_or_else(|| {
-            ApiError::unauthorized("an OTLP request needs an ingestion token: Authorization: Bearer stwo_…")
+            ApiError::unauthorized(
+                "an OTLP request needs an ingestion token: Authorization: Bearer stwo_…",
+            )
         })?;
     if !given.starts_with(TOKEN_PREFIX) {
         return Err(ApiError::unauthorized(
@@ -171,7 +174,10 @@ async fn token(state: &AppState, headers: &HeaderMap) -> Result<OtlpTokenRecord,
 }
 
 /// The body, decompressed when gzip, within the limits.
-fn body_bytes(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Vec<u8>, ApiError> {
+fn body_bytes(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<u8>, ApiError> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -367,8 +373,9 @@ async fn logs(
     let encoding = encoding_of(headers)?;
     let bytes = body_bytes(headers, body)?;
     let request = match encoding {
-        Encoding::Protobuf => wire::ExportLogsServiceRequest::decode(&bytes[..])
-            .map_err(|e| malformed("logs", e))?,
+        Encoding::Protobuf => {
+            wire::ExportLogsServiceRequest::decode(&bytes[..]).map_err(|e| malformed("logs", e))?
+        }
         Encoding::Json => json::logs_request(&bytes).map_err(|e| malformed("logs", e))?,
     };
     let selectors: Vec<Selector> = request

@@ -3,6 +3,7 @@
 host name. Exits non-zero when an export fails."""
 
 import logging
+import os
 import sys
 
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -15,6 +16,9 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
 base, token, ca, device, host = sys.argv[1:6]
+# The server's own CA, for requests however the exporter passes it on.
+os.environ["REQUESTS_CA_BUNDLE"] = ca
+os.environ["OTEL_EXPORTER_OTLP_CERTIFICATE"] = ca
 headers = {"Authorization": f"Bearer {token}"}
 
 metrics = OTLPMetricExporter(

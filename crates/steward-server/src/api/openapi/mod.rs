@@ -9,8 +9,8 @@ mod intel;
 mod operations;
 mod patching;
 mod posture;
-mod telemetry;
 mod schemas;
+mod telemetry;
 #[cfg(test)]
 mod tests;
 

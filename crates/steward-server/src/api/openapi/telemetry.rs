@@ -10,7 +10,14 @@ fn token() -> Value {
             "id": uuid(), "org_id": uuid(), "name": string(), "created_by": string(),
             "created_at": integer(), "endpoint": string(),
         }),
-        &["id", "org_id", "name", "created_by", "created_at", "endpoint"],
+        &[
+            "id",
+            "org_id",
+            "name",
+            "created_by",
+            "created_at",
+            "endpoint",
+        ],
     )
 }
 
