@@ -13,6 +13,7 @@ mod replicas;
 mod server;
 mod storage;
 mod suite;
+mod telemetry;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -109,6 +110,26 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         passes: usize,
     },
+    /// OTLP data points one server ingests per second (protobuf gauges
+    /// from concurrent clients, acknowledged once stored).
+    Otlp {
+        #[arg(long, default_value_t = 8)]
+        devices: usize,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        #[arg(long, default_value_t = 500)]
+        points: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
+    /// Probes per second one agent sustains (TCP and HTTP probes of a
+    /// loopback server through the agent's probe runner).
+    Probes {
+        #[arg(long, default_value_t = 200)]
+        probes: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// A trivial job to N simulated agents: time until all have it and
     /// until all results are stored.
     Fanout {
@@ -204,6 +225,27 @@ async fn main() -> Result<()> {
                 None => std::env::current_exe()?.with_file_name("steward"),
             };
             let result = console::run(&steward, devices).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Otlp {
+            devices,
+            clients,
+            points,
+            seconds,
+        } => {
+            let load = telemetry::OtlpLoad {
+                devices,
+                clients,
+                points,
+                seconds,
+            };
+            let result = telemetry::otlp(&load).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Probes { probes, seconds } => {
+            let result = telemetry::probes(probes, seconds).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }

@@ -512,6 +512,42 @@ pub async fn run(options: Options) -> Result<()> {
     }
     raw.insert("replicas".into(), result);
 
+    // OTLP in: data points one server ingests per second.
+    let load = crate::telemetry::OtlpLoad {
+        devices: 8,
+        clients: 8,
+        points: 500,
+        seconds: if quick { 8 } else { 20 },
+    };
+    let result = crate::telemetry::otlp(&load).await?;
+    figures.push(Figure {
+        key: "otlp_points_per_s",
+        label: "OTLP ingest (protobuf gauges, durably stored)".into(),
+        value: result["points_per_s"].as_f64().unwrap_or(f64::NAN),
+        unit: "points/s",
+        kind: Kind::Rate,
+        target: String::new(),
+        command: format!(
+            "cargo run --release -p steward-bench -- otlp --seconds {}",
+            load.seconds
+        ),
+    });
+    raw.insert("otlp".into(), result);
+
+    // Probes one agent sustains.
+    let seconds = if quick { 5 } else { 10 };
+    let result = crate::telemetry::probes(200, seconds).await?;
+    figures.push(Figure {
+        key: "probes_per_s",
+        label: "probes one agent sustains (TCP + HTTP, loopback)".into(),
+        value: result["probes_per_s"].as_f64().unwrap_or(f64::NAN),
+        unit: "probes/s",
+        kind: Kind::Rate,
+        target: String::new(),
+        command: format!("cargo run --release -p steward-bench -- probes --seconds {seconds}"),
+    });
+    raw.insert("probes".into(), result);
+
     // The anomaly detector on NAB (under a second).
     let nab = crate::nab::run(&crate::nab::default_dir())?;
     let nab_cmd = "cargo run --release -p steward-bench -- nab".to_string();

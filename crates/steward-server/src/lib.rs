@@ -24,6 +24,7 @@ pub mod ingest;
 pub mod inventory;
 pub mod jobs;
 pub mod notify;
+pub mod otlp;
 pub mod password;
 pub mod patch_compliance;
 pub mod posture;
@@ -156,6 +157,9 @@ pub struct ServerCounters {
     pub bus_published: std::sync::atomic::AtomicU64,
     pub bus_received: std::sync::atomic::AtomicU64,
     pub bus_failed: std::sync::atomic::AtomicU64,
+    /// OTLP data points stored, and log records mined.
+    pub otlp_points: std::sync::atomic::AtomicU64,
+    pub otlp_log_records: std::sync::atomic::AtomicU64,
 }
 
 /// A running server; dropping it does not stop it, [`Server::shutdown`] does.

@@ -27,6 +27,7 @@ mod jobs;
 mod metrics;
 pub mod migrate;
 mod monitors;
+mod otlp;
 mod patch_policies;
 mod patching;
 mod people;

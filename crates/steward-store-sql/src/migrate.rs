@@ -62,6 +62,7 @@ migrations!(
     "0024_incident_work.sql",
     "0025_incident_webhooks.sql",
     "0026_task_slots.sql",
+    "0027_otlp_tokens.sql",
 );
 
 /// The migrations of one database.

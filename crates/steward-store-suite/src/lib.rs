@@ -16,6 +16,7 @@ mod jobs;
 mod lifecycle;
 mod methods;
 mod metrics;
+mod otlp;
 mod patch_policies;
 mod patching;
 mod people;
@@ -43,6 +44,7 @@ pub use jobs::*;
 pub use lifecycle::*;
 pub use methods::METHODS;
 pub use metrics::*;
+pub use otlp::*;
 pub use patch_policies::*;
 pub use patching::*;
 pub use people::*;
@@ -158,6 +160,9 @@ macro_rules! store_suite {
             // inbound.rs
             incident_webhooks_are_scoped_and_deliveries_claimed_once,
             problem_rules_are_saved_per_organisation_under_a_version,
+            // otlp.rs
+            otlp_tokens_are_hashed_scoped_and_revoked,
+            otlp_resources_name_live_devices_of_one_organisation,
             // incidents.rs
             incidents_are_edited_under_a_version_within_scope,
             an_alert_joins_one_incident_only,

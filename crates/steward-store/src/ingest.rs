@@ -75,6 +75,12 @@ pub struct IngestPlan {
     pub samples: BTreeMap<SeriesKey, Vec<(i64, f64)>>,
 }
 
+/// The sequence number of a batch no agent sent (OTLP telemetry pushed to
+/// the server): agents number theirs from 1 (`MetricBatch::validate`), so
+/// 0 never clashes. Such a batch is stored whatever the device's
+/// `stored_seq` and changes nothing of the device row.
+pub const UNSEQUENCED: u64 = 0;
+
 /// Decides a group of batches against the device rows read for them
 /// (`devices`: by device id; a missing one is unknown). Two batches of one
 /// device in the same group are taken in order, so the second is a
@@ -90,6 +96,13 @@ pub fn plan_ingest(batches: &[IngestBatch], devices: &HashMap<Uuid, DeviceSeq>) 
             plan.outcomes.push(IngestOutcome::Refused);
             continue;
         };
+        if batch.seq == UNSEQUENCED {
+            // Pushed telemetry (OTLP): stored as it comes, the device row
+            // (sequence, last seen, headline figures) left to its agent.
+            plan.outcomes.push(IngestOutcome::Stored);
+            add_samples(&mut plan, batch);
+            continue;
+        }
         let seq = i64::try_from(batch.seq).unwrap_or(i64::MAX);
         let stored = updates
             .get(&batch.device_id)
@@ -113,21 +126,25 @@ pub fn plan_ingest(batches: &[IngestBatch], devices: &HashMap<Uuid, DeviceSeq>) 
         update.cpu = cpu.or(update.cpu);
         update.mem = mem.or(update.mem);
         update.disk = disk.or(update.disk);
-        for point in &batch.points {
-            let key = SeriesKey {
-                device: batch.device_id,
-                org: batch.org_id,
-                name: point.name.clone(),
-                labels: serde_json::to_string(&point.labels).unwrap_or_else(|_| "{}".into()),
-            };
-            plan.samples
-                .entry(key)
-                .or_default()
-                .push((batch.ts_ms, point.value));
-        }
+        add_samples(&mut plan, batch);
     }
     plan.devices = updates.into_values().collect();
     plan
+}
+
+fn add_samples(plan: &mut IngestPlan, batch: &IngestBatch) {
+    for point in &batch.points {
+        let key = SeriesKey {
+            device: batch.device_id,
+            org: batch.org_id,
+            name: point.name.clone(),
+            labels: serde_json::to_string(&point.labels).unwrap_or_else(|_| "{}".into()),
+        };
+        plan.samples
+            .entry(key)
+            .or_default()
+            .push((batch.ts_ms, point.value));
+    }
 }
 
 /// The headline figures shown in device lists, taken from a batch: CPU,

@@ -196,6 +196,45 @@ fn batches_are_stored_refused_or_duplicates() {
 }
 
 #[test]
+fn unsequenced_batches_are_stored_and_leave_the_device_row_alone() {
+    let (org, other_org) = (Uuid::from_u128(1), Uuid::from_u128(2));
+    let (a, revoked) = (Uuid::from_u128(10), Uuid::from_u128(12));
+    let devices = HashMap::from([
+        (
+            a,
+            DeviceSeq {
+                org,
+                stored_seq: 9,
+                revoked: false,
+            },
+        ),
+        (
+            revoked,
+            DeviceSeq {
+                org,
+                stored_seq: 0,
+                revoked: true,
+            },
+        ),
+    ]);
+    let cpu = |v| vec![point("system.cpu.utilization", v)];
+    let plan = plan_ingest(
+        &[
+            batch(a, org, UNSEQUENCED, 1000, cpu(0.1)),
+            batch(a, org, UNSEQUENCED, 1000, cpu(0.1)), // no sequence: not a duplicate
+            batch(a, other_org, UNSEQUENCED, 1000, cpu(0.1)),
+            batch(revoked, org, UNSEQUENCED, 1000, cpu(0.1)),
+        ],
+        &devices,
+    );
+    use IngestOutcome::*;
+    assert_eq!(plan.outcomes, [Stored, Stored, Refused, Refused]);
+    assert!(plan.devices.is_empty(), "{:?}", plan.devices);
+    let samples: Vec<_> = plan.samples.values().cloned().collect();
+    assert_eq!(samples, [vec![(1000, 0.1), (1000, 0.1)]]);
+}
+
+#[test]
 fn the_headline_disk_is_the_fullest_filesystem() {
     let points = [
         point("system.filesystem.utilization", 0.2),

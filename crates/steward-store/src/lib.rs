@@ -24,6 +24,7 @@ mod ingest;
 mod jobs;
 mod metrics;
 mod monitors;
+mod otlp;
 mod patch_policies;
 mod patching;
 mod people;
@@ -48,6 +49,7 @@ pub use ingest::*;
 pub use jobs::*;
 pub use metrics::*;
 pub use monitors::*;
+pub use otlp::*;
 pub use patch_policies::*;
 pub use patching::*;
 pub use people::*;
@@ -203,6 +205,7 @@ pub trait Store:
     + RunbookStore
     + SlaStore
     + InboundStore
+    + OtlpStore
     + TelemetryStore
     + PostureStore
     + TaskStore

@@ -18,6 +18,7 @@ mod plan;
 mod quickstart;
 mod reports;
 mod runbooks;
+mod telemetry;
 mod users;
 
 use anyhow::Result;
@@ -203,6 +204,12 @@ enum Command {
     Sla {
         #[command(subcommand)]
         command: reports::SlaCommand,
+    },
+    /// OTLP ingestion tokens: OpenTelemetry exporters push metrics and logs
+    /// to /api/v1/otlp with one.
+    OtlpToken {
+        #[command(subcommand)]
+        command: telemetry::OtlpTokenCommand,
     },
     /// Patch compliance: the share of reporting devices with no security
     /// update pending longer than --days, overall and per site.
@@ -522,6 +529,7 @@ async fn run(cli: Cli) -> Result<()> {
             json,
         } => reports::report(&remote, org, period, &format, out, json).await,
         Command::Sla { command } => reports::sla(command, &remote).await,
+        Command::OtlpToken { command } => telemetry::otlp_token(command, &remote).await,
         Command::Compliance { days, json, csv } => {
             patching::compliance(&remote, days, json, csv).await
         }

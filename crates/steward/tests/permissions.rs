@@ -223,6 +223,11 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/audit"), "audit.view"),
         (("GET", "/api/v1/server/stats"), "audit.view"),
         (("GET", "/api/v1/metrics/prometheus"), "devices.view"),
+        (("GET", "/api/v1/otlp-tokens"), "devices.view"),
+        (("POST", "/api/v1/otlp-tokens"), "devices.manage"),
+        (("DELETE", "/api/v1/otlp-tokens/{id}"), "devices.manage"),
+        (("POST", "/api/v1/otlp/v1/metrics"), "public"),
+        (("POST", "/api/v1/otlp/v1/logs"), "public"),
     ]
     .into_iter()
     .collect()
@@ -709,6 +714,7 @@ fn body_for(path: &str, who: &str) -> Value {
         "/api/v1/runbooks" => json!({ "title": format!("runbook {unique}") }),
         "/api/v1/sla-targets" => json!({ "priority": "p4", "resolve_ms": 86_400_000 }),
         "/api/v1/incident-webhooks" => json!({ "name": format!("hook-{unique}") }),
+        "/api/v1/otlp-tokens" => json!({ "name": format!("otlp-{unique}") }),
         "/api/v1/problem-rules" => {
             json!({ "rules": [{ "kind": "repeat", "window_ms": 3_600_000, "min_count": 5 }] })
         }

@@ -186,3 +186,162 @@ async fn an_expiring_certificate_and_a_closed_port_raise_alerts() {
         })
     });
 }
+
+/// Debian's snmpd on 127.0.0.1:`port`, answering community "public".
+fn snmpd(dir: &std::path::Path, port: u16) -> Proc {
+    let conf = dir.join("snmpd.conf");
+    std::fs::write(
+        &conf,
+        format!("agentaddress udp:127.0.0.1:{port}\nrocommunity public 127.0.0.1\n"),
+    )
+    .unwrap();
+    Proc(
+        std::process::Command::new("/usr/sbin/snmpd")
+            .args(["-f", "-C", "-c"])
+            .arg(&conf)
+            .args(["-Ln", "-M", "/nonexistent"])
+            .env("SNMP_PERSISTENT_DIR", dir)
+            .env("MIBS", "")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("Debian's snmpd is needed (apt-get install snmpd)"),
+    )
+}
+
+/// The newest samples of a device's series `name` whose labels include
+/// `labels`, once there are at least `n`.
+fn samples_of(api: &Api, device: &str, name: &str, labels: &[(&str, &str)], n: usize) -> Vec<f64> {
+    let rt = tokio::runtime::Handle::current();
+    wait_for(
+        &format!("{n} samples of {name}"),
+        Duration::from_secs(60),
+        || {
+            let (_, series) =
+                rt.block_on(api.get(&format!("/api/v1/devices/{device}/metrics/{name}?since=1h")));
+            let one = series
+                .as_array()?
+                .iter()
+                .find(|s| labels.iter().all(|(k, v)| s["labels"][*k] == *v))?;
+            let values: Vec<f64> = one["samples"]
+                .as_array()?
+                .iter()
+                .filter_map(|s| s[1].as_f64())
+                .collect();
+            (values.len() >= n).then_some(values)
+        },
+    )
+}
+
+/// Debian's snmpd polled by an agent: its interface counters are stored as
+/// rates (bytes per second, never the raw counter); the machine's
+/// PostgreSQL answers a query whose latency is stored by phase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snmp_counters_are_stored_as_rates_and_a_database_query_is_timed() {
+    let root = tempfile::tempdir().unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let snmp_port = udp.local_addr().unwrap().port();
+    drop(udp);
+    let _snmpd = snmpd(root.path(), snmp_port);
+    let postgres = std::env::var("STEWARD_TEST_POSTGRES").ok();
+    if postgres.is_none() && std::env::var("CI").is_ok() {
+        panic!("STEWARD_TEST_POSTGRES is needed in CI");
+    }
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = server.api();
+    let token = tokio::task::block_in_place(|| server.enroll_token(1));
+    let mut agent = tokio::task::block_in_place(|| Agent::enroll(root.path(), "prober", &token));
+    let mut args = vec![
+        "--check-interval".to_string(),
+        "1s".into(),
+        "--probe".into(),
+        format!("sw=snmp://127.0.0.1:{snmp_port}?timeout=2s"),
+    ];
+    if let Some(url) = &postgres {
+        // postgres://user@host:port/db → the probe's URL, with a query.
+        let base = url.split('?').next().unwrap();
+        args.push("--probe".into());
+        args.push(format!(
+            "pg={base}?query=select+count(*)+from+pg_stat_activity"
+        ));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    agent.start_with("1s", &args);
+
+    // snmpd refreshes its counters every few seconds: the rates are a few
+    // samples in; each is bytes per second, far below the counter itself.
+    let rates = tokio::task::block_in_place(|| {
+        samples_of(
+            &api,
+            &agent.device_id,
+            "snmp.if.in.bytes_rate",
+            &[("probe", "sw"), ("interface", "lo")],
+            3,
+        )
+    });
+    assert!(rates.iter().all(|r| *r >= 0.0 && *r < 1e9), "{rates:?}");
+    // SNMP's own packets cross lo: the rate moves.
+    let moving = tokio::task::block_in_place(|| {
+        wait_for("a rate above zero", Duration::from_secs(60), || {
+            let values = samples_of(
+                &api,
+                &agent.device_id,
+                "snmp.if.in.bytes_rate",
+                &[("interface", "lo")],
+                1,
+            );
+            values.iter().any(|r| *r > 0.0).then_some(values)
+        })
+    });
+    assert!(moving.iter().all(|r| *r < 1e9), "{moving:?}");
+    let status = tokio::task::block_in_place(|| {
+        samples_of(
+            &api,
+            &agent.device_id,
+            "snmp.if.oper_status",
+            &[("interface", "lo")],
+            1,
+        )
+    });
+    assert_eq!(status.last(), Some(&1.0));
+    // The raw counters are not series of their own.
+    let (_, raw) = api
+        .get(&format!(
+            "/api/v1/devices/{}/metrics/snmp.if.in.octets?since=1h",
+            agent.device_id
+        ))
+        .await;
+    assert!(raw.as_array().is_none_or(|s| s.is_empty()), "{raw}");
+
+    if postgres.is_some() {
+        let query = tokio::task::block_in_place(|| {
+            samples_of(
+                &api,
+                &agent.device_id,
+                "probe.duration",
+                &[("probe", "pg"), ("phase", "query")],
+                2,
+            )
+        });
+        assert!(query.iter().all(|s| *s > 0.0 && *s < 5.0), "{query:?}");
+        let value = tokio::task::block_in_place(|| {
+            samples_of(
+                &api,
+                &agent.device_id,
+                "probe.db.value",
+                &[("probe", "pg")],
+                1,
+            )
+        });
+        assert!(value[0] >= 1.0, "{value:?}");
+        let (_, checks) = api
+            .get(&format!("/api/v1/devices/{}/checks", agent.device_id))
+            .await;
+        let pg = checks
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == "probe.pg"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(pg["state"], "ok", "{checks}");
+    }
+}

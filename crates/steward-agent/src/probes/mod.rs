@@ -5,7 +5,10 @@
 //! - `tcp://HOST:PORT`: a TCP connect;
 //! - `tls://HOST:PORT` (also `https://`, `smtps://`, `imaps://`): a TLS
 //!   handshake, the certificate's trust and days left;
-//! - `smtp://HOST[:25]` and `imap://HOST[:143]`: STARTTLS, then as `tls://`.
+//! - `smtp://HOST[:25]` and `imap://HOST[:143]`: STARTTLS, then as `tls://`;
+//! - `postgres://USER@HOST[:5432]/DB?query=select+1` and
+//!   `mysql://USER@HOST[:3306]/DB?query=…` (MySQL, MariaDB): sign in and
+//!   time a query (`db.rs`; the `db-probes` feature, on by default).
 //!
 //! Options as a query: `timeout=10s`, `warn_days=21`, `crit_days=7`,
 //! `ca=/path/ca.pem` (trusted besides the system's roots),
@@ -19,6 +22,8 @@
 //! at most [`PARALLEL`] at a time, each within its timeout, in their own
 //! task: a probed host that never answers cannot hold up heartbeats.
 
+#[cfg(feature = "db-probes")]
+mod db;
 mod http;
 mod net;
 pub mod snmp;
@@ -46,6 +51,20 @@ pub enum Kind {
     Https,
     /// SNMP v2c: system, interfaces, custom OIDs.
     Snmp,
+    /// PostgreSQL: sign in, one query.
+    Postgres,
+    /// MySQL or MariaDB: sign in, one query.
+    Mysql,
+}
+
+/// A database probe's sign-in and query.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DbTarget {
+    pub user: String,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub database: String,
+    pub query: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +89,8 @@ pub struct Probe {
     /// SNMP: the community and custom OIDs read.
     pub community: String,
     pub oids: Vec<String>,
+    /// Database probes: who signs in where, and the query.
+    pub db: Option<DbTarget>,
 }
 
 /// Parses `NAME=URL` (see the module's documentation).
@@ -97,12 +118,20 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
         "smtp" => (Kind::Smtp, Some(25)),
         "imap" => (Kind::Imap, Some(143)),
         "snmp" => (Kind::Snmp, Some(161)),
+        "postgres" | "postgresql" => (Kind::Postgres, Some(5432)),
+        "mysql" | "mariadb" => (Kind::Mysql, Some(3306)),
         other => {
             return Err(format!(
-                "{other:?}: a probe is tcp, tls, http, https, smtp, smtps, imap, imaps or snmp"
+                "{other:?}: a probe is tcp, tls, http, https, smtp, smtps, imap, imaps, snmp, postgres or mysql"
             ));
         }
     };
+    let db_kind = matches!(kind, Kind::Postgres | Kind::Mysql);
+    if db_kind && !cfg!(feature = "db-probes") {
+        return Err(format!(
+            "{scheme}: this agent was built without database probes (the db-probes feature)"
+        ));
+    }
     let (authority, query) = match rest.split_once('?') {
         Some((a, q)) => (a, q),
         None => (rest, ""),
@@ -116,6 +145,12 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
             "{path:?}: a path is printable ASCII without spaces"
         ));
     }
+    // USER[:PASSWORD]@ before the host (database probes).
+    let (userinfo, authority) = match authority.rsplit_once('@') {
+        Some((u, a)) if db_kind => (Some(u), a),
+        Some(_) => return Err(format!("{url:?}: only database probes take USER@")),
+        None => (None, authority),
+    };
     let (host, port) = host_port(authority)?;
     let port = match (port, default_port) {
         (Some(p), _) | (None, Some(p)) => p,
@@ -138,7 +173,30 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
         redirects: 0,
         community: "public".into(),
         oids: Vec::new(),
+        db: None,
     };
+    if db_kind {
+        let (user, password) = match userinfo.map(|u| u.split_once(':')) {
+            Some(Some((u, p))) => (unescape(u), Some(unescape(p))),
+            Some(None) => (unescape(userinfo.unwrap_or_default()), None),
+            None => (String::new(), None),
+        };
+        if user.is_empty() || user.len() > 64 || user.chars().any(char::is_control) {
+            return Err(format!("{scheme}: a database probe needs USER@HOST"));
+        }
+        let database = unescape(path.trim_start_matches('/'));
+        if database.len() > 64 || database.contains('/') {
+            return Err(format!("{database:?}: a database name, at most 64 bytes"));
+        }
+        probe.path = "/".into();
+        probe.db = Some(DbTarget {
+            user,
+            password,
+            database,
+            query: "SELECT 1".into(),
+            ..DbTarget::default()
+        });
+    }
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let days = |v: &str| {
@@ -187,6 +245,20 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
                 }
                 if probe.oids.len() > 16 {
                     return Err("oids: 16 at most".into());
+                }
+            }
+            "query" if db_kind && !value.is_empty() => {
+                let query = unescape(value);
+                if query.len() > 4096 || query.contains('\0') {
+                    return Err("query: at most 4096 bytes, no NUL".into());
+                }
+                if let Some(db) = probe.db.as_mut() {
+                    db.query = query;
+                }
+            }
+            "password_file" if db_kind && !value.is_empty() => {
+                if let Some(db) = probe.db.as_mut() {
+                    db.password_file = Some(PathBuf::from(unescape(value)));
                 }
             }
             "redirects" => {
@@ -278,6 +350,8 @@ pub struct Outcome {
     /// SNMP: what the agent answered (its points need the previous
     /// counters: [`snmp::points`]).
     pub snmp: Option<snmp::Report>,
+    /// A database probe's first value, when a number.
+    pub db_value: Option<f64>,
 }
 
 /// Turns an outcome into the check run and the metric points: the pure
@@ -303,6 +377,9 @@ pub fn judge(probe: &Probe, outcome: &Outcome, now_ms: i64) -> (CheckRun, Vec<Po
     )];
     for (phase, seconds) in &outcome.phases {
         points.push(point("probe.duration", Some(("phase", phase)), *seconds));
+    }
+    if let Some(value) = outcome.db_value {
+        points.push(point("probe.db.value", None, value));
     }
     if let Some(status) = outcome.http_status {
         points.push(point("probe.http.status_code", None, f64::from(status)));

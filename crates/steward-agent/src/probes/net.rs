@@ -39,6 +39,10 @@ pub async fn execute(probe: &Probe) -> Outcome {
                 outcome.snmp = Some(report);
             })
         }
+        #[cfg(feature = "db-probes")]
+        Kind::Postgres => super::db::postgres(probe, &mut outcome).await,
+        #[cfg(feature = "db-probes")]
+        Kind::Mysql => super::db::mysql(probe, &mut outcome).await,
         _ => steps(probe, &mut outcome).await,
     };
     if let Err(error) = done {

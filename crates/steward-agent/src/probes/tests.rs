@@ -74,6 +74,7 @@ fn outcome(error: Option<&str>, cert: Option<Cert>) -> Outcome {
         cert,
         http_status: None,
         snmp: None,
+        db_value: None,
     }
 }
 

@@ -20,6 +20,7 @@ mod incidents;
 mod insight;
 mod intel_fleet;
 mod kpis;
+mod otlp_tokens;
 pub use fleet::spawn_recorder as spawn_fleet_recorder;
 mod jobs;
 mod lifecycle;
@@ -463,6 +464,8 @@ pub fn max_body(path: &str) -> usize {
         );
     if upload {
         MAX_UPLOAD_BODY
+    } else if path == crate::otlp::METRICS_PATH || path == crate::otlp::LOGS_PATH {
+        crate::otlp::MAX_OTLP_BODY
     } else if inbound {
         inbound::MAX_INBOUND_BODY
     } else {

@@ -640,4 +640,33 @@ pub(super) fn routes() -> Routes {
             Perm(P::DevicesView),
             prometheus::exposition,
         )
+        .list(
+            "/api/v1/otlp-tokens",
+            Perm(P::DevicesView),
+            otlp_tokens::list_otlp_tokens,
+        )
+        .add(
+            M::POST,
+            "/api/v1/otlp-tokens",
+            Perm(P::DevicesManage),
+            otlp_tokens::create_otlp_token,
+        )
+        .add(
+            M::DELETE,
+            "/api/v1/otlp-tokens/{id}",
+            Perm(P::DevicesManage),
+            otlp_tokens::revoke_otlp_token,
+        )
+        .add(
+            M::POST,
+            crate::otlp::METRICS_PATH,
+            Public,
+            crate::otlp::export_metrics,
+        )
+        .add(
+            M::POST,
+            crate::otlp::LOGS_PATH,
+            Public,
+            crate::otlp::export_logs,
+        )
 }

@@ -10,6 +10,7 @@ mod operations;
 mod patching;
 mod posture;
 mod schemas;
+mod telemetry;
 #[cfg(test)]
 mod tests;
 
@@ -145,7 +146,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             "operationId": format!("{} {}", route.method, route.path),
             "parameters": parameters,
             "responses": {
-                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).or_else(|| patching::response(method, route.path)).or_else(|| incidents::response(method, route.path)).or_else(|| intel::response(method, route.path)).unwrap_or(json!({})) } } },
+                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).or_else(|| patching::response(method, route.path)).or_else(|| incidents::response(method, route.path)).or_else(|| intel::response(method, route.path)).or_else(|| telemetry::response(method, route.path)).unwrap_or(json!({})) } } },
                 "4XX": { "description": "Refused", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
             },
         });
@@ -194,8 +195,12 @@ pub fn document(routes: &[RouteEntry]) -> Value {
                 operations::request(method, route.path)
                     .or_else(|| incidents::request(method, route.path))
                     .or_else(|| patching::request(method, route.path))
+                    .or_else(|| telemetry::request(method, route.path))
                     .unwrap_or(json!({ "type": "object" })),
             );
+        }
+        if telemetry::is_otlp(route.path) {
+            telemetry::describe(&mut operation, route.path);
         }
         if route.path == "/api/v1/problem-rules" && route.method == axum::http::Method::GET {
             operation["parameters"]
