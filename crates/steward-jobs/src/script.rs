@@ -155,6 +155,7 @@ impl ScriptDef {
             Interpreter::Bash => "#!/bin/bash",
             Interpreter::Python3 => "#!/usr/bin/env python3",
             Interpreter::Powershell => "#!/usr/bin/env pwsh",
+            Interpreter::Zsh => "#!/bin/zsh",
         };
         let body = self.body.strip_prefix(shebang).unwrap_or(&self.body);
         let body = body.strip_prefix('\n').unwrap_or(body);
@@ -197,6 +198,8 @@ impl ScriptDef {
         let interpreter = if first.starts_with("#!") {
             if first.contains("python") {
                 Interpreter::Python3
+            } else if first.contains("zsh") {
+                Interpreter::Zsh
             } else if first.contains("bash") {
                 Interpreter::Bash
             } else if first.contains("pwsh") || first.contains("powershell") {

@@ -42,8 +42,11 @@ pub fn parse(stdout: &[u8]) -> Observation {
 }
 
 pub async fn scan(command: &str, timeout: Duration) -> Observation {
+    let (shell, shell_args) = crate::os::sys::shell_command();
+    let mut cmd = Cmd::new(shell);
+    cmd.args = shell_args.iter().map(Into::into).collect();
     let output = run::run(
-        &Cmd::new("/bin/sh").arg("-c").arg(command),
+        &cmd.arg(command),
         timeout,
         MAX_OUTPUT,
     )
