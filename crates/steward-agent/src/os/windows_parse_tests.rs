@@ -41,7 +41,7 @@ fn installed_programs_refuse_junk_and_truncation() {
     let odd = installed_programs(r#"[{"DisplayName":["x"]},7,"s",{"DisplayName":"ok\u0007bell"}]"#)
         .unwrap();
     assert_eq!(odd.len(), 1);
-    assert_eq!(odd[0].name, "ok bell");
+    assert_eq!(odd[0].name, "okbell");
     // Huge: bounded.
     let many = format!(
         "[{}]",
