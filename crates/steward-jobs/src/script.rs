@@ -239,7 +239,7 @@ impl ScriptDef {
                 "interpreter" => {
                     script.interpreter = serde_json::from_value(value.into()).map_err(|_| {
                         JobError(format!(
-                            "line {}: interpreter must be sh, bash, python3 or powershell",
+                            "line {}: interpreter must be sh, bash, zsh, python3 or powershell",
                             number + 1
                         ))
                     })?
