@@ -351,6 +351,14 @@ mod tests {
     }
 
     #[test]
+    fn zsh_scripts_round_trip() {
+        let text = "#!/bin/zsh\n# steward: name = mac\n# steward: timeout = 60s\nprint -r -- $ZSH_VERSION\n";
+        let script = ScriptDef::from_file(text, "x").unwrap();
+        assert_eq!(script.interpreter, Interpreter::Zsh);
+        assert_eq!(script.to_file(), text);
+    }
+
+    #[test]
     fn parameters_are_typed_and_checked() {
         let script = ScriptDef::from_file(FILE, "x").unwrap();
         let check = |pairs: &[(&str, &str)], expect: Result<&str, &str>| {
