@@ -31,7 +31,8 @@ pub struct AgentState {
 /// Writes a file only its owner can read, atomically.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut file = crate::os::sys::create_private(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let mut file = crate::os::sys::create_private(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     file.write_all(contents)?;
     file.sync_all()?;
     fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -81,10 +82,7 @@ impl AgentState {
     pub fn save(&self, dir: &Path) -> Result<()> {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         #[cfg(unix)]
-        fs::set_permissions(
-            dir,
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )?;
+        fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
         write_private(&dir.join("key.pem"), self.identity.key_pem.as_bytes())?;
         write_private(&dir.join("cert.pem"), self.identity.cert_pem.as_bytes())?;
         write_private(&dir.join("ca.pem"), self.ca_pem.as_bytes())?;

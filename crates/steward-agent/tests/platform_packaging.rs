@@ -14,7 +14,8 @@ fn macos_dir() -> PathBuf {
 #[test]
 fn launchd_plist_runs_the_installed_agent_kept_alive() {
     let plist = macos_dir().join("root/Library/LaunchDaemons/io.steward.agent.plist");
-    let script = "import json, plistlib, sys; print(json.dumps(plistlib.load(open(sys.argv[1], 'rb'))))";
+    let script =
+        "import json, plistlib, sys; print(json.dumps(plistlib.load(open(sys.argv[1], 'rb'))))";
     let out = Command::new("python3")
         .args(["-c", script])
         .arg(&plist)

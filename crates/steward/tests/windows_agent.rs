@@ -55,7 +55,10 @@ fn agent(wine: &str, prefix: &Path, exe: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "steward-agent {args:?} failed: {text}");
+    assert!(
+        out.status.success(),
+        "steward-agent {args:?} failed: {text}"
+    );
     text
 }
 
@@ -137,11 +140,18 @@ async fn windows_agent_enrols_and_connects_under_wine() {
         });
         // Its metric batches are stored and its inventory says Windows:
         // the collectors ran on Windows' APIs.
-        let os = wait_for("the Windows agent's inventory", Duration::from_secs(60), || {
-            let shown = server.device(&device);
-            let os = shown["inventory"]["os_name"].as_str().unwrap_or("").to_string();
-            (shown["stored_seq"].as_u64() > Some(0) && !os.is_empty()).then_some(os)
-        });
+        let os = wait_for(
+            "the Windows agent's inventory",
+            Duration::from_secs(60),
+            || {
+                let shown = server.device(&device);
+                let os = shown["inventory"]["os_name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                (shown["stored_seq"].as_u64() > Some(0) && !os.is_empty()).then_some(os)
+            },
+        );
         assert!(os.contains("Windows"), "inventory OS {os:?}");
     });
     // Stopped through the SCM (the agent's shutdown path), then removed.

@@ -282,8 +282,7 @@ impl Runner {
                 run_as,
                 ..
             } => {
-                let (program, first_args, extension) = match crate::os::interpreter(*interpreter)
-                {
+                let (program, first_args, extension) = match crate::os::interpreter(*interpreter) {
                     Ok(found) => found,
                     Err(error) => return result(run_id, RunStatus::Failed, error),
                 };

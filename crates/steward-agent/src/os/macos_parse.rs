@@ -73,7 +73,9 @@ pub fn fdesetup(text: &str) -> Option<FileVault> {
 /// "… disabled. (State = 0)" or "… blocking all non-essential incoming
 /// connections. (State = 2)": the state number.
 pub fn socketfilterfw(text: &str) -> Option<u8> {
-    let line = text.lines().find(|l| l.trim_start().starts_with("Firewall is"))?;
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Firewall is"))?;
     if let Some(state) = line
         .split_once("(State = ")
         .and_then(|(_, s)| s.split_once(')'))

@@ -24,10 +24,12 @@ fn applications_are_named_sorted_and_unique() {
     assert!(applications("").is_err());
     assert!(applications(&APPS[..APPS.len() / 2]).is_err());
     assert!(applications(r#"{"SPApplicationsDataType":7}"#).is_err());
-    assert!(applications(r#"{"SPApplicationsDataType":[7,{"_name":3}]}"#)
-        .unwrap()
-        .iter()
-        .all(|p| p.name == "3"));
+    assert!(
+        applications(r#"{"SPApplicationsDataType":[7,{"_name":3}]}"#)
+            .unwrap()
+            .iter()
+            .all(|p| p.name == "3")
+    );
 }
 
 #[test]
@@ -76,7 +78,10 @@ fn xprotect_version_and_last_update() {
         Some("5285")
     );
     assert_eq!(plist_string(PLIST, "Missing"), None);
-    assert_eq!(plist_string(&PLIST[..PLIST.len() / 2], "CFBundleVersion"), None);
+    assert_eq!(
+        plist_string(&PLIST[..PLIST.len() / 2], "CFBundleVersion"),
+        None
+    );
     assert_eq!(plist_string("bplist00\u{1}\u{2}", "CFBundleVersion"), None);
     // The newest XProtect item, whatever its order in the history.
     assert_eq!(
@@ -116,7 +121,13 @@ fn unified_log_failed_logins() {
             (1_796_599_867_123, failed, "sshd", "bob", "203.0.113.9"),
             (1_796_599_868_000, failed, "sshd", "admin", "198.51.100.4"),
             (1_796_599_869_500, failed, "login", "carol", ""),
-            (1_796_599_870_000, failed, "screensharing", "dave", "192.0.2.33"),
+            (
+                1_796_599_870_000,
+                failed,
+                "screensharing",
+                "dave",
+                "192.0.2.33"
+            ),
             (1_796_599_871_000, failed, "sudo", "erin", ""),
             (1_796_599_871_000, failed, "sudo", "erin", ""),
             (1_796_599_871_000, failed, "sudo", "erin", ""),

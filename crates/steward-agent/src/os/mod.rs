@@ -27,9 +27,9 @@ mod fallback;
 pub use fallback::*;
 
 pub mod macos_parse;
+pub mod sys;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 mod who;
-pub mod sys;
 pub mod windows_parse;
 #[cfg(windows)]
 pub mod windows_service;

@@ -236,7 +236,10 @@ fn attribute<'a>(xml: &'a str, tag: &str, name: &str) -> Option<&'a str> {
     let start = xml.find(&format!("<{tag} "))?;
     let tag_text = &xml[start..start + xml[start..].find('>')?];
     let at = tag_text.find(&format!("{name}="))? + name.len() + 1;
-    let quote = tag_text[at..].chars().next().filter(|q| *q == '\'' || *q == '"')?;
+    let quote = tag_text[at..]
+        .chars()
+        .next()
+        .filter(|q| *q == '\'' || *q == '"')?;
     let value = &tag_text[at + 1..];
     Some(&value[..value.find(quote)?])
 }

@@ -171,7 +171,10 @@ fn failed_logons_skip_truncated_foreign_and_hostile_events() {
     assert_eq!(last, Some(104_212));
     assert_eq!(failed_logons("", 1000), (Vec::new(), None));
     assert_eq!(
-        failed_logons("No events were found that match the specified selection criteria.", 10),
+        failed_logons(
+            "No events were found that match the specified selection criteria.",
+            10
+        ),
         (Vec::new(), None)
     );
     // Another event id, a missing or bad time, a bad record id.
@@ -184,7 +187,10 @@ fn failed_logons_skip_truncated_foreign_and_hostile_events() {
     assert_eq!(last, Some(9));
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].user, "A<x>&bogus;&#99999999;");
-    assert_eq!((events[0].address.as_str(), events[0].service.as_str()), ("", "windows"));
+    assert_eq!(
+        (events[0].address.as_str(), events[0].service.as_str()),
+        ("", "windows")
+    );
     // Huge: many events, bounded by `max`; a huge user name is cut.
     let one = LOGONS.lines().next().unwrap();
     let many = one.repeat(5000);

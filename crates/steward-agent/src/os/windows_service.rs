@@ -145,7 +145,10 @@ pub fn start() -> Result<()> {
 /// Asks the service to stop and waits (at most 30 s) until it has.
 pub fn stop() -> Result<()> {
     let service = manager(ServiceManagerAccess::CONNECT)?
-        .open_service(SERVICE_NAME, ServiceAccess::STOP | ServiceAccess::QUERY_STATUS)
+        .open_service(
+            SERVICE_NAME,
+            ServiceAccess::STOP | ServiceAccess::QUERY_STATUS,
+        )
         .context("the service is not installed")?;
     if service.query_status()?.current_state != ServiceState::Stopped {
         service.stop().context("cannot stop the service")?;

@@ -45,12 +45,7 @@ pub async fn scan(command: &str, timeout: Duration) -> Observation {
     let (shell, shell_args) = crate::os::sys::shell_command();
     let mut cmd = Cmd::new(shell);
     cmd.args = shell_args.iter().map(Into::into).collect();
-    let output = run::run(
-        &cmd.arg(command),
-        timeout,
-        MAX_OUTPUT,
-    )
-    .await;
+    let output = run::run(&cmd.arg(command), timeout, MAX_OUTPUT).await;
     if output.timed_out {
         return Observation::failed(&format!(
             "the script did not finish within {} s",

@@ -402,9 +402,8 @@ fn last_lines(stderr: &str, what: &str) -> String {
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|path| {
         std::env::split_paths(&path).any(|dir| {
-            std::fs::metadata(dir.join(program)).is_ok_and(|m| {
-                m.is_file() && crate::os::sys::is_executable(&m)
-            })
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && crate::os::sys::is_executable(&m))
         })
     })
 }

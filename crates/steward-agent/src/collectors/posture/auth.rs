@@ -235,7 +235,9 @@ impl Tail {
         self.drain(&mut budget, &mut lines);
         // Rotated: the path names another file now. The old one is read to
         // its end (above); the new one from its start.
-        let current = std::fs::metadata(&self.path).map(|m| crate::os::sys::file_id(&m)).ok();
+        let current = std::fs::metadata(&self.path)
+            .map(|m| crate::os::sys::file_id(&m))
+            .ok();
         let open = self.file.as_ref().map(|(_, ino)| *ino);
         if current.is_some()
             && current != open

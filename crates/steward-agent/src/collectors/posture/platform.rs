@@ -29,7 +29,10 @@ pub fn defender_facts(facts: &mut Facts, defender: Option<&Defender>) {
         "defender.signature_age_hours".into(),
         json!(d.signature_age_days.map_or(1e9, |days| days as f64 * 24.0)),
     );
-    facts.insert("defender.signature_version".into(), json!(d.signature_version));
+    facts.insert(
+        "defender.signature_version".into(),
+        json!(d.signature_version),
+    );
 }
 
 /// The Windows firewall's facts.
@@ -56,10 +59,7 @@ pub fn macos_facts(
     now_ms: i64,
 ) {
     if let Some(state) = filevault {
-        facts.insert(
-            "filevault.enabled".into(),
-            json!(state == FileVault::On),
-        );
+        facts.insert("filevault.enabled".into(), json!(state == FileVault::On));
         facts.insert(
             "filevault.state".into(),
             json!(match state {
@@ -82,7 +82,10 @@ pub fn macos_facts(
     }
     if let Some((_, at)) = xprotect_updated {
         let days = (now_ms - at).max(0) as f64 / 86_400_000.0;
-        facts.insert("xprotect.age_days".into(), json!((days * 10.0).round() / 10.0));
+        facts.insert(
+            "xprotect.age_days".into(),
+            json!((days * 10.0).round() / 10.0),
+        );
     }
 }
 
@@ -177,7 +180,14 @@ impl Logins {
                 // The newest record now: later ones are new.
                 let newest = tool(
                     "wevtutil",
-                    &["qe", "Security", "/q:*[System[(EventID=4625)]]", "/f:xml", "/rd:true", "/c:1"],
+                    &[
+                        "qe",
+                        "Security",
+                        "/q:*[System[(EventID=4625)]]",
+                        "/f:xml",
+                        "/rd:true",
+                        "/c:1",
+                    ],
                 )
                 .await;
                 self.last_record = Some(
@@ -214,7 +224,15 @@ impl Logins {
             let last = format!("{minutes}m");
             let Some(text) = tool(
                 "log",
-                &["show", "--style", "ndjson", "--last", &last, "--predicate", LOG_PREDICATE],
+                &[
+                    "show",
+                    "--style",
+                    "ndjson",
+                    "--last",
+                    &last,
+                    "--predicate",
+                    LOG_PREDICATE,
+                ],
             )
             .await
             else {
