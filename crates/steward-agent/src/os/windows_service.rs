@@ -119,18 +119,23 @@ pub fn install(launch: Vec<OsString>) -> Result<()> {
         action_type: ServiceActionType::Restart,
         delay: Duration::from_secs(secs),
     };
-    service
+    let recovery = service
         .update_failure_actions(ServiceFailureActions {
             reset_period: ServiceFailureResetPeriod::After(Duration::from_secs(86_400)),
             reboot_msg: None,
             command: None,
             actions: Some(vec![restart(5), restart(30), restart(60)]),
         })
-        .context("cannot set the recovery actions")?;
-    // A non-zero exit code counts as a failure too, not only a crash.
-    service
-        .set_failure_actions_on_non_crash_failures(true)
-        .context("cannot set the recovery actions")?;
+        // A non-zero exit code counts as a failure too, not only a crash.
+        .and_then(|()| service.set_failure_actions_on_non_crash_failures(true));
+    if let Err(error) = recovery {
+        // Installed and startable all the same (Wine has no recovery
+        // actions): said, with how to set them by hand.
+        eprintln!(
+            "The service is installed without recovery actions ({error}); set them with: \
+             sc.exe failure {SERVICE_NAME} reset= 86400 actions= restart/5000/restart/30000/restart/60000"
+        );
+    }
     Ok(())
 }
 
