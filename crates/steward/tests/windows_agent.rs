@@ -75,6 +75,11 @@ fn under_wine(wine: &str, prefix: &Path, exe: &Path) -> Command {
     command
 }
 
+// Ignored: under Debian 12's Wine 8.0 the agent enrols and installs its
+// service, but the service then aborts in sysinfo's CPU counters
+// (pdh.dll's PdhEnumObjectsW is unimplemented in Wine 8.0). Run with
+// `--ignored` where wine implements it.
+#[ignore = "Wine 8.0 lacks pdh.dll's PdhEnumObjectsW"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn windows_agent_enrols_and_connects_under_wine() {
     let exe = windows_agent();
