@@ -90,15 +90,17 @@ async fn run_one(check: &Check) -> CheckRun {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    let spawned = tokio::process::Command::new("/bin/sh")
-        .arg("-c")
+    let (shell, shell_args) = crate::os::sys::shell_command();
+    let mut command = tokio::process::Command::new(shell);
+    command
+        .args(shell_args)
         .arg(&check.command)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .process_group(0)
-        .spawn();
+        .kill_on_drop(true);
+    crate::os::sys::own_group(&mut command);
+    let spawned = command.spawn();
     let mut child = match spawned {
         Ok(child) => child,
         Err(error) => {
@@ -128,9 +130,7 @@ async fn run_one(check: &Check) -> CheckRun {
         Err(_) => {
             // Kill the whole process group, not only the shell.
             if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", &format!("-{pid}")])
-                    .status();
+                crate::os::sys::kill_tree(pid);
             }
             (
                 3,

@@ -5,6 +5,14 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Where the agent keeps its state unless told otherwise.
+#[cfg(windows)]
+pub const DEFAULT_STATE_DIR: &str = r"C:\ProgramData\Steward\agent";
+#[cfg(target_os = "macos")]
+pub const DEFAULT_STATE_DIR: &str = "/Library/Application Support/Steward/agent";
+#[cfg(not(any(windows, target_os = "macos")))]
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/steward-agent";
+
 #[derive(Parser, Debug)]
 #[command(name = "steward-agent", version, about = "Steward endpoint agent")]
 pub struct Cli {
@@ -12,7 +20,7 @@ pub struct Cli {
     #[arg(
         long,
         env = "STEWARD_AGENT_STATE_DIR",
-        default_value = "/var/lib/steward-agent"
+        default_value = DEFAULT_STATE_DIR
     )]
     pub state_dir: PathBuf,
     /// Run a separately named agent (its own identity under STATE_DIR/NAME);
@@ -151,6 +159,29 @@ pub enum Command {
     },
     /// Print this agent's identity and spool state.
     Status,
+    /// Windows: install, start, stop or remove the agent's service (Linux
+    /// and macOS use the systemd unit and the launchd daemon).
+    #[command(subcommand)]
+    Service(ServiceAction),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServiceAction {
+    /// Register the service (started at boot, restarted on failure); the
+    /// arguments after `--` are `run`'s flags.
+    Install {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        run_args: Vec<String>,
+    },
+    Start,
+    Stop,
+    Uninstall,
+    /// What the service control manager starts.
+    #[command(hide = true)]
+    Dispatch {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        run_args: Vec<String>,
+    },
 }
 
 fn parse_percent(text: &str) -> Result<f64, String> {
@@ -217,6 +248,55 @@ pub fn cli_main() -> Result<()> {
     run(Cli::parse())
 }
 
+/// The flags that select this agent's state (`--state-dir`, absolute, and
+/// `--name`), for a command line started elsewhere.
+fn state_args(cli: &Cli) -> Vec<String> {
+    let state_dir = std::path::absolute(&cli.state_dir).unwrap_or(cli.state_dir.clone());
+    let mut args = vec![
+        "--state-dir".to_string(),
+        state_dir.to_string_lossy().into_owned(),
+    ];
+    if let Some(name) = &cli.name {
+        args.extend(["--name".into(), name.clone()]);
+    }
+    args
+}
+
+/// `service …`: the service control manager's side (Windows only).
+fn service(state: Vec<String>, log: String, action: ServiceAction) -> Result<()> {
+    #[cfg(windows)]
+    {
+        use crate::os::windows_service as svc;
+        match action {
+            ServiceAction::Install { run_args } => {
+                let mut launch = state;
+                launch.extend(["service".into(), "dispatch".into()]);
+                launch.extend(run_args);
+                svc::install(launch.into_iter().map(Into::into).collect())?;
+                println!("Installed the {} service.", svc::SERVICE_NAME);
+                Ok(())
+            }
+            ServiceAction::Start => svc::start(),
+            ServiceAction::Stop => svc::stop(),
+            ServiceAction::Uninstall => svc::uninstall(),
+            ServiceAction::Dispatch { run_args } => {
+                let argv = std::iter::once("steward-agent".to_string())
+                    .chain(state)
+                    .chain(["--log".into(), log, "run".into()])
+                    .chain(run_args);
+                svc::dispatch(Cli::try_parse_from(argv)?)
+            }
+        }
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = (state, log, action);
+        anyhow::bail!(
+            "the service commands are for Windows; use the systemd unit (Linux) or the launchd daemon (macOS)"
+        )
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     crate::memory::configure();
     use tracing_subscriber::layer::SubscriberExt;
@@ -225,18 +305,19 @@ pub fn run(cli: Cli) -> Result<()> {
     let filter: tracing_subscriber::filter::Targets = cli.log.parse().unwrap_or_else(|_| {
         tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
     });
-    tracing_subscriber::fmt()
+    let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .finish()
         .with(filter)
-        .init();
+        .try_init();
     steward_pki::install_default_provider();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let dir = cli.state_path();
     let run_command = cli.run_command();
+    let (state, log) = (state_args(&cli), cli.log.clone());
     match cli.command {
         Command::Enroll { token } => {
             let name = cli.name.clone();
@@ -336,6 +417,7 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             runtime.block_on(crate::connection::run(&dir, options))
         }
+        Command::Service(action) => service(state, log, action),
         Command::Status => {
             let state = crate::state::AgentState::load(&dir)?;
             let spool = crate::spool::Spool::open(&dir.join("spool"), u64::MAX)?;

@@ -100,8 +100,8 @@ pub async fn run(cmd: &Cmd, timeout: Duration, max_stdout: usize) -> Output {
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .process_group(0);
+        .kill_on_drop(true);
+    crate::os::sys::own_group(&mut command);
     for (key, value) in &cmd.env {
         command.env(key, value);
     }
@@ -150,11 +150,8 @@ pub async fn run(cmd: &Cmd, timeout: Duration, max_stdout: usize) -> Output {
         },
         Err(_) => {
             // The whole group: a shell's children too.
-            if let Some(pid) = child
-                .id()
-                .and_then(|p| rustix::process::Pid::from_raw(p as i32))
-            {
-                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            if let Some(pid) = child.id() {
+                crate::os::sys::kill_tree(pid);
             }
             let _ = child.kill().await;
             Output {

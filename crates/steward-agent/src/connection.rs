@@ -214,6 +214,17 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
     }
 }
 
+/// SIGTERM or Ctrl-C; on Windows Ctrl-C or the service control manager's
+/// stop (`os::windows_service`).
+#[cfg(windows)]
+async fn shutdown_signal() {
+    tokio::select! {
+        _ = crate::os::windows_service::stopped() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[cfg(unix)]
 async fn shutdown_signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(term) => term,

@@ -12,7 +12,6 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use steward_pki::CertifiedKey;
 
@@ -32,12 +31,7 @@ pub struct AgentState {
 /// Writes a file only its owner can read, atomically.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
+    let mut file = crate::os::sys::create_private(&tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     file.write_all(contents)?;
     file.sync_all()?;
@@ -87,7 +81,8 @@ impl AgentState {
 
     pub fn save(&self, dir: &Path) -> Result<()> {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        #[cfg(unix)]
+        fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
         write_private(&dir.join("key.pem"), self.identity.key_pem.as_bytes())?;
         write_private(&dir.join("cert.pem"), self.identity.cert_pem.as_bytes())?;
         write_private(&dir.join("ca.pem"), self.ca_pem.as_bytes())?;

@@ -155,6 +155,7 @@ impl ScriptDef {
             Interpreter::Bash => "#!/bin/bash",
             Interpreter::Python3 => "#!/usr/bin/env python3",
             Interpreter::Powershell => "#!/usr/bin/env pwsh",
+            Interpreter::Zsh => "#!/bin/zsh",
         };
         let body = self.body.strip_prefix(shebang).unwrap_or(&self.body);
         let body = body.strip_prefix('\n').unwrap_or(body);
@@ -197,6 +198,8 @@ impl ScriptDef {
         let interpreter = if first.starts_with("#!") {
             if first.contains("python") {
                 Interpreter::Python3
+            } else if first.contains("zsh") {
+                Interpreter::Zsh
             } else if first.contains("bash") {
                 Interpreter::Bash
             } else if first.contains("pwsh") || first.contains("powershell") {
@@ -236,7 +239,7 @@ impl ScriptDef {
                 "interpreter" => {
                     script.interpreter = serde_json::from_value(value.into()).map_err(|_| {
                         JobError(format!(
-                            "line {}: interpreter must be sh, bash, python3 or powershell",
+                            "line {}: interpreter must be sh, bash, zsh, python3 or powershell",
                             number + 1
                         ))
                     })?
@@ -345,6 +348,14 @@ mod tests {
             ScriptDef::from_file(&script.to_file(), "x").unwrap(),
             script
         );
+    }
+
+    #[test]
+    fn zsh_scripts_round_trip() {
+        let text = "#!/bin/zsh\n# steward: name = mac\n# steward: timeout = 60s\nprint -r -- $ZSH_VERSION\n";
+        let script = ScriptDef::from_file(text, "x").unwrap();
+        assert_eq!(script.interpreter, Interpreter::Zsh);
+        assert_eq!(script.to_file(), text);
     }
 
     #[test]

@@ -168,6 +168,8 @@ pub enum Interpreter {
     Bash,
     Python3,
     Powershell,
+    /// macOS's default shell.
+    Zsh,
 }
 
 impl Interpreter {
@@ -177,6 +179,7 @@ impl Interpreter {
             Interpreter::Bash => "bash",
             Interpreter::Python3 => "python3",
             Interpreter::Powershell => "pwsh",
+            Interpreter::Zsh => "zsh",
         }
     }
 }

@@ -387,6 +387,7 @@ async fn scripts(client: &Client, command: Option<ScriptCommand>, json: bool) ->
                 let extension = match s(&item["definition"], "interpreter").as_str() {
                     "python3" => "py",
                     "powershell" => "ps1",
+                    "zsh" => "zsh",
                     _ => "sh",
                 };
                 let path = dir.join(format!("{name}.{extension}"));

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 use steward_intel::logs::{Mined, Miner};
 use steward_proto::Point;
@@ -107,12 +106,12 @@ impl LogRule {
         let start = match self.offset {
             None => {
                 self.offset = Some(meta.len());
-                self.inode = meta.ino();
+                self.inode = crate::os::sys::file_id(&meta);
                 return 0;
             }
             // Rotated (new inode) or truncated: read the new file from its start.
-            Some(offset) if meta.ino() != self.inode || meta.len() < offset => {
-                self.inode = meta.ino();
+            Some(offset) if crate::os::sys::file_id(&meta) != self.inode || meta.len() < offset => {
+                self.inode = crate::os::sys::file_id(&meta);
                 self.partial.clear();
                 0
             }

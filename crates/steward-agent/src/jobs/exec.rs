@@ -63,8 +63,8 @@ pub async fn run(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .kill_on_drop(true);
+    crate::os::sys::own_group(&mut command);
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(error) => {
@@ -142,10 +142,9 @@ pub async fn run(
 /// Kills the process group led by `pid` (the job and everything it
 /// started).
 fn kill_tree(pid: Option<u32>) {
-    let Some(pid) = pid.and_then(|p| rustix::process::Pid::from_raw(p as i32)) else {
-        return;
-    };
-    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    if let Some(pid) = pid {
+        crate::os::sys::kill_tree(pid);
+    }
 }
 
 /// The uid and gid of a local user, from /etc/passwd.

@@ -5,7 +5,6 @@
 use super::{B64, result};
 use base64::Engine;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use steward_proto::{MAX_FILE_BYTES, RunResult, RunStatus};
 
@@ -115,6 +114,14 @@ fn replace(path: &Path, bytes: &[u8]) -> Result<(), String> {
     // home into /etc/cron.d, say) is refused like a link at the file itself.
     let real = std::fs::canonicalize(dir)
         .map_err(|e| format!("cannot resolve its directory {}: {e}", dir.display()))?;
+    // Windows answers a verbatim path (`\\?\C:\…`) for a plain one.
+    #[cfg(windows)]
+    let real = PathBuf::from(
+        real.to_string_lossy()
+            .strip_prefix(r"\\?\")
+            .map(str::to_string)
+            .unwrap_or_else(|| real.to_string_lossy().into_owned()),
+    );
     if real != dir {
         return Err(format!(
             "its directory {} goes through a symbolic link (to {}); not written through it: upload to the real path instead",
@@ -132,7 +139,10 @@ fn replace(path: &Path, bytes: &[u8]) -> Result<(), String> {
             ));
         }
         Ok(meta) if !meta.is_file() => return Err("it is not a regular file".into()),
-        Ok(meta) => (Some((meta.uid(), meta.gid())), meta.mode() & 0o7777),
+        Ok(meta) => match crate::os::sys::owner_mode(&meta) {
+            Some((uid, gid, mode)) => (Some((uid, gid)), mode),
+            None => (None, NEW_FILE_MODE),
+        },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, NEW_FILE_MODE),
         Err(e) => return Err(e.to_string()),
     };
@@ -147,16 +157,23 @@ fn replace(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
     tmp.write_all(bytes).map_err(|e| e.to_string())?;
     let file = tmp.as_file();
-    if let Some((uid, gid)) = owner {
-        let meta = file.metadata().map_err(|e| e.to_string())?;
-        if (meta.uid(), meta.gid()) != (uid, gid) {
-            std::os::unix::fs::fchown(file, Some(uid), Some(gid))
-                .map_err(|e| format!("cannot keep its owner {uid}:{gid}: {e}"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        if let Some((uid, gid)) = owner {
+            let meta = file.metadata().map_err(|e| e.to_string())?;
+            if (meta.uid(), meta.gid()) != (uid, gid) {
+                std::os::unix::fs::fchown(file, Some(uid), Some(gid))
+                    .map_err(|e| format!("cannot keep its owner {uid}:{gid}: {e}"))?;
+            }
         }
+        // After the owner: changing the owner clears set-id bits.
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| e.to_string())?;
     }
-    // After the owner: changing the owner clears set-id bits.
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(|e| e.to_string())?;
+    // Windows: the new file inherits its directory's ACL.
+    #[cfg(windows)]
+    let _ = (owner, mode);
     file.sync_all().map_err(|e| e.to_string())?;
     tmp.persist(path).map_err(|e| e.error.to_string())?;
     // The rename itself is durable once the directory is.
@@ -166,9 +183,10 @@ fn replace(path: &Path, bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     fn mode(path: &std::path::Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o7777

@@ -282,7 +282,11 @@ impl Runner {
                 run_as,
                 ..
             } => {
-                let path = self.dir.join(format!("{run_id}.script"));
+                let (program, first_args, extension) = match crate::os::interpreter(*interpreter) {
+                    Ok(found) => found,
+                    Err(error) => return result(run_id, RunStatus::Failed, error),
+                };
+                let path = self.dir.join(format!("{run_id}.{extension}"));
                 if let Err(error) = crate::state::write_private(&path, body.as_bytes()) {
                     return result(
                         run_id,
@@ -290,8 +294,9 @@ impl Runner {
                         format!("cannot write the script: {error:#}"),
                     );
                 }
-                let mut command = tokio::process::Command::new(interpreter.program());
+                let mut command = tokio::process::Command::new(program);
                 command
+                    .args(first_args)
                     .arg(&path)
                     .current_dir(&self.dir)
                     .env("STEWARD_RUN_ID", run_id)
@@ -302,6 +307,16 @@ impl Runner {
                         value,
                     );
                 }
+                #[cfg(windows)]
+                if let Some(user) = run_as {
+                    let _ = std::fs::remove_file(&path);
+                    return result(
+                        run_id,
+                        RunStatus::Failed,
+                        format!("cannot run as {user:?}: run_as is not supported on Windows"),
+                    );
+                }
+                #[cfg(unix)]
                 if let Some(user) = run_as {
                     match exec::lookup_user(user) {
                         Some((uid, gid)) => {
@@ -328,13 +343,15 @@ impl Runner {
                 finish(outcome)
             }
             Action::RestartService { service } => {
-                let mut command = tokio::process::Command::new("systemctl");
-                command.arg("restart").arg(service);
+                let (program, args) = crate::os::restart_service(service);
+                let mut command = tokio::process::Command::new(program);
+                command.args(args);
                 finish(exec::run(command, Duration::from_secs(120), run_id, &self.out).await)
             }
             Action::Reboot => {
-                let mut command = tokio::process::Command::new("shutdown");
-                command.args(["-r", "+1", "Reboot requested by Steward"]);
+                let (program, args) = crate::os::reboot();
+                let mut command = tokio::process::Command::new(program);
+                command.args(args);
                 let mut outcome =
                     exec::run(command, Duration::from_secs(30), run_id, &self.out).await;
                 if outcome.status == RunStatus::Succeeded {

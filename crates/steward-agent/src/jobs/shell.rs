@@ -2,14 +2,13 @@
 //! keystrokes and resizes from the server, closed on exit, on request, or
 //! after the idle timeout.
 
-use base64::Engine;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use steward_proto::AgentMessage;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+#[cfg(unix)]
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 pub enum Input {
@@ -58,6 +57,7 @@ impl Sessions {
     }
 }
 
+#[cfg(unix)]
 fn shell_program() -> &'static str {
     ["/bin/bash", "/bin/sh"]
         .into_iter()
@@ -65,6 +65,20 @@ fn shell_program() -> &'static str {
         .unwrap_or("/bin/sh")
 }
 
+/// No terminal here yet (Windows needs ConPTY): the server is told why.
+#[cfg(not(unix))]
+async fn relay(
+    _session: &str,
+    _cols: u16,
+    _rows: u16,
+    _idle: Duration,
+    _input: mpsc::Receiver<Input>,
+    _out: &mpsc::UnboundedSender<AgentMessage>,
+) -> anyhow::Result<String> {
+    anyhow::bail!("remote terminals are not available on this system yet (ConPTY is to come)")
+}
+
+#[cfg(unix)]
 async fn relay(
     session: &str,
     cols: u16,
@@ -73,6 +87,8 @@ async fn relay(
     mut input: mpsc::Receiver<Input>,
     out: &mpsc::UnboundedSender<AgentMessage>,
 ) -> anyhow::Result<String> {
+    use base64::Engine;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (pty, pts) = pty_process::open()?;
     pty.resize(pty_process::Size::new(rows, cols))?;
     let home = std::env::var("HOME").unwrap_or_else(|_| "/".into());

@@ -42,12 +42,10 @@ pub fn parse(stdout: &[u8]) -> Observation {
 }
 
 pub async fn scan(command: &str, timeout: Duration) -> Observation {
-    let output = run::run(
-        &Cmd::new("/bin/sh").arg("-c").arg(command),
-        timeout,
-        MAX_OUTPUT,
-    )
-    .await;
+    let (shell, shell_args) = crate::os::sys::shell_command();
+    let mut cmd = Cmd::new(shell);
+    cmd.args = shell_args.iter().map(Into::into).collect();
+    let output = run::run(&cmd.arg(command), timeout, MAX_OUTPUT).await;
     if output.timed_out {
         return Observation::failed(&format!(
             "the script did not finish within {} s",

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 /// `process PID (COMMAND)` holding a dpkg lock under `root`, if any.
+#[cfg(target_os = "linux")]
 pub fn dpkg_lock_holder(root: &Path) -> Option<String> {
     let table = std::fs::read_to_string("/proc/locks").ok()?;
     for name in ["lock-frontend", "lock"] {
@@ -25,9 +26,16 @@ pub fn dpkg_lock_holder(root: &Path) -> Option<String> {
     None
 }
 
+/// No dpkg here.
+#[cfg(not(target_os = "linux"))]
+pub fn dpkg_lock_holder(_root: &Path) -> Option<String> {
+    None
+}
+
 /// The process holding a lock on the file `major:minor:inode` in a
 /// `/proc/locks` table (`1: POSIX  ADVISORY  WRITE 1234 08:01:131090 0 EOF`,
 /// device numbers in hex; `->` lines are waiters).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub fn holder(table: &str, major: u32, minor: u32, inode: u64) -> Option<u32> {
     table.lines().find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();

@@ -182,7 +182,7 @@ pub async fn detect(config: &Config) -> Detection {
         evidence.installed_kernels = files.installed_kernels;
         status.last_upgrade = last_upgrade;
     }
-    if config.needrestart && rustix::process::geteuid().is_root() && on_path("needrestart") {
+    if config.needrestart && crate::os::sys::is_privileged() && on_path("needrestart") {
         // -r l: list only, never restart anything.
         if let Ok(ran) = run("needrestart", &["-b", "-r", "l"], None, deadline).await {
             let parsed = reboot::parse_needrestart(&ran.stdout);
@@ -419,10 +419,8 @@ fn last_lines(stderr: &str, what: &str) -> String {
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|path| {
         std::env::split_paths(&path).any(|dir| {
-            std::fs::metadata(dir.join(program)).is_ok_and(|m| {
-                m.is_file()
-                    && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
-            })
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && crate::os::sys::is_executable(&m))
         })
     })
 }

@@ -6,7 +6,6 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use steward_proto::{LoginEvent, LoginOutcome};
 
@@ -179,7 +178,7 @@ impl Tail {
             && let Ok(meta) = file.metadata()
         {
             self.offset = meta.len();
-            self.file = Some((file, meta.ino()));
+            self.file = Some((file, crate::os::sys::file_id(&meta)));
         }
     }
 
@@ -236,7 +235,9 @@ impl Tail {
         self.drain(&mut budget, &mut lines);
         // Rotated: the path names another file now. The old one is read to
         // its end (above); the new one from its start.
-        let current = std::fs::metadata(&self.path).map(|m| m.ino()).ok();
+        let current = std::fs::metadata(&self.path)
+            .map(|m| crate::os::sys::file_id(&m))
+            .ok();
         let open = self.file.as_ref().map(|(_, ino)| *ino);
         if current.is_some()
             && current != open
@@ -244,7 +245,7 @@ impl Tail {
             && let Ok(file) = File::open(&self.path)
             && let Ok(meta) = file.metadata()
         {
-            self.file = Some((file, meta.ino()));
+            self.file = Some((file, crate::os::sys::file_id(&meta)));
             self.offset = 0;
             self.partial.clear();
             self.skipping = false;

@@ -6,7 +6,6 @@
 
 use sha2::{Digest, Sha256};
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use steward_proto::FileState;
 
@@ -26,9 +25,9 @@ fn state(path: &Path) -> FileState {
             return out;
         }
     };
-    out.uid = meta.uid();
-    out.gid = meta.gid();
-    out.mode = meta.mode() & 0o7777;
+    if let Some((uid, gid, mode)) = crate::os::sys::owner_mode(&meta) {
+        (out.uid, out.gid, out.mode) = (uid, gid, mode);
+    }
     out.size = meta.len();
     if !meta.is_file() {
         out.error = "not a regular file".into();

@@ -261,12 +261,17 @@ pub fn ports() -> Vec<ListeningPort> {
 /// Every fact the built-in checks read.
 pub async fn gather(admins: &[GroupMember], ports: &[ListeningPort]) -> Facts {
     let mut facts = Facts::new();
-    ssh(&mut facts).await;
-    firewall(&mut facts).await;
-    disks(&mut facts).await;
-    clamav(&mut facts, SystemTime::now());
+    if cfg!(unix) {
+        ssh(&mut facts).await;
+    }
+    if cfg!(target_os = "linux") {
+        firewall(&mut facts).await;
+        disks(&mut facts).await;
+        clamav(&mut facts, SystemTime::now());
+        time(&mut facts).await;
+    }
+    super::platform::gather(&mut facts).await;
     updates(&mut facts);
-    time(&mut facts).await;
     facts.insert("admins.count".into(), json!(admins.len()));
     facts.insert(
         "admins.members".into(),

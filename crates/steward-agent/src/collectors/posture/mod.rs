@@ -9,6 +9,7 @@ pub mod auth;
 pub mod facts;
 pub mod files;
 pub mod gather;
+pub mod platform;
 pub mod rules;
 
 use crate::command::{Cmd, run};
@@ -50,6 +51,8 @@ impl Default for Config {
 pub struct Watcher {
     config: Config,
     tails: Vec<auth::Tail>,
+    /// The Windows event log's or macOS unified log's place.
+    platform: platform::Logins,
     /// Where journald reading goes on (`None`: not started).
     cursor: Option<String>,
     journal_since: i64,
@@ -76,6 +79,7 @@ impl Watcher {
         Self {
             config,
             tails,
+            platform: platform::Logins::default(),
             cursor: None,
             journal_since: now_ms() / 1000,
             last_full: None,
@@ -96,6 +100,7 @@ impl Watcher {
                 events.extend(auth::parse_line(&line, now));
             }
         }
+        events.extend(self.platform.read().await);
         if self.config.journal && std::path::Path::new("/run/systemd/journal").exists() {
             let mut cmd = Cmd::new("journalctl")
                 .arg("-o")

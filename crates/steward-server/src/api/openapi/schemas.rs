@@ -579,7 +579,7 @@ fn script_def() -> Value {
         json!({
             "name": { "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$" },
             "description": string(),
-            "interpreter": one_of(&["sh", "bash", "python3", "powershell"]),
+            "interpreter": one_of(&["sh", "bash", "python3", "powershell", "zsh"]),
             "body": string(),
             "params": array(object(json!({
                 "name": string(), "kind": one_of(&["string", "int", "bool"]),

@@ -92,7 +92,7 @@ export async function scripts(root) {
     return form([
       { name: "name", label: "Name", required: true, value: def.name, pattern: "[A-Za-z0-9._ \\-]{1,64}" },
       { name: "description", label: "Description", value: def.description },
-      { name: "interpreter", label: "Interpreter", type: "select", value: def.interpreter, options: [["sh", "sh"], ["bash", "bash"], ["python3", "python3"], ["powershell", "powershell"]] },
+      { name: "interpreter", label: "Interpreter", type: "select", value: def.interpreter, options: [["sh", "sh"], ["bash", "bash"], ["python3", "python3"], ["powershell", "powershell"], ["zsh", "zsh"]] },
       { name: "timeout_secs", label: "Timeout (seconds)", type: "number", min: 1, max: 86400, value: def.timeout_secs },
       { name: "body", label: "Script", type: "textarea", required: true, value: def.body, rows: 12 },
       { name: "params", label: "Parameters (JSON)", type: "textarea", rows: 3, value: JSON.stringify(def.params || []), help: 'e.g. [{"name": "path", "kind": "string", "required": true}]; they arrive as STEWARD_PARAM_<NAME>' },

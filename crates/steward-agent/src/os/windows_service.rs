@@ -1,0 +1,178 @@
+//! The agent as a Windows service: `steward-agent service install [RUN
+//! FLAGS]` registers it with the service control manager (started at boot,
+//! as LocalSystem, restarted 5 s, 30 s and 60 s after a failure, the count
+//! reset after a day: what `sc failure` sets), `start`, `stop` and
+//! `uninstall` drive it, and the SCM launches `service dispatch`, which
+//! runs the agent until the SCM says stop (the agent's shutdown path, as on
+//! SIGTERM elsewhere).
+
+use anyhow::{Context, Result};
+use std::ffi::{OsStr, OsString};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+use windows_service::service::{
+    ServiceAccess, ServiceAction, ServiceActionType, ServiceControl, ServiceControlAccept,
+    ServiceErrorControl, ServiceExitCode, ServiceFailureActions, ServiceFailureResetPeriod,
+    ServiceInfo, ServiceStartType, ServiceState, ServiceStatus, ServiceType,
+};
+use windows_service::service_control_handler::{self, ServiceControlHandlerResult};
+use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
+use windows_service::{define_windows_service, service_dispatcher};
+
+pub const SERVICE_NAME: &str = "StewardAgent";
+const DISPLAY_NAME: &str = "Steward Agent";
+
+fn stop_signal() -> &'static Notify {
+    static STOP: OnceLock<Notify> = OnceLock::new();
+    STOP.get_or_init(Notify::new)
+}
+
+/// Resolves when the SCM asked the service to stop (never when the agent
+/// runs from a console).
+pub async fn stopped() {
+    stop_signal().notified().await;
+}
+
+/// The agent's command line for the service's run, handed from `dispatch`
+/// to the SCM's thread.
+fn pending() -> &'static Mutex<Option<crate::cli::Cli>> {
+    static CLI: OnceLock<Mutex<Option<crate::cli::Cli>>> = OnceLock::new();
+    CLI.get_or_init(|| Mutex::new(None))
+}
+
+define_windows_service!(ffi_service_main, service_main);
+
+/// What the SCM starts: hands `cli` (the `run` command) to the service's
+/// main and blocks until the service stops.
+pub fn dispatch(cli: crate::cli::Cli) -> Result<()> {
+    *pending().lock().unwrap_or_else(|p| p.into_inner()) = Some(cli);
+    service_dispatcher::start(SERVICE_NAME, ffi_service_main)
+        .context("not started by the service control manager (use `service start`)")
+}
+
+fn service_main(_arguments: Vec<OsString>) {
+    let handler = |control| match control {
+        ServiceControl::Stop | ServiceControl::Shutdown => {
+            stop_signal().notify_one();
+            ServiceControlHandlerResult::NoError
+        }
+        ServiceControl::Interrogate => ServiceControlHandlerResult::NoError,
+        _ => ServiceControlHandlerResult::NotImplemented,
+    };
+    let Ok(status) = service_control_handler::register(SERVICE_NAME, handler) else {
+        return;
+    };
+    let report = |state, code| {
+        let _ = status.set_service_status(ServiceStatus {
+            service_type: ServiceType::OWN_PROCESS,
+            current_state: state,
+            controls_accepted: if state == ServiceState::Running {
+                ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN
+            } else {
+                ServiceControlAccept::empty()
+            },
+            exit_code: ServiceExitCode::Win32(code),
+            checkpoint: 0,
+            wait_hint: Duration::from_secs(10),
+            process_id: None,
+        });
+    };
+    report(ServiceState::Running, 0);
+    let cli = pending().lock().unwrap_or_else(|p| p.into_inner()).take();
+    let outcome = match cli {
+        Some(cli) => crate::cli::run(cli),
+        None => Err(anyhow::anyhow!("no command line for the service")),
+    };
+    // A failure reported as an exit code: the recovery actions restart it.
+    report(ServiceState::Stopped, u32::from(outcome.is_err()));
+}
+
+fn manager(access: ServiceManagerAccess) -> Result<ServiceManager> {
+    ServiceManager::local_computer(None::<&str>, access)
+        .context("cannot open the service control manager (run as Administrator)")
+}
+
+/// Registers the service: `launch` is the agent's arguments after the
+/// executable (its state directory, `service dispatch`, `run`'s flags).
+pub fn install(launch: Vec<OsString>) -> Result<()> {
+    let manager = manager(ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE)?;
+    let info = ServiceInfo {
+        name: SERVICE_NAME.into(),
+        display_name: DISPLAY_NAME.into(),
+        service_type: ServiceType::OWN_PROCESS,
+        start_type: ServiceStartType::AutoStart,
+        error_control: ServiceErrorControl::Normal,
+        executable_path: std::env::current_exe().context("cannot find this executable")?,
+        launch_arguments: launch,
+        dependencies: Vec::new(),
+        account_name: None,
+        account_password: None,
+    };
+    let service = manager
+        .create_service(&info, ServiceAccess::CHANGE_CONFIG | ServiceAccess::START)
+        .context("cannot create the service")?;
+    service
+        .set_description("Steward endpoint agent: monitoring, inventory, patching and jobs.")
+        .context("cannot describe the service")?;
+    let restart = |secs| ServiceAction {
+        action_type: ServiceActionType::Restart,
+        delay: Duration::from_secs(secs),
+    };
+    let recovery = service
+        .update_failure_actions(ServiceFailureActions {
+            reset_period: ServiceFailureResetPeriod::After(Duration::from_secs(86_400)),
+            reboot_msg: None,
+            command: None,
+            actions: Some(vec![restart(5), restart(30), restart(60)]),
+        })
+        // A non-zero exit code counts as a failure too, not only a crash.
+        .and_then(|()| service.set_failure_actions_on_non_crash_failures(true));
+    if let Err(error) = recovery {
+        // Installed and startable all the same (Wine has no recovery
+        // actions): said, with how to set them by hand.
+        eprintln!(
+            "The service is installed without recovery actions ({error}); set them with: \
+             sc.exe failure {SERVICE_NAME} reset= 86400 actions= restart/5000/restart/30000/restart/60000"
+        );
+    }
+    Ok(())
+}
+
+pub fn start() -> Result<()> {
+    manager(ServiceManagerAccess::CONNECT)?
+        .open_service(SERVICE_NAME, ServiceAccess::START)
+        .context("the service is not installed")?
+        .start::<&OsStr>(&[])
+        .context("cannot start the service")
+}
+
+/// Asks the service to stop and waits (at most 30 s) until it has.
+pub fn stop() -> Result<()> {
+    let service = manager(ServiceManagerAccess::CONNECT)?
+        .open_service(
+            SERVICE_NAME,
+            ServiceAccess::STOP | ServiceAccess::QUERY_STATUS,
+        )
+        .context("the service is not installed")?;
+    if service.query_status()?.current_state != ServiceState::Stopped {
+        service.stop().context("cannot stop the service")?;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while service.query_status()?.current_state != ServiceState::Stopped {
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("the service did not stop within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+pub fn uninstall() -> Result<()> {
+    let _ = stop();
+    manager(ServiceManagerAccess::CONNECT)?
+        .open_service(SERVICE_NAME, ServiceAccess::DELETE)
+        .context("the service is not installed")?
+        .delete()
+        .context("cannot delete the service")
+}
