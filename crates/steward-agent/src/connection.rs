@@ -102,15 +102,18 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
 
     let latest_checks: Shared<Option<steward_proto::CheckRuns>> = Arc::default();
     let checks_ready = Arc::new(Notify::new());
-    if !checks.is_empty() || !probes.is_empty() {
-        tokio::spawn(checks_loop(
-            (checks, probes),
-            check_interval,
-            latest_checks.clone(),
-            checks_ready.clone(),
-            probe_points,
-        ));
-    }
+    // Probes the server assigns (agentless devices), replaced whole by
+    // each `probes` message; the checks task picks them up at once.
+    let assigned: Shared<Vec<crate::probes::assigned::Group>> = Arc::default();
+    let assigned_changed = Arc::new(Notify::new());
+    tokio::spawn(checks_loop(
+        (checks, probes),
+        check_interval,
+        latest_checks.clone(),
+        checks_ready.clone(),
+        probe_points,
+        (assigned.clone(), assigned_changed.clone()),
+    ));
     // Pending updates are detected in their own task (the package manager
     // takes seconds, and may hang); the inventory goes again when a pass
     // changes it.
@@ -165,6 +168,8 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         outgoing: tokio::sync::Mutex::new(out_rx),
         log_patterns,
         logs_ready,
+        assigned,
+        assigned_changed,
     };
     let mut attempt = 0u32;
     let stop = shutdown_signal();
@@ -238,18 +243,31 @@ async fn checks_loop(
     latest: Shared<Option<steward_proto::CheckRuns>>,
     ready: Arc<Notify>,
     probe_points: Shared<Vec<steward_proto::Point>>,
+    (assigned, assigned_changed): (Shared<Vec<crate::probes::assigned::Group>>, Arc<Notify>),
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut counters = crate::probes::snmp::Counters::new();
+    let mut assigned_counters = std::collections::HashMap::new();
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            // New assignments run at once (then on the usual tick).
+            _ = assigned_changed.notified() => {}
+        }
+        let groups = lock(&assigned).clone();
+        if checks.is_empty() && probes.is_empty() && groups.is_empty() {
+            continue;
+        }
         // Probes (bounded in time and number) run beside the scripts.
-        let (mut runs, (probe_runs, points)) = tokio::join!(
+        let (mut runs, (probe_runs, points), (assigned_runs, assigned_points)) = tokio::join!(
             crate::checks::run_all(&checks),
-            crate::probes::run_all(&probes, &mut counters)
+            crate::probes::run_all(&probes, &mut counters),
+            crate::probes::assigned::run(&groups, &mut assigned_counters, now_ms())
         );
         runs.runs.extend(probe_runs);
+        runs.runs.extend(assigned_runs);
+        let points = points.into_iter().chain(assigned_points);
         {
             let mut waiting = lock(&probe_points);
             // Unsent for long (no metric batch taken): keep the newest only.
@@ -471,6 +489,9 @@ struct Local {
     /// [`MAX_PENDING_PATTERNS`] reports; older ones are dropped, counted).
     log_patterns: Shared<Vec<LogPatternReport>>,
     logs_ready: Arc<Notify>,
+    /// The server's probe assignments, and the bell rung when they change.
+    assigned: Shared<Vec<crate::probes::assigned::Group>>,
+    assigned_changed: Arc<Notify>,
 }
 
 /// Log pattern reports kept while disconnected.
@@ -498,6 +519,8 @@ async fn session(
         outgoing,
         log_patterns,
         logs_ready,
+        assigned,
+        assigned_changed,
     } = local;
     let mut outgoing = outgoing.lock().await;
     let mut socket =
@@ -658,6 +681,12 @@ async fn session(
                 }
                 ServerMessage::ShellClose { session } => {
                     runner.shell_input(&session, crate::jobs::shell::Input::Close);
+                }
+                ServerMessage::Probes { probes } => {
+                    let groups = crate::probes::assigned::prepare(&probes);
+                    tracing::info!(probes = probes.len(), devices = groups.len(), "The server assigned probes.");
+                    *lock(assigned) = groups;
+                    assigned_changed.notify_one();
                 }
                 _ => {}
             },

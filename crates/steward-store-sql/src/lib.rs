@@ -36,6 +36,7 @@ mod problems;
 mod runbooks;
 mod sites;
 mod sla;
+mod agentless;
 mod sqlite;
 mod telemetry;
 mod tenancy;

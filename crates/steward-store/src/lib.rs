@@ -32,6 +32,7 @@ mod problems;
 mod records;
 mod runbooks;
 mod sla;
+mod agentless;
 mod telemetry;
 mod tenancy;
 
@@ -55,6 +56,7 @@ pub use problems::*;
 pub use records::*;
 pub use runbooks::*;
 pub use sla::*;
+pub use agentless::*;
 pub use telemetry::*;
 pub use tenancy::*;
 
@@ -200,6 +202,7 @@ pub trait Store:
     + PatchPolicyStore
     + RunbookStore
     + SlaStore
+    + AgentlessStore
     + InboundStore
     + TelemetryStore
     + PostureStore

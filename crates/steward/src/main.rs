@@ -1,5 +1,6 @@
 //! `steward`: the server (`serve`, `quickstart`) and its admin CLI.
 
+mod agentless;
 mod automation;
 mod backups;
 mod client;
@@ -203,6 +204,12 @@ enum Command {
     Sla {
         #[command(subcommand)]
         command: reports::SlaCommand,
+    },
+    /// Agentless devices (switches, printers, websites…) probed by a
+    /// chosen agent, and their probes.
+    Agentless {
+        #[command(subcommand)]
+        command: agentless::AgentlessCommand,
     },
     /// Patch compliance: the share of reporting devices with no security
     /// update pending longer than --days, overall and per site.
@@ -522,6 +529,7 @@ async fn run(cli: Cli) -> Result<()> {
             json,
         } => reports::report(&remote, org, period, &format, out, json).await,
         Command::Sla { command } => reports::sla(command, &remote).await,
+        Command::Agentless { command } => agentless::run(command, &remote).await,
         Command::Compliance { days, json, csv } => {
             patching::compliance(&remote, days, json, csv).await
         }

@@ -19,6 +19,7 @@
 //! at most [`PARALLEL`] at a time, each within its timeout, in their own
 //! task: a probed host that never answers cannot hold up heartbeats.
 
+pub mod assigned;
 mod http;
 mod net;
 pub mod snmp;
@@ -376,6 +377,7 @@ pub fn judge(probe: &Probe, outcome: &Outcome, now_ms: i64) -> (CheckRun, Vec<Po
         ts_ms: now_ms,
         exit_code: code,
         output: format!("{message}|{perf}\n"),
+        device: None,
     };
     (run, points)
 }
