@@ -82,7 +82,7 @@ pub fn split(
 
 /// Probe kinds the agent knows (the scheme of a probe's URL).
 pub const PROBE_SCHEMES: &[&str] = &[
-    "tcp", "tls", "http", "https", "smtp", "smtps", "imap", "imaps", "snmp",
+    "tcp", "tls", "http", "https", "smtp", "smtps", "imap", "imaps", "snmp", "icmp", "dns",
 ];
 
 /// Checks a probe as a person sets it up (pure): the agent parses it again

@@ -250,3 +250,154 @@ async fn an_agentless_website_is_probed_by_its_agent_and_unknown_without_it() {
     let (_, listed) = api.get("/api/v1/agentless-devices").await;
     assert_eq!(listed, json!([]), "{listed}");
 }
+
+/// Debian's dnsmasq answering `shop.test` (A 10.1.2.3) on 127.0.0.4.
+struct Dnsmasq(std::process::Child);
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn dnsmasq(port: u16) -> Option<Dnsmasq> {
+    let binary = "/usr/sbin/dnsmasq";
+    if !std::path::Path::new(binary).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "dnsmasq is missing (Debian's dnsmasq-base)"
+        );
+        eprintln!("\n!!! SKIPPED the DNS probe: /usr/sbin/dnsmasq is missing (dnsmasq-base)\n");
+        return None;
+    }
+    let child = std::process::Command::new(binary)
+        .args([
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--bind-interfaces",
+            "--listen-address=127.0.0.4",
+            "--pid-file=",
+            "--user=root",
+            "--address=/shop.test/10.1.2.3",
+            &format!("--port={port}"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    Some(Dnsmasq(child))
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.4:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether this kernel lets the agent (its user) send ICMP echoes.
+fn icmp_allowed() -> Result<(), String> {
+    if rustix_is_root() {
+        return Ok(());
+    }
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
+    let bounds: Vec<u64> = range.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+    match bounds.as_slice() {
+        [low, high] if low <= high => Ok(()),
+        _ => Err(format!("net.ipv4.ping_group_range is {:?} and the agent is not root", range.trim())),
+    }
+}
+
+fn rustix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn icmp_and_dns_probes_run_for_an_agentless_router() {
+    steward_pki::install_default_provider();
+    let root = tempfile::tempdir().unwrap();
+    let dns_port = free_udp_port();
+    let dns = dnsmasq(dns_port);
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let api = server.api();
+    let mut agent = tokio::task::block_in_place(|| server.online_agent(root.path(), "prober", "1s"));
+    let (status, device) = api
+        .post(
+            "/api/v1/agentless-devices",
+            json!({ "name": "router", "category": "router", "address": "127.0.0.1", "probe_agent": agent.device_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{device}");
+    let id = device["id"].as_str().unwrap().to_string();
+    let mut probes = vec![("ping", "icmp://127.0.0.1?count=3&timeout=3s".to_string())];
+    if dns.is_some() {
+        probes.push((
+            "dns",
+            format!("dns://127.0.0.4:{dns_port}?name=shop.test&type=A&expect=10.1.2.3&timeout=2s"),
+        ));
+        probes.push((
+            "dns.wrong",
+            format!("dns://127.0.0.4:{dns_port}?name=shop.test&type=A&expect=10.9.9.9&timeout=2s"),
+        ));
+    }
+    for (name, url) in &probes {
+        let (status, body) = api
+            .post(
+                &format!("/api/v1/agentless-devices/{id}/probes"),
+                json!({ "name": name, "url": url }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let result = |name: &str| {
+        let name = format!("probe.{name}");
+        tokio::task::block_in_place(|| {
+            wait_for(&format!("the {name} result"), Duration::from_secs(30), || {
+                checks_of(&api, &id).into_iter().find(|c| c["name"] == name.as_str())
+            })
+        })
+    };
+    let ping = result("ping");
+    match icmp_allowed() {
+        Ok(()) => {
+            assert_eq!(ping["state"], "ok", "{ping}");
+            assert!(ping["message"].as_str().unwrap().contains("3/3 replies"), "{ping}");
+            let path = format!("/api/v1/devices/{id}/metrics/probe.icmp.loss_ratio?since=1h");
+            let loss = tokio::task::block_in_place(|| {
+                wait_for("the stored loss", Duration::from_secs(30), || {
+                    let (_, series) = tokio::runtime::Handle::current().block_on(api.get(&path));
+                    series[0]["samples"].as_array()?.last().map(|s| s[1].clone())
+                })
+            });
+            assert_eq!(loss, 0.0, "no loss to 127.0.0.1");
+        }
+        Err(why) => {
+            // The agent says which setting refuses it.
+            assert!(ping["message"].as_str().unwrap().contains("ping_group_range"), "{ping}");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "ICMP cannot be tested in CI: {why}"
+            );
+            eprintln!("\n!!! SKIPPED the ICMP success check: {why}\n");
+        }
+    }
+    if dns.is_some() {
+        let answered = result("dns");
+        assert_eq!(answered["state"], "ok", "{answered}");
+        assert!(answered["message"].as_str().unwrap().contains("10.1.2.3"), "{answered}");
+        let wrong = result("dns.wrong");
+        assert_eq!(wrong["state"], "critical", "{wrong}");
+        assert!(
+            wrong["message"].as_str().unwrap().contains("expected 10.9.9.9"),
+            "{wrong}"
+        );
+    }
+    agent.proc.as_mut().unwrap().terminate();
+}

@@ -5,7 +5,11 @@
 //! - `tcp://HOST:PORT`: a TCP connect;
 //! - `tls://HOST:PORT` (also `https://`, `smtps://`, `imaps://`): a TLS
 //!   handshake, the certificate's trust and days left;
-//! - `smtp://HOST[:25]` and `imap://HOST[:143]`: STARTTLS, then as `tls://`.
+//! - `smtp://HOST[:25]` and `imap://HOST[:143]`: STARTTLS, then as `tls://`;
+//! - `icmp://HOST?count=3`: echo requests, loss and round-trip time
+//!   (`icmp.rs`: unprivileged where the kernel allows);
+//! - `dns://SERVER[:53]?name=NAME&type=A&expect=10.0.0.1,10.0.0.2`: a
+//!   resolution and its expected answers (`dns.rs`).
 //!
 //! Options as a query: `timeout=10s`, `warn_days=21`, `crit_days=7`,
 //! `ca=/path/ca.pem` (trusted besides the system's roots),
@@ -20,7 +24,9 @@
 //! task: a probed host that never answers cannot hold up heartbeats.
 
 pub mod assigned;
+pub mod dns;
 mod http;
+pub mod icmp;
 mod net;
 pub mod snmp;
 
@@ -47,6 +53,10 @@ pub enum Kind {
     Https,
     /// SNMP v2c: system, interfaces, custom OIDs.
     Snmp,
+    /// ICMP echo: loss and round-trip time.
+    Icmp,
+    /// A DNS question and its expected answers.
+    Dns,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +81,12 @@ pub struct Probe {
     /// SNMP: the community and custom OIDs read.
     pub community: String,
     pub oids: Vec<String>,
+    /// ICMP: echoes per run.
+    pub count: u8,
+    /// DNS: the name asked, the record type, the answers expected.
+    pub dns_name: String,
+    pub dns_type: u16,
+    pub expect: Vec<String>,
 }
 
 /// Parses `NAME=URL` (see the module's documentation).
@@ -98,9 +114,11 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
         "smtp" => (Kind::Smtp, Some(25)),
         "imap" => (Kind::Imap, Some(143)),
         "snmp" => (Kind::Snmp, Some(161)),
+        "icmp" => (Kind::Icmp, Some(7)),
+        "dns" => (Kind::Dns, Some(53)),
         other => {
             return Err(format!(
-                "{other:?}: a probe is tcp, tls, http, https, smtp, smtps, imap, imaps or snmp"
+                "{other:?}: a probe is tcp, tls, http, https, smtp, smtps, imap, imaps, snmp, icmp or dns"
             ));
         }
     };
@@ -139,6 +157,10 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
         redirects: 0,
         community: "public".into(),
         oids: Vec::new(),
+        count: 3,
+        dns_name: String::new(),
+        dns_type: 1,
+        expect: Vec::new(),
     };
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -197,8 +219,37 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
                     .filter(|r| *r <= 10)
                     .ok_or_else(|| format!("redirects={value:?}: 0 to 10"))?
             }
+            "count" => {
+                probe.count = value
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|c| (1..=icmp::MAX_COUNT).contains(c))
+                    .ok_or_else(|| format!("count={value:?}: 1 to {}", icmp::MAX_COUNT))?
+            }
+            "name" if !value.is_empty() => {
+                dns::query(0, value, 1)?;
+                probe.dns_name = value.to_string();
+            }
+            "type" => {
+                probe.dns_type = dns::type_named(value).ok_or_else(|| {
+                    format!("type={value:?}: A, AAAA, CNAME, MX, NS, PTR or TXT")
+                })?
+            }
+            "expect" => {
+                probe.expect = value
+                    .split(',')
+                    .filter(|v| !v.is_empty())
+                    .map(unescape)
+                    .collect();
+                if probe.expect.len() > 16 {
+                    return Err("expect: 16 answers at most".into());
+                }
+            }
             _ => return Err(format!("{pair:?}: unknown probe option")),
         }
+    }
+    if probe.kind == Kind::Dns && probe.dns_name.is_empty() {
+        return Err(format!("{url:?}: a dns probe needs name=NAME"));
     }
     Ok(probe)
 }
@@ -279,6 +330,10 @@ pub struct Outcome {
     /// SNMP: what the agent answered (its points need the previous
     /// counters: [`snmp::points`]).
     pub snmp: Option<snmp::Report>,
+    /// ICMP: echoes sent and answered.
+    pub ping: Option<icmp::Report>,
+    /// DNS: the answers.
+    pub dns: Option<Vec<String>>,
 }
 
 /// Turns an outcome into the check run and the metric points: the pure
@@ -308,7 +363,20 @@ pub fn judge(probe: &Probe, outcome: &Outcome, now_ms: i64) -> (CheckRun, Vec<Po
     if let Some(status) = outcome.http_status {
         points.push(point("probe.http.status_code", None, f64::from(status)));
     }
-    let target = format!("{}:{}", probe.host, probe.port);
+    if let Some(ping) = &outcome.ping {
+        points.push(point("probe.icmp.loss_ratio", None, ping.loss()));
+        if let Some(rtt) = ping.mean_rtt() {
+            points.push(point("probe.icmp.rtt", None, rtt));
+        }
+    }
+    if let Some(answers) = &outcome.dns {
+        points.push(point("probe.dns.answers", None, answers.len() as f64));
+    }
+    let target = match probe.kind {
+        Kind::Icmp => probe.host.clone(),
+        Kind::Dns => format!("{} at {}:{}", probe.dns_name, probe.host, probe.port),
+        _ => format!("{}:{}", probe.host, probe.port),
+    };
     let mut perf = format!("time={total:.6}s");
     let (mut code, mut message) = match &outcome.error {
         Some(error) => (2, format!("PROBE CRITICAL - {target}: {error}")),
@@ -327,7 +395,31 @@ pub fn judge(probe: &Probe, outcome: &Outcome, now_ms: i64) -> (CheckRun, Vec<Po
                         .count()
                 ),
             ),
-            None => (0, format!("PROBE OK - {target} answered in {total:.3} s")),
+            None => match (&outcome.ping, &outcome.dns) {
+                (Some(ping), _) => {
+                    let rtt = ping.mean_rtt().unwrap_or(0.0);
+                    let _ = std::fmt::Write::write_fmt(
+                        &mut perf,
+                        format_args!(" rtt={rtt:.6}s loss={:.0}%", ping.loss() * 100.0),
+                    );
+                    (
+                        if ping.received < ping.sent { 1 } else { 0 },
+                        format!(
+                            "PROBE {} - {target}: {}/{} replies, {:.0}% loss, rtt {:.3} ms",
+                            if ping.received < ping.sent { "WARNING" } else { "OK" },
+                            ping.received,
+                            ping.sent,
+                            ping.loss() * 100.0,
+                            rtt * 1000.0
+                        ),
+                    )
+                }
+                (_, Some(answers)) => (
+                    0,
+                    format!("PROBE OK - {target}: {}", answers.join(", ")),
+                ),
+                _ => (0, format!("PROBE OK - {target} answered in {total:.3} s")),
+            },
         },
     };
     if let (Some(cert), None) = (&outcome.cert, &outcome.error) {
