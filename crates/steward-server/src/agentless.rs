@@ -25,7 +25,14 @@ const TARGETS_TTL: Duration = Duration::from_secs(15);
 #[derive(Default)]
 pub struct Targets {
     map: Mutex<HashMap<Uuid, (Instant, Vec<Uuid>)>>,
+    /// When each agentless device was last recorded online here (its
+    /// status and last-seen time are written at most every
+    /// [`SEEN_EVERY`], not per result).
+    seen: Mutex<HashMap<Uuid, Instant>>,
 }
+
+/// How often a device's results write its status and last-seen time.
+const SEEN_EVERY: Duration = Duration::from_secs(5);
 
 impl Targets {
     pub async fn of(&self, store: &dyn Store, agent: Uuid) -> Vec<Uuid> {
@@ -41,8 +48,7 @@ impl Targets {
                 return Vec::new();
             }
         };
-        self.lock()
-            .insert(agent, (Instant::now(), devices.clone()));
+        self.lock().insert(agent, (Instant::now(), devices.clone()));
         devices
     }
 
@@ -185,6 +191,21 @@ pub async fn push(state: &AppState, agent: Uuid) -> bool {
     crate::bus::send_to_device(state, agent, ServerMessage::Probes { probes })
 }
 
+/// The agent connected here: this replica evaluates its agentless
+/// devices from now on (their results come on its socket), so what the
+/// engine holds of them is rebuilt from the store, as for the agent.
+pub async fn take_over(state: &AppState, agent: Uuid) {
+    for device in state.store.agentless_of(agent).await.unwrap_or_default() {
+        if let Ok(detail) = state
+            .store
+            .get_device(&steward_store::Scope::all(), device)
+            .await
+        {
+            state.alerting.take_over(&detail.summary).await;
+        }
+    }
+}
+
 /// Stores and evaluates the points of the devices an agent's probes
 /// checked; returns the commits to wait for before acking its batch.
 pub async fn ingest_points(
@@ -193,7 +214,9 @@ pub async fn ingest_points(
     ts_ms: i64,
     points: Vec<Point>,
 ) -> (Vec<Point>, Vec<crate::ingest::Stored>) {
-    let has_targets = points.iter().any(|p| p.labels.contains_key(PROBE_TARGET_LABEL));
+    let has_targets = points
+        .iter()
+        .any(|p| p.labels.contains_key(PROBE_TARGET_LABEL));
     if !has_targets {
         return (points, Vec::new());
     }
@@ -225,6 +248,23 @@ pub async fn ingest_points(
 
 /// A result came for an agentless device: it is online (known).
 pub async fn seen(state: &AppState, device: Uuid) {
+    {
+        let mut seen = state
+            .agentless
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if seen
+            .get(&device)
+            .is_some_and(|at| at.elapsed() < SEEN_EVERY)
+        {
+            return;
+        }
+        if seen.len() > 100_000 {
+            seen.clear();
+        }
+        seen.insert(device, Instant::now());
+    }
     let now = crate::now_secs();
     if let Err(error) = state.store.set_status(device, Status::Online, now).await {
         tracing::warn!(%device, %error, "Cannot record an agentless device's status.");

@@ -343,6 +343,7 @@ async fn handle(
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 // The probes it runs for agentless devices, then its runs.
+                crate::agentless::take_over(&state2, id).await;
                 crate::agentless::push(&state2, id).await;
                 crate::jobs::on_connect(state2, id).await;
             });
@@ -416,29 +417,27 @@ async fn handle(
         AgentMessage::Checks(checks) => {
             // Results of assigned probes belong to their agentless device.
             let mut records = Vec::with_capacity(checks.runs.len());
-            let mut theirs: std::collections::BTreeMap<Uuid, Vec<steward_store::CheckResultRecord>> =
-                Default::default();
+            let mut theirs: std::collections::BTreeMap<
+                Uuid,
+                Vec<steward_store::CheckResultRecord>,
+            > = Default::default();
             for run in &checks.runs {
                 let owner = match &run.device {
                     None => device.id,
-                    Some(target) => match crate::agentless::is_target(state, device.id, target).await {
-                        Some(target) => target,
-                        None => {
-                            tracing::warn!(device = %device.id, %target, "Dropped a probe result for a device this agent does not probe.");
-                            continue;
+                    Some(target) => {
+                        match crate::agentless::is_target(state, device.id, target).await {
+                            Some(target) => target,
+                            None => {
+                                tracing::warn!(device = %device.id, %target, "Dropped a probe result for a device this agent does not probe.");
+                                continue;
+                            }
                         }
-                    },
+                    }
                 };
                 let parsed = steward_alert::plugin::parse(run.exit_code, &run.output);
                 state
                     .alerting
-                    .on_check(
-                        owner,
-                        &run.name,
-                        parsed.state,
-                        &parsed.message,
-                        run.ts_ms,
-                    )
+                    .on_check(owner, &run.name, parsed.state, &parsed.message, run.ts_ms)
                     .await;
                 let record = steward_store::CheckResultRecord {
                     name: run.name.clone(),
@@ -535,8 +534,13 @@ async fn handle(
             let mut batch = batch;
             // Points of assigned probes go to their agentless devices,
             // stored before this batch is acked.
-            let (own, theirs) =
-                crate::agentless::ingest_points(state, device, batch.ts_ms, std::mem::take(&mut batch.points)).await;
+            let (own, theirs) = crate::agentless::ingest_points(
+                state,
+                device,
+                batch.ts_ms,
+                std::mem::take(&mut batch.points),
+            )
+            .await;
             batch.points = own;
             // Evaluated on receipt, not after the group commit: alert
             // latency does not wait for storage. The engine ignores samples

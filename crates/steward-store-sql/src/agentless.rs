@@ -102,8 +102,10 @@ impl AgentlessStore for SqlStore {
         if org != p.org_id {
             return Err(StoreError::NotFound);
         }
-        q("INSERT INTO device_probes (id, org_id, device_id, name, url, created_by, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        q(
+            "INSERT INTO device_probes (id, org_id, device_id, name, url, created_by, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
         .bind(p.id.to_string())
         .bind(p.org_id.to_string())
         .bind(p.device_id.to_string())

@@ -14,6 +14,7 @@
 //!   (`migrate`, one file set per database, same version numbers), the
 //!   metric-ingest hot path (`metrics::ingest_*`).
 
+mod agentless;
 mod alerts;
 mod audit;
 mod backups;
@@ -36,7 +37,6 @@ mod problems;
 mod runbooks;
 mod sites;
 mod sla;
-mod agentless;
 mod sqlite;
 mod telemetry;
 mod tenancy;

@@ -20,9 +20,7 @@ fn new_device(org: Uuid, name: &str) -> NewDevice {
     }
 }
 
-pub async fn agentless_devices_are_probed_by_an_agent_of_their_organisation(
-    store: Arc<dyn Store>,
-) {
+pub async fn agentless_devices_are_probed_by_an_agent_of_their_organisation(store: Arc<dyn Store>) {
     let org = store.default_org().await.unwrap().id;
     let other = store.create_org("other-agentless").await.unwrap().id;
     let agent = crate::device(store.as_ref(), org, "fp-prober").await;
@@ -55,7 +53,10 @@ pub async fn agentless_devices_are_probed_by_an_agent_of_their_organisation(
     assert_eq!(prober.kind, "agent");
     assert_eq!(prober.probe_agent, None);
     // Not an agent to the status tracker: no heartbeat deadline, ever.
-    store.set_status(switch.id, Status::Online, 5).await.unwrap();
+    store
+        .set_status(switch.id, Status::Online, 5)
+        .await
+        .unwrap();
     assert!(
         store
             .device_statuses()

@@ -12,6 +12,7 @@
 //! - the device of ingested data is the authenticated device the gateway
 //!   passes in, never a field of the payload.
 
+mod agentless;
 mod alerting;
 mod alerts;
 mod audit;
@@ -32,10 +33,10 @@ mod problems;
 mod records;
 mod runbooks;
 mod sla;
-mod agentless;
 mod telemetry;
 mod tenancy;
 
+pub use agentless::*;
 pub use alerting::*;
 pub use alerts::*;
 pub use audit::*;
@@ -56,7 +57,6 @@ pub use problems::*;
 pub use records::*;
 pub use runbooks::*;
 pub use sla::*;
-pub use agentless::*;
 pub use telemetry::*;
 pub use tenancy::*;
 

@@ -97,7 +97,11 @@ pub async fn run(command: AgentlessCommand, remote: &Remote) -> Result<()> {
             let body = json!({ "name": name, "category": category, "address": address, "probe_agent": agent, "site": site });
             let answer = client.post("/api/v1/agentless-devices", &body).await?;
             let id = answer["id"].as_str().unwrap_or_default().to_string();
-            answered(json, &answer, format!("Created agentless device {name} ({id})."))
+            answered(
+                json,
+                &answer,
+                format!("Created agentless device {name} ({id})."),
+            )
         }
         AgentlessCommand::Edit {
             device,
@@ -156,7 +160,11 @@ pub async fn run(command: AgentlessCommand, remote: &Remote) -> Result<()> {
             let answer = client
                 .delete(&format!("/api/v1/agentless-devices/{id}/probes/{probe}"))
                 .await?;
-            answered(json, &answer, format!("Removed probe {name} from {device}."))
+            answered(
+                json,
+                &answer,
+                format!("Removed probe {name} from {device}."),
+            )
         }
     }
 }

@@ -167,19 +167,33 @@ async fn an_agentless_website_is_probed_by_its_agent_and_unknown_without_it() {
     });
     let path = format!("/api/v1/devices/{id}/metrics/probe.success?since=1h");
     let series = tokio::task::block_in_place(|| {
-        wait_for("the website's stored series", Duration::from_secs(30), || {
-            let (_, series) = tokio::runtime::Handle::current().block_on(api.get(&path));
-            series
-                .as_array()?
-                .iter()
-                .find(|s| s["labels"]["probe"] == "web" && s["samples"].as_array().is_some_and(|s| !s.is_empty()))
-                .cloned()
-        })
+        wait_for(
+            "the website's stored series",
+            Duration::from_secs(30),
+            || {
+                let (_, series) = tokio::runtime::Handle::current().block_on(api.get(&path));
+                series
+                    .as_array()?
+                    .iter()
+                    .find(|s| {
+                        s["labels"]["probe"] == "web"
+                            && s["samples"].as_array().is_some_and(|s| !s.is_empty())
+                    })
+                    .cloned()
+            },
+        )
     });
-    assert_eq!(series["samples"].as_array().unwrap().last().unwrap()[1], 1.0, "{series}");
+    assert_eq!(
+        series["samples"].as_array().unwrap().last().unwrap()[1],
+        1.0,
+        "{series}"
+    );
     assert!(series["labels"].get("steward.device").is_none(), "{series}");
     let (_, own) = api
-        .get(&format!("/api/v1/devices/{}/metrics/probe.success?since=1h", agent.device_id))
+        .get(&format!(
+            "/api/v1/devices/{}/metrics/probe.success?since=1h",
+            agent.device_id
+        ))
         .await;
     assert_eq!(own, json!([]), "the agent itself has no probe series");
     assert!(check_state(&api, &agent.device_id, "probe.web").is_none());
@@ -205,7 +219,9 @@ async fn an_agentless_website_is_probed_by_its_agent_and_unknown_without_it() {
         })
     });
     assert_eq!(alert["device_name"], "shop", "{alert}");
-    let reopened = tokio::net::TcpListener::bind(("127.0.0.3", tcp)).await.unwrap();
+    let reopened = tokio::net::TcpListener::bind(("127.0.0.3", tcp))
+        .await
+        .unwrap();
     tokio::task::block_in_place(|| {
         wait_for("the port alert to resolve", Duration::from_secs(30), || {
             alert_on(&api, &id, "shop port").is_none().then_some(())
@@ -219,7 +235,12 @@ async fn an_agentless_website_is_probed_by_its_agent_and_unknown_without_it() {
         wait_for("the agent's offline alert", Duration::from_secs(30), || {
             open_alerts_of(&api, &agent.device_id)
                 .into_iter()
-                .find(|a| a["monitor_id"] == "builtin:offline" || a["monitor_name"].as_str().is_some_and(|n| n.contains("ffline")))
+                .find(|a| {
+                    a["monitor_id"] == "builtin:offline"
+                        || a["monitor_name"]
+                            .as_str()
+                            .is_some_and(|n| n.contains("ffline"))
+                })
         })
     });
     tokio::task::block_in_place(|| {
@@ -228,10 +249,19 @@ async fn an_agentless_website_is_probed_by_its_agent_and_unknown_without_it() {
         })
     });
     let alerts = tokio::task::block_in_place(|| open_alerts_of(&api, &id));
-    assert!(alerts.is_empty(), "no alert on the agentless device: {alerts:?}");
-    let (_, history) = api.get(&format!("/api/v1/devices/{id}/status-history")).await;
     assert!(
-        history.as_array().unwrap().iter().all(|c| c["to"] != "offline"),
+        alerts.is_empty(),
+        "no alert on the agentless device: {alerts:?}"
+    );
+    let (_, history) = api
+        .get(&format!("/api/v1/devices/{id}/status-history"))
+        .await;
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["to"] != "offline"),
         "{history}"
     );
 
@@ -305,10 +335,16 @@ fn icmp_allowed() -> Result<(), String> {
         return Ok(());
     }
     let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
-    let bounds: Vec<u64> = range.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+    let bounds: Vec<u64> = range
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
     match bounds.as_slice() {
         [low, high] if low <= high => Ok(()),
-        _ => Err(format!("net.ipv4.ping_group_range is {:?} and the agent is not root", range.trim())),
+        _ => Err(format!(
+            "net.ipv4.ping_group_range is {:?} and the agent is not root",
+            range.trim()
+        )),
     }
 }
 
@@ -327,7 +363,8 @@ async fn icmp_and_dns_probes_run_for_an_agentless_router() {
     let dns = dnsmasq(dns_port);
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
     let api = server.api();
-    let mut agent = tokio::task::block_in_place(|| server.online_agent(root.path(), "prober", "1s"));
+    let mut agent =
+        tokio::task::block_in_place(|| server.online_agent(root.path(), "prober", "1s"));
     let (status, device) = api
         .post(
             "/api/v1/agentless-devices",
@@ -359,28 +396,46 @@ async fn icmp_and_dns_probes_run_for_an_agentless_router() {
     let result = |name: &str| {
         let name = format!("probe.{name}");
         tokio::task::block_in_place(|| {
-            wait_for(&format!("the {name} result"), Duration::from_secs(30), || {
-                checks_of(&api, &id).into_iter().find(|c| c["name"] == name.as_str())
-            })
+            wait_for(
+                &format!("the {name} result"),
+                Duration::from_secs(30),
+                || {
+                    checks_of(&api, &id)
+                        .into_iter()
+                        .find(|c| c["name"] == name.as_str())
+                },
+            )
         })
     };
     let ping = result("ping");
     match icmp_allowed() {
         Ok(()) => {
             assert_eq!(ping["state"], "ok", "{ping}");
-            assert!(ping["message"].as_str().unwrap().contains("3/3 replies"), "{ping}");
+            assert!(
+                ping["message"].as_str().unwrap().contains("3/3 replies"),
+                "{ping}"
+            );
             let path = format!("/api/v1/devices/{id}/metrics/probe.icmp.loss_ratio?since=1h");
             let loss = tokio::task::block_in_place(|| {
                 wait_for("the stored loss", Duration::from_secs(30), || {
                     let (_, series) = tokio::runtime::Handle::current().block_on(api.get(&path));
-                    series[0]["samples"].as_array()?.last().map(|s| s[1].clone())
+                    series[0]["samples"]
+                        .as_array()?
+                        .last()
+                        .map(|s| s[1].clone())
                 })
             });
             assert_eq!(loss, 0.0, "no loss to 127.0.0.1");
         }
         Err(why) => {
             // The agent says which setting refuses it.
-            assert!(ping["message"].as_str().unwrap().contains("ping_group_range"), "{ping}");
+            assert!(
+                ping["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("ping_group_range"),
+                "{ping}"
+            );
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
                 "ICMP cannot be tested in CI: {why}"
@@ -391,11 +446,17 @@ async fn icmp_and_dns_probes_run_for_an_agentless_router() {
     if dns.is_some() {
         let answered = result("dns");
         assert_eq!(answered["state"], "ok", "{answered}");
-        assert!(answered["message"].as_str().unwrap().contains("10.1.2.3"), "{answered}");
+        assert!(
+            answered["message"].as_str().unwrap().contains("10.1.2.3"),
+            "{answered}"
+        );
         let wrong = result("dns.wrong");
         assert_eq!(wrong["state"], "critical", "{wrong}");
         assert!(
-            wrong["message"].as_str().unwrap().contains("expected 10.9.9.9"),
+            wrong["message"]
+                .as_str()
+                .unwrap()
+                .contains("expected 10.9.9.9"),
             "{wrong}"
         );
     }

@@ -198,9 +198,18 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/agentless-devices"), "devices.view"),
         (("POST", "/api/v1/agentless-devices"), "devices.manage"),
         (("GET", "/api/v1/agentless-devices/{id}"), "devices.view"),
-        (("PATCH", "/api/v1/agentless-devices/{id}"), "devices.manage"),
-        (("DELETE", "/api/v1/agentless-devices/{id}"), "devices.manage"),
-        (("GET", "/api/v1/agentless-devices/{id}/probes"), "devices.view"),
+        (
+            ("PATCH", "/api/v1/agentless-devices/{id}"),
+            "devices.manage",
+        ),
+        (
+            ("DELETE", "/api/v1/agentless-devices/{id}"),
+            "devices.manage",
+        ),
+        (
+            ("GET", "/api/v1/agentless-devices/{id}/probes"),
+            "devices.view",
+        ),
         (
             ("POST", "/api/v1/agentless-devices/{id}/probes"),
             "devices.manage",

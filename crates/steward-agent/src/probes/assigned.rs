@@ -153,6 +153,10 @@ mod tests {
                 .iter()
                 .all(|p| p.labels.get(PROBE_TARGET_LABEL).map(String::as_str) == Some("dev"))
         );
-        assert!(points.iter().any(|p| p.name == "probe.success" && p.value == 0.0));
+        assert!(
+            points
+                .iter()
+                .any(|p| p.name == "probe.success" && p.value == 0.0)
+        );
     }
 }

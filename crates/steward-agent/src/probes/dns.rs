@@ -139,7 +139,9 @@ pub fn parse_response(packet: &[u8], id: u16, rtype: u16) -> Result<Vec<String>,
         }
         out.push(match kind {
             1 => {
-                let b: [u8; 4] = data.try_into().map_err(|_| "an A record of the wrong size")?;
+                let b: [u8; 4] = data
+                    .try_into()
+                    .map_err(|_| "an A record of the wrong size")?;
                 Ipv4Addr::from(b).to_string()
             }
             28 => {
@@ -198,7 +200,12 @@ pub fn check_expected(answers: &[String], expected: &[String]) -> Result<(), Str
 }
 
 /// Asks `server:port` over UDP (the caller bounds the time).
-pub async fn execute(server: &str, port: u16, name: &str, rtype: u16) -> Result<Vec<String>, String> {
+pub async fn execute(
+    server: &str,
+    port: u16,
+    name: &str,
+    rtype: u16,
+) -> Result<Vec<String>, String> {
     let mut id = [0u8; 2];
     let _ = getrandom::fill(&mut id);
     let id = u16::from_be_bytes(id);
@@ -208,7 +215,11 @@ pub async fn execute(server: &str, port: u16, name: &str, rtype: u16) -> Result<
         .map_err(|e| format!("cannot resolve {server}: {e}"))?
         .next()
         .ok_or_else(|| format!("{server} has no address"))?;
-    let local = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+    let local = if target.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
     let socket = tokio::net::UdpSocket::bind(local)
         .await
         .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
@@ -269,7 +280,15 @@ mod tests {
 
     #[test]
     fn answers_are_read_and_checked() {
-        let p = response(7, 0, &[(1, vec![10, 0, 0, 1]), (1, vec![10, 0, 0, 2]), (5, vec![0xc0, 12])]);
+        let p = response(
+            7,
+            0,
+            &[
+                (1, vec![10, 0, 0, 1]),
+                (1, vec![10, 0, 0, 2]),
+                (5, vec![0xc0, 12]),
+            ],
+        );
         let answers = parse_response(&p, 7, 1).unwrap();
         assert_eq!(answers, ["10.0.0.1", "10.0.0.2"]);
         assert!(check_expected(&answers, &["10.0.0.2".into()]).is_ok());

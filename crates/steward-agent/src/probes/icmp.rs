@@ -182,7 +182,11 @@ mod tests {
     fn requests_carry_a_valid_checksum() {
         let packet = echo_request(0x1234, 7);
         assert_eq!(&packet[..2], &[8, 0]);
-        assert_eq!(checksum(&packet), 0, "a packet with its checksum sums to zero");
+        assert_eq!(
+            checksum(&packet),
+            0,
+            "a packet with its checksum sums to zero"
+        );
         assert_eq!(&packet[4..8], &[0x12, 0x34, 0, 7]);
     }
 

@@ -231,9 +231,8 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
                 probe.dns_name = value.to_string();
             }
             "type" => {
-                probe.dns_type = dns::type_named(value).ok_or_else(|| {
-                    format!("type={value:?}: A, AAAA, CNAME, MX, NS, PTR or TXT")
-                })?
+                probe.dns_type = dns::type_named(value)
+                    .ok_or_else(|| format!("type={value:?}: A, AAAA, CNAME, MX, NS, PTR or TXT"))?
             }
             "expect" => {
                 probe.expect = value
@@ -406,7 +405,11 @@ pub fn judge(probe: &Probe, outcome: &Outcome, now_ms: i64) -> (CheckRun, Vec<Po
                         if ping.received < ping.sent { 1 } else { 0 },
                         format!(
                             "PROBE {} - {target}: {}/{} replies, {:.0}% loss, rtt {:.3} ms",
-                            if ping.received < ping.sent { "WARNING" } else { "OK" },
+                            if ping.received < ping.sent {
+                                "WARNING"
+                            } else {
+                                "OK"
+                            },
                             ping.received,
                             ping.sent,
                             ping.loss() * 100.0,
@@ -414,10 +417,7 @@ pub fn judge(probe: &Probe, outcome: &Outcome, now_ms: i64) -> (CheckRun, Vec<Po
                         ),
                     )
                 }
-                (_, Some(answers)) => (
-                    0,
-                    format!("PROBE OK - {target}: {}", answers.join(", ")),
-                ),
+                (_, Some(answers)) => (0, format!("PROBE OK - {target}: {}", answers.join(", "))),
                 _ => (0, format!("PROBE OK - {target} answered in {total:.3} s")),
             },
         },

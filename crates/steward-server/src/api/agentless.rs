@@ -200,10 +200,21 @@ pub async fn create(
 pub async fn patch(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     Path(id): Path<String>,
     Json(body): Json<AgentlessPatch>,
 ) -> ApiResult<Value> {
+    let expected = super::lifecycle::expected_version(&headers)?;
     let before = agentless(&state, &caller, id_param(&id, "device")?).await?;
+    // If-Match: the device's version (as `/api/v1/devices/{id}` tags it).
+    let version = state
+        .store
+        .get_device(&caller.scope, before.id)
+        .await?
+        .version;
+    if expected.is_some_and(|e| e != version) {
+        return Err(steward_store::StoreError::Stale(version).into());
+    }
     let name = body.name.unwrap_or_else(|| before.name.clone());
     let category = body
         .category
@@ -280,7 +291,9 @@ pub async fn list_probes(
     Path(id): Path<String>,
 ) -> ApiResult<Vec<ProbeRecord>> {
     let device = agentless(&state, &caller, id_param(&id, "device")?).await?;
-    Ok(Json(state.store.device_probes(&caller.scope, device.id).await?))
+    Ok(Json(
+        state.store.device_probes(&caller.scope, device.id).await?,
+    ))
 }
 
 pub async fn add_probe(
@@ -302,7 +315,10 @@ pub async fn add_probe(
         created_at: crate::now_ms(),
     };
     state.store.add_probe(&caller.scope, &probe).await?;
-    caller.changed(Value::Null, json!({ "device": device.id, "name": probe.name, "url": probe.url }));
+    caller.changed(
+        Value::Null,
+        json!({ "device": device.id, "name": probe.name, "url": probe.url }),
+    );
     push(&state, &[device.probe_agent]).await;
     Ok(Json(probe))
 }

@@ -11,7 +11,15 @@ fn probe() -> Value {
             "id": uuid(), "org_id": uuid(), "device_id": uuid(), "name": string(), "url": string(),
             "created_by": string(), "created_at": integer(),
         }),
-        &["id", "org_id", "device_id", "name", "url", "created_by", "created_at"],
+        &[
+            "id",
+            "org_id",
+            "device_id",
+            "name",
+            "url",
+            "created_by",
+            "created_at",
+        ],
     )
 }
 
@@ -26,8 +34,18 @@ fn agentless() -> Value {
             "probes": array(probe()),
         }),
         &[
-            "id", "org_id", "site", "name", "kind", "category", "address", "probe_agent",
-            "status", "status_since", "last_seen", "probes",
+            "id",
+            "org_id",
+            "site",
+            "name",
+            "kind",
+            "category",
+            "address",
+            "probe_agent",
+            "status",
+            "status_since",
+            "last_seen",
+            "probes",
         ],
     )
 }
