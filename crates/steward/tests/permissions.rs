@@ -732,6 +732,12 @@ fn body_for(path: &str, who: &str) -> Value {
         "/api/v1/runbooks" => json!({ "title": format!("runbook {unique}") }),
         "/api/v1/sla-targets" => json!({ "priority": "p4", "resolve_ms": 86_400_000 }),
         "/api/v1/incident-webhooks" => json!({ "name": format!("hook-{unique}") }),
+        "/api/v1/agentless-devices" => {
+            json!({ "name": format!("ups-{unique}"), "category": "ups", "address": "127.0.0.1", "probe_agent": uuid::Uuid::now_v7() })
+        }
+        "/api/v1/agentless-devices/{id}/probes" => {
+            json!({ "name": "matrix", "url": "tcp://127.0.0.1:9" })
+        }
         "/api/v1/problem-rules" => {
             json!({ "rules": [{ "kind": "repeat", "window_ms": 3_600_000, "min_count": 5 }] })
         }
