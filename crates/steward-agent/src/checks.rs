@@ -109,6 +109,7 @@ async fn run_one(check: &Check) -> CheckRun {
                 ts_ms,
                 exit_code: 3,
                 output: format!("UNKNOWN - cannot start: {error}"),
+                device: None,
             };
         }
     };
@@ -143,6 +144,7 @@ async fn run_one(check: &Check) -> CheckRun {
         ts_ms,
         exit_code,
         output,
+        device: None,
     }
 }
 

@@ -110,15 +110,18 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
 
     let latest_checks: Shared<Option<steward_proto::CheckRuns>> = Arc::default();
     let checks_ready = Arc::new(Notify::new());
-    if !checks.is_empty() || !probes.is_empty() {
-        tokio::spawn(checks_loop(
-            (checks, probes),
-            check_interval,
-            latest_checks.clone(),
-            checks_ready.clone(),
-            probe_points,
-        ));
-    }
+    // Probes the server assigns (agentless devices), replaced whole by
+    // each `probes` message; the checks task picks them up at once.
+    let assigned: Shared<Vec<crate::probes::assigned::Group>> = Arc::default();
+    let assigned_changed = Arc::new(Notify::new());
+    tokio::spawn(checks_loop(
+        (checks, probes),
+        check_interval,
+        latest_checks.clone(),
+        checks_ready.clone(),
+        probe_points,
+        (assigned.clone(), assigned_changed.clone()),
+    ));
     // Pending updates are detected in their own task (the package manager
     // takes seconds, and may hang); the inventory goes again when a pass
     // changes it.
@@ -176,6 +179,8 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         log_patterns,
         logs_ready,
         budget,
+        assigned,
+        assigned_changed,
     };
     let mut attempt = 0u32;
     let stop = shutdown_signal();
@@ -260,18 +265,31 @@ async fn checks_loop(
     latest: Shared<Option<steward_proto::CheckRuns>>,
     ready: Arc<Notify>,
     probe_points: Shared<Vec<steward_proto::Point>>,
+    (assigned, assigned_changed): (Shared<Vec<crate::probes::assigned::Group>>, Arc<Notify>),
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut counters = crate::probes::snmp::Counters::new();
+    let mut assigned_counters = std::collections::HashMap::new();
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            // New assignments run at once (then on the usual tick).
+            _ = assigned_changed.notified() => {}
+        }
+        let groups = lock(&assigned).clone();
+        if checks.is_empty() && probes.is_empty() && groups.is_empty() {
+            continue;
+        }
         // Probes (bounded in time and number) run beside the scripts.
-        let (mut runs, (probe_runs, points)) = tokio::join!(
+        let (mut runs, (probe_runs, points), (assigned_runs, assigned_points)) = tokio::join!(
             crate::checks::run_all(&checks),
-            crate::probes::run_all(&probes, &mut counters)
+            crate::probes::run_all(&probes, &mut counters),
+            crate::probes::assigned::run(&groups, &mut assigned_counters, now_ms())
         );
         runs.runs.extend(probe_runs);
+        runs.runs.extend(assigned_runs);
+        let points = points.into_iter().chain(assigned_points);
         {
             let mut waiting = lock(&probe_points);
             // Unsent for long (no metric batch taken): keep the newest only.
@@ -524,6 +542,9 @@ struct Local {
     logs_ready: Arc<Notify>,
     /// The agent's own budget; its check goes once it throttled.
     budget: Arc<Budget>,
+    /// The server's probe assignments, and the bell rung when they change.
+    assigned: Shared<Vec<crate::probes::assigned::Group>>,
+    assigned_changed: Arc<Notify>,
 }
 
 /// Log pattern reports kept while disconnected.
@@ -552,6 +573,8 @@ async fn session(
         log_patterns,
         logs_ready,
         budget,
+        assigned,
+        assigned_changed,
     } = local;
     let mut outgoing = outgoing.lock().await;
     let mut socket =
@@ -747,6 +770,12 @@ async fn session(
                 }
                 ServerMessage::ShellClose { session } => {
                     runner.shell_input(&session, crate::jobs::shell::Input::Close);
+                }
+                ServerMessage::Probes { probes } => {
+                    let groups = crate::probes::assigned::prepare(&probes);
+                    tracing::info!(probes = probes.len(), devices = groups.len(), "The server assigned probes.");
+                    *lock(assigned) = groups;
+                    assigned_changed.notify_one();
                 }
                 _ => {}
             },

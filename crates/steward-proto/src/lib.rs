@@ -147,6 +147,14 @@ pub enum ServerMessage {
     ShellClose {
         session: String,
     },
+    /// The probes the server assigns this agent (all of them: the list
+    /// replaces the previous one; the agent runs them beside its own
+    /// `--probe` flags). Results go back on the metric and check path
+    /// tagged with the target device ([`PROBE_TARGET_LABEL`],
+    /// [`CheckRun::device`]).
+    Probes {
+        probes: Vec<AssignedProbe>,
+    },
     /// The previous message was refused; the connection stays usable unless
     /// the server closes it.
     Error {
@@ -232,6 +240,23 @@ pub struct CheckRun {
     pub ts_ms: i64,
     pub exit_code: i32,
     pub output: String,
+    /// The agentless device a server-assigned probe checked (its result
+    /// is that device's, not the agent's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+/// The label a server-assigned probe's points carry: the agentless
+/// device they belong to (the server moves them there and drops it).
+pub const PROBE_TARGET_LABEL: &str = "steward.device";
+
+/// A probe the server assigns an agent: `NAME=URL` as the agent's
+/// `--probe` flag takes it, for the agentless device `device`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssignedProbe {
+    pub device: String,
+    pub name: String,
+    pub url: String,
 }
 
 /// Sent by the agent on the enrollment socket.

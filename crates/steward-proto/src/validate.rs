@@ -95,8 +95,16 @@ impl Validate for AgentMessage {
             AgentMessage::Inventory(inventory) => inventory.validate(limits),
             AgentMessage::Metrics(batch) => batch.validate(limits),
             AgentMessage::Checks(checks) => {
-                list("checks", &checks.runs, 64)?;
+                // The agent's own checks and probes, and those the
+                // server assigned it.
+                list("checks", &checks.runs, 256)?;
                 for run in &checks.runs {
+                    if let Some(device) = &run.device
+                        && (device.len() != 36
+                            || !device.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+                    {
+                        return Err(invalid("checks.device", "not a device id"));
+                    }
                     if !is_metric_name(&run.name, 64) {
                         return Err(invalid(
                             "checks.name",

@@ -342,6 +342,9 @@ async fn handle(
             let (state2, id) = (state.clone(), device.id);
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(50)).await;
+                // The probes it runs for agentless devices, then its runs.
+                crate::agentless::take_over(&state2, id).await;
+                crate::agentless::push(&state2, id).await;
                 crate::jobs::on_connect(state2, id).await;
             });
             Ok(Some(ServerMessage::Welcome(Welcome {
@@ -412,20 +415,31 @@ async fn handle(
             Ok(None)
         }
         AgentMessage::Checks(checks) => {
+            // Results of assigned probes belong to their agentless device.
             let mut records = Vec::with_capacity(checks.runs.len());
+            let mut theirs: std::collections::BTreeMap<
+                Uuid,
+                Vec<steward_store::CheckResultRecord>,
+            > = Default::default();
             for run in &checks.runs {
+                let owner = match &run.device {
+                    None => device.id,
+                    Some(target) => {
+                        match crate::agentless::is_target(state, device.id, target).await {
+                            Some(target) => target,
+                            None => {
+                                tracing::warn!(device = %device.id, %target, "Dropped a probe result for a device this agent does not probe.");
+                                continue;
+                            }
+                        }
+                    }
+                };
                 let parsed = steward_alert::plugin::parse(run.exit_code, &run.output);
                 state
                     .alerting
-                    .on_check(
-                        device.id,
-                        &run.name,
-                        parsed.state,
-                        &parsed.message,
-                        run.ts_ms,
-                    )
+                    .on_check(owner, &run.name, parsed.state, &parsed.message, run.ts_ms)
                     .await;
-                records.push(steward_store::CheckResultRecord {
+                let record = steward_store::CheckResultRecord {
                     name: run.name.clone(),
                     state: serde_json::to_value(parsed.state)
                         .ok()
@@ -435,7 +449,22 @@ async fn handle(
                     long_output: parsed.long_output,
                     perfdata: serde_json::to_value(&parsed.perfdata).unwrap_or_default(),
                     at: run.ts_ms,
-                });
+                };
+                if owner == device.id {
+                    records.push(record);
+                } else {
+                    theirs.entry(owner).or_default().push(record);
+                }
+            }
+            for (target, records) in theirs {
+                crate::agentless::seen(state, target).await;
+                if let Err(error) = state
+                    .store
+                    .save_check_results(target, device.org_id, &records)
+                    .await
+                {
+                    tracing::error!(device = %target, %error, "Cannot store probe results.");
+                }
             }
             if let Err(error) = state
                 .store
@@ -502,6 +531,17 @@ async fn handle(
         }
         AgentMessage::Metrics(batch) => {
             batch.check_clock(crate::now_ms())?;
+            let mut batch = batch;
+            // Points of assigned probes go to their agentless devices,
+            // stored before this batch is acked.
+            let (own, theirs) = crate::agentless::ingest_points(
+                state,
+                device,
+                batch.ts_ms,
+                std::mem::take(&mut batch.points),
+            )
+            .await;
+            batch.points = own;
             // Evaluated on receipt, not after the group commit: alert
             // latency does not wait for storage. The engine ignores samples
             // not newer than the last one of their series, so a batch resent
@@ -522,6 +562,13 @@ async fn handle(
             // left to `pending` (see `IngestQueue::enqueue`).
             let stored = state.ingest.enqueue(batch).await;
             pending.push_back(Box::pin(async move {
+                for wait in theirs {
+                    // An agentless device's batch refused (retired
+                    // meanwhile) must not close its agent's connection.
+                    if let Err(error) = wait.await {
+                        return (seq, Err(error));
+                    }
+                }
                 match stored {
                     Ok(stored) => (seq, stored.await),
                     Err(error) => (seq, Err(error)),

@@ -7,6 +7,7 @@
 //! [`status`] turns heartbeat deadlines into online/offline transitions;
 //! [`api`] is the versioned JSON API; [`auth`] resolves callers.
 
+pub mod agentless;
 pub mod alerting;
 pub mod api;
 pub mod audit;
@@ -142,6 +143,8 @@ pub struct AppState {
     pub outbound: notify::Outbound,
     /// Inventory writes, at most one per device per 10 s.
     pub inventories: inventory::Inventories,
+    /// The agentless devices each probing agent may report for.
+    pub agentless: agentless::Targets,
 }
 
 /// Counters about the server itself (errors both log and count).
@@ -256,6 +259,7 @@ async fn start(
         revocations: revocation::Revocations::default(),
         outbound,
         inventories: inventory::Inventories::default(),
+        agentless: agentless::Targets::default(),
     });
     bus::spawn_listener(state.clone(), shutdown_rx.clone());
     spawn_retention(state.clone(), shutdown_rx.clone());

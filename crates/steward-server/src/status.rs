@@ -195,7 +195,10 @@ impl StatusTracker {
         {
             Ok(true) => {
                 tracing::info!(%device, "Device is offline: no heartbeat in time.");
-                self.alerting.on_status(device, false).await
+                self.alerting.on_status(device, false).await;
+                // What it probes is unknown now, not down.
+                crate::agentless::agent_offline(self.store.as_ref(), device, crate::now_secs())
+                    .await
             }
             Ok(false) => {}
             Err(error) => tracing::warn!(%device, %error, "Cannot record offline status."),

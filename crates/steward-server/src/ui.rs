@@ -68,6 +68,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("ui/pages/posture.js"),
     ),
     (
+        "pages/agentless.js",
+        JS,
+        include_bytes!("ui/pages/agentless.js"),
+    ),
+    (
         "pages/tenancy.js",
         JS,
         include_bytes!("ui/pages/tenancy.js"),

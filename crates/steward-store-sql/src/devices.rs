@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use steward_store::*;
 use uuid::Uuid;
 
-pub(crate) const SUMMARY_COLUMNS: &str = "id, org_id, site, name, hostname, os, tags, status, status_since, last_seen, revoked, cpu, mem, disk, refuses";
+pub(crate) const SUMMARY_COLUMNS: &str = "id, org_id, site, name, hostname, os, tags, status, status_since, last_seen, revoked, cpu, mem, disk, refuses, kind, category, address, probe_agent_id";
 
 pub(crate) fn summary(row: &Row) -> Result<DeviceSummary> {
     let tags: String = row.get("tags");
@@ -26,6 +26,13 @@ pub(crate) fn summary(row: &Row) -> Result<DeviceSummary> {
         memory_utilization: row.get("mem"),
         disk_utilization: row.get("disk"),
         refuses: serde_json::from_str(&row.get::<String, _>("refuses")).unwrap_or_default(),
+        kind: row.get("kind"),
+        category: row.get("category"),
+        address: row.get("address"),
+        probe_agent: row
+            .get::<Option<String>, _>("probe_agent_id")
+            .map(|id| uuid(&id))
+            .transpose()?,
     })
 }
 
@@ -197,7 +204,7 @@ impl DeviceStore for SqlStore {
 
     async fn stale_online(&self, seen_before: i64) -> Result<Vec<Uuid>> {
         q(
-            "SELECT id FROM devices WHERE status = 'online' AND NOT revoked AND COALESCE(last_seen, 0) < $1",
+            "SELECT id FROM devices WHERE status = 'online' AND kind = 'agent' AND NOT revoked AND COALESCE(last_seen, 0) < $1",
         )
         .bind(seen_before)
         .fetch_all(&self.db)
@@ -224,7 +231,7 @@ impl DeviceStore for SqlStore {
     }
 
     async fn device_statuses(&self) -> Result<Vec<(Uuid, Status)>> {
-        q("SELECT id, status FROM devices WHERE NOT revoked")
+        q("SELECT id, status FROM devices WHERE NOT revoked AND kind = 'agent'")
             .fetch_all(&self.db)
             .await
             .map_err(backend)?

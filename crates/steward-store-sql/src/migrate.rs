@@ -63,6 +63,7 @@ migrations!(
     "0025_incident_webhooks.sql",
     "0026_task_slots.sql",
     "0027_otlp_tokens.sql",
+    "0028_agentless.sql",
 );
 
 /// The migrations of one database.

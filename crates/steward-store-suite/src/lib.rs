@@ -3,6 +3,7 @@
 //! them into tests for a back end (see the SQLite and PostgreSQL crates'
 //! `tests/suite.rs`).
 
+mod agentless;
 mod alerts;
 mod audit;
 mod backups;
@@ -31,6 +32,7 @@ mod tasks;
 mod telemetry;
 mod traps;
 
+pub use agentless::*;
 pub use alerts::*;
 pub use audit::*;
 pub use backups::*;
@@ -173,6 +175,8 @@ macro_rules! store_suite {
             sla_targets_are_kept_per_priority_and_warnings_claimed_once,
             // tasks.rs
             task_slots_are_claimed_once_and_only_forward,
+            // agentless.rs
+            agentless_devices_are_probed_by_an_agent_of_their_organisation,
             // traps.rs: where SQLite and PostgreSQL part ways
             plain_lists_sort_names_alike,
             device_pages_sort_names_case_insensitively,

@@ -7,6 +7,13 @@
 /// The store's methods, by trait (as the files of `steward-store/src` come
 /// alphabetically), each in declaration order.
 pub const METHODS: &[&str] = &[
+    "create_agentless",
+    "edit_agentless",
+    "add_probe",
+    "device_probes",
+    "delete_probe",
+    "probes_for_agent",
+    "agentless_of",
     "device_page",
     "change_tags",
     "fleet_counts",

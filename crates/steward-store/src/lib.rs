@@ -12,6 +12,7 @@
 //! - the device of ingested data is the authenticated device the gateway
 //!   passes in, never a field of the payload.
 
+mod agentless;
 mod alerting;
 mod alerts;
 mod audit;
@@ -37,6 +38,7 @@ mod tasks;
 mod telemetry;
 mod tenancy;
 
+pub use agentless::*;
 pub use alerting::*;
 pub use alerts::*;
 pub use audit::*;
@@ -204,6 +206,7 @@ pub trait Store:
     + PatchPolicyStore
     + RunbookStore
     + SlaStore
+    + AgentlessStore
     + InboundStore
     + OtlpStore
     + TelemetryStore

@@ -236,6 +236,9 @@ pub struct DeviceAuth {
 pub enum Status {
     Online,
     Offline,
+    /// An agentless device whose probing agent is offline: its state is
+    /// not known (dependency suppression), which is not "down".
+    Unknown,
 }
 
 impl Status {
@@ -243,12 +246,15 @@ impl Status {
         match self {
             Status::Online => "online",
             Status::Offline => "offline",
+            Status::Unknown => "unknown",
         }
     }
 
     pub fn parse(text: &str) -> Self {
         if text == "online" {
             Status::Online
+        } else if text == "unknown" {
+            Status::Unknown
         } else {
             Status::Offline
         }
@@ -275,6 +281,15 @@ pub struct DeviceSummary {
     /// Capabilities (scripts, shell, files, actions) the device's local
     /// configuration refuses.
     pub refuses: Vec<String>,
+    /// `agent` (enrolled, runs the agent) or `agentless` (checked by
+    /// another device's agent: see `AgentlessStore`).
+    pub kind: String,
+    /// An agentless device's category (switch, printer, website…).
+    pub category: Option<String>,
+    /// An agentless device's address (host name or IP address).
+    pub address: Option<String>,
+    /// The agent that probes an agentless device.
+    pub probe_agent: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,5 +1,6 @@
 //! `steward`: the server (`serve`, `quickstart`) and its admin CLI.
 
+mod agentless;
 mod automation;
 mod backups;
 mod client;
@@ -210,6 +211,12 @@ enum Command {
     OtlpToken {
         #[command(subcommand)]
         command: telemetry::OtlpTokenCommand,
+    },
+    /// Agentless devices (switches, printers, websites…) probed by a
+    /// chosen agent, and their probes.
+    Agentless {
+        #[command(subcommand)]
+        command: agentless::AgentlessCommand,
     },
     /// Patch compliance: the share of reporting devices with no security
     /// update pending longer than --days, overall and per site.
@@ -530,6 +537,7 @@ async fn run(cli: Cli) -> Result<()> {
         } => reports::report(&remote, org, period, &format, out, json).await,
         Command::Sla { command } => reports::sla(command, &remote).await,
         Command::OtlpToken { command } => telemetry::otlp_token(command, &remote).await,
+        Command::Agentless { command } => agentless::run(command, &remote).await,
         Command::Compliance { days, json, csv } => {
             patching::compliance(&remote, days, json, csv).await
         }

@@ -632,3 +632,30 @@ async fn the_console_shows_posture_and_backups() {
         )
     });
 }
+
+/// Agentless devices in chromium: an agentless website added in the
+/// console with one of the agents as its prober, a TCP probe added to it,
+/// and its result (run by the agent on a port opened here) shown on the
+/// device's page (e2e/browser/agentless.mjs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_adds_an_agentless_device_and_shows_its_probe() {
+    if !Engine::Chromium.available() {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let fleet = fleet_of_two(["probe-1", "probe-2"], "").await;
+    tokio::task::block_in_place(|| {
+        drive(
+            &fleet,
+            "agentless.mjs",
+            &[&port],
+            &[
+                "POST /api/v1/agentless-devices",
+                "POST /api/v1/agentless-devices/{id}/probes",
+            ],
+            &["agentless".into()],
+        )
+    });
+    drop(listener);
+}

@@ -195,6 +195,29 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/incidents/{id}/runbooks"), "devices.view"),
         (("POST", "/api/v1/incidents/{id}/runs"), "scripts.run"),
         (("GET", "/api/v1/reports"), "devices.view"),
+        (("GET", "/api/v1/agentless-devices"), "devices.view"),
+        (("POST", "/api/v1/agentless-devices"), "devices.manage"),
+        (("GET", "/api/v1/agentless-devices/{id}"), "devices.view"),
+        (
+            ("PATCH", "/api/v1/agentless-devices/{id}"),
+            "devices.manage",
+        ),
+        (
+            ("DELETE", "/api/v1/agentless-devices/{id}"),
+            "devices.manage",
+        ),
+        (
+            ("GET", "/api/v1/agentless-devices/{id}/probes"),
+            "devices.view",
+        ),
+        (
+            ("POST", "/api/v1/agentless-devices/{id}/probes"),
+            "devices.manage",
+        ),
+        (
+            ("DELETE", "/api/v1/agentless-devices/{id}/probes/{probe}"),
+            "devices.manage",
+        ),
         (("GET", "/api/v1/sla-targets"), "devices.view"),
         (("POST", "/api/v1/sla-targets"), "devices.manage"),
         (("GET", "/api/v1/sla-targets/{id}"), "devices.view"),
@@ -715,6 +738,12 @@ fn body_for(path: &str, who: &str) -> Value {
         "/api/v1/sla-targets" => json!({ "priority": "p4", "resolve_ms": 86_400_000 }),
         "/api/v1/incident-webhooks" => json!({ "name": format!("hook-{unique}") }),
         "/api/v1/otlp-tokens" => json!({ "name": format!("otlp-{unique}") }),
+        "/api/v1/agentless-devices" => {
+            json!({ "name": format!("ups-{unique}"), "category": "ups", "address": "127.0.0.1", "probe_agent": uuid::Uuid::now_v7() })
+        }
+        "/api/v1/agentless-devices/{id}/probes" => {
+            json!({ "name": "matrix", "url": "tcp://127.0.0.1:9" })
+        }
         "/api/v1/problem-rules" => {
             json!({ "rules": [{ "kind": "repeat", "window_ms": 3_600_000, "min_count": 5 }] })
         }

@@ -9,6 +9,10 @@
 //! - `postgres://USER@HOST[:5432]/DB?query=select+1` and
 //!   `mysql://USER@HOST[:3306]/DB?query=…` (MySQL, MariaDB): sign in and
 //!   time a query (`db.rs`; the `db-probes` feature, on by default).
+//! - `icmp://HOST?count=3`: echo requests, loss and round-trip time
+//!   (`icmp.rs`: unprivileged where the kernel allows);
+//! - `dns://SERVER[:53]?name=NAME&type=A&expect=10.0.0.1,10.0.0.2`: a
+//!   resolution and its expected answers (`dns.rs`).
 //!
 //! Options as a query: `timeout=10s`, `warn_days=21`, `crit_days=7`,
 //! `ca=/path/ca.pem` (trusted besides the system's roots),
@@ -24,7 +28,10 @@
 
 #[cfg(feature = "db-probes")]
 mod db;
+pub mod assigned;
+pub mod dns;
 mod http;
+pub mod icmp;
 mod net;
 pub mod snmp;
 
@@ -55,6 +62,10 @@ pub enum Kind {
     Postgres,
     /// MySQL or MariaDB: sign in, one query.
     Mysql,
+    /// ICMP echo: loss and round-trip time.
+    Icmp,
+    /// A DNS question and its expected answers.
+    Dns,
 }
 
 /// A database probe's sign-in and query.
@@ -91,6 +102,12 @@ pub struct Probe {
     pub oids: Vec<String>,
     /// Database probes: who signs in where, and the query.
     pub db: Option<DbTarget>,
+    /// ICMP: echoes per run.
+    pub count: u8,
+    /// DNS: the name asked, the record type, the answers expected.
+    pub dns_name: String,
+    pub dns_type: u16,
+    pub expect: Vec<String>,
 }
 
 /// Parses `NAME=URL` (see the module's documentation).
@@ -123,6 +140,11 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
         other => {
             return Err(format!(
                 "{other:?}: a probe is tcp, tls, http, https, smtp, smtps, imap, imaps, snmp, postgres or mysql"
+        "icmp" => (Kind::Icmp, Some(7)),
+        "dns" => (Kind::Dns, Some(53)),
+        other => {
+            return Err(format!(
+                "{other:?}: a probe is tcp, tls, http, https, smtp, smtps, imap, imaps, snmp, icmp or dns"
             ));
         }
     };
@@ -174,6 +196,10 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
         community: "public".into(),
         oids: Vec::new(),
         db: None,
+        count: 3,
+        dns_name: String::new(),
+        dns_type: 1,
+        expect: Vec::new(),
     };
     if db_kind {
         let (user, password) = match userinfo.map(|u| u.split_once(':')) {
@@ -268,8 +294,36 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
                     .filter(|r| *r <= 10)
                     .ok_or_else(|| format!("redirects={value:?}: 0 to 10"))?
             }
+            "count" => {
+                probe.count = value
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|c| (1..=icmp::MAX_COUNT).contains(c))
+                    .ok_or_else(|| format!("count={value:?}: 1 to {}", icmp::MAX_COUNT))?
+            }
+            "name" if !value.is_empty() => {
+                dns::query(0, value, 1)?;
+                probe.dns_name = value.to_string();
+            }
+            "type" => {
+                probe.dns_type = dns::type_named(value)
+                    .ok_or_else(|| format!("type={value:?}: A, AAAA, CNAME, MX, NS, PTR or TXT"))?
+            }
+            "expect" => {
+                probe.expect = value
+                    .split(',')
+                    .filter(|v| !v.is_empty())
+                    .map(unescape)
+                    .collect();
+                if probe.expect.len() > 16 {
+                    return Err("expect: 16 answers at most".into());
+                }
+            }
             _ => return Err(format!("{pair:?}: unknown probe option")),
         }
+    }
+    if probe.kind == Kind::Dns && probe.dns_name.is_empty() {
+        return Err(format!("{url:?}: a dns probe needs name=NAME"));
     }
     Ok(probe)
 }
@@ -352,6 +406,10 @@ pub struct Outcome {
     pub snmp: Option<snmp::Report>,
     /// A database probe's first value, when a number.
     pub db_value: Option<f64>,
+    /// ICMP: echoes sent and answered.
+    pub ping: Option<icmp::Report>,
+    /// DNS: the answers.
+    pub dns: Option<Vec<String>>,
 }
 
 /// Turns an outcome into the check run and the metric points: the pure
@@ -384,7 +442,20 @@ pub fn judge(probe: &Probe, outcome: &Outcome, now_ms: i64) -> (CheckRun, Vec<Po
     if let Some(status) = outcome.http_status {
         points.push(point("probe.http.status_code", None, f64::from(status)));
     }
-    let target = format!("{}:{}", probe.host, probe.port);
+    if let Some(ping) = &outcome.ping {
+        points.push(point("probe.icmp.loss_ratio", None, ping.loss()));
+        if let Some(rtt) = ping.mean_rtt() {
+            points.push(point("probe.icmp.rtt", None, rtt));
+        }
+    }
+    if let Some(answers) = &outcome.dns {
+        points.push(point("probe.dns.answers", None, answers.len() as f64));
+    }
+    let target = match probe.kind {
+        Kind::Icmp => probe.host.clone(),
+        Kind::Dns => format!("{} at {}:{}", probe.dns_name, probe.host, probe.port),
+        _ => format!("{}:{}", probe.host, probe.port),
+    };
     let mut perf = format!("time={total:.6}s");
     let (mut code, mut message) = match &outcome.error {
         Some(error) => (2, format!("PROBE CRITICAL - {target}: {error}")),
@@ -403,7 +474,32 @@ pub fn judge(probe: &Probe, outcome: &Outcome, now_ms: i64) -> (CheckRun, Vec<Po
                         .count()
                 ),
             ),
-            None => (0, format!("PROBE OK - {target} answered in {total:.3} s")),
+            None => match (&outcome.ping, &outcome.dns) {
+                (Some(ping), _) => {
+                    let rtt = ping.mean_rtt().unwrap_or(0.0);
+                    let _ = std::fmt::Write::write_fmt(
+                        &mut perf,
+                        format_args!(" rtt={rtt:.6}s loss={:.0}%", ping.loss() * 100.0),
+                    );
+                    (
+                        if ping.received < ping.sent { 1 } else { 0 },
+                        format!(
+                            "PROBE {} - {target}: {}/{} replies, {:.0}% loss, rtt {:.3} ms",
+                            if ping.received < ping.sent {
+                                "WARNING"
+                            } else {
+                                "OK"
+                            },
+                            ping.received,
+                            ping.sent,
+                            ping.loss() * 100.0,
+                            rtt * 1000.0
+                        ),
+                    )
+                }
+                (_, Some(answers)) => (0, format!("PROBE OK - {target}: {}", answers.join(", "))),
+                _ => (0, format!("PROBE OK - {target} answered in {total:.3} s")),
+            },
         },
     };
     if let (Some(cert), None) = (&outcome.cert, &outcome.error) {
@@ -453,6 +549,7 @@ pub fn judge(probe: &Probe, outcome: &Outcome, now_ms: i64) -> (CheckRun, Vec<Po
         ts_ms: now_ms,
         exit_code: code,
         output: format!("{message}|{perf}\n"),
+        device: None,
     };
     (run, points)
 }

@@ -32,6 +32,33 @@ pub async fn execute(probe: &Probe) -> Outcome {
     let mut outcome = Outcome::default();
     let done = match probe.kind {
         Kind::Http | Kind::Https => super::http::execute(probe, &mut outcome).await,
+        Kind::Icmp => {
+            let started = Instant::now();
+            super::icmp::execute(&probe.host, probe.count, probe.timeout)
+                .await
+                .and_then(|report| {
+                    add_phase(&mut outcome, "icmp", seconds(started));
+                    let lost = report.received == 0;
+                    let sent = report.sent;
+                    outcome.ping = Some(report);
+                    if lost {
+                        Err(format!("no echo reply ({sent} sent)"))
+                    } else {
+                        Ok(())
+                    }
+                })
+        }
+        Kind::Dns => {
+            let started = Instant::now();
+            super::dns::execute(&probe.host, probe.port, &probe.dns_name, probe.dns_type)
+                .await
+                .and_then(|answers| {
+                    add_phase(&mut outcome, "resolve", seconds(started));
+                    let checked = super::dns::check_expected(&answers, &probe.expect);
+                    outcome.dns = Some(answers);
+                    checked
+                })
+        }
         Kind::Snmp => {
             let started = Instant::now();
             super::snmp::execute(probe).await.map(|report| {

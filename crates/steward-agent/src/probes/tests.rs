@@ -73,8 +73,7 @@ fn outcome(error: Option<&str>, cert: Option<Cert>) -> Outcome {
         phases: vec![("dns", 0.001), ("connect", 0.002), ("tls", 0.010)],
         cert,
         http_status: None,
-        snmp: None,
-        db_value: None,
+        ..Outcome::default()
     }
 }
 

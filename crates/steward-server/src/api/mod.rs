@@ -7,6 +7,7 @@
 
 mod access;
 mod agent_binary;
+mod agentless;
 mod alerts;
 mod backups;
 mod body;

@@ -109,6 +109,52 @@ pub(super) fn routes() -> Routes {
         Perm(P::DevicesManage),
         fleet::change_tags,
     )
+    .list(
+        "/api/v1/agentless-devices",
+        Perm(P::DevicesView),
+        agentless::list,
+    )
+    .add(
+        M::POST,
+        "/api/v1/agentless-devices",
+        Perm(P::DevicesManage),
+        agentless::create,
+    )
+    .add(
+        M::GET,
+        "/api/v1/agentless-devices/{id}",
+        Perm(P::DevicesView),
+        agentless::show,
+    )
+    .add(
+        M::PATCH,
+        "/api/v1/agentless-devices/{id}",
+        Perm(P::DevicesManage),
+        agentless::patch,
+    )
+    .add(
+        M::DELETE,
+        "/api/v1/agentless-devices/{id}",
+        Perm(P::DevicesManage),
+        agentless::delete,
+    )
+    .list(
+        "/api/v1/agentless-devices/{id}/probes",
+        Perm(P::DevicesView),
+        agentless::list_probes,
+    )
+    .add(
+        M::POST,
+        "/api/v1/agentless-devices/{id}/probes",
+        Perm(P::DevicesManage),
+        agentless::add_probe,
+    )
+    .add(
+        M::DELETE,
+        "/api/v1/agentless-devices/{id}/probes/{probe}",
+        Perm(P::DevicesManage),
+        agentless::delete_probe,
+    )
     .add(
         M::GET,
         "/api/v1/devices/{id}",

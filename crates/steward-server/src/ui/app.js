@@ -16,10 +16,12 @@ import * as incidents from "./pages/incidents.js";
 import * as runbooks from "./pages/runbooks.js";
 import * as patching from "./pages/patching.js";
 import * as posture from "./pages/posture.js";
+import * as agentless from "./pages/agentless.js";
 
 const routes = {
   "": dashboard.render,
   devices: devices.render,
+  agentless: agentless.render,
   device: device.render,
   alerts: alerts.render,
   backups: backups.render,
@@ -47,6 +49,7 @@ const routes = {
 const needs = {
   "": ["devices.view", "The dashboard"],
   devices: ["devices.view", "Seeing devices"],
+  agentless: ["devices.view", "Seeing agentless devices"],
   device: ["devices.view", "Seeing devices"],
   alerts: ["devices.view", "Seeing alerts"],
   backups: ["devices.view", "Seeing backups"],

@@ -3,6 +3,7 @@
 //! shapes of what each operation takes and answers (`operations.rs`, with
 //! the kinds of object in `schemas.rs`). Served at `/api/v1/openapi.json`.
 
+mod agentless;
 mod backups;
 mod incidents;
 mod intel;
@@ -146,7 +147,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             "operationId": format!("{} {}", route.method, route.path),
             "parameters": parameters,
             "responses": {
-                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).or_else(|| patching::response(method, route.path)).or_else(|| incidents::response(method, route.path)).or_else(|| intel::response(method, route.path)).or_else(|| telemetry::response(method, route.path)).unwrap_or(json!({})) } } },
+                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).or_else(|| patching::response(method, route.path)).or_else(|| incidents::response(method, route.path)).or_else(|| intel::response(method, route.path)).or_else(|| telemetry::response(method, route.path)).or_else(|| agentless::response(method, route.path)).unwrap_or(json!({})) } } },
                 "4XX": { "description": "Refused", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
             },
         });
@@ -196,6 +197,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
                     .or_else(|| incidents::request(method, route.path))
                     .or_else(|| patching::request(method, route.path))
                     .or_else(|| telemetry::request(method, route.path))
+                    .or_else(|| agentless::request(method, route.path))
                     .unwrap_or(json!({ "type": "object" })),
             );
         }
@@ -224,6 +226,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
                 operations::request(method, route.path)
                     .or_else(|| incidents::request(method, route.path))
                     .or_else(|| patching::request(method, route.path))
+                    .or_else(|| agentless::request(method, route.path))
                     .unwrap_or(json!({ "type": "object" })),
             );
             operation["parameters"]

@@ -189,7 +189,7 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
             return super::posture::response(method, path);
         }
         ("GET", "/api/v1/devices/{id}/status-history") => array(object(
-            json!({ "device_id": uuid(), "from": one_of(&["online", "offline"]), "to": one_of(&["online", "offline"]), "at": integer() }),
+            json!({ "device_id": uuid(), "from": one_of(&["online", "offline", "unknown"]), "to": one_of(&["online", "offline", "unknown"]), "at": integer() }),
             &["device_id", "from", "to", "at"],
         )),
         ("GET", "/api/v1/devices/{id}/metrics/{name}") => array(object(

@@ -106,12 +106,14 @@ fn device_summary() -> Value {
         json!({
             "id": uuid(), "org_id": uuid(), "site": string(), "name": string(),
             "hostname": string(), "os": string(), "tags": strings(),
-            "status": one_of(&["online", "offline"]),
+            "status": one_of(&["online", "offline", "unknown"]),
             "status_since": nullable(integer()), "last_seen": nullable(integer()),
             "revoked": boolean(),
             "cpu_utilization": nullable(number()), "memory_utilization": nullable(number()),
             "disk_utilization": nullable(number()),
             "refuses": strings(),
+            "kind": one_of(&["agent", "agentless"]), "category": nullable(string()),
+            "address": nullable(string()), "probe_agent": nullable(uuid()),
         }),
         &[
             "id",
@@ -129,6 +131,10 @@ fn device_summary() -> Value {
             "memory_utilization",
             "disk_utilization",
             "refuses",
+            "kind",
+            "category",
+            "address",
+            "probe_agent",
         ],
     )
 }
