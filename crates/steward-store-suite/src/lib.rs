@@ -25,6 +25,7 @@ mod runbooks;
 mod schedules;
 mod signin;
 mod sites;
+mod report_mail;
 mod sla;
 mod telemetry;
 mod traps;
@@ -51,6 +52,7 @@ pub use runbooks::*;
 pub use schedules::*;
 pub use signin::*;
 pub use sites::*;
+pub use report_mail::*;
 pub use sla::*;
 pub use telemetry::*;
 pub use traps::*;
@@ -164,6 +166,9 @@ macro_rules! store_suite {
             runbooks_keep_every_version_within_scope,
             // sla.rs
             sla_targets_are_kept_per_priority_and_warnings_claimed_once,
+            // report_mail.rs
+            report_schedules_are_scoped_and_claimed_once,
+            email_routes_are_scoped_and_messages_claimed_once,
             // traps.rs: where SQLite and PostgreSQL part ways
             plain_lists_sort_names_alike,
             device_pages_sort_names_case_insensitively,

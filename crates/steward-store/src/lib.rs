@@ -1,6 +1,6 @@
 //! The `Store` traits: everything the server keeps, one trait per product
 //! concept ([`TenancyStore`], [`PeopleStore`], [`AuditStore`], [`DeviceStore`], [`AlertStore`],
-//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`], [`IncidentStore`], [`ProblemStore`], [`RunbookStore`], [`SlaStore`]) and [`Store`], all of
+//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`], [`IncidentStore`], [`ProblemStore`], [`RunbookStore`], [`SlaStore`], [`ReportScheduleStore`], [`InboundEmailStore`]) and [`Store`], all of
 //! them; one implementation (`steward-store-sql`) runs them on SQLite
 //! (embedded default) and PostgreSQL (scale-out), and one conformance suite
 //! checks every method on both.
@@ -19,6 +19,7 @@ mod backups;
 mod devices;
 mod fleet;
 mod inbound;
+mod inbound_email;
 mod incidents;
 mod ingest;
 mod jobs;
@@ -30,6 +31,7 @@ mod people;
 mod posture;
 mod problems;
 mod records;
+mod report_schedules;
 mod runbooks;
 mod sla;
 mod telemetry;
@@ -42,6 +44,7 @@ pub use backups::*;
 pub use devices::*;
 pub use fleet::*;
 pub use inbound::*;
+pub use inbound_email::*;
 pub use incidents::*;
 pub use ingest::*;
 pub use jobs::*;
@@ -53,6 +56,7 @@ pub use people::*;
 pub use posture::*;
 pub use problems::*;
 pub use records::*;
+pub use report_schedules::*;
 pub use runbooks::*;
 pub use sla::*;
 pub use telemetry::*;
@@ -201,6 +205,8 @@ pub trait Store:
     + RunbookStore
     + SlaStore
     + InboundStore
+    + InboundEmailStore
+    + ReportScheduleStore
     + TelemetryStore
     + PostureStore
     + Send

@@ -16,10 +16,11 @@ mod events;
 mod fleet;
 mod grants;
 mod inbound;
+mod inbound_email;
 mod incidents;
 mod insight;
 mod intel_fleet;
-mod kpis;
+pub mod kpis;
 pub use fleet::spawn_recorder as spawn_fleet_recorder;
 mod jobs;
 mod lifecycle;
@@ -39,7 +40,8 @@ mod posture;
 mod problem_rules;
 mod problems;
 mod prometheus;
-mod reports;
+pub mod reports;
+mod report_schedules;
 mod routes;
 mod runbooks;
 mod schedules;
@@ -447,6 +449,8 @@ pub const MAX_UPLOAD_BODY: usize = steward_proto::MAX_FILE_BYTES.div_ceil(3) * 4
 const UPLOAD_ROUTE: &str = "/api/v1/devices/{id}/files/put";
 /// The route of signed incident deliveries, capped lower (64 KiB).
 const INBOUND_ROUTE: &str = "/api/v1/inbound/incidents/{id}";
+/// The route of raw inbound email, capped at 256 KiB.
+const INBOUND_EMAIL_ROUTE: &str = "/api/v1/inbound-email/{id}";
 
 /// The body cap of a route (`/api/v1/devices/{id}/files/put`) or of a
 /// request path (`/api/v1/devices/0190.../files/put`).
@@ -461,8 +465,15 @@ pub fn max_body(path: &str) -> usize {
             path.split('/').collect::<Vec<_>>()[..],
             ["", "api", "v1", "inbound", "incidents", id] if !id.is_empty()
         );
+    let email = path == INBOUND_EMAIL_ROUTE
+        || matches!(
+            path.split('/').collect::<Vec<_>>()[..],
+            ["", "api", "v1", "inbound-email", id] if !id.is_empty()
+        );
     if upload {
         MAX_UPLOAD_BODY
+    } else if email {
+        inbound_email::MAX_MESSAGE
     } else if inbound {
         inbound::MAX_INBOUND_BODY
     } else {
