@@ -80,6 +80,15 @@ pub fn html_to_text(html: &str) -> String {
             i = next;
             continue;
         }
+        // A '<' that opens no tag ("a < b") is text.
+        let opens = bytes
+            .get(i + 1)
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'/' || *b == b'!');
+        if !opens {
+            out.push('<');
+            i += 1;
+            continue;
+        }
         if lower[i..].starts_with("<!--") {
             i = lower[i..].find("-->").map_or(html.len(), |n| i + n + 3);
             continue;
