@@ -279,7 +279,12 @@ pub fn decide(rules: &[String], message: &Message) -> Result<Action, Refusal> {
             .attachments
             .iter()
             .take(10)
-            .map(|(name, size)| format!("{} ({size} bytes)", tidy(name).chars().take(100).collect::<String>()))
+            .map(|(name, size)| {
+                format!(
+                    "{} ({size} bytes)",
+                    tidy(name).chars().take(100).collect::<String>()
+                )
+            })
             .collect();
         note.push_str(&format!(
             "\n\n{} attachment(s) not kept: {}",
@@ -319,7 +324,15 @@ mod tests {
         assert!(!sender_allowed(&r, "x@client.example.evil"));
         assert!(!sender_allowed(&r, "client.example"));
         assert!(!sender_allowed(&r, "@client.example"));
-        for bad in ["", "client.example", "@", "a@b", "a@@b.example", "a b@c.example", "@-x.example"] {
+        for bad in [
+            "",
+            "client.example",
+            "@",
+            "a@b",
+            "a@@b.example",
+            "a b@c.example",
+            "@-x.example",
+        ] {
             assert!(check_rules(&[bad.into()]).is_err(), "{bad}");
         }
         assert!(check_rules(&[]).is_err());
@@ -336,7 +349,10 @@ mod tests {
         assert!(!text.contains("alert") && !text.contains("evil") && !text.contains("hidden"));
         // Unclosed and odd markup ends without a panic.
         assert_eq!(html_to_text("<script>never closed"), "");
-        assert_eq!(html_to_text("a < b &bogus; &#xZZ; &"), "a < b &bogus; &#xZZ; &");
+        assert_eq!(
+            html_to_text("a < b &bogus; &#xZZ; &"),
+            "a < b &bogus; &#xZZ; &"
+        );
         assert_eq!(html_to_text("<p"), "");
         assert_eq!(html_to_text("<pé"), "");
         assert_eq!(html_to_text("é<b>é</b>&é;"), "éé&é;");
@@ -345,8 +361,14 @@ mod tests {
     #[test]
     fn a_reply_names_its_incident() {
         let id = "0190f3c2-7a1b-7c3d-8e4f-a1b2c3d4e5f6";
-        assert_eq!(reference(&format!("Re: [incident {id}] disk full")).as_deref(), Some(id));
-        assert_eq!(reference(&format!("RE: {}", id.to_uppercase())).as_deref(), Some(id));
+        assert_eq!(
+            reference(&format!("Re: [incident {id}] disk full")).as_deref(),
+            Some(id)
+        );
+        assert_eq!(
+            reference(&format!("RE: {}", id.to_uppercase())).as_deref(),
+            Some(id)
+        );
         assert_eq!(reference("printer down"), None);
         let message = Message {
             from: Some("anna@client.example".into()),
@@ -382,12 +404,21 @@ mod tests {
             })
         );
         message.from = Some("mallory@evil.example".into());
-        assert!(matches!(decide(&rules(), &message), Err(Refusal::Sender(_))));
+        assert!(matches!(
+            decide(&rules(), &message),
+            Err(Refusal::Sender(_))
+        ));
         message.from = None;
-        assert!(matches!(decide(&rules(), &message), Err(Refusal::Malformed(_))));
+        assert!(matches!(
+            decide(&rules(), &message),
+            Err(Refusal::Malformed(_))
+        ));
         message.from = Some("anna@client.example".into());
         message.message_id = None;
-        assert!(matches!(decide(&rules(), &message), Err(Refusal::Malformed(_))));
+        assert!(matches!(
+            decide(&rules(), &message),
+            Err(Refusal::Malformed(_))
+        ));
         // A long body is cut.
         message.message_id = Some("<3@x>".into());
         message.html = None;

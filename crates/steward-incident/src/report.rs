@@ -355,11 +355,23 @@ mod tests {
         assert_eq!(Period::before("monthly", wed).label, "2026-10");
         // Next sends: the coming Monday 06:00, the first of next month.
         assert_eq!(next_send("weekly", wed), at("2026-11-16T06"));
-        assert_eq!(next_send("weekly", at("2026-11-16T05")), at("2026-11-16T06"));
-        assert_eq!(next_send("weekly", at("2026-11-16T06")), at("2026-11-23T06"));
+        assert_eq!(
+            next_send("weekly", at("2026-11-16T05")),
+            at("2026-11-16T06")
+        );
+        assert_eq!(
+            next_send("weekly", at("2026-11-16T06")),
+            at("2026-11-23T06")
+        );
         assert_eq!(next_send("monthly", wed), at("2026-12-01T06"));
-        assert_eq!(next_send("monthly", at("2026-12-20T00")), at("2027-01-01T06"));
-        assert_eq!(next_send("monthly", at("2026-12-01T01")), at("2026-12-01T06"));
+        assert_eq!(
+            next_send("monthly", at("2026-12-20T00")),
+            at("2027-01-01T06")
+        );
+        assert_eq!(
+            next_send("monthly", at("2026-12-01T01")),
+            at("2026-12-01T06")
+        );
         // A week's trend is its days.
         assert_eq!(Period::parse("2026-W45").unwrap().buckets().len(), 7);
         assert_eq!(Period::parse("2026-11").unwrap().buckets().len(), 5);

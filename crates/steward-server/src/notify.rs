@@ -257,7 +257,11 @@ async fn email(policy: &EgressPolicy, config: &Value, payload: &str) -> Result<(
         message = message.to(to.parse().map_err(|e| format!("to {to}: {e}"))?);
     }
     let message = message.body(body).map_err(|e| e.to_string())?;
-    relay.send(message).await.map(|_| ()).map_err(|e| e.to_string())
+    relay
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// A file attached to an email: name, content type, bytes.
@@ -289,7 +293,11 @@ pub async fn email_files(
         parts = parts.singlepart(Attachment::new(file.name).body(file.bytes, kind));
     }
     let message = message.multipart(parts).map_err(|e| e.to_string())?;
-    relay.send(message).await.map(|_| ()).map_err(|e| e.to_string())
+    relay
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

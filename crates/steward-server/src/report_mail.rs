@@ -142,7 +142,12 @@ async fn authority(state: &AppState, schedule: &ReportScheduleRecord) -> Result<
     Ok(authz::scope_for(&principal, Permission::DevicesView))
 }
 
-async fn audit(state: &AppState, schedule: &ReportScheduleRecord, action: &str, detail: serde_json::Value) {
+async fn audit(
+    state: &AppState,
+    schedule: &ReportScheduleRecord,
+    action: &str,
+    detail: serde_json::Value,
+) {
     let written = state
         .store
         .append_audit(&NewAuditEntry {

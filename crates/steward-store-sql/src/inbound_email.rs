@@ -106,8 +106,10 @@ impl InboundEmailStore for SqlStore {
             .execute(&self.db)
             .await
             .map_err(backend)?;
-        let done = q("INSERT INTO inbound_email_messages (route_id, message_id, at) VALUES ($1, $2, $3)
-                      ON CONFLICT (route_id, message_id) DO NOTHING")
+        let done = q(
+            "INSERT INTO inbound_email_messages (route_id, message_id, at) VALUES ($1, $2, $3)
+                      ON CONFLICT (route_id, message_id) DO NOTHING",
+        )
         .bind(route.to_string())
         .bind(message_id)
         .bind(at)

@@ -57,7 +57,11 @@ impl ReportScheduleStore for SqlStore {
             "SELECT * FROM report_schedules r WHERE {} ORDER BY r.org_id, r.created_at, r.id",
             self.in_org(1, "r.org_id")
         );
-        self.scoped(sql, scope).await?.iter().map(schedule).collect()
+        self.scoped(sql, scope)
+            .await?
+            .iter()
+            .map(schedule)
+            .collect()
     }
 
     async fn get_report_schedule(&self, scope: &Scope, id: Uuid) -> Result<ReportScheduleRecord> {
@@ -115,15 +119,14 @@ impl ReportScheduleStore for SqlStore {
     }
 
     async fn claim_report_schedule(&self, id: Uuid, due_at: i64, next: i64) -> Result<bool> {
-        let done = q(
-            "UPDATE report_schedules SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3",
-        )
-        .bind(next)
-        .bind(id.to_string())
-        .bind(due_at)
-        .execute(&self.db)
-        .await
-        .map_err(backend)?;
+        let done =
+            q("UPDATE report_schedules SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3")
+                .bind(next)
+                .bind(id.to_string())
+                .bind(due_at)
+                .execute(&self.db)
+                .await
+                .map_err(backend)?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -68,7 +68,10 @@ pub async fn report_schedules_are_scoped_and_claimed_once(store: Arc<dyn Store>)
             .await,
         Err(StoreError::Stale(2))
     ));
-    let stored = store.get_report_schedule(&scope, schedule.id).await.unwrap();
+    let stored = store
+        .get_report_schedule(&scope, schedule.id)
+        .await
+        .unwrap();
     assert_eq!(
         (
             stored.cadence.as_str(),
@@ -99,16 +102,26 @@ pub async fn report_schedules_are_scoped_and_claimed_once(store: Arc<dyn Store>)
         .record_report_sent(schedule.id, 5_100, Err("relay refused"))
         .await
         .unwrap();
-    let failed = store.get_report_schedule(&scope, schedule.id).await.unwrap();
+    let failed = store
+        .get_report_schedule(&scope, schedule.id)
+        .await
+        .unwrap();
     assert_eq!(failed.last_error.as_deref(), Some("relay refused"));
     assert_eq!(failed.last_sent_at, None);
     store
         .record_report_sent(schedule.id, 5_200, Ok("2026-W45"))
         .await
         .unwrap();
-    let sent = store.get_report_schedule(&scope, schedule.id).await.unwrap();
+    let sent = store
+        .get_report_schedule(&scope, schedule.id)
+        .await
+        .unwrap();
     assert_eq!(
-        (sent.last_sent_at, sent.last_period.as_deref(), sent.last_error),
+        (
+            sent.last_sent_at,
+            sent.last_period.as_deref(),
+            sent.last_error
+        ),
         (Some(5_200), Some("2026-W45"), None)
     );
     assert!(matches!(
@@ -121,7 +134,13 @@ pub async fn report_schedules_are_scoped_and_claimed_once(store: Arc<dyn Store>)
         .delete_report_schedule(&scope, schedule.id)
         .await
         .unwrap();
-    assert!(store.list_report_schedules(&scope).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_report_schedules(&scope)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn email_routes_are_scoped_and_messages_claimed_once(store: Arc<dyn Store>) {
@@ -171,7 +190,11 @@ pub async fn email_routes_are_scoped_and_messages_claimed_once(store: Arc<dyn St
     ));
     let stored = store.get_email_route(&scope, route.id).await.unwrap();
     assert_eq!(
-        (stored.senders.len(), stored.priority.as_str(), stored.secret),
+        (
+            stored.senders.len(),
+            stored.priority.as_str(),
+            stored.secret
+        ),
         (2, "p2", route.secret.clone())
     );
     // A Message-ID once; forgotten after the window.

@@ -224,7 +224,10 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("POST", "/api/v1/report-schedules"), "devices.manage"),
         (("GET", "/api/v1/report-schedules/{id}"), "devices.view"),
         (("PATCH", "/api/v1/report-schedules/{id}"), "devices.manage"),
-        (("DELETE", "/api/v1/report-schedules/{id}"), "devices.manage"),
+        (
+            ("DELETE", "/api/v1/report-schedules/{id}"),
+            "devices.manage",
+        ),
         (
             ("POST", "/api/v1/report-schedules/{id}/send"),
             "devices.manage",

@@ -50,7 +50,9 @@ impl Sink {
                 std::env::var("CI").as_deref() != Ok("true"),
                 "the report mail test needs aiosmtpd (pip install aiosmtpd)"
             );
-            eprintln!("\n!!! SKIPPED report mail test: aiosmtpd is missing (pip install aiosmtpd)\n");
+            eprintln!(
+                "\n!!! SKIPPED report mail test: aiosmtpd is missing (pip install aiosmtpd)\n"
+            );
             return None;
         }
         std::fs::create_dir_all(dir).unwrap();
@@ -84,7 +86,12 @@ impl Sink {
             .unwrap()
             .filter_map(|e| {
                 let path = e.ok()?.path();
-                let n = path.file_name()?.to_str()?.strip_suffix(".eml")?.parse().ok()?;
+                let n = path
+                    .file_name()?
+                    .to_str()?
+                    .strip_suffix(".eml")?
+                    .parse()
+                    .ok()?;
                 Some((n, path))
             })
             .collect();
@@ -173,7 +180,10 @@ async fn reports_are_mailed_now_and_on_schedule_as_their_setter() {
     for (change, says) in [
         (json!({ "cadence": "daily" }), "weekly or monthly"),
         (json!({ "recipients": [] }), "recipients"),
-        (json!({ "recipients": ["not an address"] }), "not an email address"),
+        (
+            json!({ "recipients": ["not an address"] }),
+            "not an email address",
+        ),
         (json!({ "channel": hook["id"] }), "not an email channel"),
         (json!({ "channel": "nope" }), "not a channel id"),
         (json!({ "next_run_at": 1 }), "next_run_at"),
@@ -192,7 +202,10 @@ async fn reports_are_mailed_now_and_on_schedule_as_their_setter() {
     let (status, schedule) = lead.post("/api/v1/report-schedules", good.clone()).await;
     assert_eq!(status, StatusCode::OK, "{schedule}");
     assert_eq!(schedule["created_by"], "lead", "{schedule}");
-    assert!(schedule["next_run_at"].as_i64().unwrap() > now_ms(), "{schedule}");
+    assert!(
+        schedule["next_run_at"].as_i64().unwrap() > now_ms(),
+        "{schedule}"
+    );
     let id = schedule["id"].as_str().unwrap().to_string();
     let path = format!("/api/v1/report-schedules/{id}");
     let (status, _, edited) = lead
@@ -204,7 +217,9 @@ async fn reports_are_mailed_now_and_on_schedule_as_their_setter() {
         .await;
     assert_eq!(status, StatusCode::OK, "{edited}");
     assert_eq!(edited["cadence"], "weekly", "{edited}");
-    let (status, _, stale) = lead.patch(&path, Some(1), json!({ "cadence": "monthly" })).await;
+    let (status, _, stale) = lead
+        .patch(&path, Some(1), json!({ "cadence": "monthly" }))
+        .await;
     assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{stale}");
     let (status, listed) = api.get("/api/v1/report-schedules").await;
     assert_eq!(status, StatusCode::OK, "{listed}");
@@ -238,9 +253,7 @@ async fn reports_are_mailed_now_and_on_schedule_as_their_setter() {
                 .or(audit.as_array())
                 .cloned()
                 .unwrap_or_default();
-            entries
-                .into_iter()
-                .find(|e| e["target"] == id.as_str())
+            entries.into_iter().find(|e| e["target"] == id.as_str())
         }
     };
     let entry = tokio::task::block_in_place(|| {
@@ -322,9 +335,15 @@ async fn inbound_email_opens_and_notes_incidents_and_refuses_hostile_mail() {
     assert_eq!(status, StatusCode::OK, "{route}");
     let key = route["secret"].as_str().unwrap().to_string();
     let route_id = route["id"].as_str().unwrap().to_string();
-    assert_eq!(route["senders"], json!(["@client.example", "boss@elsewhere.example"]));
+    assert_eq!(
+        route["senders"],
+        json!(["@client.example", "boss@elsewhere.example"])
+    );
     let (_, read) = api.get(&format!("/api/v1/email-routes/{route_id}")).await;
-    assert!(!read.to_string().contains(&key), "the key is shown once: {read}");
+    assert!(
+        !read.to_string().contains(&key),
+        "the key is shown once: {read}"
+    );
     let url = format!("{}{}", server.url(), route["url"].as_str().unwrap());
     let http = api.http.clone();
     let post = |raw: Vec<u8>, key: Option<String>| {
@@ -340,7 +359,10 @@ async fn inbound_email_opens_and_notes_incidents_and_refuses_hostile_mail() {
             }
             let response = request.send().await.unwrap();
             let status = response.status();
-            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
         }
     };
     let count = || async {
@@ -369,7 +391,10 @@ async fn inbound_email_opens_and_notes_incidents_and_refuses_hostile_mail() {
     assert_eq!(opened["created"], true, "{opened}");
     let id = opened["incident_id"].as_str().unwrap().to_string();
     let (_, incident) = api.get(&format!("/api/v1/incidents/{id}")).await;
-    assert_eq!(incident["title"], "Printer on floor 3 is down", "{incident}");
+    assert_eq!(
+        incident["title"], "Printer on floor 3 is down",
+        "{incident}"
+    );
     assert_eq!(incident["priority"], "p2", "{incident}");
     assert_eq!(incident["opened_by"], "admin", "{incident}");
     let note = incident["timeline"]
@@ -392,7 +417,10 @@ async fn inbound_email_opens_and_notes_incidents_and_refuses_hostile_mail() {
     // 2. Hostile or wrong deliveries: a clear 4xx each, nothing created.
     let (status, body) = post(first.clone(), Some(key.clone())).await;
     assert_eq!(status, StatusCode::CONFLICT, "replay: {body}");
-    assert!(body["error"].as_str().unwrap().contains("replayed"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("replayed"),
+        "{body}"
+    );
     let fresh = |n: u32, from: &str| {
         message(
             &[
@@ -409,7 +437,13 @@ async fn inbound_email_opens_and_notes_incidents_and_refuses_hostile_mail() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "wrong key: {body}");
     let (status, body) = post(fresh(3, "mallory@evil.example"), Some(key.clone())).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "unknown sender: {body}");
-    assert!(body["error"].as_str().unwrap().contains("mallory@evil.example"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("mallory@evil.example"),
+        "{body}"
+    );
     let (status, body) = post(fresh(4, "x@sub.client.example"), Some(key.clone())).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a subdomain: {body}");
     let huge = message(
@@ -452,7 +486,10 @@ async fn inbound_email_opens_and_notes_incidents_and_refuses_hostile_mail() {
     let reply = message(
         &[
             ("From", "boss@elsewhere.example"),
-            ("Subject", &format!("Re: [incident {id}] Printer on floor 3 is down")),
+            (
+                "Subject",
+                &format!("Re: [incident {id}] Printer on floor 3 is down"),
+            ),
             ("Message-ID", "<m2@elsewhere.example>"),
             ("In-Reply-To", "<m1@client.example>"),
         ],
@@ -460,18 +497,31 @@ async fn inbound_email_opens_and_notes_incidents_and_refuses_hostile_mail() {
     );
     let (status, noted) = post(reply, Some(key.clone())).await;
     assert_eq!(status, StatusCode::OK, "{noted}");
-    assert_eq!((noted["created"].clone(), noted["incident_id"].clone()), (json!(false), json!(id)));
+    assert_eq!(
+        (noted["created"].clone(), noted["incident_id"].clone()),
+        (json!(false), json!(id))
+    );
     let (_, incident) = api.get(&format!("/api/v1/incidents/{id}")).await;
     assert!(
-        incident["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "note"
-            && e["body"]["text"].as_str().unwrap().contains("Still down after the restart.")
-            && e["body"]["via"]["from"] == "boss@elsewhere.example"),
+        incident["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "note"
+                && e["body"]["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Still down after the restart.")
+                && e["body"]["via"]["from"] == "boss@elsewhere.example"),
         "{incident}"
     );
     let stray = message(
         &[
             ("From", "boss@elsewhere.example"),
-            ("Subject", "Re: [incident 0190f3c2-7a1b-7c3d-8e4f-a1b2c3d4e5f6] other"),
+            (
+                "Subject",
+                "Re: [incident 0190f3c2-7a1b-7c3d-8e4f-a1b2c3d4e5f6] other",
+            ),
             ("Message-ID", "<m3@elsewhere.example>"),
         ],
         "?\n",
@@ -481,7 +531,9 @@ async fn inbound_email_opens_and_notes_incidents_and_refuses_hostile_mail() {
     assert_eq!(count().await, 1);
 
     // 4. Deleted: deliveries find nothing.
-    let (status, _) = api.delete(&format!("/api/v1/email-routes/{route_id}")).await;
+    let (status, _) = api
+        .delete(&format!("/api/v1/email-routes/{route_id}"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = post(fresh(9, "anna@client.example"), Some(key)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

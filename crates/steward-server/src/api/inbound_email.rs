@@ -227,14 +227,16 @@ fn presented(headers: &HeaderMap) -> Option<String> {
 /// Compares secrets by their SHA-256 (constant time over equal lengths).
 fn same_secret(a: &str, b: &str) -> bool {
     let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// The message as `steward_incident::email` reads it.
 fn read_message(raw: &[u8]) -> Result<email::Message, ApiError> {
-    let malformed = || {
-        ApiError::bad_request("the body is not an RFC 822 message (no header block was found)")
-    };
+    let malformed =
+        || ApiError::bad_request("the body is not an RFC 822 message (no header block was found)");
     if raw.is_empty() {
         return Err(malformed());
     }
@@ -259,7 +261,12 @@ fn read_message(raw: &[u8]) -> Result<email::Message, ApiError> {
         html,
         attachments: parsed
             .attachments()
-            .map(|a| (a.attachment_name().unwrap_or("unnamed").to_string(), a.len()))
+            .map(|a| {
+                (
+                    a.attachment_name().unwrap_or("unnamed").to_string(),
+                    a.len(),
+                )
+            })
             .collect(),
     })
 }
@@ -444,7 +451,15 @@ pub async fn receive(
                 entry("note", json!({ "text": note })),
             ];
             store.create_incident(&record, &timeline).await?;
-            events::send(store, &record, "incident.opened", &route.created_by, now, None).await;
+            events::send(
+                store,
+                &record,
+                "incident.opened",
+                &route.created_by,
+                now,
+                None,
+            )
+            .await;
             (record, true)
         }
     };

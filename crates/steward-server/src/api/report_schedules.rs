@@ -81,7 +81,10 @@ async fn check(
                 "{to:?} is not an email address"
             )));
         }
-        if !recipients.iter().any(|r: &String| r.eq_ignore_ascii_case(to)) {
+        if !recipients
+            .iter()
+            .any(|r: &String| r.eq_ignore_ascii_case(to))
+        {
             recipients.push(to.to_string());
         }
     }
@@ -92,9 +95,8 @@ async fn check(
         }
         Some(site) => Some(site.to_string()),
     };
-    let channel = Uuid::parse_str(&body.channel).map_err(|_| {
-        ApiError::bad_request(format!("{:?} is not a channel id", body.channel))
-    })?;
+    let channel = Uuid::parse_str(&body.channel)
+        .map_err(|_| ApiError::bad_request(format!("{:?} is not a channel id", body.channel)))?;
     let found = state.store.get_channel(&Scope::org(org), channel).await;
     match found {
         Ok(c) if c.kind == "email" && c.org_id == org => Ok((site, channel, recipients)),
