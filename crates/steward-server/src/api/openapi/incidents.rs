@@ -275,6 +275,7 @@ fn figure() -> Value {
         json!({
             "collected": boolean(), "note": string(), "open": count(),
             "reporting": count(), "compliant": count(), "share": number(),
+            "succeeded": count(), "failed": count(),
         }),
         &["collected"],
     )
