@@ -34,7 +34,7 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
     ),
     (
         "backup_success",
-        "The share of scheduled backups that completed in the period.",
+        "The share of backup runs with a known outcome in the period that left a copy (succeeded, or completed with a warning).",
     ),
     (
         "noise",

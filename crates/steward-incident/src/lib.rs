@@ -13,12 +13,15 @@
 //! - [`status`]: the times an incident's status changes stamp;
 //! - [`report`]: report periods (months, ISO weeks), weekly buckets and
 //!   the CSV form of a report;
+//! - [`email`]: inbound email decided: sender rules, HTML made text, the
+//!   incident a reply names, open or note;
 //! - [`runbooks`]: what a runbook holds, which apply to an incident or an
 //!   alert, and a notification's excerpt of one.
 //!
 //! The server stores incidents and problems and calls these; nothing here
 //! reads a clock or a database, so every rule is tested with plain data.
 
+pub mod email;
 pub mod grouping;
 pub mod kpi;
 pub mod problems;

@@ -112,15 +112,79 @@ impl Period {
     /// Weekly buckets for the trend: seven days each from the start, the
     /// last cut at the period's end.
     pub fn weeks(&self) -> Vec<(i64, i64)> {
+        self.cut(WEEK)
+    }
+
+    /// The sub-intervals a KPI's trend is drawn over: weeks of a month,
+    /// days of a week.
+    pub fn buckets(&self) -> Vec<(i64, i64)> {
+        if self.until - self.since <= WEEK {
+            self.cut(DAY)
+        } else {
+            self.cut(WEEK)
+        }
+    }
+
+    fn cut(&self, step: i64) -> Vec<(i64, i64)> {
         let mut out = Vec::new();
         let mut start = self.since;
         while start < self.until {
-            let end = (start + WEEK).min(self.until);
+            let end = (start + step).min(self.until);
             out.push((start, end));
             start = end;
         }
         out
     }
+
+    /// The last full ISO week before `now` (what a weekly schedule sends).
+    pub fn week_before(now: i64) -> Self {
+        let today = now.div_euclid(DAY);
+        // Monday of this week (1970-01-01 was a Thursday).
+        let monday = today - (today + 3).rem_euclid(7);
+        let start = monday - 7;
+        // The ISO year is the year of the week's Thursday.
+        let (year, _, _) = civil_from_days(start + 3);
+        let jan4 = days_from_civil(year, 1, 4);
+        let first = jan4 - (jan4 + 3).rem_euclid(7);
+        let week = (start - first) / 7 + 1;
+        Self::parse(&format!("{year:04}-W{week:02}")).expect("a valid week")
+    }
+
+    /// The last full period of `cadence` (`weekly` or `monthly`) before
+    /// `now`.
+    pub fn before(cadence: &str, now: i64) -> Self {
+        if cadence == "weekly" {
+            Self::week_before(now)
+        } else {
+            Self::month_before(now)
+        }
+    }
+}
+
+/// When a schedule of `cadence` next sends after `now`: 06:00 UTC on the
+/// Monday after the week (weekly) or the first of the month (monthly).
+pub fn next_send(cadence: &str, now: i64) -> i64 {
+    const SEND_AT: i64 = 6 * 3_600_000;
+    let today = now.div_euclid(DAY);
+    let day = if cadence == "weekly" {
+        let monday = today - (today + 3).rem_euclid(7);
+        if monday * DAY + SEND_AT > now {
+            monday
+        } else {
+            monday + 7
+        }
+    } else {
+        let (y, m, _) = civil_from_days(today);
+        let first = days_from_civil(y, m, 1);
+        if first * DAY + SEND_AT > now {
+            first
+        } else if m == 12 {
+            days_from_civil(y + 1, 1, 1)
+        } else {
+            days_from_civil(y, m + 1, 1)
+        }
+    };
+    day * DAY + SEND_AT
 }
 
 /// One CSV field: quoted when it must be, and text a spreadsheet would run
@@ -270,6 +334,47 @@ mod tests {
             Period::month_before(Period::parse("2027-01").unwrap().since + 5 * DAY).label,
             "2026-12"
         );
+    }
+
+    #[test]
+    fn schedules_send_the_last_full_period_after_it_ends() {
+        let at = |text: &str| {
+            let (y, rest) = text.split_at(4);
+            let m: u32 = rest[1..3].parse().unwrap();
+            let d: u32 = rest[4..6].parse().unwrap();
+            let h: i64 = rest[7..9].parse().unwrap();
+            days_from_civil(y.parse().unwrap(), m, d) * DAY + h * 3_600_000
+        };
+        // Wednesday 2026-11-11: last week is W45 (Mon 2 Nov to Sun 8 Nov).
+        let wed = at("2026-11-11T10");
+        assert_eq!(Period::week_before(wed).label, "2026-W45");
+        assert_eq!(date(Period::week_before(wed).since), "2026-11-02");
+        // Across a year: Monday 2026-01-05 follows 2026-W01.
+        assert_eq!(Period::week_before(at("2026-01-05T07")).label, "2026-W01");
+        assert_eq!(Period::week_before(at("2026-01-01T07")).label, "2025-W52");
+        assert_eq!(Period::before("monthly", wed).label, "2026-10");
+        // Next sends: the coming Monday 06:00, the first of next month.
+        assert_eq!(next_send("weekly", wed), at("2026-11-16T06"));
+        assert_eq!(
+            next_send("weekly", at("2026-11-16T05")),
+            at("2026-11-16T06")
+        );
+        assert_eq!(
+            next_send("weekly", at("2026-11-16T06")),
+            at("2026-11-23T06")
+        );
+        assert_eq!(next_send("monthly", wed), at("2026-12-01T06"));
+        assert_eq!(
+            next_send("monthly", at("2026-12-20T00")),
+            at("2027-01-01T06")
+        );
+        assert_eq!(
+            next_send("monthly", at("2026-12-01T01")),
+            at("2026-12-01T06")
+        );
+        // A week's trend is its days.
+        assert_eq!(Period::parse("2026-W45").unwrap().buckets().len(), 7);
+        assert_eq!(Period::parse("2026-11").unwrap().buckets().len(), 5);
     }
 
     #[test]

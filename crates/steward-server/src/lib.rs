@@ -31,6 +31,7 @@ pub mod patch_compliance;
 pub mod posture;
 pub mod problems;
 pub mod prometheus;
+pub mod report_mail;
 pub mod reports;
 pub mod revocation;
 pub mod sla;
@@ -265,6 +266,7 @@ async fn start(
     spawn_retention(state.clone(), shutdown_rx.clone());
     problems::spawn(state.store.clone(), shutdown_rx.clone());
     sla::spawn(state.store.clone(), shutdown_rx.clone());
+    report_mail::spawn(state.clone(), shutdown_rx.clone());
     api::spawn_fleet_recorder(state.clone(), shutdown_rx.clone());
     patch_compliance::spawn_recorder(state.clone(), shutdown_rx.clone());
     jobs::start(state.clone(), remediations, shutdown_rx.clone());

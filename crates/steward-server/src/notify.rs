@@ -185,24 +185,33 @@ pub fn email_text(payload: &Value) -> (String, String) {
         }
         body.push_str(&format!("  {}\n", text("link")));
     }
-    (
-        subject
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(200)
-            .collect(),
-        body,
-    )
+    // An incident's reference, kept whole: a reply naming it becomes a
+    // note on the incident (inbound email).
+    let reference = payload["incident_id"]
+        .as_str()
+        .map(|id| format!(" [incident {id}]"))
+        .unwrap_or_default();
+    let mut subject: String = subject
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200 - reference.chars().count())
+        .collect();
+    subject.push_str(&reference);
+    (subject, body)
 }
 
-async fn email(policy: &EgressPolicy, config: &Value, payload: &str) -> Result<(), String> {
+/// An SMTP transport to an email channel's relay (a checked address; TLS
+/// still verifies the relay's name) and its sender address.
+async fn relay(
+    policy: &EgressPolicy,
+    config: &Value,
+) -> Result<(AsyncSmtpTransport<Tokio1Executor>, lettre::message::Mailbox), String> {
     let text = |k: &str| config[k].as_str().unwrap_or_default().to_string();
     let host = text("smtp_host");
     let port = config["smtp_port"]
         .as_u64()
         .and_then(|p| u16::try_from(p).ok())
         .unwrap_or(587);
-    // Connect to a checked address; TLS still verifies the relay's name.
     let address = policy
         .resolve(&host, port)
         .await
@@ -227,10 +236,16 @@ async fn email(policy: &EgressPolicy, config: &Value, payload: &str) -> Result<(
         }
         _ => builder,
     };
+    let from = text("from").parse().map_err(|e| format!("from: {e}"))?;
+    Ok((builder.build(), from))
+}
+
+async fn email(policy: &EgressPolicy, config: &Value, payload: &str) -> Result<(), String> {
+    let (relay, from) = relay(policy, config).await?;
     let payload: Value = serde_json::from_str(payload).map_err(|e| e.to_string())?;
     let (subject, body) = email_text(&payload);
     let mut message = Message::builder()
-        .from(text("from").parse().map_err(|e| format!("from: {e}"))?)
+        .from(from)
         .subject(subject)
         .header(ContentType::TEXT_PLAIN);
     for to in config["to"]
@@ -242,8 +257,43 @@ async fn email(policy: &EgressPolicy, config: &Value, payload: &str) -> Result<(
         message = message.to(to.parse().map_err(|e| format!("to {to}: {e}"))?);
     }
     let message = message.body(body).map_err(|e| e.to_string())?;
-    builder
-        .build()
+    relay
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// A file attached to an email: name, content type, bytes.
+pub struct Attached {
+    pub name: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// Sends a text email with files attached to `to` through an email
+/// channel's relay and sender (scheduled reports).
+pub async fn email_files(
+    policy: &EgressPolicy,
+    config: &Value,
+    to: &[String],
+    subject: &str,
+    body: String,
+    files: Vec<Attached>,
+) -> Result<(), String> {
+    use lettre::message::{Attachment, MultiPart, SinglePart};
+    let (relay, from) = relay(policy, config).await?;
+    let mut message = Message::builder().from(from).subject(subject);
+    for to in to {
+        message = message.to(to.parse().map_err(|e| format!("to {to}: {e}"))?);
+    }
+    let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(body));
+    for file in files {
+        let kind = ContentType::parse(file.content_type).map_err(|e| e.to_string())?;
+        parts = parts.singlepart(Attachment::new(file.name).body(file.bytes, kind));
+    }
+    let message = message.multipart(parts).map_err(|e| e.to_string())?;
+    relay
         .send(message)
         .await
         .map(|_| ())

@@ -45,6 +45,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         JS,
         include_bytes!("ui/pages/incidents.js"),
     ),
+    ("pages/kpis.js", JS, include_bytes!("ui/pages/kpis.js")),
     (
         "pages/runbooks.js",
         JS,

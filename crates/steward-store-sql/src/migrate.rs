@@ -64,6 +64,7 @@ migrations!(
     "0026_task_slots.sql",
     "0027_otlp_tokens.sql",
     "0028_agentless.sql",
+    "0029_report_mail.sql",
 );
 
 /// The migrations of one database.

@@ -23,6 +23,7 @@ mod patching;
 mod people;
 mod posture;
 mod problems;
+mod report_mail;
 mod runbooks;
 mod schedules;
 mod signin;
@@ -52,6 +53,7 @@ pub use patching::*;
 pub use people::*;
 pub use posture::*;
 pub use problems::*;
+pub use report_mail::*;
 pub use runbooks::*;
 pub use schedules::*;
 pub use signin::*;
@@ -177,6 +179,9 @@ macro_rules! store_suite {
             task_slots_are_claimed_once_and_only_forward,
             // agentless.rs
             agentless_devices_are_probed_by_an_agent_of_their_organisation,
+            // report_mail.rs
+            report_schedules_are_scoped_and_claimed_once,
+            email_routes_are_scoped_and_messages_claimed_once,
             // traps.rs: where SQLite and PostgreSQL part ways
             plain_lists_sort_names_alike,
             device_pages_sort_names_case_insensitively,

@@ -1,6 +1,6 @@
 //! The `Store` traits: everything the server keeps, one trait per product
 //! concept ([`TenancyStore`], [`PeopleStore`], [`AuditStore`], [`DeviceStore`], [`AlertStore`],
-//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`], [`IncidentStore`], [`ProblemStore`], [`RunbookStore`], [`SlaStore`]) and [`Store`], all of
+//! [`MonitorStore`], [`MetricStore`], [`JobStore`], [`FleetStore`], [`PatchingStore`], [`IncidentStore`], [`ProblemStore`], [`RunbookStore`], [`SlaStore`], [`ReportScheduleStore`], [`InboundEmailStore`]) and [`Store`], all of
 //! them; one implementation (`steward-store-sql`) runs them on SQLite
 //! (embedded default) and PostgreSQL (scale-out), and one conformance suite
 //! checks every method on both.
@@ -20,6 +20,7 @@ mod backups;
 mod devices;
 mod fleet;
 mod inbound;
+mod inbound_email;
 mod incidents;
 mod ingest;
 mod jobs;
@@ -32,6 +33,7 @@ mod people;
 mod posture;
 mod problems;
 mod records;
+mod report_schedules;
 mod runbooks;
 mod sla;
 mod tasks;
@@ -46,6 +48,7 @@ pub use backups::*;
 pub use devices::*;
 pub use fleet::*;
 pub use inbound::*;
+pub use inbound_email::*;
 pub use incidents::*;
 pub use ingest::*;
 pub use jobs::*;
@@ -58,6 +61,7 @@ pub use people::*;
 pub use posture::*;
 pub use problems::*;
 pub use records::*;
+pub use report_schedules::*;
 pub use runbooks::*;
 pub use sla::*;
 pub use tasks::*;
@@ -209,6 +213,8 @@ pub trait Store:
     + AgentlessStore
     + InboundStore
     + OtlpStore
+    + InboundEmailStore
+    + ReportScheduleStore
     + TelemetryStore
     + PostureStore
     + TaskStore

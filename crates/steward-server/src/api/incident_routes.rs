@@ -1,6 +1,7 @@
 //! The routes of incident and problem management: incidents, KPIs,
 //! problems and their rules, runbooks, reports, SLA targets and the
-//! inbound and outbound incident webhooks (split from `routes.rs`, which
+//! inbound and outbound incident webhooks, inbound email and scheduled
+//! reports (split from `routes.rs`, which
 //! calls this; every route still has its [`Access`] decision here).
 
 use super::*;
@@ -192,5 +193,75 @@ pub(super) fn routes(routes: Routes) -> Routes {
             "/api/v1/inbound/incidents/{id}",
             Public,
             inbound::deliver,
+        )
+        .list(
+            "/api/v1/email-routes",
+            Perm(P::DevicesView),
+            inbound_email::list_email_routes,
+        )
+        .add(
+            M::POST,
+            "/api/v1/email-routes",
+            Perm(P::DevicesManage),
+            inbound_email::create_email_route,
+        )
+        .add(
+            M::GET,
+            "/api/v1/email-routes/{id}",
+            Perm(P::DevicesView),
+            inbound_email::get_email_route,
+        )
+        .add(
+            M::PATCH,
+            "/api/v1/email-routes/{id}",
+            Perm(P::DevicesManage),
+            inbound_email::patch_email_route,
+        )
+        .add(
+            M::DELETE,
+            "/api/v1/email-routes/{id}",
+            Perm(P::DevicesManage),
+            inbound_email::delete_email_route,
+        )
+        .add(
+            M::POST,
+            "/api/v1/inbound-email/{id}",
+            Public,
+            inbound_email::receive,
+        )
+        .list(
+            "/api/v1/report-schedules",
+            Perm(P::DevicesView),
+            report_schedules::list_report_schedules,
+        )
+        .add(
+            M::POST,
+            "/api/v1/report-schedules",
+            Perm(P::DevicesManage),
+            report_schedules::create_report_schedule,
+        )
+        .add(
+            M::GET,
+            "/api/v1/report-schedules/{id}",
+            Perm(P::DevicesView),
+            report_schedules::get_report_schedule,
+        )
+        .add(
+            M::PATCH,
+            "/api/v1/report-schedules/{id}",
+            Perm(P::DevicesManage),
+            report_schedules::patch_report_schedule,
+        )
+        .add(
+            M::DELETE,
+            "/api/v1/report-schedules/{id}",
+            Perm(P::DevicesManage),
+            report_schedules::delete_report_schedule,
+        )
+        .add(
+            M::POST,
+            "/api/v1/report-schedules/{id}/send",
+            Perm(P::DevicesManage),
+            report_schedules::send_report_now,
         )
 }

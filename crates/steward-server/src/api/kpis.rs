@@ -1,10 +1,11 @@
-//! `GET /api/v1/kpis?org=&since=&until=`: the figures IT leads track for
-//! one organisation and period, each beside its definition
+//! `GET /api/v1/kpis?org=&site=&since=&until=`: the figures IT leads
+//! track for one organisation (or one of its sites) and period, each
+//! beside its definition
 //! (`steward_incident::kpi::DEFINITIONS`): availability per device from
 //! its status history with maintenance windows excluded, MTTA and MTTR
 //! (median, p90, mean), incident volume, open problems, alert noise,
-//! patch compliance;
-//! what Steward does not collect yet says so instead of a number.
+//! patch compliance, backup success;
+//! what Steward has no data for says so instead of a number.
 
 use super::{ApiError, ApiResult, org_named};
 use crate::AppState;
@@ -31,6 +32,8 @@ const COMPLIANCE_DAYS: i64 = 14;
 #[serde(deny_unknown_fields)]
 pub struct KpiQuery {
     org: Option<String>,
+    /// One site of the organisation (default: all the caller sees).
+    site: Option<String>,
     /// Unix milliseconds (default: 30 days before `until`).
     since: Option<i64>,
     /// Unix milliseconds (default: now).
@@ -50,15 +53,47 @@ pub async fn kpis(
     let now = crate::now_ms();
     let until = query.until.unwrap_or(now);
     let since = query.since.unwrap_or(until.saturating_sub(30 * DAY));
-    Ok(Json(compute(&state, &caller, org, since, until).await?))
+    let scope = narrowed(&caller.scope, org, query.site.as_deref());
+    Ok(Json(compute(&state, &scope, org, since, until).await?))
 }
 
-/// An organisation's KPIs over `[since, until)` as the caller may see
-/// them (what `GET /api/v1/kpis` answers; reports call it per period and
-/// per week).
+/// What `scope` may see of `org`, narrowed to `site` when one is named
+/// (a grant for another site gives nothing there).
+pub fn narrowed(scope: &Scope, org: uuid::Uuid, site: Option<&str>) -> Scope {
+    Scope {
+        allow: scope
+            .allow
+            .iter()
+            .filter(|p| p.org.is_none_or(|o| o == org))
+            .filter_map(|p| {
+                let site = match (p.site.as_deref(), site) {
+                    (None, s) | (s, None) => s,
+                    (Some(a), Some(b)) if a == b => Some(a),
+                    _ => return None,
+                };
+                Some(steward_store::Place {
+                    org: Some(org),
+                    site: site.map(str::to_string),
+                })
+            })
+            .collect(),
+        deny: scope.deny.clone(),
+    }
+}
+
+/// Whether `scope` is narrowed to one site (every place it allows names
+/// one): organisation-wide rows (incidents, problems) then count only
+/// when they touch a device seen there.
+fn one_site(scope: &Scope) -> bool {
+    !scope.allow.is_empty() && scope.allow.iter().all(|p| p.site.is_some())
+}
+
+/// An organisation's KPIs over `[since, until)` as `scope` (the caller's,
+/// [`narrowed`]) sees them (what `GET /api/v1/kpis` answers; reports call
+/// it per period and per week, scheduled reports with their setter's).
 pub async fn compute(
     state: &AppState,
-    caller: &Caller,
+    scope: &Scope,
     org: uuid::Uuid,
     since: i64,
     until: i64,
@@ -69,20 +104,8 @@ pub async fn compute(
         ));
     }
     let period = Span::new(since, until);
-    // Only what the caller may see of this organisation.
-    let scope = Scope {
-        allow: caller
-            .scope
-            .allow
-            .iter()
-            .filter(|p| p.org.is_none_or(|o| o == org))
-            .map(|p| steward_store::Place {
-                org: Some(org),
-                site: p.site.clone(),
-            })
-            .collect(),
-        deny: caller.scope.deny.clone(),
-    };
+    let scope = narrowed(scope, org, None);
+    let by_site = one_site(&scope);
 
     // Availability per device, maintenance excluded.
     let windows: Vec<(MaintenanceWindow, Vec<Span>)> = state
@@ -104,9 +127,21 @@ pub async fn compute(
         .into_iter()
         .filter(|d| d.org_id == org)
         .collect();
+    let seen: std::collections::HashSet<uuid::Uuid> = devices.iter().map(|d| d.id).collect();
     let mut availability = Vec::with_capacity(devices.len());
     let (mut scheduled_total, mut down_total) = (0i64, 0i64);
     for device in &devices {
+        // Counted from its enrollment (Unix seconds): before it, nothing
+        // was scheduled.
+        let enrolled = match state.store.get_device(&scope, device.id).await {
+            Ok(d) => d.enrolled_at.saturating_mul(1000),
+            Err(_) => since,
+        };
+        let start = since.max(enrolled);
+        if start >= until {
+            continue;
+        }
+        let span = Span::new(start, until);
         let history = state.store.status_history(&scope, device.id).await?;
         let mut changes: Vec<(i64, bool)> = history
             .iter()
@@ -116,10 +151,10 @@ pub async fn compute(
         let online_before = changes
             .iter()
             .rev()
-            .find(|(at, _)| *at <= since)
+            .find(|(at, _)| *at <= start)
             .map_or(changes.first().is_none_or(|(_, on)| !on), |(_, on)| *on);
-        let within: Vec<(i64, bool)> = changes.into_iter().filter(|(at, _)| *at > since).collect();
-        let down = kpi::offline_spans(online_before, &within, period);
+        let within: Vec<(i64, bool)> = changes.into_iter().filter(|(at, _)| *at > start).collect();
+        let down = kpi::offline_spans(online_before, &within, span);
         let target = Target {
             device: device.id.to_string(),
             site: device.site.clone(),
@@ -133,7 +168,7 @@ pub async fn compute(
                 .flat_map(|(_, spans)| spans.iter().copied())
                 .collect::<Vec<_>>(),
         );
-        let figure = kpi::availability(period, &down, &maintenance);
+        let figure = kpi::availability(span, &down, &maintenance);
         scheduled_total += figure.period_ms - figure.maintenance_ms;
         down_total += figure.downtime_ms;
         availability.push(json!({
@@ -150,6 +185,7 @@ pub async fn compute(
         .await?
         .into_iter()
         .filter(|i| i.org_id == org && (since..until).contains(&i.opened_at))
+        .filter(|i| !by_site || i.devices.iter().any(|d| seen.contains(d)))
         .collect();
     let times: Vec<IncidentTimes> = incidents
         .iter()
@@ -209,6 +245,24 @@ pub async fn compute(
         })
     };
 
+    // Backup outcomes in the period.
+    let outcomes: Vec<_> = state
+        .store
+        .backup_outcomes(&scope, since, until)
+        .await?
+        .into_iter()
+        .filter(|o| o.org_id == org)
+        .collect();
+    let rates = steward_store::success_rates(&outcomes);
+    let backup_success = match rates.orgs.iter().find(|r| r.org_id == org) {
+        Some(rate) if rate.tally.success_rate.is_some() => json!({
+            "collected": true, "share": rate.tally.success_rate,
+            "succeeded": rate.tally.ok + rate.tally.warning,
+            "failed": rate.tally.failed,
+        }),
+        _ => not_collected("no backup outcome in this period"),
+    };
+
     // Problems not resolved at the end of the period.
     let open_problems = state
         .store
@@ -216,6 +270,7 @@ pub async fn compute(
         .await?
         .iter()
         .filter(|p| p.org_id == org && p.first_seen < until)
+        .filter(|p| !by_site || p.devices.iter().any(|d| seen.contains(d)))
         .filter(|p| p.resolved_at.is_none_or(|t| t >= until))
         .count();
 
@@ -238,7 +293,7 @@ pub async fn compute(
         "open_problems": { "collected": true, "open": open_problems },
         "noise": noise,
         "patch_compliance": patch_compliance,
-        "backup_success": not_collected("Steward has no backups feature yet"),
+        "backup_success": backup_success,
         "definitions": definitions,
     }))
 }

@@ -17,10 +17,11 @@ mod events;
 mod fleet;
 mod grants;
 mod inbound;
+mod inbound_email;
 mod incidents;
 mod insight;
 mod intel_fleet;
-mod kpis;
+pub mod kpis;
 mod otlp_tokens;
 pub use fleet::spawn_recorder as spawn_fleet_recorder;
 mod jobs;
@@ -41,7 +42,8 @@ mod posture;
 mod problem_rules;
 mod problems;
 mod prometheus;
-mod reports;
+mod report_schedules;
+pub mod reports;
 mod routes;
 mod runbooks;
 mod schedules;
@@ -449,6 +451,8 @@ pub const MAX_UPLOAD_BODY: usize = steward_proto::MAX_FILE_BYTES.div_ceil(3) * 4
 const UPLOAD_ROUTE: &str = "/api/v1/devices/{id}/files/put";
 /// The route of signed incident deliveries, capped lower (64 KiB).
 const INBOUND_ROUTE: &str = "/api/v1/inbound/incidents/{id}";
+/// The route of raw inbound email, capped at 256 KiB.
+const INBOUND_EMAIL_ROUTE: &str = "/api/v1/inbound-email/{id}";
 
 /// The body cap of a route (`/api/v1/devices/{id}/files/put`) or of a
 /// request path (`/api/v1/devices/0190.../files/put`).
@@ -463,10 +467,17 @@ pub fn max_body(path: &str) -> usize {
             path.split('/').collect::<Vec<_>>()[..],
             ["", "api", "v1", "inbound", "incidents", id] if !id.is_empty()
         );
+    let email = path == INBOUND_EMAIL_ROUTE
+        || matches!(
+            path.split('/').collect::<Vec<_>>()[..],
+            ["", "api", "v1", "inbound-email", id] if !id.is_empty()
+        );
     if upload {
         MAX_UPLOAD_BODY
     } else if path == crate::otlp::METRICS_PATH || path == crate::otlp::LOGS_PATH {
         crate::otlp::MAX_OTLP_BODY
+    } else if email {
+        inbound_email::MAX_MESSAGE
     } else if inbound {
         inbound::MAX_INBOUND_BODY
     } else {

@@ -14,6 +14,7 @@ import * as audit from "./pages/audit.js";
 import * as backups from "./pages/backups.js";
 import * as incidents from "./pages/incidents.js";
 import * as runbooks from "./pages/runbooks.js";
+import * as kpis from "./pages/kpis.js";
 import * as patching from "./pages/patching.js";
 import * as posture from "./pages/posture.js";
 import * as agentless from "./pages/agentless.js";
@@ -28,6 +29,7 @@ const routes = {
   posture: posture.render,
   incidents: incidents.render,
   incident: incidents.incident,
+  kpis: kpis.render,
   runbooks: runbooks.render,
   monitors: admin.monitors,
   scripts: automation.scripts,
@@ -56,6 +58,7 @@ const needs = {
   posture: ["devices.view", "Seeing security posture"],
   incidents: ["devices.view", "Seeing incidents"],
   incident: ["devices.view", "Seeing incidents"],
+  kpis: ["devices.view", "Seeing KPIs and reports"],
   runbooks: ["devices.view", "Seeing runbooks"],
   monitors: ["monitors.manage", "Monitors"],
   channels: ["monitors.manage", "Notification channels"],

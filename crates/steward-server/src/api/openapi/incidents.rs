@@ -275,6 +275,7 @@ fn figure() -> Value {
         json!({
             "collected": boolean(), "note": string(), "open": count(),
             "reporting": count(), "compliant": count(), "share": number(),
+            "succeeded": count(), "failed": count(),
         }),
         &["collected"],
     )
@@ -331,7 +332,7 @@ fn kpis() -> Value {
 }
 
 fn report() -> Value {
-    object(
+    let report = object(
         json!({
             "org_id": uuid(), "org": string(), "period": string(), "since": integer(),
             "until": integer(), "has_data": boolean(),
@@ -352,6 +353,11 @@ fn report() -> Value {
         &[
             "org_id", "org", "period", "since", "until", "has_data", "kpis", "weeks", "kpi",
         ],
+    );
+    extend(
+        report,
+        super::report_mail::report_series(),
+        &["site", "buckets", "series"],
     )
 }
 
@@ -500,6 +506,11 @@ pub fn query_parameters(path: &str) -> Vec<Value> {
                 json!({ "type": "string", "minLength": 1, "maxLength": 128 }),
             ),
             q(
+                "site",
+                "One site of the organisation (default: all the caller sees).",
+                json!({ "type": "string", "minLength": 1, "maxLength": 200 }),
+            ),
+            q(
                 "since",
                 "Start of the period, Unix milliseconds (default 30 days before until).",
                 json!({ "type": "integer", "minimum": 0 }),
@@ -515,6 +526,11 @@ pub fn query_parameters(path: &str) -> Vec<Value> {
                 "org",
                 "The organisation, by name (yours when you have one).",
                 json!({ "type": "string", "minLength": 1, "maxLength": 128 }),
+            ),
+            q(
+                "site",
+                "One site of the organisation (default: all the caller sees).",
+                json!({ "type": "string", "minLength": 1, "maxLength": 200 }),
             ),
             q(
                 "period",

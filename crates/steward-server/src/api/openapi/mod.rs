@@ -10,6 +10,7 @@ mod intel;
 mod operations;
 mod patching;
 mod posture;
+mod report_mail;
 mod schemas;
 mod telemetry;
 #[cfg(test)]
@@ -147,7 +148,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             "operationId": format!("{} {}", route.method, route.path),
             "parameters": parameters,
             "responses": {
-                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).or_else(|| patching::response(method, route.path)).or_else(|| incidents::response(method, route.path)).or_else(|| intel::response(method, route.path)).or_else(|| telemetry::response(method, route.path)).or_else(|| agentless::response(method, route.path)).unwrap_or(json!({})) } } },
+                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).or_else(|| patching::response(method, route.path)).or_else(|| incidents::response(method, route.path)).or_else(|| report_mail::response(method, route.path)).or_else(|| intel::response(method, route.path)).or_else(|| telemetry::response(method, route.path)).or_else(|| agentless::response(method, route.path)).unwrap_or(json!({})) } } },
                 "4XX": { "description": "Refused", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
             },
         });
@@ -195,6 +196,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             operation["requestBody"] = body(
                 operations::request(method, route.path)
                     .or_else(|| incidents::request(method, route.path))
+                    .or_else(|| report_mail::request(method, route.path))
                     .or_else(|| patching::request(method, route.path))
                     .or_else(|| telemetry::request(method, route.path))
                     .or_else(|| agentless::request(method, route.path))
@@ -220,11 +222,22 @@ pub fn document(routes: &[RouteEntry]) -> Value {
                 "Opens an incident from a signed delivery, or updates the one its external_id opened. Acts under the name and grants of the webhook's creator. The body is at most 64 KiB."
             );
         }
+        if route.path == "/api/v1/inbound-email/{id}" {
+            operation["requestBody"] = json!({ "required": true, "content": { "message/rfc822": { "schema": { "type": "string", "format": "binary", "maxLength": super::inbound_email::MAX_MESSAGE } } } });
+            operation["parameters"]
+                .as_array_mut()
+                .expect("parameters are a list")
+                .push(json!({ "name": "X-Steward-Key", "in": "header", "required": false, "description": "The route's secret (or HTTP Basic with it as the password).", "schema": { "type": "string" } }));
+            operation["description"] = json!(
+                "Takes a raw RFC 822 message (at most 256 KiB) from a mail provider's inbound route or an MTA pipe: a sender the route's rules name opens an incident, or adds a note to the one its subject names ([incident <id>]). HTML is made text, attachments are not kept, a Message-ID seen before is refused (409). Acts under the name and grants of the route's creator."
+            );
+        }
         if route.method == axum::http::Method::PATCH {
             // The fields to change, in the shape POST creates from.
             operation["requestBody"] = body(
                 operations::request(method, route.path)
                     .or_else(|| incidents::request(method, route.path))
+                    .or_else(|| report_mail::request(method, route.path))
                     .or_else(|| patching::request(method, route.path))
                     .or_else(|| agentless::request(method, route.path))
                     .unwrap_or(json!({ "type": "object" })),

@@ -550,6 +550,7 @@ pub fn takes_no_body(path: &str) -> bool {
             | "/api/v1/devices/{id}/rotate"
             | "/api/v1/monitors/{id}/delete"
             | "/api/v1/channels/{id}/test"
+            | "/api/v1/report-schedules/{id}/send"
             | "/api/v1/alerts/{id}/acknowledge"
             | "/api/v1/alerts/{id}/resolve"
             | "/api/v1/scripts/{id}/delete"

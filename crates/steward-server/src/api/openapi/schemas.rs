@@ -795,6 +795,9 @@ pub fn components() -> Value {
     for (name, schema) in super::incidents::components() {
         all[name] = schema;
     }
+    for (name, schema) in super::report_mail::components() {
+        all[name] = schema;
+    }
     for (name, schema) in super::patching::components() {
         all[name] = schema;
     }

@@ -71,7 +71,8 @@ function trendCards(r) {
     h("div", { class: "stat", id: "report-downloads" },
       h("div", { class: "name" }, "Report for " + r.period),
       h("a", { href: `/api/v1/reports?period=${r.period}&format=pdf`, download: "" }, "PDF"), " · ",
-      h("a", { href: `/api/v1/reports?period=${r.period}&format=csv`, download: "" }, "CSV")),
+      h("a", { href: `/api/v1/reports?period=${r.period}&format=csv`, download: "" }, "CSV"), " · ",
+      link("#/kpis", "All KPIs")),
   ];
 }
 
