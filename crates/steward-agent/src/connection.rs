@@ -57,6 +57,8 @@ pub struct RunOptions {
     pub backup_interval: Duration,
     /// Security posture: checks, ports, files, logins.
     pub posture: collectors::posture::Config,
+    /// Self-update: pinned release keys, deadline, this binary.
+    pub update: crate::update::Config,
 }
 
 pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
@@ -74,8 +76,10 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         backups,
         backup_interval,
         posture,
+        update,
     } = options;
     let state = AgentState::load(dir)?;
+    crate::notify::ready();
     let spool = Arc::new(Mutex::new(Spool::open(
         &dir.join("spool"),
         spool_max_bytes,
@@ -165,6 +169,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         outgoing: tokio::sync::Mutex::new(out_rx),
         log_patterns,
         logs_ready,
+        updater: Mutex::new(crate::update::Updater::new(update)),
     };
     let mut attempt = 0u32;
     let stop = shutdown_signal();
@@ -186,6 +191,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
                 Err(error) => tracing::warn!(error = %format!("{error:#}"), "Connection to the server failed."),
             },
             _ = &mut stop => {
+                crate::notify::notify("STOPPING=1");
                 tracing::info!("Stopping.");
                 return Ok(());
             }
@@ -471,6 +477,7 @@ struct Local {
     /// [`MAX_PENDING_PATTERNS`] reports; older ones are dropped, counted).
     log_patterns: Shared<Vec<LogPatternReport>>,
     logs_ready: Arc<Notify>,
+    updater: Mutex<crate::update::Updater>,
 }
 
 /// Log pattern reports kept while disconnected.
@@ -498,6 +505,7 @@ async fn session(
         outgoing,
         log_patterns,
         logs_ready,
+        updater,
     } = local;
     let mut outgoing = outgoing.lock().await;
     let mut socket =
@@ -506,7 +514,8 @@ async fn session(
         &mut socket,
         &AgentMessage::Hello(Hello {
             protocol_version: steward_proto::PROTOCOL_VERSION,
-            agent_version: crate::AGENT_VERSION.into(),
+            agent_version: crate::update::version().into(),
+            target: crate::update::target(),
             refuses: runner.refuses().to_vec(),
         }),
     )
@@ -530,6 +539,11 @@ async fn session(
         spool.ack(welcome.stored_seq)?;
     }
     runner.pin_keys_once(dir, &welcome.job_keys);
+    // Connected and acknowledged: a new version confirms its update here.
+    for report in crate::update::connected(dir) {
+        send(&mut socket, &report).await?;
+    }
+    crate::update::reported(dir);
     // What jobs said while we were away is stale, except their results,
     // which the journal keeps until acked: resend those.
     while outgoing.try_recv().is_ok() {}
@@ -647,6 +661,14 @@ async fn session(
                 ServerMessage::Error { code, message } => tracing::warn!(?code, %message, "The server rejected a message."),
                 ServerMessage::Order(signed) => runner.on_order(signed),
                 ServerMessage::RunAck { run_id } => runner.acked(&run_id),
+                ServerMessage::UpdateOffer(offer) => {
+                    let step = lock(updater).on_offer(offer);
+                    update_step(&mut socket, updater, step).await?;
+                }
+                ServerMessage::UpdateChunk { version, offset, data_b64, .. } => {
+                    let step = lock(updater).on_chunk(&version, offset, &data_b64);
+                    update_step(&mut socket, updater, step).await?;
+                }
                 ServerMessage::ShellInput { session, data_b64 } => {
                     use base64::Engine;
                     if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data_b64) {
@@ -661,6 +683,33 @@ async fn session(
                 }
                 _ => {}
             },
+        }
+    }
+}
+
+/// Sends what the updater asks; on `Restart`, closes the connection and
+/// starts the new binary in this process's place.
+async fn update_step(
+    socket: &mut Socket,
+    updater: &Mutex<crate::update::Updater>,
+    step: crate::update::Step,
+) -> Result<()> {
+    use crate::update::Step;
+    match step {
+        Step::Nothing => Ok(()),
+        Step::Send(messages) => {
+            for message in &messages {
+                send(socket, message).await?;
+            }
+            Ok(())
+        }
+        Step::Restart(messages) => {
+            for message in &messages {
+                send(socket, message).await?;
+            }
+            let _ = socket.close(None).await;
+            let error = lock(updater).restart();
+            Err(error.context("the new agent version did not start; the guard rolls it back"))
         }
     }
 }
