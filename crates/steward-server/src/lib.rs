@@ -7,6 +7,7 @@
 //! [`status`] turns heartbeat deadlines into online/offline transitions;
 //! [`api`] is the versioned JSON API; [`auth`] resolves callers.
 
+pub mod agent_updates;
 pub mod alerting;
 pub mod api;
 pub mod audit;
@@ -21,6 +22,7 @@ pub mod gateway;
 pub mod incident_events;
 pub mod incidents;
 pub mod ingest;
+pub mod installer;
 pub mod inventory;
 pub mod jobs;
 pub mod notify;

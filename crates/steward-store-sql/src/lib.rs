@@ -14,6 +14,7 @@
 //!   (`migrate`, one file set per database, same version numbers), the
 //!   metric-ingest hot path (`metrics::ingest_*`).
 
+mod agent_updates;
 mod alerts;
 mod audit;
 mod backups;

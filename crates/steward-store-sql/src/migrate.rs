@@ -61,6 +61,7 @@ migrations!(
     "0023_posture.sql",
     "0024_incident_work.sql",
     "0025_incident_webhooks.sql",
+    "0027_agent_updates.sql",
 );
 
 /// The migrations of one database.

@@ -26,6 +26,7 @@ mod schedules;
 mod signin;
 mod sites;
 mod sla;
+mod agent_updates;
 mod telemetry;
 mod traps;
 
@@ -52,6 +53,7 @@ pub use schedules::*;
 pub use signin::*;
 pub use sites::*;
 pub use sla::*;
+pub use agent_updates::*;
 pub use telemetry::*;
 pub use traps::*;
 
@@ -164,6 +166,8 @@ macro_rules! store_suite {
             runbooks_keep_every_version_within_scope,
             // sla.rs
             sla_targets_are_kept_per_priority_and_warnings_claimed_once,
+            // agent_updates.rs
+            agent_releases_rollouts_and_answers_are_kept,
             // traps.rs: where SQLite and PostgreSQL part ways
             plain_lists_sort_names_alike,
             device_pages_sort_names_case_insensitively,

@@ -12,6 +12,7 @@
 //! - the device of ingested data is the authenticated device the gateway
 //!   passes in, never a field of the payload.
 
+mod agent_updates;
 mod alerting;
 mod alerts;
 mod audit;
@@ -35,6 +36,7 @@ mod sla;
 mod telemetry;
 mod tenancy;
 
+pub use agent_updates::*;
 pub use alerting::*;
 pub use alerts::*;
 pub use audit::*;
@@ -203,6 +205,7 @@ pub trait Store:
     + InboundStore
     + TelemetryStore
     + PostureStore
+    + AgentUpdateStore
     + Send
     + Sync
     + 'static
