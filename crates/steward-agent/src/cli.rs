@@ -258,7 +258,8 @@ pub fn run(cli: Cli) -> Result<()> {
             // An update in progress is settled before anything else: this
             // may roll back to the previous binary (and not return).
             crate::update::on_start(&dir)?;
-            let update = crate::update::Config::load(&dir, release_keys.as_deref(), update_deadline)?;
+            let update =
+                crate::update::Config::load(&dir, release_keys.as_deref(), update_deadline)?;
             let extra = match &posture_checks {
                 Some(path) => Some(
                     std::fs::read_to_string(path)

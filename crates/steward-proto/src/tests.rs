@@ -409,7 +409,10 @@ fn update_messages_round_trip_and_are_bounded() {
         detail: "the new version did not connect within 60 s".into(),
     });
     let text = encode(&report);
-    assert_eq!(AgentMessage::decode(&text, &Limits::default()).unwrap(), report);
+    assert_eq!(
+        AgentMessage::decode(&text, &Limits::default()).unwrap(),
+        report
+    );
     // An outcome a newer agent knows and this server does not still decodes.
     let newer = text.replace("rolled_back", "quarantined");
     match AgentMessage::decode(&newer, &Limits::default()).unwrap() {

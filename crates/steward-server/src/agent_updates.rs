@@ -35,7 +35,11 @@ pub async fn on_hello(state: &AppState, device: Uuid, version: &str, target: &st
 
 /// The release `version` of an active rollout of the device's
 /// organisation: the only one it may fetch.
-async fn offered(state: &AppState, device: &DeviceAuth, version: &str) -> Option<AgentReleaseRecord> {
+async fn offered(
+    state: &AppState,
+    device: &DeviceAuth,
+    version: &str,
+) -> Option<AgentReleaseRecord> {
     let rollouts = state
         .store
         .list_agent_rollouts(&Scope::org(device.org_id), true)
@@ -104,7 +108,13 @@ pub async fn on_report(state: &AppState, device: &DeviceAuth, report: UpdateRepo
     let outcome = report.outcome.as_str();
     if let Err(error) = state
         .store
-        .record_agent_answer(rollout.id, device.id, outcome, &report.detail, crate::now_ms())
+        .record_agent_answer(
+            rollout.id,
+            device.id,
+            outcome,
+            &report.detail,
+            crate::now_ms(),
+        )
         .await
     {
         tracing::error!(device = %device.id, %error, "Cannot store an update report.");
@@ -231,7 +241,10 @@ async fn step(
     );
     match &plan.phase {
         Phase::Done => {
-            let why = format!("every device on {} runs {}", release.target, release.version);
+            let why = format!(
+                "every device on {} runs {}",
+                release.target, release.version
+            );
             finish(state, r, "done", why, now).await;
             return Ok(());
         }

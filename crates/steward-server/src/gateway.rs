@@ -337,7 +337,8 @@ async fn handle(
             if let Err(error) = state.store.set_device_refuses(device.id, &refuses).await {
                 tracing::error!(device = %device.id, %error, "Cannot store the device's refused capabilities.");
             }
-            crate::agent_updates::on_hello(state, device.id, &hello.agent_version, &hello.target).await;
+            crate::agent_updates::on_hello(state, device.id, &hello.agent_version, &hello.target)
+                .await;
             let stored_seq = state.store.stored_seq(device.id).await.unwrap_or(0);
             // Runs waiting for this device go out right after the welcome.
             let (state2, id) = (state.clone(), device.id);

@@ -130,7 +130,9 @@ impl ReleaseVerifier {
             .keys
             .iter()
             .find(|(id, _)| *id == signature.key_id)
-            .ok_or_else(|| ReleaseRefusal::UnknownKey(signature.key_id.chars().take(40).collect()))?;
+            .ok_or_else(|| {
+                ReleaseRefusal::UnknownKey(signature.key_id.chars().take(40).collect())
+            })?;
         let bytes = STANDARD
             .decode(&signature.signature)
             .map_err(|_| ReleaseRefusal::BadSignature)?;
@@ -182,11 +184,9 @@ mod tests {
 
     fn setup() -> (LocalKey, ReleaseVerifier, Vec<u8>, Release) {
         let key = LocalKey::generate().unwrap();
-        let verifier = ReleaseVerifier::parse(&format!(
-            "# release key\n\n{}\n",
-            key.public_key_b64()
-        ))
-        .unwrap();
+        let verifier =
+            ReleaseVerifier::parse(&format!("# release key\n\n{}\n", key.public_key_b64()))
+                .unwrap();
         let binary = b"\x7fELF new agent".to_vec();
         let release = Release::of(TARGET, "0.2.0", &binary);
         (key, verifier, binary, release)
@@ -196,7 +196,10 @@ mod tests {
     fn a_genuine_release_verifies() {
         let (key, verifier, binary, release) = setup();
         let signature = sign(&key, &release);
-        assert_eq!(verifier.verify(&release, &signature, TARGET, &binary), Ok(()));
+        assert_eq!(
+            verifier.verify(&release, &signature, TARGET, &binary),
+            Ok(())
+        );
     }
 
     #[test]
@@ -260,6 +263,10 @@ mod tests {
     #[test]
     fn key_files_with_junk_are_refused() {
         assert!(ReleaseVerifier::parse("not-a-key\n").is_err());
-        assert!(ReleaseVerifier::parse("# only comments\n").unwrap().is_empty());
+        assert!(
+            ReleaseVerifier::parse("# only comments\n")
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -96,14 +96,16 @@ impl AgentUpdateStore for SqlStore {
 
     async fn agent_release_chunk(&self, id: Uuid, offset: i64, len: i64) -> Result<Vec<u8>> {
         // substr counts from 1 on both databases, on BLOB and BYTEA alike.
-        let rows = q("SELECT substr(content, CAST($2 AS INTEGER), CAST($3 AS INTEGER)) AS part
-                      FROM agent_releases WHERE id = $1")
-            .bind(id.to_string())
-            .bind(offset.max(0) + 1)
-            .bind(len.max(0))
-            .fetch_all(&self.db)
-            .await
-            .map_err(backend)?;
+        let rows = q(
+            "SELECT substr(content, CAST($2 AS INTEGER), CAST($3 AS INTEGER)) AS part
+                      FROM agent_releases WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(offset.max(0) + 1)
+        .bind(len.max(0))
+        .fetch_all(&self.db)
+        .await
+        .map_err(backend)?;
         let row = rows.first().ok_or(StoreError::NotFound)?;
         let part: Option<Vec<u8>> = row.get("part");
         Ok(part.unwrap_or_default())
@@ -184,8 +186,10 @@ impl AgentUpdateStore for SqlStore {
     }
 
     async fn record_agent_offer(&self, rollout: Uuid, device: Uuid, at: i64) -> Result<()> {
-        q("INSERT INTO agent_updates (rollout_id, device_id, offered_at) VALUES ($1, $2, $3)
-           ON CONFLICT (rollout_id, device_id) DO UPDATE SET offered_at = excluded.offered_at")
+        q(
+            "INSERT INTO agent_updates (rollout_id, device_id, offered_at) VALUES ($1, $2, $3)
+           ON CONFLICT (rollout_id, device_id) DO UPDATE SET offered_at = excluded.offered_at",
+        )
         .bind(rollout.to_string())
         .bind(device.to_string())
         .bind(at)
@@ -259,8 +263,10 @@ impl AgentUpdateStore for SqlStore {
     }
 
     async fn agent_versions(&self, org: Uuid) -> Result<Vec<AgentVersionRecord>> {
-        q("SELECT v.* FROM agent_versions v JOIN devices d ON d.id = v.device_id
-           WHERE d.org_id = $1 ORDER BY v.device_id")
+        q(
+            "SELECT v.* FROM agent_versions v JOIN devices d ON d.id = v.device_id
+           WHERE d.org_id = $1 ORDER BY v.device_id",
+        )
         .bind(org.to_string())
         .fetch_all(&self.db)
         .await

@@ -31,7 +31,10 @@ pub async fn agent_releases_rollouts_and_answers_are_kept(store: Arc<dyn Store>)
         store.create_agent_release(&again, b"x").await,
         Err(StoreError::Conflict(_))
     ));
-    assert_eq!(store.list_agent_releases().await.unwrap(), vec![release.clone()]);
+    assert_eq!(
+        store.list_agent_releases().await.unwrap(),
+        vec![release.clone()]
+    );
     assert_eq!(store.get_agent_release(release.id).await.unwrap(), release);
     // Chunks: every byte, in order, bytes above 127 included; empty past
     // the end.
@@ -85,7 +88,9 @@ pub async fn agent_releases_rollouts_and_answers_are_kept(store: Arc<dyn Store>)
             .is_empty()
     );
     assert!(matches!(
-        store.get_agent_rollout(&Scope::org(other), rollout.id).await,
+        store
+            .get_agent_rollout(&Scope::org(other), rollout.id)
+            .await,
         Err(StoreError::NotFound)
     ));
     // Another tenant cannot stop it; the first stop wins, once.
@@ -109,13 +114,26 @@ pub async fn agent_releases_rollouts_and_answers_are_kept(store: Arc<dyn Store>)
     );
     let stopped = store.get_agent_rollout(&scope, rollout.id).await.unwrap();
     assert_eq!(
-        (stopped.state.as_str(), stopped.reason.as_str(), stopped.updated_at),
+        (
+            stopped.state.as_str(),
+            stopped.reason.as_str(),
+            stopped.updated_at
+        ),
         ("stopped", "p1 rolled back", 3_000)
     );
-    assert!(store.list_agent_rollouts(&scope, true).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_agent_rollouts(&scope, true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let device = crate::device(store.as_ref(), org, "fp-agent-update").await;
-    store.record_agent_offer(rollout.id, device, 2_500).await.unwrap();
+    store
+        .record_agent_offer(rollout.id, device, 2_500)
+        .await
+        .unwrap();
     store
         .record_agent_answer(rollout.id, device, "installing", "", 2_600)
         .await

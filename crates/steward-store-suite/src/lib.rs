@@ -3,6 +3,7 @@
 //! them into tests for a back end (see the SQLite and PostgreSQL crates'
 //! `tests/suite.rs`).
 
+mod agent_updates;
 mod alerts;
 mod audit;
 mod backups;
@@ -26,10 +27,10 @@ mod schedules;
 mod signin;
 mod sites;
 mod sla;
-mod agent_updates;
 mod telemetry;
 mod traps;
 
+pub use agent_updates::*;
 pub use alerts::*;
 pub use audit::*;
 pub use backups::*;
@@ -53,7 +54,6 @@ pub use schedules::*;
 pub use signin::*;
 pub use sites::*;
 pub use sla::*;
-pub use agent_updates::*;
 pub use telemetry::*;
 pub use traps::*;
 

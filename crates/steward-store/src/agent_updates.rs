@@ -67,8 +67,11 @@ pub struct AgentVersionRecord {
 pub trait AgentUpdateStore: Send + Sync {
     /// Stores a release and its bytes ([`crate::StoreError::Conflict`]
     /// when the platform has that version already).
-    async fn create_agent_release(&self, release: &AgentReleaseRecord, content: &[u8])
-    -> Result<()>;
+    async fn create_agent_release(
+        &self,
+        release: &AgentReleaseRecord,
+        content: &[u8],
+    ) -> Result<()>;
     /// Every release, newest first.
     async fn list_agent_releases(&self) -> Result<Vec<AgentReleaseRecord>>;
     async fn get_agent_release(&self, id: Uuid) -> Result<AgentReleaseRecord>;
@@ -105,8 +108,13 @@ pub trait AgentUpdateStore: Send + Sync {
     ) -> Result<()>;
     async fn list_agent_updates(&self, rollout: Uuid) -> Result<Vec<AgentUpdateRecord>>;
     /// Remembers what an agent said hello with.
-    async fn set_agent_version(&self, device: Uuid, version: &str, target: &str, at: i64)
-    -> Result<()>;
+    async fn set_agent_version(
+        &self,
+        device: Uuid,
+        version: &str,
+        target: &str,
+        at: i64,
+    ) -> Result<()>;
     /// The versions of an organisation's agents.
     async fn agent_versions(&self, org: Uuid) -> Result<Vec<AgentVersionRecord>>;
 }

@@ -179,13 +179,9 @@ pub async fn release(command: ReleaseCommand, remote: &Remote) -> Result<()> {
                 bail!(message);
             }
             let key = load_key(&key)?;
-            let binary = std::fs::read(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let description = Release::of(
-                &target.unwrap_or_else(this_target),
-                &version,
-                &binary,
-            );
+            let binary =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let description = Release::of(&target.unwrap_or_else(this_target), &version, &binary);
             let signature = release::sign(&key, &description);
             let manifest = json!({
                 "target": description.target, "version": description.version,
@@ -218,8 +214,8 @@ pub async fn release(command: ReleaseCommand, remote: &Remote) -> Result<()> {
                 .with_context(|| format!("cannot read {}", manifest.display()))?;
             let described: Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a release description", manifest.display()))?;
-            let binary = std::fs::read(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
+            let binary =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let mut query = Vec::new();
             for field in ["target", "version", "sha256", "key_id", "signature"] {
                 let value = described[field].as_str().with_context(|| {
@@ -251,7 +247,8 @@ pub async fn release(command: ReleaseCommand, remote: &Remote) -> Result<()> {
             if json {
                 return print_json(&list);
             }
-            let mut text = String::from("TARGET                        VERSION        SIZE       BY");
+            let mut text =
+                String::from("TARGET                        VERSION        SIZE       BY");
             for r in list.as_array().into_iter().flatten() {
                 text.push_str(&format!(
                     "\n{:<29} {:<14} {:<10} {}",
@@ -306,7 +303,11 @@ pub async fn rollout(command: RolloutCommand, remote: &Remote) -> Result<()> {
                 body["org"] = json!(org);
             }
             let answer = client.post("/api/v1/agent-rollouts", &body).await?;
-            answered(json, &answer, format!("Rollout started: {}", rollout_line(&answer)))
+            answered(
+                json,
+                &answer,
+                format!("Rollout started: {}", rollout_line(&answer)),
+            )
         }
         RolloutCommand::List { json } => {
             let list = client.get("/api/v1/agent-rollouts").await?;

@@ -55,7 +55,10 @@ async fn poll<T>(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> 
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?}: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?}: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -116,7 +119,10 @@ impl Fixture {
             &format!("the agent online on {version}"),
             Duration::from_secs(60),
             async || {
-                let (_, d) = self.api.get(&format!("/api/v1/devices/{}", self.device)).await;
+                let (_, d) = self
+                    .api
+                    .get(&format!("/api/v1/devices/{}", self.device))
+                    .await;
                 (d["status"] == "online"
                     && d["inventory"]["agent_version"] == version
                     && !agent_pids(&self.state).is_empty())
@@ -196,7 +202,13 @@ async fn a_running_agent_updates_itself_and_bad_updates_leave_it_running() {
     fx.release(&rogue, "9.0.0-rogue", "rogue.key");
     let r = fx.roll_out("9.0.0-rogue", "stopped").await;
     assert_eq!(answer(&r)["outcome"], "refused", "{r}");
-    assert!(answer(&r)["detail"].as_str().unwrap().contains("does not trust"), "{r}");
+    assert!(
+        answer(&r)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not trust"),
+        "{r}"
+    );
     assert!(r["reason"].as_str().unwrap().contains(&device), "{r}");
     assert_eq!(std::fs::read(&exe).unwrap(), original, "the binary changed");
     assert!(first.0.try_wait().unwrap().is_none(), "the agent stopped");
@@ -209,7 +221,10 @@ async fn a_running_agent_updates_itself_and_bad_updates_leave_it_running() {
     swap_stored_bytes(&fx.server, "9.0.1-swapped").await;
     let r = fx.roll_out("9.0.1-swapped", "stopped").await;
     assert_eq!(answer(&r)["outcome"], "refused", "{r}");
-    assert!(answer(&r)["detail"].as_str().unwrap().contains("SHA-256"), "{r}");
+    assert!(
+        answer(&r)["detail"].as_str().unwrap().contains("SHA-256"),
+        "{r}"
+    );
     assert_eq!(std::fs::read(&exe).unwrap(), original, "the binary changed");
     assert_eq!(agent_pids(&state), vec![pid], "the agent was restarted");
     fx.runs(old).await;
@@ -220,13 +235,21 @@ async fn a_running_agent_updates_itself_and_bad_updates_leave_it_running() {
     fx.release(&silent, "9.0.2-silent", "release.key");
     let r = fx.roll_out("9.0.2-silent", "stopped").await;
     assert_eq!(answer(&r)["outcome"], "rolled_back", "{r}");
-    assert!(answer(&r)["detail"].as_str().unwrap().contains("did not connect"), "{r}");
+    assert!(
+        answer(&r)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("did not connect"),
+        "{r}"
+    );
     assert_eq!(std::fs::read(&exe).unwrap(), original, "not rolled back");
     // The hung version was stopped (the first process is gone) and the
     // previous version runs again in its place.
-    poll("the hung version gone", Duration::from_secs(10), async || {
-        first.0.try_wait().unwrap().map(|_| ())
-    })
+    poll(
+        "the hung version gone",
+        Duration::from_secs(10),
+        async || first.0.try_wait().unwrap().map(|_| ()),
+    )
     .await;
     fx.runs(old).await;
     assert!(!state.join("a1/update.json").exists(), "the marker stayed");
@@ -246,14 +269,20 @@ async fn a_running_agent_updates_itself_and_bad_updates_leave_it_running() {
     assert_eq!(agent_pids(&state).len(), 1, "{:?}", agent_pids(&state));
 
     // Every outcome is audited under the rollout's creator.
-    let (_, audit) = fx.api.get("/api/v1/audit?action=agent.update&limit=500").await;
+    let (_, audit) = fx
+        .api
+        .get("/api/v1/audit?action=agent.update&limit=500")
+        .await;
     let seen: Vec<(String, String)> = audit
         .as_array()
         .unwrap()
         .iter()
         .map(|e| {
             assert_eq!(e["actor"], json!(owner), "{e}");
-            (e["action"].as_str().unwrap().to_string(), e["target"].as_str().unwrap().to_string())
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["target"].as_str().unwrap().to_string(),
+            )
         })
         .collect();
     for action in [
@@ -264,7 +293,8 @@ async fn a_running_agent_updates_itself_and_bad_updates_leave_it_running() {
         "agent.update.succeeded",
     ] {
         assert!(
-            seen.iter().any(|(a, t)| a == action && *t == format!("device:{device}")),
+            seen.iter()
+                .any(|(a, t)| a == action && *t == format!("device:{device}")),
             "{action} not audited: {seen:?}"
         );
     }
@@ -279,7 +309,9 @@ async fn a_running_agent_updates_itself_and_bad_updates_leave_it_running() {
 async fn swap_stored_bytes(server: &Server, version: &str) {
     use steward_store_sql::db::q;
     let store = match &server.database {
-        Some(db) => steward_store_sql::SqlStore::connect_postgres(&db.url).await.unwrap(),
+        Some(db) => steward_store_sql::SqlStore::connect_postgres(&db.url)
+            .await
+            .unwrap(),
         None => steward_store_sql::SqlStore::open_sqlite(&server.dir.join("steward.db"))
             .await
             .unwrap(),

@@ -38,7 +38,11 @@ fn leftovers(root: &Path) -> Vec<String> {
     fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             if relative == "var/lib/dpkg" {
                 continue;
             }
@@ -63,7 +67,11 @@ fn dpkg(root: &Path, args: &[&str]) -> std::process::Output {
     run(Command::new("dpkg")
         .arg(format!("--root={}", root.display()))
         // The throwaway root registers no libc6 for the package to depend on.
-        .args(["--force-not-root", "--force-script-chrootless", "--force-depends"])
+        .args([
+            "--force-not-root",
+            "--force-script-chrootless",
+            "--force-depends",
+        ])
         .arg("--log=/dev/null")
         .args(args)
         .env("LC_ALL", "C"))
@@ -72,7 +80,9 @@ fn dpkg(root: &Path, args: &[&str]) -> std::process::Output {
 /// The next datagram on `socket`, or None after `timeout`.
 fn next_state(socket: &UnixDatagram, deadline: Instant) -> Option<String> {
     let left = deadline.checked_duration_since(Instant::now())?;
-    socket.set_read_timeout(Some(left.max(Duration::from_millis(1)))).unwrap();
+    socket
+        .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+        .unwrap();
     let mut buf = [0u8; 512];
     let n = socket.recv(&mut buf).ok()?;
     Some(String::from_utf8_lossy(&buf[..n]).into_owned())
@@ -84,7 +94,11 @@ async fn the_deb_installs_starts_under_its_unit_enrols_and_purges_cleanly() {
     let server = tokio::task::block_in_place(|| Server::launch(dir.path()));
     let agent = stripped_agent(dir.path());
     let keys = dir.path().join("release.pub");
-    std::fs::write(&keys, "# test release key\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").unwrap();
+    std::fs::write(
+        &keys,
+        "# test release key\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+    )
+    .unwrap();
     let built = run(Command::new(repo().join("packaging/linux/build-deb.sh"))
         .env("DEB_COMPRESSION", "gzip")
         .arg(&agent)
@@ -93,10 +107,16 @@ async fn the_deb_installs_starts_under_its_unit_enrols_and_purges_cleanly() {
         .arg(&keys));
     let deb = PathBuf::from(String::from_utf8(built.stdout).unwrap().trim());
     assert!(deb.is_file(), "{}", deb.display());
-    let fields = run(Command::new("dpkg-deb").args(["-f"]).arg(&deb).args(["Package", "Version"]));
+    let fields = run(Command::new("dpkg-deb")
+        .args(["-f"])
+        .arg(&deb)
+        .args(["Package", "Version"]));
     assert_eq!(
         String::from_utf8_lossy(&fields.stdout),
-        format!("Package: steward-agent\nVersion: {}\n", env!("CARGO_PKG_VERSION"))
+        format!(
+            "Package: steward-agent\nVersion: {}\n",
+            env!("CARGO_PKG_VERSION")
+        )
     );
 
     // Install into a throwaway root with its own dpkg database.
@@ -121,14 +141,24 @@ async fn the_deb_installs_starts_under_its_unit_enrols_and_purges_cleanly() {
     // The unit as systemd reads it (this machine has no systemd as PID 1
     // to start it), in the root with the standard targets it names (the
     // host's, borrowed for the check).
-    let targets = ["sysinit", "basic", "shutdown", "network-online", "multi-user"]
-        .map(|t| format!("lib/systemd/system/{t}.target"));
+    let targets = [
+        "sysinit",
+        "basic",
+        "shutdown",
+        "network-online",
+        "multi-user",
+    ]
+    .map(|t| format!("lib/systemd/system/{t}.target"));
     for target in &targets {
         std::fs::copy(Path::new("/").join(target), root.join(target)).unwrap();
     }
     let verified = Command::new("systemd-analyze")
         .arg(format!("--root={}", root.display()))
-        .args(["--man=no", "verify", "/lib/systemd/system/steward-agent.service"])
+        .args([
+            "--man=no",
+            "verify",
+            "/lib/systemd/system/steward-agent.service",
+        ])
         .output()
         .unwrap();
     for target in &targets {
@@ -140,7 +170,12 @@ async fn the_deb_installs_starts_under_its_unit_enrols_and_purges_cleanly() {
         "systemd-analyze verify: {complaints}"
     );
     let text = std::fs::read_to_string(&unit).unwrap();
-    for line in ["Type=notify", "WatchdogSec=", "NotifyAccess=main", "Restart=always"] {
+    for line in [
+        "Type=notify",
+        "WatchdogSec=",
+        "NotifyAccess=main",
+        "Restart=always",
+    ] {
         assert!(text.contains(line), "the unit lacks {line}");
     }
 
@@ -160,8 +195,11 @@ async fn the_deb_installs_starts_under_its_unit_enrols_and_purges_cleanly() {
     let words: Vec<String> = exec_start
         .split_whitespace()
         .map(|w| {
-            w.replace("/usr/lib/steward-agent/", &format!("{}/usr/lib/steward-agent/", root.display()))
-                .replace("/var/lib/steward-agent", &state.to_string_lossy())
+            w.replace(
+                "/usr/lib/steward-agent/",
+                &format!("{}/usr/lib/steward-agent/", root.display()),
+            )
+            .replace("/var/lib/steward-agent", &state.to_string_lossy())
         })
         .collect();
     let notify = dir.path().join("notify.sock");
@@ -170,7 +208,14 @@ async fn the_deb_installs_starts_under_its_unit_enrols_and_purges_cleanly() {
     let mut agent = Proc(
         Command::new(&words[0])
             .args(&words[1..])
-            .args(["--interval", "2s", "--patch-interval", "0s", "--posture-interval", "0s"])
+            .args([
+                "--interval",
+                "2s",
+                "--patch-interval",
+                "0s",
+                "--posture-interval",
+                "0s",
+            ])
             .env("NOTIFY_SOCKET", &notify)
             .env("WATCHDOG_USEC", "2000000")
             .stdout(Stdio::null())
@@ -181,7 +226,10 @@ async fn the_deb_installs_starts_under_its_unit_enrols_and_purges_cleanly() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let ready = next_state(&socket, deadline).expect("no READY=1 from the agent");
     assert!(ready.starts_with("READY=1"), "{ready}");
-    assert!(ready.contains(&format!("MAINPID={}", agent.0.id())), "{ready}");
+    assert!(
+        ready.contains(&format!("MAINPID={}", agent.0.id())),
+        "{ready}"
+    );
     // The watchdog is fed every half interval (1 s here): twice in 3 s.
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut pings = 0;
@@ -218,7 +266,9 @@ async fn the_installer_checks_the_pin_then_installs_and_enrols() {
     let dir = tempfile::tempdir().unwrap();
     let server = tokio::task::block_in_place(|| Server::launch(dir.path()));
     let api = server.api();
-    let created = ok(api.post("/api/v1/enroll-tokens", json!({ "uses": 2 })).await);
+    let created = ok(api
+        .post("/api/v1/enroll-tokens", json!({ "uses": 2 }))
+        .await);
     let token = created["token"].as_str().unwrap();
     let command = created["installer_command"].as_str().unwrap();
     // The script the server serves is the one the command checks.
@@ -227,7 +277,10 @@ async fn the_installer_checks_the_pin_then_installs_and_enrols() {
         command.contains(&steward_sign::sha256_hex(script.as_bytes())),
         "{command}"
     );
-    assert!(command.contains(&format!("{}/install.sh", server.url())), "{command}");
+    assert!(
+        command.contains(&format!("{}/install.sh", server.url())),
+        "{command}"
+    );
     let script_path = dir.path().join("steward-install.sh");
     std::fs::write(&script_path, &script).unwrap();
     let install = |root: &Path, token: &str| {
@@ -263,7 +316,8 @@ async fn the_installer_checks_the_pin_then_installs_and_enrols() {
     );
     let exe = root.join("usr/lib/steward-agent/steward-agent");
     assert_eq!(std::fs::read(&exe).unwrap(), std::fs::read(AGENT).unwrap());
-    let unit = std::fs::read_to_string(root.join("lib/systemd/system/steward-agent.service")).unwrap();
+    let unit =
+        std::fs::read_to_string(root.join("lib/systemd/system/steward-agent.service")).unwrap();
     assert_eq!(
         unit,
         std::fs::read_to_string(repo().join("packaging/linux/steward-agent.service")).unwrap()

@@ -124,7 +124,11 @@ impl Updater {
         let (rel, sig) = release(&offer);
         if let Err(refusal) = self.config.keys.verify_signature(&rel, &sig, &target()) {
             tracing::warn!(version = %offer.version, %refusal, "Refused an agent update.");
-            return Step::Send(vec![report(&offer, UpdateOutcome::Refused, refusal.to_string())]);
+            return Step::Send(vec![report(
+                &offer,
+                UpdateOutcome::Refused,
+                refusal.to_string(),
+            )]);
         }
         if offer.size > steward_proto::update::MAX_RELEASE_BYTES {
             let detail = format!("a release of {} bytes is too large", offer.size);
@@ -258,7 +262,9 @@ pub fn on_start(dir: &Path) -> Result<()> {
     match swap::at_start(marker.as_ref(), version(), now_ms()) {
         AtStart::Nothing => Ok(()),
         AtStart::Trial => {
-            let Some(mut marker) = marker else { return Ok(()) };
+            let Some(mut marker) = marker else {
+                return Ok(());
+            };
             marker.starts += 1;
             swap::save_marker(dir, &marker)
         }
@@ -349,7 +355,9 @@ pub fn reported(dir: &Path) {
 /// confirm; at the deadline without it, restores the previous binary,
 /// stops the new one and starts the previous one in this process's place.
 pub fn guard(marker_path: &Path, pid: i32) -> Result<()> {
-    let dir = marker_path.parent().context("a marker without a directory")?;
+    let dir = marker_path
+        .parent()
+        .context("a marker without a directory")?;
     loop {
         let Some(marker) = swap::load_marker(dir) else {
             return Ok(());

@@ -143,7 +143,10 @@ pub fn install(exe: &Path, binary: &[u8]) -> Result<PathBuf> {
     let _ = std::fs::remove_file(&link);
     if let Err(error) = std::fs::hard_link(exe, &link) {
         let _ = std::fs::remove_file(&new);
-        bail!("cannot keep the running binary as {}: {error}", prev.display());
+        bail!(
+            "cannot keep the running binary as {}: {error}",
+            prev.display()
+        );
     }
     std::fs::rename(&link, &prev)?;
     if let Err(error) = std::fs::rename(&new, exe) {
@@ -196,11 +199,24 @@ mod tests {
         let m = marker();
         assert_eq!(at_start(None, "0.2.0", 0), AtStart::Nothing);
         assert_eq!(at_start(Some(&m), "0.2.0", 500), AtStart::Trial);
-        assert!(matches!(at_start(Some(&m), "0.2.0", 1001), AtStart::RollBack(_)));
-        let again = Marker { starts: 1, ..m.clone() };
-        assert!(matches!(at_start(Some(&again), "0.2.0", 500), AtStart::RollBack(_)));
+        assert!(matches!(
+            at_start(Some(&m), "0.2.0", 1001),
+            AtStart::RollBack(_)
+        ));
+        let again = Marker {
+            starts: 1,
+            ..m.clone()
+        };
+        assert!(matches!(
+            at_start(Some(&again), "0.2.0", 500),
+            AtStart::RollBack(_)
+        ));
         assert_eq!(at_start(Some(&m), "0.1.0", 500), AtStart::Failed);
-        let done = Marker { confirmed: true, starts: 3, ..m };
+        let done = Marker {
+            confirmed: true,
+            starts: 3,
+            ..m
+        };
         assert_eq!(at_start(Some(&done), "0.2.0", 5000), AtStart::Nothing);
     }
 

@@ -31,7 +31,10 @@ pub fn version() -> &'static str {
     // changed in the file after compilation.
     let slot: &'static [u8; STAMP_LEN] = std::hint::black_box(&STAMP);
     let stamped = &slot[PREFIX.len()..];
-    let end = stamped.iter().position(|b| *b == 0).unwrap_or(stamped.len());
+    let end = stamped
+        .iter()
+        .position(|b| *b == 0)
+        .unwrap_or(stamped.len());
     match std::str::from_utf8(&stamped[..end]) {
         Ok(text) if !text.is_empty() => text,
         _ => env!("CARGO_PKG_VERSION"),
@@ -90,7 +93,11 @@ mod tests {
         file.extend_from_slice(&STAMP);
         file.extend_from_slice(b"tail");
         stamp(&mut file, "0.9.1-next").unwrap();
-        let at = file.windows(PREFIX.len()).position(|w| w == PREFIX).unwrap() + PREFIX.len();
+        let at = file
+            .windows(PREFIX.len())
+            .position(|w| w == PREFIX)
+            .unwrap()
+            + PREFIX.len();
         assert_eq!(&file[at..at + 10], b"0.9.1-next");
         assert!(file[at + 10..at + MAX_STAMPED].iter().all(|b| *b == 0));
         assert!(file.ends_with(b"tail"));

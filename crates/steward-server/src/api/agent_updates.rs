@@ -79,7 +79,9 @@ pub async fn upload_release(
     let signature = word("signature", query.get("signature"), 200, "+/=")?;
     let sha256 = word("sha256", query.get("sha256"), 64, "")?.to_ascii_lowercase();
     if body.is_empty() {
-        return Err(ApiError::bad_request("the body is the agent binary; it is empty"));
+        return Err(ApiError::bad_request(
+            "the body is the agent binary; it is empty",
+        ));
     }
     let got = steward_sign::sha256_hex(&body);
     if got != sha256 {
@@ -174,8 +176,15 @@ pub async fn create_rollout(
     may_leave_standing_work(&caller.principal).map_err(ApiError::forbidden)?;
     caller.acting_in(org);
     let release = find_release(&state, &body).await?;
-    if body.pilot_tags.len() > 100 || body.pilot_tags.iter().any(|t| t.is_empty() || t.len() > 200) {
-        return Err(ApiError::bad_request("pilot tags are 1 to 200 characters, at most 100 of them"));
+    if body.pilot_tags.len() > 100
+        || body
+            .pilot_tags
+            .iter()
+            .any(|t| t.is_empty() || t.len() > 200)
+    {
+        return Err(ApiError::bad_request(
+            "pilot tags are 1 to 200 characters, at most 100 of them",
+        ));
     }
     let ring_delay_ms = match &body.ring_delay {
         Some(text) => parse_duration(text)?.as_millis() as i64,
@@ -192,7 +201,11 @@ pub async fn create_rollout(
         return Err(ApiError::bad_request("max_failures is 1 to 10000"));
     }
     // One active rollout per organisation and platform.
-    for active in state.store.list_agent_rollouts(&Scope::org(org), true).await? {
+    for active in state
+        .store
+        .list_agent_rollouts(&Scope::org(org), true)
+        .await?
+    {
         if let Ok(other) = state.store.get_agent_release(active.release_id).await
             && other.target == release.target
         {
@@ -233,7 +246,10 @@ pub async fn list_rollouts(
         .into_iter()
         .map(|r| (r.id, r))
         .collect();
-    let rollouts = state.store.list_agent_rollouts(&caller.scope, false).await?;
+    let rollouts = state
+        .store
+        .list_agent_rollouts(&caller.scope, false)
+        .await?;
     Ok(Json(
         rollouts
             .iter()

@@ -9,7 +9,16 @@ fn release() -> Value {
             "id": uuid(), "target": string(), "version": string(), "sha256": string(),
             "size": count(), "key_id": string(), "created_by": string(), "created_at": integer(),
         }),
-        &["id", "target", "version", "sha256", "size", "key_id", "created_by", "created_at"],
+        &[
+            "id",
+            "target",
+            "version",
+            "sha256",
+            "size",
+            "key_id",
+            "created_by",
+            "created_at",
+        ],
     )
 }
 
@@ -22,8 +31,19 @@ fn rollout(with_devices: bool) -> Value {
         "created_by": string(), "created_at": integer(), "updated_at": integer(),
     });
     let mut required = vec![
-        "id", "org_id", "release_id", "target", "version", "pilot_tags", "ring_delay_ms",
-        "max_failures", "state", "reason", "created_by", "created_at", "updated_at",
+        "id",
+        "org_id",
+        "release_id",
+        "target",
+        "version",
+        "pilot_tags",
+        "ring_delay_ms",
+        "max_failures",
+        "state",
+        "reason",
+        "created_by",
+        "created_at",
+        "updated_at",
     ];
     if with_devices {
         properties["devices"] = array(object(
@@ -32,7 +52,13 @@ fn rollout(with_devices: bool) -> Value {
                 "outcome": nullable(one_of(&["installing", "succeeded", "rolled_back", "refused", "failed", "unknown"])),
                 "detail": string(), "answered_at": nullable(integer()),
             }),
-            &["device_id", "offered_at", "outcome", "detail", "answered_at"],
+            &[
+                "device_id",
+                "offered_at",
+                "outcome",
+                "detail",
+                "answered_at",
+            ],
         ));
         required.push("devices");
     }
@@ -82,7 +108,10 @@ pub fn query_parameters(path: &str) -> Vec<Value> {
         q("version", "The agent version"),
         q("sha256", "SHA-256 of the binary, hex, as signed"),
         q("key_id", "The release key's id"),
-        q("signature", "The Ed25519 signature (base64) from steward agent-release sign"),
+        q(
+            "signature",
+            "The Ed25519 signature (base64) from steward agent-release sign",
+        ),
     ]
 }
 

@@ -52,8 +52,7 @@ fn every_post_and_patch_body_is_described() {
         let takes_body =
             method == "PATCH" || (method == "POST" && !super::operations::takes_no_body(&path));
         // A file as the body (an agent release) is described as binary.
-        let binary = operation["requestBody"]["content"]["application/octet-stream"]["schema"]
-            ["format"]
+        let binary = operation["requestBody"]["content"]["application/octet-stream"]["schema"]["format"]
             == "binary";
         if takes_body && !binary && (schema.is_null() || vague(schema)) {
             missing.push(format!("{method} {path}"));
