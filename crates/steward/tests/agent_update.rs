@@ -44,7 +44,7 @@ fn agent_pids(state: &Path) -> Vec<u32> {
                 .split(|b| *b == 0)
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect();
-            args.iter().any(|a| *a == want) && args.iter().any(|a| a == "run")
+            args.contains(&want) && args.iter().any(|a| a == "run")
         })
         .collect()
 }
