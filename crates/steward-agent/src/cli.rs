@@ -156,7 +156,20 @@ pub enum Command {
         /// least this long.
         #[arg(long, default_value = "60s", value_parser = parse_window)]
         budget_window: Duration,
+        /// The release keys this agent trusts for self-updates (one base64
+        /// Ed25519 public key per line; default
+        /// /etc/steward-agent/release-keys, installed by the package).
+        /// Without one, every update is refused.
+        #[arg(long, env = "STEWARD_AGENT_RELEASE_KEYS")]
+        release_keys: Option<PathBuf>,
+        /// How long a new agent version has to connect before it is rolled
+        /// back.
+        #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+        update_deadline: Duration,
     },
+    /// Watches an update in progress (started by the agent itself).
+    #[command(hide = true)]
+    UpdateGuard { marker: PathBuf, pid: i32 },
     /// Print this agent's identity and spool state.
     Status,
     /// Windows: install, start, stop or remove the agent's service (Linux
@@ -354,7 +367,14 @@ pub fn run(cli: Cli) -> Result<()> {
             budget_cpu_percent,
             budget_memory_mib,
             budget_window,
+            release_keys,
+            update_deadline,
         } => {
+            // An update in progress is settled before anything else: this
+            // may roll back to the previous binary (and not return).
+            crate::update::on_start(&dir)?;
+            let update =
+                crate::update::Config::load(&dir, release_keys.as_deref(), update_deadline)?;
             let extra = match &posture_checks {
                 Some(path) => Some(
                     std::fs::read_to_string(path)
@@ -414,10 +434,12 @@ pub fn run(cli: Cli) -> Result<()> {
                     memory_bytes: budget_memory_mib.saturating_mul(1024 * 1024),
                     window: budget_window,
                 },
+                update,
             };
             runtime.block_on(crate::connection::run(&dir, options))
         }
         Command::Service(action) => service(state, log, action),
+        Command::UpdateGuard { marker, pid } => crate::update::guard(&marker, pid),
         Command::Status => {
             let state = crate::state::AgentState::load(&dir)?;
             let spool = crate::spool::Spool::open(&dir.join("spool"), u64::MAX)?;

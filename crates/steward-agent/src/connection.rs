@@ -62,6 +62,8 @@ pub struct RunOptions {
     pub posture: collectors::posture::Config,
     /// What the agent allows itself (CPU, memory) before heavy passes wait.
     pub budget: crate::budget::Limits,
+    /// Self-update: pinned release keys, deadline, this binary.
+    pub update: crate::update::Config,
 }
 
 pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
@@ -80,8 +82,10 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         backup_interval,
         posture,
         budget,
+        update,
     } = options;
     let state = AgentState::load(dir)?;
+    crate::notify::ready();
     let spool = Arc::new(Mutex::new(Spool::open(
         &dir.join("spool"),
         spool_max_bytes,
@@ -181,6 +185,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         budget,
         assigned,
         assigned_changed,
+        updater: Mutex::new(crate::update::Updater::new(update)),
     };
     let mut attempt = 0u32;
     let stop = shutdown_signal();
@@ -202,6 +207,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
                 Err(error) => tracing::warn!(error = %format!("{error:#}"), "Connection to the server failed."),
             },
             _ = &mut stop => {
+                crate::notify::notify("STOPPING=1");
                 tracing::info!("Stopping.");
                 return Ok(());
             }
@@ -545,6 +551,7 @@ struct Local {
     /// The server's probe assignments, and the bell rung when they change.
     assigned: Shared<Vec<crate::probes::assigned::Group>>,
     assigned_changed: Arc<Notify>,
+    updater: Mutex<crate::update::Updater>,
 }
 
 /// Log pattern reports kept while disconnected.
@@ -575,6 +582,7 @@ async fn session(
         budget,
         assigned,
         assigned_changed,
+        updater,
     } = local;
     let mut outgoing = outgoing.lock().await;
     let mut socket =
@@ -583,7 +591,8 @@ async fn session(
         &mut socket,
         &AgentMessage::Hello(Hello {
             protocol_version: steward_proto::PROTOCOL_VERSION,
-            agent_version: crate::AGENT_VERSION.into(),
+            agent_version: crate::update::version().into(),
+            target: crate::update::target(),
             refuses: runner.refuses().to_vec(),
         }),
     )
@@ -607,6 +616,11 @@ async fn session(
         spool.ack(welcome.stored_seq)?;
     }
     runner.pin_keys_once(dir, &welcome.job_keys);
+    // Connected and acknowledged: a new version confirms its update here.
+    for report in crate::update::connected(dir) {
+        send(&mut socket, &report).await?;
+    }
+    crate::update::reported(dir);
     // What jobs said while we were away is stale, except their results,
     // which the journal keeps until acked: resend those.
     while outgoing.try_recv().is_ok() {}
@@ -759,6 +773,14 @@ async fn session(
                 ServerMessage::Error { code, message } => tracing::warn!(?code, %message, "The server rejected a message."),
                 ServerMessage::Order(signed) => runner.on_order(signed),
                 ServerMessage::RunAck { run_id } => runner.acked(&run_id),
+                ServerMessage::UpdateOffer(offer) => {
+                    let step = lock(updater).on_offer(offer);
+                    update_step(&mut socket, updater, step).await?;
+                }
+                ServerMessage::UpdateChunk { version, offset, data_b64, .. } => {
+                    let step = lock(updater).on_chunk(&version, offset, &data_b64);
+                    update_step(&mut socket, updater, step).await?;
+                }
                 ServerMessage::ShellInput { session, data_b64 } => {
                     use base64::Engine;
                     if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data_b64) {
@@ -779,6 +801,33 @@ async fn session(
                 }
                 _ => {}
             },
+        }
+    }
+}
+
+/// Sends what the updater asks; on `Restart`, closes the connection and
+/// starts the new binary in this process's place.
+async fn update_step(
+    socket: &mut Socket,
+    updater: &Mutex<crate::update::Updater>,
+    step: crate::update::Step,
+) -> Result<()> {
+    use crate::update::Step;
+    match step {
+        Step::Nothing => Ok(()),
+        Step::Send(messages) => {
+            for message in &messages {
+                send(socket, message).await?;
+            }
+            Ok(())
+        }
+        Step::Restart(messages) => {
+            for message in &messages {
+                send(socket, message).await?;
+            }
+            let _ = socket.close(None).await;
+            let error = lock(updater).restart();
+            Err(error.context("the new agent version did not start; the guard rolls it back"))
         }
     }
 }

@@ -16,11 +16,13 @@ pub mod connection;
 pub mod enroll;
 pub mod jobs;
 pub mod memory;
+pub mod notify;
 pub mod os;
 pub mod probes;
 pub mod spool;
 pub mod state;
 pub mod transport;
+pub mod update;
 
 pub use cli::cli_main;
 

@@ -220,6 +220,7 @@ async fn session(
             protocol_version: steward_proto::PROTOCOL_VERSION,
             agent_version: "loadgen".into(),
             refuses: Vec::new(),
+            target: String::new(),
         }),
     )
     .await?;

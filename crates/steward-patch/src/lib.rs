@@ -29,6 +29,7 @@
 //!    logged-in users `reboot_grace_minutes` before restarting.
 
 pub mod policy;
+pub mod rollout;
 
 pub use policy::{
     CatchUp, Hold, InstallMode, PackageRef, Policy, PolicyError, RebootPolicy, Scope, Window,

@@ -17,6 +17,8 @@ pub struct Inventory {
     pub boot_time: i64,
     pub uptime_secs: u64,
     pub agent_version: String,
+    /// The target triple the agent was built for: which releases it takes.
+    pub agent_target: String,
     pub filesystems: Vec<Filesystem>,
     pub interfaces: Vec<Interface>,
     pub users: Vec<LoggedInUser>,

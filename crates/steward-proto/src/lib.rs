@@ -14,6 +14,7 @@ mod inventory;
 pub mod jobs;
 pub mod logs;
 mod posture;
+pub mod update;
 pub mod validate;
 pub mod version;
 
@@ -21,6 +22,7 @@ pub use backup::*;
 pub use inventory::*;
 pub use jobs::*;
 pub use posture::*;
+pub use update::{UpdateOffer, UpdateOutcome, UpdateReport};
 pub use validate::{Limits, ProtoError, Validate};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -107,6 +109,13 @@ pub enum AgentMessage {
         session: String,
         reason: String,
     },
+    /// Asks for the bytes of an offered release from `offset` on.
+    UpdateFetch {
+        version: String,
+        offset: u64,
+    },
+    /// How an offered update went (see [`UpdateOutcome`]).
+    UpdateReport(UpdateReport),
     /// A message type this build does not know (sent by a newer peer).
     #[serde(other)]
     Unknown,
@@ -155,6 +164,16 @@ pub enum ServerMessage {
     Probes {
         probes: Vec<AssignedProbe>,
     },
+    /// A signed agent release to install (self-update).
+    UpdateOffer(UpdateOffer),
+    /// Bytes of an offered release, `offset` onwards (base64); `total` is
+    /// the release's size.
+    UpdateChunk {
+        version: String,
+        offset: u64,
+        total: u64,
+        data_b64: String,
+    },
     /// The previous message was refused; the connection stays usable unless
     /// the server closes it.
     Error {
@@ -184,6 +203,10 @@ pub struct Hello {
     /// Capabilities this device's local configuration switched off.
     #[serde(default)]
     pub refuses: Vec<Capability>,
+    /// The target triple the agent was built for: which releases it takes
+    /// (empty from agents before self-update).
+    #[serde(default)]
+    pub target: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,6 +18,8 @@ fn check(frame: &str, expect: &str) {
         Ok(AgentMessage::RunResult(r)) => format!("run result {}", r.status.as_str()),
         Ok(AgentMessage::ShellOutput { .. }) => "shell output".to_string(),
         Ok(AgentMessage::ShellClosed { .. }) => "shell closed".to_string(),
+        Ok(AgentMessage::UpdateFetch { offset, .. }) => format!("update fetch {offset}"),
+        Ok(AgentMessage::UpdateReport(r)) => format!("update report {}", r.outcome.as_str()),
         Err(ProtoError::TooLarge { .. }) => "too large".to_string(),
         Err(ProtoError::Malformed(_)) => "malformed".to_string(),
         Err(ProtoError::Invalid { field, .. }) => format!("invalid {field}"),
@@ -395,4 +397,43 @@ fn log_pattern_reports_are_bounded() {
             .to_string(),
         "invalid log_patterns.patterns",
     );
+}
+
+#[test]
+fn update_messages_round_trip_and_are_bounded() {
+    let report = AgentMessage::UpdateReport(UpdateReport {
+        rollout_id: "r1".into(),
+        version: "0.2.0".into(),
+        from_version: "0.1.0".into(),
+        outcome: UpdateOutcome::RolledBack,
+        detail: "the new version did not connect within 60 s".into(),
+    });
+    let text = encode(&report);
+    assert_eq!(
+        AgentMessage::decode(&text, &Limits::default()).unwrap(),
+        report
+    );
+    // An outcome a newer agent knows and this server does not still decodes.
+    let newer = text.replace("rolled_back", "quarantined");
+    match AgentMessage::decode(&newer, &Limits::default()).unwrap() {
+        AgentMessage::UpdateReport(r) => assert_eq!(r.outcome, UpdateOutcome::Unknown),
+        other => panic!("{other:?}"),
+    }
+    let far = encode(&AgentMessage::UpdateFetch {
+        version: "0.2.0".into(),
+        offset: update::MAX_RELEASE_BYTES + 1,
+    });
+    assert!(AgentMessage::decode(&far, &Limits::default()).is_err());
+    let long = encode(&AgentMessage::UpdateFetch {
+        version: "9".repeat(65),
+        offset: 0,
+    });
+    assert!(AgentMessage::decode(&long, &Limits::default()).is_err());
+    let chunk = ServerMessage::UpdateChunk {
+        version: "0.2.0".into(),
+        offset: 0,
+        total: 3,
+        data_b64: "AAAA".into(),
+    };
+    assert_eq!(ServerMessage::decode(&encode(&chunk)).unwrap(), chunk);
 }

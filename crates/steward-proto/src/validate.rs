@@ -89,6 +89,7 @@ impl Validate for AgentMessage {
         match self {
             AgentMessage::Hello(hello) => {
                 list("refuses", &hello.refuses, 8)?;
+                text("target", &hello.target, 64)?;
                 text("agent_version", &hello.agent_version, 64)
             }
             AgentMessage::Heartbeat(_) | AgentMessage::Unknown => Ok(()),
@@ -121,6 +122,19 @@ impl Validate for AgentMessage {
             AgentMessage::LogPatterns(report) => report.validate(limits),
             AgentMessage::Posture(report) => report.validate(limits),
             AgentMessage::RunStarted { run_id, .. } => run_id_ok(run_id),
+            AgentMessage::UpdateFetch { version, offset } => {
+                text("version", version, 64)?;
+                if *offset > crate::update::MAX_RELEASE_BYTES {
+                    return Err(invalid("offset", "beyond the largest release"));
+                }
+                Ok(())
+            }
+            AgentMessage::UpdateReport(report) => {
+                text("rollout_id", &report.rollout_id, 64)?;
+                text("version", &report.version, 64)?;
+                text("from_version", &report.from_version, 64)?;
+                text("detail", &report.detail, limits.max_text_len)
+            }
             AgentMessage::RunOutput { run_id, data, .. } => {
                 run_id_ok(run_id)?;
                 if data.len() > crate::MAX_CHUNK_BYTES {

@@ -337,6 +337,8 @@ async fn handle(
             if let Err(error) = state.store.set_device_refuses(device.id, &refuses).await {
                 tracing::error!(device = %device.id, %error, "Cannot store the device's refused capabilities.");
             }
+            crate::agent_updates::on_hello(state, device.id, &hello.agent_version, &hello.target)
+                .await;
             let stored_seq = state.store.stored_seq(device.id).await.unwrap_or(0);
             // Runs waiting for this device go out right after the welcome.
             let (state2, id) = (state.clone(), device.id);
@@ -361,6 +363,13 @@ async fn handle(
             reason: "the first message must be hello".into(),
         }),
         AgentMessage::Heartbeat(_) | AgentMessage::Unknown => Ok(None),
+        AgentMessage::UpdateFetch { version, offset } => {
+            Ok(crate::agent_updates::on_fetch(state, device, &version, offset).await)
+        }
+        AgentMessage::UpdateReport(report) => {
+            crate::agent_updates::on_report(state, device, report).await;
+            Ok(None)
+        }
         AgentMessage::RunStarted { run_id, started_at } => {
             crate::jobs::on_started(state, device.id, &run_id, started_at);
             Ok(None)

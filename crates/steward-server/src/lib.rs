@@ -8,6 +8,7 @@
 //! [`api`] is the versioned JSON API; [`auth`] resolves callers.
 
 pub mod agentless;
+pub mod agent_updates;
 pub mod alerting;
 pub mod api;
 pub mod audit;
@@ -22,6 +23,7 @@ pub mod gateway;
 pub mod incident_events;
 pub mod incidents;
 pub mod ingest;
+pub mod installer;
 pub mod inventory;
 pub mod jobs;
 pub mod notify;

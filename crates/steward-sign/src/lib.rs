@@ -16,6 +16,8 @@ use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use sha2::{Digest, Sha256};
 use steward_proto::{Action, MAX_ORDER_LIFETIME_MS, Order, SignedOrder};
 
+pub mod release;
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("cannot generate a signing key")]

@@ -15,6 +15,7 @@
 //!   metric-ingest hot path (`metrics::ingest_*`).
 
 mod agentless;
+mod agent_updates;
 mod alerts;
 mod audit;
 mod backups;

@@ -65,6 +65,7 @@ migrations!(
     "0027_otlp_tokens.sql",
     "0028_agentless.sql",
     "0029_report_mail.sql",
+    "0030_agent_updates.sql",
 );
 
 /// The migrations of one database.

@@ -4,6 +4,7 @@
 //! `tests/suite.rs`).
 
 mod agentless;
+mod agent_updates;
 mod alerts;
 mod audit;
 mod backups;
@@ -34,6 +35,7 @@ mod telemetry;
 mod traps;
 
 pub use agentless::*;
+pub use agent_updates::*;
 pub use alerts::*;
 pub use audit::*;
 pub use backups::*;
@@ -182,6 +184,8 @@ macro_rules! store_suite {
             // report_mail.rs
             report_schedules_are_scoped_and_claimed_once,
             email_routes_are_scoped_and_messages_claimed_once,
+            // agent_updates.rs
+            agent_releases_rollouts_and_answers_are_kept,
             // traps.rs: where SQLite and PostgreSQL part ways
             plain_lists_sort_names_alike,
             device_pages_sort_names_case_insensitively,

@@ -13,6 +13,7 @@
 //!   passes in, never a field of the payload.
 
 mod agentless;
+mod agent_updates;
 mod alerting;
 mod alerts;
 mod audit;
@@ -41,6 +42,7 @@ mod telemetry;
 mod tenancy;
 
 pub use agentless::*;
+pub use agent_updates::*;
 pub use alerting::*;
 pub use alerts::*;
 pub use audit::*;
@@ -218,6 +220,7 @@ pub trait Store:
     + TelemetryStore
     + PostureStore
     + TaskStore
+    + AgentUpdateStore
     + Send
     + Sync
     + 'static

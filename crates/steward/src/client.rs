@@ -100,6 +100,26 @@ impl Client {
             .await
     }
 
+    /// A POST whose body is a file (an agent release), described by `query`.
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Value> {
+        let encoded: Vec<String> = query
+            .iter()
+            .map(|(name, value)| format!("{name}={}", percent(value)))
+            .collect();
+        let request = self
+            .http
+            .post(format!("{}{path}?{}", self.base, encoded.join("&")))
+            .header("content-type", "application/octet-stream")
+            .timeout(std::time::Duration::from_secs(600))
+            .body(body);
+        self.send(request).await
+    }
+
     /// A partial update; with `version`, only of that version (`If-Match`).
     pub async fn patch(&self, path: &str, body: &Value, version: Option<i64>) -> Result<Value> {
         let mut request = self.http.patch(format!("{}{path}", self.base)).json(body);
@@ -157,6 +177,19 @@ impl Client {
         }
         Ok(body)
     }
+}
+
+/// `text` as a query value: unreserved characters as they are, the rest
+/// percent-encoded.
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The sentence of an error answer.

@@ -1,6 +1,7 @@
 //! `steward`: the server (`serve`, `quickstart`) and its admin CLI.
 
 mod agentless;
+mod agent_releases;
 mod automation;
 mod backups;
 mod client;
@@ -228,6 +229,17 @@ enum Command {
         /// One device a line, as CSV (for a spreadsheet).
         #[arg(long, conflicts_with = "json")]
         csv: bool,
+    },
+    /// Agent releases: keygen and sign (offline, with the release key),
+    /// upload, list.
+    AgentRelease {
+        #[command(subcommand)]
+        command: agent_releases::ReleaseCommand,
+    },
+    /// Agent rollouts by ring: start, list, show, stop.
+    AgentRollout {
+        #[command(subcommand)]
+        command: agent_releases::RolloutCommand,
     },
     /// Patch policies and holds: list, create, edit, delete; hold, lift.
     Patch {
@@ -542,6 +554,8 @@ async fn run(cli: Cli) -> Result<()> {
             patching::compliance(&remote, days, json, csv).await
         }
         Command::Patch { command } => patch_rules::run(command, &remote).await,
+        Command::AgentRelease { command } => agent_releases::release(command, &remote).await,
+        Command::AgentRollout { command } => agent_releases::rollout(command, &remote).await,
         Command::Software { name, below, json } => {
             patching::software(&remote, &name, below.as_deref(), json).await
         }

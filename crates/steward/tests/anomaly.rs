@@ -38,6 +38,7 @@ impl Feeder {
             protocol_version: steward_proto::PROTOCOL_VERSION,
             agent_version: "test".into(),
             refuses: Vec::new(),
+            target: String::new(),
         });
         socket
             .send(Message::text(steward_proto::encode(&hello)))

@@ -308,6 +308,7 @@ async fn agent_text_with_markup_is_shown_as_text() {
         protocol_version: 1,
         agent_version: "x".into(),
         refuses: Vec::new(),
+        target: String::new(),
     });
     let inventory = steward_proto::AgentMessage::Inventory(Box::new(steward_proto::Inventory {
         hostname: HOSTILE.into(),
@@ -421,6 +422,7 @@ async fn charts_show_anomaly_bands_and_forecast_projections() {
         protocol_version: steward_proto::PROTOCOL_VERSION,
         agent_version: "x".into(),
         refuses: Vec::new(),
+        target: String::new(),
     });
     socket
         .send(Message::text(steward_proto::encode(&hello)))

@@ -20,6 +20,8 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/agent/v1/connect"), "public"),
         (("GET", "/agent/v1/enroll"), "public"),
         (("GET", "/ca.pem"), "public"),
+        (("GET", "/install.sh"), "public"),
+        (("GET", "/agent/v1/download"), "public"),
         (("GET", "/"), "public"),
         (("GET", "/ui/{*path}"), "public"),
         (("GET", "/api/v1/health"), "public"),
@@ -91,6 +93,12 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("POST", "/api/v1/orgs/{id}/require-totp"), "users.manage"),
         (("GET", "/api/v1/sites"), "devices.view"),
         (("GET", "/api/v1/agent-binary"), "enroll.manage"),
+        (("GET", "/api/v1/agent-releases"), "devices.view"),
+        (("POST", "/api/v1/agent-releases"), "orgs.manage"),
+        (("GET", "/api/v1/agent-rollouts"), "devices.view"),
+        (("POST", "/api/v1/agent-rollouts"), "scripts.run"),
+        (("GET", "/api/v1/agent-rollouts/{id}"), "devices.view"),
+        (("POST", "/api/v1/agent-rollouts/{id}/stop"), "scripts.run"),
         (("GET", "/api/v1/agent-binary/download"), "enroll.manage"),
         (
             ("PATCH", "/api/v1/orgs/{id}/sites/{site}"),
@@ -541,6 +549,10 @@ async fn every_route_has_a_decision_and_enforces_it() {
                     } else if !holds_anywhere(who, perm)
                         // Creating organisations needs orgs.manage everywhere.
                         || (route.path == "/api/v1/orgs" && route.method == Method::POST && !who.global)
+                        // Agent releases serve every organisation: orgs.manage everywhere.
+                        || (route.path == "/api/v1/agent-releases" && route.method == Method::POST && !who.global)
+                        // A rollout replaces the agent on the whole organisation, hq included.
+                        || (who.name == "denied-a" && route.path == "/api/v1/agent-rollouts" && route.method == Method::POST)
                         // Installation-wide figures need audit.view everywhere.
                         || (matches!(route.path, "/metrics" | "/api/v1/server/stats") && !who.global)
                         // denied-a asks for site "hq", where its deny applies.

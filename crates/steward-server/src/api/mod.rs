@@ -8,6 +8,7 @@
 mod access;
 mod agent_binary;
 mod agentless;
+mod agent_updates;
 mod alerts;
 mod backups;
 mod body;
@@ -449,6 +450,8 @@ pub const MAX_BODY: usize = 1 << 20;
 pub const MAX_UPLOAD_BODY: usize = steward_proto::MAX_FILE_BYTES.div_ceil(3) * 4 + 64 * 1024;
 /// The one route that takes a body over [`MAX_BODY`].
 const UPLOAD_ROUTE: &str = "/api/v1/devices/{id}/files/put";
+/// The route that takes an agent release's binary as its body.
+const AGENT_RELEASE_ROUTE: &str = "/api/v1/agent-releases";
 /// The route of signed incident deliveries, capped lower (64 KiB).
 const INBOUND_ROUTE: &str = "/api/v1/inbound/incidents/{id}";
 /// The route of raw inbound email, capped at 256 KiB.
@@ -478,6 +481,8 @@ pub fn max_body(path: &str) -> usize {
         crate::otlp::MAX_OTLP_BODY
     } else if email {
         inbound_email::MAX_MESSAGE
+    } else if path == AGENT_RELEASE_ROUTE {
+        agent_updates::MAX_RELEASE_UPLOAD
     } else if inbound {
         inbound::MAX_INBOUND_BODY
     } else {

@@ -26,6 +26,18 @@ pub(super) fn routes() -> Routes {
         crate::gateway::enroll,
     )
     .add(M::GET, steward_proto::CA_PATH, Public, ca_pem)
+    .add(
+        M::GET,
+        crate::installer::SCRIPT_PATH,
+        Public,
+        crate::installer::serve_script,
+    )
+    .add(
+        M::GET,
+        crate::installer::AGENT_PATH,
+        Public,
+        agent_binary::download,
+    )
     .add(M::GET, "/", Public, crate::ui::index)
     .add(M::GET, "/ui/{*path}", Public, crate::ui::asset)
     .add(M::GET, "/api/v1/health", Public, health)
@@ -364,6 +376,42 @@ pub(super) fn routes() -> Routes {
         access::require_totp,
     )
     .list("/api/v1/sites", Perm(P::DevicesView), sites::list)
+    .add(
+        M::GET,
+        "/api/v1/agent-releases",
+        Perm(P::DevicesView),
+        agent_updates::list_releases,
+    )
+    .add(
+        M::POST,
+        "/api/v1/agent-releases",
+        Perm(P::OrgsManage),
+        agent_updates::upload_release,
+    )
+    .add(
+        M::GET,
+        "/api/v1/agent-rollouts",
+        Perm(P::DevicesView),
+        agent_updates::list_rollouts,
+    )
+    .add(
+        M::POST,
+        "/api/v1/agent-rollouts",
+        Perm(P::ScriptsRun),
+        agent_updates::create_rollout,
+    )
+    .add(
+        M::GET,
+        "/api/v1/agent-rollouts/{id}",
+        Perm(P::DevicesView),
+        agent_updates::get_rollout,
+    )
+    .add(
+        M::POST,
+        "/api/v1/agent-rollouts/{id}/stop",
+        Perm(P::ScriptsRun),
+        agent_updates::stop_rollout,
+    )
     .add(
         M::GET,
         "/api/v1/agent-binary",

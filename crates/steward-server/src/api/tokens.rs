@@ -308,6 +308,7 @@ pub async fn create_enroll(
         "expires_at": record.expires_at,
         "uses_left": record.uses_left,
         "install_command": crate::enrollment::install_command(&token),
+        "installer_command": crate::installer::command(&state.public_url, &token),
     })))
 }
 

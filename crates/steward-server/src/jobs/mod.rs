@@ -758,6 +758,9 @@ async fn sweeper(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
         if round.is_multiple_of(5) {
             patches::deploy_due(&state, now).await;
         }
+        if round.is_multiple_of(2) {
+            crate::agent_updates::sweep(&state, now).await;
+        }
         if round.is_multiple_of(15)
             && let Ok(runs) = state.store.runs_to_send(None, None, now).await
         {

@@ -4,6 +4,7 @@
 //! the kinds of object in `schemas.rs`). Served at `/api/v1/openapi.json`.
 
 mod agentless;
+mod agent_updates;
 mod backups;
 mod incidents;
 mod intel;
@@ -136,6 +137,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
         parameters.extend(patching::query_parameters(route.path));
         parameters.extend(incidents::query_parameters(route.path));
         parameters.extend(intel::query_parameters(route.path));
+        parameters.extend(agent_updates::query_parameters(route.path));
         if route.paged {
             parameters.extend([
                 json!({ "name": "q", "in": "query", "required": false, "description": "Only objects whose name contains this text (any case).", "schema": { "type": "string" } }),
@@ -148,7 +150,7 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             "operationId": format!("{} {}", route.method, route.path),
             "parameters": parameters,
             "responses": {
-                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).or_else(|| patching::response(method, route.path)).or_else(|| incidents::response(method, route.path)).or_else(|| report_mail::response(method, route.path)).or_else(|| intel::response(method, route.path)).or_else(|| telemetry::response(method, route.path)).or_else(|| agentless::response(method, route.path)).unwrap_or(json!({})) } } },
+                "200": { "description": "Success", "content": { "application/json": { "schema": operations::response(method, route.path).or_else(|| patching::response(method, route.path)).or_else(|| incidents::response(method, route.path)).or_else(|| report_mail::response(method, route.path)).or_else(|| intel::response(method, route.path)).or_else(|| telemetry::response(method, route.path)).or_else(|| agentless::response(method, route.path)).or_else(|| agent_updates::response(method, route.path)).unwrap_or(json!({})) } } },
                 "4XX": { "description": "Refused", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
             },
         });
@@ -200,11 +202,15 @@ pub fn document(routes: &[RouteEntry]) -> Value {
                     .or_else(|| patching::request(method, route.path))
                     .or_else(|| telemetry::request(method, route.path))
                     .or_else(|| agentless::request(method, route.path))
+                    .or_else(|| agent_updates::request(method, route.path))
                     .unwrap_or(json!({ "type": "object" })),
             );
         }
         if telemetry::is_otlp(route.path) {
             telemetry::describe(&mut operation, route.path);
+        }
+        if route.path == "/api/v1/agent-releases" && route.method == axum::http::Method::POST {
+            operation["requestBody"] = agent_updates::octet_body();
         }
         if route.path == "/api/v1/problem-rules" && route.method == axum::http::Method::GET {
             operation["parameters"]

@@ -218,7 +218,7 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
             json!({
                 "id": uuid(), "token": string(), "org_id": uuid(), "site": string(),
                 "tags": strings(), "expires_at": integer(), "uses_left": nullable(count()),
-                "install_command": string(),
+                "install_command": string(), "installer_command": string(),
             }),
             &[
                 "id",
@@ -229,6 +229,7 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
                 "expires_at",
                 "uses_left",
                 "install_command",
+                "installer_command",
             ],
         ),
         ("GET", "/api/v1/enroll-tokens/{id}") => r("EnrollToken"),
@@ -557,5 +558,6 @@ pub fn takes_no_body(path: &str) -> bool {
             | "/api/v1/jobs/{id}/approve"
             | "/api/v1/jobs/{id}/cancel"
             | "/api/v1/schedules/{id}/delete"
+            | "/api/v1/agent-rollouts/{id}/stop"
     )
 }

@@ -153,7 +153,7 @@ fn inventory() -> Value {
         "hostname": string(), "os_name": string(), "os_version": string(),
         "kernel_version": string(), "arch": string(), "cpu_model": string(),
         "cpu_cores": count(), "memory_total_bytes": count(), "swap_total_bytes": count(),
-        "boot_time": integer(), "uptime_secs": count(), "agent_version": string(),
+        "boot_time": integer(), "uptime_secs": count(), "agent_version": string(), "agent_target": string(),
         "filesystems": array(all(json!({
             "mountpoint": string(), "device": string(), "fs_type": string(),
             "total_bytes": count(), "available_bytes": count(),

@@ -309,7 +309,9 @@ export async function enrollment(root) {
     const command = "sudo " + token.install_command;
     created.replaceChildren(h("section", { class: "card" },
       h("h2", {}, "Install command"),
-      h("p", {}, `Run this on the endpoint (after copying the steward-agent binary to it). The token works ${token.uses_left ?? "any number of"} time(s) until ${when(token.expires_at)}; it is shown only now.`),
+      h("p", {}, `Run this on a Linux endpoint: it checks the installer by its SHA-256, the server by the token's CA pin, then installs, enrols and starts the agent under systemd. The token works ${token.uses_left ?? "any number of"} time(s) until ${when(token.expires_at)}; it is shown only now.`),
+      h("div", { class: "command" }, h("pre", { id: "installer-command" }, token.installer_command), copyButton(token.installer_command)),
+      h("p", {}, "Or, with the steward-agent binary already copied to the endpoint:"),
       h("div", { class: "command" }, h("pre", { id: "install-command" }, command), copyButton(command)),
       h("p", { class: "muted small" }, "Then start the agent: steward-agent --state-dir /var/lib/steward-agent run (or the systemd unit in the README).")));
     draw();
