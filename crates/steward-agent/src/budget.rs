@@ -386,6 +386,7 @@ impl Budget {
                 ts_ms,
                 exit_code,
                 output,
+                device: None,
             }
         })
     }

@@ -285,7 +285,9 @@ async fn opentelemetry_exports_reach_the_right_device_and_bad_requests_change_no
         .to_string()
         .into_bytes();
     let bomb = gzip(&vec![b' '; 20 << 20]);
-    let cases: Vec<(&str, Option<&str>, &str, bool, Vec<u8>, StatusCode, &str)> = vec![
+    // (what, token, media type, gzip header, body, answer, text the error names)
+    type Case<'a> = (&'a str, Option<&'a str>, &'a str, bool, Vec<u8>, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "no token",
             None,

@@ -137,14 +137,11 @@ pub fn parse(spec: &str) -> Result<Probe, String> {
         "snmp" => (Kind::Snmp, Some(161)),
         "postgres" | "postgresql" => (Kind::Postgres, Some(5432)),
         "mysql" | "mariadb" => (Kind::Mysql, Some(3306)),
-        other => {
-            return Err(format!(
-                "{other:?}: a probe is tcp, tls, http, https, smtp, smtps, imap, imaps, snmp, postgres or mysql"
         "icmp" => (Kind::Icmp, Some(7)),
         "dns" => (Kind::Dns, Some(53)),
         other => {
             return Err(format!(
-                "{other:?}: a probe is tcp, tls, http, https, smtp, smtps, imap, imaps, snmp, icmp or dns"
+                "{other:?}: a probe is tcp, tls, http, https, smtp, smtps, imap, imaps, snmp, icmp, dns, postgres or mysql"
             ));
         }
     };
