@@ -129,9 +129,11 @@ fn within_limits(message: &AgentMessage, limits: &Limits) {
             }
         }
         AgentMessage::Checks(checks) => {
-            assert!(checks.runs.len() <= 64);
+            // The agent's own checks and those the server assigned it.
+            assert!(checks.runs.len() <= 256);
             for run in &checks.runs {
                 assert!(name_ok(&run.name, 64) && run.output.len() <= 16 * 1024);
+                assert!(run.device.as_deref().is_none_or(id_ok));
             }
         }
         AgentMessage::RunStarted { run_id, .. } | AgentMessage::RunOutput { run_id, .. } => {
@@ -169,6 +171,15 @@ fn within_limits(message: &AgentMessage, limits: &Limits) {
             }
             assert!(report.logins.iter().all(|l| l.at_ms >= 0 && l.user.len() <= 64));
             assert!(report.files.iter().all(|f| f.path.starts_with('/')));
+        }
+        AgentMessage::UpdateFetch { version, offset } => {
+            assert!(version.len() <= 64);
+            assert!(*offset <= steward_proto::update::MAX_RELEASE_BYTES);
+        }
+        AgentMessage::UpdateReport(report) => {
+            assert!(report.rollout_id.len() <= 64 && report.version.len() <= 64);
+            assert!(report.from_version.len() <= 64);
+            assert!(report.detail.len() <= limits.max_text_len);
         }
         AgentMessage::Heartbeat(_) | AgentMessage::Inventory(_) | AgentMessage::Unknown => {}
     }
