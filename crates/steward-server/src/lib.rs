@@ -7,8 +7,8 @@
 //! [`status`] turns heartbeat deadlines into online/offline transitions;
 //! [`api`] is the versioned JSON API; [`auth`] resolves callers.
 
-pub mod agentless;
 pub mod agent_updates;
+pub mod agentless;
 pub mod alerting;
 pub mod api;
 pub mod audit;

@@ -14,8 +14,8 @@
 //!   (`migrate`, one file set per database, same version numbers), the
 //!   metric-ingest hot path (`metrics::ingest_*`).
 
-mod agentless;
 mod agent_updates;
+mod agentless;
 mod alerts;
 mod audit;
 mod backups;

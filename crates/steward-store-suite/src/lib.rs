@@ -3,8 +3,8 @@
 //! them into tests for a back end (see the SQLite and PostgreSQL crates'
 //! `tests/suite.rs`).
 
-mod agentless;
 mod agent_updates;
+mod agentless;
 mod alerts;
 mod audit;
 mod backups;
@@ -34,8 +34,8 @@ mod tasks;
 mod telemetry;
 mod traps;
 
-pub use agentless::*;
 pub use agent_updates::*;
+pub use agentless::*;
 pub use alerts::*;
 pub use audit::*;
 pub use backups::*;

@@ -12,8 +12,8 @@
 //! - the device of ingested data is the authenticated device the gateway
 //!   passes in, never a field of the payload.
 
-mod agentless;
 mod agent_updates;
+mod agentless;
 mod alerting;
 mod alerts;
 mod audit;
@@ -41,8 +41,8 @@ mod tasks;
 mod telemetry;
 mod tenancy;
 
-pub use agentless::*;
 pub use agent_updates::*;
+pub use agentless::*;
 pub use alerting::*;
 pub use alerts::*;
 pub use audit::*;

@@ -1,7 +1,7 @@
 //! `steward`: the server (`serve`, `quickstart`) and its admin CLI.
 
-mod agentless;
 mod agent_releases;
+mod agentless;
 mod automation;
 mod backups;
 mod client;

@@ -286,7 +286,15 @@ async fn opentelemetry_exports_reach_the_right_device_and_bad_requests_change_no
         .into_bytes();
     let bomb = gzip(&vec![b' '; 20 << 20]);
     // (what, token, media type, gzip header, body, answer, text the error names)
-    type Case<'a> = (&'a str, Option<&'a str>, &'a str, bool, Vec<u8>, StatusCode, &'a str);
+    type Case<'a> = (
+        &'a str,
+        Option<&'a str>,
+        &'a str,
+        bool,
+        Vec<u8>,
+        StatusCode,
+        &'a str,
+    );
     let cases: Vec<Case> = vec![
         (
             "no token",

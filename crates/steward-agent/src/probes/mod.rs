@@ -26,9 +26,9 @@
 //! at most [`PARALLEL`] at a time, each within its timeout, in their own
 //! task: a probed host that never answers cannot hold up heartbeats.
 
+pub mod assigned;
 #[cfg(feature = "db-probes")]
 mod db;
-pub mod assigned;
 pub mod dns;
 mod http;
 pub mod icmp;

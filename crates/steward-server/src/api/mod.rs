@@ -7,8 +7,8 @@
 
 mod access;
 mod agent_binary;
-mod agentless;
 mod agent_updates;
+mod agentless;
 mod alerts;
 mod backups;
 mod body;

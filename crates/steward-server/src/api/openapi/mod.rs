@@ -3,8 +3,8 @@
 //! shapes of what each operation takes and answers (`operations.rs`, with
 //! the kinds of object in `schemas.rs`). Served at `/api/v1/openapi.json`.
 
-mod agentless;
 mod agent_updates;
+mod agentless;
 mod backups;
 mod incidents;
 mod intel;
