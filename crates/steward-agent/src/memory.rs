@@ -98,6 +98,7 @@ fn drop_code_pages() {
 
 /// Start and length of each `r-xp` mapping of `exe` in a `/proc/PID/maps`
 /// text.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn code_mappings(maps: &str, exe: &str) -> Vec<(usize, usize)> {
     maps.lines()
         .filter_map(|line| {

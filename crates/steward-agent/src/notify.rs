@@ -4,6 +4,7 @@
 //! the runtime, so a wedged agent is restarted by the service manager.
 //! Without `NOTIFY_SOCKET` (not under systemd) nothing is sent.
 
+#[cfg(unix)]
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ pub fn notify(state: &str) {
 }
 
 /// One datagram to the socket at `path` (`@name`: an abstract socket).
+#[cfg(unix)]
 pub fn send(path: &std::ffi::OsStr, state: &str) -> std::io::Result<usize> {
     let socket = UnixDatagram::unbound()?;
     match path.as_encoded_bytes().strip_prefix(b"@") {
@@ -33,7 +35,13 @@ fn abstract_send(socket: &UnixDatagram, name: &[u8], state: &str) -> std::io::Re
     socket.send_to_addr(state.as_bytes(), &address)
 }
 
-#[cfg(not(target_os = "linux"))]
+/// No service manager speaks this protocol off Unix.
+#[cfg(not(unix))]
+pub fn send(_: &std::ffi::OsStr, _: &str) -> std::io::Result<usize> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
 fn abstract_send(_: &UnixDatagram, _: &[u8], _: &str) -> std::io::Result<usize> {
     Err(std::io::ErrorKind::Unsupported.into())
 }

@@ -222,14 +222,16 @@ impl Updater {
             return Err(error);
         }
         // The guard runs the previous binary (the one known to work).
-        let spawned = std::process::Command::new(&marker.prev)
+        let mut guard = std::process::Command::new(&marker.prev);
+        guard
             .arg("update-guard")
             .arg(dir.join(swap::MARKER))
             .arg(std::process::id().to_string())
             .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .process_group(0)
-            .spawn();
+            .stdout(std::process::Stdio::null());
+        #[cfg(unix)]
+        guard.process_group(0);
+        let spawned = guard.spawn();
         if let Err(error) = spawned {
             let _ = swap::restore(exe, &marker.prev);
             swap::remove_marker(dir);
@@ -245,6 +247,7 @@ impl Updater {
     }
 }
 
+#[cfg(unix)]
 use std::os::unix::process::CommandExt as _;
 
 pub fn now_ms() -> i64 {
@@ -374,6 +377,9 @@ pub fn guard(marker_path: &Path, pid: i32) -> Result<()> {
             // Disk first: a service manager that sees the new version die
             // (and stops this guard with it) restarts the previous one.
             restore(dir, &marker, &why)?;
+            #[cfg(not(unix))]
+            let _ = pid;
+            #[cfg(unix)]
             if let Some(pid) = rustix::process::Pid::from_raw(pid) {
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }

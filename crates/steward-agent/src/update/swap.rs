@@ -88,17 +88,12 @@ pub fn remove_marker(dir: &Path) {
 /// Writes `bytes` to `path` through a temporary file in the same
 /// directory: fsynced, then renamed, then the directory fsynced.
 pub fn write_durably(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().context("a path without a directory")?;
     let name = path.file_name().context("a path without a name")?;
     let tmp = dir.join(format!(".{}.new", name.to_string_lossy()));
     let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    let mut file =
+        create_new(&tmp, mode).with_context(|| format!("cannot write {}", tmp.display()))?;
     file.write_all(bytes)?;
     file.sync_all()?;
     drop(file);
@@ -106,6 +101,20 @@ pub fn write_durably(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
     sync_dir(dir);
     Ok(())
+}
+
+/// A new file with `mode` (Unix permissions; elsewhere the directory's).
+fn create_new(path: &Path, mode: u32) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    options.open(path)
 }
 
 fn sync_dir(dir: &Path) {
@@ -128,13 +137,8 @@ pub fn install(exe: &Path, binary: &[u8]) -> Result<PathBuf> {
     let new = dir.join(".steward-agent.new");
     let _ = std::fs::remove_file(&new);
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o755)
-            .open(&new)
-            .with_context(|| format!("cannot write {}", new.display()))?;
+        let mut file =
+            create_new(&new, 0o755).with_context(|| format!("cannot write {}", new.display()))?;
         file.write_all(binary)?;
         file.sync_all()?;
     }
@@ -170,10 +174,22 @@ pub fn restore(exe: &Path, prev: &Path) -> Result<()> {
 }
 
 /// Replaces this process with `exe args` (returns only on failure).
+#[cfg(unix)]
 pub fn exec(exe: &Path, args: &[String]) -> anyhow::Error {
     use std::os::unix::process::CommandExt;
     let error = std::process::Command::new(exe).args(args).exec();
     anyhow::anyhow!("cannot start {}: {error}", exe.display())
+}
+
+/// Self-update restarts itself only on Unix so far (a Windows service is
+/// restarted by its control manager, not written yet): refused, so the
+/// guard rolls back.
+#[cfg(not(unix))]
+pub fn exec(exe: &Path, _: &[String]) -> anyhow::Error {
+    anyhow::anyhow!(
+        "cannot start {}: self-update restarts are not available on this operating system yet",
+        exe.display()
+    )
 }
 
 #[cfg(test)]
