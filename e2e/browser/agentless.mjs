@@ -27,14 +27,14 @@ await walk(browser, "agentless", outDir, async (step, errors) => {
   await page.fill("form input[name=name]", "e2e-website");
   await page.selectOption("form select[name=category]", "website");
   await page.fill("form input[name=address]", "127.0.0.1");
-  await page.click("form button[type=submit]");
+  await page.click("form:not(#login) button[type=submit]");
   await page.waitForSelector("#agentless-device", { timeout: 15000 });
 
   step("add a TCP probe; its result shows on the device");
   await page.click("button[data-action=new-probe]");
   await page.fill("form input[name=name]", "port");
   await page.fill("form input[name=url]", `tcp://127.0.0.1:${port}?timeout=2s`);
-  await page.click("form button[type=submit]");
+  await page.click("form:not(#login) button[type=submit]");
   const deadline = Date.now() + 30000;
   for (;;) {
     await page.waitForSelector("#agentless-device", { timeout: 15000 });

@@ -16,6 +16,11 @@ fn stored_seq(server: &Server, id: &str) -> u64 {
 async fn next_text(socket: &mut steward_agent::transport::Socket) -> Result<String, String> {
     loop {
         match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+            // The server hands every agent its assigned probes (none
+            // here) as it connects: not an answer to what was sent.
+            Ok(Some(Ok(Message::Text(text)))) if text.starts_with(r#"{"type":"probes""#) => {
+                continue;
+            }
             Ok(Some(Ok(Message::Text(text)))) => return Ok(text.to_string()),
             Ok(Some(Ok(Message::Close(frame)))) => {
                 return Err(frame
