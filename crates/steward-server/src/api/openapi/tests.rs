@@ -51,9 +51,15 @@ fn every_post_and_patch_body_is_described() {
         let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
         let takes_body =
             method == "PATCH" || (method == "POST" && !super::operations::takes_no_body(&path));
-        // A file as the body (an agent release) is described as binary.
-        let binary = operation["requestBody"]["content"]["application/octet-stream"]["schema"]["format"]
-            == "binary";
+        // A file or a foreign wire format as the body (an agent release,
+        // an email message, OTLP protobuf) is described as binary.
+        let binary = operation["requestBody"]["content"]
+            .as_object()
+            .is_some_and(|content| {
+                content
+                    .values()
+                    .any(|media| media["schema"]["format"] == "binary")
+            });
         if takes_body && !binary && (schema.is_null() || vague(schema)) {
             missing.push(format!("{method} {path}"));
         }
