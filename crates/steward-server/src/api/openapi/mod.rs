@@ -229,7 +229,13 @@ pub fn document(routes: &[RouteEntry]) -> Value {
             );
         }
         if route.path == "/api/v1/inbound-email/{id}" {
-            operation["requestBody"] = json!({ "required": true, "content": { "message/rfc822": { "schema": { "type": "string", "format": "binary", "maxLength": super::inbound_email::MAX_MESSAGE } } } });
+            // The raw message as an MTA pipe or a provider's inbound route
+            // posts it: as message/rfc822 or as plain bytes.
+            let raw = json!({ "schema": { "type": "string", "format": "binary", "maxLength": super::inbound_email::MAX_MESSAGE } });
+            operation["requestBody"] = json!({ "required": true, "content": {
+                "message/rfc822": raw.clone(),
+                "application/octet-stream": raw,
+            } });
             operation["parameters"]
                 .as_array_mut()
                 .expect("parameters are a list")
