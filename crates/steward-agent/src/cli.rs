@@ -169,7 +169,14 @@ pub enum Command {
     },
     /// Watches an update in progress (started by the agent itself).
     #[command(hide = true)]
-    UpdateGuard { marker: PathBuf, pid: i32 },
+    UpdateGuard {
+        marker: PathBuf,
+        pid: i32,
+        /// Start the guard as a grandchild and return at once, so it is
+        /// not left a zombie of the agent it watches.
+        #[arg(long)]
+        detach: bool,
+    },
     /// Print this agent's identity and spool state.
     Status,
     /// Windows: install, start, stop or remove the agent's service (Linux
@@ -439,7 +446,12 @@ pub fn run(cli: Cli) -> Result<()> {
             runtime.block_on(crate::connection::run(&dir, options))
         }
         Command::Service(action) => service(state, log, action),
-        Command::UpdateGuard { marker, pid } => crate::update::guard(&marker, pid),
+        Command::UpdateGuard {
+            marker,
+            pid,
+            detach: true,
+        } => crate::update::detach_guard(&marker, pid),
+        Command::UpdateGuard { marker, pid, .. } => crate::update::guard(&marker, pid),
         Command::Status => {
             let state = crate::state::AgentState::load(&dir)?;
             let spool = crate::spool::Spool::open(&dir.join("spool"), u64::MAX)?;

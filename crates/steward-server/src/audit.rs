@@ -141,6 +141,29 @@ pub async fn write(
     target: &str,
     detail: Value,
 ) {
+    write_to(
+        state.store.as_ref(),
+        org,
+        actor,
+        source,
+        action,
+        target,
+        detail,
+    )
+    .await;
+}
+
+/// [`write`] straight to a store (a failure is logged, never returned: the
+/// action it records has happened).
+pub async fn write_to(
+    store: &dyn steward_store::Store,
+    org: Option<uuid::Uuid>,
+    actor: &str,
+    source: &str,
+    action: &str,
+    target: &str,
+    detail: Value,
+) {
     let entry = NewAuditEntry {
         org_id: org,
         at: crate::now_secs(),
@@ -150,7 +173,7 @@ pub async fn write(
         target: target.into(),
         detail: detail.to_string(),
     };
-    if let Err(error) = state.store.append_audit(&entry).await {
+    if let Err(error) = store.append_audit(&entry).await {
         tracing::error!(%error, action, "Cannot write the audit log.");
     }
 }

@@ -11,7 +11,6 @@ use crate::AppState;
 use crate::api::kpis::narrowed;
 use crate::api::reports::{build, slug};
 use crate::authz::{self, Permission};
-use crate::jobs::authority::covers_org;
 use crate::notify::{Attached, email_files};
 use serde_json::json;
 use std::sync::Arc;
@@ -121,24 +120,13 @@ async fn build_and_send(
 /// the whole organisation's devices); why not.
 async fn authority(state: &AppState, schedule: &ReportScheduleRecord) -> Result<Scope, String> {
     let who = &schedule.created_by;
-    let user = state
-        .store
-        .user_by_name(who)
-        .await
-        .map_err(|_| format!("{who:?} who set up the report no longer exists"))?;
-    let principal = state
-        .store
-        .principal_for_user(user.id)
-        .await
-        .map_err(|e| format!("cannot look up the grants of {who:?}: {e}"))?;
-    if !covers_org(
-        &authz::scope_for(&principal, Permission::DevicesManage),
+    let principal = crate::jobs::authority::org_manager(
+        state.store.as_ref(),
+        who,
         schedule.org_id,
-    ) {
-        return Err(format!(
-            "{who:?} who set up the report no longer manages the whole organisation's devices"
-        ));
-    }
+        "the report",
+    )
+    .await?;
     Ok(authz::scope_for(&principal, Permission::DevicesView))
 }
 

@@ -8,8 +8,6 @@
 //! the name of whoever set the target, whose authority is checked as it
 //! runs (they must still see the organisation's devices, all of them).
 
-use crate::authz::{self, Permission};
-use crate::jobs::authority::covers_org;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,24 +29,9 @@ const EVERY: Duration = Duration::from_secs(5);
 /// Whether `username` may still set SLA targets for `org` (devices.manage
 /// over the whole organisation, as setting one needs); why not.
 async fn still_allowed(store: &dyn Store, username: &str, org: Uuid) -> Result<(), String> {
-    let user = store
-        .user_by_name(username)
+    crate::jobs::authority::org_manager(store, username, org, "the SLA target")
         .await
-        .map_err(|_| format!("{username:?} who set the SLA target no longer exists"))?;
-    let principal = store
-        .principal_for_user(user.id)
-        .await
-        .map_err(|e| format!("cannot look up the grants of {username:?}: {e}"))?;
-    if covers_org(
-        &authz::scope_for(&principal, Permission::DevicesManage),
-        org,
-    ) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{username:?} who set the SLA target no longer manages the whole organisation's devices"
-        ))
-    }
+        .map(drop)
 }
 
 /// Weighs every open incident once at `now`; returns the warnings sent.

@@ -1,8 +1,8 @@
 //! Agentless devices and the probes assigned to them (see
 //! `steward_store::AgentlessStore`).
 
-use crate::db::{Row, q};
-use crate::{SqlStore, backend, scope_param, uuid};
+use crate::db::{Bind, Row, q};
+use crate::{SqlStore, backend, uuid};
 use async_trait::async_trait;
 use steward_store::*;
 use uuid::Uuid;
@@ -77,22 +77,25 @@ impl AgentlessStore for SqlStore {
         id: Uuid,
         name: &str,
         fields: &AgentlessFields,
-    ) -> Result<()> {
+        expected: Option<i64>,
+    ) -> Result<i64> {
         let org = self.agentless_org(scope, id).await?;
         self.check_probe_agent(org, fields.probe_agent).await?;
-        let sql = format!(
-            "UPDATE devices SET name = $3, hostname = $4, category = $5, address = $4, probe_agent_id = $6, version = version + 1
-             WHERE id = $2 AND kind = 'agentless' AND {}",
+        let condition = format!(
+            "kind = 'agentless' AND {}",
             self.in_scope(1, "org_id", Some("site"))
         );
-        self.one_changed(
-            q(sql)
-                .bind(scope_param(scope))
-                .bind(id.to_string())
-                .bind(name)
-                .bind(&fields.address)
-                .bind(&fields.category)
-                .bind(fields.probe_agent.to_string()),
+        self.versioned_edit(
+            "devices",
+            "name = $4, hostname = $5, address = $5, category = $6, probe_agent_id = $7",
+            &condition,
+            (scope, &id.to_string(), expected),
+            vec![
+                name.arg(),
+                fields.address.as_str().arg(),
+                fields.category.as_str().arg(),
+                fields.probe_agent.to_string().arg(),
+            ],
         )
         .await
     }

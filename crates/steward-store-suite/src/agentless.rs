@@ -134,20 +134,35 @@ pub async fn agentless_devices_are_probed_by_an_agent_of_their_organisation(stor
     let second = crate::device(store.as_ref(), org, "fp-prober-2").await;
     assert!(matches!(
         store
-            .edit_agentless(&Scope::org(other), switch.id, "x", &fields(second))
+            .edit_agentless(&Scope::org(other), switch.id, "x", &fields(second), None)
             .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
         store
-            .edit_agentless(&scope, switch.id, "edge-switch", &fields(stranger))
+            .edit_agentless(&scope, switch.id, "edge-switch", &fields(stranger), None)
             .await,
         Err(StoreError::NotFound)
     ));
-    store
-        .edit_agentless(&scope, switch.id, "edge-switch", &fields(second))
+    // A stale version is refused in the same write, naming the current one.
+    let current = store.get_device(&scope, switch.id).await.unwrap().version;
+    assert!(matches!(
+        store
+            .edit_agentless(&scope, switch.id, "y", &fields(second), Some(current - 1))
+            .await,
+        Err(StoreError::Stale(v)) if v == current
+    ));
+    let version = store
+        .edit_agentless(
+            &scope,
+            switch.id,
+            "edge-switch",
+            &fields(second),
+            Some(current),
+        )
         .await
         .unwrap();
+    assert_eq!(version, current + 1);
     assert!(store.probes_for_agent(agent).await.unwrap().is_empty());
     assert_eq!(store.probes_for_agent(second).await.unwrap().len(), 1);
     let detail = store.get_device(&scope, switch.id).await.unwrap();
@@ -155,7 +170,7 @@ pub async fn agentless_devices_are_probed_by_an_agent_of_their_organisation(stor
     // An agent's own row is not agentless.
     assert!(matches!(
         store
-            .edit_agentless(&scope, agent, "x", &fields(second))
+            .edit_agentless(&scope, agent, "x", &fields(second), None)
             .await,
         Err(StoreError::NotFound)
     ));

@@ -49,14 +49,17 @@ pub trait AgentlessStore: Send + Sync {
     /// ([`crate::StoreError::NotFound`] otherwise).
     async fn create_agentless(&self, device: &NewDevice, fields: &AgentlessFields) -> Result<()>;
     /// Changes an agentless device in scope (name, category, address,
-    /// probing agent: same rules as at creation).
+    /// probing agent: same rules as at creation) when its version is still
+    /// `expected` (checked in the same write: [`crate::StoreError::Stale`]
+    /// with the current version otherwise); returns the new version.
     async fn edit_agentless(
         &self,
         scope: &Scope,
         id: Uuid,
         name: &str,
         fields: &AgentlessFields,
-    ) -> Result<()>;
+        expected: Option<i64>,
+    ) -> Result<i64>;
     /// Adds a probe to an agentless device in scope
     /// ([`crate::StoreError::Conflict`] when the name is taken).
     async fn add_probe(&self, scope: &Scope, probe: &ProbeRecord) -> Result<()>;

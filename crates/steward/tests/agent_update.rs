@@ -49,6 +49,25 @@ fn agent_pids(state: &Path) -> Vec<u32> {
         .collect()
 }
 
+/// Zombie children of `pid` (exited, never reaped).
+fn zombies_of(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+                return false;
+            };
+            // pid (comm) state ppid …: comm may hold spaces, so split after ')'.
+            let mut rest = stat
+                .rsplit_once(')')
+                .map_or("", |(_, r)| r)
+                .split_whitespace();
+            rest.next() == Some("Z") && rest.next() == Some(&pid.to_string())
+        })
+        .collect()
+}
+
 async fn poll<T>(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
     loop {
@@ -267,6 +286,15 @@ async fn a_running_agent_updates_itself_and_bad_updates_leave_it_running() {
         "the previous binary is kept as .prev"
     );
     assert_eq!(agent_pids(&state).len(), 1, "{:?}", agent_pids(&state));
+    // The guard, done once the new version confirmed, is not left behind
+    // as a zombie child of the agent.
+    let agent = agent_pids(&state)[0];
+    poll(
+        "no zombie child of the agent",
+        Duration::from_secs(10),
+        async || zombies_of(agent).is_empty().then_some(()),
+    )
+    .await;
 
     // Every outcome is audited under the rollout's creator.
     let (_, audit) = fx

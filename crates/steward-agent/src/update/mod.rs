@@ -221,23 +221,26 @@ impl Updater {
             swap::remove_marker(dir);
             return Err(error);
         }
-        // The guard runs the previous binary (the one known to work).
-        let mut guard = std::process::Command::new(&marker.prev);
-        guard
+        // The guard runs the previous binary (the one known to work). It is
+        // started through a launcher that exits at once (reaped here), so
+        // the guard is nobody's child once it is done, not a zombie of the
+        // new version this process becomes.
+        let launched = std::process::Command::new(&marker.prev)
             .arg("update-guard")
+            .arg("--detach")
             .arg(dir.join(swap::MARKER))
             .arg(std::process::id().to_string())
             .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null());
-        #[cfg(unix)]
-        guard.process_group(0);
-        let spawned = guard.spawn();
-        if let Err(error) = spawned {
-            let _ = swap::restore(exe, &marker.prev);
-            swap::remove_marker(dir);
-            anyhow::bail!("cannot start the update guard: {error}");
-        }
-        Ok(())
+            .stdout(std::process::Stdio::null())
+            .status();
+        let error = match launched {
+            Ok(status) if status.success() => return Ok(()),
+            Ok(status) => format!("its launcher ended with {status}"),
+            Err(error) => error.to_string(),
+        };
+        let _ = swap::restore(exe, &marker.prev);
+        swap::remove_marker(dir);
+        anyhow::bail!("cannot start the update guard: {error}")
     }
 
     /// Replaces this process with the new binary (returns only on failure:
@@ -352,6 +355,23 @@ pub fn reported(dir: &Path) {
     if swap::load_marker(dir).is_some_and(|m| m.confirmed) {
         swap::remove_marker(dir);
     }
+}
+
+/// `steward-agent update-guard --detach MARKER PID`: starts the guard below
+/// in a process group of its own and returns without waiting for it.
+pub fn detach_guard(marker_path: &Path, pid: i32) -> Result<()> {
+    let exe = std::env::current_exe().context("cannot find this program")?;
+    let mut guard = std::process::Command::new(exe);
+    guard
+        .arg("update-guard")
+        .arg(marker_path)
+        .arg(pid.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    #[cfg(unix)]
+    guard.process_group(0);
+    guard.spawn().context("cannot start the update guard")?;
+    Ok(())
 }
 
 /// `steward-agent update-guard MARKER PID`: waits for the new version to

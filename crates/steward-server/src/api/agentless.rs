@@ -206,15 +206,6 @@ pub async fn patch(
 ) -> ApiResult<Value> {
     let expected = super::lifecycle::expected_version(&headers)?;
     let before = agentless(&state, &caller, id_param(&id, "device")?).await?;
-    // If-Match: the device's version (as `/api/v1/devices/{id}` tags it).
-    let version = state
-        .store
-        .get_device(&caller.scope, before.id)
-        .await?
-        .version;
-    if expected.is_some_and(|e| e != version) {
-        return Err(steward_store::StoreError::Stale(version).into());
-    }
     let name = body.name.unwrap_or_else(|| before.name.clone());
     let category = body
         .category
@@ -247,7 +238,9 @@ pub async fn patch(
     };
     state
         .store
-        .edit_agentless(&caller.scope, before.id, &name, &fields)
+        // If-Match: the device's version (as `/api/v1/devices/{id}` tags
+        // it), checked in the same write.
+        .edit_agentless(&caller.scope, before.id, &name, &fields, expected)
         .await?;
     let probes = state.store.device_probes(&caller.scope, before.id).await?;
     let after = agentless(&state, &caller, before.id).await?;

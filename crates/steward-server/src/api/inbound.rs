@@ -16,9 +16,8 @@ use super::lifecycle::{expected_version, overlay, read_as, tagged};
 use super::{ApiError, ApiResult, id_param, org_named};
 use crate::AppState;
 use crate::auth::{Caller, random_secret};
-use crate::authz::{self, Permission};
 use crate::incident_events as events;
-use crate::jobs::authority::{covers_org, may_leave_standing_work};
+use crate::jobs::authority::may_leave_standing_work;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -32,8 +31,8 @@ use sha2::Sha256;
 use std::sync::Arc;
 use steward_incident::status::{Stamps, stamp};
 use steward_store::{
-    INCIDENT_PRIORITIES, INCIDENT_STATUSES, IncidentRecord, IncidentWebhookRecord, NewAuditEntry,
-    Scope, Store, TimelineEntry,
+    INCIDENT_PRIORITIES, INCIDENT_STATUSES, IncidentRecord, IncidentWebhookRecord, Scope, Store,
+    TimelineEntry,
 };
 use uuid::Uuid;
 
@@ -272,24 +271,9 @@ async fn authentic(
 /// organisation; why not.
 async fn creator_allowed(store: &dyn Store, hook: &IncidentWebhookRecord) -> Result<(), String> {
     let who = &hook.created_by;
-    let user = store
-        .user_by_name(who)
+    crate::jobs::authority::org_manager(store, who, hook.org_id, "the webhook")
         .await
-        .map_err(|_| format!("{who:?} who created the webhook no longer exists"))?;
-    let principal = store
-        .principal_for_user(user.id)
-        .await
-        .map_err(|e| format!("cannot look up the grants of {who:?}: {e}"))?;
-    if covers_org(
-        &authz::scope_for(&principal, Permission::DevicesManage),
-        hook.org_id,
-    ) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{who:?} who created the webhook no longer manages incidents of the whole organisation"
-        ))
-    }
+        .map(drop)
 }
 
 fn text(value: Option<String>, what: &str, max: usize) -> Result<Option<String>, ApiError> {
@@ -365,20 +349,8 @@ async fn audit(
     target: String,
     detail: Value,
 ) {
-    let written = store
-        .append_audit(&NewAuditEntry {
-            org_id: Some(hook.org_id),
-            at: crate::now_ms() / 1000,
-            actor: hook.created_by.clone(),
-            source: SOURCE.into(),
-            action: action.into(),
-            target,
-            detail: detail.to_string(),
-        })
-        .await;
-    if let Err(error) = written {
-        tracing::warn!(%error, webhook = %hook.id, "An inbound delivery was not audited.");
-    }
+    let (org, actor) = (Some(hook.org_id), &hook.created_by);
+    crate::audit::write_to(store, org, actor, SOURCE, action, &target, detail).await;
 }
 
 /// `POST /api/v1/inbound/incidents/{id}`: opens an incident, or updates

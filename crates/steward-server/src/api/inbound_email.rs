@@ -20,9 +20,8 @@ use super::lifecycle::{expected_version, overlay, read_as, tagged};
 use super::{ApiError, ApiResult, id_param, org_named};
 use crate::AppState;
 use crate::auth::{Caller, random_secret};
-use crate::authz::{self, Permission};
 use crate::incident_events as events;
-use crate::jobs::authority::{covers_org, may_leave_standing_work};
+use crate::jobs::authority::may_leave_standing_work;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -37,8 +36,7 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use steward_incident::email::{self, Action, Refusal};
 use steward_store::{
-    INCIDENT_PRIORITIES, InboundEmailRouteRecord, IncidentRecord, NewAuditEntry, Scope, Store,
-    TimelineEntry,
+    INCIDENT_PRIORITIES, InboundEmailRouteRecord, IncidentRecord, Scope, Store, TimelineEntry,
 };
 use uuid::Uuid;
 
@@ -275,24 +273,9 @@ fn read_message(raw: &[u8]) -> Result<email::Message, ApiError> {
 /// organisation; why not.
 async fn creator_allowed(store: &dyn Store, route: &InboundEmailRouteRecord) -> Result<(), String> {
     let who = &route.created_by;
-    let user = store
-        .user_by_name(who)
+    crate::jobs::authority::org_manager(store, who, route.org_id, "the email route")
         .await
-        .map_err(|_| format!("{who:?} who created the email route no longer exists"))?;
-    let principal = store
-        .principal_for_user(user.id)
-        .await
-        .map_err(|e| format!("cannot look up the grants of {who:?}: {e}"))?;
-    if covers_org(
-        &authz::scope_for(&principal, Permission::DevicesManage),
-        route.org_id,
-    ) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{who:?} who created the email route no longer manages incidents of the whole organisation"
-        ))
-    }
+        .map(drop)
 }
 
 async fn audit(
@@ -302,20 +285,8 @@ async fn audit(
     target: String,
     detail: Value,
 ) {
-    let written = store
-        .append_audit(&NewAuditEntry {
-            org_id: Some(route.org_id),
-            at: crate::now_ms() / 1000,
-            actor: route.created_by.clone(),
-            source: SOURCE.into(),
-            action: action.into(),
-            target,
-            detail: detail.to_string(),
-        })
-        .await;
-    if let Err(error) = written {
-        tracing::warn!(%error, route = %route.id, "An inbound email was not audited.");
-    }
+    let (org, actor) = (Some(route.org_id), &route.created_by);
+    crate::audit::write_to(store, org, actor, SOURCE, action, &target, detail).await;
 }
 
 /// `POST /api/v1/inbound-email/{id}`: a raw message opens an incident or

@@ -38,6 +38,36 @@ pub async fn owner(state: &AppState, username: &str) -> Result<Owner, String> {
     Ok(Owner { principal, scripts })
 }
 
+/// The grants of `username` now, when they still manage the devices of the
+/// whole of `org` (what setting up an organisation-wide integration, report
+/// or target needs); why not, naming what they set up (`what`: "the
+/// webhook", "the report", …).
+pub async fn org_manager(
+    store: &dyn steward_store::Store,
+    username: &str,
+    org: uuid::Uuid,
+    what: &str,
+) -> Result<Principal, String> {
+    let user = store
+        .user_by_name(username)
+        .await
+        .map_err(|_| format!("{username:?} who set up {what} no longer exists"))?;
+    let principal = store
+        .principal_for_user(user.id)
+        .await
+        .map_err(|e| format!("cannot look up the grants of {username:?}: {e}"))?;
+    if covers_org(
+        &authz::scope_for(&principal, Permission::DevicesManage),
+        org,
+    ) {
+        Ok(principal)
+    } else {
+        Err(format!(
+            "{username:?} who set up {what} no longer manages the whole organisation's devices"
+        ))
+    }
+}
+
 /// Where the last editor of a script may run scripts now (nowhere, when
 /// they no longer exist).
 pub async fn author_scope(state: &AppState, username: &str) -> Scope {
