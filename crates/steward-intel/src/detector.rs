@@ -140,6 +140,15 @@ pub struct Params {
     /// the sample is at least `range_gate` rare on its own.
     pub range_after: i64,
     pub range_gate: f64,
+    /// The rarity of a record ([`RECORD`]).
+    pub record: f64,
+    /// A rarity no higher (by `recall_margin`) than one seen at this time
+    /// of day (the quarter hour or a neighbour) on one of the last
+    /// `recall_days` days is a repeat, capped below [`ALARM`] (0 = off).
+    pub recall_days: u32,
+    pub recall_margin: f64,
+    pub recall_width: u32,
+    pub range_early: f64,
     /// Records of the recent level count ...
     pub level: bool,
     /// ... and of slower levels, of these weights (0 = none).
@@ -162,6 +171,11 @@ impl Default for Params {
             range_noise: 1.0,
             range_after: 2 * 86_400,
             range_gate: 0.1,
+            record: RECORD,
+            recall_days: 0,
+            recall_margin: 0.1,
+            recall_width: 1,
+            range_early: 0.0,
             level: true,
             levels: [0.05],
         }
@@ -331,6 +345,10 @@ pub struct Detector {
     level_ranges: [Range; LEVELS],
     levels: [f64; LEVELS],
     since_record: u32,
+    /// The highest rarity (× 255) of each quarter hour of the day and the
+    /// day it was seen.
+    recall: [u8; DAY_BUCKETS],
+    recall_day: [u16; DAY_BUCKETS],
 }
 
 // The budget: at most 2 KiB per series, checked when compiling.
@@ -375,6 +393,8 @@ impl Detector {
             level_ranges: [Range::default(); LEVELS],
             levels: [0.0; LEVELS],
             since_record: u32::MAX,
+            recall: [0; DAY_BUCKETS],
+            recall_day: [0; DAY_BUCKETS],
         }
     }
 
@@ -571,10 +591,39 @@ impl Detector {
         // `range_after` of history, so a first day's cycle is not a string
         // of records; a run of records is one event (they count again
         // after `HOLD` samples without one).
+        // A repeat of what this time of day showed on a recent day (a
+        // nightly job) is not an event.
+        let raw_rarity = rarity;
+        let mut rarity = rarity;
+        if p.recall_days > 0 && !learning {
+            let day = (time.div_euclid(86_400) & 0xffff) as u16;
+            let b = Profile::<DAY_BUCKETS, 86_400>::bucket(time);
+            let mut recalled = 0.0f64;
+            let w = p.recall_width as usize;
+            for k in b + DAY_BUCKETS - w..=b + DAY_BUCKETS + w {
+                let k = k % DAY_BUCKETS;
+                let age = day.wrapping_sub(self.recall_day[k]);
+                if age >= 1 && u32::from(age) <= p.recall_days {
+                    recalled = recalled.max(f64::from(self.recall[k]) / 255.0);
+                }
+            }
+            if rarity >= ALARM && rarity <= recalled + p.recall_margin {
+                rarity = ALARM * 0.9;
+            }
+            let cell = &mut self.recall[b];
+            if self.recall_day[b] != day {
+                (*cell, self.recall_day[b]) = (0, day);
+            }
+            *cell = (*cell).max((raw_rarity * 255.0).round() as u8);
+        }
+        // Early in a series its range is young: a record then needs a
+        // larger margin (`range_early` of the range per day of history).
+        let days = time.saturating_sub(self.start) as f64 / 86_400.0;
+        let fraction = p.range.max(p.range_early / days.max(1e-3));
         let armed = p.range > 0.0 && !learning && time.saturating_sub(self.start) >= p.range_after;
         let mut record = armed
-            && rarity >= p.range_gate
-            && self.values.beyond(x, p.range, p.range_noise * noise);
+            && raw_rarity >= p.range_gate
+            && self.values.beyond(x, fraction, p.range_noise * noise);
         self.values.widen(x, true);
         // A level of weight a has √(a / (2 − a)) of the samples' noise.
         let level_noise = |a: f64| noise * (a / (2.0 - a)).sqrt();
@@ -582,7 +631,7 @@ impl Detector {
             record |= armed
                 && self
                     .level_range
-                    .beyond(new_fast, p.range, p.range_noise * level_noise(p.fast));
+                    .beyond(new_fast, fraction, p.range_noise * level_noise(p.fast));
             self.level_range
                 .widen(new_fast, f64::from(self.seen) > 3.0 / p.fast);
         }
@@ -593,12 +642,12 @@ impl Detector {
             }
             let level = self.levels[k] + a * (y - self.levels[k]);
             record |= armed
-                && self.level_ranges[k].beyond(level, p.range, p.range_noise * level_noise(a));
+                && self.level_ranges[k].beyond(level, fraction, p.range_noise * level_noise(a));
             self.level_ranges[k].widen(level, f64::from(self.seen) > 3.0 / a);
             self.levels[k] = level;
         }
         let rarity = if record && self.since_record >= HOLD {
-            rarity.max(RECORD)
+            rarity.max(p.record)
         } else {
             rarity
         };
