@@ -6,7 +6,7 @@
 //! cargo run --release -p steward-intel --example nab_eval [-- quiet=300]
 
 use steward_intel::Error;
-use steward_intel::detector::{Detector, Params, score_series};
+use steward_intel::detector::{Detector, Params, RECORD, score_series};
 use steward_intel::nab::Corpus;
 use steward_intel::nab::scoring::{self, STANDARD};
 
@@ -37,11 +37,9 @@ fn main() {
             "range_noise" => params.range_noise = v,
             "level" => params.level = v > 0.0,
             "level1" => params.levels[0] = v,
-            "record" => params.record = v,
-            "recall_days" => params.recall_days = v as u32,
-            "recall_margin" => params.recall_margin = v,
-            "recall_width" => params.recall_width = v as u32,
-            "range_early" => params.range_early = v,
+            "rise" => params.rise = v,
+            "recall" => params.recall = v > 0.0,
+            "evidence" => params.evidence = v,
             _ => panic!("unknown parameter {k}"),
         }
     }
@@ -85,7 +83,7 @@ fn main() {
         let threshold = scores[0].1;
         let (mut found, mut reward, mut fp, mut cost) = (0, 0.0, 0, 0.0);
         // Of those, how many came from a record (scored exactly `record`).
-        let is_record = |s: f64| (s - params.record).abs() < 1e-12;
+        let is_record = |s: f64| (s - RECORD).abs() < 1e-12;
         let (mut found_records, mut fp_records, mut cost_records) = (0, 0, 0.0);
         for (f, out) in corpus.files.iter().zip(&outputs) {
             let weights = scoring::row_weights(out.len(), &f.windows, &STANDARD);
