@@ -1,5 +1,5 @@
 //! A streaming anomaly detector for one metric series: one pass, fixed
-//! state (1.8 KiB), no look-ahead. Each sample gets a rarity in [0, 1]
+//! state (1.9 KiB), no look-ahead. Each sample gets a rarity in [0, 1]
 //! (how rare its surprise is for this series), an alarm score (the rarity
 //! when it starts or tops an event), and, while an event lasts, what is
 //! unusual.
