@@ -6,7 +6,7 @@
 //! cargo run --release -p steward-intel --example nab_eval [-- quiet=300]
 
 use steward_intel::Error;
-use steward_intel::detector::{Detector, Params, score_series};
+use steward_intel::detector::{Detector, Params, RECORD, score_series};
 use steward_intel::nab::Corpus;
 use steward_intel::nab::scoring::{self, STANDARD};
 
@@ -37,6 +37,9 @@ fn main() {
             "range_noise" => params.range_noise = v,
             "level" => params.level = v > 0.0,
             "level1" => params.levels[0] = v,
+            "rise" => params.rise = v,
+            "recall" => params.recall = v > 0.0,
+            "evidence" => params.evidence = v,
             _ => panic!("unknown parameter {k}"),
         }
     }
@@ -52,6 +55,19 @@ fn main() {
             .collect();
         best = best.min(start.elapsed().as_secs_f64());
     }
+    // NAB_DUMP=dir writes each file's value, rarity and score (analysis).
+    if let Ok(dump) = std::env::var("NAB_DUMP") {
+        for f in &corpus.files {
+            let mut d = Detector::new(params);
+            let mut text = String::from("value,rarity,score\n");
+            for (&t, &v) in f.series.times.iter().zip(&f.series.values) {
+                let r = d.push(t, v);
+                text += &format!("{v},{:.4},{:.4}\n", r.rarity, r.score);
+            }
+            let name = f.name.replace('/', "__");
+            std::fs::write(std::path::Path::new(&dump).join(name), text).unwrap();
+        }
+    }
     let scores = corpus.score(&outputs).unwrap();
     for (p, t, s) in &scores {
         println!("{:20} {s:7.2} (threshold {t:.4})", p.name);
@@ -66,6 +82,9 @@ fn main() {
     {
         let threshold = scores[0].1;
         let (mut found, mut reward, mut fp, mut cost) = (0, 0.0, 0, 0.0);
+        // Of those, how many came from a record (scored exactly `record`).
+        let is_record = |s: f64| (s - RECORD).abs() < 1e-12;
+        let (mut found_records, mut fp_records, mut cost_records) = (0, 0, 0.0);
         for (f, out) in corpus.files.iter().zip(&outputs) {
             let weights = scoring::row_weights(out.len(), &f.windows, &STANDARD);
             let p = scoring::probation(out.len());
@@ -73,6 +92,7 @@ fn main() {
                 if let Some(i) = (w.start..=w.end).find(|&i| i >= p && out[i] >= threshold) {
                     found += 1;
                     reward += weights[i];
+                    found_records += usize::from(is_record(out[i]));
                 }
             }
             for i in p..out.len() {
@@ -80,6 +100,10 @@ fn main() {
                 if !inside && out[i] >= threshold {
                     fp += 1;
                     cost -= weights[i];
+                    if is_record(out[i]) {
+                        fp_records += 1;
+                        cost_records -= weights[i];
+                    }
                 }
             }
         }
@@ -87,6 +111,9 @@ fn main() {
             "found {found}/{} windows, mean reward {:.3}, {fp} fp rows costing {cost:.2}",
             corpus.windows(),
             reward / f64::from(found.max(1))
+        );
+        println!(
+            "records: first in {found_records} windows, {fp_records} fp rows costing {cost_records:.2}"
         );
     }
     // Per file at the standard threshold: score, false-positive rows and

@@ -1,5 +1,5 @@
 //! A streaming anomaly detector for one metric series: one pass, fixed
-//! state (1.6 KiB), no look-ahead. Each sample gets a rarity in [0, 1]
+//! state (1.9 KiB), no look-ahead. Each sample gets a rarity in [0, 1]
 //! (how rare its surprise is for this series), an alarm score (the rarity
 //! when it starts or tops an event), and, while an event lasts, what is
 //! unusual.
@@ -21,7 +21,10 @@
 //!    series' own median and 99.5th percentile of it (tracked as streaming
 //!    quantiles), so a noisy series does not alarm on its everyday noise.
 //!    The score is the Gaussian upper-tail rarity on a log scale: 0.5 is
-//!    one in 100,000.
+//!    one in 100,000. A rare sample is only unusual ([`ALARM`] is not
+//!    reached) when the robust evidence (step 6) is under two noise
+//!    units, or when the same time of day (within an hour) was as rare
+//!    yesterday: a nightly job is a repeat, not an event.
 //! 4. **Records**: a value beyond the whole range the series has shown
 //!    (by 2 % of that range and one noise unit), or a level (the recent
 //!    one, or a four times slower one) beyond the whole range that level
@@ -30,8 +33,9 @@
 //!    there. Records count after two days of history (a first day's cycle
 //!    is not a string of records), and a run of them is one event.
 //! 5. **One event, one alarm**: the alarm score is the rarity only when it
-//!    tops the recent peak of rarities (which fades over `quiet` samples);
-//!    otherwise it is 0.
+//!    tops the recent peak of rarities (which fades over `quiet` samples)
+//!    and, within an open event, is a record or ten times rarer (0.1) than
+//!    the event's last alarm; otherwise it is 0.
 //! 6. **Explanation**: an event opens at a rarity of [`ALARM`] and stays
 //!    open while a sample at least every 12 is unusual (1 in 100). It is
 //!    explained by robust evidence measured in units of the series'
@@ -140,6 +144,15 @@ pub struct Params {
     /// the sample is at least `range_gate` rare on its own.
     pub range_after: i64,
     pub range_gate: f64,
+    /// A rarity alarms only with robust evidence (a spike, a level or a
+    /// spread change) of at least this many noise units ...
+    pub evidence: f64,
+    /// ... and, within an open event, only when a record or this much
+    /// rarer than the event's last alarm (0.1 = ten times rarer) ...
+    pub rise: f64,
+    /// ... and not when it is no rarer than the rarest sample yesterday
+    /// within an hour of this time of day (a nightly job).
+    pub recall: bool,
     /// Records of the recent level count ...
     pub level: bool,
     /// ... and of slower levels, of these weights (0 = none).
@@ -162,6 +175,9 @@ impl Default for Params {
             range_noise: 1.0,
             range_after: 2 * 86_400,
             range_gate: 0.1,
+            evidence: 2.0,
+            rise: 0.1,
+            recall: true,
             level: true,
             levels: [0.05],
         }
@@ -275,6 +291,16 @@ impl Range {
 /// Samples an event stays open without an unusual one.
 const HOLD: u32 = 12;
 
+/// Quarter hours either side whose rarity yesterday is recalled.
+const RECALL: usize = 4;
+
+/// How much rarer than yesterday's a sample must be to be no repeat.
+const RECALL_MARGIN: f64 = 0.05;
+
+/// What an alarm without enough evidence, or a repeat, is lowered to: still
+/// unusual (an open event lasts), not an alarm.
+const UNUSUAL: f64 = 0.45;
+
 /// Buckets of the daily profile (quarter hours).
 const DAY_BUCKETS: usize = 96;
 
@@ -331,6 +357,14 @@ pub struct Detector {
     level_ranges: [Range; LEVELS],
     levels: [f64; LEVELS],
     since_record: u32,
+    /// The highest rarity (× 255) of each quarter hour of the day and the
+    /// day it was seen (modulo 256), and that quarter hour's the day
+    /// before.
+    recall: [u8; DAY_BUCKETS],
+    recall_day: [u8; DAY_BUCKETS],
+    yesterday: [u8; DAY_BUCKETS],
+    /// The last alarm of the open event (0 without one).
+    event_alarm: f64,
 }
 
 // The budget: at most 2 KiB per series, checked when compiling.
@@ -375,6 +409,10 @@ impl Detector {
             level_ranges: [Range::default(); LEVELS],
             levels: [0.0; LEVELS],
             since_record: u32::MAX,
+            recall: [0; DAY_BUCKETS],
+            recall_day: [0; DAY_BUCKETS],
+            yesterday: [0; DAY_BUCKETS],
+            event_alarm: 0.0,
         }
     }
 
@@ -564,6 +602,41 @@ impl Detector {
         } else {
             tail(z)
         };
+        let raw_rarity = rarity;
+        let mut rarity = rarity;
+        // An alarm needs robust evidence of `evidence` noise units, and
+        // is not one when this time of day (within an hour) was as rare
+        // yesterday: a repeat, such as a nightly job, is not an event.
+        let strongest = evidence.iter().fold(0.0f64, |a, e| a.max(e.1));
+        if rarity >= ALARM && strongest < p.evidence {
+            rarity = UNUSUAL;
+        }
+        if p.recall && !learning {
+            let day = (time.div_euclid(86_400) & 0xff) as u8;
+            let b = Profile::<DAY_BUCKETS, 86_400>::bucket(time);
+            if rarity >= ALARM {
+                let mut recalled = 0u8;
+                for k in b + DAY_BUCKETS - RECALL..=b + DAY_BUCKETS + RECALL {
+                    let k = k % DAY_BUCKETS;
+                    recalled = recalled.max(match day.wrapping_sub(self.recall_day[k]) {
+                        0 => self.yesterday[k],
+                        1 => self.recall[k],
+                        _ => 0,
+                    });
+                }
+                let recalled = f64::from(recalled) / 255.0;
+                if rarity <= recalled + RECALL_MARGIN {
+                    rarity = UNUSUAL;
+                }
+            }
+            let cell = &mut self.recall[b];
+            if self.recall_day[b] != day {
+                let last = day.wrapping_sub(self.recall_day[b]) == 1;
+                self.yesterday[b] = if last { *cell } else { 0 };
+                (*cell, self.recall_day[b]) = (0, day);
+            }
+            *cell = (*cell).max((raw_rarity * 255.0).round() as u8);
+        }
         // 4. A record: a value beyond the whole range seen so far, by a
         // margin (a new high or low is what people call unusual, however
         // the series got there), or a level (recent, or slower) beyond the
@@ -573,7 +646,7 @@ impl Detector {
         // after `HOLD` samples without one).
         let armed = p.range > 0.0 && !learning && time.saturating_sub(self.start) >= p.range_after;
         let mut record = armed
-            && rarity >= p.range_gate
+            && raw_rarity >= p.range_gate
             && self.values.beyond(x, p.range, p.range_noise * noise);
         self.values.widen(x, true);
         // A level of weight a has √(a / (2 − a)) of the samples' noise.
@@ -597,11 +670,8 @@ impl Detector {
             self.level_ranges[k].widen(level, f64::from(self.seen) > 3.0 / a);
             self.levels[k] = level;
         }
-        let rarity = if record && self.since_record >= HOLD {
-            rarity.max(RECORD)
-        } else {
-            rarity
-        };
+        let counted = record && self.since_record >= HOLD;
+        let rarity = if counted { rarity.max(RECORD) } else { rarity };
         self.since_record = if record {
             0
         } else {
@@ -654,9 +724,21 @@ impl Detector {
         // 4. One event, one alarm.
         let peak = self.peak;
         self.peak = (self.peak - 1.0 / f64::from(p.quiet.max(1))).max(rarity);
+        // Within an open event, a further alarm must be a record or top
+        // the event's last one by `rise`.
+        let alarm = rarity > peak
+            && (self.event_alarm == 0.0 || counted || rarity >= self.event_alarm + p.rise);
+        let score = if alarm { rarity } else { 0.0 };
+        self.event_alarm = if self.event == 0 {
+            0.0
+        } else if score >= ALARM {
+            score
+        } else {
+            self.event_alarm
+        };
         Verdict {
             rarity,
-            score: if rarity > peak { rarity } else { 0.0 },
+            score,
             explanation,
         }
     }
