@@ -8,6 +8,7 @@
 //! [`api`] is the versioned JSON API; [`auth`] resolves callers.
 
 pub mod agent_updates;
+pub mod aging;
 pub mod agentless;
 pub mod alerting;
 pub mod api;

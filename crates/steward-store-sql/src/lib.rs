@@ -35,6 +35,7 @@ mod patch_policies;
 mod patching;
 mod people;
 mod postgres;
+mod aging;
 mod posture;
 mod problems;
 mod report_schedules;

@@ -22,6 +22,7 @@ mod otlp;
 mod patch_policies;
 mod patching;
 mod people;
+mod aging;
 mod posture;
 mod problems;
 mod report_mail;
@@ -53,6 +54,7 @@ pub use otlp::*;
 pub use patch_policies::*;
 pub use patching::*;
 pub use people::*;
+pub use aging::*;
 pub use posture::*;
 pub use problems::*;
 pub use report_mail::*;
@@ -163,6 +165,8 @@ macro_rules! store_suite {
             backup_success_rates_count_outcomes_in_scope,
             // posture.rs
             posture_is_replaced_per_device_and_listed_worst_first,
+            // aging.rs
+            aging_is_replaced_per_device_and_listed_worst_first,
             // inbound.rs
             incident_webhooks_are_scoped_and_deliveries_claimed_once,
             problem_rules_are_saved_per_organisation_under_a_version,

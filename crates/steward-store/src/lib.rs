@@ -13,6 +13,7 @@
 //!   passes in, never a field of the payload.
 
 mod agent_updates;
+mod aging;
 mod agentless;
 mod alerting;
 mod alerts;
@@ -42,6 +43,7 @@ mod telemetry;
 mod tenancy;
 
 pub use agent_updates::*;
+pub use aging::*;
 pub use agentless::*;
 pub use alerting::*;
 pub use alerts::*;
@@ -219,6 +221,7 @@ pub trait Store:
     + ReportScheduleStore
     + TelemetryStore
     + PostureStore
+    + AgingStore
     + TaskStore
     + AgentUpdateStore
     + Send

@@ -8,6 +8,7 @@
 mod access;
 mod agent_binary;
 mod agent_updates;
+mod aging;
 mod agentless;
 mod alerts;
 mod backups;

@@ -4,6 +4,7 @@
 //! the kinds of object in `schemas.rs`). Served at `/api/v1/openapi.json`.
 
 mod agent_updates;
+mod aging;
 mod agentless;
 mod backups;
 mod incidents;
