@@ -103,7 +103,10 @@ impl crate::Validate for DiskHealthReport {
                     "a counter beyond what a disk can report",
                 ));
             }
-            if disk.temperature_c.is_some_and(|t| !(-100..=300).contains(&t)) {
+            if disk
+                .temperature_c
+                .is_some_and(|t| !(-100..=300).contains(&t))
+            {
                 return Err(crate::validate::invalid(
                     "disk_health.disks.temperature_c",
                     "outside -100..300",

@@ -8,8 +8,8 @@
 //! [`api`] is the versioned JSON API; [`auth`] resolves callers.
 
 pub mod agent_updates;
-pub mod aging;
 pub mod agentless;
+pub mod aging;
 pub mod alerting;
 pub mod api;
 pub mod audit;

@@ -16,6 +16,7 @@
 
 mod agent_updates;
 mod agentless;
+mod aging;
 mod alerts;
 mod audit;
 mod backups;
@@ -35,7 +36,6 @@ mod patch_policies;
 mod patching;
 mod people;
 mod postgres;
-mod aging;
 mod posture;
 mod problems;
 mod report_schedules;

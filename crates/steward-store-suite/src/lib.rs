@@ -5,6 +5,7 @@
 
 mod agent_updates;
 mod agentless;
+mod aging;
 mod alerts;
 mod audit;
 mod backups;
@@ -22,7 +23,6 @@ mod otlp;
 mod patch_policies;
 mod patching;
 mod people;
-mod aging;
 mod posture;
 mod problems;
 mod report_mail;
@@ -37,6 +37,7 @@ mod traps;
 
 pub use agent_updates::*;
 pub use agentless::*;
+pub use aging::*;
 pub use alerts::*;
 pub use audit::*;
 pub use backups::*;
@@ -54,7 +55,6 @@ pub use otlp::*;
 pub use patch_policies::*;
 pub use patching::*;
 pub use people::*;
-pub use aging::*;
 pub use posture::*;
 pub use problems::*;
 pub use report_mail::*;

@@ -13,8 +13,8 @@
 //!   passes in, never a field of the payload.
 
 mod agent_updates;
-mod aging;
 mod agentless;
+mod aging;
 mod alerting;
 mod alerts;
 mod audit;
@@ -43,8 +43,8 @@ mod telemetry;
 mod tenancy;
 
 pub use agent_updates::*;
-pub use aging::*;
 pub use agentless::*;
+pub use aging::*;
 pub use alerting::*;
 pub use alerts::*;
 pub use audit::*;

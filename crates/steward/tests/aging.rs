@@ -19,7 +19,10 @@ fn poll<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 }
 
 fn disk<'a>(aging: &'a Value, name: &str) -> Option<&'a Value> {
-    aging["disks"].as_array()?.iter().find(|d| d["name"] == name)
+    aging["disks"]
+        .as_array()?
+        .iter()
+        .find(|d| d["name"] == name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,7 +31,11 @@ async fn rising_smart_counters_flag_the_device_and_alert_once() {
     let stand_in = root.path().join("smartctl-stand-in");
     let smartctl = smartctl::install(&stand_in);
     // The NVMe disk answers garbage first.
-    smartctl::answer_with(&stand_in, "nvme0", b"{\"nvme_smart_health_information_log\": [oops");
+    smartctl::answer_with(
+        &stand_in,
+        "nvme0",
+        b"{\"nvme_smart_health_information_log\": [oops",
+    );
     let server = tokio::task::block_in_place(|| Server::launch(root.path()));
     let api = server.api();
     let (status, body) = api
@@ -84,7 +91,12 @@ async fn rising_smart_counters_flag_the_device_and_alert_once() {
             .collect()
     };
     assert!(smart_findings(&first).is_empty(), "{first}");
-    assert!(first["os"]["os_name"].as_str().is_some_and(|s| !s.is_empty()), "{first}");
+    assert!(
+        first["os"]["os_name"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "{first}"
+    );
     // The check's message names the unreadable disk.
     let checks = get(&format!("/api/v1/devices/{device}/checks"));
     let check = checks
@@ -96,7 +108,10 @@ async fn rising_smart_counters_flag_the_device_and_alert_once() {
         .unwrap_or_else(|| panic!("no aging.smart in {checks}"));
     assert_eq!(check["state"], "ok", "{check}");
     assert!(
-        check["message"].as_str().unwrap().contains("unreadable: /dev/nvme0"),
+        check["message"]
+            .as_str()
+            .unwrap()
+            .contains("unreadable: /dev/nvme0"),
         "{check}"
     );
 
@@ -124,7 +139,13 @@ async fn rising_smart_counters_flag_the_device_and_alert_once() {
         assert!(reason.contains(part), "{part:?} not in {reason:?}");
     }
     let nvme = disk(&flagged, "/dev/nvme0").unwrap();
-    assert_eq!((nvme["media_errors"].clone(), nvme["percentage_used"].clone()), (json!(0), json!(7)));
+    assert_eq!(
+        (
+            nvme["media_errors"].clone(),
+            nvme["percentage_used"].clone()
+        ),
+        (json!(0), json!(7))
+    );
 
     // One alert through the ordinary check monitor, naming the disk.
     let alert = poll("the aging.smart alert", || {
@@ -161,7 +182,10 @@ async fn rising_smart_counters_flag_the_device_and_alert_once() {
     assert_eq!(item["worst"], "critical");
     assert_eq!(item["disks"], 2);
     assert!(
-        item["findings"][0]["reason"].as_str().unwrap().contains("rose from 8 to 24"),
+        item["findings"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("rose from 8 to 24"),
         "{item}"
     );
     let critical = get("/api/v1/aging?worst=critical&limit=1");

@@ -618,7 +618,12 @@ async fn the_console_shows_posture_and_backups() {
     // guard-1's disks through a smartctl stand-in, its counters rising.
     let stand_in = fleet._root.path().join("smartctl-stand-in");
     let smartctl = common::smartctl::install(&stand_in);
-    let smartctl = ["--smart-interval", "1s", "--smartctl", smartctl.to_str().unwrap()];
+    let smartctl = [
+        "--smart-interval",
+        "1s",
+        "--smartctl",
+        smartctl.to_str().unwrap(),
+    ];
     tokio::task::block_in_place(|| fleet._agents[0].start_with("1s", &smartctl));
     let aging = format!("/api/v1/devices/{}/aging", fleet._agents[0].device_id);
     tokio::task::block_in_place(|| {
@@ -627,13 +632,20 @@ async fn the_console_shows_posture_and_backups() {
             let (_, answer) = rt.block_on(api.get("/api/v1/posture"));
             (answer["devices"] == 2).then_some(())
         });
-        wait_for("guard-1's disks", std::time::Duration::from_secs(60), || {
-            (rt.block_on(api.get(&aging)).1["disks"][0]["reallocated_sectors"] == 8).then_some(())
-        });
+        wait_for(
+            "guard-1's disks",
+            std::time::Duration::from_secs(60),
+            || {
+                (rt.block_on(api.get(&aging)).1["disks"][0]["reallocated_sectors"] == 8)
+                    .then_some(())
+            },
+        );
         common::smartctl::answer(&stand_in, "sda", "ata_rising_2.json");
-        wait_for("guard-1 flagged", std::time::Duration::from_secs(60), || {
-            (rt.block_on(api.get(&aging)).1["worst"] == "critical").then_some(())
-        });
+        wait_for(
+            "guard-1 flagged",
+            std::time::Duration::from_secs(60),
+            || (rt.block_on(api.get(&aging)).1["worst"] == "critical").then_some(()),
+        );
     });
     tokio::task::block_in_place(|| {
         drive(

@@ -181,8 +181,8 @@ fn os_age(os_name: &str, os_version: &str) -> OsAge {
         os_version: os_version.to_string(),
         ..OsAge::default()
     };
-    if let Some(life) =
-        eol::release(os_name, os_version).and_then(|(family, release)| eol::lifecycle(family, &release))
+    if let Some(life) = eol::release(os_name, os_version)
+        .and_then(|(family, release)| eol::lifecycle(family, &release))
     {
         age.label = life.label.to_string();
         age.ends = life.ends.to_string();
@@ -217,7 +217,9 @@ fn disks(before: &[DiskView], now: &[DiskHealth], now_ms: i64) -> Vec<DiskView> 
                 return DiskView { disk: kept, rises };
             }
             if let Some(previous) = previous {
-                for ((name, old), (_, new)) in counters(&previous.disk).into_iter().zip(counters(disk)) {
+                for ((name, old), (_, new)) in
+                    counters(&previous.disk).into_iter().zip(counters(disk))
+                {
                     if let (Some(old), Some(new)) = (old, new)
                         && new > old
                     {

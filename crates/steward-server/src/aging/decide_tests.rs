@@ -54,10 +54,7 @@ fn report(disks: Vec<DiskHealth>) -> DiskHealthReport {
 }
 
 fn check(state: &State, name: &str) -> (PluginState, String) {
-    let j = judge(state)
-        .into_iter()
-        .find(|j| j.check == name)
-        .unwrap();
+    let j = judge(state).into_iter().find(|j| j.check == name).unwrap();
     (j.state, j.message)
 }
 
@@ -101,15 +98,27 @@ fn end_of_life_is_critical_near_it_a_warning_and_extended_support_a_warning() {
     assert_eq!(state, PluginState::Ok);
     assert_eq!(message, "Debian 12 bookworm supported until 2028-06-30");
     assert_eq!(eol_of("Ubuntu", "24.04", now).0, PluginState::Ok);
-    assert_eq!(eol_of("Windows", "Server 2022 (20348)", now).0, PluginState::Ok);
+    assert_eq!(
+        eol_of("Windows", "Server 2022 (20348)", now).0,
+        PluginState::Ok
+    );
     // Ubuntu 22.04 four months before the end of its standard support: ok;
     // two months before: warning.
-    assert_eq!(eol_of("Ubuntu", "22.04", at("2027-02-28")).0, PluginState::Ok);
-    assert_eq!(eol_of("Ubuntu", "22.04", at("2027-05-01")).0, PluginState::Warning);
+    assert_eq!(
+        eol_of("Ubuntu", "22.04", at("2027-02-28")).0,
+        PluginState::Ok
+    );
+    assert_eq!(
+        eol_of("Ubuntu", "22.04", at("2027-05-01")).0,
+        PluginState::Warning
+    );
     // An unknown system is not flagged, and says why.
     let (state, message) = eol_of("Arch Linux", "", now);
     assert_eq!(state, PluginState::Ok);
-    assert!(message.contains("not in the end-of-life table"), "{message}");
+    assert!(
+        message.contains("not in the end-of-life table"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -126,7 +135,10 @@ fn uptime_over_the_policy_is_a_warning() {
     assert_eq!(state.uptime_days, Some(120));
     let (level, message) = check(&state, "aging.uptime");
     assert_eq!(level, PluginState::Warning);
-    assert!(message.starts_with("up 120 days without a reboot (policy: 90 days)"), "{message}");
+    assert!(
+        message.starts_with("up 120 days without a reboot (policy: 90 days)"),
+        "{message}"
+    );
     assert_eq!(state.worst, Severity::Warning);
     // A stricter policy, a recent boot, an unknown boot time.
     let strict = Policy {
@@ -136,11 +148,19 @@ fn uptime_over_the_policy_is_a_warning() {
     let recent = (now - 40 * DAY) / 1000;
     let inv = inventory("Debian GNU/Linux", "12", recent);
     assert_eq!(
-        check(&apply(&State::default(), Some(&inv), None, now, &Policy::default()), "aging.uptime").0,
+        check(
+            &apply(&State::default(), Some(&inv), None, now, &Policy::default()),
+            "aging.uptime"
+        )
+        .0,
         PluginState::Ok
     );
     assert_eq!(
-        check(&apply(&State::default(), Some(&inv), None, now, &strict), "aging.uptime").0,
+        check(
+            &apply(&State::default(), Some(&inv), None, now, &strict),
+            "aging.uptime"
+        )
+        .0,
         PluginState::Warning
     );
     let unknown = apply(
@@ -150,11 +170,21 @@ fn uptime_over_the_policy_is_a_warning() {
         now,
         &Policy::default(),
     );
-    assert_eq!(check(&unknown, "aging.uptime"), (PluginState::Ok, "boot time unknown".into()));
+    assert_eq!(
+        check(&unknown, "aging.uptime"),
+        (PluginState::Ok, "boot time unknown".into())
+    );
     // A boot time in the future (a wrong clock) is unknown too.
     let future = inventory("Debian GNU/Linux", "12", (now + DAY) / 1000);
     assert_eq!(
-        apply(&State::default(), Some(&future), None, now, &Policy::default()).uptime_days,
+        apply(
+            &State::default(),
+            Some(&future),
+            None,
+            now,
+            &Policy::default()
+        )
+        .uptime_days,
         None
     );
 }
@@ -164,13 +194,34 @@ fn smart_counters_flag_a_disk_when_they_rise_not_when_merely_non_zero() {
     let policy = Policy::default();
     let t0 = at("2026-12-01");
     // A disk with 8 reallocated sectors for years: not flagged.
-    let first = apply(&State::default(), None, Some(&report(vec![ata(8, 0), nvme(0, 7)])), t0, &policy);
+    let first = apply(
+        &State::default(),
+        None,
+        Some(&report(vec![ata(8, 0), nvme(0, 7)])),
+        t0,
+        &policy,
+    );
     assert_eq!(first.worst, Severity::Ok);
-    assert_eq!(check(&first, "aging.smart"), (PluginState::Ok, "2 disks, no counter rising".into()));
-    let same = apply(&first, None, Some(&report(vec![ata(8, 0), nvme(0, 7)])), t0 + DAY, &policy);
+    assert_eq!(
+        check(&first, "aging.smart"),
+        (PluginState::Ok, "2 disks, no counter rising".into())
+    );
+    let same = apply(
+        &first,
+        None,
+        Some(&report(vec![ata(8, 0), nvme(0, 7)])),
+        t0 + DAY,
+        &policy,
+    );
     assert_eq!(same.worst, Severity::Ok);
     // Reallocated sectors rise: a warning naming the disk and the numbers.
-    let rose = apply(&same, None, Some(&report(vec![ata(24, 0), nvme(0, 8)])), t0 + 2 * DAY, &policy);
+    let rose = apply(
+        &same,
+        None,
+        Some(&report(vec![ata(24, 0), nvme(0, 8)])),
+        t0 + 2 * DAY,
+        &policy,
+    );
     let (level, message) = check(&rose, "aging.smart");
     assert_eq!(level, PluginState::Warning);
     assert_eq!(
@@ -180,16 +231,40 @@ fn smart_counters_flag_a_disk_when_they_rise_not_when_merely_non_zero() {
     // Normal NVMe wear (7 → 8 %) is no finding.
     assert_eq!(rose.findings.len(), 1);
     // Pending sectors rising too: critical; the first rise's start stays.
-    let worse = apply(&rose, None, Some(&report(vec![ata(30, 3), nvme(0, 8)])), t0 + 3 * DAY, &policy);
+    let worse = apply(
+        &rose,
+        None,
+        Some(&report(vec![ata(30, 3), nvme(0, 8)])),
+        t0 + 3 * DAY,
+        &policy,
+    );
     let (level, message) = check(&worse, "aging.smart");
     assert_eq!(level, PluginState::Critical);
-    assert!(message.contains("reallocated sectors rose from 8 to 30"), "{message}");
-    assert!(message.contains("pending sectors rose from 0 to 3"), "{message}");
+    assert!(
+        message.contains("reallocated sectors rose from 8 to 30"),
+        "{message}"
+    );
+    assert!(
+        message.contains("pending sectors rose from 0 to 3"),
+        "{message}"
+    );
     assert_eq!(worse.worst, Severity::Critical);
     // Flat afterwards: flagged for the policy's window, then clear.
-    let flat = apply(&worse, None, Some(&report(vec![ata(30, 3), nvme(0, 8)])), t0 + 20 * DAY, &policy);
+    let flat = apply(
+        &worse,
+        None,
+        Some(&report(vec![ata(30, 3), nvme(0, 8)])),
+        t0 + 20 * DAY,
+        &policy,
+    );
     assert_eq!(flat.worst, Severity::Critical);
-    let later = apply(&flat, None, Some(&report(vec![ata(30, 3), nvme(0, 8)])), t0 + 40 * DAY, &policy);
+    let later = apply(
+        &flat,
+        None,
+        Some(&report(vec![ata(30, 3), nvme(0, 8)])),
+        t0 + 40 * DAY,
+        &policy,
+    );
     assert_eq!(later.worst, Severity::Ok);
     assert!(later.disks.iter().all(|d| d.rises.is_empty()));
 }
@@ -198,16 +273,53 @@ fn smart_counters_flag_a_disk_when_they_rise_not_when_merely_non_zero() {
 fn nvme_media_errors_and_wear_past_ninety_percent_are_flagged() {
     let policy = Policy::default();
     let t0 = at("2026-12-01");
-    let first = apply(&State::default(), None, Some(&report(vec![nvme(2, 89)])), t0, &policy);
-    assert_eq!(first.worst, Severity::Ok, "non-zero media errors alone flag nothing");
-    let worn = apply(&first, None, Some(&report(vec![nvme(2, 91)])), t0 + DAY, &policy);
+    let first = apply(
+        &State::default(),
+        None,
+        Some(&report(vec![nvme(2, 89)])),
+        t0,
+        &policy,
+    );
+    assert_eq!(
+        first.worst,
+        Severity::Ok,
+        "non-zero media errors alone flag nothing"
+    );
+    let worn = apply(
+        &first,
+        None,
+        Some(&report(vec![nvme(2, 91)])),
+        t0 + DAY,
+        &policy,
+    );
     assert_eq!(check(&worn, "aging.smart").0, PluginState::Warning);
-    let errors = apply(&worn, None, Some(&report(vec![nvme(5, 91)])), t0 + 2 * DAY, &policy);
+    let errors = apply(
+        &worn,
+        None,
+        Some(&report(vec![nvme(5, 91)])),
+        t0 + 2 * DAY,
+        &policy,
+    );
     let (level, message) = check(&errors, "aging.smart");
     assert_eq!(level, PluginState::Critical);
-    assert!(message.contains("media errors rose from 2 to 5"), "{message}");
-    let spent = apply(&State::default(), None, Some(&report(vec![nvme(0, 99)])), t0, &policy);
-    let spent = apply(&spent, None, Some(&report(vec![nvme(0, 100)])), t0 + DAY, &policy);
+    assert!(
+        message.contains("media errors rose from 2 to 5"),
+        "{message}"
+    );
+    let spent = apply(
+        &State::default(),
+        None,
+        Some(&report(vec![nvme(0, 99)])),
+        t0,
+        &policy,
+    );
+    let spent = apply(
+        &spent,
+        None,
+        Some(&report(vec![nvme(0, 100)])),
+        t0 + DAY,
+        &policy,
+    );
     assert_eq!(check(&spent, "aging.smart").0, PluginState::Critical);
 }
 
@@ -217,11 +329,23 @@ fn a_failing_verdict_unreadable_disks_and_failed_passes() {
     let t0 = at("2026-12-01");
     let mut failing = ata(0, 0);
     failing.passed = Some(false);
-    let state = apply(&State::default(), None, Some(&report(vec![failing])), t0, &policy);
+    let state = apply(
+        &State::default(),
+        None,
+        Some(&report(vec![failing])),
+        t0,
+        &policy,
+    );
     assert_eq!(check(&state, "aging.smart").0, PluginState::Critical);
     // An unreadable disk says why and keeps its last good counters to
     // compare the next reading with.
-    let good = apply(&State::default(), None, Some(&report(vec![ata(8, 0)])), t0, &policy);
+    let good = apply(
+        &State::default(),
+        None,
+        Some(&report(vec![ata(8, 0)])),
+        t0,
+        &policy,
+    );
     let broken = DiskHealth {
         name: "/dev/sda".into(),
         error: "smartctl answered something that is not JSON".into(),
@@ -230,10 +354,19 @@ fn a_failing_verdict_unreadable_disks_and_failed_passes() {
     let unreadable = apply(&good, None, Some(&report(vec![broken])), t0 + DAY, &policy);
     let (level, message) = check(&unreadable, "aging.smart");
     assert_eq!(level, PluginState::Ok);
-    assert!(message.contains("unreadable: /dev/sda: smartctl answered something that is not JSON"), "{message}");
+    assert!(
+        message.contains("unreadable: /dev/sda: smartctl answered something that is not JSON"),
+        "{message}"
+    );
     assert_eq!(unreadable.disks[0].disk.reallocated_sectors, Some(8));
     assert_eq!(unreadable.disks[0].disk.serial, "WD-1");
-    let back = apply(&unreadable, None, Some(&report(vec![ata(9, 0)])), t0 + 2 * DAY, &policy);
+    let back = apply(
+        &unreadable,
+        None,
+        Some(&report(vec![ata(9, 0)])),
+        t0 + 2 * DAY,
+        &policy,
+    );
     assert_eq!(check(&back, "aging.smart").0, PluginState::Warning);
     // A pass that timed out keeps the disks as they were.
     let timed_out = DiskHealthReport {
@@ -251,11 +384,20 @@ fn a_failing_verdict_unreadable_disks_and_failed_passes() {
     };
     let none = apply(&back, None, Some(&none), t0 + 4 * DAY, &policy);
     assert!(none.disks.is_empty());
-    assert_eq!(check(&none, "aging.smart"), (PluginState::Ok, "smartctl not available".into()));
+    assert_eq!(
+        check(&none, "aging.smart"),
+        (PluginState::Ok, "smartctl not available".into())
+    );
     // A replaced disk at the same path (another serial) is no rise.
     let mut replaced = ata(0, 0);
     replaced.serial = "WD-2".into();
-    let fresh = apply(&back, None, Some(&report(vec![replaced])), t0 + 5 * DAY, &policy);
+    let fresh = apply(
+        &back,
+        None,
+        Some(&report(vec![replaced])),
+        t0 + 5 * DAY,
+        &policy,
+    );
     assert!(fresh.disks[0].rises.is_empty());
 }
 

@@ -60,12 +60,36 @@ const TABLE: &[(&str, &str, Lifecycle)] = &[
     ("debian", "11", l("Debian 11 bullseye", "2026-08-31")),
     ("debian", "12", l("Debian 12 bookworm", "2028-06-30")),
     ("debian", "13", l("Debian 13 trixie", "2030-06-30")),
-    ("ubuntu", "14.04", x("Ubuntu 14.04 LTS", "2019-04-30", "ESM", "2024-04-30")),
-    ("ubuntu", "16.04", x("Ubuntu 16.04 LTS", "2021-04-30", "ESM", "2026-04-30")),
-    ("ubuntu", "18.04", x("Ubuntu 18.04 LTS", "2023-05-31", "ESM", "2028-03-31")),
-    ("ubuntu", "20.04", x("Ubuntu 20.04 LTS", "2025-05-31", "ESM", "2030-04-30")),
-    ("ubuntu", "22.04", x("Ubuntu 22.04 LTS", "2027-06-30", "ESM", "2032-04-30")),
-    ("ubuntu", "24.04", x("Ubuntu 24.04 LTS", "2029-05-31", "ESM", "2034-04-30")),
+    (
+        "ubuntu",
+        "14.04",
+        x("Ubuntu 14.04 LTS", "2019-04-30", "ESM", "2024-04-30"),
+    ),
+    (
+        "ubuntu",
+        "16.04",
+        x("Ubuntu 16.04 LTS", "2021-04-30", "ESM", "2026-04-30"),
+    ),
+    (
+        "ubuntu",
+        "18.04",
+        x("Ubuntu 18.04 LTS", "2023-05-31", "ESM", "2028-03-31"),
+    ),
+    (
+        "ubuntu",
+        "20.04",
+        x("Ubuntu 20.04 LTS", "2025-05-31", "ESM", "2030-04-30"),
+    ),
+    (
+        "ubuntu",
+        "22.04",
+        x("Ubuntu 22.04 LTS", "2027-06-30", "ESM", "2032-04-30"),
+    ),
+    (
+        "ubuntu",
+        "24.04",
+        x("Ubuntu 24.04 LTS", "2029-05-31", "ESM", "2034-04-30"),
+    ),
     ("ubuntu", "23.04", l("Ubuntu 23.04", "2024-01-25")),
     ("ubuntu", "23.10", l("Ubuntu 23.10", "2024-07-11")),
     ("ubuntu", "24.10", l("Ubuntu 24.10", "2025-07-10")),
@@ -74,7 +98,11 @@ const TABLE: &[(&str, &str, Lifecycle)] = &[
     ("rhel", "7", x("RHEL 7", "2024-06-30", "ELS", "2028-06-30")),
     ("rhel", "8", x("RHEL 8", "2029-05-31", "ELS", "2032-05-31")),
     ("rhel", "9", x("RHEL 9", "2032-05-31", "ELS", "2035-05-31")),
-    ("rhel", "10", x("RHEL 10", "2035-05-31", "ELS", "2038-05-31")),
+    (
+        "rhel",
+        "10",
+        x("RHEL 10", "2035-05-31", "ELS", "2038-05-31"),
+    ),
     ("rocky", "8", l("Rocky Linux 8", "2029-05-31")),
     ("rocky", "9", l("Rocky Linux 9", "2032-05-31")),
     ("rocky", "10", l("Rocky Linux 10", "2035-05-31")),
@@ -92,17 +120,41 @@ const TABLE: &[(&str, &str, Lifecycle)] = &[
     ("fedora", "42", l("Fedora 42", "2026-05-13")),
     ("fedora", "43", l("Fedora 43", "2026-12-09")),
     ("fedora", "44", l("Fedora 44", "2027-05-19")),
-    ("windows", "10", x("Windows 10 22H2", "2025-10-14", "ESU", "2028-10-10")),
+    (
+        "windows",
+        "10",
+        x("Windows 10 22H2", "2025-10-14", "ESU", "2028-10-10"),
+    ),
     ("windows", "11-21h2", l("Windows 11 21H2", "2023-10-10")),
     ("windows", "11-22h2", l("Windows 11 22H2", "2024-10-08")),
     ("windows", "11-23h2", l("Windows 11 23H2", "2025-11-11")),
     ("windows", "11-24h2", l("Windows 11 24H2", "2026-10-13")),
     ("windows", "11-25h2", l("Windows 11 25H2", "2027-10-12")),
-    ("windows-server", "2012", x("Windows Server 2012", "2023-10-10", "ESU", "2026-10-13")),
-    ("windows-server", "2016", l("Windows Server 2016", "2027-01-12")),
-    ("windows-server", "2019", l("Windows Server 2019", "2029-01-09")),
-    ("windows-server", "2022", l("Windows Server 2022", "2031-10-14")),
-    ("windows-server", "2025", l("Windows Server 2025", "2034-10-10")),
+    (
+        "windows-server",
+        "2012",
+        x("Windows Server 2012", "2023-10-10", "ESU", "2026-10-13"),
+    ),
+    (
+        "windows-server",
+        "2016",
+        l("Windows Server 2016", "2027-01-12"),
+    ),
+    (
+        "windows-server",
+        "2019",
+        l("Windows Server 2019", "2029-01-09"),
+    ),
+    (
+        "windows-server",
+        "2022",
+        l("Windows Server 2022", "2031-10-14"),
+    ),
+    (
+        "windows-server",
+        "2025",
+        l("Windows Server 2025", "2034-10-10"),
+    ),
     ("macos", "11", l("macOS 11 Big Sur", "2023-09-26")),
     ("macos", "12", l("macOS 12 Monterey", "2024-09-16")),
     ("macos", "13", l("macOS 13 Ventura", "2025-09-15")),
@@ -247,8 +299,16 @@ mod tests {
             ("Windows", "11 (22631)", Some(("windows", "11-23h2"))),
             ("Windows", "11 (26100)", Some(("windows", "11-24h2"))),
             ("Windows", "10.0.22621", Some(("windows", "11-22h2"))),
-            ("Windows", "Server 2019 (17763)", Some(("windows-server", "2019"))),
-            ("Windows Server 2022 Standard", "10 (20348)", Some(("windows-server", "2022"))),
+            (
+                "Windows",
+                "Server 2019 (17763)",
+                Some(("windows-server", "2019")),
+            ),
+            (
+                "Windows Server 2022 Standard",
+                "10 (20348)",
+                Some(("windows-server", "2022")),
+            ),
             ("Windows", "10 (20348)", Some(("windows-server", "2022"))),
             ("Darwin", "14.5", Some(("macos", "14"))),
             ("macOS", "26.1", Some(("macos", "26"))),
@@ -266,7 +326,10 @@ mod tests {
                 "{name} {version}"
             );
         }
-        assert_eq!(lifecycle("ubuntu", "20.04").unwrap().extended, Some(("ESM", "2030-04-30")));
+        assert_eq!(
+            lifecycle("ubuntu", "20.04").unwrap().extended,
+            Some(("ESM", "2030-04-30"))
+        );
         assert_eq!(lifecycle("debian", "99"), None);
     }
 }

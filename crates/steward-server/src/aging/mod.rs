@@ -72,7 +72,13 @@ pub async fn on_report(state: &AppState, device: &DeviceAuth, report: DiskHealth
     let detail = serde_json::to_value(&after).unwrap_or_default();
     if let Err(error) = state
         .store
-        .save_aging(device.id, device.org_id, worst_number(after.worst), &detail, now)
+        .save_aging(
+            device.id,
+            device.org_id,
+            worst_number(after.worst),
+            &detail,
+            now,
+        )
         .await
     {
         tracing::error!(device = %device.id, %error, "Cannot store the aging view.");

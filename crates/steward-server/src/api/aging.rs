@@ -90,8 +90,7 @@ pub async fn fleet(
         records
             .into_iter()
             .map(|record| {
-                let view: decide::State =
-                    serde_json::from_value(record.detail).unwrap_or_default();
+                let view: decide::State = serde_json::from_value(record.detail).unwrap_or_default();
                 let mut findings = view.findings;
                 findings.sort_by(|a, b| b.severity.cmp(&a.severity));
                 let eol = if view.os.extended_ends.is_empty() {

@@ -8,8 +8,8 @@
 mod access;
 mod agent_binary;
 mod agent_updates;
-mod aging;
 mod agentless;
+mod aging;
 mod alerts;
 mod backups;
 mod body;

@@ -34,7 +34,11 @@ pub fn install(dir: &Path) -> PathBuf {
 
 /// Makes `disk` answer with the recorded `fixture` from now on (atomically).
 pub fn answer(dir: &Path, disk: &str, fixture: &str) {
-    answer_with(dir, disk, &std::fs::read(format!("{FIXTURES}/{fixture}")).unwrap());
+    answer_with(
+        dir,
+        disk,
+        &std::fs::read(format!("{FIXTURES}/{fixture}")).unwrap(),
+    );
 }
 
 /// Makes `disk` answer `bytes` from now on (atomically).

@@ -35,7 +35,9 @@ fn disk() -> Value {
                 &["counter", "from", "to", "at_ms"],
             )),
         }),
-        &["name", "protocol", "model", "serial", "error", "passed", "rises"],
+        &[
+            "name", "protocol", "model", "serial", "error", "passed", "rises",
+        ],
     )
 }
 
@@ -85,7 +87,18 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
                 "disks": count(),
                 "updated_at": integer(),
             }),
-            &["id", "name", "site", "worst", "findings", "os", "eol", "uptime_days", "disks", "updated_at"],
+            &[
+                "id",
+                "name",
+                "site",
+                "worst",
+                "findings",
+                "os",
+                "eol",
+                "uptime_days",
+                "disks",
+                "updated_at",
+            ],
         )),
         _ => return None,
     })

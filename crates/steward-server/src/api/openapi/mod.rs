@@ -4,8 +4,8 @@
 //! the kinds of object in `schemas.rs`). Served at `/api/v1/openapi.json`.
 
 mod agent_updates;
-mod aging;
 mod agentless;
+mod aging;
 mod backups;
 mod incidents;
 mod intel;
