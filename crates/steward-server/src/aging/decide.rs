@@ -147,8 +147,8 @@ pub fn apply(
         state.os = os_age(&inventory.os_name, &inventory.os_version);
         state.boot_time = inventory.boot_time;
     }
-    state.uptime_days = (state.boot_time > 0 && state.boot_time * 1000 <= now_ms)
-        .then(|| (now_ms - state.boot_time * 1000) / DAY_MS);
+    let boot_ms = state.boot_time.saturating_mul(1000);
+    state.uptime_days = (boot_ms > 0 && boot_ms <= now_ms).then(|| (now_ms - boot_ms) / DAY_MS);
     if let Some(report) = report {
         state.smart_state = Some(report.state);
         state.smart_error = report.error.clone();
