@@ -174,19 +174,13 @@ fn uptime_over_the_policy_is_a_warning() {
         check(&unknown, "aging.uptime"),
         (PluginState::Ok, "boot time unknown".into())
     );
-    // A boot time in the future (a wrong clock) is unknown too.
-    let future = inventory("Debian GNU/Linux", "12", (now + DAY) / 1000);
-    assert_eq!(
-        apply(
-            &State::default(),
-            Some(&future),
-            None,
-            now,
-            &Policy::default()
-        )
-        .uptime_days,
-        None
-    );
+    // A boot time in the future (a wrong clock) or beyond any clock (a
+    // hostile agent) is unknown too.
+    for boot in [(now + DAY) / 1000, i64::MAX, i64::MIN] {
+        let odd = inventory("Debian GNU/Linux", "12", boot);
+        let state = apply(&State::default(), Some(&odd), None, now, &Policy::default());
+        assert_eq!(state.uptime_days, None);
+    }
 }
 
 #[test]
