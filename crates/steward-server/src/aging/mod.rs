@@ -2,26 +2,29 @@
 //! (`disk_health`, sent every pass even where smartctl is missing, so the
 //! age is re-judged at that pace) is judged with the device's stored
 //! inventory (OS release, boot time) and the stored view of the reports
-//! before by the pure [`decide::apply`], stored (`AgingStore`, one row per
-//! device), then judged into the checks `aging.eol`, `aging.uptime` and
-//! `aging.smart` on the existing alerting path, like posture and backups.
-//! The end-of-life table is data with its sources (`eol.rs`).
+//! before by the pure [`decide::apply`] (`steward_intel::aging`), stored
+//! (`AgingStore`, one row per device), then judged into the checks
+//! `aging.eol`, `aging.uptime` and `aging.smart` on the existing alerting
+//! path, like posture and backups. The end-of-life table is data with its
+//! sources (`steward_intel::aging::eol`).
 //!
 //! A device is held by one replica (its connection), so the read, apply
 //! and write of its row do not race with another replica.
 
-pub mod decide;
-#[cfg(test)]
-mod decide_tests;
-pub mod eol;
+pub use steward_intel::aging as decide;
 
 use crate::AppState;
 use steward_proto::DiskHealthReport;
 use steward_store::{CheckResultRecord, DeviceAuth, Scope};
 
-/// At most `max` characters of `text`.
-pub(crate) fn cut(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
+/// The plugin state of a severity.
+fn plugin_state(severity: decide::Severity) -> steward_alert::plugin::PluginState {
+    use steward_alert::plugin::PluginState;
+    match severity {
+        decide::Severity::Ok => PluginState::Ok,
+        decide::Severity::Warning => PluginState::Warning,
+        decide::Severity::Critical => PluginState::Critical,
+    }
 }
 
 fn state_text(state: steward_alert::plugin::PluginState) -> String {
@@ -86,13 +89,14 @@ pub async fn on_report(state: &AppState, device: &DeviceAuth, report: DiskHealth
     let judged = decide::judge(&after);
     let mut records = Vec::with_capacity(judged.len());
     for j in judged {
+        let level = plugin_state(j.severity);
         state
             .alerting
-            .on_check(device.id, j.check, j.state, &j.message, now)
+            .on_check(device.id, j.check, level, &j.message, now)
             .await;
         records.push(CheckResultRecord {
             name: j.check.to_string(),
-            state: state_text(j.state),
+            state: state_text(level),
             message: j.message,
             long_output: String::new(),
             perfdata: serde_json::Value::Array(Vec::new()),

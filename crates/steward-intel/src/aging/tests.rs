@@ -1,8 +1,7 @@
 //! The aging decision on plain data.
 
-use super::decide::*;
 use super::eol::day_ms;
-use steward_alert::plugin::PluginState;
+use super::*;
 use steward_proto::{DiskHealth, DiskHealthReport, Inventory, SmartState};
 
 const DAY: i64 = 86_400_000;
@@ -53,12 +52,12 @@ fn report(disks: Vec<DiskHealth>) -> DiskHealthReport {
     }
 }
 
-fn check(state: &State, name: &str) -> (PluginState, String) {
+fn check(state: &State, name: &str) -> (Severity, String) {
     let j = judge(state).into_iter().find(|j| j.check == name).unwrap();
-    (j.state, j.message)
+    (j.severity, j.message)
 }
 
-fn eol_of(name: &str, version: &str, now: i64) -> (PluginState, String) {
+fn eol_of(name: &str, version: &str, now: i64) -> (Severity, String) {
     let state = apply(
         &State::default(),
         Some(&inventory(name, version, 0)),
@@ -80,41 +79,38 @@ fn end_of_life_is_critical_near_it_a_warning_and_extended_support_a_warning() {
         ("CentOS Linux", "7"),
     ] {
         let (state, message) = eol_of(name, version, now);
-        assert_eq!(state, PluginState::Critical, "{name} {version}: {message}");
+        assert_eq!(state, Severity::Critical, "{name} {version}: {message}");
         assert!(message.contains("end of life"), "{message}");
     }
     // Fedora 43 ends on 2026-12-09: within 90 days.
     let (state, message) = eol_of("Fedora Linux", "43", now);
-    assert_eq!(state, PluginState::Warning);
+    assert_eq!(state, Severity::Warning);
     assert!(message.contains("2026-12-09 (in 2 days)"), "{message}");
     // Ubuntu 20.04 left standard support; ESM goes on until 2030.
     let (state, message) = eol_of("Ubuntu", "20.04", now);
-    assert_eq!(state, PluginState::Warning);
+    assert_eq!(state, Severity::Warning);
     assert!(message.contains("ESM until 2030-04-30"), "{message}");
     // Windows 10 is in ESU until 2028.
-    assert_eq!(eol_of("Windows", "10 (19045)", now).0, PluginState::Warning);
+    assert_eq!(eol_of("Windows", "10 (19045)", now).0, Severity::Warning);
     // Supported for long: ok, saying until when.
     let (state, message) = eol_of("Debian GNU/Linux", "12", now);
-    assert_eq!(state, PluginState::Ok);
+    assert_eq!(state, Severity::Ok);
     assert_eq!(message, "Debian 12 bookworm supported until 2028-06-30");
-    assert_eq!(eol_of("Ubuntu", "24.04", now).0, PluginState::Ok);
+    assert_eq!(eol_of("Ubuntu", "24.04", now).0, Severity::Ok);
     assert_eq!(
         eol_of("Windows", "Server 2022 (20348)", now).0,
-        PluginState::Ok
+        Severity::Ok
     );
     // Ubuntu 22.04 four months before the end of its standard support: ok;
     // two months before: warning.
-    assert_eq!(
-        eol_of("Ubuntu", "22.04", at("2027-02-28")).0,
-        PluginState::Ok
-    );
+    assert_eq!(eol_of("Ubuntu", "22.04", at("2027-02-28")).0, Severity::Ok);
     assert_eq!(
         eol_of("Ubuntu", "22.04", at("2027-05-01")).0,
-        PluginState::Warning
+        Severity::Warning
     );
     // An unknown system is not flagged, and says why.
     let (state, message) = eol_of("Arch Linux", "", now);
-    assert_eq!(state, PluginState::Ok);
+    assert_eq!(state, Severity::Ok);
     assert!(
         message.contains("not in the end-of-life table"),
         "{message}"
@@ -134,7 +130,7 @@ fn uptime_over_the_policy_is_a_warning() {
     );
     assert_eq!(state.uptime_days, Some(120));
     let (level, message) = check(&state, "aging.uptime");
-    assert_eq!(level, PluginState::Warning);
+    assert_eq!(level, Severity::Warning);
     assert!(
         message.starts_with("up 120 days without a reboot (policy: 90 days)"),
         "{message}"
@@ -153,7 +149,7 @@ fn uptime_over_the_policy_is_a_warning() {
             "aging.uptime"
         )
         .0,
-        PluginState::Ok
+        Severity::Ok
     );
     assert_eq!(
         check(
@@ -161,7 +157,7 @@ fn uptime_over_the_policy_is_a_warning() {
             "aging.uptime"
         )
         .0,
-        PluginState::Warning
+        Severity::Warning
     );
     let unknown = apply(
         &State::default(),
@@ -172,7 +168,7 @@ fn uptime_over_the_policy_is_a_warning() {
     );
     assert_eq!(
         check(&unknown, "aging.uptime"),
-        (PluginState::Ok, "boot time unknown".into())
+        (Severity::Ok, "boot time unknown".into())
     );
     // A boot time in the future (a wrong clock) or beyond any clock (a
     // hostile agent) is unknown too.
@@ -198,7 +194,7 @@ fn smart_counters_flag_a_disk_when_they_rise_not_when_merely_non_zero() {
     assert_eq!(first.worst, Severity::Ok);
     assert_eq!(
         check(&first, "aging.smart"),
-        (PluginState::Ok, "2 disks, no counter rising".into())
+        (Severity::Ok, "2 disks, no counter rising".into())
     );
     let same = apply(
         &first,
@@ -217,7 +213,7 @@ fn smart_counters_flag_a_disk_when_they_rise_not_when_merely_non_zero() {
         &policy,
     );
     let (level, message) = check(&rose, "aging.smart");
-    assert_eq!(level, PluginState::Warning);
+    assert_eq!(level, Severity::Warning);
     assert_eq!(
         message,
         "/dev/sda (WDC WD40EFRX): reallocated sectors rose from 8 to 24 on 2026-12-03"
@@ -233,7 +229,7 @@ fn smart_counters_flag_a_disk_when_they_rise_not_when_merely_non_zero() {
         &policy,
     );
     let (level, message) = check(&worse, "aging.smart");
-    assert_eq!(level, PluginState::Critical);
+    assert_eq!(level, Severity::Critical);
     assert!(
         message.contains("reallocated sectors rose from 8 to 30"),
         "{message}"
@@ -286,7 +282,7 @@ fn nvme_media_errors_and_wear_past_ninety_percent_are_flagged() {
         t0 + DAY,
         &policy,
     );
-    assert_eq!(check(&worn, "aging.smart").0, PluginState::Warning);
+    assert_eq!(check(&worn, "aging.smart").0, Severity::Warning);
     let errors = apply(
         &worn,
         None,
@@ -295,7 +291,7 @@ fn nvme_media_errors_and_wear_past_ninety_percent_are_flagged() {
         &policy,
     );
     let (level, message) = check(&errors, "aging.smart");
-    assert_eq!(level, PluginState::Critical);
+    assert_eq!(level, Severity::Critical);
     assert!(
         message.contains("media errors rose from 2 to 5"),
         "{message}"
@@ -314,7 +310,7 @@ fn nvme_media_errors_and_wear_past_ninety_percent_are_flagged() {
         t0 + DAY,
         &policy,
     );
-    assert_eq!(check(&spent, "aging.smart").0, PluginState::Critical);
+    assert_eq!(check(&spent, "aging.smart").0, Severity::Critical);
 }
 
 #[test]
@@ -330,7 +326,7 @@ fn a_failing_verdict_unreadable_disks_and_failed_passes() {
         t0,
         &policy,
     );
-    assert_eq!(check(&state, "aging.smart").0, PluginState::Critical);
+    assert_eq!(check(&state, "aging.smart").0, Severity::Critical);
     // An unreadable disk says why and keeps its last good counters to
     // compare the next reading with.
     let good = apply(
@@ -347,7 +343,7 @@ fn a_failing_verdict_unreadable_disks_and_failed_passes() {
     };
     let unreadable = apply(&good, None, Some(&report(vec![broken])), t0 + DAY, &policy);
     let (level, message) = check(&unreadable, "aging.smart");
-    assert_eq!(level, PluginState::Ok);
+    assert_eq!(level, Severity::Ok);
     assert!(
         message.contains("unreadable: /dev/sda: smartctl answered something that is not JSON"),
         "{message}"
@@ -361,7 +357,7 @@ fn a_failing_verdict_unreadable_disks_and_failed_passes() {
         t0 + 2 * DAY,
         &policy,
     );
-    assert_eq!(check(&back, "aging.smart").0, PluginState::Warning);
+    assert_eq!(check(&back, "aging.smart").0, Severity::Warning);
     // A pass that timed out keeps the disks as they were.
     let timed_out = DiskHealthReport {
         state: SmartState::TimedOut,
@@ -380,7 +376,7 @@ fn a_failing_verdict_unreadable_disks_and_failed_passes() {
     assert!(none.disks.is_empty());
     assert_eq!(
         check(&none, "aging.smart"),
-        (PluginState::Ok, "smartctl not available".into())
+        (Severity::Ok, "smartctl not available".into())
     );
     // A replaced disk at the same path (another serial) is no rise.
     let mut replaced = ata(0, 0);

@@ -1,7 +1,8 @@
-//! The aging decision, pure: from the device's inventory (OS release, boot
+//! Aging infrastructure, pure: from a device's inventory (OS release, boot
 //! time), its latest SMART report and the view stored from the reports
 //! before, what is old or wearing out and how badly. Tested with plain
-//! data (`decide_tests.rs`).
+//! data (`tests.rs`); the server stores the view and turns [`judge`]'s
+//! answers into checks.
 //!
 //! - **End of life** (`aging.eol`): the release's support dates
 //!   (`eol.rs`). Past the end of all support: critical; past the free
@@ -18,7 +19,10 @@
 //!   wear (percentage used) rising past 90 % warning, past 100 %
 //!   critical; SMART's own verdict "failing" critical.
 
-use super::eol;
+pub mod eol;
+#[cfg(test)]
+mod tests;
+
 use serde::{Deserialize, Serialize};
 use steward_proto::{DiskHealth, DiskHealthReport, Inventory, SmartState};
 
@@ -243,10 +247,24 @@ fn disks(before: &[DiskView], now: &[DiskHealth], now_ms: i64) -> Vec<DiskView> 
         .collect()
 }
 
+/// Unix ms as `YYYY-MM-DD` (UTC).
 fn date_text(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%d").to_string())
-        .unwrap_or_default()
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = ms.div_euclid(DAY_MS) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// At most `max` characters of `text`.
+pub fn cut(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
 }
 
 fn findings(state: &State, now_ms: i64, policy: &Policy) -> Vec<Finding> {
@@ -375,14 +393,13 @@ fn disk_finding(view: &DiskView) -> Option<(Severity, String)> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Judged {
     pub check: &'static str,
-    pub state: steward_alert::plugin::PluginState,
+    pub severity: Severity,
     pub message: String,
 }
 
 /// The three checks of a view: each the worst of its findings, `ok` with
 /// what was looked at otherwise (so an alert resolves).
 pub fn judge(state: &State) -> Vec<Judged> {
-    use steward_alert::plugin::PluginState;
     let ok_message = |check: &str| -> String {
         match check {
             "aging.eol" if state.os.label.is_empty() => format!(
@@ -423,14 +440,13 @@ pub fn judge(state: &State) -> Vec<Judged> {
         .map(|check| {
             let mine: Vec<&Finding> = state.findings.iter().filter(|f| f.check == check).collect();
             let worst = mine.iter().map(|f| f.severity).max().unwrap_or_default();
-            let (state_, message) = match worst {
-                Severity::Ok => (PluginState::Ok, ok_message(check)),
-                Severity::Warning => (PluginState::Warning, join(&mine)),
-                Severity::Critical => (PluginState::Critical, join(&mine)),
+            let message = match worst {
+                Severity::Ok => ok_message(check),
+                Severity::Warning | Severity::Critical => join(&mine),
             };
             Judged {
                 check,
-                state: state_,
+                severity: worst,
                 message,
             }
         })
@@ -439,5 +455,5 @@ pub fn judge(state: &State) -> Vec<Judged> {
 
 fn join(findings: &[&Finding]) -> String {
     let text: Vec<&str> = findings.iter().map(|f| f.reason.as_str()).collect();
-    crate::aging::cut(&text.join(" | "), 1000)
+    cut(&text.join(" | "), 1000)
 }
