@@ -615,37 +615,35 @@ async fn the_console_shows_posture_and_backups() {
     }
     let mut fleet = fleet_of_two(["guard-1", "guard-2"], "").await;
     let api = fleet.server.api();
-    // guard-1's disks through a smartctl stand-in, its counters rising.
+    // guard-1's disks through a smartctl stand-in (restarted with it), its
+    // counters rising.
     let stand_in = fleet._root.path().join("smartctl-stand-in");
     let smartctl = common::smartctl::install(&stand_in);
-    let smartctl = [
+    let guard = &mut fleet._agents[0];
+    guard.proc = None;
+    let smart = [
         "--smart-interval",
         "1s",
         "--smartctl",
         smartctl.to_str().unwrap(),
     ];
-    tokio::task::block_in_place(|| fleet._agents[0].start_with("1s", &smartctl));
-    let aging = format!("/api/v1/devices/{}/aging", fleet._agents[0].device_id);
+    tokio::task::block_in_place(|| guard.start_with("1s", &smart));
+    let aging = format!("/api/v1/devices/{}/aging", guard.device_id);
     tokio::task::block_in_place(|| {
         let rt = tokio::runtime::Handle::current();
-        wait_for("both postures", std::time::Duration::from_secs(60), || {
-            let (_, answer) = rt.block_on(api.get("/api/v1/posture"));
-            (answer["devices"] == 2).then_some(())
+        let view = || rt.block_on(api.get(&aging)).1;
+        let minute = std::time::Duration::from_secs(60);
+        wait_for("both postures", minute, || {
+            (rt.block_on(api.get("/api/v1/posture")).1["devices"] == 2).then_some(())
         });
-        wait_for(
-            "guard-1's disks",
-            std::time::Duration::from_secs(60),
-            || {
-                (rt.block_on(api.get(&aging)).1["disks"][0]["reallocated_sectors"] == 8)
-                    .then_some(())
-            },
-        );
+        let sda = |v: serde_json::Value| v["disks"][0]["reallocated_sectors"].clone();
+        wait_for("guard-1's disks", minute, || {
+            (sda(view()) == 8).then_some(())
+        });
         common::smartctl::answer(&stand_in, "sda", "ata_rising_2.json");
-        wait_for(
-            "guard-1 flagged",
-            std::time::Duration::from_secs(60),
-            || (rt.block_on(api.get(&aging)).1["worst"] == "critical").then_some(()),
-        );
+        wait_for("guard-1 flagged", minute, || {
+            (view()["worst"] == "critical").then_some(())
+        });
     });
     tokio::task::block_in_place(|| {
         drive(
