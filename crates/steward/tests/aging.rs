@@ -63,7 +63,7 @@ async fn rising_smart_counters_flag_the_device_and_alert_once() {
     let device = agent.device_id.clone();
     let path = format!("/api/v1/devices/{device}/aging");
     let rt = tokio::runtime::Handle::current();
-    let get = |path: &str| rt.block_on(api.get(path)).1;
+    let get = |path: &str| tokio::task::block_in_place(|| rt.block_on(api.get(path)).1);
 
     // The first reports: both disks listed, the NVMe one with its error,
     // the ATA one read and not flagged for the 8 sectors it has.
