@@ -1,7 +1,8 @@
 // Walks the security posture in chromium: the fleet summary page (devices
 // reporting, worst devices, most failed checks with their fix), a device's
 // posture tab (score, failing items with how to fix each, all checks,
-// listening ports) and its backups tab.
+// listening ports) and its backups tab; the aging page (guard-1 flagged
+// for its disk's rising counters) and its aging tab with the disks.
 // Usage: node posture.mjs URL USERNAME PASSWORD SCREENSHOT_DIR
 import { chromium } from "playwright-core";
 import { walk } from "./run.mjs";
@@ -51,4 +52,25 @@ await walk(browser, "posture", outDir, async (step, errors) => {
   const backups = await page.textContent("#device");
   if (!backups.includes("Backup jobs")) throw new Error(`backups tab: ${backups.slice(0, 200)}`);
   await page.screenshot({ path: `${outDir}/posture-backups.png`, fullPage: true });
+
+  step("the aging page flags guard-1 with its disk's rising counters");
+  await page.click('nav a[data-page="aging"]');
+  await page.waitForSelector("#aging-flagged tbody tr", { timeout: 15000 });
+  const counts = await page.textContent("#aging-counts");
+  if (!counts.includes("Devices judged2")) throw new Error(`aging figures: ${counts}`);
+  const flagged = await page.$$eval("#aging-flagged tbody tr", (trs) => trs.map((tr) => tr.textContent));
+  const guard = flagged.find((r) => r.includes("guard-1"));
+  if (!guard || !guard.includes("critical") || !guard.includes("reallocated sectors rose from 8 to 24")) {
+    throw new Error(`flagged devices: ${JSON.stringify(flagged)}`);
+  }
+  await page.screenshot({ path: `${outDir}/aging-fleet.png`, fullPage: true });
+
+  step("guard-1's aging tab: the finding and both disks with their counters");
+  await page.click(`#aging-flagged tbody tr a:text-is("guard-1")`);
+  await page.waitForSelector("#aging-worst", { timeout: 15000 });
+  const aging = await page.textContent("#device");
+  for (const part of ["aging.smart", "/dev/sda", "WDC WD40EFRX-68N32N0", "/dev/nvme0", "reallocated_sectors 8→24", "Release"]) {
+    if (!aging.includes(part)) throw new Error(`no ${part} on the aging tab: ${aging.slice(0, 400)}`);
+  }
+  await page.screenshot({ path: `${outDir}/aging-device.png`, fullPage: true });
 });

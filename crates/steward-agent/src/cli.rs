@@ -125,6 +125,13 @@ pub enum Command {
         /// administrators, watched files) is looked at (`0s`: never).
         #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
         posture_interval: Duration,
+        /// How often the disks' SMART counters are read with smartctl
+        /// (`0s`: never; nothing is asked where smartctl is missing).
+        #[arg(long, default_value = "6h", value_parser = humantime::parse_duration)]
+        smart_interval: Duration,
+        /// The smartctl to run.
+        #[arg(long, default_value = "smartctl", env = "STEWARD_AGENT_SMARTCTL")]
+        smartctl: PathBuf,
         /// How often the auth logs and journald are read for logins.
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
         login_interval: Duration,
@@ -366,6 +373,8 @@ pub fn run(cli: Cli) -> Result<()> {
             reboot_command,
             notice_command,
             posture_interval,
+            smart_interval,
+            smartctl,
             login_interval,
             posture_checks,
             auth_logs,
@@ -436,6 +445,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 backups,
                 backup_interval,
                 posture,
+                smart: crate::collectors::smart::Config {
+                    interval: smart_interval,
+                    smartctl,
+                    ..Default::default()
+                },
                 budget: crate::budget::Limits {
                     cpu_percent: budget_cpu_percent,
                     memory_bytes: budget_memory_mib.saturating_mul(1024 * 1024),

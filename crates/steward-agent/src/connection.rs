@@ -63,6 +63,8 @@ pub struct RunOptions {
     pub backup_interval: Duration,
     /// Security posture: checks, ports, files, logins.
     pub posture: collectors::posture::Config,
+    /// Disk health: where smartctl is and how often it is asked.
+    pub smart: collectors::smart::Config,
     /// What the agent allows itself (CPU, memory) before heavy passes wait.
     pub budget: crate::budget::Limits,
     /// Self-update: pinned release keys, deadline, this binary.
@@ -84,6 +86,7 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         backups,
         backup_interval,
         posture,
+        smart,
         budget,
         update,
     } = options;
@@ -165,6 +168,13 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
             budget.clone(),
         ));
     }
+    let latest_disks: Shared<Option<steward_proto::DiskHealthReport>> = Arc::default();
+    let disks_ready = Arc::new(Notify::new());
+    tokio::spawn(collectors::smart::run_loop(
+        smart,
+        latest_disks.clone(),
+        disks_ready.clone(),
+    ));
     let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = Arc::new(
         crate::jobs::Runner::open(dir, &state.config.device_id, refuses, out_tx)?
@@ -181,6 +191,8 @@ pub async fn run(dir: &Path, options: RunOptions) -> Result<()> {
         backups_ready,
         latest_posture,
         posture_ready,
+        latest_disks,
+        disks_ready,
         runner,
         outgoing: tokio::sync::Mutex::new(out_rx),
         log_patterns,
@@ -350,6 +362,9 @@ struct Local {
     /// The posture view; its logins are taken out as they are sent.
     latest_posture: Shared<steward_proto::PostureReport>,
     posture_ready: Arc<Notify>,
+    /// The latest SMART pass, sent after each pass and at each connection.
+    latest_disks: Shared<Option<steward_proto::DiskHealthReport>>,
+    disks_ready: Arc<Notify>,
     runner: Arc<crate::jobs::Runner>,
     /// Messages from running jobs and shells for the server.
     outgoing: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<AgentMessage>>,
@@ -386,6 +401,8 @@ async fn session(
         backups_ready,
         latest_posture,
         posture_ready,
+        latest_disks,
+        disks_ready,
         runner,
         outgoing,
         log_patterns,
@@ -452,6 +469,11 @@ async fn session(
     let inventory = collect_inventory(host).await?;
     let mut last_inventory = fingerprint(&inventory);
     send(&mut socket, &AgentMessage::Inventory(Box::new(inventory))).await?;
+    // After the inventory: the server judges the device's age from both.
+    let disks = lock(latest_disks).clone();
+    if let Some(disks) = disks {
+        send(&mut socket, &AgentMessage::DiskHealth(disks)).await?;
+    }
     crate::memory::trim();
     // An inventory refresh deferred while over budget, done once back.
     let mut inventory_owed = false;
@@ -550,6 +572,12 @@ async fn session(
                         collectors::posture::requeue_logins(&mut lock(latest_posture), *report);
                     }
                     return Err(error);
+                }
+            }
+            _ = disks_ready.notified() => {
+                let disks = lock(latest_disks).clone();
+                if let Some(disks) = disks {
+                    send(&mut socket, &AgentMessage::DiskHealth(disks)).await?;
                 }
             }
             _ = backups_ready.notified() => {

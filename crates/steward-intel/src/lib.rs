@@ -14,8 +14,11 @@
 //! - [`peers`]: fleet baselines, each device against its peer group;
 //! - [`capacity`]: which series reach a level within a horizon;
 //! - [`logs`]: log lines mined into templates online, and a new template's
-//!   burst across devices as one signal.
+//!   burst across devices as one signal;
+//! - [`aging`]: aging infrastructure: OS end of life (a table of vendors'
+//!   dates), uptime, disks whose SMART counters rise.
 
+pub mod aging;
 pub mod capacity;
 pub mod chart;
 pub mod detector;

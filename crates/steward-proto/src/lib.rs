@@ -10,6 +10,7 @@
 //! checked its size and [`Validate`] its contents.
 
 mod backup;
+mod disks;
 mod inventory;
 pub mod jobs;
 pub mod logs;
@@ -19,6 +20,7 @@ pub mod validate;
 pub mod version;
 
 pub use backup::*;
+pub use disks::*;
 pub use inventory::*;
 pub use jobs::*;
 pub use posture::*;
@@ -81,6 +83,9 @@ pub enum AgentMessage {
     /// The security posture: checks, ports, administrators, watched files
     /// and login events since the last report.
     Posture(Box<PostureReport>),
+    /// SMART counters of the device's disks (a slow interval; see
+    /// [`DiskHealthReport`]).
+    DiskHealth(DiskHealthReport),
     /// Asks for a new certificate for this device (credential rotation);
     /// the private key of the CSR never leaves the agent.
     Renew {

@@ -13,6 +13,7 @@ fn check(frame: &str, expect: &str) {
         Ok(AgentMessage::Backups(b)) => format!("backups {}", b.jobs.len()),
         Ok(AgentMessage::LogPatterns(r)) => format!("log patterns {}", r.patterns.len()),
         Ok(AgentMessage::Posture(p)) => format!("posture {}", p.checks.len()),
+        Ok(AgentMessage::DiskHealth(d)) => format!("disk health {}", d.disks.len()),
         Ok(AgentMessage::RunStarted { .. }) => "run started".to_string(),
         Ok(AgentMessage::RunOutput { .. }) => "run output".to_string(),
         Ok(AgentMessage::RunResult(r)) => format!("run result {}", r.status.as_str()),
@@ -54,6 +55,18 @@ fn decodes_and_validates_agent_frames() {
     check(
         r#"{"type":"inventory","hostname":"<script>\n"}"#,
         "invalid hostname",
+    );
+    check(
+        r#"{"type":"disk_health","disks":[{"name":"/dev/sda","reallocated_sectors":8}]}"#,
+        "disk health 1",
+    );
+    check(
+        r#"{"type":"disk_health","disks":[{"name":"/dev/sda\u001b[2J"}]}"#,
+        "invalid disk_health.disks.name",
+    );
+    check(
+        r#"{"type":"disk_health","disks":[{"name":"/dev/sda","media_errors":-1}]}"#,
+        "malformed",
     );
     // A newer agent's message type and extra fields are tolerated.
     check(r#"{"type":"from_the_future","x":1}"#, "unknown");

@@ -41,7 +41,7 @@ pub trait Validate {
     fn validate(&self, limits: &Limits) -> Result<(), ProtoError>;
 }
 
-fn invalid(field: &'static str, reason: impl Into<String>) -> ProtoError {
+pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> ProtoError {
     ProtoError::Invalid {
         field,
         reason: reason.into(),
@@ -57,7 +57,7 @@ fn clip(value: &str, max: usize) -> &str {
         .map_or(value, |(end, _)| &value[..end])
 }
 
-fn text(field: &'static str, value: &str, max: usize) -> Result<(), ProtoError> {
+pub(crate) fn text(field: &'static str, value: &str, max: usize) -> Result<(), ProtoError> {
     if value.len() > max {
         return Err(invalid(field, format!("longer than {max} bytes")));
     }
@@ -67,7 +67,7 @@ fn text(field: &'static str, value: &str, max: usize) -> Result<(), ProtoError> 
     Ok(())
 }
 
-fn list<T>(field: &'static str, items: &[T], max: usize) -> Result<(), ProtoError> {
+pub(crate) fn list<T>(field: &'static str, items: &[T], max: usize) -> Result<(), ProtoError> {
     if items.len() > max {
         return Err(invalid(field, format!("more than {max} entries")));
     }
@@ -121,6 +121,7 @@ impl Validate for AgentMessage {
             AgentMessage::Backups(report) => report.validate(limits),
             AgentMessage::LogPatterns(report) => report.validate(limits),
             AgentMessage::Posture(report) => report.validate(limits),
+            AgentMessage::DiskHealth(report) => report.validate(limits),
             AgentMessage::RunStarted { run_id, .. } => run_id_ok(run_id),
             AgentMessage::UpdateFetch { version, offset } => {
                 text("version", version, 64)?;

@@ -495,6 +495,10 @@ async fn handle(
             state.alerting.on_log_patterns(device.id, &report).await;
             Ok(None)
         }
+        AgentMessage::DiskHealth(report) => {
+            crate::aging::on_report(state, device, report).await;
+            Ok(None)
+        }
         AgentMessage::Posture(report) => {
             crate::posture::on_report(state, device, *report).await;
             Ok(None)

@@ -9,6 +9,7 @@
 
 pub mod agent_updates;
 pub mod agentless;
+pub mod aging;
 pub mod alerting;
 pub mod api;
 pub mod audit;

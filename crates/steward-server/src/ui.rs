@@ -68,6 +68,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         JS,
         include_bytes!("ui/pages/posture.js"),
     ),
+    ("pages/aging.js", JS, include_bytes!("ui/pages/aging.js")),
     (
         "pages/agentless.js",
         JS,

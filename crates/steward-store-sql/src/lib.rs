@@ -16,6 +16,7 @@
 
 mod agent_updates;
 mod agentless;
+mod aging;
 mod alerts;
 mod audit;
 mod backups;

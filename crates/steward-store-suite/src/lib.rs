@@ -5,6 +5,7 @@
 
 mod agent_updates;
 mod agentless;
+mod aging;
 mod alerts;
 mod audit;
 mod backups;
@@ -36,6 +37,7 @@ mod traps;
 
 pub use agent_updates::*;
 pub use agentless::*;
+pub use aging::*;
 pub use alerts::*;
 pub use audit::*;
 pub use backups::*;
@@ -163,6 +165,8 @@ macro_rules! store_suite {
             backup_success_rates_count_outcomes_in_scope,
             // posture.rs
             posture_is_replaced_per_device_and_listed_worst_first,
+            // aging.rs
+            aging_is_replaced_per_device_and_listed_worst_first,
             // inbound.rs
             incident_webhooks_are_scoped_and_deliveries_claimed_once,
             problem_rules_are_saved_per_organisation_under_a_version,

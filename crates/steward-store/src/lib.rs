@@ -14,6 +14,7 @@
 
 mod agent_updates;
 mod agentless;
+mod aging;
 mod alerting;
 mod alerts;
 mod audit;
@@ -43,6 +44,7 @@ mod tenancy;
 
 pub use agent_updates::*;
 pub use agentless::*;
+pub use aging::*;
 pub use alerting::*;
 pub use alerts::*;
 pub use audit::*;
@@ -219,6 +221,7 @@ pub trait Store:
     + ReportScheduleStore
     + TelemetryStore
     + PostureStore
+    + AgingStore
     + TaskStore
     + AgentUpdateStore
     + Send

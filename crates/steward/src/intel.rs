@@ -113,10 +113,82 @@ pub async fn outliers(remote: &Remote, json: bool) -> Result<()> {
     print_text(outliers_text(&answer))
 }
 
+/// The aging list as text: flagged devices (every judged one with `all`),
+/// worst first, with their reasons.
+pub fn aging_text(answer: &Value, all: bool) -> String {
+    let mut rows = vec![
+        [
+            "DEVICE",
+            "WORST",
+            "RELEASE",
+            "SUPPORT ENDS",
+            "UPTIME",
+            "WHY",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for d in answer.as_array().into_iter().flatten() {
+        if !all && d["worst"] == "ok" {
+            continue;
+        }
+        let why: Vec<&str> = d["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["reason"].as_str())
+            .collect();
+        rows.push(vec![
+            d["name"].as_str().unwrap_or("").into(),
+            d["worst"].as_str().unwrap_or("").into(),
+            d["os"]
+                .as_str()
+                .filter(|o| !o.is_empty())
+                .unwrap_or("unknown")
+                .into(),
+            d["eol"]
+                .as_str()
+                .filter(|e| !e.is_empty())
+                .unwrap_or("-")
+                .into(),
+            d["uptime_days"]
+                .as_i64()
+                .map_or("-".into(), |days| format!("{days} d")),
+            why.join("; "),
+        ]);
+    }
+    output::table(&rows)
+}
+
+pub async fn aging(remote: &Remote, all: bool, json: bool) -> Result<()> {
+    let client = Client::new(remote)?;
+    let answer = client.get("/api/v1/aging").await?;
+    if json {
+        return print_json(&answer);
+    }
+    print_text(aging_text(&answer, all))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn aging_shows_flagged_devices_with_their_reasons() {
+        let answer = json!([
+            { "name": "nas-01", "worst": "critical", "os": "Debian 12 bookworm", "eol": "2028-06-30", "uptime_days": 12,
+              "findings": [{ "reason": "/dev/sda: reallocated sectors rose from 8 to 24 on 2026-12-03" }] },
+            { "name": "web-01", "worst": "ok", "os": "", "eol": "", "uptime_days": null, "findings": [] },
+        ]);
+        let text = aging_text(&answer, false);
+        assert!(
+            text.contains("nas-01") && text.contains("rose from 8 to 24") && text.contains("12 d"),
+            "{text}"
+        );
+        assert!(!text.contains("web-01"), "{text}");
+        assert!(aging_text(&answer, true).contains("web-01"));
+    }
 
     #[test]
     fn answers_as_tables() {

@@ -186,6 +186,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Aging infrastructure: devices past or near their OS's end of life,
+    /// up for months, or with disks whose SMART counters rise.
+    Aging {
+        /// Every judged device, not only the flagged ones.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Enrollment tokens for agents.
     EnrollToken {
         #[command(subcommand)]
@@ -478,6 +487,7 @@ async fn run(cli: Cli) -> Result<()> {
         } => backups::run(&remote, device.as_deref(), &since, json).await,
         Command::Capacity { within, json } => intel::capacity(&remote, &within, json).await,
         Command::Outliers { json } => intel::outliers(&remote, json).await,
+        Command::Aging { all, json } => intel::aging(&remote, all, json).await,
         Command::EnrollToken { command } => {
             let client = Client::new(&remote)?;
             match command {

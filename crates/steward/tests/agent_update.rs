@@ -188,7 +188,14 @@ async fn a_running_agent_updates_itself_and_bad_updates_leave_it_running() {
         .arg(&state)
         .args(["--name", "a1", "--log", "info", "run", "--interval", "2s"])
         .args(["--reconnect-max", "1s", "--patch-interval", "0s"])
-        .args(["--posture-interval", "0s", "--update-deadline", "15s"])
+        .args([
+            "--posture-interval",
+            "0s",
+            "--smart-interval",
+            "0s",
+            "--update-deadline",
+            "15s",
+        ])
         .arg("--release-keys")
         .arg(root.join("keys/release.pub"))
         .env("STEWARD_AGENT_REBOOT_COMMAND", "true")

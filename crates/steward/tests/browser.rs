@@ -605,20 +605,45 @@ async fn patching_is_seen_and_held_in_the_console() {
 
 /// The security posture in chromium: the fleet summary page, a device's
 /// posture tab (score, failing items with their fix) and its backups tab,
-/// over two real agents reporting their posture (e2e/browser/posture.mjs).
+/// over two real agents reporting their posture; then the aging page and
+/// a device's aging tab, one agent's disks (a smartctl stand-in) with
+/// rising counters (e2e/browser/posture.mjs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_shows_posture_and_backups() {
     if !Engine::Chromium.available() {
         return;
     }
-    let fleet = fleet_of_two(["guard-1", "guard-2"], "").await;
+    let mut fleet = fleet_of_two(["guard-1", "guard-2"], "").await;
     let api = fleet.server.api();
+    // guard-1's disks through a smartctl stand-in (restarted with it), its
+    // counters rising.
+    let stand_in = fleet._root.path().join("smartctl-stand-in");
+    let smartctl = common::smartctl::install(&stand_in);
+    let guard = &mut fleet._agents[0];
+    guard.proc = None;
+    let smart = [
+        "--smart-interval",
+        "1s",
+        "--smartctl",
+        smartctl.to_str().unwrap(),
+    ];
+    tokio::task::block_in_place(|| guard.start_with("1s", &smart));
+    let aging = format!("/api/v1/devices/{}/aging", guard.device_id);
     tokio::task::block_in_place(|| {
-        wait_for("both postures", std::time::Duration::from_secs(60), || {
-            let rt = tokio::runtime::Handle::current();
-            let (_, answer) = rt.block_on(api.get("/api/v1/posture"));
-            (answer["devices"] == 2).then_some(())
-        })
+        let rt = tokio::runtime::Handle::current();
+        let view = || rt.block_on(api.get(&aging)).1;
+        let minute = std::time::Duration::from_secs(60);
+        wait_for("both postures", minute, || {
+            (rt.block_on(api.get("/api/v1/posture")).1["devices"] == 2).then_some(())
+        });
+        let sda = |v: serde_json::Value| v["disks"][0]["reallocated_sectors"].clone();
+        wait_for("guard-1's disks", minute, || {
+            (sda(view()) == 8).then_some(())
+        });
+        common::smartctl::answer(&stand_in, "sda", "ata_rising_2.json");
+        wait_for("guard-1 flagged", minute, || {
+            (view()["worst"] == "critical").then_some(())
+        });
     });
     tokio::task::block_in_place(|| {
         drive(
@@ -630,6 +655,8 @@ async fn the_console_shows_posture_and_backups() {
                 "posture-fleet".into(),
                 "posture-device".into(),
                 "posture-backups".into(),
+                "aging-fleet".into(),
+                "aging-device".into(),
             ],
         )
     });

@@ -47,6 +47,8 @@ async fn monitoring_plugins_report_state_and_perfdata() {
                 // are tested in posture.rs.
                 "--posture-interval",
                 "0s",
+                "--smart-interval",
+                "0s",
                 "--interval",
                 "5s",
                 "--check-interval",
@@ -137,6 +139,8 @@ async fn a_process_that_stops_raises_an_alert_and_recovers() {
                 // are tested in posture.rs.
                 "--posture-interval",
                 "0s",
+                "--smart-interval",
+                "0s",
                 "--interval",
                 "5s",
                 "--check-interval",
@@ -226,6 +230,8 @@ async fn a_burst_of_failed_logins_in_a_log_raises_an_alert() {
                 "1s",
                 "--posture-interval",
                 "0s",
+                "--smart-interval",
+                "0s",
             ])
             .arg("--log-match")
             .arg(format!(
@@ -305,6 +311,8 @@ async fn a_failing_check_alerts_on_a_new_install() {
                 // Script checks only: the posture checks (on by default)
                 // are tested in posture.rs.
                 "--posture-interval",
+                "0s",
+                "--smart-interval",
                 "0s",
                 "--interval",
                 "1s",

@@ -137,3 +137,88 @@ async fn a_new_error_on_three_devices_raises_one_alert_naming_its_template() {
         );
     });
 }
+
+/// A known template's rate surging: one device logs a warning now and
+/// then for a few windows (its usual rate), then a burst of it. A
+/// `log_pattern` monitor with `surge` raises one alert naming the
+/// template; the burst going on in the same window raises no second one,
+/// and a single device raises no "new pattern" alert (three are needed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_surging_template_raises_one_alert_naming_it() {
+    const SURGE_WINDOW_MS: u64 = 3_000;
+    let root = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::launch(root.path()));
+    let (status, body) = server
+        .api()
+        .post(
+            "/api/v1/monitors",
+            json!({ "name": "New error pattern", "spec": {
+                "kind": "log_pattern", "rule": "errors", "min_devices": 3,
+                "window_ms": SURGE_WINDOW_MS, "surge": 5.0,
+            } }),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    tokio::task::block_in_place(|| {
+        let token = server.enroll_token(1);
+        let log = root.path().join("db1.log");
+        std::fs::write(&log, "").unwrap();
+        let mut agent = Agent::enroll(root.path(), "db1", &token);
+        let rule = format!("errors={}=error", log.display());
+        agent.start_with("1s", &["--log-match", &rule]);
+        wait_for("the agent online", Duration::from_secs(30), || {
+            (server.status_of(&agent.device_id) == "online").then_some(())
+        });
+        // Its usual rate: a line now and then, over more than the three
+        // windows of history a surge needs (time must pass: the windows
+        // are the monitor's).
+        let mut counted = 0.0;
+        for i in 0..5 {
+            append(
+                &log,
+                &format!("pool error: connection {i} reset by peer, retrying"),
+            );
+            counted = wait_for("the usual line counted", Duration::from_secs(20), || {
+                let now = matched(&server, &agent.device_id);
+                (now > counted).then_some(now)
+            });
+            std::thread::sleep(Duration::from_millis(SURGE_WINDOW_MS));
+        }
+        assert!(
+            pattern_alerts(&server).is_empty(),
+            "{:#?}",
+            pattern_alerts(&server)
+        );
+        // The burst: thirty lines at once, each with its own values.
+        for i in 0..30 {
+            append(
+                &log,
+                &format!("pool error: connection {} reset by peer, retrying", 100 + i),
+            );
+        }
+        let alert = wait_for("the surge's alert", Duration::from_secs(30), || {
+            pattern_alerts(&server).into_iter().next()
+        });
+        let summary = alert["summary"].as_str().unwrap();
+        assert!(
+            summary.starts_with("Log pattern surging: ")
+                && summary.contains("pool error: connection <*> reset by peer, retrying"),
+            "{alert}"
+        );
+        assert_eq!(alert["device_id"], agent.device_id.as_str(), "{alert}");
+        assert_eq!(alert["severity"], "warning", "{alert}");
+        // More of it in the same burst: still the one alert.
+        for i in 0..10 {
+            append(
+                &log,
+                &format!("pool error: connection {} reset by peer, retrying", 200 + i),
+            );
+        }
+        let before = matched(&server, &agent.device_id);
+        wait_for("the later lines counted", Duration::from_secs(20), || {
+            (matched(&server, &agent.device_id) > before).then_some(())
+        });
+        let all = pattern_alerts(&server);
+        assert_eq!(all.len(), 1, "{all:#?}");
+    });
+}

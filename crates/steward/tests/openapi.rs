@@ -52,9 +52,15 @@ async fn answers_match_the_openapi_document() {
             .to_string(),
     )
     .unwrap();
+    // A smartctl stand-in, so the aging answers have disks.
+    let smartctl = smartctl::install(&root.path().join("smartctl"));
     agent.start_with(
         "1s",
         &[
+            "--smart-interval",
+            "1s",
+            "--smartctl",
+            smartctl.to_str().unwrap(),
             "--backup-interval",
             "1s",
             "--backup-config",
@@ -138,6 +144,16 @@ async fn answers_match_the_openapi_document() {
     });
     c.get("/api/v1/devices/{id}/posture", &posture_path).await;
     c.get("/api/v1/posture", "/api/v1/posture").await;
+    let aging_path = format!("{at}/aging");
+    tokio::task::block_in_place(|| {
+        let runtime = tokio::runtime::Handle::current();
+        wait_for("the device's aging view", Duration::from_secs(60), || {
+            let (_, a) = runtime.block_on(api.get(&aging_path));
+            (a["disks"].as_array().is_some_and(|d| d.len() == 2)).then_some(())
+        })
+    });
+    c.get("/api/v1/devices/{id}/aging", &aging_path).await;
+    c.get("/api/v1/aging", "/api/v1/aging").await;
     let policy = c
         .post("/api/v1/patching/policies", "/api/v1/patching/policies", json!({
             "name": "servers", "scope": { "kind": "site", "site": "default" }, "install": "security",

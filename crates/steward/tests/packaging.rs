@@ -215,6 +215,8 @@ async fn the_deb_installs_starts_under_its_unit_enrols_and_purges_cleanly() {
                 "0s",
                 "--posture-interval",
                 "0s",
+                "--smart-interval",
+                "0s",
             ])
             .env("NOTIFY_SOCKET", &notify)
             .env("WATCHDOG_USEC", "2000000")

@@ -66,6 +66,8 @@ fn expected_access() -> HashMap<(&'static str, &'static str), &'static str> {
         (("GET", "/api/v1/backups/summary"), "devices.view"),
         (("GET", "/api/v1/devices/{id}/posture"), "devices.view"),
         (("GET", "/api/v1/posture"), "devices.view"),
+        (("GET", "/api/v1/devices/{id}/aging"), "devices.view"),
+        (("GET", "/api/v1/aging"), "devices.view"),
         (("GET", "/api/v1/patching/policies"), "scripts.run"),
         (("POST", "/api/v1/patching/policies"), "scripts.run"),
         (("GET", "/api/v1/patching/holds"), "devices.manage"),

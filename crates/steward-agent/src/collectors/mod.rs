@@ -13,6 +13,7 @@ mod network;
 pub mod patching;
 pub mod posture;
 mod processes;
+pub mod smart;
 pub mod timezone;
 
 use std::collections::BTreeMap;

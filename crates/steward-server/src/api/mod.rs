@@ -9,6 +9,7 @@ mod access;
 mod agent_binary;
 mod agent_updates;
 mod agentless;
+mod aging;
 mod alerts;
 mod backups;
 mod body;

@@ -293,6 +293,13 @@ pub(super) fn routes() -> Routes {
     )
     .add(
         M::GET,
+        "/api/v1/devices/{id}/aging",
+        Perm(P::DevicesView),
+        aging::device,
+    )
+    .list("/api/v1/aging", Perm(P::DevicesView), aging::fleet)
+    .add(
+        M::GET,
         "/api/v1/devices/{id}/status-history",
         Perm(P::DevicesView),
         devices::status_history,

@@ -17,6 +17,7 @@ import * as runbooks from "./pages/runbooks.js";
 import * as kpis from "./pages/kpis.js";
 import * as patching from "./pages/patching.js";
 import * as posture from "./pages/posture.js";
+import * as aging from "./pages/aging.js";
 import * as agentless from "./pages/agentless.js";
 
 const routes = {
@@ -27,6 +28,7 @@ const routes = {
   alerts: alerts.render,
   backups: backups.render,
   posture: posture.render,
+  aging: aging.render,
   incidents: incidents.render,
   incident: incidents.incident,
   kpis: kpis.render,
@@ -56,6 +58,7 @@ const needs = {
   alerts: ["devices.view", "Seeing alerts"],
   backups: ["devices.view", "Seeing backups"],
   posture: ["devices.view", "Seeing security posture"],
+  aging: ["devices.view", "Seeing aging infrastructure"],
   incidents: ["devices.view", "Seeing incidents"],
   incident: ["devices.view", "Seeing incidents"],
   kpis: ["devices.view", "Seeing KPIs and reports"],

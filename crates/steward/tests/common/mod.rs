@@ -6,6 +6,7 @@ pub mod balancer;
 pub mod hooks;
 pub mod lives;
 pub mod shell;
+pub mod smartctl;
 
 use serde_json::{Value, json};
 use std::net::TcpListener;

@@ -5,6 +5,7 @@
 
 mod agent_updates;
 mod agentless;
+mod aging;
 mod backups;
 mod incidents;
 mod intel;

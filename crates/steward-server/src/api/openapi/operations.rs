@@ -185,6 +185,9 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
         ("GET", "/api/v1/devices/{id}/backups") | ("GET", "/api/v1/backups/summary") => {
             return super::backups::response(method, path);
         }
+        ("GET", "/api/v1/devices/{id}/aging") | ("GET", "/api/v1/aging") => {
+            return super::aging::response(method, path);
+        }
         ("GET", "/api/v1/devices/{id}/posture") | ("GET", "/api/v1/posture") => {
             return super::posture::response(method, path);
         }

@@ -68,6 +68,7 @@ const KIND_FIELDS = {
   anomaly: ["metric", "labels", "min_score", "for_minutes"],
   offline: [],
   check: ["check"],
+  log_pattern: ["rule", "min_devices", "window_minutes", "surge"],
   json: ["spec"],
 };
 
@@ -77,7 +78,7 @@ const KIND_FIELDS = {
 function monitorForm(submit, existing) {
   const f = form([
     { name: "name", label: "Name", required: true, placeholder: "Disk almost full" },
-    { name: "kind", label: "Kind", type: "select", value: "threshold", options: [["threshold", "Threshold: a metric beyond a level for a while"], ["forecast", "Forecast: a metric heading for its capacity"], ["anomaly", "Anomaly: a metric unlike its own history"], ["offline", "Offline: the device stopped reporting"], ["check", "Check: a local script check fails"], ["json", "Advanced: the definition as JSON"]] },
+    { name: "kind", label: "Kind", type: "select", value: "threshold", options: [["threshold", "Threshold: a metric beyond a level for a while"], ["forecast", "Forecast: a metric heading for its capacity"], ["anomaly", "Anomaly: a metric unlike its own history"], ["offline", "Offline: the device stopped reporting"], ["check", "Check: a local script check fails"], ["log_pattern", "Log pattern: a new log template spreading, or a known one surging"], ["json", "Advanced: the definition as JSON"]] },
     { name: "metric", label: "Metric", value: "system.filesystem.utilization", help: "Ratios (…utilization) take their levels in %" },
     { name: "labels", label: "Only these series", placeholder: "mountpoint=/", help: "Comma-separated name=value; empty: every series of the metric" },
     { name: "direction", label: "Alert when the value is", type: "select", value: "above", options: [["above", "above the level"], ["below", "below the level"]] },
@@ -91,6 +92,10 @@ function monitorForm(submit, existing) {
     { name: "window_hours", label: "Trend over the last (hours)", type: "number", value: 24, min: 1 },
     { name: "min_score", label: "Anomaly score at least", type: "number", value: 0.5, min: 0, max: 1, help: "0.5: one in 100,000; 1: as rare as it gets" },
     { name: "check", label: "Check name", placeholder: "disk", help: "As given to the agent's --check NAME=COMMAND" },
+    { name: "rule", label: "Log rule", placeholder: "errors", help: "As given to the agent's --log-match NAME=FILE=PATTERN; empty: every rule" },
+    { name: "min_devices", label: "New pattern on at least (devices)", type: "number", value: 3, min: 1 },
+    { name: "window_minutes", label: "Within (minutes)", type: "number", value: 60, min: 1, help: "Also the window a surge is counted in" },
+    { name: "surge", label: "Surge factor", type: "number", min: 1, help: "Also alert when a known template's lines in a window reach this many times its usual count (and at least 10); empty: new patterns only" },
     { name: "spec", label: "Definition (JSON)", type: "textarea", rows: 10, value: JSON.stringify({ kind: "offline" }, null, 2) },
     { name: "tags", label: "Only devices with these tags", help: "Comma-separated; empty: any tag" },
     { name: "sites", label: "Only these sites", help: "Comma-separated; empty: every site" },
@@ -118,7 +123,7 @@ function fill(f, m) {
   const level = (x) => (x === undefined || x === null ? "" : Math.round(x * ratio * 1e9) / 1e9);
   const t = s.threshold || {};
   set("name", m.name);
-  set("kind", ["threshold", "forecast", "anomaly", "offline", "check"].includes(s.kind) ? s.kind : "json");
+  set("kind", ["threshold", "forecast", "anomaly", "offline", "check", "log_pattern"].includes(s.kind) ? s.kind : "json");
   set("metric", s.metric);
   set("labels", Object.entries(s.labels || {}).map(([k, v]) => `${k}=${v}`).join(", "));
   set("direction", t.direction || "above");
@@ -132,6 +137,10 @@ function fill(f, m) {
   set("horizon_days", (s.horizon_ms || 604800000) / 86400000);
   set("window_hours", (s.window_ms || 86400000) / 3600000);
   set("check", s.check);
+  set("rule", s.rule);
+  set("min_devices", s.min_devices ?? 3);
+  set("window_minutes", (s.window_ms || 3600000) / 60000);
+  set("surge", s.surge);
   set("spec", JSON.stringify(s, null, 2));
   const a = m.definition.applies_to || {};
   set("tags", (a.tags || []).join(", "));
@@ -173,6 +182,12 @@ function monitorBody(v) {
       if (!v.check) throw new Error("Check name: required");
       spec = { kind: "check", check: v.check };
       break;
+    case "log_pattern":
+      if (v.surge !== undefined && !(v.surge >= 1)) throw new Error("Surge factor: 1 or more");
+      spec = { kind: "log_pattern", min_devices: Math.max(1, Math.round(v.min_devices ?? 3)), window_ms: Math.round((v.window_minutes ?? 60) * 60000) };
+      if (v.rule) spec.rule = v.rule;
+      if (v.surge !== undefined) spec.surge = v.surge;
+      break;
     case "json":
       try { spec = JSON.parse(v.spec); } catch (e) { throw new Error("Definition: not valid JSON (" + e.message + ")"); }
       break;
@@ -194,7 +209,7 @@ function describeSpec(s) {
     case "threshold": return `${metric}: ${levels(s.threshold)} for ${Math.round((s.threshold?.for_ms || 0) / 60000)} min`;
     case "forecast": return `${metric} reaching ${value(s.capacity)} within ${Math.round(s.horizon_ms / 86400000 * 10) / 10} days`;
     case "anomaly": return `${metric} anomalous (score ≥ ${s.min_score ?? 0.5}) for ${Math.round((s.for_ms || 0) / 60000)} min`;
-    case "log_pattern": return `a new log pattern${s.rule ? ` of rule ${s.rule}` : ""} on ${s.min_devices ?? 3} devices within ${Math.round((s.window_ms ?? 3600000) / 60000)} min`;
+    case "log_pattern": return `a new log pattern${s.rule ? ` of rule ${s.rule}` : ""} on ${s.min_devices ?? 3} devices within ${Math.round((s.window_ms ?? 3600000) / 60000)} min` + (s.surge ? `, or a known one surging to ${s.surge}× its usual count` : "");
     case "offline": return "device offline";
     case "check": return `check ${s.check}`;
     default: return JSON.stringify(s);

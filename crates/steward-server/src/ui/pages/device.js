@@ -8,9 +8,10 @@ import { openTerminal } from "./terminal.js";
 import { deviceTab as backupsTab } from "./backups.js";
 import { deviceTab as updatesTab } from "./patching.js";
 import { deviceTab as postureTab } from "./posture.js";
+import { deviceTab as agingTab } from "./aging.js";
 
 const RANGES = [["1h", "1 hour"], ["6h", "6 hours"], ["24h", "24 hours"], ["7d", "7 days"], ["30d", "30 days"]];
-const TABS = ["overview", "health", "alerts", "jobs", "updates", "software", "checks", "backups", "posture", "terminal"];
+const TABS = ["overview", "health", "alerts", "jobs", "updates", "software", "checks", "backups", "posture", "aging", "terminal"];
 
 export async function render(root, parts, params, ctx) {
   const id = parts[0];
@@ -56,6 +57,7 @@ export async function render(root, parts, params, ctx) {
     case "backups": return backupsTab(body, d);
     case "updates": return updatesTab(body, d);
     case "posture": return postureTab(body, d);
+    case "aging": return agingTab(body, d);
     case "terminal": return openTerminal(body, d);
   }
 }
