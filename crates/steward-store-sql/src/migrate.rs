@@ -66,7 +66,7 @@ migrations!(
     "0028_agentless.sql",
     "0029_report_mail.sql",
     "0030_agent_updates.sql",
-    "0035_aging.sql",
+    "0031_aging.sql",
 );
 
 /// The migrations of one database.
