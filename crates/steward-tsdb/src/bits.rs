@@ -71,6 +71,11 @@ impl<'a> BitReader<'a> {
         Ok(value)
     }
 
+    /// Bits not read yet.
+    pub fn remaining(&self) -> usize {
+        (self.bytes.len() * 8).saturating_sub(self.pos)
+    }
+
     pub fn read_bit(&mut self) -> Result<bool, CodecError> {
         self.read(1).map(|b| b == 1)
     }
