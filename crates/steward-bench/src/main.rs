@@ -209,6 +209,28 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
+        Command::Ingest {
+            backend,
+            agents,
+            seconds,
+            postgres,
+            work_dir,
+            steward,
+        } => {
+            let steward = match steward {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("steward"),
+            };
+            let postgres = (backend == "postgres").then_some(postgres.as_str());
+            let result = capacity::ingest(&steward, &work_dir, postgres, agents, seconds).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Storage => {
+            let result = storage::run().await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
         Command::Nab { data } => {
             let dir = data.unwrap_or_else(nab::default_dir);
             nab::print(&nab::run(&dir)?);

@@ -23,9 +23,23 @@ use steward_store::Head;
 /// from the store per group, as they are without holding.
 const MAX_HELD_SAMPLES: usize = 4_000_000;
 
-#[derive(Default)]
 pub(crate) struct Heads {
     inner: Mutex<Held>,
+    /// Samples held at most; 0 holds nothing.
+    limit: usize,
+}
+
+impl Default for Heads {
+    /// Holds up to [`MAX_HELD_SAMPLES`], or nothing when
+    /// `STEWARD_INGEST_HOLD_HEADS=0` (every group reads its open chunks
+    /// from the store: for comparison, or if holding ever misbehaves).
+    fn default() -> Self {
+        let off = std::env::var("STEWARD_INGEST_HOLD_HEADS").is_ok_and(|v| v.trim() == "0");
+        Self {
+            inner: Mutex::default(),
+            limit: if off { 0 } else { MAX_HELD_SAMPLES },
+        }
+    }
 }
 
 #[derive(Default)]
@@ -57,7 +71,7 @@ impl Heads {
             return;
         };
         for (series, head) in heads {
-            if head.id.is_none() || held.samples + head.samples.len() > MAX_HELD_SAMPLES {
+            if head.id.is_none() || held.samples + head.samples.len() > self.limit {
                 continue;
             }
             held.samples += head.samples.len();
