@@ -97,15 +97,18 @@ fn held_open_chunks_survive_kill_9_without_loss_or_duplicates() {
             assert_eq!(ts.len() as u64, stored, "{name}: one sample per stored batch");
         }
     }
-    // Under 120 samples a series: each still has the one chunk it began
-    // with, grown across the kills.
+    // Each series goes on in the chunk it was in across the kills: no more
+    // chunks than 120-sample ones need (a head started afresh after each of
+    // the three restarts would make at least four a series).
+    let most = agents.iter().map(|a| stored_seq(&server, a)).max().unwrap();
     let storage = storage(&server);
-    assert!(
-        storage["samples"].as_u64().unwrap() > 0,
-        "nothing stored: {storage}"
+    let (series, chunks) = (
+        storage["series"].as_u64().unwrap(),
+        storage["chunks"].as_u64().unwrap(),
     );
-    assert_eq!(
-        storage["chunks"], storage["series"],
-        "a series went on in a new chunk after a restart: {storage}"
+    assert!(series > 0, "nothing stored: {storage}");
+    assert!(
+        chunks <= series * most.div_ceil(120),
+        "series went on in new chunks after a restart: {storage}, {most} batches"
     );
 }
