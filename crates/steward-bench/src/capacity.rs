@@ -51,9 +51,13 @@ pub async fn ingest(
             // A new database each run: new agents too.
             let root = work_dir.join(format!("ingest-postgres-{agents}"));
             let _ = std::fs::remove_dir_all(&root);
-            let mut result =
-                measure_in(steward, &root, &[("STEWARD_DATABASE", db.url.as_str())], &load)
-                    .await?;
+            let mut result = measure_in(
+                steward,
+                &root,
+                &[("STEWARD_DATABASE", db.url.as_str())],
+                &load,
+            )
+            .await?;
             result["backend"] = json!("postgres");
             Ok(result)
         }

@@ -374,7 +374,8 @@ pub async fn run(options: Options) -> Result<()> {
 
     // 6. Storage.
     let result = crate::storage::run().await?;
-    let cmd = "cargo run --release -p steward-bench -- storage (7 days × 5 series at 60 s, SQLite)".to_string();
+    let cmd = "cargo run --release -p steward-bench -- storage (7 days × 5 series at 60 s, SQLite)"
+        .to_string();
     figures.push(Figure {
         key: "bytes_per_sample",
         label: "stored bytes per metric sample".into(),

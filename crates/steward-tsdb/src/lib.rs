@@ -224,7 +224,8 @@ fn cheapest_packing(ints: &[i64]) -> (u8, u8, i64, Vec<i64>) {
             best = Some((bits, transform, packing, stream));
         }
     }
-    let (_, transform, packing, stream) = best.unwrap_or((0, TRANSFORM_DELTA, PACK_BLOCKS, Vec::new()));
+    let (_, transform, packing, stream) =
+        best.unwrap_or((0, TRANSFORM_DELTA, PACK_BLOCKS, Vec::new()));
     (transform, packing, d1, stream)
 }
 

@@ -86,7 +86,9 @@ fn garbage_is_an_error_not_a_panic() {
 fn version_1_chunks_still_decode() {
     // [(1000, 1.5), (2000, 2.5), (3000, 3.0)] as version 1 wrote it:
     // scaled by 10, deltas in blocks.
-    let v1 = [1, 1, 3, 0xD0, 0x0F, 0xD0, 0x0F, 1, 1, 0x1E, 0x14, 0x43, 0xA0];
+    let v1 = [
+        1, 1, 3, 0xD0, 0x0F, 0xD0, 0x0F, 1, 1, 0x1E, 0x14, 0x43, 0xA0,
+    ];
     assert_eq!(
         decode(&v1).unwrap(),
         vec![(1000, 1.5), (2000, 2.5), (3000, 3.0)]

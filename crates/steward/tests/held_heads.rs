@@ -52,10 +52,7 @@ fn held_open_chunks_survive_kill_9_without_loss_or_duplicates() {
         server.proc.as_mut().unwrap().kill9();
         // The agents keep collecting while the server is gone.
         wait_for("batches spooled", Duration::from_secs(20), || {
-            agents
-                .iter()
-                .all(|a| a.spool().0.len() >= 2)
-                .then_some(())
+            agents.iter().all(|a| a.spool().0.len() >= 2).then_some(())
         });
         server.restart();
         wait_for(
@@ -94,7 +91,11 @@ fn held_open_chunks_survive_kill_9_without_loss_or_duplicates() {
                 ts.windows(2).all(|w| w[0] < w[1]),
                 "{name}: duplicate or unordered samples: {ts:?}"
             );
-            assert_eq!(ts.len() as u64, stored, "{name}: one sample per stored batch");
+            assert_eq!(
+                ts.len() as u64,
+                stored,
+                "{name}: one sample per stored batch"
+            );
         }
     }
     // Each series goes on in the chunk it was in across the kills: no more

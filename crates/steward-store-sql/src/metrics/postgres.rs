@@ -263,13 +263,23 @@ pub(super) async fn append_held(
                      AND c.start_ts = u.start_ts AND c.count = u.before
                  RETURNING c.series_id",
             )
-            .bind(grown.iter().map(|(_, _, w)| w.id.unwrap_or_default()).collect::<Vec<_>>())
+            .bind(
+                grown
+                    .iter()
+                    .map(|(_, _, w)| w.id.unwrap_or_default())
+                    .collect::<Vec<_>>(),
+            )
             .bind(grown.iter().map(|(s, _, _)| *s).collect::<Vec<_>>())
             .bind(grown.iter().map(|(_, _, w)| w.start_ts).collect::<Vec<_>>())
             .bind(grown.iter().map(|(_, b, _)| *b).collect::<Vec<_>>())
             .bind(grown.iter().map(|(_, _, w)| w.end_ts).collect::<Vec<_>>())
             .bind(grown.iter().map(|(_, _, w)| w.count).collect::<Vec<_>>())
-            .bind(grown.iter().map(|(_, _, w)| w.data.clone()).collect::<Vec<_>>())
+            .bind(
+                grown
+                    .iter()
+                    .map(|(_, _, w)| w.data.clone())
+                    .collect::<Vec<_>>(),
+            )
             .fetch_all(&mut **tx)
             .await
             .map_err(backend)?
