@@ -34,6 +34,12 @@ async fn samples(store: &SqlStore, device: Uuid, to_ms: i64) -> Vec<(i64, f64)> 
     series.into_iter().flat_map(|s| s.samples).collect()
 }
 
+/// Stores batch `seq` (at `seq` seconds, value `seq`) through `store`.
+async fn ingest_on(store: &SqlStore, device: Uuid, org: Uuid, seq: u64) -> Vec<IngestOutcome> {
+    let batch = batch(device, org, seq, seq as i64 * 1000);
+    store.ingest(&[batch]).await.unwrap()
+}
+
 async fn check(a: SqlStore, b: SqlStore) {
     let org = a.default_org().await.unwrap().id;
     let device = Uuid::now_v7();
@@ -49,21 +55,29 @@ async fn check(a: SqlStore, b: SqlStore) {
     })
     .await
     .unwrap();
-    let ingest = |store: &SqlStore, seq: u64| {
-        let batch = batch(device, org, seq, seq as i64 * 1000);
-        async move { store.ingest(&[batch]).await.unwrap() }
-    };
     // A holds the head after its groups; B (the device moved to it) grows
     // the same chunk; A (the device back) must not write over B's samples.
     for seq in 1..=2 {
-        assert_eq!(ingest(&a, seq).await, vec![IngestOutcome::Stored]);
+        assert_eq!(
+            ingest_on(&a, device, org, seq).await,
+            vec![IngestOutcome::Stored]
+        );
     }
     for seq in 3..=4 {
-        assert_eq!(ingest(&b, seq).await, vec![IngestOutcome::Stored]);
+        assert_eq!(
+            ingest_on(&b, device, org, seq).await,
+            vec![IngestOutcome::Stored]
+        );
     }
-    assert_eq!(ingest(&a, 5).await, vec![IngestOutcome::Stored]);
+    assert_eq!(
+        ingest_on(&a, device, org, 5).await,
+        vec![IngestOutcome::Stored]
+    );
     // A duplicate is still one.
-    assert_eq!(ingest(&b, 5).await, vec![IngestOutcome::Duplicate]);
+    assert_eq!(
+        ingest_on(&b, device, org, 5).await,
+        vec![IngestOutcome::Duplicate]
+    );
     let expect: Vec<(i64, f64)> = (1..=5).map(|s| (s * 1000, s as f64)).collect();
     assert_eq!(samples(&a, device, 100_000).await, expect);
     let stats = a.storage_stats().await.unwrap();
@@ -77,10 +91,16 @@ async fn check(a: SqlStore, b: SqlStore) {
         hourly_ms: 1_000_000_000,
     };
     a.apply_retention(10_000, &policy).await.unwrap();
-    assert_eq!(ingest(&a, 20).await, vec![IngestOutcome::Stored]);
+    assert_eq!(
+        ingest_on(&a, device, org, 20).await,
+        vec![IngestOutcome::Stored]
+    );
     let after = samples(&a, device, 100_000).await;
     assert!(after.contains(&(20_000, 20.0)), "{after:?}");
-    assert_eq!(ingest(&a, 21).await, vec![IngestOutcome::Stored]);
+    assert_eq!(
+        ingest_on(&a, device, org, 21).await,
+        vec![IngestOutcome::Stored]
+    );
     let after = samples(&b, device, 100_000).await;
     assert!(
         after.ends_with(&[(20_000, 20.0), (21_000, 21.0)]),
