@@ -80,13 +80,4 @@ impl Heads {
             }
         }
     }
-
-    /// How many series' heads are held, and their samples.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> (usize, usize) {
-        self.inner
-            .lock()
-            .map(|h| (h.by_series.len(), h.samples))
-            .unwrap_or_default()
-    }
 }
