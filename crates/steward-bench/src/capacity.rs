@@ -23,8 +23,55 @@ pub struct Load {
 /// Runs `load` and reports what the server did meanwhile.
 pub async fn measure(steward: &Path, work_dir: &Path, name: &str, load: &Load) -> Result<Value> {
     let root = work_dir.join(format!("{name}-{}", load.agents));
-    let server = BenchServer::start(steward, &root).await?;
-    let identities = server.fleet(&root, load.agents).await?;
+    measure_in(steward, &root, &[], load).await
+}
+
+/// Ingest throughput on one back end: agents send 100-point batches every
+/// 50 ms (as fast as they are acked); on PostgreSQL against a database of
+/// its own made for the run.
+pub async fn ingest(
+    steward: &Path,
+    work_dir: &Path,
+    postgres: Option<&str>,
+    agents: usize,
+    seconds: u64,
+) -> Result<Value> {
+    let load = Load {
+        agents,
+        heartbeat: Duration::from_secs(30),
+        metrics_every: Duration::from_millis(50),
+        points: 100,
+        window: Duration::from_secs(seconds),
+        source_ips: 4,
+    };
+    match postgres {
+        None => measure(steward, work_dir, "ingest", &load).await,
+        Some(url) => {
+            let db = steward_store_sql::testdb::create_on(url).await;
+            // A new database each run: new agents too.
+            let root = work_dir.join(format!("ingest-postgres-{agents}"));
+            let _ = std::fs::remove_dir_all(&root);
+            let mut result = measure_in(
+                steward,
+                &root,
+                &[("STEWARD_DATABASE", db.url.as_str())],
+                &load,
+            )
+            .await?;
+            result["backend"] = json!("postgres");
+            Ok(result)
+        }
+    }
+}
+
+async fn measure_in(
+    steward: &Path,
+    root: &Path,
+    env: &[(&str, &str)],
+    load: &Load,
+) -> Result<Value> {
+    let server = BenchServer::start_with_env(steward, root, env).await?;
+    let identities = server.fleet(root, load.agents).await?;
     let stats = steward_loadgen::Stats::new();
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let behaviour = steward_loadgen::Behaviour {
@@ -54,6 +101,7 @@ pub async fn measure(steward: &Path, work_dir: &Path, name: &str, load: &Load) -
     let cpu0 = cpu_secs(server.pid());
     let t0 = Instant::now();
     let sent0 = stats.sent.load(Relaxed);
+    let acked0 = stats.samples_acked.load(Relaxed);
     tokio::time::sleep(load.window).await;
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu = (cpu_secs(server.pid()) - cpu0) / elapsed;
@@ -68,7 +116,7 @@ pub async fn measure(steward: &Path, work_dir: &Path, name: &str, load: &Load) -
         "connect_all_s": connect_s,
         "messages_per_s": messages,
         "batches_acked": stats.batches_acked.load(Relaxed),
-        "samples_per_s": stats.samples_acked.load(Relaxed) as f64 / elapsed,
+        "samples_per_s": (stats.samples_acked.load(Relaxed) - acked0) as f64 / elapsed,
         "ack_rtt_p50_ms": stats.ack_rtt_ms(0.5),
         "ack_rtt_p99_ms": stats.ack_rtt_ms(0.99),
         "server_rss_mib": rss_mib(server.pid()),

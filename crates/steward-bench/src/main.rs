@@ -95,6 +95,28 @@ enum Command {
         #[arg(long)]
         steward: Option<std::path::PathBuf>,
     },
+    /// Ingest throughput (durably acked samples/s) of one server on one
+    /// back end: agents send 100-point batches as fast as they are acked.
+    Ingest {
+        #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "postgres"])]
+        backend: String,
+        #[arg(long, default_value_t = 500)]
+        agents: usize,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(
+            long,
+            env = "STEWARD_TEST_POSTGRES",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        postgres: String,
+        #[arg(long, default_value = "/var/tmp/steward-bench")]
+        work_dir: std::path::PathBuf,
+        #[arg(long)]
+        steward: Option<std::path::PathBuf>,
+    },
+    /// Stored bytes per sample and the time to read 7 days of one series.
+    Storage,
     /// The anomaly detector on the Numenta Anomaly Benchmark: the three
     /// NAB scores, samples/s on one core and state bytes per series.
     Nab {
@@ -206,6 +228,28 @@ async fn main() -> Result<()> {
                 nats,
             };
             let result = replicas::run(&steward, &options).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Ingest {
+            backend,
+            agents,
+            seconds,
+            postgres,
+            work_dir,
+            steward,
+        } => {
+            let steward = match steward {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("steward"),
+            };
+            let postgres = (backend == "postgres").then_some(postgres.as_str());
+            let result = capacity::ingest(&steward, &work_dir, postgres, agents, seconds).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Storage => {
+            let result = storage::run().await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }

@@ -66,6 +66,8 @@ pub struct SqlStore {
     pub(crate) series_ids: Mutex<HashMap<steward_store::SeriesKey, i64>>,
     /// Points dropped for the per-device series cap.
     pub(crate) points_refused: AtomicU64,
+    /// Open raw chunks held decoded between ingest groups.
+    pub(crate) heads: metrics::Heads,
 }
 
 impl SqlStore {
@@ -82,6 +84,7 @@ impl SqlStore {
             db,
             series_ids: Mutex::default(),
             points_refused: AtomicU64::new(0),
+            heads: metrics::Heads::default(),
         }
     }
 

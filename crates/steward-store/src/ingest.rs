@@ -186,6 +186,37 @@ pub struct ChunkWrite {
     pub data: Vec<u8>,
 }
 
+/// A series' open chunk held decoded in memory by the writer that last
+/// wrote it, so that the next group appends to it with no read and no
+/// decode. `id` is None until the chunk's row exists (a new chunk whose
+/// insert has not told its id yet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Head {
+    pub id: Option<i64>,
+    pub start_ts: i64,
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// Where a series' open chunk comes from: read from the store (encoded) or
+/// held in memory (decoded).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Open {
+    Stored(OpenChunk),
+    Held(Head),
+}
+
+/// What appending to a series writes, and its open chunk afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appended {
+    /// The grown open chunk first (if any), then new chunks in order.
+    pub writes: Vec<ChunkWrite>,
+    /// The open chunk after the writes, decoded (None when it was read
+    /// from the store and left untouched: nothing was decoded).
+    pub head: Option<Head>,
+    /// The index in `writes` of the open chunk, when it is written.
+    pub head_write: Option<usize>,
+}
+
 /// Appends `samples` (in arrival order) to a series: each goes into the
 /// open chunk while it has room and the sample is not older than its end;
 /// otherwise a new chunk starts with it, and becomes the open one unless it
@@ -196,24 +227,47 @@ pub fn plan_appends(
     open: Option<OpenChunk>,
     samples: &[(i64, f64)],
 ) -> Result<Vec<ChunkWrite>, CodecError> {
+    Ok(plan_appends_held(open.map(Open::Stored), samples)?.writes)
+}
+
+/// [`plan_appends`] from an open chunk that may be held decoded in memory;
+/// also returns the open chunk afterwards, to hold for the next group.
+pub fn plan_appends_held(
+    open: Option<Open>,
+    samples: &[(i64, f64)],
+) -> Result<Appended, CodecError> {
     struct Building {
         id: Option<i64>,
         start: i64,
         end: i64,
-        /// Count stored before, plus `samples`' length.
+        /// Count stored before, plus the samples added.
         count: i64,
         samples: Vec<(i64, f64)>,
         /// Bytes as stored, until a sample is added.
         stored: Option<Vec<u8>>,
+        /// Whether a sample was added (it must be written).
+        grown: bool,
     }
     let mut done = Vec::new();
-    let mut current = open.map(|chunk| Building {
-        id: Some(chunk.id),
-        start: chunk.start_ts,
-        end: chunk.end_ts,
-        count: chunk.count,
-        samples: Vec::new(),
-        stored: Some(chunk.data),
+    let mut current = open.map(|open| match open {
+        Open::Stored(chunk) => Building {
+            id: Some(chunk.id),
+            start: chunk.start_ts,
+            end: chunk.end_ts,
+            count: chunk.count,
+            samples: Vec::new(),
+            stored: Some(chunk.data),
+            grown: false,
+        },
+        Open::Held(head) => Building {
+            id: head.id,
+            start: head.start_ts,
+            end: head.samples.last().map_or(head.start_ts, |s| s.0),
+            count: head.samples.len() as i64,
+            samples: head.samples,
+            stored: None,
+            grown: false,
+        },
     });
     for &(ts, value) in samples {
         if let Some(chunk) = current.as_mut()
@@ -226,6 +280,7 @@ pub fn plan_appends(
             chunk.samples.push((ts, value));
             chunk.end = ts;
             chunk.count += 1;
+            chunk.grown = true;
             continue;
         }
         let fresh = Building {
@@ -235,6 +290,7 @@ pub fn plan_appends(
             count: 1,
             samples: vec![(ts, value)],
             stored: None,
+            grown: true,
         };
         match current.take() {
             Some(chunk) if fresh.start < chunk.start => {
@@ -247,23 +303,51 @@ pub fn plan_appends(
             }
         }
     }
-    done.extend(current);
-    let mut writes: Vec<ChunkWrite> = Vec::new();
-    for chunk in done {
-        // The open chunk untouched: nothing to write.
-        if chunk.stored.is_some() {
-            continue;
-        }
-        writes.push(ChunkWrite {
+    let write = |chunk: &Building| -> Result<ChunkWrite, CodecError> {
+        Ok(ChunkWrite {
             id: chunk.id,
             start_ts: chunk.start,
             end_ts: chunk.end,
             count: chunk.samples.len() as i64,
             data: steward_tsdb::encode(&chunk.samples)?,
+        })
+    };
+    // Untouched chunks (the open one with nothing added) are not written.
+    let mut writes: Vec<ChunkWrite> = done
+        .iter()
+        .filter(|chunk| chunk.grown)
+        .map(write)
+        .collect::<Result<_, _>>()?;
+    let mut head = None;
+    let mut head_write = None;
+    if let Some(chunk) = current {
+        if chunk.grown {
+            head_write = Some(writes.len());
+            writes.push(write(&chunk)?);
+        }
+        if chunk.stored.is_none() {
+            head = Some(Head {
+                id: chunk.id,
+                start_ts: chunk.start,
+                samples: chunk.samples,
+            });
+        }
+    }
+    // The grown open chunk (the only one with an id) first, new ones in
+    // order after it.
+    if let Some(grown) = writes.iter().position(|w| w.id.is_some()) {
+        writes[..=grown].rotate_right(1);
+        head_write = head_write.map(|at| match at {
+            at if at == grown => 0,
+            at if at < grown => at + 1,
+            at => at,
         });
     }
-    writes.sort_by_key(|w| w.id.is_none());
-    Ok(writes)
+    Ok(Appended {
+        writes,
+        head,
+        head_write,
+    })
 }
 
 #[cfg(test)]

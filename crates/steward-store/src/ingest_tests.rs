@@ -243,3 +243,57 @@ fn the_headline_disk_is_the_fullest_filesystem() {
     ];
     assert_eq!(headline(&points), (None, None, Some(0.9)));
 }
+
+/// A held head plans exactly what the same chunk read from the store
+/// plans, whatever the samples (growing, late, past a full chunk).
+#[test]
+fn a_held_head_plans_like_the_stored_chunk() {
+    let full: Vec<(i64, f64)> = (0..CHUNK_SAMPLES).map(|i| (i * 10, i as f64)).collect();
+    for (stored, samples) in [
+        (vec![(10, 1.0), (20, 2.0)], vec![(30, 3.0), (40, 4.0)]),
+        (vec![(10, 1.0), (20, 2.0)], vec![(15, 9.0), (30, 3.0)]),
+        (vec![(10, 1.0), (20, 2.0)], vec![(5, 9.0)]),
+        (vec![(10, 1.0), (20, 2.0)], vec![]),
+        (full.clone(), vec![(5_000, 1.0), (5_010, 2.0)]),
+        (full.clone(), vec![(15, 1.0)]),
+    ] {
+        let from_store = plan_appends_held(Some(Open::Stored(open(4, &stored))), &samples).unwrap();
+        let head = Head {
+            id: Some(4),
+            start_ts: stored[0].0,
+            samples: stored.clone(),
+        };
+        let held = plan_appends_held(Some(Open::Held(head.clone())), &samples).unwrap();
+        assert_eq!(held.writes, from_store.writes, "{stored:?} + {samples:?}");
+        assert_eq!(held.head_write, from_store.head_write);
+        // The head held afterwards is the open chunk as written.
+        let after = held.head.unwrap();
+        match held.head_write {
+            Some(at) => {
+                let w = &held.writes[at];
+                assert_eq!((w.id, w.start_ts), (after.id, after.start_ts));
+                assert_eq!(steward_tsdb::decode(&w.data).unwrap(), after.samples);
+            }
+            None => assert_eq!(after, head, "untouched"),
+        }
+    }
+}
+
+#[test]
+fn the_head_after_a_full_chunk_is_new_and_written_last() {
+    let full: Vec<(i64, f64)> = (0..CHUNK_SAMPLES).map(|i| (i * 10, i as f64)).collect();
+    let head = Head {
+        id: Some(4),
+        start_ts: 0,
+        samples: full,
+    };
+    let out = plan_appends_held(Some(Open::Held(head)), &[(2_000, 1.0), (5, 2.0)]).unwrap();
+    // The late sample's own chunk, then the new open one; nothing for the
+    // full chunk, which gained nothing.
+    assert_eq!(out.writes.len(), 2);
+    assert!(out.writes.iter().all(|w| w.id.is_none()));
+    assert_eq!(out.head_write, Some(1));
+    let head = out.head.unwrap();
+    assert_eq!((head.id, head.start_ts), (None, 2_000));
+    assert_eq!(head.samples, vec![(2_000, 1.0)]);
+}

@@ -61,14 +61,24 @@ impl<'a> BitReader<'a> {
         if count > 64 || self.pos + count > self.bytes.len() * 8 {
             return Err(CodecError::Truncated);
         }
+        // Up to a byte at a time.
         let mut value = 0u64;
-        for _ in 0..count {
+        let mut left = count;
+        while left > 0 {
             let byte = self.bytes[self.pos / 8];
-            let bit = (byte >> (7 - self.pos % 8)) & 1;
-            value = (value << 1) | u64::from(bit);
-            self.pos += 1;
+            let avail = 8 - self.pos % 8;
+            let take = avail.min(left);
+            let bits = (byte >> (avail - take)) & (((1u16 << take) - 1) as u8);
+            value = (value << take) | u64::from(bits);
+            self.pos += take;
+            left -= take;
         }
         Ok(value)
+    }
+
+    /// Bits not read yet.
+    pub fn remaining(&self) -> usize {
+        (self.bytes.len() * 8).saturating_sub(self.pos)
     }
 
     pub fn read_bit(&mut self) -> Result<bool, CodecError> {

@@ -3,7 +3,7 @@
 //! A chunk holds one series' samples `(ts_ms, value)` in time order:
 //!
 //! ```text
-//! u8 version=1 | u8 value mode | varint count | t0 | first Δt | [mode header] | bit stream
+//! u8 version=2 | u8 value mode | varint count | t0 | first Δt | [mode header] | bit stream
 //! ```
 //!
 //! Timestamps are stored as delta-of-delta, bit-packed in blocks of 8 (one bit for
@@ -13,11 +13,15 @@
 //! Values take one of two modes, picked per chunk:
 //! - **scaled integers**: when every value is an exact decimal with at most 9
 //!   fraction digits (utilisations rounded by the agent, byte counters), the
-//!   values become integers `v × 10^k`, stored as deltas or delta-of-deltas
-//!   (whichever is smaller) with the same block packing;
+//!   values become integers `v × 10^k`, stored as they are, as deltas or as
+//!   delta-of-deltas, each packed either in blocks of 8 (a width per block,
+//!   best for runs of zeros) or against the chunk's minimum at one width
+//!   (frame of reference, no per-block cost: best for noisy figures), whichever
+//!   of the six is smallest;
 //! - **XOR** (Gorilla): otherwise, each value's bits XORed with the previous,
 //!   leading/meaningful-bit counts and the meaningful bits.
 //!
+//! Version 1 chunks (deltas or delta-of-deltas in blocks only) still decode.
 //! Both round-trip bit-exactly; [`decode`] never panics on any input.
 
 mod bits;
@@ -27,11 +31,18 @@ pub use downsample::{bucket_means, downsample};
 
 use bits::{BitReader, BitWriter, get_varint, put_varint, unzigzag, zigzag};
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+const VERSION_1: u8 = 1;
 const MODE_SCALED: u8 = 1;
 const MODE_XOR: u8 = 2;
 const TRANSFORM_DELTA: u8 = 1;
 const TRANSFORM_DOD: u8 = 2;
+/// The values themselves (after the first two, which the header holds).
+const TRANSFORM_VALUE: u8 = 3;
+/// A width per block of 8 (version 1's only packing).
+const PACK_BLOCKS: u8 = 1;
+/// One width for the chunk, against its minimum.
+const PACK_FRAME: u8 = 2;
 const BLOCK: usize = 8;
 /// Refuse to decode chunks that claim more samples than this.
 pub const MAX_SAMPLES_PER_CHUNK: usize = 1 << 20;
@@ -75,16 +86,17 @@ pub fn encode(samples: &[(i64, f64)]) -> Result<Vec<u8>, CodecError> {
     let (ts_d1, ts_dods) = second_differences(&ts);
     put_varint(&mut out, zigzag(ts_d1));
     let value_stream = scaled.map(|(k, ints)| {
-        let (transform, d1, stream) = cheaper_transform(&ints);
-        out.extend([k, transform]);
+        let (transform, packing, d1, stream) = cheapest_packing(&ints);
+        out.extend([k, transform, packing]);
         put_varint(&mut out, zigzag(ints[0]));
         put_varint(&mut out, zigzag(d1));
-        stream
+        (packing, stream)
     });
     let mut w = BitWriter::with_bytes(out);
     pack_blocks(&mut w, &ts_dods);
     match value_stream {
-        Some(stream) => pack_blocks(&mut w, &stream),
+        Some((PACK_FRAME, stream)) => pack_frame(&mut w, &stream),
+        Some((_, stream)) => pack_blocks(&mut w, &stream),
         None => xor_encode(&mut w, samples),
     }
     Ok(w.finish())
@@ -94,7 +106,8 @@ pub fn encode(samples: &[(i64, f64)]) -> Result<Vec<u8>, CodecError> {
 pub fn decode(chunk: &[u8]) -> Result<Vec<(i64, f64)>, CodecError> {
     let mut pos = 0;
     let header = chunk.get(..2).ok_or(CodecError::Truncated)?;
-    if header[0] != VERSION {
+    let version = header[0];
+    if version != VERSION && version != VERSION_1 {
         return Err(CodecError::Corrupt("unknown version"));
     }
     let mode = header[1];
@@ -113,12 +126,18 @@ pub fn decode(chunk: &[u8]) -> Result<Vec<(i64, f64)>, CodecError> {
             let k = *chunk.get(pos).ok_or(CodecError::Truncated)?;
             let transform = *chunk.get(pos + 1).ok_or(CodecError::Truncated)?;
             pos += 2;
+            let packing = if version == VERSION_1 {
+                PACK_BLOCKS
+            } else {
+                pos += 1;
+                *chunk.get(pos - 1).ok_or(CodecError::Truncated)?
+            };
             if usize::from(k) >= POW10.len() {
                 return Err(CodecError::Corrupt("scale out of range"));
             }
             let v0 = unzigzag(get_varint(chunk, &mut pos)?);
             let v_d1 = unzigzag(get_varint(chunk, &mut pos)?);
-            Some((k, transform, v0, v_d1))
+            Some((k, transform, packing, v0, v_d1))
         }
         MODE_XOR => None,
         _ => return Err(CodecError::Corrupt("unknown value mode")),
@@ -127,10 +146,23 @@ pub fn decode(chunk: &[u8]) -> Result<Vec<(i64, f64)>, CodecError> {
     let rest = count.saturating_sub(2);
     let ts = integrate_twice(t0, ts_d1, &unpack_blocks(&mut r, rest)?, count);
     let values = match scaled {
-        Some((k, transform, v0, v_d1)) => {
+        Some((k, transform, packing, v0, v_d1)) => {
+            let stream = match packing {
+                PACK_BLOCKS => unpack_blocks(&mut r, rest)?,
+                PACK_FRAME => unpack_frame(&mut r, rest)?,
+                _ => return Err(CodecError::Corrupt("unknown value packing")),
+            };
             let ints = match transform {
-                TRANSFORM_DELTA => integrate_once(v0, v_d1, &unpack_blocks(&mut r, rest)?, count),
-                TRANSFORM_DOD => integrate_twice(v0, v_d1, &unpack_blocks(&mut r, rest)?, count),
+                TRANSFORM_DELTA => integrate_once(v0, v_d1, &stream, count),
+                TRANSFORM_DOD => integrate_twice(v0, v_d1, &stream, count),
+                TRANSFORM_VALUE if version != VERSION_1 => {
+                    let mut ints = vec![v0];
+                    if count > 1 {
+                        ints.push(v0.wrapping_add(v_d1));
+                    }
+                    ints.extend(stream);
+                    ints
+                }
                 _ => return Err(CodecError::Corrupt("unknown value transform")),
             };
             let scale = POW10[usize::from(k)];
@@ -168,17 +200,88 @@ fn scale_exactly(samples: &[(i64, f64)]) -> Option<(u8, Vec<i64>)> {
     None
 }
 
-/// The first delta and the rest as deltas or delta-of-deltas, whichever
-/// packs smaller.
-fn cheaper_transform(ints: &[i64]) -> (u8, i64, Vec<i64>) {
+/// The first delta, and the rest as values, deltas or delta-of-deltas,
+/// packed in blocks or against their minimum: whichever of the six is
+/// smallest (transform, packing, first delta, stream).
+fn cheapest_packing(ints: &[i64]) -> (u8, u8, i64, Vec<i64>) {
     let deltas = first_differences(ints);
     let (d1, dods) = second_differences(ints);
-    let rest_deltas = deltas.get(1..).unwrap_or_default();
-    if packed_bits(&dods) < packed_bits(rest_deltas) {
-        (TRANSFORM_DOD, d1, dods)
-    } else {
-        (TRANSFORM_DELTA, d1, rest_deltas.to_vec())
+    let rest_deltas = deltas.get(1..).unwrap_or_default().to_vec();
+    let rest_values = ints.get(2..).unwrap_or_default().to_vec();
+    let mut best: Option<(usize, u8, u8, Vec<i64>)> = None;
+    for (transform, stream) in [
+        (TRANSFORM_DELTA, rest_deltas),
+        (TRANSFORM_DOD, dods),
+        (TRANSFORM_VALUE, rest_values),
+    ] {
+        let (blocks, frame) = (packed_bits(&stream), frame_bits(&stream));
+        let (bits, packing) = if frame < blocks {
+            (frame, PACK_FRAME)
+        } else {
+            (blocks, PACK_BLOCKS)
+        };
+        if best.as_ref().is_none_or(|b| bits < b.0) {
+            best = Some((bits, transform, packing, stream));
+        }
     }
+    let (_, transform, packing, stream) =
+        best.unwrap_or((0, TRANSFORM_DELTA, PACK_BLOCKS, Vec::new()));
+    (transform, packing, d1, stream)
+}
+
+/// The smallest and the span (as unsigned: it may exceed `i64::MAX`).
+fn frame(xs: &[i64]) -> (i64, u64) {
+    let min = xs.iter().copied().min().unwrap_or(0);
+    let max = xs.iter().copied().max().unwrap_or(0);
+    (min, (max as u64).wrapping_sub(min as u64))
+}
+
+/// Bits [`pack_frame`] writes.
+fn frame_bits(xs: &[i64]) -> usize {
+    if xs.is_empty() {
+        return 0;
+    }
+    let (min, span) = frame(xs);
+    7 + usize::from(width(zigzag(min))) + 7 + usize::from(width(span)) * xs.len()
+}
+
+/// The minimum (its width in 7 bits, then its zigzag bits), the width of
+/// the span in 7 bits, then each value less the minimum at that width.
+/// Nothing for no values.
+fn pack_frame(w: &mut BitWriter, xs: &[i64]) {
+    if xs.is_empty() {
+        return;
+    }
+    let (min, span) = frame(xs);
+    let min_bits = width(zigzag(min));
+    w.write(u64::from(min_bits), 7);
+    w.write(zigzag(min), min_bits);
+    let bits = width(span);
+    w.write(u64::from(bits), 7);
+    for x in xs {
+        w.write((*x as u64).wrapping_sub(min as u64), bits);
+    }
+}
+
+fn unpack_frame(r: &mut BitReader<'_>, count: usize) -> Result<Vec<i64>, CodecError> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let min_bits = r.read(7)? as u8;
+    let min = unzigzag(r.read(min_bits)?);
+    let bits = r.read(7)? as u8;
+    if bits > 64 || min_bits > 64 {
+        return Err(CodecError::Corrupt("frame width over 64 bits"));
+    }
+    // A chunk cannot claim more values than it has bits for.
+    if bits > 0 && count > r.remaining() / usize::from(bits) {
+        return Err(CodecError::Truncated);
+    }
+    let mut out = Vec::with_capacity(count.min(MAX_SAMPLES_PER_CHUNK));
+    for _ in 0..count {
+        out.push((min as u64).wrapping_add(r.read(bits)?) as i64);
+    }
+    Ok(out)
 }
 
 fn first_differences(xs: &[i64]) -> Vec<i64> {

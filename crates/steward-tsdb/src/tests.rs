@@ -75,9 +75,76 @@ fn garbage_is_an_error_not_a_panic() {
         &[9, 1, 1],
         &[1, 7, 1, 0],
         &[1, 1, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255],
+        // A frame claiming more values than it has bits.
+        &[2, 1, 100, 0, 0, 0, 3, 2, 0, 0, 0, 0, 0x7f, 0xff],
     ] {
         assert!(decode(bad).is_err(), "{bad:?}");
     }
+}
+
+#[test]
+fn version_1_chunks_still_decode() {
+    // [(1000, 1.5), (2000, 2.5), (3000, 3.0)] as version 1 wrote it:
+    // scaled by 10, deltas in blocks.
+    let v1 = [
+        1, 1, 3, 0xD0, 0x0F, 0xD0, 0x0F, 1, 1, 0x1E, 0x14, 0x43, 0xA0,
+    ];
+    assert_eq!(
+        decode(&v1).unwrap(),
+        vec![(1000, 1.5), (2000, 2.5), (3000, 3.0)]
+    );
+    // Version 1 knew no value transform 3.
+    let mut bad = v1;
+    bad[8] = TRANSFORM_VALUE;
+    assert!(decode(&bad).is_err());
+}
+
+/// Noisy figures (uniform in a range, as CPU and load are minute to
+/// minute) are packed against the chunk's minimum: no per-block widths.
+#[test]
+fn noisy_figures_pack_against_their_minimum() {
+    let mut x = 0x5eedu64;
+    let samples: Vec<_> = ticks(120)
+        .map(|t| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (t, (500 + x % 3000) as f64 / 1e4)
+        })
+        .collect();
+    let chunk = encode(&samples).unwrap();
+    // k, transform, packing after mode, count, t0 (6 bytes), first Δt (3).
+    assert_eq!(&chunk[13..15], &[TRANSFORM_VALUE, PACK_FRAME]);
+    // 12 bits a value, plus the header.
+    let bps = check(&samples);
+    assert!(bps < 1.7, "{bps} bytes per sample");
+}
+
+#[test]
+fn every_transform_and_packing_round_trips() {
+    let series: [Vec<i64>; 4] = [
+        (0..50).map(|i| i * i).collect(),
+        (0..50).map(|i| if i % 9 == 0 { 1 } else { 0 }).collect(),
+        (0..50).map(|i| (i * 7919) % 113).collect(),
+        vec![i64::MIN / 4, i64::MAX / 4, 0, -1, 1],
+    ];
+    for ints in series {
+        let samples: Vec<_> = ints
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as i64, *v as f64))
+            .collect();
+        check(&samples);
+    }
+    // Frame packing at full width, and a minimum far below zero.
+    let mut w = BitWriter::default();
+    let xs = [i64::MIN, i64::MAX, 0, -5];
+    pack_frame(&mut w, &xs);
+    let bytes = w.finish();
+    assert_eq!(
+        unpack_frame(&mut BitReader::new(&bytes), 4).unwrap(),
+        xs.to_vec()
+    );
 }
 
 proptest! {

@@ -1,16 +1,21 @@
 //! Metric ingest, queries and retention over compressed chunks.
 //!
-//! Each series' newest chunk stays open: new samples are appended by
-//! decoding it, pushing and re-encoding (a chunk is at most
-//! [`CHUNK_SAMPLES`] samples, a few hundred bytes), inside the same
-//! transaction that advances the device's stored sequence number. What a
+//! Each series' newest chunk stays open: new samples are appended to it
+//! and it is re-encoded (a chunk is at most [`CHUNK_SAMPLES`] samples, a
+//! few hundred bytes), inside the same transaction that advances the
+//! device's stored sequence number. The writer holds open raw chunks
+//! decoded in memory between groups (`heads.rs`), so appending reads
+//! nothing and each series is written once per group. What a
 //! group of batches changes is planned in `steward_store::ingest`; how it
 //! is read and written differs in plan per database (`sqlite.rs`: row by
 //! row in-process; `postgres.rs`: set-wise with arrays). Queries and
 //! retention are written once here.
 
+mod heads;
 mod postgres;
 mod sqlite;
+
+pub(crate) use heads::Heads;
 
 use crate::db::{Db, Row, Tx, q};
 use crate::{SqlStore, backend, scope_param};

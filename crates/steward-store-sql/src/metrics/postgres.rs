@@ -1,13 +1,15 @@
 //! PostgreSQL's metric-ingest hot path: read and written set-wise
 //! (`UNNEST` of arrays, a handful of round trips per group however many
 //! batches and points it holds), with device rows locked in id order so
-//! replicas writing for overlapping devices cannot deadlock.
+//! replicas writing for overlapping devices cannot deadlock. Open raw
+//! chunks are held in memory between groups (`heads.rs`): a group reads
+//! only the series it does not hold, and writes each series once.
 
 use super::corrupt;
 use crate::{SqlStore, backend};
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Row, Transaction};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use steward_store::*;
 
 impl SqlStore {
@@ -66,8 +68,10 @@ impl SqlStore {
                 }
             })
             .collect();
-        append_many(&mut tx, RAW, &appends).await?;
+        let held = self.heads.take(appends.iter().map(|(id, _)| *id));
+        let heads = append_held(&mut tx, RAW, &appends, held).await?;
         tx.commit().await.map_err(backend)?;
+        self.heads.put(heads);
         self.ingested(refused, new_series);
         Ok(plan.outcomes)
     }
@@ -151,21 +155,30 @@ pub(super) async fn append_many(
     resolution: i64,
     appends: &[(i64, Vec<(i64, f64)>)],
 ) -> Result<()> {
-    if appends.is_empty() {
-        return Ok(());
+    append_held(tx, resolution, appends, HashMap::new()).await?;
+    Ok(())
+}
+
+/// The newest chunk of each of these series at one resolution, as stored.
+async fn read_open(
+    tx: &mut Transaction<'static, Postgres>,
+    series: &[i64],
+    resolution: i64,
+) -> Result<HashMap<i64, OpenChunk>> {
+    if series.is_empty() {
+        return Ok(HashMap::new());
     }
-    let series: Vec<i64> = appends.iter().map(|(id, _)| *id).collect();
     let rows = sqlx::query(
         "SELECT DISTINCT ON (series_id) id, series_id, start_ts, end_ts, count, data FROM chunks
          WHERE series_id = ANY($1) AND resolution = $2
          ORDER BY series_id, start_ts DESC, id DESC",
     )
-    .bind(&series)
+    .bind(series)
     .bind(resolution)
     .fetch_all(&mut **tx)
     .await
     .map_err(backend)?;
-    let mut open: HashMap<i64, OpenChunk> = rows
+    Ok(rows
         .into_iter()
         .map(|row| {
             (
@@ -179,29 +192,129 @@ pub(super) async fn append_many(
                 },
             )
         })
-        .collect();
-    let (mut grown, mut new) = (Vec::new(), Vec::new());
-    for (id, samples) in appends {
-        for write in plan_appends(open.remove(id), samples).map_err(corrupt)? {
-            match write.id {
-                Some(chunk) => grown.push((chunk, write)),
-                None => new.push((*id, write)),
-            }
-        }
+        .collect())
+}
+
+/// Appends each series' samples (in order) at one resolution, starting
+/// from the heads `held` in memory where there is one and from the stored
+/// open chunks otherwise (one read for all of those); each grown chunk is
+/// updated only if it still has the count it was planned from (one update
+/// for the group), and the series whose chunk another writer changed are
+/// read again and planned anew, once. New chunks take one insert. Returns
+/// the open chunks afterwards whose ids are known, to hold once the
+/// transaction commits.
+pub(super) async fn append_held(
+    tx: &mut Transaction<'static, Postgres>,
+    resolution: i64,
+    appends: &[(i64, Vec<(i64, f64)>)],
+    mut held: HashMap<i64, Head>,
+) -> Result<Vec<(i64, Head)>> {
+    if appends.is_empty() {
+        return Ok(Vec::new());
     }
-    if !grown.is_empty() {
-        sqlx::query(
-            "UPDATE chunks c SET end_ts = u.end_ts, count = u.count, data = u.data
-             FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bytea[]) AS u(id, end_ts, count, data)
-             WHERE c.id = u.id",
-        )
-        .bind(grown.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-        .bind(grown.iter().map(|(_, w)| w.end_ts).collect::<Vec<_>>())
-        .bind(grown.iter().map(|(_, w)| w.count).collect::<Vec<_>>())
-        .bind(grown.into_iter().map(|(_, w)| w.data).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
+    let samples_of: HashMap<i64, &[(i64, f64)]> =
+        appends.iter().map(|(id, s)| (*id, s.as_slice())).collect();
+    let missing: Vec<i64> = appends
+        .iter()
+        .map(|(id, _)| *id)
+        .filter(|id| !held.contains_key(id))
+        .collect();
+    let mut stored = read_open(tx, &missing, resolution).await?;
+    let mut opens: Vec<(i64, Option<Open>)> = appends
+        .iter()
+        .map(|(id, _)| {
+            let open = held
+                .remove(id)
+                .map(Open::Held)
+                .or_else(|| stored.remove(id).map(Open::Stored));
+            (*id, open)
+        })
+        .collect();
+    let mut heads = Vec::with_capacity(appends.len());
+    let mut new: Vec<(i64, ChunkWrite)> = Vec::new();
+    for round in 0..2 {
+        let mut plans = Vec::with_capacity(opens.len());
+        for (series, open) in opens.drain(..) {
+            let count_before = match &open {
+                Some(Open::Stored(chunk)) => chunk.count,
+                Some(Open::Held(head)) => head.samples.len() as i64,
+                None => 0,
+            };
+            let samples = samples_of.get(&series).copied().unwrap_or_default();
+            let plan = plan_appends_held(open, samples).map_err(corrupt)?;
+            plans.push((series, count_before, plan));
+        }
+        let grown: Vec<(i64, i64, &ChunkWrite)> = plans
+            .iter()
+            .filter_map(|(series, before, plan)| {
+                let first = plan.writes.first().filter(|w| w.id.is_some())?;
+                Some((*series, *before, first))
+            })
+            .collect();
+        let updated: HashSet<i64> = if grown.is_empty() {
+            HashSet::new()
+        } else {
+            sqlx::query(
+                "UPDATE chunks c SET end_ts = u.end_ts, count = u.count, data = u.data
+                 FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
+                     $5::bigint[], $6::bigint[], $7::bytea[])
+                     AS u(id, series_id, start_ts, before, end_ts, count, data)
+                 WHERE c.id = u.id AND c.series_id = u.series_id
+                     AND c.start_ts = u.start_ts AND c.count = u.before
+                 RETURNING c.series_id",
+            )
+            .bind(
+                grown
+                    .iter()
+                    .map(|(_, _, w)| w.id.unwrap_or_default())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(grown.iter().map(|(s, _, _)| *s).collect::<Vec<_>>())
+            .bind(grown.iter().map(|(_, _, w)| w.start_ts).collect::<Vec<_>>())
+            .bind(grown.iter().map(|(_, b, _)| *b).collect::<Vec<_>>())
+            .bind(grown.iter().map(|(_, _, w)| w.end_ts).collect::<Vec<_>>())
+            .bind(grown.iter().map(|(_, _, w)| w.count).collect::<Vec<_>>())
+            .bind(
+                grown
+                    .iter()
+                    .map(|(_, _, w)| w.data.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| row.get::<i64, _>(0))
+            .collect()
+        };
+        let mut stale = Vec::new();
+        for (series, _, plan) in plans {
+            let grew = plan.writes.first().is_some_and(|w| w.id.is_some());
+            if grew && !updated.contains(&series) {
+                stale.push(series);
+                continue;
+            }
+            new.extend(
+                plan.writes
+                    .into_iter()
+                    .filter(|w| w.id.is_none())
+                    .map(|w| (series, w)),
+            );
+            heads.extend(plan.head.map(|head| (series, head)));
+        }
+        if stale.is_empty() {
+            break;
+        }
+        if round == 1 {
+            return Err(StoreError::Corrupt(format!(
+                "the open chunks of series {stale:?} changed while they were written"
+            )));
+        }
+        let mut reread = read_open(tx, &stale, resolution).await?;
+        opens = stale
+            .into_iter()
+            .map(|id| (id, reread.remove(&id).map(Open::Stored)))
+            .collect();
     }
     if !new.is_empty() {
         // Rows are numbered in order, so a series' later chunk gets the
@@ -223,5 +336,5 @@ pub(super) async fn append_many(
         .await
         .map_err(backend)?;
     }
-    Ok(())
+    Ok(heads)
 }

@@ -1,11 +1,13 @@
 //! SQLite's metric-ingest hot path: SQLite runs in-process, so a group of
 //! batches is read and written a row at a time, under the one write lock
-//! the transaction takes at its start.
+//! the transaction takes at its start. Open raw chunks are held in memory
+//! between groups (`heads.rs`): a series costs one update per group.
 
 use super::corrupt;
 use crate::{SqlStore, backend};
 use sqlx::sqlite::SqlitePool;
 use sqlx::{Row, Sqlite, Transaction};
+use std::collections::HashMap;
 use steward_store::*;
 
 impl SqlStore {
@@ -66,8 +68,10 @@ impl SqlStore {
             };
             appends.push((id, samples));
         }
-        append_many(&mut tx, RAW, &appends).await?;
+        let held = self.heads.take(appends.iter().map(|(id, _)| *id));
+        let heads = append_held(&mut tx, RAW, &appends, held).await?;
         tx.commit().await.map_err(backend)?;
+        self.heads.put(heads);
         self.ingested(refused, new_series);
         Ok(plan.outcomes)
     }
@@ -105,45 +109,118 @@ pub(super) async fn append_many(
     resolution: i64,
     appends: &[(i64, Vec<(i64, f64)>)],
 ) -> Result<()> {
-    for (series, samples) in appends {
-        let open = sqlx::query(
-            "SELECT id, start_ts, end_ts, count, data FROM chunks WHERE series_id = ? AND resolution = ?
-             ORDER BY start_ts DESC, id DESC LIMIT 1",
-        )
-        .bind(series)
-        .bind(resolution)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(backend)?
-        .map(|row| OpenChunk {
-            id: row.get("id"),
-            start_ts: row.get("start_ts"),
-            end_ts: row.get("end_ts"),
-            count: row.get("count"),
-            data: row.get("data"),
-        });
-        for write in plan_appends(open, samples).map_err(corrupt)? {
-            let query = match write.id {
-                Some(id) => {
-                    sqlx::query("UPDATE chunks SET end_ts = ?, count = ?, data = ? WHERE id = ?")
-                        .bind(write.end_ts)
-                        .bind(write.count)
-                        .bind(write.data)
-                        .bind(id)
-                }
-                None => sqlx::query(
-                    "INSERT INTO chunks (series_id, resolution, start_ts, end_ts, count, data)
-                     VALUES (?, ?, ?, ?, ?, ?)",
-                )
-                .bind(series)
-                .bind(resolution)
-                .bind(write.start_ts)
-                .bind(write.end_ts)
-                .bind(write.count)
-                .bind(write.data),
-            };
-            query.execute(&mut **tx).await.map_err(backend)?;
-        }
-    }
+    append_held(tx, resolution, appends, HashMap::new()).await?;
     Ok(())
+}
+
+/// The newest chunk of a series at one resolution, as stored.
+async fn read_open(
+    tx: &mut Transaction<'static, Sqlite>,
+    series: i64,
+    resolution: i64,
+) -> Result<Option<OpenChunk>> {
+    let row = sqlx::query(
+        "SELECT id, start_ts, end_ts, count, data FROM chunks WHERE series_id = ? AND resolution = ?
+         ORDER BY start_ts DESC, id DESC LIMIT 1",
+    )
+    .bind(series)
+    .bind(resolution)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(row.map(|row| OpenChunk {
+        id: row.get("id"),
+        start_ts: row.get("start_ts"),
+        end_ts: row.get("end_ts"),
+        count: row.get("count"),
+        data: row.get("data"),
+    }))
+}
+
+/// Appends each series' samples (in order) at one resolution, starting
+/// from the heads `held` in memory where there is one and from the stored
+/// open chunk otherwise; returns each series' open chunk afterwards, to
+/// hold once the transaction commits.
+pub(super) async fn append_held(
+    tx: &mut Transaction<'static, Sqlite>,
+    resolution: i64,
+    appends: &[(i64, Vec<(i64, f64)>)],
+    mut held: HashMap<i64, Head>,
+) -> Result<Vec<(i64, Head)>> {
+    let mut heads = Vec::with_capacity(appends.len());
+    for (series, samples) in appends {
+        let mut open = match held.remove(series) {
+            Some(head) => Some(Open::Held(head)),
+            None => read_open(tx, *series, resolution).await?.map(Open::Stored),
+        };
+        let mut appended = None;
+        // A held chunk another writer changed since is read again (once).
+        for _ in 0..2 {
+            let count_before = match &open {
+                Some(Open::Stored(chunk)) => chunk.count,
+                Some(Open::Held(head)) => head.samples.len() as i64,
+                None => 0,
+            };
+            let plan = plan_appends_held(open.take(), samples).map_err(corrupt)?;
+            if let Some(grown) = plan.writes.first().filter(|w| w.id.is_some()) {
+                let updated = sqlx::query(
+                    "UPDATE chunks SET end_ts = ?, count = ?, data = ?
+                     WHERE id = ? AND series_id = ? AND start_ts = ? AND count = ?",
+                )
+                .bind(grown.end_ts)
+                .bind(grown.count)
+                .bind(&grown.data)
+                .bind(grown.id)
+                .bind(series)
+                .bind(grown.start_ts)
+                .bind(count_before)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?
+                .rows_affected();
+                if updated == 0 {
+                    open = read_open(tx, *series, resolution).await?.map(Open::Stored);
+                    continue;
+                }
+            }
+            appended = Some(plan);
+            break;
+        }
+        let Some(Appended {
+            writes,
+            mut head,
+            head_write,
+        }) = appended
+        else {
+            return Err(StoreError::Corrupt(format!(
+                "the open chunk of series {series} changed while it was written"
+            )));
+        };
+        for (at, write) in writes.into_iter().enumerate() {
+            if write.id.is_some() {
+                continue;
+            }
+            let id: i64 = sqlx::query(
+                "INSERT INTO chunks (series_id, resolution, start_ts, end_ts, count, data)
+                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(series)
+            .bind(resolution)
+            .bind(write.start_ts)
+            .bind(write.end_ts)
+            .bind(write.count)
+            .bind(write.data)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(backend)?
+            .get(0);
+            if head_write == Some(at)
+                && let Some(head) = head.as_mut()
+            {
+                head.id = Some(id);
+            }
+        }
+        heads.extend(head.map(|head| (*series, head)));
+    }
+    Ok(heads)
 }
