@@ -3,10 +3,10 @@
 //! (PowerShell, as JSON), logged-in users from `query user`. The parsers
 //! are in `windows_parse.rs`.
 
+use super::windows_parse::{SystemTimes, cpu_busy};
 use crate::command::{Cmd, run as run_bounded};
 use std::time::Duration;
 use steward_proto::{LoggedInUser, Package};
-use super::windows_parse::{SystemTimes, cpu_busy};
 
 /// How long PowerShell or `query user` may take before the inventory goes
 /// without its answer.

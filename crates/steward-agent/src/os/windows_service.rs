@@ -111,9 +111,8 @@ fn set_recovery(service: &windows_service::service::Service) -> windows_service:
 /// registered by other means (the MSI's ServiceInstall, which has no
 /// failure actions) gets them too. Best effort: Wine has none.
 fn ensure_recovery() {
-    let service = manager(ServiceManagerAccess::CONNECT).and_then(|manager| {
-        Ok(manager.open_service(SERVICE_NAME, ServiceAccess::CHANGE_CONFIG)?)
-    });
+    let service = manager(ServiceManagerAccess::CONNECT)
+        .and_then(|manager| Ok(manager.open_service(SERVICE_NAME, ServiceAccess::CHANGE_CONFIG)?));
     if let Ok(service) = service {
         let _ = set_recovery(&service);
     }
