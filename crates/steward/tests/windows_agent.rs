@@ -191,7 +191,13 @@ async fn windows_agent_enrols_and_connects_under_wine() {
     });
     // Stopped through the SCM (the agent's shutdown path), then removed.
     run(&["service", "stop"]);
-    let stored = tokio::task::block_in_place(|| server.device(&device)["stored_seq"].as_u64());
+    // Its connection closed; what it sent before is stored by then.
+    let stored = tokio::task::block_in_place(|| {
+        wait_for("the stopped agent offline", Duration::from_secs(30), || {
+            (server.status_of(&device) != "online").then_some(())
+        });
+        server.device(&device)["stored_seq"].as_u64()
+    });
     run(&["service", "uninstall"]);
     let gone = under_wine(wine, &prefix, &local_exe)
         .args(["--state-dir", &state_arg, "service", "start"])
