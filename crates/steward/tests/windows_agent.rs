@@ -192,11 +192,12 @@ async fn windows_agent_enrols_and_connects_under_wine() {
     // Stopped through the SCM (the agent's shutdown path), then removed.
     run(&["service", "stop"]);
     // Its connection closed; what it sent before is stored by then.
-    let stored = tokio::task::block_in_place(|| {
+    // Its connection closed (the server may still be storing the batches
+    // it sent just before: the server's ingest lags on a loaded machine).
+    tokio::task::block_in_place(|| {
         wait_for("the stopped agent offline", Duration::from_secs(30), || {
             (server.status_of(&device) != "online").then_some(())
         });
-        server.device(&device)["stored_seq"].as_u64()
     });
     run(&["service", "uninstall"]);
     let gone = under_wine(wine, &prefix, &local_exe)
@@ -204,10 +205,10 @@ async fn windows_agent_enrols_and_connects_under_wine() {
         .output()
         .unwrap();
     assert!(!gone.status.success(), "the service is still installed");
-    // No batch after the stop (uninstalling took longer than the 2 s
-    // interval a running agent would have sent in).
-    let after = tokio::task::block_in_place(|| server.device(&device)["stored_seq"].as_u64());
-    assert_eq!(after, stored);
+    // Not restarted by the SCM: still offline after the uninstallation
+    // (longer than the 2 s interval of a running agent).
+    let status = tokio::task::block_in_place(|| server.status_of(&device));
+    assert_ne!(status, "online");
 }
 
 /// One table of an MSI as `msiinfo export` prints it: its rows (after the
