@@ -4,11 +4,14 @@ use super::{Host, point, ratio};
 use steward_proto::Point;
 
 pub fn collect(host: &mut Host, out: &mut Vec<Point>) {
-    host.system.refresh_cpu_usage();
-    out.push(point(
-        "system.cpu.utilization",
-        ratio(f64::from(host.system.global_cpu_usage()) / 100.0),
-    ));
+    #[cfg(not(windows))]
+    let usage = {
+        host.system.refresh_cpu_usage();
+        f64::from(host.system.global_cpu_usage()) / 100.0
+    };
+    #[cfg(windows)]
+    let usage = host.cpu_times.usage();
+    out.push(point("system.cpu.utilization", ratio(usage)));
     let Ok(load) = sysinfo::System::load_average() else {
         return;
     };

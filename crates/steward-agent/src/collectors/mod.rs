@@ -32,15 +32,26 @@ pub struct Host {
     pub log_rules: Vec<logs::LogRule>,
     /// The system whose packages are listed (`/` but in tests).
     pub package_root: std::path::PathBuf,
+    /// Windows: CPU usage from the system's times, not sysinfo's PDH
+    /// counters (whose reload crashes under Wine).
+    #[cfg(windows)]
+    pub cpu_times: crate::os::CpuTimes,
 }
 
 impl Host {
     pub fn new() -> Result<Self, sysinfo::Error> {
+        // The CPU list (model, cores) everywhere; usage from sysinfo but
+        // on Windows (`cpu_times`).
+        let cpu = CpuRefreshKind::nothing();
+        #[cfg(not(windows))]
+        let cpu = cpu.with_usage();
+        #[cfg_attr(windows, allow(unused_mut))]
         let mut system = System::new_with_specifics(
             RefreshKind::nothing()
-                .with_cpu(CpuRefreshKind::nothing().with_usage())
+                .with_cpu(cpu)
                 .with_memory(MemoryRefreshKind::everything()),
         )?;
+        #[cfg(not(windows))]
         system.refresh_cpu_usage();
         Ok(Self {
             system,
@@ -49,6 +60,8 @@ impl Host {
             extra_mounts: Vec::new(),
             log_rules: Vec::new(),
             package_root: std::path::PathBuf::from("/"),
+            #[cfg(windows)]
+            cpu_times: crate::os::CpuTimes::new(),
         })
     }
 }

@@ -1,7 +1,9 @@
-//! Windows: process count through sysinfo, installed programs from the
-//! registry's Uninstall keys (PowerShell, as JSON), logged-in users from
-//! `query user`. The parsers are in `windows_parse.rs`.
+//! Windows: process count through sysinfo, CPU usage from
+//! `GetSystemTimes`, installed programs from the registry's Uninstall keys
+//! (PowerShell, as JSON), logged-in users from `query user`. The parsers
+//! are in `windows_parse.rs`.
 
+use super::windows_parse::{SystemTimes, cpu_busy};
 use crate::command::{Cmd, run as run_bounded};
 use std::time::Duration;
 use steward_proto::{LoggedInUser, Package};
@@ -56,4 +58,55 @@ pub async fn logged_in_users() -> Vec<LoggedInUser> {
     // `query user` exits 1 when nobody is logged in.
     let output = run_bounded(&Cmd::new("query").arg("user"), COMMAND_TIMEOUT, MAX_OUTPUT).await;
     super::windows_parse::query_user(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// CPU usage between calls from the system's idle, kernel and user times.
+/// Not sysinfo's PDH counters: when they fail to open (as under Wine),
+/// sysinfo reloads them through `PdhEnumObjectsW`, which Wine 8.0 lacks
+/// (the call aborts the process).
+pub struct CpuTimes {
+    last: SystemTimes,
+}
+
+impl CpuTimes {
+    pub fn new() -> Self {
+        Self {
+            last: system_times().unwrap_or_default(),
+        }
+    }
+
+    /// The busy share (0..=1) since the previous call (or `new`); 0 when
+    /// the system's times cannot be read.
+    pub fn usage(&mut self) -> f64 {
+        let Some(now) = system_times() else {
+            return 0.0;
+        };
+        let busy = cpu_busy(self.last, now);
+        self.last = now;
+        busy
+    }
+}
+
+impl Default for CpuTimes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn system_times() -> Option<SystemTimes> {
+    use windows_sys::Win32::Foundation::FILETIME;
+    use windows_sys::Win32::System::Threading::GetSystemTimes;
+    let zero = FILETIME {
+        dwLowDateTime: 0,
+        dwHighDateTime: 0,
+    };
+    let (mut idle, mut kernel, mut user) = (zero, zero, zero);
+    // SAFETY: three valid, writable FILETIMEs.
+    let ok = unsafe { GetSystemTimes(&mut idle, &mut kernel, &mut user) };
+    let ticks = |t: FILETIME| u64::from(t.dwHighDateTime) << 32 | u64::from(t.dwLowDateTime);
+    (ok != 0).then(|| SystemTimes {
+        idle: ticks(idle),
+        kernel: ticks(kernel),
+        user: ticks(user),
+    })
 }

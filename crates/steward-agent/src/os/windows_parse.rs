@@ -321,6 +321,33 @@ pub fn failed_logons(xml: &str, max: usize) -> (Vec<LoginEvent>, Option<u64>) {
     (events, last_record)
 }
 
+/// `GetSystemTimes`' counters (100 ns ticks since boot, summed over every
+/// CPU; kernel time includes idle time).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SystemTimes {
+    pub idle: u64,
+    pub kernel: u64,
+    pub user: u64,
+}
+
+/// The share of CPU time busy between two readings: 0 when no time passed
+/// or a counter went backwards (a wrapped or bogus reading), never outside
+/// 0..=1.
+pub fn cpu_busy(before: SystemTimes, now: SystemTimes) -> f64 {
+    let idle = now.idle.checked_sub(before.idle);
+    let total = now
+        .kernel
+        .checked_sub(before.kernel)
+        .zip(now.user.checked_sub(before.user))
+        .and_then(|(kernel, user)| kernel.checked_add(user));
+    match (idle, total) {
+        (Some(idle), Some(total)) if total > 0 && idle <= total => {
+            (total - idle) as f64 / total as f64
+        }
+        _ => 0.0,
+    }
+}
+
 #[cfg(test)]
 #[path = "windows_parse_tests.rs"]
 mod tests;

@@ -198,3 +198,21 @@ fn failed_logons_skip_truncated_foreign_and_hostile_events() {
     let long = one.replace("administrator", &"a".repeat(100_000));
     assert_eq!(failed_logons(&long, 10).0[0].user.len(), 64);
 }
+
+#[test]
+fn cpu_busy_is_the_non_idle_share_of_kernel_and_user_time() {
+    let at = |idle, kernel, user| SystemTimes { idle, kernel, user };
+    let start = at(1_000, 1_500, 500);
+    // 4 CPUs for 1 s: 40M ticks, 30M idle (kernel includes idle).
+    let later = at(30_001_000, 35_001_500, 5_000_500);
+    assert_eq!(cpu_busy(start, later), 0.25);
+    assert_eq!(cpu_busy(start, at(1_000 + 10, 1_500 + 10, 500)), 0.0);
+    assert_eq!(cpu_busy(start, at(1_000, 1_500, 500 + 10)), 1.0);
+    // No time passed, counters backwards or idle above the total, and the
+    // extremes: 0, never a panic or NaN.
+    assert_eq!(cpu_busy(start, start), 0.0);
+    assert_eq!(cpu_busy(later, start), 0.0);
+    assert_eq!(cpu_busy(start, at(9_000, 1_600, 500)), 0.0);
+    assert_eq!(cpu_busy(at(0, 0, 0), at(u64::MAX, u64::MAX, u64::MAX)), 0.0);
+    assert_eq!(cpu_busy(at(0, 0, 0), at(0, u64::MAX, 0)), 1.0);
+}

@@ -4,7 +4,8 @@
 //! reset after a day: what `sc failure` sets), `start`, `stop` and
 //! `uninstall` drive it, and the SCM launches `service dispatch`, which
 //! runs the agent until the SCM says stop (the agent's shutdown path, as on
-//! SIGTERM elsewhere).
+//! SIGTERM elsewhere). The running service sets its recovery actions again,
+//! for when the MSI (`packaging/windows/`) registered it.
 
 use anyhow::{Context, Result};
 use std::ffi::{OsStr, OsString};
@@ -79,6 +80,7 @@ fn service_main(_arguments: Vec<OsString>) {
         });
     };
     report(ServiceState::Running, 0);
+    ensure_recovery();
     let cli = pending().lock().unwrap_or_else(|p| p.into_inner()).take();
     let outcome = match cli {
         Some(cli) => crate::cli::run(cli),
@@ -86,6 +88,34 @@ fn service_main(_arguments: Vec<OsString>) {
     };
     // A failure reported as an exit code: the recovery actions restart it.
     report(ServiceState::Stopped, u32::from(outcome.is_err()));
+}
+
+/// Restarts 5 s, 30 s and 60 s after a failure, the count reset after a
+/// day.
+fn set_recovery(service: &windows_service::service::Service) -> windows_service::Result<()> {
+    let restart = |secs| ServiceAction {
+        action_type: ServiceActionType::Restart,
+        delay: Duration::from_secs(secs),
+    };
+    service.update_failure_actions(ServiceFailureActions {
+        reset_period: ServiceFailureResetPeriod::After(Duration::from_secs(86_400)),
+        reboot_msg: None,
+        command: None,
+        actions: Some(vec![restart(5), restart(30), restart(60)]),
+    })?;
+    // A non-zero exit code counts as a failure too, not only a crash.
+    service.set_failure_actions_on_non_crash_failures(true)
+}
+
+/// The recovery actions set by the running service itself, so a service
+/// registered by other means (the MSI's ServiceInstall, which has no
+/// failure actions) gets them too. Best effort: Wine has none.
+fn ensure_recovery() {
+    let service = manager(ServiceManagerAccess::CONNECT)
+        .and_then(|manager| Ok(manager.open_service(SERVICE_NAME, ServiceAccess::CHANGE_CONFIG)?));
+    if let Ok(service) = service {
+        let _ = set_recovery(&service);
+    }
 }
 
 fn manager(access: ServiceManagerAccess) -> Result<ServiceManager> {
@@ -115,20 +145,7 @@ pub fn install(launch: Vec<OsString>) -> Result<()> {
     service
         .set_description("Steward endpoint agent: monitoring, inventory, patching and jobs.")
         .context("cannot describe the service")?;
-    let restart = |secs| ServiceAction {
-        action_type: ServiceActionType::Restart,
-        delay: Duration::from_secs(secs),
-    };
-    let recovery = service
-        .update_failure_actions(ServiceFailureActions {
-            reset_period: ServiceFailureResetPeriod::After(Duration::from_secs(86_400)),
-            reboot_msg: None,
-            command: None,
-            actions: Some(vec![restart(5), restart(30), restart(60)]),
-        })
-        // A non-zero exit code counts as a failure too, not only a crash.
-        .and_then(|()| service.set_failure_actions_on_non_crash_failures(true));
-    if let Err(error) = recovery {
+    if let Err(error) = set_recovery(&service) {
         // Installed and startable all the same (Wine has no recovery
         // actions): said, with how to set them by hand.
         eprintln!(
@@ -139,12 +156,24 @@ pub fn install(launch: Vec<OsString>) -> Result<()> {
     Ok(())
 }
 
+/// ERROR_SERVICE_ALREADY_RUNNING.
+const ALREADY_RUNNING: i32 = 1056;
+
+/// Starts the service; one already running (an automatic start got there
+/// first, as wine's SCM does when it comes up) is success.
 pub fn start() -> Result<()> {
-    manager(ServiceManagerAccess::CONNECT)?
+    let started = manager(ServiceManagerAccess::CONNECT)?
         .open_service(SERVICE_NAME, ServiceAccess::START)
         .context("the service is not installed")?
-        .start::<&OsStr>(&[])
-        .context("cannot start the service")
+        .start::<&OsStr>(&[]);
+    match started {
+        Err(windows_service::Error::Winapi(error))
+            if error.raw_os_error() == Some(ALREADY_RUNNING) =>
+        {
+            Ok(())
+        }
+        other => other.context("cannot start the service"),
+    }
 }
 
 /// Asks the service to stop and waits (at most 30 s) until it has.
