@@ -239,8 +239,12 @@ pub async fn fleet(steward: &Path, options: &FleetOptions) -> Result<Value> {
     tokio::time::sleep(options.window).await;
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu = (servers.iter().map(|s| cpu_secs(s.pid())).sum::<f64>() - cpu0) / elapsed;
-    let lg_cpu =
-        (loadgens.iter().map(|(c, _)| cpu_secs(c.0.id())).sum::<f64>() - lg_cpu0) / elapsed;
+    let lg_cpu = (loadgens
+        .iter()
+        .map(|(c, _)| cpu_secs(c.0.id()))
+        .sum::<f64>()
+        - lg_cpu0)
+        / elapsed;
     let rss: Vec<f64> = servers.iter().map(|s| rss_mib(s.pid())).collect();
     let agents_held = held(&servers).await?;
     // Their drain and summaries.
@@ -258,7 +262,12 @@ pub async fn fleet(steward: &Path, options: &FleetOptions) -> Result<Value> {
         summaries.push(serde_json::from_str::<Value>(&text)?);
     }
     let (batches_stored, batches_duplicate) = stored(&servers).await?;
-    let sum = |key: &str| summaries.iter().map(|s| s[key].as_u64().unwrap_or(0)).sum::<u64>();
+    let sum = |key: &str| {
+        summaries
+            .iter()
+            .map(|s| s[key].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
     let mut rtts: Vec<u64> = summaries
         .iter()
         .flat_map(|s| s["ack_rtt_us"].as_array().cloned().unwrap_or_default())

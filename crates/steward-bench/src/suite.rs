@@ -554,9 +554,27 @@ pub async fn run(options: Options) -> Result<()> {
         "cargo run --release -p steward-bench -- fleet --replicas 5 --agents {agents} --window {window}"
     );
     for (key, label, unit, kind, target) in [
-        ("fleet_ack_p99_ms", "batch → durable ack p99", "ms", Kind::Time, "≤ 1000 ms"),
-        ("fleet_batches_lost", "batches sent but not stored", "batches", Kind::Size, "0"),
-        ("fleet_cpu_us_per_agent_s", "replicas' CPU per agent", "µs/s", Kind::Time, "≤ 10 µs/s"),
+        (
+            "fleet_ack_p99_ms",
+            "batch → durable ack p99",
+            "ms",
+            Kind::Time,
+            "≤ 1000 ms",
+        ),
+        (
+            "fleet_batches_lost",
+            "batches sent but not stored",
+            "batches",
+            Kind::Size,
+            "0",
+        ),
+        (
+            "fleet_cpu_us_per_agent_s",
+            "replicas' CPU per agent",
+            "µs/s",
+            Kind::Time,
+            "≤ 10 µs/s",
+        ),
     ] {
         let field = match key {
             "fleet_ack_p99_ms" => "ack_rtt_p99_ms",

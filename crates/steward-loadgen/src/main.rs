@@ -110,11 +110,7 @@ async fn main() -> Result<()> {
         let connected = stats.connected.load(Relaxed);
         if connected as usize >= cli.agents && steady_since.is_none() {
             steady_since = Some(now);
-            eprintln!(
-                "all {} agents connected in {:.1?}",
-                cli.agents,
-                now - begin
-            );
+            eprintln!("all {} agents connected in {:.1?}", cli.agents, now - begin);
         }
         let settled = steady_since.is_some_and(|t| now - t >= Duration::from_secs(5));
         let rtts = stats.take_rtts();
