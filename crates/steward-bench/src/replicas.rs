@@ -300,7 +300,7 @@ pub async fn fleet(steward: &Path, options: &FleetOptions) -> Result<Value> {
         "connect_failures": sum("connect_failures"),
         "replicas_cpu_cores": cpu,
         "cpu_us_per_agent_s": cpu * 1e6 / options.agents.max(1) as f64,
-        "replicas_rss_mib": rss,
+        "replicas_rss_mib": &rss,
         "kib_per_agent": rss.iter().sum::<f64>() * 1024.0 / options.agents.max(1) as f64,
         "loadgens_cpu_cores": lg_cpu,
         "loadgens": summaries.iter().map(|s| {

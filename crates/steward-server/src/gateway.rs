@@ -678,24 +678,3 @@ async fn enroll_device(state: &AppState, text: &str) -> Result<EnrollResponse, S
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn future_size<F, Fut>(_: &F) -> usize
-    where
-        F: Fn(Arc<AppState>, DeviceAuth, Option<i64>, WebSocket) -> Fut,
-    {
-        std::mem::size_of::<Fut>()
-    }
-
-    /// Every idle agent keeps its session's future: what runs once per
-    /// connection or once per frame is boxed while it runs rather than laid
-    /// out in every session.
-    #[test]
-    fn an_idle_session_is_small() {
-        let size = future_size(&agent_session);
-        println!("agent session future: {size} bytes");
-        assert!(size <= 2048, "agent session future: {size} bytes");
-    }
-}
