@@ -677,4 +677,3 @@ async fn enroll_device(state: &AppState, text: &str) -> Result<EnrollResponse, S
         job_keys: state.jobs.public_keys(),
     })
 }
-
