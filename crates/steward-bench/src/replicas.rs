@@ -158,9 +158,27 @@ pub async fn fleet(steward: &Path, options: &FleetOptions) -> Result<Value> {
     std::fs::create_dir_all(work)?;
     // One database kept with the identities enrolled in it.
     let url_file = work.join("database-url");
-    let database = match std::fs::read_to_string(&url_file) {
-        Ok(url) => url.trim().to_string(),
-        Err(_) => {
+    let kept = match std::fs::read_to_string(&url_file) {
+        Ok(url) => {
+            let url = url.trim().to_string();
+            // Gone with a reset database server: start over.
+            match steward_store_sql::SqlStore::connect_postgres(&url).await {
+                Ok(store) => {
+                    drop(store);
+                    Some(url)
+                }
+                Err(_) => None,
+            }
+        }
+        Err(_) => None,
+    };
+    let database = match kept {
+        Some(url) => url,
+        None => {
+            // Identities enrolled in another database are unknown here.
+            for i in 0..options.replicas.max(1) {
+                let _ = std::fs::remove_dir_all(work.join(format!("loadgen-{i}")));
+            }
             let db = steward_store_sql::testdb::create_on(&options.postgres).await;
             let url = db.url.clone();
             // Kept for the next run (its identities are enrolled in it).
