@@ -72,6 +72,9 @@ async fn measure_in(
 ) -> Result<Value> {
     let server = BenchServer::start_with_env(steward, root, env).await?;
     let identities = server.fleet(root, load.agents).await?;
+    // What the server holds before any agent connects: the rest is the
+    // agents' (connections, sessions, their devices' state).
+    let idle_rss = rss_mib(server.pid());
     let stats = steward_loadgen::Stats::new();
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let behaviour = steward_loadgen::Behaviour {
@@ -106,6 +109,7 @@ async fn measure_in(
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu = (cpu_secs(server.pid()) - cpu0) / elapsed;
     let messages = (stats.sent.load(Relaxed) - sent0) as f64 / elapsed;
+    let rss = rss_mib(server.pid());
     let result = json!({
         "agents": load.agents,
         "connected": stats.connected.load(Relaxed),
@@ -119,7 +123,12 @@ async fn measure_in(
         "samples_per_s": (stats.samples_acked.load(Relaxed) - acked0) as f64 / elapsed,
         "ack_rtt_p50_ms": stats.ack_rtt_ms(0.5),
         "ack_rtt_p99_ms": stats.ack_rtt_ms(0.99),
-        "server_rss_mib": rss_mib(server.pid()),
+        "server_rss_mib": rss,
+        "server_idle_rss_mib": idle_rss,
+        // The per-agent cost: server CPU per connected agent per
+        // second, and server memory per connection (above the idle server).
+        "cpu_us_per_agent_s": cpu * 1e6 / load.agents as f64,
+        "kib_per_agent": (rss - idle_rss) * 1024.0 / load.agents as f64,
         "server_peak_rss_mib": peak_rss_mib(server.pid()),
         "server_cpu_cores": cpu,
         "connect_failures": stats.connect_failures.load(Relaxed),

@@ -72,6 +72,58 @@ enum Command {
         #[arg(long)]
         steward: Option<std::path::PathBuf>,
     },
+    /// Per-agent cost: one server holding N simulated agents at 60 s
+    /// metrics of 20 points and 30 s heartbeats: server CPU per agent per
+    /// second, memory per connection, batch → durable-ack latency.
+    Capacity {
+        #[arg(long, default_value_t = 19_000)]
+        agents: usize,
+        /// Seconds measured once every agent is connected.
+        #[arg(long, default_value_t = 125)]
+        window: u64,
+        /// Points per metric batch (0: heartbeats only).
+        #[arg(long, default_value_t = 20)]
+        points: usize,
+        /// Keeps the server and the simulated identities between runs.
+        #[arg(long, default_value = "/var/tmp/steward-bench")]
+        work_dir: std::path::PathBuf,
+        /// The steward binary (default: next to this one).
+        #[arg(long)]
+        steward: Option<std::path::PathBuf>,
+    },
+    /// Many agents over several replicas on one PostgreSQL and one NATS,
+    /// each replica with its own load generator process (one process may
+    /// hold 20,000 open files here): batch → durable-ack latency and
+    /// whether every batch sent was stored once.
+    Fleet {
+        #[arg(long, default_value_t = 5)]
+        replicas: usize,
+        /// Agents in all (spread evenly over the replicas).
+        #[arg(long, default_value_t = 100_000)]
+        agents: usize,
+        /// Seconds measured once every agent is connected.
+        #[arg(long, default_value_t = 120)]
+        window: u64,
+        /// Keeps the database, the replicas' CA and the simulated
+        /// identities between runs (enrolling 100,000 agents takes a while).
+        #[arg(long, default_value = "/var/tmp/steward-bench/fleet")]
+        work_dir: std::path::PathBuf,
+        #[arg(
+            long,
+            env = "STEWARD_TEST_POSTGRES",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        postgres: String,
+        #[arg(
+            long,
+            env = "STEWARD_TEST_NATS",
+            default_value = "nats://127.0.0.1:4222"
+        )]
+        nats: String,
+        /// The steward binary (default: next to this one).
+        #[arg(long)]
+        steward: Option<std::path::PathBuf>,
+    },
     /// Ingest and agents held with one replica and with three, on one
     /// PostgreSQL and one NATS.
     Replicas {
@@ -209,6 +261,59 @@ async fn main() -> Result<()> {
                 write_baseline,
             })
             .await
+        }
+        Command::Capacity {
+            agents,
+            window,
+            points,
+            work_dir,
+            steward,
+        } => {
+            let steward = match steward {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("steward"),
+            };
+            let load = capacity::Load {
+                agents,
+                heartbeat: Duration::from_secs(30),
+                metrics_every: Duration::from_secs(60),
+                points,
+                window: Duration::from_secs(window),
+                source_ips: 8,
+            };
+            let result = capacity::measure(&steward, &work_dir, "capacity", &load).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Fleet {
+            replicas,
+            agents,
+            window,
+            work_dir,
+            postgres,
+            nats,
+            steward,
+        } => {
+            let steward = match steward {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("steward"),
+            };
+            let options = replicas::FleetOptions {
+                replicas,
+                agents,
+                window: Duration::from_secs(window),
+                work_dir,
+                postgres,
+                nats,
+                loadgen: steward.with_file_name("steward-loadgen"),
+            };
+            let result = replicas::fleet(&steward, &options).await?;
+            let mut shown = result.clone();
+            if let Some(o) = shown.as_object_mut() {
+                o.remove("loadgens");
+            }
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+            Ok(())
         }
         Command::Replicas {
             agents,

@@ -110,3 +110,223 @@ pub async fn run(steward: &Path, options: &Options) -> Result<Value> {
     let three = measure(steward, 3, options).await?;
     Ok(json!({ "one": one, "three": three }))
 }
+
+pub struct FleetOptions {
+    pub replicas: usize,
+    /// Agents in all, spread evenly over the replicas.
+    pub agents: usize,
+    /// Measured once every agent is connected (plus 5 s).
+    pub window: Duration,
+    /// The database's URL, the replicas' data and the simulated identities
+    /// are kept here between runs.
+    pub work_dir: std::path::PathBuf,
+    pub postgres: String,
+    pub nats: String,
+    /// The `steward-loadgen` binary.
+    pub loadgen: std::path::PathBuf,
+}
+
+/// A child process killed when dropped (a failed run leaves nothing behind).
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn stored(servers: &[BenchServer]) -> Result<(u64, u64)> {
+    let (mut stored, mut duplicate) = (0, 0);
+    for server in servers {
+        let stats = server.api("/api/v1/server/stats", None).await?;
+        stored += stats["batches_stored"].as_u64().unwrap_or(0);
+        duplicate += stats["batches_duplicate"].as_u64().unwrap_or(0);
+    }
+    Ok((stored, duplicate))
+}
+
+/// `options.agents` simulated agents at 60 s metrics of 20 points and 30 s
+/// heartbeats over `options.replicas` replicas on one PostgreSQL and one
+/// NATS, each replica with its own `steward-loadgen` process: the batch →
+/// durable-ack latency over a window once all are connected, and whether
+/// every batch sent was stored once (the load generators stop sending at
+/// the end and wait for what is in flight; the replicas count what they
+/// stored).
+pub async fn fleet(steward: &Path, options: &FleetOptions) -> Result<Value> {
+    let work = &options.work_dir;
+    std::fs::create_dir_all(work)?;
+    // One database kept with the identities enrolled in it.
+    let url_file = work.join("database-url");
+    let kept = match std::fs::read_to_string(&url_file) {
+        Ok(url) => {
+            let url = url.trim().to_string();
+            // Gone with a reset database server: start over.
+            match steward_store_sql::SqlStore::connect_postgres(&url).await {
+                Ok(store) => {
+                    drop(store);
+                    Some(url)
+                }
+                Err(_) => None,
+            }
+        }
+        Err(_) => None,
+    };
+    let database = match kept {
+        Some(url) => url,
+        None => {
+            // Identities enrolled in another database are unknown here.
+            for i in 0..options.replicas.max(1) {
+                let _ = std::fs::remove_dir_all(work.join(format!("loadgen-{i}")));
+            }
+            let db = steward_store_sql::testdb::create_on(&options.postgres).await;
+            let url = db.url.clone();
+            // Kept for the next run (its identities are enrolled in it).
+            std::mem::forget(db);
+            std::fs::write(&url_file, &url)?;
+            url
+        }
+    };
+    let n = options.replicas.max(1);
+    let servers = replicas(steward, work, n, &database, &options.nats).await?;
+    let share = |i: usize| options.agents / n + usize::from(i < options.agents % n);
+    let have: usize = (0..n)
+        .map(|i| {
+            std::fs::read_dir(work.join(format!("loadgen-{i}")))
+                .map(|d| d.count().min(share(i)))
+                .unwrap_or(0)
+        })
+        .sum();
+    let token = if have < options.agents {
+        servers[0]
+            .api(
+                "/api/v1/enroll-tokens",
+                Some(json!({ "uses": options.agents - have, "expires_in": "6h" })),
+            )
+            .await?["token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    } else {
+        String::new()
+    };
+    let started = Instant::now();
+    let mut loadgens = Vec::new();
+    for (i, server) in servers.iter().enumerate() {
+        let log = std::fs::File::create(work.join(format!("loadgen-{i}.log")))?;
+        let summary = work.join(format!("loadgen-{i}.json"));
+        let _ = std::fs::remove_file(&summary);
+        let child = std::process::Command::new(&options.loadgen)
+            .args(["--server", &server.addr().to_string()])
+            .args(["--enroll-token", &token])
+            .args(["--agents", &share(i).to_string()])
+            .arg("--state")
+            .arg(work.join(format!("loadgen-{i}")))
+            .args(["--heartbeat", "30s", "--metrics", "60s", "--points", "20"])
+            .args(["--source-ips", "8", "--duration", "1800s"])
+            .args(["--window", &format!("{}s", options.window.as_secs())])
+            .args(["--drain", "60s", "--summary"])
+            .arg(&summary)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {}", options.loadgen.display()))?;
+        loadgens.push((Reaped(child), summary));
+    }
+    // The replicas' CPU and memory over the same stretch the load
+    // generators measure: from all held (plus their 5 s) for the window.
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let mut all_held = None;
+    while all_held.is_none() {
+        anyhow::ensure!(Instant::now() < deadline, "agents did not all connect");
+        for (child, _) in &mut loadgens {
+            if let Some(status) = child.0.try_wait()? {
+                anyhow::bail!("a load generator exited early ({status}); see its log");
+            }
+        }
+        if held(&servers).await? >= options.agents as u64 {
+            all_held = Some(started.elapsed().as_secs_f64());
+        } else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let cpu0: f64 = servers.iter().map(|s| cpu_secs(s.pid())).sum();
+    let lg_cpu0: f64 = loadgens.iter().map(|(c, _)| cpu_secs(c.0.id())).sum();
+    let t0 = Instant::now();
+    tokio::time::sleep(options.window).await;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let cpu = (servers.iter().map(|s| cpu_secs(s.pid())).sum::<f64>() - cpu0) / elapsed;
+    let lg_cpu = (loadgens
+        .iter()
+        .map(|(c, _)| cpu_secs(c.0.id()))
+        .sum::<f64>()
+        - lg_cpu0)
+        / elapsed;
+    let rss: Vec<f64> = servers.iter().map(|s| rss_mib(s.pid())).collect();
+    let agents_held = held(&servers).await?;
+    // Their drain and summaries.
+    let mut summaries = Vec::new();
+    for (child, summary) in &mut loadgens {
+        let status = loop {
+            if let Some(status) = child.0.try_wait()? {
+                break status;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        anyhow::ensure!(status.success(), "a load generator failed ({status})");
+        let text = std::fs::read_to_string(&*summary)
+            .with_context(|| format!("no summary at {}", summary.display()))?;
+        summaries.push(serde_json::from_str::<Value>(&text)?);
+    }
+    let (batches_stored, batches_duplicate) = stored(&servers).await?;
+    let sum = |key: &str| {
+        summaries
+            .iter()
+            .map(|s| s[key].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    let mut rtts: Vec<u64> = summaries
+        .iter()
+        .flat_map(|s| s["ack_rtt_us"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_u64())
+        .collect();
+    rtts.sort_unstable();
+    let pct = |p: f64| {
+        if rtts.is_empty() {
+            return f64::NAN;
+        }
+        rtts[((rtts.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0
+    };
+    let sent = sum("batches_sent");
+    let result = json!({
+        "replicas": n,
+        "agents": options.agents,
+        "agents_held": agents_held,
+        "all_connected_s": all_held,
+        "window_s": elapsed,
+        "ack_rtt_p50_ms": pct(0.5),
+        "ack_rtt_p99_ms": pct(0.99),
+        "acks_in_window": rtts.len(),
+        "batches_sent": sent,
+        "batches_acked": sum("batches_acked"),
+        "batches_stored": batches_stored,
+        "batches_duplicate": batches_duplicate,
+        // Sent but never stored (each batch is stored at most once: a
+        // resend is a duplicate).
+        "batches_lost": sent.saturating_sub(batches_stored),
+        "connect_failures": sum("connect_failures"),
+        "replicas_cpu_cores": cpu,
+        "cpu_us_per_agent_s": cpu * 1e6 / options.agents.max(1) as f64,
+        "replicas_rss_mib": &rss,
+        "kib_per_agent": rss.iter().sum::<f64>() * 1024.0 / options.agents.max(1) as f64,
+        "loadgens_cpu_cores": lg_cpu,
+        "loadgens": summaries.iter().map(|s| {
+            let mut s = s.clone();
+            if let Some(o) = s.as_object_mut() { o.remove("ack_rtt_us"); }
+            s
+        }).collect::<Vec<_>>(),
+    });
+    drop(servers);
+    Ok(result)
+}

@@ -71,6 +71,7 @@ pub async fn run(options: Options) -> Result<()> {
     std::fs::create_dir_all(&options.out)?;
     // The binaries under test: the server, and the agent as shipped.
     cargo_build(&["build", "--release", "-q", "-p", "steward"])?;
+    cargo_build(&["build", "--release", "-q", "-p", "steward-loadgen"])?;
     cargo_build(&[
         "build",
         "--profile",
@@ -251,6 +252,12 @@ pub async fn run(options: Options) -> Result<()> {
                 (10_000, "p99") => "capacity_10k_ack_p99_ms",
                 (10_000, "rss") => "capacity_10k_rss_mib",
                 (10_000, "cpu") => "capacity_10k_cpu_cores",
+                (1000, "us") => "capacity_1k_cpu_us_per_agent_s",
+                (1000, "kib") => "capacity_1k_kib_per_agent",
+                (10_000, "us") => "capacity_10k_cpu_us_per_agent_s",
+                (10_000, "kib") => "capacity_10k_kib_per_agent",
+                (_, "us") => "capacity_max_cpu_us_per_agent_s",
+                (_, "kib") => "capacity_max_kib_per_agent",
                 (_, "p99") => "capacity_max_ack_p99_ms",
                 (_, "rss") => "capacity_max_rss_mib",
                 _ => "capacity_max_cpu_cores",
@@ -281,6 +288,24 @@ pub async fn run(options: Options) -> Result<()> {
             unit: "cores",
             kind: Kind::Time,
             target: String::new(),
+            command: cmd.clone(),
+        });
+        figures.push(Figure {
+            key: k("us"),
+            label: format!("{agents} agents: server CPU per agent"),
+            value: result["cpu_us_per_agent_s"].as_f64().unwrap_or(f64::NAN),
+            unit: "µs/s",
+            kind: Kind::Time,
+            target: "≤ 10 µs/s".into(),
+            command: cmd.clone(),
+        });
+        figures.push(Figure {
+            key: k("kib"),
+            label: format!("{agents} agents: server memory per connection"),
+            value: result["kib_per_agent"].as_f64().unwrap_or(f64::NAN),
+            unit: "KiB",
+            kind: Kind::Size,
+            target: "≤ 16 KiB".into(),
             command: cmd.clone(),
         });
         raw.insert(format!("capacity_{agents}"), result);
@@ -505,6 +530,62 @@ pub async fn run(options: Options) -> Result<()> {
     }
     raw.insert("replicas".into(), result);
 
+    // Five replicas on PostgreSQL + NATS, each with its own load generator
+    // process (`fleet --agents 100000` is the full size).
+    let (agents, window) = if quick { (500, 20) } else { (5000, 60) };
+    let fleet_options = crate::replicas::FleetOptions {
+        replicas: 5,
+        agents,
+        window: Duration::from_secs(window),
+        work_dir: work.join(format!("fleet-5x{agents}")),
+        postgres: replica_options.postgres.clone(),
+        nats: replica_options.nats.clone(),
+        loadgen: release.join("steward-loadgen"),
+    };
+    let result = crate::replicas::fleet(&steward, &fleet_options).await?;
+    let cmd = format!(
+        "cargo run --release -p steward-bench -- fleet --replicas 5 --agents {agents} --window {window}"
+    );
+    for (key, label, unit, kind, target) in [
+        (
+            "fleet_ack_p99_ms",
+            "batch → durable ack p99",
+            "ms",
+            Kind::Time,
+            "≤ 1000 ms",
+        ),
+        (
+            "fleet_batches_lost",
+            "batches sent but not stored",
+            "batches",
+            Kind::Size,
+            "0",
+        ),
+        (
+            "fleet_cpu_us_per_agent_s",
+            "replicas' CPU per agent",
+            "µs/s",
+            Kind::Time,
+            "≤ 10 µs/s",
+        ),
+    ] {
+        let field = match key {
+            "fleet_ack_p99_ms" => "ack_rtt_p99_ms",
+            "fleet_batches_lost" => "batches_lost",
+            _ => "cpu_us_per_agent_s",
+        };
+        figures.push(Figure {
+            key,
+            label: format!("5 replicas, {agents} agents: {label}"),
+            value: result[field].as_f64().unwrap_or(f64::NAN),
+            unit,
+            kind,
+            target: target.into(),
+            command: cmd.clone(),
+        });
+    }
+    raw.insert("fleet".into(), result);
+
     // OTLP in: data points one server ingests per second.
     let load = crate::telemetry::OtlpLoad {
         devices: 8,
@@ -648,6 +729,7 @@ fn check(path: &Path, figures: &[Figure], normalised: &dyn Fn(&Figure) -> f64) -
         let floor = match f.unit {
             "ms" => 25.0,
             "cores" => 0.1,
+            "µs/s" => 5.0,
             _ => 0.0,
         };
         let bad = match f.kind {

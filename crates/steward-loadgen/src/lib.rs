@@ -41,6 +41,13 @@ pub struct Stats {
     pub first_order_ms: AtomicI64,
     pub last_order_ms: AtomicI64,
     pub samples_acked: AtomicU64,
+    /// Metric batches sent and acks received since the start (never reset:
+    /// their difference after a drain is what was lost).
+    pub batches_sent_total: AtomicU64,
+    pub batches_acked_total: AtomicU64,
+    /// Set to stop sending new metric batches (heartbeats go on), so what
+    /// is in flight can be acked before counting.
+    pub draining: std::sync::atomic::AtomicBool,
     /// Round trips metric batch → durable ack, in microseconds.
     pub ack_rtt_us: std::sync::Mutex<Vec<u32>>,
 }
@@ -64,6 +71,11 @@ impl Stats {
         }
         rtts.sort_unstable();
         rtts[((rtts.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0
+    }
+
+    /// Takes the ack round trips so far (µs), leaving none.
+    pub fn take_rtts(&self) -> Vec<u32> {
+        std::mem::take(&mut *self.ack_rtt_us.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub fn reset_rtt(&self) {
@@ -285,7 +297,7 @@ async fn connected(
     loop {
         tokio::select! {
             _ = heartbeat.tick() => send(socket, stats, &AgentMessage::Heartbeat(Heartbeat { ts_ms: now_ms() })).await?,
-            _ = metrics.tick(), if behaviour.points > 0 => {
+            _ = metrics.tick(), if behaviour.points > 0 && !stats.draining.load(Relaxed) => {
                 seq += 1;
                 let points = (0..behaviour.points)
                     .map(|i| Point {
@@ -296,10 +308,12 @@ async fn connected(
                     .collect();
                 in_flight.push_back((seq, tokio::time::Instant::now()));
                 send(socket, stats, &AgentMessage::Metrics(MetricBatch { seq, ts_ms: now_ms(), points })).await?;
+                stats.batches_sent_total.fetch_add(1, Relaxed);
             }
             message = next(socket, stats) => match message? {
                 ServerMessage::Ack { seq: acked } => {
                     stats.batches_acked.fetch_add(1, Relaxed);
+                    stats.batches_acked_total.fetch_add(1, Relaxed);
                     stats.samples_acked.fetch_add(behaviour.points as u64, Relaxed);
                     while let Some((sent_seq, at)) = in_flight.front().copied() {
                         if sent_seq > acked {

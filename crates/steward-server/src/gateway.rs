@@ -169,38 +169,12 @@ async fn agent_session(
     mut socket: WebSocket,
 ) {
     let (conn_id, mut control) = state.connections.register(device.id);
-    // A revocation between the check before the upgrade and this
-    // registration would have found no connection to close: check again now
-    // that any later one will.
-    let stored = state
-        .store
-        .get_device(&steward_store::Scope::all(), device.id)
-        .await
-        .ok()
-        .filter(|d| !d.summary.revoked);
-    let Some(stored) = stored else {
+    // Boxed: what runs once per connection (and per frame, below) is
+    // allocated while it runs, not kept in every idle session's task.
+    if !Box::pin(admit(&state, &device)).await {
         let _ = socket.send(close(1008, "device revoked")).await;
         state.connections.unregister(device.id, conn_id);
         return;
-    };
-    // This replica evaluates the device from now on: rebuild what the
-    // engine holds of it from the store before its first frame counts.
-    state.alerting.take_over(&stored.summary).await;
-    if device.rotated {
-        // First connection with a rotated certificate: retire the old one.
-        if let Err(error) = state.store.promote_fingerprint(device.id).await {
-            tracing::error!(device = %device.id, %error, "Cannot retire the old certificate.");
-        }
-        crate::audit::write(
-            &state,
-            Some(device.org_id),
-            &format!("device:{}", device.id),
-            "agent",
-            "device.credential.activated",
-            &device.id.to_string(),
-            serde_json::json!({}),
-        )
-        .await;
     }
     let mut shutdown = state.shutdown.clone();
     let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
@@ -266,7 +240,7 @@ async fn agent_session(
                 match AgentMessage::decode(&body, &state.config.limits) {
                     Ok(message) => {
                         state.status.touch(device.id).await;
-                        match handle(&state, &device, not_after, message, &mut greeted, &mut pending).await {
+                        match Box::pin(handle(&state, &device, not_after, message, &mut greeted, &mut pending)).await {
                             Ok(Some(reply)) => {
                                 if socket.send(text(&reply)).await.is_err() { break; }
                             }
@@ -291,6 +265,43 @@ async fn agent_session(
     }
     state.connections.unregister(device.id, conn_id);
     tracing::debug!(device = %device.id, "Agent disconnected.");
+}
+
+/// What a new connection does before its first frame; false when the
+/// device was revoked meanwhile.
+async fn admit(state: &Arc<AppState>, device: &DeviceAuth) -> bool {
+    // A revocation between the check before the upgrade and this
+    // registration would have found no connection to close: check again now
+    // that any later one will.
+    let stored = state
+        .store
+        .get_device(&steward_store::Scope::all(), device.id)
+        .await
+        .ok()
+        .filter(|d| !d.summary.revoked);
+    let Some(stored) = stored else {
+        return false;
+    };
+    // This replica evaluates the device from now on: rebuild what the
+    // engine holds of it from the store before its first frame counts.
+    state.alerting.take_over(&stored.summary).await;
+    if device.rotated {
+        // First connection with a rotated certificate: retire the old one.
+        if let Err(error) = state.store.promote_fingerprint(device.id).await {
+            tracing::error!(device = %device.id, %error, "Cannot retire the old certificate.");
+        }
+        crate::audit::write(
+            state,
+            Some(device.org_id),
+            &format!("device:{}", device.id),
+            "agent",
+            "device.credential.activated",
+            &device.id.to_string(),
+            serde_json::json!({}),
+        )
+        .await;
+    }
+    true
 }
 
 async fn reject(state: &AppState, socket: &mut WebSocket, device: &DeviceAuth, error: ProtoError) {

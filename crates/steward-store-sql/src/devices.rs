@@ -215,19 +215,60 @@ impl DeviceStore for SqlStore {
         .collect()
     }
 
+    /// One statement for the whole flush (two on PostgreSQL), however many
+    /// devices: a replica flushes thousands every few seconds.
     async fn set_last_seen(&self, seen: &[(Uuid, i64)]) -> Result<()> {
-        let mut tx = self.db.begin().await.map_err(backend)?;
-        for (device, at) in seen {
-            q(
-                "UPDATE devices SET last_seen = CASE WHEN COALESCE(last_seen, 0) > $1 THEN last_seen ELSE $1 END WHERE id = $2",
-            )
-            .bind(at)
-            .bind(device.to_string())
-            .execute(&mut tx)
-            .await
-            .map_err(backend)?;
+        if seen.is_empty() {
+            return Ok(());
         }
-        tx.commit().await.map_err(backend)
+        let mut seen = seen.to_vec();
+        // Rows locked in id order, as the metric ingest locks them, so
+        // replicas writing overlapping devices cannot deadlock.
+        seen.sort_unstable();
+        let ids: Vec<String> = seen.iter().map(|(id, _)| id.to_string()).collect();
+        let ats: Vec<i64> = seen.iter().map(|(_, at)| *at).collect();
+        match &self.db {
+            crate::db::Db::Postgres(pool) => {
+                let mut tx = pool.begin().await.map_err(backend)?;
+                sqlx::query(
+                    "SELECT id FROM devices WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+                )
+                .bind(&ids)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                sqlx::query(
+                    "UPDATE devices d SET last_seen = GREATEST(COALESCE(d.last_seen, 0), v.at)
+                     FROM (SELECT id, MAX(at) AS at FROM UNNEST($1::text[], $2::bigint[]) AS u(id, at)
+                           GROUP BY id) AS v
+                     WHERE d.id = v.id",
+                )
+                .bind(&ids)
+                .bind(&ats)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                tx.commit().await.map_err(backend)
+            }
+            crate::db::Db::Sqlite(pool) => {
+                let pairs: Vec<(&str, i64)> = ids
+                    .iter()
+                    .map(String::as_str)
+                    .zip(ats.iter().copied())
+                    .collect();
+                sqlx::query(
+                    "UPDATE devices SET last_seen = MAX(COALESCE(devices.last_seen, 0), v.at)
+                     FROM (SELECT json_extract(value, '$[0]') AS id, MAX(json_extract(value, '$[1]')) AS at
+                           FROM json_each(?) GROUP BY 1) AS v
+                     WHERE devices.id = v.id",
+                )
+                .bind(serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into()))
+                .execute(pool)
+                .await
+                .map_err(backend)?;
+                Ok(())
+            }
+        }
     }
 
     async fn device_statuses(&self) -> Result<Vec<(Uuid, Status)>> {
