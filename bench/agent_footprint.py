@@ -166,10 +166,11 @@ def every_collector(tmp, server_port, interval):
     passes at their default intervals (patching detection every hour and
     the full posture view every 5 minutes, each first run during the
     warm-up, each followed by a trim), the rest every cycle, so each cycle
-    pays for all of them: logins (an auth log) and a watched file, a backup
-    job, a process check, TCP and HTTPS probes (to the server), a log rule
+    pays for all of them: logins (an auth log and journald) and a watched
+    file, a backup job, TCP and HTTPS probes (to the server), a log rule
     whose matching lines are mined into templates; the self-budget is on
-    by default."""
+    by default. (Script, process and service checks are the operator's
+    own commands, not collectors: none is configured.)"""
     os.makedirs(f"{tmp}/backups", exist_ok=True)
     open(f"{tmp}/backups/nightly.tar", "wb").write(b"x" * 4096)
     open(f"{tmp}/backup.json", "w").write(json.dumps({"jobs": [
@@ -182,7 +183,7 @@ def every_collector(tmp, server_port, interval):
             "--posture-interval", "5m", "--login-interval", every, "--auth-log", f"{tmp}/auth.log",
             "--watch-file", f"{tmp}/watched.conf",
             "--backup-config", f"{tmp}/backup.json", "--backup-interval", every,
-            "--check-interval", every, "--process", "steward",
+            "--check-interval", every,
             "--probe", f"server_tcp=tcp://127.0.0.1:{server_port}",
             "--probe", f"server_https=https://127.0.0.1:{server_port}/api/v1/health?ca={tmp}/server/ca.pem",
             "--log-match", f"app_errors={tmp}/app.log=error"]

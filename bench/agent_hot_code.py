@@ -14,6 +14,8 @@ footprint run reports that few of the file's symbols are still in the
 binary (a dependency bump or a compiler upgrade renames them).
 
 Usage: bench/agent_hot_code.py [--cycles 6] [--interval 5] [--bin DIR] [--agent FILE] [--out FILE]
+       bench/agent_hot_code.py --pages BINARY [--out FILE]   (how many of the file's symbols BINARY
+       has and how many 4 KiB pages they span: few found means regenerate)
 Needs: valgrind; cargo build -p steward --bin steward (any profile) and
        cargo build -p steward-agent --features standalone --profile agent.
 """
@@ -46,11 +48,28 @@ def hot_functions(dump, binary):
                 after_calls = False
                 continue
             parts = line.split()
-            if (fn and fn not in seen and len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) > 0
+            # Only real symbols: callgrind names code without one
+            # "0x…" and adds "(below main)".
+            if (fn and fn not in seen and not fn.startswith(("0x", "(")) and len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) > 0
                     and ob and os.path.realpath(ob) == real):
                 seen.add(fn)
                 hot.append(fn)
     return hot
+
+
+def hot_pages(binary, names):
+    """How many of `names` the binary has, their bytes, and how many 4 KiB
+    pages of code they span (what an idle cycle touches)."""
+    syms = {}
+    for line in subprocess.check_output(["nm", "-S", "-n", binary], text=True).splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tTwW":
+            syms[parts[3]] = (int(parts[0], 16), int(parts[1], 16))
+    hot = [syms[n] for n in names if n in syms]
+    pages = set()
+    for start, size in hot:
+        pages.update(range(start // 4096, (start + max(size, 1) - 1) // 4096 + 1))
+    return len(hot), sum(size for _, size in hot), len(pages)
 
 
 def main():
@@ -61,7 +80,14 @@ def main():
                     help="directory of the steward server binary")
     ap.add_argument("--agent", help="steward-agent binary (default: target/agent/steward-agent)")
     ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--pages", metavar="BINARY",
+                    help="only report: how many of --out's symbols BINARY has and how many pages they span")
     args = ap.parse_args()
+    if args.pages:
+        names = [n for n in open(args.out).read().splitlines() if n]
+        found, size, pages = hot_pages(args.pages, names)
+        print(f"{found} of {len(names)} hot functions in {args.pages}: {size} bytes over {pages} pages of 4 KiB")
+        return
     target = os.path.dirname(os.path.abspath(args.bin))
     steward = os.path.join(args.bin, "steward")
     agent = args.agent or os.path.join(target, "agent", "steward-agent")

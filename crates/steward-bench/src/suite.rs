@@ -74,8 +74,8 @@ pub async fn run(options: Options) -> Result<()> {
     // The binaries under test: the server, and the agent as shipped.
     cargo_build(&["build", "--release", "-q", "-p", "steward"])?;
     // Built from its own crate, as shipped: its features are its own (not
-    // unified with the server's), and its hot-code layout
-    // (crates/steward-agent/hot-symbols.txt) is for this build.
+    // unified with the server's), and a hot-code layout
+    // (crates/steward-agent/hot-symbols.txt) would be for this build.
     cargo_build(&[
         "build",
         "--profile",
