@@ -223,8 +223,9 @@ def main():
         agents = [("steward-agent", agent)] + ([("steward-agent (before)", args.before)] if args.before else [])
         collectors = [] if args.default_collectors else every_collector(tmp, port, args.interval)
         for subject, binary in agents:
-            state = f"{tmp}/{'agent' if binary == agent else 'agent-before'}"
-            subprocess.check_call([binary, "--state-dir", state, "enroll", enroll], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            state = f"{tmp}/{'agent' if subject == 'steward-agent' else 'agent-before'}"
+            subprocess.check_call([binary, "--state-dir", state, "--name", os.path.basename(state), "enroll", enroll],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             a = subprocess.Popen([binary, "--state-dir", state, "--log", "warn", "run", "--interval", f"{args.interval}s", *collectors, *args.agent_arg],
                                  stdout=subprocess.DEVNULL, stderr=open(f"{state}.log", "w"))
             procs.append(a); subjects[subject] = {"pid": a.pid, "binary": binary}
