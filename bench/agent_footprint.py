@@ -12,8 +12,13 @@ zabbix_agentd runs twice in the same run: polled for those items (its
 footprint doing the same work as the agent) and unpolled (a second instance
 nothing asks: its floor); both ratios are printed.
 
-Usage: bench/agent_footprint.py [--cycles 12] [--interval 5] [--bin DIR] [--agent FILE] [--json FILE] [--agent-arg=FLAG ...]
-Needs: cargo build --release -p steward && cargo build --profile agent --bin steward-agent, and
+The agent runs with every collector on (see every_collector; --default-collectors
+for its defaults only); --before FILE runs a second agent binary beside it with
+the same flags, for a before/after in one run.
+
+Usage: bench/agent_footprint.py [--cycles 12] [--interval 5] [--bin DIR] [--agent FILE] [--before FILE]
+       [--default-collectors] [--json FILE] [--agent-arg=FLAG ...]
+Needs: cargo build --release -p steward && cargo build --profile agent -p steward-agent --features standalone, and
        apt-get install zabbix-agent prometheus-node-exporter.
 """
 import argparse, json, os, shutil, signal, socket, struct, subprocess, sys, tempfile, time, urllib.request
@@ -156,6 +161,33 @@ def zabbix_get(port, key):
             reply += chunk
     return reply[13:].decode(errors="replace")
 
+def every_collector(tmp, server_port, interval):
+    """`steward-agent run` flags switching on every collector: the heavy
+    passes at their default intervals (patching detection every hour and
+    the full posture view every 5 minutes, each first run during the
+    warm-up, each followed by a trim), the rest every cycle, so each cycle
+    pays for all of them: logins (an auth log and journald) and a watched
+    file, a backup job, TCP and HTTPS probes (to the server), a log rule
+    whose matching lines are mined into templates; the self-budget is on
+    by default. (Script, process and service checks are the operator's
+    own commands, not collectors: none is configured.)"""
+    os.makedirs(f"{tmp}/backups", exist_ok=True)
+    open(f"{tmp}/backups/nightly.tar", "wb").write(b"x" * 4096)
+    open(f"{tmp}/backup.json", "w").write(json.dumps({"jobs": [
+        {"name": "nightly", "kind": "freshness", "path": f"{tmp}/backups", "max_age_hours": 26, "min_bytes": 1000}]}))
+    open(f"{tmp}/watched.conf", "w").write("setting = 1\n")
+    open(f"{tmp}/auth.log", "w").close()
+    open(f"{tmp}/app.log", "w").close()
+    every = f"{interval}s"
+    return ["--patch-interval", "1h",
+            "--posture-interval", "5m", "--login-interval", every, "--auth-log", f"{tmp}/auth.log",
+            "--watch-file", f"{tmp}/watched.conf",
+            "--backup-config", f"{tmp}/backup.json", "--backup-interval", every,
+            "--check-interval", every,
+            "--probe", f"server_tcp=tcp://127.0.0.1:{server_port}",
+            "--probe", f"server_https=https://127.0.0.1:{server_port}/api/v1/health?ca={tmp}/server/ca.pem",
+            "--log-match", f"app_errors={tmp}/app.log=error"]
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cycles", type=int, default=12)
@@ -163,6 +195,9 @@ def main():
     ap.add_argument("--bin", default=os.environ.get("CARGO_TARGET_DIR", "/var/tmp/steward-target") + "/release")
     ap.add_argument("--agent", help="steward-agent binary (default: the size-optimised build, target/agent/)")
     ap.add_argument("--json")
+    ap.add_argument("--before", help="another steward-agent binary run beside it in the same run, with the same flags (e.g. main's)")
+    ap.add_argument("--default-collectors", action="store_true",
+                    help="run the agent with its defaults only (patching and posture), not every collector")
     ap.add_argument("--agent-arg", action="append", default=[],
                     help="an extra flag for `steward-agent run` (repeatable), e.g. --agent-arg=--posture-interval=5s")
     args = ap.parse_args()
@@ -171,7 +206,7 @@ def main():
     agent = args.agent or os.path.join(target, "agent", "steward-agent")
     for b in (steward, agent):
         if not os.path.exists(b):
-            raise SystemExit(f"{b} missing: run cargo build --release -p steward && cargo build --profile agent --bin steward-agent")
+            raise SystemExit(f"{b} missing: run cargo build --release -p steward && cargo build --profile agent -p steward-agent --features standalone")
     zabbix, node = shutil.which("zabbix_agentd") or "/usr/sbin/zabbix_agentd", shutil.which("prometheus-node-exporter")
     tmp = tempfile.mkdtemp(prefix="steward-footprint-")
     procs, subjects = [], {}
@@ -185,10 +220,15 @@ def main():
         token = json.loads(subprocess.check_output([steward, "token", "create", "--json", "--data-dir", f"{tmp}/server"]))["token"]
         cli_env = dict(env, STEWARD_URL=f"https://127.0.0.1:{port}", STEWARD_TOKEN=token, STEWARD_CA=f"{tmp}/server/ca.pem")
         enroll = json.loads(subprocess.check_output([steward, "enroll-token", "create", "--json"], env=cli_env))["token"]
-        subprocess.check_call([agent, "--state-dir", f"{tmp}/agent", "enroll", enroll], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        a = subprocess.Popen([agent, "--state-dir", f"{tmp}/agent", "--log", "warn", "run", "--interval", f"{args.interval}s", *args.agent_arg],
-                             stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/agent.log", "w"))
-        procs.append(a); subjects["steward-agent"] = {"pid": a.pid, "binary": agent}
+        agents = [("steward-agent", agent)] + ([("steward-agent (before)", args.before)] if args.before else [])
+        collectors = [] if args.default_collectors else every_collector(tmp, port, args.interval)
+        for subject, binary in agents:
+            state = f"{tmp}/{'agent' if subject == 'steward-agent' else 'agent-before'}"
+            subprocess.check_call([binary, "--state-dir", state, "--name", os.path.basename(state), "enroll", enroll],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            a = subprocess.Popen([binary, "--state-dir", state, "--log", "warn", "run", "--interval", f"{args.interval}s", *collectors, *args.agent_arg],
+                                 stdout=subprocess.DEVNULL, stderr=open(f"{state}.log", "w"))
+            procs.append(a); subjects[subject] = {"pid": a.pid, "binary": binary}
         if os.path.exists(zabbix):
             # Polled (the items below every cycle) and unpolled (nothing
             # asks it anything), side by side.
@@ -207,23 +247,29 @@ def main():
         # patching and posture passes (the agent's children gone).
         time.sleep(2 * args.interval)
         deadline = time.time() + 120
-        while len(tree(a.pid)) > 1 and time.time() < deadline:
+        agent_pids = [subjects[name]["pid"] for name, _ in agents]
+        while any(len(tree(pid)) > 1 for pid in agent_pids) and time.time() < deadline:
             time.sleep(0.5)
         time.sleep(args.interval)
         start = {k: cpu_ns(s["pid"]) for k, s in subjects.items()}
         sent = {k: 0 for k in subjects}
-        agent_sent_start = tcp_bytes_sent(a.pid, port)
-        for _ in range(args.cycles):
+        sent_start = {name: tcp_bytes_sent(subjects[name]["pid"], port) for name, _ in agents}
+        for cycle in range(args.cycles):
             t0 = time.time()
+            # New lines for the log rule to match and mine.
+            with open(f"{tmp}/app.log", "a") as log:
+                for i in range(3):
+                    log.write(f"app[{cycle}]: error: connection to 10.0.0.{i} refused after {cycle * 7 + i} ms\n")
             if "zabbix_agentd" in subjects:
                 for item in ZABBIX_ITEMS:
                     sent["zabbix_agentd"] += 13 + len(zabbix_get(subjects["zabbix_agentd"]["port"], item).encode())
             if "prometheus-node-exporter" in subjects:
                 sent["prometheus-node-exporter"] += len(urllib.request.urlopen(f"http://127.0.0.1:{subjects['prometheus-node-exporter']['port']}/metrics").read())
             time.sleep(max(0, args.interval - (time.time() - t0)))
-        agent_sent_end = tcp_bytes_sent(a.pid, port)
-        if agent_sent_start is not None and agent_sent_end is not None:
-            sent["steward-agent"] = agent_sent_end - agent_sent_start
+        for name, _ in agents:
+            end = tcp_bytes_sent(subjects[name]["pid"], port)
+            if sent_start[name] is not None and end is not None:
+                sent[name] = end - sent_start[name]
         results = []
         for name, s in subjects.items():
             pids = tree(s["pid"])
@@ -236,7 +282,7 @@ def main():
                 "bytes_per_cycle": sent[name] / args.cycles,
                 "binary_bytes": os.path.getsize(s["binary"]),
                 "threads": sum(threads(p) for p in pids),
-                "pss_breakdown_kb": pss_breakdown_kb(s["pid"], s["binary"]) if name == "steward-agent" else None,
+                "pss_breakdown_kb": pss_breakdown_kb(s["pid"], s["binary"]) if name.startswith("steward-agent") else None,
             })
         cmd = " ".join(sys.argv)
         print(f"Agent footprint, {args.cycles} cycles of {args.interval} s, one run (`{cmd}`)\n")
@@ -248,10 +294,12 @@ def main():
               f"{len(ZABBIX_ITEMS)} equivalent passive items (the unpolled instance answers nothing); "
               "node_exporter serves one scrape. "
               "CPU includes everything each process did in that time (heartbeats, zabbix's per-second collector).")
+        print("steward-agent collectors: " + ("the defaults" if args.default_collectors else " ".join(collectors)))
         by = {r["subject"]: r for r in results}
-        parts = by["steward-agent"]["pss_breakdown_kb"]
-        print("steward-agent PSS by mapping: " + ", ".join(f"{k} {v / 1024:.2f} MiB" for k, v in parts.items())
-              + f"; {by['steward-agent']['threads']} threads")
+        for name, _ in agents:
+            parts = by[name]["pss_breakdown_kb"]
+            print(f"{name} PSS by mapping: " + ", ".join(f"{k} {v / 1024:.2f} MiB" for k, v in parts.items())
+                  + f"; {by[name]['threads']} threads")
         ratios = {}
         for peer in ("zabbix_agentd", "zabbix_agentd (unpolled)", "prometheus-node-exporter"):
             if peer in by and by[peer]["pss_kb"]:
@@ -259,7 +307,7 @@ def main():
                 print(f"steward-agent PSS ÷ {peer} PSS: {ratios[peer]:.2f} ×")
         if args.json:
             json.dump({"command": cmd, "cycles": args.cycles, "interval_s": args.interval, "results": results,
-                       "pss_ratios": ratios}, open(args.json, "w"), indent=2)
+                       "pss_ratios": ratios, "agent_collectors": collectors}, open(args.json, "w"), indent=2)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)

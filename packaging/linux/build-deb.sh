@@ -3,8 +3,8 @@
 #
 #   packaging/linux/build-deb.sh AGENT_BINARY VERSION OUT_DIR [RELEASE_KEYS]
 #
-# AGENT_BINARY: the built agent (cargo build --profile agent -p steward
-#   --bin steward-agent). VERSION: the package version (e.g. 0.1.0).
+# AGENT_BINARY: the built agent (cargo build --profile agent -p steward-agent
+#   --features standalone). VERSION: the package version (e.g. 0.1.0).
 # RELEASE_KEYS: the release public keys the agent pins for self-updates
 #   (steward agent-release keygen writes KEY.pub); without it the package
 #   ships an empty key file and the agent refuses every update.

@@ -62,6 +62,10 @@ enum Command {
         /// Write this run's normalised figures as the new baseline.
         #[arg(long)]
         write_baseline: Option<std::path::PathBuf>,
+        /// Add this run's normalised figures to a baseline for the keys it
+        /// does not have yet (new benchmarks), keeping every other key.
+        #[arg(long)]
+        add_to_baseline: Option<std::path::PathBuf>,
     },
     /// The console at fleet scale: server time and browser render time of
     /// the devices page and of a device page charting 7 days.
@@ -184,6 +188,10 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         passes: usize,
     },
+    /// The suite's CPU calibration (milliseconds to hash 256 MiB with
+    /// SHA-256), to normalise a figure measured alone as `all` does for
+    /// `bench/baseline.json` (times divided by it, rates multiplied).
+    Calibrate,
     /// OTLP data points one server ingests per second (protobuf gauges
     /// from concurrent clients, acknowledged once stored).
     Otlp {
@@ -253,12 +261,14 @@ async fn main() -> Result<()> {
             out,
             check,
             write_baseline,
+            add_to_baseline,
         } => {
             suite::run(suite::Options {
                 quick,
                 out,
                 check,
                 write_baseline,
+                add_to_baseline,
             })
             .await
         }
@@ -375,6 +385,10 @@ async fn main() -> Result<()> {
             };
             let result = console::run(&steward, devices).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+        Command::Calibrate => {
+            println!("{:.1}", suite::calibrate());
             Ok(())
         }
         Command::Otlp {

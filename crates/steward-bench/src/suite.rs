@@ -18,6 +18,8 @@ pub struct Options {
     pub out: PathBuf,
     pub check: Option<PathBuf>,
     pub write_baseline: Option<PathBuf>,
+    /// Keys this run has and the baseline lacks are added to it.
+    pub add_to_baseline: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -72,13 +74,18 @@ pub async fn run(options: Options) -> Result<()> {
     // The binaries under test: the server, and the agent as shipped.
     cargo_build(&["build", "--release", "-q", "-p", "steward"])?;
     cargo_build(&["build", "--release", "-q", "-p", "steward-loadgen"])?;
+    // Built from its own crate, as shipped: its features are its own (not
+    // unified with the server's), and a hot-code layout
+    // (crates/steward-agent/hot-symbols.txt) would be for this build.
     cargo_build(&[
         "build",
         "--profile",
         "agent",
         "-q",
-        "--bin",
+        "-p",
         "steward-agent",
+        "--features",
+        "standalone",
     ])?;
     let release = std::env::current_exe()?
         .parent()
@@ -132,6 +139,18 @@ pub async fn run(options: Options) -> Result<()> {
                     command: footprint_cmd.clone(),
                 });
                 figures.push(Figure {
+                    key: "agent_code_pss_mib",
+                    label: "agent idle PSS: its own binary's pages".into(),
+                    value: agent["pss_breakdown_kb"]["binary"]
+                        .as_f64()
+                        .unwrap_or(f64::NAN)
+                        / 1024.0,
+                    unit: "MiB",
+                    kind: Kind::Size,
+                    target: String::new(),
+                    command: footprint_cmd.clone(),
+                });
+                figures.push(Figure {
                     key: "agent_peak_rss_mib",
                     label: "agent peak RSS".into(),
                     value: mib("peak_rss_kb"),
@@ -167,12 +186,32 @@ pub async fn run(options: Options) -> Result<()> {
                     target: String::new(),
                     command: footprint_cmd.clone(),
                 });
-                for (peer, key) in [
-                    ("zabbix_agentd", "agent_pss_vs_zabbix"),
-                    ("zabbix_agentd (unpolled)", "agent_pss_vs_zabbix_unpolled"),
-                    ("prometheus-node-exporter", "agent_pss_vs_node_exporter"),
+                for (peer, key, peer_key) in [
+                    ("zabbix_agentd", "agent_pss_vs_zabbix", "zabbix_pss_mib"),
+                    (
+                        "zabbix_agentd (unpolled)",
+                        "agent_pss_vs_zabbix_unpolled",
+                        "zabbix_unpolled_pss_mib",
+                    ),
+                    (
+                        "prometheus-node-exporter",
+                        "agent_pss_vs_node_exporter",
+                        "node_exporter_pss_mib",
+                    ),
                 ] {
                     if let Some(p) = find(peer) {
+                        // The peer's own figure beside the ratio (zabbix
+                        // polled for the same items, and unpolled: its
+                        // floor).
+                        figures.push(Figure {
+                            key: peer_key,
+                            label: format!("{peer} idle PSS (all its processes)"),
+                            value: p["pss_kb"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+                            unit: "MiB",
+                            kind: Kind::Size,
+                            target: String::new(),
+                            command: footprint_cmd.clone(),
+                        });
                         let ratio = agent["pss_kb"].as_f64().unwrap_or(f64::NAN)
                             / p["pss_kb"].as_f64().unwrap_or(f64::NAN);
                         figures.push(Figure {
@@ -693,6 +732,19 @@ pub async fn run(options: Options) -> Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&baseline)? + "\n")?;
         eprintln!("baseline written to {}", path.display());
     }
+    if let Some(path) = &options.add_to_baseline {
+        let mut baseline: serde_json::Map<String, Value> = serde_json::from_str(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        )?;
+        for f in figures.iter().filter(|f| f.value.is_finite()) {
+            if !baseline.contains_key(f.key) && !NOT_CHECKED.contains(&f.key) {
+                eprintln!("baseline: {} added", f.key);
+                baseline.insert(f.key.to_string(), json!(normalised(f)));
+            }
+        }
+        std::fs::write(path, serde_json::to_string_pretty(&baseline)? + "\n")?;
+    }
     if let Some(path) = &options.check {
         check(path, &figures, &normalised)?;
     }
@@ -701,6 +753,10 @@ pub async fn run(options: Options) -> Result<()> {
 
 const NOT_CHECKED: &[&str] = &[
     "alert_p99_ms",
+    // The peers' own memory: reported beside ours, not ours to regress.
+    "zabbix_pss_mib",
+    "zabbix_unpolled_pss_mib",
+    "node_exporter_pss_mib",
     // Counts that equal the load offered (more is not worse).
     "replicas_1_agents_held",
     "replicas_3_agents_held",
@@ -722,6 +778,14 @@ fn check(path: &Path, figures: &[Figure], normalised: &dyn Fn(&Figure) -> f64) -
             continue;
         }
         let (Some(base), now) = (baseline.get(f.key).and_then(Value::as_f64), normalised(f)) else {
+            // Said, not silently skipped: a figure without a baseline is
+            // not checked until one is added (--add-to-baseline).
+            eprintln!(
+                "{:>9}  {:<45} now {:.4}  no baseline: not checked",
+                "NEW",
+                f.key,
+                normalised(f)
+            );
             continue;
         };
         // Tiny figures are mostly noise: a time regresses only when it is
