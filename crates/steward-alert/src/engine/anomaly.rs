@@ -1,5 +1,5 @@
 //! The anomaly monitor's per-series state: steward-intel's streaming
-//! detector (about 1.6 KiB, boxed so series of other monitors pay one
+//! detector (about 1.9 KiB, boxed so series of other monitors pay one
 //! pointer) and the peak score of the event under way. A series is
 //! anomalous while the detector has an event open whose peak reached the
 //! monitor's `min_score` and whose unusual samples have spanned the

@@ -92,7 +92,7 @@ pub async fn fleet(
             .map(|record| {
                 let view: decide::State = serde_json::from_value(record.detail).unwrap_or_default();
                 let mut findings = view.findings;
-                findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+                findings.sort_by_key(|b| std::cmp::Reverse(b.severity));
                 let eol = if view.os.extended_ends.is_empty() {
                     view.os.ends
                 } else {

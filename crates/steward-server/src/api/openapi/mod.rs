@@ -14,6 +14,7 @@ mod patching;
 mod posture;
 mod report_mail;
 mod schemas;
+mod shapes;
 mod telemetry;
 #[cfg(test)]
 mod tests;
