@@ -226,7 +226,7 @@ def main():
             state = f"{tmp}/{'agent' if subject == 'steward-agent' else 'agent-before'}"
             subprocess.check_call([binary, "--state-dir", state, "--name", os.path.basename(state), "enroll", enroll],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            a = subprocess.Popen([binary, "--state-dir", state, "--log", "warn", "run", "--interval", f"{args.interval}s", *collectors, *args.agent_arg],
+            a = subprocess.Popen([binary, "--state-dir", state, "--name", os.path.basename(state), "--log", "warn", "run", "--interval", f"{args.interval}s", *collectors, *args.agent_arg],
                                  stdout=subprocess.DEVNULL, stderr=open(f"{state}.log", "w"))
             procs.append(a); subjects[subject] = {"pid": a.pid, "binary": binary}
         if os.path.exists(zabbix):

@@ -181,6 +181,14 @@ fn within_limits(message: &AgentMessage, limits: &Limits) {
             assert!(report.from_version.len() <= 64);
             assert!(report.detail.len() <= limits.max_text_len);
         }
+        AgentMessage::DiskHealth(report) => {
+            assert!(report.error.len() <= 512 && report.disks.len() <= 64);
+            for disk in &report.disks {
+                assert!(disk.name.len() <= 256 && disk.serial.len() <= 128);
+                assert!(disk.reallocated_sectors.is_none_or(|v| v <= 1 << 53));
+                assert!(disk.temperature_c.is_none_or(|t| (-100..=300).contains(&t)));
+            }
+        }
         AgentMessage::Heartbeat(_) | AgentMessage::Inventory(_) | AgentMessage::Unknown => {}
     }
 }
