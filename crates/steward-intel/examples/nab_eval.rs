@@ -72,6 +72,16 @@ fn main() {
     for (p, t, s) in &scores {
         println!("{:20} {s:7.2} (threshold {t:.4})", p.name);
     }
+    // NAB_CURVE=1 prints the three scores at a few fixed thresholds.
+    if std::env::var("NAB_CURVE").is_ok() {
+        for t in [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.58, 0.6, 0.65, 0.7] {
+            let s: Vec<String> = scoring::PROFILES
+                .iter()
+                .map(|p| format!("{:6.2}", corpus.score_at(&outputs, p, t).unwrap()))
+                .collect();
+            println!("at {t:.2}: {}", s.join(" "));
+        }
+    }
     println!(
         "samples/s {:.0} (one core), state {} bytes per series",
         corpus.rows() as f64 / best,
