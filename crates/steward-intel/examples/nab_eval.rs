@@ -37,6 +37,8 @@ fn main() {
             "range_noise" => params.range_noise = v,
             "level" => params.level = v > 0.0,
             "level1" => params.levels[0] = v,
+            "spike_floor" => params.spike_floor = v,
+            "spike_reach" => params.spike_reach = v,
             "rise" => params.rise = v,
             "recall" => params.recall = v > 0.0,
             "evidence" => params.evidence = v,

@@ -11,8 +11,12 @@
 //!    adjusted by it (the profile's shape is subtracted: its value at this
 //!    time minus its mean), so a usual Monday morning is not a surprise and
 //!    an unusual one is, and a level shift stays a level shift.
-//! 2. **Surprises**, in standard deviations of the long run: a *spike*
-//!    (the sample against the recent level), a *variance change* (the
+//! 2. **Surprises**: a *spike* (the sample against the recent level, in
+//!    noise units: the long-run mean absolute change, which one spike
+//!    hardly moves, at least a quarter of a standard deviation; one sample
+//!    moves that level by at most 4 noise units, so the sample after a
+//!    spike is not a spike), and, in standard deviations of the long run,
+//!    a *variance change* (the
 //!    recent spread of changes against the long-run one), a *trend change*
 //!    (the recent slope against the long-run one), and a *distribution
 //!    change* (the recent values' histogram against the long run's, which
@@ -157,6 +161,14 @@ pub struct Params {
     pub level: bool,
     /// ... and of slower levels, of these weights (0 = none).
     pub levels: [f64; LEVELS],
+    /// A spike is measured in noise units (the long-run mean absolute
+    /// change, which one spike hardly moves), but in no less than this
+    /// fraction of the series' standard deviation ...
+    pub spike_floor: f64,
+    /// ... against a recent level that one sample moves by at most this
+    /// many noise units (× `fast`), so the sample after a spike, back at
+    /// the usual level, is not a spike itself.
+    pub spike_reach: f64,
 }
 
 impl Default for Params {
@@ -180,6 +192,8 @@ impl Default for Params {
             recall: true,
             level: true,
             levels: [0.05],
+            spike_floor: 0.25,
+            spike_reach: 20.0,
         }
     }
 }
@@ -330,6 +344,9 @@ pub struct Detector {
     calm: f64,
     /// Recent level (of the adjusted series).
     fast: f64,
+    /// The recent level a spike is measured against (see
+    /// `Params::spike_reach`).
+    anchor: f64,
     /// Long-run level and spread of the raw and adjusted values.
     raw: Ewm,
     slow: Ewm,
@@ -391,6 +408,7 @@ impl Detector {
             pace: 0.0,
             calm: 0.0,
             fast: 0.0,
+            anchor: 0.0,
             raw: Ewm::default(),
             slow: Ewm::default(),
             change_fast: Ewm::default(),
@@ -464,6 +482,16 @@ impl Detector {
         (season, shape)
     }
 
+    /// The unit of the spike surprise: the series' noise (its long-run
+    /// mean absolute change, as a standard deviation), at least
+    /// `spike_floor` of its standard deviation.
+    fn spike_unit(&self, floor: f64) -> f64 {
+        let sd = self.slow.var.sqrt();
+        (self.calm * 0.886_226_925)
+            .max(self.params.spike_floor * sd)
+            .max(floor)
+    }
+
     /// Still learning the series (no score given yet).
     pub fn learning(&self) -> bool {
         self.seen <= self.params.warmup
@@ -472,7 +500,7 @@ impl Detector {
     /// The expected range of a sample at `time` (after the last one): the
     /// recent level plus the seasonal shape, widened by how far this
     /// series' own samples usually stray from it (the 99.5th percentile of
-    /// its surprises, at least 3 of its usual deviations). A sample inside
+    /// its surprises, at least 3 noise units). A sample inside
     /// is not a spike; a level shift or variance change can still be
     /// unusual within it. None while learning.
     pub fn expected(&self, time: i64) -> Option<(f64, f64)> {
@@ -481,14 +509,9 @@ impl Detector {
         }
         let (_, shape) = self.season(time);
         let floor = 1e-9 * (1.0 + self.slow.mean.abs());
-        let unit = self
-            .change_slow
-            .var
-            .sqrt()
-            .max(0.5 * self.slow.var.sqrt())
-            .max(floor);
+        let unit = self.spike_unit(floor);
         let usual = (self.surprise[1].min(50.0).exp() - 1e-3).max(3.0);
-        let centre = self.fast + shape;
+        let centre = self.anchor + shape;
         let width = usual * unit;
         (centre.is_finite() && width.is_finite()).then_some((centre - width, centre + width))
     }
@@ -511,6 +534,7 @@ impl Detector {
         if self.seen == 0 {
             self.start = time;
             self.fast = x;
+            self.anchor = x;
             self.robust = x;
             self.raw.mean = x;
             self.slow.mean = x;
@@ -531,9 +555,10 @@ impl Detector {
 
         // 2. Surprises against the expectations before this sample.
         let floor = 1e-9 * (1.0 + self.slow.mean.abs());
-        let sd = self.slow.var.sqrt().max(floor);
         let change_sd = self.change_slow.var.sqrt().max(floor);
-        let spike = (y - self.fast).abs() / change_sd.max(0.5 * sd);
+        let spike = (y - self.anchor).abs() / self.spike_unit(floor);
+        let reach = p.spike_reach * (self.calm * 0.886_226_925).max(floor);
+        self.anchor += p.fast * (y - self.anchor).clamp(-reach, reach);
         let new_fast = self.fast + p.fast * (y - self.fast);
         let change = y - self.last;
         let mut change_fast = self.change_fast;
