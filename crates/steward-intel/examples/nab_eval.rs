@@ -39,6 +39,7 @@ fn main() {
             "level1" => params.levels[0] = v,
             "spike_floor" => params.spike_floor = v,
             "spike_reach" => params.spike_reach = v,
+            "record_alarms" => params.record_alarms = v > 0.0,
             "rise" => params.rise = v,
             "recall" => params.recall = v > 0.0,
             "evidence" => params.evidence = v,

@@ -37,9 +37,10 @@
 //!    there. Records count after two days of history (a first day's cycle
 //!    is not a string of records), and a run of them is one event.
 //! 5. **One event, one alarm**: the alarm score is the rarity only when it
-//!    tops the recent peak of rarities (which fades over `quiet` samples)
-//!    and, within an open event, is a record or ten times rarer (0.1) than
-//!    the event's last alarm; otherwise it is 0.
+//!    tops the recent peak of rarities (which fades over `quiet` samples),
+//!    or is a counted record (a new high is news however recent the last
+//!    alarm), and, within an open event, is a record or ten times rarer
+//!    (0.1) than the event's last alarm; otherwise it is 0.
 //! 6. **Explanation**: an event opens at a rarity of [`ALARM`] and stays
 //!    open while a sample at least every 12 is unusual (1 in 100). It is
 //!    explained by robust evidence measured in units of the series'
@@ -169,6 +170,9 @@ pub struct Params {
     /// many noise units (× `fast`), so the sample after a spike, back at
     /// the usual level, is not a spike itself.
     pub spike_reach: f64,
+    /// A counted record is an alarm even under the fading peak of an
+    /// earlier event (a new high is news however recent the last alarm).
+    pub record_alarms: bool,
 }
 
 impl Default for Params {
@@ -194,6 +198,7 @@ impl Default for Params {
             levels: [0.05],
             spike_floor: 0.25,
             spike_reach: 20.0,
+            record_alarms: true,
         }
     }
 }
@@ -751,7 +756,7 @@ impl Detector {
         self.peak = (self.peak - 1.0 / f64::from(p.quiet.max(1))).max(rarity);
         // Within an open event, a further alarm must be a record or top
         // the event's last one by `rise`.
-        let alarm = rarity > peak
+        let alarm = (rarity > peak || (p.record_alarms && counted))
             && (self.event_alarm == 0.0 || counted || rarity >= self.event_alarm + p.rise);
         let score = if alarm { rarity } else { 0.0 };
         self.event_alarm = if self.event == 0 {
