@@ -1,5 +1,5 @@
 //! A streaming anomaly detector for one metric series: one pass, fixed
-//! state (1.9 KiB), no look-ahead. Each sample gets a rarity in [0, 1]
+//! state (2.0 KiB), no look-ahead. Each sample gets a rarity in [0, 1]
 //! (how rare its surprise is for this series), an alarm score (the rarity
 //! when it starts or tops an event), and, while an event lasts, what is
 //! unusual.
@@ -34,7 +34,9 @@
 //!    one, or a four times slower one) beyond the whole range that level
 //!    has had (by one of its own noise units), is [`RECORD`] rare: a new
 //!    high or low is what people call unusual, however the series got
-//!    there. Records count after two days of history (a first day's cycle
+//!    there. The slower level beyond the range it has had in the last
+//!    week (by the same margin) is a record too: a level not seen in a
+//!    week. Records count after two days of history (a first day's cycle
 //!    is not a string of records), and a run of them is one event.
 //! 5. **One event, one alarm**: the alarm score is the rarity only when it
 //!    tops the recent peak of rarities (which fades over `quiet` samples),
@@ -173,6 +175,10 @@ pub struct Params {
     /// A counted record is an alarm even under the fading peak of an
     /// earlier event (a new high is news however recent the last alarm).
     pub record_alarms: bool,
+    /// The slower level beyond the range it has had over the last
+    /// `level_days` days (and today), by the record margin, is a record
+    /// too: a level not seen in a week (0 = off; at most `DAYS` − 1).
+    pub level_days: u32,
 }
 
 impl Default for Params {
@@ -199,6 +205,7 @@ impl Default for Params {
             spike_floor: 0.25,
             spike_reach: 20.0,
             record_alarms: true,
+            level_days: 7,
         }
     }
 }
@@ -307,6 +314,9 @@ impl Range {
     }
 }
 
+/// Days whose ranges are kept.
+const DAYS: usize = 8;
+
 /// Samples an event stays open without an unusual one.
 const HOLD: u32 = 12;
 
@@ -352,6 +362,10 @@ pub struct Detector {
     /// The recent level a spike is measured against (see
     /// `Params::spike_reach`).
     anchor: f64,
+    /// The slower level's lowest and highest of each of the last days,
+    /// and that day's number (modulo 256).
+    day_ranges: [[f32; 2]; DAYS],
+    day_of: [u8; DAYS],
     /// Long-run level and spread of the raw and adjusted values.
     raw: Ewm,
     slow: Ewm,
@@ -414,6 +428,8 @@ impl Detector {
             calm: 0.0,
             fast: 0.0,
             anchor: 0.0,
+            day_ranges: [[f32::NAN; 2]; DAYS],
+            day_of: [0; DAYS],
             raw: Ewm::default(),
             slow: Ewm::default(),
             change_fast: Ewm::default(),
@@ -699,6 +715,41 @@ impl Detector {
                 && self.level_ranges[k].beyond(level, p.range, p.range_noise * level_noise(a));
             self.level_ranges[k].widen(level, f64::from(self.seen) > 3.0 / a);
             self.levels[k] = level;
+        }
+        // A week's record: the slower level beyond its range of the last
+        // `level_days` days (one range per day, kept for `DAYS` days).
+        if p.level_days > 0 && p.levels[0] > 0.0 {
+            let level = self.levels[0];
+            let day = time.div_euclid(86_400);
+            let today = (day & 0xff) as u8;
+            let mut recent: Option<Range> = None;
+            for k in 0..DAYS {
+                let [low, high] = self.day_ranges[k].map(f64::from);
+                if low.is_nan() || u32::from(today.wrapping_sub(self.day_of[k])) > p.level_days {
+                    continue;
+                }
+                recent = Some(match recent {
+                    Some(m) => Range {
+                        low: m.low.min(low),
+                        high: m.high.max(high),
+                    },
+                    None => Range { low, high },
+                });
+            }
+            let span = self.level_ranges[0].high - self.level_ranges[0].low;
+            let margin = (p.range * span).max(p.range_noise * level_noise(p.levels[0]));
+            let old = time.saturating_sub(self.start) > i64::from(p.level_days) * 86_400;
+            if let Some(r) = recent {
+                record |= armed && old && r.beyond(level, 0.0, margin);
+            }
+            let slot = day.rem_euclid(DAYS as i64) as usize;
+            let cell = &mut self.day_ranges[slot];
+            if self.day_of[slot] != today || cell[0].is_nan() {
+                *cell = [level as f32; 2];
+                self.day_of[slot] = today;
+            } else {
+                *cell = [cell[0].min(level as f32), cell[1].max(level as f32)];
+            }
         }
         let counted = record && self.since_record >= HOLD;
         let rarity = if counted { rarity.max(RECORD) } else { rarity };
