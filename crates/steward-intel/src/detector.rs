@@ -35,8 +35,8 @@
 //!    has had (by one of its own noise units), is [`RECORD`] rare: a new
 //!    high or low is what people call unusual, however the series got
 //!    there. The slower level beyond the range it has had in the last
-//!    week (by the same margin) is a record too: a level not seen in a
-//!    week. Records count after two days of history (a first day's cycle
+//!    week (by the same margin, on a sample at least 1 in 10 on its own)
+//!    is a record too: a level not seen in a week. Records count after two days of history (a first day's cycle
 //!    is not a string of records), and a run of them is one event.
 //! 5. **One event, one alarm**: the alarm score is the rarity only when it
 //!    tops the recent peak of rarities (which fades over `quiet` samples),
@@ -177,7 +177,8 @@ pub struct Params {
     pub record_alarms: bool,
     /// The slower level beyond the range it has had over the last
     /// `level_days` days (and today), by the record margin, is a record
-    /// too: a level not seen in a week (0 = off; at most `DAYS` − 1).
+    /// too: a level not seen in a week (0 = off; at most `DAYS` − 1). Like
+    /// a value's record, it needs the sample to be `range_gate` rare.
     pub level_days: u32,
 }
 
@@ -740,7 +741,8 @@ impl Detector {
             let margin = (p.range * span).max(p.range_noise * level_noise(p.levels[0]));
             let old = time.saturating_sub(self.start) > i64::from(p.level_days) * 86_400;
             if let Some(r) = recent {
-                record |= armed && old && r.beyond(level, 0.0, margin);
+                record |=
+                    armed && old && raw_rarity >= p.range_gate && r.beyond(level, 0.0, margin);
             }
             let slot = day.rem_euclid(DAYS as i64) as usize;
             let cell = &mut self.day_ranges[slot];
