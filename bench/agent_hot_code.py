@@ -80,6 +80,8 @@ def main():
                     help="directory of the steward server binary")
     ap.add_argument("--agent", help="steward-agent binary (default: target/agent/steward-agent)")
     ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--warmup", type=int, default=120,
+                    help="seconds under valgrind before counting (start-up passes are tens of times slower there)")
     ap.add_argument("--pages", metavar="BINARY",
                     help="only report: how many of --out's symbols BINARY has and how many pages they span")
     args = ap.parse_args()
@@ -117,15 +119,19 @@ def main():
         procs.append(a)
         # Warm-up under valgrind (tens of times slower): until the first
         # patching pass is over and a few cycles later.
-        time.sleep(60)
+        time.sleep(args.warmup)
         subprocess.check_call(["callgrind_control", "-z", str(a.pid)], stdout=subprocess.DEVNULL)
         for cycle in range(args.cycles):
             with open(f"{tmp}/app.log", "a") as log:
                 log.write(f"app[{cycle}]: error: connection to 10.0.0.{cycle} refused after {cycle * 7} ms\n")
             time.sleep(args.interval)
         subprocess.check_call(["callgrind_control", "-d", str(a.pid)], stdout=subprocess.DEVNULL)
-        dumps = [os.path.join(tmp, f) for f in os.listdir(tmp) if f.startswith("callgrind.out.")]
+        dumps = [os.path.join(tmp, f) for f in os.listdir(tmp) if f.startswith("callgrind.out")]
+        if not dumps:
+            raise SystemExit(f"no callgrind dump in {sorted(os.listdir(tmp))}; agent log:\n" + open(f"{tmp}/agent.log").read()[-3000:])
         dump = max(dumps, key=os.path.getmtime)
+        if os.environ.get("STEWARD_HOT_KEEP_DUMP"):
+            shutil.copy(dump, os.environ["STEWARD_HOT_KEEP_DUMP"])
         hot = hot_functions(dump, agent)
         with open(args.out, "w") as f:
             f.write("\n".join(hot) + "\n")

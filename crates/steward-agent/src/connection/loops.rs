@@ -149,8 +149,12 @@ pub(super) async fn collect_loop(
     let limits = Limits::default();
     let step = interval.as_millis() as i64;
     let mut expected: Option<i64> = None;
+    let mut settle = crate::memory::Settle::new(interval);
     loop {
         tick.tick().await;
+        if settle.tick() {
+            crate::memory::trim();
+        }
         let ts_ms = next_timestamp(now_ms(), expected, step);
         expected = Some(ts_ms + step);
         let mut points = collectors::collect_metrics(&mut lock(&host));
