@@ -35,9 +35,12 @@
 //!    has had (by one of its own noise units), is [`RECORD`] rare: a new
 //!    high or low is what people call unusual, however the series got
 //!    there. The slower level beyond the range it has had in the last
-//!    week (by the same margin, on a sample at least 1 in 10 on its own)
-//!    is a record too: a level not seen in a week. Records count after two days of history (a first day's cycle
-//!    is not a string of records), and a run of them is one event.
+//!    five days (by the same margin, on a sample at least 1 in 10 on its
+//!    own, and not when this time of day was as rare yesterday: a nightly
+//!    job running a little higher is a repeat) is a record too: a level
+//!    not seen in days. Records count after two days of history (a first
+//!    day's cycle is not a string of records), and a run of them is one
+//!    event.
 //! 5. **One event, one alarm**: the alarm score is the rarity only when it
 //!    tops the recent peak of rarities (which fades over `quiet` samples),
 //!    or is a counted record (a new high is news however recent the last
@@ -177,9 +180,12 @@ pub struct Params {
     pub record_alarms: bool,
     /// The slower level beyond the range it has had over the last
     /// `level_days` days (and today), by the record margin, is a record
-    /// too: a level not seen in a week (0 = off; at most `DAYS` − 1). Like
-    /// a value's record, it needs the sample to be `range_gate` rare.
+    /// too: a level not seen in days (0 = off; at most `DAYS` − 1). Like
+    /// a value's record, it needs the sample to be `range_gate` rare ...
     pub level_days: u32,
+    /// ... and not when this time of day (within an hour) was as rare
+    /// yesterday: a nightly job running a little higher is a repeat.
+    pub week_recall: bool,
 }
 
 impl Default for Params {
@@ -206,7 +212,8 @@ impl Default for Params {
             spike_floor: 0.25,
             spike_reach: 20.0,
             record_alarms: true,
-            level_days: 7,
+            level_days: 5,
+            week_recall: true,
         }
     }
 }
@@ -658,10 +665,11 @@ impl Detector {
         if rarity >= ALARM && strongest < p.evidence {
             rarity = UNUSUAL;
         }
+        let mut repeat = false;
         if p.recall && !learning {
             let day = (time.div_euclid(86_400) & 0xff) as u8;
             let b = Profile::<DAY_BUCKETS, 86_400>::bucket(time);
-            if rarity >= ALARM {
+            if rarity >= ALARM || (p.week_recall && raw_rarity >= p.range_gate) {
                 let mut recalled = 0u8;
                 for k in b + DAY_BUCKETS - RECALL..=b + DAY_BUCKETS + RECALL {
                     let k = k % DAY_BUCKETS;
@@ -672,7 +680,8 @@ impl Detector {
                     });
                 }
                 let recalled = f64::from(recalled) / 255.0;
-                if rarity <= recalled + RECALL_MARGIN {
+                repeat = p.week_recall && raw_rarity <= recalled + RECALL_MARGIN;
+                if rarity >= ALARM && rarity <= recalled + RECALL_MARGIN {
                     rarity = UNUSUAL;
                 }
             }
@@ -717,8 +726,9 @@ impl Detector {
             self.level_ranges[k].widen(level, f64::from(self.seen) > 3.0 / a);
             self.levels[k] = level;
         }
-        // A week's record: the slower level beyond its range of the last
-        // `level_days` days (one range per day, kept for `DAYS` days).
+        // A level not seen in days: the slower level beyond its range of
+        // the last `level_days` days (one range per day, kept for `DAYS`
+        // days), unless this time of day was as rare yesterday.
         if p.level_days > 0 && p.levels[0] > 0.0 {
             let level = self.levels[0];
             let day = time.div_euclid(86_400);
@@ -741,8 +751,11 @@ impl Detector {
             let margin = (p.range * span).max(p.range_noise * level_noise(p.levels[0]));
             let old = time.saturating_sub(self.start) > i64::from(p.level_days) * 86_400;
             if let Some(r) = recent {
-                record |=
-                    armed && old && raw_rarity >= p.range_gate && r.beyond(level, 0.0, margin);
+                record |= armed
+                    && old
+                    && raw_rarity >= p.range_gate
+                    && !repeat
+                    && r.beyond(level, 0.0, margin);
             }
             let slot = day.rem_euclid(DAYS as i64) as usize;
             let cell = &mut self.day_ranges[slot];
