@@ -42,6 +42,7 @@ fn main() {
             "record_alarms" => params.record_alarms = v > 0.0,
             "level_days" => params.level_days = v as u32,
             "week_recall" => params.week_recall = v > 0.0,
+            "stuck" => params.stuck = v,
             "rise" => params.rise = v,
             "recall" => params.recall = v > 0.0,
             "evidence" => params.evidence = v,

@@ -186,6 +186,10 @@ pub struct Params {
     /// ... and not when this time of day (within an hour) was as rare
     /// yesterday: a nightly job running a little higher is a repeat.
     pub week_recall: bool,
+    /// The same value for more than this many times as long as any run of
+    /// one value before (and at least `HOLD` samples) is a record: a
+    /// stuck value (0 = off).
+    pub stuck: f64,
 }
 
 impl Default for Params {
@@ -214,6 +218,7 @@ impl Default for Params {
             record_alarms: true,
             level_days: 5,
             week_recall: true,
+            stuck: 1.0,
         }
     }
 }
@@ -401,6 +406,11 @@ pub struct Detector {
     level_ranges: [Range; LEVELS],
     levels: [f64; LEVELS],
     since_record: u32,
+    /// The last raw value (as f32), how many samples in a row have had
+    /// it, and the longest such run that has ended (both saturating).
+    last_raw: f32,
+    run: u16,
+    longest_run: u16,
     /// The highest rarity (× 255) of each quarter hour of the day and the
     /// day it was seen (modulo 256), and that quarter hour's the day
     /// before.
@@ -456,6 +466,9 @@ impl Detector {
             level_ranges: [Range::default(); LEVELS],
             levels: [0.0; LEVELS],
             since_record: u32::MAX,
+            last_raw: f32::NAN,
+            run: 0,
+            longest_run: 0,
             recall: [0; DAY_BUCKETS],
             recall_day: [0; DAY_BUCKETS],
             yesterday: [0; DAY_BUCKETS],
@@ -705,6 +718,19 @@ impl Detector {
             && raw_rarity >= p.range_gate
             && self.values.beyond(x, p.range, p.range_noise * noise);
         self.values.widen(x, true);
+        // A stuck value: the same value for longer than any run of one
+        // value before (by `stuck`), at least `HOLD` samples, in a series
+        // that has changed before.
+        if x as f32 == self.last_raw {
+            self.run = self.run.saturating_add(1);
+        } else {
+            self.longest_run = self.longest_run.max(self.run);
+            (self.last_raw, self.run) = (x as f32, 1);
+        }
+        if p.stuck > 0.0 && self.longest_run > 0 {
+            let after = (p.stuck * f64::from(self.longest_run)).floor() as u32 + 1;
+            record |= armed && u32::from(self.run) == after.max(HOLD);
+        }
         // A level of weight a has √(a / (2 − a)) of the samples' noise.
         let level_noise = |a: f64| noise * (a / (2.0 - a)).sqrt();
         if p.level {
