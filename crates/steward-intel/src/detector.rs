@@ -38,9 +38,11 @@
 //!    five days (by the same margin, on a sample at least 1 in 10 on its
 //!    own, and not when this time of day was as rare yesterday: a nightly
 //!    job running a little higher is a repeat) is a record too: a level
-//!    not seen in days. Records count after two days of history (a first
-//!    day's cycle is not a string of records), and a run of them is one
-//!    event.
+//!    not seen in days. So is a stuck value: the same value for longer
+//!    than any run of one value before (at least 12 samples, in a series
+//!    that has changed before; explained as a variance change). Records
+//!    count after two days of history (a first day's cycle is not a string
+//!    of records), and a run of them is one event.
 //! 5. **One event, one alarm**: the alarm score is the rarity only when it
 //!    tops the recent peak of rarities (which fades over `quiet` samples),
 //!    or is a counted record (a new high is news however recent the last
@@ -727,9 +729,11 @@ impl Detector {
             self.longest_run = self.longest_run.max(self.run);
             (self.last_raw, self.run) = (x as f32, 1);
         }
+        let mut stuck = false;
         if p.stuck > 0.0 && self.longest_run > 0 {
             let after = (p.stuck * f64::from(self.longest_run)).floor() as u32 + 1;
-            record |= armed && u32::from(self.run) == after.max(HOLD);
+            stuck = armed && u32::from(self.run) == after.max(HOLD);
+            record |= stuck;
         }
         // A level of weight a has √(a / (2 − a)) of the samples' noise.
         let level_noise = |a: f64| noise * (a / (2.0 - a)).sqrt();
@@ -793,6 +797,11 @@ impl Detector {
             }
         }
         let counted = record && self.since_record >= HOLD;
+        if counted && stuck {
+            // The spread of changes fell to nothing: a variance change,
+            // held unless stronger sustained evidence follows.
+            (self.event_kind, self.event_strength) = (Explanation::VarianceChange, 2.0);
+        }
         let rarity = if counted { rarity.max(RECORD) } else { rarity };
         self.since_record = if record {
             0
