@@ -41,6 +41,8 @@ fn main() {
             "spike_reach" => params.spike_reach = v,
             "record_alarms" => params.record_alarms = v > 0.0,
             "level_days" => params.level_days = v as u32,
+            "week_recall" => params.week_recall = v > 0.0,
+            "stuck" => params.stuck = v,
             "rise" => params.rise = v,
             "recall" => params.recall = v > 0.0,
             "evidence" => params.evidence = v,

@@ -35,9 +35,14 @@
 //!    has had (by one of its own noise units), is [`RECORD`] rare: a new
 //!    high or low is what people call unusual, however the series got
 //!    there. The slower level beyond the range it has had in the last
-//!    week (by the same margin, on a sample at least 1 in 10 on its own)
-//!    is a record too: a level not seen in a week. Records count after two days of history (a first day's cycle
-//!    is not a string of records), and a run of them is one event.
+//!    five days (by the same margin, on a sample at least 1 in 10 on its
+//!    own, and not when this time of day was as rare yesterday: a nightly
+//!    job running a little higher is a repeat) is a record too: a level
+//!    not seen in days. So is a stuck value: the same value for longer
+//!    than any run of one value before (at least 12 samples, in a series
+//!    that has changed before; explained as a variance change). Records
+//!    count after two days of history (a first day's cycle is not a string
+//!    of records), and a run of them is one event.
 //! 5. **One event, one alarm**: the alarm score is the rarity only when it
 //!    tops the recent peak of rarities (which fades over `quiet` samples),
 //!    or is a counted record (a new high is news however recent the last
@@ -177,9 +182,16 @@ pub struct Params {
     pub record_alarms: bool,
     /// The slower level beyond the range it has had over the last
     /// `level_days` days (and today), by the record margin, is a record
-    /// too: a level not seen in a week (0 = off; at most `DAYS` − 1). Like
-    /// a value's record, it needs the sample to be `range_gate` rare.
+    /// too: a level not seen in days (0 = off; at most `DAYS` − 1). Like
+    /// a value's record, it needs the sample to be `range_gate` rare ...
     pub level_days: u32,
+    /// ... and not when this time of day (within an hour) was as rare
+    /// yesterday: a nightly job running a little higher is a repeat.
+    pub week_recall: bool,
+    /// The same value for more than this many times as long as any run of
+    /// one value before (and at least `HOLD` samples) is a record: a
+    /// stuck value (0 = off).
+    pub stuck: f64,
 }
 
 impl Default for Params {
@@ -206,114 +218,15 @@ impl Default for Params {
             spike_floor: 0.25,
             spike_reach: 20.0,
             record_alarms: true,
-            level_days: 7,
-        }
-    }
-}
-
-/// An exponentially weighted mean and variance.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Ewm {
-    mean: f64,
-    var: f64,
-}
-
-impl Ewm {
-    fn update(&mut self, x: f64, alpha: f64) {
-        let d = x - self.mean;
-        self.mean += alpha * d;
-        self.var = (1.0 - alpha) * (self.var + alpha * d * d);
-    }
-}
-
-/// A profile over one period (a day or a week) of `N` buckets: the
-/// usual value at each point of the period and how far values stray from
-/// it.
-#[derive(Debug, Clone, PartialEq)]
-struct Profile<const N: usize, const PERIOD: i64> {
-    buckets: [f32; N],
-    /// Sum and count of the buckets seen, for the profile's mean.
-    sum: f64,
-    filled: u32,
-    /// Residual (value − profile) spread.
-    err: Ewm,
-}
-
-impl<const N: usize, const PERIOD: i64> Profile<N, PERIOD> {
-    fn new() -> Self {
-        Profile {
-            buckets: [f32::NAN; N],
-            sum: 0.0,
-            filled: 0,
-            err: Ewm::default(),
-        }
-    }
-
-    fn bucket(time: i64) -> usize {
-        let at = time.rem_euclid(PERIOD) as f64 / PERIOD as f64 * N as f64;
-        (at as usize).min(N - 1)
-    }
-
-    /// The usual value at `time` (`fallback` before the bucket is seen).
-    fn at(&self, time: i64, fallback: f64) -> f64 {
-        let v = f64::from(self.buckets[Self::bucket(time)]);
-        if v.is_nan() { fallback } else { v }
-    }
-
-    /// How far the usual value at `time` sits from the profile's mean
-    /// (0 before the bucket is seen).
-    fn shape(&self, time: i64) -> f64 {
-        let v = f64::from(self.buckets[Self::bucket(time)]);
-        if v.is_nan() {
-            0.0
-        } else {
-            v - self.sum / f64::from(self.filled.max(1))
-        }
-    }
-
-    fn learn(&mut self, time: i64, x: f64, expected: f64, rate: f64, slow: f64) {
-        self.err.update(x - expected, slow);
-        let cell = &mut self.buckets[Self::bucket(time)];
-        let before = f64::from(*cell);
-        if cell.is_nan() {
-            *cell = x as f32;
-            self.filled += 1;
-            self.sum += f64::from(*cell);
-        } else {
-            *cell += (rate * (x - before)) as f32;
-            self.sum += f64::from(*cell) - before;
+            level_days: 5,
+            week_recall: true,
+            stuck: 1.0,
         }
     }
 }
 
 /// Slower levels whose records count.
 pub const LEVELS: usize = 1;
-
-/// The lowest and highest of something seen so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Range {
-    low: f64,
-    high: f64,
-}
-
-impl Range {
-    /// Whether `v` lies beyond the range by more than `fraction` of it
-    /// and more than `margin`.
-    fn beyond(&self, v: f64, fraction: f64, margin: f64) -> bool {
-        let span = self.high - self.low;
-        let margin = (fraction * span).max(margin);
-        span > 0.0 && (v > self.high + margin || v < self.low - margin)
-    }
-
-    /// Takes `v` in (`started`), or starts over from it.
-    fn widen(&mut self, v: f64, started: bool) {
-        if started {
-            (self.low, self.high) = (self.low.min(v), self.high.max(v));
-        } else {
-            (self.low, self.high) = (v, v);
-        }
-    }
-}
 
 /// Days whose ranges are kept.
 const DAYS: usize = 8;
@@ -394,6 +307,11 @@ pub struct Detector {
     level_ranges: [Range; LEVELS],
     levels: [f64; LEVELS],
     since_record: u32,
+    /// The last raw value (as f32), how many samples in a row have had
+    /// it, and the longest such run that has ended (both saturating).
+    last_raw: f32,
+    run: u16,
+    longest_run: u16,
     /// The highest rarity (× 255) of each quarter hour of the day and the
     /// day it was seen (modulo 256), and that quarter hour's the day
     /// before.
@@ -449,6 +367,9 @@ impl Detector {
             level_ranges: [Range::default(); LEVELS],
             levels: [0.0; LEVELS],
             since_record: u32::MAX,
+            last_raw: f32::NAN,
+            run: 0,
+            longest_run: 0,
             recall: [0; DAY_BUCKETS],
             recall_day: [0; DAY_BUCKETS],
             yesterday: [0; DAY_BUCKETS],
@@ -658,10 +579,11 @@ impl Detector {
         if rarity >= ALARM && strongest < p.evidence {
             rarity = UNUSUAL;
         }
+        let mut repeat = false;
         if p.recall && !learning {
             let day = (time.div_euclid(86_400) & 0xff) as u8;
             let b = Profile::<DAY_BUCKETS, 86_400>::bucket(time);
-            if rarity >= ALARM {
+            if rarity >= ALARM || (p.week_recall && raw_rarity >= p.range_gate) {
                 let mut recalled = 0u8;
                 for k in b + DAY_BUCKETS - RECALL..=b + DAY_BUCKETS + RECALL {
                     let k = k % DAY_BUCKETS;
@@ -672,7 +594,8 @@ impl Detector {
                     });
                 }
                 let recalled = f64::from(recalled) / 255.0;
-                if rarity <= recalled + RECALL_MARGIN {
+                repeat = p.week_recall && raw_rarity <= recalled + RECALL_MARGIN;
+                if rarity >= ALARM && rarity <= recalled + RECALL_MARGIN {
                     rarity = UNUSUAL;
                 }
             }
@@ -696,6 +619,21 @@ impl Detector {
             && raw_rarity >= p.range_gate
             && self.values.beyond(x, p.range, p.range_noise * noise);
         self.values.widen(x, true);
+        // A stuck value: the same value for longer than any run of one
+        // value before (by `stuck`), at least `HOLD` samples, in a series
+        // that has changed before.
+        if x as f32 == self.last_raw {
+            self.run = self.run.saturating_add(1);
+        } else {
+            self.longest_run = self.longest_run.max(self.run);
+            (self.last_raw, self.run) = (x as f32, 1);
+        }
+        let mut stuck = false;
+        if p.stuck > 0.0 && self.longest_run > 0 {
+            let after = (p.stuck * f64::from(self.longest_run)).floor() as u32 + 1;
+            stuck = armed && u32::from(self.run) == after.max(HOLD);
+            record |= stuck;
+        }
         // A level of weight a has √(a / (2 − a)) of the samples' noise.
         let level_noise = |a: f64| noise * (a / (2.0 - a)).sqrt();
         if p.level {
@@ -717,8 +655,9 @@ impl Detector {
             self.level_ranges[k].widen(level, f64::from(self.seen) > 3.0 / a);
             self.levels[k] = level;
         }
-        // A week's record: the slower level beyond its range of the last
-        // `level_days` days (one range per day, kept for `DAYS` days).
+        // A level not seen in days: the slower level beyond its range of
+        // the last `level_days` days (one range per day, kept for `DAYS`
+        // days), unless this time of day was as rare yesterday.
         if p.level_days > 0 && p.levels[0] > 0.0 {
             let level = self.levels[0];
             let day = time.div_euclid(86_400);
@@ -741,8 +680,11 @@ impl Detector {
             let margin = (p.range * span).max(p.range_noise * level_noise(p.levels[0]));
             let old = time.saturating_sub(self.start) > i64::from(p.level_days) * 86_400;
             if let Some(r) = recent {
-                record |=
-                    armed && old && raw_rarity >= p.range_gate && r.beyond(level, 0.0, margin);
+                record |= armed
+                    && old
+                    && raw_rarity >= p.range_gate
+                    && !repeat
+                    && r.beyond(level, 0.0, margin);
             }
             let slot = day.rem_euclid(DAYS as i64) as usize;
             let cell = &mut self.day_ranges[slot];
@@ -754,6 +696,11 @@ impl Detector {
             }
         }
         let counted = record && self.since_record >= HOLD;
+        if counted && stuck {
+            // The spread of changes fell to nothing: a variance change,
+            // held unless stronger sustained evidence follows.
+            (self.event_kind, self.event_strength) = (Explanation::VarianceChange, 2.0);
+        }
         let rarity = if counted { rarity.max(RECORD) } else { rarity };
         self.since_record = if record {
             0
@@ -827,31 +774,6 @@ impl Detector {
     }
 }
 
-/// A standard score of `x` from streaming estimates of its median and
-/// 99.5th percentile (`q`), which it then updates.
-fn rarity(q: &mut [f64; 2], x: f64, step: f64, learning: bool) -> f64 {
-    let spread = (q[1] - q[0]).max(1e-3);
-    let z = 2.576 * (x - q[0]) / spread;
-    let eta = if learning { 0.1 } else { step } * spread;
-    q[0] += eta * if x > q[0] { 0.5 } else { -0.5 };
-    q[1] += eta * if x > q[1] { 0.995 } else { -0.005 };
-    z
-}
-
-/// How rare a standard score is, on a log scale: −log10 of its Gaussian
-/// upper-tail probability over 10, so 0.5 is one in 100,000 and 1 is one
-/// in 10^10 or rarer.
-fn tail(z: f64) -> f64 {
-    if z.is_nan() || z <= 0.0 {
-        return 0.0;
-    }
-    // Q(z) ≈ φ(z) / (z/2 + √(z²/4 + 2/π)), within a few percent for z ≥ 0.
-    let q = (-0.5 * z * z).exp()
-        / (2.0 * std::f64::consts::PI).sqrt()
-        / (0.5 * z + 0.5 * (z * z + 8.0 / std::f64::consts::PI).sqrt());
-    (-q.max(1e-300).log10() / 10.0).clamp(0.0, 1.0)
-}
-
 /// Scores a whole series with a fresh detector.
 pub fn score_series(params: Params, times: &[i64], values: &[f64]) -> Vec<f64> {
     let mut d = Detector::new(params);
@@ -861,6 +783,9 @@ pub fn score_series(params: Params, times: &[i64], values: &[f64]) -> Vec<f64> {
         .map(|(&t, &v)| d.push(t, v).score)
         .collect()
 }
+
+mod parts;
+use parts::{Ewm, Profile, Range, rarity, tail};
 
 #[cfg(test)]
 mod tests;

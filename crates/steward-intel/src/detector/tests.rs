@@ -76,6 +76,26 @@ fn check(points: &[(i64, f64)], expected: &[(usize, Explanation, usize)]) {
 
 const SEEDS: [u64; 5] = [3, 11, 19, 23, 42];
 
+/// A gauge whose collector hangs for 40 samples, reporting its last value
+/// again and again, is flagged as a variance change within 12 rows (the
+/// same value 12 times, where no value came twice in a row before); a
+/// series that never changed raises nothing.
+#[test]
+fn a_stuck_value_is_flagged_as_a_variance_change() {
+    for seed in SEEDS {
+        let mut held = 0.0;
+        let points = series(3600, seed, |i, v| {
+            if !(3000..3040).contains(&i) {
+                held = v;
+            }
+            held
+        });
+        check(&points, &[(3000, Explanation::VarianceChange, 12)]);
+    }
+    let flat: Vec<_> = (0..3600).map(|i| (START + i as i64 * STEP, 7.0)).collect();
+    assert!(alarms(&flat).is_empty());
+}
+
 #[test]
 fn a_quiet_series_raises_no_alarm() {
     for seed in SEEDS {
