@@ -109,17 +109,21 @@ def main():
         token = json.loads(subprocess.check_output([steward, "token", "create", "--json", "--data-dir", f"{tmp}/server"]))["token"]
         cli_env = dict(env, STEWARD_URL=f"https://127.0.0.1:{port}", STEWARD_TOKEN=token, STEWARD_CA=f"{tmp}/server/ca.pem")
         enroll = json.loads(subprocess.check_output([steward, "enroll-token", "create", "--json"], env=cli_env))["token"]
-        subprocess.check_call([agent, "--state-dir", f"{tmp}/agent", "enroll", enroll], stdout=subprocess.DEVNULL)
+        # The agent runs under the name it enrolled with (without it, `run`
+        # finds no enrolment and exits at once: nothing to count).
+        subprocess.check_call([agent, "--state-dir", f"{tmp}/agent", "--name", "agent", "enroll", enroll], stdout=subprocess.DEVNULL)
         out = f"{tmp}/callgrind.out"
         a = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--demangle=no",
                               "--compress-strings=no", "--compress-pos=no", "--trace-children=no",
-                              agent, "--state-dir", f"{tmp}/agent", "--log", "warn", "run",
+                              agent, "--state-dir", f"{tmp}/agent", "--name", "agent", "--log", "warn", "run",
                               "--interval", f"{args.interval}s", *every_collector(tmp, port, args.interval)],
                              stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/agent.log", "w"))
         procs.append(a)
         # Warm-up under valgrind (tens of times slower): until the first
         # patching pass is over and a few cycles later.
         time.sleep(args.warmup)
+        if a.poll() is not None:
+            raise SystemExit("the agent exited during the warm-up:\n" + open(f"{tmp}/agent.log").read()[-3000:])
         subprocess.check_call(["callgrind_control", "-z", str(a.pid)], stdout=subprocess.DEVNULL)
         for cycle in range(args.cycles):
             with open(f"{tmp}/app.log", "a") as log:
@@ -132,6 +136,8 @@ def main():
         dump = max(dumps, key=os.path.getmtime)
         if os.environ.get("STEWARD_HOT_KEEP_DUMP"):
             shutil.copy(dump, os.environ["STEWARD_HOT_KEEP_DUMP"])
+        if a.poll() is not None:
+            raise SystemExit("the agent exited while being counted:\n" + open(f"{tmp}/agent.log").read()[-3000:])
         hot = hot_functions(dump, agent)
         with open(args.out, "w") as f:
             f.write("\n".join(hot) + "\n")

@@ -432,7 +432,19 @@ impl Budget {
 /// This process's CPU time and resident set now.
 #[cfg(target_os = "linux")]
 fn sample(at: Duration) -> Option<Sample> {
-    let cpu = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    // libc's calls, not rustix's: rustix finds the vDSO through the aux
+    // vector, which valgrind (bench/agent_hot_code.py runs the agent under
+    // callgrind) does not map, and the agent would crash there.
+    let mut cpu = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut cpu) } != 0 {
+        return None;
+    }
+    // SAFETY: sysconf only reads a constant of the system.
+    let page_size = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(Sample {
@@ -441,7 +453,7 @@ fn sample(at: Duration) -> Option<Sample> {
             cpu.tv_sec.max(0) as u64,
             cpu.tv_nsec.clamp(0, 999_999_999) as u32,
         ),
-        rss_bytes: pages * rustix::param::page_size() as u64,
+        rss_bytes: pages * page_size,
     })
 }
 
