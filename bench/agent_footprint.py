@@ -133,6 +133,17 @@ def pss_breakdown_kb(pid, binary):
         pass
     return parts
 
+def hot_symbols_found(binary):
+    """(found, listed) for crates/steward-agent/hot-symbols.txt in the
+    binary's symbol table, or None without the file or nm."""
+    listed = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crates", "steward-agent", "hot-symbols.txt")
+    if not os.path.exists(listed) or not shutil.which("nm"):
+        return None
+    names = {n for n in open(listed).read().split() if n}
+    have = {line.split()[-1] for line in subprocess.run(["nm", binary], capture_output=True, text=True).stdout.splitlines() if line.strip()}
+    return len(names & have), len(names)
+
+
 def threads(pid):
     try:
         return len(os.listdir(f"/proc/{pid}/task"))
@@ -300,6 +311,10 @@ def main():
             parts = by[name]["pss_breakdown_kb"]
             print(f"{name} PSS by mapping: " + ", ".join(f"{k} {v / 1024:.2f} MiB" for k, v in parts.items())
                   + f"; {by[name]['threads']} threads")
+        hot = hot_symbols_found(agent)
+        if hot:
+            print(f"steward-agent hot functions laid out together: {hot[0]} of {hot[1]} in the binary "
+                  "(few found: regenerate with bench/agent_hot_code.py)")
         ratios = {}
         for peer in ("zabbix_agentd", "zabbix_agentd (unpolled)", "prometheus-node-exporter"):
             if peer in by and by[peer]["pss_kb"]:
