@@ -6,6 +6,7 @@
 //! that keeps sending them is disconnected; other agents never notice.
 
 use crate::api::ApiError;
+use crate::control_queue;
 use crate::tls::{PeerCert, RemoteAddr};
 use crate::{AppState, auth};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -22,7 +23,6 @@ use steward_proto::{
     ServerMessage, Welcome,
 };
 use steward_store::{DeviceAuth, IngestBatch, IngestOutcome, NewDevice, StoreError};
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 /// Bad frames tolerated on one connection before it is closed.
@@ -31,6 +31,8 @@ const MAX_BAD_FRAMES: u32 = 20;
 const MAX_IN_FLIGHT: usize = 64;
 /// Messages queued for one connection at most.
 const CONTROL_QUEUE: usize = 1024;
+/// The WebSocket read buffer a connection starts with.
+const READ_BUFFER: usize = 1024;
 /// Agent certificates are valid this long; they are renewed before expiry.
 const AGENT_CERT_DAYS: i64 = 825;
 
@@ -43,7 +45,7 @@ pub enum Control {
     Send(Utf8Bytes),
 }
 
-type Live = HashMap<Uuid, (u64, mpsc::Sender<Control>)>;
+type Live = HashMap<Uuid, (u64, control_queue::Sender<Control>)>;
 
 /// Live agent connections, so a revocation, a rotation request or a newer
 /// connection of the same device reaches the right socket.
@@ -54,9 +56,9 @@ pub struct Connections {
 }
 
 impl Connections {
-    fn register(&self, device: Uuid) -> (u64, mpsc::Receiver<Control>) {
+    fn register(&self, device: Uuid) -> (u64, control_queue::Receiver<Control>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
+        let (tx, rx) = control_queue::channel(CONTROL_QUEUE);
         let old = self.lock().insert(device, (id, tx));
         if let Some((_, old)) = old {
             let _ = old.try_send(Control::Close(
@@ -151,11 +153,12 @@ pub async fn connect(
         Err(error) => return refuse(error.into()),
     };
     // Small buffers: tens of thousands of mostly idle sockets. The read
-    // buffer grows for a large frame and the defaults (128 KiB each) would
-    // cost ~150 KiB per agent (1.5 GiB at 10,000 agents).
+    // buffer grows for a large frame (and keeps that size); the defaults
+    // (128 KiB each) would cost ~150 KiB per agent (1.5 GiB at 10,000
+    // agents). 1 KiB holds a heartbeat; a metric batch grows it to its size.
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .on_upgrade(move |socket| agent_session(state, device, not_after, socket))
 }
