@@ -6,7 +6,6 @@
 //! that keeps sending them is disconnected; other agents never notice.
 
 use crate::api::ApiError;
-use crate::control_queue;
 use crate::tls::{PeerCert, RemoteAddr};
 use crate::{AppState, auth};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -45,7 +44,7 @@ pub enum Control {
     Send(Utf8Bytes),
 }
 
-type Live = HashMap<Uuid, (u64, control_queue::Sender<Control>)>;
+type Live = HashMap<Uuid, (u64, flume::Sender<Control>)>;
 
 /// Live agent connections, so a revocation, a rotation request or a newer
 /// connection of the same device reaches the right socket.
@@ -56,9 +55,9 @@ pub struct Connections {
 }
 
 impl Connections {
-    fn register(&self, device: Uuid) -> (u64, control_queue::Receiver<Control>) {
+    fn register(&self, device: Uuid) -> (u64, flume::Receiver<Control>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = control_queue::channel(CONTROL_QUEUE);
+        let (tx, rx) = flume::bounded(CONTROL_QUEUE);
         let old = self.lock().insert(device, (id, tx));
         if let Some((_, old)) = old {
             let _ = old.try_send(Control::Close(
@@ -171,7 +170,7 @@ async fn agent_session(
     not_after: Option<i64>,
     mut socket: WebSocket,
 ) {
-    let (conn_id, mut control) = state.connections.register(device.id);
+    let (conn_id, control) = state.connections.register(device.id);
     // Boxed: what runs once per connection (and per frame, below) is
     // allocated while it runs, not kept in every idle session's task.
     if !Box::pin(admit(&state, &device)).await {
@@ -187,7 +186,7 @@ async fn agent_session(
     loop {
         let can_read = pending.len() < MAX_IN_FLIGHT;
         tokio::select! {
-            command = control.recv() => match command {
+            command = control.recv_async() => match command.ok() {
                 Some(Control::Rotate) => {
                     if socket.send(text(&ServerMessage::RotateCredentials)).await.is_err() { break; }
                 }

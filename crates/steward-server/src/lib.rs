@@ -18,7 +18,6 @@ pub mod authz;
 pub mod backups;
 pub mod bootstrap;
 pub mod bus;
-mod control_queue;
 pub mod egress;
 pub mod enrollment;
 pub mod gateway;
