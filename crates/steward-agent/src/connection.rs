@@ -262,8 +262,9 @@ async fn shutdown_signal() {
     }
 }
 
-/// Full jitter: uniform in [0, min(cap, base·2^attempt)].
-fn backoff(attempt: u32, cap: Duration) -> Duration {
+/// Full jitter: uniform in [0, min(cap, base·2^attempt)]. Public so the
+/// load generator's simulated agents pause as real ones do.
+pub fn backoff(attempt: u32, cap: Duration) -> Duration {
     let ceiling = BACKOFF_BASE
         .saturating_mul(1u32 << attempt.min(16))
         .min(cap);

@@ -132,6 +132,9 @@ async fn measure_in(
         "server_peak_rss_mib": peak_rss_mib(server.pid()),
         "server_cpu_cores": cpu,
         "connect_failures": stats.connect_failures.load(Relaxed),
+        // Overload must slow agents (acks later), never drop them.
+        "disconnects": stats.disconnects.load(Relaxed),
+        "disconnect_reasons": stats.disconnect_reasons(),
     });
     let _ = stop_tx.send(true);
     Ok(result)

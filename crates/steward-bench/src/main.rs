@@ -12,6 +12,7 @@ mod patching;
 mod replicas;
 mod server;
 mod storage;
+mod storm;
 mod suite;
 mod telemetry;
 
@@ -212,6 +213,22 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Reconnect storm: N agents held by one server, the server restarted;
+    /// time until every agent is back with a batch acked, peak memory
+    /// against the steady state, and disconnects outside the restart.
+    Storm {
+        #[arg(long, default_value_t = 10_000)]
+        agents: usize,
+        /// Seconds the fleet runs before the restart and after the storm.
+        #[arg(long, default_value_t = 65)]
+        settle: u64,
+        /// Keeps the server and the simulated identities between runs.
+        #[arg(long, default_value = "/var/tmp/steward-bench")]
+        work_dir: std::path::PathBuf,
+        /// The steward binary (default: next to this one).
+        #[arg(long)]
+        steward: Option<std::path::PathBuf>,
+    },
     /// A trivial job to N simulated agents: time until all have it and
     /// until all results are stored.
     Fanout {
@@ -228,6 +245,14 @@ enum Command {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+}
+
+/// The steward binary: the one given, or the one next to this binary.
+fn steward_bin(given: Option<std::path::PathBuf>) -> Result<std::path::PathBuf> {
+    match given {
+        Some(path) => Ok(path),
+        None => Ok(std::env::current_exe()?.with_file_name("steward")),
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -279,10 +304,7 @@ async fn main() -> Result<()> {
             work_dir,
             steward,
         } => {
-            let steward = match steward {
-                Some(path) => path,
-                None => std::env::current_exe()?.with_file_name("steward"),
-            };
+            let steward = steward_bin(steward)?;
             let load = capacity::Load {
                 agents,
                 heartbeat: Duration::from_secs(30),
@@ -304,10 +326,7 @@ async fn main() -> Result<()> {
             nats,
             steward,
         } => {
-            let steward = match steward {
-                Some(path) => path,
-                None => std::env::current_exe()?.with_file_name("steward"),
-            };
+            let steward = steward_bin(steward)?;
             let options = replicas::FleetOptions {
                 replicas,
                 agents,
@@ -332,10 +351,7 @@ async fn main() -> Result<()> {
             nats,
             steward,
         } => {
-            let steward = match steward {
-                Some(path) => path,
-                None => std::env::current_exe()?.with_file_name("steward"),
-            };
+            let steward = steward_bin(steward)?;
             let options = replicas::Options {
                 agents,
                 seconds,
@@ -354,10 +370,7 @@ async fn main() -> Result<()> {
             work_dir,
             steward,
         } => {
-            let steward = match steward {
-                Some(path) => path,
-                None => std::env::current_exe()?.with_file_name("steward"),
-            };
+            let steward = steward_bin(steward)?;
             let postgres = (backend == "postgres").then_some(postgres.as_str());
             let result = capacity::ingest(&steward, &work_dir, postgres, agents, seconds).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
@@ -379,10 +392,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Console { devices, steward } => {
-            let steward = match steward {
-                Some(path) => path,
-                None => std::env::current_exe()?.with_file_name("steward"),
-            };
+            let steward = steward_bin(steward)?;
             let result = console::run(&steward, devices).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
@@ -412,6 +422,24 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
+        Command::Storm {
+            agents,
+            settle,
+            work_dir,
+            steward,
+        } => {
+            let steward = steward_bin(steward)?;
+            let result = storm::run(storm::Options {
+                steward: &steward,
+                work_dir: &work_dir,
+                agents,
+                settle: Duration::from_secs(settle),
+                timeout: Duration::from_secs(300),
+            })
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
         Command::Fanout {
             agents,
             work_dir,
@@ -419,10 +447,7 @@ async fn main() -> Result<()> {
             source_ips,
             json,
         } => {
-            let steward = match steward {
-                Some(path) => path,
-                None => std::env::current_exe()?.with_file_name("steward"),
-            };
+            let steward = steward_bin(steward)?;
             fanout::run(fanout::Options {
                 agents,
                 work_dir,

@@ -316,6 +316,7 @@ pub async fn fleet(steward: &Path, options: &FleetOptions) -> Result<Value> {
         // resend is a duplicate).
         "batches_lost": sent.saturating_sub(batches_stored),
         "connect_failures": sum("connect_failures"),
+        "disconnects": sum("disconnects"),
         "replicas_cpu_cores": cpu,
         "cpu_us_per_agent_s": cpu * 1e6 / options.agents.max(1) as f64,
         "replicas_rss_mib": &rss,

@@ -12,6 +12,10 @@ pub struct BenchServer {
     pub port: u16,
     pub token: String,
     http: reqwest::Client,
+    /// How to start it again (`restart`).
+    steward: std::path::PathBuf,
+    root: std::path::PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl Drop for BenchServer {
@@ -34,40 +38,15 @@ impl BenchServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let log = std::fs::File::create(root.join("server.log"))?;
-        let child = Command::new(steward)
-            .args(["serve", "--data-dir"])
-            .arg(&data)
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--no-default-policy",
-            ])
-            .env("STEWARD_ADMIN_PASSWORD", "bench-admin-password")
-            .env("STEWARD_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("cannot start {}", steward.display()))?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                bail!(
-                    "the server did not start; see {}",
-                    root.join("server.log").display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let child = spawn(steward, root, port, &env).await?;
         let out = Command::new(steward)
             .args(["token", "create", "--json", "--data-dir"])
             .arg(&data)
-            .envs(
-                env.iter()
-                    .copied()
-                    .filter(|(k, _)| *k == "STEWARD_DATABASE"),
-            )
+            .envs(env.iter().filter(|(k, _)| k == "STEWARD_DATABASE").cloned())
             .output()?;
         let token: Value = serde_json::from_slice(&out.stdout).context("token create")?;
         let token = token["token"].as_str().context("no token")?.to_string();
@@ -81,7 +60,31 @@ impl BenchServer {
             port,
             token,
             http,
+            steward: steward.to_path_buf(),
+            root: root.to_path_buf(),
+            env,
         })
+    }
+
+    /// Stops the server as an operator's restart does (SIGTERM: it closes
+    /// every agent's connection with "server restarting") and waits for it
+    /// to exit, without starting it again.
+    pub fn stop(&mut self) -> Result<()> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -TERM {} failed", self.child.id());
+        }
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Starts the stopped server again on the same port with the same data;
+    /// returns once it listens.
+    pub async fn start_again(&mut self) -> Result<()> {
+        self.child = spawn(&self.steward, &self.root, self.port, &self.env).await?;
+        Ok(())
     }
 
     pub fn pid(&self) -> u32 {
@@ -142,6 +145,42 @@ impl BenchServer {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
+}
+
+/// Starts `steward serve` with its data in `root/server` on `port` and
+/// waits until it listens.
+async fn spawn(steward: &Path, root: &Path, port: u16, env: &[(String, String)]) -> Result<Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.join("server.log"))?;
+    let mut child = Command::new(steward)
+        .args(["serve", "--data-dir"])
+        .arg(root.join("server"))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--no-default-policy",
+        ])
+        .env("STEWARD_ADMIN_PASSWORD", "bench-admin-password")
+        .env("STEWARD_LOG", "warn")
+        .envs(env.iter().cloned())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("cannot start {}", steward.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline || child.try_wait()?.is_some() {
+            let _ = child.kill();
+            bail!(
+                "the server did not start; see {}",
+                root.join("server.log").display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(child)
 }
 
 pub fn rss_mib(pid: u32) -> f64 {

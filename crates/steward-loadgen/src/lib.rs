@@ -8,6 +8,7 @@
 use anyhow::{Context, Result, anyhow};
 use futures_util::{SinkExt, StreamExt};
 use rustls_pki_types::ServerName;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,6 +51,15 @@ pub struct Stats {
     pub draining: std::sync::atomic::AtomicBool,
     /// Round trips metric batch → durable ack, in microseconds.
     pub ack_rtt_us: std::sync::Mutex<Vec<u32>>,
+    /// Sessions that were welcomed and then ended while the fleet was not
+    /// stopping, with why (the server's close frame or the socket error).
+    pub disconnects: AtomicU64,
+    pub disconnect_reasons: std::sync::Mutex<BTreeMap<String, u64>>,
+    /// The current epoch (see `new_epoch`) and how many agents have had a
+    /// metric batch acked in it: after a server restart, the agents that
+    /// are back and acknowledged.
+    pub epoch: AtomicU64,
+    pub acked_in_epoch: AtomicU64,
 }
 
 impl Stats {
@@ -85,6 +95,35 @@ impl Stats {
             .clear();
         self.samples_acked.store(0, Relaxed);
         self.batches_acked.store(0, Relaxed);
+    }
+
+    /// Starts a new epoch: from now on each agent counts once in
+    /// `acked_in_epoch`, at its first acked batch.
+    pub fn new_epoch(&self) {
+        self.acked_in_epoch.store(0, Relaxed);
+        self.epoch.fetch_add(1, Relaxed);
+    }
+
+    fn disconnected(&self, reason: String) {
+        self.disconnects.fetch_add(1, Relaxed);
+        let mut reasons = self
+            .disconnect_reasons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *reasons.entry(reason).or_default() += 1;
+    }
+
+    /// Disconnects so far by reason, most frequent first.
+    pub fn disconnect_reasons(&self) -> Vec<(String, u64)> {
+        let mut reasons: Vec<(String, u64)> = self
+            .disconnect_reasons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(reason, n)| (reason.clone(), *n))
+            .collect();
+        reasons.sort_by(|a, b| b.1.cmp(&a.1));
+        reasons
     }
 
     pub fn reset_orders(&self) {
@@ -188,8 +227,10 @@ async fn send(socket: &mut Socket, stats: &Stats, message: &AgentMessage) -> Res
     Ok(())
 }
 
-/// Runs one simulated agent until the connection fails (then reconnects
-/// after a pause) or `stop` fires.
+/// Runs one simulated agent until `stop` fires. A session that fails is
+/// retried after the real agent's backoff (exponential from 1 s, full
+/// jitter, capped at 60 s, reset once welcomed); a reconnected agent sends
+/// a metric batch at once, as a real one replays its spool.
 pub async fn run_agent(
     identity: Identity,
     behaviour: Behaviour,
@@ -197,16 +238,22 @@ pub async fn run_agent(
     stats: Arc<Stats>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut attempt = 0u32;
+    let mut first = true;
+    let counted_epoch = AtomicU64::new(u64::MAX);
     loop {
         let result = tokio::select! {
-            result = session(&identity, &behaviour, index, &stats) => result,
+            result = session(&identity, &behaviour, index, &stats, &mut attempt, first, &counted_epoch) => result,
             _ = stop.changed() => return,
         };
         if let Err(error) = result {
             tracing::debug!(index, error = %format!("{error:#}"), "Simulated agent disconnected.");
         }
+        first = false;
+        let pause = steward_agent::connection::backoff(attempt, Duration::from_secs(60));
+        attempt = attempt.saturating_add(1);
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(500 + (index % 1000) as u64)) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => return,
         }
     }
@@ -217,6 +264,9 @@ async fn session(
     behaviour: &Behaviour,
     index: usize,
     stats: &Stats,
+    attempt: &mut u32,
+    first: bool,
+    counted_epoch: &AtomicU64,
 ) -> Result<()> {
     let mut socket = match dial(identity, behaviour, index).await {
         Ok(socket) => socket,
@@ -237,26 +287,64 @@ async fn session(
     )
     .await?;
     let welcome = loop {
-        match next(&mut socket, stats).await? {
-            ServerMessage::Welcome(welcome) => break welcome,
-            ServerMessage::Error { message, .. } => return Err(anyhow!("refused: {message}")),
-            _ => {}
+        match next(&mut socket, stats).await {
+            Ok(ServerMessage::Welcome(welcome)) => break welcome,
+            Ok(ServerMessage::Error { message, .. }) => {
+                stats.connect_failures.fetch_add(1, Relaxed);
+                return Err(anyhow!("refused: {message}"));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                stats.connect_failures.fetch_add(1, Relaxed);
+                return Err(error);
+            }
         }
     };
+    *attempt = 0;
     let verifier = steward_sign::Verifier::new(&welcome.job_keys)?;
     stats.connected.fetch_add(1, Relaxed);
-    let result = connected(
-        &mut socket,
+    let session = Session {
         identity,
         behaviour,
         index,
         stats,
-        welcome.stored_seq,
-        &verifier,
-    )
-    .await;
-    stats.connected.fetch_sub(1, Relaxed);
-    result
+        stored_seq: welcome.stored_seq,
+        verifier: &verifier,
+        first,
+        counted_epoch,
+    };
+    // Dropped by `stop` mid-session: not a disconnect, so nothing counted.
+    struct Connected<'a>(&'a Stats);
+    impl Drop for Connected<'_> {
+        fn drop(&mut self) {
+            self.0.connected.fetch_sub(1, Relaxed);
+        }
+    }
+    let _connected = Connected(stats);
+    let error = session.run(&mut socket).await;
+    stats.disconnected(reason(&error));
+    Err(error)
+}
+
+/// A short, countable reason: the close frame's code and text, or the
+/// error's outermost message.
+fn reason(error: &anyhow::Error) -> String {
+    let text = error.to_string();
+    text.chars().take(80).collect()
+}
+
+struct Session<'a> {
+    identity: &'a Identity,
+    behaviour: &'a Behaviour,
+    index: usize,
+    stats: &'a Stats,
+    stored_seq: u64,
+    verifier: &'a steward_sign::Verifier,
+    /// The agent's first session (its ticks are spread over the interval);
+    /// a reconnected agent sends a batch at once.
+    first: bool,
+    /// The last epoch this agent counted itself in (across sessions).
+    counted_epoch: &'a AtomicU64,
 }
 
 async fn next(socket: &mut Socket, stats: &Stats) -> Result<ServerMessage> {
@@ -266,93 +354,119 @@ async fn next(socket: &mut Socket, stats: &Stats) -> Result<ServerMessage> {
                 stats.received.fetch_add(1, Relaxed);
                 return Ok(ServerMessage::decode(&text)?);
             }
-            Some(Ok(Message::Close(_))) | None => return Err(anyhow!("closed")),
+            Some(Ok(Message::Close(Some(frame)))) => {
+                return Err(anyhow!(
+                    "closed by the server: {} {}",
+                    frame.code,
+                    frame.reason
+                ));
+            }
+            Some(Ok(Message::Close(None))) | None => return Err(anyhow!("closed")),
             Some(Ok(_)) => continue,
             Some(Err(error)) => return Err(error.into()),
         }
     }
 }
 
-async fn connected(
-    socket: &mut Socket,
-    identity: &Identity,
-    behaviour: &Behaviour,
-    index: usize,
-    stats: &Stats,
-    stored_seq: u64,
-    verifier: &steward_sign::Verifier,
-) -> Result<()> {
-    // Spread the fleet's ticks over the interval.
-    let phase = |every: Duration| every.mul_f64((index % 997) as f64 / 997.0);
-    let start = tokio::time::Instant::now();
-    let mut heartbeat =
-        tokio::time::interval_at(start + phase(behaviour.heartbeat), behaviour.heartbeat);
-    let mut metrics = tokio::time::interval_at(
-        start + phase(behaviour.metrics_every),
-        behaviour.metrics_every,
-    );
-    let mut seq = stored_seq;
-    let mut seen = std::collections::HashSet::new();
-    let mut in_flight: std::collections::VecDeque<(u64, tokio::time::Instant)> = Default::default();
-    loop {
-        tokio::select! {
-            _ = heartbeat.tick() => send(socket, stats, &AgentMessage::Heartbeat(Heartbeat { ts_ms: now_ms() })).await?,
-            _ = metrics.tick(), if behaviour.points > 0 && !stats.draining.load(Relaxed) => {
-                seq += 1;
-                let points = (0..behaviour.points)
-                    .map(|i| Point {
-                        name: format!("loadgen.metric_{i}"),
-                        labels: Default::default(),
-                        value: ((seq as usize * 7 + i) % 100) as f64 / 100.0,
-                    })
-                    .collect();
-                in_flight.push_back((seq, tokio::time::Instant::now()));
-                send(socket, stats, &AgentMessage::Metrics(MetricBatch { seq, ts_ms: now_ms(), points })).await?;
-                stats.batches_sent_total.fetch_add(1, Relaxed);
+impl Session<'_> {
+    /// Runs until the connection fails; returns why.
+    async fn run(&self, socket: &mut Socket) -> anyhow::Error {
+        match self.exchange(socket).await {
+            Ok(never) => match never {},
+            Err(error) => error,
+        }
+    }
+
+    async fn exchange(&self, socket: &mut Socket) -> Result<std::convert::Infallible> {
+        let Self {
+            identity,
+            behaviour,
+            index,
+            stats,
+            stored_seq,
+            verifier,
+            first,
+            counted_epoch,
+        } = *self;
+        // Spread the fleet's ticks over the interval.
+        let phase = |every: Duration| every.mul_f64((index % 997) as f64 / 997.0);
+        let start = tokio::time::Instant::now();
+        let mut heartbeat =
+            tokio::time::interval_at(start + phase(behaviour.heartbeat), behaviour.heartbeat);
+        let metrics_start = if first {
+            start + phase(behaviour.metrics_every)
+        } else {
+            start
+        };
+        let mut metrics = tokio::time::interval_at(metrics_start, behaviour.metrics_every);
+        let mut seq = stored_seq;
+        let mut seen = std::collections::HashSet::new();
+        let mut in_flight: std::collections::VecDeque<(u64, tokio::time::Instant)> =
+            Default::default();
+        loop {
+            tokio::select! {
+                _ = heartbeat.tick() => send(socket, stats, &AgentMessage::Heartbeat(Heartbeat { ts_ms: now_ms() })).await?,
+                _ = metrics.tick(), if behaviour.points > 0 && !stats.draining.load(Relaxed) => {
+                    seq += 1;
+                    let points = (0..behaviour.points)
+                        .map(|i| Point {
+                            name: format!("loadgen.metric_{i}"),
+                            labels: Default::default(),
+                            value: ((seq as usize * 7 + i) % 100) as f64 / 100.0,
+                        })
+                        .collect();
+                    in_flight.push_back((seq, tokio::time::Instant::now()));
+                    send(socket, stats, &AgentMessage::Metrics(MetricBatch { seq, ts_ms: now_ms(), points })).await?;
+                    stats.batches_sent_total.fetch_add(1, Relaxed);
+                }
+                message = next(socket, stats) => match message? {
+                    ServerMessage::Ack { seq: acked } => {
+                        let epoch = stats.epoch.load(Relaxed);
+                        if counted_epoch.swap(epoch, Relaxed) != epoch {
+                            stats.acked_in_epoch.fetch_add(1, Relaxed);
+                        }
+                        stats.batches_acked.fetch_add(1, Relaxed);
+                        stats.batches_acked_total.fetch_add(1, Relaxed);
+                        stats.samples_acked.fetch_add(behaviour.points as u64, Relaxed);
+                        while let Some((sent_seq, at)) = in_flight.front().copied() {
+                            if sent_seq > acked {
+                                break;
+                            }
+                            in_flight.pop_front();
+                            if sent_seq == acked {
+                                let us = at.elapsed().as_micros().min(u32::MAX as u128) as u32;
+                                stats.ack_rtt_us.lock().unwrap_or_else(|e| e.into_inner()).push(us);
+                            }
+                        }
+                    }
+                    ServerMessage::RunAck { .. } => { stats.results_acked.fetch_add(1, Relaxed); }
+                    ServerMessage::Order(signed) => {
+                        let now = now_ms();
+                        stats.orders.fetch_add(1, Relaxed);
+                        stats.first_order_ms.fetch_min(now, Relaxed);
+                        stats.last_order_ms.fetch_max(now, Relaxed);
+                        match verifier.verify(&signed, &identity.device_id, now, |run| seen.contains(run)) {
+                            Ok(order) => {
+                                seen.insert(order.run_id.clone());
+                                send(socket, stats, &AgentMessage::RunStarted { run_id: order.run_id.clone(), started_at: now }).await?;
+                                send(socket, stats, &AgentMessage::RunResult(RunResult {
+                                    run_id: order.run_id,
+                                    status: RunStatus::Succeeded,
+                                    exit_code: Some(0),
+                                    stdout: "pong".into(),
+                                    stderr: String::new(),
+                                    truncated: false,
+                                    started_at: Some(now),
+                                    duration_ms: Some(0),
+                                    message: String::new(),
+                                })).await?;
+                            }
+                            Err(_) => { stats.orders_refused.fetch_add(1, Relaxed); }
+                        }
+                    }
+                    _ => {}
+                },
             }
-            message = next(socket, stats) => match message? {
-                ServerMessage::Ack { seq: acked } => {
-                    stats.batches_acked.fetch_add(1, Relaxed);
-                    stats.batches_acked_total.fetch_add(1, Relaxed);
-                    stats.samples_acked.fetch_add(behaviour.points as u64, Relaxed);
-                    while let Some((sent_seq, at)) = in_flight.front().copied() {
-                        if sent_seq > acked {
-                            break;
-                        }
-                        in_flight.pop_front();
-                        if sent_seq == acked {
-                            let us = at.elapsed().as_micros().min(u32::MAX as u128) as u32;
-                            stats.ack_rtt_us.lock().unwrap_or_else(|e| e.into_inner()).push(us);
-                        }
-                    }
-                }
-                ServerMessage::RunAck { .. } => { stats.results_acked.fetch_add(1, Relaxed); }
-                ServerMessage::Order(signed) => {
-                    let now = now_ms();
-                    stats.orders.fetch_add(1, Relaxed);
-                    stats.first_order_ms.fetch_min(now, Relaxed);
-                    stats.last_order_ms.fetch_max(now, Relaxed);
-                    match verifier.verify(&signed, &identity.device_id, now, |run| seen.contains(run)) {
-                        Ok(order) => {
-                            seen.insert(order.run_id.clone());
-                            send(socket, stats, &AgentMessage::RunStarted { run_id: order.run_id.clone(), started_at: now }).await?;
-                            send(socket, stats, &AgentMessage::RunResult(RunResult {
-                                run_id: order.run_id,
-                                status: RunStatus::Succeeded,
-                                exit_code: Some(0),
-                                stdout: "pong".into(),
-                                stderr: String::new(),
-                                truncated: false,
-                                started_at: Some(now),
-                                duration_ms: Some(0),
-                                message: String::new(),
-                            })).await?;
-                        }
-                        Err(_) => { stats.orders_refused.fetch_add(1, Relaxed); }
-                    }
-                }
-                _ => {}
-            },
         }
     }
 }

@@ -129,7 +129,7 @@ async fn main() -> Result<()> {
             let mut sorted = rtts;
             sorted.sort_unstable();
             println!(
-                "connected {:>6}  sent/s {:>8.0}  acked {:>8}  ack p50 {:>7.1} ms  p99 {:>7.1} ms  orders {:>6}  connect failures {}",
+                "connected {:>6}  sent/s {:>8.0}  acked {:>8}  ack p50 {:>7.1} ms  p99 {:>7.1} ms  orders {:>6}  connect failures {}  disconnects {}",
                 connected,
                 (sent - last_sent) as f64 / 5.0,
                 stats.batches_acked_total.load(Relaxed),
@@ -137,6 +137,7 @@ async fn main() -> Result<()> {
                 percentile_ms(&sorted, 0.99),
                 stats.orders.load(Relaxed),
                 stats.connect_failures.load(Relaxed),
+                stats.disconnects.load(Relaxed),
             );
             last_sent = sent;
         }
@@ -168,6 +169,10 @@ async fn main() -> Result<()> {
         "connected": stats.connected.load(Relaxed),
         "all_connected_s": steady_since.map(|t| (t - begin).as_secs_f64()),
         "connect_failures": stats.connect_failures.load(Relaxed),
+        // Welcomed sessions that ended before the stop (must be 0: overload
+        // slows agents, it does not drop them), and why.
+        "disconnects": stats.disconnects.load(Relaxed),
+        "disconnect_reasons": stats.disconnect_reasons(),
         "window_s": window_s,
         "batches_acked_in_window": batches_in_window,
         "batches_sent": sent,

@@ -95,14 +95,15 @@ async fn rising_smart_counters_flag_the_device_and_alert_once() {
     };
     assert!(smart_findings(&first).is_empty(), "{first}");
     // The check's message names the unreadable disk.
-    let checks = get(&format!("/api/v1/devices/{device}/checks"));
-    let check = checks
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "aging.smart")
-        .cloned()
-        .unwrap_or_else(|| panic!("no aging.smart in {checks}"));
+    // Check results go through the ingest writers (batched), so the check
+    // may land a moment after the aging view.
+    let check = poll("the aging.smart check", || {
+        get(&format!("/api/v1/devices/{device}/checks"))
+            .as_array()?
+            .iter()
+            .find(|c| c["name"] == "aging.smart")
+            .cloned()
+    });
     assert_eq!(check["state"], "ok", "{check}");
     assert!(
         check["message"]
