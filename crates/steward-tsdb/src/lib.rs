@@ -203,30 +203,100 @@ fn scale_exactly(samples: &[(i64, f64)]) -> Option<(u8, Vec<i64>)> {
 /// The first delta, and the rest as values, deltas or delta-of-deltas,
 /// packed in blocks or against their minimum: whichever of the six is
 /// smallest (transform, packing, first delta, stream).
+///
+/// One pass costs all six (the three streams are the same length, so
+/// their blocks line up); only the cheapest stream is then built. Costing
+/// each stream from its own vector took 2.5× the instructions, and the
+/// ingest path re-encodes every open chunk it appends to.
 fn cheapest_packing(ints: &[i64]) -> (u8, u8, i64, Vec<i64>) {
-    let deltas = first_differences(ints);
-    let (d1, dods) = second_differences(ints);
-    let rest_deltas = deltas.get(1..).unwrap_or_default().to_vec();
-    let rest_values = ints.get(2..).unwrap_or_default().to_vec();
-    let mut best: Option<(usize, u8, u8, Vec<i64>)> = None;
-    for (transform, stream) in [
-        (TRANSFORM_DELTA, rest_deltas),
-        (TRANSFORM_DOD, dods),
-        (TRANSFORM_VALUE, rest_values),
-    ] {
-        let (blocks, frame) = (packed_bits(&stream), frame_bits(&stream));
+    let d1 = match ints {
+        [a, b, ..] => b.wrapping_sub(*a),
+        _ => 0,
+    };
+    let mut costs = [StreamCost::default(); 3];
+    let mut delta = d1;
+    for j in 2..ints.len() {
+        let next = ints[j].wrapping_sub(ints[j - 1]);
+        costs[0].push(next);
+        costs[1].push(next.wrapping_sub(delta));
+        costs[2].push(ints[j]);
+        delta = next;
+    }
+    let mut best: Option<(usize, u8, u8)> = None;
+    for (cost, transform) in
+        costs
+            .into_iter()
+            .zip([TRANSFORM_DELTA, TRANSFORM_DOD, TRANSFORM_VALUE])
+    {
+        let (blocks, frame) = cost.bits();
         let (bits, packing) = if frame < blocks {
             (frame, PACK_FRAME)
         } else {
             (blocks, PACK_BLOCKS)
         };
-        if best.as_ref().is_none_or(|b| bits < b.0) {
-            best = Some((bits, transform, packing, stream));
+        if best.is_none_or(|b| bits < b.0) {
+            best = Some((bits, transform, packing));
         }
     }
-    let (_, transform, packing, stream) =
-        best.unwrap_or((0, TRANSFORM_DELTA, PACK_BLOCKS, Vec::new()));
+    let (_, transform, packing) = best.unwrap_or((0, TRANSFORM_DELTA, PACK_BLOCKS));
+    let rest = ints.get(2..).unwrap_or_default();
+    let stream = match transform {
+        TRANSFORM_VALUE => rest.to_vec(),
+        TRANSFORM_DOD => second_differences(ints).1,
+        _ => first_differences(ints.get(1..).unwrap_or_default()),
+    };
     (transform, packing, d1, stream)
+}
+
+/// The bits a stream takes packed in blocks ([`pack_blocks`]) and against
+/// its minimum ([`pack_frame`]), kept as its values go by.
+#[derive(Clone, Copy, Default)]
+struct StreamCost {
+    count: usize,
+    min: i64,
+    max: i64,
+    in_block: usize,
+    block_width: u8,
+    block_bits: usize,
+}
+
+impl StreamCost {
+    fn push(&mut self, x: i64) {
+        if self.count == 0 {
+            (self.min, self.max) = (x, x);
+        } else {
+            self.min = self.min.min(x);
+            self.max = self.max.max(x);
+        }
+        self.count += 1;
+        self.block_width = self.block_width.max(width(zigzag(x)));
+        self.in_block += 1;
+        if self.in_block == BLOCK {
+            self.close_block();
+        }
+    }
+
+    fn close_block(&mut self) {
+        if self.in_block > 0 {
+            self.block_bits += match self.block_width {
+                0 => 1,
+                w => 7 + usize::from(w) * self.in_block,
+            };
+        }
+        (self.in_block, self.block_width) = (0, 0);
+    }
+
+    /// Bits packed in blocks, and packed against the minimum.
+    fn bits(mut self) -> (usize, usize) {
+        self.close_block();
+        if self.count == 0 {
+            return (self.block_bits, 0);
+        }
+        let span = (self.max as u64).wrapping_sub(self.min as u64);
+        let frame =
+            7 + usize::from(width(zigzag(self.min))) + 7 + usize::from(width(span)) * self.count;
+        (self.block_bits, frame)
+    }
 }
 
 /// The smallest and the span (as unsigned: it may exceed `i64::MAX`).
@@ -234,15 +304,6 @@ fn frame(xs: &[i64]) -> (i64, u64) {
     let min = xs.iter().copied().min().unwrap_or(0);
     let max = xs.iter().copied().max().unwrap_or(0);
     (min, (max as u64).wrapping_sub(min as u64))
-}
-
-/// Bits [`pack_frame`] writes.
-fn frame_bits(xs: &[i64]) -> usize {
-    if xs.is_empty() {
-        return 0;
-    }
-    let (min, span) = frame(xs);
-    7 + usize::from(width(zigzag(min))) + 7 + usize::from(width(span)) * xs.len()
 }
 
 /// The minimum (its width in 7 bits, then its zigzag bits), the width of
@@ -324,19 +385,6 @@ fn integrate_twice(x0: i64, d1: i64, dods: &[i64], count: usize) -> Vec<i64> {
 
 fn width(v: u64) -> u8 {
     (64 - v.leading_zeros()) as u8
-}
-
-fn packed_bits(xs: &[i64]) -> usize {
-    xs.chunks(BLOCK)
-        .map(|block| {
-            let w = block.iter().map(|x| width(zigzag(*x))).max().unwrap_or(0);
-            if w == 0 {
-                1
-            } else {
-                7 + usize::from(w) * block.len()
-            }
-        })
-        .sum()
 }
 
 fn pack_blocks(w: &mut BitWriter, xs: &[i64]) {
