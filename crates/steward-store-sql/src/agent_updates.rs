@@ -249,6 +249,15 @@ impl AgentUpdateStore for SqlStore {
         target: &str,
         at: i64,
     ) -> Result<()> {
+        let stored = q("SELECT version, target FROM agent_versions WHERE device_id = $1")
+            .bind(device.to_string())
+            .fetch_optional(&self.db)
+            .await
+            .map_err(backend)?
+            .map(|row| -> (String, String) { (row.get(0), row.get(1)) });
+        if stored.is_some_and(|(v, t)| v == version && t == target) {
+            return Ok(());
+        }
         q("INSERT INTO agent_versions (device_id, version, target, seen_at) VALUES ($1, $2, $3, $4)
            ON CONFLICT (device_id) DO UPDATE
            SET version = excluded.version, target = excluded.target, seen_at = excluded.seen_at")

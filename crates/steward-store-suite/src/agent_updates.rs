@@ -171,5 +171,12 @@ pub async fn agent_releases_rollouts_and_answers_are_kept(store: Arc<dyn Store>)
             seen_at: 20,
         }]
     );
+    // The same hello again changes nothing: `seen_at` is when it first
+    // said this version.
+    store
+        .set_agent_version(device, "0.2.0", "x86_64-unknown-linux-gnu", 30)
+        .await
+        .unwrap();
+    assert_eq!(store.agent_versions(org).await.unwrap()[0].seen_at, 20);
     assert!(store.agent_versions(other).await.unwrap().is_empty());
 }

@@ -60,6 +60,7 @@ pub struct AgentVersionRecord {
     pub device_id: Uuid,
     pub version: String,
     pub target: String,
+    /// When it first said hello with this version and target.
     pub seen_at: i64,
 }
 
@@ -107,7 +108,9 @@ pub trait AgentUpdateStore: Send + Sync {
         at: i64,
     ) -> Result<()>;
     async fn list_agent_updates(&self, rollout: Uuid) -> Result<Vec<AgentUpdateRecord>>;
-    /// Remembers what an agent said hello with.
+    /// Remembers what an agent said hello with. Every connection says it;
+    /// only a change is written (a fleet reconnecting after a restart must
+    /// not queue thousands of writes behind ingest).
     async fn set_agent_version(
         &self,
         device: Uuid,
