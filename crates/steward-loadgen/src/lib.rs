@@ -122,7 +122,7 @@ impl Stats {
             .iter()
             .map(|(reason, n)| (reason.clone(), *n))
             .collect();
-        reasons.sort_by(|a, b| b.1.cmp(&a.1));
+        reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
         reasons
     }
 
