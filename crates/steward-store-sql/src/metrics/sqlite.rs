@@ -47,13 +47,31 @@ impl SqlStore {
         let mut new_series = Vec::new();
         let mut appends = Vec::with_capacity(plan.samples.len());
         let mut refused = 0u64;
-        for (key, samples) in plan.samples {
-            let cached = self
-                .series_ids
-                .lock()
-                .ok()
-                .and_then(|c| c.get(&key).copied());
-            let id = match cached {
+        let cached: Vec<Option<i64>> = match self.series_ids.lock() {
+            Ok(cache) => plan
+                .samples
+                .iter()
+                .map(|(k, _)| cache.get(k).copied())
+                .collect(),
+            Err(_) => vec![None; plan.samples.len()],
+        };
+        // Series not cached yet (all of them after a restart) are looked up
+        // in one statement; only those still unknown are created one by one.
+        let missing: Vec<&SeriesKey> = plan
+            .samples
+            .iter()
+            .zip(&cached)
+            .filter(|(_, id)| id.is_none())
+            .map(|((key, _), _)| key)
+            .collect();
+        let found = existing_series(&mut tx, &missing).await?;
+        for ((key, samples), cached) in plan.samples.into_iter().zip(cached) {
+            let known = cached.or_else(|| {
+                let id = found.get(&key).copied()?;
+                new_series.push((key.clone(), id));
+                Some(id)
+            });
+            let id = match known {
                 Some(id) => id,
                 None => match series_id(&mut tx, &key).await? {
                     Some(id) => {
@@ -75,6 +93,36 @@ impl SqlStore {
         self.ingested(refused, new_series);
         Ok(plan.outcomes)
     }
+}
+
+/// The ids of those of `keys` that exist, in one statement.
+async fn existing_series(
+    tx: &mut Transaction<'static, Sqlite>,
+    keys: &[&SeriesKey],
+) -> Result<HashMap<SeriesKey, i64>> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let triples: Vec<(String, &str, &str)> = keys
+        .iter()
+        .map(|k| (k.device.to_string(), k.name.as_str(), k.labels.as_str()))
+        .collect();
+    let rows = sqlx::query(
+        "SELECT s.id, k.key FROM json_each(?) k JOIN series s
+           ON s.device_id = k.value ->> 0 AND s.name = k.value ->> 1 AND s.labels = k.value ->> 2",
+    )
+    .bind(serde_json::to_string(&triples).map_err(|e| StoreError::Backend(e.to_string()))?)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let mut found = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let index: i64 = row.get(1);
+        if let Some(key) = usize::try_from(index).ok().and_then(|i| keys.get(i)) {
+            found.insert((*key).clone(), row.get(0));
+        }
+    }
+    Ok(found)
 }
 
 /// The id of a series, created when its device has fewer than
