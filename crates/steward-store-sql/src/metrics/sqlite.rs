@@ -48,21 +48,17 @@ impl SqlStore {
         let mut appends = Vec::with_capacity(plan.samples.len());
         let mut refused = 0u64;
         let cached: Vec<Option<i64>> = match self.series_ids.lock() {
-            Ok(cache) => plan
-                .samples
-                .iter()
-                .map(|(k, _)| cache.get(k).copied())
-                .collect(),
+            Ok(cache) => plan.samples.keys().map(|k| cache.get(k).copied()).collect(),
             Err(_) => vec![None; plan.samples.len()],
         };
         // Series not cached yet (all of them after a restart) are looked up
         // in one statement; only those still unknown are created one by one.
         let missing: Vec<&SeriesKey> = plan
             .samples
-            .iter()
+            .keys()
             .zip(&cached)
             .filter(|(_, id)| id.is_none())
-            .map(|((key, _), _)| key)
+            .map(|(key, _)| key)
             .collect();
         let found = existing_series(&mut tx, &missing).await?;
         for ((key, samples), cached) in plan.samples.into_iter().zip(cached) {
