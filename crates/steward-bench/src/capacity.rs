@@ -76,7 +76,6 @@ async fn measure_in(
     // agents' (connections, sessions, their devices' state).
     let idle_rss = rss_mib(server.pid());
     let stats = steward_loadgen::Stats::new();
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let behaviour = steward_loadgen::Behaviour {
         server: server.addr(),
         heartbeat: load.heartbeat,
@@ -85,15 +84,7 @@ async fn measure_in(
         source_ips: load.source_ips,
     };
     let connecting = Instant::now();
-    for (index, identity) in identities.into_iter().enumerate() {
-        tokio::spawn(steward_loadgen::run_agent(
-            identity,
-            behaviour.clone(),
-            index,
-            stats.clone(),
-            stop.clone(),
-        ));
-    }
+    let stop_tx = steward_loadgen::spawn_fleet(identities, |_| behaviour.clone(), &stats);
     server
         .wait_connected(load.agents, Duration::from_secs(900))
         .await?;

@@ -31,7 +31,6 @@ pub async fn run(options: Options) -> Result<Value> {
     eprintln!("{n} agents enrolled or loaded in {:.1?}", started.elapsed());
 
     let stats = steward_loadgen::Stats::new();
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let behaviour = steward_loadgen::Behaviour {
         server: server.addr(),
         heartbeat: Duration::from_secs(30),
@@ -40,15 +39,7 @@ pub async fn run(options: Options) -> Result<Value> {
         source_ips: options.source_ips,
     };
     let connecting = Instant::now();
-    for (index, identity) in identities.into_iter().enumerate() {
-        tokio::spawn(steward_loadgen::run_agent(
-            identity,
-            behaviour.clone(),
-            index,
-            stats.clone(),
-            stop.clone(),
-        ));
-    }
+    let stop_tx = steward_loadgen::spawn_fleet(identities, |_| behaviour.clone(), &stats);
     server.wait_connected(n, Duration::from_secs(600)).await?;
     while (stats.connected.load(Relaxed) as usize) < n {
         tokio::time::sleep(Duration::from_millis(100)).await;

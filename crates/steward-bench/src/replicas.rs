@@ -58,23 +58,17 @@ async fn measure(steward: &Path, n: usize, options: &Options) -> Result<Value> {
     let servers = replicas(steward, root.path(), n, &db.url, &options.nats).await?;
     let identities = servers[0].fleet(root.path(), options.agents).await?;
     let stats = steward_loadgen::Stats::new();
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    for (index, identity) in identities.into_iter().enumerate() {
-        let behaviour = steward_loadgen::Behaviour {
+    let stop_tx = steward_loadgen::spawn_fleet(
+        identities,
+        |index| steward_loadgen::Behaviour {
             server: servers[index % n].addr(),
             heartbeat: Duration::from_secs(30),
             metrics_every: Duration::from_millis(50),
             points: 100,
             source_ips: 4,
-        };
-        tokio::spawn(steward_loadgen::run_agent(
-            identity,
-            behaviour,
-            index,
-            stats.clone(),
-            stop.clone(),
-        ));
-    }
+        },
+        &stats,
+    );
     let deadline = Instant::now() + Duration::from_secs(300);
     while held(&servers).await? < options.agents as u64 {
         anyhow::ensure!(Instant::now() < deadline, "agents did not all connect");

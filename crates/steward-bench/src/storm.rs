@@ -31,7 +31,6 @@ pub async fn run(options: Options<'_>) -> Result<Value> {
     let mut server = BenchServer::start(options.steward, &root).await?;
     let identities = server.fleet(&root, options.agents).await?;
     let stats = steward_loadgen::Stats::new();
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let behaviour = steward_loadgen::Behaviour {
         server: server.addr(),
         heartbeat: Duration::from_secs(30),
@@ -39,15 +38,7 @@ pub async fn run(options: Options<'_>) -> Result<Value> {
         points: 20,
         source_ips: 8,
     };
-    for (index, identity) in identities.into_iter().enumerate() {
-        tokio::spawn(steward_loadgen::run_agent(
-            identity,
-            behaviour.clone(),
-            index,
-            stats.clone(),
-            stop.clone(),
-        ));
-    }
+    let stop_tx = steward_loadgen::spawn_fleet(identities, |_| behaviour.clone(), &stats);
     server
         .wait_connected(options.agents, Duration::from_secs(900))
         .await?;

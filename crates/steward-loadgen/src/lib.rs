@@ -227,6 +227,27 @@ async fn send(socket: &mut Socket, stats: &Stats, message: &AgentMessage) -> Res
     Ok(())
 }
 
+/// Starts one simulated agent per identity (agent `index` behaves as
+/// `behaviour(index)`), counting into `stats`. They run until the returned
+/// sender sends `true` or is dropped: keep it while they should run.
+pub fn spawn_fleet(
+    identities: Vec<Identity>,
+    behaviour: impl Fn(usize) -> Behaviour,
+    stats: &Arc<Stats>,
+) -> tokio::sync::watch::Sender<bool> {
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    for (index, identity) in identities.into_iter().enumerate() {
+        tokio::spawn(run_agent(
+            identity,
+            behaviour(index),
+            index,
+            stats.clone(),
+            stop.clone(),
+        ));
+    }
+    stop_tx
+}
+
 /// Runs one simulated agent until `stop` fires. A session that fails is
 /// retried after the real agent's backoff (exponential from 1 s, full
 /// jitter, capped at 60 s, reset once welcomed); a reconnected agent sends
@@ -388,6 +409,7 @@ impl Session<'_> {
             first,
             counted_epoch,
         } = *self;
+        let session_epoch = stats.epoch.load(Relaxed);
         // Spread the fleet's ticks over the interval.
         let phase = |every: Duration| every.mul_f64((index % 997) as f64 / 997.0);
         let start = tokio::time::Instant::now();
@@ -421,8 +443,11 @@ impl Session<'_> {
                 }
                 message = next(socket, stats) => match message? {
                     ServerMessage::Ack { seq: acked } => {
+                        // Only a session begun in this epoch counts: an
+                        // old one may still read acks its server sent
+                        // before a restart began the epoch.
                         let epoch = stats.epoch.load(Relaxed);
-                        if counted_epoch.swap(epoch, Relaxed) != epoch {
+                        if session_epoch == epoch && counted_epoch.swap(epoch, Relaxed) != epoch {
                             stats.acked_in_epoch.fetch_add(1, Relaxed);
                         }
                         stats.batches_acked.fetch_add(1, Relaxed);

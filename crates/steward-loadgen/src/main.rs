@@ -87,16 +87,7 @@ async fn main() -> Result<()> {
         source_ips: cli.source_ips,
     };
     let stats = steward_loadgen::Stats::new();
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    for (index, identity) in identities.into_iter().enumerate() {
-        tokio::spawn(steward_loadgen::run_agent(
-            identity,
-            behaviour.clone(),
-            index,
-            stats.clone(),
-            stop.clone(),
-        ));
-    }
+    let stop_tx = steward_loadgen::spawn_fleet(identities, |_| behaviour.clone(), &stats);
     let begin = tokio::time::Instant::now();
     let mut steady_since: Option<tokio::time::Instant> = None;
     let mut window_start: Option<tokio::time::Instant> = None;

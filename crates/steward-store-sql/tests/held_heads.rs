@@ -42,21 +42,27 @@ async fn ingest_on(store: &SqlStore, device: Uuid, org: Uuid, seq: u64) -> Vec<I
     store.ingest(&[batch]).await.unwrap()
 }
 
+async fn new_device(store: &SqlStore, org: Uuid) -> Uuid {
+    let device = Uuid::now_v7();
+    store
+        .create_device(&NewDevice {
+            id: device,
+            org_id: org,
+            site: "s".into(),
+            name: "d".into(),
+            hostname: "d".into(),
+            tags: Vec::new(),
+            cert_fingerprint: format!("f-{device}"),
+            enrolled_at: 0,
+        })
+        .await
+        .unwrap();
+    device
+}
+
 async fn check(a: SqlStore, b: SqlStore) {
     let org = a.default_org().await.unwrap().id;
-    let device = Uuid::now_v7();
-    a.create_device(&NewDevice {
-        id: device,
-        org_id: org,
-        site: "s".into(),
-        name: "d".into(),
-        hostname: "d".into(),
-        tags: Vec::new(),
-        cert_fingerprint: "f".into(),
-        enrolled_at: 0,
-    })
-    .await
-    .unwrap();
+    let device = new_device(&a, org).await;
     // A holds the head after its groups; B (the device moved to it) grows
     // the same chunk; A (the device back) must not write over B's samples.
     for seq in 1..=2 {
@@ -134,19 +140,7 @@ async fn a_stale_held_head_is_read_again_on_postgres() {
 /// with both samples.
 async fn check_cold_series(a: SqlStore, b: SqlStore) {
     let org = a.default_org().await.unwrap().id;
-    let device = Uuid::now_v7();
-    a.create_device(&NewDevice {
-        id: device,
-        org_id: org,
-        site: "s".into(),
-        name: "d".into(),
-        hostname: "d".into(),
-        tags: Vec::new(),
-        cert_fingerprint: format!("f-{device}"),
-        enrolled_at: 0,
-    })
-    .await
-    .unwrap();
+    let device = new_device(&a, org).await;
     let point = |name: &str, disk: Option<&str>, value: f64| Point {
         name: name.into(),
         labels: disk
