@@ -55,51 +55,58 @@ pub(super) async fn run(
                 _ => "capacity_max_cpu_cores",
             }
         };
-        figures.push(Figure {
-            key: k("p99"),
-            label: format!("{agents} agents: batch → durable ack p99"),
-            value: result["ack_rtt_p99_ms"].as_f64().unwrap_or(f64::NAN),
-            unit: "ms",
-            kind: Kind::Time,
-            target: "≤ 1000 ms".into(),
-            command: cmd.clone(),
-        });
-        figures.push(Figure {
-            key: k("rss"),
-            label: format!("{agents} agents: server RSS"),
-            value: result["server_rss_mib"].as_f64().unwrap_or(f64::NAN),
-            unit: "MiB",
-            kind: Kind::Size,
-            target: "≤ 2048 MiB at 50,000".into(),
-            command: cmd.clone(),
-        });
-        figures.push(Figure {
-            key: k("cpu"),
-            label: format!("{agents} agents: server CPU"),
-            value: result["server_cpu_cores"].as_f64().unwrap_or(f64::NAN),
-            unit: "cores",
-            kind: Kind::Time,
-            target: String::new(),
-            command: cmd.clone(),
-        });
-        figures.push(Figure {
-            key: k("us"),
-            label: format!("{agents} agents: server CPU per agent"),
-            value: result["cpu_us_per_agent_s"].as_f64().unwrap_or(f64::NAN),
-            unit: "µs/s",
-            kind: Kind::Time,
-            target: "≤ 10 µs/s".into(),
-            command: cmd.clone(),
-        });
-        figures.push(Figure {
-            key: k("kib"),
-            label: format!("{agents} agents: server memory per connection"),
-            value: result["kib_per_agent"].as_f64().unwrap_or(f64::NAN),
-            unit: "KiB",
-            kind: Kind::Size,
-            target: "≤ 16 KiB".into(),
-            command: cmd.clone(),
-        });
+        for (suffix, what, field, unit, kind, target) in [
+            (
+                "p99",
+                "batch → durable ack p99",
+                "ack_rtt_p99_ms",
+                "ms",
+                Kind::Time,
+                "≤ 1000 ms",
+            ),
+            (
+                "rss",
+                "server RSS",
+                "server_rss_mib",
+                "MiB",
+                Kind::Size,
+                "≤ 2048 MiB at 50,000",
+            ),
+            (
+                "cpu",
+                "server CPU",
+                "server_cpu_cores",
+                "cores",
+                Kind::Time,
+                "",
+            ),
+            (
+                "us",
+                "server CPU per agent",
+                "cpu_us_per_agent_s",
+                "µs/s",
+                Kind::Time,
+                "≤ 10 µs/s",
+            ),
+            (
+                "kib",
+                "server memory per connection",
+                "kib_per_agent",
+                "KiB",
+                Kind::Size,
+                "≤ 16 KiB",
+            ),
+        ] {
+            figures.push(Figure {
+                key: k(suffix),
+                label: format!("{agents} agents: {what}"),
+                value: result[field].as_f64().unwrap_or(f64::NAN),
+                unit,
+                kind,
+                target: target.into(),
+                command: cmd.clone(),
+            });
+        }
         raw.insert(format!("capacity_{agents}"), result);
     }
 
