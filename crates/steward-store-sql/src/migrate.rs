@@ -67,6 +67,7 @@ migrations!(
     "0029_report_mail.sql",
     "0030_agent_updates.sql",
     "0031_aging.sql",
+    "0032_chunk_indexes.sql",
 );
 
 /// The migrations of one database.

@@ -1,6 +1,7 @@
 //! Migrations kept honest: every file is listed and applied, both
 //! databases count the same versions, and PostgreSQL's 0012 (hot chunks)
-//! is in effect: appends to a series' open chunk are HOT updates.
+//! and SQLite's 0032 are in effect: appends to a series' open chunk write
+//! no index entry.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -98,6 +99,43 @@ async fn sqlite_applies_every_version() {
     let all: Vec<i64> = (1..=migrate::SQLITE.len() as i64).collect();
     assert_eq!(versions(store.db()).await, all);
     assert_eq!(store.migrate().await.unwrap(), all.len());
+}
+
+/// SQLite's 0032 is in effect: no index of `chunks` holds a column an
+/// append rewrites (its end, count or data), so an append writes the row
+/// and no index entry; and retention still finds aged chunks through an
+/// index, not a scan of every chunk.
+#[tokio::test]
+async fn sqlite_chunk_appends_write_no_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::open_sqlite(&dir.path().join("s.db"))
+        .await
+        .unwrap();
+    let rewritten: Vec<String> = q("SELECT il.name || '(' || ii.name || ')'
+         FROM pragma_index_list('chunks') il, pragma_index_info(il.name) ii
+         WHERE ii.name IN ('end_ts', 'count', 'data')")
+    .fetch_all(store.db())
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.get(0))
+    .collect();
+    assert!(
+        rewritten.is_empty(),
+        "indexes an append must update: {rewritten:?}"
+    );
+    let plan: Vec<String> = q("EXPLAIN QUERY PLAN SELECT id FROM chunks
+         WHERE resolution = 0 AND start_ts < 5 AND end_ts < 5")
+    .fetch_all(store.db())
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.get("detail"))
+    .collect();
+    assert!(
+        plan.iter().any(|step| step.contains("chunks_resolution_start")),
+        "retention's plan: {plan:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

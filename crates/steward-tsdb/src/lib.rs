@@ -175,29 +175,45 @@ pub fn decode(chunk: &[u8]) -> Result<Vec<(i64, f64)>, CodecError> {
 
 const POW10: [f64; 10] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 
-/// The smallest `k` for which every value is exactly `int / 10^k`.
+/// The smallest `k` for which every value is exactly `int / 10^k`, and
+/// the integers. Each value's own smallest `k` is found first, so one
+/// vector is built (not one per `k` tried): the ingest path re-encodes
+/// every open chunk it appends to.
 fn scale_exactly(samples: &[(i64, f64)]) -> Option<(u8, Vec<i64>)> {
     if samples.is_empty() {
         return None;
     }
-    'scale: for (k, scale) in POW10.iter().enumerate() {
-        let mut ints = Vec::with_capacity(samples.len());
-        for &(_, v) in samples {
-            let r = (v * scale).round();
-            if !r.is_finite() || r.abs() > MAX_EXACT {
-                continue 'scale;
+    let mut k = 0;
+    for &(_, v) in samples {
+        while exact_at(v, POW10[k]).is_none() {
+            k += 1;
+            if k == POW10.len() {
+                return None;
             }
-            // Check with the integer itself: -0.0 survives the float check
-            // but becomes +0 as an integer.
-            let int = r as i64;
-            if (int as f64 / scale).to_bits() != v.to_bits() {
-                continue 'scale;
-            }
-            ints.push(int);
         }
-        return Some((k as u8, ints));
     }
-    None
+    // Every value is exact at its own smallest k; the first k from the
+    // largest of those at which all are is the chunk's (the same as trying
+    // each k from 0).
+    (k..POW10.len()).find_map(|k| {
+        let ints = samples
+            .iter()
+            .map(|&(_, v)| exact_at(v, POW10[k]))
+            .collect::<Option<Vec<i64>>>()?;
+        Some((k as u8, ints))
+    })
+}
+
+/// `v × scale` as an integer, if that is exact (and within ±2^53).
+fn exact_at(v: f64, scale: f64) -> Option<i64> {
+    let r = (v * scale).round();
+    if !r.is_finite() || r.abs() > MAX_EXACT {
+        return None;
+    }
+    // Check with the integer itself: -0.0 survives the float check but
+    // becomes +0 as an integer.
+    let int = r as i64;
+    ((int as f64 / scale).to_bits() == v.to_bits()).then_some(int)
 }
 
 /// The first delta, and the rest as values, deltas or delta-of-deltas,

@@ -236,3 +236,37 @@ proptest! {
         prop_assert_eq!(cheapest_packing(&ramp), cheapest_packing_reference(&ramp));
     }
 }
+
+/// The scale each `k` from 0 in turn finds (the straightforward form,
+/// kept here as the reference).
+fn scale_exactly_reference(samples: &[(i64, f64)]) -> Option<(u8, Vec<i64>)> {
+    if samples.is_empty() {
+        return None;
+    }
+    (0..POW10.len()).find_map(|k| {
+        let ints = samples
+            .iter()
+            .map(|&(_, v)| exact_at(v, POW10[k]))
+            .collect::<Option<Vec<i64>>>()?;
+        Some((k as u8, ints))
+    })
+}
+
+proptest! {
+    #[test]
+    fn scale_found_from_each_value_matches_the_reference(
+        ints in prop::collection::vec(-1_000_000i64..1_000_000, 0..40),
+        ks in prop::collection::vec(0u32..11, 40),
+        floats in prop::collection::vec(any::<f64>(), 0..3),
+    ) {
+        // Decimals of mixed scales (some past 9 digits), and now and then
+        // arbitrary floats (NaN, infinities, -0.0 among them).
+        let mut samples: Vec<(i64, f64)> = ints
+            .iter()
+            .zip(&ks)
+            .map(|(i, k)| (0, *i as f64 / 10f64.powi(*k as i32)))
+            .collect();
+        samples.extend(floats.into_iter().map(|f| (0, f)));
+        prop_assert_eq!(scale_exactly(&samples), scale_exactly_reference(&samples));
+    }
+}

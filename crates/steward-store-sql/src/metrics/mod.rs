@@ -6,11 +6,14 @@
 //! device's stored sequence number. The writer holds open raw chunks
 //! decoded in memory between groups (`heads.rs`), so appending reads
 //! nothing and each series is written once per group. What a
-//! group of batches changes is planned in `steward_store::ingest`; how it
-//! is read and written differs in plan per database (`sqlite.rs`: row by
-//! row in-process; `postgres.rs`: set-wise with arrays). Queries and
-//! retention are written once here.
+//! group of batches changes is planned in `steward_store::ingest`; the
+//! appending is written once (`append.rs`: a read, an update and an
+//! insert for the whole group), its three statements in each database's
+//! dialect (`sqlite.rs`: `json_each`; `postgres.rs`: arrays), as are the
+//! device and series steps around it. Queries and retention are written
+//! once here.
 
+mod append;
 mod heads;
 mod postgres;
 mod sqlite;
@@ -64,17 +67,19 @@ fn device_seqs(rows: impl Iterator<Item = Row>) -> HashMap<Uuid, DeviceSeq> {
     .collect()
 }
 
-/// Appends each series' samples (in order) at one resolution, in the plan
-/// of the transaction's database.
+/// Appends each series' samples (in order) at one resolution, in the
+/// transaction's database.
 async fn append_many(
     tx: &mut Tx,
     resolution: i64,
     appends: &[(i64, Vec<(i64, f64)>)],
 ) -> Result<()> {
+    let none = HashMap::new();
     match tx {
-        Tx::Sqlite(tx) => sqlite::append_many(tx, resolution, appends).await,
-        Tx::Postgres(tx) => postgres::append_many(tx, resolution, appends).await,
-    }
+        Tx::Sqlite(tx) => append::append_held(tx, resolution, appends, none).await?,
+        Tx::Postgres(tx) => append::append_held(tx, resolution, appends, none).await?,
+    };
+    Ok(())
 }
 
 #[async_trait]

@@ -5,8 +5,9 @@
 //! chunks are held in memory between groups (`heads.rs`): a group reads
 //! only the series it does not hold, and writes each series once.
 
-use super::corrupt;
+use super::append::{ChunkRows, Grown, append_held};
 use crate::{SqlStore, backend};
+use async_trait::async_trait;
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Row, Transaction};
 use std::collections::{HashMap, HashSet};
@@ -148,193 +149,94 @@ async fn series_ids_for(
     Ok((ids, fresh))
 }
 
-/// Appends each series' samples (in order) at one resolution: one read of
-/// the open chunks, one update and one insert for the whole group.
-pub(super) async fn append_many(
-    tx: &mut Transaction<'static, Postgres>,
-    resolution: i64,
-    appends: &[(i64, Vec<(i64, f64)>)],
-) -> Result<()> {
-    append_held(tx, resolution, appends, HashMap::new()).await?;
-    Ok(())
-}
-
-/// The newest chunk of each of these series at one resolution, as stored.
-async fn read_open(
-    tx: &mut Transaction<'static, Postgres>,
-    series: &[i64],
-    resolution: i64,
-) -> Result<HashMap<i64, OpenChunk>> {
-    if series.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows = sqlx::query(
-        "SELECT DISTINCT ON (series_id) id, series_id, start_ts, end_ts, count, data FROM chunks
-         WHERE series_id = ANY($1) AND resolution = $2
-         ORDER BY series_id, start_ts DESC, id DESC",
-    )
-    .bind(series)
-    .bind(resolution)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(backend)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            (
-                row.get("series_id"),
-                OpenChunk {
+#[async_trait]
+impl ChunkRows for Transaction<'static, Postgres> {
+    async fn read_open(
+        &mut self,
+        series: &[i64],
+        resolution: i64,
+    ) -> Result<HashMap<i64, OpenChunk>> {
+        if series.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query(
+            "SELECT DISTINCT ON (series_id) id, series_id, start_ts, end_ts, count, data FROM chunks
+             WHERE series_id = ANY($1) AND resolution = $2
+             ORDER BY series_id, start_ts DESC, id DESC",
+        )
+        .bind(series)
+        .bind(resolution)
+        .fetch_all(&mut **self)
+        .await
+        .map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let chunk = OpenChunk {
                     id: row.get("id"),
                     start_ts: row.get("start_ts"),
                     end_ts: row.get("end_ts"),
                     count: row.get("count"),
                     data: row.get("data"),
-                },
-            )
-        })
-        .collect())
-}
-
-/// Appends each series' samples (in order) at one resolution, starting
-/// from the heads `held` in memory where there is one and from the stored
-/// open chunks otherwise (one read for all of those); each grown chunk is
-/// updated only if it still has the count it was planned from (one update
-/// for the group), and the series whose chunk another writer changed are
-/// read again and planned anew, once. New chunks take one insert. Returns
-/// the open chunks afterwards whose ids are known, to hold once the
-/// transaction commits.
-pub(super) async fn append_held(
-    tx: &mut Transaction<'static, Postgres>,
-    resolution: i64,
-    appends: &[(i64, Vec<(i64, f64)>)],
-    mut held: HashMap<i64, Head>,
-) -> Result<Vec<(i64, Head)>> {
-    if appends.is_empty() {
-        return Ok(Vec::new());
-    }
-    let samples_of: HashMap<i64, &[(i64, f64)]> =
-        appends.iter().map(|(id, s)| (*id, s.as_slice())).collect();
-    let missing: Vec<i64> = appends
-        .iter()
-        .map(|(id, _)| *id)
-        .filter(|id| !held.contains_key(id))
-        .collect();
-    let mut stored = read_open(tx, &missing, resolution).await?;
-    let mut opens: Vec<(i64, Option<Open>)> = appends
-        .iter()
-        .map(|(id, _)| {
-            let open = held
-                .remove(id)
-                .map(Open::Held)
-                .or_else(|| stored.remove(id).map(Open::Stored));
-            (*id, open)
-        })
-        .collect();
-    let mut heads = Vec::with_capacity(appends.len());
-    let mut new: Vec<(i64, ChunkWrite)> = Vec::new();
-    for round in 0..2 {
-        let mut plans = Vec::with_capacity(opens.len());
-        for (series, open) in opens.drain(..) {
-            let count_before = match &open {
-                Some(Open::Stored(chunk)) => chunk.count,
-                Some(Open::Held(head)) => head.samples.len() as i64,
-                None => 0,
-            };
-            let samples = samples_of.get(&series).copied().unwrap_or_default();
-            let plan = plan_appends_held(open, samples).map_err(corrupt)?;
-            plans.push((series, count_before, plan));
-        }
-        let grown: Vec<(i64, i64, &ChunkWrite)> = plans
-            .iter()
-            .filter_map(|(series, before, plan)| {
-                let first = plan.writes.first().filter(|w| w.id.is_some())?;
-                Some((*series, *before, first))
+                };
+                (row.get("series_id"), chunk)
             })
-            .collect();
-        let updated: HashSet<i64> = if grown.is_empty() {
-            HashSet::new()
-        } else {
-            sqlx::query(
-                "UPDATE chunks c SET end_ts = u.end_ts, count = u.count, data = u.data
-                 FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
-                     $5::bigint[], $6::bigint[], $7::bytea[])
-                     AS u(id, series_id, start_ts, before, end_ts, count, data)
-                 WHERE c.id = u.id AND c.series_id = u.series_id
-                     AND c.start_ts = u.start_ts AND c.count = u.before
-                 RETURNING c.series_id",
-            )
-            .bind(
-                grown
-                    .iter()
-                    .map(|(_, _, w)| w.id.unwrap_or_default())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(grown.iter().map(|(s, _, _)| *s).collect::<Vec<_>>())
-            .bind(grown.iter().map(|(_, _, w)| w.start_ts).collect::<Vec<_>>())
-            .bind(grown.iter().map(|(_, b, _)| *b).collect::<Vec<_>>())
-            .bind(grown.iter().map(|(_, _, w)| w.end_ts).collect::<Vec<_>>())
-            .bind(grown.iter().map(|(_, _, w)| w.count).collect::<Vec<_>>())
-            .bind(
-                grown
-                    .iter()
-                    .map(|(_, _, w)| w.data.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(|row| row.get::<i64, _>(0))
-            .collect()
-        };
-        let mut stale = Vec::new();
-        for (series, _, plan) in plans {
-            let grew = plan.writes.first().is_some_and(|w| w.id.is_some());
-            if grew && !updated.contains(&series) {
-                stale.push(series);
-                continue;
-            }
-            new.extend(
-                plan.writes
-                    .into_iter()
-                    .filter(|w| w.id.is_none())
-                    .map(|w| (series, w)),
-            );
-            heads.extend(plan.head.map(|head| (series, head)));
-        }
-        if stale.is_empty() {
-            break;
-        }
-        if round == 1 {
-            return Err(StoreError::Corrupt(format!(
-                "the open chunks of series {stale:?} changed while they were written"
-            )));
-        }
-        let mut reread = read_open(tx, &stale, resolution).await?;
-        opens = stale
-            .into_iter()
-            .map(|id| (id, reread.remove(&id).map(Open::Stored)))
-            .collect();
+            .collect())
     }
-    if !new.is_empty() {
+
+    async fn update_grown(&mut self, grown: &[Grown<'_>]) -> Result<HashSet<i64>> {
+        let column = |f: fn(&Grown<'_>) -> i64| grown.iter().map(f).collect::<Vec<_>>();
+        let updated = sqlx::query(
+            "UPDATE chunks c SET end_ts = u.end_ts, count = u.count, data = u.data
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
+                 $5::bigint[], $6::bigint[], $7::bytea[])
+                 AS u(id, series_id, start_ts, before, end_ts, count, data)
+             WHERE c.id = u.id AND c.series_id = u.series_id
+                 AND c.start_ts = u.start_ts AND c.count = u.before
+             RETURNING c.series_id",
+        )
+        .bind(column(|g| g.chunk.id.unwrap_or_default()))
+        .bind(column(|g| g.series))
+        .bind(column(|g| g.chunk.start_ts))
+        .bind(column(|g| g.before))
+        .bind(column(|g| g.chunk.end_ts))
+        .bind(column(|g| g.chunk.count))
+        .bind(grown.iter().map(|g| g.chunk.data.as_slice()).collect::<Vec<_>>())
+        .fetch_all(&mut **self)
+        .await
+        .map_err(backend)?;
+        Ok(updated.iter().map(|row| row.get::<i64, _>(0)).collect())
+    }
+
+    async fn insert_new(
+        &mut self,
+        resolution: i64,
+        new: &[(i64, ChunkWrite)],
+    ) -> Result<Option<Vec<i64>>> {
         // Rows are numbered in order, so a series' later chunk gets the
-        // higher id (the open chunk on a start tie).
-        sqlx::query(
+        // higher id (the open chunk on a start tie), and the ids sorted
+        // are the chunks' in the order given.
+        let mut ids: Vec<i64> = sqlx::query(
             "INSERT INTO chunks (series_id, resolution, start_ts, end_ts, count, data)
              SELECT u.series_id, $6, u.start_ts, u.end_ts, u.count, u.data
              FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[])
                  WITH ORDINALITY AS u(series_id, start_ts, end_ts, count, data, i)
-             ORDER BY u.i",
+             ORDER BY u.i
+             RETURNING id",
         )
         .bind(new.iter().map(|(id, _)| *id).collect::<Vec<_>>())
         .bind(new.iter().map(|(_, w)| w.start_ts).collect::<Vec<_>>())
         .bind(new.iter().map(|(_, w)| w.end_ts).collect::<Vec<_>>())
         .bind(new.iter().map(|(_, w)| w.count).collect::<Vec<_>>())
-        .bind(new.into_iter().map(|(_, w)| w.data).collect::<Vec<_>>())
+        .bind(new.iter().map(|(_, w)| w.data.as_slice()).collect::<Vec<_>>())
         .bind(resolution)
-        .execute(&mut **tx)
+        .fetch_all(&mut **self)
         .await
-        .map_err(backend)?;
+        .map_err(backend)?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+        ids.sort_unstable();
+        Ok((ids.len() == new.len()).then_some(ids))
     }
-    Ok(heads)
 }

@@ -1,13 +1,18 @@
-//! SQLite's metric-ingest hot path: SQLite runs in-process, so a group of
-//! batches is read and written a row at a time, under the one write lock
-//! the transaction takes at its start. Open raw chunks are held in memory
-//! between groups (`heads.rs`): a series costs one update per group.
+//! SQLite's metric-ingest hot path, under the one write lock the
+//! transaction takes at its start. A group's chunks are read and written
+//! set-wise (`json_each` of one bound JSON array, blobs as hex): every
+//! statement is a hand-off to SQLite's worker thread, and one per series
+//! held ingest to ≈ 27,000 samples/s. Open raw chunks are held in memory
+//! between groups (`heads.rs`).
 
-use super::corrupt;
+use super::append::{ChunkRows, Grown, append_held};
 use crate::{SqlStore, backend};
+use async_trait::async_trait;
+use serde::Serialize;
 use sqlx::sqlite::SqlitePool;
 use sqlx::{Row, Sqlite, Transaction};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use steward_store::*;
 
 impl SqlStore {
@@ -147,124 +152,129 @@ async fn series_id(tx: &mut Transaction<'static, Sqlite>, key: &SeriesKey) -> Re
     Ok(row.map(|row| row.get(0)))
 }
 
-/// Appends each series' samples (in order) at one resolution.
-pub(super) async fn append_many(
-    tx: &mut Transaction<'static, Sqlite>,
-    resolution: i64,
-    appends: &[(i64, Vec<(i64, f64)>)],
-) -> Result<()> {
-    append_held(tx, resolution, appends, HashMap::new()).await?;
-    Ok(())
+/// A JSON array for `json_each`.
+fn json_rows(rows: impl Serialize) -> Result<String> {
+    serde_json::to_string(&rows).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-/// The newest chunk of a series at one resolution, as stored.
-async fn read_open(
-    tx: &mut Transaction<'static, Sqlite>,
-    series: i64,
-    resolution: i64,
-) -> Result<Option<OpenChunk>> {
-    let row = sqlx::query(
-        "SELECT id, start_ts, end_ts, count, data FROM chunks WHERE series_id = ? AND resolution = ?
-         ORDER BY start_ts DESC, id DESC LIMIT 1",
-    )
-    .bind(series)
-    .bind(resolution)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(backend)?;
-    Ok(row.map(|row| OpenChunk {
-        id: row.get("id"),
-        start_ts: row.get("start_ts"),
-        end_ts: row.get("end_ts"),
-        count: row.get("count"),
-        data: row.get("data"),
-    }))
-}
-
-/// Appends each series' samples (in order) at one resolution, starting
-/// from the heads `held` in memory where there is one and from the stored
-/// open chunk otherwise; returns each series' open chunk afterwards, to
-/// hold once the transaction commits.
-pub(super) async fn append_held(
-    tx: &mut Transaction<'static, Sqlite>,
-    resolution: i64,
-    appends: &[(i64, Vec<(i64, f64)>)],
-    mut held: HashMap<i64, Head>,
-) -> Result<Vec<(i64, Head)>> {
-    let mut heads = Vec::with_capacity(appends.len());
-    for (series, samples) in appends {
-        let mut open = match held.remove(series) {
-            Some(head) => Some(Open::Held(head)),
-            None => read_open(tx, *series, resolution).await?.map(Open::Stored),
-        };
-        let mut appended = None;
-        // A held chunk another writer changed since is read again (once).
-        for _ in 0..2 {
-            let count_before = match &open {
-                Some(Open::Stored(chunk)) => chunk.count,
-                Some(Open::Held(head)) => head.samples.len() as i64,
-                None => 0,
-            };
-            let plan = plan_appends_held(open.take(), samples).map_err(corrupt)?;
-            if let Some(grown) = plan.writes.first().filter(|w| w.id.is_some()) {
-                let updated = sqlx::query(
-                    "UPDATE chunks SET end_ts = ?, count = ?, data = ?
-                     WHERE id = ? AND series_id = ? AND start_ts = ? AND count = ?",
-                )
-                .bind(grown.end_ts)
-                .bind(grown.count)
-                .bind(&grown.data)
-                .bind(grown.id)
-                .bind(series)
-                .bind(grown.start_ts)
-                .bind(count_before)
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?
-                .rows_affected();
-                if updated == 0 {
-                    open = read_open(tx, *series, resolution).await?.map(Open::Stored);
-                    continue;
-                }
-            }
-            appended = Some(plan);
-            break;
+/// A JSON array of rows of integers and a blob last (as hex, for
+/// `unhex`), written straight into one string: this runs for every series
+/// of every group.
+fn json_rows_with_blob<'a>(rows: impl ExactSizeIterator<Item = (&'a [i64], &'a [u8])>) -> String {
+    let mut json = String::with_capacity(rows.len() * 160);
+    json.push('[');
+    let mut hex_buf = Vec::new();
+    for (at, (ints, blob)) in rows.enumerate() {
+        json.push_str(if at == 0 { "[" } else { ",[" });
+        for int in ints {
+            let _ = write!(json, "{int},");
         }
-        let Some(Appended {
-            writes,
-            mut head,
-            head_write,
-        }) = appended
-        else {
-            return Err(StoreError::Corrupt(format!(
-                "the open chunk of series {series} changed while it was written"
-            )));
-        };
-        for (at, write) in writes.into_iter().enumerate() {
-            if write.id.is_some() {
-                continue;
-            }
-            let id: i64 = sqlx::query(
-                "INSERT INTO chunks (series_id, resolution, start_ts, end_ts, count, data)
-                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            )
-            .bind(series)
-            .bind(resolution)
-            .bind(write.start_ts)
-            .bind(write.end_ts)
-            .bind(write.count)
-            .bind(write.data)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(backend)?
-            .get(0);
-            if head_write == Some(at)
-                && let Some(head) = head.as_mut()
-            {
-                head.id = Some(id);
-            }
-        }
-        heads.extend(head.map(|head| (*series, head)));
+        hex_buf.resize(blob.len() * 2, 0);
+        // Sized to fit, so it cannot fail; hex digits are ASCII.
+        let _ = hex::encode_to_slice(blob, &mut hex_buf);
+        json.push('"');
+        json.push_str(std::str::from_utf8(&hex_buf).unwrap_or_default());
+        json.push_str("\"]");
     }
-    Ok(heads)
+    json.push(']');
+    json
+}
+
+#[async_trait]
+impl ChunkRows for Transaction<'static, Sqlite> {
+    async fn read_open(
+        &mut self,
+        series: &[i64],
+        resolution: i64,
+    ) -> Result<HashMap<i64, OpenChunk>> {
+        if series.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query(
+            "SELECT c.id, c.series_id, c.start_ts, c.end_ts, c.count, c.data
+             FROM json_each(?1) k JOIN chunks c ON c.id = (
+                 SELECT id FROM chunks WHERE series_id = k.value AND resolution = ?2
+                 ORDER BY start_ts DESC, id DESC LIMIT 1)",
+        )
+        .bind(json_rows(series)?)
+        .bind(resolution)
+        .fetch_all(&mut **self)
+        .await
+        .map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let chunk = OpenChunk {
+                    id: row.get("id"),
+                    start_ts: row.get("start_ts"),
+                    end_ts: row.get("end_ts"),
+                    count: row.get("count"),
+                    data: row.get("data"),
+                };
+                (row.get("series_id"), chunk)
+            })
+            .collect())
+    }
+
+    async fn update_grown(&mut self, grown: &[Grown<'_>]) -> Result<HashSet<i64>> {
+        let ints: Vec<[i64; 6]> = grown
+            .iter()
+            .map(|g| {
+                let c = g.chunk;
+                let id = c.id.unwrap_or_default();
+                [id, g.series, c.start_ts, g.before, c.end_ts, c.count]
+            })
+            .collect();
+        let rows = ints
+            .iter()
+            .zip(grown)
+            .map(|(ints, g)| (ints.as_slice(), g.chunk.data.as_slice()));
+        let updated = sqlx::query(
+            "UPDATE chunks SET end_ts = u.value ->> 4, count = u.value ->> 5,
+                 data = unhex(u.value ->> 6)
+             FROM json_each(?) u
+             WHERE chunks.id = u.value ->> 0 AND chunks.series_id = u.value ->> 1
+                 AND chunks.start_ts = u.value ->> 2 AND chunks.count = u.value ->> 3
+             RETURNING chunks.series_id",
+        )
+        .bind(json_rows_with_blob(rows))
+        .fetch_all(&mut **self)
+        .await
+        .map_err(backend)?;
+        Ok(updated.iter().map(|row| row.get::<i64, _>(0)).collect())
+    }
+
+    async fn insert_new(
+        &mut self,
+        resolution: i64,
+        new: &[(i64, ChunkWrite)],
+    ) -> Result<Option<Vec<i64>>> {
+        let ints: Vec<[i64; 4]> = new
+            .iter()
+            .map(|(series, w)| [*series, w.start_ts, w.end_ts, w.count])
+            .collect();
+        let rows = ints
+            .iter()
+            .zip(new)
+            .map(|(ints, (_, w))| (ints.as_slice(), w.data.as_slice()));
+        // Row ids are given in insert order: sorted, they are the chunks'
+        // in the order given.
+        let mut ids: Vec<i64> = sqlx::query(
+            "INSERT INTO chunks (series_id, resolution, start_ts, end_ts, count, data)
+             SELECT u.value ->> 0, ?2, u.value ->> 1, u.value ->> 2, u.value ->> 3,
+                 unhex(u.value ->> 4)
+             FROM json_each(?1) u ORDER BY u.key
+             RETURNING id",
+        )
+        .bind(json_rows_with_blob(rows))
+        .bind(resolution)
+        .fetch_all(&mut **self)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+        ids.sort_unstable();
+        Ok((ids.len() == new.len()).then_some(ids))
+    }
 }
