@@ -133,7 +133,8 @@ async fn sqlite_chunk_appends_write_no_index() {
     .map(|row| row.get("detail"))
     .collect();
     assert!(
-        plan.iter().any(|step| step.contains("chunks_resolution_start")),
+        plan.iter()
+            .any(|step| step.contains("chunks_resolution_start")),
         "retention's plan: {plan:?}"
     );
 }

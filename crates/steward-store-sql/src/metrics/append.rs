@@ -6,6 +6,7 @@
 //! `json_each`, `postgres.rs` with `UNNEST` of arrays).
 
 use super::corrupt;
+use crate::db::Row;
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 use steward_store::*;
@@ -22,24 +23,42 @@ pub(super) struct Grown<'a> {
 /// group's transaction.
 #[async_trait]
 pub(super) trait ChunkRows: Send {
-    /// The newest chunk of each of these series at one resolution.
-    async fn read_open(
-        &mut self,
-        series: &[i64],
-        resolution: i64,
-    ) -> Result<HashMap<i64, OpenChunk>>;
+    /// The newest chunk of each of these (non-empty) series at one
+    /// resolution: `id, series_id, start_ts, end_ts, count, data`.
+    async fn read_open(&mut self, series: &[i64], resolution: i64) -> Result<Vec<Row>>;
 
     /// Writes each grown chunk whose row still has `before` samples;
-    /// returns the series written.
-    async fn update_grown(&mut self, grown: &[Grown<'_>]) -> Result<HashSet<i64>>;
+    /// returns the series written (one column).
+    async fn update_grown(&mut self, grown: &[Grown<'_>]) -> Result<Vec<Row>>;
 
-    /// Inserts new chunks in order (a series' later chunk gets the higher
-    /// id); returns the id of each (in order) when the database tells it.
-    async fn insert_new(
-        &mut self,
-        resolution: i64,
-        new: &[(i64, ChunkWrite)],
-    ) -> Result<Option<Vec<i64>>>;
+    /// Inserts new chunks in order, so a series' later chunk gets the
+    /// higher id; returns their ids (one column, in any order).
+    async fn insert_new(&mut self, resolution: i64, new: &[(i64, ChunkWrite)]) -> Result<Vec<Row>>;
+}
+
+/// The open chunks [`ChunkRows::read_open`] found, by series.
+async fn read_open(
+    tx: &mut impl ChunkRows,
+    series: &[i64],
+    resolution: i64,
+) -> Result<HashMap<i64, OpenChunk>> {
+    if series.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = tx.read_open(series, resolution).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let chunk = OpenChunk {
+                id: row.get("id"),
+                start_ts: row.get("start_ts"),
+                end_ts: row.get("end_ts"),
+                count: row.get("count"),
+                data: row.get("data"),
+            };
+            (row.get("series_id"), chunk)
+        })
+        .collect())
 }
 
 /// Appends each series' samples (in order) at one resolution, starting
@@ -64,7 +83,7 @@ pub(super) async fn append_held(
         .map(|(id, _)| *id)
         .filter(|id| !held.contains_key(id))
         .collect();
-    let mut stored = tx.read_open(&missing, resolution).await?;
+    let mut stored = read_open(tx, &missing, resolution).await?;
     let mut opens: Vec<(i64, Option<Open>)> = appends
         .iter()
         .map(|(id, _)| {
@@ -106,7 +125,8 @@ pub(super) async fn append_held(
         let updated = if grown.is_empty() {
             HashSet::new()
         } else {
-            tx.update_grown(&grown).await?
+            let rows = tx.update_grown(&grown).await?;
+            rows.iter().map(|row| row.get::<i64, _>(0)).collect()
         };
         let mut stale = Vec::new();
         for (series, _, plan) in plans {
@@ -134,18 +154,27 @@ pub(super) async fn append_held(
                 "the open chunks of series {stale:?} changed while they were written"
             )));
         }
-        let mut reread = tx.read_open(&stale, resolution).await?;
+        let mut reread = read_open(tx, &stale, resolution).await?;
         opens = stale
             .into_iter()
             .map(|id| (id, reread.remove(&id).map(Open::Stored)))
             .collect();
     }
-    if !new.is_empty()
-        && let Some(ids) = tx.insert_new(resolution, &new).await?
-    {
-        for (at_new, at_head) in unnumbered {
-            if let (Some(id), Some((_, head))) = (ids.get(at_new), heads.get_mut(at_head)) {
-                head.id = Some(*id);
+    if !new.is_empty() {
+        let mut ids: Vec<i64> = (tx.insert_new(resolution, &new).await?)
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        // Numbered in insert order: sorted, they are the new chunks' in
+        // the order given. Were they not, a head's next update would match
+        // no row (it names the series and start too), and it would be read
+        // again.
+        ids.sort_unstable();
+        if ids.len() == new.len() {
+            for (at_new, at_head) in unnumbered {
+                if let (Some(id), Some((_, head))) = (ids.get(at_new), heads.get_mut(at_head)) {
+                    head.id = Some(*id);
+                }
             }
         }
     }

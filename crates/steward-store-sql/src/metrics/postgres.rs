@@ -6,11 +6,11 @@
 //! only the series it does not hold, and writes each series once.
 
 use super::append::{ChunkRows, Grown, append_held};
+use crate::db::Row as DbRow;
 use crate::{SqlStore, backend};
 use async_trait::async_trait;
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Row, Transaction};
-use std::collections::{HashMap, HashSet};
 use steward_store::*;
 
 impl SqlStore {
@@ -151,14 +151,7 @@ async fn series_ids_for(
 
 #[async_trait]
 impl ChunkRows for Transaction<'static, Postgres> {
-    async fn read_open(
-        &mut self,
-        series: &[i64],
-        resolution: i64,
-    ) -> Result<HashMap<i64, OpenChunk>> {
-        if series.is_empty() {
-            return Ok(HashMap::new());
-        }
+    async fn read_open(&mut self, series: &[i64], resolution: i64) -> Result<Vec<DbRow>> {
         let rows = sqlx::query(
             "SELECT DISTINCT ON (series_id) id, series_id, start_ts, end_ts, count, data FROM chunks
              WHERE series_id = ANY($1) AND resolution = $2
@@ -169,22 +162,10 @@ impl ChunkRows for Transaction<'static, Postgres> {
         .fetch_all(&mut **self)
         .await
         .map_err(backend)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let chunk = OpenChunk {
-                    id: row.get("id"),
-                    start_ts: row.get("start_ts"),
-                    end_ts: row.get("end_ts"),
-                    count: row.get("count"),
-                    data: row.get("data"),
-                };
-                (row.get("series_id"), chunk)
-            })
-            .collect())
+        Ok(rows.into_iter().map(DbRow::Postgres).collect())
     }
 
-    async fn update_grown(&mut self, grown: &[Grown<'_>]) -> Result<HashSet<i64>> {
+    async fn update_grown(&mut self, grown: &[Grown<'_>]) -> Result<Vec<DbRow>> {
         let column = |f: fn(&Grown<'_>) -> i64| grown.iter().map(f).collect::<Vec<_>>();
         let updated = sqlx::query(
             "UPDATE chunks c SET end_ts = u.end_ts, count = u.count, data = u.data
@@ -201,22 +182,26 @@ impl ChunkRows for Transaction<'static, Postgres> {
         .bind(column(|g| g.before))
         .bind(column(|g| g.chunk.end_ts))
         .bind(column(|g| g.chunk.count))
-        .bind(grown.iter().map(|g| g.chunk.data.as_slice()).collect::<Vec<_>>())
+        .bind(
+            grown
+                .iter()
+                .map(|g| g.chunk.data.as_slice())
+                .collect::<Vec<_>>(),
+        )
         .fetch_all(&mut **self)
         .await
         .map_err(backend)?;
-        Ok(updated.iter().map(|row| row.get::<i64, _>(0)).collect())
+        Ok(updated.into_iter().map(DbRow::Postgres).collect())
     }
 
     async fn insert_new(
         &mut self,
         resolution: i64,
         new: &[(i64, ChunkWrite)],
-    ) -> Result<Option<Vec<i64>>> {
+    ) -> Result<Vec<DbRow>> {
         // Rows are numbered in order, so a series' later chunk gets the
-        // higher id (the open chunk on a start tie), and the ids sorted
-        // are the chunks' in the order given.
-        let mut ids: Vec<i64> = sqlx::query(
+        // higher id (the open chunk on a start tie).
+        let ids = sqlx::query(
             "INSERT INTO chunks (series_id, resolution, start_ts, end_ts, count, data)
              SELECT u.series_id, $6, u.start_ts, u.end_ts, u.count, u.data
              FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[])
@@ -228,15 +213,15 @@ impl ChunkRows for Transaction<'static, Postgres> {
         .bind(new.iter().map(|(_, w)| w.start_ts).collect::<Vec<_>>())
         .bind(new.iter().map(|(_, w)| w.end_ts).collect::<Vec<_>>())
         .bind(new.iter().map(|(_, w)| w.count).collect::<Vec<_>>())
-        .bind(new.iter().map(|(_, w)| w.data.as_slice()).collect::<Vec<_>>())
+        .bind(
+            new.iter()
+                .map(|(_, w)| w.data.as_slice())
+                .collect::<Vec<_>>(),
+        )
         .bind(resolution)
         .fetch_all(&mut **self)
         .await
-        .map_err(backend)?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-        ids.sort_unstable();
-        Ok((ids.len() == new.len()).then_some(ids))
+        .map_err(backend)?;
+        Ok(ids.into_iter().map(DbRow::Postgres).collect())
     }
 }

@@ -6,12 +6,13 @@
 //! between groups (`heads.rs`).
 
 use super::append::{ChunkRows, Grown, append_held};
+use crate::db::Row as DbRow;
 use crate::{SqlStore, backend};
 use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::sqlite::SqlitePool;
 use sqlx::{Row, Sqlite, Transaction};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use steward_store::*;
 
@@ -182,14 +183,7 @@ fn json_rows_with_blob<'a>(rows: impl ExactSizeIterator<Item = (&'a [i64], &'a [
 
 #[async_trait]
 impl ChunkRows for Transaction<'static, Sqlite> {
-    async fn read_open(
-        &mut self,
-        series: &[i64],
-        resolution: i64,
-    ) -> Result<HashMap<i64, OpenChunk>> {
-        if series.is_empty() {
-            return Ok(HashMap::new());
-        }
+    async fn read_open(&mut self, series: &[i64], resolution: i64) -> Result<Vec<DbRow>> {
         let rows = sqlx::query(
             "SELECT c.id, c.series_id, c.start_ts, c.end_ts, c.count, c.data
              FROM json_each(?1) k JOIN chunks c ON c.id = (
@@ -201,22 +195,10 @@ impl ChunkRows for Transaction<'static, Sqlite> {
         .fetch_all(&mut **self)
         .await
         .map_err(backend)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let chunk = OpenChunk {
-                    id: row.get("id"),
-                    start_ts: row.get("start_ts"),
-                    end_ts: row.get("end_ts"),
-                    count: row.get("count"),
-                    data: row.get("data"),
-                };
-                (row.get("series_id"), chunk)
-            })
-            .collect())
+        Ok(rows.into_iter().map(DbRow::Sqlite).collect())
     }
 
-    async fn update_grown(&mut self, grown: &[Grown<'_>]) -> Result<HashSet<i64>> {
+    async fn update_grown(&mut self, grown: &[Grown<'_>]) -> Result<Vec<DbRow>> {
         let ints: Vec<[i64; 6]> = grown
             .iter()
             .map(|g| {
@@ -241,14 +223,14 @@ impl ChunkRows for Transaction<'static, Sqlite> {
         .fetch_all(&mut **self)
         .await
         .map_err(backend)?;
-        Ok(updated.iter().map(|row| row.get::<i64, _>(0)).collect())
+        Ok(updated.into_iter().map(DbRow::Sqlite).collect())
     }
 
     async fn insert_new(
         &mut self,
         resolution: i64,
         new: &[(i64, ChunkWrite)],
-    ) -> Result<Option<Vec<i64>>> {
+    ) -> Result<Vec<DbRow>> {
         let ints: Vec<[i64; 4]> = new
             .iter()
             .map(|(series, w)| [*series, w.start_ts, w.end_ts, w.count])
@@ -257,9 +239,7 @@ impl ChunkRows for Transaction<'static, Sqlite> {
             .iter()
             .zip(new)
             .map(|(ints, (_, w))| (ints.as_slice(), w.data.as_slice()));
-        // Row ids are given in insert order: sorted, they are the chunks'
-        // in the order given.
-        let mut ids: Vec<i64> = sqlx::query(
+        let ids = sqlx::query(
             "INSERT INTO chunks (series_id, resolution, start_ts, end_ts, count, data)
              SELECT u.value ->> 0, ?2, u.value ->> 1, u.value ->> 2, u.value ->> 3,
                  unhex(u.value ->> 4)
@@ -270,11 +250,7 @@ impl ChunkRows for Transaction<'static, Sqlite> {
         .bind(resolution)
         .fetch_all(&mut **self)
         .await
-        .map_err(backend)?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-        ids.sort_unstable();
-        Ok((ids.len() == new.len()).then_some(ids))
+        .map_err(backend)?;
+        Ok(ids.into_iter().map(DbRow::Sqlite).collect())
     }
 }
