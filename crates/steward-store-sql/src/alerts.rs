@@ -94,7 +94,8 @@ impl AlertStore for SqlStore {
     /// Records one change in one transaction; what it means (open, update,
     /// nothing; the event; the ranking) is `AlertChange::step`.
     async fn record_alert_change(&self, c: &AlertChange) -> Result<Option<Uuid>> {
-        let mut tx = self.db.begin().await.map_err(backend)?;
+        // Ahead of ingest: an alert waits for no queued metric batches.
+        let mut tx = self.write_gate.begin(&self.db).await.map_err(backend)?;
         let open = q(format!("SELECT id, severity FROM alerts WHERE monitor_id = $1 AND device_id = $2 AND subject = $3 AND state != 'resolved'{}", crate::dialect::for_update(self.kind())))
             .bind(&c.monitor_id)
             .bind(c.device_id.to_string())

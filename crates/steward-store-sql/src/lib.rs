@@ -47,6 +47,7 @@ mod tasks;
 mod telemetry;
 mod tenancy;
 pub mod testdb;
+mod write_gate;
 
 use async_trait::async_trait;
 use db::{Db, Kind};
@@ -68,6 +69,8 @@ pub struct SqlStore {
     pub(crate) points_refused: AtomicU64,
     /// Open raw chunks held decoded between ingest groups.
     pub(crate) heads: metrics::Heads,
+    /// Lets alert writes take SQLite's write lock ahead of ingest.
+    pub(crate) write_gate: write_gate::WriteGate,
 }
 
 impl SqlStore {
@@ -85,6 +88,7 @@ impl SqlStore {
             series_ids: Mutex::default(),
             points_refused: AtomicU64::new(0),
             heads: metrics::Heads::default(),
+            write_gate: write_gate::WriteGate::default(),
         }
     }
 

@@ -22,6 +22,8 @@ impl SqlStore {
         pool: &SqlitePool,
         batches: &[IngestBatch],
     ) -> Result<Vec<IngestOutcome>> {
+        // Alert writes waiting for the write lock go first.
+        self.write_gate.yield_to_waiting().await;
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
         let ids: Vec<String> = batches.iter().map(|b| b.device_id.to_string()).collect();
         let rows = sqlx::query(
