@@ -176,9 +176,9 @@ pub fn decode(chunk: &[u8]) -> Result<Vec<(i64, f64)>, CodecError> {
 const POW10: [f64; 10] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 
 /// The smallest `k` for which every value is exactly `int / 10^k`, and
-/// the integers. Each value's own smallest `k` is found first, so one
-/// vector is built (not one per `k` tried): the ingest path re-encodes
-/// every open chunk it appends to.
+/// the integers. Scales at which some value is not exact are skipped value
+/// by value first, so usually one vector is built (not one per `k` tried):
+/// the ingest path re-encodes every open chunk it appends to.
 fn scale_exactly(samples: &[(i64, f64)]) -> Option<(u8, Vec<i64>)> {
     if samples.is_empty() {
         return None;
@@ -192,9 +192,10 @@ fn scale_exactly(samples: &[(i64, f64)]) -> Option<(u8, Vec<i64>)> {
             }
         }
     }
-    // Every value is exact at its own smallest k; the first k from the
-    // largest of those at which all are is the chunk's (the same as trying
-    // each k from 0).
+    // `k` passed only scales at which some value is not exact, so it never
+    // passed the chunk's scale: the first k from here at which all values
+    // are exact is the same as trying each k from 0. (Exactness is not
+    // monotone in k: 2^52 + 1 is exact at 0 and past 2^53 at 1.)
     (k..POW10.len()).find_map(|k| {
         let ints = samples
             .iter()

@@ -12,7 +12,7 @@
 //! took the device over, retention deleting an idle series' chunk): every
 //! update of a held chunk names the count it had, and a chunk whose count
 //! is not that one any more is read again and the series planned anew
-//! (`metrics/sqlite.rs`, `metrics/postgres.rs`).
+//! (`metrics/append.rs`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
