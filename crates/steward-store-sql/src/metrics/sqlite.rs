@@ -9,7 +9,6 @@ use super::append::{ChunkRows, Grown, append_held};
 use crate::db::Row as DbRow;
 use crate::{SqlStore, backend};
 use async_trait::async_trait;
-use serde::Serialize;
 use sqlx::sqlite::SqlitePool;
 use sqlx::{Row, Sqlite, Transaction};
 use std::collections::HashMap;
@@ -155,11 +154,6 @@ async fn series_id(tx: &mut Transaction<'static, Sqlite>, key: &SeriesKey) -> Re
     Ok(row.map(|row| row.get(0)))
 }
 
-/// A JSON array for `json_each`.
-fn json_rows(rows: impl Serialize) -> Result<String> {
-    serde_json::to_string(&rows).map_err(|e| StoreError::Backend(e.to_string()))
-}
-
 /// A JSON array of rows of integers and a blob last (as hex, for
 /// `unhex`), written straight into one string: this runs for every series
 /// of every group.
@@ -192,7 +186,7 @@ impl ChunkRows for Transaction<'static, Sqlite> {
                  SELECT id FROM chunks WHERE series_id = k.value AND resolution = ?2
                  ORDER BY start_ts DESC, id DESC LIMIT 1)",
         )
-        .bind(json_rows(series)?)
+        .bind(serde_json::to_string(series).map_err(|e| StoreError::Backend(e.to_string()))?)
         .bind(resolution)
         .fetch_all(&mut **self)
         .await
