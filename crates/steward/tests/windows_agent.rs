@@ -199,16 +199,25 @@ async fn windows_agent_enrols_and_connects_under_wine() {
             (server.status_of(&device) != "online").then_some(())
         });
     });
+    // Uninstalling boots wine's SCM again, which starts the automatic
+    // service on its way up: `uninstall` waits for it to run, stops it and
+    // deletes it (it used to delete it still running, a service that then
+    // stayed online).
     run(&["service", "uninstall"]);
     let gone = under_wine(wine, &prefix, &local_exe)
         .args(["--state-dir", &state_arg, "service", "start"])
         .output()
         .unwrap();
     assert!(!gone.status.success(), "the service is still installed");
-    // Not restarted by the SCM: still offline after the uninstallation
-    // (longer than the 2 s interval of a running agent).
-    let status = tokio::task::block_in_place(|| server.status_of(&device));
-    assert_ne!(status, "online");
+    // Offline once the server has seen the last connection close, and not
+    // restarted by the SCM.
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "the uninstalled agent offline",
+            Duration::from_secs(30),
+            || (server.status_of(&device) != "online").then_some(()),
+        );
+    });
 }
 
 /// One table of an MSI as `msiinfo export` prints it: its rows (after the

@@ -176,7 +176,9 @@ pub fn start() -> Result<()> {
     }
 }
 
-/// Asks the service to stop and waits (at most 30 s) until it has.
+/// Asks the service to stop and waits (at most 30 s) until it has. A
+/// service still starting (wine's SCM starts an automatic service when it
+/// comes up) cannot take the stop yet: it is asked again once it runs.
 pub fn stop() -> Result<()> {
     let service = manager(ServiceManagerAccess::CONNECT)?
         .open_service(
@@ -184,24 +186,58 @@ pub fn stop() -> Result<()> {
             ServiceAccess::STOP | ServiceAccess::QUERY_STATUS,
         )
         .context("the service is not installed")?;
-    if service.query_status()?.current_state != ServiceState::Stopped {
-        service.stop().context("cannot stop the service")?;
-    }
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while service.query_status()?.current_state != ServiceState::Stopped {
+    let mut asked = false;
+    loop {
+        let state = service.query_status()?.current_state;
+        match stop_step(state, asked) {
+            StopStep::Done => return Ok(()),
+            StopStep::Ask => match service.stop() {
+                Ok(_) => asked = true,
+                // Not accepting controls yet (still starting): asked again.
+                Err(windows_service::Error::Winapi(error))
+                    if error.raw_os_error() == Some(CANNOT_ACCEPT_CTRL) => {}
+                Err(error) => return Err(error).context("cannot stop the service"),
+            },
+            StopStep::Wait => {}
+        }
         if std::time::Instant::now() > deadline {
-            anyhow::bail!("the service did not stop within 30 s");
+            anyhow::bail!("the service did not stop within 30 s (it is {state:?})");
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    Ok(())
 }
 
+/// ERROR_SERVICE_CANNOT_ACCEPT_CTRL.
+const CANNOT_ACCEPT_CTRL: i32 = 1061;
+
+#[derive(Debug, PartialEq)]
+enum StopStep {
+    Done,
+    Ask,
+    Wait,
+}
+
+/// What `stop` does next, seen the service's state and whether it has
+/// asked already.
+fn stop_step(state: ServiceState, asked: bool) -> StopStep {
+    match state {
+        ServiceState::Stopped => StopStep::Done,
+        ServiceState::Running | ServiceState::Paused if !asked => StopStep::Ask,
+        // Starting, stopping, pausing, resuming, or asked: wait for it.
+        _ => StopStep::Wait,
+    }
+}
+
+/// Stops the service, then deletes it. A service that would not stop is
+/// deleted all the same (Windows removes it once it stops) and said so: an
+/// error, since the agent still runs.
 pub fn uninstall() -> Result<()> {
-    let _ = stop();
+    let stopped = stop();
     manager(ServiceManagerAccess::CONNECT)?
         .open_service(SERVICE_NAME, ServiceAccess::DELETE)
         .context("the service is not installed")?
         .delete()
-        .context("cannot delete the service")
+        .context("cannot delete the service")?;
+    stopped.context("the service is marked for deletion but still runs; it goes when it stops")
 }
