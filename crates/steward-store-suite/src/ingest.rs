@@ -61,6 +61,12 @@ pub async fn a_group_of_batches_is_stored_as_one(store: Arc<dyn Store>) {
     let listed = store.list_devices(&Scope::all()).await.unwrap();
     let a_row = listed.iter().find(|d| d.id == a).unwrap();
     assert_eq!(a_row.cpu_utilization, Some(0.5));
+    // Every device of the group has its row updated (one statement for
+    // all of them on SQLite); a figure no batch sent stays unset.
+    let b_row = listed.iter().find(|d| d.id == b).unwrap();
+    assert_eq!(b_row.cpu_utilization, Some(0.2));
+    assert_eq!(b_row.disk_utilization, Some(0.5));
+    assert_eq!(b_row.memory_utilization, None);
 }
 
 /// A device gets at most [`MAX_SERIES_PER_DEVICE`] series: points of new
