@@ -39,10 +39,12 @@ impl SqlStore {
             // Every device's row in one statement (it was one per device:
             // 16 of a full group's 22 statements, each a hand-off to
             // SQLite's thread).
-            let rows: Vec<(String, i64, Option<f64>, Option<f64>, Option<f64>)> = plan
+            let rows: Vec<serde_json::Value> = plan
                 .devices
                 .iter()
-                .map(|u| (u.device.to_string(), u.stored_seq, u.cpu, u.mem, u.disk))
+                .map(|u| {
+                    serde_json::json!([u.device.to_string(), u.stored_seq, u.cpu, u.mem, u.disk])
+                })
                 .collect();
             sqlx::query(
                 "UPDATE devices SET stored_seq = u.value ->> 1,
