@@ -45,6 +45,8 @@ pub struct Alerting {
     groups: Mutex<HashMap<String, Pending>>,
     devices: Mutex<HashMap<Uuid, DeviceMeta>>,
     changes: mpsc::UnboundedSender<(Uuid, Change)>,
+    /// Recorded alerts for incident correlation, in the order recorded.
+    incidents: mpsc::UnboundedSender<crate::incidents::AlertFacts>,
     store: Arc<dyn Store>,
     outbox: Arc<Notify>,
     remediations: mpsc::UnboundedSender<crate::jobs::RemediationRequest>,
@@ -99,6 +101,7 @@ impl Alerting {
     )> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (remediations, remediation_rx) = mpsc::unbounded_channel();
+        let (incidents, incident_rx) = mpsc::unbounded_channel();
         let alerting = Arc::new(Self {
             engine: Mutex::new(Engine::new(FlapRule::default())),
             noise: Mutex::default(),
@@ -106,6 +109,7 @@ impl Alerting {
             groups: Mutex::default(),
             devices: Mutex::default(),
             changes: tx,
+            incidents,
             store: store.clone(),
             outbox: Arc::new(Notify::new()),
             remediations,
@@ -116,6 +120,7 @@ impl Alerting {
         });
         alerting.reload().await?;
         tokio::spawn(alerting.clone().writer(rx));
+        tokio::spawn(link_incidents(store.clone(), incident_rx));
         tokio::spawn(alerting.clone().ticker(shutdown.clone()));
         tokio::spawn(notifier(
             store,
@@ -623,7 +628,10 @@ impl Alerting {
                     suppressed: record.suppressed.clone(),
                     at: record.at,
                 };
-                crate::incidents::on_alert_change(self.store.as_ref(), &facts).await;
+                // Off this path: its writes (incident, timeline, audit) wait
+                // behind metric ingest on SQLite, and the next alert change
+                // and its notification must not wait with them.
+                let _ = self.incidents.send(facts);
             }
             match recorded {
                 Ok(Some(alert)) if grouped => {
@@ -683,6 +691,18 @@ impl Alerting {
     }
 }
 
+/// Opens, joins and notes incidents for recorded alerts, one after another
+/// in the order they were recorded (an alert's resolution after its
+/// opening).
+async fn link_incidents(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::UnboundedReceiver<crate::incidents::AlertFacts>,
+) {
+    while let Some(facts) = rx.recv().await {
+        crate::incidents::on_alert_change(store.as_ref(), &facts).await;
+    }
+}
+
 async fn notifier(
     store: Arc<dyn Store>,
     outbound: crate::notify::Outbound,
@@ -704,31 +724,43 @@ async fn notifier(
                 continue;
             }
         };
+        // Delivered one after another, then recorded side by side: each
+        // record is a write that goes ahead of metric ingest (SQLite's write
+        // gate), and recorded one by one between deliveries each waited for
+        // a group of batches, and every notification behind it with it.
+        let mut delivered = Vec::with_capacity(due.len());
         for item in due {
             let payload = crate::notify::names::name(&*store, &console, &item.payload).await;
             let result = outbound.deliver(&item.channel, &payload, item.id).await;
-            let outcome = match result {
-                Ok(()) => store.notification_sent(item.id, now_ms()).await,
-                Err(error) => {
-                    let now = now_ms();
-                    let attempts = item.attempts.saturating_add(1);
-                    let next = crate::notify::failure::next_attempt(
-                        attempts,
-                        item.queued_at,
-                        now,
-                        give_up,
-                    );
-                    match next {
-                        Some(at) => {
-                            tracing::warn!(channel = %item.channel.name, %error, attempts, retry_in_s = (at - now) / 1000, "Notification failed; will retry.")
+            delivered.push((item, result, now_ms()));
+        }
+        let records = delivered.into_iter().map(|(item, result, now)| {
+            let store = store.clone();
+            async move {
+                match result {
+                    Ok(()) => store.notification_sent(item.id, now).await,
+                    Err(error) => {
+                        let attempts = item.attempts.saturating_add(1);
+                        let next = crate::notify::failure::next_attempt(
+                            attempts,
+                            item.queued_at,
+                            now,
+                            give_up,
+                        );
+                        match next {
+                            Some(at) => {
+                                tracing::warn!(channel = %item.channel.name, %error, attempts, retry_in_s = (at - now) / 1000, "Notification failed; will retry.")
+                            }
+                            None => {
+                                tracing::error!(channel = %item.channel.name, %error, attempts, "Notification given up: it kept failing; the channel shows it as undelivered.")
+                            }
                         }
-                        None => {
-                            tracing::error!(channel = %item.channel.name, %error, attempts, "Notification given up: it kept failing; the channel shows it as undelivered.")
-                        }
+                        store.notification_failed(item.id, &error, next, now).await
                     }
-                    store.notification_failed(item.id, &error, next, now).await
                 }
-            };
+            }
+        });
+        for outcome in futures_util::future::join_all(records).await {
             if let Err(error) = outcome {
                 tracing::error!(%error, "Cannot update the notification outbox.");
             }

@@ -328,14 +328,18 @@ impl AlertStore for SqlStore {
         .collect()
     }
 
+    /// Ahead of ingest, as the alert's own write: the notifier records a
+    /// delivery before its next round, so on SQLite these waited behind
+    /// queued metric batches (and the notifications after them).
     async fn notification_sent(&self, id: i64, at: i64) -> Result<()> {
+        let mut tx = self.write_gate.begin(&self.db).await.map_err(backend)?;
         q("UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
             .bind(at)
             .bind(id)
-            .execute(&self.db)
+            .execute(&mut tx)
             .await
             .map_err(backend)?;
-        Ok(())
+        tx.commit().await.map_err(backend)
     }
 
     async fn notification_failed(
@@ -345,16 +349,17 @@ impl AlertStore for SqlStore {
         next_at: Option<i64>,
         at: i64,
     ) -> Result<()> {
+        let mut tx = self.write_gate.begin(&self.db).await.map_err(backend)?;
         q("UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_at = COALESCE($2, next_at),
              abandoned_at = CASE WHEN $2 IS NULL THEN $3 END WHERE id = $4")
             .bind(error)
             .bind(next_at)
             .bind(at)
             .bind(id)
-            .execute(&self.db)
+            .execute(&mut tx)
             .await
             .map_err(backend)?;
-        Ok(())
+        tx.commit().await.map_err(backend)
     }
 
     async fn enqueue_notification(
