@@ -238,10 +238,24 @@ pub async fn fleet(steward: &Path, options: &FleetOptions) -> Result<Value> {
                 anyhow::bail!("a load generator exited early ({status}); see its log");
             }
         }
-        if held(&servers).await? >= options.agents as u64 {
-            all_held = Some(started.elapsed().as_secs_f64());
-        } else {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+        // A replica may fail to answer during the connection storm (its
+        // pool busy with the agents' admissions): asked again, not fatal.
+        match held(&servers).await {
+            Ok(count) if count >= options.agents as u64 => {
+                all_held = Some(started.elapsed().as_secs_f64());
+            }
+            Ok(count) => {
+                eprintln!(
+                    "{count} of {} agents connected after {:.0} s",
+                    options.agents,
+                    started.elapsed().as_secs_f64()
+                );
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            Err(error) => {
+                eprintln!("a replica did not answer its stats yet: {error:#}");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
         }
     }
     tokio::time::sleep(Duration::from_secs(6)).await;
