@@ -5,6 +5,7 @@
 //! in the store, so nothing is lost across a restart.
 
 use crate::now_ms;
+use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,8 +46,9 @@ pub struct Alerting {
     groups: Mutex<HashMap<String, Pending>>,
     devices: Mutex<HashMap<Uuid, DeviceMeta>>,
     changes: mpsc::UnboundedSender<(Uuid, Change)>,
-    /// Recorded alerts for incident correlation, in the order recorded.
-    incidents: mpsc::UnboundedSender<crate::incidents::AlertFacts>,
+    /// Incident work (recorded alerts to correlate, people's notes), in
+    /// the order it came.
+    incidents: mpsc::UnboundedSender<crate::incidents::IncidentWork>,
     store: Arc<dyn Store>,
     outbox: Arc<Notify>,
     remediations: mpsc::UnboundedSender<crate::jobs::RemediationRequest>,
@@ -120,7 +122,11 @@ impl Alerting {
         });
         alerting.reload().await?;
         tokio::spawn(alerting.clone().writer(rx));
-        tokio::spawn(link_incidents(store.clone(), incident_rx));
+        tokio::spawn(crate::incidents::link_incidents(
+            store.clone(),
+            alerting.outbox.clone(),
+            incident_rx,
+        ));
         tokio::spawn(alerting.clone().ticker(shutdown.clone()));
         tokio::spawn(notifier(
             store,
@@ -131,6 +137,36 @@ impl Alerting {
             shutdown,
         ));
         Ok((alerting, remediation_rx))
+    }
+
+    /// Notes a person's acknowledgement or resolution of an alert on its
+    /// incident, after whatever the incident linker still has queued (the
+    /// link of that alert among it), and waits until it is written.
+    pub async fn note_on_incident(
+        &self,
+        alert: Uuid,
+        at: i64,
+        actor: &str,
+        state: &str,
+        summary: &str,
+    ) -> Result<(), steward_store::StoreError> {
+        let (done, noted) = tokio::sync::oneshot::channel();
+        let work = crate::incidents::IncidentWork::Note {
+            alert,
+            at,
+            actor: actor.into(),
+            state: state.into(),
+            summary: summary.into(),
+            done,
+        };
+        match self.incidents.send(work) {
+            // Dropped unanswered: the linker stopped (shutdown).
+            Ok(()) => noted.await.unwrap_or(Ok(())),
+            Err(_) => {
+                crate::incidents::note_alert(self.store.as_ref(), alert, at, actor, state, summary)
+                    .await
+            }
+        }
     }
 
     /// Whether the alert of `key` is still waiting on its remediation (not
@@ -631,7 +667,9 @@ impl Alerting {
                 // Off this path: its writes (incident, timeline, audit) wait
                 // behind metric ingest on SQLite, and the next alert change
                 // and its notification must not wait with them.
-                let _ = self.incidents.send(facts);
+                let _ = self
+                    .incidents
+                    .send(crate::incidents::IncidentWork::Change(facts));
             }
             match recorded {
                 Ok(Some(alert)) if grouped => {
@@ -688,18 +726,6 @@ impl Alerting {
                 }
             }
         }
-    }
-}
-
-/// Opens, joins and notes incidents for recorded alerts, one after another
-/// in the order they were recorded (an alert's resolution after its
-/// opening).
-async fn link_incidents(
-    store: Arc<dyn Store>,
-    mut rx: mpsc::UnboundedReceiver<crate::incidents::AlertFacts>,
-) {
-    while let Some(facts) = rx.recv().await {
-        crate::incidents::on_alert_change(store.as_ref(), &facts).await;
     }
 }
 
@@ -760,7 +786,11 @@ async fn notifier(
                 }
             }
         });
-        for outcome in futures_util::future::join_all(records).await {
+        // Two at a time: each holds one of the store's few SQLite
+        // connections while it waits, and API reads and alert writes need
+        // them too.
+        let mut records = futures_util::stream::iter(records).buffer_unordered(2);
+        while let Some(outcome) = records.next().await {
             if let Err(error) = outcome {
                 tracing::error!(%error, "Cannot update the notification outbox.");
             }

@@ -56,6 +56,52 @@ pub async fn on_alert_change(store: &dyn Store, facts: &AlertFacts) {
     }
 }
 
+/// What the incident linker does, one after another.
+pub(crate) enum IncidentWork {
+    /// A recorded alert change: open, join or note its incident.
+    Change(AlertFacts),
+    /// A person acknowledged or resolved an alert: noted on its incident
+    /// after the change that linked it (queued before).
+    Note {
+        alert: Uuid,
+        at: i64,
+        actor: String,
+        state: String,
+        summary: String,
+        done: tokio::sync::oneshot::Sender<Result<(), steward_store::StoreError>>,
+    },
+}
+
+/// Opens, joins and notes incidents, one after another in the order the
+/// work came (an alert's resolution after its opening; a person's note
+/// after the link of the alert it is about). An incident's own webhook
+/// (`incident.opened`) is queued in the outbox: the notifier is woken.
+pub(crate) async fn link_incidents(
+    store: std::sync::Arc<dyn Store>,
+    outbox: std::sync::Arc<tokio::sync::Notify>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<IncidentWork>,
+) {
+    while let Some(work) = rx.recv().await {
+        match work {
+            IncidentWork::Change(facts) => {
+                on_alert_change(store.as_ref(), &facts).await;
+                outbox.notify_one();
+            }
+            IncidentWork::Note {
+                alert,
+                at,
+                actor,
+                state,
+                summary,
+                done,
+            } => {
+                let noted = note_alert(store.as_ref(), alert, at, &actor, &state, &summary).await;
+                let _ = done.send(noted);
+            }
+        }
+    }
+}
+
 /// Puts what happened to an alert on the timeline of its incident (if
 /// it has one).
 pub async fn note_alert(

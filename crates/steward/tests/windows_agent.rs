@@ -200,9 +200,9 @@ async fn windows_agent_enrols_and_connects_under_wine() {
         });
     });
     // Uninstalling boots wine's SCM again, which starts the automatic
-    // service on its way up: `uninstall` waits for it to run, stops it and
-    // deletes it (it used to delete it still running, a service that then
-    // stayed online).
+    // service on its way up: `uninstall` marks it for deletion, then stops
+    // it (it used to delete it still running, a service that then stayed
+    // online).
     run(&["service", "uninstall"]);
     let gone = under_wine(wine, &prefix, &local_exe)
         .args(["--state-dir", &state_arg, "service", "start"])
@@ -217,6 +217,9 @@ async fn windows_agent_enrols_and_connects_under_wine() {
             Duration::from_secs(30),
             || (server.status_of(&device) != "online").then_some(()),
         );
+        // Still offline well past the running agent's 2 s interval.
+        std::thread::sleep(Duration::from_secs(6));
+        assert_ne!(server.status_of(&device), "online", "restarted");
     });
 }
 

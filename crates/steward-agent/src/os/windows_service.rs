@@ -176,9 +176,7 @@ pub fn start() -> Result<()> {
     }
 }
 
-/// Asks the service to stop and waits (at most 30 s) until it has. A
-/// service still starting (wine's SCM starts an automatic service when it
-/// comes up) cannot take the stop yet: it is asked again once it runs.
+/// Asks the service to stop and waits (at most 30 s) until it has.
 pub fn stop() -> Result<()> {
     let service = manager(ServiceManagerAccess::CONNECT)?
         .open_service(
@@ -186,6 +184,13 @@ pub fn stop() -> Result<()> {
             ServiceAccess::STOP | ServiceAccess::QUERY_STATUS,
         )
         .context("the service is not installed")?;
+    stop_and_wait(&service)
+}
+
+/// Stops `service` and waits (at most 30 s). A service still starting
+/// (wine's SCM starts an automatic service when it comes up) cannot take
+/// the stop yet: it is asked again once it runs.
+fn stop_and_wait(service: &windows_service::service::Service) -> Result<()> {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let mut asked = false;
     loop {
@@ -194,9 +199,9 @@ pub fn stop() -> Result<()> {
             StopStep::Done => return Ok(()),
             StopStep::Ask => match service.stop() {
                 Ok(_) => asked = true,
-                // Not accepting controls yet (still starting): asked again.
+                // Still starting, or stopped meanwhile: looked at again.
                 Err(windows_service::Error::Winapi(error))
-                    if error.raw_os_error() == Some(CANNOT_ACCEPT_CTRL) => {}
+                    if matches!(error.raw_os_error(), Some(CANNOT_ACCEPT_CTRL | NOT_ACTIVE)) => {}
                 Err(error) => return Err(error).context("cannot stop the service"),
             },
             StopStep::Wait => {}
@@ -207,6 +212,9 @@ pub fn stop() -> Result<()> {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// ERROR_SERVICE_NOT_ACTIVE.
+const NOT_ACTIVE: i32 = 1062;
 
 /// ERROR_SERVICE_CANNOT_ACCEPT_CTRL.
 const CANNOT_ACCEPT_CTRL: i32 = 1061;
@@ -229,15 +237,19 @@ fn stop_step(state: ServiceState, asked: bool) -> StopStep {
     }
 }
 
-/// Stops the service, then deletes it. A service that would not stop is
-/// deleted all the same (Windows removes it once it stops) and said so: an
+/// Marks the service for deletion first, so that the SCM cannot start it
+/// any more (wine's starts the automatic service as it comes up, and a
+/// stop before that start left it running, deleted), then stops it:
+/// Windows removes it once it has stopped. One that would not stop is an
 /// error, since the agent still runs.
 pub fn uninstall() -> Result<()> {
-    let stopped = stop();
-    manager(ServiceManagerAccess::CONNECT)?
-        .open_service(SERVICE_NAME, ServiceAccess::DELETE)
-        .context("the service is not installed")?
-        .delete()
-        .context("cannot delete the service")?;
-    stopped.context("the service is marked for deletion but still runs; it goes when it stops")
+    let service = manager(ServiceManagerAccess::CONNECT)?
+        .open_service(
+            SERVICE_NAME,
+            ServiceAccess::DELETE | ServiceAccess::STOP | ServiceAccess::QUERY_STATUS,
+        )
+        .context("the service is not installed")?;
+    service.delete().context("cannot delete the service")?;
+    stop_and_wait(&service)
+        .context("the service is marked for deletion but still runs; it goes when it stops")
 }

@@ -67,15 +67,16 @@ pub async fn acknowledge(
             crate::now_ms(),
         )
         .await?;
-    crate::incidents::note_alert(
-        state.store.as_ref(),
-        id,
-        crate::now_ms(),
-        &caller.principal.username,
-        "acknowledged",
-        "",
-    )
-    .await?;
+    state
+        .alerting
+        .note_on_incident(
+            id,
+            crate::now_ms(),
+            &caller.principal.username,
+            "acknowledged",
+            "",
+        )
+        .await?;
     Ok(Json(
         json!({ "acknowledged": id, "by": caller.principal.username }),
     ))
@@ -113,7 +114,10 @@ pub async fn resolve_by_hand(
 ) -> Result<(), super::ApiError> {
     let now = crate::now_ms();
     let alert = state.store.resolve_alert(scope, id, by, now).await?;
-    crate::incidents::note_alert(state.store.as_ref(), id, now, by, "resolved", "by hand").await?;
+    state
+        .alerting
+        .note_on_incident(id, now, by, "resolved", "by hand")
+        .await?;
     if release {
         let key = steward_alert::lifecycle::AlertKey {
             monitor: alert.monitor_id.clone(),
