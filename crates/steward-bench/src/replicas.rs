@@ -244,18 +244,15 @@ pub async fn fleet(steward: &Path, options: &FleetOptions) -> Result<Value> {
             Ok(count) if count >= options.agents as u64 => {
                 all_held = Some(started.elapsed().as_secs_f64());
             }
-            Ok(count) => {
-                eprintln!(
-                    "{count} of {} agents connected after {:.0} s",
-                    options.agents,
-                    started.elapsed().as_secs_f64()
-                );
-                tokio::time::sleep(Duration::from_secs(5)).await;
-            }
-            Err(error) => {
-                eprintln!("a replica did not answer its stats yet: {error:#}");
-                tokio::time::sleep(Duration::from_secs(5)).await;
-            }
+            Ok(count) => eprintln!(
+                "{count} of {} agents connected after {:.0} s",
+                options.agents,
+                started.elapsed().as_secs_f64()
+            ),
+            Err(error) => eprintln!("a replica did not answer its stats yet: {error:#}"),
+        }
+        if all_held.is_none() {
+            tokio::time::sleep(Duration::from_secs(5)).await;
         }
     }
     tokio::time::sleep(Duration::from_secs(6)).await;

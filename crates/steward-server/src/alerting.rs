@@ -48,7 +48,7 @@ pub struct Alerting {
     changes: mpsc::UnboundedSender<(Uuid, Change)>,
     /// Incident work (recorded alerts to correlate, people's notes), in
     /// the order it came.
-    incidents: mpsc::UnboundedSender<crate::incidents::IncidentWork>,
+    pub incidents: crate::incidents::IncidentQueue,
     store: Arc<dyn Store>,
     outbox: Arc<Notify>,
     remediations: mpsc::UnboundedSender<crate::jobs::RemediationRequest>,
@@ -103,7 +103,7 @@ impl Alerting {
     )> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (remediations, remediation_rx) = mpsc::unbounded_channel();
-        let (incidents, incident_rx) = mpsc::unbounded_channel();
+        let (incidents, incident_rx) = crate::incidents::IncidentQueue::new(store.clone());
         let alerting = Arc::new(Self {
             engine: Mutex::new(Engine::new(FlapRule::default())),
             noise: Mutex::default(),
@@ -137,36 +137,6 @@ impl Alerting {
             shutdown,
         ));
         Ok((alerting, remediation_rx))
-    }
-
-    /// Notes a person's acknowledgement or resolution of an alert on its
-    /// incident, after whatever the incident linker still has queued (the
-    /// link of that alert among it), and waits until it is written.
-    pub async fn note_on_incident(
-        &self,
-        alert: Uuid,
-        at: i64,
-        actor: &str,
-        state: &str,
-        summary: &str,
-    ) -> Result<(), steward_store::StoreError> {
-        let (done, noted) = tokio::sync::oneshot::channel();
-        let work = crate::incidents::IncidentWork::Note {
-            alert,
-            at,
-            actor: actor.into(),
-            state: state.into(),
-            summary: summary.into(),
-            done,
-        };
-        match self.incidents.send(work) {
-            // Dropped unanswered: the linker stopped (shutdown).
-            Ok(()) => noted.await.unwrap_or(Ok(())),
-            Err(_) => {
-                crate::incidents::note_alert(self.store.as_ref(), alert, at, actor, state, summary)
-                    .await
-            }
-        }
     }
 
     /// Whether the alert of `key` is still waiting on its remediation (not
@@ -667,9 +637,7 @@ impl Alerting {
                 // Off this path: its writes (incident, timeline, audit) wait
                 // behind metric ingest on SQLite, and the next alert change
                 // and its notification must not wait with them.
-                let _ = self
-                    .incidents
-                    .send(crate::incidents::IncidentWork::Change(facts));
+                self.incidents.correlate(facts);
             }
             match recorded {
                 Ok(Some(alert)) if grouped => {

@@ -68,8 +68,56 @@ pub(crate) enum IncidentWork {
         actor: String,
         state: String,
         summary: String,
-        done: tokio::sync::oneshot::Sender<Result<(), steward_store::StoreError>>,
+        done: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
     },
+}
+
+/// The incident linker's queue (`link_incidents` takes it in order).
+pub struct IncidentQueue {
+    tx: tokio::sync::mpsc::UnboundedSender<IncidentWork>,
+    store: std::sync::Arc<dyn Store>,
+}
+
+impl IncidentQueue {
+    pub(crate) fn new(
+        store: std::sync::Arc<dyn Store>,
+    ) -> (Self, tokio::sync::mpsc::UnboundedReceiver<IncidentWork>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (Self { tx, store }, rx)
+    }
+
+    /// Opens, joins or notes the incident of a recorded alert change, after
+    /// whatever the queue holds.
+    pub fn correlate(&self, facts: AlertFacts) {
+        let _ = self.tx.send(IncidentWork::Change(facts));
+    }
+
+    /// Notes a person's acknowledgement or resolution of an alert on its
+    /// incident, after whatever the queue holds (the link of that alert
+    /// among it), and waits until it is written.
+    pub async fn note(
+        &self,
+        alert: Uuid,
+        at: i64,
+        actor: &str,
+        state: &str,
+        summary: &str,
+    ) -> Result<(), StoreError> {
+        let (done, noted) = tokio::sync::oneshot::channel();
+        let work = IncidentWork::Note {
+            alert,
+            at,
+            actor: actor.into(),
+            state: state.into(),
+            summary: summary.into(),
+            done,
+        };
+        match self.tx.send(work) {
+            // Dropped unanswered: the linker stopped (shutdown).
+            Ok(()) => noted.await.unwrap_or(Ok(())),
+            Err(_) => note_alert(self.store.as_ref(), alert, at, actor, state, summary).await,
+        }
+    }
 }
 
 /// Opens, joins and notes incidents, one after another in the order the

@@ -195,16 +195,17 @@ fn stop_and_wait(service: &windows_service::service::Service) -> Result<()> {
     let mut asked = false;
     loop {
         let state = service.query_status()?.current_state;
-        match stop_step(state, asked) {
-            StopStep::Done => return Ok(()),
-            StopStep::Ask => match service.stop() {
+        match state {
+            ServiceState::Stopped => return Ok(()),
+            ServiceState::Running | ServiceState::Paused if !asked => match service.stop() {
                 Ok(_) => asked = true,
                 // Still starting, or stopped meanwhile: looked at again.
                 Err(windows_service::Error::Winapi(error))
                     if matches!(error.raw_os_error(), Some(CANNOT_ACCEPT_CTRL | NOT_ACTIVE)) => {}
                 Err(error) => return Err(error).context("cannot stop the service"),
             },
-            StopStep::Wait => {}
+            // Starting, stopping, pausing, resuming, or asked: waited for.
+            _ => {}
         }
         if std::time::Instant::now() > deadline {
             anyhow::bail!("the service did not stop within 30 s (it is {state:?})");
@@ -218,24 +219,6 @@ const NOT_ACTIVE: i32 = 1062;
 
 /// ERROR_SERVICE_CANNOT_ACCEPT_CTRL.
 const CANNOT_ACCEPT_CTRL: i32 = 1061;
-
-#[derive(Debug, PartialEq)]
-enum StopStep {
-    Done,
-    Ask,
-    Wait,
-}
-
-/// What `stop` does next, seen the service's state and whether it has
-/// asked already.
-fn stop_step(state: ServiceState, asked: bool) -> StopStep {
-    match state {
-        ServiceState::Stopped => StopStep::Done,
-        ServiceState::Running | ServiceState::Paused if !asked => StopStep::Ask,
-        // Starting, stopping, pausing, resuming, or asked: wait for it.
-        _ => StopStep::Wait,
-    }
-}
 
 /// Marks the service for deletion first, so that the SCM cannot start it
 /// any more (wine's starts the automatic service as it comes up, and a

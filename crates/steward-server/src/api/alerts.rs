@@ -69,7 +69,8 @@ pub async fn acknowledge(
         .await?;
     state
         .alerting
-        .note_on_incident(
+        .incidents
+        .note(
             id,
             crate::now_ms(),
             &caller.principal.username,
@@ -116,7 +117,8 @@ pub async fn resolve_by_hand(
     let alert = state.store.resolve_alert(scope, id, by, now).await?;
     state
         .alerting
-        .note_on_incident(id, now, by, "resolved", "by hand")
+        .incidents
+        .note(id, now, by, "resolved", "by hand")
         .await?;
     if release {
         let key = steward_alert::lifecycle::AlertKey {

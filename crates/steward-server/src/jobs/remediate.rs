@@ -201,7 +201,8 @@ async fn escalate(state: &AppState, request: &RemediationRequest, reason: &str) 
         suppressed: Some("escalated".into()),
         at: now_ms(),
     };
-    crate::incidents::on_alert_change(state.store.as_ref(), &facts).await;
+    // Through the incident queue, after whatever it holds of this alert.
+    state.alerting.incidents.correlate(facts);
     event(
         state,
         request.alert,
