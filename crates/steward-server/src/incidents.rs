@@ -39,11 +39,13 @@ pub async fn on_alert_change(store: &dyn Store, facts: &AlertFacts) {
     let result = if facts.severity == "ok" {
         note_alert(
             store,
-            facts.alert,
-            facts.at,
-            ACTOR,
-            "resolved",
-            &facts.summary,
+            &AlertNote {
+                alert: facts.alert,
+                at: facts.at,
+                actor: ACTOR.into(),
+                state: "resolved".into(),
+                summary: facts.summary.clone(),
+            },
         )
         .await
     } else if grouping::needs_human(&facts.severity, facts.suppressed.as_deref()) {
@@ -62,14 +64,21 @@ pub(crate) enum IncidentWork {
     Change(AlertFacts),
     /// A person acknowledged or resolved an alert: noted on its incident
     /// after the change that linked it (queued before).
-    Note {
-        alert: Uuid,
-        at: i64,
-        actor: String,
-        state: String,
-        summary: String,
-        done: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
-    },
+    Note(
+        AlertNote,
+        tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+    ),
+}
+
+/// What happened to an alert, for its incident's timeline.
+pub struct AlertNote {
+    pub alert: Uuid,
+    pub at: i64,
+    /// Who: a person's user name, or `alerting`.
+    pub actor: String,
+    /// `acknowledged` or `resolved`.
+    pub state: String,
+    pub summary: String,
 }
 
 /// The incident linker's queue (`link_incidents` takes it in order).
@@ -95,27 +104,15 @@ impl IncidentQueue {
     /// Notes a person's acknowledgement or resolution of an alert on its
     /// incident, after whatever the queue holds (the link of that alert
     /// among it), and waits until it is written.
-    pub async fn note(
-        &self,
-        alert: Uuid,
-        at: i64,
-        actor: &str,
-        state: &str,
-        summary: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn note(&self, note: AlertNote) -> Result<(), StoreError> {
         let (done, noted) = tokio::sync::oneshot::channel();
-        let work = IncidentWork::Note {
-            alert,
-            at,
-            actor: actor.into(),
-            state: state.into(),
-            summary: summary.into(),
-            done,
-        };
-        match self.tx.send(work) {
+        match self.tx.send(IncidentWork::Note(note, done)) {
             // Dropped unanswered: the linker stopped (shutdown).
             Ok(()) => noted.await.unwrap_or(Ok(())),
-            Err(_) => note_alert(self.store.as_ref(), alert, at, actor, state, summary).await,
+            Err(unsent) => match unsent.0 {
+                IncidentWork::Note(note, _) => note_alert(self.store.as_ref(), &note).await,
+                IncidentWork::Change(_) => Ok(()),
+            },
         }
     }
 }
@@ -135,16 +132,8 @@ pub(crate) async fn link_incidents(
                 on_alert_change(store.as_ref(), &facts).await;
                 outbox.notify_one();
             }
-            IncidentWork::Note {
-                alert,
-                at,
-                actor,
-                state,
-                summary,
-                done,
-            } => {
-                let noted = note_alert(store.as_ref(), alert, at, &actor, &state, &summary).await;
-                let _ = done.send(noted);
+            IncidentWork::Note(note, done) => {
+                let _ = done.send(note_alert(store.as_ref(), &note).await);
             }
         }
     }
@@ -152,22 +141,15 @@ pub(crate) async fn link_incidents(
 
 /// Puts what happened to an alert on the timeline of its incident (if
 /// it has one).
-pub async fn note_alert(
-    store: &dyn Store,
-    alert: Uuid,
-    at: i64,
-    actor: &str,
-    state: &str,
-    summary: &str,
-) -> Result<(), StoreError> {
-    let Some(incident) = store.incident_of_alert(alert).await? else {
+pub async fn note_alert(store: &dyn Store, note: &AlertNote) -> Result<(), StoreError> {
+    let Some(incident) = store.incident_of_alert(note.alert).await? else {
         return Ok(());
     };
     let entry = TimelineEntry {
-        at,
-        actor: actor.into(),
+        at: note.at,
+        actor: note.actor.clone(),
         kind: "alert".into(),
-        body: json!({ "alert_id": alert, "state": state, "summary": summary }),
+        body: json!({ "alert_id": note.alert, "state": note.state, "summary": note.summary }),
     };
     store.append_timeline(&Scope::all(), incident, &entry).await
 }

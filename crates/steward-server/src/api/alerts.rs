@@ -70,13 +70,13 @@ pub async fn acknowledge(
     state
         .alerting
         .incidents
-        .note(
-            id,
-            crate::now_ms(),
-            &caller.principal.username,
-            "acknowledged",
-            "",
-        )
+        .note(crate::incidents::AlertNote {
+            alert: id,
+            at: crate::now_ms(),
+            actor: caller.principal.username.clone(),
+            state: "acknowledged".into(),
+            summary: String::new(),
+        })
         .await?;
     Ok(Json(
         json!({ "acknowledged": id, "by": caller.principal.username }),
@@ -118,7 +118,13 @@ pub async fn resolve_by_hand(
     state
         .alerting
         .incidents
-        .note(id, now, by, "resolved", "by hand")
+        .note(crate::incidents::AlertNote {
+            alert: id,
+            at: now,
+            actor: by.into(),
+            state: "resolved".into(),
+            summary: "by hand".into(),
+        })
         .await?;
     if release {
         let key = steward_alert::lifecycle::AlertKey {
